@@ -1,0 +1,83 @@
+"""Bassline: a distributed propagation network.
+
+Contacts hold partial information and merge what arrives; wires carry it both ways
+until the network reaches a fixpoint; gadgets compute. See https://bassline.readthedocs
+(the ``docs/`` folder) for the tutorial and concepts.
+"""
+
+from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
+from bassline.content import ABSENT
+from bassline.engine import (
+    Change,
+    ChangeStream,
+    ChangeStreamOverflow,
+    ContactState,
+    ContradictionRecord,
+    GadgetFailure,
+    Network,
+    PropagationResult,
+)
+from bassline.errors import (
+    BasslineError,
+    ContentError,
+    PeerError,
+    PersistenceError,
+    PluginNotFound,
+    SpecError,
+    SpecProblem,
+    StorageUnavailable,
+    UnknownContact,
+)
+from bassline.gadgets import Gadget, gadget, get_gadget, register_gadget
+from bassline.lattices import (
+    GrowMap,
+    GrowSet,
+    Interval,
+    Lattice,
+    ShrinkSet,
+    get_lattice,
+    register_lattice,
+)
+from bassline.spec import Bassline, load_spec, validate_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABSENT",
+    "INITIAL_STAMP",
+    "ZERO_STAMP",
+    "Bassline",
+    "BasslineError",
+    "Change",
+    "ChangeStream",
+    "ChangeStreamOverflow",
+    "ContactState",
+    "ContentError",
+    "ContradictionRecord",
+    "Gadget",
+    "GadgetFailure",
+    "GrowMap",
+    "GrowSet",
+    "HybridLogicalClock",
+    "Interval",
+    "Lattice",
+    "Network",
+    "PeerError",
+    "PersistenceError",
+    "PluginNotFound",
+    "PropagationResult",
+    "ShrinkSet",
+    "SpecError",
+    "SpecProblem",
+    "Stamp",
+    "StorageUnavailable",
+    "UnknownContact",
+    "__version__",
+    "gadget",
+    "get_gadget",
+    "get_lattice",
+    "load_spec",
+    "register_gadget",
+    "register_lattice",
+    "validate_spec",
+]

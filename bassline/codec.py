@@ -1,0 +1,181 @@
+"""The one canonical JSON codec for contents, specs and messages.
+
+Canonical means sorted keys, compact separators and UTF-8, so equal values always
+encode to equal bytes (that is what :func:`bassline.spec.Bassline.hash` relies on).
+
+Plain JSON values (``None``, ``bool``, ``int``, ``float``, ``str``, lists and dicts with
+string keys) encode as themselves. Lattice values are objects registered with
+:func:`register_tagged` and encode as ``{"$type": TAG, "value": ...}``. A user dict that
+itself has a ``"$type"`` key is escaped as ``{"$type": "object", "value": {...}}`` so it
+can never be mistaken for a tagged value. No pickle anywhere.
+
+What does not encode (NaN and infinities, integers outside 64 bits, non-string keys,
+arbitrary objects) raises :class:`~bassline.errors.ContentError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import orjson
+
+from bassline.errors import ContentError
+
+__all__ = [
+    "TAG_KEY",
+    "Tagged",
+    "decode",
+    "dumps",
+    "encode",
+    "from_json",
+    "loads",
+    "register_tagged",
+    "tagged_types",
+    "to_json",
+]
+
+TAG_KEY = "$type"
+_ESCAPE_TAG = "object"
+_TAG_BYTES = b'"$type"'
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_SCALARS = (str, bool, type(None))
+
+
+@runtime_checkable
+class Tagged(Protocol):
+    """A value type with its own JSON form: lattice values implement this."""
+
+    tag: ClassVar[str]
+
+    def to_json(self) -> Any:
+        """The payload stored under ``"value"``; may contain other tagged values."""
+
+    @classmethod
+    def from_json(cls, payload: Any) -> Any:
+        """Rebuild the value from its payload (already decoded); ValueError if malformed."""
+
+
+_TAGGED: dict[str, type[Any]] = {}
+
+
+def register_tagged(cls: type[Any]) -> type[Any]:
+    """Register a :class:`Tagged` class so the codec can decode it; usable as a decorator."""
+    tag = getattr(cls, "tag", None)
+    if not isinstance(tag, str) or not tag or tag == _ESCAPE_TAG:
+        raise ValueError(f"{cls.__name__}.tag must be a non-empty string other than 'object'")
+    existing = _TAGGED.get(tag)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"tag {tag!r} is already used by {existing.__qualname__}")
+    _TAGGED[tag] = cls
+    return cls
+
+
+def tagged_types() -> dict[str, type[Any]]:
+    """The registered tagged value types by tag."""
+    return dict(_TAGGED)
+
+
+def _where(path: str) -> str:
+    return f" at {path}" if path else ""
+
+
+def to_json(value: Any, path: str = "") -> Any:
+    """Convert content to plain JSON data (tagging lattice values, escaping ``$type`` keys).
+
+    Raises :class:`ContentError` naming the offending position for anything that cannot
+    be encoded faithfully.
+    """
+    t = type(value)
+    if t is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise ContentError(f"integer {value} does not fit in 64 bits{_where(path)}")
+        return value
+    if t in _SCALARS:
+        return value
+    if t is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ContentError(f"{value} is not valid JSON (only finite numbers){_where(path)}")
+        return value
+    if t is list or t is tuple:
+        return [to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise ContentError(f"object key {k!r} is not a string{_where(path)}")
+            out[k] = to_json(v, f"{path}.{k}")
+        if TAG_KEY in out:
+            return {TAG_KEY: _ESCAPE_TAG, "value": out}
+        return out
+    tag = getattr(value, "tag", None)
+    if isinstance(tag, str) and _TAGGED.get(tag) is t:
+        return {TAG_KEY: tag, "value": to_json(value.to_json(), f"{path}<{tag}>")}
+    if isinstance(value, bool | int | float | str):  # subclasses such as enums
+        return to_json(_plain(value), path)
+    raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")
+
+
+def _plain(value: Any) -> Any:
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value)
+    return value  # pragma: no cover - guarded by the caller
+
+
+def from_json(data: Any, path: str = "") -> Any:
+    """Rebuild content from plain JSON data produced by :func:`to_json`."""
+    t = type(data)
+    if t is list:
+        return [from_json(v, f"{path}[{i}]") for i, v in enumerate(data)]
+    if t is not dict:
+        return data
+    if TAG_KEY in data:
+        tag = data[TAG_KEY]
+        if set(data) != {TAG_KEY, "value"}:
+            raise ContentError(f"tagged value must have exactly '$type' and 'value'{_where(path)}")
+        if tag == _ESCAPE_TAG:
+            inner = data["value"]
+            if type(inner) is not dict:
+                raise ContentError(f"escaped object must wrap an object{_where(path)}")
+            return {k: from_json(v, f"{path}.{k}") for k, v in inner.items()}
+        cls = _TAGGED.get(tag) if isinstance(tag, str) else None
+        if cls is None:
+            raise ContentError(
+                f"unknown tagged type {tag!r}{_where(path)} (known: {', '.join(sorted(_TAGGED))})"
+            )
+        try:
+            return cls.from_json(from_json(data["value"], f"{path}<{tag}>"))
+        except (ValueError, TypeError) as exc:
+            raise ContentError(f"malformed {tag} value{_where(path)}: {exc}") from exc
+    return {k: from_json(v, f"{path}.{k}") for k, v in data.items()}
+
+
+def encode(value: Any) -> bytes:
+    """Canonical JSON bytes of ``value`` (sorted keys, compact)."""
+    try:
+        return orjson.dumps(to_json(value), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # pragma: no cover - to_json rejects first
+        raise ContentError(str(exc)) from exc
+
+
+def decode(data: bytes | str) -> Any:
+    """Parse canonical (or any) JSON back into content; ContentError if it is not JSON."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContentError(f"not valid JSON: {exc}") from exc
+    needle = _TAG_BYTES if isinstance(data, bytes | bytearray | memoryview) else '"$type"'
+    if needle not in data:  # type: ignore[operator]
+        return raw
+    return from_json(raw)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text of ``value``."""
+    return encode(value).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    """Alias of :func:`decode` for text."""
+    return decode(text)

@@ -1,0 +1,76 @@
+"""Equality and keys for contact content (plain JSON values and tagged lattice values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bassline.codec import encode, to_json
+
+__all__ = ["ABSENT", "element_key", "values_equal"]
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Structural equality of contents as JSON sees them.
+
+    Unlike Python's ``==``, ``True`` is not ``1``; numbers compare by value (``1 == 1.0``);
+    lists compare element-wise, dicts key-wise; lattice values by their own ``==``.
+    """
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    if ta in (int, float) and tb in (int, float):
+        return bool(a == b)
+    if ta is not tb:
+        if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+            pass
+        else:
+            return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+    if ta is dict:
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _normalise_numbers(value: Any) -> Any:
+    t = type(value)
+    if t is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if t is list or t is tuple:
+        return [_normalise_numbers(v) for v in value]
+    if t is dict:
+        return {k: _normalise_numbers(v) for k, v in value.items()}
+    return value
+
+
+def element_key(value: Any) -> bytes:
+    """A canonical key for set membership: equal (per :func:`values_equal`) values share it."""
+    t = type(value)
+    if t is str or t is int or value is None or t is bool:
+        return encode(value)
+    return encode(_normalise_numbers(to_json(value)))
+
+
+class _Absent:
+    """The type of :data:`ABSENT`."""
+
+    __slots__ = ()
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+"""No information: a contact that has never received content (JSON ``null`` is a value)."""

@@ -1,0 +1,553 @@
+"""The propagation engine: cells, wires and gadget propagators run to a fixpoint."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
+from bassline.codec import to_json
+from bassline.content import ABSENT, values_equal
+from bassline.engine.results import (
+    Change,
+    ContactState,
+    ContradictionRecord,
+    GadgetFailure,
+    PropagationResult,
+)
+from bassline.engine.stream import ChangeStream
+from bassline.errors import ContentError, UnknownContact
+from bassline.gadgets import Gadget, get_gadget
+from bassline.lattices import Changed, Contradiction, Lattice, get_lattice
+from bassline.plugins import closest
+from bassline.spec import Bassline, BlendMode, WireType, load_spec
+
+__all__ = ["Network"]
+
+_ACCEPT_LAST = 0
+_MERGE = 1
+_UPDATE = "update"
+
+
+@attrs.frozen
+class _GadgetInstance:
+    group: str
+    gadget: Gadget
+    inputs: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int], ...]
+
+
+Listener = Callable[[PropagationResult], None]
+
+
+class Network:
+    """A running propagation network built from a :class:`~bassline.spec.Bassline`.
+
+    ``update(contact, value)`` writes a value with a fresh stamp and runs the network to
+    its fixpoint before returning (the *immediate* scheduler). ``submit`` + ``flush``
+    coalesce many writes and apply them in one run (the *batch* scheduler); for lattice
+    networks both reach the same fixpoint.
+
+    ``run_groups`` limits which gadget groups this node executes (default: all of them);
+    wires always propagate. ``step_budget`` bounds one run: an accept-last cycle that never
+    settles is stopped and reported in :attr:`PropagationResult.unsettled`.
+    """
+
+    def __init__(
+        self,
+        spec: Bassline | str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        node_id: str = "local",
+        clock: HybridLogicalClock | None = None,
+        run_groups: Iterable[str] | None = None,
+        step_budget: int | None = None,
+        apply_initial: bool = True,
+    ) -> None:
+        self.spec = load_spec(spec)
+        self.node_id = node_id
+        self.clock = clock or HybridLogicalClock(node_id)
+        contacts = self.spec.contacts
+        self._ids: list[str] = [c.id for c in contacts]
+        self._index: dict[str, int] = {cid: i for i, cid in enumerate(self._ids)}
+        n = len(contacts)
+        self._values: list[Any] = [ABSENT] * n
+        self._stamps: list[Stamp] = [ZERO_STAMP] * n
+        self._kind: list[int] = [
+            _MERGE if c.blend is BlendMode.MERGE else _ACCEPT_LAST for c in contacts
+        ]
+        self._lattice: list[Lattice | None] = [
+            get_lattice(c.lattice) if c.blend is BlendMode.MERGE and c.lattice else None
+            for c in contacts
+        ]
+        for i, c in enumerate(contacts):
+            if c.blend is BlendMode.MERGE and self._lattice[i] is None:
+                self._lattice[i] = get_lattice("defined")
+        adjacency: list[list[int]] = [[] for _ in range(n)]
+        for w in self.spec.wires:
+            a, b = self._index[w.source], self._index[w.target]
+            adjacency[a].append(b)
+            if w.type is WireType.BIDIRECTIONAL:
+                adjacency[b].append(a)
+        self._out: list[tuple[int, ...]] = [tuple(dict.fromkeys(x)) for x in adjacency]
+        self.run_groups = (
+            frozenset(g.id for g in self.spec.groups if g.gadget)
+            if run_groups is None
+            else frozenset(run_groups)
+        )
+        self._gadgets: list[_GadgetInstance] = []
+        feeds: list[list[int]] = [[] for _ in range(n)]
+        self._output_of: dict[int, int] = {}
+        for g in self.spec.groups:
+            if not g.gadget or g.id not in self.run_groups:
+                continue
+            gadget = get_gadget(g.gadget)
+            ports = {c.port: self._index[c.id] for c in self.spec.contacts_of(g.id)}
+            inst = _GadgetInstance(
+                group=g.id,
+                gadget=gadget,
+                inputs=tuple((p, ports[p]) for p in gadget.inputs),
+                outputs=tuple((p, ports[p]) for p in gadget.outputs),
+            )
+            k = len(self._gadgets)
+            self._gadgets.append(inst)
+            for _, ci in inst.inputs:
+                feeds[ci].append(k)
+            for _, ci in inst.outputs:
+                self._output_of[ci] = k
+        self._feeds: list[tuple[int, ...]] = [tuple(f) for f in feeds]
+        self.step_budget = step_budget or max(10_000, 100 * (n + len(self._gadgets)))
+        self._contradictions: dict[int, ContradictionRecord] = {}
+        self._failures: dict[int, GadgetFailure] = {}
+        self._pending: dict[int, tuple[Any, Stamp, str]] = {}
+        self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
+        self._listeners: list[Listener] = []
+        self._streams: list[ChangeStream] = []
+        self.initial_result = PropagationResult()
+        if apply_initial:
+            self.initial_result = self._apply_initial()
+
+    # ------------------------------------------------------------------ reading
+
+    def __contains__(self, contact_id: object) -> bool:
+        return contact_id in self._index
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def contact_ids(self) -> list[str]:
+        """Every contact id, sorted."""
+        return list(self._ids)
+
+    def _idx(self, contact_id: str) -> int:
+        try:
+            return self._index[contact_id]
+        except (KeyError, TypeError):
+            hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
+            raise UnknownContact(str(contact_id), [hint] if hint else []) from None
+
+    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+        """The content of a contact, or ``default`` (ABSENT) when it has none."""
+        v = self._values[self._idx(contact_id)]
+        return default if v is ABSENT else v
+
+    def stamp(self, contact_id: str) -> Stamp:
+        """The stamp of a contact's current content."""
+        return self._stamps[self._idx(contact_id)]
+
+    def contact(self, contact_id: str) -> ContactState:
+        """Value, stamp, last contradiction and gadget failure of one contact."""
+        i = self._idx(contact_id)
+        return ContactState(
+            id=contact_id,
+            value=self._values[i],
+            stamp=self._stamps[i],
+            contradiction=self._contradictions.get(i),
+            failure=self._failures.get(i),
+        )
+
+    def values(self) -> dict[str, Any]:
+        """Every contact that has content, by id."""
+        return {cid: v for cid, v in zip(self._ids, self._values, strict=True) if v is not ABSENT}
+
+    def state(self) -> Iterator[tuple[str, Any, Stamp]]:
+        """``(contact, value, stamp)`` for every contact that has content."""
+        for cid, v, s in zip(self._ids, self._values, self._stamps, strict=True):
+            if v is not ABSENT:
+                yield cid, v, s
+
+    @property
+    def contradictions(self) -> dict[str, ContradictionRecord]:
+        """The standing contradiction of each contact that has one."""
+        return {self._ids[i]: r for i, r in self._contradictions.items()}
+
+    @property
+    def failures(self) -> dict[str, GadgetFailure]:
+        """The standing gadget failure for each output contact that has one."""
+        return {self._ids[i]: r for i, r in self._failures.items()}
+
+    # ------------------------------------------------------------------ listening
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(result)`` after every run that changed something; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def changes(self, max_buffer: int = 1024) -> ChangeStream:
+        """A bounded async stream of run results; see :class:`ChangeStream`."""
+        stream = ChangeStream(max_buffer, on_close=self._streams.remove)
+        self._streams.append(stream)
+        return stream
+
+    def _notify(self, result: PropagationResult) -> None:
+        if not result:
+            return
+        for listener in list(self._listeners):
+            listener(result)
+        for stream in list(self._streams):
+            stream.publish(result)
+
+    # ------------------------------------------------------------------ writing
+
+    def _check_content(self, contact: int, value: Any) -> None:
+        try:
+            to_json(value)
+        except ContentError as exc:
+            raise ContentError(str(exc), self._ids[contact]) from None
+        if value is ABSENT:
+            raise ContentError(
+                "cannot write ABSENT; contacts only gain information", self._ids[contact]
+            )
+
+    def update(self, contact_id: str, value: Any) -> PropagationResult:
+        """Write ``value`` with a fresh stamp and run to the fixpoint."""
+        i = self._idx(contact_id)
+        self._check_content(i, value)
+        return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
+
+    def update_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]
+    ) -> PropagationResult:
+        """Write several values (each with its own fresh stamp) and run once to the fixpoint."""
+        pairs = items.items() if isinstance(items, Mapping) else items
+        offers = []
+        for cid, value in pairs:
+            i = self._idx(cid)
+            self._check_content(i, value)
+            offers.append((i, value, self.clock.tick(), _UPDATE))
+        return self._run_from(offers)
+
+    def apply(
+        self, contact_id: str, value: Any, stamp: Stamp, *, source: str = "remote"
+    ) -> PropagationResult:
+        """Apply a value written elsewhere, with its original stamp, and run to the fixpoint."""
+        return self.apply_many([(contact_id, value, stamp)], source=source)
+
+    def apply_many(
+        self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
+    ) -> PropagationResult:
+        """Apply several stamped values (from a peer or from storage) in one run."""
+        offers = []
+        for cid, value, stamp in items:
+            i = self._idx(cid)
+            self._check_content(i, value)
+            self.clock.observe(stamp)
+            offers.append((i, value, stamp, source))
+        return self._run_from(offers)
+
+    def submit(self, contact_id: str, value: Any) -> None:
+        """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce."""
+        i = self._idx(contact_id)
+        self._check_content(i, value)
+        stamp = self.clock.tick()
+        prev = self._pending.get(i)
+        if prev is not None and self._kind[i] == _MERGE:
+            lattice = self._lattice[i]
+            assert lattice is not None
+            try:
+                outcome = lattice.join(lattice.coerce(prev[0]), lattice.coerce(value))
+            except (ValueError, TypeError):
+                outcome = None
+            if isinstance(outcome, Changed):
+                value = outcome.value
+            elif outcome is not None and not isinstance(outcome, Contradiction):
+                value = prev[0]
+            else:  # keep both; the contradiction is reported when applied
+                self._pending[i] = prev
+                self._pending_extra.append((i, value, stamp, _UPDATE))
+                return
+        self._pending[i] = (value, stamp, _UPDATE)
+
+    @property
+    def pending(self) -> int:
+        """How many coalesced writes wait for :meth:`flush`."""
+        return len(self._pending) + len(self._pending_extra)
+
+    def flush(self) -> PropagationResult:
+        """Apply every submitted write together and run once to the fixpoint."""
+        offers = [(i, v, s, src) for i, (v, s, src) in self._pending.items()]
+        offers += self._pending_extra
+        self._pending = {}
+        self._pending_extra = []
+        return self._run_from(offers)
+
+    def settle(self) -> PropagationResult:
+        """Propagate from every contact that has content (after a restore, say)."""
+        seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
+        return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
+
+    def restore(self, items: Iterable[tuple[str, Any, Stamp]]) -> None:
+        """Set contents and stamps directly (recovery from storage), without propagating.
+
+        Call :meth:`settle` afterwards to bring the network back to its fixpoint.
+        """
+        for cid, value, stamp in items:
+            i = self._idx(cid)
+            self._check_content(i, value)
+            lattice = self._lattice[i]
+            if lattice is not None:
+                try:
+                    value = lattice.coerce(value)
+                except (ValueError, TypeError) as exc:
+                    raise ContentError(
+                        f"stored value is not a valid {lattice.name}: {exc}", cid
+                    ) from None
+            self.clock.observe(stamp)
+            self._values[i] = value
+            self._stamps[i] = stamp
+
+    def _all_gadget_seeds(self) -> list[int]:
+        return list(range(len(self._gadgets)))
+
+    def _apply_initial(self) -> PropagationResult:
+        offers = [
+            (self._index[c.id], c.content, INITIAL_STAMP, "spec")
+            for c in self.spec.contacts
+            if c.has_content
+        ]
+        return self._run_from(offers, initial=True)
+
+    # ------------------------------------------------------------------ the engine
+
+    def _offer(
+        self,
+        i: int,
+        value: Any,
+        stamp: Stamp,
+        source: str,
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+    ) -> bool:
+        """Blend one incoming value into contact ``i``; True if it should propagate."""
+        if self._kind[i] == _ACCEPT_LAST:
+            cur = self._stamps[i]
+            if stamp > cur:
+                old = self._values[i]
+                self._values[i] = value
+                self._stamps[i] = stamp
+                if old is not value and (old is ABSENT or not values_equal(old, value)):
+                    changed.setdefault(i, old)
+                    self._contradictions.pop(i, None)
+                return True
+            return False
+        lattice = self._lattice[i]
+        assert lattice is not None
+        cur_value = self._values[i]
+        try:
+            incoming = lattice.coerce(value)
+        except (ValueError, TypeError) as exc:
+            self._contradict(
+                i, f"not a {lattice.name} value: {exc}", value, source, stamp, contradictions
+            )
+            return False
+        if cur_value is ABSENT:
+            self._values[i] = incoming
+            self._stamps[i] = stamp
+            changed.setdefault(i, ABSENT)
+            self._contradictions.pop(i, None)
+            return True
+        outcome = lattice.join(cur_value, incoming)
+        if isinstance(outcome, Changed):
+            self._values[i] = outcome.value
+            if stamp > self._stamps[i]:
+                self._stamps[i] = stamp
+            changed.setdefault(i, cur_value)
+            self._contradictions.pop(i, None)
+            return True
+        if isinstance(outcome, Contradiction):
+            self._contradict(i, outcome.reason, value, source, stamp, contradictions)
+        return False
+
+    def _contradict(
+        self,
+        i: int,
+        reason: str,
+        incoming: Any,
+        source: str,
+        stamp: Stamp,
+        contradictions: list[ContradictionRecord],
+    ) -> None:
+        record = ContradictionRecord(
+            contact=self._ids[i],
+            reason=reason,
+            current=self._values[i],
+            incoming=incoming,
+            source=source,
+            stamp=stamp,
+        )
+        self._contradictions[i] = record
+        contradictions.append(record)
+
+    def _run_from(
+        self, offers: list[tuple[int, Any, Stamp, str]], *, initial: bool = False
+    ) -> PropagationResult:
+        changed: dict[int, Any] = {}
+        contradictions: list[ContradictionRecord] = []
+        queue: deque[int] = deque()
+        gadgets: list[int] = self._all_gadget_seeds() if initial else []
+        for i, value, stamp, source in offers:
+            if self._offer(i, value, stamp, source, changed, contradictions):
+                queue.append(i)
+                if i in changed:
+                    gadgets.extend(self._feeds[i])
+        return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
+
+    def _propagate(
+        self,
+        queue: deque[int],
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        *,
+        _touched_gadgets: list[int],
+    ) -> PropagationResult:
+        values, stamps, kind, out, feeds = (
+            self._values,
+            self._stamps,
+            self._kind,
+            self._out,
+            self._feeds,
+        )
+        ids = self._ids
+        offer = self._offer
+        pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
+        failures: list[GadgetFailure] = []
+        budget = self.step_budget
+        steps = 0
+        popleft, append = queue.popleft, queue.append
+        while queue or pending_gadgets:
+            while queue:
+                steps += 1
+                if steps > budget:
+                    return self._finish(
+                        changed, contradictions, failures, steps, queue, pending_gadgets
+                    )
+                src = popleft()
+                v = values[src]
+                s = stamps[src]
+                for dst in out[src]:
+                    if kind[dst] == _ACCEPT_LAST:
+                        if s > stamps[dst]:
+                            old = values[dst]
+                            values[dst] = v
+                            stamps[dst] = s
+                            if old is not v and (old is ABSENT or not values_equal(old, v)):
+                                if dst not in changed:
+                                    changed[dst] = old
+                                if feeds[dst]:
+                                    pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                                if self._contradictions:
+                                    self._contradictions.pop(dst, None)
+                            append(dst)
+                    elif offer(dst, v, s, ids[src], changed, contradictions):
+                        if feeds[dst]:
+                            pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                        append(dst)
+            if pending_gadgets:
+                k = next(iter(pending_gadgets))
+                del pending_gadgets[k]
+                steps += 1
+                if steps > budget:
+                    pending_gadgets[k] = None
+                    return self._finish(
+                        changed, contradictions, failures, steps, queue, pending_gadgets
+                    )
+                self._run_gadget(k, queue, changed, contradictions, failures)
+        return self._finish(changed, contradictions, failures, steps, queue, pending_gadgets)
+
+    def _run_gadget(
+        self,
+        k: int,
+        queue: deque[int],
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        failures: list[GadgetFailure],
+    ) -> None:
+        inst = self._gadgets[k]
+        values = self._values
+        inputs = {port: values[ci] for port, ci in inst.inputs if values[ci] is not ABSENT}
+        try:
+            if not inst.gadget.is_active(inputs):
+                return
+            outputs = inst.gadget.run(inputs)
+            ports = dict(inst.outputs)
+            for port, value in outputs.items():
+                to_json(value, f"<{port}>")
+        except Exception as exc:  # a gadget's bug is reported, never propagated
+            failure = GadgetFailure(
+                group=inst.group,
+                gadget=inst.gadget.id,
+                error=f"{type(exc).__name__}: {exc}",
+                inputs=inputs,
+                outputs=tuple(self._ids[ci] for _, ci in inst.outputs),
+            )
+            failures.append(failure)
+            for _, ci in inst.outputs:
+                self._failures[ci] = failure
+            return
+        for _, ci in inst.outputs:
+            self._failures.pop(ci, None)
+        if not outputs:
+            return
+        stamp = self.clock.tick()
+        source = f"gadget:{inst.group}"
+        for port, value in outputs.items():
+            ci = ports[port]
+            if self._offer(ci, value, stamp, source, changed, contradictions):
+                queue.append(ci)
+
+    def _finish(
+        self,
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        failures: list[GadgetFailure],
+        steps: int,
+        queue: deque[int],
+        pending_gadgets: dict[int, None],
+    ) -> PropagationResult:
+        settled = not queue and not pending_gadgets
+        unsettled: tuple[str, ...] = ()
+        if not settled:
+            stuck = dict.fromkeys(queue)
+            for k in pending_gadgets:
+                stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
+            unsettled = tuple(sorted(self._ids[i] for i in stuck))
+        ids, values, stamps = self._ids, self._values, self._stamps
+        changes = tuple(
+            Change(ids[i], values[i], stamps[i])
+            for i, old in changed.items()
+            if values[i] is not old and (old is ABSENT or not values_equal(old, values[i]))
+        )
+        result = PropagationResult(
+            changes=changes,
+            contradictions=tuple(contradictions),
+            failures=tuple(failures),
+            steps=steps,
+            settled=settled,
+            unsettled=unsettled,
+        )
+        self._notify(result)
+        return result

@@ -1,0 +1,219 @@
+"""The Bassline spec: the agreed, versioned, hashable description of one network."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import attrs
+
+from bassline.codec import encode
+from bassline.content import ABSENT
+
+__all__ = [
+    "ROOT_GROUP",
+    "Bassline",
+    "BlendMode",
+    "Boundary",
+    "ContactSpec",
+    "Endpoint",
+    "GroupSpec",
+    "WireSpec",
+    "WireType",
+]
+
+ROOT_GROUP = "root"
+"""The id of the implicit top group; groups without a parent hang below it."""
+
+
+class BlendMode(enum.StrEnum):
+    """How a contact combines incoming content with what it holds."""
+
+    ACCEPT_LAST = "accept-last"
+    """The newest write (by stamp) wins."""
+    MERGE = "merge"
+    """Join by the contact's lattice; incompatible information is a contradiction."""
+
+
+class Boundary(enum.StrEnum):
+    """A contact on its group's interface; for gadget groups, the port's direction."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+    BOTH = "both"
+
+
+class WireType(enum.StrEnum):
+    """Which way a wire carries information."""
+
+    BIDIRECTIONAL = "bidirectional"
+    DIRECTED = "directed"
+
+
+def _frozen_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class GroupSpec:
+    """A group in the tree; with ``gadget`` set it is a primitive gadget instance."""
+
+    id: str
+    name: str = ""
+    parent: str | None = None
+    gadget: str | None = None
+    attributes: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, eq=False)
+
+
+@attrs.frozen
+class ContactSpec:
+    """A cell: where content lives, how it blends, and (optionally) its initial content."""
+
+    id: str
+    group: str = ROOT_GROUP
+    name: str = ""
+    blend: BlendMode = BlendMode.ACCEPT_LAST
+    lattice: str | None = None
+    boundary: Boundary | None = None
+    content: Any = ABSENT
+    attributes: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, eq=False)
+
+    @property
+    def port(self) -> str:
+        """The name a gadget port is matched by (``name``, or the id when unnamed)."""
+        return self.name or self.id
+
+    @property
+    def has_content(self) -> bool:
+        """Whether the spec gives an initial content."""
+        return self.content is not ABSENT
+
+
+@attrs.frozen
+class WireSpec:
+    """A connection between two contacts."""
+
+    id: str
+    source: str
+    target: str
+    type: WireType = WireType.BIDIRECTIONAL
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a group runs: the node's id and the URL peers dial."""
+
+    node: str
+    url: str = ""
+
+
+@attrs.frozen
+class Bassline:
+    """One network's spec. Build with :func:`bassline.load_spec`, which validates it.
+
+    Groups, contacts and wires are kept sorted by id, so two specs that differ only
+    in the order they were written have the same :attr:`hash`.
+    """
+
+    id: str
+    version: str = "1"
+    groups: tuple[GroupSpec, ...] = ()
+    contacts: tuple[ContactSpec, ...] = ()
+    wires: tuple[WireSpec, ...] = ()
+    endpoints: dict[str, Endpoint] = attrs.field(factory=dict, converter=_frozen_dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+
+    @cached_property
+    def group_by_id(self) -> dict[str, GroupSpec]:
+        """Groups by id."""
+        return {g.id: g for g in self.groups}
+
+    @cached_property
+    def contact_by_id(self) -> dict[str, ContactSpec]:
+        """Contacts by id."""
+        return {c.id: c for c in self.contacts}
+
+    def group(self, group_id: str) -> GroupSpec:
+        """The group called ``group_id`` (KeyError if none)."""
+        return self.group_by_id[group_id]
+
+    def contact(self, contact_id: str) -> ContactSpec:
+        """The contact called ``contact_id`` (KeyError if none)."""
+        return self.contact_by_id[contact_id]
+
+    def contacts_of(self, group_id: str) -> list[ContactSpec]:
+        """The contacts that belong to one group."""
+        return [c for c in self.contacts if c.group == group_id]
+
+    def children(self, group_id: str) -> list[GroupSpec]:
+        """The direct subgroups of one group."""
+        return [g for g in self.groups if g.parent == group_id]
+
+    def descendants(self, group_id: str) -> set[str]:
+        """A group and every group below it."""
+        out = {group_id}
+        frontier = [group_id]
+        while frontier:
+            gid = frontier.pop()
+            for child in self.children(gid):
+                if child.id not in out:
+                    out.add(child.id)
+                    frontier.append(child.id)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The native format with every default written out (content values as they are).
+
+        Pass it through :func:`bassline.codec.to_json` for plain JSON data.
+        """
+        return {
+            "format": "bassline/1",
+            "id": self.id,
+            "version": self.version,
+            "metadata": self.metadata,
+            "groups": [
+                {
+                    "id": g.id,
+                    "name": g.name,
+                    "parent": g.parent,
+                    "gadget": g.gadget,
+                    "attributes": g.attributes,
+                }
+                for g in self.groups
+            ],
+            "contacts": [_contact_dict(c) for c in self.contacts],
+            "wires": [
+                {"id": w.id, "from": w.source, "to": w.target, "type": w.type.value}
+                for w in self.wires
+            ],
+            "endpoints": {
+                gid: {"node": e.node, "url": e.url} for gid, e in sorted(self.endpoints.items())
+            },
+        }
+
+    def canonical_json(self) -> bytes:
+        """Canonical JSON bytes (sorted keys, compact): what :attr:`hash` digests."""
+        return encode(self.to_dict())
+
+    @cached_property
+    def hash(self) -> str:
+        """sha256 (hex) of the canonical JSON form; equal specs have equal hashes."""
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+def _contact_dict(c: ContactSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id,
+        "group": c.group,
+        "name": c.name,
+        "blend": c.blend.value,
+        "lattice": c.lattice,
+        "boundary": c.boundary.value if c.boundary else None,
+        "attributes": c.attributes,
+    }
+    if c.has_content:
+        out["content"] = c.content
+    return out
