@@ -1,0 +1,54 @@
+"""Storage: the ``NetworkStorage`` protocol, its records and errors, and ``open_storage``."""
+
+from bassline.storage.base import StorageBase, StorageOpenError
+from bassline.storage.errors import ErrorCode, StorageError
+from bassline.storage.protocol import NetworkStorage, StorageResult
+from bassline.storage.records import (
+    Batch,
+    Capabilities,
+    ContentRecord,
+    GroupQuery,
+    GroupRecord,
+    Health,
+    NetworkRecord,
+    Record,
+    Snapshot,
+    SnapshotInfo,
+    WireRecord,
+    WriteSummary,
+)
+from bassline.storage.registry import (
+    StorageFactory,
+    available_schemes,
+    backends,
+    mask_url,
+    open_storage,
+    register,
+)
+
+__all__ = [
+    "Batch",
+    "Capabilities",
+    "ContentRecord",
+    "ErrorCode",
+    "GroupQuery",
+    "GroupRecord",
+    "Health",
+    "NetworkRecord",
+    "NetworkStorage",
+    "Record",
+    "Snapshot",
+    "SnapshotInfo",
+    "StorageBase",
+    "StorageError",
+    "StorageFactory",
+    "StorageOpenError",
+    "StorageResult",
+    "WireRecord",
+    "WriteSummary",
+    "available_schemes",
+    "backends",
+    "mask_url",
+    "open_storage",
+    "register",
+]

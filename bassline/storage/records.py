@@ -1,0 +1,163 @@
+"""What storage holds: records written in batches, and what it hands back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from bassline.clock import Stamp
+from bassline.spec import Bassline, GroupSpec, WireSpec
+
+__all__ = [
+    "Batch",
+    "Capabilities",
+    "ContentRecord",
+    "GroupQuery",
+    "GroupRecord",
+    "Health",
+    "NetworkRecord",
+    "Record",
+    "Snapshot",
+    "SnapshotInfo",
+    "WireRecord",
+    "WriteSummary",
+]
+
+
+@attrs.frozen
+class NetworkRecord:
+    """A whole Bassline spec; saving it replaces the network's spec, groups and wires."""
+
+    spec: Bassline
+
+    @property
+    def network(self) -> str:
+        """The network id (the spec's id)."""
+        return self.spec.id
+
+
+@attrs.frozen
+class GroupRecord:
+    """Add or replace one group of an existing network (or of a network in the same batch)."""
+
+    network: str
+    group: GroupSpec
+
+
+@attrs.frozen
+class WireRecord:
+    """Add or replace one wire of an existing network (or of a network in the same batch)."""
+
+    network: str
+    wire: WireSpec
+
+
+@attrs.frozen
+class ContentRecord:
+    """A contact's content with its stamp. An older stamp never replaces a newer one."""
+
+    network: str
+    group: str
+    contact: str
+    value: Any
+    stamp: Stamp
+
+
+Record = NetworkRecord | GroupRecord | WireRecord | ContentRecord
+Batch = Sequence[Record]
+
+
+@attrs.frozen
+class WriteSummary:
+    """What one atomic ``write`` did."""
+
+    networks: int = 0
+    groups: int = 0
+    wires: int = 0
+    contents: int = 0
+    """Content records stored (after collapsing duplicates within the batch)."""
+    stale: int = 0
+    """Content records skipped because storage already held a newer stamp."""
+
+
+@attrs.frozen
+class GroupQuery:
+    """Which groups to find: every given criterion must hold.
+
+    ``attributes`` must all be equal; ``author``, ``type`` compare with the group's
+    ``bassline.author`` / ``bassline.type`` attribute (or plain ``author``/``type``);
+    a group matches ``tags`` when it has all of them (``bassline.tags`` or ``tags``).
+    """
+
+    attributes: dict[str, Any] = attrs.field(factory=dict)
+    author: str | None = None
+    type: str | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def matches(self, group: GroupSpec) -> bool:
+        """Whether ``group`` satisfies every criterion (the reference semantics)."""
+        from bassline.content import values_equal
+
+        attrs_ = group.attributes
+        for key, expected in self.attributes.items():
+            if key not in attrs_ or not values_equal(attrs_[key], expected):
+                return False
+        if self.author is not None and _attr(attrs_, "author") != self.author:
+            return False
+        if self.type is not None and _attr(attrs_, "type") != self.type:
+            return False
+        if self.tags:
+            have = _attr(attrs_, "tags")
+            if not isinstance(have, list) or not all(t in have for t in self.tags):
+                return False
+        return True
+
+
+def _attr(attributes: dict[str, Any], name: str) -> Any:
+    if f"bassline.{name}" in attributes:
+        return attributes[f"bassline.{name}"]
+    return attributes.get(name)
+
+
+@attrs.frozen
+class SnapshotInfo:
+    """A snapshot's identity and size."""
+
+    id: str
+    network: str
+    label: str | None
+    created_at: dt.datetime
+    contents: int
+
+
+@attrs.frozen
+class Snapshot:
+    """A consistent point-in-time copy of one network: its spec and all its contents."""
+
+    info: SnapshotInfo
+    spec: Bassline
+    contents: tuple[ContentRecord, ...]
+
+
+@attrs.frozen
+class Capabilities:
+    """What a backend can do and promise."""
+
+    persistent: bool
+    """Survives the process."""
+    transactions: bool = True
+    """``write`` is all-or-nothing."""
+    shared: bool = False
+    """Several processes may open the same store at once."""
+    max_batch_size: int | None = None
+
+
+@attrs.frozen
+class Health:
+    """A backend's self-report."""
+
+    ok: bool
+    detail: str = ""

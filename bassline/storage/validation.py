@@ -1,0 +1,140 @@
+"""Checks every backend applies before touching its store: ids, contents, batch shape."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from bassline.clock import Stamp
+from bassline.codec import encode
+from bassline.errors import ContentError
+from bassline.storage.errors import ErrorCode, StorageError
+from bassline.storage.records import (
+    ContentRecord,
+    GroupRecord,
+    NetworkRecord,
+    WireRecord,
+)
+
+__all__ = [
+    "MAX_STORAGE_ID_LENGTH",
+    "NormalisedBatch",
+    "check_id",
+    "encode_content",
+    "normalise_batch",
+]
+
+MAX_STORAGE_ID_LENGTH = 512
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_id(kind: str, value: Any) -> StorageError | None:
+    """None if ``value`` is an acceptable id; else an INVALID error saying why.
+
+    Any non-empty string up to 512 characters without control characters is accepted:
+    ``/``, ``..``, spaces and non-ASCII are fine (backends must store them safely).
+    """
+    if not isinstance(value, str):
+        return StorageError(
+            ErrorCode.INVALID, f"{kind} id must be a string, got {type(value).__name__}"
+        )
+    if not value:
+        return StorageError(ErrorCode.INVALID, f"{kind} id must not be empty")
+    if len(value) > MAX_STORAGE_ID_LENGTH:
+        return StorageError(
+            ErrorCode.INVALID,
+            f"{kind} id is {len(value)} characters long (at most {MAX_STORAGE_ID_LENGTH})",
+        )
+    m = _FORBIDDEN.search(value)
+    if m:
+        return StorageError(
+            ErrorCode.INVALID, f"{kind} id {value!r} contains control character {m.group()!r}"
+        )
+    return None
+
+
+def encode_content(record: ContentRecord) -> bytes | StorageError:
+    """Canonical JSON of a content record's value, or a SERIALIZATION error naming the contact."""
+    try:
+        return encode(record.value)
+    except ContentError as exc:
+        return StorageError(
+            ErrorCode.SERIALIZATION,
+            f"content of contact {record.contact!r} in network {record.network!r} cannot be encoded: {exc}",
+        )
+
+
+@attrs.frozen
+class NormalisedBatch:
+    """A batch split by kind, in write order, with duplicate keys collapsed."""
+
+    networks: tuple[NetworkRecord, ...]
+    groups: tuple[GroupRecord, ...]
+    wires: tuple[WireRecord, ...]
+    contents: tuple[ContentRecord, ...]
+    encoded: tuple[bytes, ...]
+    """Canonical JSON of each content value, aligned with ``contents``."""
+
+
+def _newer(a: Stamp, b: Stamp) -> bool:
+    return a >= b
+
+
+def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
+    """Validate a batch and order it networks -> groups -> wires -> contents.
+
+    Later network/group/wire records with the same key replace earlier ones; content
+    records for the same (network, contact) collapse to the one with the highest stamp
+    (the later one on a tie). Returns an INVALID/SERIALIZATION error for a bad record.
+    """
+    networks: dict[str, NetworkRecord] = {}
+    groups: dict[tuple[str, str], GroupRecord] = {}
+    wires: dict[tuple[str, str], WireRecord] = {}
+    contents: dict[tuple[str, str], tuple[ContentRecord, bytes]] = {}
+    for n, record in enumerate(batch):
+        if isinstance(record, NetworkRecord):
+            err = check_id("network", record.spec.id)
+            if err:
+                return err
+            networks[record.spec.id] = record
+        elif isinstance(record, GroupRecord):
+            err = check_id("network", record.network) or check_id("group", record.group.id)
+            if err:
+                return err
+            groups[(record.network, record.group.id)] = record
+        elif isinstance(record, WireRecord):
+            err = check_id("network", record.network) or check_id("wire", record.wire.id)
+            if err:
+                return err
+            wires[(record.network, record.wire.id)] = record
+        elif isinstance(record, ContentRecord):
+            err = (
+                check_id("network", record.network)
+                or check_id("group", record.group)
+                or check_id("contact", record.contact)
+            )
+            if err:
+                return err
+            if not isinstance(record.stamp, Stamp):
+                return StorageError(ErrorCode.INVALID, f"record {n}: stamp must be a Stamp")
+            encoded = encode_content(record)
+            if isinstance(encoded, StorageError):
+                return encoded
+            key = (record.network, record.contact)
+            prev = contents.get(key)
+            if prev is None or _newer(record.stamp, prev[0].stamp):
+                contents[key] = (record, encoded)
+        else:
+            return StorageError(
+                ErrorCode.INVALID, f"record {n} is a {type(record).__name__}, not a storage record"
+            )
+    return NormalisedBatch(
+        networks=tuple(networks.values()),
+        groups=tuple(groups.values()),
+        wires=tuple(wires.values()),
+        contents=tuple(r for r, _ in contents.values()),
+        encoded=tuple(e for _, e in contents.values()),
+    )
