@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
-from bassline.codec import to_json
+from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
 from bassline.engine.results import (
     Change,
@@ -31,6 +31,25 @@ __all__ = ["Network"]
 _ACCEPT_LAST = 0
 _MERGE = 1
 _UPDATE = "update"
+
+
+def _tie_wins(incoming: Any, current: Any) -> bool:
+    """Deterministic order of two values written with the same stamp."""
+    if current is ABSENT:
+        return True
+    return encode(incoming) > encode(current)
+
+
+def _derived_stamp(premise: Stamp, previous: Stamp) -> Stamp:
+    """The stamp of a gadget output: its newest input's, or just past the output's own.
+
+    Carrying the premise's stamp means a derived value never overwrites the write it was
+    derived from (a Celsius/Fahrenheit loop settles on the user's value); stepping past the
+    previous output means a recomputation always replaces the stale result, everywhere.
+    """
+    if premise > previous:
+        return premise
+    return Stamp(previous.hlc + 1, premise.node)
 
 
 @attrs.frozen
@@ -257,7 +276,7 @@ class Network:
             self._check_content(i, value)
             self.clock.observe(stamp)
             offers.append((i, value, stamp, source))
-        return self._run_from(offers)
+        return self._run_from(offers, remote=True)
 
     def submit(self, contact_id: str, value: Any) -> None:
         """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce."""
@@ -341,11 +360,17 @@ class Network:
         source: str,
         changed: dict[int, Any],
         contradictions: list[ContradictionRecord],
+        remote: bool = False,
     ) -> bool:
-        """Blend one incoming value into contact ``i``; True if it should propagate."""
+        """Blend one incoming value into contact ``i``; True if it should propagate.
+
+        Accept-last: a strictly newer stamp wins. Values from other replicas (``remote``)
+        with an equal stamp but a different value are ordered by their canonical JSON, so
+        every replica keeps the same one whatever the delivery order.
+        """
         if self._kind[i] == _ACCEPT_LAST:
             cur = self._stamps[i]
-            if stamp > cur:
+            if stamp > cur or (remote and stamp == cur and _tie_wins(value, self._values[i])):
                 old = self._values[i]
                 self._values[i] = value
                 self._stamps[i] = stamp
@@ -403,14 +428,18 @@ class Network:
         contradictions.append(record)
 
     def _run_from(
-        self, offers: list[tuple[int, Any, Stamp, str]], *, initial: bool = False
+        self,
+        offers: list[tuple[int, Any, Stamp, str]],
+        *,
+        initial: bool = False,
+        remote: bool = False,
     ) -> PropagationResult:
         changed: dict[int, Any] = {}
         contradictions: list[ContradictionRecord] = []
         queue: deque[int] = deque()
         gadgets: list[int] = self._all_gadget_seeds() if initial else []
         for i, value, stamp, source in offers:
-            if self._offer(i, value, stamp, source, changed, contradictions):
+            if self._offer(i, value, stamp, source, changed, contradictions, remote):
                 queue.append(i)
                 if i in changed:
                     gadgets.extend(self._feeds[i])
@@ -512,10 +541,15 @@ class Network:
             self._failures.pop(ci, None)
         if not outputs:
             return
-        stamp = self.clock.tick()
+        premise = max(
+            (self._stamps[ci] for _, ci in inst.inputs if values[ci] is not ABSENT),
+            default=INITIAL_STAMP,
+        )
         source = f"gadget:{inst.group}"
         for port, value in outputs.items():
             ci = ports[port]
+            stamp = _derived_stamp(premise, self._stamps[ci])
+            self.clock.observe(stamp)
             if self._offer(ci, value, stamp, source, changed, contradictions):
                 queue.append(ci)
 

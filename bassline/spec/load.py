@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bassline.codec import to_json
+from bassline.codec import from_json, to_json
 from bassline.content import ABSENT
 from bassline.errors import ContentError, PluginNotFound, SpecError, SpecProblem
 from bassline.gadgets import get_gadget
@@ -101,11 +101,12 @@ class _Checker:
             self.add(path, f"expected an object, got {_type_name(value)}")
             return {}
         try:
-            to_json(value)
+            decoded: dict[str, Any] = from_json(value)
+            to_json(decoded)
         except ContentError as exc:
             self.add(path, str(exc))
             return {}
-        return value
+        return decoded
 
     def enum(self, cls: Any, value: Any, path: str, default: Any) -> Any:
         if value is None:
@@ -256,6 +257,7 @@ def _parse_contacts(
 
 def _check_content(ck: _Checker, content: Any, lattice: str | None, path: str) -> Any:
     try:
+        content = from_json(content)
         to_json(content)
     except ContentError as exc:
         ck.add(path, str(exc))

@@ -1,0 +1,1 @@
+"""The ``bassline`` command-line interface."""

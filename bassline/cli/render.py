@@ -1,0 +1,87 @@
+"""Turning contents and results into text for people and JSON for scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from bassline.codec import dumps, to_json
+from bassline.content import ABSENT
+from bassline.engine import Network, PropagationResult
+from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
+
+__all__ = ["result_json", "show", "values_table"]
+
+
+def show(value: Any) -> str:
+    """A compact, readable rendering of one content value."""
+    if value is ABSENT:
+        return "—"
+    if isinstance(value, GrowSet | ShrinkSet):
+        return f"{value.tag}{{{', '.join(show(v) for v in value.values)}}}"
+    if isinstance(value, Interval):
+        lo = "-inf" if value.lo is None else show(value.lo)
+        hi = "+inf" if value.hi is None else show(value.hi)
+        return f"[{lo}, {hi}]"
+    if isinstance(value, GrowMap):
+        return "grow-map" + dumps(dict(value))
+    return dumps(value)
+
+
+def values_table(network: Network, result: PropagationResult, *, show_all: bool) -> Table:
+    """A table of contacts: value, and any standing contradiction or gadget failure."""
+    table = Table(title=f"{network.spec.id} (v{network.spec.version})", title_justify="left")
+    table.add_column("contact", style="bold")
+    table.add_column("value")
+    table.add_column("problem", style="red")
+    user_facing = {c.id for c in network.spec.contacts if not _is_port(network, c.id)}
+    contradictions = network.contradictions
+    failures = network.failures
+    for cid in network.contact_ids:
+        if not show_all and cid not in user_facing:
+            continue
+        problem = ""
+        if cid in contradictions:
+            r = contradictions[cid]
+            problem = f"contradiction: {r.reason} (rejected {show(r.incoming)} from {r.source})"
+        elif cid in failures:
+            f = failures[cid]
+            problem = f"gadget {f.gadget} in {f.group} failed: {f.error}"
+        table.add_row(cid, show(network.value(cid)), problem)
+    if not result.settled:
+        table.caption = f"not settled after {result.steps} steps: {', '.join(result.unsettled)}"
+    return table
+
+
+def _is_port(network: Network, contact_id: str) -> bool:
+    spec = network.spec
+    group = spec.group(spec.contact(contact_id).group)
+    return group.gadget is not None
+
+
+def result_json(network: Network, result: PropagationResult) -> dict[str, Any]:
+    """Everything ``bassline run --json`` prints."""
+    return {
+        "network": network.spec.id,
+        "version": network.spec.version,
+        "hash": network.spec.hash,
+        "settled": result.settled,
+        "steps": result.steps,
+        "unsettled": list(result.unsettled),
+        "contacts": {cid: to_json(v) for cid, v in network.values().items()},
+        "contradictions": [
+            {
+                "contact": r.contact,
+                "reason": r.reason,
+                "current": to_json(r.current) if r.current is not ABSENT else None,
+                "incoming": to_json(r.incoming),
+                "source": r.source,
+            }
+            for r in network.contradictions.values()
+        ],
+        "failures": [
+            {"contact": cid, "group": f.group, "gadget": f.gadget, "error": f.error}
+            for cid, f in network.failures.items()
+        ],
+    }

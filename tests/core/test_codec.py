@@ -1,0 +1,98 @@
+"""The canonical codec: round trips, canonical bytes, tagging, escaping and rejections."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from bassline import codec
+from bassline.clock import HybridLogicalClock, Stamp
+from bassline.content import values_equal
+from bassline.errors import ContentError
+from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
+from bassline.testing import strategies as bst
+
+
+@given(bst.contents())
+def test_every_content_round_trips(value: Any) -> None:
+    data = codec.encode(value)
+    back = codec.decode(data)
+    assert values_equal(back, value)
+    assert codec.encode(back) == data
+
+
+@given(bst.json_values())
+def test_encoding_is_canonical_whatever_the_key_order(value: Any) -> None:
+    def reverse_keys(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: reverse_keys(v[k]) for k in reversed(list(v))}
+        if isinstance(v, list):
+            return [reverse_keys(x) for x in v]
+        return v
+
+    assert codec.encode(reverse_keys(value)) == codec.encode(value)
+
+
+def test_compact_sorted_output() -> None:
+    assert codec.dumps({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+
+
+def test_lattice_values_are_tagged() -> None:
+    assert codec.dumps(GrowSet([2, 1])) == '{"$type":"grow-set","value":[1,2]}'
+    assert codec.dumps(Interval(1, None)) == '{"$type":"interval","value":[1,null]}'
+    assert codec.loads(codec.dumps(ShrinkSet(["x"]))) == ShrinkSet(["x"])
+    assert codec.loads(codec.dumps(GrowMap({"k": GrowSet([1])}))) == GrowMap({"k": GrowSet([1])})
+
+
+def test_user_dict_with_the_tag_key_is_escaped_and_restored() -> None:
+    value = {"$type": "grow-set", "value": [1]}
+    text = codec.dumps(value)
+    assert text.startswith('{"$type":"object"')
+    assert codec.loads(text) == value
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (math.nan, "finite"),
+        (math.inf, "finite"),
+        (2**64, "64 bits"),
+        ({1: "x"}, "not a string"),
+        (object(), "cannot encode"),
+        ({"a": [1, {"b": math.nan}]}, "at .a[1].b"),
+    ],
+)
+def test_unencodable_content_is_a_clear_error(bad: Any, message: str) -> None:
+    with pytest.raises(ContentError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        codec.encode(bad)
+
+
+def test_malformed_input_is_a_content_error() -> None:
+    with pytest.raises(ContentError, match="not valid JSON"):
+        codec.decode(b"{nope")
+    with pytest.raises(ContentError, match="unknown tagged type 'nope'"):
+        codec.decode(b'{"$type":"nope","value":1}')
+    with pytest.raises(ContentError, match="malformed interval"):
+        codec.decode(b'{"$type":"interval","value":[1]}')
+
+
+def test_stamps_order_and_round_trip() -> None:
+    clock = HybridLogicalClock("n1")
+    a, b = clock.tick(), clock.tick()
+    assert b > a
+    assert Stamp.from_json(a.to_json()) == a
+    other = HybridLogicalClock("n2")
+    other.observe(b)
+    assert other.tick() > b
+    with pytest.raises(ValueError, match="not a stamp"):
+        Stamp.from_json(["x", 1])
+
+
+def test_clock_refuses_stamps_far_in_the_future() -> None:
+    clock = HybridLogicalClock("n1", max_drift_ms=1000)
+    future = Stamp(clock.tick().hlc + (3_600_000 << 16), "evil")
+    with pytest.raises(ValueError, match="clock drift"):
+        clock.observe(future)

@@ -1,0 +1,497 @@
+"""The propagation engine: fixpoints, wires, gadgets, contradictions, budgets, schedulers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bassline import (
+    ABSENT,
+    ChangeStreamOverflow,
+    ContentError,
+    Gadget,
+    Network,
+    Stamp,
+    UnknownContact,
+    register_gadget,
+)
+from bassline.gadgets import gadgets
+from bassline.lattices import GrowSet
+from bassline.spec import Bassline
+from bassline.testing import strategies as bst
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def chain(n: int, wire_type: str = "bidirectional", **contact: Any) -> dict[str, Any]:
+    return {
+        "contacts": [{"id": f"c{i}", **contact} for i in range(n)],
+        "wires": [{"from": f"c{i}", "to": f"c{i + 1}", "type": wire_type} for i in range(n - 1)],
+    }
+
+
+def adder(
+    extra_contacts: list[dict[str, Any]] | None = None, wires: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "groups": [{"id": "add", "gadget": "add"}],
+        "contacts": [
+            {"id": "a"},
+            {"id": "b"},
+            {"id": "total"},
+            {"id": "add.a", "group": "add", "name": "a", "boundary": "input"},
+            {"id": "add.b", "group": "add", "name": "b", "boundary": "input"},
+            {"id": "add.sum", "group": "add", "name": "sum", "boundary": "output"},
+            *(extra_contacts or []),
+        ],
+        "wires": [
+            {"from": "a", "to": "add.a", "type": "directed"},
+            {"from": "b", "to": "add.b", "type": "directed"},
+            {"from": "add.sum", "to": "total", "type": "directed"},
+            *(wires or []),
+        ],
+    }
+
+
+# ---------------------------------------------------------------- the calculator
+
+
+def test_prototype_calculator_computes_at_load_and_on_update() -> None:
+    net = Network(EXAMPLES / "calculator.json")
+    assert net.value("result") == 30
+    result = net.update("input-a", 5)
+    assert net.value("result") == 25
+    assert result.changed == {"input-a": 5, "add-a": 5, "add-sum": 25, "result": 25}
+    assert result.settled and result.ok
+
+
+def test_gadget_waits_for_both_inputs() -> None:
+    net = Network(adder())
+    assert net.value("total") is ABSENT
+    net.update("a", 4)
+    assert net.value("total") is ABSENT
+    net.update("b", 7)
+    assert net.value("total") == 11
+
+
+def test_chained_gadgets() -> None:
+    spec = adder(
+        extra_contacts=[
+            {"id": "c"},
+            {"id": "final"},
+            {"id": "add2.a", "group": "add2", "name": "a", "boundary": "input"},
+            {"id": "add2.b", "group": "add2", "name": "b", "boundary": "input"},
+            {"id": "add2.sum", "group": "add2", "name": "sum", "boundary": "output"},
+        ],
+        wires=[
+            {"from": "total", "to": "add2.a", "type": "directed"},
+            {"from": "c", "to": "add2.b", "type": "directed"},
+            {"from": "add2.sum", "to": "final", "type": "directed"},
+        ],
+    )
+    spec["groups"].append({"id": "add2", "gadget": "add"})
+    net = Network(spec)
+    net.update_many({"a": 2, "b": 3, "c": 5})
+    assert net.value("final") == 10
+
+
+def test_temperature_converter_answers_both_ways_and_keeps_the_users_value() -> None:
+    net = Network(EXAMPLES / "temperature.json")
+    assert (net.value("celsius"), net.value("fahrenheit")) == (100, 212)
+    net.update("fahrenheit", 32)
+    assert net.value("celsius") == 0
+    net.update("celsius", 37)
+    assert net.value("celsius") == 37  # the echo 37.00000000000001 does not overwrite it
+    assert math.isclose(net.value("fahrenheit"), 98.6)
+    r = net.update("celsius", -40)
+    assert net.value("fahrenheit") == -40 and r.settled
+
+
+# ---------------------------------------------------------------- wires
+
+
+def test_chain_propagates_and_directed_wires_do_not_flow_back() -> None:
+    net = Network(chain(3))
+    r = net.update("c0", "x")
+    assert [c.contact for c in r.changes] == ["c0", "c1", "c2"]
+    net = Network(chain(3, "directed"))
+    net.update("c2", "y")
+    assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
+    net.update("c0", "z")
+    assert net.value("c2") == "z"
+
+
+def test_three_cycle_terminates_with_one_change_each() -> None:
+    spec = chain(3)
+    spec["wires"].append({"from": "c2", "to": "c0"})
+    r = Network(spec).update("c1", 1)
+    assert sorted(c.contact for c in r.changes) == ["c0", "c1", "c2"]
+    assert r.settled
+
+
+def test_unchanged_value_changes_nothing() -> None:
+    net = Network(chain(2))
+    net.update("c0", 5)
+    assert net.update("c0", 5).changes == ()
+
+
+@st.composite
+def two_wired_contacts_anywhere(draw: st.DrawFn) -> tuple[Bassline, str, str]:
+    """A random group tree with a bidirectional wire in a random legal place and direction."""
+    from bassline.spec import parse_spec
+
+    n_groups = draw(st.integers(1, 5))
+    parents = {"root": None}
+    for i in range(n_groups):
+        parents[f"g{i}"] = draw(st.sampled_from(sorted(parents)))
+    kind = draw(st.sampled_from(["same", "parent-child", "siblings"]))
+    groups = sorted(parents)
+    if kind == "same":
+        ga = gb = draw(st.sampled_from(groups))
+    elif kind == "parent-child":
+        gb = draw(st.sampled_from([g for g in groups if parents[g] is not None]))
+        ga = parents[gb]
+    else:
+        families = {}
+        for g, p in parents.items():
+            if p is not None:
+                families.setdefault(p, []).append(g)
+        pairs = [(x, y) for kids in families.values() for x in kids for y in kids if x < y]
+        if not pairs:
+            ga = gb = "root"
+        else:
+            ga, gb = draw(st.sampled_from(pairs))
+    a = {"id": "a", "group": ga, **({"boundary": "both"} if ga != "root" else {})}
+    b = {"id": "b", "group": gb, **({"boundary": "both"} if gb != "root" else {})}
+    ends = ["a", "b"]
+    if draw(st.booleans()):
+        ends.reverse()  # declare the wire from either end
+    spec = parse_spec(
+        {
+            "groups": [{"id": g, "parent": p} for g, p in parents.items() if p is not None],
+            "contacts": [a, b],
+            "wires": [{"from": ends[0], "to": ends[1]}],
+        }
+    )
+    return spec, "a", "b"
+
+
+@settings(max_examples=60)
+@given(two_wired_contacts_anywhere(), st.integers(-(2**63), 2**63 - 1), st.text())
+def test_a_bidirectional_wire_carries_values_both_ways_wherever_it_is_declared(
+    case: tuple[Bassline, str, str], x: int, y: str
+) -> None:
+    spec, a, b = case
+    net = Network(spec)
+    net.update(a, x)
+    assert net.value(b) == x
+    net.update(b, y)
+    assert net.value(a) == y
+
+
+def test_bidirectional_wires_across_sibling_and_parent_child_boundaries() -> None:
+    spec = {
+        "groups": [{"id": "left"}, {"id": "right"}],
+        "contacts": [
+            {"id": "top"},
+            {"id": "left.port", "group": "left", "boundary": "both"},
+            {"id": "right.port", "group": "right", "boundary": "both"},
+        ],
+        # declared in the child-to-parent direction, and sibling to sibling
+        "wires": [{"from": "left.port", "to": "top"}, {"from": "left.port", "to": "right.port"}],
+    }
+    net = Network(spec)
+    net.update("top", 1)
+    assert net.value("right.port") == 1
+    net.update("right.port", 2)
+    assert net.value("top") == 2
+
+
+# ---------------------------------------------------------------- contradictions
+
+
+def test_a_contradiction_keeps_the_value_reports_both_and_is_not_forwarded() -> None:
+    spec = {
+        "contacts": [
+            {"id": "A"},
+            {"id": "B", "blend": "merge", "content": 5},
+            {"id": "C"},
+        ],
+        "wires": [
+            {"from": "A", "to": "B", "type": "directed"},
+            {"from": "B", "to": "C", "type": "directed"},
+        ],
+    }
+    net = Network(spec)
+    assert net.value("C") == 5
+    seen: list[Any] = []
+    net.add_listener(lambda r: seen.extend(c.value for c in r.changes if c.contact == "C"))
+    r = net.update("A", 7)
+    assert net.value("B") == 5
+    assert net.value("C") == 5
+    assert 7 not in seen
+    (record,) = r.contradictions
+    assert (record.contact, record.current, record.incoming, record.source) == ("B", 5, 7, "A")
+    assert net.contact("B").contradiction == record
+    net.update("A", 5)  # agreeing information clears nothing but adds no contradiction
+    assert net.value("C") == 5
+
+
+def test_contradiction_clears_when_the_contact_changes_again() -> None:
+    net = Network({"contacts": [{"id": "s", "lattice": "shrink-set", "content": ["a", "b"]}]})
+    net.update("s", ["c"])
+    assert "s" in net.contradictions
+    net.update("s", ["a"])
+    assert "s" not in net.contradictions and net.value("s") == net.spec.contact(
+        "s"
+    ).content.__class__(["a"])
+
+
+def test_incompatible_value_for_a_lattice_is_a_contradiction_not_a_crash() -> None:
+    net = Network(
+        {
+            "contacts": [{"id": "src"}, {"id": "m", "lattice": "max"}],
+            "wires": [{"from": "src", "to": "m"}],
+        }
+    )
+    r = net.update("src", "not a number")
+    assert net.value("m") is ABSENT
+    assert "not a max value" in r.contradictions[0].reason
+
+
+# ---------------------------------------------------------------- gadgets
+
+
+def test_a_gadget_that_raises_is_reported_and_propagation_continues() -> None:
+    boom = Gadget(id="test-boom", inputs=("x",), outputs=("y",), body=lambda ins: {"y": 1 / 0})
+    register_gadget(boom, replace=True)
+    try:
+        spec = {
+            "groups": [{"id": "g", "gadget": "test-boom"}],
+            "contacts": [
+                {"id": "x"},
+                {"id": "other"},
+                {"id": "g.x", "group": "g", "name": "x", "boundary": "input"},
+                {"id": "g.y", "group": "g", "name": "y", "boundary": "output"},
+            ],
+            "wires": [{"from": "x", "to": "g.x"}, {"from": "x", "to": "other"}],
+        }
+        net = Network(spec)
+        r = net.update("x", 3)
+        assert net.value("other") == 3
+        (failure,) = r.failures
+        assert failure.gadget == "test-boom" and "ZeroDivisionError" in failure.error
+        assert failure.inputs == {"x": 3} and failure.outputs == ("g.y",)
+        assert net.contact("g.y").failure == failure
+    finally:
+        gadgets.unregister("test-boom")
+
+
+def test_gadget_output_that_cannot_be_encoded_is_a_failure() -> None:
+    net = Network(adder())
+    r = net.update_many({"a": 1e308, "b": 1e308})
+    assert r.failures and "finite" in r.failures[0].error
+    assert net.value("total") is ABSENT
+
+
+def test_gadget_outputs_go_through_the_output_contacts_blend_mode() -> None:
+    spec = adder()
+    spec["contacts"][5] = {
+        "id": "add.sum",
+        "group": "add",
+        "name": "sum",
+        "boundary": "output",
+        "lattice": "max",
+    }
+    net = Network(spec)
+    net.update_many({"a": 5, "b": 5})
+    net.update("a", 1)  # 1 + 5 = 6 < 10: the max lattice keeps 10
+    assert net.value("add.sum") == 10
+
+
+def test_only_the_groups_this_node_runs_execute_gadgets() -> None:
+    net = Network(adder(), run_groups=[])
+    net.update_many({"a": 1, "b": 2})
+    assert net.value("total") is ABSENT
+    assert net.value("add.a") == 1
+
+
+def test_step_budget_stops_a_network_that_never_settles_and_names_the_contacts() -> None:
+    inc = Gadget(id="test-inc", inputs=("x",), outputs=("y",), body=lambda ins: {"y": ins["x"] + 1})
+    register_gadget(inc, replace=True)
+    try:
+        spec = {
+            "groups": [{"id": "g", "gadget": "test-inc"}],
+            "contacts": [
+                {"id": "level", "lattice": "max"},
+                {"id": "g.x", "group": "g", "name": "x", "boundary": "input", "lattice": "max"},
+                {"id": "g.y", "group": "g", "name": "y", "boundary": "output", "lattice": "max"},
+            ],
+            "wires": [{"from": "level", "to": "g.x"}, {"from": "g.y", "to": "level"}],
+        }
+        net = Network(spec, step_budget=500)
+        r = net.update("level", 0)
+        assert not r.settled
+        assert r.steps >= 500
+        assert set(r.unsettled) & {"level", "g.x", "g.y"}
+    finally:
+        gadgets.unregister("test-inc")
+
+
+# ---------------------------------------------------------------- schedulers
+
+
+def _final(
+    spec: Bassline, updates: list[tuple[str, Any]], mode: str
+) -> tuple[dict[str, Any], bool]:
+    net = Network(spec)
+    contradicted = False
+    if mode == "batch":
+        for cid, v in updates:
+            net.submit(cid, v)
+        r = net.flush()
+        contradicted = bool(r.contradictions)
+    else:
+        for cid, v in updates:
+            r = net.update(cid, v)
+            contradicted |= bool(r.contradictions)
+            assert r.settled
+    return net.values(), contradicted
+
+
+@settings(max_examples=150)
+@given(bst.lattice_network(), st.randoms(use_true_random=False))
+def test_immediate_batch_and_every_order_reach_the_same_fixpoint(
+    case: tuple[Bassline, list[tuple[str, Any]]], rnd: Any
+) -> None:
+    spec, updates = case
+    reference, contradicted = _final(spec, updates, "immediate")
+    orders = [list(reversed(updates))]
+    if len(updates) <= 5:
+        orders += [list(p) for p in itertools.permutations(updates)][:60]
+    else:
+        for _ in range(10):
+            shuffled = list(updates)
+            rnd.shuffle(shuffled)
+            orders.append(shuffled)
+    outcomes = [_final(spec, order, "immediate") for order in orders]
+    outcomes.append(_final(spec, updates, "batch"))
+    for values, c in outcomes:
+        assert c == contradicted
+        if not contradicted:
+            assert values == reference
+
+
+@settings(max_examples=100)
+@given(bst.lattice_network())
+def test_propagation_terminates_on_lattice_networks(
+    case: tuple[Bassline, list[tuple[str, Any]]],
+) -> None:
+    spec, updates = case
+    net = Network(spec)
+    for cid, v in updates:
+        assert net.update(cid, v).settled
+
+
+def test_batch_coalesces_writes_and_applies_them_in_one_run() -> None:
+    net = Network(chain(3))
+    net.submit("c0", 1)
+    net.submit("c0", 2)
+    assert net.pending == 1 and net.value("c2") is ABSENT
+    r = net.flush()
+    assert net.value("c2") == 2 and r.steps > 0
+    net2 = Network({"contacts": [{"id": "s", "lattice": "grow-set"}]})
+    net2.submit("s", [1])
+    net2.submit("s", [2])
+    net2.flush()
+    assert net2.value("s") == GrowSet([1, 2])
+
+
+# ---------------------------------------------------------------- stamps and replicas
+
+
+def test_remote_values_with_older_stamps_are_ignored_and_ties_break_the_same_everywhere() -> None:
+    net = Network(chain(2), node_id="n1")
+    net.apply("c0", "new", Stamp(10, "n2"))
+    net.apply("c0", "old", Stamp(5, "n3"))
+    assert net.value("c1") == "new"
+    a, b = Network(chain(1)), Network(chain(1))
+    a.apply("c0", "x", Stamp(7, "n"))
+    a.apply("c0", "y", Stamp(7, "n"))
+    b.apply("c0", "y", Stamp(7, "n"))
+    b.apply("c0", "x", Stamp(7, "n"))
+    assert a.value("c0") == b.value("c0")
+
+
+def test_restore_then_settle_recovers_values_and_stamps() -> None:
+    net = Network(EXAMPLES / "calculator.json")
+    net.update("input-a", 1)
+    saved = list(net.state())
+    fresh = Network(EXAMPLES / "calculator.json", apply_initial=False)
+    fresh.restore(saved)
+    fresh.settle()
+    assert fresh.values() == net.values()
+    assert fresh.stamp("input-a") == net.stamp("input-a")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_unknown_contact_suggests_the_closest() -> None:
+    net = Network(EXAMPLES / "calculator.json")
+    with pytest.raises(UnknownContact, match="did you mean 'result'"):
+        net.update("resutl", 1)
+
+
+def test_unencodable_content_names_the_contact() -> None:
+    net = Network(chain(1))
+    with pytest.raises(ContentError, match=r"contact 'c0'.*finite"):
+        net.update("c0", math.nan)
+    with pytest.raises(ContentError, match="contact 'c0'"):
+        net.update("c0", {"k": object()})
+    assert net.value("c0") is ABSENT
+
+
+# ---------------------------------------------------------------- change stream
+
+
+@pytest.mark.anyio
+async def test_change_stream_delivers_results_in_order() -> None:
+    net = Network(chain(2))
+    stream = net.changes(max_buffer=8)
+    received: list[Any] = []
+
+    async def consume() -> None:
+        async for result in stream:
+            received.append(result.changed)
+            if len(received) == 2:
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await anyio.lowlevel.checkpoint()
+        net.update("c0", 1)
+        net.update("c1", 2)
+    assert received == [{"c0": 1, "c1": 1}, {"c1": 2, "c0": 2}]
+    stream.close()
+
+
+@pytest.mark.anyio
+async def test_a_slow_subscriber_is_cut_off_loudly_not_silently() -> None:
+    net = Network(chain(1))
+    stream = net.changes(max_buffer=2)
+    for i in range(5):
+        net.update("c0", i)
+    got = []
+    with pytest.raises(ChangeStreamOverflow):
+        async for r in stream:
+            got.append(r.changed["c0"])
+    assert got == [0, 1]
+    assert stream.overflowed

@@ -1,0 +1,179 @@
+"""Loading and validating specs, both formats; hashing; the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from bassline import SpecError, load_spec, validate_spec
+from bassline.spec import Bassline, Boundary, WireType, parse_spec
+from bassline.testing import strategies as bst
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def problems(data: Any) -> list[str]:
+    return [str(p) for p in validate_spec(data)]
+
+
+def test_prototype_calculator_loads_and_converts() -> None:
+    spec = load_spec(EXAMPLES / "calculator.json")
+    assert spec.id == "calculator"
+    assert spec.group("add-gadget").gadget == "add"
+    assert spec.contact("add-sum").boundary is Boundary.OUTPUT
+    assert spec.contact("result").has_content is False  # null meant "nothing yet"
+    assert {w.type for w in spec.wires} == {WireType.DIRECTED}
+
+
+@given(bst.specs())
+def test_canonical_form_round_trips_with_the_same_hash(spec: Bassline) -> None:
+    again = parse_spec(json.loads(spec.canonical_json()))
+    assert again == spec
+    assert again.hash == spec.hash
+
+
+def test_hash_ignores_declaration_order() -> None:
+    a = {"contacts": [{"id": "x"}, {"id": "y"}], "wires": [{"from": "x", "to": "y"}]}
+    b = {"contacts": [{"id": "y"}, {"id": "x"}], "wires": [{"from": "x", "to": "y"}]}
+    assert load_spec(a).hash == load_spec(b).hash
+    c = {"contacts": [{"id": "y"}, {"id": "x", "content": 1}], "wires": [{"from": "x", "to": "y"}]}
+    assert load_spec(c).hash != load_spec(a).hash
+
+
+def test_every_problem_is_reported_at_once_with_its_path() -> None:
+    found = problems(
+        {
+            "id": "",
+            "groups": [
+                {"id": "g", "gadget": "addd"},
+                {"id": "g"},
+                {"id": "h", "parent": "nowhere"},
+            ],
+            "contacts": [
+                {"id": "x", "group": "missing", "blend": "mrg"},
+                {"id": "x"},
+                {"id": "y", "lattice": "grow-sett"},
+                {"id": "z", "blend": "accept-last", "lattice": "max"},
+                {"id": "n", "content": float("nan")},
+            ],
+            "wires": [{"from": "x", "to": "ghost"}, {"from": "y", "to": "y"}, {"to": "x"}],
+            "colour": "blue",
+        }
+    )
+    expected = [
+        "$.colour: unknown field",
+        "$.id: id must not be empty",
+        "$.groups[0].gadget: unknown gadget 'addd'; did you mean 'add'?",
+        "$.groups[1].id: duplicate group id 'g'",
+        "$.groups[2].parent: unknown group 'nowhere'",
+        "$.contacts[0].group: unknown group 'missing'",
+        "$.contacts[0].blend: unknown value 'mrg'",
+        "$.contacts[1].id: duplicate contact id 'x'",
+        "$.contacts[2].lattice: unknown lattice 'grow-sett'; did you mean 'grow-set'?",
+        "$.contacts[3].lattice: a lattice needs blend 'merge'",
+        "$.contacts[4].content: nan is not valid JSON",
+        "$.wires[0].to: unknown contact 'ghost'",
+        "$.wires[1]: wire connects contact 'y' to itself",
+        "$.wires[2]: missing 'from'",
+    ]
+    for item in expected:
+        assert any(p.startswith(item) for p in found), f"missing {item!r} in {found}"
+
+
+def test_gadget_ports_must_match_by_name_exactly_once() -> None:
+    found = problems(
+        {
+            "groups": [{"id": "adder", "gadget": "add"}],
+            "contacts": [
+                {"id": "p1", "group": "adder", "name": "a", "boundary": "input"},
+                {"id": "p2", "group": "adder", "name": "a", "boundary": "input"},
+                {"id": "p3", "group": "adder", "name": "summ", "boundary": "output"},
+                {"id": "p4", "group": "adder", "name": "b", "boundary": "output"},
+            ],
+        }
+    )
+    assert any("already used by 'p1'" in p for p in found)
+    assert any(
+        "'summ' is not a port of gadget 'add'" in p and "did you mean 'sum'" in p for p in found
+    )
+    assert any("port 'b' of gadget 'add' must have boundary 'input'" in p for p in found)
+    assert any("has no contact for port(s) sum" in p for p in found)
+
+
+def test_group_cycles_are_reported() -> None:
+    found = problems({"groups": [{"id": "a", "parent": "b"}, {"id": "b", "parent": "a"}]})
+    assert any("groups form a cycle: a -> b -> a" in p for p in found)
+
+
+def test_wires_must_respect_group_boundaries() -> None:
+    base = {
+        "groups": [{"id": "g1"}, {"id": "g2"}, {"id": "inner", "parent": "g1"}],
+        "contacts": [
+            {"id": "top"},
+            {"id": "g1.in", "group": "g1", "boundary": "input"},
+            {"id": "g1.private", "group": "g1"},
+            {"id": "g2.in", "group": "g2", "boundary": "input"},
+            {"id": "deep", "group": "inner", "boundary": "both"},
+        ],
+    }
+    ok = [("top", "g1.in"), ("g1.in", "g2.in"), ("g1.private", "deep")]
+    for a, b in ok:
+        assert problems({**base, "wires": [{"from": a, "to": b}]}) == [], (a, b)
+    bad = [("top", "g1.private"), ("g1.private", "g2.in"), ("top", "deep")]
+    for a, b in bad:
+        assert problems({**base, "wires": [{"from": a, "to": b}]}), (a, b)
+
+
+def test_unknown_lattice_lists_installed_ones() -> None:
+    found = problems({"contacts": [{"id": "x", "lattice": "nope"}]})
+    assert "installed: defined, grow-map, grow-set, interval, max, min, shrink-set" in found[0]
+
+
+def test_content_is_coerced_by_the_lattice_and_checked() -> None:
+    spec = load_spec({"contacts": [{"id": "s", "lattice": "grow-set", "content": [2, 1]}]})
+    from bassline.lattices import GrowSet
+
+    assert spec.contact("s").content == GrowSet([1, 2])
+    found = problems({"contacts": [{"id": "i", "lattice": "interval", "content": [3, 1]}]})
+    assert found == [
+        "$.contacts[0].content: not a valid interval value: the interval [3, 1] is empty"
+    ]
+
+
+def test_prototype_format_problems_use_the_files_own_paths() -> None:
+    found = problems(
+        {
+            "groups": {"g": {"id": "g", "primitiveId": "add"}},
+            "contacts": {"c": {"id": "c", "groupId": "g", "name": "a", "blendMode": "bad"}},
+            "wires": {},
+        }
+    )
+    assert "$.contacts[\"c\"].blendMode: unknown value 'bad'" in found[0]
+
+
+def test_file_errors_are_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="file not found"):
+        load_spec(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ nope")
+    with pytest.raises(SpecError, match="not valid JSON"):
+        load_spec(broken)
+    array = tmp_path / "array.json"
+    array.write_text("[]")
+    with pytest.raises(SpecError, match="expected an object, got array"):
+        load_spec(array)
+
+
+def test_endpoints_are_validated() -> None:
+    found = problems(
+        {
+            "groups": [{"id": "g"}],
+            "endpoints": {"g": {"node": "n1", "url": "ftp://x"}, "ghost": {"node": "n2"}},
+        }
+    )
+    assert any("expected a ws://" in p for p in found)
+    assert any("$.endpoints.ghost: unknown group 'ghost'" in p for p in found)
