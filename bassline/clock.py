@@ -75,9 +75,11 @@ class HybridLogicalClock:
 
     def tick(self) -> Stamp:
         """A fresh stamp for a local write."""
+        physical = time.time_ns() // 1_000_000 << LOGICAL_BITS
         with self._lock:
-            self._last = max(self._last + 1, self._physical())
-            return Stamp(self._last, self.node)
+            last = self._last + 1
+            self._last = last = physical if physical > last else last
+        return Stamp(last, self.node)
 
     def observe(self, stamp: Stamp) -> None:
         """Advance past a stamp seen from another node; ValueError if it is implausibly far ahead."""

@@ -13,7 +13,6 @@ from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
 from bassline.engine.results import (
-    Change,
     ContactState,
     ContradictionRecord,
     GadgetFailure,
@@ -31,6 +30,16 @@ __all__ = ["Network"]
 _ACCEPT_LAST = 0
 _MERGE = 1
 _UPDATE = "update"
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether a contact's content really changed (fast paths for the common scalars)."""
+    if old is new:
+        return False
+    t = type(new)
+    if t is type(old) and (t is int or t is str or t is float):
+        return bool(old != new)
+    return old is ABSENT or not values_equal(old, new)
 
 
 def _tie_wins(incoming: Any, current: Any) -> bool:
@@ -244,8 +253,14 @@ class Network:
 
     def update(self, contact_id: str, value: Any) -> PropagationResult:
         """Write ``value`` with a fresh stamp and run to the fixpoint."""
-        i = self._idx(contact_id)
-        self._check_content(i, value)
+        i = self._index.get(contact_id) if type(contact_id) is str else None
+        if i is None:
+            i = self._idx(contact_id)
+        t = type(value)
+        if not (t is int or t is str or t is float) or t is float and value - value != 0:
+            self._check_content(i, value)  # the full check, for anything but plain scalars
+        elif t is int and not -(2**63) <= value < 2**64:
+            self._check_content(i, value)
         return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
 
     def update_many(
@@ -371,12 +386,9 @@ class Network:
         if self._kind[i] == _ACCEPT_LAST:
             cur = self._stamps[i]
             if stamp > cur or (remote and stamp == cur and _tie_wins(value, self._values[i])):
-                old = self._values[i]
+                changed.setdefault(i, self._values[i])
                 self._values[i] = value
                 self._stamps[i] = stamp
-                if old is not value and (old is ABSENT or not values_equal(old, value)):
-                    changed.setdefault(i, old)
-                    self._contradictions.pop(i, None)
                 return True
             return False
         lattice = self._lattice[i]
@@ -441,7 +453,7 @@ class Network:
         for i, value, stamp, source in offers:
             if self._offer(i, value, stamp, source, changed, contradictions, remote):
                 queue.append(i)
-                if i in changed:
+                if i in changed and _differs(changed[i], self._values[i]):
                     gadgets.extend(self._feeds[i])
         return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
 
@@ -480,16 +492,12 @@ class Network:
                 for dst in out[src]:
                     if kind[dst] == _ACCEPT_LAST:
                         if s > stamps[dst]:
-                            old = values[dst]
+                            if dst not in changed:
+                                changed[dst] = values[dst]
+                            if feeds[dst] and _differs(values[dst], v):
+                                pending_gadgets.update(dict.fromkeys(feeds[dst]))
                             values[dst] = v
                             stamps[dst] = s
-                            if old is not v and (old is ABSENT or not values_equal(old, v)):
-                                if dst not in changed:
-                                    changed[dst] = old
-                                if feeds[dst]:
-                                    pending_gadgets.update(dict.fromkeys(feeds[dst]))
-                                if self._contradictions:
-                                    self._contradictions.pop(dst, None)
                             append(dst)
                     elif offer(dst, v, s, ids[src], changed, contradictions):
                         if feeds[dst]:
@@ -570,18 +578,20 @@ class Network:
                 stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
             unsettled = tuple(sorted(self._ids[i] for i in stuck))
         ids, values, stamps = self._ids, self._values, self._stamps
-        changes = tuple(
-            Change(ids[i], values[i], stamps[i])
-            for i, old in changed.items()
-            if values[i] is not old and (old is ABSENT or not values_equal(old, values[i]))
+        raw = (
+            [ids[i] for i in changed],
+            list(changed.values()),
+            [values[i] for i in changed],
+            [stamps[i] for i in changed],
         )
-        result = PropagationResult(
-            changes=changes,
-            contradictions=tuple(contradictions),
-            failures=tuple(failures),
-            steps=steps,
-            settled=settled,
-            unsettled=unsettled,
+        result = PropagationResult._from_run(
+            raw,
+            tuple(contradictions) if contradictions else (),
+            tuple(failures) if failures else (),
+            steps,
+            settled,
+            unsettled,
         )
-        self._notify(result)
+        if self._listeners or self._streams:
+            self._notify(result)
         return result

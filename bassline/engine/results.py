@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -11,8 +11,7 @@ from bassline.clock import Stamp
 __all__ = ["Change", "ContactState", "ContradictionRecord", "GadgetFailure", "PropagationResult"]
 
 
-@attrs.frozen
-class Change:
+class Change(NamedTuple):
     """A contact's content after a run, when it differs from before the run."""
 
     contact: str
@@ -63,18 +62,75 @@ class ContactState:
         return self.value is not ABSENT
 
 
-@attrs.frozen
 class PropagationResult:
-    """The outcome of one run to the fixpoint (or to the step budget)."""
+    """The outcome of one run to the fixpoint (or to the step budget).
 
-    changes: tuple[Change, ...] = ()
-    contradictions: tuple[ContradictionRecord, ...] = ()
-    failures: tuple[GadgetFailure, ...] = ()
-    steps: int = 0
-    settled: bool = True
-    """False when the step budget stopped a run that had not reached a fixpoint."""
-    unsettled: tuple[str, ...] = ()
-    """When not settled: the contacts still changing when the budget ran out."""
+    ``changes`` lists every contact whose content differs from before the run, with its
+    new value and stamp. It is materialised on first access, so runs nobody inspects in
+    detail stay cheap.
+    """
+
+    __slots__ = (
+        "_changes",
+        "_raw",
+        "contradictions",
+        "failures",
+        "settled",
+        "steps",
+        "unsettled",
+    )
+
+    def __init__(
+        self,
+        changes: tuple[Change, ...] = (),
+        contradictions: tuple[ContradictionRecord, ...] = (),
+        failures: tuple[GadgetFailure, ...] = (),
+        steps: int = 0,
+        settled: bool = True,
+        unsettled: tuple[str, ...] = (),
+    ) -> None:
+        self._changes: tuple[Change, ...] | None = changes
+        self._raw: tuple[list[str], list[Any], list[Any], list[Stamp]] | None = None
+        self.contradictions = contradictions
+        self.failures = failures
+        self.steps = steps
+        self.settled = settled
+        """False when the step budget stopped a run that had not reached a fixpoint."""
+        self.unsettled = unsettled
+        """When not settled: the contacts still changing when the budget ran out."""
+
+    @classmethod
+    def _from_run(
+        cls,
+        raw: tuple[list[str], list[Any], list[Any], list[Stamp]],
+        contradictions: tuple[ContradictionRecord, ...],
+        failures: tuple[GadgetFailure, ...],
+        steps: int,
+        settled: bool,
+        unsettled: tuple[str, ...],
+    ) -> PropagationResult:
+        result = cls((), contradictions, failures, steps, settled, unsettled)
+        result._changes = None
+        result._raw = raw
+        return result
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Every contact whose content changed in the run: ``Change(contact, value, stamp)``."""
+        if self._changes is None:
+            from bassline.engine.network import _differs
+
+            assert self._raw is not None
+            ids, olds, news, stamps = self._raw
+            self._changes = tuple(
+                [
+                    Change(cid, new, stamp)
+                    for cid, old, new, stamp in zip(ids, olds, news, stamps, strict=True)
+                    if _differs(old, new)
+                ]
+            )
+            self._raw = None
+        return self._changes
 
     @property
     def changed(self) -> dict[str, Any]:
@@ -88,3 +144,31 @@ class PropagationResult:
 
     def __bool__(self) -> bool:
         return bool(self.changes or self.contradictions or self.failures or not self.settled)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PropagationResult):
+            return NotImplemented
+        return (
+            self.changes,
+            self.contradictions,
+            self.failures,
+            self.steps,
+            self.settled,
+            self.unsettled,
+        ) == (
+            other.changes,
+            other.contradictions,
+            other.failures,
+            other.steps,
+            other.settled,
+            other.unsettled,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"PropagationResult(changes={self.changes!r}, contradictions={self.contradictions!r}, "
+            f"failures={self.failures!r}, steps={self.steps}, settled={self.settled}, "
+            f"unsettled={self.unsettled!r})"
+        )
