@@ -28,7 +28,10 @@ def chain_spec(n: int, prefix: str = "c", group: str | None = None) -> dict[str,
     if group:
         for c in contacts:
             c["group"] = group
-    wires = [{"id": f"w{prefix}{i}", "from": f"{prefix}{i}", "to": f"{prefix}{i + 1}"} for i in range(n - 1)]
+    wires = [
+        {"id": f"w{prefix}{i}", "from": f"{prefix}{i}", "to": f"{prefix}{i + 1}"}
+        for i in range(n - 1)
+    ]
     return {"contacts": contacts, "wires": wires}
 
 
@@ -88,7 +91,10 @@ def report(name: str, engine: tuple[float, int], bare: tuple[float, int]) -> Non
     )
 
 
-def single_update(spec_data: dict[str, Any], start: str, repeat: int) -> tuple[float, int]:
+def single_update(
+    spec_data: dict[str, Any], start: str, repeat: int, materialise: bool = False
+) -> tuple[float, int]:
+    """Median time of one update from ``start``; ``materialise`` also builds the change list."""
     spec = parse_spec(spec_data)
     runs: list[tuple[float, int]] = []
     value = 0
@@ -98,11 +104,15 @@ def single_update(spec_data: dict[str, Any], start: str, repeat: int) -> tuple[f
         gc.collect()
         t0 = time.perf_counter()
         r = net.update(start, value)
+        if materialise:
+            assert len(r.changes) == r.steps
         runs.append((time.perf_counter() - t0, r.steps))
     return statistics.median(t for t, _ in runs), runs[0][1]
 
 
-def many_updates(n_chains: int, length: int, updates: int, repeat: int) -> tuple[tuple[float, int], tuple[float, int]]:
+def many_updates(
+    n_chains: int, length: int, updates: int, repeat: int
+) -> tuple[tuple[float, int], tuple[float, int]]:
     data: dict[str, Any] = {"contacts": [], "wires": []}
     for k in range(n_chains):
         part = chain_spec(length, prefix=f"k{k}-")
@@ -154,12 +164,18 @@ def main() -> None:
     n = 100_000 // scale
     data = chain_spec(n)
     adj = adjacency(data)
-    report(f"(a) {n:,}-contact chain, one update", single_update(data, "c0", repeat), best_of(repeat, lambda: bare_bfs(adj, "c0")))
+    bare = best_of(repeat, lambda: bare_bfs(adj, "c0"))
+    report(f"(a) {n:,}-contact chain, one update", single_update(data, "c0", repeat), bare)
+    report("(a') same, reading result.changes too", single_update(data, "c0", repeat, True), bare)
 
     side = 300 // (3 if args.quick else 1)
     data = grid_spec(side)
     adj = adjacency(data)
-    report(f"(b) {side}x{side} grid, one update at a corner", single_update(data, "g0-0", repeat), best_of(repeat, lambda: bare_bfs(adj, "g0-0")))
+    report(
+        f"(b) {side}x{side} grid, one update at a corner",
+        single_update(data, "g0-0", repeat),
+        best_of(repeat, lambda: bare_bfs(adj, "g0-0")),
+    )
 
     e, b = many_updates(1000 // scale, 10, 10_000 // scale, repeat)
     report(f"(c) {10_000 // scale:,} updates on {1000 // scale:,} 10-chains", e, b)
@@ -168,11 +184,17 @@ def main() -> None:
     data = chain_spec(n, group="g")
     data["groups"] = [{"id": "g"}]
     adj = adjacency(data)
-    report(f"(d) {n:,}-contact chain in one group", single_update(data, "c0", repeat), best_of(repeat, lambda: bare_bfs(adj, "c0")))
+    report(
+        f"(d) {n:,}-contact chain in one group",
+        single_update(data, "c0", repeat),
+        best_of(repeat, lambda: bare_bfs(adj, "c0")),
+    )
 
     m = 1_000_000 // scale
     per = memory_per_contact(m)
-    print(f"peak traced memory at {m:,} contacts (spec + network + one update): {per:,.0f} bytes/contact (target <= 1024)")
+    print(
+        f"peak traced memory at {m:,} contacts (spec + network + one update): {per:,.0f} bytes/contact (target <= 1024)"
+    )
 
 
 if __name__ == "__main__":
