@@ -97,10 +97,8 @@ def single_update(
     """Median time of one update from ``start``; ``materialise`` also builds the change list."""
     spec = parse_spec(spec_data)
     runs: list[tuple[float, int]] = []
-    value = 0
-    for _ in range(repeat):
+    for value in range(1, repeat + 1):
         net = Network(spec)
-        value += 1
         gc.collect()
         t0 = time.perf_counter()
         r = net.update(start, value)
