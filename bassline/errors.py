@@ -91,7 +91,12 @@ class PluginNotFound(BasslineError, LookupError):
 
 
 class PersistenceError(BasslineError):
-    """A durable write could not be committed to storage."""
+    """A durable write could not be committed to storage; ``error`` is the storage's reason."""
+
+    def __init__(self, message: str, error: object | None = None) -> None:
+        self.error = error
+        """The :class:`~bassline.storage.StorageError` behind this, when there is one."""
+        super().__init__(message)
 
 
 class StorageUnavailable(PersistenceError):

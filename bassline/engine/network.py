@@ -257,7 +257,7 @@ class Network:
         if i is None:
             i = self._idx(contact_id)
         t = type(value)
-        if not (t is int or t is str or t is float) or t is float and value - value != 0:
+        if not (t is int or t is str or t is float) or (t is float and value - value != 0):
             self._check_content(i, value)  # the full check, for anything but plain scalars
         elif t is int and not -(2**63) <= value < 2**64:
             self._check_content(i, value)

@@ -73,6 +73,7 @@ class PropagationResult:
     __slots__ = (
         "_changes",
         "_raw",
+        "_touched",
         "contradictions",
         "failures",
         "settled",
@@ -91,6 +92,11 @@ class PropagationResult:
     ) -> None:
         self._changes: tuple[Change, ...] | None = changes
         self._raw: tuple[list[str], list[Any], list[Any], list[Stamp]] | None = None
+        self._touched: tuple[list[str], list[Any], list[Stamp]] = (
+            [c.contact for c in changes],
+            [c.value for c in changes],
+            [c.stamp for c in changes],
+        )
         self.contradictions = contradictions
         self.failures = failures
         self.steps = steps
@@ -112,7 +118,17 @@ class PropagationResult:
         result = cls((), contradictions, failures, steps, settled, unsettled)
         result._changes = None
         result._raw = raw
+        result._touched = (raw[0], raw[2], raw[3])
         return result
+
+    @property
+    def touched(self) -> tuple[list[str], list[Any], list[Stamp]]:
+        """Contacts whose value or stamp changed: parallel lists ``(ids, values, stamps)``.
+
+        A superset of :attr:`changes` (a newer write of the same value changes only the
+        stamp); this is what persistence and replication need.
+        """
+        return self._touched
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -129,7 +145,6 @@ class PropagationResult:
                     if _differs(old, new)
                 ]
             )
-            self._raw = None
         return self._changes
 
     @property

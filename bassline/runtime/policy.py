@@ -1,0 +1,50 @@
+"""Retry and circuit-breaker settings for the durable write path."""
+
+from __future__ import annotations
+
+import enum
+import random
+
+import attrs
+
+__all__ = ["BreakerPolicy", "Durability", "RetryPolicy"]
+
+
+class Durability(enum.StrEnum):
+    """When ``update_contact`` returns."""
+
+    DURABLE = "durable"
+    """After the batch holding the update committed; raises if it cannot."""
+    BUFFERED = "buffered"
+    """After the update is queued; ``flush()`` is the barrier that raises."""
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Exponential backoff with full jitter for transient storage errors, within a time budget."""
+
+    initial_delay: float = attrs.field(default=0.01, validator=_positive)
+    max_delay: float = attrs.field(default=1.0, validator=_positive)
+    multiplier: float = attrs.field(default=2.0, validator=_positive)
+    budget: float = attrs.field(default=5.0, validator=_positive)
+    """Seconds a batch may spend retrying before it counts as failed."""
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """The pause before retry number ``attempt`` (1-based): uniform in [0, cap]."""
+        cap = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        return rng.uniform(0, cap)
+
+
+@attrs.frozen
+class BreakerPolicy:
+    """When the circuit breaker opens and how long it stays open before a trial write."""
+
+    failure_threshold: int = 1
+    """Consecutive failed batches (after their retries) that open the breaker."""
+    reset_timeout: float = attrs.field(default=1.0, validator=_positive)
+    """Seconds the breaker stays open before letting one trial batch through (half-open)."""

@@ -1,0 +1,120 @@
+"""The StorageQueue: pending writes, coalesced per contact, taken in numbered batches."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import anyio
+
+from bassline.clock import Stamp
+from bassline.storage import StorageError
+
+__all__ = ["PendingWrite", "StorageQueue"]
+
+
+class PendingWrite(NamedTuple):
+    """One contact's newest value waiting to be written."""
+
+    contact: str
+    group: str
+    value: Any
+    stamp: Stamp
+
+
+class StorageQueue:
+    """Writes waiting for storage, one per contact (the newest stamp wins).
+
+    Everything pending when the flusher calls :meth:`take` forms batch number
+    ``generation``; a writer that queued something waits for :meth:`target` (the batch
+    that will carry it) with :meth:`wait_for`.
+    """
+
+    def __init__(self, bound: int) -> None:
+        if bound < 1:
+            raise ValueError("queue bound must be at least 1")
+        self.bound = bound
+        self.pending: dict[str, PendingWrite] = {}
+        self.generation = 0
+        """Batches taken so far."""
+        self.completed = 0
+        """The newest batch that finished (batches finish in order)."""
+        self.enqueued = 0
+        self.coalesced = 0
+        self._failures: dict[int, StorageError] = {}
+        self._progress = anyio.Event()
+        self._wake = anyio.Event()
+        self._space = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def put(self, contact: str, group: str, value: Any, stamp: Stamp) -> None:
+        """Queue a write; a pending write to the same contact keeps whichever stamp is newer."""
+        self.enqueued += 1
+        prev = self.pending.get(contact)
+        if prev is not None:
+            self.coalesced += 1
+            if prev.stamp > stamp:
+                return
+        self.pending[contact] = PendingWrite(contact, group, value, stamp)
+
+    def requeue(self, writes: list[PendingWrite]) -> None:
+        """Put back writes whose batch failed transiently (never over newer pending ones)."""
+        for w in writes:
+            prev = self.pending.get(w.contact)
+            if prev is None or w.stamp > prev.stamp:
+                self.pending[w.contact] = w
+
+    def target(self) -> int:
+        """The batch that will carry what is pending now."""
+        return self.generation + 1
+
+    def take(self) -> tuple[int, list[PendingWrite]]:
+        """Everything pending, as the next batch."""
+        writes = list(self.pending.values())
+        self.pending = {}
+        self.generation += 1
+        self._space.set()
+        self._space = anyio.Event()
+        return self.generation, writes
+
+    def complete(self, generation: int, error: StorageError | None) -> None:
+        """Record a batch's outcome and wake its waiters."""
+        self.completed = generation
+        if error is not None:
+            self._failures[generation] = error
+            for old in [g for g in self._failures if g < generation - 10_000]:
+                del self._failures[old]
+        self._progress.set()
+        self._progress = anyio.Event()
+
+    async def wait_for(self, generation: int) -> StorageError | None:
+        """Wait until batch ``generation`` finished; its error, if it failed."""
+        while self.completed < generation:
+            await self._progress.wait()
+        return self._failures.get(generation)
+
+    def failure_of(self, generation: int) -> StorageError | None:
+        """The error of a finished batch, if it failed."""
+        return self._failures.get(generation)
+
+    def wake(self) -> None:
+        """Ask the flusher to write now."""
+        self._wake.set()
+
+    async def wait_for_work(self, interval: float) -> None:
+        """Return when woken or after ``interval`` seconds (whichever is first)."""
+        with anyio.move_on_after(interval):
+            await self._wake.wait()
+        if self._wake.is_set():
+            self._wake = anyio.Event()
+
+    async def wait_for_space(self) -> None:
+        """Hold a writer back while the queue is at its bound (backpressure)."""
+        while len(self.pending) >= self.bound:
+            self.wake()
+            await self._space.wait()
+
+    async def wait_for_progress(self) -> None:
+        """Wait until any batch finishes."""
+        await self._progress.wait()

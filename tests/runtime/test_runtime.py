@@ -1,0 +1,263 @@
+"""StorageBackedRuntime on real backends (memory, fs) and under injected faults."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from returns.result import Success
+
+from bassline import PersistenceError, StorageUnavailable
+from bassline.clock import Stamp
+from bassline.runtime import (
+    BreakerPolicy,
+    RetryPolicy,
+    RuntimeEvent,
+    SpecMismatch,
+    StorageBackedRuntime,
+)
+from bassline.spec import parse_spec
+from bassline.storage import ErrorCode, NetworkStorage, open_storage
+from bassline.testing.faults import FaultyStorage
+
+from .conftest import flat_spec
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+pytestmark = pytest.mark.anyio
+
+
+async def stored(storage: NetworkStorage, network: str) -> dict[str, tuple[Any, Stamp]]:
+    contents = (await storage.load_contents(network)).unwrap()
+    return {r.contact: (r.value, r.stamp) for r in contents}
+
+
+def engine_state(runtime: StorageBackedRuntime) -> dict[str, tuple[Any, Stamp]]:
+    return {cid: (v, s) for cid, v, s in runtime.network.state()}
+
+
+async def test_durable_update_is_readable_by_another_storage_when_it_returns(
+    memory_url: str,
+) -> None:
+    async with open_storage(memory_url) as storage, open_storage(memory_url) as reader:
+        async with StorageBackedRuntime(EXAMPLES / "calculator.json", storage) as runtime:
+            await runtime.update_contact("input-a", 5)
+            got = (await reader.load_contact_content("calculator", "root", "result")).unwrap()
+            assert got.value == 25
+            assert got.stamp == runtime.network.stamp("result")
+
+
+@pytest.mark.parametrize("durability", ["durable", "buffered"])
+async def test_a_thousand_concurrent_writers_lose_nothing(memory_url: str, durability: str) -> None:
+    spec = flat_spec(10_000)
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(spec, storage, durability=durability) as runtime:
+
+            async def writer(k: int) -> None:
+                rng = random.Random(k)
+                for j in range(10):
+                    await runtime.update_contact(f"c{rng.randrange(10_000)}", [k, j])
+
+            async with anyio.create_task_group() as tg:
+                for k in range(1000):
+                    tg.start_soon(writer, k)
+            await runtime.flush()
+            assert await stored(storage, "flat") == engine_state(runtime)
+            metrics = runtime.metrics
+            assert metrics["flushed"] >= len(engine_state(runtime))
+            assert metrics["queue_depth"] == 0
+
+
+async def test_transient_faults_lose_no_acknowledged_write_and_retries_are_counted(
+    memory_url: str,
+) -> None:
+    spec = flat_spec(200)
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=3, transient_rate=0.3, operations={"write"})
+        retry = RetryPolicy(initial_delay=0.001, max_delay=0.01, budget=5.0)
+        acknowledged: dict[str, Any] = {}
+        async with StorageBackedRuntime(spec, faulty, retry=retry) as runtime:
+
+            async def writer(k: int) -> None:
+                for j in range(20):
+                    contact = f"c{(k * 20 + j) % 200}"
+                    await runtime.update_contact(contact, [k, j])
+                    acknowledged[contact] = runtime.network.stamp(contact)
+
+            async with anyio.create_task_group() as tg:
+                for k in range(20):
+                    tg.start_soon(writer, k)
+            assert runtime.metrics["retries"] > 0
+            assert faulty.stats.transient > 0
+        contents = await stored(inner, "flat")
+        for contact, stamp in acknowledged.items():
+            assert contact in contents and contents[contact][1] >= stamp
+
+
+async def test_permanent_failure_reaches_every_durable_writer(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1, operations={"write"})
+        async with StorageBackedRuntime(
+            flat_spec(50), faulty, breaker=BreakerPolicy(reset_timeout=0.01)
+        ) as runtime:
+            faulty.configure(permanent_rate=1.0)
+            errors: list[BaseException] = []
+
+            async def writer(i: int) -> None:
+                try:
+                    await runtime.update_contact(f"c{i}", i)
+                except PersistenceError as exc:
+                    errors.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(writer, i)
+            assert len(errors) == 10
+            assert all(e.error is not None and not e.error.transient for e in errors)  # type: ignore[attr-defined]
+            assert runtime.metrics["dropped"] >= 1
+            faulty.configure(permanent_rate=0.0)
+
+
+async def test_buffered_permanent_failure_shows_in_health_metrics_events_and_flush(
+    memory_url: str,
+) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1, operations={"write"})
+        events: list[RuntimeEvent] = []
+        runtime = StorageBackedRuntime(flat_spec(10), faulty, durability="buffered")
+        runtime.add_event_listener(events.append)
+        async with runtime:
+            faulty.configure(permanent_rate=1.0)
+            await runtime.update_contact("c1", 1)  # returns once queued
+            with pytest.raises(PersistenceError, match="flush failed"):
+                await runtime.flush()
+            assert runtime.metrics["errors"]
+            assert any(e.kind == "batch-failed" for e in events)
+            assert any(e.kind == "records-dropped" for e in events)
+            faulty.configure(permanent_rate=0.0)
+            await runtime.update_contact("c2", 2)
+            await runtime.flush()
+            assert runtime.health().ok
+
+
+async def test_breaker_opens_while_storage_is_down_and_closes_when_it_recovers(
+    memory_url: str,
+) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1)
+        runtime = StorageBackedRuntime(
+            flat_spec(10),
+            faulty,
+            retry=RetryPolicy(initial_delay=0.001, max_delay=0.005, budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05),
+        )
+        events: list[str] = []
+        runtime.add_event_listener(lambda e: events.append(e.kind))
+        async with runtime:
+            faulty.down()
+            with pytest.raises(PersistenceError):
+                await runtime.update_contact("c1", 1)
+            assert runtime.health().breaker == "open"
+            assert not runtime.health().ok
+            with pytest.raises(StorageUnavailable):
+                await runtime.update_contact("c2", 2)  # fails fast, not applied
+            assert runtime.network.value("c2", None) is None
+            faulty.up()
+            with anyio.fail_after(10):
+                while True:
+                    try:
+                        await runtime.update_contact("c3", 3)
+                        break
+                    except StorageUnavailable:
+                        await anyio.sleep(0.01)  # poll (under the deadline) for the trial
+            assert runtime.health().breaker == "closed"
+            assert "breaker-opened" in events and "breaker-closed" in events
+            transitions = runtime.metrics["breaker"]["transitions"]
+            assert (
+                transitions.get("closed->open") == 1 and transitions.get("half-open->closed") == 1
+            )
+        assert (await stored(inner, "flat"))["c3"][0] == 3
+
+
+async def test_restart_recovers_values_and_stamps_so_stale_values_lose(memory_url: str) -> None:
+    spec = flat_spec(5)
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(spec, storage, node_id="n1") as first:
+            await first.update_contact("c1", "new")
+            stamp = first.network.stamp("c1")
+        async with StorageBackedRuntime(spec, storage, node_id="n1") as second:
+            assert second.value("c1") == "new"
+            assert second.network.stamp("c1") == stamp
+            assert second.recovered >= 1
+            await second.apply([("c1", "stale", Stamp(stamp.hlc - 1, "n2"))])
+            assert second.value("c1") == "new"
+            await second.update_contact("c2", 2)
+            assert second.network.clock.last > stamp.hlc
+
+
+async def test_a_different_stored_spec_is_refused_unless_replaced(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(3), storage) as rt:
+            await rt.update_contact("c0", "kept")
+        changed = parse_spec({"id": "flat", "contacts": [{"id": "c0"}, {"id": "extra"}]})
+        with pytest.raises(SpecMismatch, match="replace_spec=True"):
+            async with StorageBackedRuntime(changed, storage):
+                pass
+        async with StorageBackedRuntime(changed, storage, replace_spec=True) as rt:
+            assert rt.value("c0") == "kept"
+        assert (await storage.load_network("flat")).unwrap().hash == changed.hash
+
+
+async def test_storage_equals_engine_after_open_even_for_initial_and_derived_values(
+    memory_url: str,
+) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(EXAMPLES / "temperature.json", storage) as rt:
+            assert await stored(storage, "temperature") == engine_state(rt)
+
+
+async def test_metrics_snapshot_and_prometheus_text(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(3), storage) as rt:
+            await rt.update_contact("c0", 1)
+            rt.value("c0")
+            rt.value("c1")
+            m = rt.metrics
+            assert m["latency_seconds"]["write"]["count"] >= 1
+            assert m["latency_seconds"]["update"]["p99"] is not None
+            assert m["cache"] == {"hits": 1, "misses": 1}
+            assert m["breaker"]["state"] == "closed"
+            text = rt.prometheus()
+            assert "# TYPE bassline_runtime_operation_seconds summary" in text
+            assert 'bassline_runtime_operation_seconds{operation="write",quantile="0.99"}' in text
+            assert 'bassline_runtime_breaker_state{state="closed"} 1' in text
+            assert "bassline_runtime_queue_depth 0" in text
+
+
+async def test_load_failure_at_open_is_a_persistence_error(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1, permanent_rate=1.0, operations={"load_network"})
+        with pytest.raises(PersistenceError, match="cannot read network"):
+            async with StorageBackedRuntime(flat_spec(1), faulty):
+                pass
+
+
+async def test_closing_with_unstorable_changes_raises(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1, operations={"write"})
+        with pytest.raises(PersistenceError):
+            async with StorageBackedRuntime(
+                flat_spec(3),
+                faulty,
+                durability="buffered",
+                retry=RetryPolicy(initial_delay=0.001, budget=0.02),
+                breaker=BreakerPolicy(reset_timeout=0.01),
+            ) as rt:
+                faulty.down()
+                await rt.update_contact("c0", 1)
+        assert isinstance(await inner.load_network("flat"), Success)
+        assert (
+            await inner.load_contact_content("flat", "root", "c0")
+        ).failure().code == ErrorCode.CONTACT_NOT_FOUND
