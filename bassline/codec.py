@@ -154,9 +154,12 @@ def from_json(data: Any, path: str = "") -> Any:
 def encode(value: Any) -> bytes:
     """Canonical JSON bytes of ``value`` (sorted keys, compact)."""
     try:
-        return orjson.dumps(to_json(value), option=orjson.OPT_SORT_KEYS)
+        out = orjson.dumps(to_json(value), option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:  # pragma: no cover - to_json rejects first
         raise ContentError(str(exc)) from exc
+    # orjson hands back bytes with its whole working buffer (4 KiB for a tiny value); an
+    # exact-size copy keeps stored and queued encodings from costing 30x their size.
+    return bytes(memoryview(out)) if len(out) < 2048 else out
 
 
 def decode(data: bytes | str) -> Any:
