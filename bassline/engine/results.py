@@ -115,10 +115,15 @@ class PropagationResult:
         settled: bool,
         unsettled: tuple[str, ...],
     ) -> PropagationResult:
-        result = cls((), contradictions, failures, steps, settled, unsettled)
+        result = object.__new__(cls)
         result._changes = None
         result._raw = raw
         result._touched = (raw[0], raw[2], raw[3])
+        result.contradictions = contradictions
+        result.failures = failures
+        result.steps = steps
+        result.settled = settled
+        result.unsettled = unsettled
         return result
 
     @property
@@ -158,7 +163,8 @@ class PropagationResult:
         return self.settled and not self.contradictions and not self.failures
 
     def __bool__(self) -> bool:
-        return bool(self.changes or self.contradictions or self.failures or not self.settled)
+        """True when the run touched any contact, contradicted, failed or did not settle."""
+        return bool(self._touched[0] or self.contradictions or self.failures or not self.settled)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PropagationResult):

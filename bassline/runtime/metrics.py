@@ -60,6 +60,13 @@ class RuntimeMetrics:
         self.dropped = 0
         """Records given up after a permanent error (each also reported to its writers)."""
 
+    def window(self, operation: str) -> LatencyWindow:
+        """The latency window of one operation (created on first use)."""
+        window = self.latency.get(operation)
+        if window is None:
+            window = self.latency[operation] = LatencyWindow()
+        return window
+
     def observe(self, operation: str, seconds: float) -> None:
         """Record how long one operation took."""
         window = self.latency.get(operation)
