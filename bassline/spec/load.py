@@ -391,6 +391,12 @@ def _parse_endpoints(
     raw = data.get("endpoints")
     if raw is None:
         return {}
+    if isinstance(raw, dict):
+        try:
+            raw = from_json(raw)  # a group called "$type" is escaped in canonical JSON
+        except ContentError as exc:
+            ck.add("$.endpoints", str(exc))
+            return {}
     if not isinstance(raw, dict):
         ck.add("$.endpoints", f"expected an object (group id -> endpoint), got {_type_name(raw)}")
         return {}

@@ -83,6 +83,12 @@ class WriteSummary:
     """Content records skipped because storage already held a newer stamp."""
 
 
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
 @attrs.frozen
 class GroupQuery:
     """Which groups to find: every given criterion must hold.
@@ -95,7 +101,7 @@ class GroupQuery:
     attributes: dict[str, Any] = attrs.field(factory=dict)
     author: str | None = None
     type: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
 
     def matches(self, group: GroupSpec) -> bool:
         """Whether ``group`` satisfies every criterion (the reference semantics)."""

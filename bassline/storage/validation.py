@@ -11,6 +11,7 @@ import attrs
 from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.errors import ContentError
+from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.records import (
     ContentRecord,
@@ -79,6 +80,28 @@ class NormalisedBatch:
     """Canonical JSON of each content value, aligned with ``contents``."""
 
 
+def _shape_problem(record: Any) -> str | None:
+    """Why a record's fields have the wrong types, if they do."""
+    if isinstance(record, NetworkRecord) and not isinstance(record.spec, Bassline):
+        return "NetworkRecord.spec must be a Bassline"
+    if isinstance(record, GroupRecord) and not isinstance(record.group, GroupSpec):
+        return "GroupRecord.group must be a GroupSpec"
+    if isinstance(record, WireRecord) and not isinstance(record.wire, WireSpec):
+        return "WireRecord.wire must be a WireSpec"
+    if isinstance(record, ContentRecord):
+        stamp = record.stamp
+        if not (
+            isinstance(stamp, Stamp)
+            and type(stamp.hlc) is int
+            and 0 <= stamp.hlc < 2**63
+            and isinstance(stamp.node, str)
+        ):
+            return (
+                f"ContentRecord.stamp must be a Stamp(hlc in [0, 2**63), node: str), got {stamp!r}"
+            )
+    return None
+
+
 def _newer(a: Stamp, b: Stamp) -> bool:
     return a >= b
 
@@ -94,7 +117,16 @@ def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
     groups: dict[tuple[str, str], GroupRecord] = {}
     wires: dict[tuple[str, str], WireRecord] = {}
     contents: dict[tuple[str, str], tuple[ContentRecord, bytes]] = {}
-    for n, record in enumerate(batch):
+    try:
+        records = list(batch)
+    except TypeError:
+        return StorageError(
+            ErrorCode.INVALID, f"a batch must be a sequence of records, got {type(batch).__name__}"
+        )
+    for n, record in enumerate(records):
+        shape = _shape_problem(record)
+        if shape:
+            return StorageError(ErrorCode.INVALID, f"record {n}: {shape}")
         if isinstance(record, NetworkRecord):
             err = check_id("network", record.spec.id)
             if err:

@@ -1,0 +1,154 @@
+"""Checking and copying what a caller hands in, before any of it touches a store.
+
+Everything is validated first (ids, record shapes, stamps, whether values encode) and
+specs are deep-copied, so a store only ever applies a batch that cannot fail half-way
+and holds nothing the caller can still mutate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from bassline.clock import Stamp
+from bassline.codec import encode
+from bassline.spec import Bassline, GroupSpec, WireSpec
+from bassline.storage import (
+    ContentRecord,
+    ErrorCode,
+    GroupRecord,
+    NetworkRecord,
+    StorageError,
+    WireRecord,
+)
+from bassline.storage.validation import check_id, normalise_batch
+
+__all__ = ["PreparedBatch", "check_spec", "check_stamp", "copy_spec", "prepare_batch"]
+
+_MAX_HLC = 2**63 - 1
+
+
+@attrs.frozen
+class PreparedBatch:
+    """A validated batch in write order, with private copies of every spec and group."""
+
+    networks: tuple[Bassline, ...]
+    groups: tuple[tuple[str, GroupSpec], ...]
+    wires: tuple[tuple[str, WireSpec], ...]
+    contents: tuple[ContentRecord, ...]
+    encoded: tuple[bytes, ...]
+
+
+def _invalid(message: str) -> StorageError:
+    return StorageError(ErrorCode.INVALID, message, transient=False)
+
+
+def check_stamp(stamp: Any, where: str) -> StorageError | None:
+    """None if ``stamp`` is a well-formed :class:`Stamp`; else an INVALID error."""
+    if not isinstance(stamp, Stamp):
+        return _invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
+    if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
+        return _invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
+    if not isinstance(stamp.node, str):
+        return _invalid(f"{where}: stamp node must be a string, got {stamp.node!r}")
+    return None
+
+
+def _check_encodes(value: Any, what: str) -> StorageError | None:
+    try:
+        encode(value)
+    except (ValueError, TypeError, AttributeError) as exc:  # ContentError is a ValueError
+        return StorageError(
+            ErrorCode.SERIALIZATION, f"{what} cannot be encoded: {exc}", transient=False, cause=exc
+        )
+    return None
+
+
+def check_spec(spec: Any) -> StorageError | None:
+    """None if ``spec`` is a Bassline storage can keep; else INVALID or SERIALIZATION."""
+    if not isinstance(spec, Bassline):
+        return _invalid(f"expected a Bassline spec, got {type(spec).__name__}")
+    err = check_id("network", spec.id)
+    for kind, ids in (
+        ("group", [g.id for g in spec.groups]),
+        ("contact", [c.id for c in spec.contacts]),
+        ("wire", [w.id for w in spec.wires]),
+    ):
+        for item_id in ids:
+            err = err or check_id(kind, item_id)
+    if err:
+        return err
+    try:
+        data = spec.to_dict()
+    except (ValueError, TypeError, AttributeError) as exc:
+        return StorageError(
+            ErrorCode.SERIALIZATION,
+            f"spec of network {spec.id!r} cannot be serialised: {exc!r}",
+            transient=False,
+            cause=exc,
+        )
+    return _check_encodes(data, f"spec of network {spec.id!r}")
+
+
+def _check_group(network: str, group: Any) -> StorageError | None:
+    if not isinstance(group, GroupSpec):
+        return _invalid(f"group record for network {network!r}: expected a GroupSpec")
+    err = check_id("group", group.id)
+    if group.parent is not None:
+        err = err or check_id("parent group", group.parent)
+    if err:
+        return err
+    return _check_encodes(
+        [group.name, group.gadget, group.attributes], f"group {group.id!r} of network {network!r}"
+    )
+
+
+def _check_wire(network: str, wire: Any) -> StorageError | None:
+    if not isinstance(wire, WireSpec):
+        return _invalid(f"wire record for network {network!r}: expected a WireSpec")
+    return (
+        check_id("wire", wire.id)
+        or check_id("wire source contact", wire.source)
+        or check_id("wire target contact", wire.target)
+    )
+
+
+def _check_record(n: int, record: Any) -> StorageError | None:
+    if isinstance(record, ContentRecord):  # by far the most common: checked first
+        return check_stamp(record.stamp, f"record {n} (contact {record.contact!r})")
+    if isinstance(record, NetworkRecord):
+        return check_spec(record.spec)
+    if isinstance(record, GroupRecord):
+        return check_id("network", record.network) or _check_group(record.network, record.group)
+    if isinstance(record, WireRecord):
+        return check_id("network", record.network) or _check_wire(record.network, record.wire)
+    return _invalid(f"record {n} is a {type(record).__name__}, not a storage record")
+
+
+def copy_spec(spec: Bassline) -> Bassline:
+    """A deep copy sharing nothing mutable with ``spec`` (lattice values are immutable)."""
+    return copy.deepcopy(spec)
+
+
+def prepare_batch(batch: Iterable[Any]) -> PreparedBatch | StorageError:
+    """Validate a whole batch and copy what it holds; the first problem found is returned."""
+    if isinstance(batch, str | bytes | dict) or not isinstance(batch, Iterable):
+        return _invalid(f"a batch must be a sequence of records, got {type(batch).__name__}")
+    records = list(batch)
+    for n, record in enumerate(records):
+        err = _check_record(n, record)
+        if err:
+            return err
+    normal = normalise_batch(records)
+    if isinstance(normal, StorageError):
+        return normal
+    return PreparedBatch(
+        networks=tuple(copy_spec(r.spec) for r in normal.networks),
+        groups=tuple((r.network, copy.deepcopy(r.group)) for r in normal.groups),
+        wires=tuple((r.network, r.wire) for r in normal.wires),
+        contents=normal.contents,
+        encoded=normal.encoded,
+    )

@@ -1,0 +1,283 @@
+"""What one memory store holds, and the synchronous operations on it.
+
+All state lives behind one :class:`threading.Lock`, held only for short in-memory work
+(never across an ``await``), so a store is safe to share between tasks, event loops
+and threads. Contents are kept as canonical encoded bytes and specs as private deep
+copies: nothing stored is reachable from outside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import NamedTuple, TypeVar
+
+import attrs
+
+from bassline.clock import HybridLogicalClock, Stamp
+from bassline.codec import decode
+from bassline.spec import Bassline, GroupSpec, WireSpec
+from bassline.storage import (
+    ContentRecord,
+    ErrorCode,
+    SnapshotInfo,
+    StorageError,
+    WriteSummary,
+)
+from bassline_storage_memory.prepare import PreparedBatch
+
+__all__ = ["MemoryStore", "StoredContent", "StoredSnapshot"]
+
+_Item = TypeVar("_Item", GroupSpec, WireSpec)
+
+
+class StoredContent(NamedTuple):
+    """One contact's content as stored: its group, canonical JSON bytes and stamp."""
+
+    group: str
+    encoded: bytes
+    stamp: Stamp
+
+    def record(self, network: str, contact: str) -> ContentRecord:
+        """A fresh :class:`ContentRecord` (the value is decoded anew every time)."""
+        return ContentRecord(network, self.group, contact, decode(self.encoded), self.stamp)
+
+
+@attrs.frozen
+class StoredSnapshot:
+    """A network's spec and contents frozen at one point in time."""
+
+    info: SnapshotInfo
+    spec: Bassline
+    contents: Mapping[str, StoredContent]
+
+
+@attrs.define
+class _Network:
+    spec: Bassline
+    contents: dict[str, StoredContent] = attrs.field(factory=dict)
+    snapshots: dict[str, StoredSnapshot] = attrs.field(factory=dict)
+    """In creation order."""
+
+
+def _network_not_found(network: str) -> StorageError:
+    return StorageError.not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}")
+
+
+def _merge_by_id(items: tuple[_Item, ...], updates: list[_Item]) -> tuple[_Item, ...]:
+    """``items`` with ``updates`` replacing (or joining) them by id, sorted by id."""
+    by_id: dict[str, _Item] = {i.id: i for i in items}
+    by_id.update((u.id, u) for u in updates)
+    return tuple(sorted(by_id.values(), key=lambda i: i.id))
+
+
+class MemoryStore:
+    """The networks, contents and snapshots of one ``memory://`` store."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+        self.clock = HybridLogicalClock(f"memory:{name}" if name else "memory")
+        """Stamps writes made without one, so later unstamped writes replace earlier ones."""
+        self._lock = threading.Lock()
+        self._networks: dict[str, _Network] = {}
+
+    # networks
+
+    def network_ids(self) -> list[str]:
+        """Every network id, sorted."""
+        with self._lock:
+            return sorted(self._networks)
+
+    def has_network(self, network: str) -> bool:
+        """Whether ``network`` is stored."""
+        with self._lock:
+            return network in self._networks
+
+    def spec(self, network: str) -> Bassline | StorageError:
+        """The stored spec object (callers copy it before handing it out)."""
+        with self._lock:
+            state = self._networks.get(network)
+            return state.spec if state else _network_not_found(network)
+
+    def delete_network(self, network: str) -> None:
+        """Forget a network with its contents and snapshots (nothing if absent)."""
+        with self._lock:
+            self._networks.pop(network, None)
+
+    # contents
+
+    def content(self, network: str, group: str, contact: str) -> StoredContent | StorageError:
+        """One contact's stored content, if it is stored under ``group``."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None:
+                return _network_not_found(network)
+            found = state.contents.get(contact)
+        if found is None or found.group != group:
+            return StorageError.not_found(
+                ErrorCode.CONTACT_NOT_FOUND,
+                f"content of contact {contact!r} in group {group!r} of network {network!r}",
+            )
+        return found
+
+    def contents(self, network: str) -> dict[str, StoredContent] | StorageError:
+        """Every stored content of a network by contact id (a copy of the table)."""
+        with self._lock:
+            state = self._networks.get(network)
+            return dict(state.contents) if state else _network_not_found(network)
+
+    def groups(self, network: str) -> tuple[GroupSpec, ...] | StorageError:
+        """The groups of a network's current spec."""
+        spec = self.spec(network)
+        return spec if isinstance(spec, StorageError) else spec.groups
+
+    # batches
+
+    def apply(self, batch: PreparedBatch) -> WriteSummary | StorageError:
+        """Apply a prepared batch atomically: every reference is checked before anything changes."""
+        if batch.contents:
+            # a stamp far in the future is still stored; the clock just does not follow it
+            with contextlib.suppress(ValueError):
+                self.clock.observe(max(r.stamp for r in batch.contents))
+        with self._lock:
+            err = self._check_references(batch)
+            if err:
+                return err
+            return self._apply(batch)
+
+    def _group_ids(self, batch: PreparedBatch, network: str) -> set[str]:
+        spec = next((s for s in batch.networks if s.id == network), None)
+        if spec is None:
+            spec = self._networks[network].spec
+        ids = {g.id for g in spec.groups}
+        ids.update(g.id for n, g in batch.groups if n == network)
+        return ids
+
+    def _check_references(self, batch: PreparedBatch) -> StorageError | None:
+        known = set(self._networks) | {s.id for s in batch.networks}
+        for kind, refs in (
+            ("group", [(n, g.id) for n, g in batch.groups]),
+            ("wire", [(n, w.id) for n, w in batch.wires]),
+        ):
+            for network, item in refs:
+                if network not in known:
+                    return StorageError(
+                        ErrorCode.NETWORK_NOT_FOUND,
+                        f"{kind} record {item!r} is for network {network!r}, which is neither "
+                        "stored nor saved in the same batch",
+                        transient=False,
+                    )
+        group_ids: dict[str, set[str]] = {}
+        for record in batch.contents:
+            network = record.network
+            if network not in known:
+                return StorageError(
+                    ErrorCode.NETWORK_NOT_FOUND,
+                    f"content of contact {record.contact!r} is for network {network!r}, which is "
+                    "neither stored nor saved in the same batch",
+                    transient=False,
+                )
+            if network not in group_ids:
+                group_ids[network] = self._group_ids(batch, network)
+            if record.group not in group_ids[network]:
+                return StorageError(
+                    ErrorCode.GROUP_NOT_FOUND,
+                    f"content of contact {record.contact!r} is for group {record.group!r}, which "
+                    f"network {network!r} does not have (add it to the spec or write a "
+                    "GroupRecord in the same batch)",
+                    transient=False,
+                )
+        return None
+
+    def _apply(self, batch: PreparedBatch) -> WriteSummary:
+        for spec in batch.networks:
+            state = self._networks.get(spec.id)
+            if state is None:
+                self._networks[spec.id] = _Network(spec)
+            else:
+                state.spec = spec
+        groups: dict[str, list[GroupSpec]] = {}
+        for network, group in batch.groups:
+            groups.setdefault(network, []).append(group)
+        wires: dict[str, list[WireSpec]] = {}
+        for network, wire in batch.wires:
+            wires.setdefault(network, []).append(wire)
+        for network in groups.keys() | wires.keys():
+            state = self._networks[network]
+            spec = state.spec
+            if network in groups:
+                spec = attrs.evolve(spec, groups=_merge_by_id(spec.groups, groups[network]))
+            if network in wires:
+                spec = attrs.evolve(spec, wires=_merge_by_id(spec.wires, wires[network]))
+            state.spec = spec
+        stored = stale = 0
+        for record, encoded in zip(batch.contents, batch.encoded, strict=True):
+            table = self._networks[record.network].contents
+            current = table.get(record.contact)
+            if current is not None and record.stamp < current.stamp:
+                stale += 1
+                continue
+            table[record.contact] = StoredContent(record.group, encoded, record.stamp)
+            stored += 1
+        return WriteSummary(
+            networks=len(batch.networks),
+            groups=len(batch.groups),
+            wires=len(batch.wires),
+            contents=stored,
+            stale=stale,
+        )
+
+    # snapshots
+
+    def save_snapshot(self, network: str, label: str | None) -> StoredSnapshot | StorageError:
+        """Freeze the network's current spec and contents under a new snapshot id."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None:
+                return _network_not_found(network)
+            info = SnapshotInfo(
+                id=uuid.uuid4().hex,
+                network=network,
+                label=label,
+                created_at=dt.datetime.now(dt.UTC),
+                contents=len(state.contents),
+            )
+            snapshot = StoredSnapshot(info, state.spec, dict(state.contents))
+            state.snapshots[info.id] = snapshot
+            return snapshot
+
+    def snapshot(self, network: str, snapshot_id: str) -> StoredSnapshot | StorageError:
+        """A stored snapshot of ``network``."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None:
+                return _network_not_found(network)
+            found = state.snapshots.get(snapshot_id)
+        if found is None:
+            return StorageError.not_found(
+                ErrorCode.SNAPSHOT_NOT_FOUND, f"snapshot {snapshot_id!r} of network {network!r}"
+            )
+        return found
+
+    def snapshot_infos(self, network: str) -> list[SnapshotInfo] | StorageError:
+        """The network's snapshots, newest first."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None:
+                return _network_not_found(network)
+            return [s.info for s in reversed(state.snapshots.values())]
+
+    def delete_snapshot(self, network: str, snapshot_id: str) -> None:
+        """Forget a snapshot (nothing if it or its network is absent)."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is not None:
+                state.snapshots.pop(snapshot_id, None)
+
+    def count(self) -> int:
+        """How many networks the store holds."""
+        with self._lock:
+            return len(self._networks)
