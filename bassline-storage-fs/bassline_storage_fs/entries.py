@@ -1,0 +1,186 @@
+"""What the frames hold: the record kinds and their binary payloads.
+
+Ids and stamp nodes are stored as length-prefixed UTF-8 (lone surrogates pass through,
+so every Python string round-trips exactly); content values are the canonical JSON
+bytes from :func:`bassline.codec.encode`, stored as they are.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, NamedTuple
+
+import orjson
+
+from bassline_storage_fs.frames import frame, frame_header
+
+__all__ = [
+    "COMMIT",
+    "CONTENT",
+    "DELETE",
+    "END",
+    "HEADER",
+    "SPEC",
+    "ContentEntry",
+    "EntryError",
+    "commit_frame",
+    "content_frame",
+    "decode_commit",
+    "decode_content",
+    "decode_end",
+    "decode_header",
+    "decode_network",
+    "decode_spec",
+    "delete_frame",
+    "end_frame",
+    "header_frame",
+    "spec_frame",
+]
+
+HEADER = 1
+"""A file's first frame: JSON saying what the file is."""
+SPEC = 2
+"""Set a network's spec (creating the network): network id + canonical spec JSON."""
+DELETE = 3
+"""Delete a network with everything it holds."""
+CONTENT = 4
+"""One contact's content with its stamp."""
+COMMIT = 5
+"""Ends a batch in the log: its sequence number and how many records it holds."""
+END = 6
+"""Ends a state or snapshot file: how many content records it holds."""
+
+_CONTENT = struct.Struct("<IIIIQ")
+_COMMIT = struct.Struct("<QI")
+_COUNT = struct.Struct("<I")
+_LEN = struct.Struct("<I")
+
+
+class EntryError(ValueError):
+    """A frame's payload does not decode as the record its kind promises."""
+
+
+class ContentEntry(NamedTuple):
+    """A decoded content record."""
+
+    network: str
+    group: str
+    contact: str
+    hlc: int
+    node: str
+    value: bytes
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise EntryError(f"id is not UTF-8: {exc}") from None
+
+
+def header_frame(data: dict[str, Any]) -> bytes:
+    """A file header frame."""
+    return frame(HEADER, orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
+def decode_header(payload: bytes) -> dict[str, Any]:
+    """A file header's fields."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise EntryError(f"file header is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EntryError("file header is not a JSON object")
+    return data
+
+
+def spec_frame(network: str, spec: bytes) -> bytes:
+    """Set ``network``'s spec to the canonical JSON ``spec``."""
+    name = _utf8(network)
+    return frame(SPEC, _LEN.pack(len(name)) + name + spec)
+
+
+def decode_spec(payload: bytes) -> tuple[str, bytes]:
+    """``(network, spec JSON)`` of a SPEC frame."""
+    if len(payload) < _LEN.size:
+        raise EntryError("spec record too short")
+    (size,) = _LEN.unpack_from(payload)
+    end = _LEN.size + size
+    if end > len(payload):
+        raise EntryError("spec record id runs past its end")
+    return _text(payload[_LEN.size : end]), payload[end:]
+
+
+def delete_frame(network: str) -> bytes:
+    """Delete ``network``."""
+    return frame(DELETE, _utf8(network))
+
+
+def decode_network(payload: bytes) -> str:
+    """The network id of a DELETE frame."""
+    return _text(payload)
+
+
+def content_frame(
+    network: bytes, group: bytes, contact: bytes, hlc: int, node: bytes, value: bytes
+) -> bytes:
+    """One content record; the ids and node are already UTF-8 encoded."""
+    body = b"".join(
+        (
+            _CONTENT.pack(len(network), len(group), len(contact), len(node), hlc),
+            network,
+            group,
+            contact,
+            node,
+            value,
+        )
+    )
+    return frame_header(CONTENT, body) + body
+
+
+def decode_content(payload: bytes) -> ContentEntry:
+    """A CONTENT frame's record."""
+    if len(payload) < _CONTENT.size:
+        raise EntryError("content record too short")
+    a, b, c, d, hlc = _CONTENT.unpack_from(payload)
+    i = _CONTENT.size
+    j, k, m, n = i + a, i + a + b, i + a + b + c, i + a + b + c + d
+    if n > len(payload):
+        raise EntryError("content record ids run past its end")
+    return ContentEntry(
+        _text(payload[i:j]),
+        _text(payload[j:k]),
+        _text(payload[k:m]),
+        hlc,
+        _text(payload[m:n]),
+        payload[n:],
+    )
+
+
+def commit_frame(seq: int, count: int) -> bytes:
+    """The marker that commits batch ``seq`` of ``count`` records."""
+    return frame(COMMIT, _COMMIT.pack(seq, count))
+
+
+def decode_commit(payload: bytes) -> tuple[int, int]:
+    """``(seq, count)`` of a COMMIT frame."""
+    if len(payload) != _COMMIT.size:
+        raise EntryError("commit record has the wrong size")
+    seq, count = _COMMIT.unpack(payload)
+    return int(seq), int(count)
+
+
+def end_frame(count: int) -> bytes:
+    """The last frame of a state or snapshot file holding ``count`` contents."""
+    return frame(END, _COUNT.pack(count))
+
+
+def decode_end(payload: bytes) -> int:
+    """The content count of an END frame."""
+    if len(payload) != _COUNT.size:
+        raise EntryError("end record has the wrong size")
+    return int(_COUNT.unpack(payload)[0])

@@ -1,0 +1,254 @@
+"""The append-only log: batches of records, each closed by a commit marker.
+
+A batch is written with one ``write`` and made durable with one data sync. On open the
+log is scanned: committed batches are replayed, and bytes after the last intact commit
+marker are a torn tail (a crash mid-write) that is cut and reported. A damaged record
+*followed by* committed batches is not a torn tail but corruption of acknowledged data:
+opening then fails, unless the caller asks for ``repair``, which cuts there and reports
+how many committed batches were lost.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from bassline_storage_fs.entries import (
+    COMMIT,
+    CONTENT,
+    DELETE,
+    HEADER,
+    SPEC,
+    EntryError,
+    commit_frame,
+    decode_commit,
+    decode_header,
+    header_frame,
+)
+from bassline_storage_fs.frames import MAGIC, Frame, FrameError, read_frame
+from bassline_storage_fs.fsutil import sync_data, write_all, write_atomic
+from bassline_storage_fs.recovery import LogCut
+
+__all__ = [
+    "LOG_FORMAT",
+    "LOG_VERSION",
+    "LogCorrupt",
+    "LogFile",
+    "LogScan",
+    "count_commits",
+    "cut_for",
+    "scan_log",
+]
+
+LOG_FORMAT = "bassline-fs-log"
+LOG_VERSION = 1
+_RECORD_KINDS = frozenset({SPEC, DELETE, CONTENT})
+
+
+class LogCorrupt(Exception):
+    """The log is damaged before its end; ``message`` says where and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@attrs.frozen
+class LogScan:
+    """What a log holds: its committed batches and any tail that must go."""
+
+    first_seq: int
+    batches: list[list[Frame]]
+    good_end: int
+    """Where the last intact committed batch ends."""
+    next_seq: int
+    problem: str | None
+    """What is wrong after ``good_end`` (None if the log is intact)."""
+    uncommitted: int
+    """Intact records after ``good_end`` that no commit marker covers."""
+    later_commits: int
+    """Valid commit markers of later batches found after the problem (corruption, not a tear)."""
+
+
+def _header(data: bytes) -> tuple[int, int] | str:
+    """``(first_seq, header end)`` or why the log's header is unusable."""
+    found = read_frame(data, 0)
+    if isinstance(found, FrameError):
+        return f"log header unreadable ({found.reason})"
+    if found.kind != HEADER:
+        return "log does not start with a header record"
+    try:
+        header = decode_header(found.payload)
+    except EntryError as exc:
+        return str(exc)
+    if header.get("format") != LOG_FORMAT:
+        return f"log header names format {header.get('format')!r}, not {LOG_FORMAT!r}"
+    if header.get("version") != LOG_VERSION:
+        return f"log format version {header.get('version')!r} is not supported (this reads {LOG_VERSION})"
+    first = header.get("first_seq")
+    if type(first) is not int or first < 1:
+        return f"log header has a bad first_seq {first!r}"
+    return first, found.end
+
+
+def _later_commits(data: bytes, start: int, seq: int) -> int:
+    """How many valid commit markers of batches after ``seq`` lie beyond ``start``."""
+    count = 0
+    pos = data.find(MAGIC, start)
+    while pos != -1:
+        found = read_frame(data, pos)
+        if isinstance(found, Frame) and found.kind == COMMIT:
+            try:
+                committed, _ = decode_commit(found.payload)
+            except EntryError:
+                committed = 0
+            if committed > seq:
+                count += 1
+                pos = data.find(MAGIC, found.end)
+                continue
+        pos = data.find(MAGIC, pos + 1)
+    return count
+
+
+def count_commits(data: bytes) -> int:
+    """How many valid commit markers ``data`` holds anywhere (for damage reports)."""
+    return _later_commits(data, 0, 0)
+
+
+def scan_log(data: bytes) -> LogScan:
+    """Parse a whole log; raises :class:`LogCorrupt` if its header is unusable."""
+    header = _header(data)
+    if isinstance(header, str):
+        raise LogCorrupt(header)
+    first_seq, pos = header
+    seq, good = first_seq, pos
+    batches: list[list[Frame]] = []
+    pending: list[Frame] = []
+    problem: str | None = None
+    problem_at = len(data)
+    while pos < len(data):
+        found = read_frame(data, pos)
+        if isinstance(found, FrameError):
+            problem, problem_at = f"{found.reason} at byte {found.offset}", found.offset
+            break
+        if found.kind == COMMIT:
+            try:
+                committed, count = decode_commit(found.payload)
+            except EntryError as exc:
+                problem, problem_at = f"{exc} at byte {pos}", pos
+                break
+            if committed != seq or count != len(pending):
+                problem, problem_at = (
+                    f"commit marker at byte {pos} closes batch {committed} of {count} records, "
+                    f"expected batch {seq} of {len(pending)}",
+                    pos,
+                )
+                break
+            batches.append(pending)
+            pending = []
+            seq += 1
+            good = found.end
+        elif found.kind in _RECORD_KINDS:
+            pending.append(found)
+        else:
+            problem, problem_at = f"unknown record kind {found.kind} at byte {pos}", pos
+            break
+        pos = found.end
+    if problem is None and pending:
+        problem = f"the last batch ({len(pending)} records) has no commit marker"
+    later = _later_commits(data, problem_at, seq) if problem is not None else 0
+    return LogScan(first_seq, batches, good, seq, problem, len(pending), later)
+
+
+class LogFile:
+    """The open log, appended to by one writer (the store holds the directory lock)."""
+
+    def __init__(self, path: Path, fd: int, size: int, next_seq: int) -> None:
+        self.path = path
+        self._fd = fd
+        self.size = size
+        """Bytes of committed batches (the file's length when nothing is in flight)."""
+        self.next_seq = next_seq
+        self.broken: str | None = None
+        """Set when a failed write could not be rolled back: no further appends."""
+
+    @classmethod
+    def create(cls, path: Path, first_seq: int) -> LogFile:
+        """Atomically (re)create an empty log whose first batch will be ``first_seq``."""
+        head = header_frame({"format": LOG_FORMAT, "version": LOG_VERSION, "first_seq": first_seq})
+        write_atomic(path, [head])
+        return cls.append_to(path, len(head), first_seq)
+
+    @classmethod
+    def append_to(cls, path: Path, size: int, next_seq: int) -> LogFile:
+        """Open an existing log of ``size`` committed bytes for appending."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        return cls(path, fd, size, next_seq)
+
+    @staticmethod
+    def cut(path: Path, offset: int) -> None:
+        """Durably truncate the log at ``offset``."""
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.ftruncate(fd, offset)
+            sync_data(fd)
+        finally:
+            os.close(fd)
+
+    def append(self, records: bytes, count: int) -> None:
+        """Append one batch of ``count`` framed records and its commit marker, durably.
+
+        One write and one data sync. If either fails, the file is cut back to the last
+        committed batch so nothing half-written stays behind; if even that fails, the log
+        is marked broken and refuses further appends until the store is reopened.
+        """
+        if self.broken is not None:
+            raise OSError(0, self.broken)
+        data = records + commit_frame(self.next_seq, count)
+        try:
+            write_all(self._fd, data)
+            sync_data(self._fd)
+        except OSError:
+            self._roll_back()
+            raise
+        self.size += len(data)
+        self.next_seq += 1
+
+    def _roll_back(self) -> None:
+        try:
+            os.ftruncate(self._fd, self.size)
+            sync_data(self._fd)
+        except OSError as exc:
+            self.broken = (
+                f"a failed write to {self.path} could not be rolled back ({exc.strerror}); "
+                "reopen the storage to recover from the log"
+            )
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def cut_for(scan: LogScan, total: int, repair: bool) -> LogCut | None:
+    """The cut recovery makes for ``scan`` of a ``total``-byte log, or raise LogCorrupt."""
+    if scan.good_end == total:
+        return None
+    reason = scan.problem or "unexpected bytes after the last batch"
+    if scan.later_commits and not repair:
+        raise LogCorrupt(
+            f"{reason}, but {scan.later_commits} committed batches follow it: this is damage "
+            "to acknowledged data, not a torn write, so nothing was cut. Restore the store "
+            "from a backup, or open it with ?repair=true to discard everything from byte "
+            f"{scan.good_end} on"
+        )
+    return LogCut(
+        offset=scan.good_end,
+        bytes=total - scan.good_end,
+        reason=reason,
+        records=scan.uncommitted,
+        committed_batches_lost=scan.later_commits,
+    )

@@ -1,0 +1,194 @@
+"""Turning a batch into what the log and the index need, checking it against the index.
+
+Planning reads the index and changes nothing, so a batch that fails any check (a
+missing network or group, an unencodable value) leaves no trace. The plan carries the
+batch's framed records, ready for one append, and the changes to apply once it is durable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from bassline.errors import ContentError
+from bassline.spec import Bassline, GroupSpec, WireSpec
+from bassline.storage import ErrorCode, StorageError, WriteSummary
+from bassline.storage.validation import NormalisedBatch, normalise_batch
+from bassline_storage_fs.entries import content_frame, spec_frame
+from bassline_storage_fs.index import Content, Index
+from bassline_storage_fs.specs import (
+    SpecDecodeError,
+    group_ids,
+    merged,
+    spec_from_bytes,
+    spec_to_bytes,
+)
+
+__all__ = ["MAX_RECORD_BYTES", "Plan", "plan_batch"]
+
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+"""The largest content value (or spec) one record may hold, in canonical JSON bytes."""
+
+
+def _too_big(what: str, size: int) -> StorageError:
+    return StorageError(
+        ErrorCode.LIMIT_EXCEEDED,
+        f"{what} is {size:,} bytes encoded; the file backend stores at most "
+        f"{MAX_RECORD_BYTES:,} bytes per record",
+        transient=False,
+    )
+
+
+@attrs.frozen
+class Plan:
+    """A checked batch: its log records and the index changes they stand for."""
+
+    specs: dict[str, tuple[bytes, frozenset[str]]]
+    """New spec (canonical JSON) and group ids per network."""
+    contents: dict[str, list[tuple[str, Content]]]
+    """``(contact, content)`` to store per network, stale ones already dropped."""
+    newest: tuple[int, str]
+    """The greatest stamp among ``contents`` (``(0, "")`` if none)."""
+    frames: bytes
+    count: int
+    """How many records ``frames`` holds."""
+    summary: WriteSummary
+
+
+def _missing_network(kind: str, item: str, network: str) -> StorageError:
+    return StorageError(
+        ErrorCode.NETWORK_NOT_FOUND,
+        f"{kind} record {item!r} is for network {network!r}, which is neither stored nor "
+        "saved in the same batch",
+        transient=False,
+    )
+
+
+def _current_spec(index: Index, network: str) -> Bassline | StorageError | None:
+    state = index.networks.get(network)
+    if state is None:
+        return None
+    try:
+        return spec_from_bytes(state.spec)
+    except SpecDecodeError as exc:
+        return StorageError(ErrorCode.CORRUPTION, f"network {network!r}: {exc}")
+
+
+def _plan_specs(
+    nb: NormalisedBatch, index: Index
+) -> dict[str, tuple[bytes, frozenset[str]]] | StorageError:
+    specs: dict[str, Bassline] = {r.spec.id: r.spec for r in nb.networks}
+    groups: dict[str, list[GroupSpec]] = {}
+    wires: dict[str, list[WireSpec]] = {}
+    for g in nb.groups:
+        groups.setdefault(g.network, []).append(g.group)
+    for w in nb.wires:
+        wires.setdefault(w.network, []).append(w.wire)
+    for network in sorted(groups.keys() | wires.keys()):
+        base = specs.get(network) or _current_spec(index, network)
+        if base is None:
+            kind, item = (
+                ("group", groups[network][0].id)
+                if network in groups
+                else ("wire", wires[network][0].id)
+            )
+            return _missing_network(kind, item, network)
+        if isinstance(base, StorageError):
+            return base
+        specs[network] = merged(base, groups.get(network, ()), wires.get(network, ()))
+    out: dict[str, tuple[bytes, frozenset[str]]] = {}
+    for network, spec in specs.items():
+        try:
+            out[network] = (spec_to_bytes(spec), group_ids(spec))
+        except (ContentError, TypeError, ValueError, AttributeError) as exc:
+            return StorageError(
+                ErrorCode.SERIALIZATION,
+                f"spec of network {network!r} cannot be encoded: {exc}",
+                transient=False,
+                cause=exc,
+            )
+    return out
+
+
+def _group_missing(network: str, group: str, contact: str) -> StorageError:
+    return StorageError(
+        ErrorCode.GROUP_NOT_FOUND,
+        f"content of contact {contact!r} is for group {group!r}, which network {network!r} "
+        "does not have (add it to the spec or write a GroupRecord in the same batch)",
+        transient=False,
+    )
+
+
+def plan_batch(records: list[Any], index: Index) -> Plan | StorageError:
+    """Check ``records`` (already shape-checked) against ``index`` and frame them."""
+    nb = normalise_batch(records)
+    if isinstance(nb, StorageError):
+        return nb
+    specs = _plan_specs(nb, index)
+    if isinstance(specs, StorageError):
+        return specs
+    for network, (spec, _) in specs.items():
+        if len(spec) > MAX_RECORD_BYTES:
+            return _too_big(f"the spec of network {network!r}", len(spec))
+    frames = [spec_frame(network, spec) for network, (spec, _) in specs.items()]
+    contents: dict[str, list[tuple[str, Content]]] = {}
+    # per network: (stored contents, group ids, UTF-8 id, planned contents); per text: UTF-8
+    targets: dict[str, tuple[dict[str, Content], frozenset[str], bytes, list[Any]]] = {}
+    utf8: dict[str, bytes] = {}
+    stale = stored = 0
+    newest = (0, "")
+    for record, value in zip(nb.contents, nb.encoded, strict=True):
+        network, group, contact = record.network, record.group, record.contact
+        target = targets.get(network)
+        if target is None:
+            state = index.networks.get(network)
+            planned = specs.get(network)
+            if planned is None and state is None:
+                return _missing_network("content", contact, network)
+            target = (
+                state.contents if state is not None else {},
+                planned[1] if planned is not None else state.groups,  # type: ignore[union-attr]
+                network.encode("utf-8", "surrogatepass"),
+                contents.setdefault(network, []),
+            )
+            targets[network] = target
+        current_contents, groups, network_utf8, planned_contents = target
+        if group not in groups:
+            return _group_missing(network, group, contact)
+        stamp = record.stamp
+        hlc, node = stamp
+        current = current_contents.get(contact)
+        if current is not None and (hlc, node) < (current[1], current[2]):
+            stale += 1
+            continue
+        if len(value) + len(node) > MAX_RECORD_BYTES:
+            return _too_big(f"the content of contact {contact!r} (with its stamp)", len(value))
+        if stamp > newest:
+            newest = stamp
+        planned_contents.append((contact, Content(group, hlc, node, value)))
+        group_utf8 = utf8.get(group)
+        if group_utf8 is None:
+            group_utf8 = utf8[group] = group.encode("utf-8", "surrogatepass")
+        node_utf8 = utf8.get(node)
+        if node_utf8 is None:
+            node_utf8 = utf8[node] = node.encode("utf-8", "surrogatepass")
+        frames.append(
+            content_frame(
+                network_utf8,
+                group_utf8,
+                contact.encode("utf-8", "surrogatepass"),
+                hlc,
+                node_utf8,
+                value,
+            )
+        )
+        stored += 1
+    summary = WriteSummary(
+        networks=len(nb.networks),
+        groups=len(nb.groups),
+        wires=len(nb.wires),
+        contents=stored,
+        stale=stale,
+    )
+    return Plan(specs, contents, newest, b"".join(frames), len(frames), summary)

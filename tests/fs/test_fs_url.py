@@ -1,0 +1,102 @@
+"""Opening: malformed URLs and options are ValueErrors; foreign directories are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bassline_storage_fs import FileStorage
+
+from bassline.storage import ErrorCode, StorageOpenError, open_storage
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "expected"),
+    [
+        ("file://relative/dir", {}, "names host 'relative'"),
+        ("file://example.com/data", {}, "names host 'example.com'"),
+        ("file:relative", {}, "malformed storage URL"),
+        ("file:///data#frag", {}, "#fragment"),
+        ("file:///data%00x", {}, "NUL"),
+        ("file:///data?compact_bytes=big", {}, "must be a whole number"),
+        ("file:///data?compact_bytes=-5", {}, "must be a whole number"),
+        ("file:///data?compact_bytes=0", {}, "must be in [1,"),
+        ("file:///data?repair=maybe", {}, "must be true or false"),
+        ("file:///data?compact_byte=5", {}, "did you mean 'compact_bytes'"),
+        ("file:///data?threads=2&threads=3", {}, "given twice"),
+        ("file:///data?threads=2", {"threads": 3}, "both in"),
+        ("file:///data", {"compact_bytes": "1000"}, "must be int, got str"),
+        ("file:///data", {"compact_bytes": True}, "must be int, got bool"),
+        ("file:///data", {"repair": 1}, "must be bool, got int"),
+        ("file:///data", {"threads": 0}, "must be in [1, 64]"),
+        ("file:///data", {"colour": "red"}, "unknown file storage option 'colour'"),
+    ],
+)
+def test_malformed_urls_and_options_are_value_errors(
+    url: str, options: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        open_storage(url, **options)
+    assert expected in str(caught.value)
+
+
+def test_good_urls_and_options_parse(tmp_path: Path) -> None:
+    storage = open_storage(f"file://localhost{tmp_path}/a%20b?compact_bytes=4096&repair=yes")
+    assert isinstance(storage, FileStorage)
+    assert storage.options.path == tmp_path / "a b"
+    assert (storage.options.compact_bytes, storage.options.repair) == (4096, True)
+    other = open_storage(f"file://{tmp_path}", threads=2, create=False)
+    assert isinstance(other, FileStorage)
+    assert (other.options.threads, other.options.create) == (2, False)
+
+
+async def _open_error(url: str) -> Any:
+    with pytest.raises(StorageOpenError) as caught:
+        async with open_storage(url):
+            pass
+    return caught.value.error
+
+
+async def test_a_directory_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "important.txt").write_text("do not touch")
+    error = await _open_error(f"file://{tmp_path}")
+    assert error.code is ErrorCode.INVALID
+    assert "is not a Bassline store" in error.message and "important.txt" in error.message
+    assert os.listdir(tmp_path) == ["important.txt"]
+
+
+async def test_a_marker_of_another_kind_or_version_is_refused(store_dir: Path) -> None:
+    async with open_storage(f"file://{store_dir}"):
+        pass
+    marker = store_dir / "bassline-store.json"
+    marker.write_text(json.dumps({"format": "bassline-fs", "version": 99}))
+    error = await _open_error(f"file://{store_dir}")
+    assert error.code is ErrorCode.UNSUPPORTED and "version 99" in error.message
+    marker.write_text(json.dumps({"format": "something-else"}))
+    error = await _open_error(f"file://{store_dir}")
+    assert error.code is ErrorCode.INVALID and "not a Bassline filesystem store" in error.message
+    marker.write_text("{not json")
+    error = await _open_error(f"file://{store_dir}")
+    assert error.code is ErrorCode.CORRUPTION
+
+
+async def test_a_file_or_a_missing_directory_without_create(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    error = await _open_error(f"file://{tmp_path / 'plain'}")
+    assert error.code is ErrorCode.INVALID and "not a directory" in error.message
+    error = await _open_error(f"file://{tmp_path / 'missing'}?create=false")
+    assert error.code is ErrorCode.INVALID and "does not exist" in error.message
+    assert not (tmp_path / "missing").exists()
+
+
+async def test_a_new_store_is_created_with_its_parents(tmp_path: Path) -> None:
+    root = tmp_path / "deep" / "er" / "store"
+    async with open_storage(f"file://{root}") as storage:
+        assert (await storage.health()).unwrap().ok
+    marker = json.loads((root / "bassline-store.json").read_text())
+    assert (marker["format"], marker["version"]) == ("bassline-fs", 1)
