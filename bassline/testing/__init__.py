@@ -4,13 +4,14 @@
 - :mod:`bassline.testing.laws`: the lattice law tests third-party lattices run.
 - :mod:`bassline.testing.storage`: the conformance suite every storage backend runs.
 - :mod:`bassline.testing.faults`: a storage wrapper injecting failures and latency.
+
+This package imports nothing. Under pytest (already imported by then) it asks pytest to
+rewrite the asserts of the two suites, so a failing check shows the values it compared.
 """
 
-from __future__ import annotations
+import sys
 
-try:  # let pytest rewrite the suite's asserts, so a failing check shows its values
-    import pytest as _pytest
-except ImportError:  # pragma: no cover - pytest is only needed to run the suites
-    pass
-else:
-    _pytest.register_assert_rewrite("bassline.testing.storage", "bassline.testing.laws")
+if "pytest" in sys.modules:  # never import pytest ourselves: faults is usable without it
+    sys.modules["pytest"].register_assert_rewrite(
+        "bassline.testing.storage", "bassline.testing.laws"
+    )

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 HOSTILE_IDS = (
+    "/",
     "a/b",
     "..",
     ".",
@@ -176,6 +177,10 @@ def _contact(draw: st.DrawFn, cid: str, group: str) -> dict[str, Any]:
     return item
 
 
+_RESERVED = frozenset({ROOT_GROUP, "adder", "adder.a", "adder.b", "adder.sum"})
+"""Ids :func:`basslines` uses itself (the root group and the optional adder gadget)."""
+
+
 @st.composite
 def basslines(draw: st.DrawFn, network_id: st.SearchStrategy[str] | None = None) -> Bassline:
     """A small valid Bassline: a group tree, contacts of every lattice, wires, endpoints.
@@ -184,7 +189,7 @@ def basslines(draw: st.DrawFn, network_id: st.SearchStrategy[str] | None = None)
     :func:`~bassline.spec.parse_spec`, so it is exactly what a user could load.
     """
     spec_id = draw(network_id if network_id is not None else ids)
-    names = draw(st.lists(ids.filter(lambda i: i != ROOT_GROUP), unique=True, max_size=10))
+    names = draw(st.lists(ids.filter(lambda i: i not in _RESERVED), unique=True, max_size=10))
     n_groups = draw(st.integers(0, min(3, len(names))))
     group_ids, contact_ids = names[:n_groups], names[n_groups:]
     groups: list[dict[str, Any]] = []
@@ -214,10 +219,7 @@ def basslines(draw: st.DrawFn, network_id: st.SearchStrategy[str] | None = None)
                     "type": draw(st.sampled_from(["bidirectional", "directed"])),
                 }
             )
-    # a group called "$type" cannot host an endpoint yet: parse_spec does not unescape the
-    # endpoints map that to_json escapes (reported to the spec owner)
-    hostable = [g for g in all_groups if g != "$type"]
-    hosted = draw(st.lists(st.sampled_from(hostable), unique=True, max_size=2))
+    hosted = draw(st.lists(st.sampled_from(all_groups), unique=True, max_size=2))
     endpoints = {
         gid: {"node": draw(ids), "url": f"ws://127.0.0.1:{9000 + n}/gossip"}
         for n, gid in enumerate(hosted)

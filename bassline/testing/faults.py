@@ -6,6 +6,7 @@ with probability ``permanent_rate`` a permanent error (PERMISSION or CORRUPTION)
 otherwise it is passed to the wrapped storage. A failed call never reaches the wrapped
 storage, so a failed write leaves nothing behind. ``latency`` (seconds, or a
 ``(min, max)`` range) delays every faulted call before it fails or is delegated.
+Which operations are faulted is configurable; by default all but ``open``.
 
 ``down()`` simulates an outage: until ``up()``, every call except ``close`` fails
 transiently, whatever the rates. ``disable()`` / ``enable()`` switch the random faults
@@ -45,7 +46,7 @@ from bassline.storage import (
     WriteSummary,
 )
 
-__all__ = ["ALL_OPERATIONS", "FaultStats", "FaultyStorage"]
+__all__ = ["ALL_OPERATIONS", "DEFAULT_OPERATIONS", "FaultStats", "FaultyStorage"]
 
 T = TypeVar("T")
 
@@ -70,6 +71,11 @@ ALL_OPERATIONS: frozenset[str] = frozenset(
     }
 )
 """Every operation faults can be injected into (``close`` never fails)."""
+
+DEFAULT_OPERATIONS: frozenset[str] = ALL_OPERATIONS - {"open"}
+"""What random faults and latency apply to unless ``operations`` says otherwise: every
+operation but ``open``, so ``async with`` succeeds and the faults meet the calls after it.
+Name ``"open"`` explicitly to test start-up failures (an outage affects it either way)."""
 
 Latency = float | tuple[float, float]
 
@@ -122,7 +128,7 @@ def _check_latency(value: Latency) -> tuple[float, float]:
 
 def _check_operations(operations: Iterable[str] | None) -> frozenset[str]:
     if operations is None:
-        return ALL_OPERATIONS
+        return DEFAULT_OPERATIONS
     if isinstance(operations, str):
         raise ValueError(f"operations must be a collection of names, got the string {operations!r}")
     chosen = frozenset(operations)
@@ -144,7 +150,12 @@ def _check_codes(name: str, codes: Sequence[ErrorCode]) -> tuple[ErrorCode, ...]
 
 
 class FaultyStorage:
-    """A :class:`~bassline.storage.NetworkStorage` that fails and slows on a seeded schedule."""
+    """A :class:`~bassline.storage.NetworkStorage` that fails and slows on a seeded schedule.
+
+    ``operations`` names the operations the rates and latency apply to (default
+    :data:`DEFAULT_OPERATIONS`: all but ``open``). ``transient_codes`` and
+    ``permanent_codes`` are the error codes injected failures are drawn from.
+    """
 
     def __init__(
         self,
@@ -164,12 +175,12 @@ class FaultyStorage:
         self._transient_rate = 0.0
         self._permanent_rate = 0.0
         self._latency = (0.0, 0.0)
-        self._operations = ALL_OPERATIONS
+        self._operations = DEFAULT_OPERATIONS
         self.configure(
             transient_rate=transient_rate,
             permanent_rate=permanent_rate,
             latency=latency,
-            operations=operations if operations is not None else ALL_OPERATIONS,
+            operations=operations if operations is not None else DEFAULT_OPERATIONS,
         )
         self._transient_codes = _check_codes("transient_codes", transient_codes)
         self._permanent_codes = _check_codes("permanent_codes", permanent_codes)
@@ -320,7 +331,7 @@ class FaultyStorage:
         await self.close()
 
     async def open(self) -> StorageResult[None]:
-        """Open the wrapped storage (faults apply)."""
+        """Open the wrapped storage (random faults apply only if ``"open"`` is in ``operations``)."""
         return await self._call("open", self._inner.open)
 
     async def close(self) -> None:

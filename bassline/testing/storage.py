@@ -294,6 +294,25 @@ class StorageConformance:
             snap = assert_success(await second.load_snapshot("calc", info.id))
             assert _records(list(snap.contents)) == _records(expected_contents)
 
+    async def test_two_open_instances_share_the_store_when_shared(
+        self, storage_factory: StorageFactory
+    ) -> None:
+        first = storage_factory()
+        if not first.capabilities.shared:
+            pytest.skip("backend is not shared (capabilities.shared is False)")
+        async with first, storage_factory() as second:
+            assert_success(await first.save_network(sample_bassline()))
+            assert_success(await second.save_contact_content("calc", "ui", "x", 1, _stamp(1)))
+            assert_success(
+                await first.save_contact_content("calc", "ui", "y", GrowSet([2]), _stamp(1))
+            )
+            seen_by_first = assert_success(await first.load_contents("calc"))
+            seen_by_second = assert_success(await second.load_contents("calc"))
+            assert _records(seen_by_first) == _records(seen_by_second)
+            assert len(seen_by_first) == 2
+            assert_success(await second.delete_network("calc"))
+            assert assert_success(await first.network_exists("calc")) is False
+
     # -- networks ------------------------------------------------------------------------
 
     async def test_network_round_trips_exactly(self, storage: NetworkStorage) -> None:

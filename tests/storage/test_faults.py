@@ -17,7 +17,7 @@ from bassline.storage import (
     StorageOpenError,
     open_storage,
 )
-from bassline.testing.faults import ALL_OPERATIONS, FaultStats, FaultyStorage
+from bassline.testing.faults import ALL_OPERATIONS, DEFAULT_OPERATIONS, FaultStats, FaultyStorage
 from bassline.testing.storage import (
     StorageConformance,
     StorageFactory,
@@ -147,6 +147,20 @@ async def test_down_fails_every_call_until_up() -> None:
         faulty.up()
         assert assert_success(await faulty.list_networks()) == ["calc"]
         assert assert_success(await faulty.load_contents("calc")) == []
+
+
+async def test_open_is_faulted_only_when_named() -> None:
+    assert "open" not in DEFAULT_OPERATIONS and DEFAULT_OPERATIONS < ALL_OPERATIONS
+    async with FaultyStorage(open_storage("memory://"), seed=0, transient_rate=1.0) as faulty:
+        assert faulty.stats.transient == 0, "opening was not faulted"
+        assert_failure(await faulty.list_networks(), ErrorCode.CONNECTION)
+    faulty = FaultyStorage(
+        open_storage("memory://"), seed=0, transient_rate=1.0, operations={"open"}
+    )
+    with pytest.raises(StorageOpenError) as caught:
+        async with faulty:
+            pass
+    assert caught.value.error.transient and faulty.stats.transient == 1
 
 
 async def test_opening_while_down_raises_storage_open_error() -> None:
