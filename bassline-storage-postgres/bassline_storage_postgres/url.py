@@ -1,0 +1,178 @@
+"""Reading ``postgresql://`` URLs and their options into a :class:`PostgresConfig`.
+
+Our own options (``pool_size``, ``max_overflow``, ``connect_timeout``,
+``statement_timeout``, ``synchronous_commit``, ``schema``) come from the URL's query
+string or from keyword arguments (which win). Every other query key must be a libpq
+connection parameter (``sslmode``, ``application_name``, ...) and is passed through.
+A bad value is a :class:`ValueError` that names the option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from psycopg import pq
+from sqlalchemy.engine import URL, make_url
+
+from bassline.plugins import closest
+from bassline.storage import mask_url
+
+__all__ = ["OPTION_NAMES", "SCHEMES", "PostgresConfig", "parse_postgres_url"]
+
+SCHEMES = ("postgresql", "postgresql+psycopg")
+"""The URL schemes this backend opens."""
+
+SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
+_BOOLEAN_ALIASES = {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off", "0": "off"}
+_MAX_IDENTIFIER_BYTES = 63
+
+
+@attrs.frozen
+class PostgresConfig:
+    """Everything needed to connect: the driver URL, pool sizing, timeouts and schema."""
+
+    url: URL
+    """The SQLAlchemy URL (driver ``postgresql+psycopg``, our options removed)."""
+    masked: str
+    """The URL as given, with any password replaced by ``***`` (for messages)."""
+    pool_size: int = 5
+    max_overflow: int = 0
+    connect_timeout: int = 10
+    """Seconds to wait for a new connection (libpq ``connect_timeout``)."""
+    statement_timeout: int = 0
+    """Milliseconds a statement may run before the server cancels it; 0 means no limit."""
+    synchronous_commit: str = "on"
+    schema: str = "public"
+
+    @property
+    def capacity(self) -> int:
+        """How many connections the pool may hold at once (pool_size + max_overflow)."""
+        return self.pool_size + self.max_overflow
+
+    @property
+    def password(self) -> str | None:
+        """The password in the URL, if any (only to scrub it from driver messages)."""
+        return self.url.password if isinstance(self.url.password, str) else None
+
+    def replace(self, **changes: Any) -> PostgresConfig:
+        """A copy with some fields changed."""
+        return attrs.evolve(self, **changes)
+
+
+def _libpq_keywords() -> frozenset[str]:
+    return frozenset(d.keyword.decode() for d in pq.Conninfo.get_defaults())
+
+
+_LIBPQ = _libpq_keywords()
+_RESERVED = frozenset({"user", "password", "host", "port", "dbname", "connect_timeout"})
+
+
+def _int(name: str, raw: Any, low: int, high: int, masked: str, unit: str = "") -> int:
+    if isinstance(raw, bool):
+        value: int | None = None
+    elif isinstance(raw, int):
+        value = raw
+    else:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            value = None
+    if value is None or not low <= value <= high:
+        raise ValueError(
+            f"invalid option {name}={raw!r} in PostgreSQL storage URL {masked}: "
+            f"expected a whole number{unit} from {low} to {high}"
+        )
+    return value
+
+
+def _sync_commit(raw: Any, masked: str) -> str:
+    if isinstance(raw, bool):
+        return "on" if raw else "off"
+    text = str(raw).strip().lower()
+    text = _BOOLEAN_ALIASES.get(text, text)
+    if text not in SYNCHRONOUS_COMMIT:
+        raise ValueError(
+            f"invalid option synchronous_commit={raw!r} in PostgreSQL storage URL {masked}: "
+            f"expected one of {', '.join(SYNCHRONOUS_COMMIT)}"
+        )
+    return text
+
+
+def _schema(raw: Any, masked: str) -> str:
+    where = f"invalid option schema={raw!r} in PostgreSQL storage URL {masked}"
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"{where}: expected a non-empty schema name")
+    if "\x00" in raw:
+        raise ValueError(f"{where}: a schema name cannot contain NUL")
+    size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > _MAX_IDENTIFIER_BYTES:
+        raise ValueError(
+            f"{where}: PostgreSQL names are at most {_MAX_IDENTIFIER_BYTES} bytes ({size} given)"
+        )
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: not valid Unicode text") from None
+    return raw
+
+
+_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "pool_size": lambda raw, m: _int("pool_size", raw, 1, 1000, m),
+    "max_overflow": lambda raw, m: _int("max_overflow", raw, 0, 1000, m),
+    "connect_timeout": lambda raw, m: _int("connect_timeout", raw, 1, 3600, m, " of seconds"),
+    "statement_timeout": lambda raw, m: _int(
+        "statement_timeout", raw, 0, 2**31 - 1, m, " of milliseconds (0: no limit)"
+    ),
+    "synchronous_commit": _sync_commit,
+    "schema": _schema,
+}
+OPTION_NAMES = tuple(_PARSERS)
+"""The options this backend reads from the URL query or from keyword arguments."""
+
+
+def _unknown(name: str, masked: str, where: str) -> ValueError:
+    known = sorted(OPTION_NAMES) + sorted(_LIBPQ - _RESERVED)
+    hint = closest(name, known)
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
+    return ValueError(
+        f"unknown option {name!r} {where} {masked}{suggestion} (options: "
+        f"{', '.join(OPTION_NAMES)}, or any libpq connection parameter such as sslmode)"
+    )
+
+
+def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> PostgresConfig:
+    """Parse ``url`` and ``options`` (which override the query); ValueError on anything bad."""
+    if not isinstance(url, str):
+        raise ValueError(f"PostgreSQL storage URL must be a string, got {type(url).__name__}")
+    masked = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError / ValueError for junk
+        raise ValueError(f"malformed PostgreSQL storage URL {masked}: {exc}") from None
+    if parsed.drivername not in SCHEMES:
+        raise ValueError(
+            f"PostgreSQL storage URL {masked} has scheme {parsed.drivername!r}; this backend "
+            f"uses psycopg 3 and opens {' and '.join(s + '://' for s in SCHEMES)} URLs"
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"PostgreSQL storage URL {masked} has an invalid port {parsed.port}")
+    values: dict[str, Any] = {}
+    passthrough: dict[str, str] = {}
+    for key, raw in parsed.query.items():
+        if not isinstance(raw, str):
+            raise ValueError(f"option {key!r} is given more than once in {masked}")
+        if key in _PARSERS:
+            values[key] = raw
+        elif key in _LIBPQ and key not in _RESERVED:
+            passthrough[key] = raw
+        else:
+            raise _unknown(key, masked, "in PostgreSQL storage URL")
+    for key, raw in (options or {}).items():
+        if key not in _PARSERS:
+            raise _unknown(key, masked, "given to open PostgreSQL storage")
+        values[key] = raw
+    parsed_values: dict[str, Any] = {key: _PARSERS[key](raw, masked) for key, raw in values.items()}
+    driver_url = parsed.set(drivername="postgresql+psycopg", query=passthrough)
+    return PostgresConfig(url=driver_url, masked=masked, **parsed_values)
