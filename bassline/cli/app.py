@@ -33,7 +33,10 @@ class UserError(Exception):
 
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to :data:`app`."""
-    from bassline.cli import run_commands  # noqa: F401
+    from bassline.cli import (
+        node_commands,  # noqa: F401
+        run_commands,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,13 @@ class PgCluster:
             for path in (self.root, self.sockets):
                 os.chown(path, info.pw_uid, info.pw_gid)
         self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
             "--no-sync",
         )
 
@@ -73,13 +79,24 @@ class PgCluster:
             "-c shared_buffers=16MB -c max_connections=40"
         )
         self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-            str(self.root / "server.log"), "-w", "-t", "60", "start",
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: connections are terminated)."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
+        )
 
     def restart(self) -> None:
         """Stop, then start again on the same port."""

@@ -1,0 +1,411 @@
+"""``bassline start`` (run a node) and the client commands ``get``, ``set`` and ``status``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import ssl
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+import httpx
+import orjson
+import typer
+from rich.table import Table
+
+from bassline.cli.app import UserError, app, out
+from bassline.errors import SpecError
+from bassline.net import (
+    DEFAULT_PORT,
+    BasslineNetwork,
+    GossipSettings,
+    InsecureListen,
+    NodeServer,
+    api_token,
+    load_secret,
+    parse_node_url,
+)
+from bassline.net.urls import NodeURL, is_loopback
+from bassline.spec import Bassline, load_spec
+from bassline.storage import open_storage
+
+log = logging.getLogger("bassline.node")
+
+SecretOpt = Annotated[
+    Path | None,
+    typer.Option("--secret-file", help="File holding the cluster secret (at least 16 bytes)."),
+]
+CaOpt = Annotated[
+    Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, str(DEFAULT_PORT)
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UserError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
+    return host, int(port)
+
+
+def _secret(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return load_secret(path)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"--ca-file {ca_file}: {exc}") from None
+
+
+def _node_url(text: str, what: str) -> NodeURL:
+    try:
+        return parse_node_url(text)
+    except ValueError as exc:
+        raise UserError(f"{what}: {exc}") from None
+
+
+def _write_ready(path: Path, url: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(url + "\n")
+    os.replace(tmp, path)
+
+
+async def _run_node(
+    spec: Bassline,
+    node_id: str,
+    groups: list[str] | None,
+    host: str,
+    port: int,
+    peers: list[str],
+    storage_url: str,
+    secret: bytes | None,
+    settings: GossipSettings,
+    advertise: str | None,
+    tls: tuple[str, str] | None,
+    ssl_context: ssl.SSLContext | None,
+    ready_file: Path | None,
+    shutdown_timeout: float,
+) -> None:
+    with (
+        anyio.CancelScope() as deadline,
+        anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+    ):
+        async with (
+            open_storage(storage_url) as storage,
+            BasslineNetwork(
+                node_id,
+                spec,
+                groups,
+                storage=storage,
+                secret=secret,
+                settings=settings,
+                peers=peers,
+                advertise_url=advertise,
+                ssl_context=ssl_context,
+            ) as network,
+            NodeServer(
+                network,
+                host,
+                port,
+                certfile=tls[0] if tls else None,
+                keyfile=tls[1] if tls else None,
+            ) as server,
+        ):
+            assert server.url is not None
+            print(server.url.http, flush=True)
+            if ready_file is not None:
+                _write_ready(ready_file, server.url.http)
+            async for signum in signals:
+                log.info(
+                    "received %s: shutting down (deadline %.0fs)",
+                    signal.Signals(signum).name,
+                    shutdown_timeout,
+                )
+                deadline.deadline = anyio.current_time() + shutdown_timeout
+                break
+    if deadline.cancelled_caught:
+        raise UserError(f"shutdown did not finish within {shutdown_timeout}s")
+    log.info("node %s stopped", node_id)
+
+
+@app.command()
+def start(
+    spec: Annotated[Path, typer.Argument(help="The Bassline spec every node loads.")],
+    node_id: Annotated[str, typer.Option("--node-id", help="This node's id (unique).")],
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            "--groups",
+            help="Comma-separated gadget groups this node runs "
+            "(default: those the spec's endpoints give it, or all).",
+        ),
+    ] = None,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to listen on (port 0: any free port).")
+    ] = f"127.0.0.1:{DEFAULT_PORT}",
+    peer: Annotated[
+        list[str] | None,
+        typer.Option("--peer", help="A peer's URL (ws://host:port); repeatable."),
+    ] = None,
+    storage: Annotated[
+        str,
+        typer.Option("--storage", help="Storage URL (memory://, file:///dir, postgresql://...)."),
+    ] = "memory://",
+    secret_file: SecretOpt = None,
+    advertise: Annotated[
+        str | None,
+        typer.Option("--advertise", help="The URL peers should dial (default: the bound one)."),
+    ] = None,
+    cert_file: Annotated[
+        Path | None, typer.Option("--cert-file", help="TLS certificate (PEM); needs --key-file.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="TLS private key (PEM).")
+    ] = None,
+    ca_file: CaOpt = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option("--ready-file", help="Write the bound URL to this file once listening."),
+    ] = None,
+    heartbeat: Annotated[
+        float, typer.Option("--heartbeat", help="Heartbeat interval in seconds (timeout: 3x).")
+    ] = 2.0,
+    anti_entropy: Annotated[
+        float, typer.Option("--anti-entropy", help="Seconds between digests on every link.")
+    ] = 1.0,
+    reconnect_max: Annotated[
+        float, typer.Option("--reconnect-max", help="Largest redial delay in seconds.")
+    ] = 5.0,
+    no_discover: Annotated[
+        bool, typer.Option("--no-discover", help="Dial only configured peers, never learned ones.")
+    ] = False,
+    shutdown_timeout: Annotated[
+        float, typer.Option("--shutdown-timeout", help="Seconds a graceful shutdown may take.")
+    ] = 10.0,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning, error.")
+    ] = "info",
+    backend: Annotated[str, typer.Option("--backend", help="asyncio or trio.")] = "asyncio",
+) -> None:
+    """Run a node: serve gossip and the JSON API, dial peers, persist contents.
+
+    Prints the bound URL on stdout once listening. SIGINT/SIGTERM shut down gracefully:
+    peers are told goodbye, storage is flushed and closed.
+    """
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        raise UserError(f"--log-level {log_level!r}: use debug, info, warning or error")
+    if backend not in ("asyncio", "trio"):
+        raise UserError(f"--backend {backend!r}: use asyncio or trio")
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    loaded = load_spec(spec)
+    host, port = _parse_listen(listen)
+    secret = _secret(secret_file)
+    if secret is None and not is_loopback(host):
+        raise UserError(
+            f"refusing to listen on {host} without a cluster secret: pass --secret-file, "
+            "or listen on 127.0.0.1"
+        )
+    peers = [_node_url(p, f"--peer {p!r}").ws for p in peer or []]
+    if advertise is not None:
+        _node_url(advertise, f"--advertise {advertise!r}")
+    if "://" not in storage:
+        raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
+    if (cert_file is None) != (key_file is None):
+        raise UserError("TLS needs both --cert-file and --key-file")
+    try:
+        settings = GossipSettings(
+            heartbeat_interval=heartbeat,
+            heartbeat_timeout=3 * heartbeat,
+            anti_entropy_interval=anti_entropy,
+            reconnect_max=max(reconnect_max, 0.1),
+            discover=not no_discover,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
+    tls = (str(cert_file), str(key_file)) if cert_file and key_file else None
+    try:
+        anyio.run(
+            _run_node,
+            loaded,
+            node_id,
+            group_list,
+            host,
+            port,
+            peers,
+            storage,
+            secret,
+            settings,
+            advertise,
+            tls,
+            _ssl_context(ca_file),
+            ready_file,
+            shutdown_timeout,
+            backend=backend,
+        )
+    except InsecureListen as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(str(exc)) from None
+    except SpecError:
+        raise
+
+
+# ---------------------------------------------------------------- client commands
+
+
+def _request(
+    url: str,
+    method: str,
+    path: str,
+    secret_file: Path | None,
+    ca_file: Path | None,
+    body: Any = None,
+) -> Any:
+    base = _node_url(url, "URL")
+    headers = {"accept": "application/json"}
+    secret = _secret(secret_file)
+    if secret is not None:
+        headers["authorization"] = f"Bearer {api_token(secret)}"
+    verify: ssl.SSLContext | bool = _ssl_context(ca_file) or True
+    content = orjson.dumps(body) if body is not None else None
+    if content is not None:
+        headers["content-type"] = "application/json"
+    try:
+        with httpx.Client(verify=verify, timeout=10.0) as client:
+            response = client.request(method, base.http + path, headers=headers, content=content)
+    except httpx.TimeoutException:
+        raise UserError(f"node at {base.http} did not answer within 10s") from None
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach node at {base.http}: {exc}") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        raise UserError(
+            f"{base.http} answered HTTP {response.status_code} without JSON: is it a Bassline node?"
+        ) from None
+    if response.status_code == 401:
+        raise UserError(f"node at {base.http} refused the request: wrong or missing --secret-file")
+    if response.status_code >= 400:
+        message = payload.get("error") if isinstance(payload, dict) else None
+        raise UserError(message or f"HTTP {response.status_code} from {base.http}")
+    return payload
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    sys.stdout.write("\n")
+
+
+@app.command()
+def get(
+    url: Annotated[str, typer.Argument(help="The node's URL (http://host:port or ws://...).")],
+    contact: Annotated[str, typer.Argument(help="A contact id.")],
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a contact's content as JSON (nothing when it has none)."""
+    data = _request(url, "GET", f"/api/contacts/{quote(contact, safe='')}", secret_file, ca_file)
+    if as_json:
+        _print_json(data)
+    elif data.get("present"):
+        sys.stdout.write(orjson.dumps(data["value"], option=orjson.OPT_SORT_KEYS).decode() + "\n")
+    else:
+        out.print(f"{contact} has no content", style="dim")
+
+
+@app.command(name="set")
+def set_(
+    url: Annotated[str, typer.Argument(help="The node's URL.")],
+    contact: Annotated[str, typer.Argument(help="A contact id.")],
+    value: Annotated[str, typer.Argument(help="The content, as JSON (quote strings: '\"x\"').")],
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a contact on a node; it replicates to every node."""
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        raise UserError(
+            f"{value!r} is not valid JSON; quote strings, e.g. bassline set URL {contact} '\"{value}\"'"
+        ) from None
+    data = _request(
+        url,
+        "PUT",
+        f"/api/contacts/{quote(contact, safe='')}",
+        secret_file,
+        ca_file,
+        {"value": parsed},
+    )
+    if as_json:
+        _print_json(data)
+        return
+    for c in data.get("contradictions", []):
+        out.print(f"[yellow]contradiction[/yellow] {c['contact']}: {c['reason']}")
+    changed = data.get("changed", {})
+    out.print(f"{contact} written; {len(changed)} contacts changed")
+
+
+@app.command()
+def status(
+    url: Annotated[str, typer.Argument(help="The node's URL.")],
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Peers, convergence digest, storage health, queue depth and breaker state of a node."""
+    data = _request(url, "GET", "/api/status", secret_file, ca_file)
+    if as_json:
+        _print_json(data)
+        return
+    b = data["bassline"]
+    health = data["health"]
+    colour = "green" if health["status"] == "ok" else "yellow"
+    out.print(f"node [bold]{data['node']}[/bold] at {data.get('url')}")
+    out.print(
+        f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
+    )
+    out.print(
+        f"health [{colour}]{health['status']}[/{colour}]"
+        + "".join(f"\n  - {r}" for r in health["reasons"])
+    )
+    s = data["storage"]
+    out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
+    c = data["contacts"]
+    out.print(
+        f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"
+    )
+    table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
+    for p in data["peers"]:
+        table.add_row(
+            p["node"],
+            p["direction"],
+            p["url"] or "-",
+            f"{p['connected_seconds']:.0f}s",
+            f"{p['last_seen_seconds']:.1f}s ago",
+            str(p["queue_depth"]),
+            str(p["behind"]),
+            str(p["lagging"]),
+        )
+    out.print(table if data["peers"] else "no peers connected")

@@ -1,0 +1,70 @@
+"""Cluster-secret authentication: fresh nonces, HMAC proofs, the API token.
+
+Both sides of a link send a fresh random nonce in their ``hello``. Each then proves it
+knows the cluster secret with ``HMAC-SHA256(secret, transcript)``, where the transcript
+binds the protocol version, the prover's role (``dialer`` or ``listener``), both node
+ids, both nonces and the Bassline hash. A recorded proof is useless on another link (the
+other side's nonce differs) and cannot be reflected back (the role differs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from bassline.codec import encode
+
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "api_token",
+    "load_secret",
+    "new_nonce",
+    "proof",
+    "verify",
+]
+
+MIN_SECRET_BYTES = 16
+
+
+def new_nonce() -> str:
+    """128 random bits, hex."""
+    return secrets.token_hex(16)
+
+
+def proof(
+    secret: bytes,
+    role: str,
+    dialer: tuple[str, str],
+    listener: tuple[str, str],
+    bassline_hash: str,
+) -> str:
+    """The proof ``role`` sends: HMAC over (role, dialer's (node, nonce), listener's, hash)."""
+    transcript = encode(["bassline-gossip/1", role, list(dialer), list(listener), bassline_hash])
+    return hmac.new(secret, transcript, hashlib.sha256).hexdigest()
+
+
+def verify(expected: str, received: str) -> bool:
+    """Constant-time comparison of two proofs."""
+    return hmac.compare_digest(expected.encode(), received.encode())
+
+
+def api_token(secret: bytes) -> str:
+    """The bearer token of the HTTP API, derived from the cluster secret."""
+    return hmac.new(secret, b"bassline-api-token/1", hashlib.sha256).hexdigest()
+
+
+def load_secret(path: str | Path) -> bytes:
+    """Read a secret file (surrounding whitespace stripped); ValueError if unusable."""
+    p = Path(path)
+    try:
+        data = p.read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {p}: {exc.strerror or exc}") from None
+    if len(data) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"secret file {p} holds {len(data)} bytes; use at least {MIN_SECRET_BYTES}, e.g. "
+            "python -c 'import secrets; print(secrets.token_hex(32))' > " + str(p)
+        )
+    return data

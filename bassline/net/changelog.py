@@ -1,0 +1,103 @@
+"""A node's change log: a local sequence number for every change of a contact.
+
+Every time a contact's ``(value, stamp)`` changes on this node — a local write, a
+gadget's output, a wire's propagation, or a value applied from a peer — the contact
+moves to the end of the log with the next sequence number. A peer that has applied
+this log up to ``seq`` needs exactly the current contents of the contacts whose latest
+sequence number is above ``seq``. The log holds one entry per contact, so it is bounded
+by the size of the network, never by the number of updates.
+
+An entry may name the peer whose value it is (``skip``): that peer already holds it, so
+it is not echoed back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from bisect import bisect_right
+from collections.abc import Iterable
+
+import anyio
+
+__all__ = ["ChangeLog"]
+
+
+class ChangeLog:
+    """Contacts in order of their latest change, with the sequence number of that change."""
+
+    def __init__(self, epoch: str | None = None) -> None:
+        self.epoch = epoch or secrets.token_hex(8)
+        """Identifies this log's incarnation: sequence numbers restart with a new epoch."""
+        self.head = 0
+        """The sequence number of the latest change."""
+        self._latest: dict[str, int] = {}
+        self._skip: dict[str, str] = {}
+        self._seqs: list[int] = []
+        self._ids: list[str] = []
+        self._changed = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def record(self, contact: str, skip: str | None = None) -> None:
+        """Note a change of ``contact``; ``skip`` names a peer that already has the value."""
+        self.head += 1
+        self._latest[contact] = self.head
+        if skip is None:
+            self._skip.pop(contact, None)
+        else:
+            self._skip[contact] = skip
+        self._seqs.append(self.head)
+        self._ids.append(contact)
+        if len(self._seqs) > 2 * len(self._latest) + 1024:
+            self._compact()
+
+    def record_many(self, contacts: Iterable[str]) -> None:
+        """Note changes of several contacts (no skip) and wake waiting pushers once."""
+        for cid in contacts:
+            self.record(cid)
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake every task waiting in :meth:`wait_beyond`."""
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _compact(self) -> None:
+        order = sorted(self._latest.items(), key=lambda kv: kv[1])
+        self._ids = [cid for cid, _ in order]
+        self._seqs = [seq for _, seq in order]
+
+    def seq_of(self, contact: str) -> int:
+        """The sequence number of a contact's latest change (0 if never changed)."""
+        return self._latest.get(contact, 0)
+
+    def since(self, seq: int, limit: int, peer: str | None = None) -> tuple[list[str], int]:
+        """Up to ``limit`` contacts whose latest change is after ``seq``, oldest first.
+
+        Returns the contacts and the sequence number up to which the log was scanned:
+        everything in ``(seq, scanned]`` that ``peer`` lacks is in the list. Entries that
+        ``peer`` already holds are passed over.
+        """
+        out: list[str] = []
+        seqs, ids, latest, skip = self._seqs, self._ids, self._latest, self._skip
+        scanned = seq
+        for k in range(bisect_right(seqs, seq), len(seqs)):
+            s = seqs[k]
+            cid = ids[k]
+            if latest.get(cid) != s:
+                continue  # superseded by a later change of the same contact
+            if len(out) >= limit:
+                break
+            scanned = s
+            if peer is not None and skip.get(cid) == peer:
+                continue
+            out.append(cid)
+        else:
+            scanned = self.head  # the whole tail was read
+        return out, scanned
+
+    async def wait_beyond(self, seq: int) -> None:
+        """Return once the log's head is past ``seq``."""
+        while self.head <= seq:
+            await self._changed.wait()

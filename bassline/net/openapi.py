@@ -1,0 +1,181 @@
+"""The OpenAPI 3.1 description of a node's HTTP API (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+_ERROR = {
+    "description": "An error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def openapi_document(title: str, version: str) -> dict[str, Any]:
+    """The document, for a node running Bassline ``title`` v``version``."""
+    contact_param = {
+        "name": "contact",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "A contact id of the Bassline.",
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"Bassline node API ({title})",
+            "version": version,
+            "description": (
+                "Read and write contacts of a running Bassline node. With a cluster secret, "
+                "every /api route needs 'Authorization: Bearer <token>', the token being "
+                "HMAC-SHA256(secret, 'bassline-api-token/1') in hex (`bassline get` computes it)."
+            ),
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+                },
+                "Stamp": {
+                    "type": "array",
+                    "description": "[hybrid logical clock reading, writing node]",
+                    "prefixItems": [{"type": "integer"}, {"type": "string"}],
+                },
+                "Contact": {
+                    "type": "object",
+                    "required": ["id", "present"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "present": {"type": "boolean"},
+                        "value": {"description": "The content (JSON; lattice values tagged)."},
+                        "stamp": {"$ref": "#/components/schemas/Stamp"},
+                        "contradiction": {"type": ["object", "null"]},
+                        "failure": {"type": ["object", "null"]},
+                    },
+                },
+                "Write": {
+                    "type": "object",
+                    "required": ["value"],
+                    "properties": {"value": {"description": "The content to write."}},
+                },
+                "WriteMany": {
+                    "type": "object",
+                    "required": ["values"],
+                    "properties": {
+                        "values": {"type": "object", "description": "contact id -> content"}
+                    },
+                },
+                "WriteResult": {
+                    "type": "object",
+                    "properties": {
+                        "changed": {"type": "object"},
+                        "contradictions": {"type": "array"},
+                        "failures": {"type": "array"},
+                        "settled": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+        "security": [{"bearer": []}, {}],
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Health: 200 when ok, 503 when degraded (with reasons)",
+                    "security": [],
+                    "responses": {"200": {"description": "ok"}, "503": {"description": "degraded"}},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (gossip and storage)",
+                    "security": [],
+                    "responses": {"200": {"description": "text/plain; version=0.0.4"}},
+                }
+            },
+            "/api/spec": {
+                "get": {
+                    "summary": "The Bassline this node runs (native format) and its hash",
+                    "responses": {"200": {"description": "the spec"}, "401": _ERROR},
+                }
+            },
+            "/api/status": {
+                "get": {
+                    "summary": "Peers, convergence digest, storage health, queue depth, breaker",
+                    "responses": {"200": {"description": "status"}, "401": _ERROR},
+                }
+            },
+            "/api/contacts": {
+                "get": {
+                    "summary": "Every contact that has content, with value and stamp",
+                    "responses": {"200": {"description": "contacts"}, "401": _ERROR},
+                },
+                "post": {
+                    "summary": "Write several contacts in one run",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/WriteMany"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("WriteResult", "written"),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "404": _ERROR,
+                        "413": _ERROR,
+                        "422": _ERROR,
+                        "503": _ERROR,
+                    },
+                },
+            },
+            "/api/contacts/{contact}": {
+                "parameters": [contact_param],
+                "get": {
+                    "summary": "Read one contact",
+                    "responses": {
+                        "200": _json("Contact", "the contact"),
+                        "401": _ERROR,
+                        "404": _ERROR,
+                    },
+                },
+                "put": {
+                    "summary": "Write one contact (it replicates to every node)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Write"}}
+                        },
+                    },
+                    "responses": {
+                        "200": _json("WriteResult", "written"),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "404": _ERROR,
+                        "413": _ERROR,
+                        "422": _ERROR,
+                        "503": _ERROR,
+                    },
+                },
+            },
+            "/gossip": {
+                "get": {
+                    "summary": "The WebSocket gossip endpoint (see docs/protocol.md)",
+                    "security": [],
+                    "responses": {"101": {"description": "switching protocols"}},
+                }
+            },
+        },
+    }

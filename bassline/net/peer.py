@@ -1,0 +1,288 @@
+"""One authenticated gossip link: reader, writer, pusher and ticker tasks.
+
+The session owns a bounded send queue (``settings.send_queue_frames``). The pusher
+reads this node's change log from the peer's position and queues deltas; when the
+peer (or the network) is slow the queue fills, the pusher waits, and the change log —
+one entry per contact — is all that accumulates. A slow peer therefore costs no
+memory per update: it falls back to receiving the latest contents when it catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import TaskGroup
+
+from bassline.net.handshake import RefusedByPeer, send_refusal
+from bassline.net.metrics import frame_overhead
+from bassline.net.protocol import (
+    Auth,
+    Bye,
+    Delta,
+    Digest,
+    Heartbeat,
+    Hello,
+    Message,
+    Peers,
+    ProtocolViolation,
+    Refuse,
+    dump,
+    kind_of,
+    parse_frame,
+)
+from bassline.net.transport import ConnectionClosed, Transport
+
+if TYPE_CHECKING:
+    from bassline.net.node import BasslineNetwork
+
+__all__ = ["PeerSession"]
+
+log = logging.getLogger("bassline.net")
+
+
+class _Ended(Exception):
+    """Internal: the link ended for ``reason``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class PeerSession:
+    """An established link to one peer (after :func:`~bassline.net.handshake.handshake`)."""
+
+    def __init__(
+        self, node: BasslineNetwork, transport: Transport, hello: Hello, *, dialer: bool
+    ) -> None:
+        self.node = node
+        self.transport = transport
+        self.peer = hello.node
+        self.peer_epoch = hello.epoch
+        self.peer_url = hello.url
+        self.peer_groups = hello.groups
+        self.dialer = dialer
+        self.connected_at = anyio.current_time()
+        self.last_seen = self.connected_at
+        self.last_sent = self.connected_at
+        settings = node.settings
+        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes]](
+            settings.send_queue_frames
+        )
+        self._scope: anyio.CancelScope | None = None
+        self._stop_reason: str | None = None
+        self.end_reason = ""
+        # what this node sends: the peer has applied our log up to ``announced``
+        self.started = anyio.Event()
+        self.scan = 0
+        self.announced = 0
+        # what this node receives
+        self.rewind = False
+        self.peer_head = 0
+        self.peer_has = 0
+        """The peer's cursor on our log, from its latest digest."""
+        self.frames_in = 0
+        self.frames_out = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Frames waiting to be written to this peer."""
+        return self._queue.statistics().current_buffer_used
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def stop(self, reason: str) -> None:
+        """End the link (a goodbye is sent); returns at once."""
+        self._stop_reason = reason
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def run(self) -> None:
+        """Serve the link until it ends; the reason is kept in :attr:`end_reason`."""
+        node = self.node
+        reason, detail = "closed", ""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
+                if self._stop_reason is not None:
+                    tg.cancel_scope.cancel()
+                tg.start_soon(self._guard, self._writer, tg)
+                tg.start_soon(self._guard, self._pusher, tg)
+                tg.start_soon(self._guard, self._ticker, tg)
+                await self._send_digest()
+                await self._send_peers()
+                await self._guard(self._reader, tg)
+        finally:
+            if self._stop_reason is not None and not self.end_reason:
+                reason, detail = "stopped", self._stop_reason
+            elif self.end_reason:
+                reason, detail = self.end_reason.split(":", 1)[0], self.end_reason
+            node.metrics.disconnects[reason] += 1
+            if self._stop_reason is not None and not self.end_reason:
+                await self._goodbye(self._stop_reason)
+            await self.transport.close(1000, reason)
+            self._send.close()
+            self._queue.close()
+            log.info("link to %s closed (%s)", self.peer, detail or reason)
+
+    async def _goodbye(self, reason: str) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.node.settings.shutdown_grace):
+            try:
+                await self.transport.send(dump({"t": "bye", "reason": reason[:500]}))
+                self.node.metrics.messages_out["bye"] += 1
+            except ConnectionClosed:
+                pass
+
+    async def _guard(self, task: object, tg: TaskGroup) -> None:
+        """Run one of the session's tasks; any way it ends, end the session with a reason."""
+        try:
+            await task()  # type: ignore[operator]
+        except _Ended as ended:
+            self.end_reason = self.end_reason or f"{ended.reason}: {ended.detail}"
+        except ConnectionClosed as closed:
+            self.end_reason = self.end_reason or f"connection-lost: {closed}"
+        except RefusedByPeer as refused:
+            self.node.metrics.refused_by_peer[refused.code] += 1
+            log.warning("peer %s refused this node: %s", self.peer, refused.reason)
+            self.end_reason = self.end_reason or f"refused-by-peer: {refused.reason}"
+        except ProtocolViolation as violation:
+            self.node.metrics.rejected[violation.code] += 1
+            log.warning("peer %s sent a bad frame (%s): %s", self.peer, violation.code, violation)
+            self.end_reason = self.end_reason or f"protocol-violation: {violation}"
+            tg.cancel_scope.cancel()  # nothing else is sent after the refusal
+            await send_refusal(self.transport, violation.code, str(violation))
+        finally:
+            tg.cancel_scope.cancel()
+
+    # ---------------------------------------------------------------- sending
+
+    async def enqueue(self, kind: str, frame: bytes) -> None:
+        """Queue a frame for the writer (waits while the queue is full)."""
+        await self._send.send((kind, frame))
+
+    def enqueue_nowait(self, kind: str, frame: bytes) -> bool:
+        """Queue a frame unless the queue is full (heartbeats: traffic proves liveness)."""
+        try:
+            self._send.send_nowait((kind, frame))
+        except anyio.WouldBlock:
+            return False
+        return True
+
+    async def _writer(self) -> None:
+        metrics = self.node.metrics
+        async for kind, frame in self._queue:
+            metrics.bytes_out += await self.transport.send(frame)
+            metrics.messages_out[kind] += 1
+            self.frames_out += 1
+            self.last_sent = anyio.current_time()
+
+    async def _send_digest(self) -> None:
+        node = self.node
+        epoch, seq = node.cursor(self.peer)
+        frame = {
+            "t": "digest",
+            "epoch": epoch,
+            "seq": seq,
+            "head_epoch": node.log.epoch,
+            "head": node.log.head,
+            "rewind": self.rewind,
+        }
+        self.rewind = False
+        node.metrics.anti_entropy_rounds += 1
+        await self.enqueue("digest", dump(frame))
+
+    async def _send_peers(self) -> None:
+        peers = [[n, u] for n, u in self.node.known_peers() if n != self.peer]
+        await self.enqueue("peers", dump({"t": "peers", "peers": peers[:1000]}))
+
+    async def _pusher(self) -> None:
+        node = self.node
+        await self.started.wait()
+        delay = node.settings.push_delay
+        while True:
+            await node.log.wait_beyond(self.scan)
+            if delay:
+                await anyio.sleep(delay)  # let a burst of changes gather into one frame
+            while self.scan < node.log.head:
+                frame, count, scanned = node.build_delta(self)
+                self.scan = scanned
+                if frame is not None:
+                    self.announced = scanned
+                    node.metrics.deltas_out += 1
+                    node.metrics.items_out += count
+                    await self.enqueue("delta", frame)
+
+    async def _ticker(self) -> None:
+        settings = self.node.settings
+        now = anyio.current_time()
+        next_digest = now + settings.anti_entropy_interval
+        next_peers = now + settings.peer_exchange_interval
+        step = min(settings.heartbeat_interval, settings.anti_entropy_interval) / 2
+        while True:
+            await anyio.sleep(step)
+            now = anyio.current_time()
+            silent = now - self.last_seen
+            if silent > settings.heartbeat_timeout:
+                raise _Ended("heartbeat-timeout", f"no frame from {self.peer} for {silent:.1f}s")
+            if now - self.last_sent >= settings.heartbeat_interval:
+                self.enqueue_nowait("hb", b'{"t":"hb"}')
+            if now >= next_digest:
+                next_digest = now + settings.anti_entropy_interval
+                if self.queue_depth < settings.send_queue_frames // 2:
+                    await self._send_digest()
+            if now >= next_peers:
+                next_peers = now + settings.peer_exchange_interval
+                await self._send_peers()
+
+    # ---------------------------------------------------------------- receiving
+
+    async def _reader(self) -> None:
+        node = self.node
+        limit = node.settings.max_frame_bytes
+        metrics = node.metrics
+        while True:
+            data = await self.transport.receive()
+            self.last_seen = anyio.current_time()
+            self.frames_in += 1
+            metrics.bytes_in += len(data) + frame_overhead(len(data), masked=not self.dialer)
+            message = parse_frame(data, limit)
+            await node.handle_gossip(self.peer, message)
+
+    async def handle(self, message: Message) -> None:
+        """Act on one validated message from this peer."""
+        node = self.node
+        node.metrics.messages_in[kind_of(message)] += 1
+        if isinstance(message, Delta):
+            await node.apply_delta(self, message)
+        elif isinstance(message, Digest):
+            self._on_digest(message)
+        elif isinstance(message, Heartbeat):
+            pass
+        elif isinstance(message, Peers):
+            node.learn_peers(message.peers)
+        elif isinstance(message, Bye):
+            raise _Ended("peer-left", f"{self.peer} said goodbye: {message.reason}")
+        elif isinstance(message, Refuse):
+            raise RefusedByPeer(message.code, message.reason)
+        elif isinstance(message, Hello):
+            raise ProtocolViolation(
+                "unexpected-hello", "hello after the handshake (a replayed hello?)"
+            )
+        elif isinstance(message, Auth):
+            raise ProtocolViolation("unexpected-auth", "auth after the handshake")
+
+    def _on_digest(self, digest: Digest) -> None:
+        node = self.node
+        self.peer_head = digest.head
+        # a digest about another incarnation of our log means the peer has none of this one
+        position = min(digest.seq, node.log.head) if digest.epoch == node.log.epoch else 0
+        self.peer_has = position
+        if not self.started.is_set():
+            self.scan = self.announced = position
+            self.started.set()
+        elif digest.rewind:
+            self.scan = min(self.scan, position)
+            self.announced = position
+            node.log.notify()

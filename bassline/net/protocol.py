@@ -1,0 +1,377 @@
+"""Gossip protocol version 1: message models, validation and frame encoding.
+
+Every frame is one JSON object (UTF-8, in a binary or text WebSocket message) with a
+``"t"`` key naming its type. :func:`parse_frame` validates a frame completely — size,
+JSON, shape, types, ranges — and raises :class:`ProtocolViolation` with a reason code
+and a specific message; nothing half-validated ever reaches the node. See
+``docs/protocol.md`` for the full description.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+
+from bassline.clock import Stamp
+from bassline.codec import from_json
+from bassline.errors import ContentError, PeerError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Auth",
+    "Bye",
+    "Delta",
+    "Digest",
+    "Heartbeat",
+    "Hello",
+    "Message",
+    "Peers",
+    "ProtocolViolation",
+    "Refuse",
+    "dump",
+    "encode_delta",
+    "kind_of",
+    "parse_frame",
+    "parse_message",
+]
+
+PROTOCOL_VERSION = 1
+MAX_ID = 200
+MAX_URL = 2048
+MAX_REASON = 500
+MAX_PEERS = 1000
+_MAX_HLC = 2**63 - 1
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_EPOCH = re.compile(r"[0-9a-f]{16}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ProtocolViolation(PeerError):
+    """A frame that breaks the protocol. ``code`` names the kind (for metrics)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@attrs.frozen
+class Hello:
+    """First frame on a link, both ways: who I am, what I run, and a fresh nonce."""
+
+    version: int
+    node: str
+    bassline: str
+    nonce: str
+    epoch: str
+    auth: str
+    url: str | None
+    groups: tuple[str, ...]
+
+
+@attrs.frozen
+class Auth:
+    """Proof of the cluster secret: HMAC-SHA256 over both hellos' nonces (``auth.py``)."""
+
+    proof: str
+
+
+@attrs.frozen
+class Refuse:
+    """The sender refuses the link; ``code`` is machine-readable, ``reason`` is for people."""
+
+    code: str
+    reason: str
+
+
+@attrs.frozen
+class Bye:
+    """The sender is closing the link on purpose (shutdown, duplicate link)."""
+
+    reason: str
+
+
+@attrs.frozen
+class Heartbeat:
+    """I am alive (sent on idle links)."""
+
+
+@attrs.frozen
+class Digest:
+    """How far I have applied your change log, and where mine stands.
+
+    ``rewind`` asks the receiver to resend from ``seq`` (I could not apply something).
+    """
+
+    epoch: str | None
+    seq: int
+    head_epoch: str
+    head: int
+    rewind: bool
+
+
+@attrs.frozen
+class Delta:
+    """Current contents of the contacts that changed in my log in ``(start, end]``."""
+
+    epoch: str
+    start: int
+    end: int
+    items: tuple[tuple[str, Any, Stamp], ...]
+
+
+@attrs.frozen
+class Peers:
+    """Nodes I know, with the URL each advertises."""
+
+    peers: tuple[tuple[str, str], ...]
+
+
+Message = Hello | Auth | Refuse | Bye | Heartbeat | Digest | Delta | Peers
+
+
+def dump(message: dict[str, Any]) -> bytes:
+    """Encode a message whose values are already plain JSON (sorted keys, compact)."""
+    return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+
+
+def encode_delta(
+    epoch: str, start: int, end: int, items: list[tuple[str, Any, Stamp]]
+) -> dict[str, Any]:
+    """A delta message; ``items`` hold plain-JSON values (already through ``to_json``).
+
+    Stamps are sent compactly: a list of node ids, a base clock reading, and per item the
+    offset from the base and the node's index.
+    """
+    nodes: dict[str, int] = {}
+    base = min((s.hlc for _, _, s in items), default=0)
+    rows = []
+    for cid, value, stamp in items:
+        ni = nodes.get(stamp.node)
+        if ni is None:
+            ni = nodes[stamp.node] = len(nodes)
+        rows.append([cid, value, stamp.hlc - base, ni])
+    return {
+        "t": "delta",
+        "epoch": epoch,
+        "from": start,
+        "to": end,
+        "base": base,
+        "nodes": list(nodes),
+        "items": rows,
+    }
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _bad(message: str) -> ProtocolViolation:
+    return ProtocolViolation("invalid-message", message)
+
+
+def _int(data: dict[str, Any], key: str, where: str, low: int = 0, high: int = _MAX_HLC) -> int:
+    value = data.get(key)
+    if type(value) is not int or not low <= value <= high:
+        raise _bad(f"{where}.{key} must be an integer in [{low}, {high}], got {value!r:.80}")
+    return value
+
+
+def _str(
+    data: dict[str, Any], key: str, where: str, limit: int, pattern: re.Pattern[str] | None = None
+) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _bad(f"{where}.{key} must be a non-empty string of at most {limit} characters")
+    if _CONTROL.search(value):
+        raise _bad(f"{where}.{key} must not contain control characters")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _bad(f"{where}.{key} is malformed: {value!r:.80}")
+    return value
+
+
+def _keys(data: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    extra = set(data) - allowed
+    if extra:
+        raise _bad(f"{where} has unknown fields: {', '.join(sorted(extra))[:200]}")
+
+
+def _node_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID or _CONTROL.search(value):
+        raise _bad(f"{where} must be a node id (1-{MAX_ID} characters, no control characters)")
+    return value
+
+
+def _stamp_node(value: Any) -> str:
+    # a stamp's node may be empty: spec contents carry the stamp (1, "")
+    if not isinstance(value, str) or len(value) > MAX_ID or _CONTROL.search(value):
+        raise _bad(f"delta.nodes[] must be node ids (at most {MAX_ID} characters)")
+    return value
+
+
+def _hello(d: dict[str, Any]) -> Hello:
+    _keys(
+        d,
+        frozenset({"t", "v", "node", "bassline", "nonce", "epoch", "auth", "url", "groups"}),
+        "hello",
+    )
+    version = _int(d, "v", "hello", 1, 1_000_000)
+    url = d.get("url")
+    if url is not None:
+        url = _str(d, "url", "hello", MAX_URL)
+    groups = d.get("groups")
+    if not isinstance(groups, list) or len(groups) > 100_000:
+        raise _bad("hello.groups must be a list of group ids")
+    auth = d.get("auth")
+    if auth not in ("hmac-sha256", "none"):
+        raise _bad(f"hello.auth must be 'hmac-sha256' or 'none', got {auth!r:.40}")
+    return Hello(
+        version=version,
+        node=_node_id(d.get("node"), "hello.node"),
+        bassline=_str(d, "bassline", "hello", 64, _HEX64),
+        nonce=_str(d, "nonce", "hello", 32, _HEX32),
+        epoch=_str(d, "epoch", "hello", 16, _EPOCH),
+        auth=auth,
+        url=url,
+        groups=tuple(_node_id(g, "hello.groups[]") for g in groups),
+    )
+
+
+def _auth(d: dict[str, Any]) -> Auth:
+    _keys(d, frozenset({"t", "proof"}), "auth")
+    return Auth(_str(d, "proof", "auth", 64, _HEX64))
+
+
+def _refuse(d: dict[str, Any]) -> Refuse:
+    _keys(d, frozenset({"t", "code", "reason"}), "refuse")
+    return Refuse(_str(d, "code", "refuse", 40), _str(d, "reason", "refuse", MAX_REASON))
+
+
+def _bye(d: dict[str, Any]) -> Bye:
+    _keys(d, frozenset({"t", "reason"}), "bye")
+    return Bye(_str(d, "reason", "bye", MAX_REASON))
+
+
+def _heartbeat(d: dict[str, Any]) -> Heartbeat:
+    _keys(d, frozenset({"t"}), "hb")
+    return Heartbeat()
+
+
+def _digest(d: dict[str, Any]) -> Digest:
+    _keys(d, frozenset({"t", "epoch", "seq", "head_epoch", "head", "rewind"}), "digest")
+    epoch = d.get("epoch")
+    if epoch is not None:
+        epoch = _str(d, "epoch", "digest", 16, _EPOCH)
+    rewind = d.get("rewind")
+    if type(rewind) is not bool:
+        raise _bad("digest.rewind must be true or false")
+    return Digest(
+        epoch=epoch,
+        seq=_int(d, "seq", "digest"),
+        head_epoch=_str(d, "head_epoch", "digest", 16, _EPOCH),
+        head=_int(d, "head", "digest"),
+        rewind=rewind,
+    )
+
+
+def _delta(d: dict[str, Any]) -> Delta:
+    _keys(d, frozenset({"t", "epoch", "from", "to", "base", "nodes", "items"}), "delta")
+    start = _int(d, "from", "delta")
+    end = _int(d, "to", "delta")
+    if end < start:
+        raise _bad(f"delta.to ({end}) is before delta.from ({start})")
+    base = _int(d, "base", "delta")
+    nodes = d.get("nodes")
+    if not isinstance(nodes, list) or len(nodes) > 100_000:
+        raise _bad("delta.nodes must be a list of node ids")
+    node_ids = [_stamp_node(n) for n in nodes]
+    rows = d.get("items")
+    if not isinstance(rows, list):
+        raise _bad("delta.items must be a list")
+    items = []
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != 4:
+            raise _bad(f"delta.items[{k}] must be [contact, value, clock offset, node index]")
+        cid, value, offset, ni = row
+        if not isinstance(cid, str) or not cid or len(cid) > MAX_ID:
+            raise _bad(f"delta.items[{k}][0] must be a contact id")
+        if type(offset) is not int or not 0 <= offset <= _MAX_HLC - base:
+            raise _bad(f"delta.items[{k}][2] must be a clock offset in [0, {_MAX_HLC - base}]")
+        if type(ni) is not int or not 0 <= ni < len(node_ids):
+            raise _bad(f"delta.items[{k}][3] must index delta.nodes (0-{len(node_ids) - 1})")
+        try:
+            content = from_json(value) if type(value) in (dict, list) else value
+        except ContentError as exc:
+            raise _bad(f"delta.items[{k}][1]: {exc}") from None
+        items.append((cid, content, Stamp(base + offset, node_ids[ni])))
+    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items))
+
+
+def _peers(d: dict[str, Any]) -> Peers:
+    _keys(d, frozenset({"t", "peers"}), "peers")
+    rows = d.get("peers")
+    if not isinstance(rows, list) or len(rows) > MAX_PEERS:
+        raise _bad(f"peers.peers must be a list of at most {MAX_PEERS} [node, url] pairs")
+    out = []
+    for k, row in enumerate(rows):
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[1], str)):
+            raise _bad(f"peers.peers[{k}] must be [node, url]")
+        if not row[1] or len(row[1]) > MAX_URL or _CONTROL.search(row[1]):
+            raise _bad(f"peers.peers[{k}][1] must be a URL of at most {MAX_URL} characters")
+        out.append((_node_id(row[0], f"peers.peers[{k}][0]"), row[1]))
+    return Peers(tuple(out))
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
+    "hello": _hello,
+    "auth": _auth,
+    "refuse": _refuse,
+    "bye": _bye,
+    "hb": _heartbeat,
+    "digest": _digest,
+    "delta": _delta,
+    "peers": _peers,
+}
+
+
+_KINDS: dict[type, str] = {
+    Hello: "hello",
+    Auth: "auth",
+    Refuse: "refuse",
+    Bye: "bye",
+    Heartbeat: "hb",
+    Digest: "digest",
+    Delta: "delta",
+    Peers: "peers",
+}
+
+
+def kind_of(message: Message) -> str:
+    """The wire name of a message's type (``"delta"``, ``"hb"``, ...)."""
+    return _KINDS[type(message)]
+
+
+def parse_message(data: Any) -> Message:
+    """Validate an already-decoded message object; ProtocolViolation if it is not one."""
+    if not isinstance(data, dict):
+        raise _bad(f"a frame must be a JSON object, got {type(data).__name__}")
+    kind = data.get("t")
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ProtocolViolation("unknown-type", f"unknown message type {kind!r:.40}")
+    return parser(data)
+
+
+def parse_frame(frame: bytes | str, max_bytes: int) -> Message:
+    """Check size, decode JSON and validate one frame."""
+    size = len(frame)
+    if size > max_bytes:
+        raise ProtocolViolation("oversized", f"frame of {size} bytes exceeds {max_bytes}")
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolViolation("malformed", f"frame is not valid JSON: {exc}") from None
+    return parse_message(data)

@@ -1,0 +1,222 @@
+"""The node's ASGI app: WebSocket gossip, health, metrics and a small JSON API.
+
+``create_app(network)`` returns a Starlette app; serve it with :class:`NodeServer` or
+mount it in your own ASGI app (``Mount("/bassline", create_app(net))``; peers then
+dial ``ws://host:port/bassline``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from bassline.codec import from_json, to_json
+from bassline.engine import ContactState, PropagationResult
+from bassline.errors import ContentError, PersistenceError, StorageUnavailable, UnknownContact
+from bassline.net.auth import api_token
+from bassline.net.node import BasslineNetwork
+from bassline.net.openapi import openapi_document
+from bassline.net.transport import ASGITransport
+
+__all__ = ["create_app"]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SORT_KEYS),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def _contact_json(state: ContactState) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": state.id, "present": state.present}
+    if state.present:
+        out["value"] = to_json(state.value)
+        out["stamp"] = state.stamp.to_json()
+    c = state.contradiction
+    out["contradiction"] = (
+        None
+        if c is None
+        else {
+            "reason": c.reason,
+            "current": to_json(c.current),
+            "incoming": to_json(c.incoming),
+            "source": c.source,
+        }
+    )
+    f = state.failure
+    out["failure"] = None if f is None else {"gadget": f.gadget, "group": f.group, "error": f.error}
+    return out
+
+
+def _result_json(result: PropagationResult) -> dict[str, Any]:
+    return {
+        "changed": {c.contact: to_json(c.value) for c in result.changes},
+        "contradictions": [
+            {"contact": c.contact, "reason": c.reason, "rejected": to_json(c.incoming)}
+            for c in result.contradictions
+        ],
+        "failures": [{"group": f.group, "error": f.error} for f in result.failures],
+        "settled": result.settled,
+    }
+
+
+def create_app(network: BasslineNetwork) -> Starlette:
+    """The ASGI app serving ``network`` (which must be entered and joined to serve API calls)."""
+    limit = network.settings.max_frame_bytes
+    token = api_token(network.secret) if network.secret else None
+
+    def refuse(status: int, code: str, message: str) -> Response:
+        network.metrics.api_rejected[code] += 1
+        return _json({"error": message, "code": code}, status)
+
+    def authorised(request: Request) -> bool:
+        if token is None:
+            return True
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+
+    async def body(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, "too-large", f"request body of {declared} bytes exceeds {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(413, "too-large", f"request body exceeds {limit} bytes")
+            chunks.append(chunk)
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            raise _Refused(
+                400, "malformed-json", f"request body is not valid JSON: {exc}"
+            ) from None
+
+    async def api(request: Request) -> Response:
+        if not authorised(request):
+            return refuse(
+                401, "unauthorized", "missing or wrong API token (use the cluster's secret)"
+            )
+        if network.runtime is None:
+            return refuse(503, "not-ready", f"node {network.node_id!r} has not joined a network")
+        handler = _HANDLERS[(request.scope["route_name"], request.method)]
+        try:
+            return await handler(request)
+        except _Refused as refused:
+            return refuse(refused.status, refused.code, str(refused))
+        except UnknownContact as exc:
+            return refuse(404, "unknown-contact", str(exc))
+        except ContentError as exc:
+            return refuse(422, "bad-content", str(exc))
+        except StorageUnavailable as exc:
+            return refuse(503, "storage-unavailable", str(exc))
+        except PersistenceError as exc:
+            return refuse(503, "not-stored", str(exc))
+
+    async def read_contact(request: Request) -> Response:
+        return _json(_contact_json(network.contact(request.path_params["contact"])))
+
+    async def write_contact(request: Request) -> Response:
+        contact = request.path_params["contact"]
+        data = await body(request)
+        if not isinstance(data, dict) or set(data) != {"value"}:
+            raise _Refused(400, "bad-request", 'expected a JSON object {"value": <content>}')
+        network.contact(contact)  # unknown contact -> 404 before anything else
+        result = await network.update_contact(contact, from_json(data["value"]))
+        out = _result_json(result)
+        out["contact"] = _contact_json(network.contact(contact))
+        return _json(out)
+
+    async def write_many(request: Request) -> Response:
+        data = await body(request)
+        values = data.get("values") if isinstance(data, dict) and set(data) == {"values"} else None
+        if not isinstance(values, dict):
+            raise _Refused(
+                400, "bad-request", 'expected a JSON object {"values": {contact: content}}'
+            )
+        for cid in values:
+            network.contact(cid)
+        items = {cid: from_json(v) for cid, v in values.items()}
+        return _json(_result_json(await network.update_many(items)))
+
+    async def list_contacts(request: Request) -> Response:
+        runtime = network.runtime
+        assert runtime is not None
+        rows = [
+            {"id": cid, "value": to_json(v), "stamp": s.to_json()}
+            for cid, v, s in runtime.network.state()
+        ]
+        return _json({"contacts": rows, "digest": network.digest()})
+
+    async def read_spec(request: Request) -> Response:
+        spec = network.spec
+        return _json({"hash": spec.hash, "spec": to_json(spec.to_dict())})
+
+    async def status(request: Request) -> Response:
+        return _json(network.status())
+
+    _HANDLERS = {
+        ("contact", "GET"): read_contact,
+        ("contact", "PUT"): write_contact,
+        ("contacts", "GET"): list_contacts,
+        ("contacts", "POST"): write_many,
+        ("spec", "GET"): read_spec,
+        ("status", "GET"): status,
+    }
+
+    def api_route(path: str, name: str, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            request.scope["route_name"] = name
+            return await api(request)
+
+        return Route(path, endpoint, methods=methods, name=name)
+
+    async def healthz(request: Request) -> Response:
+        health = network.health()
+        return _json(
+            {"status": health.status, "reasons": list(health.reasons), "node": network.node_id},
+            200 if health.ok else 503,
+        )
+
+    async def metrics(request: Request) -> Response:
+        return Response(network.prometheus(), media_type="text/plain; version=0.0.4")
+
+    async def openapi(request: Request) -> Response:
+        runtime = network.runtime
+        title = runtime.spec.id if runtime is not None else "not joined"
+        return _json(openapi_document(title, "1"))
+
+    async def gossip(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await network.accept(ASGITransport(websocket))
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/gossip", gossip),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/openapi.json", openapi),
+            api_route("/api/spec", "spec", ["GET"]),
+            api_route("/api/status", "status", ["GET"]),
+            api_route("/api/contacts", "contacts", ["GET", "POST"]),
+            api_route("/api/contacts/{contact:path}", "contact", ["GET", "PUT"]),
+        ]
+    )

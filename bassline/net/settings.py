@@ -1,0 +1,68 @@
+"""Tuning knobs of the gossip layer, validated once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+__all__ = ["DEFAULT_PORT", "GossipSettings"]
+
+DEFAULT_PORT = 8455
+"""The port ``bassline start`` listens on by default (the prototype's)."""
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+@attrs.frozen
+class GossipSettings:
+    """Intervals, limits and queue bounds of one node's gossip.
+
+    ``heartbeat_timeout`` must be at least three heartbeat intervals, so one late
+    heartbeat never evicts a live peer.
+    """
+
+    heartbeat_interval: float = attrs.field(default=2.0, validator=_positive)
+    """Seconds between heartbeats on an otherwise idle link."""
+    heartbeat_timeout: float = attrs.field(default=6.0, validator=_positive)
+    """A link with no frame for this long is closed (and redialled by its dialer)."""
+    anti_entropy_interval: float = attrs.field(default=1.0, validator=_positive)
+    """Seconds between digests sent on every link."""
+    handshake_timeout: float = attrs.field(default=5.0, validator=_positive)
+    """Connect plus hello plus authentication must finish within this."""
+    reconnect_min: float = attrs.field(default=0.1, validator=_positive)
+    """First redial delay; doubles (with jitter) up to ``reconnect_max``."""
+    reconnect_max: float = attrs.field(default=5.0, validator=_positive)
+    """Largest redial delay (also used after a refusal: wrong secret or Bassline)."""
+    max_frame_bytes: int = attrs.field(default=1 << 20, validator=_positive)
+    """Largest frame accepted or sent; larger inbound frames are refused and counted."""
+    max_delta_items: int = attrs.field(default=2000, validator=_positive)
+    """Most contacts in one delta frame."""
+    send_queue_frames: int = attrs.field(default=16, validator=_positive)
+    """Frames queued per peer; a slow peer holds the pusher back (it never buffers more)."""
+    push_delay: float = attrs.field(default=0.002, validator=attrs.validators.ge(0))
+    """How long the pusher lets a burst of changes gather before sending them."""
+    peer_exchange_interval: float = attrs.field(default=10.0, validator=_positive)
+    """Seconds between ``peers`` messages (known node URLs)."""
+    discover: bool = True
+    """Dial peers learned from peers, while fewer than ``target_peers`` are connected."""
+    target_peers: int = attrs.field(default=3, validator=_positive)
+    """How many connections discovery aims for."""
+    max_learned_failures: int = attrs.field(default=5, validator=_positive)
+    """A learned (not configured) peer is forgotten after this many failed dials in a row."""
+    shutdown_grace: float = attrs.field(default=1.0, validator=_positive)
+    """How long closing waits for goodbyes to reach peers."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.heartbeat_timeout < 3 * self.heartbeat_interval:
+            raise ValueError(
+                f"heartbeat_timeout ({self.heartbeat_timeout}s) must be at least 3x "
+                f"heartbeat_interval ({self.heartbeat_interval}s)"
+            )
+        if self.reconnect_max < self.reconnect_min:
+            raise ValueError("reconnect_max must not be smaller than reconnect_min")
+        if self.max_frame_bytes < 4096:
+            raise ValueError("max_frame_bytes must be at least 4096")

@@ -1,0 +1,265 @@
+"""One gossip link as a message transport: the dialling client and the ASGI server side."""
+
+from __future__ import annotations
+
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Protocol
+
+import anyio
+import anyio.abc
+from starlette.websockets import WebSocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+
+from bassline.errors import PeerError
+from bassline.net.metrics import frame_overhead
+from bassline.net.protocol import ProtocolViolation
+from bassline.net.urls import NodeURL
+
+__all__ = ["ASGITransport", "ConnectionClosed", "DialError", "Transport", "dial"]
+
+
+class ConnectionClosed(PeerError):
+    """The link closed; ``code`` is the WebSocket close code when there was one."""
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"connection closed (code {code}{': ' + reason if reason else ''})")
+
+
+class DialError(PeerError):
+    """A peer could not be reached or did not accept the WebSocket upgrade."""
+
+
+class Transport(Protocol):
+    """What a peer session needs from a link."""
+
+    remote: str
+    """Where the other end is (for logs)."""
+
+    async def send(self, data: bytes) -> int:
+        """Send one message; returns the bytes it took on the wire."""
+
+    async def receive(self) -> bytes | str:
+        """The next whole message; ConnectionClosed when the link ends."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the link (idempotent, never raises)."""
+
+
+class ASGITransport:
+    """The accepting side: a Starlette WebSocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        client = websocket.client
+        self.remote = f"{client.host}:{client.port}" if client else "unknown"
+        self._lock = anyio.Lock()
+        self._closed = False
+
+    async def send(self, data: bytes) -> int:
+        """Send a binary message."""
+        if self._closed:
+            raise ConnectionClosed(None, "closed locally")
+        async with self._lock:
+            try:
+                await self.websocket.send_bytes(data)
+            except (RuntimeError, OSError) as exc:
+                raise ConnectionClosed(None, str(exc)) from None
+        return len(data) + frame_overhead(len(data), masked=False)
+
+    async def receive(self) -> bytes | str:
+        """The next message (binary or text)."""
+        try:
+            message = await self.websocket.receive()
+        except RuntimeError as exc:
+            raise ConnectionClosed(None, str(exc)) from None
+        if message["type"] == "websocket.disconnect":
+            self._closed = True
+            raise ConnectionClosed(message.get("code"), message.get("reason") or "")
+        data = message.get("bytes")
+        if data is not None:
+            return bytes(data)
+        return str(message.get("text") or "")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            try:
+                async with self._lock:
+                    await self.websocket.close(code, reason[:120])
+            except (RuntimeError, OSError):
+                pass
+
+
+class ClientTransport:
+    """The dialling side: WebSocket over an anyio stream, with wsproto.
+
+    Message size is enforced while a message arrives, so a hostile server cannot make
+    the dialler buffer more than ``max_bytes``.
+    """
+
+    def __init__(
+        self, stream: anyio.abc.ByteStream, ws: WSConnection, max_bytes: int, remote: str
+    ) -> None:
+        self.stream = stream
+        self.ws = ws
+        self.max_bytes = max_bytes
+        self.remote = remote
+        self._lock = anyio.Lock()
+        self._ready: deque[bytes | str] = deque()
+        self._parts: list[bytes | str] = []
+        self._size = 0
+        self._closed = False
+        self._close_info: tuple[int | None, str] = (None, "closed")
+
+    async def _write(self, data: bytes) -> None:
+        async with self._lock:
+            try:
+                await self.stream.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                self._closed = True
+                raise ConnectionClosed(None, f"send failed: {exc!r}") from None
+
+    async def send(self, data: bytes) -> int:
+        """Send a binary message."""
+        if self._closed:
+            raise ConnectionClosed(None, "closed locally")
+        await self._write(self.ws.send(BytesMessage(data=data)))
+        return len(data) + frame_overhead(len(data), masked=True)
+
+    async def receive(self) -> bytes | str:
+        """The next whole message."""
+        while not self._ready:
+            if self._closed:
+                raise ConnectionClosed(*self._close_info)
+            try:
+                data = await self.stream.receive(65536)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+                self._closed = True
+                raise ConnectionClosed(None, f"stream ended: {exc!r}") from None
+            except anyio.ClosedResourceError:
+                self._closed = True
+                raise ConnectionClosed(None, "closed locally") from None
+            self.ws.receive_data(data)
+            await self._drain_events()
+        return self._ready.popleft()
+
+    async def _drain_events(self) -> None:
+        for event in self.ws.events():
+            if isinstance(event, BytesMessage | TextMessage):
+                self._size += len(event.data)
+                if self._size > self.max_bytes:
+                    raise ProtocolViolation(
+                        "oversized", f"message of more than {self.max_bytes} bytes"
+                    )
+                self._parts.append(
+                    bytes(event.data) if isinstance(event.data, bytearray) else event.data
+                )
+                if event.message_finished:
+                    if isinstance(event, BytesMessage):
+                        whole: bytes | str = b"".join(
+                            p for p in self._parts if isinstance(p, bytes)
+                        )
+                    else:
+                        whole = "".join(p for p in self._parts if isinstance(p, str))
+                    self._ready.append(whole)
+                    self._parts = []
+                    self._size = 0
+            elif isinstance(event, Ping):
+                await self._write(self.ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                with suppress(ConnectionClosed):
+                    await self._write(self.ws.send(event.response()))
+                self._closed = True
+                self._close_info = (event.code, event.reason or "")
+                return  # messages that arrived before the close are still delivered
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame and close the stream."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            if not self._closed:
+                self._closed = True
+                with suppress(Exception):  # the link may be gone already; closing must not fail
+                    await self._write(self.ws.send(CloseConnection(code, reason[:120])))
+            await _close_quietly(self.stream)
+
+
+@asynccontextmanager
+async def dial(
+    url: NodeURL, *, max_bytes: int, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[ClientTransport]:
+    """Open a WebSocket to ``url``'s gossip endpoint; DialError if that fails."""
+    try:
+        if url.secure:
+            stream: anyio.abc.ByteStream = await anyio.connect_tcp(
+                url.host,
+                url.port,
+                tls=True,
+                ssl_context=ssl_context or ssl.create_default_context(),
+                tls_hostname=url.host,
+            )
+        else:
+            stream = await anyio.connect_tcp(url.host, url.port)
+    except (OSError, ssl.SSLError) as exc:
+        raise DialError(f"cannot connect to {url.ws}: {exc}") from None
+    try:
+        ws = WSConnection(ConnectionType.CLIENT)
+        transport = ClientTransport(stream, ws, max_bytes, url.ws)
+        await transport._write(
+            ws.send(Request(host=f"{url.host}:{url.port}", target=url.gossip_path))
+        )
+        status = await _await_upgrade(transport)
+        if status is not None:
+            raise DialError(f"{url.ws} refused the WebSocket upgrade with HTTP {status}")
+    except (ConnectionClosed, ssl.SSLError) as exc:
+        await _close_quietly(stream)
+        raise DialError(f"cannot open a gossip link to {url.ws}: {exc}") from None
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _close_quietly(stream)
+        raise
+    try:
+        yield transport
+    finally:
+        await transport.close()
+
+
+async def _close_quietly(stream: anyio.abc.ByteStream) -> None:
+    """Close a stream; a TLS shutdown that fails (the peer is gone) is not an error."""
+    with suppress(ssl.SSLError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        await stream.aclose()
+
+
+async def _await_upgrade(transport: ClientTransport) -> int | None:
+    """Read until the server accepts (None) or rejects (its HTTP status)."""
+    while True:
+        try:
+            data = await transport.stream.receive(65536)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+            raise ConnectionClosed(None, f"closed during the upgrade: {exc!r}") from None
+        transport.ws.receive_data(data)
+        for event in transport.ws.events():
+            if isinstance(event, AcceptConnection):
+                return None
+            if isinstance(event, RejectConnection):
+                return event.status_code
+            if isinstance(event, RejectData):
+                continue
+            raise ConnectionClosed(None, f"unexpected {type(event).__name__} during the upgrade")

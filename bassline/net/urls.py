@@ -1,0 +1,78 @@
+"""Node URLs: what users and peers write (``ws://host:port``) and what we dial."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import attrs
+
+__all__ = ["NodeURL", "is_loopback", "parse_node_url"]
+
+_SCHEMES = {"ws": False, "http": False, "wss": True, "https": True}
+
+
+@attrs.frozen
+class NodeURL:
+    """A node's address: TLS or not, host, port and the path the app is mounted at."""
+
+    secure: bool
+    host: str
+    port: int
+    path: str = ""
+
+    @property
+    def _netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        """The base URL in ``ws://`` / ``wss://`` form (what peers advertise)."""
+        return f"{'wss' if self.secure else 'ws'}://{self._netloc}{self.path}"
+
+    @property
+    def http(self) -> str:
+        """The base URL in ``http://`` / ``https://`` form (the JSON API)."""
+        return f"{'https' if self.secure else 'http'}://{self._netloc}{self.path}"
+
+    @property
+    def gossip_path(self) -> str:
+        """The path of the gossip WebSocket endpoint."""
+        return f"{self.path}/gossip"
+
+
+def parse_node_url(url: str) -> NodeURL:
+    """Parse ``ws://``, ``wss://``, ``http://`` or ``https://`` URLs; ValueError with the reason."""
+    if not isinstance(url, str) or not url:
+        raise ValueError("empty node URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"malformed node URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ValueError(
+            f"node URL {url!r} must start with ws://, wss://, http:// or https:// "
+            "(e.g. ws://127.0.0.1:8455)"
+        )
+    if not parts.hostname:
+        raise ValueError(f"node URL {url!r} has no host")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"node URL {url!r} must not have a query, fragment or credentials")
+    secure = _SCHEMES[scheme]
+    path = parts.path.rstrip("/")
+    if path.endswith("/gossip"):
+        path = path[: -len("/gossip")]
+    return NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only reaches this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

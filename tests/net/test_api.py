@@ -1,0 +1,138 @@
+"""The node's HTTP API on a real socket: contacts, spec, status, health, metrics, errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bassline.lattices import GrowSet
+from bassline.net import GossipSettings, api_token
+
+from .conftest import SECRET, flat, node, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_read_write_and_list_contacts() -> None:
+    async with node("api", flat(3, sets=1)) as (net, server):
+        assert server.url is not None
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            r = await http.put("/api/contacts/c0", json={"value": {"x": [1, 2]}})
+            assert r.status_code == 200, r.text
+            assert r.json()["changed"] == {"c0": {"x": [1, 2]}}
+            assert net.value("c0") == {"x": [1, 2]}
+            r = await http.get("/api/contacts/c0")
+            body = r.json()
+            assert body["present"] and body["value"] == {"x": [1, 2]}
+            assert body["stamp"][1] == "api"
+            r = await http.post("/api/contacts", json={"values": {"c1": 1, "s0": ["a"]}})
+            assert r.status_code == 200, r.text
+            assert net.value("s0") == GrowSet(["a"])
+            listing = (await http.get("/api/contacts")).json()
+            assert {c["id"] for c in listing["contacts"]} == {"c0", "c1", "s0"}
+            assert listing["digest"] == net.digest()
+            empty = (await http.get("/api/contacts/c2")).json()
+            assert empty == {
+                "id": "c2",
+                "present": False,
+                "contradiction": None,
+                "failure": None,
+            }
+
+
+async def test_spec_status_health_metrics_and_openapi() -> None:
+    async with node("n", flat(2)) as (net, server):
+        assert server.url is not None
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            spec = (await http.get("/api/spec")).json()
+            assert spec["hash"] == net.spec_hash and spec["spec"]["id"] == "flat"
+            status = (await http.get("/api/status")).json()
+            assert status["node"] == "n" and status["digest"] == net.digest()
+            assert status["storage"]["breaker"] == "closed"
+            health = await http.get("/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            metrics = (await http.get("/metrics")).text
+            for name in (
+                "bassline_net_peers_connected",
+                "bassline_net_bytes_in_total",
+                "bassline_net_bytes_out_total",
+                "bassline_net_deltas_in_total",
+                "bassline_net_anti_entropy_rounds_total",
+                "bassline_net_refused_peers_total",
+                "bassline_runtime_queue_depth",
+            ):
+                assert f"\n{name}" in metrics, name
+            doc = (await http.get("/openapi.json")).json()
+            assert doc["openapi"].startswith("3.1")
+            assert "/api/contacts/{contact}" in doc["paths"]
+
+
+async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
+    async with node("strict", flat(2, sets=1), settings=_small()) as (net, server):
+        assert server.url is not None
+        before = net.digest()
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            cases = [
+                (await http.put("/api/contacts/c9", json={"value": 1}), 404, "unknown-contact"),
+                (await http.put("/api/contacts/c0", content=b"{not json"), 400, "malformed-json"),
+                (await http.put("/api/contacts/c0", json={"v": 1}), 400, "bad-request"),
+                (
+                    await http.put(
+                        "/api/contacts/c0", json={"value": {"$type": "nope", "value": 1}}
+                    ),
+                    422,
+                    "bad-content",
+                ),
+                (
+                    await http.put(
+                        "/api/contacts/c0", content=b'{"value": "' + b"x" * 70000 + b'"}'
+                    ),
+                    413,
+                    "too-large",
+                ),
+                (
+                    await http.post("/api/contacts", json={"values": {"zz": 1}}),
+                    404,
+                    "unknown-contact",
+                ),
+            ]
+            for response, status, code in cases:
+                assert response.status_code == status, response.text
+                assert response.json()["code"] == code
+            assert (
+                "did you mean 'c0'" in cases[0][0].json()["error"]
+                or "c9" in cases[0][0].json()["error"]
+            )
+            metrics = (await http.get("/metrics")).text
+        assert net.digest() == before
+        assert net.metrics.api_rejected["unknown-contact"] == 2
+        assert 'bassline_net_api_rejected_total{reason="malformed-json"} 1' in metrics
+
+
+async def test_with_a_secret_the_api_needs_the_derived_token() -> None:
+    async with node("locked", flat(1), secret=SECRET) as (net, server):
+        assert server.url is not None
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            r = await http.put("/api/contacts/c0", json={"value": 1})
+            assert r.status_code == 401
+            r = await http.get("/api/contacts/c0", headers={"authorization": "Bearer wrong"})
+            assert r.status_code == 401
+            good = {"authorization": f"Bearer {api_token(SECRET)}"}
+            r = await http.put("/api/contacts/c0", json={"value": 1}, headers=good)
+            assert r.status_code == 200
+            assert (await http.get("/healthz")).status_code == 200
+        assert net.metrics.api_rejected["unauthorized"] == 2
+
+
+async def test_health_is_degraded_while_no_configured_peer_is_reachable() -> None:
+    async with node("alone", flat(1), peers=["ws://127.0.0.1:9"]) as (net, server):
+        assert server.url is not None
+        await wait_until(lambda: net.metrics.dial_failures >= 1, what="a failed dial")
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            r = await http.get("/healthz")
+        assert r.status_code == 503
+        assert "configured peers" in r.json()["reasons"][0]
+
+
+def _small() -> GossipSettings:
+    return GossipSettings(max_frame_bytes=65536, discover=False)

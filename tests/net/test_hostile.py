@@ -1,0 +1,300 @@
+"""Hostile input against a real node: no crash, no state change, every bad frame counted.
+
+One node (with a cluster secret) runs in a background event loop for the whole module;
+hypothesis generates attacks, each on its own WebSocket connection over real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bassline.net import BasslineNetwork, GossipSettings, NodeServer
+from bassline.net.handshake import handshake
+from bassline.net.protocol import ProtocolViolation, dump, parse_frame
+from bassline.net.transport import ConnectionClosed, DialError, dial
+from bassline.net.urls import NodeURL
+
+from .conftest import SECRET, flat
+
+LIMIT = 16384
+SETTINGS = GossipSettings(
+    max_frame_bytes=LIMIT,
+    heartbeat_interval=1,
+    heartbeat_timeout=3,
+    handshake_timeout=3,
+    discover=False,
+    shutdown_grace=0.5,
+)
+SPEC = flat(5, sets=1)
+
+
+class Harness:
+    """The node under attack, an authenticated attacker, and how to talk to both."""
+
+    def __init__(self, portal: BlockingPortal, target: BasslineNetwork, url: NodeURL) -> None:
+        self.portal = portal
+        self.target = target
+        self.url = url
+        self.attacker: BasslineNetwork | None = None
+
+    def counts(self) -> int:
+        m = self.target.metrics
+        return sum(m.rejected.values()) + sum(m.refused.values())
+
+    def run(self, frames: list[bytes], *, authenticated: bool) -> list[Any]:
+        """Send ``frames`` on a fresh link (after a valid handshake if asked); the replies."""
+        return self.portal.call(self._attack, frames, authenticated)
+
+    async def _attack(self, frames: list[bytes], authenticated: bool) -> list[Any]:
+        replies: list[Any] = []
+        async with dial(self.url, max_bytes=1 << 22) as link:
+            if authenticated:
+                assert self.attacker is not None
+                await handshake(self.attacker, link, dialer=True)
+            try:
+                for frame in frames:
+                    await link.send(frame)
+                with anyio.fail_after(10):
+                    while True:
+                        replies.append(orjson.loads(await link.receive()))
+            except (ConnectionClosed, ProtocolViolation):
+                pass
+        with anyio.fail_after(10):
+            while self.target.peers():  # noqa: ASYNC110 - polling with a deadline
+                await anyio.sleep(0.01)
+        return replies
+
+
+@asynccontextmanager
+async def _serve() -> AsyncIterator[tuple[BasslineNetwork, NodeURL, BasslineNetwork]]:
+    async with BasslineNetwork("target", SPEC, secret=SECRET, settings=SETTINGS) as target:
+        await target.update_many({"c0": "precious", "s0": ["a", "b"]})
+        async with NodeServer(target, "127.0.0.1", 0) as server:
+            assert server.url is not None
+            async with BasslineNetwork(
+                "attacker", SPEC, secret=SECRET, settings=SETTINGS
+            ) as attacker:
+                yield target, server.url, attacker
+
+
+@pytest.fixture(scope="module", params=["asyncio", "trio"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    with start_blocking_portal(request.param) as portal:
+        with portal.wrap_async_context_manager(_serve()) as (target, url, attacker):
+            h = Harness(portal, target, url)
+            h.attacker = attacker
+            h.before = target.digest()  # type: ignore[attr-defined]
+            yield h
+            assert target.digest() == h.before  # type: ignore[attr-defined]
+
+
+def _is_valid(frame: bytes) -> bool:
+    try:
+        parse_frame(frame, LIMIT)
+    except ProtocolViolation:
+        return False
+    return True
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+wrong_shapes = st.one_of(
+    json_values,
+    st.dictionaries(
+        st.sampled_from(["t", "v", "node", "items", "epoch", "from", "to", "peers", "proof"]),
+        json_values,
+        max_size=6,
+    ),
+    st.builds(
+        lambda t, extra: {"t": t, **extra},
+        st.sampled_from(["hello", "auth", "digest", "delta", "peers", "hb", "bye", "refuse", "x"]),
+        st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+    ),
+).map(lambda v: json.dumps(v).encode())
+valid_hello = dump(
+    {
+        "t": "hello",
+        "v": 1,
+        "node": "mallory",
+        "bassline": SPEC.hash,
+        "nonce": "0" * 32,
+        "epoch": "0" * 16,
+        "auth": "hmac-sha256",
+        "url": None,
+        "groups": [],
+    }
+)
+garbage = st.one_of(
+    st.binary(min_size=1, max_size=512),
+    st.integers(1, len(valid_hello) - 1).map(lambda n: valid_hello[:n]),  # truncated JSON
+    st.integers(LIMIT + 1, 4 * LIMIT - 64).map(lambda n: b'{"t":"hb","x":"' + b"x" * n + b'"}'),
+    wrong_shapes,
+).filter(lambda frame: not _is_valid(frame))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(frame=garbage, after_handshake=st.booleans())
+def test_garbage_frames_are_refused_counted_and_change_nothing(
+    harness: Harness, frame: bytes, after_handshake: bool
+) -> None:
+    before = harness.counts()
+    replies = harness.run([frame], authenticated=after_handshake)
+    assert harness.counts() == before + 1
+    if len(frame) <= LIMIT:  # a huge frame may still be in flight when the link is cut
+        assert replies and replies[-1]["t"] == "refuse"
+    assert harness.target.digest() == harness.before  # type: ignore[attr-defined]
+
+
+def _hello(bassline: str, nonce: str, auth: str = "hmac-sha256") -> bytes:
+    return dump(
+        {
+            "t": "hello",
+            "v": 1,
+            "node": "mallory",
+            "bassline": bassline,
+            "nonce": nonce,
+            "epoch": "1" * 16,
+            "auth": auth,
+            "url": None,
+            "groups": [],
+        }
+    )
+
+
+hexes = st.binary(min_size=32, max_size=32).map(lambda b: b.hex())
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(bassline=hexes)
+def test_a_hello_with_another_bassline_hash_is_refused(harness: Harness, bassline: str) -> None:
+    m = harness.target.metrics
+    before = m.refused["bassline-hash"]
+    replies = harness.run([_hello(bassline, secrets.token_hex(16))], authenticated=False)
+    assert m.refused["bassline-hash"] == before + 1
+    assert replies[-1]["code"] == "bassline-hash" and "Bassline mismatch" in replies[-1]["reason"]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(proof=hexes)
+def test_a_wrong_secret_proof_is_refused(harness: Harness, proof: str) -> None:
+    m = harness.target.metrics
+    before = m.refused["auth"]
+    frames = [_hello(SPEC.hash, secrets.token_hex(16)), dump({"t": "auth", "proof": proof})]
+    replies = harness.run(frames, authenticated=False)
+    assert m.refused["auth"] == before + 1
+    assert replies[0]["t"] == "hello" and replies[-1]["code"] == "auth"
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(nonce=st.binary(min_size=16, max_size=16).map(lambda b: b.hex()))
+def test_a_replayed_hello_is_refused(harness: Harness, nonce: str) -> None:
+    m = harness.target.metrics
+    hello = _hello(SPEC.hash, nonce)
+    bad_auth = dump({"t": "auth", "proof": "0" * 64})
+    harness.run([hello, bad_auth], authenticated=False)  # the original use of the nonce
+    before = m.refused["replay"]
+    replies = harness.run([hello], authenticated=False)
+    assert m.refused["replay"] == before + 1
+    assert replies[-1]["code"] == "replay"
+
+
+def test_a_hello_after_the_handshake_is_a_violation(harness: Harness) -> None:
+    m = harness.target.metrics
+    before = m.rejected["unexpected-hello"]
+    harness.run([_hello(SPEC.hash, secrets.token_hex(16))], authenticated=True)
+    assert m.rejected["unexpected-hello"] == before + 1
+
+
+def test_a_delta_naming_unknown_contacts_changes_nothing(harness: Harness) -> None:
+    m = harness.target.metrics
+    before = m.rejected["unknown-contact"]
+    stamp_base = 1 << 40
+    delta = {
+        "t": "delta",
+        "epoch": harness.attacker.log.epoch if harness.attacker else "0" * 16,
+        "from": 0,
+        "to": 2,
+        "base": stamp_base,
+        "nodes": ["mallory"],
+        "items": [["c0", "overwritten", 1, 0], ["no-such-contact", 1, 0, 0]],
+    }
+    replies = harness.run([dump(delta)], authenticated=True)
+    assert m.rejected["unknown-contact"] == before + 1
+    assert replies[-1]["code"] == "unknown-contact"
+    assert harness.target.value("c0") == "precious"
+
+
+def test_values_stamped_far_in_the_future_are_dropped_and_counted(harness: Harness) -> None:
+    m = harness.target.metrics
+    before = m.items_rejected["future-stamp"]
+    future = (2**62) // 1 << 0
+    delta = {
+        "t": "delta",
+        "epoch": "2" * 16,
+        "from": 0,
+        "to": 1,
+        "base": future,
+        "nodes": ["mallory"],
+        "items": [["c0", "from the future", 0, 0]],
+    }
+    harness.run([dump(delta), dump({"t": "bye", "reason": "done"})], authenticated=True)
+    assert m.items_rejected["future-stamp"] == before + 1
+    assert harness.target.value("c0") == "precious"
+
+
+def test_a_frame_beyond_the_servers_hard_cap_is_cut_and_counted(harness: Harness) -> None:
+    m = harness.target.metrics
+    before = m.rejected["dropped-in-handshake"]
+    harness.run([b"x" * (5 * LIMIT)], authenticated=False)
+    harness.portal.call(_settle)
+    assert m.rejected["dropped-in-handshake"] == before + 1
+
+
+def test_the_counts_appear_in_metrics_and_the_node_still_serves(harness: Harness) -> None:
+    def fetch() -> str:
+        return httpx.get(f"{harness.url.http}/metrics").text
+
+    text = fetch()
+    assert 'bassline_net_frames_rejected_total{reason="unknown-contact"}' in text
+    assert 'bassline_net_refused_peers_total{reason="auth"}' in text
+    assert 'bassline_net_refused_peers_total{reason="bassline-hash"}' in text
+    assert 'bassline_net_items_rejected_total{reason="future-stamp"}' in text
+    assert httpx.get(f"{harness.url.http}/healthz").status_code == 200
+
+
+async def _settle() -> None:
+    await anyio.sleep(0.2)  # the server notices the cut connection asynchronously
+
+
+def test_dialling_a_dead_port_is_a_clear_error() -> None:
+    async def go() -> None:
+        with pytest.raises(DialError, match="cannot connect"):
+            async with dial(NodeURL(False, "127.0.0.1", 9), max_bytes=1024):
+                pass
+
+    anyio.run(go)

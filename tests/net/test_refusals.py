@@ -1,0 +1,101 @@
+"""Peers that must not join are refused, with a clear reason on both sides, and counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from bassline.errors import PeerError
+from bassline.net import BasslineNetwork, InsecureListen, NodeServer
+from bassline.spec import parse_spec
+
+from .conftest import FAST, SECRET, flat, node, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def _refused_both_ways(
+    listener: BasslineNetwork, dialer: BasslineNetwork, url: str, code: str
+) -> tuple[str, str]:
+    with pytest.raises(PeerError) as failed:
+        await dialer.connect_to_peer(url, wait=True, within=1.0)
+    await wait_until(
+        lambda: listener.metrics.refused[code] >= 1 or dialer.metrics.refused[code] >= 1,
+        what=f"a {code} refusal",
+    )
+    assert not listener.peers() and not dialer.peers()
+    return str(failed.value), code
+
+
+async def test_a_wrong_secret_is_refused_on_both_sides() -> None:
+    spec = flat(2)
+    async with node("guarded", spec, secret=SECRET) as (guarded, server):
+        assert server.url is not None
+        async with BasslineNetwork(
+            "intruder", spec, secret=b"not-the-cluster-secret!!", settings=FAST
+        ) as intruder:
+            message, _ = await _refused_both_ways(guarded, intruder, server.url.ws, "auth")
+            assert "secret" in message
+            # the listener detected the bad proof; the dialler was told why
+            assert guarded.metrics.refused["auth"] >= 1
+            assert intruder.metrics.refused_by_peer["auth"] >= 1
+            await intruder.update_contact("c0", "forged")
+            assert guarded.value("c0", None) is None
+
+
+async def test_a_peer_without_the_secret_is_refused() -> None:
+    spec = flat(2)
+    async with node("guarded", spec, secret=SECRET) as (guarded, server):
+        assert server.url is not None
+        async with BasslineNetwork("open", spec, settings=FAST) as open_node:
+            message, _ = await _refused_both_ways(guarded, open_node, server.url.ws, "auth-mode")
+            assert "cluster secret" in message
+            assert guarded.metrics.refused["auth-mode"] >= 1
+
+
+async def test_another_bassline_hash_is_refused_on_both_sides() -> None:
+    ours = flat(2)
+    theirs = parse_spec({"id": "other", "contacts": [{"id": "c0"}]})
+    async with node("ours", ours) as (ours_node, server):
+        assert server.url is not None
+        async with BasslineNetwork("theirs", theirs, settings=FAST) as theirs_node:
+            message, _ = await _refused_both_ways(
+                ours_node, theirs_node, server.url.ws, "bassline-hash"
+            )
+            assert "Bassline mismatch" in message and theirs.hash[:12] in message
+            assert ours_node.metrics.refused["bassline-hash"] >= 1
+            assert theirs_node.metrics.refused_by_peer["bassline-hash"] >= 1
+
+
+async def test_the_same_secret_connects_and_gossips() -> None:
+    spec = flat(2)
+    async with node("a", spec, secret=SECRET) as (a, server):
+        assert server.url is not None
+        async with BasslineNetwork("b", spec, secret=SECRET, settings=FAST) as b:
+            await b.connect_to_peer(server.url.ws, wait=True)
+            await b.update_contact("c1", "hello")
+            await wait_until(lambda: a.value("c1", None) == "hello")
+
+
+async def test_two_nodes_with_one_id_are_refused_as_self() -> None:
+    spec = flat(2)
+    async with node("twin", spec) as (first, server):
+        assert server.url is not None
+        async with BasslineNetwork("twin", spec, settings=FAST) as second:
+            with pytest.raises(PeerError, match="own id"):
+                await second.connect_to_peer(server.url.ws, wait=True, within=1.0)
+            assert first.metrics.refused["self"] >= 1
+
+
+async def test_without_a_secret_a_node_only_listens_on_loopback() -> None:
+    async with BasslineNetwork("lonely", flat(1), settings=FAST) as net:
+        with pytest.raises(InsecureListen, match="without a cluster secret"):
+            NodeServer(net, "0.0.0.0", 0)
+        with pytest.raises(InsecureListen):
+            NodeServer(net, "10.1.2.3", 0)
+        async with NodeServer(net, "::1" if False else "localhost", 0) as server:
+            assert server.url is not None
+
+
+async def test_a_secret_must_be_long_enough() -> None:
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        BasslineNetwork("n", flat(1), secret=b"short")
