@@ -35,7 +35,9 @@ def _register_commands() -> None:
     """Import the command modules; each adds its commands to :data:`app`."""
     from bassline.cli import (
         node_commands,  # noqa: F401
+        project_commands,  # noqa: F401
         run_commands,  # noqa: F401
+        storage_commands,  # noqa: F401
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import orjson
 from rich.table import Table
 
 from bassline.codec import dumps, to_json
@@ -11,7 +13,7 @@ from bassline.content import ABSENT
 from bassline.engine import Network, PropagationResult
 from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
 
-__all__ = ["result_json", "show", "values_table"]
+__all__ = ["plural", "print_json", "result_json", "say", "show", "values_table"]
 
 
 def show(value: Any) -> str:
@@ -85,3 +87,23 @@ def result_json(network: Network, result: PropagationResult) -> dict[str, Any]:
             for cid, f in network.failures.items()
         ],
     }
+
+
+def print_json(data: Any) -> None:
+    """Print plain JSON data to stdout, indented, for scripts (``--json``)."""
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    """Print one plain line to stdout: no markup, no highlighting, never wrapped."""
+    from bassline.cli.app import out
+
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 batch"``, ``"2 batches"``: a count with its noun."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}es" if noun.endswith(("s", "ch", "sh", "x")) else f"{count} {noun}s"

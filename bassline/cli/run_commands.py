@@ -6,15 +6,25 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import orjson
 import typer
 
-from bassline.cli.app import UserError, app, out
-from bassline.cli.render import result_json, values_table
+from bassline.cli.app import UserError, app, err, out
+from bassline.cli.render import result_json, say, values_table
+from bassline.cli.storage_access import one_line, opened
+from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
 from bassline.engine import Network, PropagationResult
-from bassline.spec import load_spec
+from bassline.errors import BasslineError, PersistenceError
+from bassline.runtime import SpecMismatch, StorageBackedRuntime
+from bassline.spec import Bassline, load_spec
+from bassline.storage import mask_url
 
-SpecArg = Annotated[Path, typer.Argument(help="Spec file (native or prototype JSON format).")]
+SpecArg = Annotated[
+    Path, typer.Argument(metavar="SPEC", help="Spec file (native or prototype JSON format).")
+]
+
+Sets = list[tuple[str, Any]]
 
 
 def _parse_set(item: str) -> tuple[str, Any]:
@@ -36,8 +46,71 @@ def validate(spec: SpecArg) -> None:
     out.print(
         f"[green]ok[/green] {spec}: network {loaded.id!r} v{loaded.version}, "
         f"{len(loaded.groups)} groups, {len(loaded.contacts)} contacts, {len(loaded.wires)} wires, "
-        f"hash {loaded.hash[:12]}"
+        f"hash {loaded.hash[:12]}",
+        soft_wrap=True,
     )
+
+
+def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResult]:
+    network = Network(spec)
+    result: PropagationResult = network.initial_result
+    for contact, value in sets:
+        result = network.update(contact, value)
+        if not result.settled:
+            break
+    return network, result
+
+
+async def _run_stored(
+    spec: Bassline, sets: Sets, url: str, replace_spec: bool
+) -> tuple[Network, PropagationResult, int]:
+    masked = mask_url(url)
+    async with opened(url) as storage:
+        try:
+            async with StorageBackedRuntime(spec, storage, replace_spec=replace_spec) as runtime:
+                result = runtime.network.initial_result
+                for contact, value in sets:
+                    result = await runtime.update_contact(contact, value)
+                    if not result.settled:
+                        break
+                if runtime.ignored_on_recovery:
+                    err.print(
+                        f"note: {masked} holds contents for contacts this spec no longer has: "
+                        f"{', '.join(runtime.ignored_on_recovery[:10])}",
+                        markup=False,
+                        highlight=False,
+                    )
+                return runtime.network, result, runtime.recovered
+        except SpecMismatch as exc:
+            raise UserError(
+                f"{masked} holds network {spec.id!r} with another spec (hash "
+                f"{exc.stored_hash[:12]}, this file has {exc.given_hash[:12]}); pass "
+                "--replace-spec to store this spec (contents of contacts it still has are kept)"
+            ) from None
+        except PersistenceError as exc:
+            raise UserError(one_line(f"storing to {masked} failed: {exc}")) from None
+
+
+def _print(
+    network: Network,
+    result: PropagationResult,
+    *,
+    as_json: bool,
+    compact: bool,
+    show_all: bool,
+    storage: tuple[str, int] | None,
+) -> None:
+    if as_json:
+        data = result_json(network, result)
+        if storage is not None:
+            data["storage"], data["recovered"] = mask_url(storage[0]), storage[1]
+        option = 0 if compact else orjson.OPT_INDENT_2
+        sys.stdout.write(orjson.dumps(data, option=option).decode() + "\n")
+    else:
+        out.print(values_table(network, result, show_all=show_all))
+        if storage is not None:
+            say(f"stored in {mask_url(storage[0])} (restored {storage[1]} contents first)")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -53,23 +126,74 @@ def run(
     all_contacts: Annotated[
         bool, typer.Option("--all", help="Also list gadget port contacts.")
     ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            metavar="URL",
+            help="Run on this storage (file:///dir, postgresql://...): restore what it holds "
+            "first and persist every change, so the next run continues from there.",
+        ),
+    ] = None,
+    replace_spec: Annotated[
+        bool,
+        typer.Option(
+            "--replace-spec", help="With --storage: store this spec over a different stored one."
+        ),
+    ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", "-w", help="Run again whenever the spec file changes; Ctrl-C stops."
+        ),
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.05, help="With --watch: seconds between checks."),
+    ] = DEFAULT_INTERVAL,
 ) -> None:
-    """Run a network to its fixpoint in memory and print every contact."""
+    """Run a network to its fixpoint and print every contact.
+
+    In memory by default; with --storage the values persist (and the next run continues
+    from them). With --watch it runs again whenever the spec file changes (with --json,
+    one JSON document per line).
+    """
     sets = [_parse_set(item) for item in set_ or []]
-    network = Network(load_spec(spec))
-    result: PropagationResult = network.initial_result
-    for contact, value in sets:
-        result = network.update(contact, value)
+
+    def once() -> None:
+        loaded = load_spec(spec)
+        if storage is None:
+            network, result = _run_in_memory(loaded, sets)
+            stored = None
+        else:
+            network, result, recovered = anyio.run(_run_stored, loaded, sets, storage, replace_spec)
+            stored = (storage, recovered)
+        _print(
+            network, result, as_json=as_json, compact=watch, show_all=all_contacts, storage=stored
+        )
         if not result.settled:
-            break
-    if as_json:
-        sys.stdout.write(
-            orjson.dumps(result_json(network, result), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-    else:
-        out.print(values_table(network, result, show_all=all_contacts))
-    if not result.settled:
-        raise UserError(
-            f"the network did not settle within {network.step_budget} steps; "
-            f"still changing: {', '.join(result.unsettled[:10])}"
-        )
+            raise UserError(
+                f"the network did not settle within {network.step_budget} steps; "
+                f"still changing: {', '.join(result.unsettled[:10])}"
+            )
+
+    if not watch:
+        once()
+        return
+
+    def report(exc: Exception) -> None:
+        err.print("[red]error:[/red] ", end="")
+        err.print(str(exc), markup=False)
+
+    def waiting() -> None:
+        err.print(f"watching {spec} for changes (Ctrl-C to stop)", markup=False, highlight=False)
+
+    watch_file(
+        spec,
+        once,
+        interval=interval,
+        on_error=report,
+        expected=(UserError, BasslineError),
+        on_wait=waiting,
+    )
+    err.print("stopped watching", markup=False, highlight=False)

@@ -1,0 +1,427 @@
+"""``bassline export``, ``import``, ``snapshot`` and ``storage migrate|check|copy``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from returns.result import Failure
+from rich.table import Table
+
+from bassline.cli.app import UserError, app, out
+from bassline.cli.exchange import dump_export, parse_export
+from bassline.cli.integrity import NetworkReport, check_network
+from bassline.cli.progress import progress_bar
+from bassline.cli.render import plural, print_json, say
+from bassline.cli.storage_access import migrator_for, one_line, opened, scrub, unwrap
+from bassline.cli.transfer import (
+    DEFAULT_BATCH_SIZE,
+    load_network,
+    prepare_target,
+    verify,
+    write_network,
+)
+from bassline.errors import BasslineError
+from bassline.storage import SnapshotInfo, mask_url
+
+__all__ = ["storage_app"]
+
+storage_app = typer.Typer(
+    name="storage",
+    help="Look after storage backends: migrate schemas, check integrity, copy networks.",
+    no_args_is_help=True,
+)
+app.add_typer(storage_app, name="storage")
+
+UrlArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="STORAGE_URL",
+        help="Storage URL: memory://, file:///path/to/dir or postgresql://user@host/db.",
+    ),
+]
+NetworkArg = Annotated[str, typer.Argument(metavar="NETWORK", help="The network's id.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+BatchOpt = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Content records per atomic batch.")
+]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace a network that already exists at the destination."),
+]
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def _write_output(data: bytes, output: Path | None) -> None:
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@app.command("export")
+def export(
+    storage_url: UrlArg,
+    network: NetworkArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the export here (default: standard output)."),
+    ] = None,
+    snapshot: Annotated[
+        str | None,
+        typer.Option("--snapshot", help="Export this snapshot (an id from `snapshot --list`)."),
+    ] = None,
+) -> None:
+    """Export a network's spec and every stored content, with stamps, as one JSON document.
+
+    The document is canonical JSON in export format version 1 (see the CLI guide); the
+    same state always exports to the same bytes. Import it with `bassline import`.
+    """
+
+    async def main() -> tuple[bytes, int]:
+        async with opened(storage_url) as storage:
+            info: SnapshotInfo | None = None
+            if snapshot is None:
+                spec, contents = await load_network(storage, storage_url, network)
+            else:
+                snap = unwrap(
+                    await storage.load_snapshot(network, snapshot),
+                    storage_url,
+                    f"loading snapshot {snapshot!r} of network {network!r}",
+                )
+                spec, contents, info = snap.spec, list(snap.contents), snap.info
+            with progress_bar(f"exporting {network}", len(contents)) as bar:
+                return dump_export(spec, contents, info, bar.advance), len(contents)
+
+    data, count = anyio.run(main)
+    _write_output(data, output)
+    if output is not None and str(output) != "-":
+        what = f"snapshot {snapshot!r} of network" if snapshot else "network"
+        say(
+            f"exported {what} {network!r} ({count} contents) from {mask_url(storage_url)} "
+            f"to {output}"
+        )
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def _read_input(file: Path) -> bytes:
+    if str(file) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"file not found: {file}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
+
+
+@app.command("import")
+def import_(
+    storage_url: UrlArg,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="An export document ('-' reads standard input).")
+    ],
+    overwrite: OverwriteOpt = False,
+    batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an export document into a storage, in atomic batches, and verify the result.
+
+    Each batch is written all or nothing; the first one carries the spec. A network that
+    already exists is refused unless --overwrite. A document of another export format
+    version is refused.
+    """
+    document = parse_export(_read_input(file), str(file))
+    spec, contents = document.spec, document.contents
+
+    async def main() -> int:
+        async with opened(storage_url) as storage:
+            await prepare_target(storage, storage_url, spec.id, overwrite=overwrite)
+            with progress_bar(f"importing {spec.id}", len(contents)) as bar:
+                batches = await write_network(
+                    storage, storage_url, spec, contents, batch_size=batch_size, bar=bar
+                )
+            await verify(storage, storage_url, spec, contents)
+            return batches
+
+    batches = anyio.run(main)
+    if as_json:
+        print_json(
+            {
+                "network": spec.id,
+                "storage": mask_url(storage_url),
+                "contents": len(contents),
+                "batches": batches,
+                "spec_hash": spec.hash,
+                "verified": True,
+            }
+        )
+    else:
+        say(
+            f"imported network {spec.id!r} ({plural(len(contents), 'content')} in "
+            f"{plural(batches, 'batch')}) into {mask_url(storage_url)}; verified"
+        )
+
+
+# ---------------------------------------------------------------------------- snapshot
+
+
+def _utc(when: dt.datetime) -> str:
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "network": info.network,
+        "label": info.label,
+        "created_at": info.created_at.isoformat(),
+        "contents": info.contents,
+    }
+
+
+@app.command()
+def snapshot(
+    storage_url: UrlArg,
+    network: NetworkArg,
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="A label to remember the snapshot by.")
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the network's snapshots instead of taking one.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a consistent snapshot of a stored network (or list its snapshots with --list).
+
+    Export a snapshot with `bassline export URL NETWORK --snapshot ID -o FILE`, and
+    import that file elsewhere to restore it.
+    """
+    if list_ and label is not None:
+        raise UserError("--label names a new snapshot; it cannot be used with --list")
+
+    async def main() -> list[SnapshotInfo]:
+        async with opened(storage_url) as storage:
+            await load_network(storage, storage_url, network)  # a clear error if it is not there
+            if list_:
+                return unwrap(
+                    await storage.list_snapshots(network),
+                    storage_url,
+                    f"listing snapshots of {network!r}",
+                )
+            info = unwrap(
+                await storage.save_snapshot(network, label),
+                storage_url,
+                f"taking a snapshot of {network!r}",
+            )
+            return [info]
+
+    infos = anyio.run(main)
+    if as_json:
+        data = [_snapshot_json(i) for i in infos]
+        print_json(data if list_ else data[0])
+        return
+    if not list_:
+        info = infos[0]
+        tag = f" (label {info.label!r})" if info.label else ""
+        say(f"snapshot {info.id} of network {network!r}{tag}: {info.contents} contents")
+        return
+    table = Table(title=f"snapshots of {network} in {mask_url(storage_url)}", title_justify="left")
+    table.add_column("id", no_wrap=True, min_width=max((len(i.id) for i in infos), default=2))
+    table.add_column("label")
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("contents", justify="right")
+    for info in infos:
+        table.add_row(
+            info.id,
+            info.label or "",
+            _utc(info.created_at),
+            str(info.contents),
+        )
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------- storage migrate
+
+
+@storage_app.command("migrate")
+def storage_migrate(url: UrlArg, as_json: JsonOpt = False) -> None:
+    """Bring a storage's schema up to date (PostgreSQL); other backends need nothing.
+
+    Safe to run again and while other processes migrate: it does nothing when the schema
+    is already current. A backend package takes part by exposing `migrate(url)` at its
+    top level.
+    """
+    package, migrate = migrator_for(url)
+    masked = mask_url(url)
+    revision: str | None = None
+    if migrate is not None:
+        try:
+            revision = str(migrate(url))
+        except (BasslineError, ValueError) as exc:
+            raise UserError(one_line(scrub(str(exc), url))) from None
+    if as_json:
+        print_json(
+            {
+                "url": masked,
+                "backend": package,
+                "migrations": migrate is not None,
+                "revision": revision,
+            }
+        )
+    elif migrate is None:
+        say(f"{masked}: the {package} backend has no schema to migrate; nothing to do")
+    else:
+        say(f"{masked}: schema at revision {revision}")
+
+
+# ---------------------------------------------------------------------------- storage check
+
+
+def _report_table(url: str, reports: list[NetworkReport]) -> Table:
+    table = Table(title=f"integrity of {mask_url(url)}", title_justify="left")
+    table.add_column("network", style="bold")
+    table.add_column("contents", justify="right")
+    table.add_column("snapshots", justify="right")
+    table.add_column("status")
+    for r in reports:
+        status = "[green]ok[/green]" if not r.problems else f"[red]{len(r.problems)} problems[/red]"
+        table.add_row(r.network, str(r.contents), str(r.snapshots), status)
+    return table
+
+
+@storage_app.command("check")
+def storage_check(
+    url: UrlArg,
+    network: Annotated[
+        list[str] | None,
+        typer.Option("--network", "-n", help="Check only this network; repeatable."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a storage's integrity and print a report (exit 1 if anything is wrong).
+
+    Every network's spec loads and is valid, every content decodes, belongs to a
+    contact of the spec in that contact's group and has a valid stamp (not in the
+    future), merge contacts hold values of their lattice, and every snapshot loads.
+    """
+
+    async def main() -> tuple[list[NetworkReport], str]:
+        async with opened(url) as storage:
+            health = await storage.health()
+            health_problem = ""
+            if isinstance(health, Failure):
+                health_problem = str(health.failure())
+            elif not health.unwrap().ok:
+                health_problem = health.unwrap().detail or "unhealthy"
+            names = network or unwrap(await storage.list_networks(), url, "listing networks")
+            reports = []
+            with progress_bar("checking", len(names)) as bar:
+                for name in names:
+                    reports.append(await check_network(storage, name))
+                    bar.advance()
+            return reports, health_problem
+
+    reports, health_problem = anyio.run(main)
+    problems = sum(len(r.problems) for r in reports) + bool(health_problem)
+    if as_json:
+        print_json(
+            {
+                "url": mask_url(url),
+                "ok": problems == 0,
+                "health": health_problem or "ok",
+                "networks": [r.to_json() for r in reports],
+            }
+        )
+    else:
+        out.print(_report_table(url, reports))
+        if health_problem:
+            say(f"health: {health_problem}")
+        for r in reports:
+            for p in r.problems:
+                say(f"  {r.network}: {p}")
+        if not reports:
+            say("no networks stored")
+    if problems:
+        raise UserError(
+            f"{problems} integrity problem{'s' if problems != 1 else ''} in {mask_url(url)} "
+            "(listed above); repair or restore the affected networks from an export"
+        )
+
+
+# ---------------------------------------------------------------------------- storage copy
+
+
+@storage_app.command("copy")
+def storage_copy(
+    src_url: Annotated[str, typer.Argument(metavar="SRC_URL", help="Storage to copy from.")],
+    dst_url: Annotated[str, typer.Argument(metavar="DST_URL", help="Storage to copy into.")],
+    network: Annotated[
+        list[str] | None,
+        typer.Option("--network", "-n", help="Copy only this network; repeatable (default: all)."),
+    ] = None,
+    overwrite: OverwriteOpt = False,
+    batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy networks (specs and contents with their stamps) from one storage to another.
+
+    Contents go in atomic batches; afterwards the destination is read back and compared
+    with the source. Networks that already exist at the destination are refused unless
+    --overwrite. Snapshots are not copied.
+    """
+    if src_url == dst_url:
+        raise UserError(f"source and destination are the same storage ({mask_url(src_url)})")
+
+    async def main() -> list[tuple[str, int]]:
+        async with opened(src_url) as src, opened(dst_url) as dst:
+            names = network or unwrap(await src.list_networks(), src_url, "listing networks")
+            loaded = [await load_network(src, src_url, name) for name in names]
+            if not overwrite:  # refuse before writing anything
+                for spec, _ in loaded:
+                    await prepare_target(dst, dst_url, spec.id, overwrite=False)
+            total = sum(len(c) for _, c in loaded)
+            copied = []
+            with progress_bar("copying", total) as bar:
+                for spec, contents in loaded:
+                    bar.describe(f"copying {spec.id}")
+                    await prepare_target(dst, dst_url, spec.id, overwrite=overwrite)
+                    await write_network(
+                        dst, dst_url, spec, contents, batch_size=batch_size, bar=bar
+                    )
+                    await verify(dst, dst_url, spec, contents)
+                    copied.append((spec.id, len(contents)))
+            return copied
+
+    copied = anyio.run(main)
+    if as_json:
+        print_json(
+            {
+                "source": mask_url(src_url),
+                "destination": mask_url(dst_url),
+                "networks": [{"network": n, "contents": c, "verified": True} for n, c in copied],
+            }
+        )
+        return
+    for name, count in copied:
+        say(f"copied network {name!r} ({count} contents) to {mask_url(dst_url)}; verified")
+    if not copied:
+        say(f"no networks in {mask_url(src_url)}; nothing copied")

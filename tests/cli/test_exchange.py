@@ -1,0 +1,190 @@
+"""``bassline export``, ``import`` and ``snapshot`` against real file and PostgreSQL storage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bassline.cli.exchange import FORMAT, FORMAT_VERSION
+
+from .conftest import EXAMPLES, Cli, cli_env
+
+MEETING = str(EXAMPLES / "meeting.json")
+CALC = str(EXAMPLES / "calculator.json")
+
+
+def _canonical(data: object) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _seed(cli: Cli, url: str) -> None:
+    """Two networks: the meeting (lattice values) and the calculator with a write."""
+    done = cli("run", MEETING, "--set", 'alice=["tue", "wed"]', "--storage", url)
+    assert done.returncode == 0, done.stderr
+    done = cli("run", CALC, "--set", "input-a=5", "--storage", url)
+    assert done.returncode == 0, done.stderr
+
+
+def test_export_is_one_canonical_versioned_document(cli: Cli, store_a: str, tmp_path: Path) -> None:
+    _seed(cli, store_a)
+    done = cli("export", store_a, "meeting")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert done.stdout == _canonical(doc) + "\n"
+    assert doc["format"] == FORMAT == "bassline-export" and doc["format_version"] == FORMAT_VERSION
+    assert doc["network"] == "meeting" and doc["snapshot"] is None
+    assert doc["spec"]["id"] == "meeting" and len(doc["spec_hash"]) == 64
+    contacts = [c["contact"] for c in doc["contents"]]
+    assert contacts == sorted(contacts) and "day" in contacts
+    alice = next(c for c in doc["contents"] if c["contact"] == "alice")
+    assert alice["value"] == {"$type": "shrink-set", "value": ["tue", "wed"]}
+    assert alice["group"] == "root" and isinstance(alice["stamp"][0], int)
+    assert cli("export", store_a, "meeting").stdout == done.stdout  # same state, same bytes
+    target = tmp_path / "meeting.json"
+    to_file = cli("export", store_a, "meeting", "-o", str(target))
+    assert to_file.returncode == 0 and "2" not in to_file.stderr
+    assert target.read_text() == done.stdout and "exported network 'meeting'" in to_file.stdout
+
+
+def _round_trip(cli: Cli, src: str, dst: str, tmp_path: Path) -> None:
+    _seed(cli, src)
+    exported = tmp_path / "calc.export.json"
+    assert cli("export", src, "calculator", "-o", str(exported)).returncode == 0
+    done = cli("import", dst, str(exported), "--json", "--batch-size", "4")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report == {
+        "network": "calculator",
+        "storage": report["storage"],
+        "contents": 6,
+        "batches": 2,
+        "spec_hash": json.loads(exported.read_text())["spec_hash"],
+        "verified": True,
+    }
+    again = cli("export", dst, "calculator")
+    assert again.stdout == exported.read_text()  # specs, values and stamps all came across
+    ran = cli("run", CALC, "--storage", dst, "--json")
+    assert json.loads(ran.stdout)["contacts"]["result"] == 25
+
+
+def test_import_into_file_storage_round_trips_with_stamps(
+    cli: Cli, store_a: str, store_b: str, tmp_path: Path
+) -> None:
+    _round_trip(cli, store_a, store_b, tmp_path)
+
+
+@pytest.mark.postgres
+def test_import_into_postgres_round_trips_with_stamps(
+    cli: Cli, store_a: str, pg_url: str, tmp_path: Path
+) -> None:
+    _round_trip(cli, store_a, pg_url, tmp_path)
+
+
+def test_import_refuses_existing_networks_unless_overwrite(
+    cli: Cli, store_a: str, store_b: str
+) -> None:
+    _seed(cli, store_a)
+    exported = cli("export", store_a, "meeting").stdout
+    assert cli("import", store_b, "-", input=exported).returncode == 0
+    refused = cli("import", store_b, "-", input=exported)
+    assert refused.returncode == 1
+    assert "already exists" in refused.stderr and "--overwrite" in refused.stderr
+    assert cli("run", MEETING, "--set", 'bob=["wed"]', "--storage", store_b).returncode == 0
+    assert cli("export", store_b, "meeting").stdout != exported
+    replaced = cli("import", store_b, "-", "--overwrite", input=exported)
+    assert replaced.returncode == 0, replaced.stderr
+    assert "imported network 'meeting' (6 contents in 1 batch)" in replaced.stdout
+    assert cli("export", store_b, "meeting").stdout == exported
+
+
+def test_import_refuses_bad_files_with_one_line(cli: Cli, store_a: str, tmp_path: Path) -> None:
+    _seed(cli, store_a)
+    doc = json.loads(cli("export", store_a, "calculator").stdout)
+    newer = tmp_path / "v2.json"
+    newer.write_text(json.dumps({**doc, "format_version": 2}))
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps({**doc, "spec_hash": "0" * 64}))
+    stray = tmp_path / "stray.json"
+    stray_doc = dict(doc, contents=[*doc["contents"], {**doc["contents"][0], "contact": "ghost"}])
+    stray.write_text(json.dumps(stray_doc))
+    cases = [
+        (newer, "export format version 2 is not supported (this bassline reads version 1)"),
+        (Path(CALC), "not a Bassline export"),
+        (edited, "spec_hash does not match the spec"),
+        (stray, "contents[6].contact 'ghost' is not a contact of the spec"),
+        (tmp_path / "missing.json", "file not found"),
+    ]
+    for path, message in cases:
+        done = cli("import", store_a + "-other", str(path))
+        assert done.returncode == 1, (path, done.stderr)
+        assert message in done.stderr, (path, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_import_shows_a_progress_bar_on_a_terminal(cli: Cli, store_a: str, store_b: str) -> None:
+    _seed(cli, store_a)
+    exported = cli("export", store_a, "calculator").stdout
+    done = cli(
+        "import",
+        store_b,
+        "-",
+        "--batch-size",
+        "1",
+        input=exported,
+        env=cli_env(FORCE_COLOR="1", TTY_COMPATIBLE="1"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "importing calculator" in done.stderr
+
+
+def _snapshots(cli: Cli, url: str) -> None:
+    _seed(cli, url)
+    taken = cli("snapshot", url, "calculator", "--label", "before", "--json")
+    assert taken.returncode == 0, taken.stderr
+    info = json.loads(taken.stdout)
+    assert info["label"] == "before" and info["contents"] == 6
+    assert cli("run", CALC, "--set", "input-a=500", "--storage", url).returncode == 0
+    plain = cli("snapshot", url, "calculator")
+    assert plain.returncode == 0 and "snapshot " in plain.stdout
+    listed = cli("snapshot", url, "calculator", "--list", "--json")
+    ids = [s["id"] for s in json.loads(listed.stdout)]
+    assert len(ids) == 2 and info["id"] in ids
+    table = cli("snapshot", url, "calculator", "--list")
+    assert info["id"] in table.stdout and "before" in table.stdout
+    old = cli("export", url, "calculator", "--snapshot", info["id"])
+    assert old.returncode == 0, old.stderr
+    doc = json.loads(old.stdout)
+    assert doc["snapshot"]["id"] == info["id"] and doc["snapshot"]["label"] == "before"
+    values = {c["contact"]: c["value"] for c in doc["contents"]}
+    assert values["result"] == 25  # as it was, not 520
+    unknown = cli("export", url, "calculator", "--snapshot", "nope")
+    assert unknown.returncode == 1 and "snapshot-not-found" in unknown.stderr
+    missing = cli("snapshot", url, "nope")
+    assert missing.returncode == 1
+    assert "no network 'nope'" in missing.stderr and "calculator, meeting" in missing.stderr
+    both = cli("snapshot", url, "calculator", "--list", "--label", "x")
+    assert both.returncode == 1 and "--label" in both.stderr
+
+
+def test_snapshots_on_file_storage(cli: Cli, store_a: str) -> None:
+    _snapshots(cli, store_a)
+
+
+@pytest.mark.postgres
+def test_snapshots_on_postgres(cli: Cli, pg_url: str) -> None:
+    _snapshots(cli, pg_url)
+
+
+def test_a_snapshot_restores_through_export_and_import(
+    cli: Cli, store_a: str, store_b: str
+) -> None:
+    _seed(cli, store_a)
+    snap = json.loads(cli("snapshot", store_a, "calculator", "--json").stdout)
+    assert cli("run", CALC, "--set", "input-a=500", "--storage", store_a).returncode == 0
+    old = cli("export", store_a, "calculator", "--snapshot", snap["id"]).stdout
+    assert cli("import", store_b, "-", input=old).returncode == 0
+    ran = cli("run", CALC, "--storage", store_b, "--json")
+    assert json.loads(ran.stdout)["contacts"]["result"] == 25

@@ -1,0 +1,72 @@
+"""``bassline init``: the scaffolded project validates, runs, and its tests pass as generated."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import Cli, run_cli
+
+
+def test_scaffold_runs_and_its_hypothesis_tests_pass(cli: Cli, tmp_path: Path) -> None:
+    project = tmp_path / "My Project"
+    made = cli("init", str(project), "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["network"] == "my-project"
+    assert {Path(f).relative_to(project).as_posix() for f in created["files"]} == {
+        "network.json",
+        "README.md",
+        "tests/test_network.py",
+    }
+    test_text = (project / "tests" / "test_network.py").read_text()
+    assert "from bassline.testing import strategies as bst" in test_text
+    assert "my-project" in (project / "README.md").read_text()
+
+    assert cli("validate", str(project / "network.json")).returncode == 0
+    ran = cli("run", str(project / "network.json"), "--set", "a=40", "--json")
+    assert json.loads(ran.stdout)["contacts"]["total"] == 43
+
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "5 passed" in tests.stdout
+
+
+def test_init_refuses_to_overwrite_without_force(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", str(tmp_path), "--name", "calc").returncode == 0
+    (tmp_path / "README.md").write_text("mine")
+    again = cli("init", str(tmp_path))
+    assert again.returncode == 1
+    assert "already exist" in again.stderr and "--force" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "README.md").read_text() == "mine"
+    forced = cli("init", str(tmp_path), "--name", "calc", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "calc" in (tmp_path / "README.md").read_text()
+    assert json.loads((tmp_path / "network.json").read_text())["id"] == "calc"
+
+
+def test_init_rejects_a_bad_name_and_a_file_as_directory(cli: Cli, tmp_path: Path) -> None:
+    bad = cli("init", str(tmp_path / "p"), "--name", 'no"quotes')
+    assert bad.returncode == 1 and "--name" in bad.stderr
+    assert not (tmp_path / "p").exists()
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    clash = cli("init", str(a_file))
+    assert clash.returncode == 1 and "not a directory" in clash.stderr
+    assert "Traceback" not in bad.stderr + clash.stderr
+
+
+def test_init_defaults_to_the_current_directory(cli: Cli, tmp_path: Path) -> None:
+    made = run_cli("init", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "network.json").is_file()
+    assert (tmp_path / "tests" / "test_network.py").is_file()

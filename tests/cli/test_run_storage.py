@@ -1,0 +1,96 @@
+"""``bassline run --storage``: values persist, and a second run continues from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from .conftest import EXAMPLES, Cli
+
+CALC = str(EXAMPLES / "calculator.json")
+
+
+def _result(out: str) -> object:
+    return json.loads(out)["contacts"]["result"]
+
+
+def _continues(cli: Cli, url: str) -> None:
+    first = cli("run", CALC, "--set", "input-a=5", "--storage", url, "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data["contacts"]["result"] == 25 and data["recovered"] == 0
+    assert "storage" in data
+    second = cli("run", CALC, "--storage", url, "--json")
+    assert second.returncode == 0, second.stderr
+    data = json.loads(second.stdout)
+    assert data["contacts"]["result"] == 25  # input-a=5 came back from storage
+    assert data["recovered"] == 6
+    third = cli("run", CALC, "--set", "input-b=1", "--storage", url)
+    assert third.returncode == 0, third.stderr
+    assert "6" in third.stdout and "stored in" in third.stdout
+    assert _result(cli("run", CALC, "--storage", url, "--json").stdout) == 6
+    assert _result(cli("run", CALC, "--json").stdout) == 30  # in memory: nothing kept
+
+
+def test_file_storage_keeps_values_between_runs(cli: Cli, store_a: str) -> None:
+    _continues(cli, store_a)
+
+
+@pytest.mark.postgres
+def test_postgres_storage_keeps_values_between_runs(cli: Cli, pg_url: str) -> None:
+    _continues(cli, pg_url)
+
+
+def test_a_changed_spec_needs_replace_spec(cli: Cli, store_a: str, tmp_path: Path) -> None:
+    assert cli("run", CALC, "--set", "input-a=5", "--storage", store_a).returncode == 0
+    data = json.loads((EXAMPLES / "calculator.json").read_text())
+    data["contacts"]["note"] = {"id": "note", "groupId": "root", "content": "new"}
+    data["groups"]["root"]["contactIds"].append("note")
+    changed = tmp_path / "calculator.json"  # the id comes from the file name
+    changed.write_text(json.dumps(data))
+    refused = cli("run", str(changed), "--storage", store_a)
+    assert refused.returncode == 1
+    assert "with another spec" in refused.stderr and "--replace-spec" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    replaced = cli("run", str(changed), "--storage", store_a, "--replace-spec", "--json")
+    assert replaced.returncode == 0, replaced.stderr
+    contacts = json.loads(replaced.stdout)["contacts"]
+    assert contacts["result"] == 25 and contacts["note"] == "new"  # input-a=5 was kept
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_one_line_with_the_password_masked(cli: Cli, pg_fresh_url: str) -> None:
+    unmigrated = cli("run", CALC, "--storage", pg_fresh_url)
+    assert unmigrated.returncode == 1
+    assert "bassline storage migrate" in unmigrated.stderr
+    secret = make_url(pg_fresh_url).set(password="s3cret").render_as_string(hide_password=False)
+    masked = cli("run", CALC, "--storage", secret)
+    assert masked.returncode == 1
+    assert "s3cret" not in masked.stderr and ":***@" in masked.stderr
+    down = cli(
+        "run", CALC, "--storage", "postgresql://postgres:s3cret@127.0.0.1:1/test?connect_timeout=2"
+    )
+    assert down.returncode == 1, down.stderr
+    assert "connection" in down.stderr and "s3cret" not in down.stderr
+    assert "check that the server is running" in down.stderr
+    for done in (unmigrated, masked, down):
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_bad_storage_urls_are_one_clear_line(cli: Cli, tmp_path: Path) -> None:
+    cases = [
+        ("memroy://", "did you mean memory://?"),
+        ("nothing-here", "malformed storage URL"),
+        ("file://relative/dir", "three slashes"),
+        (f"file://{tmp_path}?compact=1", "unknown file storage option 'compact'"),
+    ]
+    for url, message in cases:
+        done = cli("run", CALC, "--storage", url)
+        assert done.returncode == 1, (url, done.stderr)
+        assert message in done.stderr, (url, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr

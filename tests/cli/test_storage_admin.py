@@ -1,0 +1,205 @@
+"""``bassline storage migrate|check|copy`` against real file and PostgreSQL storage."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import anyio
+import psycopg
+import pytest
+from bassline_storage_postgres import head_revision
+from psycopg import sql
+
+from bassline.clock import LOGICAL_BITS, Stamp
+from bassline.storage import ContentRecord, open_storage
+
+from .conftest import EXAMPLES, Cli
+
+CALC = str(EXAMPLES / "calculator.json")
+MEETING = str(EXAMPLES / "meeting.json")
+
+
+def _seed(cli: Cli, url: str) -> None:
+    assert cli("run", CALC, "--set", "input-a=5", "--storage", url).returncode == 0
+    assert cli("run", MEETING, "--set", 'alice=["tue"]', "--storage", url).returncode == 0
+
+
+# ---------------------------------------------------------------------------- migrate
+
+
+@pytest.mark.postgres
+def test_migrate_creates_the_schema_and_is_idempotent(cli: Cli, pg_fresh_url: str) -> None:
+    before = cli("run", CALC, "--storage", pg_fresh_url)
+    assert before.returncode == 1 and "bassline storage migrate" in before.stderr
+    done = cli("storage", "migrate", pg_fresh_url)
+    assert done.returncode == 0, done.stderr
+    assert f"schema at revision {head_revision()}" in done.stdout
+    again = cli("storage", "migrate", pg_fresh_url, "--json")
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["migrations"] is True and data["revision"] == head_revision()
+    assert data["backend"] == "bassline_storage_postgres"
+    assert cli("run", CALC, "--storage", pg_fresh_url).returncode == 0
+
+
+def test_migrate_on_backends_without_migrations_says_so(cli: Cli, store_a: str) -> None:
+    for url, backend in (
+        ("memory://", "bassline_storage_memory"),
+        (store_a, "bassline_storage_fs"),
+    ):
+        done = cli("storage", "migrate", url)
+        assert done.returncode == 0, done.stderr
+        assert f"the {backend} backend has no schema to migrate; nothing to do" in done.stdout
+
+
+@pytest.mark.postgres
+def test_migrate_errors_are_one_line(cli: Cli) -> None:
+    down = cli("storage", "migrate", "postgresql://postgres:pw@127.0.0.1:1/test?connect_timeout=2")
+    assert down.returncode == 1
+    assert "cannot migrate" in down.stderr and "pw@" not in down.stderr
+    bad = cli("storage", "migrate", "postgresql://postgres@127.0.0.1/test?pool_size=lots")
+    assert bad.returncode == 1 and "pool_size" in bad.stderr
+    for done in (down, bad):
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------- check
+
+
+def test_check_reports_a_healthy_store(cli: Cli, store_a: str) -> None:
+    _seed(cli, store_a)
+    assert cli("snapshot", store_a, "calculator").returncode == 0
+    done = cli("storage", "check", store_a, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["health"] == "ok"
+    assert [(n["network"], n["contents"], n["snapshots"]) for n in report["networks"]] == [
+        ("calculator", 6, 1),
+        ("meeting", 6, 0),
+    ]
+    table = cli("storage", "check", store_a)
+    assert table.returncode == 0 and "calculator" in table.stdout and "ok" in table.stdout
+    empty = cli("storage", "check", "memory://")
+    assert empty.returncode == 0 and "no networks stored" in empty.stdout
+
+
+def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
+    _seed(cli, store_a)
+    now_ms = time.time_ns() // 1_000_000
+    now, future = now_ms << LOGICAL_BITS, (now_ms + 3_600_000) << LOGICAL_BITS
+
+    async def damage() -> None:
+        async with open_storage(store_a) as storage:
+            result = await storage.write(
+                [
+                    ContentRecord("calculator", "root", "ghost", 1, Stamp(5, "x")),
+                    ContentRecord("calculator", "add-gadget", "input-b", 2, Stamp(6, "x")),
+                    ContentRecord("calculator", "root", "result", 3, Stamp(future, "x")),
+                    ContentRecord("meeting", "root", "day", "not a set", Stamp(now, "x")),
+                ]
+            )
+            assert result.unwrap().contents == 4
+
+    anyio.run(damage)
+    done = cli("storage", "check", store_a)
+    assert done.returncode == 1
+    assert "4 integrity problems" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "calculator: contact 'ghost' is not in the spec" in done.stdout
+    assert (
+        "contact 'input-b' is stored under group 'add-gadget', but the spec puts it in 'root'"
+        in done.stdout
+    )
+    assert "contact 'result': stamp" in done.stdout and "in the future" in done.stdout
+    assert "meeting: contact 'day':" in done.stdout
+    report = json.loads(cli("storage", "check", store_a, "--json", "-n", "meeting").stdout)
+    assert report["ok"] is False and len(report["networks"]) == 1
+    assert report["networks"][0]["problems"][0].startswith("contact 'day'")
+
+
+@pytest.mark.postgres
+def test_check_finds_undecodable_postgres_contents(
+    cli: Cli, pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]], pg_schema: str
+) -> None:
+    _seed(cli, pg_url)
+    assert cli("storage", "check", pg_url).returncode == 0
+    pg_admin.execute(
+        sql.SQL(
+            """UPDATE {}.bassline_contacts SET content = '{{"$type": "bogus", "value": 1}}'
+            WHERE network_id = 'calculator' AND contact_id = 'input-a'"""
+        ).format(sql.Identifier(pg_schema))
+    )
+    pg_admin.execute(
+        sql.SQL(
+            "UPDATE {}.bassline_contacts SET stamp_hlc = -5 WHERE network_id = 'meeting' "
+            "AND contact_id = 'alice'"
+        ).format(sql.Identifier(pg_schema))
+    )
+    done = cli("storage", "check", pg_url, "--json")
+    assert done.returncode == 1
+    networks = {n["network"]: n for n in json.loads(done.stdout)["networks"]}
+    assert any(
+        "contents do not load" in p and "bogus" in p for p in networks["calculator"]["problems"]
+    )
+    assert any("alice" in p for p in networks["meeting"]["problems"])
+
+
+# ---------------------------------------------------------------------------- copy
+
+
+def _copies(cli: Cli, src: str, dst: str) -> None:
+    _seed(cli, src)
+    done = cli("storage", "copy", src, dst, "--batch-size", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["networks"] == [
+        {"network": "calculator", "contents": 6, "verified": True},
+        {"network": "meeting", "contents": 6, "verified": True},
+    ]
+    for network in ("calculator", "meeting"):
+        assert cli("export", dst, network).stdout == cli("export", src, network).stdout
+
+
+def test_copy_between_file_stores_and_verify(cli: Cli, store_a: str, store_b: str) -> None:
+    _copies(cli, store_a, store_b)
+
+
+@pytest.mark.postgres
+def test_copy_file_to_postgres_and_back(cli: Cli, store_a: str, store_b: str, pg_url: str) -> None:
+    _copies(cli, store_a, pg_url)
+    back = cli("storage", "copy", pg_url, store_b, "--network", "meeting")
+    assert back.returncode == 0, back.stderr
+    assert "copied network 'meeting' (6 contents)" in back.stdout and "verified" in back.stdout
+    assert cli("export", store_b, "meeting").stdout == cli("export", store_a, "meeting").stdout
+    assert cli("storage", "check", store_b, "--json").returncode == 0
+
+
+def test_copy_refuses_to_overwrite_and_the_same_store(cli: Cli, store_a: str, store_b: str) -> None:
+    _seed(cli, store_a)
+    assert cli("storage", "copy", store_a, store_b, "-n", "calculator").returncode == 0
+    refused = cli("storage", "copy", store_a, store_b)
+    assert refused.returncode == 1
+    assert (
+        "network 'calculator' already exists" in refused.stderr and "--overwrite" in refused.stderr
+    )
+    listed = json.loads(cli("storage", "check", store_b, "--json").stdout)
+    assert [n["network"] for n in listed["networks"]] == ["calculator"]  # nothing half-copied
+    assert cli("run", CALC, "--set", "input-b=0", "--storage", store_b).returncode == 0
+    forced = cli("storage", "copy", store_a, store_b, "--overwrite")
+    assert forced.returncode == 0, forced.stderr
+    assert (
+        cli("export", store_b, "calculator").stdout == cli("export", store_a, "calculator").stdout
+    )
+    same = cli("storage", "copy", store_a, store_a)
+    assert same.returncode == 1 and "the same storage" in same.stderr
+    missing = cli("storage", "copy", store_a, store_b, "-n", "nope", "--overwrite")
+    assert missing.returncode == 1 and "no network 'nope'" in missing.stderr
+
+
+def test_storage_help_lists_its_commands(cli: Cli) -> None:
+    done = cli("storage", "--help")
+    assert done.returncode == 0
+    for command in ("migrate", "check", "copy"):
+        assert command in done.stdout
+    bare = cli("storage")
+    assert "migrate" in bare.stdout + bare.stderr

@@ -1,0 +1,98 @@
+"""``bassline run --watch``: re-runs when the spec changes, survives a broken save, stops on SIGINT.
+
+The test waits on the command's output (with a deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from .conftest import EXAMPLES, cli_env
+
+DEADLINE = 30.0
+WATCH_ARGS = ("--interval", "0.05", "--set", "input-b=2")
+
+
+class Lines:
+    """Every line a stream produces, readable with a deadline."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+
+    def wait_for(self, match: Callable[[str], bool], what: str) -> str:
+        end = time.monotonic() + DEADLINE
+        while (left := end - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if match(line):
+                return line
+        raise AssertionError(f"no {what} within {DEADLINE}s; got {self.seen!r}")
+
+
+def _write_atomically(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _result_is(value: int) -> Callable[[str], bool]:
+    return lambda line: line.startswith("{") and json.loads(line)["contacts"]["result"] == value
+
+
+def test_watch_reruns_on_change_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    spec = tmp_path / "calculator.json"
+    data = json.loads((EXAMPLES / "calculator.json").read_text())
+    spec.write_text(json.dumps(data))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bassline", "run", str(spec), "--watch", "--json", *WATCH_ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    try:
+        out.wait_for(_result_is(12), "first run")  # 10 + 2
+        err.wait_for(lambda line: "watching" in line, "watching notice")
+
+        data["contacts"]["input-a"]["content"] = 1000
+        _write_atomically(spec, data)
+        out.wait_for(_result_is(1002), "re-run after the change")
+
+        spec.write_text("{ not json")
+        err.wait_for(lambda line: line.startswith("error:"), "error for a broken save")
+        assert proc.poll() is None  # still watching
+
+        data["contacts"]["input-a"]["content"] = 7
+        _write_atomically(spec, data)
+        out.wait_for(_result_is(9), "re-run after the fix")
+        err.wait_for(lambda line: "watching" in line, "watching again")
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=DEADLINE) == 0
+        err.wait_for(lambda line: "stopped watching" in line, "goodbye")
+        assert not any("Traceback" in line for line in err.seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
