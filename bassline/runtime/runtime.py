@@ -14,7 +14,7 @@ import attrs
 from anyio.abc import TaskGroup
 from returns.result import Failure, Success
 
-from bassline.clock import Stamp
+from bassline.clock import INITIAL_STAMP, Stamp
 from bassline.content import ABSENT
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, PersistenceError, StorageUnavailable
@@ -184,14 +184,20 @@ class StorageBackedRuntime:
             if err.code is not ErrorCode.NETWORK_NOT_FOUND:
                 raise _persist_error(err, f"cannot read network {self.spec.id!r} from storage")
             await self._save_spec()
-        elif stored.unwrap().hash != self.spec.hash:
+        replaced = False
+        if isinstance(stored, Success) and stored.unwrap().hash != self.spec.hash:
             if not self.replace_spec:
                 raise SpecMismatch(self.spec.id, stored.unwrap().hash, self.spec.hash)
             await self._save_spec()
+            replaced = True
         contents = await self.storage.load_contents(self.spec.id)
         if isinstance(contents, Failure):
             raise _persist_error(contents.failure(), f"cannot load contents of {self.spec.id!r}")
         records = contents.unwrap()
+        if replaced:
+            # values stamped as spec content (or derived from it) belong to the old spec;
+            # the new spec's initial contents take their place
+            records = [r for r in records if r.stamp > INITIAL_STAMP]
         known = [r for r in records if r.contact in self.network]
         self.ignored_on_recovery = sorted(
             r.contact for r in records if r.contact not in self.network

@@ -210,6 +210,19 @@ async def test_a_different_stored_spec_is_refused_unless_replaced(memory_url: st
         assert (await storage.load_network("flat")).unwrap().hash == changed.hash
 
 
+async def test_replacing_the_spec_takes_its_new_initial_contents(memory_url: str) -> None:
+    first = parse_spec({"id": "init", "contacts": [{"id": "a", "content": 1}, {"id": "b"}]})
+    second = parse_spec({"id": "init", "contacts": [{"id": "a", "content": 2}, {"id": "b"}]})
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(first, storage) as rt:
+            await rt.update_contact("b", "written")
+        async with StorageBackedRuntime(second, storage, replace_spec=True) as rt:
+            assert rt.value("a") == 2  # the new spec's content, not the old one's
+            assert rt.value("b") == "written"  # real writes survive
+        stored_a = (await storage.load_contact_content("init", "root", "a")).unwrap()
+        assert stored_a.value == 2
+
+
 async def test_storage_equals_engine_after_open_even_for_initial_and_derived_values(
     memory_url: str,
 ) -> None:
