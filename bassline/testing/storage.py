@@ -71,6 +71,8 @@ from bassline.testing._storage_strategies import (
 )
 
 __all__ = [
+    "PersistentStorageConformance",
+    "SharedStorageConformance",
     "StorageConformance",
     "StorageFactory",
     "assert_failure",
@@ -263,55 +265,6 @@ class StorageConformance:
             assert isinstance(result, Failure), f"save_network before open: {result!r}"
         finally:
             await storage.close()
-
-    async def test_reopening_keeps_everything_when_persistent(
-        self, storage_factory: StorageFactory
-    ) -> None:
-        first = storage_factory()
-        if not first.capabilities.persistent:
-            pytest.skip("backend is not persistent (capabilities.persistent is False)")
-        spec = sample_bassline()
-        async with first:
-            assert_success(await first.save_network(spec))
-            assert_success(
-                await first.write(
-                    [
-                        GroupRecord("calc", GroupSpec("extra", "extra", "root", None, {"k": 1})),
-                        ContentRecord("calc", "ui", "x", {"v": [1, 2.0]}, _stamp(7)),
-                        ContentRecord("calc", "ui", "y", GrowSet([3]), _stamp(8)),
-                    ]
-                )
-            )
-            info = assert_success(await first.save_snapshot("calc", "before"))
-            expected_spec = assert_success(await first.load_network("calc"))
-            expected_contents = assert_success(await first.load_contents("calc"))
-        async with storage_factory() as second:
-            _spec_equal(assert_success(await second.load_network("calc")), expected_spec)
-            contents = assert_success(await second.load_contents("calc"))
-            assert _records(contents) == _records(expected_contents)
-            snaps = assert_success(await second.list_snapshots("calc"))
-            assert [s.id for s in snaps] == [info.id]
-            snap = assert_success(await second.load_snapshot("calc", info.id))
-            assert _records(list(snap.contents)) == _records(expected_contents)
-
-    async def test_two_open_instances_share_the_store_when_shared(
-        self, storage_factory: StorageFactory
-    ) -> None:
-        first = storage_factory()
-        if not first.capabilities.shared:
-            pytest.skip("backend is not shared (capabilities.shared is False)")
-        async with first, storage_factory() as second:
-            assert_success(await first.save_network(sample_bassline()))
-            assert_success(await second.save_contact_content("calc", "ui", "x", 1, _stamp(1)))
-            assert_success(
-                await first.save_contact_content("calc", "ui", "y", GrowSet([2]), _stamp(1))
-            )
-            seen_by_first = assert_success(await first.load_contents("calc"))
-            seen_by_second = assert_success(await second.load_contents("calc"))
-            assert _records(seen_by_first) == _records(seen_by_second)
-            assert len(seen_by_first) == 2
-            assert_success(await second.delete_network("calc"))
-            assert assert_success(await first.network_exists("calc")) is False
 
     # -- networks ------------------------------------------------------------------------
 
@@ -1152,3 +1105,64 @@ def _calls_with_bad_id(
 def _records(records: list[ContentRecord]) -> dict[tuple[str, str], tuple[str, bytes, Stamp]]:
     """Content records keyed by (network, contact), values compared as canonical JSON."""
     return {(r.network, r.contact): (r.group, encode(r.value), r.stamp) for r in records}
+
+
+@pytest.mark.anyio
+class PersistentStorageConformance:
+    """Extra checks for backends whose data outlives the storage object (``persistent``).
+
+    Add it next to :class:`StorageConformance`:
+    ``class TestMine(StorageConformance, PersistentStorageConformance): ...``
+    """
+
+    async def test_reopening_keeps_everything_when_persistent(
+        self, storage_factory: StorageFactory
+    ) -> None:
+        first = storage_factory()
+        assert first.capabilities.persistent, "PersistentStorageConformance needs persistent=True"
+        spec = sample_bassline()
+        async with first:
+            assert_success(await first.save_network(spec))
+            assert_success(
+                await first.write(
+                    [
+                        GroupRecord("calc", GroupSpec("extra", "extra", "root", None, {"k": 1})),
+                        ContentRecord("calc", "ui", "x", {"v": [1, 2.0]}, _stamp(7)),
+                        ContentRecord("calc", "ui", "y", GrowSet([3]), _stamp(8)),
+                    ]
+                )
+            )
+            info = assert_success(await first.save_snapshot("calc", "before"))
+            expected_spec = assert_success(await first.load_network("calc"))
+            expected_contents = assert_success(await first.load_contents("calc"))
+        async with storage_factory() as second:
+            _spec_equal(assert_success(await second.load_network("calc")), expected_spec)
+            contents = assert_success(await second.load_contents("calc"))
+            assert _records(contents) == _records(expected_contents)
+            snaps = assert_success(await second.list_snapshots("calc"))
+            assert [s.id for s in snaps] == [info.id]
+            snap = assert_success(await second.load_snapshot("calc", info.id))
+            assert _records(list(snap.contents)) == _records(expected_contents)
+
+
+@pytest.mark.anyio
+class SharedStorageConformance:
+    """Extra checks for backends several storage objects may open at once (``shared``)."""
+
+    async def test_two_open_instances_share_the_store_when_shared(
+        self, storage_factory: StorageFactory
+    ) -> None:
+        first = storage_factory()
+        assert first.capabilities.shared, "SharedStorageConformance needs shared=True"
+        async with first, storage_factory() as second:
+            assert_success(await first.save_network(sample_bassline()))
+            assert_success(await second.save_contact_content("calc", "ui", "x", 1, _stamp(1)))
+            assert_success(
+                await first.save_contact_content("calc", "ui", "y", GrowSet([2]), _stamp(1))
+            )
+            seen_by_first = assert_success(await first.load_contents("calc"))
+            seen_by_second = assert_success(await second.load_contents("calc"))
+            assert _records(seen_by_first) == _records(seen_by_second)
+            assert len(seen_by_first) == 2
+            assert_success(await second.delete_network("calc"))
+            assert assert_success(await first.network_exists("calc")) is False

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 from bassline.storage import open_storage
-from bassline.testing.storage import StorageConformance, StorageFactory
+from bassline.testing.storage import (
+    PersistentStorageConformance,
+    StorageConformance,
+    StorageFactory,
+)
 
 
-class TestFileConformance(StorageConformance):
+class TestFileConformance(StorageConformance, PersistentStorageConformance):
     """``file:///<fresh tmp dir>``: every conformance test, on asyncio and trio."""
 
     @pytest.fixture

@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 
 from bassline.storage import open_storage
-from bassline.testing.storage import StorageConformance, StorageFactory
+from bassline.testing.storage import (
+    PersistentStorageConformance,
+    SharedStorageConformance,
+    StorageConformance,
+    StorageFactory,
+)
 
 
-class TestPostgresConformance(StorageConformance):
+class TestPostgresConformance(
+    StorageConformance, PersistentStorageConformance, SharedStorageConformance
+):
     """Every conformance test on ``postgresql://`` storage."""
 
     @pytest.fixture

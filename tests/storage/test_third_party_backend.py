@@ -60,7 +60,11 @@ from bassline.storage import (
     register,
 )
 from bassline.storage.validation import check_id, normalise_batch
-from bassline.testing.storage import StorageConformance, StorageFactory
+from bassline.testing.storage import (
+    PersistentStorageConformance,
+    StorageConformance,
+    StorageFactory,
+)
 
 T = TypeVar("T")
 Document = dict[str, Any]
@@ -498,7 +502,7 @@ def _jsonfiles_registered() -> Iterator[None]:
     backends.unregister("jsonfiles")
 
 
-class TestJsonFileBackend(StorageConformance):
+class TestJsonFileBackend(StorageConformance, PersistentStorageConformance):
     """The third-party backend passes the whole suite, including the persistence checks."""
 
     @pytest.fixture
