@@ -38,6 +38,7 @@ def _register_commands() -> None:
         project_commands,  # noqa: F401
         run_commands,  # noqa: F401
         storage_commands,  # noqa: F401
+        watch_node,  # noqa: F401
     )
 
 

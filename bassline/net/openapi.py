@@ -103,6 +103,32 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
                     "responses": {"200": {"description": "text/plain; version=0.0.4"}},
                 }
             },
+            "/api/changes": {
+                "get": {
+                    "summary": "Stream changes (server-sent events)",
+                    "description": (
+                        "A text/event-stream: one 'snapshot' event with the watched contacts, "
+                        "then a 'change' event per changed contact and a 'contradiction' event "
+                        "per contradiction; 'overflow' ends a stream whose reader fell behind."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "contact",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                            "description": "Contacts to watch (default: all).",
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "404": _ERROR,
+                    },
+                }
+            },
             "/api/spec": {
                 "get": {
                     "summary": "The Bassline this node runs (native format) and its hash",

@@ -8,17 +8,24 @@ dial ``ws://host:port/bassline``).
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bassline.codec import from_json, to_json
-from bassline.engine import ContactState, PropagationResult
+from bassline.engine import (
+    ChangeStream,
+    ChangeStreamOverflow,
+    ContactState,
+    Network,
+    PropagationResult,
+)
 from bassline.errors import ContentError, PersistenceError, StorageUnavailable, UnknownContact
 from bassline.net.auth import api_token
 from bassline.net.node import BasslineNetwork
@@ -74,6 +81,45 @@ def _result_json(result: PropagationResult) -> dict[str, Any]:
         "failures": [{"group": f.group, "error": f.error} for f in result.failures],
         "settled": result.settled,
     }
+
+
+def _event(kind: str, data: Any) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def _change_events(
+    engine: Network, stream: ChangeStream, wanted: set[str]
+) -> AsyncIterator[bytes]:
+    """Server-sent events: the watched contacts now, then every change as it happens."""
+    try:
+        now = [
+            {"contact": cid, "value": to_json(v), "stamp": st.to_json()}
+            for cid, v, st in engine.state()
+            if not wanted or cid in wanted
+        ]
+        yield _event("snapshot", now)
+        try:
+            async for result in stream:
+                for change in result.changes:
+                    if not wanted or change.contact in wanted:
+                        yield _event(
+                            "change",
+                            {
+                                "contact": change.contact,
+                                "value": to_json(change.value),
+                                "stamp": change.stamp.to_json(),
+                            },
+                        )
+                for c in result.contradictions:
+                    if not wanted or c.contact in wanted:
+                        yield _event(
+                            "contradiction",
+                            {"contact": c.contact, "reason": c.reason, "source": c.source},
+                        )
+        except ChangeStreamOverflow:
+            yield _event("overflow", {"error": "the watcher fell behind and was cut off"})
+    finally:
+        stream.close()
 
 
 def create_app(network: BasslineNetwork) -> Starlette:
@@ -166,6 +212,19 @@ def create_app(network: BasslineNetwork) -> Starlette:
         ]
         return _json({"contacts": rows, "digest": network.digest()})
 
+    async def watch_changes(request: Request) -> Response:
+        runtime = network.runtime
+        assert runtime is not None
+        wanted = set(request.query_params.getlist("contact"))
+        for cid in wanted:
+            network.contact(cid)  # unknown contact -> 404 before streaming starts
+        stream = runtime.network.changes(max_buffer=1024)
+        return StreamingResponse(
+            _change_events(runtime.network, stream, wanted),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store"},
+        )
+
     async def read_spec(request: Request) -> Response:
         spec = network.spec
         return _json({"hash": spec.hash, "spec": to_json(spec.to_dict())})
@@ -179,6 +238,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
         ("contacts", "GET"): list_contacts,
         ("contacts", "POST"): write_many,
         ("spec", "GET"): read_spec,
+        ("changes", "GET"): watch_changes,
         ("status", "GET"): status,
     }
 
@@ -217,6 +277,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
             api_route("/api/spec", "spec", ["GET"]),
             api_route("/api/status", "status", ["GET"]),
             api_route("/api/contacts", "contacts", ["GET", "POST"]),
+            api_route("/api/changes", "changes", ["GET"]),
             api_route("/api/contacts/{contact:path}", "contact", ["GET", "PUT"]),
         ]
     )

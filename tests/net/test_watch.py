@@ -1,0 +1,73 @@
+"""``bassline watch`` against real nodes: the live change stream of two gossiping processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from .test_processes import Node, _spec_file
+
+
+def _watch(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bassline", "watch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+
+
+def test_watch_streams_a_change_written_on_another_node(tmp_path: Path) -> None:
+    spec = _spec_file(tmp_path, 3)
+    first = Node(tmp_path, spec, "w1").start()
+    second = Node(tmp_path, spec, "w2", "--peer", first.url).start()
+    try:
+        watcher = _watch(second.url, "c1", "--json", "--count", "1")
+        assert watcher.stdout is not None
+        snapshot = json.loads(watcher.stdout.readline())  # the stream is open once this arrives
+        assert snapshot == {"event": "snapshot", "data": []}
+        first.write({"c1": "hello", "c2": "ignored"})  # written on the OTHER node
+        change = json.loads(watcher.stdout.readline())
+        assert change["event"] == "change"
+        assert change["data"]["contact"] == "c1" and change["data"]["value"] == "hello"
+        assert watcher.wait(timeout=30) == 0  # --count 1: done after one change
+        table = _watch(second.url, "--count", "1")
+        # a table prints nothing we could wait on before it subscribes: write until it sees one
+        value = 100
+        deadline = time.monotonic() + 30
+        while table.poll() is None and time.monotonic() < deadline:
+            value += 1
+            httpx.put(f"{second.url}/api/contacts/c2", json={"value": value}, timeout=10)
+            try:
+                table.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        out, _ = table.communicate(timeout=30)
+        assert table.returncode == 0
+        assert "c2" in out and "watching" in out
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_watch_errors_are_one_line(tmp_path: Path) -> None:
+    spec = _spec_file(tmp_path, 1)
+    node = Node(tmp_path, spec, "w3").start()
+    try:
+        unknown = _watch(node.url, "nope")
+        _, err = unknown.communicate(timeout=30)
+        assert unknown.returncode == 1 and "unknown contact 'nope'" in err
+    finally:
+        node.stop()
+    closed = _watch("http://127.0.0.1:9", "--count", "1")
+    _, err = closed.communicate(timeout=30)
+    assert closed.returncode == 1 and "cannot reach node" in err and "Traceback" not in err
+    bad = _watch("not a url")
+    _, err = bad.communicate(timeout=30)
+    assert bad.returncode == 1 and "Traceback" not in err
