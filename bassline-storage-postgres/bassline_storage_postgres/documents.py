@@ -14,13 +14,7 @@ from typing import Any
 from bassline.codec import decode, encode, to_json
 from bassline.spec import (
     Bassline,
-    BlendMode,
-    Boundary,
-    ContactSpec,
-    Endpoint,
     GroupSpec,
-    WireSpec,
-    WireType,
 )
 
 __all__ = [
@@ -39,51 +33,9 @@ def encode_spec(spec: Bassline) -> bytes:
     return encode(spec.to_dict())
 
 
-def _group(data: dict[str, Any]) -> GroupSpec:
-    return GroupSpec(
-        id=data["id"],
-        name=data["name"],
-        parent=data["parent"],
-        gadget=data["gadget"],
-        attributes=data["attributes"],
-    )
-
-
-def _contact(data: dict[str, Any]) -> ContactSpec:
-    extra: dict[str, Any] = {"content": data["content"]} if "content" in data else {}
-    boundary = data["boundary"]
-    return ContactSpec(
-        id=data["id"],
-        group=data["group"],
-        name=data["name"],
-        blend=BlendMode(data["blend"]),
-        lattice=data["lattice"],
-        boundary=Boundary(boundary) if boundary is not None else None,
-        attributes=data["attributes"],
-        **extra,
-    )
-
-
-def _wire(data: dict[str, Any]) -> WireSpec:
-    return WireSpec(
-        id=data["id"], source=data["from"], target=data["to"], type=WireType(data["type"])
-    )
-
-
 def decode_spec(raw: bytes | str) -> Bassline:
     """Rebuild a spec from :func:`encode_spec`'s bytes (KeyError/ValueError if malformed)."""
-    data = decode(raw)
-    return Bassline(
-        id=data["id"],
-        version=data["version"],
-        groups=tuple(_group(g) for g in data["groups"]),
-        contacts=tuple(_contact(c) for c in data["contacts"]),
-        wires=tuple(_wire(w) for w in data["wires"]),
-        endpoints={
-            gid: Endpoint(node=e["node"], url=e["url"]) for gid, e in data["endpoints"].items()
-        },
-        metadata=data["metadata"],
-    )
+    return Bassline.from_dict(decode(raw))
 
 
 def encode_group(group: GroupSpec) -> bytes:
@@ -100,7 +52,13 @@ def encode_group(group: GroupSpec) -> bytes:
 
 def group_from_body(group_id: str, body: dict[str, Any]) -> GroupSpec:
     """A group from its id and decoded body."""
-    return _group({"id": group_id, **body})
+    return GroupSpec(
+        id=group_id,
+        name=body["name"],
+        parent=body["parent"],
+        gadget=body["gadget"],
+        attributes=body["attributes"],
+    )
 
 
 def decode_group(group_id: str, raw: bytes | str) -> GroupSpec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -194,6 +194,44 @@ class Bassline:
             },
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bassline:
+        """Rebuild exactly the spec :meth:`to_dict` described, without validating it.
+
+        For specs that were validated when first loaded (storage reading back what it
+        saved): no lookup of installed gadgets or lattices, no re-sorting. ``data`` holds
+        content values as they are (decode canonical JSON with :func:`bassline.codec.decode`
+        first). Raises KeyError, TypeError or ValueError when ``data`` is not such a dict.
+        """
+        return cls(
+            id=data["id"],
+            version=data["version"],
+            groups=tuple(GroupSpec(**g) for g in data["groups"]),
+            contacts=tuple(_contact_from(c) for c in data["contacts"]),
+            wires=tuple(
+                WireSpec(id=w["id"], source=w["from"], target=w["to"], type=WireType(w["type"]))
+                for w in data["wires"]
+            ),
+            endpoints={
+                gid: Endpoint(node=e["node"], url=e["url"]) for gid, e in data["endpoints"].items()
+            },
+            metadata=data["metadata"],
+        )
+
+    def with_items(
+        self, groups: Iterable[GroupSpec] = (), wires: Iterable[WireSpec] = ()
+    ) -> Bassline:
+        """This spec with ``groups`` and ``wires`` added or replaced by id (kept sorted)."""
+        spec = self
+        groups, wires = list(groups), list(wires)
+        if groups:
+            merged_groups = {g.id: g for g in spec.groups} | {g.id: g for g in groups}
+            spec = attrs.evolve(spec, groups=tuple(sorted(merged_groups.values(), key=_by_id)))
+        if wires:
+            merged_wires = {w.id: w for w in spec.wires} | {w.id: w for w in wires}
+            spec = attrs.evolve(spec, wires=tuple(sorted(merged_wires.values(), key=_by_id)))
+        return spec
+
     def canonical_json(self) -> bytes:
         """Canonical JSON bytes (sorted keys, compact): what :attr:`hash` digests."""
         return encode(self.to_dict())
@@ -202,6 +240,24 @@ class Bassline:
     def hash(self) -> str:
         """sha256 (hex) of the canonical JSON form; equal specs have equal hashes."""
         return hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+def _by_id(item: GroupSpec | WireSpec) -> str:
+    return item.id
+
+
+def _contact_from(c: Mapping[str, Any]) -> ContactSpec:
+    boundary = c["boundary"]
+    return ContactSpec(
+        id=c["id"],
+        group=c["group"],
+        name=c["name"],
+        blend=BlendMode(c["blend"]),
+        lattice=c["lattice"],
+        boundary=Boundary(boundary) if boundary is not None else None,
+        content=c.get("content", ABSENT),
+        attributes=c["attributes"],
+    )
 
 
 def _contact_dict(c: ContactSpec) -> dict[str, Any]:
