@@ -10,74 +10,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from bassline.clock import Stamp
-from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
     ContentRecord,
-    ErrorCode,
     GroupRecord,
     NetworkRecord,
     StorageError,
     WireRecord,
 )
-from bassline.storage.validation import check_id
+from bassline.storage.validation import (
+    check_group,
+    check_id,
+    check_spec,
+    check_stamp,
+    check_wire,
+    invalid,
+)
 
 __all__ = ["check_batch_shape", "check_label", "check_spec", "check_stamp", "invalid"]
 
 _MAX_HLC = 2**63 - 1
 _MAX_LABEL = 4096
-
-
-def invalid(message: str) -> StorageError:
-    """An INVALID (permanent) error."""
-    return StorageError(ErrorCode.INVALID, message, transient=False)
-
-
-def check_stamp(stamp: Any, where: str) -> StorageError | None:
-    """A stamp must be a Stamp with an integer hlc in [0, 2**63) and a string node."""
-    if not isinstance(stamp, Stamp):
-        return invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
-    if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
-        return invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
-    if not isinstance(stamp.node, str):
-        return invalid(f"{where}: stamp node must be a string, got {type(stamp.node).__name__}")
-    return None
-
-
-def _first(errors: Iterable[StorageError | None]) -> StorageError | None:
-    return next((e for e in errors if e is not None), None)
-
-
-def check_spec(spec: Any) -> StorageError | None:
-    """A spec must be a Bassline whose every id is a valid storage id."""
-    if not isinstance(spec, Bassline):
-        return invalid(f"expected a Bassline spec, got {type(spec).__name__}")
-    return _first(
-        [
-            check_id("network", spec.id),
-            *(_check_group(spec.id, g) for g in spec.groups),
-            *(check_id("contact", c.id) for c in spec.contacts),
-            *(_check_wire(spec.id, w) for w in spec.wires),
-        ]
-    )
-
-
-def _check_group(network: str, group: Any) -> StorageError | None:
-    if not isinstance(group, GroupSpec):
-        return invalid(f"group of network {network!r}: expected a GroupSpec, got {group!r}")
-    err = check_id("group", group.id)
-    if err is None and group.parent is not None:
-        err = check_id("parent group", group.parent)
-    return err
-
-
-def _check_wire(network: str, wire: Any) -> StorageError | None:
-    if not isinstance(wire, WireSpec):
-        return invalid(f"wire of network {network!r}: expected a WireSpec, got {wire!r}")
-    return (
-        check_id("wire", wire.id)
-        or check_id("wire source contact", wire.source)
-        or check_id("wire target contact", wire.target)
-    )
 
 
 def check_batch_shape(batch: Any) -> list[Any] | StorageError:
@@ -98,9 +50,9 @@ def check_batch_shape(batch: Any) -> list[Any] | StorageError:
         if isinstance(record, NetworkRecord):
             err = check_spec(record.spec)
         elif isinstance(record, GroupRecord):
-            err = check_id("network", record.network) or _check_group(record.network, record.group)
+            err = check_id("network", record.network) or check_group(record.network, record.group)
         elif isinstance(record, WireRecord):
-            err = check_id("network", record.network) or _check_wire(record.network, record.wire)
+            err = check_id("network", record.network) or check_wire(record.network, record.wire)
         elif isinstance(record, ContentRecord):
             err = check_stamp(record.stamp, f"record {n} (contact {record.contact!r})")
         else:

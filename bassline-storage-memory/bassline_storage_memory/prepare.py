@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 
-from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
@@ -24,11 +23,16 @@ from bassline.storage import (
     StorageError,
     WireRecord,
 )
-from bassline.storage.validation import check_id, normalise_batch
+from bassline.storage.validation import (
+    check_group,
+    check_id,
+    check_stamp,
+    check_wire,
+    normalise_batch,
+)
+from bassline.storage.validation import check_spec as shared_check_spec
 
 __all__ = ["PreparedBatch", "check_spec", "check_stamp", "copy_spec", "prepare_batch"]
-
-_MAX_HLC = 2**63 - 1
 
 
 @attrs.frozen
@@ -46,17 +50,6 @@ def _invalid(message: str) -> StorageError:
     return StorageError(ErrorCode.INVALID, message, transient=False)
 
 
-def check_stamp(stamp: Any, where: str) -> StorageError | None:
-    """None if ``stamp`` is a well-formed :class:`Stamp`; else an INVALID error."""
-    if not isinstance(stamp, Stamp):
-        return _invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
-    if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
-        return _invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
-    if not isinstance(stamp.node, str):
-        return _invalid(f"{where}: stamp node must be a string, got {stamp.node!r}")
-    return None
-
-
 def _check_encodes(value: Any, what: str) -> StorageError | None:
     try:
         encode(value)
@@ -69,16 +62,7 @@ def _check_encodes(value: Any, what: str) -> StorageError | None:
 
 def check_spec(spec: Any) -> StorageError | None:
     """None if ``spec`` is a Bassline storage can keep; else INVALID or SERIALIZATION."""
-    if not isinstance(spec, Bassline):
-        return _invalid(f"expected a Bassline spec, got {type(spec).__name__}")
-    err = check_id("network", spec.id)
-    for kind, ids in (
-        ("group", [g.id for g in spec.groups]),
-        ("contact", [c.id for c in spec.contacts]),
-        ("wire", [w.id for w in spec.wires]),
-    ):
-        for item_id in ids:
-            err = err or check_id(kind, item_id)
+    err = shared_check_spec(spec)
     if err:
         return err
     try:
@@ -94,25 +78,11 @@ def check_spec(spec: Any) -> StorageError | None:
 
 
 def _check_group(network: str, group: Any) -> StorageError | None:
-    if not isinstance(group, GroupSpec):
-        return _invalid(f"group record for network {network!r}: expected a GroupSpec")
-    err = check_id("group", group.id)
-    if group.parent is not None:
-        err = err or check_id("parent group", group.parent)
+    err = check_group(network, group)
     if err:
         return err
     return _check_encodes(
         [group.name, group.gadget, group.attributes], f"group {group.id!r} of network {network!r}"
-    )
-
-
-def _check_wire(network: str, wire: Any) -> StorageError | None:
-    if not isinstance(wire, WireSpec):
-        return _invalid(f"wire record for network {network!r}: expected a WireSpec")
-    return (
-        check_id("wire", wire.id)
-        or check_id("wire source contact", wire.source)
-        or check_id("wire target contact", wire.target)
     )
 
 
@@ -124,7 +94,7 @@ def _check_record(n: int, record: Any) -> StorageError | None:
     if isinstance(record, GroupRecord):
         return check_id("network", record.network) or _check_group(record.network, record.group)
     if isinstance(record, WireRecord):
-        return check_id("network", record.network) or _check_wire(record.network, record.wire)
+        return check_id("network", record.network) or check_wire(record.network, record.wire)
     return _invalid(f"record {n} is a {type(record).__name__}, not a storage record")
 
 

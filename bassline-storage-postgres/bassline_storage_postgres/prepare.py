@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 import orjson
 
-from bassline.clock import Stamp
 from bassline.errors import ContentError
 from bassline.spec import ROOT_GROUP, Bassline, GroupSpec, WireSpec
 from bassline.storage import (
@@ -27,7 +26,7 @@ from bassline.storage import (
     StorageError,
     WireRecord,
 )
-from bassline.storage.validation import check_id, normalise_batch
+from bassline.storage.validation import check_id, check_stamp, normalise_batch
 from bassline_storage_postgres.columns import ContentColumns
 from bassline_storage_postgres.documents import encode_group, encode_spec, search_document
 from bassline_storage_postgres.fastpath import fast_contents
@@ -42,8 +41,6 @@ __all__ = [
     "prepare_batch",
 ]
 
-_MAX_HLC = 2**63 - 1
-
 
 def _invalid(message: str) -> StorageError:
     return StorageError(ErrorCode.INVALID, message, transient=False)
@@ -53,17 +50,6 @@ def _unencodable(what: str, exc: Exception) -> StorageError:
     return StorageError(
         ErrorCode.SERIALIZATION, f"{what} cannot be encoded: {exc}", transient=False, cause=exc
     )
-
-
-def check_stamp(stamp: Any, where: str) -> StorageError | None:
-    """None if ``stamp`` is a Stamp that fits the database (hlc in [0, 2**63)); else INVALID."""
-    if not isinstance(stamp, Stamp):
-        return _invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
-    if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
-        return _invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
-    if not isinstance(stamp.node, str):
-        return _invalid(f"{where}: stamp node must be a string, got {type(stamp.node).__name__}")
-    return None
 
 
 @attrs.frozen

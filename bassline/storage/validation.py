@@ -57,6 +57,59 @@ def check_id(kind: str, value: Any) -> StorageError | None:
     return None
 
 
+def invalid(message: str) -> StorageError:
+    """An INVALID (permanent) error: the request itself is malformed."""
+    return StorageError(ErrorCode.INVALID, message, transient=False)
+
+
+_MAX_HLC = 2**63 - 1
+
+
+def check_stamp(stamp: Any, where: str) -> StorageError | None:
+    """None if ``stamp`` is a Stamp with an integer hlc in [0, 2**63) and a string node."""
+    if not isinstance(stamp, Stamp):
+        return invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
+    if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
+        return invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
+    if not isinstance(stamp.node, str):
+        return invalid(f"{where}: stamp node must be a string, got {type(stamp.node).__name__}")
+    return None
+
+
+def check_group(network: str, group: Any) -> StorageError | None:
+    """None if ``group`` is a GroupSpec with valid ids."""
+    if not isinstance(group, GroupSpec):
+        return invalid(f"group of network {network!r}: expected a GroupSpec, got {group!r}")
+    err = check_id("group", group.id)
+    if err is None and group.parent is not None:
+        err = check_id("parent group", group.parent)
+    return err
+
+
+def check_wire(network: str, wire: Any) -> StorageError | None:
+    """None if ``wire`` is a WireSpec with valid ids."""
+    if not isinstance(wire, WireSpec):
+        return invalid(f"wire of network {network!r}: expected a WireSpec, got {wire!r}")
+    return (
+        check_id("wire", wire.id)
+        or check_id("wire source contact", wire.source)
+        or check_id("wire target contact", wire.target)
+    )
+
+
+def check_spec(spec: Any) -> StorageError | None:
+    """None if ``spec`` is a Bassline whose every id is a valid storage id."""
+    if not isinstance(spec, Bassline):
+        return invalid(f"expected a Bassline spec, got {type(spec).__name__}")
+    errors = [
+        check_id("network", spec.id),
+        *(check_group(spec.id, g) for g in spec.groups),
+        *(check_id("contact", c.id) for c in spec.contacts),
+        *(check_wire(spec.id, w) for w in spec.wires),
+    ]
+    return next((e for e in errors if e is not None), None)
+
+
 def encode_content(record: ContentRecord) -> bytes | StorageError:
     """Canonical JSON of a content record's value, or a SERIALIZATION error naming the contact."""
     try:
