@@ -28,10 +28,10 @@ import psycopg
 import pytest
 from bassline_storage_postgres import migrate
 from psycopg import sql
-from sqlalchemy.engine import make_url
+
+from tests.postgres_support import require_postgres_url, with_query
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -112,24 +112,10 @@ def store_b(tmp_path: Path) -> str:
     return file_url(tmp_path / "store-b")
 
 
-def with_query(url: str, **query: str) -> str:
-    """``url`` with query parameters added or replaced."""
-    return make_url(url).update_query_dict(query).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The server URL; skips (or fails, with BASSLINE_REQUIRE_POSTGRES=1) if unreachable."""
-    url = os.environ.get("BASSLINE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        reason = f"PostgreSQL not reachable at {url} ({str(exc).strip().splitlines()[0]})"
-        if os.environ.get("BASSLINE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
-        pytest.skip(f"{reason}; set BASSLINE_TEST_POSTGRES_URL to a server to run these tests")
-    return url
+    return require_postgres_url()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ after; the storage under test is pointed at it with the ``schema`` URL option.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +20,9 @@ import psycopg
 import pytest
 from bassline_storage_postgres import migrate
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.postgres_support import require_postgres_url, with_parts, with_query
+
 _URL_PARTS = {"username", "password", "host", "port", "database"}
 _HERE = Path(__file__).parent
 
@@ -35,30 +34,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
-def with_query(url: str, **query: str) -> str:
-    """``url`` with query parameters added or replaced."""
-    parsed = make_url(url)
-    return parsed.update_query_dict(query).render_as_string(hide_password=False)
-
-
-def with_parts(url: str, **parts: object) -> str:
-    """``url`` with user, password, host, port or database replaced."""
-    return make_url(url).set(**parts).render_as_string(hide_password=False)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The server URL; skips (or fails, with BASSLINE_REQUIRE_POSTGRES=1) if unreachable."""
-    url = os.environ.get("BASSLINE_TEST_POSTGRES_URL", DEFAULT_URL)
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        reason = f"PostgreSQL not reachable at {url} ({str(exc).strip().splitlines()[0]})"
-        if os.environ.get("BASSLINE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
-        pytest.skip(f"{reason}; set BASSLINE_TEST_POSTGRES_URL to a server to run these tests")
-    return url
+    return require_postgres_url()
 
 
 @pytest.fixture
