@@ -105,12 +105,47 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+async def breakdown(n: int) -> None:
+    """Where one buffered single-contact update's time goes, on memory storage."""
+    from bassline.engine import Network
+
+    spec = spec_of(n, "parts")
+    net = Network(spec)
+    t0 = time.perf_counter()
+    for i in range(n):
+        net.update(f"c{i}", [i, "payload"])
+    engine = (time.perf_counter() - t0) / n
+    async with open_storage("memory://") as storage:
+        async with StorageBackedRuntime(
+            spec,
+            storage,
+            durability="buffered",
+            queue_bound=10 * n,
+            batch_size=10 * n,
+            flush_interval=3600,
+        ) as runtime:
+            t0 = time.perf_counter()
+            for i in range(n):
+                await runtime.update_contact(f"c{i}", [i, "payload"])
+            queued = (time.perf_counter() - t0) / n
+            t0 = time.perf_counter()
+            await runtime.flush()
+            flushed = (time.perf_counter() - t0) / n
+    print(
+        f"[breakdown] per update: engine run {engine * 1e6:.1f} us, runtime queueing "
+        f"{(queued - engine) * 1e6:.1f} us, storage write {flushed * 1e6:.1f} us per record"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="memory,fs,postgres")
     parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--breakdown", action="store_true", help="also time the parts of an update")
     args = parser.parse_args()
     n = args.updates
+    if args.breakdown:
+        await breakdown(n)
     for kind in args.backends.split(","):
         async with backend(kind) as factory:
             raws = [await raw_rate(factory, n) for _ in range(3)]
