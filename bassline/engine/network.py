@@ -234,10 +234,11 @@ class Network:
     def _notify(self, result: PropagationResult) -> None:
         if not result:
             return
-        for listener in list(self._listeners):
+        for listener in tuple(self._listeners):
             listener(result)
-        for stream in list(self._streams):
-            stream.publish(result)
+        if self._streams:
+            for stream in tuple(self._streams):
+                stream.publish(result)
 
     # ------------------------------------------------------------------ writing
 
@@ -261,7 +262,16 @@ class Network:
             self._check_content(i, value)  # the full check, for anything but plain scalars
         elif t is int and not -(2**63) <= value < 2**64:
             self._check_content(i, value)
-        return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
+        stamp = self.clock.tick()
+        if self._kind[i] != _ACCEPT_LAST:
+            return self._run_from([(i, value, stamp, _UPDATE)])
+        # a fresh tick is newer than every stamp this node holds: accept-last takes it as is
+        old = self._values[i]
+        self._values[i] = value
+        self._stamps[i] = stamp
+        feeds = self._feeds[i]
+        gadgets = list(feeds) if feeds and _differs(old, value) else []
+        return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
 
     def update_many(
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]
@@ -578,12 +588,16 @@ class Network:
                 stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
             unsettled = tuple(sorted(self._ids[i] for i in stuck))
         ids, values, stamps = self._ids, self._values, self._stamps
-        raw = (
-            [ids[i] for i in changed],
-            list(changed.values()),
-            [values[i] for i in changed],
-            [stamps[i] for i in changed],
-        )
+        if len(changed) == 1:
+            ((only, old),) = changed.items()
+            raw = ([ids[only]], [old], [values[only]], [stamps[only]])
+        else:
+            raw = (
+                [ids[i] for i in changed],
+                list(changed.values()),
+                [values[i] for i in changed],
+                [stamps[i] for i in changed],
+            )
         result = PropagationResult._from_run(
             raw,
             tuple(contradictions) if contradictions else (),

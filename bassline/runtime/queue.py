@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import anyio
 
 from bassline.clock import Stamp
-from bassline.storage import StorageError
+from bassline.storage import ContentRecord, StorageError
 
 __all__ = ["PendingWrite", "StorageQueue"]
 
 
-class PendingWrite(NamedTuple):
-    """One contact's newest value waiting to be written."""
-
-    contact: str
-    group: str
-    value: Any
-    stamp: Stamp
+PendingWrite = ContentRecord
+"""One contact's newest value waiting to be written: the very record storage will get."""
 
 
 class StorageQueue:
@@ -29,10 +24,11 @@ class StorageQueue:
     that will carry it) with :meth:`wait_for`.
     """
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, network: str = "") -> None:
         if bound < 1:
             raise ValueError("queue bound must be at least 1")
         self.bound = bound
+        self.network = network
         self.pending: dict[str, PendingWrite] = {}
         self.generation = 0
         """Batches taken so far."""
@@ -56,7 +52,7 @@ class StorageQueue:
             self.coalesced += 1
             if prev.stamp > stamp:
                 return
-        self.pending[contact] = PendingWrite(contact, group, value, stamp)
+        self.pending[contact] = ContentRecord(self.network, group, contact, value, stamp)
 
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""

@@ -23,7 +23,7 @@ from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.spec import Bassline, load_spec
-from bassline.storage import ContentRecord, ErrorCode, NetworkStorage, StorageError
+from bassline.storage import ErrorCode, NetworkStorage, StorageError
 
 __all__ = ["RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
 
@@ -129,7 +129,7 @@ class StorageBackedRuntime:
             self.spec, node_id=node_id, run_groups=run_groups, step_budget=step_budget
         )
         self._group_of = {c.id: c.group for c in self.spec.contacts}
-        self._queue = StorageQueue(queue_bound)
+        self._queue = StorageQueue(queue_bound, self.spec.id)
         self._rng = random.Random(seed)
         self._task_group: TaskGroup | None = None
         self._unreported: StorageError | None = None
@@ -241,6 +241,17 @@ class StorageBackedRuntime:
 
     async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
         """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored."""
+        if self.durability is Durability.BUFFERED:  # the hot path, inlined
+            started = time.perf_counter()
+            queue = self._queue
+            depth = len(queue.pending)
+            if depth >= queue.bound:
+                await queue.wait_for_space()
+            elif depth >= self.batch_size:
+                await anyio.lowlevel.checkpoint()  # let the flusher take the full batch
+            result = self.network.update(contact_id, content)
+            self._update_latency.add(time.perf_counter() - started)
+            return result
         return await self._write(lambda: self.network.update(contact_id, content))
 
     async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
@@ -345,12 +356,11 @@ class StorageBackedRuntime:
     async def _write_batch(
         self, writes: list[PendingWrite]
     ) -> tuple[StorageError | None, list[PendingWrite]]:
-        network = self.spec.id
         deadline = anyio.current_time() + self.retry.budget
         metrics = self.metrics_data
         for start in range(0, len(writes), self.batch_size):
             chunk = writes[start : start + self.batch_size]
-            records = [ContentRecord(network, w.group, w.contact, w.value, w.stamp) for w in chunk]
+            records = chunk
             attempt = 0
             while True:
                 t0 = anyio.current_time()
