@@ -270,6 +270,14 @@ class Network:
         self._values[i] = value
         self._stamps[i] = stamp
         feeds = self._feeds[i]
+        if not feeds and not self._out[i]:
+            # a contact nothing reads from (no wires out, no gadget): the run is this one step
+            result = PropagationResult._from_run(
+                ([self._ids[i]], [old], [value], [stamp]), (), (), 1, True, ()
+            )
+            if self._listeners or self._streams:
+                self._notify(result)
+            return result
         gadgets = list(feeds) if feeds and _differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
 

@@ -230,14 +230,22 @@ class StorageBackedRuntime:
 
     def _enqueue_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
-        put = self._queue.put
-        group_of = self._group_of
-        for cid, value, stamp in zip(ids, values, stamps, strict=True):
-            put(cid, group_of[cid], value, stamp)
-        depth = len(self._queue)
-        self.metrics_data.set_depth(depth)
+        queue = self._queue
+        if len(ids) == 1:  # the common single-contact run, without the loop
+            cid = ids[0]
+            queue.put(cid, self._group_of[cid], values[0], stamps[0])
+        else:
+            put = queue.put
+            group_of = self._group_of
+            for cid, value, stamp in zip(ids, values, stamps, strict=True):
+                put(cid, group_of[cid], value, stamp)
+        depth = len(queue.pending)
+        metrics = self.metrics_data
+        metrics.queue_depth = depth
+        if depth > metrics.queue_depth_max:
+            metrics.queue_depth_max = depth
         if depth >= self.batch_size:
-            self._queue.wake()
+            queue.wake()
 
     async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
         """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored."""
