@@ -32,6 +32,24 @@ _MERGE = 1
 _UPDATE = "update"
 
 
+def _plain_scalar(x: Any) -> bool:
+    t = type(x)
+    if t is str or t is bool or x is None:
+        return True
+    if t is int:
+        return bool(-(2**63) <= x < 2**64)
+    return t is float and x - x == 0  # finite
+
+
+def _plainly_encodable(value: Any) -> bool:
+    """A quick yes for scalars and flat lists of scalars (anything else gets the full check)."""
+    if _plain_scalar(value):
+        return True
+    if type(value) is list and len(value) <= 16:
+        return all(_plain_scalar(x) for x in value)
+    return False
+
+
 def _differs(old: Any, new: Any) -> bool:
     """Whether a contact's content really changed (fast paths for the common scalars)."""
     if old is new:
@@ -257,11 +275,8 @@ class Network:
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
-        t = type(value)
-        if not (t is int or t is str or t is float) or (t is float and value - value != 0):
-            self._check_content(i, value)  # the full check, for anything but plain scalars
-        elif t is int and not -(2**63) <= value < 2**64:
-            self._check_content(i, value)
+        if not _plainly_encodable(value):
+            self._check_content(i, value)  # the full check, for anything but plain data
         stamp = self.clock.tick()
         if self._kind[i] != _ACCEPT_LAST:
             return self._run_from([(i, value, stamp, _UPDATE)])
