@@ -46,7 +46,10 @@ def _plainly_encodable(value: Any) -> bool:
     if _plain_scalar(value):
         return True
     if type(value) is list and len(value) <= 16:
-        return all(_plain_scalar(x) for x in value)
+        for x in value:  # noqa: SIM110 - a plain loop: this runs on every update
+            if not _plain_scalar(x):
+                return False
+        return True
     return False
 
 
