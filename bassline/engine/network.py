@@ -173,7 +173,7 @@ class Network:
         self._failures: dict[int, GadgetFailure] = {}
         self._pending: dict[int, tuple[Any, Stamp, str]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
-        self._listeners: list[Listener] = []
+        self._listeners: tuple[Listener, ...] = ()
         self._streams: list[ChangeStream] = []
         self.initial_result = PropagationResult()
         if apply_initial:
@@ -243,8 +243,12 @@ class Network:
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(result)`` after every run that changed something; returns an unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
 
     def changes(self, max_buffer: int = 1024) -> ChangeStream:
         """A bounded async stream of run results; see :class:`ChangeStream`."""
@@ -255,7 +259,7 @@ class Network:
     def _notify(self, result: PropagationResult) -> None:
         if not result:
             return
-        for listener in tuple(self._listeners):
+        for listener in self._listeners:  # a tuple: (un)subscribing mid-loop is safe
             listener(result)
         if self._streams:
             for stream in tuple(self._streams):
@@ -290,11 +294,12 @@ class Network:
         feeds = self._feeds[i]
         if not feeds and not self._out[i]:
             # a contact nothing reads from (no wires out, no gadget): the run is this one step
-            result = PropagationResult._from_run(
-                ([self._ids[i]], [old], [value], [stamp]), (), (), 1, True, ()
-            )
-            if self._listeners or self._streams:
+            result = PropagationResult._single(self._ids[i], old, value, stamp)
+            if self._streams:
                 self._notify(result)
+            else:
+                for listener in self._listeners:
+                    listener(result)
             return result
         gadgets = list(feeds) if feeds and _differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -91,8 +92,8 @@ class PropagationResult:
         unsettled: tuple[str, ...] = (),
     ) -> None:
         self._changes: tuple[Change, ...] | None = changes
-        self._raw: tuple[list[str], list[Any], list[Any], list[Stamp]] | None = None
-        self._touched: tuple[list[str], list[Any], list[Stamp]] = (
+        self._raw: tuple[Sequence[str], Sequence[Any], Sequence[Any], Sequence[Stamp]] | None = None
+        self._touched: tuple[Sequence[str], Sequence[Any], Sequence[Stamp]] = (
             [c.contact for c in changes],
             [c.value for c in changes],
             [c.stamp for c in changes],
@@ -126,8 +127,23 @@ class PropagationResult:
         result.unsettled = unsettled
         return result
 
+    @classmethod
+    def _single(cls, contact: str, old: Any, new: Any, stamp: Stamp) -> PropagationResult:
+        """The result of a one-step run that touched one contact (the engine's fast path)."""
+        result = object.__new__(cls)
+        ids, news, stamps = (contact,), (new,), (stamp,)
+        result._changes = None
+        result._raw = (ids, (old,), news, stamps)
+        result._touched = (ids, news, stamps)
+        result.contradictions = ()
+        result.failures = ()
+        result.steps = 1
+        result.settled = True
+        result.unsettled = ()
+        return result
+
     @property
-    def touched(self) -> tuple[list[str], list[Any], list[Stamp]]:
+    def touched(self) -> tuple[Sequence[str], Sequence[Any], Sequence[Stamp]]:
         """Contacts whose value or stamp changed: parallel lists ``(ids, values, stamps)``.
 
         A superset of :attr:`changes` (a newer write of the same value changes only the

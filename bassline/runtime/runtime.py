@@ -116,6 +116,7 @@ class StorageBackedRuntime:
         self.spec = load_spec(spec)
         self.storage = storage
         self.durability = Durability(durability)
+        self._buffered = self.durability is Durability.BUFFERED
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
@@ -249,7 +250,7 @@ class StorageBackedRuntime:
 
     async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
         """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored."""
-        if self.durability is Durability.BUFFERED:  # the hot path, inlined
+        if self._buffered:  # the hot path, inlined
             started = time.perf_counter()
             queue = self._queue
             depth = len(queue.pending)
