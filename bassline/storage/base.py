@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Self
 
 from returns.result import Failure
@@ -22,16 +23,18 @@ class StorageOpenError(BasslineError):
         super().__init__(f"cannot open storage {url}: {error}")
 
 
-class StorageBase:
-    """Mixin giving a backend ``async with`` on top of its ``open``/``close``."""
+class StorageBase(abc.ABC):
+    """Base class giving a backend ``async with`` on top of its ``open``/``close``."""
 
     url: str
 
-    async def open(self) -> StorageResult[None]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def open(self) -> StorageResult[None]:
+        """Connect / lock / replay (see :class:`~bassline.storage.NetworkStorage`)."""
 
-    async def close(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release every resource; never raises."""
 
     async def __aenter__(self) -> Self:
         result = await self.open()
