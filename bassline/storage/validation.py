@@ -170,6 +170,8 @@ def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
     groups: dict[tuple[str, str], GroupRecord] = {}
     wires: dict[tuple[str, str], WireRecord] = {}
     contents: dict[tuple[str, str], tuple[ContentRecord, bytes]] = {}
+    checked_networks: set[str] = set()
+    checked_groups: set[str] = set()
     try:
         records = list(batch)
     except TypeError:
@@ -196,12 +198,17 @@ def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
                 return err
             wires[(record.network, record.wire.id)] = record
         elif isinstance(record, ContentRecord):
-            err = (
-                check_id("network", record.network)
-                or check_id("group", record.group)
-                or check_id("contact", record.contact)
-            )
-            if err:
+            # a batch names few networks and groups: check each distinct one once
+            net, grp = record.network, record.group
+            if type(net) is not str or net not in checked_networks:
+                if err := check_id("network", net):
+                    return err
+                checked_networks.add(net)
+            if type(grp) is not str or grp not in checked_groups:
+                if err := check_id("group", grp):
+                    return err
+                checked_groups.add(grp)
+            if err := check_id("contact", record.contact):
                 return err
             if not isinstance(record.stamp, Stamp):
                 return StorageError(ErrorCode.INVALID, f"record {n}: stamp must be a Stamp")
