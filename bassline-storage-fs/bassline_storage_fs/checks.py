@@ -26,17 +26,28 @@ from bassline.storage.validation import (
     invalid,
 )
 
-__all__ = ["check_batch_shape", "check_label", "check_spec", "check_stamp", "invalid"]
+__all__ = [
+    "as_record_list",
+    "check_batch_shape",
+    "check_label",
+    "check_spec",
+    "check_stamp",
+    "invalid",
+]
 
 _MAX_HLC = 2**63 - 1
 _MAX_LABEL = 4096
 
 
-def check_batch_shape(batch: Any) -> list[Any] | StorageError:
-    """The batch as a list if every element is a well-formed record, else why not."""
+def as_record_list(batch: Any) -> list[Any] | StorageError:
+    """The batch as a list, or why it is not a sequence of records."""
     if isinstance(batch, str | bytes | dict) or not isinstance(batch, Iterable):
         return invalid(f"a batch must be a sequence of records, got {type(batch).__name__}")
-    records = list(batch)
+    return list(batch)
+
+
+def check_batch_shape(records: list[Any]) -> StorageError | None:
+    """None if every element of ``records`` is a well-formed record, else why not."""
     for n, record in enumerate(records):
         if type(record) is ContentRecord:  # the common case, checked inline
             stamp = record.stamp
@@ -59,7 +70,7 @@ def check_batch_shape(batch: Any) -> list[Any] | StorageError:
             err = invalid(f"record {n} is a {type(record).__name__}, not a storage record")
         if err:
             return err
-    return records
+    return None
 
 
 def check_label(label: Any) -> StorageError | None:

@@ -8,6 +8,8 @@ bytes from :func:`bassline.codec.encode`, stored as they are.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
@@ -17,6 +19,7 @@ from bassline_storage_fs.frames import frame, frame_header
 __all__ = [
     "COMMIT",
     "CONTENT",
+    "CONTENTS",
     "DELETE",
     "END",
     "HEADER",
@@ -25,8 +28,10 @@ __all__ = [
     "EntryError",
     "commit_frame",
     "content_frame",
+    "contents_frame",
     "decode_commit",
     "decode_content",
+    "decode_contents",
     "decode_end",
     "decode_header",
     "decode_network",
@@ -49,6 +54,8 @@ COMMIT = 5
 """Ends a batch in the log: its sequence number and how many records it holds."""
 END = 6
 """Ends a state or snapshot file: how many content records it holds."""
+CONTENTS = 7
+"""Many contents of one network in columns (log version 2): what a batch writes."""
 
 _CONTENT = struct.Struct("<IIIIQ")
 _COMMIT = struct.Struct("<QI")
@@ -159,6 +166,74 @@ def decode_content(payload: bytes) -> ContentEntry:
         _text(payload[m:n]),
         payload[n:],
     )
+
+
+def contents_frame(
+    network: str,
+    groups: Sequence[str],
+    contacts: Sequence[str],
+    hlcs: Sequence[int],
+    nodes: Sequence[str],
+    values: list[bytes],
+) -> bytes | None:
+    """Contents of one network as columns; None if an id is not valid UTF-8 (a lone
+    surrogate), which only per-record CONTENT frames can hold.
+
+    The payload is the JSON list ``[network, groups, contacts, hlcs, nodes, sizes]``
+    (its length first, as a u32) followed by the canonical JSON values back to back,
+    ``sizes`` giving each value's length.
+    """
+    try:
+        columns = orjson.dumps([network, groups, contacts, hlcs, nodes, list(map(len, values))])
+    except TypeError:
+        return None
+    return frame(CONTENTS, b"".join((_LEN.pack(len(columns)), columns, *values)))
+
+
+def _strings(column: Any, size: int) -> bool:
+    return type(column) is list and len(column) == size and set(map(type, column)) <= {str}
+
+
+def decode_contents(payload: bytes) -> list[ContentEntry]:
+    """A CONTENTS frame's records, in order."""
+    if len(payload) < _LEN.size:
+        raise EntryError("contents record too short")
+    (size,) = _LEN.unpack_from(payload)
+    start = _LEN.size + size
+    if start > len(payload):
+        raise EntryError("contents record columns run past its end")
+    try:
+        columns = orjson.loads(payload[_LEN.size : start])
+    except orjson.JSONDecodeError as exc:
+        raise EntryError(f"contents record columns are not JSON: {exc}") from None
+    if type(columns) is not list or len(columns) != 6:
+        raise EntryError("contents record columns are not a list of six")
+    network, groups, contacts, hlcs, nodes, sizes = columns
+    n = len(contacts) if type(contacts) is list else -1
+    if not (
+        type(network) is str
+        and _strings(groups, n)
+        and _strings(contacts, n)
+        and _strings(nodes, n)
+        and type(hlcs) is list
+        and len(hlcs) == n
+        and set(map(type, hlcs)) <= {int}
+        and type(sizes) is list
+        and len(sizes) == n
+        and set(map(type, sizes)) <= {int}
+        and all(s >= 0 for s in sizes)
+        and all(0 <= h < 2**63 for h in hlcs)
+    ):
+        raise EntryError("contents record columns are malformed")
+    if start + sum(sizes) != len(payload):
+        raise EntryError("contents record values do not add up to its length")
+    ends = list(accumulate(sizes, initial=start))
+    return [
+        ContentEntry(network, group, contact, hlc, node, payload[a:b])
+        for group, contact, hlc, node, a, b in zip(
+            groups, contacts, hlcs, nodes, ends, ends[1:], strict=False
+        )
+    ]
 
 
 def commit_frame(seq: int, count: int) -> bytes:

@@ -18,6 +18,7 @@ import attrs
 from bassline_storage_fs.entries import (
     COMMIT,
     CONTENT,
+    CONTENTS,
     DELETE,
     HEADER,
     SPEC,
@@ -43,8 +44,13 @@ __all__ = [
 ]
 
 LOG_FORMAT = "bassline-fs-log"
-LOG_VERSION = 1
-_RECORD_KINDS = frozenset({SPEC, DELETE, CONTENT})
+LOG_VERSION = 2
+"""Version 2 adds CONTENTS records; version 1 logs are read and appended to as they are."""
+_READABLE_VERSIONS = frozenset({1, 2})
+_RECORD_KINDS = {
+    1: frozenset({SPEC, DELETE, CONTENT}),
+    2: frozenset({SPEC, DELETE, CONTENT, CONTENTS}),
+}
 
 
 class LogCorrupt(Exception):
@@ -60,6 +66,7 @@ class LogScan:
     """What a log holds: its committed batches and any tail that must go."""
 
     first_seq: int
+    version: int
     batches: list[list[Frame]]
     good_end: int
     """Where the last intact committed batch ends."""
@@ -72,8 +79,8 @@ class LogScan:
     """Valid commit markers of later batches found after the problem (corruption, not a tear)."""
 
 
-def _header(data: bytes) -> tuple[int, int] | str:
-    """``(first_seq, header end)`` or why the log's header is unusable."""
+def _header(data: bytes) -> tuple[int, int, int] | str:
+    """``(first_seq, header end, version)`` or why the log's header is unusable."""
     found = read_frame(data, 0)
     if isinstance(found, FrameError):
         return f"log header unreadable ({found.reason})"
@@ -85,12 +92,16 @@ def _header(data: bytes) -> tuple[int, int] | str:
         return str(exc)
     if header.get("format") != LOG_FORMAT:
         return f"log header names format {header.get('format')!r}, not {LOG_FORMAT!r}"
-    if header.get("version") != LOG_VERSION:
-        return f"log format version {header.get('version')!r} is not supported (this reads {LOG_VERSION})"
+    version = header.get("version")
+    if type(version) is not int or version not in _READABLE_VERSIONS:
+        return (
+            f"log format version {version!r} is not supported (this reads versions "
+            f"{', '.join(map(str, sorted(_READABLE_VERSIONS)))})"
+        )
     first = header.get("first_seq")
     if type(first) is not int or first < 1:
         return f"log header has a bad first_seq {first!r}"
-    return first, found.end
+    return first, found.end, version
 
 
 def _later_commits(data: bytes, start: int, seq: int) -> int:
@@ -122,7 +133,8 @@ def scan_log(data: bytes) -> LogScan:
     header = _header(data)
     if isinstance(header, str):
         raise LogCorrupt(header)
-    first_seq, pos = header
+    first_seq, pos, version = header
+    kinds = _RECORD_KINDS[version]
     seq, good = first_seq, pos
     batches: list[list[Frame]] = []
     pending: list[Frame] = []
@@ -150,7 +162,7 @@ def scan_log(data: bytes) -> LogScan:
             pending = []
             seq += 1
             good = found.end
-        elif found.kind in _RECORD_KINDS:
+        elif found.kind in kinds:
             pending.append(found)
         else:
             problem, problem_at = f"unknown record kind {found.kind} at byte {pos}", pos
@@ -159,15 +171,17 @@ def scan_log(data: bytes) -> LogScan:
     if problem is None and pending:
         problem = f"the last batch ({len(pending)} records) has no commit marker"
     later = _later_commits(data, problem_at, seq) if problem is not None else 0
-    return LogScan(first_seq, batches, good, seq, problem, len(pending), later)
+    return LogScan(first_seq, version, batches, good, seq, problem, len(pending), later)
 
 
 class LogFile:
     """The open log, appended to by one writer (the store holds the directory lock)."""
 
-    def __init__(self, path: Path, fd: int, size: int, next_seq: int) -> None:
+    def __init__(self, path: Path, fd: int, size: int, next_seq: int, version: int) -> None:
         self.path = path
         self._fd = fd
+        self.version = version
+        """The log's format version: what kinds of records it may hold."""
         self.size = size
         """Bytes of committed batches (the file's length when nothing is in flight)."""
         self.next_seq = next_seq
@@ -177,15 +191,16 @@ class LogFile:
     @classmethod
     def create(cls, path: Path, first_seq: int) -> LogFile:
         """Atomically (re)create an empty log whose first batch will be ``first_seq``."""
-        head = header_frame({"format": LOG_FORMAT, "version": LOG_VERSION, "first_seq": first_seq})
+        version = LOG_VERSION
+        head = header_frame({"format": LOG_FORMAT, "version": version, "first_seq": first_seq})
         write_atomic(path, [head])
-        return cls.append_to(path, len(head), first_seq)
+        return cls.append_to(path, len(head), first_seq, version)
 
     @classmethod
-    def append_to(cls, path: Path, size: int, next_seq: int) -> LogFile:
-        """Open an existing log of ``size`` committed bytes for appending."""
+    def append_to(cls, path: Path, size: int, next_seq: int, version: int) -> LogFile:
+        """Open an existing log of ``size`` committed bytes (of ``version``) for appending."""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        return cls(path, fd, size, next_seq)
+        return cls(path, fd, size, next_seq, version)
 
     @staticmethod
     def cut(path: Path, offset: int) -> None:

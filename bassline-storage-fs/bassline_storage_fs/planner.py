@@ -7,6 +7,8 @@ batch's framed records, ready for one append, and the changes to apply once it i
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import attrs
@@ -14,8 +16,9 @@ import attrs
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import ErrorCode, StorageError, WriteSummary
+from bassline.storage.fastpath import ContentColumns
 from bassline.storage.validation import NormalisedBatch, normalise_batch
-from bassline_storage_fs.entries import content_frame, spec_frame
+from bassline_storage_fs.entries import content_frame, contents_frame, spec_frame
 from bassline_storage_fs.index import Content, Index
 from bassline_storage_fs.specs import (
     SpecDecodeError,
@@ -29,6 +32,9 @@ __all__ = ["MAX_RECORD_BYTES", "Plan", "plan_batch"]
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 """The largest content value (or spec) one record may hold, in canonical JSON bytes."""
+
+
+_new_tuple = tuple.__new__  # builds Content rows without its Python-level __new__
 
 
 def _too_big(what: str, size: int) -> StorageError:
@@ -46,8 +52,8 @@ class Plan:
 
     specs: dict[str, tuple[bytes, frozenset[str]]]
     """New spec (canonical JSON) and group ids per network."""
-    contents: dict[str, list[tuple[str, Content]]]
-    """``(contact, content)`` to store per network, stale ones already dropped."""
+    contents: dict[str, tuple[list[str], list[Content]]]
+    """Contacts and their contents to store per network, stale ones already dropped."""
     newest: tuple[int, str]
     """The greatest stamp among ``contents`` (``(0, "")`` if none)."""
     frames: bytes
@@ -120,11 +126,65 @@ def _group_missing(network: str, group: str, contact: str) -> StorageError:
     )
 
 
-def plan_batch(records: list[Any], index: Index) -> Plan | StorageError:
-    """Check ``records`` (already shape-checked) against ``index`` and frame them."""
-    nb = normalise_batch(records)
+def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
+    """Plan a simple batch (the contents of one stored network) as one CONTENTS record,
+    a column at a time; None when the per-record path must decide (or report) instead."""
+    network = columns.networks[0]
+    state = index.networks.get(network)
+    if state is None or len(set(columns.networks)) != 1:
+        return None
+    if not state.groups.issuperset(columns.groups):
+        return None
+    groups, contacts, hlcs, nodes = columns.groups, columns.contacts, columns.hlcs, columns.nodes
+    stamps, encoded = columns.stamps, columns.encoded
+    if max(map(len, encoded)) + max(map(len, nodes)) > MAX_RECORD_BYTES:
+        return None
+    stored = list(map(state.contents.get, contacts))
+    stale = 0
+    if any(stored):
+        keep = [
+            i
+            for i, (old, stamp) in enumerate(zip(stored, stamps, strict=True))
+            if old is None or stamp >= old[1:3]
+        ]
+        stale = len(contacts) - len(keep)
+        if stale:
+            if not keep:
+                summary = WriteSummary(contents=0, stale=stale)
+                return Plan({}, {}, (0, ""), b"", 0, summary)
+            pick = itemgetter(*keep) if len(keep) > 1 else lambda c: (c[keep[0]],)
+            groups, contacts, hlcs, nodes = pick(groups), pick(contacts), pick(hlcs), pick(nodes)
+            stamps, encoded = pick(stamps), list(pick(encoded))
+    frames = contents_frame(network, groups, contacts, hlcs, nodes, encoded)
+    if frames is None:
+        return None
+    rows = zip(groups, hlcs, nodes, encoded, strict=True)
+    entries = list(map(_new_tuple, repeat(Content), rows))
+    summary = WriteSummary(contents=len(contacts), stale=stale)
+    newest = max(stamps)
+    return Plan({}, {network: (list(contacts), entries)}, newest, frames, 1, summary)
+
+
+def plan_batch(
+    records: list[Any],
+    index: Index,
+    *,
+    columns: bool = False,
+    normalised: NormalisedBatch | None = None,
+) -> Plan | StorageError:
+    """Check ``records`` (already shape-checked) against ``index`` and frame them.
+
+    With ``columns``, a simple batch of contents is framed as one CONTENTS record
+    (logs of version 2 and later); otherwise each content is a CONTENT record.
+    ``normalised`` is ``normalise_batch(records)`` when the caller already has it.
+    """
+    nb = normalise_batch(records) if normalised is None else normalised
     if isinstance(nb, StorageError):
         return nb
+    if columns and nb.columns is not None:
+        plan = _plan_columns(nb.columns, index)
+        if plan is not None:
+            return plan
     specs = _plan_specs(nb, index)
     if isinstance(specs, StorageError):
         return specs
@@ -132,9 +192,11 @@ def plan_batch(records: list[Any], index: Index) -> Plan | StorageError:
         if len(spec) > MAX_RECORD_BYTES:
             return _too_big(f"the spec of network {network!r}", len(spec))
     frames = [spec_frame(network, spec) for network, (spec, _) in specs.items()]
-    contents: dict[str, list[tuple[str, Content]]] = {}
+    contents: dict[str, tuple[list[str], list[Content]]] = {}
     # per network: (stored contents, group ids, UTF-8 id, planned contents); per text: UTF-8
-    targets: dict[str, tuple[dict[str, Content], frozenset[str], bytes, list[Any]]] = {}
+    targets: dict[
+        str, tuple[dict[str, Content], frozenset[str], bytes, tuple[list[str], list[Content]]]
+    ] = {}
     utf8: dict[str, bytes] = {}
     stale = stored = 0
     newest = (0, "")
@@ -150,7 +212,7 @@ def plan_batch(records: list[Any], index: Index) -> Plan | StorageError:
                 state.contents if state is not None else {},
                 planned[1] if planned is not None else state.groups,  # type: ignore[union-attr]
                 network.encode("utf-8", "surrogatepass"),
-                contents.setdefault(network, []),
+                contents.setdefault(network, ([], [])),
             )
             targets[network] = target
         current_contents, groups, network_utf8, planned_contents = target
@@ -166,7 +228,8 @@ def plan_batch(records: list[Any], index: Index) -> Plan | StorageError:
             return _too_big(f"the content of contact {contact!r} (with its stamp)", len(value))
         if stamp > newest:
             newest = stamp
-        planned_contents.append((contact, Content(group, hlc, node, value)))
+        planned_contents[0].append(contact)
+        planned_contents[1].append(Content(group, hlc, node, value))
         group_utf8 = utf8.get(group)
         if group_utf8 is None:
             group_utf8 = utf8[group] = group.encode("utf-8", "surrogatepass")

@@ -37,8 +37,9 @@ from bassline.storage import (
     StorageResult,
     WriteSummary,
 )
-from bassline.storage.validation import check_id
+from bassline.storage.validation import check_id, normalise_fast
 from bassline_storage_fs.checks import (
+    as_record_list,
     check_batch_shape,
     check_label,
     check_spec,
@@ -376,16 +377,22 @@ class FileStorage(StorageBase):
         store = await self._checked()
         if isinstance(store, StorageError):
             return _fail(store)
-        records = check_batch_shape(batch)
+        records = as_record_list(batch)
         if isinstance(records, StorageError):
             return _fail(records)
+        normalised = normalise_fast(records)  # a simple batch, already fully checked
+        if normalised is None and (err := check_batch_shape(records)) is not None:
+            return _fail(err)
         assert self._lock is not None and self._limiter is not None
         async with self._lock:
             if self._store is not store:
                 return _fail(self._ready_error())
             with anyio.CancelScope(shield=True):
                 plan = await self._io(
-                    f"append to log {store.layout.log}", store.plan_and_commit, records
+                    f"append to log {store.layout.log}",
+                    store.plan_and_commit,
+                    records,
+                    normalised,
                 )
                 if isinstance(plan, StorageError):
                     return _fail(plan)

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from bassline.storage import ErrorCode, SnapshotInfo, StorageError
+from bassline.storage.validation import NormalisedBatch
 from bassline_storage_fs.docfile import Doc, DocError, read_doc, read_doc_header, write_doc
 from bassline_storage_fs.entries import (
     CONTENT,
+    CONTENTS,
     DELETE,
     SPEC,
     EntryError,
     decode_content,
+    decode_contents,
     decode_network,
     decode_spec,
 )
@@ -106,12 +109,15 @@ class FsStore:
         """Append one batch durably (one write, one data sync)."""
         self.log.append(frames, count)
 
-    def plan_and_commit(self, records: list[Any]) -> Plan | StorageError:
+    def plan_and_commit(
+        self, records: list[Any], normalised: NormalisedBatch | None = None
+    ) -> Plan | StorageError:
         """Check and frame a batch, then append it durably (one worker-thread hop).
 
-        Nothing is written unless the whole batch passed its checks.
+        Nothing is written unless the whole batch passed its checks. ``normalised`` is
+        the batch already validated, when the caller has it.
         """
-        plan = plan_batch(records, self.index)
+        plan = plan_batch(records, self.index, columns=self.log.version >= 2, normalised=normalised)
         if isinstance(plan, Plan) and plan.count:
             if any(
                 n not in self.index.networks and self.layout.network_dir(n) in self.leftovers
@@ -132,8 +138,8 @@ class FsStore:
         index = self.index
         for network, (spec, groups) in plan.specs.items():
             index.set_spec(network, spec, groups)
-        for network, items in plan.contents.items():
-            index.networks[network].contents.update(items)
+        for network, (contacts, entries) in plan.contents.items():
+            index.networks[network].contents.update(zip(contacts, entries, strict=True))
             index.dirty.add(network)
         index.max_hlc = max(index.max_hlc, plan.newest[0])
 
@@ -335,7 +341,8 @@ def _replay(layout: Layout, index: Index, repair: bool) -> tuple[LogFile, LogCut
         _apply_frames(index, batch, layout)
     if cut is not None:
         LogFile.cut(layout.log, cut.offset)
-    return LogFile.append_to(layout.log, scan.good_end, scan.next_seq), cut, len(scan.batches)
+    log = LogFile.append_to(layout.log, scan.good_end, scan.next_seq, scan.version)
+    return log, cut, len(scan.batches)
 
 
 def _apply_frames(index: Index, frames: list[Frame], layout: Layout) -> None:
@@ -346,6 +353,9 @@ def _apply_frames(index: Index, frames: list[Frame], layout: Layout) -> None:
             if found.kind == CONTENT:
                 e = decode_content(found.payload)
                 index.put(e.network, e.contact, Content(e.group, e.hlc, e.node, e.value))
+            elif found.kind == CONTENTS:
+                for e in decode_contents(found.payload):
+                    index.put(e.network, e.contact, Content(e.group, e.hlc, e.node, e.value))
             elif found.kind == SPEC:
                 network, spec = decode_spec(found.payload)
                 index.set_spec(network, spec, group_ids(spec_from_bytes(spec)))

@@ -29,6 +29,7 @@ from bassline.storage.validation import (
     check_stamp,
     check_wire,
     normalise_batch,
+    normalise_fast,
 )
 from bassline.storage.validation import check_spec as shared_check_spec
 
@@ -108,13 +109,15 @@ def prepare_batch(batch: Iterable[Any]) -> PreparedBatch | StorageError:
     if isinstance(batch, str | bytes | dict) or not isinstance(batch, Iterable):
         return _invalid(f"a batch must be a sequence of records, got {type(batch).__name__}")
     records = list(batch)
-    for n, record in enumerate(records):
-        err = _check_record(n, record)
-        if err:
-            return err
-    normal = normalise_batch(records)
-    if isinstance(normal, StorageError):
-        return normal
+    normal = normalise_fast(records)  # a simple batch of contents: checked in full already
+    if normal is None:
+        for n, record in enumerate(records):
+            err = _check_record(n, record)
+            if err:
+                return err
+        normal = normalise_batch(records)
+        if isinstance(normal, StorageError):
+            return normal
     return PreparedBatch(
         networks=tuple(copy_spec(r.spec) for r in normal.networks),
         groups=tuple((r.network, copy.deepcopy(r.group)) for r in normal.groups),

@@ -13,6 +13,7 @@ from bassline.codec import encode
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage.errors import ErrorCode, StorageError
+from bassline.storage.fastpath import ContentColumns, fast_contents
 from bassline.storage.records import (
     ContentRecord,
     GroupRecord,
@@ -26,6 +27,7 @@ __all__ = [
     "check_id",
     "encode_content",
     "normalise_batch",
+    "normalise_fast",
 ]
 
 MAX_STORAGE_ID_LENGTH = 512
@@ -131,6 +133,9 @@ class NormalisedBatch:
     contents: tuple[ContentRecord, ...]
     encoded: tuple[bytes, ...]
     """Canonical JSON of each content value, aligned with ``contents``."""
+    columns: ContentColumns | None = None
+    """The contents as parallel columns, when the batch took the fast path (content
+    records only, each contact once): backends may use them to skip per-record work."""
 
 
 def _shape_problem(record: Any) -> str | None:
@@ -166,18 +171,33 @@ def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
     records for the same (network, contact) collapse to the one with the highest stamp
     (the later one on a tie). Returns an INVALID/SERIALIZATION error for a bad record.
     """
-    networks: dict[str, NetworkRecord] = {}
-    groups: dict[tuple[str, str], GroupRecord] = {}
-    wires: dict[tuple[str, str], WireRecord] = {}
-    contents: dict[tuple[str, str], tuple[ContentRecord, bytes]] = {}
-    checked_networks: set[str] = set()
-    checked_groups: set[str] = set()
     try:
         records = list(batch)
     except TypeError:
         return StorageError(
             ErrorCode.INVALID, f"a batch must be a sequence of records, got {type(batch).__name__}"
         )
+    return normalise_fast(records) or _normalise_each(records)
+
+
+def normalise_fast(records: list[Any]) -> NormalisedBatch | None:
+    """What :func:`normalise_batch` gives for a simple batch (content records only, each
+    contact once, plain JSON values), checked a column at a time; None for any other."""
+    fast = fast_contents(records)
+    if fast is None:
+        return None
+    contents, columns = fast
+    return NormalisedBatch((), (), (), contents, tuple(columns.encoded), columns)
+
+
+def _normalise_each(records: list[Any]) -> NormalisedBatch | StorageError:
+    """:func:`normalise_batch` one record at a time (every batch, every error)."""
+    networks: dict[str, NetworkRecord] = {}
+    groups: dict[tuple[str, str], GroupRecord] = {}
+    wires: dict[tuple[str, str], WireRecord] = {}
+    contents: dict[tuple[str, str], tuple[ContentRecord, bytes]] = {}
+    checked_networks: set[str] = set()
+    checked_groups: set[str] = set()
     for n, record in enumerate(records):
         shape = _shape_problem(record)
         if shape:

@@ -1,0 +1,183 @@
+"""The hot path of batch validation: whole columns checked and encoded at C speed.
+
+:func:`normalise_batch` looks at one record at a time, which costs several microseconds
+per record in Python. Most batches are simpler than what it must handle: content records
+only, each contact once, plain JSON values. For those, :func:`fast_contents` checks every
+id, stamp and value type a column at a time (``set(map(type, ...))``, one regular
+expression over all ids) and encodes every value with a single ``orjson.dumps`` call.
+
+It never decides an error and never accepts what the general path refuses: at the
+first thing it is not sure of, it returns None and the caller runs the general path,
+which gives the right result or the right error message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from itertools import chain
+from math import isfinite
+from operator import attrgetter, itemgetter
+from typing import Any
+
+import attrs
+import orjson
+
+from bassline.clock import Stamp
+from bassline.storage.records import ContentRecord
+
+__all__ = ["ContentColumns", "encode_plain", "fast_contents"]
+
+_MAX_ID = 512  # MAX_STORAGE_ID_LENGTH (validation imports this module)
+_MAX_HLC = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# one attribute at a time: a tuple per record would cost more than the reads
+_NETWORK, _GROUP, _CONTACT = attrgetter("network"), attrgetter("group"), attrgetter("contact")
+_VALUE, _STAMP = attrgetter("value"), attrgetter("stamp")
+_HLC, _NODE = itemgetter(0), itemgetter(1)
+
+# Types the codec encodes as themselves, checked exactly (subclasses such as enums,
+# bool-like or str-like classes take the general path). orjson would also serialise
+# UUID, Enum and Fragment objects natively, which the codec refuses: the exact type
+# check is what keeps them out.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_PLAIN = _LEAVES | {dict, list, tuple}
+_NONE = type(None)
+# orjson never writes a raw newline outside its indented mode (strings escape it), so
+# a Fragment holding one is a separator that cannot occur inside any encoded value.
+_SEPARATOR = orjson.Fragment(b"\n")
+_SPLIT = b",\n,"
+_TAG = b'"$type"'
+_NULL = b"null"
+
+
+_is_dict = dict.__instancecheck__
+_is_list = list.__instancecheck__
+_is_tuple = tuple.__instancecheck__
+_is_float = float.__instancecheck__
+_is_none = _NONE.__instancecheck__
+
+
+def _children(level: list[Any], types: set[type]) -> list[Any]:
+    """The values held directly by the containers in ``level`` (all of plain types)."""
+    out: list[Any] = []
+    if dict in types:
+        dicts = level if len(types) == 1 else filter(_is_dict, level)
+        out.extend(chain.from_iterable(map(dict.values, dicts)))
+    if list in types:
+        out.extend(chain.from_iterable(filter(_is_list, level)))
+    if tuple in types:
+        out.extend(chain.from_iterable(filter(_is_tuple, level)))
+    return out
+
+
+def _all_finite(levels: list[list[Any]]) -> bool:
+    """Whether every float in ``levels`` is finite."""
+    return all(map(isfinite, filter(_is_float, chain.from_iterable(levels))))
+
+
+def encode_plain(values: list[Any]) -> list[bytes] | None:
+    """Canonical JSON of each value, if all are plain JSON; None if any needs the codec.
+
+    The result is exactly ``[bassline.codec.encode(v) for v in values]``: canonical JSON
+    is ``orjson.dumps(to_json(v), sorted keys)`` and ``to_json`` is the identity on plain
+    JSON without a ``"$type"`` key. What could make the two differ is ruled out:
+    non-plain types by an exact type check of every nested value, level by level;
+    non-string keys, integers beyond 64 bits and lone surrogates because orjson refuses
+    them; a ``"$type"`` key (which the codec escapes) by finding none in the output; NaN
+    and infinities (which orjson writes as ``null``) by checking the floats whenever the
+    output holds a ``null``.
+    """
+    if not values:
+        return []
+    floats = False
+    levels = []
+    level = values
+    while level:
+        types = set(map(type, level))
+        if not types <= _PLAIN:
+            return None
+        levels.append(level)
+        floats = floats or float in types
+        if types <= _LEAVES:
+            break
+        level = _children(level, types)
+    spaced: list[Any] = [_SEPARATOR] * (2 * len(values) - 1)
+    spaced[::2] = values
+    try:
+        out = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: the codec will say exactly what is wrong
+        return None
+    if _TAG in out:
+        return None
+    if floats and _NULL in out and not _all_finite(levels):
+        return None
+    parts = out[1:-1].split(_SPLIT)
+    return parts if len(parts) == len(values) else None
+
+
+@attrs.frozen
+class ContentColumns:
+    """A content-only batch as parallel columns, one entry per record, in batch order."""
+
+    networks: tuple[str, ...]
+    groups: tuple[str, ...]
+    contacts: tuple[str, ...]
+    stamps: tuple[Stamp, ...]
+    hlcs: tuple[int, ...]
+    nodes: tuple[str, ...]
+    encoded: list[bytes]
+    """Canonical JSON of each value."""
+
+
+def _ids_ok(ids: Collection[Any]) -> bool:
+    """Whether every id is a non-empty string of at most 512 characters without control
+    characters (what :func:`~bassline.storage.validation.check_id` accepts)."""
+    if set(map(type, ids)) != {str}:
+        return False
+    if min(map(len, ids)) == 0 or max(map(len, ids)) > _MAX_ID:
+        return False
+    joined = "".join(ids)
+    return joined.isprintable() or _CONTROL.search(joined) is None
+
+
+def fast_contents(records: list[Any]) -> tuple[tuple[ContentRecord, ...], ContentColumns] | None:
+    """Records and their columns when ``records`` is simple; None to use the general path.
+
+    Simple means: at least one record, all of them ContentRecords, no (network, contact)
+    twice, every id and stamp valid and every value plain JSON.
+    """
+    if not records or set(map(type, records)) != {ContentRecord}:
+        return None
+    networks = tuple(map(_NETWORK, records))
+    groups = tuple(map(_GROUP, records))
+    contacts = tuple(map(_CONTACT, records))
+    stamps = tuple(map(_STAMP, records))
+    try:
+        distinct_networks = set(networks)
+        distinct_groups = set(groups)
+        if len(distinct_networks) == 1:
+            unique = len(set(contacts)) == len(contacts)
+        else:
+            unique = len(set(zip(networks, contacts, strict=False))) == len(contacts)
+    except TypeError:  # an unhashable id: the general path names it
+        return None
+    if not (
+        unique
+        and _ids_ok(distinct_networks)
+        and _ids_ok(distinct_groups)
+        and _ids_ok(contacts)
+        and set(map(type, stamps)) == {Stamp}
+    ):
+        return None
+    hlcs = tuple(map(_HLC, stamps))
+    nodes = tuple(map(_NODE, stamps))
+    if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or max(hlcs) > _MAX_HLC:
+        return None
+    if set(map(type, nodes)) != {str}:
+        return None
+    encoded = encode_plain(list(map(_VALUE, records)))
+    if encoded is None:
+        return None
+    columns = ContentColumns(networks, groups, contacts, stamps, hlcs, nodes, encoded)
+    return tuple(records), columns

@@ -1,0 +1,220 @@
+"""The log's CONTENTS records (log version 2) and reading and extending version 1 logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bassline_storage_fs import logfile, open_fs_storage
+from bassline_storage_fs.entries import (
+    COMMIT,
+    CONTENT,
+    CONTENTS,
+    HEADER,
+    EntryError,
+    commit_frame,
+    contents_frame,
+    decode_contents,
+    decode_header,
+    header_frame,
+)
+from bassline_storage_fs.frames import Frame, frame, read_frame
+
+from bassline.clock import Stamp
+from bassline.codec import encode
+from bassline.spec import Bassline
+from bassline.storage import ContentRecord, ErrorCode, NetworkRecord, StorageOpenError
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """File format work: one event loop is enough."""
+    return "asyncio"
+
+
+def _frames(log: Path) -> list[Frame]:
+    data, pos, out = log.read_bytes(), 0, []
+    while pos < len(data):
+        found = read_frame(data, pos)
+        assert isinstance(found, Frame), found
+        out.append(found)
+        pos = found.end
+    return out
+
+
+def _kinds(log: Path) -> list[int]:
+    return [f.kind for f in _frames(log)]
+
+
+def _batch(marker: str, n: int = 3, hlc: int = 5, value: Any = None) -> list[ContentRecord]:
+    return [
+        ContentRecord("calc", "g", f"{marker}{i}", value or {"m": marker, "i": i}, Stamp(hlc, "n"))
+        for i in range(n)
+    ]
+
+
+async def test_a_batch_of_contents_is_one_contents_record(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+        summary = (await storage.write(_batch("A", 50))).unwrap()
+        assert summary.contents == 50
+    assert _kinds(store_dir / "log")[-2:] == [CONTENTS, COMMIT]
+    async with open_fs_storage(store_url) as storage:
+        loaded = (await storage.load_contents("calc")).unwrap()
+    assert [(c.contact, c.value, c.stamp) for c in loaded] == sorted(
+        (r.contact, r.value, r.stamp) for r in _batch("A", 50)
+    )
+
+
+async def test_stale_contents_are_dropped_from_a_contents_record(
+    store_url: str, spec: Bassline
+) -> None:
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+        (await storage.write(_batch("A", 4, hlc=10, value="new"))).unwrap()
+        mixed = _batch("A", 2, hlc=3, value="old") + _batch("B", 2, hlc=3, value="fresh")
+        summary = (await storage.write(mixed)).unwrap()
+        assert (summary.contents, summary.stale) == (2, 2)
+        summary = (await storage.write(_batch("A", 4, hlc=9, value="old"))).unwrap()
+        assert (summary.contents, summary.stale) == (0, 4)
+    async with open_fs_storage(store_url) as storage:
+        loaded = {c.contact: c.value for c in (await storage.load_contents("calc")).unwrap()}
+    assert loaded == {
+        "A0": "new",
+        "A1": "new",
+        "A2": "new",
+        "A3": "new",
+        "B0": "fresh",
+        "B1": "fresh",
+    }
+
+
+async def test_ids_only_per_record_frames_can_hold_still_round_trip(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    lone_surrogate = "contact-\udc80"
+    records = [ContentRecord("calc", "g", lone_surrogate, 1, Stamp(1, "n"))]
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+        (await storage.write(records)).unwrap()
+    assert _kinds(store_dir / "log")[-2:] == [CONTENT, COMMIT]
+    async with open_fs_storage(store_url) as storage:
+        (found,) = (await storage.load_contents("calc")).unwrap()
+    assert found.contact == lone_surrogate
+
+
+async def test_a_version_1_log_is_read_extended_and_upgraded_by_compaction(
+    store_url: str, store_dir: Path, spec: Bassline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = store_dir / "log"
+    with monkeypatch.context() as patch:
+        patch.setattr(logfile, "LOG_VERSION", 1)  # what the first release wrote
+        async with open_fs_storage(store_url) as storage:
+            await storage.write([NetworkRecord(spec)])
+            (await storage.write(_batch("A"))).unwrap()
+    assert decode_header(_frames(log)[0].payload)["version"] == 1
+    assert CONTENTS not in _kinds(log)
+
+    async with open_fs_storage(store_url) as storage:
+        (await storage.write(_batch("B"))).unwrap()
+    assert CONTENTS not in _kinds(log), "a version 1 log only gets records version 1 knows"
+
+    async with open_fs_storage(store_url) as storage:
+        assert len((await storage.load_contents("calc")).unwrap()) == 6
+        (await storage.compact()).unwrap()
+        (await storage.write(_batch("C"))).unwrap()
+    assert decode_header(_frames(log)[0].payload)["version"] == 2
+    assert CONTENTS in _kinds(log)
+    async with open_fs_storage(store_url) as storage:
+        contacts = [c.contact for c in (await storage.load_contents("calc")).unwrap()]
+    assert contacts == ["A0", "A1", "A2", "B0", "B1", "B2", "C0", "C1", "C2"]
+
+
+async def test_a_log_of_a_newer_version_is_refused_with_the_versions_this_reads(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+    log = store_dir / "log"
+    header = _frames(log)[0]
+    fields = decode_header(header.payload) | {"version": 3}
+    log.write_bytes(header_frame(fields) + log.read_bytes()[header.end :])
+    with pytest.raises(StorageOpenError) as caught:
+        async with open_fs_storage(store_url):
+            pass
+    assert caught.value.error.code is ErrorCode.CORRUPTION
+    assert "log format version 3 is not supported (this reads versions 1, 2)" in (
+        caught.value.error.message
+    )
+
+
+async def test_a_committed_contents_record_that_does_not_decode_refuses_to_open(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+        (await storage.write(_batch("A"))).unwrap()
+    log = store_dir / "log"
+    frames = _frames(log)
+    assert [f.kind for f in frames[-2:]] == [CONTENTS, COMMIT]
+    damaged = frame(CONTENTS, b"\x02\x00\x00\x00[]")  # intact checksum, wrong columns
+    data = log.read_bytes()
+    log.write_bytes(data[: frames[-2].offset] + damaged + data[frames[-1].offset :])
+    with pytest.raises(StorageOpenError) as caught:
+        async with open_fs_storage(store_url):
+            pass
+    assert caught.value.error.code is ErrorCode.CORRUPTION
+    assert f"committed record at byte {frames[-2].offset} is malformed" in (
+        caught.value.error.message
+    )
+
+
+def _columns(n: int = 2) -> tuple[Any, ...]:
+    values = [encode({"v": i}) for i in range(n)]
+    return ("net", ["g"] * n, [f"c{i}" for i in range(n)], list(range(n)), ["n"] * n, values)
+
+
+def test_contents_frames_round_trip() -> None:
+    network, groups, contacts, hlcs, nodes, values = _columns(3)
+    built = contents_frame(network, groups, contacts, hlcs, nodes, values)
+    assert built is not None
+    found = read_frame(built, 0)
+    assert isinstance(found, Frame) and found.kind == CONTENTS
+    entries = decode_contents(found.payload)
+    assert [(e.network, e.group, e.contact, e.hlc, e.node, e.value) for e in entries] == list(
+        zip([network] * 3, groups, contacts, hlcs, nodes, values, strict=True)
+    )
+
+
+def _payload(columns: bytes, values: bytes = b"") -> bytes:
+    return len(columns).to_bytes(4, "little") + columns + values
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\x01", "too short"),
+        (b"\xff\x00\x00\x00[]", "run past its end"),
+        (b"\x02\x00\x00\x00{]", "not JSON"),
+        (b"\x02\x00\x00\x00{}", "not a list of six"),
+        (_payload(b'["n",["g"],[],[1],["n"],[0]]'), "malformed"),
+        (_payload(b'["n",["g"],["c"],[-1],["n"],[0]]'), "malformed"),
+        (_payload(b'["n",["g"],["c"],[1],[7],[0]]'), "malformed"),
+        (_payload(b'["n",["g"],["c"],[1],["n"],[-1]]'), "malformed"),
+        (_payload(b'["n",["g"],["c"],[1],["n"],[5]]', b"1"), "do not add up"),
+    ],
+)
+def test_malformed_contents_payloads_are_entry_errors(payload: bytes, reason: str) -> None:
+    with pytest.raises(EntryError, match=reason):
+        decode_contents(payload)
+
+
+def test_the_header_and_commit_frames_are_unchanged() -> None:
+    # version 2 only adds a record kind: headers and commit markers read as before
+    assert read_frame(header_frame({"version": 1}), 0).kind == HEADER  # type: ignore[union-attr]
+    assert read_frame(commit_frame(1, 1), 0).kind == COMMIT  # type: ignore[union-attr]
