@@ -15,6 +15,7 @@ arbitrary objects) raises :class:`~bassline.errors.ContentError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
@@ -25,6 +26,7 @@ __all__ = [
     "TAG_KEY",
     "Tagged",
     "decode",
+    "decode_many",
     "dumps",
     "encode",
     "from_json",
@@ -172,6 +174,27 @@ def decode(data: bytes | str) -> Any:
     if needle not in data:  # type: ignore[operator]
         return raw
     return from_json(raw)
+
+
+def decode_many(encoded: Sequence[bytes]) -> list[Any]:
+    """``[decode(e) for e in encoded]``, parsed as one JSON array (one call into orjson).
+
+    Meant for canonical encodings this codec produced (what storage holds). If the joined
+    array does not parse into exactly one item per encoding, each is decoded on its own,
+    so a bad one raises :class:`ContentError` just as :func:`decode` would.
+    """
+    if not encoded:
+        return []
+    joined = b"".join((b"[", b",".join(encoded), b"]"))
+    try:
+        values = orjson.loads(joined)
+    except orjson.JSONDecodeError:
+        values = None
+    if type(values) is not list or len(values) != len(encoded):
+        return [decode(e) for e in encoded]
+    if _TAG_BYTES in joined:
+        return [from_json(v) for v in values]
+    return values
 
 
 def dumps(value: Any) -> str:

@@ -19,7 +19,7 @@ import anyio
 from returns.result import Failure, Success
 
 from bassline.clock import HybridLogicalClock, Stamp
-from bassline.codec import decode
+from bassline.codec import decode_many
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import (
@@ -74,12 +74,14 @@ def _records(network: str, table: dict[str, Content]) -> list[ContentRecord]:
 
     ``table`` must be a private copy: the index may change while this runs.
     """
-    record, stamp, dec = ContentRecord, Stamp, decode
-    out = []
-    for contact in sorted(table):
-        group, hlc, node, value = table[contact]
-        out.append(record(network, group, contact, dec(value), stamp(hlc, node)))
-    return out
+    contacts = sorted(table)
+    rows = [table[c] for c in contacts]
+    values = decode_many([row.value for row in rows])
+    record, stamp = ContentRecord, Stamp
+    return [
+        record(network, row.group, contact, value, stamp(row.hlc, row.node))
+        for contact, row, value in zip(contacts, rows, values, strict=True)
+    ]
 
 
 class FileStorage(StorageBase):

@@ -115,9 +115,10 @@ def prepare_batch(batch: Iterable[Any]) -> PreparedBatch | StorageError:
             err = _check_record(n, record)
             if err:
                 return err
-        normal = normalise_batch(records)
-        if isinstance(normal, StorageError):
-            return normal
+        checked = normalise_batch(records)
+        if isinstance(checked, StorageError):
+            return checked
+        normal = checked
     return PreparedBatch(
         networks=tuple(copy_spec(r.spec) for r in normal.networks),
         groups=tuple((r.network, copy.deepcopy(r.group)) for r in normal.groups),

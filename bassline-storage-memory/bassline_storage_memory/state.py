@@ -18,7 +18,7 @@ from typing import NamedTuple, TypeVar
 import attrs
 
 from bassline.clock import HybridLogicalClock, Stamp
-from bassline.codec import decode
+from bassline.codec import decode, decode_many
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
     ContentRecord,
@@ -29,7 +29,7 @@ from bassline.storage import (
 )
 from bassline_storage_memory.prepare import PreparedBatch
 
-__all__ = ["MemoryStore", "StoredContent", "StoredSnapshot"]
+__all__ = ["MemoryStore", "StoredContent", "StoredSnapshot", "records_of"]
 
 _Item = TypeVar("_Item", GroupSpec, WireSpec)
 
@@ -44,6 +44,18 @@ class StoredContent(NamedTuple):
     def record(self, network: str, contact: str) -> ContentRecord:
         """A fresh :class:`ContentRecord` (the value is decoded anew every time)."""
         return ContentRecord(network, self.group, contact, decode(self.encoded), self.stamp)
+
+
+def records_of(network: str, table: Mapping[str, StoredContent]) -> list[ContentRecord]:
+    """Fresh records of every content in ``table``, sorted by contact id (values decoded
+    anew, all in one call)."""
+    contacts = sorted(table)
+    stored = [table[c] for c in contacts]
+    values = decode_many([s.encoded for s in stored])
+    return [
+        ContentRecord(network, s.group, c, v, s.stamp)
+        for c, s, v in zip(contacts, stored, values, strict=True)
+    ]
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ from bassline.storage import (
 )
 from bassline.storage.validation import check_id
 from bassline_storage_memory.prepare import check_stamp, copy_spec, prepare_batch
-from bassline_storage_memory.state import MemoryStore
+from bassline_storage_memory.state import MemoryStore, records_of
 from bassline_storage_memory.stores import named_store
 from bassline_storage_memory.url import parse_memory_url
 
@@ -170,7 +170,7 @@ class MemoryStorage(StorageBase):
         table = self._store.contents(network)
         if isinstance(table, StorageError):
             return _fail(table)
-        return Success([table[c].record(network, c) for c in sorted(table)])
+        return Success(records_of(network, table))
 
     async def write(self, batch: Batch) -> StorageResult[WriteSummary]:
         """Apply a batch all or nothing, networks before groups, wires and contents."""
@@ -237,7 +237,7 @@ class MemoryStorage(StorageBase):
         found = self._store.snapshot(network, snapshot_id)
         if isinstance(found, StorageError):
             return _fail(found)
-        contents = tuple(found.contents[c].record(network, c) for c in sorted(found.contents))
+        contents = tuple(records_of(network, found.contents))
         return Success(Snapshot(info=found.info, spec=copy_spec(found.spec), contents=contents))
 
     async def list_snapshots(self, network: str) -> StorageResult[list[SnapshotInfo]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from bassline import codec
 from bassline.clock import HybridLogicalClock, Stamp
@@ -96,3 +97,29 @@ def test_clock_refuses_stamps_far_in_the_future() -> None:
     future = Stamp(clock.tick().hlc + (3_600_000 << 16), "evil")
     with pytest.raises(ValueError, match="clock drift"):
         clock.observe(future)
+
+
+@given(st.lists(bst.contents(), max_size=8))
+def test_decode_many_is_decode_of_each(values: list[Any]) -> None:
+    encoded = [codec.encode(v) for v in values]
+    decoded = codec.decode_many(encoded)
+    assert len(decoded) == len(values)
+    for got, value in zip(decoded, values, strict=True):
+        assert values_equal(got, value)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        [b"1", b"[2"],  # an unterminated value
+        [b"1,2", b"3"],  # two values where one was expected: the count gives it away
+        [b"[1", b"2]"],  # two halves that would join into one
+    ],
+)
+def test_decode_many_reports_a_bad_encoding_like_decode(encoded: list[bytes]) -> None:
+    with pytest.raises(ContentError):
+        codec.decode_many(encoded)
+
+
+def test_decode_many_of_nothing_is_empty() -> None:
+    assert codec.decode_many([]) == []
