@@ -13,15 +13,16 @@ If a value later turns out not to encode, the write path rolls back and defers t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bassline.clock import Stamp
 from bassline.spec import ROOT_GROUP
 from bassline.storage import ContentRecord
-from bassline.storage.validation import MAX_STORAGE_ID_LENGTH
+from bassline.storage.validation import MAX_STORAGE_ID_LENGTH, normalise_fast
 from bassline_storage_postgres.columns import ContentColumns
 
-__all__ = ["Reference", "fast_contents"]
+__all__ = ["Reference", "column_contents", "fast_contents"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_HLC = 2**63 - 1
@@ -36,6 +37,39 @@ def _valid_id(value: Any) -> bool:
         and 0 < len(value) <= MAX_STORAGE_ID_LENGTH
         and _CONTROL.search(value) is None
     )
+
+
+def _references(
+    networks: Sequence[str], groups: Sequence[str], contacts: Sequence[str]
+) -> list[Reference]:
+    """One reference per distinct (network, group), naming a contact that needs it."""
+    example = dict(zip(zip(networks, groups, strict=True), contacts, strict=True))
+    return [
+        (network, None if group == ROOT_GROUP else group, f"contact {contact!r}")
+        for (network, group), contact in example.items()
+    ]
+
+
+def column_contents(records: list[Any]) -> tuple[ContentColumns, list[Reference]] | None:
+    """Columns with every value already encoded, when the shared column-at-a-time check
+    (:func:`bassline.storage.validation.normalise_fast`) takes the batch; None if not."""
+    normal = normalise_fast(records)
+    if normal is None or normal.columns is None:
+        return None
+    cols = normal.columns
+    try:
+        node_bytes = {node: node.encode() for node in set(cols.nodes)}
+    except UnicodeEncodeError:
+        return None
+    columns = ContentColumns(
+        networks=list(cols.networks),
+        contacts=list(cols.contacts),
+        groups=list(cols.groups),
+        contents=list(cols.encoded),
+        hlcs=list(cols.hlcs),
+        nodes=[node_bytes[n] for n in cols.nodes],
+    )
+    return columns, _references(cols.networks, cols.groups, cols.contacts)
 
 
 def fast_contents(records: list[Any]) -> tuple[ContentColumns, list[Reference]] | None:
@@ -98,9 +132,4 @@ def fast_contents(records: list[Any]) -> tuple[ContentColumns, list[Reference]] 
         else:
             columns.superseded.append(record.value)
     columns.contents = [None] * len(contacts)
-    example = dict(zip(zip(networks, groups, strict=True), contacts, strict=True))
-    references = [
-        (network, None if group == ROOT_GROUP else group, f"contact {contact!r}")
-        for (network, group), contact in example.items()
-    ]
-    return columns, references
+    return columns, _references(networks, groups, contacts)

@@ -29,7 +29,7 @@ from bassline.storage import (
 from bassline.storage.validation import check_id, check_stamp, normalise_batch
 from bassline_storage_postgres.columns import ContentColumns
 from bassline_storage_postgres.documents import encode_group, encode_spec, search_document
-from bassline_storage_postgres.fastpath import fast_contents
+from bassline_storage_postgres.fastpath import column_contents, fast_contents
 
 __all__ = [
     "ContentColumns",
@@ -183,7 +183,7 @@ def prepare_batch(batch: Iterable[Any], *, fast: bool = True) -> PreparedBatch |
     records = batch_records(batch)
     if isinstance(records, StorageError):
         return records
-    quick = fast_contents(records) if fast else None
+    quick = (column_contents(records) or fast_contents(records)) if fast else None
     if quick is not None:
         quick_columns, quick_references = quick
         return PreparedBatch(
