@@ -30,7 +30,7 @@ from bassline_storage_fs.entries import (
 )
 from bassline_storage_fs.frames import HEADER_SIZE, Frame, FrameError, read_frame
 from bassline_storage_fs.fsutil import write_atomic
-from bassline_storage_fs.index import Content
+from bassline_storage_fs.table import Content, ContentTable
 
 __all__ = ["DOC_VERSION", "Doc", "DocError", "read_doc", "read_doc_header", "write_doc"]
 
@@ -48,7 +48,7 @@ class Doc:
     header: dict[str, Any]
     network: str
     spec: bytes
-    contents: dict[str, Content]
+    contents: ContentTable
 
 
 def _u(text: str) -> bytes:
@@ -125,7 +125,7 @@ def _parse(data: bytes, fmt: str) -> Doc:
     network, spec = decode_spec(found.payload)
     if network != header["network"]:
         raise DocError("spec record names another network than the header")
-    contents: dict[str, Content] = {}
+    contents = ContentTable()
     pos = found.end
     while True:
         found = read_frame(data, pos)

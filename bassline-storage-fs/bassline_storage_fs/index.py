@@ -6,20 +6,11 @@ on the event loop thread, after the change is durable in the log.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import attrs
 
-__all__ = ["Content", "Index", "NetworkState"]
+from bassline_storage_fs.table import Content, ContentTable
 
-
-class Content(NamedTuple):
-    """One contact's stored content: its group, stamp and canonical JSON bytes."""
-
-    group: str
-    hlc: int
-    node: str
-    value: bytes
+__all__ = ["Content", "ContentTable", "Index", "NetworkState"]
 
 
 @attrs.define
@@ -28,7 +19,7 @@ class NetworkState:
 
     spec: bytes
     groups: frozenset[str]
-    contents: dict[str, Content] = attrs.field(factory=dict)
+    contents: ContentTable = attrs.field(factory=ContentTable)
 
 
 class Index:

@@ -7,7 +7,6 @@ batch's framed records, ready for one append, and the changes to apply once it i
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -19,7 +18,7 @@ from bassline.storage import ErrorCode, StorageError, WriteSummary
 from bassline.storage.fastpath import ContentColumns
 from bassline.storage.validation import NormalisedBatch, normalise_batch
 from bassline_storage_fs.entries import content_frame, contents_frame, spec_frame
-from bassline_storage_fs.index import Content, Index
+from bassline_storage_fs.index import ContentTable, Index
 from bassline_storage_fs.specs import (
     SpecDecodeError,
     group_ids,
@@ -28,13 +27,10 @@ from bassline_storage_fs.specs import (
     spec_to_bytes,
 )
 
-__all__ = ["MAX_RECORD_BYTES", "Plan", "plan_batch"]
+__all__ = ["MAX_RECORD_BYTES", "Plan", "Rows", "plan_batch"]
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 """The largest content value (or spec) one record may hold, in canonical JSON bytes."""
-
-
-_new_tuple = tuple.__new__  # builds Content rows without its Python-level __new__
 
 
 def _too_big(what: str, size: int) -> StorageError:
@@ -47,13 +43,28 @@ def _too_big(what: str, size: int) -> StorageError:
 
 
 @attrs.frozen
+class Rows:
+    """Contents to store in one network, as columns (contacts distinct)."""
+
+    contacts: list[str] = attrs.field(factory=list)
+    groups: list[str] = attrs.field(factory=list)
+    hlcs: list[int] = attrs.field(factory=list)
+    nodes: list[str] = attrs.field(factory=list)
+    values: list[bytes] = attrs.field(factory=list)
+
+    def store_in(self, table: ContentTable) -> None:
+        """Put these rows into ``table``."""
+        table.put_rows(self.contacts, self.groups, self.hlcs, self.nodes, self.values)
+
+
+@attrs.frozen
 class Plan:
     """A checked batch: its log records and the index changes they stand for."""
 
     specs: dict[str, tuple[bytes, frozenset[str]]]
     """New spec (canonical JSON) and group ids per network."""
-    contents: dict[str, tuple[list[str], list[Content]]]
-    """Contacts and their contents to store per network, stale ones already dropped."""
+    contents: dict[str, Rows]
+    """The contents to store per network, stale ones already dropped."""
     newest: tuple[int, str]
     """The greatest stamp among ``contents`` (``(0, "")`` if none)."""
     frames: bytes
@@ -139,30 +150,20 @@ def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
     stamps, encoded = columns.stamps, columns.encoded
     if max(map(len, encoded)) + max(map(len, nodes)) > MAX_RECORD_BYTES:
         return None
-    stored = list(map(state.contents.get, contacts))
-    stale = 0
-    if any(stored):
-        keep = [
-            i
-            for i, (old, stamp) in enumerate(zip(stored, stamps, strict=True))
-            if old is None or stamp >= old[1:3]
-        ]
-        stale = len(contacts) - len(keep)
-        if stale:
-            if not keep:
-                summary = WriteSummary(contents=0, stale=stale)
-                return Plan({}, {}, (0, ""), b"", 0, summary)
-            pick = itemgetter(*keep) if len(keep) > 1 else lambda c: (c[keep[0]],)
-            groups, contacts, hlcs, nodes = pick(groups), pick(contacts), pick(hlcs), pick(nodes)
-            stamps, encoded = pick(stamps), list(pick(encoded))
+    keep = state.contents.newer_or_equal(contacts, stamps)
+    stale = len(contacts) - len(keep)
+    if stale:
+        if not keep:
+            return Plan({}, {}, (0, ""), b"", 0, WriteSummary(contents=0, stale=stale))
+        pick = itemgetter(*keep) if len(keep) > 1 else lambda c: (c[keep[0]],)
+        groups, contacts, hlcs, nodes = pick(groups), pick(contacts), pick(hlcs), pick(nodes)
+        stamps, encoded = pick(stamps), list(pick(encoded))
     frames = contents_frame(network, groups, contacts, hlcs, nodes, encoded)
     if frames is None:
         return None
-    rows = zip(groups, hlcs, nodes, encoded, strict=True)
-    entries = list(map(_new_tuple, repeat(Content), rows))
+    rows = Rows(list(contacts), list(groups), list(hlcs), list(nodes), list(encoded))
     summary = WriteSummary(contents=len(contacts), stale=stale)
-    newest = max(stamps)
-    return Plan({}, {network: (list(contacts), entries)}, newest, frames, 1, summary)
+    return Plan({}, {network: rows}, max(stamps), frames, 1, summary)
 
 
 def plan_batch(
@@ -192,11 +193,9 @@ def plan_batch(
         if len(spec) > MAX_RECORD_BYTES:
             return _too_big(f"the spec of network {network!r}", len(spec))
     frames = [spec_frame(network, spec) for network, (spec, _) in specs.items()]
-    contents: dict[str, tuple[list[str], list[Content]]] = {}
+    contents: dict[str, Rows] = {}
     # per network: (stored contents, group ids, UTF-8 id, planned contents); per text: UTF-8
-    targets: dict[
-        str, tuple[dict[str, Content], frozenset[str], bytes, tuple[list[str], list[Content]]]
-    ] = {}
+    targets: dict[str, tuple[ContentTable, frozenset[str], bytes, Rows]] = {}
     utf8: dict[str, bytes] = {}
     stale = stored = 0
     newest = (0, "")
@@ -209,10 +208,10 @@ def plan_batch(
             if planned is None and state is None:
                 return _missing_network("content", contact, network)
             target = (
-                state.contents if state is not None else {},
+                state.contents if state is not None else ContentTable(),
                 planned[1] if planned is not None else state.groups,  # type: ignore[union-attr]
                 network.encode("utf-8", "surrogatepass"),
-                contents.setdefault(network, ([], [])),
+                contents.setdefault(network, Rows()),
             )
             targets[network] = target
         current_contents, groups, network_utf8, planned_contents = target
@@ -228,8 +227,11 @@ def plan_batch(
             return _too_big(f"the content of contact {contact!r} (with its stamp)", len(value))
         if stamp > newest:
             newest = stamp
-        planned_contents[0].append(contact)
-        planned_contents[1].append(Content(group, hlc, node, value))
+        planned_contents.contacts.append(contact)
+        planned_contents.groups.append(group)
+        planned_contents.hlcs.append(hlc)
+        planned_contents.nodes.append(node)
+        planned_contents.values.append(value)
         group_utf8 = utf8.get(group)
         if group_utf8 is None:
             group_utf8 = utf8[group] = group.encode("utf-8", "surrogatepass")

@@ -19,7 +19,7 @@ import anyio
 from returns.result import Failure, Success
 
 from bassline.clock import HybridLogicalClock, Stamp
-from bassline.codec import decode_many
+from bassline.codec import decode, decode_many
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import (
@@ -47,12 +47,12 @@ from bassline_storage_fs.checks import (
 )
 from bassline_storage_fs.docfile import DocError
 from bassline_storage_fs.entries import delete_frame
-from bassline_storage_fs.index import Content
 from bassline_storage_fs.naming import SNAPSHOT_ID_PATTERN
 from bassline_storage_fs.oserrors import from_os_error
 from bassline_storage_fs.recovery import RecoveryReport
 from bassline_storage_fs.specs import SpecDecodeError, spec_from_bytes
 from bassline_storage_fs.store import FsStore, open_store
+from bassline_storage_fs.table import ContentTable
 from bassline_storage_fs.url import FsOptions, parse_fs_url
 
 __all__ = ["FileStorage", "open_fs_storage"]
@@ -69,18 +69,19 @@ def _not_found(code: ErrorCode, what: str) -> StorageError:
     return StorageError.not_found(code, what)
 
 
-def _records(network: str, table: dict[str, Content]) -> list[ContentRecord]:
+def _records(network: str, table: ContentTable) -> list[ContentRecord]:
     """Decode stored contents into fresh records sorted by contact (in a worker thread).
 
     ``table`` must be a private copy: the index may change while this runs.
     """
-    contacts = sorted(table)
-    rows = [table[c] for c in contacts]
-    values = decode_many([row.value for row in rows])
+    contacts, groups, hlcs, nodes, values = table.sorted_columns()
+    decoded = decode_many(values)
     record, stamp = ContentRecord, Stamp
     return [
-        record(network, row.group, contact, value, stamp(row.hlc, row.node))
-        for contact, row, value in zip(contacts, rows, values, strict=True)
+        record(network, group, contact, value, stamp(hlc, node))
+        for contact, group, hlc, node, value in zip(
+            contacts, groups, hlcs, nodes, decoded, strict=True
+        )
     ]
 
 
@@ -344,9 +345,12 @@ class FileStorage(StorageBase):
                 )
             )
         try:
-            return Success(_records(network, {contact: found})[0])
+            value = decode(found.value)
         except ContentError as exc:
             return _fail(self._undecodable(network, exc))
+        return Success(
+            ContentRecord(network, found.group, contact, value, Stamp(found.hlc, found.node))
+        )
 
     @staticmethod
     def _undecodable(network: str, exc: Exception) -> StorageError:
@@ -364,7 +368,7 @@ class FileStorage(StorageBase):
         state = store.index.networks.get(network)
         if state is None:
             return _fail(_not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}"))
-        table = dict(state.contents)
+        table = state.contents.copy()
         assert self._limiter is not None
         try:
             records = await anyio.to_thread.run_sync(

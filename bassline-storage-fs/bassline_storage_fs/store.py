@@ -138,8 +138,8 @@ class FsStore:
         index = self.index
         for network, (spec, groups) in plan.specs.items():
             index.set_spec(network, spec, groups)
-        for network, (contacts, entries) in plan.contents.items():
-            index.networks[network].contents.update(zip(contacts, entries, strict=True))
+        for network, rows in plan.contents.items():
+            rows.store_in(index.networks[network].contents)
             index.dirty.add(network)
         index.max_hlc = max(index.max_hlc, plan.newest[0])
 
@@ -264,9 +264,7 @@ def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
     log, cut, replayed = _replay(layout, index, options.repair)
     store = FsStore(layout, lock, log, index, options)
     unreadable = _load_snapshots(store, dirs, removed)
-    index.max_hlc = max(
-        (c.hlc for state in index.networks.values() for c in state.contents.values()), default=0
-    )
+    index.max_hlc = max((state.contents.max_hlc() for state in index.networks.values()), default=0)
     store.recovery = RecoveryReport(
         batches_replayed=replayed,
         log_bytes=log.size,

@@ -1,0 +1,153 @@
+"""One network's stored contents, kept as columns: no Python object per contact.
+
+A dict maps each contact to its row; the rows' groups, stamps and canonical JSON bytes
+live in four parallel lists. Storing a batch is a dict update and four list extends,
+and reading makes a :class:`Content` only for what is asked. Holding a million
+contacts this way costs no garbage-collector work, where a tuple per contact would make
+every collection walk them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+__all__ = ["Content", "ContentTable"]
+
+
+class Content(NamedTuple):
+    """One contact's stored content: its group, stamp and canonical JSON bytes."""
+
+    group: str
+    hlc: int
+    node: str
+    value: bytes
+
+
+class ContentTable:
+    """Contents by contact id, in columns. Rows are never removed: a network's contents
+    only ever go all at once, with the network."""
+
+    __slots__ = ("_groups", "_hlcs", "_nodes", "_rows", "_values")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        self._groups: list[str] = []
+        self._hlcs: list[int] = []
+        self._nodes: list[str] = []
+        self._values: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, contact: object) -> bool:
+        return contact in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ContentTable):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"ContentTable({len(self)} contents)"
+
+    def get(self, contact: str) -> Content | None:
+        """The content stored for ``contact``, or None."""
+        row = self._rows.get(contact)
+        if row is None:
+            return None
+        return Content(self._groups[row], self._hlcs[row], self._nodes[row], self._values[row])
+
+    def __getitem__(self, contact: str) -> Content:
+        found = self.get(contact)
+        if found is None:
+            raise KeyError(contact)
+        return found
+
+    def __setitem__(self, contact: str, content: Content) -> None:
+        row = self._rows.get(contact)
+        group, hlc, node, value = content
+        if row is None:
+            self._rows[contact] = len(self._groups)
+            self._groups.append(group)
+            self._hlcs.append(hlc)
+            self._nodes.append(node)
+            self._values.append(value)
+        else:
+            self._groups[row], self._hlcs[row] = group, hlc
+            self._nodes[row], self._values[row] = node, value
+
+    def items(self) -> Iterator[tuple[str, Content]]:
+        """``(contact, content)`` for every stored contact, in insertion order."""
+        groups, hlcs, nodes, values = self._groups, self._hlcs, self._nodes, self._values
+        for contact, row in self._rows.items():
+            yield contact, Content(groups[row], hlcs[row], nodes[row], values[row])
+
+    def sorted_columns(
+        self,
+    ) -> tuple[list[str], list[str], list[int], list[str], list[bytes]]:
+        """``(contacts, groups, hlcs, nodes, values)`` of every row, sorted by contact."""
+        contacts = sorted(self._rows)
+        rows = list(map(self._rows.__getitem__, contacts))
+        return (
+            contacts,
+            list(map(self._groups.__getitem__, rows)),
+            list(map(self._hlcs.__getitem__, rows)),
+            list(map(self._nodes.__getitem__, rows)),
+            list(map(self._values.__getitem__, rows)),
+        )
+
+    def newer_or_equal(
+        self, contacts: Sequence[str], stamps: Sequence[tuple[int, str]]
+    ) -> list[int]:
+        """Positions ``i`` whose ``stamps[i]`` is not older than what ``contacts[i]`` holds
+        (every position when none of them is stored yet)."""
+        rows = list(map(self._rows.get, contacts))
+        if rows.count(None) == len(rows):
+            return list(range(len(rows)))
+        hlcs, nodes = self._hlcs, self._nodes
+        return [
+            i
+            for i, (row, stamp) in enumerate(zip(rows, stamps, strict=True))
+            if row is None or stamp >= (hlcs[row], nodes[row])
+        ]
+
+    def put_rows(
+        self,
+        contacts: Sequence[str],
+        groups: Sequence[str],
+        hlcs: Sequence[int],
+        nodes: Sequence[str],
+        values: Sequence[bytes],
+    ) -> None:
+        """Store a column of contents; ``contacts`` must be distinct."""
+        rows = self._rows
+        if not any(map(rows.__contains__, contacts)):
+            start = len(self._groups)
+            rows.update(zip(contacts, range(start, start + len(contacts)), strict=True))
+            self._groups.extend(groups)
+            self._hlcs.extend(hlcs)
+            self._nodes.extend(nodes)
+            self._values.extend(values)
+            return
+        for row in zip(contacts, groups, hlcs, nodes, values, strict=True):
+            self[row[0]] = Content(*row[1:])
+
+    def copy(self) -> ContentTable:
+        """A private copy (reading it is safe while this table changes)."""
+        other = ContentTable()
+        other._rows = dict(self._rows)
+        other._groups = list(self._groups)
+        other._hlcs = list(self._hlcs)
+        other._nodes = list(self._nodes)
+        other._values = list(self._values)
+        return other
+
+    def max_hlc(self) -> int:
+        """The greatest stored stamp clock value (0 when empty)."""
+        return max(self._hlcs, default=0)
