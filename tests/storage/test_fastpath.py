@@ -18,7 +18,7 @@ from bassline.errors import ContentError
 from bassline.lattices import GrowSet
 from bassline.spec import GroupSpec
 from bassline.storage import ContentRecord, GroupRecord, StorageError
-from bassline.storage.fastpath import encode_plain
+from bassline.storage.fastpath import MIN_RECORDS, encode_plain
 from bassline.storage.validation import (
     NormalisedBatch,
     _normalise_each,
@@ -140,7 +140,7 @@ def _comparable(nb: NormalisedBatch | StorageError) -> Any:
     return (nb.networks, nb.groups, nb.wires, nb.contents, nb.encoded)
 
 
-@given(st.lists(_RECORDS | st.just(GroupRecord("net", GroupSpec("g"))), max_size=6))
+@given(st.lists(_RECORDS | st.just(GroupRecord("net", GroupSpec("g"))), max_size=10))
 def test_normalise_fast_agrees_with_the_general_path(records: list[Any]) -> None:
     fast = normalise_fast(records)
     general = _normalise_each(records)
@@ -148,6 +148,25 @@ def test_normalise_fast_agrees_with_the_general_path(records: list[Any]) -> None
         assert _comparable(fast) == _comparable(general)
         assert fast.columns is not None
     assert _comparable(normalise_batch(records)) == _comparable(general)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["root", "g"]), contents() | st.sampled_from(_TRICKY), _STAMPS),
+        min_size=MIN_RECORDS,
+        max_size=12,
+    )
+)
+def test_simple_batches_agree_with_the_general_path(rows: list[tuple[str, Any, Stamp]]) -> None:
+    records = [
+        ContentRecord("net", group, f"c{i}", value, stamp)
+        for i, (group, value, stamp) in enumerate(rows)
+    ]
+    fast = normalise_fast(records)
+    general = _normalise_each(records)
+    if fast is None:
+        return
+    assert _comparable(fast) == _comparable(general)
 
 
 def test_a_simple_batch_takes_the_fast_path_with_its_columns() -> None:
@@ -174,6 +193,15 @@ def test_a_simple_batch_takes_the_fast_path_with_its_columns() -> None:
     ],
 )
 def test_anything_unusual_takes_the_general_path(change: dict[str, Any]) -> None:
-    records = [ContentRecord("net", "g", f"c{i}", i, Stamp(1, "n")) for i in range(3)]
-    records[2] = attrs.evolve(records[2], **change)
+    records = [ContentRecord("net", "g", f"c{i}", i, Stamp(1, "n")) for i in range(8)]
+    assert normalise_fast(records) is not None
+    records[5] = attrs.evolve(records[5], **change)
     assert normalise_fast(records) is None
+
+
+def test_small_batches_take_the_general_path() -> None:
+    # below MIN_RECORDS the column checks cost more than they save
+    records = [ContentRecord("net", "g", f"c{i}", i, Stamp(1, "n")) for i in range(MIN_RECORDS)]
+    assert normalise_fast(records) is not None
+    assert normalise_fast(records[:-1]) is None
+    assert _comparable(normalise_batch(records[:-1])) == _comparable(_normalise_each(records[:-1]))
