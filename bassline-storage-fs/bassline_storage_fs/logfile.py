@@ -38,6 +38,7 @@ __all__ = [
     "LogCorrupt",
     "LogFile",
     "LogScan",
+    "LogVersionUnsupported",
     "count_commits",
     "cut_for",
     "scan_log",
@@ -51,6 +52,17 @@ _RECORD_KINDS = {
     1: frozenset({SPEC, DELETE, CONTENT}),
     2: frozenset({SPEC, DELETE, CONTENT, CONTENTS}),
 }
+
+
+class LogVersionUnsupported(Exception):
+    """The log was written by a newer (or unknown) release; nothing may touch it."""
+
+    def __init__(self, version: object) -> None:
+        readable = ", ".join(map(str, sorted(_READABLE_VERSIONS)))
+        super().__init__(
+            f"log format version {version!r} is not supported (this reads versions {readable})"
+        )
+        self.version = version
 
 
 class LogCorrupt(Exception):
@@ -94,10 +106,7 @@ def _header(data: bytes) -> tuple[int, int, int] | str:
         return f"log header names format {header.get('format')!r}, not {LOG_FORMAT!r}"
     version = header.get("version")
     if type(version) is not int or version not in _READABLE_VERSIONS:
-        return (
-            f"log format version {version!r} is not supported (this reads versions "
-            f"{', '.join(map(str, sorted(_READABLE_VERSIONS)))})"
-        )
+        raise LogVersionUnsupported(version)
     first = header.get("first_seq")
     if type(first) is not int or first < 1:
         return f"log header has a bad first_seq {first!r}"
@@ -129,7 +138,8 @@ def count_commits(data: bytes) -> int:
 
 
 def scan_log(data: bytes) -> LogScan:
-    """Parse a whole log; raises :class:`LogCorrupt` if its header is unusable."""
+    """Parse a whole log; raises :class:`LogCorrupt` if its header is unusable and
+    :class:`LogVersionUnsupported` if it is of a version this release does not read."""
     header = _header(data)
     if isinstance(header, str):
         raise LogCorrupt(header)

@@ -33,7 +33,14 @@ from bassline_storage_fs.frames import Frame
 from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir
 from bassline_storage_fs.index import Content, Index, NetworkState
 from bassline_storage_fs.layout import Layout, StoreLock
-from bassline_storage_fs.logfile import LogCorrupt, LogFile, count_commits, cut_for, scan_log
+from bassline_storage_fs.logfile import (
+    LogCorrupt,
+    LogFile,
+    LogVersionUnsupported,
+    count_commits,
+    cut_for,
+    scan_log,
+)
 from bassline_storage_fs.naming import (
     NETWORK_DIR_PATTERN,
     SNAPSHOT_ID_PATTERN,
@@ -322,6 +329,16 @@ def _replay(layout: Layout, index: Index, repair: bool) -> tuple[LogFile, LogCut
     data = layout.log.read_bytes()
     try:
         scan = scan_log(data)
+    except LogVersionUnsupported as exc:
+        # never offer repair here: it would throw away a newer release's data
+        raise _OpenFailed(
+            StorageError(
+                ErrorCode.UNSUPPORTED,
+                f"log {layout.log}: {exc}; open this store with the release that wrote "
+                "it, or a newer one",
+                transient=False,
+            )
+        ) from None
     except LogCorrupt as exc:
         if not repair:
             raise _corrupt(

@@ -135,22 +135,26 @@ async def test_a_version_1_log_is_read_extended_and_upgraded_by_compaction(
     assert contacts == [f"{marker}{i}" for marker in "ABC" for i in range(5)]
 
 
-async def test_a_log_of_a_newer_version_is_refused_with_the_versions_this_reads(
-    store_url: str, store_dir: Path, spec: Bassline
+@pytest.mark.parametrize("repair", [False, True])
+async def test_a_log_of_a_newer_version_is_refused_and_never_repaired(
+    store_url: str, store_dir: Path, spec: Bassline, repair: bool
 ) -> None:
     async with open_fs_storage(store_url) as storage:
         await storage.write([NetworkRecord(spec)])
+        (await storage.write(_batch("A"))).unwrap()
     log = store_dir / "log"
     header = _frames(log)[0]
     fields = decode_header(header.payload) | {"version": 3}
-    log.write_bytes(header_frame(fields) + log.read_bytes()[header.end :])
+    newer = header_frame(fields) + log.read_bytes()[header.end :]
+    log.write_bytes(newer)
     with pytest.raises(StorageOpenError) as caught:
-        async with open_fs_storage(store_url):
+        async with open_fs_storage(store_url, repair=repair):
             pass
-    assert caught.value.error.code is ErrorCode.CORRUPTION
-    assert "log format version 3 is not supported (this reads versions 1, 2)" in (
-        caught.value.error.message
-    )
+    error = caught.value.error
+    assert error.code is ErrorCode.UNSUPPORTED
+    assert "log format version 3 is not supported (this reads versions 1, 2)" in error.message
+    assert "repair" not in error.message
+    assert log.read_bytes() == newer, "a newer release's log must be left exactly as it was"
 
 
 async def test_a_committed_contents_record_that_does_not_decode_refuses_to_open(
