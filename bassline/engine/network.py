@@ -46,8 +46,15 @@ def _plainly_encodable(value: Any) -> bool:
     if _plain_scalar(value):
         return True
     if type(value) is list and len(value) <= 16:
-        for x in value:  # noqa: SIM110 - a plain loop: this runs on every update
-            if not _plain_scalar(x):
+        for x in value:  # the scalar check inlined: this runs on every update
+            t = type(x)
+            if t is str or t is bool or x is None:
+                continue
+            if t is int:
+                if -(2**63) <= x < 2**64:
+                    continue
+                return False
+            if t is not float or x - x != 0:
                 return False
         return True
     return False

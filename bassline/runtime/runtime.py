@@ -240,12 +240,9 @@ class StorageBackedRuntime:
             group_of = self._group_of
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 put(cid, group_of[cid], value, stamp)
-        depth = len(queue.pending)
-        metrics = self.metrics_data
-        metrics.queue_depth = depth
-        if depth > metrics.queue_depth_max:
-            metrics.queue_depth_max = depth
-        if depth >= self.batch_size:
+        # the depth gauges are set when the flusher takes a batch and when metrics are
+        # read: between takes the queue only grows, so its largest depth is seen then
+        if len(queue.pending) >= self.batch_size:
             queue.wake()
 
     async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
@@ -330,6 +327,7 @@ class StorageBackedRuntime:
                 with anyio.move_on_after(wait):
                     await anyio.sleep_forever()  # the breaker's own timeout, not a sync
                 continue
+            self.metrics_data.set_depth(len(queue))
             generation, writes = queue.take()
             self.metrics_data.set_depth(len(queue))
             error, unwritten = await self._write_batch(writes)
@@ -418,11 +416,13 @@ class StorageBackedRuntime:
     def metrics(self) -> dict[str, Any]:
         """A snapshot of every metric as plain data."""
         self.metrics_data.coalesced = self._queue.coalesced
+        self.metrics_data.set_depth(len(self._queue))
         return self.metrics_data.snapshot(self._breaker_info())
 
     def prometheus(self) -> str:
         """The metrics in Prometheus text format."""
         self.metrics_data.coalesced = self._queue.coalesced
+        self.metrics_data.set_depth(len(self._queue))
         return self.metrics_data.prometheus(self._breaker_info())
 
     @property
