@@ -23,6 +23,7 @@ import orjson
 from bassline.errors import ContentError
 
 __all__ = [
+    "MAX_DEPTH",
     "TAG_KEY",
     "Tagged",
     "decode",
@@ -42,6 +43,9 @@ _TAG_BYTES = b'"$type"'
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 _SCALARS = (str, bool, type(None))
+MAX_DEPTH = 254
+"""The deepest nesting of lists, objects and tagged values that content may have (what
+orjson, and so canonical JSON, can write)."""
 
 
 @runtime_checkable
@@ -86,8 +90,12 @@ def to_json(value: Any, path: str = "") -> Any:
     """Convert content to plain JSON data (tagging lattice values, escaping ``$type`` keys).
 
     Raises :class:`ContentError` naming the offending position for anything that cannot
-    be encoded faithfully.
+    be encoded faithfully, including nesting deeper than :data:`MAX_DEPTH` levels.
     """
+    return _to_json(value, path, 0)
+
+
+def _to_json(value: Any, path: str, depth: int) -> Any:
     t = type(value)
     if t is int:
         if not _INT_MIN <= value <= _INT_MAX:
@@ -99,22 +107,27 @@ def to_json(value: Any, path: str = "") -> Any:
         if value != value or value in (float("inf"), float("-inf")):
             raise ContentError(f"{value} is not valid JSON (only finite numbers){_where(path)}")
         return value
+    if depth >= MAX_DEPTH and (t in (list, tuple, dict) or hasattr(value, "tag")):
+        raise _too_deep(path)
+    inner = depth + 1
     if t is list or t is tuple:
-        return [to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_to_json(v, f"{path}[{i}]", inner) for i, v in enumerate(value)]
     if t is dict:
         out: dict[str, Any] = {}
         for k, v in value.items():
             if type(k) is not str:
                 raise ContentError(f"object key {k!r} is not a string{_where(path)}")
-            out[k] = to_json(v, f"{path}.{k}")
+            out[k] = _to_json(v, f"{path}.{k}", inner)
         if TAG_KEY in out:
+            if depth + 1 >= MAX_DEPTH:  # escaping wraps the object in one more level
+                raise _too_deep(path)
             return {TAG_KEY: _ESCAPE_TAG, "value": out}
         return out
     tag = getattr(value, "tag", None)
     if isinstance(tag, str) and _TAGGED.get(tag) is t:
-        return {TAG_KEY: tag, "value": to_json(value.to_json(), f"{path}<{tag}>")}
+        return {TAG_KEY: tag, "value": _to_json(value.to_json(), f"{path}<{tag}>", inner)}
     if isinstance(value, bool | int | float | str):  # subclasses such as enums
-        return to_json(_plain(value), path)
+        return _to_json(_plain(value), path, depth)
     raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")
 
 
@@ -126,31 +139,48 @@ def _plain(value: Any) -> Any:
 
 
 def from_json(data: Any, path: str = "") -> Any:
-    """Rebuild content from plain JSON data produced by :func:`to_json`."""
+    """Rebuild content from plain JSON data produced by :func:`to_json`.
+
+    Raises :class:`ContentError` for malformed tagged values and for nesting deeper than
+    :data:`MAX_DEPTH` levels.
+    """
+    return _from_json(data, path, 0)
+
+
+def _too_deep(path: str) -> ContentError:
+    return ContentError(f"content is nested more than {MAX_DEPTH} levels deep{_where(path)}")
+
+
+def _from_json(data: Any, path: str, depth: int) -> Any:
     t = type(data)
-    if t is list:
-        return [from_json(v, f"{path}[{i}]") for i, v in enumerate(data)]
-    if t is not dict:
+    if t is not list and t is not dict:
         return data
+    if depth >= MAX_DEPTH:
+        raise _too_deep(path)
+    inner = depth + 1
+    if t is list:
+        return [_from_json(v, f"{path}[{i}]", inner) for i, v in enumerate(data)]
     if TAG_KEY in data:
         tag = data[TAG_KEY]
         if set(data) != {TAG_KEY, "value"}:
             raise ContentError(f"tagged value must have exactly '$type' and 'value'{_where(path)}")
         if tag == _ESCAPE_TAG:
-            inner = data["value"]
-            if type(inner) is not dict:
+            wrapped = data["value"]
+            if type(wrapped) is not dict:
                 raise ContentError(f"escaped object must wrap an object{_where(path)}")
-            return {k: from_json(v, f"{path}.{k}") for k, v in inner.items()}
+            if inner >= MAX_DEPTH:
+                raise _too_deep(path)
+            return {k: _from_json(v, f"{path}.{k}", inner + 1) for k, v in wrapped.items()}
         cls = _TAGGED.get(tag) if isinstance(tag, str) else None
         if cls is None:
             raise ContentError(
                 f"unknown tagged type {tag!r}{_where(path)} (known: {', '.join(sorted(_TAGGED))})"
             )
         try:
-            return cls.from_json(from_json(data["value"], f"{path}<{tag}>"))
+            return cls.from_json(_from_json(data["value"], f"{path}<{tag}>", inner))
         except (ValueError, TypeError) as exc:
             raise ContentError(f"malformed {tag} value{_where(path)}: {exc}") from exc
-    return {k: from_json(v, f"{path}.{k}") for k, v in data.items()}
+    return {k: _from_json(v, f"{path}.{k}", inner) for k, v in data.items()}
 
 
 def encode(value: Any) -> bytes:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+import reprlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -100,6 +101,14 @@ _unique = itertools.count()
 _BAD_IDS: tuple[Any, ...] = ("", "a\x00b", "tab\there", "new\nline", "del\x7f", "x" * 513, 42, None)
 """Ids every method must refuse with INVALID."""
 
+
+def _nested(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 _UNENCODABLE: tuple[Any, ...] = (
     float("nan"),
     float("inf"),
@@ -109,6 +118,8 @@ _UNENCODABLE: tuple[Any, ...] = (
     "lone surrogate \ud800",
     [1, {"deep": float("-inf")}],
     b"bytes",
+    _nested(255),  # deeper than canonical JSON can be written
+    _nested(100_000),  # deeper than Python's own recursion limit
 )
 """Content the codec rejects: every backend answers SERIALIZATION."""
 
@@ -519,10 +530,25 @@ class StorageConformance:
             assert_failure(
                 await storage.save_contact_content("calc", "ui", "x", value, _stamp(1)),
                 ErrorCode.SERIALIZATION,
-                f"saving {value!r}",
+                f"saving {reprlib.repr(value)}",
             )
         assert_failure(
             await storage.load_contact_content("calc", "ui", "x"), ErrorCode.CONTACT_NOT_FOUND
+        )
+
+    async def test_content_nested_to_the_limit_round_trips_and_deeper_fails_a_whole_batch(
+        self, storage: NetworkStorage
+    ) -> None:
+        await self._with_network(storage)
+        deepest = _nested(253)  # 254 levels of lists: as deep as content may go
+        assert_success(await storage.save_contact_content("calc", "ui", "x", deepest, _stamp(1)))
+        loaded = assert_success(await storage.load_contact_content("calc", "ui", "x"))
+        assert loaded.value == deepest
+        batch = [ContentRecord("calc", "ui", f"b{i}", i, _stamp(2)) for i in range(8)]
+        batch[5] = ContentRecord("calc", "ui", "b5", _nested(100_000), _stamp(2))
+        assert_failure(await storage.write(batch), ErrorCode.SERIALIZATION, "a too-deep batch")
+        assert_failure(
+            await storage.load_contact_content("calc", "ui", "b0"), ErrorCode.CONTACT_NOT_FOUND
         )
 
     async def test_saved_values_cannot_change_behind_the_callers_back(

@@ -123,3 +123,41 @@ def test_decode_many_reports_a_bad_encoding_like_decode(encoded: list[bytes]) ->
 
 def test_decode_many_of_nothing_is_empty() -> None:
     assert codec.decode_many([]) == []
+
+
+def _nested(levels: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("leaf", [1, {"$type": "x"}, GrowSet(frozenset({1})), {"a": []}])
+@pytest.mark.parametrize("levels", [250, 251, 252, 253, 254, 255, 2_000, 100_000])
+def test_deep_nesting_is_encoded_up_to_the_limit_then_a_content_error(
+    levels: int, leaf: Any
+) -> None:
+    value = _nested(levels, leaf)
+    try:
+        encoded = codec.encode(value)
+    except ContentError as exc:
+        assert "nested more than 254 levels deep" in str(exc)
+        assert levels >= 251  # the limit is only ever what orjson cannot write
+    else:
+        assert values_equal(codec.decode(encoded), value)
+        assert levels <= codec.MAX_DEPTH
+
+
+def test_the_nesting_limit_is_exactly_what_orjson_can_write() -> None:
+    assert codec.decode(codec.encode(_nested(codec.MAX_DEPTH - 1, []))) == _nested(253, [])
+    with pytest.raises(ContentError):
+        codec.encode(_nested(codec.MAX_DEPTH, []))
+
+
+def test_rebuilding_data_nested_too_deep_is_a_content_error() -> None:
+    with pytest.raises(ContentError, match="nested more than 254 levels deep"):
+        codec.from_json(_nested(5_000, 0))
+    escaped = {"$type": "object", "value": {"a": _nested(253, 0)}}
+    with pytest.raises(ContentError, match="nested more than 254 levels deep"):
+        codec.from_json(escaped)
+    assert codec.from_json(_nested(254, 0)) == _nested(254, 0)

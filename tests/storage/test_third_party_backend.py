@@ -36,7 +36,7 @@ import pytest
 from returns.result import Failure, Success
 
 from bassline.clock import HybridLogicalClock, Stamp
-from bassline.codec import from_json, to_json
+from bassline.codec import loads, to_json
 from bassline.errors import ContentError, SpecError
 from bassline.spec import Bassline, GroupSpec, WireSpec, parse_spec
 from bassline.storage import (
@@ -420,7 +420,9 @@ def _parse(data: Any, network: str) -> Bassline | StorageError:
 
 def _record(network: str, contact: str, stored: list[Any]) -> ContentRecord:
     group, value, stamp = stored
-    return ContentRecord(network, group, contact, from_json(value), Stamp.from_json(stamp))
+    # values are kept as the codec's canonical text: embedding them as JSON would add the
+    # document's own nesting to theirs, and the deepest content would no longer fit
+    return ContentRecord(network, group, contact, loads(value), Stamp.from_json(stamp))
 
 
 def _info(network: str, snap: dict[str, Any]) -> SnapshotInfo:
@@ -463,7 +465,7 @@ def _plan(
             "snapshots": old["snapshots"] if old else [],
         }
     stored = stale = 0
-    for record in batch.contents:
+    for record, encoded in zip(batch.contents, batch.encoded, strict=True):
         if record.network not in specs:
             return StorageError.not_found(
                 ErrorCode.NETWORK_NOT_FOUND, f"network {record.network!r}"
@@ -475,7 +477,7 @@ def _plan(
         if current is not None and record.stamp < Stamp.from_json(current[2]):
             stale += 1
             continue
-        contents[record.contact] = [record.group, to_json(record.value), record.stamp.to_json()]
+        contents[record.contact] = [record.group, encoded.decode(), record.stamp.to_json()]
         stored += 1
     summary = WriteSummary(
         networks=len(batch.networks),
