@@ -10,7 +10,8 @@ itself has a ``"$type"`` key is escaped as ``{"$type": "object", "value": {...}}
 can never be mistaken for a tagged value. No pickle anywhere.
 
 What does not encode (NaN and infinities, integers outside 64 bits, non-string keys,
-arbitrary objects) raises :class:`~bassline.errors.ContentError`.
+nesting deeper than :data:`MAX_DEPTH` levels, arbitrary objects) raises
+:class:`~bassline.errors.ContentError`.
 """
 
 from __future__ import annotations
