@@ -149,7 +149,8 @@ def from_json(data: Any, path: str = "") -> Any:
 
 
 def _too_deep(path: str) -> ContentError:
-    return ContentError(f"content is nested more than {MAX_DEPTH} levels deep{_where(path)}")
+    where = path if len(path) <= 100 else f"{path[:60]}…{path[-30:]}"
+    return ContentError(f"content is nested more than {MAX_DEPTH} levels deep{_where(where)}")
 
 
 def _from_json(data: Any, path: str, depth: int) -> Any:
