@@ -24,6 +24,7 @@ import attrs
 import orjson
 
 from bassline.clock import Stamp
+from bassline.codec import MAX_DEPTH
 from bassline.storage.records import ContentRecord
 
 __all__ = ["MIN_RECORDS", "ContentColumns", "encode_plain", "fast_contents"]
@@ -91,9 +92,11 @@ def encode_plain(values: list[Any]) -> list[bytes] | None:
     if not values:
         return []
     floats = False
-    levels = []
+    levels: list[list[Any]] = []
     level = values
     while level:
+        if len(levels) > MAX_DEPTH:  # too deep to encode, or a value that contains itself
+            return None
         types = set(map(type, level))
         if not types <= _PLAIN:
             return None

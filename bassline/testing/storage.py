@@ -109,6 +109,12 @@ def _nested(levels: int) -> Any:
     return value
 
 
+def _containing_itself() -> list[Any]:
+    value: list[Any] = [1]
+    value.append({"again": value})
+    return value
+
+
 _UNENCODABLE: tuple[Any, ...] = (
     float("nan"),
     float("inf"),
@@ -120,6 +126,7 @@ _UNENCODABLE: tuple[Any, ...] = (
     b"bytes",
     _nested(255),  # deeper than canonical JSON can be written
     _nested(100_000),  # deeper than Python's own recursion limit
+    _containing_itself(),
 )
 """Content the codec rejects: every backend answers SERIALIZATION."""
 
@@ -547,6 +554,8 @@ class StorageConformance:
         batch = [ContentRecord("calc", "ui", f"b{i}", i, _stamp(2)) for i in range(8)]
         batch[5] = ContentRecord("calc", "ui", "b5", _nested(100_000), _stamp(2))
         assert_failure(await storage.write(batch), ErrorCode.SERIALIZATION, "a too-deep batch")
+        batch[5] = ContentRecord("calc", "ui", "b5", _containing_itself(), _stamp(2))
+        assert_failure(await storage.write(batch), ErrorCode.SERIALIZATION, "a cyclic batch")
         assert_failure(
             await storage.load_contact_content("calc", "ui", "b0"), ErrorCode.CONTACT_NOT_FOUND
         )

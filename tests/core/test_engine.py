@@ -459,6 +459,21 @@ def test_unencodable_content_names_the_contact() -> None:
     assert net.value("c0") is ABSENT
 
 
+def test_content_too_deep_or_containing_itself_is_a_content_error() -> None:
+    net = Network(chain(1))
+    cyclic: list[Any] = [1]
+    cyclic.append(cyclic)
+    deep: Any = 0
+    for _ in range(10_000):
+        deep = [deep]
+    for value in (cyclic, deep):
+        with pytest.raises(ContentError, match=r"contact 'c0'.*nested more than 254 levels"):
+            net.update("c0", value)
+        with pytest.raises(ContentError, match="nested more than 254 levels"):
+            net.apply("c0", value, Stamp(1, "peer"))
+    assert net.value("c0") is ABSENT
+
+
 # ---------------------------------------------------------------- change stream
 
 

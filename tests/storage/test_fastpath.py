@@ -108,6 +108,21 @@ def test_plain_json_takes_the_fast_path(values: list[Any]) -> None:
     assert encode_plain(values) == _codec(values)
 
 
+def _containing_itself() -> list[Any]:
+    value: list[Any] = [1]
+    value.append({"again": value})
+    return value
+
+
+def test_a_value_that_contains_itself_is_declined_not_looped_over() -> None:
+    assert encode_plain([1, _containing_itself(), 2]) is None
+    records = [ContentRecord("net", "g", f"c{i}", i, Stamp(1, "n")) for i in range(8)]
+    records[3] = attrs.evolve(records[3], value=_containing_itself())
+    assert normalise_fast(records) is None
+    error = normalise_batch(records)
+    assert isinstance(error, StorageError) and "nested more than 254 levels" in error.message
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), Colour.RED, uuid.UUID(int=1)])
 def test_what_orjson_would_write_but_the_codec_refuses_is_declined(value: Any) -> None:
     assert encode_plain([1, {"v": [value]}, 2]) is None
