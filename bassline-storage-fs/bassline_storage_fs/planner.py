@@ -148,8 +148,8 @@ def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
         return None
     groups, contacts, hlcs, nodes = columns.groups, columns.contacts, columns.hlcs, columns.nodes
     stamps, encoded = columns.stamps, columns.encoded
-    if max(map(len, encoded)) + max(map(len, nodes)) > MAX_RECORD_BYTES:
-        return None
+    if sum(map(len, encoded)) + sum(map(len, contacts)) > MAX_RECORD_BYTES:
+        return None  # one record per content keeps every frame within its size limit
     keep = state.contents.newer_or_equal(contacts, stamps)
     stale = len(contacts) - len(keep)
     if stale:

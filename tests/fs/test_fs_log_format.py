@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bassline_storage_fs import logfile, open_fs_storage
+from bassline_storage_fs import logfile, open_fs_storage, planner
 from bassline_storage_fs.entries import (
     COMMIT,
     CONTENT,
@@ -222,3 +222,23 @@ def test_the_header_and_commit_frames_are_unchanged() -> None:
     # version 2 only adds a record kind: headers and commit markers read as before
     assert read_frame(header_frame({"version": 1}), 0).kind == HEADER  # type: ignore[union-attr]
     assert read_frame(commit_frame(1, 1), 0).kind == COMMIT  # type: ignore[union-attr]
+
+
+async def test_a_batch_too_big_for_one_record_is_logged_a_record_at_a_time(
+    store_url: str, store_dir: Path, spec: Bassline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(The 256 MiB record limit is lowered so the test does not allocate gigabytes.)"""
+    monkeypatch.setattr(planner, "MAX_RECORD_BYTES", 10_000)
+    async with open_fs_storage(store_url) as storage:
+        await storage.write([NetworkRecord(spec)])
+        summary = (await storage.write(_batch("A", 8, value="x" * 3_000))).unwrap()
+        assert summary.contents == 8
+        too_big = _batch("B", 8)
+        too_big[3] = ContentRecord("calc", "g", "B3", "y" * 10_000, Stamp(5, "n"))
+        error = (await storage.write(too_big)).failure()
+        assert error.code is ErrorCode.LIMIT_EXCEEDED and "'B3'" in error.message
+    kinds = _kinds(store_dir / "log")
+    assert CONTENTS not in kinds and kinds.count(CONTENT) == 8
+    async with open_fs_storage(store_url) as storage:
+        loaded = (await storage.load_contents("calc")).unwrap()
+    assert [c.contact for c in loaded] == [f"A{i}" for i in range(8)]
