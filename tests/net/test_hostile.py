@@ -313,3 +313,23 @@ def test_dialling_a_dead_port_is_a_clear_error() -> None:
                 pass
 
     anyio.run(go)
+
+
+def test_deeply_nested_values_are_refused_and_the_node_keeps_serving(harness: Harness) -> None:
+    counts = harness.counts()
+    deep = b"[" * 1000 + b"1" + b"]" * 1000  # orjson reads up to 1,024 levels
+    delta = (
+        b'{"t":"delta","epoch":"'
+        + b"3" * 16
+        + b'","from":0,"to":1,"base":1,"nodes":["mallory"],"items":[["c0",'
+        + deep
+        + b",0,0]]}"
+    )
+    replies = harness.run([delta], authenticated=True)
+    assert replies and replies[-1]["t"] == "refuse", replies
+    harness.run([b'{"t":"hb","junk":' + deep + b"}"], authenticated=True)
+    assert harness.counts() >= counts + 2
+    assert harness.target.value("c0") == "precious"
+    # and the next peer is served as usual
+    replies = harness.run([dump({"t": "bye", "reason": "done"})], authenticated=True)
+    assert "refuse" not in [r["t"] for r in replies]
