@@ -17,6 +17,8 @@ nesting deeper than :data:`MAX_DEPTH` levels, arbitrary objects) raises
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
+from math import isfinite
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
@@ -31,6 +33,8 @@ __all__ = [
     "decode_many",
     "dumps",
     "encode",
+    "encode_many",
+    "encode_plain",
     "from_json",
     "loads",
     "register_tagged",
@@ -194,6 +198,95 @@ def encode(value: Any) -> bytes:
     # orjson hands back bytes with its whole working buffer (4 KiB for a tiny value); an
     # exact-size copy keeps stored and queued encodings from costing 30x their size.
     return bytes(memoryview(out)) if len(out) < 2048 else out
+
+
+# encode_plain: types the codec encodes as themselves, checked exactly (subclasses such as enums,
+# bool-like or str-like classes take the general path). orjson would also serialise
+# UUID, Enum and Fragment objects natively, which the codec refuses: the exact type
+# check is what keeps them out.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_PLAIN = _LEAVES | {dict, list, tuple}
+# orjson never writes a raw newline outside its indented mode (strings escape it), so
+# a Fragment holding one is a separator that cannot occur inside any encoded value.
+_SEPARATOR = orjson.Fragment(b"\n")
+_SPLIT = b",\n,"
+_NULL = b"null"
+
+
+_is_dict = dict.__instancecheck__
+_is_list = list.__instancecheck__
+_is_tuple = tuple.__instancecheck__
+_is_float = float.__instancecheck__
+
+
+def _children(level: list[Any], types: set[type]) -> list[Any]:
+    """The values held directly by the containers in ``level`` (all of plain types)."""
+    out: list[Any] = []
+    if dict in types:
+        dicts = level if len(types) == 1 else filter(_is_dict, level)
+        out.extend(chain.from_iterable(map(dict.values, dicts)))
+    if list in types:
+        out.extend(chain.from_iterable(filter(_is_list, level)))
+    if tuple in types:
+        out.extend(chain.from_iterable(filter(_is_tuple, level)))
+    return out
+
+
+def _all_finite(levels: list[list[Any]]) -> bool:
+    """Whether every float in ``levels`` is finite."""
+    return all(map(isfinite, filter(_is_float, chain.from_iterable(levels))))
+
+
+def encode_plain(values: list[Any]) -> list[bytes] | None:
+    """Canonical JSON of each value, if all are plain JSON; None if any needs the codec.
+
+    The result is exactly ``[bassline.codec.encode(v) for v in values]``: canonical JSON
+    is ``orjson.dumps(to_json(v), sorted keys)`` and ``to_json`` is the identity on plain
+    JSON without a ``"$type"`` key. What could make the two differ is ruled out:
+    non-plain types by an exact type check of every nested value, level by level;
+    non-string keys, integers beyond 64 bits and lone surrogates because orjson refuses
+    them; a ``"$type"`` key (which the codec escapes) by finding none in the output; NaN
+    and infinities (which orjson writes as ``null``) by checking the floats whenever the
+    output holds a ``null``.
+    """
+    if not values:
+        return []
+    floats = False
+    levels: list[list[Any]] = []
+    level = values
+    while level:
+        if len(levels) > MAX_DEPTH:  # too deep to encode, or a value that contains itself
+            return None
+        types = set(map(type, level))
+        if not types <= _PLAIN:
+            return None
+        levels.append(level)
+        floats = floats or float in types
+        if types <= _LEAVES:
+            break
+        level = _children(level, types)
+    spaced: list[Any] = [_SEPARATOR] * (2 * len(values) - 1)
+    spaced[::2] = values
+    try:
+        out = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: the codec will say exactly what is wrong
+        return None
+    if _TAG_BYTES in out:
+        return None
+    if floats and _NULL in out and not _all_finite(levels):
+        return None
+    parts = out[1:-1].split(_SPLIT)
+    return parts if len(parts) == len(values) else None
+
+
+def encode_many(values: Sequence[Any]) -> list[bytes]:
+    """``[encode(v) for v in values]``; plain JSON values all in one call into orjson.
+
+    Raises :class:`ContentError` for the first value that does not encode, like
+    :func:`encode`.
+    """
+    fast = encode_plain(list(values))
+    return fast if fast is not None else [encode(v) for v in values]
 
 
 def decode(data: bytes | str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from bassline.codec import decode, encode
+from bassline.codec import decode
 from bassline.spec import (
     Bassline,
     GroupSpec,
@@ -35,7 +35,7 @@ class SpecDecodeError(ValueError):
 
 def spec_to_bytes(spec: Bassline) -> bytes:
     """Canonical JSON of ``spec``; raises ContentError if something in it cannot be encoded."""
-    return encode(spec.to_dict())
+    return spec.canonical_json()
 
 
 def spec_from_bytes(data: bytes) -> Bassline:

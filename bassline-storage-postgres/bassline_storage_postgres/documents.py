@@ -30,7 +30,7 @@ __all__ = [
 
 def encode_spec(spec: Bassline) -> bytes:
     """Canonical JSON of a spec (content and attribute values tagged by the codec)."""
-    return encode(spec.to_dict())
+    return spec.canonical_json()
 
 
 def decode_spec(raw: bytes | str) -> Bassline:

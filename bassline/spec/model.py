@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from bassline.codec import encode
+from bassline.codec import encode_many
 from bassline.content import ABSENT
 
 __all__ = [
@@ -234,7 +234,7 @@ class Bassline:
 
     def canonical_json(self) -> bytes:
         """Canonical JSON bytes (sorted keys, compact): what :attr:`hash` digests."""
-        return encode(self.to_dict())
+        return encode_many([self.to_dict()])[0]  # one orjson call for a plain spec
 
     @cached_property
     def hash(self) -> str:

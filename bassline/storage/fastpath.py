@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from itertools import chain
-from math import isfinite
 from operator import attrgetter, itemgetter
 from typing import Any
 
 import attrs
-import orjson
 
 from bassline.clock import Stamp
-from bassline.codec import MAX_DEPTH
+from bassline.codec import encode_plain
 from bassline.storage.records import ContentRecord
 
-__all__ = ["MIN_RECORDS", "ContentColumns", "encode_plain", "fast_contents"]
+__all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents"]
 
 _MAX_ID = 512  # MAX_STORAGE_ID_LENGTH (validation imports this module)
 _MAX_HLC = 2**63 - 1
@@ -36,87 +33,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NETWORK, _GROUP, _CONTACT = attrgetter("network"), attrgetter("group"), attrgetter("contact")
 _VALUE, _STAMP = attrgetter("value"), attrgetter("stamp")
 _HLC, _NODE = itemgetter(0), itemgetter(1)
-
-# Types the codec encodes as themselves, checked exactly (subclasses such as enums,
-# bool-like or str-like classes take the general path). orjson would also serialise
-# UUID, Enum and Fragment objects natively, which the codec refuses: the exact type
-# check is what keeps them out.
-_LEAVES = frozenset({str, int, float, bool, type(None)})
-_PLAIN = _LEAVES | {dict, list, tuple}
-_NONE = type(None)
-# orjson never writes a raw newline outside its indented mode (strings escape it), so
-# a Fragment holding one is a separator that cannot occur inside any encoded value.
-_SEPARATOR = orjson.Fragment(b"\n")
-_SPLIT = b",\n,"
-_TAG = b'"$type"'
-_NULL = b"null"
-
-
-_is_dict = dict.__instancecheck__
-_is_list = list.__instancecheck__
-_is_tuple = tuple.__instancecheck__
-_is_float = float.__instancecheck__
-_is_none = _NONE.__instancecheck__
-
-
-def _children(level: list[Any], types: set[type]) -> list[Any]:
-    """The values held directly by the containers in ``level`` (all of plain types)."""
-    out: list[Any] = []
-    if dict in types:
-        dicts = level if len(types) == 1 else filter(_is_dict, level)
-        out.extend(chain.from_iterable(map(dict.values, dicts)))
-    if list in types:
-        out.extend(chain.from_iterable(filter(_is_list, level)))
-    if tuple in types:
-        out.extend(chain.from_iterable(filter(_is_tuple, level)))
-    return out
-
-
-def _all_finite(levels: list[list[Any]]) -> bool:
-    """Whether every float in ``levels`` is finite."""
-    return all(map(isfinite, filter(_is_float, chain.from_iterable(levels))))
-
-
-def encode_plain(values: list[Any]) -> list[bytes] | None:
-    """Canonical JSON of each value, if all are plain JSON; None if any needs the codec.
-
-    The result is exactly ``[bassline.codec.encode(v) for v in values]``: canonical JSON
-    is ``orjson.dumps(to_json(v), sorted keys)`` and ``to_json`` is the identity on plain
-    JSON without a ``"$type"`` key. What could make the two differ is ruled out:
-    non-plain types by an exact type check of every nested value, level by level;
-    non-string keys, integers beyond 64 bits and lone surrogates because orjson refuses
-    them; a ``"$type"`` key (which the codec escapes) by finding none in the output; NaN
-    and infinities (which orjson writes as ``null``) by checking the floats whenever the
-    output holds a ``null``.
-    """
-    if not values:
-        return []
-    floats = False
-    levels: list[list[Any]] = []
-    level = values
-    while level:
-        if len(levels) > MAX_DEPTH:  # too deep to encode, or a value that contains itself
-            return None
-        types = set(map(type, level))
-        if not types <= _PLAIN:
-            return None
-        levels.append(level)
-        floats = floats or float in types
-        if types <= _LEAVES:
-            break
-        level = _children(level, types)
-    spaced: list[Any] = [_SEPARATOR] * (2 * len(values) - 1)
-    spaced[::2] = values
-    try:
-        out = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson.JSONEncodeError: the codec will say exactly what is wrong
-        return None
-    if _TAG in out:
-        return None
-    if floats and _NULL in out and not _all_finite(levels):
-        return None
-    parts = out[1:-1].split(_SPLIT)
-    return parts if len(parts) == len(values) else None
 
 
 @attrs.frozen

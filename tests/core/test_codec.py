@@ -161,3 +161,14 @@ def test_rebuilding_data_nested_too_deep_is_a_content_error() -> None:
     with pytest.raises(ContentError, match="nested more than 254 levels deep"):
         codec.from_json(escaped)
     assert codec.from_json(_nested(254, 0)) == _nested(254, 0)
+
+
+@given(st.lists(bst.contents(), max_size=8))
+def test_encode_many_is_encode_of_each(values: list[Any]) -> None:
+    assert codec.encode_many(values) == [codec.encode(v) for v in values]
+
+
+def test_encode_many_reports_the_first_value_that_does_not_encode() -> None:
+    with pytest.raises(ContentError, match="finite"):
+        codec.encode_many([1, {"x": math.nan}, 2])
+    assert codec.encode_many([]) == []

@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bassline.clock import Stamp
-from bassline.codec import encode
+from bassline.codec import encode, encode_plain
 from bassline.errors import ContentError
 from bassline.lattices import GrowSet
 from bassline.spec import GroupSpec
 from bassline.storage import ContentRecord, GroupRecord, StorageError
-from bassline.storage.fastpath import MIN_RECORDS, encode_plain
+from bassline.storage.fastpath import MIN_RECORDS
 from bassline.storage.validation import (
     NormalisedBatch,
     _normalise_each,
