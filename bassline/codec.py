@@ -16,6 +16,8 @@ nesting deeper than :data:`MAX_DEPTH` levels, arbitrary objects) raises
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from itertools import chain
 from math import isfinite
@@ -37,6 +39,7 @@ __all__ = [
     "encode_plain",
     "from_json",
     "loads",
+    "parse_json",
     "register_tagged",
     "tagged_types",
     "to_json",
@@ -320,6 +323,28 @@ def decode_many(encoded: Sequence[bytes]) -> list[Any]:
     if _TAG_BYTES in joined:
         return [from_json(v) for v in values]
     return values
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Parse JSON text from outside — a file, a command line, a request body — exactly.
+
+    Like ``orjson.loads`` (bad JSON raises ``orjson.JSONDecodeError``, a ValueError),
+    except that an integer too big for 64 bits keeps its exact value instead of becoming a
+    rounded float, so whoever checks the value refuses it by name rather than storing a
+    different number than the one written.
+    """
+    value = orjson.loads(data)
+    long = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
+    if long.search(data) is None:  # type: ignore[arg-type]
+        return value  # no literal long enough to lose precision
+    try:
+        return json.loads(data)  # exact integers; orjson already refused anything else
+    except RecursionError:  # nested too deep for Python's parser: far too deep as content
+        return value
 
 
 def dumps(value: Any) -> str:

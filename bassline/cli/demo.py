@@ -21,6 +21,7 @@ import anyio
 import attrs
 import orjson
 
+from bassline.codec import parse_json
 from bassline.content import ABSENT
 from bassline.net import BasslineNetwork, GossipSettings, NodeServer
 from bassline.spec import Bassline, parse_spec
@@ -209,7 +210,7 @@ def parse_steps(items: Sequence[str]) -> list[Step]:
                 f"{', '.join(NODES)} and CONTACT one of {', '.join(SHOWN[:4])}, e.g. node-3:a=10"
             )
         try:
-            value = orjson.loads(text)
+            value = parse_json(text)
         except orjson.JSONDecodeError:
             raise ValueError(f"--step {item!r}: {text!r} is not valid JSON") from None
         steps.append(Step(node, contact, value))

@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from bassline.clock import Stamp
-from bassline.codec import encode, from_json
+from bassline.codec import encode, from_json, parse_json
 from bassline.errors import BasslineError, ContentError
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord, SnapshotInfo
@@ -165,7 +165,7 @@ def parse_export(data: bytes, source: str) -> ExportDocument:
     Spec problems raise :class:`~bassline.errors.SpecError` listing each one.
     """
     try:
-        raw = orjson.loads(data)
+        raw = parse_json(data)
     except orjson.JSONDecodeError as exc:
         raise _fail(source, f"not valid JSON ({exc})") from None
     _check_header(raw, source)

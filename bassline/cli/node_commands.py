@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from bassline.cli.app import UserError, app, out
+from bassline.codec import parse_json
 from bassline.errors import SpecError
 from bassline.net import (
     DEFAULT_PORT,
@@ -345,7 +346,7 @@ def set_(
 ) -> None:
     """Write a contact on a node; it replicates to every node."""
     try:
-        parsed = orjson.loads(value)
+        parsed = parse_json(value)
     except orjson.JSONDecodeError:
         raise UserError(
             f"{value!r} is not valid JSON; quote strings, e.g. bassline set URL {contact} '\"{value}\"'"

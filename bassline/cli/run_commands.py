@@ -14,6 +14,7 @@ from bassline.cli.app import UserError, app, err, out
 from bassline.cli.render import result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
+from bassline.codec import parse_json
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, PersistenceError
 from bassline.runtime import SpecMismatch, StorageBackedRuntime
@@ -32,7 +33,7 @@ def _parse_set(item: str) -> tuple[str, Any]:
     if not sep or not contact:
         raise UserError(f"--set {item!r}: expected CONTACT=JSON, e.g. --set a=5")
     try:
-        return contact, orjson.loads(text)
+        return contact, parse_json(text)
     except orjson.JSONDecodeError:
         raise UserError(
             f"--set {item!r}: {text!r} is not valid JSON; quote strings, e.g. --set {contact}='\"{text}\"'"

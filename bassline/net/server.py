@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from bassline.codec import from_json, to_json
+from bassline.codec import from_json, parse_json, to_json
 from bassline.engine import (
     ChangeStream,
     ChangeStreamOverflow,
@@ -150,7 +150,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
                 raise _Refused(413, "too-large", f"request body exceeds {limit} bytes")
             chunks.append(chunk)
         try:
-            return orjson.loads(b"".join(chunks))
+            return parse_json(b"".join(chunks))
         except orjson.JSONDecodeError as exc:
             raise _Refused(
                 400, "malformed-json", f"request body is not valid JSON: {exc}"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bassline.codec import from_json, to_json
+from bassline.codec import from_json, parse_json, to_json
 from bassline.content import ABSENT
 from bassline.errors import ContentError, PluginNotFound, SpecError, SpecProblem
 from bassline.gadgets import get_gadget
@@ -487,7 +487,7 @@ def _read(path: Path) -> Any:
             [SpecProblem("$", f"cannot read file: {exc.strerror}")], str(path)
         ) from None
     try:
-        return orjson.loads(raw)
+        return parse_json(raw)
     except orjson.JSONDecodeError as exc:
         raise SpecError([SpecProblem("$", f"not valid JSON: {exc}")], str(path)) from None
 

@@ -85,6 +85,7 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
         (["run", calc, "--set", "input-a=1e999"], "not valid JSON"),
         (["run", str(tmp_path / "missing.json")], "file not found"),
         (["run", calc, "--set", 'input-a={"a": NaN}'], "not valid JSON"),
+        (["run", calc, "--set", "input-a=123456789012345678901234567890"], "64 bits"),
     ]
     for args, message in cases:
         out = bassline(*args)

@@ -172,3 +172,24 @@ def test_encode_many_reports_the_first_value_that_does_not_encode() -> None:
     with pytest.raises(ContentError, match="finite"):
         codec.encode_many([1, {"x": math.nan}, 2])
     assert codec.encode_many([]) == []
+
+
+def test_parse_json_keeps_integers_beyond_64_bits_exact() -> None:
+    big = 123456789012345678901234567890
+    assert codec.parse_json(f'{{"n": {big}, "s": "12345678901234567890123"}}') == {
+        "n": big,
+        "s": "12345678901234567890123",
+    }
+    assert codec.parse_json(b"[18446744073709551615, 1.5]") == [2**64 - 1, 1.5]
+    with pytest.raises(ContentError, match="does not fit in 64 bits"):
+        codec.encode(codec.parse_json(str(big)))
+
+
+def test_parse_json_refuses_what_orjson_refuses() -> None:
+    import orjson
+
+    for bad in (b"{not json", b"NaN", b"[1e400]", b"[" * 2000 + b"]" * 2000):
+        with pytest.raises(orjson.JSONDecodeError):
+            codec.parse_json(bad)
+    deep = b"[" * 1000 + b"12345678901234567890123" + b"]" * 1000
+    assert codec.parse_json(deep) is not None  # too deep for Python's parser: not a crash

@@ -168,6 +168,17 @@ def test_file_errors_are_spec_errors(tmp_path: Path) -> None:
         load_spec(array)
 
 
+def test_an_integer_beyond_64_bits_in_a_file_is_named_not_rounded(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text(
+        '{"id": "n", "contacts": [{"id": "a", "content": 123456789012345678901234567890}]}'
+    )
+    with pytest.raises(
+        SpecError, match=r"contacts\[0\]\.content: integer 1234567890123456789012345678"
+    ):
+        load_spec(path)
+
+
 def test_endpoints_are_validated() -> None:
     found = problems(
         {

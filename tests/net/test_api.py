@@ -90,6 +90,13 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
                     413,
                     "too-large",
                 ),
+                (  # beyond 64 bits: refused by name, never stored as a rounded float
+                    await http.put(
+                        "/api/contacts/c0", content=b'{"value": 123456789012345678901234567890}'
+                    ),
+                    422,
+                    "bad-content",
+                ),
                 (
                     await http.post("/api/contacts", json={"values": {"zz": 1}}),
                     404,
@@ -103,6 +110,7 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
                 "did you mean 'c0'" in cases[0][0].json()["error"]
                 or "c9" in cases[0][0].json()["error"]
             )
+            assert "does not fit in 64 bits" in cases[5][0].json()["error"]
             metrics = (await http.get("/metrics")).text
         assert net.digest() == before
         assert net.metrics.api_rejected["unknown-contact"] == 2
