@@ -387,9 +387,15 @@ class Network:
 
         Call :meth:`settle` afterwards to bring the network back to its fixpoint.
         """
-        for cid, value, stamp in items:
+        rows = list(items)
+        if rows:
+            # the newest stamp is the only one the clock must see (and the one that
+            # could be implausibly far ahead): checked before anything changes
+            self.clock.observe(max(stamp for _, _, stamp in rows))
+        for cid, value, stamp in rows:
             i = self._idx(cid)
-            self._check_content(i, value)
+            if not _plainly_encodable(value):
+                self._check_content(i, value)
             lattice = self._lattice[i]
             if lattice is not None:
                 try:
@@ -398,7 +404,6 @@ class Network:
                     raise ContentError(
                         f"stored value is not a valid {lattice.name}: {exc}", cid
                     ) from None
-            self.clock.observe(stamp)
             self._values[i] = value
             self._stamps[i] = stamp
 

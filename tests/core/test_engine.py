@@ -439,6 +439,15 @@ def test_restore_then_settle_recovers_values_and_stamps() -> None:
     fresh.settle()
     assert fresh.values() == net.values()
     assert fresh.stamp("input-a") == net.stamp("input-a")
+    assert fresh.clock.tick() > max(stamp for _, _, stamp in saved)
+
+
+def test_restore_refuses_a_stamp_far_in_the_future_before_changing_anything() -> None:
+    net = Network(chain(2), apply_initial=False)
+    future = Stamp(net.clock.tick().hlc + (3_600_000 << 16), "n")
+    with pytest.raises(ValueError, match="beyond the allowed clock drift"):
+        net.restore([("c0", 1, Stamp(5, "n")), ("c1", 2, future)])
+    assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
 
 
 # ---------------------------------------------------------------- bad input
