@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from bassline_storage_fs import logfile, open_fs_storage, planner
 from bassline_storage_fs.entries import (
@@ -20,6 +21,8 @@ from bassline_storage_fs.entries import (
     header_frame,
 )
 from bassline_storage_fs.frames import Frame, frame, read_frame
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bassline.clock import Stamp
 from bassline.codec import encode
@@ -242,3 +245,41 @@ async def test_a_batch_too_big_for_one_record_is_logged_a_record_at_a_time(
     async with open_fs_storage(store_url) as storage:
         loaded = (await storage.load_contents("calc")).unwrap()
     assert [c.contact for c in loaded] == [f"A{i}" for i in range(8)]
+
+
+@given(
+    st.binary(max_size=200) | st.builds(_payload, st.binary(max_size=80), st.binary(max_size=40))
+)
+def test_any_contents_payload_decodes_or_is_an_entry_error(payload: bytes) -> None:
+    try:
+        entries = decode_contents(payload)
+    except EntryError:
+        return
+    for entry in entries:
+        assert type(entry.value) is bytes and 0 <= entry.hlc < 2**63
+
+
+_column_lists = st.lists(st.text(max_size=4), max_size=3)
+
+
+@given(
+    st.tuples(
+        st.text(max_size=4) | st.integers(),
+        _column_lists,
+        _column_lists,
+        st.lists(st.integers(-5, 2**64) | st.booleans(), max_size=3),
+        _column_lists,
+        st.lists(st.integers(-3, 5), max_size=3),
+    ),
+    st.binary(max_size=12),
+)
+def test_well_formed_json_columns_that_disagree_are_entry_errors(
+    columns: tuple[Any, ...], values: bytes
+) -> None:
+    payload = _payload(orjson.dumps(list(columns)), values)
+    try:
+        entries = decode_contents(payload)
+    except EntryError:
+        return
+    assert len(entries) == len(columns[2])
+    assert b"".join(e.value for e in entries) == values
