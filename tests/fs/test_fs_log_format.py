@@ -267,7 +267,7 @@ _column_lists = st.lists(st.text(max_size=4), max_size=3)
         st.text(max_size=4) | st.integers(-(2**63), 2**63),
         _column_lists,
         _column_lists,
-        st.lists(st.integers(-5, 2**64) | st.booleans(), max_size=3),
+        st.lists(st.integers(-5, 2**64 - 1) | st.booleans(), max_size=3),
         _column_lists,
         st.lists(st.integers(-3, 5), max_size=3),
     ),
