@@ -14,7 +14,8 @@ from typing import Any
 import attrs
 
 from bassline.codec import encode
-from bassline.spec import Bassline, GroupSpec, WireSpec
+from bassline.content import ABSENT
+from bassline.spec import Bassline, ContactSpec, GroupSpec, WireSpec
 from bassline.storage import (
     ContentRecord,
     ErrorCode,
@@ -99,9 +100,38 @@ def _check_record(n: int, record: Any) -> StorageError | None:
     return _invalid(f"record {n} is a {type(record).__name__}, not a storage record")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy_contact(contact: ContactSpec) -> ContactSpec:
+    """``contact`` itself when nothing in it can change (no attributes, a scalar or no
+    content: the common case, and free), else a copy with its mutable parts copied."""
+    if not contact.attributes and (contact.content is ABSENT or type(contact.content) in _SCALARS):
+        return contact
+    return attrs.evolve(
+        contact,
+        attributes=copy.deepcopy(contact.attributes),
+        content=copy.deepcopy(contact.content),
+    )
+
+
+def _copy_group(group: GroupSpec) -> GroupSpec:
+    if not group.attributes:
+        return group
+    return attrs.evolve(group, attributes=copy.deepcopy(group.attributes))
+
+
 def copy_spec(spec: Bassline) -> Bassline:
-    """A deep copy sharing nothing mutable with ``spec`` (lattice values are immutable)."""
-    return copy.deepcopy(spec)
+    """A copy sharing nothing mutable with ``spec``: its frozen parts (ids, wires,
+    endpoints, contacts without attributes or nested content) are shared, everything
+    that could change is copied deeply."""
+    return attrs.evolve(
+        spec,
+        groups=tuple(map(_copy_group, spec.groups)),
+        contacts=tuple(map(_copy_contact, spec.contacts)),
+        endpoints=dict(spec.endpoints),
+        metadata=copy.deepcopy(spec.metadata),
+    )
 
 
 def prepare_batch(batch: Iterable[Any]) -> PreparedBatch | StorageError:

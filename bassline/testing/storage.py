@@ -576,6 +576,31 @@ class StorageConformance:
         assert stored.metadata["owner"] == "ann"
         assert stored.group("ui").attributes["color"] == "red"
 
+    async def test_contact_attributes_and_contents_in_a_spec_are_not_shared(
+        self, storage: NetworkStorage
+    ) -> None:
+        spec = parse_spec(
+            {
+                "id": "calc",
+                "contacts": [
+                    {"id": "k", "attributes": {"ui": {"widget": "slider"}}, "content": [1, [2]]},
+                    {"id": "plain", "content": 5},
+                ],
+            }
+        )
+        assert_success(await storage.save_network(spec))
+        spec.contact("k").attributes["ui"]["widget"] = "mallory"
+        spec.contact("k").content[1].append(3)
+        loaded = assert_success(await storage.load_network("calc"))
+        assert loaded.contact("k").attributes == {"ui": {"widget": "slider"}}
+        assert loaded.contact("k").content == [1, [2]]
+        loaded.contact("k").attributes["ui"]["widget"] = "changed"
+        loaded.contact("k").content[1].append(4)
+        again = assert_success(await storage.load_network("calc"))
+        assert again.contact("k").attributes == {"ui": {"widget": "slider"}}
+        assert again.contact("k").content == [1, [2]]
+        assert again.contact("plain").content == 5
+
     async def test_loaded_values_do_not_change_storage(self, storage: NetworkStorage) -> None:
         await self._with_network(storage)
         assert_success(
