@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -255,6 +256,17 @@ class FileStorage(StorageBase):
             return Success(spec_from_bytes(state.spec))
         except SpecDecodeError as exc:
             return _fail(StorageError(ErrorCode.CORRUPTION, f"network {network!r}: {exc}"))
+
+    async def load_network_hash(self, network: str) -> StorageResult[str]:
+        """The stored spec's :attr:`~bassline.spec.Bassline.hash`, from its canonical
+        JSON bytes (no spec is rebuilt); NETWORK_NOT_FOUND if absent."""
+        store = await self._checked(("network", network))
+        if isinstance(store, StorageError):
+            return _fail(store)
+        state = store.index.networks.get(network)
+        if state is None:
+            return _fail(_not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}"))
+        return Success(hashlib.sha256(state.spec).hexdigest())
 
     async def delete_network(self, network: str) -> StorageResult[None]:
         """Remove a network with its contents and snapshots; deleting nothing succeeds."""

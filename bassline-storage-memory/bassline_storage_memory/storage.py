@@ -113,6 +113,16 @@ class MemoryStorage(StorageBase):
             return _fail(spec)
         return Success(copy_spec(spec))
 
+    async def load_network_hash(self, network: str) -> StorageResult[str]:
+        """The stored spec's :attr:`~bassline.spec.Bassline.hash` (computed once per saved
+        spec, no copy made); NETWORK_NOT_FOUND if absent."""
+        if err := await self._ready(("network", network)):
+            return _fail(err)
+        spec = self._store.spec(network)
+        if isinstance(spec, StorageError):
+            return _fail(spec)
+        return Success(spec.hash)
+
     async def delete_network(self, network: str) -> StorageResult[None]:
         """Remove a network with its contents and snapshots; deleting nothing succeeds."""
         if err := await self._ready(("network", network)):

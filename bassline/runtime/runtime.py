@@ -23,7 +23,7 @@ from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.spec import Bassline, load_spec
-from bassline.storage import ErrorCode, NetworkStorage, StorageError
+from bassline.storage import ErrorCode, NetworkStorage, StorageError, stored_spec_hash
 
 __all__ = ["RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
 
@@ -179,16 +179,16 @@ class StorageBackedRuntime:
             raise problem
 
     async def _recover(self) -> None:
-        stored = await self.storage.load_network(self.spec.id)
+        stored = await stored_spec_hash(self.storage, self.spec.id)
         if isinstance(stored, Failure):
             err = stored.failure()
             if err.code is not ErrorCode.NETWORK_NOT_FOUND:
                 raise _persist_error(err, f"cannot read network {self.spec.id!r} from storage")
             await self._save_spec()
         replaced = False
-        if isinstance(stored, Success) and stored.unwrap().hash != self.spec.hash:
+        if isinstance(stored, Success) and stored.unwrap() != self.spec.hash:
             if not self.replace_spec:
-                raise SpecMismatch(self.spec.id, stored.unwrap().hash, self.spec.hash)
+                raise SpecMismatch(self.spec.id, stored.unwrap(), self.spec.hash)
             await self._save_spec()
             replaced = True
         contents = await self.storage.load_contents(self.spec.id)

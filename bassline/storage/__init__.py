@@ -25,6 +25,7 @@ from bassline.storage.registry import (
     open_storage,
     register,
 )
+from bassline.storage.spec_hash import stored_spec_hash
 
 __all__ = [
     "Batch",
@@ -51,4 +52,5 @@ __all__ = [
     "mask_url",
     "open_storage",
     "register",
+    "stored_spec_hash",
 ]

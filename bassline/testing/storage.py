@@ -62,6 +62,7 @@ from bassline.storage import (
     StorageError,
     WireRecord,
     WriteSummary,
+    stored_spec_hash,
 )
 from bassline.testing._storage_strategies import (
     HOSTILE_IDS,
@@ -376,6 +377,24 @@ class StorageConformance:
         # saving the whole spec again replaces the groups and wires added since
         assert_success(await storage.save_network(spec))
         _spec_equal(assert_success(await storage.load_network("calc")), spec)
+
+    async def test_the_stored_spec_hash_is_the_loaded_specs_hash(
+        self, storage: NetworkStorage
+    ) -> None:
+        assert_failure(
+            await stored_spec_hash(storage, "calc"), ErrorCode.NETWORK_NOT_FOUND, "no network"
+        )
+        for bad in _BAD_IDS:
+            assert_failure(
+                await stored_spec_hash(storage, bad), ErrorCode.INVALID, f"network id {bad!r}"
+            )
+        spec = await self._with_network(storage)
+        assert assert_success(await stored_spec_hash(storage, "calc")) == spec.hash
+        wire = WireSpec("x=>total", "x", "total")
+        assert_success(await storage.write([WireRecord("calc", wire)]))
+        loaded = assert_success(await storage.load_network("calc"))
+        assert loaded.hash != spec.hash
+        assert assert_success(await stored_spec_hash(storage, "calc")) == loaded.hash
 
     # -- contents ------------------------------------------------------------------------
 
