@@ -48,6 +48,7 @@ from bassline_storage_fs.checks import (
 )
 from bassline_storage_fs.docfile import DocError
 from bassline_storage_fs.entries import delete_frame
+from bassline_storage_fs.index import NetworkState
 from bassline_storage_fs.naming import SNAPSHOT_ID_PATTERN
 from bassline_storage_fs.oserrors import from_os_error
 from bassline_storage_fs.recovery import RecoveryReport
@@ -153,6 +154,16 @@ class FileStorage(StorageBase):
         await anyio.lowlevel.checkpoint()
         return self._ready(*ids)
 
+    async def _network(self, network: str) -> NetworkState | StorageError:
+        """The indexed state of ``network``: INVALID id, not open, or NETWORK_NOT_FOUND."""
+        store = await self._checked(("network", network))
+        if isinstance(store, StorageError):
+            return store
+        state = store.index.networks.get(network)
+        if state is None:
+            return _not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}")
+        return state
+
     # lifecycle
 
     async def open(self) -> StorageResult[None]:
@@ -246,12 +257,9 @@ class FileStorage(StorageBase):
 
     async def load_network(self, network: str) -> StorageResult[Bassline]:
         """The spec as saved, with later group and wire records merged in."""
-        store = await self._checked(("network", network))
-        if isinstance(store, StorageError):
-            return _fail(store)
-        state = store.index.networks.get(network)
-        if state is None:
-            return _fail(_not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}"))
+        state = await self._network(network)
+        if isinstance(state, StorageError):
+            return _fail(state)
         try:
             return Success(spec_from_bytes(state.spec))
         except SpecDecodeError as exc:
@@ -260,12 +268,9 @@ class FileStorage(StorageBase):
     async def load_network_hash(self, network: str) -> StorageResult[str]:
         """The stored spec's :attr:`~bassline.spec.Bassline.hash`, from its canonical
         JSON bytes (no spec is rebuilt); NETWORK_NOT_FOUND if absent."""
-        store = await self._checked(("network", network))
-        if isinstance(store, StorageError):
-            return _fail(store)
-        state = store.index.networks.get(network)
-        if state is None:
-            return _fail(_not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}"))
+        state = await self._network(network)
+        if isinstance(state, StorageError):
+            return _fail(state)
         return Success(hashlib.sha256(state.spec).hexdigest())
 
     async def delete_network(self, network: str) -> StorageResult[None]:
@@ -374,12 +379,9 @@ class FileStorage(StorageBase):
 
     async def load_contents(self, network: str) -> StorageResult[list[ContentRecord]]:
         """Every stored content of a network with its stamp, sorted by contact id."""
-        store = await self._checked(("network", network))
-        if isinstance(store, StorageError):
-            return _fail(store)
-        state = store.index.networks.get(network)
-        if state is None:
-            return _fail(_not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}"))
+        state = await self._network(network)
+        if isinstance(state, StorageError):
+            return _fail(state)
         table = state.contents.copy()
         assert self._limiter is not None
         try:
