@@ -29,6 +29,7 @@ from bassline.net.protocol import (
     ProtocolViolation,
     Refuse,
     dump,
+    encode_delta,
     kind_of,
     parse_frame,
 )
@@ -193,6 +194,20 @@ class PeerSession:
         node.metrics.anti_entropy_rounds += 1
         await self.enqueue("digest", dump(frame))
 
+    async def _announce_passed_over(self) -> None:
+        """Tell the peer how far our log was read for it when nothing was sent.
+
+        Changes that came from the peer are never sent back to it, so a log ending in
+        them is read without a delta. An empty delta over that stretch moves the peer's
+        cursor to our head; without it the peer would count those changes as lagging
+        (and we as behind) until our next change of our own. Sent at most once per
+        anti-entropy round, so echoes cost no frame each.
+        """
+        if self.scan > self.announced:
+            frame = dump(encode_delta(self.node.log.epoch, self.announced, self.scan, []))
+            self.announced = self.scan
+            await self.enqueue("delta", frame)
+
     async def _send_peers(self) -> None:
         peers = [[n, u] for n, u in self.node.known_peers() if n != self.peer]
         await self.enqueue("peers", dump({"t": "peers", "peers": peers[:1000]}))
@@ -231,6 +246,7 @@ class PeerSession:
             if now >= next_digest:
                 next_digest = now + settings.anti_entropy_interval
                 if self.queue_depth < settings.send_queue_frames // 2:
+                    await self._announce_passed_over()
                     await self._send_digest()
             if now >= next_peers:
                 next_peers = now + settings.peer_exchange_interval

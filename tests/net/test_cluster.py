@@ -288,3 +288,24 @@ async def test_gossip_over_tls_with_a_configured_certificate(tmp_path: object) -
             async with BasslineNetwork("untrusting", spec, settings=FAST) as untrusting:
                 with pytest.raises(PeerError, match=r"could not connect"):
                     await untrusting.connect_to_peer(s.url.ws, wait=True, within=0.5)
+
+
+async def test_converged_peers_report_nothing_behind_and_nothing_lagging() -> None:
+    """Changes a node took from a peer are never sent back, so a log that ends in them
+    must still let the peer's cursor reach the head (or status shows a converged pair as
+    lagging forever)."""
+    spec = flat(3)
+    async with node("a", spec) as (a, sa):
+        assert sa.url is not None
+        async with node("b", spec, peers=[sa.url.ws]) as (b, _):
+            await wait_until(lambda: len(a.peers()) == len(b.peers()) == 1, what="the link")
+            await a.update_contact("c0", "from a")
+            await b.update_contact("c1", "from b")
+            await wait_until(lambda: converged([a, b]), what="convergence")
+            assert a.log.head > 0 and b.log.head > 0
+
+            def settled() -> bool:
+                return all(p.behind == 0 and p.lagging == 0 for n in (a, b) for p in n.peers())
+
+            await wait_until(settled, what="no change behind or lagging on either side")
+            assert settled(), [(n.node_id, n.peers()) for n in (a, b)]
