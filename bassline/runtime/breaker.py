@@ -48,6 +48,8 @@ class CircuitBreaker:
 
     def allows_writes(self) -> bool:
         """False while open (fail fast); true when closed or half-open (trial)."""
+        if self._state is BreakerState.CLOSED:  # every durable write asks: the cheap case first
+            return True
         return self.state is not BreakerState.OPEN
 
     def seconds_until_trial(self) -> float:

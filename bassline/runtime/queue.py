@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 
 from bassline.clock import Stamp
+from bassline.runtime.waiters import Waiters
 from bassline.storage import ContentRecord, StorageError
 
 __all__ = ["PendingWrite", "StorageQueue"]
@@ -37,7 +38,7 @@ class StorageQueue:
         self.enqueued = 0
         self.coalesced = 0
         self._failures: dict[int, StorageError] = {}
-        self._progress = anyio.Event()
+        self._progress = Waiters()
         self._wake = anyio.Event()
         self._space = anyio.Event()
 
@@ -81,8 +82,7 @@ class StorageQueue:
             self._failures[generation] = error
             for old in [g for g in self._failures if g < generation - 10_000]:
                 del self._failures[old]
-        self._progress.set()
-        self._progress = anyio.Event()
+        self._progress.wake_all()
 
     async def wait_for(self, generation: int) -> StorageError | None:
         """Wait until batch ``generation`` finished; its error, if it failed."""

@@ -70,6 +70,26 @@ async def test_a_thousand_concurrent_writers_lose_nothing(memory_url: str, durab
             assert metrics["queue_depth"] == 0
 
 
+async def test_a_buffered_writer_that_never_waits_still_lets_the_flusher_keep_up(
+    memory_url: str,
+) -> None:
+    """A tight loop of buffered updates never blocks, so it must yield to the flusher
+    itself once a batch is full (not on every update after that)."""
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(
+            flat_spec(5000), storage, durability="buffered", batch_size=100, flush_interval=3600
+        ) as runtime:
+            deepest = 0
+            for i in range(5000):
+                await runtime.update_contact(f"c{i}", i)
+                deepest = max(deepest, runtime.queue_depth)
+            written = runtime.metrics["flushed"]
+            await runtime.flush()
+            assert await stored(storage, "flat") == engine_state(runtime)
+    assert written >= 4000  # the flusher ran during the loop, not only at the flush
+    assert deepest < 1000  # and the queue never held more than a few batches
+
+
 async def test_transient_faults_lose_no_acknowledged_write_and_retries_are_counted(
     memory_url: str,
 ) -> None:
