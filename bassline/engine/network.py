@@ -32,20 +32,16 @@ _MERGE = 1
 _UPDATE = "update"
 
 
-def _plain_scalar(x: Any) -> bool:
-    t = type(x)
-    if t is str or t is bool or x is None:
-        return True
-    if t is int:
-        return bool(-(2**63) <= x < 2**64)
-    return t is float and x - x == 0  # finite
-
-
 def _plainly_encodable(value: Any) -> bool:
     """A quick yes for scalars and flat lists of scalars (anything else gets the full check)."""
-    if _plain_scalar(value):
+    t = type(value)  # scalars first, without a call: this runs on every update
+    if t is str or t is bool or value is None:
         return True
-    if type(value) is list and len(value) <= 16:
+    if t is int:
+        return bool(-(2**63) <= value < 2**64)
+    if t is float:
+        return bool(value - value == 0)
+    if t is list and len(value) <= 16:
         for x in value:  # the scalar check inlined: this runs on every update
             t = type(x)
             if t is str or t is bool or x is None:

@@ -63,6 +63,13 @@ class ContactState:
         return self.value is not ABSENT
 
 
+_Outcome = tuple[
+    tuple[ContradictionRecord, ...], tuple[GadgetFailure, ...], int, bool, tuple[str, ...]
+]
+"""A run's contradictions, failures, steps, settled and unsettled."""
+_ONE_STEP: _Outcome = ((), (), 1, True, ())
+
+
 class PropagationResult:
     """The outcome of one run to the fixpoint (or to the step budget).
 
@@ -71,16 +78,7 @@ class PropagationResult:
     detail stay cheap.
     """
 
-    __slots__ = (
-        "_changes",
-        "_raw",
-        "_touched",
-        "contradictions",
-        "failures",
-        "settled",
-        "steps",
-        "unsettled",
-    )
+    __slots__ = ("_changes", "_outcome", "_raw", "_touched")
 
     def __init__(
         self,
@@ -98,13 +96,7 @@ class PropagationResult:
             [c.value for c in changes],
             [c.stamp for c in changes],
         )
-        self.contradictions = contradictions
-        self.failures = failures
-        self.steps = steps
-        self.settled = settled
-        """False when the step budget stopped a run that had not reached a fixpoint."""
-        self.unsettled = unsettled
-        """When not settled: the contacts still changing when the budget ran out."""
+        self._outcome: _Outcome = (contradictions, failures, steps, settled, unsettled)
 
     @classmethod
     def _from_run(
@@ -120,11 +112,7 @@ class PropagationResult:
         result._changes = None
         result._raw = raw
         result._touched = (raw[0], raw[2], raw[3])
-        result.contradictions = contradictions
-        result.failures = failures
-        result.steps = steps
-        result.settled = settled
-        result.unsettled = unsettled
+        result._outcome = (contradictions, failures, steps, settled, unsettled)
         return result
 
     @classmethod
@@ -135,12 +123,35 @@ class PropagationResult:
         result._changes = None
         result._raw = (ids, (old,), news, stamps)
         result._touched = (ids, news, stamps)
-        result.contradictions = ()
-        result.failures = ()
-        result.steps = 1
-        result.settled = True
-        result.unsettled = ()
+        result._outcome = _ONE_STEP
         return result
+
+    # the outcome's five fields share one slot, so the one-step result (made on every
+    # update) sets four slots, not nine
+    @property
+    def contradictions(self) -> tuple[ContradictionRecord, ...]:
+        """Information contacts refused during the run."""
+        return self._outcome[0]
+
+    @property
+    def failures(self) -> tuple[GadgetFailure, ...]:
+        """Gadgets that raised (or produced content that cannot be stored) during the run."""
+        return self._outcome[1]
+
+    @property
+    def steps(self) -> int:
+        """How many propagation steps the run took."""
+        return self._outcome[2]
+
+    @property
+    def settled(self) -> bool:
+        """False when the step budget stopped a run that had not reached a fixpoint."""
+        return self._outcome[3]
+
+    @property
+    def unsettled(self) -> tuple[str, ...]:
+        """When not settled: the contacts still changing when the budget ran out."""
+        return self._outcome[4]
 
     @property
     def touched(self) -> tuple[Sequence[str], Sequence[Any], Sequence[Stamp]]:
