@@ -9,6 +9,7 @@ import anyio
 
 from bassline.errors import PeerError
 from bassline.net import auth
+from bassline.net.metrics import NetMetrics, frame_overhead
 from bassline.net.protocol import (
     PROTOCOL_VERSION,
     Auth,
@@ -52,11 +53,19 @@ def close_code(code: str) -> int:
     return _CLOSE_CODES.get(code, 1008)
 
 
-async def send_refusal(transport: Transport, code: str, reason: str) -> None:
-    """Tell the peer why it is refused, then close the link (never raises)."""
+async def send_refusal(
+    transport: Transport, code: str, reason: str, metrics: NetMetrics | None = None
+) -> None:
+    """Tell the peer why it is refused (counted in ``metrics``), then close the link.
+
+    Never raises.
+    """
     with anyio.CancelScope(shield=True), anyio.move_on_after(1):
         with contextlib.suppress(ConnectionClosed):
-            await transport.send(dump({"t": "refuse", "code": code, "reason": reason[:500]}))
+            sent = await transport.send(dump({"t": "refuse", "code": code, "reason": reason[:500]}))
+            if metrics is not None:
+                metrics.bytes_out += sent
+                metrics.messages_out["refuse"] += 1
     await transport.close(close_code(code), f"{code}: {reason}"[:120])
 
 
@@ -77,9 +86,10 @@ def own_hello(node: BasslineNetwork, nonce: str) -> bytes:
     )
 
 
-async def _receive(node: BasslineNetwork, transport: Transport) -> Message:
+async def _receive(node: BasslineNetwork, transport: Transport, dialer: bool) -> Message:
     data = await transport.receive()
-    node.metrics.bytes_in += len(data)
+    # frames from a dialler are masked; the header counts as in PeerSession._reader
+    node.metrics.bytes_in += len(data) + frame_overhead(len(data), masked=not dialer)
     message = parse_frame(data, node.settings.max_frame_bytes)
     node.metrics.messages_in[kind_of(message)] += 1
     if isinstance(message, Refuse):
@@ -87,15 +97,15 @@ async def _receive(node: BasslineNetwork, transport: Transport) -> Message:
     return message
 
 
-async def _expect_hello(node: BasslineNetwork, transport: Transport) -> Hello:
-    message = await _receive(node, transport)
+async def _expect_hello(node: BasslineNetwork, transport: Transport, dialer: bool) -> Hello:
+    message = await _receive(node, transport, dialer)
     if not isinstance(message, Hello):
         raise ProtocolViolation("unexpected", f"expected hello, got {type(message).__name__}")
     return message
 
 
-async def _expect_auth(node: BasslineNetwork, transport: Transport) -> Auth:
-    message = await _receive(node, transport)
+async def _expect_auth(node: BasslineNetwork, transport: Transport, dialer: bool) -> Auth:
+    message = await _receive(node, transport, dialer)
     if not isinstance(message, Auth):
         raise ProtocolViolation("unexpected", f"expected auth, got {type(message).__name__}")
     return message
@@ -126,24 +136,24 @@ async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool
         with anyio.fail_after(node.settings.handshake_timeout):
             if dialer:
                 await _send(node, transport, "hello", own_hello(node, nonce))
-                peer = await _expect_hello(node, transport)
+                peer = await _expect_hello(node, transport, dialer)
                 node.check_hello(peer)
                 if node.secret:
                     dialer_id, listener_id = (node.node_id, nonce), (peer.node, peer.nonce)
                     mine = auth.proof(node.secret, "dialer", dialer_id, listener_id, node.spec_hash)
                     await _send(node, transport, "auth", dump({"t": "auth", "proof": mine}))
-                    theirs = await _expect_auth(node, transport)
+                    theirs = await _expect_auth(node, transport, dialer)
                     expected = auth.proof(
                         node.secret, "listener", dialer_id, listener_id, node.spec_hash
                     )
                     _check_proof(node, "listener", expected, theirs, peer.node)
             else:
-                peer = await _expect_hello(node, transport)
+                peer = await _expect_hello(node, transport, dialer)
                 node.check_hello(peer)
                 await _send(node, transport, "hello", own_hello(node, nonce))
                 if node.secret:
                     dialer_id, listener_id = (peer.node, peer.nonce), (node.node_id, nonce)
-                    theirs = await _expect_auth(node, transport)
+                    theirs = await _expect_auth(node, transport, dialer)
                     expected = auth.proof(
                         node.secret, "dialer", dialer_id, listener_id, node.spec_hash
                     )
@@ -154,7 +164,9 @@ async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool
                     await _send(node, transport, "auth", dump({"t": "auth", "proof": mine}))
     except TimeoutError:
         node.metrics.refused["handshake-timeout"] += 1
-        await send_refusal(transport, "handshake-timeout", "the handshake took too long")
+        await send_refusal(
+            transport, "handshake-timeout", "the handshake took too long", node.metrics
+        )
         raise Refusal(
             "handshake-timeout",
             f"handshake with {transport.remote} did not finish within "
@@ -162,11 +174,11 @@ async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool
         ) from None
     except Refusal as refusal:
         node.metrics.refused[refusal.code] += 1
-        await send_refusal(transport, refusal.code, str(refusal))
+        await send_refusal(transport, refusal.code, str(refusal), node.metrics)
         raise
     except ProtocolViolation as violation:
         node.metrics.rejected[violation.code] += 1
-        await send_refusal(transport, violation.code, str(violation))
+        await send_refusal(transport, violation.code, str(violation), node.metrics)
         raise
     except RefusedByPeer as refused:
         node.metrics.refused_by_peer[refused.code] += 1

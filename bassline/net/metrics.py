@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-__all__ = ["NetMetrics", "frame_overhead"]
+__all__ = ["NetMetrics", "frame_overhead", "label_value"]
+
+
+def label_value(text: str) -> str:
+    """``text`` escaped for a Prometheus label value (backslash, quote, newline)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def frame_overhead(size: int, masked: bool) -> int:
@@ -86,7 +91,8 @@ class NetMetrics:
             lines.extend(f"{prefix}_{name}{labels} {value}" for labels, value in samples)
 
         def by(label: str, counts: Counter[str]) -> list[tuple[str, float]]:
-            return [(f'{{{label}="{k}"}}', v) for k, v in sorted(counts.items())] or [
+            # some reasons come from peers (their refusal codes): escape them
+            return [(f'{{{label}="{label_value(k)}"}}', v) for k, v in sorted(counts.items())] or [
                 (f'{{{label}="none"}}', 0)
             ]
 

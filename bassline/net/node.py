@@ -179,6 +179,8 @@ class BasslineNetwork:
         self._warned: set[tuple[str, str]] = set()
         self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
         """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
+        self._oversized: set[str] = set()
+        """Contacts whose current content is too large to gossip (until it changes)."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -379,6 +381,8 @@ class BasslineNetwork:
         ids, values, stamps = result.touched
         if not ids:
             return
+        if self._oversized:
+            self._oversized.difference_update(ids)  # a new content: checked when next sent
         source = _SOURCE.get()
         record = self.log.record
         if source is None:
@@ -569,7 +573,9 @@ class BasslineNetwork:
         """Serve one inbound link (the server's WebSocket endpoint calls this)."""
         if self.runtime is None or self._closing:
             self.metrics.refused["not-ready"] += 1
-            await send_refusal(transport, "not-ready", f"node {self.node_id!r} is not serving")
+            await send_refusal(
+                transport, "not-ready", f"node {self.node_id!r} is not serving", self.metrics
+            )
             return
         with anyio.CancelScope() as scope:
             self._inbound.add(scope)
@@ -594,7 +600,7 @@ class BasslineNetwork:
             self._register(session)
         except Refusal as refusal:
             self.metrics.refused[refusal.code] += 1
-            await send_refusal(transport, refusal.code, str(refusal))
+            await send_refusal(transport, refusal.code, str(refusal), self.metrics)
             raise
         if hello.url:
             self._known[hello.node] = hello.url
@@ -767,30 +773,33 @@ class BasslineNetwork:
             if len(frame) <= limit:
                 return frame, len(items), scanned
             if len(items) == 1:
-                self.metrics.oversized_values += 1
-                log.error(
-                    "content of %r is too large to gossip (%d bytes, limit %d)",
-                    items[0][0],
-                    len(frame),
-                    limit,
-                )
-                return None, 0, self.log.seq_of(items[0][0])
+                cid = items[0][0]
+                if cid not in self._oversized:  # once per content, not per peer or attempt
+                    self._oversized.add(cid)
+                    self.metrics.oversized_values += 1
+                    log.error(
+                        "content of %r is too large to gossip (%d bytes, limit %d)",
+                        cid,
+                        len(frame),
+                        limit,
+                    )
+                return None, 0, self.log.seq_of(cid)
             items = items[: len(items) // 2]
             scanned = self.log.seq_of(items[-1][0])
 
     # ---------------------------------------------------------------- observing
 
     def health(self) -> NetworkHealth:
-        """``degraded`` when storage is, when contents could not be gossiped, or when no
-        configured peer is reachable."""
+        """``degraded`` when storage is, when current contents are too large to gossip, or
+        when no configured peer is reachable."""
         reasons: list[str] = []
         runtime_health = self.runtime.health() if self.runtime is not None else None
         if runtime_health is None:
             reasons.append("not joined to a network")
         elif not runtime_health.ok:
             reasons.extend(f"storage: {r}" for r in runtime_health.reasons)
-        if self.metrics.oversized_values:
-            reasons.append(f"{self.metrics.oversized_values} contents too large to gossip")
+        if self._oversized:
+            reasons.append(f"{len(self._oversized)} contents too large to gossip")
         configured = [t for t in self._targets.values() if not t.learned]
         if configured and not self._sessions:
             reasons.append(f"none of {len(configured)} configured peers is connected")

@@ -69,7 +69,7 @@ class PeerSession:
         self.last_seen = self.connected_at
         self.last_sent = self.connected_at
         settings = node.settings
-        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes]](
+        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](
             settings.send_queue_frames
         )
         self._scope: anyio.CancelScope | None = None
@@ -131,7 +131,8 @@ class PeerSession:
     async def _goodbye(self, reason: str) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.node.settings.shutdown_grace):
             try:
-                await self.transport.send(dump({"t": "bye", "reason": reason[:500]}))
+                frame = dump({"t": "bye", "reason": reason[:500]})
+                self.node.metrics.bytes_out += await self.transport.send(frame)
                 self.node.metrics.messages_out["bye"] += 1
             except ConnectionClosed:
                 pass
@@ -153,29 +154,32 @@ class PeerSession:
             log.warning("peer %s sent a bad frame (%s): %s", self.peer, violation.code, violation)
             self.end_reason = self.end_reason or f"protocol-violation: {violation}"
             tg.cancel_scope.cancel()  # nothing else is sent after the refusal
-            await send_refusal(self.transport, violation.code, str(violation))
+            await send_refusal(self.transport, violation.code, str(violation), self.node.metrics)
         finally:
             tg.cancel_scope.cancel()
 
     # ---------------------------------------------------------------- sending
 
-    async def enqueue(self, kind: str, frame: bytes) -> None:
-        """Queue a frame for the writer (waits while the queue is full)."""
-        await self._send.send((kind, frame))
+    async def enqueue(self, kind: str, frame: bytes, items: int = 0) -> None:
+        """Queue a frame (a delta of ``items`` contents) for the writer; waits while full."""
+        await self._send.send((kind, frame, items))
 
     def enqueue_nowait(self, kind: str, frame: bytes) -> bool:
         """Queue a frame unless the queue is full (heartbeats: traffic proves liveness)."""
         try:
-            self._send.send_nowait((kind, frame))
+            self._send.send_nowait((kind, frame, 0))
         except anyio.WouldBlock:
             return False
         return True
 
     async def _writer(self) -> None:
         metrics = self.node.metrics
-        async for kind, frame in self._queue:
+        async for kind, frame, items in self._queue:
             metrics.bytes_out += await self.transport.send(frame)
             metrics.messages_out[kind] += 1
+            if kind == "delta":  # counted when written, like every other frame
+                metrics.deltas_out += 1
+                metrics.items_out += items
             self.frames_out += 1
             self.last_sent = anyio.current_time()
 
@@ -225,9 +229,7 @@ class PeerSession:
                 self.scan = scanned
                 if frame is not None:
                     self.announced = scanned
-                    node.metrics.deltas_out += 1
-                    node.metrics.items_out += count
-                    await self.enqueue("delta", frame)
+                    await self.enqueue("delta", frame, count)
 
     async def _ticker(self) -> None:
         settings = self.node.settings
@@ -245,7 +247,8 @@ class PeerSession:
                 self.enqueue_nowait("hb", b'{"t":"hb"}')
             if now >= next_digest:
                 next_digest = now + settings.anti_entropy_interval
-                if self.queue_depth < settings.send_queue_frames // 2:
+                # skipped while the queue is half full; a one-frame queue must be empty
+                if self.queue_depth < max(1, settings.send_queue_frames // 2):
                     await self._announce_passed_over()
                     await self._send_digest()
             if now >= next_peers:

@@ -292,6 +292,8 @@ class StorageBackedRuntime:
                 queue.wake()
                 error = await queue.wait_for(target)
                 if error is not None:
+                    if self._unreported is error:
+                        self._unreported = None  # reported now: to this writer
                     raise _persist_error(error, "the update was applied in memory but not stored")
         else:
             depth = len(queue.pending)
