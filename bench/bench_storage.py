@@ -10,8 +10,10 @@ backend wrote (its log, split at its batch boundaries) to a fresh file with one
 ``os.write`` and one data sync per batch and nothing else. The ratio fs/bare is what
 the design targets (>= 0.5). A third loop, the *floor*, does the least any backend that
 takes Python records must do (read the fields, one ``orjson.dumps`` per batch, write,
-sync) and shows how much of the bare loop's speed is reachable at all. Each measurement is repeated ``--repeat`` times on a
-fresh store and the median is reported; fs and bare alternate so both see the same disk.
+sync) and shows how much of the bare loop's speed is reachable at all; the *checked* loop
+adds the validation every backend shares (``normalise_fast``). Each measurement is
+repeated ``--repeat`` times on a fresh store and the median is reported; fs and bare
+alternate so both see the same disk.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bassline_storage_fs.fsutil import sync_data, write_all
 from bassline.clock import Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import ContentRecord, NetworkRecord, available_schemes, open_storage
+from bassline.storage.validation import normalise_fast
 
 NETWORK = "bench"
 
@@ -124,6 +127,25 @@ def floor_append(path: Path, batches: list[list[ContentRecord]]) -> float:
         os.close(fd)
 
 
+def checked_floor_append(path: Path, batches: list[list[ContentRecord]]) -> float:
+    """Seconds for the floor plus the check every backend shares: each batch goes through
+    ``normalise_fast`` (ids, stamps and value types checked a column at a time, values
+    encoded), and the encoded values are written with one write and one data sync."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            checked = normalise_fast(batch)
+            assert checked is not None and checked.columns is not None
+            columns = checked.columns
+            write_all(fd, orjson.dumps([columns.groups, columns.contacts, columns.hlcs]))
+            write_all(fd, b"".join(checked.encoded))
+            sync_data(fd)
+        return time.perf_counter() - start
+    finally:
+        os.close(fd)
+
+
 def rate(count: int, seconds: float) -> str:
     """``count`` per second, readably."""
     return f"{count / seconds:>11,.0f}/s"
@@ -165,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         fs: list[dict[str, float]] = []
         bare: list[float] = []
         floor: list[float] = []
+        checked: list[float] = []
         reopen: list[float] = []
         log_size = 0
         for r in range(args.repeat):
@@ -177,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
             log_size = sum(len(c) for c in chunks)
             bare.append(bare_append(base / f"bare-{r}", chunks))
             floor.append(floor_append(base / f"floor-{r}", batches))
+            checked.append(checked_floor_append(base / f"checked-{r}", batches))
         fs_write, bare_write = median([f["write"] for f in fs]), median(bare)
         print(f"fs      write {rates(n, [f['write'] for f in fs])}")
         print(f"bare    write {rates(n, bare)}  same {log_size / n:.0f} bytes/contact, write+sync")
@@ -185,6 +209,11 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"floor/bare ratio {bare_write / median(floor):.3f} (no checks, no index: "
             "the most any backend taking Python records could reach)"
+        )
+        print(f"checked write {rates(n, checked)}  the floor + the shared column check")
+        print(
+            f"checked/bare ratio {bare_write / median(checked):.3f} (the most a backend that "
+            "checks what it stores could reach, with no index and no worker thread)"
         )
         if "memory" in available_schemes():
             mem_write = median([m["write"] for m in mem])
