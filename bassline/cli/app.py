@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 
 import typer
 from rich.console import Console
 
 from bassline.errors import BasslineError, ContentError, SpecError, UnknownContact
 
-__all__ = ["UserError", "app", "main"]
+__all__ = ["UserError", "app", "main", "quiet_stdout", "ungrouped"]
 
 app = typer.Typer(
     name="bassline",
@@ -31,6 +34,35 @@ class UserError(Exception):
     """A mistake in what the user asked for: printed as one clear message, exit status 1."""
 
 
+@contextlib.contextmanager
+def ungrouped() -> Iterator[None]:
+    """Re-raise an exception group holding a single exception as that exception.
+
+    anyio's task groups (a node, the demo's cluster) wrap whatever their body raises,
+    even one UserError or OSError, in an ``ExceptionGroup``; unwrapped, it gets the same
+    one-line error (and exit status) it would have had outside the task group.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+            leaf = leaf.exceptions[0]
+        if leaf is group or isinstance(leaf, BaseExceptionGroup):
+            raise
+        raise leaf from None
+
+
+def quiet_stdout() -> None:
+    """After a broken pipe (``| head``): send what is left of stdout nowhere, silently."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (captured output): nothing to do
+        pass
+
+
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to :data:`app`."""
     from bassline.cli import (
@@ -46,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, mapping errors to exit codes (0 ok, 1 user error, 2 internal)."""
     _register_commands()
     try:
-        app(args=argv, prog_name="bassline", standalone_mode=True)
+        with ungrouped():
+            app(args=argv, prog_name="bassline", standalone_mode=True)
     except (SpecError, UserError, UnknownContact, ContentError) as exc:
         _error(str(exc))
         return 1
@@ -58,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if code == 2 else code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as click does
+        quiet_stdout()
+        return 1
     except Exception as exc:  # a bug: say so plainly, with the traceback for the report
         import traceback
 

@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from bassline.clock import Stamp
-from bassline.codec import encode, from_json, parse_json
+from bassline.codec import encode, from_json, parse_json, to_json
 from bassline.errors import BasslineError, ContentError
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord, SnapshotInfo
@@ -154,6 +154,7 @@ def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentR
     try:
         stamp = Stamp.from_json(entry["stamp"])
         value = from_json(entry["value"], f"{path}.value")
+        to_json(value, f"{path}.value")  # storable (64-bit integers ...), checked before writing
     except (ValueError, ContentError) as exc:
         raise _fail(source, f"{path}: {exc}") from None
     return ContentRecord(spec.id, group, contact, value, stamp)

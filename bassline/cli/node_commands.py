@@ -17,9 +17,11 @@ import orjson
 import typer
 from rich.table import Table
 
-from bassline.cli.app import UserError, app, out
-from bassline.codec import parse_json
-from bassline.errors import SpecError
+from bassline.cli.app import UserError, app, out, quiet_stdout, ungrouped
+from bassline.cli.render import bad_json
+from bassline.cli.storage_access import open_unopened
+from bassline.codec import parse_json, to_json
+from bassline.errors import ContentError, SpecError
 from bassline.net import (
     DEFAULT_PORT,
     BasslineNetwork,
@@ -32,7 +34,7 @@ from bassline.net import (
 )
 from bassline.net.urls import NodeURL, is_loopback
 from bassline.spec import Bassline, load_spec
-from bassline.storage import open_storage
+from bassline.storage import NetworkStorage
 
 log = logging.getLogger("bassline.node")
 
@@ -83,8 +85,29 @@ def _node_url(text: str, what: str) -> NodeURL:
 
 def _write_ready(path: Path, url: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(url + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(url + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"--ready-file {path}: cannot write it: {exc.strerror or exc}") from None
+
+
+def _check_tls(cert_file: Path, key_file: Path) -> tuple[str, str]:
+    """The certificate and key as paths, once they load: the server reads them only later."""
+    for option, path in (("--cert-file", cert_file), ("--key-file", key_file)):
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise UserError(f"{option} {path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:
+        raise UserError(
+            f"--cert-file {cert_file} / --key-file {key_file}: not a PEM certificate and its "
+            f"matching private key ({exc.reason or exc})"
+        ) from None
+    return str(cert_file), str(key_file)
 
 
 async def _run_node(
@@ -94,7 +117,7 @@ async def _run_node(
     host: str,
     port: int,
     peers: list[str],
-    storage_url: str,
+    storage: NetworkStorage,
     secret: bytes | None,
     settings: GossipSettings,
     advertise: str | None,
@@ -108,7 +131,7 @@ async def _run_node(
         anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
     ):
         async with (
-            open_storage(storage_url) as storage,
+            storage,
             BasslineNetwork(
                 node_id,
                 spec,
@@ -129,7 +152,10 @@ async def _run_node(
             ) as server,
         ):
             assert server.url is not None
-            print(server.url.http, flush=True)
+            try:
+                print(server.url.http, flush=True)
+            except BrokenPipeError:  # nobody reads stdout (any more): keep serving
+                quiet_stdout()
             if ready_file is not None:
                 _write_ready(ready_file, server.url.http)
             async for signum in signals:
@@ -228,10 +254,16 @@ def start(
     peers = [_node_url(p, f"--peer {p!r}").ws for p in peer or []]
     if advertise is not None:
         _node_url(advertise, f"--advertise {advertise!r}")
+    if not node_id or len(node_id) > 200:
+        raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
     if "://" not in storage:
         raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
+    store = open_unopened(storage)  # a bad URL or scheme is one clear error, before any work
     if (cert_file is None) != (key_file is None):
         raise UserError("TLS needs both --cert-file and --key-file")
+    tls = _check_tls(cert_file, key_file) if cert_file and key_file else None
+    if ready_file is not None and not ready_file.parent.is_dir():
+        raise UserError(f"--ready-file {ready_file}: directory {ready_file.parent} does not exist")
     try:
         settings = GossipSettings(
             heartbeat_interval=heartbeat,
@@ -243,30 +275,38 @@ def start(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
-    tls = (str(cert_file), str(key_file)) if cert_file and key_file else None
-    try:
-        anyio.run(
-            _run_node,
-            loaded,
-            node_id,
-            group_list,
-            host,
-            port,
-            peers,
-            storage,
-            secret,
-            settings,
-            advertise,
-            tls,
-            _ssl_context(ca_file),
-            ready_file,
-            shutdown_timeout,
-            backend=backend,
+    unknown = [g for g in group_list or [] if g not in loaded.group_by_id]
+    if unknown:
+        known = ", ".join(g.id for g in loaded.groups if g.gadget) or "none"
+        raise UserError(
+            f"--groups: no group {', '.join(map(repr, unknown))} in network {loaded.id!r} "
+            f"(its gadget groups: {known})"
         )
+    try:
+        with ungrouped():
+            anyio.run(
+                _run_node,
+                loaded,
+                node_id,
+                group_list,
+                host,
+                port,
+                peers,
+                store,
+                secret,
+                settings,
+                advertise,
+                tls,
+                _ssl_context(ca_file),
+                ready_file,
+                shutdown_timeout,
+                backend=backend,
+            )
     except InsecureListen as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
-        raise UserError(str(exc)) from None
+        why = exc.strerror or str(exc)
+        raise UserError(why if why.startswith("cannot listen") else f"{listen}: {why}") from None
     except SpecError:
         raise
 
@@ -347,10 +387,13 @@ def set_(
     """Write a contact on a node; it replicates to every node."""
     try:
         parsed = parse_json(value)
-    except orjson.JSONDecodeError:
-        raise UserError(
-            f"{value!r} is not valid JSON; quote strings, e.g. bassline set URL {contact} '\"{value}\"'"
-        ) from None
+    except orjson.JSONDecodeError as exc:
+        quoted = f"bassline set URL {contact} '\"{value}\"'"
+        raise UserError(bad_json(value, exc, quoted)) from None
+    try:
+        to_json(parsed)  # what the request cannot carry: integers beyond 64 bits, too deep
+    except ContentError as exc:
+        raise UserError(f"contact {contact!r}: {exc}") from None
     data = _request(
         url,
         "PUT",

@@ -13,7 +13,7 @@ from bassline.content import ABSENT
 from bassline.engine import Network, PropagationResult
 from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
 
-__all__ = ["plural", "print_json", "result_json", "say", "show", "values_table"]
+__all__ = ["bad_json", "plural", "print_json", "result_json", "say", "show", "values_table"]
 
 
 def show(value: Any) -> str:
@@ -32,7 +32,10 @@ def show(value: Any) -> str:
 
 
 def values_table(network: Network, result: PropagationResult, *, show_all: bool) -> Table:
-    """A table of contacts: value, and any standing contradiction or gadget failure."""
+    """A table of contacts: value, and any standing contradiction or gadget failure.
+
+    Gadget port contacts are listed with ``show_all``, and always when they hold a problem.
+    """
     table = Table(title=f"{network.spec.id} (v{network.spec.version})", title_justify="left")
     table.add_column("contact", style="bold")
     table.add_column("value")
@@ -41,7 +44,9 @@ def values_table(network: Network, result: PropagationResult, *, show_all: bool)
     contradictions = network.contradictions
     failures = network.failures
     for cid in network.contact_ids:
-        if not show_all and cid not in user_facing:
+        # a gadget's failure or a contradiction sits on its port contact: show it anyway
+        hidden = cid not in user_facing and cid not in contradictions and cid not in failures
+        if not show_all and hidden:
             continue
         problem = ""
         if cid in contradictions:
@@ -107,3 +112,16 @@ def plural(count: int, noun: str) -> str:
     if count == 1:
         return f"{count} {noun}"
     return f"{count} {noun}es" if noun.endswith(("s", "ch", "sh", "x")) else f"{count} {noun}s"
+
+
+def bad_json(text: str, exc: orjson.JSONDecodeError, quoted: str) -> str:
+    """Why ``text`` from the command line is not a JSON value; a bare word gets ``quoted``.
+
+    The parser's reason is kept: ``1e999`` is refused for being infinite and a value nested
+    too deep for its depth, neither of which quoting would fix.
+    """
+    message = f"{text!r} is not valid JSON ({exc.msg})"
+    start = text.lstrip()[:1]
+    if not start or start not in '[{"-0123456789':
+        message += f"; quote strings, e.g. {quoted}"
+    return message

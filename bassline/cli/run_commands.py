@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from bassline.cli.app import UserError, app, err, out
-from bassline.cli.render import result_json, say, values_table
+from bassline.cli.render import bad_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
 from bassline.codec import parse_json
@@ -34,10 +34,9 @@ def _parse_set(item: str) -> tuple[str, Any]:
         raise UserError(f"--set {item!r}: expected CONTACT=JSON, e.g. --set a=5")
     try:
         return contact, parse_json(text)
-    except orjson.JSONDecodeError:
-        raise UserError(
-            f"--set {item!r}: {text!r} is not valid JSON; quote strings, e.g. --set {contact}='\"{text}\"'"
-        ) from None
+    except orjson.JSONDecodeError as exc:
+        quoted = f"--set {contact}='\"{text}\"'"
+        raise UserError(f"--set {item!r}: {bad_json(text, exc, quoted)}") from None
 
 
 @app.command()

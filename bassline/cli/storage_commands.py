@@ -303,7 +303,11 @@ def _report_table(url: str, reports: list[NetworkReport]) -> Table:
     table.add_column("snapshots", justify="right")
     table.add_column("status")
     for r in reports:
-        status = "[green]ok[/green]" if not r.problems else f"[red]{len(r.problems)} problems[/red]"
+        status = (
+            "[green]ok[/green]"
+            if not r.problems
+            else f"[red]{plural(len(r.problems), 'problem')}[/red]"
+        )
         table.add_row(r.network, str(r.contents), str(r.snapshots), status)
     return table
 

@@ -112,6 +112,8 @@ def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
     )
     assert "contact 'result': stamp" in done.stdout and "in the future" in done.stdout
     assert "meeting: contact 'day':" in done.stdout
+    assert "3 problems" in done.stdout and "1 problem " in done.stdout  # meeting: singular
+    assert "1 problems" not in done.stdout
     report = json.loads(cli("storage", "check", store_a, "--json", "-n", "meeting").stdout)
     assert report["ok"] is False and len(report["networks"]) == 1
     assert report["networks"][0]["problems"][0].startswith("contact 'day'")

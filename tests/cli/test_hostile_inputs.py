@@ -1,0 +1,184 @@
+"""Bad input, closed pipes and failing starts: one clear ``error:`` line, no traceback, no loss.
+
+Each test here was a bug found by using the CLI as a demanding user would: a hidden gadget
+failure, JSON errors that dropped the reason, an import that deleted the network it was
+about to replace and then failed, tracebacks from ``set`` and ``start``, and ``demo``
+crashing when its reader went away.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, Cli, cli_env, run_cli
+
+CALC = str(EXAMPLES / "calculator.json")
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, (done.args, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+# ------------------------------------------------------------------------ run
+
+
+def test_run_table_shows_a_gadget_failure_even_on_a_hidden_port_contact(cli: Cli) -> None:
+    # 1e308 + 1e308 overflows: the add gadget fails, and its failure sits on port add-sum
+    done = cli("run", CALC, "--set", "input-a=1e308", "--set", "input-b=1e308")
+    assert done.returncode == 0, done.stderr
+    assert "gadget add in add-gadget failed" in done.stdout
+    assert "not a finite number" in done.stdout
+    assert "add-a" not in done.stdout  # ports without a problem stay hidden
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("1e999", "infinity"), ("[" * 1100 + "]" * 1100, "depth limit exceeded")],
+    ids=["infinite", "too-deep"],
+)
+def test_set_json_errors_say_why_and_do_not_suggest_quoting_a_number(
+    cli: Cli, value: str, reason: str
+) -> None:
+    line = _one_error_line(cli("run", CALC, "--set", f"input-a={value}"))
+    assert "is not valid JSON" in line and reason in line
+    assert "quote strings" not in line
+
+
+def test_a_bare_word_still_gets_the_quoting_hint(cli: Cli) -> None:
+    line = _one_error_line(cli("run", CALC, "--set", "input-a=abc"))
+    assert "quote strings, e.g. --set input-a='\"abc\"'" in line
+
+
+# ------------------------------------------------------------------------ set
+
+
+def test_set_refuses_an_integer_beyond_64_bits_before_any_request(cli: Cli) -> None:
+    # port 1 is never a node: the value is refused before the CLI tries to reach it
+    done = cli("set", "http://127.0.0.1:1", "input-a", "123456789012345678901234567890")
+    line = _one_error_line(done)
+    assert "contact 'input-a'" in line and "does not fit in 64 bits" in line
+
+
+def test_set_json_error_keeps_the_reason(cli: Cli) -> None:
+    line = _one_error_line(cli("set", "http://127.0.0.1:1", "input-a", "1e999"))
+    assert "infinity" in line and "quote strings" not in line
+
+
+# ------------------------------------------------------------------------ import
+
+
+def test_import_overwrite_refuses_unstorable_content_before_deleting_anything(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    assert cli("run", CALC, "--set", "input-a=5", "--storage", store_a).returncode == 0
+    before = cli("export", store_a, "calculator")
+    assert before.returncode == 0, before.stderr
+    doc = json.loads(before.stdout)
+    doc["contents"][0]["value"] = 10**30  # valid JSON, but no storage can hold it
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+
+    line = _one_error_line(cli("import", store_a, str(bad), "--overwrite"))
+    assert "contents[0]" in line and "does not fit in 64 bits" in line
+    after = cli("export", store_a, "calculator")
+    assert after.returncode == 0, after.stderr  # the network is still there
+    assert after.stdout == before.stdout
+
+
+# ------------------------------------------------------------------------ start
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--storage", "file://relative/dir"], "names host 'relative'"),
+        (["--storage", "nosuch://x"], "no storage backend for nosuch://"),
+        (["--node-id", ""], "--node-id ''"),
+        (["--groups", "nosuch"], "--groups: no group 'nosuch' in network 'calculator'"),
+        (["--cert-file", "/nonexistent/c.pem", "--key-file", CALC], "--cert-file /nonexistent"),
+        (["--cert-file", CALC, "--key-file", CALC], "not a PEM certificate"),
+        (["--ready-file", "/nonexistent/dir/ready"], "directory /nonexistent/dir does not exist"),
+    ],
+    ids=["relative-file-url", "scheme", "empty-node-id", "groups", "no-cert", "bad-cert", "ready"],
+)
+def test_start_refuses_bad_options_with_one_line(extra: list[str], message: str) -> None:
+    done = run_cli("start", CALC, "--node-id", "n1", "--listen", "127.0.0.1:0", *extra)
+    assert message in _one_error_line(done)
+    assert done.stdout == ""  # it never claimed to listen
+
+
+def test_start_on_a_port_in_use_is_one_error_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(
+            "start",
+            CALC,
+            "--node-id",
+            "n1",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "error",
+        )
+    line = _one_error_line(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "Address already in use" in line
+
+
+def test_start_keeps_serving_when_nobody_reads_its_stdout(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    options = ["--listen", "127.0.0.1:0", "--log-level", "warning", "--ready-file", str(ready)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bassline", "start", CALC, "--node-id", "n1", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=cli_env(),
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # like `| head` that has already gone
+        deadline = time.monotonic() + 60
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a file with a deadline, not synchronising on time
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert ready.read_text().startswith("http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read().decode() == ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# ------------------------------------------------------------------------ closed pipes
+
+
+@pytest.mark.parametrize("extra", [["--json"], []], ids=["json", "table"])
+def test_demo_into_a_closed_pipe_ends_quietly(extra: list[str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bassline", "demo", "--pause", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=cli_env(),
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    assert stderr.decode() == ""
