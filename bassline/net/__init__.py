@@ -5,7 +5,7 @@ from bassline.net.changelog import ChangeLog
 from bassline.net.handshake import Refusal, RefusedByPeer
 from bassline.net.node import BasslineNetwork, NetworkHealth, PeerInfo
 from bassline.net.protocol import PROTOCOL_VERSION, ProtocolViolation
-from bassline.net.serve import InsecureListen, NodeServer
+from bassline.net.serve import InsecureListen, NodeServer, TLSFilesError
 from bassline.net.server import create_app
 from bassline.net.settings import DEFAULT_PORT, GossipSettings
 from bassline.net.urls import NodeURL, parse_node_url
@@ -24,6 +24,7 @@ __all__ = [
     "ProtocolViolation",
     "Refusal",
     "RefusedByPeer",
+    "TLSFilesError",
     "api_token",
     "create_app",
     "load_secret",

@@ -18,13 +18,17 @@ from bassline.net.node import BasslineNetwork
 from bassline.net.server import create_app
 from bassline.net.urls import NodeURL, is_loopback
 
-__all__ = ["InsecureListen", "NodeServer"]
+__all__ = ["InsecureListen", "NodeServer", "TLSFilesError"]
 
 log = logging.getLogger("bassline.net")
 
 
 class InsecureListen(ValueError):
     """Refusing to listen beyond loopback without a cluster secret."""
+
+
+class TLSFilesError(ValueError):
+    """The certificate or key file given for TLS cannot be read or used."""
 
 
 class NodeServer:
@@ -71,6 +75,17 @@ class NodeServer:
         self._stopped = anyio.Event()
 
     async def __aenter__(self) -> Self:
+        if self.config.ssl_enabled:
+            # load them now: Hypercorn would only do so once serving, after this node had
+            # advertised its wss:// URL, and fail inside its task group
+            try:
+                self.config.create_ssl_context()
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise TLSFilesError(
+                    f"cannot use TLS certificate {self.config.certfile!r} with key "
+                    f"{self.config.keyfile!r}: {reason}"
+                ) from None
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.config.bind = [f"{host}:{self.port}"]
         try:

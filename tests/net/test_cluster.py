@@ -290,6 +290,26 @@ async def test_gossip_over_tls_with_a_configured_certificate(tmp_path: object) -
                     await untrusting.connect_to_peer(s.url.ws, wait=True, within=0.5)
 
 
+@pytest.mark.parametrize("broken", ["missing", "garbage"])
+async def test_a_server_refuses_unusable_tls_files_before_it_listens(
+    tmp_path: object, broken: str
+) -> None:
+    from pathlib import Path
+
+    from bassline.net.serve import TLSFilesError
+
+    folder = Path(str(tmp_path))
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if broken == "garbage":
+        cert.write_text("not a certificate")
+        key.write_text("not a key")
+    async with BasslineNetwork("tls", flat(1), settings=FAST) as net:
+        server = NodeServer(net, "127.0.0.1", 0, certfile=str(cert), keyfile=str(key))
+        with pytest.raises(TLSFilesError, match=r"cannot use TLS certificate .*cert\.pem"):
+            await server.__aenter__()
+        assert server.url is None and net.advertise_url is None  # it never listened
+
+
 async def test_converged_peers_report_nothing_behind_and_nothing_lagging() -> None:
     """Changes a node took from a peer are never sent back, so a log that ends in them
     must still let the peer's cursor reach the head (or status shows a converged pair as
