@@ -74,11 +74,15 @@ def check_batch_shape(records: list[Any]) -> StorageError | None:
 
 
 def check_label(label: Any) -> StorageError | None:
-    """A snapshot label is None or a string of at most 4096 characters."""
+    """A snapshot label is None or a string of valid Unicode of at most 4096 characters."""
     if label is None:
         return None
     if not isinstance(label, str):
         return invalid(f"snapshot label must be a string or None, got {type(label).__name__}")
     if len(label) > _MAX_LABEL:
         return invalid(f"snapshot label is {len(label)} characters long (at most {_MAX_LABEL})")
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return invalid(f"snapshot label {label!r} is not valid Unicode ({exc.reason})")
     return None

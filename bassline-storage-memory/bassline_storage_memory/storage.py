@@ -217,7 +217,7 @@ class MemoryStorage(StorageBase):
             return _fail(
                 StorageError(ErrorCode.INVALID, f"bad group query {query!r}: {exc}", cause=exc)
             )
-        return Success([_copy_group(g) for g in matched])
+        return Success([_copy_group(g) for g in sorted(matched, key=lambda g: g.id)])
 
     # snapshots
 

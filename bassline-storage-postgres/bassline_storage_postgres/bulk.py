@@ -147,6 +147,13 @@ def _send(
     return upserts if columns.superseded_encode() else None
 
 
+def _encodes(batch: PreparedBatch) -> bool:
+    """Whether every content value of ``batch`` encodes (those the fast path left unencoded
+    and those a later duplicate superseded)."""
+    columns = batch.contents
+    return columns.chunk(0, len(columns)) is not None and columns.superseded_encode()
+
+
 def write_batch(
     conn: psycopg.Connection[Any], batch: PreparedBatch, chunk: int = CONTENT_CHUNK
 ) -> WriteSummary | StorageError | None:
@@ -161,7 +168,11 @@ def write_batch(
         with conn.pipeline():
             upserts = _send(conn, batch, check, chunk)
     except psycopg.errors.ForeignKeyViolation:
-        # a network that is not stored: the check's answer (already received) names it
+        # a network that is not stored: the check's answer (already received) names it,
+        # unless a value does not encode (a chunk not sent yet, a superseded duplicate):
+        # validation comes first, as on the general path
+        if not _encodes(batch):
+            return None
         if batch.references and (missing := _first_missing(check, batch)):
             return missing
         raise

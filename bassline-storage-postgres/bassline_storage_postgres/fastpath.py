@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bassline.clock import Stamp
-from bassline.spec import ROOT_GROUP
 from bassline.storage import ContentRecord
 from bassline.storage.validation import MAX_STORAGE_ID_LENGTH, normalise_fast
 from bassline_storage_postgres.columns import ContentColumns
@@ -42,11 +41,11 @@ def _valid_id(value: Any) -> bool:
 def _references(
     networks: Sequence[str], groups: Sequence[str], contacts: Sequence[str]
 ) -> list[Reference]:
-    """One reference per distinct (network, group), naming a contact that needs it."""
+    """One reference per distinct (network, group), naming a contact that needs it (the
+    root group too: a spec saved without one has none)."""
     example = dict(zip(zip(networks, groups, strict=True), contacts, strict=True))
     return [
-        (network, None if group == ROOT_GROUP else group, f"contact {contact!r}")
-        for (network, group), contact in example.items()
+        (network, group, f"contact {contact!r}") for (network, group), contact in example.items()
     ]
 
 

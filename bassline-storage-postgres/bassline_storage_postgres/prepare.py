@@ -17,7 +17,7 @@ import attrs
 import orjson
 
 from bassline.errors import ContentError
-from bassline.spec import ROOT_GROUP, Bassline, GroupSpec, WireSpec
+from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
     ContentRecord,
     ErrorCode,
@@ -251,7 +251,7 @@ def prepare_batch(batch: Iterable[Any], *, fast: bool = True) -> PreparedBatch |
         if isinstance(node, StorageError):
             return node
         known = spec_groups.get(content.network)
-        if content.group != ROOT_GROUP and not (known and content.group in known):
+        if not (known and content.group in known):
             if content.network in spec_ids:
                 return StorageError(
                     ErrorCode.GROUP_NOT_FOUND,

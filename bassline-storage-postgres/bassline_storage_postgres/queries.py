@@ -20,7 +20,12 @@ from bassline.codec import decode
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec, WireType
 from bassline.storage import ContentRecord, ErrorCode, GroupQuery, StorageError
-from bassline_storage_postgres.documents import decode_spec, group_from_body, search_query
+from bassline_storage_postgres.documents import (
+    decode_spec,
+    encode_group,
+    group_from_body,
+    search_query,
+)
 from bassline_storage_postgres.schema import contacts, groups, networks, wires
 
 __all__ = [
@@ -92,15 +97,28 @@ def _network_statement(network: str) -> sa.Select[Any]:
     return sa.select(networks.c.spec, group_rows, wire_rows).where(networks.c.id == network)
 
 
-def _merge(saved: tuple[Any, ...], current: dict[str, Any]) -> tuple[Any, ...]:
-    """``saved`` with items replaced or added by id from ``current``, sorted by id.
+def _merge(saved: tuple[Any, ...], current: dict[str, Any], same: Any = None) -> tuple[Any, ...]:
+    """``saved`` with items replaced or added by id from ``current``.
 
     The spec's own groups and wires are stored as rows too, so ``current`` holds them
-    (and any record written later); saved items without a row are kept.
+    (and any record written later); saved items without a row are kept. While the rows
+    are exactly the saved items (``same(item, row)``), the saved tuple comes back as it
+    was, in its own order: a spec round-trips exactly even if its items were not sorted.
+    Once a record has changed or added one, the merged items are sorted by id, as every
+    backend merges them.
     """
+    same = same or (lambda item, row: item == row)
+    if len(current) == len(saved) and all(
+        item.id in current and same(item, current[item.id]) for item in saved
+    ):
+        return saved
     merged = {item.id: item for item in saved}
     merged.update(current)
     return tuple(merged[key] for key in sorted(merged))
+
+
+def _same_group(saved: GroupSpec, row: GroupSpec) -> bool:
+    return encode_group(saved) == encode_group(row)
 
 
 def load_network(conn: Connection, network: str) -> Bassline | StorageError:
@@ -123,7 +141,7 @@ def load_network(conn: Connection, network: str) -> Bassline | StorageError:
     return Bassline(
         id=spec.id,
         version=spec.version,
-        groups=_merge(spec.groups, current_groups),
+        groups=_merge(spec.groups, current_groups, _same_group),
         contacts=spec.contacts,
         wires=_merge(spec.wires, current_wires),
         endpoints=spec.endpoints,

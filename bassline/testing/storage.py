@@ -378,6 +378,53 @@ class StorageConformance:
         assert_success(await storage.save_network(spec))
         _spec_equal(assert_success(await storage.load_network("calc")), spec)
 
+    async def test_a_spec_not_in_sorted_order_round_trips_exactly(
+        self, storage: NetworkStorage
+    ) -> None:
+        # storage keeps what it is given: a spec built without parse_spec, its groups and
+        # wires not sorted by id, loads back as saved (same hash); a backend that stores
+        # only what parse_spec gives back refuses it as INVALID instead. Queries still
+        # answer sorted by id.
+        base = sample_bassline("unsorted")
+        spec = attrs.evolve(
+            base,
+            groups=tuple(reversed(base.groups)),
+            wires=(WireSpec("z", "x", "y"), WireSpec("a", "y", "x")),
+        )
+        saved = await storage.save_network(spec)
+        if isinstance(saved, Failure):
+            assert_failure(saved, ErrorCode.INVALID, "save_network(unsorted spec)")
+            return
+        _spec_equal(assert_success(await storage.load_network("unsorted")), spec)
+        assert assert_success(await stored_spec_hash(storage, "unsorted")) == spec.hash
+        found = assert_success(await storage.query_groups("unsorted", GroupQuery()))
+        assert [g.id for g in found] == sorted(g.id for g in spec.groups)
+        snap = assert_success(await storage.save_snapshot("unsorted"))
+        _spec_equal(assert_success(await storage.load_snapshot("unsorted", snap.id)).spec, spec)
+
+    async def test_content_for_the_root_group_needs_a_root_group(
+        self, storage: NetworkStorage
+    ) -> None:
+        # "root" is a group like any other: a spec saved without it (built without
+        # parse_spec, which always adds it) has no root group to hold content
+        saved = await storage.save_network(Bassline(id="bare"))
+        if isinstance(saved, Failure):  # a backend storing only what parse_spec gives back
+            assert_failure(saved, ErrorCode.INVALID, "save_network(spec without groups)")
+            return
+        assert_failure(
+            await storage.save_contact_content("bare", "root", "x", 1, _stamp(1)),
+            ErrorCode.GROUP_NOT_FOUND,
+        )
+        batch: list[Record] = [
+            ContentRecord("bare", "root", f"c{n}", n, _stamp(1)) for n in range(6)
+        ]
+        assert_failure(await storage.write(batch), ErrorCode.GROUP_NOT_FOUND, "batch for root")
+        assert assert_success(await storage.load_contents("bare")) == []
+        summary = assert_success(
+            await storage.write([GroupRecord("bare", GroupSpec("root", "root")), *batch])
+        )
+        assert summary.contents == 6
+
     async def test_the_stored_spec_hash_is_the_loaded_specs_hash(
         self, storage: NetworkStorage
     ) -> None:
@@ -913,6 +960,21 @@ class StorageConformance:
         assert len(set(ids_)) == len(ids_), "snapshot ids must be unique"
         times = [s.created_at for s in listed]
         assert times == sorted(times, reverse=True)
+
+    async def test_a_label_that_is_not_valid_unicode_never_raises(
+        self, storage: NetworkStorage
+    ) -> None:
+        # a lone surrogate cannot be written as UTF-8: a backend stores it exactly or
+        # refuses it as INVALID, and never raises
+        await self._with_network(storage)
+        label = "half \ud800 a pair"
+        result = await _no_raise("save_snapshot", lambda: storage.save_snapshot("calc", label))
+        if isinstance(result, Failure):
+            assert_failure(result, ErrorCode.INVALID, "save_snapshot(lone surrogate label)")
+            assert assert_success(await storage.list_snapshots("calc")) == []
+        else:
+            info = assert_success(result)
+            assert assert_success(await storage.load_snapshot("calc", info.id)).info.label == label
 
     async def test_snapshot_not_found_codes_and_idempotent_delete(
         self, storage: NetworkStorage

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import orjson
 import pytest
+from bassline_storage_postgres import PostgresStorage
 from bassline_storage_postgres.columns import fast_encode
 from bassline_storage_postgres.prepare import prepare_batch
 from hypothesis import given, settings
@@ -119,6 +120,26 @@ async def test_a_bad_value_deep_in_a_fast_batch_fails_it_whole(store_url: str) -
         result = await storage.write(dupes)
         assert isinstance(result, Failure) and result.failure().code is ErrorCode.SERIALIZATION
         assert (await storage.load_contents("calc")).unwrap() == []
+
+
+@anyio_test
+async def test_a_bad_value_wins_over_a_missing_network_on_the_fast_path(store_url: str) -> None:
+    # validation comes before references on the fast path too, as on the general path
+    # (and in every other backend): a value that does not encode is SERIALIZATION even
+    # when the network is missing and an earlier chunk already hit its foreign key
+    async with open_storage(store_url) as storage:
+        assert isinstance(storage, PostgresStorage)
+        storage.content_chunk = 2
+        superseded = [
+            ContentRecord("nope", "root", "x", float("nan"), Stamp(1, "n")),
+            ContentRecord("nope", "root", "x", None, Stamp(2, "n")),
+        ]
+        late = [ContentRecord("nope", "root", f"c{i}", i, Stamp(1, "n")) for i in range(5)]
+        late[4] = ContentRecord("nope", "root", "c4", float("inf"), Stamp(1, "n"))
+        for batch in (superseded, late):
+            result = await storage.write(batch)
+            assert isinstance(result, Failure), result
+            assert result.failure().code is ErrorCode.SERIALIZATION, result
 
 
 @anyio_test

@@ -89,11 +89,17 @@ def _spec_json(spec: Bassline) -> Any:
     """The spec as plain JSON data, or a StorageError if it cannot be stored and read back."""
     try:
         data = to_json(spec.to_dict())
-        parse_spec(data)  # store only what loads back
+        back = parse_spec(data)  # store only what loads back, exactly
     except ContentError as exc:
         return _error(ErrorCode.SERIALIZATION, f"spec of network {spec.id!r}: {exc}", exc)
     except (SpecError, AttributeError, TypeError) as exc:
         return _error(ErrorCode.INVALID, f"spec of network {spec.id!r} is not valid: {exc}", exc)
+    if back.hash != spec.hash:  # parse_spec sorts items and adds the root group
+        return _error(
+            ErrorCode.INVALID,
+            f"spec of network {spec.id!r} would not load back as saved (parse_spec changes "
+            "it: build specs with bassline.load_spec or parse_spec)",
+        )
     return data
 
 
@@ -357,6 +363,11 @@ class JsonFileStorage(StorageBase):
         """Copy the spec and contents into the document's snapshot list."""
         if label is not None and not isinstance(label, str):
             return Failure(_error(ErrorCode.INVALID, "snapshot label must be a string or None"))
+        if label is not None and not label.isascii():
+            try:
+                label.encode()
+            except UnicodeEncodeError:
+                return Failure(_error(ErrorCode.INVALID, "snapshot label is not valid Unicode"))
         async with self._lock:
             doc = await self._load(network)
             if isinstance(doc, StorageError):
