@@ -10,8 +10,8 @@ itself has a ``"$type"`` key is escaped as ``{"$type": "object", "value": {...}}
 can never be mistaken for a tagged value. No pickle anywhere.
 
 What does not encode (NaN and infinities, integers outside 64 bits, non-string keys,
-nesting deeper than :data:`MAX_DEPTH` levels, arbitrary objects) raises
-:class:`~bassline.errors.ContentError`.
+strings with lone surrogates, nesting deeper than :data:`MAX_DEPTH` levels, arbitrary
+objects) raises :class:`~bassline.errors.ContentError`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _ESCAPE_TAG = "object"
 _TAG_BYTES = b'"$type"'
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
-_SCALARS = (str, bool, type(None))
+_SCALARS = (bool, type(None))
 MAX_DEPTH = 254
 """The deepest nesting of lists, objects and tagged values that content may have (what
 orjson, and so canonical JSON, can write)."""
@@ -109,6 +109,10 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
         if not _INT_MIN <= value <= _INT_MAX:
             raise ContentError(f"integer {value} does not fit in 64 bits{_where(path)}")
         return value
+    if t is str:
+        if not value.isascii():
+            _check_text(value, path)
+        return value
     if t in _SCALARS:
         return value
     if t is float:
@@ -125,6 +129,8 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
         for k, v in value.items():
             if type(k) is not str:
                 raise ContentError(f"object key {k!r} is not a string{_where(path)}")
+            if not k.isascii():
+                _check_text(k, path)
             out[k] = _to_json(v, f"{path}.{k}", inner)
         if TAG_KEY in out:
             if depth + 1 >= MAX_DEPTH:  # escaping wraps the object in one more level
@@ -137,6 +143,18 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, bool | int | float | str):  # subclasses such as enums
         return _to_json(_plain(value), path, depth)
     raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")
+
+
+def _check_text(value: str, path: str) -> None:
+    """ContentError for a string UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ContentError(
+            f"string contains the lone surrogate {bad!r}, which is not valid Unicode text"
+            f"{_where(path)}"
+        ) from None
 
 
 def _plain(value: Any) -> Any:

@@ -34,7 +34,9 @@ def values_equal(a: Any, b: Any) -> bool:
 
 def _normalise_numbers(value: Any) -> Any:
     t = type(value)
-    if t is float and value.is_integer() and abs(value) < 2**53:
+    # every float with no fractional part is an exact integer: 2.0**60 is the int 2**60
+    # (within the codec's integer range, so the key still encodes)
+    if t is float and value.is_integer() and -(2**63) <= value < 2**64:
         return int(value)
     if t is list or t is tuple:
         return [_normalise_numbers(v) for v in value]

@@ -35,7 +35,9 @@ _UPDATE = "update"
 def _plainly_encodable(value: Any) -> bool:
     """A quick yes for scalars and flat lists of scalars (anything else gets the full check)."""
     t = type(value)  # scalars first, without a call: this runs on every update
-    if t is str or t is bool or value is None:
+    if t is str:
+        return bool(value.isascii())  # O(1); other text is checked for lone surrogates
+    if t is bool or value is None:
         return True
     if t is int:
         return bool(-(2**63) <= value < 2**64)
@@ -44,7 +46,7 @@ def _plainly_encodable(value: Any) -> bool:
     if t is list and len(value) <= 16:
         for x in value:  # the scalar check inlined: this runs on every update
             t = type(x)
-            if t is str or t is bool or x is None:
+            if (t is str and x.isascii()) or t is bool or x is None:
                 continue
             if t is int:
                 if -(2**63) <= x < 2**64:
@@ -271,14 +273,14 @@ class Network:
     # ------------------------------------------------------------------ writing
 
     def _check_content(self, contact: int, value: Any) -> None:
-        try:
-            to_json(value)
-        except ContentError as exc:
-            raise ContentError(str(exc), self._ids[contact]) from None
         if value is ABSENT:
             raise ContentError(
                 "cannot write ABSENT; contacts only gain information", self._ids[contact]
             )
+        try:
+            to_json(value)
+        except ContentError as exc:
+            raise ContentError(str(exc), self._ids[contact]) from None
 
     def update(self, contact_id: str, value: Any) -> PropagationResult:
         """Write ``value`` with a fresh stamp and run to the fixpoint."""
@@ -381,14 +383,12 @@ class Network:
     def restore(self, items: Iterable[tuple[str, Any, Stamp]]) -> None:
         """Set contents and stamps directly (recovery from storage), without propagating.
 
-        Call :meth:`settle` afterwards to bring the network back to its fixpoint.
+        All or nothing: a row with an unknown contact, content that cannot be stored or a
+        stamp too far in the future raises before any contact changes. Call :meth:`settle`
+        afterwards to bring the network back to its fixpoint.
         """
-        rows = list(items)
-        if rows:
-            # the newest stamp is the only one the clock must see (and the one that
-            # could be implausibly far ahead): checked before anything changes
-            self.clock.observe(max(stamp for _, _, stamp in rows))
-        for cid, value, stamp in rows:
+        checked: list[tuple[int, Any, Stamp]] = []
+        for cid, value, stamp in items:  # every row is checked before anything changes
             i = self._idx(cid)
             if not _plainly_encodable(value):
                 self._check_content(i, value)
@@ -400,6 +400,12 @@ class Network:
                     raise ContentError(
                         f"stored value is not a valid {lattice.name}: {exc}", cid
                     ) from None
+            checked.append((i, value, stamp))
+        if checked:
+            # the newest stamp is the only one the clock must see (and the one that
+            # could be implausibly far ahead)
+            self.clock.observe(max(stamp for _, _, stamp in checked))
+        for i, value, stamp in checked:
             self._values[i] = value
             self._stamps[i] = stamp
 
@@ -459,8 +465,14 @@ class Network:
         outcome = lattice.join(cur_value, incoming)
         if isinstance(outcome, Changed):
             self._values[i] = outcome.value
-            if stamp > self._stamps[i]:
+            previous = self._stamps[i]
+            if stamp > previous:
                 self._stamps[i] = stamp
+            else:
+                # joined information older than the contact's own: step past its stamp, so
+                # accept-last neighbours holding the previous value take the new one
+                self._stamps[i] = _derived_stamp(stamp, previous)
+                self.clock.observe(self._stamps[i])
             changed.setdefault(i, cur_value)
             self._contradictions.pop(i, None)
             return True

@@ -30,15 +30,36 @@ from bassline.spec.model import (
 )
 from bassline.spec.prototype import is_prototype_format, prototype_path, prototype_to_native
 
-__all__ = ["MAX_ID_LENGTH", "load_spec", "parse_spec", "validate_spec"]
+__all__ = ["ID_PATTERN", "MAX_ID_LENGTH", "URL_PATTERN", "load_spec", "parse_spec", "validate_spec"]
 
 MAX_ID_LENGTH = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_END = "(?![\\s\\S])"  # the end of the text in Python and ECMA-262 ('$' in Python also
+# matches before a final newline, so a schema validator in Python would accept "id\n")
+ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+" + _END
+"""What an id looks like (used by the JSON Schema; the loader says which rule is broken)."""
+URL_PATTERN = (
+    "^(wss?|https?)://[^\\u0000-\\u0020\\u007f/?#]+([/?#][^\\u0000-\\u0020\\u007f]*)?" + _END
+)
+"""What an endpoint URL looks like (the JSON Schema uses the same pattern): a lower-case
+ws, wss, http or https scheme, a host, no spaces or control characters."""
+_URL = re.compile(URL_PATTERN)
 _TOP_KEYS = {"format", "id", "version", "metadata", "groups", "contacts", "wires", "endpoints"}
 _GROUP_KEYS = {"id", "name", "parent", "gadget", "attributes"}
 _CONTACT_KEYS = {"id", "group", "name", "blend", "lattice", "boundary", "content", "attributes"}
 _WIRE_KEYS = {"id", "from", "to", "type"}
 _ENDPOINT_KEYS = {"node", "url"}
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text (no lone surrogates, which JSON cannot hold)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:
@@ -84,6 +105,9 @@ class _Checker:
         if _CONTROL.search(value):
             self.add(path, "id must not contain control characters")
             return None
+        if not _is_text(value):
+            self.add(path, "id must be valid Unicode text (it contains a lone surrogate)")
+            return None
         return value
 
     def string(self, value: Any, path: str, default: str = "") -> str:
@@ -91,6 +115,9 @@ class _Checker:
             return default
         if not isinstance(value, str):
             self.add(path, f"expected a string, got {_type_name(value)}")
+            return default
+        if not _is_text(value):
+            self.add(path, "must be valid Unicode text (it contains a lone surrogate)")
             return default
         return value
 
@@ -412,14 +439,41 @@ def _parse_endpoints(
         node = ck.ident(item.get("node"), f"{path}.node")
         url = ck.string(item.get("url"), f"{path}.url")
         if url:
-            parts = urlsplit(url)
-            if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
-                ck.add(
-                    f"{path}.url", f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
-                )
+            problem = _url_problem(url)
+            if problem:
+                ck.add(f"{path}.url", problem)
         if node is not None:
             out[gid] = Endpoint(node=node, url=url)
     return out
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable endpoint URL, or None."""
+    expected = f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
+    if not _URL.match(url):
+        return expected
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not 0-65535)
+    except ValueError as exc:
+        return f"{expected}: {exc}"
+    if not parts.hostname:
+        return f"{expected}: no host"
+    return None
+
+
+def _check_prototype_keys(ck: _Checker, original: Mapping[str, Any]) -> None:
+    """In the prototype's format an item's ``id`` is its key; a different id is a mistake."""
+    for section in ("groups", "contacts", "wires"):
+        items = original.get(section)
+        if not isinstance(items, dict):
+            continue
+        for index, (key, item) in enumerate(items.items()):
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"] != key:
+                ck.add(
+                    f"$.{section}[{index}].id",
+                    f"id {item['id']!r} does not match its key {key!r}",
+                )
 
 
 def _check_global_ids(
@@ -443,6 +497,7 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     original = data
     prototype = is_prototype_format(data)
     if prototype:
+        _check_prototype_keys(ck, data)
         data = prototype_to_native(data, default_id=default_id)
     ck.unknown_keys(data, _TOP_KEYS, "$")
     fmt = data.get("format")
@@ -450,6 +505,8 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
         ck.add("$.format", f"unsupported format {fmt!r} (this version reads 'bassline/1')")
     spec_id = ck.ident(data.get("id", default_id), "$.id") or default_id
     version = data.get("version", "1")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # JSON Schema's "integer" includes 2.0
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)
     version = ck.string(version, "$.version", "1") or "1"
@@ -502,6 +559,8 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | Bassline) -> 
         return source
     if isinstance(source, Mapping):
         return parse_spec(dict(source))
+    if not isinstance(source, str | os.PathLike):
+        return parse_spec(source)  # not a path: reported as data that is not an object
     path = Path(source)
     return parse_spec(_read(path), str(path), default_id=path.stem or "network")
 

@@ -193,3 +193,19 @@ def test_parse_json_refuses_what_orjson_refuses() -> None:
             codec.parse_json(bad)
     deep = b"[" * 1000 + b"12345678901234567890123" + b"]" * 1000
     assert codec.parse_json(deep) is not None  # too deep for Python's parser: not a crash
+
+
+@pytest.mark.parametrize(
+    "value", ["\ud800", ["ok", "x\udfffy"], {"k": "\ud83d"}, {"\udc00": 1}, ("a", "\udbff")]
+)
+def test_lone_surrogates_are_refused_by_name_not_by_orjson_later(value: Any) -> None:
+    # a lone surrogate is a Python str but not Unicode text: canonical JSON cannot hold it
+    with pytest.raises(ContentError, match="lone surrogate"):
+        codec.to_json(value)
+    with pytest.raises(ContentError, match="lone surrogate"):
+        codec.encode(value)
+
+
+def test_non_ascii_text_still_encodes() -> None:
+    value = {"straße": ["ΟΔΟΣ", "😀", "\u0085"]}
+    assert codec.decode(codec.encode(value)) == value

@@ -450,6 +450,43 @@ def test_restore_refuses_a_stamp_far_in_the_future_before_changing_anything() ->
     assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
 
 
+def test_information_joined_from_an_older_stamp_reaches_accept_last_neighbours() -> None:
+    # "m" (max) feeds the accept-last "z": a peer's older write that raises m must reach z,
+    # or the network stops with m = 7 and z = 1 across a wire
+    spec = {
+        "contacts": [{"id": "m", "lattice": "max"}, {"id": "z"}],
+        "wires": [{"from": "m", "to": "z"}],
+    }
+    net = Network(spec, node_id="n1")
+    net.update("m", 1)
+    r = net.apply("m", 7, Stamp(1, "peer"))
+    assert net.value("m") == 7 and net.value("z") == 7
+    assert r.changed == {"m": 7, "z": 7}
+    assert net.stamp("m") > Stamp(1, "peer") and net.clock.tick() > net.stamp("m")
+    # the same through a gadget input port (accept-last by default)
+    calc = adder(
+        [{"id": "floor", "lattice": "max"}], [{"from": "floor", "to": "a", "type": "directed"}]
+    )
+    net = Network(calc)
+    net.update("b", 1)
+    net.update("floor", 1)
+    net.apply("floor", 10, Stamp(1, "peer"))
+    assert net.value("a") == 10 and net.value("total") == 11
+
+
+def test_a_failed_restore_changes_nothing() -> None:
+    net = Network({"contacts": [{"id": "a"}, {"id": "m", "lattice": "max"}]}, apply_initial=False)
+    bad_rows: list[list[tuple[str, Any, Stamp]]] = [
+        [("a", 1, Stamp(5, "n")), ("m", "not a number", Stamp(5, "n"))],
+        [("a", 1, Stamp(5, "n")), ("nope", 1, Stamp(5, "n"))],
+        [("a", 1, Stamp(5, "n")), ("m", math.inf, Stamp(5, "n"))],
+    ]
+    for rows in bad_rows:
+        with pytest.raises((ContentError, UnknownContact)):
+            net.restore(rows)
+        assert net.values() == {} and net.stamp("a") == Stamp(0, "")
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -466,6 +503,31 @@ def test_unencodable_content_names_the_contact() -> None:
     with pytest.raises(ContentError, match="contact 'c0'"):
         net.update("c0", {"k": object()})
     assert net.value("c0") is ABSENT
+
+
+def test_writing_absent_is_refused_with_the_reason() -> None:
+    net = Network(chain(1))
+    for write in (
+        lambda: net.update("c0", ABSENT),
+        lambda: net.update_many({"c0": ABSENT}),
+        lambda: net.submit("c0", ABSENT),
+        lambda: net.apply("c0", ABSENT, Stamp(1, "peer")),
+    ):
+        with pytest.raises(ContentError, match="cannot write ABSENT"):
+            write()
+
+
+@pytest.mark.parametrize("value", ["\ud800", ["ok", "x\udfff"], {"k": ["\ud83d"]}])
+def test_text_with_a_lone_surrogate_is_refused_at_the_write(value: Any) -> None:
+    # it cannot be stored or sent as JSON, so it must not get into a contact
+    net = Network(chain(2))
+    with pytest.raises(ContentError, match=r"contact 'c0'.*lone surrogate"):
+        net.update("c0", value)
+    with pytest.raises(ContentError, match=r"contact 'c0'.*lone surrogate"):
+        net.restore([("c0", value, Stamp(1, "n"))])
+    assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
+    net.update("c0", ["é", "😀"])
+    assert net.value("c1") == ["é", "😀"]
 
 
 def test_content_too_deep_or_containing_itself_is_a_content_error() -> None:

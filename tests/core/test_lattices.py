@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
+from bassline.content import values_equal
 from bassline.errors import PluginNotFound
 from bassline.lattices import (
     UNCHANGED,
@@ -134,3 +136,19 @@ def test_register_a_user_lattice() -> None:
         assert get_lattice("any-true").join(False, True) == Changed(True)
     finally:
         lattices.unregister("any-true")
+
+
+@given(st.integers(-(2**63), 2**64 - 1))
+def test_a_whole_float_is_the_same_element_as_the_equal_integer(n: int) -> None:
+    # element_key promises what values_equal says: 2**60 == 2.0**60, but 2**53 + 1 != 2.0**53
+    f = float(n)
+    same = GrowSet([n, f])
+    assert len(same) == (1 if values_equal(n, f) else 2)
+    assert (f in GrowSet([n])) is values_equal(n, f)
+
+
+def test_large_whole_floats_are_not_duplicates_of_their_integers() -> None:
+    assert len(GrowSet([2**60, 2.0**60])) == 1
+    assert len(GrowSet([2**53 + 1, 2.0**53])) == 2
+    lat = get_lattice("grow-set")
+    assert lat.join(GrowSet([2**60]), GrowSet([2.0**60])) is UNCHANGED

@@ -188,3 +188,66 @@ def test_endpoints_are_validated() -> None:
     )
     assert any("expected a ws://" in p for p in found)
     assert any("$.endpoints.ghost: unknown group 'ghost'" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ws://[::1", "Invalid IPv6 URL"),
+        ("ws://h:99999", "Port out of range"),
+        ("ws://h:port", "Port could not be cast"),
+        ("ws://:8455", "no host"),
+        (" ws://h", "expected a ws://"),
+        ("ws://h\n", "expected a ws://"),
+        ("ws://h/a b", "expected a ws://"),
+        ("WS://h", "expected a ws://"),
+    ],
+)
+def test_endpoint_urls_that_do_not_parse_are_spec_problems(url: str, why: str) -> None:
+    spec = {"groups": [{"id": "g"}], "endpoints": {"g": {"node": "n", "url": url}}}
+    found = problems(spec)  # never a ValueError from urllib
+    assert len(found) == 1 and found[0].startswith("$.endpoints.g.url: ")
+    assert why in found[0]
+
+
+@pytest.mark.parametrize("url", ["", "ws://h", "wss://h:8455/x", "http://[::1]:80", "https://u@h"])
+def test_endpoint_urls_that_are_fine(url: str) -> None:
+    assert problems({"groups": [{"id": "g"}], "endpoints": {"g": {"node": "n", "url": url}}}) == []
+
+
+@pytest.mark.parametrize(("data", "kind"), [([], "array"), (None, "null"), (5, "integer")])
+def test_load_spec_of_data_that_is_not_an_object_is_a_spec_error(data: Any, kind: str) -> None:
+    with pytest.raises(SpecError, match=f"expected an object, got {kind}"):
+        load_spec(data)
+    assert problems(data) == [f"$: expected an object, got {kind}"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"contacts": [{"id": "a\ud800"}]}, "$.contacts[0].id"),
+        ({"contacts": [{"id": "a", "name": "\udfff"}]}, "$.contacts[0].name"),
+        ({"contacts": [{"id": "a", "content": ["\ud800"]}]}, "$.contacts[0].content"),
+        ({"contacts": [{"id": "a", "content": {"\ud800": 1}}]}, "$.contacts[0].content"),
+        ({"metadata": {"note": "\ud800"}}, "$.metadata"),
+        ({"version": "\ud800"}, "$.version"),
+    ],
+)
+def test_lone_surrogates_are_spec_problems_not_specs_that_cannot_be_hashed(
+    spec: dict[str, Any], path: str
+) -> None:
+    found = problems(spec)
+    assert len(found) == 1 and found[0].startswith(f"{path}: ")
+    assert "surrogate" in found[0]
+
+
+def test_a_prototype_item_whose_id_is_not_its_key_is_reported() -> None:
+    found = problems({"contacts": {"a": {"id": "b"}, "c": {"id": "c"}}, "wires": {}})
+    assert found == ["$.contacts[\"a\"].id: id 'b' does not match its key 'a'"]
+
+
+@pytest.mark.parametrize(("version", "expected"), [(2, "2"), (2.0, "2"), ("2.0", "2.0")])
+def test_an_integer_version_may_be_written_as_a_whole_number(version: Any, expected: str) -> None:
+    # JSON Schema's "integer" accepts 2.0, so the loader does too
+    assert load_spec({"version": version}).version == expected
+    assert problems({"version": 2.5}) == ["$.version: expected a string, got number"]
