@@ -9,12 +9,44 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TEMP_SUFFIX", "fsync_dir", "sync_data", "write_all", "write_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "StoreReplaced",
+    "fsync_dir",
+    "same_file",
+    "sync_data",
+    "write_all",
+    "write_atomic",
+]
 
 TEMP_SUFFIX = ".tmp"
 """Files being written; any found at open are leftovers of a crash and are removed."""
 
 _F_FULLFSYNC: int | None = getattr(fcntl, "F_FULLFSYNC", None)
+
+
+class StoreReplaced(OSError):
+    """A path of the open store no longer names the file or directory the store opened.
+
+    The directory was deleted, moved or replaced underneath it. Writing on through the
+    descriptors it holds would reach files nobody will read again, so nothing is written.
+    """
+
+
+def same_file(path: Path, identity: tuple[int, int], what: str) -> None:
+    """Raise :class:`StoreReplaced` unless ``path`` is still ``identity`` (device, inode)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        found = None
+    else:
+        found = (st.st_dev, st.st_ino)
+    if found != identity:
+        gone = "is gone" if found is None else "is no longer the one this storage opened"
+        raise StoreReplaced(
+            f"{what} {path} {gone}: the store directory was removed or replaced while open, "
+            "so nothing was written; reopen the storage on the store's directory"
+        )
 
 
 def sync_data(fd: int) -> None:

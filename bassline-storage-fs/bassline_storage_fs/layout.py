@@ -145,8 +145,11 @@ class StoreLock:
                 f"store directory {self.path.parent} is locked{who}: another storage has it "
                 "open, in this process or another; close that one first",
             )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        # the pid only helps the message a second opener gets: a full disk (or a read-only
+        # lock file) must not keep the store from opening, nor leave the lock held
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
         return None
 

@@ -29,7 +29,7 @@ from bassline_storage_fs.entries import (
     header_frame,
 )
 from bassline_storage_fs.frames import MAGIC, Frame, FrameError, read_frame
-from bassline_storage_fs.fsutil import sync_data, write_all, write_atomic
+from bassline_storage_fs.fsutil import same_file, sync_data, write_all, write_atomic
 from bassline_storage_fs.recovery import LogCut
 
 __all__ = [
@@ -197,6 +197,8 @@ class LogFile:
         self.next_seq = next_seq
         self.broken: str | None = None
         """Set when a failed write could not be rolled back: no further appends."""
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
 
     @classmethod
     def create(cls, path: Path, first_seq: int) -> LogFile:
@@ -231,18 +233,30 @@ class LogFile:
         """
         if self.broken is not None:
             raise OSError(0, self.broken)
+        self.check_path()
         data = records + commit_frame(self.next_seq, count)
         try:
             write_all(self._fd, data)
             sync_data(self._fd)
+            self.check_path()  # replaced meanwhile: the batch went where nobody reads it
         except OSError:
             self._roll_back()
             raise
         self.size += len(data)
         self.next_seq += 1
 
+    def check_path(self) -> None:
+        """Raise StoreReplaced unless the log's path still names the file open for appending.
+
+        A deleted or replaced store directory does not stop appends through the open
+        descriptor: without this check they would succeed into a file nobody reads again.
+        """
+        same_file(self.path, self._identity, "log")
+
     def _roll_back(self) -> None:
         try:
+            if os.fstat(self._fd).st_size == self.size:
+                return  # nothing reached the file (EPERM on an immutable log, say)
             os.ftruncate(self._fd, self.size)
             sync_data(self._fd)
         except OSError as exc:

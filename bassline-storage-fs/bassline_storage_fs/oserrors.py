@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from bassline.storage import ErrorCode, StorageError
+from bassline_storage_fs.fsutil import StoreReplaced
 
 __all__ = ["from_os_error"]
 
@@ -41,8 +42,13 @@ def from_os_error(exc: OSError, doing: str) -> StorageError:
     size or name length limit is LIMIT_EXCEEDED; interrupted or would-block calls are
     transient TIMEOUTs; a vanished network file system is a transient CONNECTION error;
     a path of the wrong type is INVALID. Anything else (EIO above all) means the store's
-    files cannot be trusted: CORRUPTION.
+    files cannot be trusted: CORRUPTION. So does a store directory removed or replaced
+    while open (:class:`StoreReplaced`).
     """
+    if isinstance(exc, StoreReplaced):
+        return StorageError(
+            ErrorCode.CORRUPTION, f"cannot {doing}: {exc}", transient=False, cause=exc
+        )
     code, transient = _CODES.get(exc.errno or 0, (ErrorCode.CORRUPTION, False))
     reason = exc.strerror or str(exc)
     name = errno.errorcode.get(exc.errno or 0, "?")

@@ -186,6 +186,11 @@ class FileStorage(StorageBase):
             self._store = opened
             self._recovery = opened.recovery
             self._problems.clear()
+            if opened.compaction_error is not None:
+                self._problems["compaction"] = (
+                    f"compaction at open failed (the log keeps growing; writes are safe): "
+                    f"{opened.compaction_error}"
+                )
             return Success(None)
 
     async def close(self) -> None:

@@ -30,7 +30,7 @@ from bassline_storage_fs.entries import (
     decode_spec,
 )
 from bassline_storage_fs.frames import Frame
-from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir
+from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir, same_file
 from bassline_storage_fs.index import Content, Index, NetworkState
 from bassline_storage_fs.layout import Layout, StoreLock
 from bassline_storage_fs.logfile import (
@@ -108,12 +108,23 @@ class FsStore:
         self.recovery = RecoveryReport()
         self.leftovers: set[Path] = set()
         """Directories of deleted networks that could not be removed yet."""
+        self.compaction_error: StorageError | None = None
+        """Why the compaction that opening started failed (the store is whole without it)."""
         self._lock = lock
+        st = os.stat(layout.root)
+        self._root_identity = (st.st_dev, st.st_ino)
+
+    def verify(self) -> None:
+        """Raise StoreReplaced if the store directory or its log was removed or replaced
+        since opening (OSError if they cannot be checked); every writer calls it first."""
+        same_file(self.layout.root, self._root_identity, "store directory")
+        self.log.check_path()
 
     # writing
 
     def commit(self, frames: bytes, count: int) -> None:
         """Append one batch durably (one write, one data sync)."""
+        self.verify()
         self.log.append(frames, count)
 
     def plan_and_commit(
@@ -126,6 +137,7 @@ class FsStore:
         """
         plan = plan_batch(records, self.index, columns=self.log.version >= 2, normalised=normalised)
         if isinstance(plan, Plan) and plan.count:
+            self.verify()
             if any(
                 n not in self.index.networks and self.layout.network_dir(n) in self.leftovers
                 for n in plan.specs
@@ -170,6 +182,7 @@ class FsStore:
         old log over the new state files gives the same result (every log record is
         idempotent: setting a spec, deleting, storing a content unless a newer is stored).
         """
+        self.verify()
         self._remove_leftovers()
         for network in sorted(self.index.dirty):
             state = self.index.networks.get(network)
@@ -195,6 +208,7 @@ class FsStore:
         self, info: SnapshotInfo, spec: bytes, contents: list[tuple[str, Content]]
     ) -> None:
         """Write a snapshot file atomically."""
+        self.verify()
         directory = self.layout.snapshot_dir(info.network)
         _ensure_dir(directory)
         header = {
@@ -213,6 +227,7 @@ class FsStore:
 
     def delete_snapshot_file(self, network: str, snapshot_id: str) -> None:
         """Remove a snapshot file durably."""
+        self.verify()
         path = self.layout.snapshot_file(network, snapshot_id)
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)
@@ -220,9 +235,8 @@ class FsStore:
     # lifecycle
 
     def check(self) -> None:
-        """Raise OSError if the store's directory or log is gone or unusable."""
-        os.stat(self.layout.root)
-        os.stat(self.layout.log)
+        """Raise OSError if the store's directory or log is gone, replaced or unusable."""
+        self.verify()
 
     def close(self) -> None:
         """Close the log and release the lock (never raises)."""
@@ -280,7 +294,12 @@ def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
         unreadable_snapshots=tuple(unreadable),
     )
     if log.size > options.compact_bytes:
-        store.compact()
+        try:
+            store.compact()
+        except OSError as exc:
+            # the store is whole without it (a full disk must not keep it from opening):
+            # reported in health(), and retried after the next write
+            store.compaction_error = from_os_error(exc, f"compact store {options.path}")
     return store
 
 

@@ -139,6 +139,8 @@ class StorageBackedRuntime:
         self._rng = random.Random(seed)
         self._task_group: TaskGroup | None = None
         self._unreported: StorageError | None = None
+        self._write_started: float | None = None
+        """When the storage write now in flight started (None when none is)."""
         self._listeners: list[Callable[[RuntimeEvent], None]] = []
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
@@ -392,13 +394,15 @@ class StorageBackedRuntime:
             records = chunk
             attempt = 0
             while True:
-                t0 = anyio.current_time()
+                t0 = self._write_started = anyio.current_time()
                 try:
                     result = await self.storage.write(records)
                 except Exception as exc:  # a backend bug must not kill the flusher
                     result = Failure(
                         StorageError(ErrorCode.CORRUPTION, f"storage raised {exc!r}", False, exc)
                     )
+                finally:
+                    self._write_started = None
                 metrics.observe("write", anyio.current_time() - t0)
                 if isinstance(result, Success):
                     metrics.batches += 1
@@ -454,8 +458,19 @@ class StorageBackedRuntime:
 
     def health(self) -> RuntimeHealth:
         """``degraded`` (with reasons) while the breaker is not closed, the queue is over
-        80% of its bound, or a failure has not been reported through ``flush`` yet."""
+        80% of its bound, a failure has not been reported through ``flush`` yet, or a
+        storage write has been in flight for longer than the retry budget (storage is not
+        answering: a stalled link or server, which no error may ever report)."""
         reasons = []
+        started = self._write_started
+        if started is not None:
+            waited = anyio.current_time() - started
+            if waited > self.retry.budget:
+                reasons.append(
+                    f"a storage write has been waiting for an answer for {waited:.1f} s, "
+                    f"longer than the retry budget ({self.retry.budget:g} s): storage is "
+                    "not answering"
+                )
         state = self.breaker.state
         if state is not BreakerState.CLOSED:
             reasons.append(f"circuit breaker {state.value}: {self.breaker.last_error}")
