@@ -23,6 +23,11 @@ how it runs::
 points a URL that only makes sense in production (a PostgreSQL host, a peer) at something
 local. ``check`` names checks from :data:`CHECKS`, run on the block's namespace after it.
 A skipped block must give a reason, and is still compiled.
+
+The same directive, with other options, adjusts the ```console blocks that
+``tests/test_docs_console.py`` runs (see :data:`CONSOLE_OPTIONS`), and names the file a
+```json (or other) block is saved as (``<!-- doctest: file=sum.json -->``). This module
+parses them all, so a directive is never silently ignored.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import sys
 import tokenize
 import types
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +262,12 @@ class Block:
     setups: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
     skip: str | None = None
+    lang: str = "python"
+    """The fence's info string (lower case)."""
+    requires: tuple[str, ...] = ()
+    interrupt: bool = False
+    file: str | None = None
+    """A ```json (or other) block: the file the reader is told to save it as."""
 
     @property
     def id(self) -> str:
@@ -268,10 +279,39 @@ class Block:
         return compile(text, str(REPO / self.path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
+_PYTHON = {"python", "py", "python3"}
+CONSOLE_LANGUAGES = frozenset({"console", "shell", "bash", "sh"})
+"""The info strings of the blocks ``tests/test_docs_console.py`` runs."""
+
+CONSOLE_SETUPS: dict[str, str] = {
+    "postgres_migrated": "every postgresql:// URL of the block points at the test server, "
+    "in a new migrated schema (for the rest of the page)",
+    "broken_spec": "broken.json: a spec with two problems",
+    "damaged_store": "the file store ./state holds two problems during the block",
+}
+"""Hidden setup for console blocks by name (implemented in ``tests/test_docs_console.py``)."""
+
+CONSOLE_OPTIONS = {
+    "skip": 'skip reason="..." - the block cannot run here; it is parsed, not run',
+    "setup": "setup=NAME[,NAME...] - hidden setup from CONSOLE_SETUPS",
+    "requires": "requires=PROG[,PROG...] - skip the block unless these programs are on PATH",
+    "interrupt": "interrupt - each command runs until Ctrl-C: it gets SIGINT once it has "
+    "printed what the block shows, and must then exit 0",
+}
+"""The directive options of a console block."""
+
+
+def _block_kind(info: str) -> str:
+    """Which directive options a block of this info string takes."""
+    info = info.lower()
+    if info in _PYTHON:
+        return "python"
+    return "console" if info in CONSOLE_LANGUAGES else "file"
+
+
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`{]*)")
 _DIRECTIVE = re.compile(r"^\s*<!--\s*doctest:(?P<body>.*?)-->\s*$")
 _ANY_DIRECTIVE = re.compile(r"^\s*<!--\s*doctest\b")
-_PYTHON = {"python", "py", "python3"}
 
 
 def _names(value: str, known: dict[str, Any], kind: str, where: str) -> tuple[str, ...]:
@@ -284,8 +324,12 @@ def _names(value: str, known: dict[str, Any], kind: str, where: str) -> tuple[st
     return names
 
 
-def parse_directive(body: str, where: str) -> dict[str, Any]:
-    """The options of ``<!-- doctest: BODY -->`` as keyword arguments of :class:`Block`."""
+def parse_directive(body: str, where: str, kind: str = "python") -> dict[str, Any]:
+    """The options of ``<!-- doctest: BODY -->`` as keyword arguments of :class:`Block`.
+
+    ``kind`` is the block's (:func:`_block_kind`): ``python`` blocks take ``setup``, ``check``
+    and ``skip``; ``console`` blocks take :data:`CONSOLE_OPTIONS`; other blocks only ``file``.
+    """
     try:
         words = shlex.split(body)
     except ValueError as exc:
@@ -296,31 +340,50 @@ def parse_directive(body: str, where: str) -> dict[str, Any]:
     skip = False
     for word in words:
         key, eq, value = word.partition("=")
+        if kind == "file":
+            if key == "file" and eq and value.strip() and "/" not in value:
+                options["file"] = value.strip()
+                continue
+            raise DocTestError(
+                f"{where}: unknown doctest option {word!r} for a non-Python, non-console "
+                "block (use file=NAME)"
+            )
         if key == "skip" and not eq:
             skip = True
         elif key == "reason" and eq and value.strip():
             options["skip"] = value.strip()
         elif key == "setup" and eq:
-            options["setups"] = _names(value, SETUPS, "setup", where)
-        elif key == "check" and eq:
+            known = SETUPS if kind == "python" else CONSOLE_SETUPS
+            options["setups"] = _names(value, known, f"{kind} setup", where)
+        elif key == "check" and eq and kind == "python":
             options["checks"] = _names(value, CHECKS, "check", where)
+        elif key == "requires" and eq and kind == "console":
+            options["requires"] = tuple(p.strip() for p in value.split(",") if p.strip())
+        elif key == "interrupt" and not eq and kind == "console":
+            options["interrupt"] = True
         else:
-            raise DocTestError(
-                f"{where}: unknown doctest option {word!r} "
-                '(use setup=NAME, check=NAME or skip reason="...")'
+            usage = (
+                'setup=NAME, check=NAME or skip reason="..."'
+                if kind == "python"
+                else "; ".join(CONSOLE_OPTIONS.values())
             )
+            raise DocTestError(f"{where}: unknown doctest option {word!r} (use {usage})")
     if skip != ("skip" in options):
         raise DocTestError(f'{where}: a doctest skip needs a reason ("skip reason=...") and back')
-    if skip and ("setups" in options or "checks" in options):
-        raise DocTestError(f"{where}: a skipped block takes no setup or check")
+    if skip and set(options) - {"skip"}:
+        raise DocTestError(f"{where}: a skipped block takes no other option")
     return options
 
 
-def parse_markdown(text: str, path: str) -> list[Block]:
-    """Every ```python block of ``text``, each with the directive just before it."""
+def parse_markdown(text: str, path: str, languages: Iterable[str] = _PYTHON) -> list[Block]:
+    """Every block of ``text`` in ``languages``, each with the directive just before it.
+
+    Directives before blocks of other languages are checked too (for their kind of block).
+    """
+    wanted = {lang.lower() for lang in languages}
     lines = text.splitlines()
     blocks: list[Block] = []
-    pending: tuple[int, dict[str, Any]] | None = None
+    pending: tuple[int, str] | None = None
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -334,7 +397,7 @@ def parse_markdown(text: str, path: str) -> list[Block]:
         if directive:
             if pending is not None:
                 raise DocTestError(f"{path}:{pending[0]}: doctest directive without its block")
-            pending = (i + 1, parse_directive(directive["body"], f"{path}:{i + 1}"))
+            pending = (i + 1, directive["body"])
         elif fence:
             indent, mark = fence["indent"], fence["fence"]
             close = re.compile(rf"^[ \t]*{re.escape(mark[0])}{{{len(mark)},}}[ \t]*$")
@@ -343,16 +406,17 @@ def parse_markdown(text: str, path: str) -> list[Block]:
                 end += 1
             if end == len(lines):
                 raise DocTestError(f"{path}:{i + 1}: unclosed code block")
-            if fence["info"].lower() in _PYTHON:
+            info = fence["info"].lower()
+            options = (
+                parse_directive(pending[1], f"{path}:{pending[0]}", _block_kind(info))
+                if pending is not None
+                else {}
+            )
+            if info in wanted:
                 body = [
                     ln[len(indent) :] if ln.startswith(indent) else ln for ln in lines[i + 1 : end]
                 ]
-                options = pending[1] if pending is not None else {}
-                blocks.append(Block(path, i + 1, "\n".join(body) + "\n", **options))
-            elif pending is not None:
-                raise DocTestError(
-                    f"{path}:{pending[0]}: doctest directive before a non-Python block"
-                )
+                blocks.append(Block(path, i + 1, "\n".join(body) + "\n", lang=info, **options))
             pending = None
             i = end
         elif line.strip() and pending is not None:
