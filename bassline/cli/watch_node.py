@@ -67,7 +67,11 @@ def watch(
     ca_file: CaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Watch contacts change on a node: a live table, or JSON lines with --json. Ctrl-C stops."""
+    """Watch contacts change on a node: a live table, or JSON lines with --json. Ctrl-C stops.
+
+    When stdout is not a terminal (a pipe, a file), each value is printed as a line as it
+    arrives instead of the live table.
+    """
     base = _node_url(url, "URL")
     headers = {"accept": "text/event-stream"}
     secret = _secret(secret_file)
@@ -84,27 +88,31 @@ def watch(
                 if response.status_code != 200:
                     response.read()
                     _refused(response, base.http)
-                live = None if as_json else Live(_table(rows, f"watching {base.http}"), console=out)
-                if live is not None:
+                # a live table redraws in place, so it only works on a terminal: anywhere
+                # else (a pipe, a file) each value is a line, written as it arrives
+                lines = not as_json and not out.is_terminal
+                live = None
+                if lines:
+                    _line(f"watching {base.http} (Ctrl-C to stop)")
+                elif not as_json:
+                    live = Live(_table(rows, f"watching {base.http}"), console=out)
                     live.start()
                 try:
                     for kind, data in parse_events(response.iter_lines()):
                         if as_json:
-                            sys.stdout.write(
-                                orjson.dumps({"event": kind, "data": data}).decode() + "\n"
-                            )
-                            sys.stdout.flush()
+                            _line(orjson.dumps({"event": kind, "data": data}).decode())
                         if kind == "snapshot":
                             for row in data:
                                 rows[row["contact"]] = (_short(row["value"]), "-", 0)
+                                if lines:
+                                    _line(f"-         {row['contact']}  {_short(row['value'])}")
                         elif kind == "change":
                             seen += 1
                             n = rows.get(data["contact"], ("", "", 0))[2] + 1
-                            rows[data["contact"]] = (
-                                _short(data["value"]),
-                                time.strftime("%H:%M:%S"),
-                                n,
-                            )
+                            when = time.strftime("%H:%M:%S")
+                            rows[data["contact"]] = (_short(data["value"]), when, n)
+                            if lines:
+                                _line(f"{when}  {data['contact']}  {_short(data['value'])}")
                         elif kind == "overflow":
                             raise UserError("the node cut this watcher off: it fell behind")
                         if live is not None:
@@ -120,6 +128,12 @@ def watch(
         raise UserError(f"node at {base.http} did not answer within 10s") from None
     except httpx.HTTPError as exc:
         raise UserError(f"cannot reach node at {base.http}: {exc}") from None
+
+
+def _line(text: str) -> None:
+    """Write one line to stdout now (not when a buffer fills)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _refused(response: httpx.Response, where: str) -> None:
