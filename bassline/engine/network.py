@@ -178,6 +178,8 @@ class Network:
         self._failures: dict[int, GadgetFailure] = {}
         self._pending: dict[int, tuple[Any, Stamp, str]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
+        self._ties: dict[int, list[Any]] = {}
+        """During a run: values that lost a stamp tie to a replica's value (by contact)."""
         self._listeners: tuple[Listener, ...] = ()
         self._streams: list[ChangeStream] = []
         self.initial_result = PropagationResult()
@@ -442,6 +444,8 @@ class Network:
             cur = self._stamps[i]
             if stamp > cur or (remote and stamp == cur and _tie_wins(value, self._values[i])):
                 changed.setdefault(i, self._values[i])
+                if stamp == cur:  # wired copies of the loser follow the winner (_tie_follows)
+                    self._ties.setdefault(i, []).append(self._values[i])
                 self._values[i] = value
                 self._stamps[i] = stamp
                 return True
@@ -535,6 +539,7 @@ class Network:
         )
         ids = self._ids
         offer = self._offer
+        ties = self._ties
         pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
         failures: list[GadgetFailure] = []
         budget = self.step_budget
@@ -552,7 +557,9 @@ class Network:
                 s = stamps[src]
                 for dst in out[src]:
                     if kind[dst] == _ACCEPT_LAST:
-                        if s > stamps[dst]:
+                        if s > stamps[dst] or (
+                            ties and s == stamps[dst] and self._tie_follows(src, dst)
+                        ):
                             if dst not in changed:
                                 changed[dst] = values[dst]
                             if feeds[dst] and _differs(values[dst], v):
@@ -575,6 +582,24 @@ class Network:
                     )
                 self._run_gadget(k, queue, changed, contradictions, failures)
         return self._finish(changed, contradictions, failures, steps, queue, pending_gadgets)
+
+    def _tie_follows(self, src: int, dst: int) -> bool:
+        """Whether ``dst``, holding ``src``'s stamp, should take ``src``'s value across a wire.
+
+        Only when ``src`` lost a value to a replica's equal-stamp value in this run and
+        ``dst`` holds that lost value: ``dst`` is a wired copy of it. Any other value at
+        an equal stamp stays (a derived value never overwrites the write it came from).
+        """
+        replaced = self._ties.get(src)
+        if replaced is None:
+            return False
+        cur, incoming = self._values[dst], self._values[src]
+        if cur is incoming or not any(cur is r or values_equal(cur, r) for r in replaced):
+            return False
+        if not _tie_wins(incoming, cur):
+            return False
+        self._ties.setdefault(dst, []).append(cur)
+        return True
 
     def _run_gadget(
         self,
@@ -631,6 +656,7 @@ class Network:
         queue: deque[int],
         pending_gadgets: dict[int, None],
     ) -> PropagationResult:
+        self._ties.clear()
         settled = not queue and not pending_gadgets
         unsettled: tuple[str, ...] = ()
         if not settled:

@@ -8,14 +8,15 @@ sequence number is above ``seq``. The log holds one entry per contact, so it is 
 by the size of the network, never by the number of updates.
 
 An entry may name the peer whose value it is (``skip``): that peer already holds it, so
-it is not echoed back.
+it is not echoed back. The node keys it by the peer's incarnation (node id and log
+epoch): a peer that restarts may have lost the value, and is sent it again.
 """
 
 from __future__ import annotations
 
 import secrets
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import anyio
 
@@ -31,7 +32,7 @@ class ChangeLog:
         self.head = 0
         """The sequence number of the latest change."""
         self._latest: dict[str, int] = {}
-        self._skip: dict[str, str] = {}
+        self._skip: dict[str, Hashable] = {}
         self._seqs: list[int] = []
         self._ids: list[str] = []
         self._changed = anyio.Event()
@@ -39,7 +40,7 @@ class ChangeLog:
     def __len__(self) -> int:
         return len(self._latest)
 
-    def record(self, contact: str, skip: str | None = None) -> None:
+    def record(self, contact: str, skip: Hashable | None = None) -> None:
         """Note a change of ``contact``; ``skip`` names a peer that already has the value."""
         self.head += 1
         self._latest[contact] = self.head
@@ -72,7 +73,7 @@ class ChangeLog:
         """The sequence number of a contact's latest change (0 if never changed)."""
         return self._latest.get(contact, 0)
 
-    def since(self, seq: int, limit: int, peer: str | None = None) -> tuple[list[str], int]:
+    def since(self, seq: int, limit: int, peer: Hashable | None = None) -> tuple[list[str], int]:
         """Up to ``limit`` contacts whose latest change is after ``seq``, oldest first.
 
         Returns the contacts and the sequence number up to which the log was scanned:

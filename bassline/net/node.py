@@ -49,10 +49,11 @@ __all__ = ["BasslineNetwork", "NetworkHealth", "PeerInfo"]
 
 log = logging.getLogger("bassline.net")
 
-_SOURCE: ContextVar[tuple[str, dict[str, tuple[Any, Stamp]]] | None] = ContextVar(
+_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]]] | None] = ContextVar(
     "bassline_gossip_source", default=None
 )
-"""While a peer's delta is applied: (peer, what it sent), so the log does not echo it back."""
+"""While a peer's delta is applied: ((peer, its epoch), what it sent), so the log does not
+echo it back to that incarnation of the peer (a restarted peer may have lost it)."""
 
 
 @attrs.frozen
@@ -389,7 +390,7 @@ class BasslineNetwork:
             for cid in ids:
                 record(cid)
         else:
-            peer, sent = source
+            holder, sent = source  # (peer, its epoch)
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 got = sent.get(cid)
                 same = (
@@ -397,7 +398,7 @@ class BasslineNetwork:
                     and got[1] == stamp
                     and (got[0] is value or values_equal(got[0], value))
                 )
-                record(cid, peer if same else None)
+                record(cid, holder if same else None)
         self.log.notify()
 
     # ---------------------------------------------------------------- peers
@@ -708,13 +709,15 @@ class BasslineNetwork:
         contiguous = delta.epoch == epoch and delta.start <= seq
         self.metrics.deltas_in += 1
         self.metrics.items_in += len(delta.items)
-        complete = await self._apply_items(peer, delta.items)
+        complete = await self._apply_items(peer, delta.items, session.peer_epoch)
         if contiguous and complete and epoch is not None:
             self._cursors[peer] = (epoch, max(seq, delta.end))
         else:
             session.rewind = True
 
-    async def _apply_items(self, peer: str, items: tuple[tuple[str, Any, Stamp], ...]) -> bool:
+    async def _apply_items(
+        self, peer: str, items: tuple[tuple[str, Any, Stamp], ...], epoch: str
+    ) -> bool:
         runtime = self._require()
         network = runtime.network
         for cid, _, _ in items:
@@ -736,7 +739,7 @@ class BasslineNetwork:
             accepted.append(item)
         if not accepted:
             return complete
-        token = _SOURCE.set((peer, {cid: (v, s) for cid, v, s in accepted}))
+        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s in accepted}))
         try:
             await runtime.apply(accepted)
         except PersistenceError as exc:
@@ -749,7 +752,9 @@ class BasslineNetwork:
 
     def build_delta(self, session: PeerSession) -> tuple[bytes | None, int, int]:
         """The next delta frame for ``session``: (frame or None, items, log position)."""
-        ids, scanned = self.log.since(session.scan, self.settings.max_delta_items, session.peer)
+        ids, scanned = self.log.since(
+            session.scan, self.settings.max_delta_items, (session.peer, session.peer_epoch)
+        )
         if not ids:
             return None, 0, scanned
         network = self._require().network

@@ -22,6 +22,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.utilities import LocalProtocolError
 
 from bassline.errors import PeerError
 from bassline.net.metrics import frame_overhead
@@ -141,7 +142,12 @@ class ClientTransport:
         """Send a binary message."""
         if self._closed:
             raise ConnectionClosed(None, "closed locally")
-        await self._write(self.ws.send(BytesMessage(data=data)))
+        try:
+            frame = self.ws.send(BytesMessage(data=data))
+        except LocalProtocolError:  # the WebSocket closed (the peer's close was answered)
+            self._closed = True
+            raise ConnectionClosed(*self._close_info) from None
+        await self._write(frame)
         return len(data) + frame_overhead(len(data), masked=True)
 
     async def receive(self) -> bytes | str:
@@ -185,10 +191,12 @@ class ClientTransport:
             elif isinstance(event, Ping):
                 await self._write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
-                with suppress(ConnectionClosed):
-                    await self._write(self.ws.send(event.response()))
+                # closed before the reply is written: a sender must not use the socket
+                # while this task waits to write the reply
                 self._closed = True
                 self._close_info = (event.code, event.reason or "")
+                with suppress(ConnectionClosed):
+                    await self._write(self.ws.send(event.response()))
                 return  # messages that arrived before the close are still delivered
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
