@@ -40,7 +40,7 @@ from bassline.lattices import (
 )
 from bassline.spec import Bassline, load_spec, validate_spec
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ABSENT",
