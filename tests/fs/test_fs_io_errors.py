@@ -8,7 +8,6 @@ a tiny tmpfs when the test may mount one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from returns.result import Failure
 from bassline.clock import Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import ContentRecord, ErrorCode, NetworkRecord, open_storage
+from tests.fs.tmpfs import tiny_tmpfs
 
 pytestmark = pytest.mark.anyio
 
@@ -127,27 +127,11 @@ async def test_a_file_size_limit_fails_the_batch_and_rolls_the_log_back(
         assert storage.recovery is not None and storage.recovery.clean
 
 
-@contextlib.contextmanager
-def _tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here to fill a disk: {mounted.stderr!r}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
 @pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root")
 async def test_a_full_disk_is_limit_exceeded_and_every_acknowledged_batch_survives(
     tmp_path: Path,
 ) -> None:
-    with _tiny_tmpfs(tmp_path / "disk", "256k") as disk:
+    with tiny_tmpfs(tmp_path / "disk", "256k") as disk:
         url = f"file://{disk / 'store'}"
         acknowledged: list[int] = []
         failure = None
