@@ -75,6 +75,23 @@ def _tie_wins(incoming: Any, current: Any) -> bool:
     return encode(incoming) > encode(current)
 
 
+def _checked_stamp(contact: str, stamp: Any) -> Stamp:
+    """``stamp`` as a Stamp, or ValueError naming the contact if it is not one storage and
+    peers would accept (a clock reading in [0, 2**63) and a node id)."""
+    if (
+        isinstance(stamp, tuple)
+        and len(stamp) == 2
+        and type(stamp[0]) is int
+        and 0 <= stamp[0] < 2**63
+        and type(stamp[1]) is str
+    ):
+        return stamp if type(stamp) is Stamp else Stamp(*stamp)
+    raise ValueError(
+        f"contact {contact!r}: {stamp!r} is not a stamp (a clock reading in [0, 2**63) and "
+        "a node id)"
+    )
+
+
 def _derived_stamp(premise: Stamp, previous: Stamp) -> Stamp:
     """The stamp of a gadget output: its newest input's, or just past the output's own.
 
@@ -337,6 +354,7 @@ class Network:
         for cid, value, stamp in items:
             i = self._idx(cid)
             self._check_content(i, value)
+            stamp = _checked_stamp(cid, stamp)
             self.clock.observe(stamp)
             offers.append((i, value, stamp, source))
         return self._run_from(offers, remote=True)

@@ -581,3 +581,23 @@ async def test_a_slow_subscriber_is_cut_off_loudly_not_silently() -> None:
             got.append(r.changed["c0"])
     assert got == [0, 1]
     assert stream.overflowed
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [Stamp(-5, "ghost"), Stamp(2**63, "n"), Stamp(1.5, "n"), Stamp(1, 7), (1,), "t1"],  # type: ignore[arg-type]
+)
+def test_apply_refuses_what_is_not_a_stamp_and_changes_nothing(stamp: Any) -> None:
+    """Peers' stamps are checked by the protocol; a direct caller's must be checked too,
+    or storage would refuse the value later, after the engine had taken it."""
+    spec = {"contacts": [{"id": "s", "lattice": "grow-set", "blend": "merge"}, {"id": "c"}]}
+    net = Network(spec)
+    with pytest.raises(ValueError, match=r"contact 's': .* is not a stamp"):
+        net.apply_many([("c", 1, Stamp(3, "n")), ("s", [1], stamp)])
+    assert net.value("s", None) is None and net.value("c", None) is None
+
+
+def test_apply_takes_a_plain_pair_as_a_stamp() -> None:
+    net = Network({"contacts": [{"id": "c"}]})
+    net.apply("c", 1, (3, "n"))  # type: ignore[arg-type]
+    assert net.contact("c").stamp == Stamp(3, "n") and type(net.contact("c").stamp) is Stamp
