@@ -100,14 +100,41 @@ def open_unopened(url: str, **options: Any) -> NetworkStorage:
         raise UserError(one_line(text)) from None
 
 
+def _existing_only(url: str) -> dict[str, Any]:
+    """Options that keep opening ``url`` from creating a store where there is none.
+
+    The file backend creates a missing directory by default (``create=true``); a command
+    that only reads must not, or a mistyped path becomes a new, empty store that reads as
+    "no networks". Other backends create nothing on open.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {}  # open_unopened reports the malformed URL
+    if parts.scheme == "file" and "create=" not in parts.query:
+        return {"create": False}
+    return {}
+
+
 @asynccontextmanager
-async def opened(url: str, **options: Any) -> AsyncIterator[NetworkStorage]:
-    """Open the storage at ``url`` for the body of an ``async with``, or raise a UserError."""
-    storage = open_unopened(url, **options)
+async def opened(
+    url: str, *, existing: bool = False, **options: Any
+) -> AsyncIterator[NetworkStorage]:
+    """Open the storage at ``url`` for the body of an ``async with``, or raise a UserError.
+
+    With ``existing``, a store that is not there is an error rather than created (for
+    commands that only read).
+    """
+    added = _existing_only(url) if existing else {}
+    storage = open_unopened(url, **{**added, **options})
     try:
         await storage.__aenter__()
     except StorageOpenError as exc:
-        raise storage_error(url, "opening storage", exc.error) from None
+        error = exc.error
+        if added:  # the user did not write create=false: say why nothing was created
+            message = error.message.replace("(create=false)", "(this command creates no store)")
+            error = StorageError(error.code, message, error.transient, error.cause)
+        raise storage_error(url, "opening storage", error) from None
     try:
         yield storage
     finally:

@@ -93,7 +93,7 @@ def export(
     """
 
     async def main() -> tuple[bytes, int]:
-        async with opened(storage_url) as storage:
+        async with opened(storage_url, existing=True) as storage:
             info: SnapshotInfo | None = None
             if snapshot is None:
                 spec, contents = await load_network(storage, storage_url, network)
@@ -219,7 +219,7 @@ def snapshot(
         raise UserError("--label names a new snapshot; it cannot be used with --list")
 
     async def main() -> list[SnapshotInfo]:
-        async with opened(storage_url) as storage:
+        async with opened(storage_url, existing=True) as storage:
             await load_network(storage, storage_url, network)  # a clear error if it is not there
             if list_:
                 return unwrap(
@@ -244,7 +244,8 @@ def snapshot(
         tag = f" (label {info.label!r})" if info.label else ""
         say(f"snapshot {info.id} of network {network!r}{tag}: {info.contents} contents")
         return
-    table = Table(title=f"snapshots of {network} in {mask_url(storage_url)}", title_justify="left")
+    title = f"snapshots of {network} in {mask_url(storage_url)}"
+    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
     table.add_column("id", no_wrap=True, min_width=max((len(i.id) for i in infos), default=2))
     table.add_column("label")
     table.add_column("created (UTC)", no_wrap=True)
@@ -297,7 +298,8 @@ def storage_migrate(url: UrlArg, as_json: JsonOpt = False) -> None:
 
 
 def _report_table(url: str, reports: list[NetworkReport]) -> Table:
-    table = Table(title=f"integrity of {mask_url(url)}", title_justify="left")
+    title = f"integrity of {mask_url(url)}"
+    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
     table.add_column("network", style="bold")
     table.add_column("contents", justify="right")
     table.add_column("snapshots", justify="right")
@@ -329,7 +331,7 @@ def storage_check(
     """
 
     async def main() -> tuple[list[NetworkReport], str]:
-        async with opened(url) as storage:
+        async with opened(url, existing=True) as storage:
             health = await storage.health()
             health_problem = ""
             if isinstance(health, Failure):
@@ -396,7 +398,7 @@ def storage_copy(
         raise UserError(f"source and destination are the same storage ({mask_url(src_url)})")
 
     async def main() -> list[tuple[str, int]]:
-        async with opened(src_url) as src, opened(dst_url) as dst:
+        async with opened(src_url, existing=True) as src, opened(dst_url) as dst:
             names = network or unwrap(await src.list_networks(), src_url, "listing networks")
             loaded = [await load_network(src, src_url, name) for name in names]
             if not overwrite:  # refuse before writing anything

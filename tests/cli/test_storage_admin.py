@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import anyio
 import psycopg
@@ -65,6 +66,28 @@ def test_migrate_errors_are_one_line(cli: Cli) -> None:
 
 
 # ---------------------------------------------------------------------------- check
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("storage", "check", "{url}"),
+        ("export", "{url}", "calculator"),
+        ("snapshot", "{url}", "calculator", "--list"),
+        ("storage", "copy", "{url}", "memory://"),
+    ],
+    ids=["check", "export", "snapshot-list", "copy-from"],
+)
+def test_commands_that_only_read_never_create_a_store(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A typo in the path must be an error, not a new empty store that reads as "no networks"."""
+    missing = tmp_path / "no-such-store"
+    url = f"file://{missing}"
+    done = cli(*(part.format(url=url) for part in command))
+    assert done.returncode == 1, done.stdout
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    assert not missing.exists()
 
 
 def test_check_reports_a_healthy_store(cli: Cli, store_a: str) -> None:
