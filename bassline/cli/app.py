@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +24,26 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from bassline import __version__
+
+        print(f"bassline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run and inspect Bassline propagation networks."""
 
 
 def _error(message: str) -> None:

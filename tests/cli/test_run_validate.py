@@ -107,3 +107,11 @@ def test_help_and_usage_errors() -> None:
     assert bassline("run", "--help").returncode == 0
     usage = bassline("run")
     assert usage.returncode == 1 and "Missing argument" in usage.stderr
+
+
+def test_version_prints_the_installed_version_and_nothing_else() -> None:
+    import bassline as package
+
+    out = bassline("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"bassline {package.__version__}\n" and out.stderr == ""
