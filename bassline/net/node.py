@@ -175,6 +175,9 @@ class BasslineNetwork:
         self._cursors: dict[str, tuple[str, int]] = {}
         self._nonces: OrderedDict[str, None] = OrderedDict()
         self._inbound: set[anyio.CancelScope] = set()
+        self.pending_handshakes = 0
+        """Inbound links that have not finished their handshake (at most
+        ``settings.max_pending_handshakes``)."""
         self._inbound_done = anyio.Event()
         self._sessions_changed = anyio.Event()
         self._warned: set[tuple[str, str]] = set()
@@ -543,7 +546,9 @@ class BasslineNetwork:
                 except (RefusedByPeer, Refusal) as exc:
                     target.failures += 1
                     target.last_error = str(exc)
-                    if exc.code != "duplicate":
+                    if exc.code == "busy":  # transient: redial with the usual backoff
+                        log.warning("%s", exc)
+                    elif exc.code != "duplicate":
                         delay = settings.reconnect_max
                         target.refused = str(exc)
                         self._signal_sessions()
@@ -578,10 +583,26 @@ class BasslineNetwork:
                 transport, "not-ready", f"node {self.node_id!r} is not serving", self.metrics
             )
             return
+        if self.pending_handshakes >= self.settings.max_pending_handshakes:
+            # unauthenticated links cost a socket, a task and the server's frame buffer
+            # until handshake_timeout: without a cap, anyone who can connect holds them
+            self.metrics.refused["busy"] += 1
+            await send_refusal(
+                transport,
+                "busy",
+                f"node {self.node_id!r} has {self.pending_handshakes} unfinished handshakes; "
+                "try again later",
+                self.metrics,
+            )
+            return
         with anyio.CancelScope() as scope:
             self._inbound.add(scope)
             try:
-                hello = await handshake(self, transport, dialer=False)
+                self.pending_handshakes += 1
+                try:
+                    hello = await handshake(self, transport, dialer=False)
+                finally:
+                    self.pending_handshakes -= 1
                 await self._run_session(transport, hello, dialer=False)
             except (Refusal, RefusedByPeer, ProtocolViolation) as exc:
                 log.warning("refused inbound link from %s: %s", transport.remote, exc)
@@ -604,7 +625,12 @@ class BasslineNetwork:
             await send_refusal(transport, refusal.code, str(refusal), self.metrics)
             raise
         if hello.url:
-            self._known[hello.node] = hello.url
+            # only a string on the wire: a URL that does not parse would make every later
+            # discovery pass raise (and end the dial loop that ran into it)
+            try:
+                self._known[hello.node] = parse_node_url(hello.url).ws
+            except ValueError:
+                self.metrics.items_rejected["bad-peer-url"] += 1
         self.metrics.connects += 1
         log.info(
             "link to %s (%s, %s) established",

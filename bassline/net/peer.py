@@ -112,6 +112,7 @@ class PeerSession:
                 tg.start_soon(self._guard, self._writer, tg)
                 tg.start_soon(self._guard, self._pusher, tg)
                 tg.start_soon(self._guard, self._ticker, tg)
+                tg.start_soon(self._guard, self._watchdog, tg)
                 await self._send_digest()
                 await self._send_peers()
                 await self._guard(self._reader, tg)
@@ -240,9 +241,6 @@ class PeerSession:
         while True:
             await anyio.sleep(step)
             now = anyio.current_time()
-            silent = now - self.last_seen
-            if silent > settings.heartbeat_timeout:
-                raise _Ended("heartbeat-timeout", f"no frame from {self.peer} for {silent:.1f}s")
             if now - self.last_sent >= settings.heartbeat_interval:
                 self.enqueue_nowait("hb", b'{"t":"hb"}')
             if now >= next_digest:
@@ -254,6 +252,16 @@ class PeerSession:
             if now >= next_peers:
                 next_peers = now + settings.peer_exchange_interval
                 await self._send_peers()
+
+    async def _watchdog(self) -> None:
+        """Close a silent link. Its own task: the ticker may wait for room in the queue
+        (a peer that stopped reading), and that must not keep a dead link open."""
+        settings = self.node.settings
+        while True:
+            await anyio.sleep(settings.heartbeat_interval / 2)
+            silent = anyio.current_time() - self.last_seen
+            if silent > settings.heartbeat_timeout:
+                raise _Ended("heartbeat-timeout", f"no frame from {self.peer} for {silent:.1f}s")
 
     # ---------------------------------------------------------------- receiving
 

@@ -125,7 +125,7 @@ async def _change_events(
 def create_app(network: BasslineNetwork) -> Starlette:
     """The ASGI app serving ``network`` (which must be entered and joined to serve API calls)."""
     limit = network.settings.max_frame_bytes
-    token = api_token(network.secret) if network.secret else None
+    token = api_token(network.secret).encode() if network.secret else None
 
     def refuse(status: int, code: str, message: str) -> Response:
         network.metrics.api_rejected[code] += 1
@@ -134,9 +134,11 @@ def create_app(network: BasslineNetwork) -> Starlette:
     def authorised(request: Request) -> bool:
         if token is None:
             return True
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
+        # compared as bytes: compare_digest refuses str with non-ASCII characters (a
+        # TypeError, answered 500), and headers are decoded as latin-1
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        scheme, _, value = given.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token)
 
     async def body(request: Request) -> Any:
         declared = request.headers.get("content-length")

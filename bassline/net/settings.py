@@ -33,6 +33,8 @@ class GossipSettings:
     """Seconds between digests sent on every link."""
     handshake_timeout: float = attrs.field(default=5.0, validator=_positive)
     """Connect plus hello plus authentication must finish within this."""
+    max_pending_handshakes: int = attrs.field(default=64, validator=_positive)
+    """Inbound links still in their handshake at once; more are refused (``busy``) at once."""
     reconnect_min: float = attrs.field(default=0.1, validator=_positive)
     """First redial delay; doubles (with jitter) up to ``reconnect_max``."""
     reconnect_max: float = attrs.field(default=5.0, validator=_positive)

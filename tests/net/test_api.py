@@ -144,3 +144,38 @@ async def test_health_is_degraded_while_no_configured_peer_is_reachable() -> Non
 
 def _small() -> GossipSettings:
     return GossipSettings(max_frame_bytes=65536, discover=False)
+
+
+async def test_every_api_endpoint_needs_the_token_and_odd_headers_are_refused_not_crashed() -> None:
+    async with node("guarded", flat(1), secret=SECRET) as (net, server):
+        assert server.url is not None
+        token = api_token(SECRET)
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            requests = [
+                ("GET", "/api/contacts", None),
+                ("POST", "/api/contacts", b'{"values": {"c0": 1}}'),
+                ("GET", "/api/contacts/c0", None),
+                ("PUT", "/api/contacts/c0", b'{"value": 1}'),
+                ("GET", "/api/spec", None),
+                ("GET", "/api/status", None),
+                ("GET", "/api/changes", None),
+            ]
+            odd = [
+                [],
+                [("authorization", "Bearer")],
+                [("authorization", f"Basic {token}")],
+                [("authorization", b"Bearer \xff\xfe" + token.encode()[2:])],  # not ASCII
+                [("authorization", b"Bearer " + token.encode() + b"\xe9")],
+                [("authorization", b"\xff\xfe " + token.encode())],
+            ]
+            for method, path, content in requests:
+                for headers in odd:
+                    r = await http.request(method, path, content=content, headers=headers)
+                    assert r.status_code == 401, (method, path, headers, r.text)
+                    assert r.json()["code"] == "unauthorized"
+                    assert token not in r.text
+            metrics = (await http.get("/metrics")).text
+            assert token not in metrics
+            assert (await http.get("/openapi.json")).status_code == 200
+        assert net.metrics.api_rejected["unauthorized"] == len(requests) * len(odd)
+        assert net.value("c0", None) is None

@@ -10,7 +10,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -27,7 +27,7 @@ from bassline.net.protocol import ProtocolViolation, dump, parse_frame
 from bassline.net.transport import ConnectionClosed, DialError, dial
 from bassline.net.urls import NodeURL
 
-from .conftest import SECRET, flat
+from .conftest import SECRET, flat, wait_until
 
 LIMIT = 16384
 SETTINGS = GossipSettings(
@@ -333,3 +333,115 @@ def test_deeply_nested_values_are_refused_and_the_node_keeps_serving(harness: Ha
     # and the next peer is served as usual
     replies = harness.run([dump({"t": "bye", "reason": "done"})], authenticated=True)
     assert "refuse" not in [r["t"] for r in replies]
+
+
+def test_unfinished_handshakes_are_capped_and_the_node_still_accepts_peers() -> None:
+    """Connections that never say hello hold a slot only up to a cap; the rest are refused."""
+    cap = 4
+    squat = GossipSettings(
+        handshake_timeout=30,
+        max_pending_handshakes=cap,
+        discover=False,
+        shutdown_grace=0.5,
+    )
+
+    async def go() -> None:
+        async with BasslineNetwork("target", SPEC, secret=SECRET, settings=squat) as target:
+            async with NodeServer(target, "127.0.0.1", 0) as server:
+                assert server.url is not None
+                url = server.url
+                async with AsyncExitStack() as stack:
+                    for _ in range(cap):  # squatters: upgraded, then silent
+                        await stack.enter_async_context(dial(url, max_bytes=LIMIT))
+                    await wait_until(lambda: target.pending_handshakes == cap, 10, "squatters")
+                    async with dial(url, max_bytes=LIMIT) as late:
+                        with anyio.fail_after(10):  # refused now, not after handshake_timeout
+                            reply = orjson.loads(await late.receive())
+                    assert reply["t"] == "refuse" and reply["code"] == "busy", reply
+                    assert target.metrics.refused["busy"] == 1
+                # the squatters are gone: a real peer gets in
+                await wait_until(lambda: target.pending_handshakes == 0, 10, "squatters gone")
+                async with BasslineNetwork("friend", SPEC, secret=SECRET, settings=squat) as friend:
+                    await friend.connect_to_peer(url.ws, wait=True)
+                    assert [p.node for p in target.peers()] == ["friend"]
+
+    anyio.run(go)
+
+
+def test_a_silent_peer_that_never_reads_is_dropped_at_the_heartbeat_timeout() -> None:
+    """A peer that stops reading fills the send queue; the link must still time out."""
+    stalling = GossipSettings(
+        heartbeat_interval=0.2,
+        heartbeat_timeout=1.0,
+        anti_entropy_interval=0.2,
+        peer_exchange_interval=0.3,
+        send_queue_frames=2,
+        discover=False,
+        shutdown_grace=0.5,
+    )
+    spec = flat(40)
+
+    async def go() -> None:
+        async with BasslineNetwork("target", spec, secret=SECRET, settings=stalling) as target:
+            async with NodeServer(target, "127.0.0.1", 0) as server:
+                assert server.url is not None
+                async with BasslineNetwork(
+                    "sloth", spec, secret=SECRET, settings=stalling
+                ) as sloth:
+                    async with dial(server.url, max_bytes=1 << 22) as link:
+                        await handshake(sloth, link, dialer=True)
+                        digest = {
+                            "t": "digest",
+                            "epoch": None,
+                            "seq": 0,
+                            "head_epoch": sloth.log.epoch,
+                            "head": 0,
+                            "rewind": False,
+                        }
+                        await link.send(dump(digest))  # start the target's pusher
+                        await wait_until(lambda: bool(target.peers()), 10, "the link")
+                        # never read, never send: fill the socket buffers and the queue
+                        for i in range(40):
+                            await target.update_contact(f"c{i}", "x" * 500_000)
+                        await wait_until(  # the writer is stuck: the queue fills and stays full
+                            lambda: not target.peers() or target.peers()[0].queue_depth == 2,
+                            10,
+                            "a full send queue",
+                        )
+                        await wait_until(lambda: not target.peers(), 15, "the link to drop")
+                assert target.metrics.disconnects["heartbeat-timeout"] == 1
+
+    anyio.run(go)
+
+
+def test_a_peer_advertising_a_bad_url_does_not_poison_discovery() -> None:
+    """The hello's url is only a string on the wire; a bad one must not break later dials."""
+    settings = GossipSettings(
+        heartbeat_interval=0.2,
+        heartbeat_timeout=1.0,
+        anti_entropy_interval=0.2,
+        discover=True,
+        shutdown_grace=0.5,
+    )
+
+    async def go() -> None:
+        async with BasslineNetwork("target", SPEC, secret=SECRET, settings=settings) as target:
+            async with NodeServer(target, "127.0.0.1", 0) as server:
+                assert server.url is not None
+                async with BasslineNetwork("liar", SPEC, secret=SECRET, settings=settings) as liar:
+                    liar.advertise_url = "not a url"
+                    async with dial(server.url, max_bytes=LIMIT) as link:
+                        await handshake(liar, link, dialer=True)
+                        await wait_until(lambda: bool(target.peers()), 10, "the link")
+                    await wait_until(lambda: not target.peers(), 10, "the link to end")
+                assert "not a url" not in dict(target.known_peers()).values()
+                assert target.metrics.items_rejected["bad-peer-url"] == 1
+                # discovery and dialling still work: a link the target dialled ends cleanly
+                async with BasslineNetwork("friend", SPEC, secret=SECRET, settings=settings) as f:
+                    async with NodeServer(f, "127.0.0.1", 0) as friend_server:
+                        assert friend_server.url is not None
+                        await target.connect_to_peer(friend_server.url.ws, wait=True)
+                await wait_until(lambda: not target.peers(), 10, "the friend to leave")
+                await target.update_contact("c1", "still serving")
+
+    anyio.run(go)
