@@ -156,13 +156,35 @@ def specs(draw: st.DrawFn, max_groups: int = 4, max_contacts: int = 12) -> Bassl
             return "boundary" in a
         return parents.get(ga) == parents.get(gb) and "boundary" in a and "boundary" in b
 
-    pairs = [(a, b) for a in by_id for b in by_id if a < b and legal(by_id[a], by_id[b])]
+    # Gadget ports are wired apart, without feedback: a gadget loop such as concat's result
+    # fed back to its inputs grows its value on every step until the budget runs out.
+    ports = {c["id"] for c in contacts if c["group"].startswith("gadget")}
+    plain = [cid for cid in by_id if cid not in ports]
+    pairs = [(a, b) for a in plain for b in plain if a < b and legal(by_id[a], by_id[b])]
     wires = []
     if pairs:
         chosen = draw(st.lists(st.sampled_from(pairs), max_size=10, unique=True))
         for a, b in chosen:
             wtype = draw(st.sampled_from(["bidirectional", "directed"]))
             wires.append({"from": a, "to": b, "type": wtype})
+    wired = {w["from"] for w in wires} | {w["to"] for w in wires}
+    sinks: set[str] = set()  # receive gadget outputs; wired to nothing else
+    for c in contacts:
+        if c["id"] not in ports or c["boundary"] != "output" or not draw(st.booleans()):
+            continue
+        free = [t for t in plain if t not in wired and legal(c, by_id[t])]
+        if free:
+            sink = draw(st.sampled_from(free))
+            sinks.add(sink)
+            wires.append({"from": c["id"], "to": sink, "type": "directed"})
+    for c in contacts:
+        if c["id"] not in ports or c["boundary"] != "input" or not draw(st.booleans()):
+            continue
+        sources = [f for f in plain if f not in sinks and legal(by_id[f], c)]
+        if sources:
+            wires.append(
+                {"from": draw(st.sampled_from(sources)), "to": c["id"], "type": "directed"}
+            )
     return parse_spec(
         {
             "format": "bassline/1",
