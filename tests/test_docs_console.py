@@ -304,17 +304,22 @@ class Session:
             shown = "\n".join(command.shown)
             self.fail(command, f"the output does not match what the docs show:\n{shown}", output)
 
-    def _interrupted(self, command: Command, text: str) -> tuple[int, str]:
-        """Run until the shown output (or, if none, any output) appears, then Ctrl-C."""
-        log = self.state / f"interrupted-{command.line}.log"
+    def _spawn(self, text: str, log: Path, *, new_session: bool = False) -> subprocess.Popen[bytes]:
+        """Start ``text`` in the page's shell, its output (both streams) going to ``log``."""
         with log.open("wb") as out:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 self._shell(f"exec {text}"),
                 env=self.env(),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=new_session,
             )
+
+    def _interrupted(self, command: Command, text: str) -> tuple[int, str]:
+        """Run until the shown output (or, if none, any output) appears, then Ctrl-C."""
+        log = self.state / f"interrupted-{command.line}.log"
+        proc = self._spawn(text, log)
         try:
             deadline = time.monotonic() + DEADLINE
             while time.monotonic() < deadline and proc.poll() is None:
@@ -354,15 +359,7 @@ class Session:
             text += f" --listen {host}:0"
         text = self.substitute(f"{text} --ready-file {shlex.quote(str(ready))}")
         log = self.state / f"node-{command.line}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                self._shell(f"exec {text}"),
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = self._spawn(text, log, new_session=True)
         node = Node(listen, proc, log)
         self.nodes.append(node)
         deadline = time.monotonic() + DEADLINE

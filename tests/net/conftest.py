@@ -104,3 +104,16 @@ def converged(nets: Sequence[BasslineNetwork]) -> bool:
     """Whether every node has the same contents."""
     first = nets[0].digest()
     return all(n.digest() == first for n in nets[1:])
+
+
+async def write_both_ways(a: BasslineNetwork, b: BasslineNetwork) -> None:
+    """Once ``a`` and ``b`` are linked, write one contact on each and wait until they agree."""
+    await wait_until(lambda: len(a.peers()) == len(b.peers()) == 1, what="the link")
+    await a.update_contact("c0", "from a")
+    await b.update_contact("c1", "from b")
+    await wait_until(lambda: converged([a, b]), what="convergence")
+
+
+def cursors_at_heads(nets: Sequence[BasslineNetwork]) -> bool:
+    """Whether no node reports any change behind or lagging on any of its links."""
+    return all(p.behind == 0 and p.lagging == 0 for n in nets for p in n.peers())

@@ -9,7 +9,17 @@ from bassline.errors import PeerError
 from bassline.lattices import GrowSet
 from bassline.net import BasslineNetwork, GossipSettings, NodeServer
 
-from .conftest import FAST, calculator, converged, flat, line, node, wait_until
+from .conftest import (
+    FAST,
+    calculator,
+    converged,
+    cursors_at_heads,
+    flat,
+    line,
+    node,
+    wait_until,
+    write_both_ways,
+)
 from .proxy import TcpProxy
 
 pytestmark = pytest.mark.anyio
@@ -320,14 +330,8 @@ async def test_converged_peers_report_nothing_behind_and_nothing_lagging() -> No
     async with node("a", spec) as (a, sa):
         assert sa.url is not None
         async with node("b", spec, peers=[sa.url.ws]) as (b, _):
-            await wait_until(lambda: len(a.peers()) == len(b.peers()) == 1, what="the link")
-            await a.update_contact("c0", "from a")
-            await b.update_contact("c1", "from b")
-            await wait_until(lambda: converged([a, b]), what="convergence")
+            await write_both_ways(a, b)
             assert a.log.head > 0 and b.log.head > 0
-
-            def settled() -> bool:
-                return all(p.behind == 0 and p.lagging == 0 for n in (a, b) for p in n.peers())
-
-            await wait_until(settled, what="no change behind or lagging on either side")
-            assert settled(), [(n.node_id, n.peers()) for n in (a, b)]
+            await wait_until(
+                lambda: cursors_at_heads([a, b]), what="no change behind or lagging on either side"
+            )

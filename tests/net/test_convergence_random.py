@@ -406,6 +406,8 @@ class Cluster:
         elif kind == "pause":
             ms = rng.choice([0, 1, 5, 20, 60, 150, 0, 1, 5, 20, 60, 150, 1000])
             self.log.append(f"{n}: pause {ms} ms")
+            # a step of the workload (letting traffic flow between writes), not a wait
+            # for anything: no assertion depends on how long it lasts
             await anyio.sleep(ms / 1000)
 
     async def older(self, n: int, i: int) -> None:

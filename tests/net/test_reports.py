@@ -17,7 +17,7 @@ from bassline.net.protocol import dump
 from bassline.net.transport import ConnectionClosed, dial
 from bassline.spec import parse_spec
 
-from .conftest import FAST, converged, flat, node, wait_until
+from .conftest import FAST, converged, cursors_at_heads, flat, node, wait_until, write_both_ways
 
 pytestmark = pytest.mark.anyio
 
@@ -127,12 +127,9 @@ async def test_delta_counters_agree_with_the_delta_frames_written() -> None:
     async with node("a", spec) as (a, sa):
         assert sa.url is not None
         async with node("b", spec, peers=[sa.url.ws]) as (b, _):
-            await wait_until(lambda: len(a.peers()) == len(b.peers()) == 1, what="the link")
-            await a.update_contact("c0", "from a")
-            await b.update_contact("c1", "from b")
-            await wait_until(lambda: converged([a, b]), what="convergence")
+            await write_both_ways(a, b)
             await wait_until(
-                lambda: all(p.behind == 0 and p.lagging == 0 for n in (a, b) for p in n.peers()),
+                lambda: cursors_at_heads([a, b]),
                 what="both cursors at the heads",
             )
             for n in (a, b):
