@@ -305,20 +305,24 @@ def _check_gadget_ports(
     groups: Mapping[str, tuple[str, GroupSpec]],
     contacts: Mapping[str, tuple[str, ContactSpec]],
 ) -> None:
-    for gid, (gpath, g) in groups.items():
-        if g.gadget is None:
-            continue
+    members_of: dict[str, list[tuple[str, str, ContactSpec]]] = {
+        gid: [] for gid, (_, g) in groups.items() if g.gadget is not None
+    }
+    for cid, (cpath, c) in contacts.items():  # one pass: linear in the spec's size
+        members = members_of.get(c.group)
+        if members is not None:
+            members.append((cid, cpath, c))
+    for gid, members in members_of.items():
+        gpath, g = groups[gid]
         try:
-            gadget = get_gadget(g.gadget)
+            gadget = get_gadget(g.gadget or "")
         except PluginNotFound:
             continue
         expected = {p: Boundary.INPUT for p in gadget.inputs} | {
             p: Boundary.OUTPUT for p in gadget.outputs
         }
         seen: dict[str, str] = {}
-        for cid, (cpath, c) in contacts.items():
-            if c.group != gid:
-                continue
+        for cid, cpath, c in members:
             port = c.port
             if port not in expected:
                 ck.add(

@@ -144,13 +144,28 @@ class Bassline:
         """The contact called ``contact_id`` (KeyError if none)."""
         return self.contact_by_id[contact_id]
 
+    @cached_property
+    def _contacts_by_group(self) -> dict[str, tuple[ContactSpec, ...]]:
+        by_group: dict[str, list[ContactSpec]] = {}
+        for c in self.contacts:
+            by_group.setdefault(c.group, []).append(c)
+        return {gid: tuple(cs) for gid, cs in by_group.items()}
+
+    @cached_property
+    def _children_by_group(self) -> dict[str, tuple[GroupSpec, ...]]:
+        by_parent: dict[str, list[GroupSpec]] = {}
+        for g in self.groups:
+            if g.parent is not None:
+                by_parent.setdefault(g.parent, []).append(g)
+        return {gid: tuple(gs) for gid, gs in by_parent.items()}
+
     def contacts_of(self, group_id: str) -> list[ContactSpec]:
-        """The contacts that belong to one group."""
-        return [c for c in self.contacts if c.group == group_id]
+        """The contacts that belong to one group, in the spec's order (indexed on first use)."""
+        return list(self._contacts_by_group.get(group_id, ()))
 
     def children(self, group_id: str) -> list[GroupSpec]:
-        """The direct subgroups of one group."""
-        return [g for g in self.groups if g.parent == group_id]
+        """The direct subgroups of one group, in the spec's order (indexed on first use)."""
+        return list(self._children_by_group.get(group_id, ()))
 
     def descendants(self, group_id: str) -> set[str]:
         """A group and every group below it."""
