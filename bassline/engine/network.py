@@ -75,6 +75,27 @@ def _tie_wins(incoming: Any, current: Any) -> bool:
     return encode(incoming) > encode(current)
 
 
+_KINDS: dict[type[Any], str] = {
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+    list: "list",
+    tuple: "list",
+    dict: "object",
+}
+
+
+def _kind_of(value: Any) -> str:
+    """What kind of content ``value`` is, in words ("string", "list", "grow-set", ...)."""
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        tag = getattr(type(value), "tag", None)
+        kind = tag if isinstance(tag, str) else type(value).__name__
+    return kind
+
+
 def _checked_stamp(contact: str, stamp: Any) -> Stamp:
     """``stamp`` as a Stamp, or ValueError naming the contact if it is not one storage and
     peers would accept (a clock reading in [0, 2**63) and a node id)."""
@@ -301,16 +322,48 @@ class Network:
         except ContentError as exc:
             raise ContentError(str(exc), self._ids[contact]) from None
 
+    def _check_kind(self, contact: int, value: Any) -> None:
+        """Raise ContentError unless ``value`` is an element of merge contact ``contact``'s
+        lattice (a value of the wrong kind is an input error, never a contradiction)."""
+        lattice = self._lattice[contact]
+        if lattice is None:
+            return
+        try:
+            lattice.coerce(value)
+        except (ValueError, TypeError) as exc:
+            raise ContentError(
+                f"this {_kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
+                self._ids[contact],
+            ) from None
+
+    def validate(self, contact_id: str, value: Any) -> None:
+        """Raise unless ``value`` could be written to ``contact_id``; change nothing.
+
+        :class:`~bassline.errors.UnknownContact` for an unknown id;
+        :class:`~bassline.errors.ContentError` for content that cannot be stored (not
+        JSON-encodable, NaN, ABSENT) or, on a merge contact, a value that is not an element
+        of its lattice (a ``max`` contact given a string, a grow-set given a number).
+        """
+        i = self._idx(contact_id)
+        if not _plainly_encodable(value):
+            self._check_content(i, value)
+        self._check_kind(i, value)
+
     def update(self, contact_id: str, value: Any) -> PropagationResult:
-        """Write ``value`` with a fresh stamp and run to the fixpoint."""
+        """Write ``value`` with a fresh stamp and run to the fixpoint.
+
+        Raises :class:`~bassline.errors.ContentError`, changing nothing, for content that
+        cannot be stored or that is of the wrong kind for a merge contact's lattice.
+        """
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
         if not _plainly_encodable(value):
             self._check_content(i, value)  # the full check, for anything but plain data
-        stamp = self.clock.tick()
         if self._kind[i] != _ACCEPT_LAST:
-            return self._run_from([(i, value, stamp, _UPDATE)])
+            self._check_kind(i, value)
+            return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
+        stamp = self.clock.tick()
         # a fresh tick is newer than every stamp this node holds: accept-last takes it as is
         old = self._values[i]
         self._values[i] = value
@@ -331,13 +384,19 @@ class Network:
     def update_many(
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]
     ) -> PropagationResult:
-        """Write several values (each with its own fresh stamp) and run once to the fixpoint."""
+        """Write several values (each with its own fresh stamp) and run once to the fixpoint.
+
+        All or nothing: an unknown contact, or content :meth:`update` would refuse, raises
+        before anything changes.
+        """
         pairs = items.items() if isinstance(items, Mapping) else items
-        offers = []
+        checked = []
         for cid, value in pairs:
             i = self._idx(cid)
             self._check_content(i, value)
-            offers.append((i, value, self.clock.tick(), _UPDATE))
+            self._check_kind(i, value)
+            checked.append((i, value))
+        offers = [(i, value, self.clock.tick(), _UPDATE) for i, value in checked]
         return self._run_from(offers)
 
     def apply(
@@ -349,20 +408,34 @@ class Network:
     def apply_many(
         self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
     ) -> PropagationResult:
-        """Apply several stamped values (from a peer or from storage) in one run."""
-        offers = []
+        """Apply several stamped values (from a peer or from storage) in one run.
+
+        All or nothing: an unknown contact, a bad stamp, or content :meth:`update` would
+        refuse (a value of the wrong kind for a merge contact included) raises before
+        anything changes. A node drops such values from a peer's delta one by one before
+        applying it (see :meth:`validate`).
+        """
+        checked = []
         for cid, value, stamp in items:
             i = self._idx(cid)
             self._check_content(i, value)
-            stamp = _checked_stamp(cid, stamp)
+            self._check_kind(i, value)
+            checked.append((i, value, _checked_stamp(cid, stamp)))
+        offers = []
+        for i, value, stamp in checked:
             self.clock.observe(stamp)
             offers.append((i, value, stamp, source))
         return self._run_from(offers, remote=True)
 
     def submit(self, contact_id: str, value: Any) -> None:
-        """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce."""
+        """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce.
+
+        Content :meth:`update` would refuse raises :class:`~bassline.errors.ContentError`
+        here, and nothing is queued.
+        """
         i = self._idx(contact_id)
         self._check_content(i, value)
+        self._check_kind(i, value)
         stamp = self.clock.tick()
         prev = self._pending.get(i)
         if prev is not None and self._kind[i] == _MERGE:
@@ -475,7 +548,13 @@ class Network:
             incoming = lattice.coerce(value)
         except (ValueError, TypeError) as exc:
             self._contradict(
-                i, f"not a {lattice.name} value: {exc}", value, source, stamp, contradictions
+                i,
+                f"{_kind_of(value)} from {source} is not a value of the {lattice.name} "
+                f"lattice ({exc})",
+                value,
+                source,
+                stamp,
+                contradictions,
             )
             return False
         if cur_value is ABSENT:

@@ -762,6 +762,21 @@ class BasslineNetwork:
                 self._warn_once(peer, f"peer {peer!r} sent a value stamped in the future: {exc}")
                 complete = False
                 continue
+            try:
+                network.validate(item[0], item[1])
+            except ContentError as exc:
+                # refused for good (it is not offered again): a peer's value of the wrong
+                # kind for a merge contact changes nothing here, not even a contradiction
+                self.metrics.items_rejected["wrong-kind"] += 1
+                if (peer, "wrong-kind") not in self._warned:
+                    self._warned.add((peer, "wrong-kind"))
+                    log.error(
+                        "peer %r sent a value this node refuses, dropped (later ones are "
+                        'only counted, in items_rejected_total{reason="wrong-kind"}): %s',
+                        peer,
+                        exc,
+                    )
+                continue
             accepted.append(item)
         if not accepted:
             return complete

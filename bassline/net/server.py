@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bassline.codec import from_json, parse_json, to_json
+from bassline.content import ABSENT
 from bassline.engine import (
     ChangeStream,
     ChangeStreamOverflow,
@@ -61,7 +62,9 @@ def _contact_json(state: ContactState) -> dict[str, Any]:
         if c is None
         else {
             "reason": c.reason,
-            "current": to_json(c.current),
+            # a contradiction can meet an empty contact (a wire or gadget offering a value
+            # of the wrong kind): there is no current value to show then
+            "current": None if c.current is ABSENT else to_json(c.current),
             "incoming": to_json(c.incoming),
             "source": c.source,
         }

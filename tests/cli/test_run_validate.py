@@ -86,6 +86,10 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
         (["run", str(tmp_path / "missing.json")], "file not found"),
         (["run", calc, "--set", 'input-a={"a": NaN}'], "not valid JSON"),
         (["run", calc, "--set", "input-a=123456789012345678901234567890"], "64 bits"),
+        (
+            ["run", str(EXAMPLES / "meeting.json"), "--set", "day=5"],
+            "contact 'day': this number is not a value of the shrink-set lattice",
+        ),
     ]
     for args, message in cases:
         out = bassline(*args)

@@ -263,7 +263,60 @@ def test_incompatible_value_for_a_lattice_is_a_contradiction_not_a_crash() -> No
     )
     r = net.update("src", "not a number")
     assert net.value("m") is ABSENT
-    assert "not a max value" in r.contradictions[0].reason
+    # across a wire the network itself disagrees with itself: that stays a contradiction
+    assert r.contradictions[0].reason == (
+        "string from src is not a value of the max lattice (max needs a number, got 'not a number')"
+    )
+
+
+_WRONG_KINDS = [
+    ("m", "str", "this string is not a value of the max lattice (max needs a number"),
+    ("g", 5, "this number is not a value of the grow-set lattice (grow-set needs a list"),
+    ("i", {"x": 1}, "this object is not a value of the interval lattice"),
+    ("i", [5, 1], "this list is not a value of the interval lattice (the interval [5, 1] is"),
+]
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["empty", "filled"])
+@pytest.mark.parametrize("write", ["update", "update_many", "submit", "apply"])
+def test_a_value_of_the_wrong_kind_is_refused_and_changes_nothing(write: str, filled: bool) -> None:
+    """An input error, not a contradiction: refused at the door, the contact as it was."""
+    spec = {
+        "contacts": [
+            {"id": "m", "lattice": "max"},
+            {"id": "g", "lattice": "grow-set"},
+            {"id": "i", "lattice": "interval"},
+        ]
+    }
+    net = Network(spec, node_id="n1")
+    if filled:
+        net.update_many({"m": 3, "g": ["a"], "i": [0, 10]})
+    for contact, value, message in _WRONG_KINDS:
+        before = net.contact(contact)
+        with pytest.raises(ContentError) as caught:
+            if write == "update":
+                net.update(contact, value)
+            elif write == "update_many":
+                net.update_many({"m": 4, contact: value})
+            elif write == "submit":
+                net.submit(contact, value)
+            else:
+                net.apply_many([("m", 9, Stamp(5, "peer")), (contact, value, Stamp(6, "peer"))])
+        assert str(caught.value).startswith(f"contact {contact!r}: {message}")
+        assert caught.value.contact == contact
+        assert net.contact(contact) == before and net.contradictions == {}
+        assert net.value("m") == (3 if filled else ABSENT) and net.pending == 0
+        with pytest.raises(ContentError):
+            net.validate(contact, value)
+    net.validate("m", 7)  # a value of the right kind passes, and changes nothing
+    assert net.value("m") == (3 if filled else ABSENT)
+
+
+def test_a_value_of_the_right_kind_that_disagrees_is_still_a_contradiction() -> None:
+    net = Network({"contacts": [{"id": "i", "lattice": "interval", "content": [0, 1]}]})
+    r = net.update("i", [5, 6])
+    assert [c.reason for c in r.contradictions] == ["[0, 1] and [5, 6] do not overlap"]
+    assert "i" in net.contradictions
 
 
 # ---------------------------------------------------------------- gadgets

@@ -7,6 +7,7 @@ import pytest
 
 from bassline.lattices import GrowSet
 from bassline.net import GossipSettings, api_token
+from bassline.spec import parse_spec
 
 from .conftest import SECRET, flat, node, wait_until
 
@@ -179,3 +180,47 @@ async def test_every_api_endpoint_needs_the_token_and_odd_headers_are_refused_no
             assert (await http.get("/openapi.json")).status_code == 200
         assert net.metrics.api_rejected["unauthorized"] == len(requests) * len(odd)
         assert net.value("c0", None) is None
+
+
+async def test_a_value_of_the_wrong_kind_is_refused_and_every_read_still_answers() -> None:
+    spec = parse_spec(
+        {
+            "id": "kinds",
+            "contacts": [
+                {"id": "mx", "lattice": "max"},
+                {"id": "gs", "lattice": "grow-set"},
+                {"id": "src"},
+                {"id": "fed", "lattice": "max"},
+            ],
+            "wires": [{"from": "src", "to": "fed", "type": "directed"}],
+        }
+    )
+    async with node("kinds", spec) as (net, server):
+        assert server.url is not None
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            for filled in (False, True):
+                if filled:
+                    r = await http.post("/api/contacts", json={"values": {"mx": 3, "gs": [1]}})
+                    assert r.status_code == 200, r.text
+                before = {c: (await http.get(f"/api/contacts/{c}")).json() for c in ("mx", "gs")}
+                for contact, value, kind, lattice in (
+                    ("mx", "str", "string", "max"),
+                    ("gs", 5, "number", "grow-set"),
+                ):
+                    for refused in (
+                        await http.put(f"/api/contacts/{contact}", json={"value": value}),
+                        await http.post("/api/contacts", json={"values": {contact: value}}),
+                    ):
+                        assert refused.status_code == 422, refused.text
+                        assert refused.json()["code"] == "bad-content"
+                        error = refused.json()["error"]
+                        assert f"this {kind} is not a value of the {lattice} lattice" in error
+                    read = await http.get(f"/api/contacts/{contact}")
+                    assert read.status_code == 200 and read.json() == before[contact]
+            # across a wire it is the network's own contradiction, and still readable
+            assert (await http.put("/api/contacts/src", json={"value": "x"})).status_code == 200
+            read = await http.get("/api/contacts/fed")
+            assert read.status_code == 200, read.text
+            assert read.json()["contradiction"]["current"] is None
+            assert "not a value of the max lattice" in read.json()["contradiction"]["reason"]
+            assert net.value("mx") == 3

@@ -268,6 +268,28 @@ def test_values_stamped_far_in_the_future_are_dropped_and_counted(harness: Harne
     assert harness.target.value("c0") == "precious"
 
 
+def test_values_of_the_wrong_kind_are_dropped_and_counted(harness: Harness) -> None:
+    """A peer's value that a merge contact cannot take changes nothing, not even a
+    contradiction; the rest of its delta is applied."""
+    m = harness.target.metrics
+    before = m.items_rejected["wrong-kind"]
+    s0 = harness.target.contact("s0")
+    delta = {
+        "t": "delta",
+        "epoch": "5" * 16,
+        "from": 0,
+        "to": 2,
+        "base": 1,
+        "nodes": ["mallory"],
+        "items": [["s0", 5, 0, 0], ["s0", {"not": "a list"}, 0, 0]],
+    }
+    harness.run([dump(delta), dump({"t": "bye", "reason": "done"})], authenticated=True)
+    assert m.items_rejected["wrong-kind"] == before + 2
+    assert harness.target.contact("s0") == s0
+    assert harness.target.runtime is not None
+    assert harness.target.runtime.network.contradictions == {}
+
+
 def test_a_frame_beyond_the_servers_hard_cap_is_cut_and_counted(harness: Harness) -> None:
     m = harness.target.metrics
     before = m.rejected["dropped-in-handshake"]

@@ -221,10 +221,17 @@ def test_the_cli_commands_against_a_running_node(
         (["get", "ftp://x", "c1"], "must start with ws://"),
         (["get", "http://127.0.0.1:9", "c1"], "cannot reach node"),
         (["status", "not a url"], "must start with ws://"),
+        (
+            ["set", n.url, "tags", "5", "--secret-file", str(secret)],
+            "this number is not a value of the grow-set lattice",
+        ),
     ]
     for argv, message in cases:
         assert main(argv) == 1, argv
         assert message in capsys.readouterr().err, argv
+    # the refused write changed nothing: the empty grow-set still reads as empty
+    assert main(["get", n.url, "tags", "--secret-file", str(secret)]) == 0
+    assert "tags has no content" in capsys.readouterr().out
     assert n.stop(signal.SIGTERM) == 0
 
 
