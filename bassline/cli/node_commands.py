@@ -110,6 +110,22 @@ def _check_tls(cert_file: Path, key_file: Path) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
+QUIET_LOGGERS = ("alembic",)
+"""Libraries whose INFO lines are their business, not the operator's (Alembic prints nine
+on every PostgreSQL open): below ``--log-level debug`` they show warnings and errors only."""
+
+
+def configure_logging(level: int) -> None:
+    """Log to stderr at ``level``; :data:`QUIET_LOGGERS` at WARNING unless ``level`` is DEBUG."""
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(
+            level if level <= logging.DEBUG else max(level, logging.WARNING)
+        )
+
+
 async def _run_node(
     spec: Bassline,
     node_id: str,
@@ -240,9 +256,7 @@ def start(
         raise UserError(f"--log-level {log_level!r}: use debug, info, warning or error")
     if backend not in ("asyncio", "trio"):
         raise UserError(f"--backend {backend!r}: use asyncio or trio")
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(level)
     loaded = load_spec(spec)
     host, port = _parse_listen(listen)
     secret = _secret(secret_file)
