@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (please report this)")
+        err.print("[red]internal error:[/red] ", end="")
+        err.print(f"{type(exc).__name__}: {exc} (please report this)", markup=False)
         return 2
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -46,6 +47,16 @@ CaOpt = Annotated[
     Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _require_trio() -> None:
+    """Refuse ``--backend trio`` at once, with the install command, when trio is missing."""
+    try:
+        importlib.import_module("trio")
+    except ImportError:
+        raise UserError(
+            '--backend trio: trio is not installed; install it with: pip install "bassline[trio]"'
+        ) from None
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
@@ -256,6 +267,8 @@ def start(
         raise UserError(f"--log-level {log_level!r}: use debug, info, warning or error")
     if backend not in ("asyncio", "trio"):
         raise UserError(f"--backend {backend!r}: use asyncio or trio")
+    if backend == "trio":
+        _require_trio()
     configure_logging(level)
     loaded = load_spec(spec)
     host, port = _parse_listen(listen)

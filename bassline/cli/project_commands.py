@@ -32,6 +32,9 @@ from bassline.spec import load_spec
 
 __all__: list[str] = []
 
+# the scaffolded tests need pytest and hypothesis: the testing extra brings both
+TESTS_HINT = 'pip install "bassline[testing]" && python -m pytest'
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
@@ -80,7 +83,8 @@ def init(
     say(f"created network {network!r} in {directory}:")
     for path in files:
         say(f"  {path}")
-    say(f"next: cd {directory} && bassline run network.json --set a=40 && python -m pytest")
+    say(f"next: cd {directory} && bassline run network.json --set a=40")
+    say(f"tests: {TESTS_HINT}")
 
 
 @app.command()

@@ -70,3 +70,14 @@ def test_init_defaults_to_the_current_directory(cli: Cli, tmp_path: Path) -> Non
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "network.json").is_file()
     assert (tmp_path / "tests" / "test_network.py").is_file()
+
+
+def test_init_says_how_to_get_what_the_tests_need(cli: Cli, tmp_path: Path) -> None:
+    made = cli("init", str(tmp_path / "calc"))
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    assert lines[-2] == f"next: cd {tmp_path / 'calc'} && bassline run network.json --set a=40"
+    assert lines[-1] == 'tests: pip install "bassline[testing]" && python -m pytest'
+    # the scaffolded README says it too (the extra itself covers every import of the test:
+    # tests/packaging/test_dependencies.py)
+    assert 'pip install "bassline[testing]"' in (tmp_path / "calc" / "README.md").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,28 @@ def test_a_bug_exits_2_with_a_report(cli: Cli) -> None:
         backends.unregister("broken")
     assert done.returncode == 2
     assert "internal error: RuntimeError: backend bug (please report this)" in done.stderr
+
+
+def test_a_bug_report_prints_brackets_as_they_are(cli: Cli) -> None:
+    class _Bracketed(_BrokenStorage):
+        async def __aenter__(self) -> Any:
+            raise RuntimeError("see [trio] and [bold]this[/bold]")
+
+    register("bracketed", lambda url, **options: _Bracketed())
+    try:
+        done = cli("storage", "check", "bracketed://")
+    finally:
+        backends.unregister("bracketed")
+    assert done.returncode == 2
+    assert "RuntimeError: see [trio] and [bold]this[/bold] (please report this)" in done.stderr
+
+
+def test_start_on_trio_without_trio_says_how_to_install_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "trio", None)  # as if trio were not installed
+    done = cli("start", str(EXAMPLES / "calculator.json"), "--node-id", "n1", "--backend", "trio")
+    assert done.returncode == 1
+    assert done.stderr == (
+        'error: --backend trio: trio is not installed; install it with: pip install "bassline[trio]"\n'
+    )
