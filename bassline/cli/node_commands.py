@@ -16,6 +16,7 @@ import anyio
 import httpx
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bassline.cli.app import UserError, app, out, quiet_stdout, ungrouped
@@ -438,6 +439,18 @@ def set_(
     out.print(f"{contact} written; {len(changed)} contacts changed")
 
 
+def _where(queried: str, advertised: Any) -> str:
+    """The URL ``status`` reached, and what the node tells peers when that differs."""
+    here = _node_url(queried, "URL")
+    if not isinstance(advertised, str):  # mounted in another server, without advertise_url
+        return f"{here.http} (it advertises no URL to peers)"
+    try:
+        same = parse_node_url(advertised) == here
+    except ValueError:
+        same = False
+    return here.http if same else f"{here.http} (it advertises {advertised})"
+
+
 @app.command()
 def status(
     url: Annotated[str, typer.Argument(help="The node's URL.")],
@@ -453,13 +466,14 @@ def status(
     b = data["bassline"]
     health = data["health"]
     colour = "green" if health["status"] == "ok" else "yellow"
-    out.print(f"node [bold]{data['node']}[/bold] at {data.get('url')}")
+    where = escape(_where(url, data.get("url")))  # an IPv6 host is [..]: not markup
+    out.print(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
     out.print(
         f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
     )
     out.print(
         f"health [{colour}]{health['status']}[/{colour}]"
-        + "".join(f"\n  - {r}" for r in health["reasons"])
+        + "".join(f"\n  - {escape(r)}" for r in health["reasons"])
     )
     s = data["storage"]
     out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")

@@ -8,6 +8,7 @@ with any password masked, and saying what to do about it.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -65,10 +66,20 @@ def scrub(text: str, url: str) -> str:
     return out
 
 
+_ADVICE = re.compile(
+    r"\b(check|create|fix|grant|install|lower|pass|raise|retry|run|upgrade|use)\b", re.IGNORECASE
+)
+"""Words that start advice: a message that already says what to do gets no generic hint."""
+
+
 def storage_error(url: str, doing: str, error: StorageError) -> UserError:
-    """A user error for a failed storage operation: what, where, why and what to do."""
+    """A user error for a failed storage operation: what, where, why and what to do.
+
+    The generic hint for the error's code is added only when the backend's message gives
+    no advice of its own (PostgreSQL's say exactly what to check; a hint would repeat it).
+    """
     hint = _HINTS.get(error.code)
-    suffix = f"; {hint}" if hint and hint not in error.message else ""
+    suffix = f"; {hint}" if hint and not _ADVICE.search(error.message) else ""
     message = f"{doing} in {mask_url(url)} failed: {error.code.value}: {error.message}{suffix}"
     return UserError(one_line(scrub(message, url)))
 

@@ -36,6 +36,10 @@ class NodeURL:
         """The base URL in ``http://`` / ``https://`` form (the JSON API)."""
         return f"{'https' if self.secure else 'http'}://{self._netloc}{self.path}"
 
+    def __str__(self) -> str:
+        """The ``http://`` / ``https://`` form, as ``bassline start`` prints it."""
+        return self.http
+
     @property
     def gossip_path(self) -> str:
         """The path of the gossip WebSocket endpoint."""

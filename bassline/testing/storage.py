@@ -155,6 +155,12 @@ def assert_failure(
     return error
 
 
+def _assert_not_open(result: Result[Any, StorageError], what: str) -> None:
+    """A call on a storage that is not open: CONNECTION, permanent (no retry opens it)."""
+    error = assert_failure(result, ErrorCode.CONNECTION, what)
+    assert not error.transient, f"{what}: not open must be permanent, got {error}"
+
+
 def sample_bassline(network_id: str = "calc") -> Bassline:
     """A small valid network: nested groups with query attributes, a gadget, wires, content."""
     data: dict[str, Any] = {
@@ -271,9 +277,9 @@ class StorageConformance:
         await storage.close()
         await storage.close()
         result = await storage.list_networks()
-        assert isinstance(result, Failure), f"list_networks after close: {result!r}"
+        _assert_not_open(result, "list_networks after close")
         result_load = await storage.load_network("calc")
-        assert isinstance(result_load, Failure), f"load_network after close: {result_load!r}"
+        _assert_not_open(result_load, "load_network after close")
 
     async def test_calls_before_open_fail_without_raising(
         self, storage_factory: StorageFactory
@@ -281,7 +287,7 @@ class StorageConformance:
         storage = storage_factory()
         try:
             result = await storage.save_network(sample_bassline())
-            assert isinstance(result, Failure), f"save_network before open: {result!r}"
+            _assert_not_open(result, "save_network before open")
         finally:
             await storage.close()
 

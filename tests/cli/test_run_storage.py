@@ -75,10 +75,26 @@ def test_postgres_errors_are_one_line_with_the_password_masked(cli: Cli, pg_fres
     )
     assert down.returncode == 1, down.stderr
     assert "connection" in down.stderr and "s3cret" not in down.stderr
-    assert "check that the server is running" in down.stderr
+    assert down.stderr.count("check that the server is running") == 1, down.stderr  # not twice
     for done in (unmigrated, masked, down):
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_storage_error_gets_the_generic_hint_only_when_it_gives_no_advice() -> None:
+    from bassline.cli.storage_access import storage_error
+    from bassline.storage import ErrorCode, StorageError
+
+    bare = StorageError(ErrorCode.CONNECTION, "socket closed")
+    advised = StorageError(ErrorCode.CONNECTION, "refused; check the host and port")
+    url = "x://h/db"
+    assert str(storage_error(url, "reading", bare)) == (
+        "reading in x://h/db failed: connection: socket closed; "
+        "check that the server is running and the URL is right"
+    )
+    assert str(storage_error(url, "reading", advised)) == (
+        "reading in x://h/db failed: connection: refused; check the host and port"
+    )
 
 
 def test_bad_storage_urls_are_one_clear_line(cli: Cli, tmp_path: Path) -> None:

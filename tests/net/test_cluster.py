@@ -259,6 +259,32 @@ async def test_a_node_can_be_mounted_inside_another_asgi_app() -> None:
                 await wait_until(lambda: mounted.value("c1", None) == "through the mount")
 
 
+async def test_status_of_a_mounted_node_names_the_url_it_was_reached_at(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from bassline.cli.app import main
+    from bassline.net import create_app
+
+    async with BasslineNetwork("m1", flat(2), settings=FAST) as mounted:
+        outer = Starlette(routes=[Mount("/bassline", app=create_app(mounted))])
+        async with NodeServer(mounted, "127.0.0.1", 0, app=outer) as server:
+            assert server.url is not None
+            assert str(server.url) == f"http://127.0.0.1:{server.url.port}"  # not a repr
+            base = f"{server.url}/bassline"
+            mounted.advertise_url = None  # as when another server serves the mounting app
+            code = await anyio.to_thread.run_sync(main, ["status", base])
+            shown = capsys.readouterr()
+            assert code == 0, shown.err
+            assert f"node m1 at {base} (it advertises no URL to peers)" in shown.out
+            assert "None" not in shown.out
+            mounted.advertise_url = f"ws://127.0.0.1:{server.url.port}/bassline"
+            code = await anyio.to_thread.run_sync(main, ["status", base])
+            assert code == 0 and f"node m1 at {base}\n" in capsys.readouterr().out
+
+
 async def test_the_example_calculator_gossips_values_derived_from_spec_contents() -> None:
     from pathlib import Path
 
