@@ -25,7 +25,10 @@ from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.spec import Bassline, load_spec
 from bassline.storage import ErrorCode, NetworkStorage, StorageError, stored_spec_hash
 
-__all__ = ["RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
+__all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
+
+YIELD_EVERY = 64
+"""A buffered writer lets other tasks run at least once per this many updates."""
 
 
 class SpecMismatch(BasslineError):
@@ -136,6 +139,8 @@ class StorageBackedRuntime:
         """The queue's generation when a buffered writer last yielded to the flusher."""
         self._next_yield = batch_size
         """The depth at which it yields again if the flusher has taken nothing since."""
+        self._unyielded = 0
+        """Buffered updates since a writer last let other tasks run."""
         self._rng = random.Random(seed)
         self._task_group: TaskGroup | None = None
         self._unreported: StorageError | None = None
@@ -253,10 +258,19 @@ class StorageBackedRuntime:
             queue.wake()
 
     async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
-        """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored."""
+        """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored.
+
+        Every update lets other tasks run: one that changes nothing (a contradiction, or
+        the value the contact already has) passes a checkpoint; a durable one that changes
+        something waits for storage; buffered ones yield at least every
+        ``YIELD_EVERY`` updates.
+        """
         if self._buffered:  # the hot path, inlined
             started = time.perf_counter()
             queue = self._queue
+            if self._unyielded >= YIELD_EVERY:  # before the bound is checked: others may fill it
+                await self._pause()
+            self._unyielded += 1
             depth = len(queue.pending)
             if depth >= queue.bound:
                 await queue.wait_for_space()
@@ -264,8 +278,11 @@ class StorageBackedRuntime:
                 depth >= self._next_yield or queue.generation != self._yielded_at
             ):
                 await self._yield_to_flusher()
+            before = queue.enqueued
             result = self.network.update(contact_id, content)
             self._update_latency.add(time.perf_counter() - started)
+            if queue.enqueued == before:  # nothing changed: nothing above had to wait
+                await self._pause()
             return result
         return await self._write(lambda: self.network.update(contact_id, content))
 
@@ -297,7 +314,12 @@ class StorageBackedRuntime:
                     if self._unreported is error:
                         self._unreported = None  # reported now: to this writer
                     raise _persist_error(error, "the update was applied in memory but not stored")
+            else:  # nothing to store, so nothing waited: let other tasks run
+                await self._pause()
         else:
+            if self._unyielded >= YIELD_EVERY:  # before the bound is checked: others may fill it
+                await self._pause()
+            self._unyielded += 1
             depth = len(queue.pending)
             if depth >= queue.bound:
                 await queue.wait_for_space()
@@ -305,9 +327,17 @@ class StorageBackedRuntime:
                 depth >= self._next_yield or queue.generation != self._yielded_at
             ):
                 await self._yield_to_flusher()
+            before = queue.enqueued
             result = run()
+            if queue.enqueued == before:
+                await self._pause()
         self._update_latency.add(time.perf_counter() - started)
         return result
+
+    async def _pause(self) -> None:
+        """Let other tasks run (a full checkpoint: cancellation is delivered here)."""
+        self._unyielded = 0
+        await anyio.lowlevel.checkpoint()
 
     async def _yield_to_flusher(self) -> None:
         """A buffered writer has a full batch queued: let the flusher take it.
@@ -316,6 +346,7 @@ class StorageBackedRuntime:
         the writer yields again only every tenth of a batch: often enough for the
         flusher to see its write finish, without an event-loop round trip per update.
         """
+        self._unyielded = 0
         await anyio.lowlevel.checkpoint()
         self._yielded_at = self._queue.generation
         self._next_yield = len(self._queue.pending) + self._yield_step
