@@ -483,6 +483,29 @@ def test_remote_values_with_older_stamps_are_ignored_and_ties_break_the_same_eve
     assert a.value("c0") == b.value("c0")
 
 
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("x", "y"),
+        (12, 9),  # canonical JSON bytes, not numbers: b"9" sorts after b"12"
+        ("a", 1),  # b"1" sorts after b'"a"'
+        ([1, 2], {"k": 0}),  # b"{" sorts after b"["
+        (False, True),
+    ],
+)
+def test_an_equal_stamp_tie_is_won_by_the_higher_canonical_json_in_either_order(
+    low: Any, high: Any
+) -> None:
+    # D3 names the winner; agreeing replicas are not enough (a reversed tie-break agrees too)
+    stamp = Stamp(7, "n")
+    for first, second in ((low, high), (high, low)):
+        net = Network(chain(2), node_id="replica")
+        net.apply("c0", first, stamp)
+        r = net.apply("c0", second, stamp)
+        assert net.value("c0") == net.value("c1") == high and net.stamp("c0") == stamp
+        assert r.changed == ({"c0": high, "c1": high} if second is high else {})
+
+
 def test_restore_then_settle_recovers_values_and_stamps() -> None:
     net = Network(EXAMPLES / "calculator.json")
     net.update("input-a", 1)
@@ -525,6 +548,30 @@ def test_information_joined_from_an_older_stamp_reaches_accept_last_neighbours()
     net.update("floor", 1)
     net.apply("floor", 10, Stamp(1, "peer"))
     assert net.value("a") == 10 and net.value("total") == 11
+
+
+def test_a_merge_contact_joined_at_its_own_stamp_still_reaches_accept_last_neighbours() -> None:
+    # x feeds the max contact m twice with one stamp: along a wire (1) and through the
+    # adder (1 + 10 = 11, derived with x's stamp). m grows to 11 at the stamp it already
+    # holds, so it must step past it: z, wired from m, took 1 with that same stamp and only
+    # a newer stamp replaces it (with "stamp >= previous" z stayed at 1)
+    spec = adder(
+        [{"id": "x"}, {"id": "m", "lattice": "max"}, {"id": "z"}],
+        [
+            {"from": "x", "to": "m", "type": "directed"},
+            {"from": "x", "to": "add.a", "type": "directed"},
+            {"from": "add.sum", "to": "m", "type": "directed"},
+            {"from": "m", "to": "z", "type": "directed"},
+        ],
+    )
+    spec["wires"] = [w for w in spec["wires"] if w["from"] != "a"]
+    net = Network(spec)
+    net.update("b", 10)
+    r = net.update("x", 1)
+    assert net.value("add.sum") == 11 and net.stamp("add.sum") == net.stamp("x")
+    assert net.value("m") == 11 and net.value("z") == 11
+    assert net.stamp("m") > net.stamp("x") and net.stamp("z") == net.stamp("m")
+    assert r.changed == {"x": 1, "add.a": 1, "add.sum": 11, "total": 11, "m": 11, "z": 11}
 
 
 def test_a_failed_restore_changes_nothing() -> None:
