@@ -26,12 +26,12 @@ from bassline.clock import Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import ContentRecord, ErrorCode, NetworkRecord, open_storage
 from tests.fs.tmpfs import tiny_tmpfs
+from tests.root_support import IS_ROOT, cannot_run
 
 pytestmark = pytest.mark.anyio
 
 HERE = Path(__file__).parent
 NOBODY = 65534
-IS_ROOT = os.geteuid() == 0
 
 
 @pytest.fixture
@@ -127,7 +127,6 @@ async def test_a_file_size_limit_fails_the_batch_and_rolls_the_log_back(
         assert storage.recovery is not None and storage.recovery.clean
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root")
 async def test_a_full_disk_is_limit_exceeded_and_every_acknowledged_batch_survives(
     tmp_path: Path,
 ) -> None:
@@ -182,7 +181,7 @@ async def test_a_deleted_networks_directory_that_cannot_go_is_reported_and_retri
         old = (await storage.save_snapshot("net", "old")).unwrap()
         pinned = _snapshot_file(store_dir, old.id)
         if not _chattr("+i", pinned):
-            pytest.skip("this file system or user cannot set the immutable attribute")
+            cannot_run("this file system or user cannot set the immutable attribute")
         try:
             (await storage.delete_network("net")).unwrap()  # committed, directory stays
             health = (await storage.health()).unwrap()

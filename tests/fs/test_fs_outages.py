@@ -8,7 +8,6 @@ a failed write leaves nothing, and a failure is an error (never a silent Success
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,10 +20,10 @@ from bassline.clock import Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import ContentRecord, ErrorCode, NetworkRecord, open_storage
 from tests.fs.tmpfs import fill_disk, tiny_tmpfs
+from tests.root_support import cannot_run
 
 pytestmark = pytest.mark.anyio
 
-IS_ROOT = os.geteuid() == 0
 SPEC = Bassline(id="net", groups=(GroupSpec("g"),))
 
 
@@ -46,7 +45,6 @@ async def _contacts(url: str) -> set[str]:
 # ------------------------------------------------------------------ a full disk
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root")
 async def test_a_store_on_a_full_disk_opens_reads_and_writes_again_once_space_is_freed(
     tmp_path: Path,
 ) -> None:
@@ -82,7 +80,6 @@ async def test_a_store_on_a_full_disk_opens_reads_and_writes_again_once_space_is
         assert await _contacts(url) == acknowledged
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="mounting a tmpfs needs root")
 async def test_compaction_and_snapshots_that_hit_a_full_disk_leave_the_store_whole(
     tmp_path: Path,
 ) -> None:
@@ -208,7 +205,7 @@ async def test_a_log_made_immutable_while_open_fails_writes_until_it_is_lifted(
         (await storage.write([NetworkRecord(SPEC), *_batch("a", 2, 1)])).unwrap()
         log = store_dir / "log"
         if not _chattr("+i", log):
-            pytest.skip("this file system or user cannot set the immutable attribute")
+            cannot_run("this file system or user cannot set the immutable attribute")
         try:
             refused = await storage.write(_batch("b", 2, 2))
             assert isinstance(refused, Failure)

@@ -1,7 +1,8 @@
 """A real full disk for tests: a tiny tmpfs, and a filler file that takes every free byte.
 
-Mounting needs root (or CAP_SYS_ADMIN); without it the test is skipped with the reason.
-The mount is always undone, even when the test fails.
+Mounting needs root (or CAP_SYS_ADMIN); without it the test is skipped with the reason, or
+fails under ``BASSLINE_REQUIRE_ROOT_TESTS=1`` (``tests/root_support.py``). The mount is
+always undone, even when the test fails.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.root_support import cannot_run, require_root
 
 __all__ = ["fill_disk", "tiny_tmpfs"]
 
@@ -21,6 +22,7 @@ __all__ = ["fill_disk", "tiny_tmpfs"]
 @contextlib.contextmanager
 def tiny_tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
     """Mount a tmpfs of ``size`` at ``path`` (created) for the duration of the block."""
+    require_root("mounting a tmpfs")
     path.mkdir()
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
@@ -28,7 +30,7 @@ def tiny_tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
         check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here to fill a disk: {mounted.stderr!r}")
+        cannot_run(f"cannot mount a tmpfs here to fill a disk: {mounted.stderr!r}")
     try:
         yield path
     finally:

@@ -21,7 +21,7 @@ from bassline.runtime import (
 )
 from bassline.spec import parse_spec
 from bassline.storage import ErrorCode, NetworkStorage, open_storage
-from bassline.testing.faults import FaultyStorage
+from bassline.testing.faults import FaultStats, FaultyStorage
 
 from .conftest import flat_spec
 
@@ -123,6 +123,9 @@ async def test_permanent_failure_reaches_every_durable_writer(memory_url: str) -
             flat_spec(50), faulty, breaker=BreakerPolicy(reset_timeout=0.01)
         ) as runtime:
             faulty.configure(permanent_rate=1.0)
+            faulty.reset_stats()
+            events: list[RuntimeEvent] = []
+            runtime.add_event_listener(events.append)
             errors: list[BaseException] = []
 
             async def writer(i: int) -> None:
@@ -136,7 +139,34 @@ async def test_permanent_failure_reaches_every_durable_writer(memory_url: str) -
                     tg.start_soon(writer, i)
             assert len(errors) == 10
             assert all(e.error is not None and not e.error.transient for e in errors)  # type: ignore[attr-defined]
-            assert runtime.metrics["dropped"] >= 1
+            # a permanent error is never retried: one storage call per failed batch, each
+            # write given up exactly once
+            metrics = runtime.metrics
+            failed_batches = sum(e.kind == "batch-failed" for e in events)
+            assert metrics["retries"] == 0 and metrics["dropped"] == 10
+            assert faulty.stats.calls == faulty.stats.permanent == failed_batches
+            assert sum(metrics["errors"].values()) == failed_batches
+            faulty.configure(permanent_rate=0.0)
+
+
+async def test_a_permanent_error_is_not_retried(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(
+            inner, seed=1, operations={"write"}, permanent_codes=(ErrorCode.PERMISSION,)
+        )
+        events: list[RuntimeEvent] = []
+        async with StorageBackedRuntime(flat_spec(3), faulty) as runtime:
+            runtime.add_event_listener(events.append)
+            faulty.configure(permanent_rate=1.0)
+            faulty.reset_stats()
+            with pytest.raises(PersistenceError, match="injected permanent permission"):
+                await runtime.update_contact("c1", 1)
+            assert faulty.stats == FaultStats(calls=1, permanent=1)
+            metrics = runtime.metrics
+            assert metrics["retries"] == 0
+            assert metrics["errors"] == {"permission": 1}
+            assert metrics["dropped"] == 1 and metrics["flushed"] == 0
+            assert [e.kind for e in events] == ["batch-failed", "breaker-opened", "records-dropped"]
             faulty.configure(permanent_rate=0.0)
 
 
