@@ -25,6 +25,7 @@ class CircuitBreaker:
 
     def __init__(self, policy: BreakerPolicy) -> None:
         self.policy = policy
+        self._clock = policy.clock or anyio.current_time
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
@@ -36,7 +37,7 @@ class CircuitBreaker:
         """The current state; an open breaker turns half-open once its timeout has passed."""
         if (
             self._state is BreakerState.OPEN
-            and anyio.current_time() - self._opened_at >= self.policy.reset_timeout
+            and self._clock() - self._opened_at >= self.policy.reset_timeout
         ):
             self._move(BreakerState.HALF_OPEN)
         return self._state
@@ -56,7 +57,7 @@ class CircuitBreaker:
         """How long until an open breaker allows a trial (0 if it already does)."""
         if self._state is not BreakerState.OPEN:
             return 0.0
-        return max(0.0, self._opened_at + self.policy.reset_timeout - anyio.current_time())
+        return max(0.0, self._opened_at + self.policy.reset_timeout - self._clock())
 
     def record_success(self) -> None:
         """A batch committed: close."""
@@ -69,5 +70,5 @@ class CircuitBreaker:
         self._failures += 1
         self.last_error = error
         if self._state is BreakerState.HALF_OPEN or self._failures >= self.policy.failure_threshold:
-            self._opened_at = anyio.current_time()
+            self._opened_at = self._clock()
             self._move(BreakerState.OPEN)

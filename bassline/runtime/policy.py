@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable
 
 import attrs
 
@@ -48,3 +49,7 @@ class BreakerPolicy:
     """Consecutive failed batches (after their retries) that open the breaker."""
     reset_timeout: float = attrs.field(default=1.0, validator=_positive)
     """Seconds the breaker stays open before letting one trial batch through (half-open)."""
+    clock: Callable[[], float] | None = attrs.field(default=None, eq=False, repr=False)
+    """Where the breaker reads the time, in seconds (default: the event loop's clock,
+    ``anyio.current_time``). A test passes a clock it moves itself, so the breaker stays
+    open exactly until the test lets ``reset_timeout`` pass, however loaded the machine."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import anyio
 import pytest
 
 from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime import BreakerPolicy, RuntimeEvent, StorageBackedRuntime
 from bassline.storage import ErrorCode, open_storage
 from tests.fs.tmpfs import fill_disk, tiny_tmpfs
+from tests.manual_clock import ManualClock
 
 from .conftest import flat_spec
 
@@ -30,16 +30,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def _write_when_the_breaker_allows(runtime: StorageBackedRuntime, contact: str) -> None:
-    with anyio.fail_after(10):
-        while True:
-            try:
-                await runtime.update_contact(contact, "after")
-                return
-            except StorageUnavailable:
-                await anyio.sleep(0.01)  # poll (under the deadline) for the breaker's trial
-
-
 @pytest.mark.parametrize("durability", ["durable", "buffered"])
 async def test_a_full_disk_reaches_writers_flush_and_health_and_the_runtime_recovers(
     tmp_path: Path, durability: str
@@ -47,12 +37,13 @@ async def test_a_full_disk_reaches_writers_flush_and_health_and_the_runtime_reco
     with tiny_tmpfs(tmp_path / "disk") as disk:
         url = f"file://{disk / 'store'}"
         events: list[RuntimeEvent] = []
+        clock = ManualClock()  # the breaker stays open until the test lets time pass
         async with open_storage(url) as storage:
             runtime = StorageBackedRuntime(
                 flat_spec(10),
                 storage,
                 durability=durability,
-                breaker=BreakerPolicy(reset_timeout=0.05),
+                breaker=BreakerPolicy(reset_timeout=0.05, clock=clock),
             )
             runtime.add_event_listener(events.append)
             async with runtime:
@@ -72,11 +63,16 @@ async def test_a_full_disk_reaches_writers_flush_and_health_and_the_runtime_reco
                 metrics = runtime.metrics  # permanent: one attempt, given up, never retried
                 assert metrics["errors"] == {"limit-exceeded": 1}
                 assert metrics["retries"] == 0 and metrics["dropped"] == 1
+                assert health.breaker == "open"
+                if durability == "durable":
+                    with pytest.raises(StorageUnavailable):  # open: fails fast, not applied
+                        await runtime.update_contact("c2", "refused")
                 filler.unlink()
-                await _write_when_the_breaker_allows(runtime, "c2")
+                clock.advance(1)  # past reset_timeout: the next batch is the breaker's trial
+                await runtime.update_contact("c2", "after")
                 await runtime.flush()
                 assert runtime.health().ok, runtime.health().reasons
-                assert "breaker-closed" in [e.kind for e in events]
+                assert [e.kind for e in events][3:] == ["breaker-closed"]
         async with open_storage(url) as storage:
             stored = {r.contact: r.value for r in (await storage.load_contents("flat")).unwrap()}
         assert stored["c0"] == "before" and stored["c2"] == "after"
