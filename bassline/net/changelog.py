@@ -60,7 +60,7 @@ class ChangeLog:
         self.notify()
 
     def notify(self) -> None:
-        """Wake every task waiting in :meth:`wait_beyond`."""
+        """Wake every task waiting in :meth:`wait_beyond` or :meth:`wait_notified`."""
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -102,3 +102,7 @@ class ChangeLog:
         """Return once the log's head is past ``seq``."""
         while self.head <= seq:
             await self._changed.wait()
+
+    async def wait_notified(self) -> None:
+        """Return at the next :meth:`notify` (every change notifies, so does a rewind)."""
+        await self._changed.wait()

@@ -222,7 +222,10 @@ class PeerSession:
         await self.started.wait()
         delay = node.settings.push_delay
         while True:
-            await node.log.wait_beyond(self.scan)
+            # re-read on every wake-up: a digest asking for a rewind moves ``scan`` back
+            # (and notifies) without the log growing
+            while self.scan >= node.log.head:
+                await node.log.wait_notified()
             if delay:
                 await anyio.sleep(delay)  # let a burst of changes gather into one frame
             while self.scan < node.log.head:

@@ -109,3 +109,38 @@ async def test_a_peer_that_restarts_empty_gets_back_the_values_it_had_sent() -> 
             assert writer.values() == {}
             await wait_until(lambda: converged([writer, keeper]), within=5, what="catch-up")
             assert writer.value("c4") == "from writer 4"
+
+
+async def test_a_node_that_restarts_empty_and_writes_before_reconnecting_delivers_the_write() -> (
+    None
+):
+    """A digest names the incarnation (epoch) of the log its position is in. The keeper's
+    cursor on the writer still says "seq 5" of the writer's previous incarnation; the
+    restarted writer has one change (seq 1) in its new log. Read without its epoch, that
+    digest says the keeper already has seq 1, and the write is never sent."""
+    spec = flat(6)
+    async with node("keeper", spec) as (keeper, sk):
+        assert sk.url is not None
+        async with node("writer", spec, peers=[sk.url.ws]) as (writer, _):
+            for i in range(5):
+                await writer.update_contact(f"c{i}", f"first life {i}")
+            first_epoch = writer.log.epoch
+            await wait_until(
+                lambda: keeper.cursor("writer") == (first_epoch, 5), what="the first copy"
+            )
+        async with node("writer", spec) as (writer, _):  # empty again, and not linked
+            assert writer.values() == {} and writer.log.epoch != first_epoch
+            await writer.update_contact("c5", "written while apart")
+            assert writer.log.head == 1
+            await writer.connect_to_peer(sk.url.ws, wait=True)
+            await wait_until(
+                lambda: keeper.value("c5", None) == "written while apart",
+                within=5,
+                what="the write made while apart, on the keeper",
+            )
+            await wait_until(lambda: converged([writer, keeper]), what="convergence")
+            # the cursor moves once the delta is stored, after its values show: wait for it
+            await wait_until(
+                lambda: keeper.cursor("writer") == (writer.log.epoch, writer.log.head),
+                what="the keeper's cursor on the writer's new log",
+            )
