@@ -125,13 +125,19 @@ def _check_proof(node: BasslineNetwork, role: str, expected: str, got: Auth, pee
         )
 
 
-async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool) -> Hello:
+async def handshake(
+    node: BasslineNetwork, transport: Transport, *, dialer: bool, opened: float | None = None
+) -> Hello:
     """Run the opening exchange; returns the peer's hello once both sides are authenticated.
 
-    Raises :class:`Refusal` (this side refused; the peer was told why),
+    ``opened`` is when the link began (default: now); the listener refuses a peer it
+    already has a live link to (``duplicate``) once the peer has proved the secret, before
+    proving its own. Raises :class:`Refusal` (this side refused; the peer was told why),
     :class:`RefusedByPeer`, :class:`ProtocolViolation` or ``ConnectionClosed``.
     """
     nonce = auth.new_nonce()
+    if opened is None:
+        opened = anyio.current_time()
     try:
         with anyio.fail_after(node.settings.handshake_timeout):
             if dialer:
@@ -150,6 +156,8 @@ async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool
             else:
                 peer = await _expect_hello(node, transport, dialer)
                 node.check_hello(peer)
+                if not node.secret:
+                    node.check_link(peer, dialer=False, opened=opened)
                 await _send(node, transport, "hello", own_hello(node, nonce))
                 if node.secret:
                     dialer_id, listener_id = (peer.node, peer.nonce), (node.node_id, nonce)
@@ -158,6 +166,7 @@ async def handshake(node: BasslineNetwork, transport: Transport, *, dialer: bool
                         node.secret, "dialer", dialer_id, listener_id, node.spec_hash
                     )
                     _check_proof(node, "dialer", expected, theirs, peer.node)
+                    node.check_link(peer, dialer=False, opened=opened)
                     mine = auth.proof(
                         node.secret, "listener", dialer_id, listener_id, node.spec_hash
                     )

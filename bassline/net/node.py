@@ -527,17 +527,18 @@ class BasslineNetwork:
                     await self._wait_sessions_change()
                     continue
                 established = False
+                opened = anyio.current_time()
                 try:
                     async with dial(
                         target.url, max_bytes=settings.max_frame_bytes, ssl_context=self.ssl_context
                     ) as transport:
-                        hello = await handshake(self, transport, dialer=True)
+                        hello = await handshake(self, transport, dialer=True, opened=opened)
                         target.node = hello.node
                         self._signal_sessions()
                         established = True
                         target.failures = 0
                         target.last_error = target.refused = ""
-                        await self._run_session(transport, hello, dialer=True)
+                        await self._run_session(transport, hello, dialer=True, opened=opened)
                 except DialError as exc:
                     self.metrics.dial_failures += 1
                     target.failures += 1
@@ -599,11 +600,12 @@ class BasslineNetwork:
             self._inbound.add(scope)
             try:
                 self.pending_handshakes += 1
+                opened = anyio.current_time()
                 try:
-                    hello = await handshake(self, transport, dialer=False)
+                    hello = await handshake(self, transport, dialer=False, opened=opened)
                 finally:
                     self.pending_handshakes -= 1
-                await self._run_session(transport, hello, dialer=False)
+                await self._run_session(transport, hello, dialer=False, opened=opened)
             except (Refusal, RefusedByPeer, ProtocolViolation) as exc:
                 log.warning("refused inbound link from %s: %s", transport.remote, exc)
             except ConnectionClosed:
@@ -616,8 +618,10 @@ class BasslineNetwork:
                     self._inbound_done.set()
                     self._inbound_done = anyio.Event()
 
-    async def _run_session(self, transport: Transport, hello: Hello, *, dialer: bool) -> None:
-        session = PeerSession(self, transport, hello, dialer=dialer)
+    async def _run_session(
+        self, transport: Transport, hello: Hello, *, dialer: bool, opened: float
+    ) -> None:
+        session = PeerSession(self, transport, hello, dialer=dialer, opened=opened)
         try:
             self._register(session)
         except Refusal as refusal:
@@ -677,22 +681,45 @@ class BasslineNetwork:
         if len(self._nonces) > 4096:
             self._nonces.popitem(last=False)
 
+    def check_link(self, hello: Hello, *, dialer: bool, opened: float) -> None:
+        """Refuse (``duplicate``) a link to a node this node already has a live link to.
+
+        One live link per node id: a second one is refused whatever epoch it claims, so a
+        node that holds the secret cannot take over another node's link by claiming its
+        id. The only link that replaces a live one is the other half of a simultaneous
+        dial: the same incarnation (epoch), the other direction, opened before the live
+        link was established, and dialled by the node with the smaller id (both ends keep
+        that one). A restarted peer is accepted once its old link has ended — closed, or
+        silent for ``heartbeat_timeout``.
+        """
+        existing = self._sessions.get(hello.node)
+        if existing is None:
+            return
+        kept = min(self.node_id, hello.node)
+        dialer_of_new = self.node_id if dialer else hello.node
+        if (
+            existing.peer_epoch == hello.epoch
+            and existing.dialer != dialer
+            and opened < existing.connected_at
+            and dialer_of_new == kept
+        ):
+            return  # the simultaneous dial's kept half: it replaces the other
+        raise Refusal(
+            "duplicate",
+            f"already linked to node {hello.node!r} (one live link per node; "
+            + (
+                "a restarted node is accepted once its old link has closed or timed out)"
+                if existing.peer_epoch != hello.epoch
+                else f"of two links opened at once, the one dialled by {kept!r} is kept)"
+            ),
+        )
+
     def _register(self, session: PeerSession) -> None:
+        hello = session.hello
+        self.check_link(hello, dialer=session.dialer, opened=session.opened)
         existing = self._sessions.get(session.peer)
         if existing is not None:
-            if existing.peer_epoch != session.peer_epoch:
-                existing.stop("replaced by a link to the restarted peer")
-            elif existing.dialer == session.dialer:
-                raise Refusal("duplicate", f"already linked to node {session.peer!r}")
-            else:
-                dialer_of_new = self.node_id if session.dialer else session.peer
-                if dialer_of_new != min(self.node_id, session.peer):
-                    raise Refusal(
-                        "duplicate",
-                        f"already linked to node {session.peer!r} (the link dialled by "
-                        f"{min(self.node_id, session.peer)!r} is kept)",
-                    )
-                existing.stop("duplicate link")
+            existing.stop("duplicate link")
         self._sessions[session.peer] = session
         self._signal_sessions()
 

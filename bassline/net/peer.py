@@ -56,16 +56,25 @@ class PeerSession:
     """An established link to one peer (after :func:`~bassline.net.handshake.handshake`)."""
 
     def __init__(
-        self, node: BasslineNetwork, transport: Transport, hello: Hello, *, dialer: bool
+        self,
+        node: BasslineNetwork,
+        transport: Transport,
+        hello: Hello,
+        *,
+        dialer: bool,
+        opened: float | None = None,
     ) -> None:
         self.node = node
         self.transport = transport
+        self.hello = hello
         self.peer = hello.node
         self.peer_epoch = hello.epoch
         self.peer_url = hello.url
         self.peer_groups = hello.groups
         self.dialer = dialer
         self.connected_at = anyio.current_time()
+        self.opened = self.connected_at if opened is None else opened
+        """When the link's handshake began (before :attr:`connected_at`)."""
         self.last_seen = self.connected_at
         self.last_sent = self.connected_at
         settings = node.settings

@@ -99,3 +99,44 @@ async def test_without_a_secret_a_node_only_listens_on_loopback() -> None:
 async def test_a_secret_must_be_long_enough() -> None:
     with pytest.raises(ValueError, match="at least 16 bytes"):
         BasslineNetwork("n", flat(1), secret=b"short")
+
+
+@pytest.mark.parametrize("epoch", ["fresh", "copied"])
+@pytest.mark.parametrize("direction", ["genuine-dialled", "target-dialled"])
+async def test_a_secret_holder_claiming_a_linked_nodes_id_is_refused_as_duplicate(
+    epoch: str, direction: str
+) -> None:
+    """One live link per node: an impostor with the secret that claims the id of a node
+    already linked — as a restart (a fresh epoch) or as that very incarnation (its epoch
+    copied) — is refused ``duplicate``, and the genuine link is not touched."""
+    from bassline.net.handshake import RefusedByPeer, handshake
+    from bassline.net.transport import dial
+
+    spec = flat(2)
+    # "a-genuine" < "t-target": a link dialled by the genuine node would win a tie-break
+    async with (
+        node("t-target", spec, secret=SECRET) as (target, ts),
+        node("a-genuine", spec, secret=SECRET) as (genuine, gs),
+    ):
+        assert ts.url is not None and gs.url is not None
+        if direction == "genuine-dialled":
+            await genuine.connect_to_peer(ts.url.ws, wait=True)
+        else:
+            await target.connect_to_peer(gs.url.ws, wait=True)
+        await wait_until(lambda: len(target.peers()) == len(genuine.peers()) == 1, what="link")
+        link = target._sessions["a-genuine"]
+        async with BasslineNetwork("a-genuine", spec, secret=SECRET, settings=FAST) as impostor:
+            if epoch == "copied":
+                impostor.log.epoch = genuine.log.epoch
+            assert ts.url is not None
+            async with dial(ts.url, max_bytes=1 << 20) as transport:
+                with pytest.raises(RefusedByPeer) as refused:
+                    await handshake(impostor, transport, dialer=True)
+        assert refused.value.code == "duplicate", refused.value
+        assert "already linked to node 'a-genuine'" in refused.value.reason
+        assert target.metrics.refused["duplicate"] == 1
+        assert (
+            target._sessions["a-genuine"] is link and sum(target.metrics.disconnects.values()) == 0
+        )
+        await genuine.update_contact("c0", "still linked")
+        await wait_until(lambda: target.value("c0", None) == "still linked", what="gossip")
