@@ -13,7 +13,17 @@ from rich.console import Console
 
 from bassline.errors import BasslineError, ContentError, SpecError, UnknownContact
 
-__all__ = ["UserError", "app", "main", "quiet_stdout", "ungrouped"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERNAL",
+    "EXIT_USAGE",
+    "UsageError",
+    "UserError",
+    "app",
+    "main",
+    "quiet_stdout",
+    "ungrouped",
+]
 
 app = typer.Typer(
     name="bassline",
@@ -51,8 +61,24 @@ def _error(message: str) -> None:
     err.print(message, markup=False)
 
 
+EXIT_FAILURE = 1
+"""Exit status: the command was understood but could not do what it was asked."""
+EXIT_USAGE = 2
+"""Exit status: the command line itself is wrong (as Click and argparse use it)."""
+EXIT_INTERNAL = 70
+"""Exit status: a bug in bassline (``EX_SOFTWARE`` of sysexits.h); the traceback is printed."""
+
+
 class UserError(Exception):
     """A mistake in what the user asked for: printed as one clear message, exit status 1."""
+
+
+class UsageError(UserError):
+    """Options that cannot be used together: one clear message, exit status 2.
+
+    Click reports everything else about the command line itself (unknown commands and
+    options, missing arguments, values of the wrong type, range or choice) with status 2.
+    """
 
 
 @contextlib.contextmanager
@@ -96,20 +122,26 @@ def _register_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, mapping errors to exit codes (0 ok, 1 user error, 2 internal)."""
+    """Entry point: run the CLI, mapping errors to exit codes.
+
+    0 success, 1 a failure (:class:`UserError` and every :class:`BasslineError`), 2 a
+    usage error (Click's own, and :class:`UsageError`), 70 a bug, 130 Ctrl-C.
+    """
     _register_commands()
     try:
         with ungrouped():
             app(args=argv, prog_name="bassline", standalone_mode=True)
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     except (SpecError, UserError, UnknownContact, ContentError) as exc:
         _error(str(exc))
-        return 1
+        return EXIT_FAILURE
     except BasslineError as exc:
         _error(str(exc))
-        return 1
+        return EXIT_FAILURE
     except SystemExit as exc:  # click's own exits: 0 for --help, 2 for a usage error
-        code = exc.code if isinstance(exc.code, int) else 1
-        return 1 if code == 2 else code
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as click does
@@ -121,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         err.print("[red]internal error:[/red] ", end="")
         err.print(f"{type(exc).__name__}: {exc} (please report this)", markup=False)
-        return 2
+        return EXIT_INTERNAL
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 import logging
 import os
@@ -19,7 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bassline.cli.app import UserError, app, out, quiet_stdout, ungrouped
+from bassline.cli.app import UsageError, UserError, app, out, quiet_stdout, ungrouped
 from bassline.cli.render import bad_json
 from bassline.cli.storage_access import open_unopened
 from bassline.codec import parse_json, to_json
@@ -48,6 +49,22 @@ CaOpt = Annotated[
     Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+class LogLevel(enum.Enum):
+    """``bassline start --log-level``."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class AsyncBackend(enum.Enum):
+    """``bassline start --backend``."""
+
+    ASYNCIO = "asyncio"
+    TRIO = "trio"
 
 
 def _require_trio() -> None:
@@ -254,23 +271,23 @@ def start(
         float, typer.Option("--shutdown-timeout", help="Seconds a graceful shutdown may take.")
     ] = 10.0,
     log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning, error.")
-    ] = "info",
-    backend: Annotated[str, typer.Option("--backend", help="asyncio or trio.")] = "asyncio",
+        LogLevel,
+        typer.Option("--log-level", case_sensitive=False, help="What to log on stderr."),
+    ] = LogLevel.INFO,
+    backend: Annotated[
+        AsyncBackend, typer.Option("--backend", help="The async library to run on.")
+    ] = AsyncBackend.ASYNCIO,
 ) -> None:
     """Run a node: serve gossip and the JSON API, dial peers, persist contents.
 
     Prints the bound URL on stdout once listening. SIGINT/SIGTERM shut down gracefully:
     peers are told goodbye, storage is flushed and closed.
     """
-    level = getattr(logging, log_level.upper(), None)
-    if not isinstance(level, int):
-        raise UserError(f"--log-level {log_level!r}: use debug, info, warning or error")
-    if backend not in ("asyncio", "trio"):
-        raise UserError(f"--backend {backend!r}: use asyncio or trio")
-    if backend == "trio":
+    if (cert_file is None) != (key_file is None):
+        raise UsageError("TLS needs both --cert-file and --key-file")
+    if backend is AsyncBackend.TRIO:
         _require_trio()
-    configure_logging(level)
+    configure_logging(getattr(logging, log_level.name))
     loaded = load_spec(spec)
     host, port = _parse_listen(listen)
     secret = _secret(secret_file)
@@ -287,8 +304,6 @@ def start(
     if "://" not in storage:
         raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
     store = open_unopened(storage)  # a bad URL or scheme is one clear error, before any work
-    if (cert_file is None) != (key_file is None):
-        raise UserError("TLS needs both --cert-file and --key-file")
     tls = _check_tls(cert_file, key_file) if cert_file and key_file else None
     if ready_file is not None and not ready_file.parent.is_dir():
         raise UserError(f"--ready-file {ready_file}: directory {ready_file.parent} does not exist")
@@ -328,7 +343,7 @@ def start(
                 _ssl_context(ca_file),
                 ready_file,
                 shutdown_timeout,
-                backend=backend,
+                backend=backend.value,
             )
     except InsecureListen as exc:
         raise UserError(str(exc)) from None

@@ -13,7 +13,7 @@ import typer
 from returns.result import Failure
 from rich.table import Table
 
-from bassline.cli.app import UserError, app, out
+from bassline.cli.app import UsageError, UserError, app, out
 from bassline.cli.exchange import dump_export, parse_export
 from bassline.cli.integrity import NetworkReport, check_network
 from bassline.cli.progress import progress_bar
@@ -216,7 +216,7 @@ def snapshot(
     import that file elsewhere to restore it.
     """
     if list_ and label is not None:
-        raise UserError("--label names a new snapshot; it cannot be used with --list")
+        raise UsageError("--label names a new snapshot; it cannot be used with --list")
 
     async def main() -> list[SnapshotInfo]:
         async with opened(storage_url, existing=True) as storage:

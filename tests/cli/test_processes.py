@@ -1,4 +1,4 @@
-"""The commands as real processes: help, exit status 1 for user errors, 2 for internal ones."""
+"""The commands as real processes: help; exit status 1 for failures, 2 for usage errors, 70 for bugs."""
 
 from __future__ import annotations
 
@@ -63,13 +63,31 @@ class _BrokenStorage:
         return None
 
 
-def test_a_bug_exits_2_with_a_report(cli: Cli) -> None:
+def test_usage_errors_exit_2_in_a_real_process(tmp_path: Path) -> None:
+    calc = str(EXAMPLES / "calculator.json")
+    cases = [
+        (["run"], "Missing argument 'SPEC'"),
+        (["run", calc, "--no-such-option"], "No such option: --no-such-option"),
+        (["nonsense"], "No such command 'nonsense'"),
+        (["import", "memory://", "-", "--batch-size", "0"], "Invalid value for '--batch-size'"),
+        (["start", calc, "--node-id", "n", "--log-level", "loud"], "Invalid value"),
+        (["start", calc, "--node-id", "n", "--cert-file", calc], "needs both --cert-file and"),
+        (["snapshot", "memory://", "n", "--list", "--label", "x"], "cannot be used with --list"),
+    ]
+    for args, message in cases:
+        done = run_cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+def test_a_bug_exits_70_with_a_report(cli: Cli) -> None:
     register("broken", lambda url, **options: _BrokenStorage())
     try:
         done = cli("storage", "check", "broken://")
     finally:
         backends.unregister("broken")
-    assert done.returncode == 2
+    assert done.returncode == 70  # EX_SOFTWARE: 2 is a usage error
     assert "internal error: RuntimeError: backend bug (please report this)" in done.stderr
 
 
@@ -83,7 +101,7 @@ def test_a_bug_report_prints_brackets_as_they_are(cli: Cli) -> None:
         done = cli("storage", "check", "bracketed://")
     finally:
         backends.unregister("bracketed")
-    assert done.returncode == 2
+    assert done.returncode == 70
     assert "RuntimeError: see [trio] and [bold]this[/bold] (please report this)" in done.stderr
 
 

@@ -110,7 +110,7 @@ def test_help_and_usage_errors() -> None:
     assert bassline("--help").returncode == 0
     assert bassline("run", "--help").returncode == 0
     usage = bassline("run")
-    assert usage.returncode == 1 and "Missing argument" in usage.stderr
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr  # as Click, argparse
 
 
 def test_version_prints_the_installed_version_and_nothing_else() -> None:
