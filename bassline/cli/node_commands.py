@@ -218,70 +218,150 @@ async def _run_node(
 
 @app.command()
 def start(
-    spec: Annotated[Path, typer.Argument(help="The Bassline spec every node loads.")],
-    node_id: Annotated[str, typer.Option("--node-id", help="This node's id (unique).")],
+    spec: Annotated[
+        Path, typer.Argument(envvar="BASSLINE_SPEC", help="The Bassline spec every node loads.")
+    ],
+    node_id: Annotated[
+        str, typer.Option("--node-id", envvar="BASSLINE_NODE_ID", help="This node's id (unique).")
+    ],
     groups: Annotated[
         str | None,
         typer.Option(
             "--groups",
+            envvar="BASSLINE_GROUPS",
             help="Comma-separated gadget groups this node runs "
             "(default: those the spec's endpoints give it, or all).",
         ),
     ] = None,
     listen: Annotated[
-        str, typer.Option("--listen", help="HOST:PORT to listen on (port 0: any free port).")
+        str,
+        typer.Option(
+            "--listen",
+            envvar="BASSLINE_LISTEN",
+            help="HOST:PORT to listen on (port 0: any free port).",
+        ),
     ] = f"127.0.0.1:{DEFAULT_PORT}",
     peer: Annotated[
         list[str] | None,
-        typer.Option("--peer", help="A peer's URL (ws://host:port); repeatable."),
+        typer.Option(
+            "--peer", envvar="BASSLINE_PEER", help="A peer's URL (ws://host:port); repeatable."
+        ),
     ] = None,
     storage: Annotated[
         str,
-        typer.Option("--storage", help="Storage URL (memory://, file:///dir, postgresql://...)."),
+        typer.Option(
+            "--storage",
+            envvar="BASSLINE_STORAGE",
+            help="Storage URL (memory://, file:///dir, postgresql://...).",
+        ),
     ] = "memory://",
-    secret_file: SecretOpt = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            envvar="BASSLINE_SECRET_FILE",
+            help="File holding the cluster secret (at least 16 bytes).",
+        ),
+    ] = None,
     advertise: Annotated[
         str | None,
-        typer.Option("--advertise", help="The URL peers should dial (default: the bound one)."),
+        typer.Option(
+            "--advertise",
+            envvar="BASSLINE_ADVERTISE",
+            help="The URL peers should dial (default: the bound one).",
+        ),
     ] = None,
     cert_file: Annotated[
-        Path | None, typer.Option("--cert-file", help="TLS certificate (PEM); needs --key-file.")
+        Path | None,
+        typer.Option(
+            "--cert-file",
+            envvar="BASSLINE_CERT_FILE",
+            help="TLS certificate (PEM); needs --key-file.",
+        ),
     ] = None,
     key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="TLS private key (PEM).")
+        Path | None,
+        typer.Option("--key-file", envvar="BASSLINE_KEY_FILE", help="TLS private key (PEM)."),
     ] = None,
-    ca_file: CaOpt = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            envvar="BASSLINE_CA_FILE",
+            help="CA certificates to trust for https/wss nodes.",
+        ),
+    ] = None,
     ready_file: Annotated[
         Path | None,
-        typer.Option("--ready-file", help="Write the bound URL to this file once listening."),
+        typer.Option(
+            "--ready-file",
+            envvar="BASSLINE_READY_FILE",
+            help="Write the bound URL to this file once listening.",
+        ),
     ] = None,
     heartbeat: Annotated[
-        float, typer.Option("--heartbeat", help="Heartbeat interval in seconds (timeout: 3x).")
+        float,
+        typer.Option(
+            "--heartbeat",
+            envvar="BASSLINE_HEARTBEAT",
+            help="Heartbeat interval in seconds (timeout: 3x).",
+        ),
     ] = 2.0,
     anti_entropy: Annotated[
-        float, typer.Option("--anti-entropy", help="Seconds between digests on every link.")
+        float,
+        typer.Option(
+            "--anti-entropy",
+            envvar="BASSLINE_ANTI_ENTROPY",
+            help="Seconds between digests on every link.",
+        ),
     ] = 1.0,
     reconnect_max: Annotated[
-        float, typer.Option("--reconnect-max", help="Largest redial delay in seconds.")
+        float,
+        typer.Option(
+            "--reconnect-max",
+            envvar="BASSLINE_RECONNECT_MAX",
+            help="Largest redial delay in seconds.",
+        ),
     ] = 5.0,
     no_discover: Annotated[
-        bool, typer.Option("--no-discover", help="Dial only configured peers, never learned ones.")
+        bool,
+        typer.Option(
+            "--no-discover",
+            envvar="BASSLINE_NO_DISCOVER",
+            help="Dial only configured peers, never learned ones.",
+        ),
     ] = False,
     shutdown_timeout: Annotated[
-        float, typer.Option("--shutdown-timeout", help="Seconds a graceful shutdown may take.")
+        float,
+        typer.Option(
+            "--shutdown-timeout",
+            envvar="BASSLINE_SHUTDOWN_TIMEOUT",
+            help="Seconds a graceful shutdown may take.",
+        ),
     ] = 10.0,
     log_level: Annotated[
         LogLevel,
-        typer.Option("--log-level", case_sensitive=False, help="What to log on stderr."),
+        typer.Option(
+            "--log-level",
+            envvar="BASSLINE_LOG_LEVEL",
+            case_sensitive=False,
+            help="What to log on stderr.",
+        ),
     ] = LogLevel.INFO,
     backend: Annotated[
-        AsyncBackend, typer.Option("--backend", help="The async library to run on.")
+        AsyncBackend,
+        typer.Option("--backend", envvar="BASSLINE_BACKEND", help="The async library to run on."),
     ] = AsyncBackend.ASYNCIO,
 ) -> None:
     """Run a node: serve gossip and the JSON API, dial peers, persist contents.
 
     Prints the bound URL on stdout once listening. SIGINT/SIGTERM shut down gracefully:
     peers are told goodbye, storage is flushed and closed.
+
+    Every option (and SPEC) can come from an environment variable instead, named as shown
+    (BASSLINE_ and the option's name: --node-id is BASSLINE_NODE_ID); a flag given on the
+    command line wins. BASSLINE_PEER holds several URLs separated by spaces;
+    BASSLINE_NO_DISCOVER is true/false (1/0, yes/no).
     """
     if (cert_file is None) != (key_file is None):
         raise UsageError("TLS needs both --cert-file and --key-file")

@@ -44,3 +44,7 @@ def test_the_reference_covers_every_command_with_its_options() -> None:
         "| `--batch-size <int range>` | Content records per atomic batch. [default: 1000; x>=1] |"
         in text
     )
+    assert (
+        "| `--node-id <str>` | This node's id (unique). [env var: BASSLINE_NODE_ID; required] |"
+        in (text)
+    )

@@ -6,11 +6,17 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import typer
 
+from bassline.cli.app import _register_commands, app
 from bassline.cli.node_commands import QUIET_LOGGERS, configure_logging
+from bassline.net import api_token
 
 from .conftest import EXAMPLES, cli_env
 
@@ -18,9 +24,14 @@ CALC = str(EXAMPLES / "calculator.json")
 
 
 def run_start(
-    *args: str, env: dict[str, str] | None = None, stop: bool = True
+    *args: str,
+    env: dict[str, str] | None = None,
+    while_running: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``bassline start ARGS`` until it prints its URL, then SIGTERM; its whole output."""
+    """``bassline start ARGS`` until it prints its URL, ``while_running(url)``, then SIGTERM.
+
+    Returns its whole output (the URL line included).
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "bassline", "start", *args],
         stdout=subprocess.PIPE,
@@ -32,8 +43,12 @@ def run_start(
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # blocks until the node listens (or exits)
-        if stop and first.startswith("http"):
-            proc.send_signal(signal.SIGTERM)
+        if first.startswith("http"):
+            try:
+                if while_running is not None:
+                    while_running(first.strip())
+            finally:
+                proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -79,3 +94,61 @@ def test_quiet_loggers_keep_warnings_and_show_everything_at_debug() -> None:
     assert alembic.isEnabledFor(logging.DEBUG)
     configure_logging(logging.ERROR)
     assert not alembic.isEnabledFor(logging.WARNING) and alembic.isEnabledFor(logging.ERROR)
+
+
+def test_every_start_option_and_the_spec_has_its_environment_variable() -> None:
+    _register_commands()
+    root = typer.main.get_command(app)
+    start = root.commands["start"]  # type: ignore[attr-defined]
+    params = [p for p in start.params if p.name != "help"]
+    assert len(params) == 19
+    for param in params:
+        assert param.envvar == f"BASSLINE_{param.name.upper()}", param.name
+
+
+def test_start_takes_its_options_from_the_environment_and_flags_win(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"environment-secret-0123456789")
+    ready = tmp_path / "ready"
+    store = tmp_path / "store"
+    env = cli_env(
+        BASSLINE_SPEC=CALC,
+        BASSLINE_NODE_ID="from-env",
+        BASSLINE_LISTEN="127.0.0.1:0",
+        BASSLINE_PEER="ws://127.0.0.1:1 ws://127.0.0.1:2/x",
+        BASSLINE_STORAGE=f"file://{store}",
+        BASSLINE_SECRET_FILE=str(secret),
+        BASSLINE_READY_FILE=str(ready),
+        BASSLINE_NO_DISCOVER="true",
+        BASSLINE_LOG_LEVEL="WARNING",
+        BASSLINE_GROUPS="add-gadget",
+    )
+    seen: dict[str, Any] = {}
+
+    def status(url: str) -> None:
+        headers = {"authorization": f"Bearer {api_token(secret.read_bytes())}"}
+        seen.update(httpx.get(f"{url}/api/status", headers=headers, timeout=10).json())
+        seen["ready"] = ready.read_text().strip()
+
+    done = run_start(env=env, while_running=status)
+    assert done.returncode == 0, done.stderr
+    assert seen["node"] == "from-env" and seen["groups"] == ["add-gadget"]
+    assert sorted(t["url"] for t in seen["targets"]) == ["ws://127.0.0.1:1", "ws://127.0.0.1:2/x"]
+    assert seen["ready"] == done.stdout.strip()
+    assert any(store.iterdir())  # the file store was created there
+    assert " INFO " not in done.stderr  # BASSLINE_LOG_LEVEL=WARNING
+
+    seen.clear()
+    flags = run_start(
+        "--node-id", "from-flag", "--log-level", "info", env=env, while_running=status
+    )
+    assert flags.returncode == 0, flags.stderr
+    assert seen["node"] == "from-flag"
+    assert "INFO bassline.net: node from-flag joined" in flags.stderr
+
+
+def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
+    env = cli_env(BASSLINE_NODE_ID="n", BASSLINE_HEARTBEAT="often")
+    done = run_start(CALC, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--heartbeat'" in done.stderr, done.stderr
