@@ -19,8 +19,12 @@ def _json(ref: str, description: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(title: str, version: str) -> dict[str, Any]:
-    """The document, for a node running Bassline ``title`` v``version``."""
+def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any]:
+    """The document, for a node running Bassline ``title`` v``version``.
+
+    ``base`` is the path the node's app is served under (``/bassline`` when mounted there);
+    it goes into ``servers``, so that clients prefix every path with it.
+    """
     contact_param = {
         "name": "contact",
         "in": "path",
@@ -39,6 +43,7 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
                 "HMAC-SHA256(secret, 'bassline-api-token/1') in hex (`bassline get` computes it)."
             ),
         },
+        "servers": [{"url": base, "description": "this node"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -98,9 +103,14 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
             },
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics (gossip and storage)",
+                    "summary": "Prometheus metrics (gossip, storage, latency histograms)",
                     "security": [],
-                    "responses": {"200": {"description": "text/plain; version=0.0.4"}},
+                    "responses": {
+                        "200": {
+                            "description": "The Prometheus text exposition format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
                 }
             },
             "/api/changes": {

@@ -267,7 +267,8 @@ def create_app(network: BasslineNetwork) -> Starlette:
     async def openapi(request: Request) -> Response:
         runtime = network.runtime
         title = runtime.spec.id if runtime is not None else "not joined"
-        return _json(openapi_document(title, "1"))
+        # mounted under a path (Mount("/bassline", ...)), the paths below are relative to it
+        return _json(openapi_document(title, "1", request.scope.get("root_path") or "/"))
 
     async def gossip(websocket: WebSocket) -> None:
         await websocket.accept()

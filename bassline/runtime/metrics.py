@@ -2,25 +2,96 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["LatencyWindow", "RuntimeMetrics"]
+__all__ = ["LATENCY_BUCKETS", "Histogram", "LatencyWindow", "RuntimeMetrics", "format_value"]
+
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+"""Upper bounds (seconds) of the latency histograms' buckets, 100 µs to 10 s (+Inf above)."""
+
+
+def format_value(value: float) -> str:
+    """A sample value or bucket bound as Prometheus text writes it (``+Inf``, ``0.001``)."""
+    if value == float("inf"):
+        return "+Inf"
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value)) if abs(value) < 2**53 else repr(float(value))
+    return repr(value)
+
+
+class Histogram:
+    """Counts of observations per bucket (cumulative when read), with their count and sum.
+
+    Unlike a window of recent samples, histograms of several processes add up: Prometheus
+    computes quantiles across nodes from them (``histogram_quantile``).
+    """
+
+    def __init__(self, bounds: Sequence[float] = LATENCY_BUCKETS) -> None:
+        if list(bounds) != sorted(set(bounds)) or not bounds:
+            raise ValueError(f"histogram bounds must be distinct and ascending, got {bounds!r}")
+        self.bounds = tuple(float(b) for b in bounds)
+        self._counts = [0] * (len(self.bounds) + 1)  # the last one: above every bound
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        """Count one observation in the first bucket whose bound is at least ``value``."""
+        self._counts[bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[float, int]]:
+        """``(upper bound, observations <= bound)`` for every bound and ``inf``: cumulative."""
+        out: list[tuple[float, int]] = []
+        running = 0
+        for bound, n in zip((*self.bounds, float("inf")), self._counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
 
 
 class LatencyWindow:
-    """The most recent ``size`` durations of one operation, for percentiles."""
+    """Durations of one operation: a histogram of all of them (for ``/metrics``) and the
+    most recent ``size`` (for percentiles in status and ``metrics``)."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 4096, bounds: Sequence[float] = LATENCY_BUCKETS) -> None:
         self._samples: deque[float] = deque(maxlen=size)
-        self.count = 0
-        self.total = 0.0
+        self.histogram = Histogram(bounds)
+
+    @property
+    def count(self) -> int:
+        """Durations recorded, ever."""
+        return self.histogram.count
+
+    @property
+    def total(self) -> float:
+        """Their sum, in seconds."""
+        return self.histogram.total
 
     def add(self, seconds: float) -> None:
         """Record one duration."""
         self._samples.append(seconds)
-        self.count += 1
-        self.total += seconds
+        self.histogram.observe(seconds)
 
     def percentile(self, p: float) -> float | None:
         """The ``p``-th percentile (0-100) of the window, or None when empty."""
@@ -107,22 +178,14 @@ class RuntimeMetrics:
             for labels, value in samples:
                 lines.append(f"{prefix}_{name}{labels} {value}")
 
-        quantiles = []
+        name = f"{prefix}_operation_seconds"
+        lines.append(f"# HELP {name} Storage and update latency.")
+        lines.append(f"# TYPE {name} histogram")
         for op, w in sorted(self.latency.items()):
-            for q in (50, 95, 99):
-                v = w.percentile(q)
-                if v is not None:
-                    quantiles.append((f'{{operation="{op}",quantile="{q / 100}"}}', v))
-            quantiles.append((f'_count{{operation="{op}"}}', w.count))
-            quantiles.append((f'_sum{{operation="{op}"}}', w.total))
-        lines.append(f"# HELP {prefix}_operation_seconds Storage and update latency.")
-        lines.append(f"# TYPE {prefix}_operation_seconds summary")
-        for labels, value in quantiles:
-            if labels.startswith("_"):
-                suffix, rest = labels.split("{", 1)
-                lines.append(f"{prefix}_operation_seconds{suffix}{{{rest} {value}")
-            else:
-                lines.append(f"{prefix}_operation_seconds{labels} {value}")
+            for bound, n in w.histogram.buckets():
+                lines.append(f'{name}_bucket{{operation="{op}",le="{format_value(bound)}"}} {n}')
+            lines.append(f'{name}_sum{{operation="{op}"}} {format_value(w.total)}')
+            lines.append(f'{name}_count{{operation="{op}"}} {w.count}')
         metric("queue_depth", "gauge", "Contacts waiting to be written.", [("", self.queue_depth)])
         metric(
             "queue_depth_max", "gauge", "Largest queue depth seen.", [("", self.queue_depth_max)]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
+from prometheus_client.parser import text_string_to_metric_families
 
 from bassline.lattices import GrowSet
 from bassline.net import GossipSettings, api_token
 from bassline.spec import parse_spec
 
-from .conftest import SECRET, flat, node, wait_until
+from .conftest import FAST, SECRET, flat, node, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -66,6 +68,50 @@ async def test_spec_status_health_metrics_and_openapi() -> None:
             doc = (await http.get("/openapi.json")).json()
             assert doc["openapi"].startswith("3.1")
             assert "/api/contacts/{contact}" in doc["paths"]
+            validate(doc)  # the reference validator, not our reading of the spec
+            assert doc["servers"][0]["url"] == "/"
+
+
+async def test_metrics_parse_with_the_reference_parser_and_latency_is_a_histogram() -> None:
+    async with node("n", flat(2)) as (_net, server):
+        assert server.url is not None
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            for i in range(3):
+                assert (await http.put("/api/contacts/c0", json={"value": i})).status_code == 200
+            await http.put("/api/contacts/nope", json={"value": 1})  # a labelled counter
+            text = (await http.get("/metrics")).text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        declared = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+        assert len(families) == len(declared)  # every family parsed, none merged or lost
+        assert "summary" not in {f.type for f in families.values()}
+        latency = families["bassline_runtime_operation_seconds"]
+        assert latency.type == "histogram"
+        updates = [s for s in latency.samples if s.labels.get("operation") == "update"]
+        count = next(s.value for s in updates if s.name.endswith("_count"))
+        inf = next(s.value for s in updates if s.labels.get("le") == "+Inf")
+        assert count == inf >= 3
+        rejected = families["bassline_net_api_rejected"]
+        assert rejected.type == "counter"
+        assert {s.labels["reason"]: s.value for s in rejected.samples} == {"unknown-contact": 1}
+
+
+async def test_a_mounted_node_describes_its_paths_under_the_mount() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from bassline.net import BasslineNetwork, NodeServer, create_app
+
+    async with BasslineNetwork("m", flat(2), settings=FAST) as net:
+        outer = Starlette(routes=[Mount("/bassline", app=create_app(net))])
+        async with NodeServer(net, "127.0.0.1", 0, app=outer) as server:
+            assert server.url is not None
+            async with httpx.AsyncClient(base_url=server.url.http) as http:
+                doc = (await http.get("/bassline/openapi.json")).json()
+                validate(doc)
+                assert doc["servers"][0]["url"] == "/bassline"
+                some_path = next(iter(doc["paths"]))
+                answer = await http.get(doc["servers"][0]["url"] + "/healthz")
+                assert answer.status_code == 200 and some_path.startswith("/")
 
 
 async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from returns.result import Success
 
 from bassline import PersistenceError, StorageUnavailable
@@ -295,8 +296,15 @@ async def test_metrics_snapshot_and_prometheus_text(memory_url: str) -> None:
             assert m["cache"] == {"hits": 1, "misses": 1}
             assert m["breaker"]["state"] == "closed"
             text = rt.prometheus()
-            assert "# TYPE bassline_runtime_operation_seconds summary" in text
-            assert 'bassline_runtime_operation_seconds{operation="write",quantile="0.99"}' in text
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            latency = families["bassline_runtime_operation_seconds"]
+            assert latency.type == "histogram"  # adds up across nodes; a summary does not
+            writes = [s for s in latency.samples if s.labels.get("operation") == "write"]
+            buckets = [s for s in writes if s.name.endswith("_bucket")]
+            assert [b.labels["le"] for b in buckets][-1] == "+Inf"
+            assert [b.value for b in buckets] == sorted(b.value for b in buckets)
+            count = next(s.value for s in writes if s.name.endswith("_count"))
+            assert buckets[-1].value == count == m["latency_seconds"]["write"]["count"]
             assert 'bassline_runtime_breaker_state{state="closed"} 1' in text
             assert "bassline_runtime_queue_depth 0" in text
 
