@@ -1,7 +1,8 @@
 """A spec as a Graphviz DOT graph, and rendering it to SVG/PNG/PDF with the ``dot`` binary.
 
 Groups are clusters (nested like the group tree), gadget groups are labelled with their
-gadget and shaded, contacts are nodes (boundary ports as ellipses, merge contacts show
+gadget and shaded, each instance of a compound part is a dashed cluster labelled with its
+part (the contacts inside it show their names in the part), contacts are nodes (boundary ports as ellipses, merge contacts show
 their lattice, initial contents are shown), directed wires are arrows and bidirectional
 wires have arrowheads at both ends.
 """
@@ -13,7 +14,16 @@ import subprocess
 from pathlib import Path
 
 from bassline.cli.render import show
-from bassline.spec import ROOT_GROUP, Bassline, BlendMode, ContactSpec, GroupSpec, WireType
+from bassline.spec import (
+    PART_ATTRIBUTE,
+    ROOT_GROUP,
+    SEPARATOR,
+    Bassline,
+    BlendMode,
+    ContactSpec,
+    GroupSpec,
+    WireType,
+)
 
 __all__ = ["DOT_INSTALL_HINT", "RENDERED_FORMATS", "DotMissing", "quote", "render_dot", "to_dot"]
 
@@ -45,9 +55,9 @@ def _label(*lines: str) -> str:
     return '"' + "\\n".join(_escape(line) for line in lines) + '"'
 
 
-def _contact_node(c: ContactSpec, in_gadget: bool) -> str:
-    lines = [c.port if in_gadget else c.id]
-    if not in_gadget and c.name and c.name != c.id:
+def _contact_node(c: ContactSpec, in_gadget: bool, in_part: bool = False) -> str:
+    lines = [c.port if in_gadget or in_part else c.id]
+    if not in_gadget and not in_part and c.name and c.name != c.id:
         lines.append(f"({c.name})")
     if c.blend is BlendMode.MERGE:
         lines.append(f"merge: {c.lattice or 'defined'}")
@@ -61,11 +71,18 @@ def _contact_node(c: ContactSpec, in_gadget: bool) -> str:
     return f"{quote(c.id)} [label={_label(*lines)}, shape={shape}{style}];"
 
 
-def _cluster(spec: Bassline, group: GroupSpec, depth: int) -> list[str]:
+def _cluster(spec: Bassline, group: GroupSpec, depth: int, *, in_part: bool = False) -> list[str]:
     pad = "  " * depth
+    part = group.attributes.get(PART_ATTRIBUTE)
     if group.gadget:
         title = [group.name or group.id, f"gadget: {group.gadget}"]
         style = 'style="rounded,filled", fillcolor="#eef3ff", color="#4a6fb5"'
+    elif isinstance(part, str):
+        local = group.id.rsplit(SEPARATOR, 1)[-1]
+        title = [group.id, f"part: {part}"]
+        if group.name not in ("", group.id, local):
+            title.insert(0, group.name)
+        style = 'style="rounded,dashed", color="#b5794a"'
     else:
         title = [group.name or group.id] if group.name in ("", group.id) else [group.name, group.id]
         style = 'style="rounded", color="#888888"'
@@ -73,16 +90,24 @@ def _cluster(spec: Bassline, group: GroupSpec, depth: int) -> list[str]:
         f"{pad}subgraph {quote('cluster_' + group.id)} {{",
         f"{pad}  graph [label={_label(*title)}, {style}];",
     ]
-    lines += _body(spec, group.id, depth + 1, in_gadget=group.gadget is not None)
+    lines += _body(
+        spec,
+        group.id,
+        depth + 1,
+        in_gadget=group.gadget is not None,
+        in_part=in_part or isinstance(part, str),
+    )
     lines.append(f"{pad}}}")
     return lines
 
 
-def _body(spec: Bassline, group_id: str, depth: int, *, in_gadget: bool) -> list[str]:
+def _body(
+    spec: Bassline, group_id: str, depth: int, *, in_gadget: bool, in_part: bool = False
+) -> list[str]:
     pad = "  " * depth
-    lines = [pad + _contact_node(c, in_gadget) for c in spec.contacts_of(group_id)]
+    lines = [pad + _contact_node(c, in_gadget, in_part) for c in spec.contacts_of(group_id)]
     for child in spec.children(group_id):
-        lines += _cluster(spec, child, depth)
+        lines += _cluster(spec, child, depth, in_part=in_part)
     return lines
 
 

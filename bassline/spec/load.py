@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
 import orjson
 
 from bassline.codec import from_json, parse_json, to_json
 from bassline.content import ABSENT
 from bassline.errors import ContentError, PluginNotFound, SpecError, SpecProblem
-from bassline.gadgets import get_gadget
-from bassline.lattices import get_lattice
+from bassline.gadgets import Gadget, get_gadget
+from bassline.lattices import GrowSet, Interval, ShrinkSet, get_lattice
 from bassline.plugins import closest
 from bassline.spec.model import (
     ROOT_GROUP,
@@ -28,11 +29,24 @@ from bassline.spec.model import (
     WireSpec,
     WireType,
 )
+from bassline.spec.parts import SEPARATOR, PartTemplate
 from bassline.spec.prototype import is_prototype_format, prototype_path, prototype_to_native
 
-__all__ = ["ID_PATTERN", "MAX_ID_LENGTH", "URL_PATTERN", "load_spec", "parse_spec", "validate_spec"]
+__all__ = [
+    "ID_PATTERN",
+    "MAX_EXPANDED",
+    "MAX_ID_LENGTH",
+    "URL_PATTERN",
+    "gadget_port_boundaries",
+    "load_spec",
+    "parse_spec",
+    "validate_spec",
+]
 
 MAX_ID_LENGTH = 200
+MAX_EXPANDED = 5_000_000
+"""At most this many groups, contacts and wires come from the uses of parts in one spec (or
+in one part's definition): a guard against definitions that double at every level."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _END = "(?![\\s\\S])"  # the end of the text in Python and ECMA-262 ('$' in Python also
 # matches before a final newline, so a schema validator in Python would accept "id\n")
@@ -44,9 +58,23 @@ URL_PATTERN = (
 """What an endpoint URL looks like (the JSON Schema uses the same pattern): a lower-case
 ws, wss, http or https scheme, a host, no spaces or control characters."""
 _URL = re.compile(URL_PATTERN)
-_TOP_KEYS = {"format", "id", "version", "metadata", "groups", "contacts", "wires", "endpoints"}
+_TOP_KEYS = {
+    "format",
+    "id",
+    "version",
+    "metadata",
+    "groups",
+    "contacts",
+    "wires",
+    "endpoints",
+    "parts",
+    "uses",
+}
 _GROUP_KEYS = {"id", "name", "parent", "gadget", "attributes"}
 _CONTACT_KEYS = {"id", "group", "name", "blend", "lattice", "boundary", "content", "attributes"}
+_PORT_KEYS = {"id", "blend", "lattice", "boundary", "content", "attributes"}
+_PART_KEYS = {"ports", "groups", "contacts", "wires", "uses", "attributes"}
+_USE_KEYS = {"id", "part", "parent", "name", "ports", "attributes"}
 _WIRE_KEYS = {"id", "from", "to", "type"}
 _ENDPOINT_KEYS = {"node", "url"}
 
@@ -145,16 +173,16 @@ class _Checker:
             self.add(path, f"unknown value {value!r} (expected one of: {allowed})")
             return default
 
-    def items(self, data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
+    def items(self, data: Mapping[str, Any], key: str, base: str = "$") -> list[tuple[str, Any]]:
         raw = data.get(key)
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.add(f"$.{key}", f"expected an array, got {_type_name(raw)}")
+            self.add(f"{base}.{key}", f"expected an array, got {_type_name(raw)}")
             return []
         out = []
         for i, item in enumerate(raw):
-            path = f"$.{key}[{i}]"
+            path = f"{base}.{key}[{i}]"
             if not isinstance(item, dict):
                 self.add(path, f"expected an object, got {_type_name(item)}")
                 continue
@@ -162,12 +190,21 @@ class _Checker:
         return out
 
 
-def _parse_groups(ck: _Checker, data: Mapping[str, Any]) -> dict[str, tuple[str, GroupSpec]]:
+def _parse_groups(
+    ck: _Checker, data: Mapping[str, Any], base: str = "$", *, in_part: bool = False
+) -> dict[str, tuple[str, GroupSpec]]:
     groups: dict[str, tuple[str, GroupSpec]] = {}
-    for path, item in ck.items(data, "groups"):
+    for path, item in ck.items(data, "groups", base):
         ck.unknown_keys(item, _GROUP_KEYS, path)
         gid = ck.ident(item.get("id"), f"{path}.id")
         if gid is None:
+            continue
+        if in_part and gid == ROOT_GROUP:
+            ck.add(
+                f"{path}.id",
+                "inside a part, 'root' is the part's own group (each instance's group); "
+                "give it attributes with the part's 'attributes'",
+            )
             continue
         if gid in groups:
             ck.add(f"{path}.id", f"duplicate group id {gid!r} (first at {groups[gid][0]})")
@@ -196,7 +233,7 @@ def _parse_groups(ck: _Checker, data: Mapping[str, Any]) -> dict[str, tuple[str,
             ),
         )
     if ROOT_GROUP not in groups:
-        groups[ROOT_GROUP] = ("$.groups", GroupSpec(id=ROOT_GROUP, name=ROOT_GROUP))
+        groups[ROOT_GROUP] = (f"{base}.groups", GroupSpec(id=ROOT_GROUP, name=ROOT_GROUP))
     elif groups[ROOT_GROUP][1].parent is not None:
         ck.add(f"{groups[ROOT_GROUP][0]}.parent", "the root group cannot have a parent")
     for path, g in groups.values():
@@ -233,18 +270,26 @@ def _check_tree(ck: _Checker, groups: Mapping[str, tuple[str, GroupSpec]]) -> No
 
 
 def _parse_contacts(
-    ck: _Checker, data: Mapping[str, Any], groups: Mapping[str, tuple[str, GroupSpec]]
+    ck: _Checker,
+    data: Mapping[str, Any],
+    groups: Mapping[str, tuple[str, GroupSpec]],
+    base: str = "$",
+    into: dict[str, tuple[str, ContactSpec]] | None = None,
+    *,
+    ports: bool = False,
 ) -> dict[str, tuple[str, ContactSpec]]:
-    contacts: dict[str, tuple[str, ContactSpec]] = {}
-    for path, item in ck.items(data, "contacts"):
-        ck.unknown_keys(item, _CONTACT_KEYS, path)
+    """Parse ``contacts`` (or, with ``ports``, a part's ``ports``: contacts of the part's
+    own group, on its boundary) into ``into``."""
+    contacts: dict[str, tuple[str, ContactSpec]] = {} if into is None else into
+    for path, item in ck.items(data, "ports" if ports else "contacts", base):
+        ck.unknown_keys(item, _PORT_KEYS if ports else _CONTACT_KEYS, path)
         cid = ck.ident(item.get("id"), f"{path}.id")
         if cid is None:
             continue
         if cid in contacts:
             ck.add(f"{path}.id", f"duplicate contact id {cid!r} (first at {contacts[cid][0]})")
             continue
-        group = item.get("group", ROOT_GROUP)
+        group = ROOT_GROUP if ports else item.get("group", ROOT_GROUP)
         group = ck.ident(group, f"{path}.group") or ROOT_GROUP
         if group not in groups:
             ck.add(f"{path}.group", f"unknown group {group!r}" + _suggest(group, groups))
@@ -274,7 +319,12 @@ def _parse_contacts(
                 name=ck.string(item.get("name"), f"{path}.name", ""),
                 blend=blend,
                 lattice=lattice,
-                boundary=ck.enum(Boundary, item.get("boundary"), f"{path}.boundary", None),
+                boundary=ck.enum(
+                    Boundary,
+                    item.get("boundary"),
+                    f"{path}.boundary",
+                    Boundary.BOTH if ports else None,
+                ),
                 content=content,
                 attributes=ck.json_object(item.get("attributes"), f"{path}.attributes"),
             ),
@@ -289,6 +339,10 @@ def _check_content(ck: _Checker, content: Any, lattice: str | None, path: str) -
     except ContentError as exc:
         ck.add(path, str(exc))
         return ABSENT
+    empty = _empty_interval(content)
+    if empty is not None:
+        ck.add(path, empty)
+        return ABSENT
     if lattice is None:
         return content
     try:
@@ -300,13 +354,47 @@ def _check_content(ck: _Checker, content: Any, lattice: str | None, path: str) -
         return ABSENT
 
 
+def _empty_interval(value: Any, where: str = "") -> str | None:
+    """Why ``value`` is not content: it holds an empty interval (lo > hi). None if it does not.
+
+    ``Interval`` itself allows empty values (an intersection may be one, which the interval
+    lattice reports as a contradiction), so a tagged ``{"$type": "interval", "value": [3, 1]}``
+    decodes; as initial content it is a mistake, whichever lattice the contact has.
+    """
+    if isinstance(value, Interval):
+        if value.empty:
+            at = f" at {where}" if where else ""
+            return f"the interval [{value.lo}, {value.hi}] is empty (lo > hi){at}"
+        return None
+    if isinstance(value, list | GrowSet | ShrinkSet):
+        for i, item in enumerate(value):
+            found = _empty_interval(item, f"{where}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _empty_interval(item, f"{where}.{key}")
+            if found:
+                return found
+    return None
+
+
+def gadget_port_boundaries(gadget: Gadget) -> dict[str, Boundary]:
+    """The boundary each port contact of a ``gadget`` group must have, in port order."""
+    return {p: Boundary.INPUT for p in gadget.inputs} | {p: Boundary.OUTPUT for p in gadget.outputs}
+
+
 def _check_gadget_ports(
     ck: _Checker,
     groups: Mapping[str, tuple[str, GroupSpec]],
     contacts: Mapping[str, tuple[str, ContactSpec]],
+    only: set[str] | None = None,
 ) -> None:
+    """Every gadget group (or those in ``only``) has one contact per port, rightly directed."""
     members_of: dict[str, list[tuple[str, str, ContactSpec]]] = {
-        gid: [] for gid, (_, g) in groups.items() if g.gadget is not None
+        gid: []
+        for gid, (_, g) in groups.items()
+        if g.gadget is not None and (only is None or gid in only)
     }
     for cid, (cpath, c) in contacts.items():  # one pass: linear in the spec's size
         members = members_of.get(c.group)
@@ -318,9 +406,7 @@ def _check_gadget_ports(
             gadget = get_gadget(g.gadget or "")
         except PluginNotFound:
             continue
-        expected = {p: Boundary.INPUT for p in gadget.inputs} | {
-            p: Boundary.OUTPUT for p in gadget.outputs
-        }
+        expected = gadget_port_boundaries(gadget)
         seen: dict[str, str] = {}
         for cid, cpath, c in members:
             port = c.port
@@ -357,9 +443,13 @@ def _parse_wires(
     data: Mapping[str, Any],
     groups: Mapping[str, tuple[str, GroupSpec]],
     contacts: Mapping[str, tuple[str, ContactSpec]],
-) -> list[WireSpec]:
-    wires: dict[str, tuple[str, WireSpec]] = {}
-    for path, item in ck.items(data, "wires"):
+    base: str = "$",
+    into: dict[str, tuple[str, WireSpec]] | None = None,
+    derived: set[str] | None = None,
+) -> dict[str, tuple[str, WireSpec]]:
+    """Parse ``wires`` into ``into``; the ids of wires without one go into ``derived``."""
+    wires: dict[str, tuple[str, WireSpec]] = {} if into is None else into
+    for path, item in ck.items(data, "wires", base):
         ck.unknown_keys(item, _WIRE_KEYS, path)
         ends: list[str | None] = []
         for key in ("from", "to"):
@@ -391,7 +481,9 @@ def _parse_wires(
         if problem:
             ck.add(path, problem)
         wires[wid] = (path, WireSpec(id=wid, source=source, target=target, type=wtype))
-    return [w for _, w in wires.values()]
+        if derived is not None and item.get("id") is None:
+            derived.add(wid)
+    return wires
 
 
 def _wire_scope_problem(
@@ -490,6 +582,334 @@ def _check_global_ids(
             ck.add(f"{path}.id", f"contact id {cid!r} is also a group id")
 
 
+# ------------------------------------------------------------------ compound parts
+
+
+@attrs.define
+class _Scope:
+    """What one level of a spec (the top, or one part's definition) holds once parsed."""
+
+    groups: dict[str, tuple[str, GroupSpec]]
+    contacts: dict[str, tuple[str, ContactSpec]]
+    wires: dict[str, tuple[str, WireSpec]]
+    ports: dict[str, Boundary]
+    derived: set[str] | None
+    """Ids of wires whose id was derived from their ends (tracked inside parts only)."""
+    expanded: int = 0
+    """How many groups, contacts and wires the uses at this level expanded into."""
+
+
+@attrs.define
+class _Use:
+    """One use of a part, validated as far as it can be before it expands."""
+
+    path: str
+    id: str
+    part: PartTemplate
+    parent: str
+    name: str
+    attributes: dict[str, Any]
+    bindings: dict[str, Any] | None
+    """Port name -> contact id (or None); None when ``ports`` was not an object."""
+    expanded: bool = False
+
+
+def _parse_scope(
+    ck: _Checker,
+    data: Mapping[str, Any],
+    base: str,
+    parts: Mapping[str, PartTemplate],
+    *,
+    in_part: bool,
+) -> _Scope:
+    """Parse one level: its groups, (ports,) contacts, uses of parts, then wires."""
+    groups = _parse_groups(ck, data, base, in_part=in_part)
+    contacts: dict[str, tuple[str, ContactSpec]] = {}
+    ports: dict[str, Boundary] = {}
+    if in_part:
+        _parse_contacts(ck, data, groups, base, contacts, ports=True)
+        ports = {cid: c.boundary or Boundary.BOTH for cid, (_, c) in contacts.items()}
+    _parse_contacts(ck, data, groups, base, contacts)
+    own = {gid for gid, (_, g) in groups.items() if g.gadget is not None}
+    own.update(c.group for _, c in contacts.values())
+    scope = _Scope(groups, contacts, {}, ports, set() if in_part else None)
+    uses = _parse_uses(ck, data, base, groups, parts)
+    for use in uses:
+        _expand_use(ck, use, scope)
+    _check_global_ids(ck, groups, contacts)
+    _check_gadget_ports(ck, groups, contacts, only=own)  # what expanded was checked in its part
+    for use in uses:
+        _bind_use(ck, use, scope)
+    _parse_wires(ck, data, groups, contacts, base, scope.wires, scope.derived)
+    return scope
+
+
+def _parse_uses(
+    ck: _Checker,
+    data: Mapping[str, Any],
+    base: str,
+    groups: Mapping[str, tuple[str, GroupSpec]],
+    parts: Mapping[str, PartTemplate],
+) -> list[_Use]:
+    uses: list[_Use] = []
+    for path, item in ck.items(data, "uses", base):
+        ck.unknown_keys(item, _USE_KEYS, path)
+        uid = ck.ident(item.get("id"), f"{path}.id")
+        part: PartTemplate | None = None
+        if "part" not in item:
+            ck.add(path, "missing 'part' (the name of the part to use)")
+        else:
+            name = ck.ident(item["part"], f"{path}.part")
+            if name is not None:
+                part = parts.get(name)
+                if part is None:
+                    ck.add(f"{path}.part", f"unknown part {name!r}" + _suggest(name, parts))
+        parent = item.get("parent")
+        parent = ROOT_GROUP if parent is None else ck.ident(parent, f"{path}.parent")
+        if parent is not None and parent not in groups:
+            ck.add(f"{path}.parent", f"unknown group {parent!r}" + _suggest(parent, groups))
+            parent = None
+        elif parent is not None and groups[parent][1].gadget:
+            ck.add(f"{path}.parent", f"group {parent!r} is a gadget and cannot contain groups")
+            parent = None
+        label = ck.string(item.get("name"), f"{path}.name", uid or "")
+        attributes = ck.json_object(item.get("attributes"), f"{path}.attributes")
+        bindings = item.get("ports")
+        if bindings is None:
+            bindings = {}
+        elif not isinstance(bindings, dict):
+            ck.add(
+                f"{path}.ports",
+                f"expected an object (port name -> contact id or null), got {_type_name(bindings)}",
+            )
+            bindings = None
+        if uid is None or part is None:
+            continue
+        uses.append(_Use(path, uid, part, parent or ROOT_GROUP, label or uid, attributes, bindings))
+    return uses
+
+
+def _expand_use(ck: _Checker, use: _Use, scope: _Scope) -> None:
+    """Add the groups, contacts and wires of one instance, refusing ids that collide."""
+    part = use.part
+    longest = len(use.id) + len(SEPARATOR) + part.longest_id
+    if longest > MAX_ID_LENGTH:
+        ck.add(
+            f"{use.path}.id",
+            f"ids inside this instance of part {part.name!r} would be up to {longest} "
+            f"characters long (at most {MAX_ID_LENGTH}); shorten the instance id or the "
+            "part's ids",
+        )
+        return
+    if scope.expanded + part.size > MAX_EXPANDED:
+        ck.add(
+            use.path,
+            f"the uses of parts here expand to more than {MAX_EXPANDED:,} groups, contacts "
+            "and wires (does a part use another part many times at every level?)",
+        )
+        return
+    scope.expanded += part.size
+    made = part.instantiate(use.id, use.parent, name=use.name, attributes=use.attributes)
+    path = use.path
+    groups, contacts, wires, derived = scope.groups, scope.contacts, scope.wires, scope.derived
+    clashes: list[str] = []
+    for g in (made.group, *made.groups):
+        if g.id in groups:
+            clashes.append(f"group {g.id!r} (already at {groups[g.id][0]})")
+        else:
+            groups[g.id] = (path, g)
+    for c in made.contacts:
+        if c.id in contacts:
+            clashes.append(f"contact {c.id!r} (already at {contacts[c.id][0]})")
+        else:
+            contacts[c.id] = (path, c)
+    for w, was_derived in zip(made.wires, made.derived, strict=True):
+        if w.id in wires:
+            clashes.append(f"wire {w.id!r} (already at {wires[w.id][0]})")
+        else:
+            wires[w.id] = (path, w)
+            if was_derived and derived is not None:
+                derived.add(w.id)
+    if clashes:
+        more = f", and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+        ck.add(
+            f"{path}.id",
+            f"this instance of part {part.name!r} expands to ids that are already taken: "
+            + ", ".join(clashes[:3])
+            + more,
+        )
+        return
+    use.expanded = True
+
+
+def _bind_use(ck: _Checker, use: _Use, scope: _Scope) -> None:
+    """Wire each port of an instance to the contact it is bound to (by the port's direction)."""
+    part, bindings = use.part, use.bindings
+    if bindings is None:
+        return
+    missing = [p for p in part.ports if p not in bindings]
+    if missing:
+        ck.add(
+            f"{use.path}.ports",
+            f"missing port(s) {', '.join(missing)} of part {part.name!r} (bind every port "
+            "to a contact id, or to null to leave it unconnected)",
+        )
+    contacts, wires = scope.contacts, scope.wires
+    for port, target in bindings.items():
+        path = f"{use.path}.ports.{port}"
+        if port not in part.ports:
+            listed = ", ".join(part.ports) or "none"
+            ck.add(
+                path,
+                f"part {part.name!r} has no port {port!r} (ports: {listed})"
+                + _suggest(port, part.ports),
+            )
+            continue
+        if target is None:
+            continue
+        outer = ck.ident(target, path)
+        if outer is None:
+            continue
+        if outer not in contacts:
+            ck.add(path, f"unknown contact {outer!r}" + _suggest(outer, contacts))
+            continue
+        if not use.expanded:
+            continue
+        inner = use.id + SEPARATOR + port
+        if outer == inner:
+            ck.add(path, f"port {port!r} is bound to itself")
+            continue
+        boundary = part.ports[port]
+        source, target_id = (inner, outer) if boundary is Boundary.OUTPUT else (outer, inner)
+        kind = WireType.BIDIRECTIONAL if boundary is Boundary.BOTH else WireType.DIRECTED
+        wid = f"{source}->{target_id}"
+        if wid in wires:
+            ck.add(path, f"duplicate wire id {wid!r} (first at {wires[wid][0]})")
+            continue
+        problem = _wire_scope_problem(contacts[source][1], contacts[target_id][1], scope.groups)
+        if problem:
+            ck.add(path, problem)
+        wires[wid] = (path, WireSpec(id=wid, source=source, target=target_id, type=kind))
+        if scope.derived is not None:
+            scope.derived.add(wid)
+
+
+def _part_order(
+    ck: _Checker, uses_of: Mapping[str, list[tuple[str, str]]]
+) -> tuple[list[str], set[str]]:
+    """Parts in an order where each comes after the parts it uses; and the recursive ones.
+
+    A part that uses itself, directly or through others, is reported once per cycle at the
+    use that closes it.
+    """
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    order: list[str] = []
+    cyclic: set[str] = set()
+    for start in uses_of:
+        if start in state:
+            continue
+        state[start] = 1
+        path = [start]
+        stack = [iter(uses_of[start])]
+        while stack:
+            for use_path, used in stack[-1]:
+                seen = state.get(used)
+                if seen is None:
+                    state[used] = 1
+                    path.append(used)
+                    stack.append(iter(uses_of[used]))
+                    break
+                if seen == 1:
+                    cycle = path[path.index(used) :]
+                    cyclic.update(cycle)
+                    ck.add(
+                        f"{use_path}.part",
+                        f"part {used!r} uses itself: " + " -> ".join([*cycle, used]),
+                    )
+            else:
+                stack.pop()
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
+    return order, cyclic
+
+
+def _parse_parts(ck: _Checker, data: Mapping[str, Any]) -> dict[str, PartTemplate]:
+    """Validate every part definition once (the parts it uses first) into a template."""
+    raw = data.get("parts")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        ck.add("$.parts", f"expected an object (part name -> definition), got {_type_name(raw)}")
+        return {}
+    defs: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, item in raw.items():
+        path = f"$.parts.{name}"
+        if ck.ident(name, path) is None:
+            continue
+        if not isinstance(item, dict):
+            ck.add(path, f"expected an object (a part definition), got {_type_name(item)}")
+            continue
+        ck.unknown_keys(item, _PART_KEYS, path)
+        defs[name] = (path, item)
+    uses_of: dict[str, list[tuple[str, str]]] = {}
+    for name, (path, item) in defs.items():
+        uses = item.get("uses")
+        found = uses if isinstance(uses, list) else []
+        uses_of[name] = [
+            (f"{path}.uses[{i}]", u["part"])
+            for i, u in enumerate(found)
+            if isinstance(u, dict) and isinstance(u.get("part"), str) and u["part"] in defs
+        ]
+    order, cyclic = _part_order(ck, uses_of)
+    templates: dict[str, PartTemplate] = {}
+    for name in order:
+        path, item = defs[name]
+        before = len(ck.problems)
+        if name in cyclic:  # its ports still let the rest of the spec be checked
+            root = {ROOT_GROUP: (f"{path}.groups", GroupSpec(id=ROOT_GROUP, name=ROOT_GROUP))}
+            contacts = _parse_contacts(ck, item, root, path, ports=True)
+            scope = _Scope(root, contacts, {}, {}, None)
+            scope.ports = {cid: c.boundary or Boundary.BOTH for cid, (_, c) in contacts.items()}
+        else:
+            scope = _parse_scope(ck, item, path, templates, in_part=True)
+        attributes = ck.json_object(item.get("attributes"), f"{path}.attributes")
+        templates[name] = _template(
+            name, scope, attributes, complete=name not in cyclic and len(ck.problems) == before
+        )
+    return templates
+
+
+def _template(
+    name: str, scope: _Scope, attributes: dict[str, Any], *, complete: bool
+) -> PartTemplate:
+    """A part's parsed level as a template; only its ports when it had problems."""
+    contacts = [c if c.name else attrs.evolve(c, name=c.id) for _, c in scope.contacts.values()]
+    if not complete:
+        return PartTemplate(
+            name=name,
+            ports=scope.ports,
+            groups=(),
+            contacts=tuple(c for c in contacts if c.id in scope.ports),
+            wires=(),
+            derived=(),
+            attributes=attributes,
+            complete=False,
+        )
+    wires = tuple(w for _, w in scope.wires.values())
+    derived = scope.derived or set()
+    return PartTemplate(
+        name=name,
+        ports=scope.ports,
+        groups=tuple(g for gid, (_, g) in scope.groups.items() if gid != ROOT_GROUP),
+        contacts=tuple(contacts),
+        wires=wires,
+        derived=tuple(w.id in derived for w in wires),
+        attributes=attributes,
+        complete=True,
+    )
+
+
 def parse_spec(data: Any, source: str | None = None, *, default_id: str = "network") -> Bassline:
     """Validate spec data (native or prototype format) and build the :class:`Bassline`.
 
@@ -503,6 +923,14 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     if prototype:
         _check_prototype_keys(ck, data)
         data = prototype_to_native(data, default_id=default_id)
+        for key in ("parts", "uses"):
+            if key in data:
+                ck.add(
+                    f"$.{key}",
+                    "parts need the native format (groups, contacts and wires as arrays, "
+                    '"format": "bassline/1")',
+                )
+                del data[key]
     ck.unknown_keys(data, _TOP_KEYS, "$")
     fmt = data.get("format")
     if fmt is not None and fmt != "bassline/1":
@@ -515,11 +943,9 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
         version = str(version)
     version = ck.string(version, "$.version", "1") or "1"
     metadata = ck.json_object(data.get("metadata"), "$.metadata")
-    groups = _parse_groups(ck, data)
-    contacts = _parse_contacts(ck, data, groups)
-    _check_global_ids(ck, groups, contacts)
-    _check_gadget_ports(ck, groups, contacts)
-    wires = _parse_wires(ck, data, groups, contacts)
+    parts = _parse_parts(ck, data)
+    scope = _parse_scope(ck, data, "$", parts, in_part=False)
+    groups, contacts, wires = scope.groups, scope.contacts, scope.wires
     endpoints = _parse_endpoints(ck, data, groups)
     if ck.problems:
         if prototype:
@@ -532,7 +958,7 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
         version=version,
         groups=tuple(sorted((g for _, g in groups.values()), key=lambda g: g.id)),
         contacts=tuple(sorted((c for _, c in contacts.values()), key=lambda c: c.id)),
-        wires=tuple(sorted(wires, key=lambda w: w.id)),
+        wires=tuple(sorted((w for _, w in wires.values()), key=lambda w: w.id)),
         endpoints=endpoints,
         metadata=metadata,
     )

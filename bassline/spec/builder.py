@@ -1,0 +1,510 @@
+"""Writing specs in Python: define a part once, use it many times, wire handles, not ids.
+
+:class:`Part` defines a compound part (ports, contacts, gadget groups, wires, uses of other
+parts); :class:`SpecBuilder` describes a whole network. Every call that adds something
+returns a handle (:class:`ContactRef`, :class:`GroupRef`); wires, gadgets and uses take
+handles, so no id string is ever put together by hand. ``to_data()`` writes the JSON spec
+format (with ``parts`` and ``uses``) and ``build()`` loads it with
+:func:`bassline.spec.parse_spec`, which validates it and expands every use.
+
+Mistakes the builder can see at the call (an id used twice, a handle from another part, a
+port missing or unknown, a part that would use itself) raise :class:`~bassline.errors.SpecError`
+right there, with the JSON path the item would have; ``build()`` reports everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from bassline.codec import to_json
+from bassline.content import ABSENT
+from bassline.errors import PluginNotFound, SpecError, SpecProblem
+from bassline.gadgets import get_gadget
+from bassline.spec.load import gadget_port_boundaries, parse_spec
+from bassline.spec.model import Bassline, Boundary, WireType
+from bassline.spec.parts import SEPARATOR
+
+__all__ = ["ContactRef", "GroupRef", "Part", "SpecBuilder"]
+
+
+@attrs.frozen
+class ContactRef:
+    """A handle to a contact of one part or spec (use it where that part or spec wires)."""
+
+    owner: _Scope = attrs.field(eq=False, repr=False)
+    id: str
+    """The contact's id where it was added: inside a part, the id local to the part."""
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@attrs.frozen
+class GroupRef:
+    """A handle to a group: a plain group, a gadget group or an instance of a part.
+
+    ``ports`` maps each port name of a gadget or part to its contact (``group["sum"]``).
+    """
+
+    owner: _Scope = attrs.field(eq=False, repr=False)
+    id: str
+    ports: Mapping[str, ContactRef] = attrs.field(factory=dict)
+    gadget: str | None = None
+    part: str | None = None
+
+    def __getitem__(self, port: str) -> ContactRef:
+        try:
+            return self.ports[port]
+        except KeyError:
+            what = f"gadget {self.gadget!r}" if self.gadget else f"part {self.part!r}"
+            listed = ", ".join(self.ports) or "none"
+            raise KeyError(f"{self.id!r} ({what}) has no port {port!r} (ports: {listed})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ports)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def _fail(path: str, message: str) -> SpecError:
+    return SpecError([SpecProblem(path, message)])
+
+
+class _Scope:
+    """What a part and a whole spec have in common: groups, contacts, wires, uses."""
+
+    _base: str
+    _what: str
+
+    def __init__(self) -> None:
+        self._groups: list[dict[str, Any]] = []
+        self._contacts: list[dict[str, Any]] = []
+        self._wires: list[dict[str, Any]] = []
+        self._uses: list[dict[str, Any]] = []
+        self._used: list[Part] = []
+        self._group_ids: dict[str, str] = {}  # id -> the JSON path that added it
+        self._contact_ids: dict[str, str] = {}
+        self._instances: set[str] = set()
+        self._gadgets: set[str] = set()
+
+    # ------------------------------------------------------------------ checks
+
+    def _claim_group(self, gid: str, path: str) -> None:
+        taken = self._group_ids.get(gid) or self._contact_ids.get(gid)
+        if taken is not None:
+            raise _fail(f"{path}.id", f"{gid!r} is already used in {self._what} (at {taken})")
+        self._group_ids[gid] = path
+
+    def _claim_contact(self, cid: str, path: str) -> None:
+        taken = self._contact_ids.get(cid) or self._group_ids.get(cid)
+        if taken is not None:
+            raise _fail(f"{path}.id", f"{cid!r} is already used in {self._what} (at {taken})")
+        self._contact_ids[cid] = path
+
+    def _mine(self, ref: Any, path: str) -> str:
+        if not isinstance(ref, ContactRef):
+            raise TypeError(f"{path}: expected a ContactRef (a handle), got {type(ref).__name__}")
+        if ref.owner is not self:
+            raise _fail(
+                path, f"contact {ref.id!r} belongs to {ref.owner._what}, not to {self._what}"
+            )
+        return ref.id
+
+    def _group_id(self, ref: GroupRef | None, path: str, *, holds: str) -> str | None:
+        if ref is None:
+            return None
+        if not isinstance(ref, GroupRef):
+            raise TypeError(f"{path}: expected a GroupRef (a handle), got {type(ref).__name__}")
+        if ref.owner is not self:
+            raise _fail(path, f"group {ref.id!r} belongs to {ref.owner._what}, not to {self._what}")
+        if ref.id in self._instances:
+            raise _fail(
+                path,
+                f"{ref.id!r} is an instance of part {ref.part!r}: {holds} go in the part's "
+                "definition instead",
+            )
+        if ref.id in self._gadgets:
+            raise _fail(path, f"group {ref.id!r} is a gadget and cannot contain {holds}")
+        return ref.id
+
+    # ------------------------------------------------------------------ adding things
+
+    def group(
+        self,
+        id: str,
+        *,
+        parent: GroupRef | None = None,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> GroupRef:
+        """Add a plain group (inside ``parent``, else at the top of this part or spec)."""
+        path = f"{self._base}.groups[{len(self._groups)}]"
+        item: dict[str, Any] = {"id": id}
+        parent_id = self._group_id(parent, f"{path}.parent", holds="groups")
+        if parent_id is not None:
+            item["parent"] = parent_id
+        if name is not None:
+            item["name"] = name
+        if attributes:
+            item["attributes"] = dict(attributes)
+        self._claim_group(id, path)
+        self._groups.append(item)
+        return GroupRef(self, id)
+
+    def contact(
+        self,
+        id: str,
+        *,
+        group: GroupRef | None = None,
+        blend: str | None = None,
+        lattice: str | None = None,
+        boundary: str | Boundary | None = None,
+        content: Any = ABSENT,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ContactRef:
+        """Add a contact (to ``group``, else to this part's or spec's own group).
+
+        ``lattice`` makes it a merge contact; ``content`` is its initial content.
+        """
+        path = f"{self._base}.contacts[{len(self._contacts)}]"
+        item: dict[str, Any] = {"id": id}
+        group_id = self._group_id(group, f"{path}.group", holds="contacts")
+        if group_id is not None:
+            item["group"] = group_id
+        item |= _contact_fields(
+            blend=blend, lattice=lattice, boundary=boundary, content=content, path=path
+        )
+        if name is not None:
+            item["name"] = name
+        if attributes:
+            item["attributes"] = dict(attributes)
+        self._claim_contact(id, path)
+        self._contacts.append(item)
+        return ContactRef(self, id)
+
+    def wire(
+        self,
+        source: ContactRef,
+        target: ContactRef,
+        *,
+        directed: bool = False,
+        id: str | None = None,
+    ) -> None:
+        """Connect two contacts (both ways, or only ``source`` -> ``target`` if ``directed``)."""
+        path = f"{self._base}.wires[{len(self._wires)}]"
+        item: dict[str, Any] = {
+            "from": self._mine(source, f"{path}.from"),
+            "to": self._mine(target, f"{path}.to"),
+        }
+        if directed:
+            item["type"] = WireType.DIRECTED.value
+        if id is not None:
+            item["id"] = id
+        self._wires.append(item)
+
+    def gadget(
+        self,
+        gadget: str,
+        id: str,
+        ports: Mapping[str, ContactRef | None] | None = None,
+        /,
+        *,
+        parent: GroupRef | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        **more: ContactRef | None,
+    ) -> GroupRef:
+        """Add a gadget group ``id`` with a contact ``ID.PORT`` for each port of ``gadget``.
+
+        Every port must be given, wired to a contact or ``None`` (left unconnected: wire
+        ``group[port]`` later). An input is wired from its contact, an output to its contact.
+        """
+        path = f"{self._base}.groups[{len(self._groups)}]"
+        try:
+            kind = get_gadget(gadget)
+        except PluginNotFound as exc:
+            raise _fail(f"{path}.gadget", str(exc)) from None
+        expected = gadget_port_boundaries(kind)
+        given = _bindings(ports, more, expected, f"{path} (gadget {gadget!r})")
+        targets = {
+            p: None if c is None else self._mine(c, f"{path}: port {p!r}") for p, c in given.items()
+        }
+        parent_id = self._group_id(parent, f"{path}.parent", holds="groups")
+        self._claim_group(id, path)
+        item: dict[str, Any] = {"id": id, "gadget": gadget}
+        if parent_id is not None:
+            item["parent"] = parent_id
+        if attributes:
+            item["attributes"] = dict(attributes)
+        self._groups.append(item)
+        self._gadgets.add(id)
+        handles: dict[str, ContactRef] = {}
+        for port, boundary in expected.items():
+            cid = f"{id}.{port}"
+            cpath = f"{self._base}.contacts[{len(self._contacts)}]"
+            self._claim_contact(cid, cpath)
+            self._contacts.append(
+                {"id": cid, "group": id, "name": port, "boundary": boundary.value}
+            )
+            handles[port] = ContactRef(self, cid)
+            outer = targets[port]
+            if outer is not None:
+                self._wires.append(_port_wire(outer, cid, boundary))
+        return GroupRef(self, id, handles, gadget=gadget)
+
+    def use(
+        self,
+        part: Part,
+        id: str,
+        ports: Mapping[str, ContactRef | None] | None = None,
+        /,
+        *,
+        parent: GroupRef | None = None,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        **more: ContactRef | None,
+    ) -> GroupRef:
+        """Add an instance ``id`` of ``part``; returns its group, whose ``[port]`` are handles.
+
+        Every port of the part must be given: the contact it is wired to, or ``None`` to
+        leave it unconnected (``instance[port]`` is its contact, to wire later). Ports can be
+        given as a mapping (for names that are not Python identifiers) or as keywords.
+        """
+        path = f"{self._base}.uses[{len(self._uses)}]"
+        if not isinstance(part, Part):
+            raise TypeError(f"{path}: expected a Part, got {type(part).__name__}")
+        if isinstance(self, Part) and (part is self or self in part.parts_used()):
+            chain = [self.name] if part is self else part._chain_to(self)
+            raise _fail(
+                f"{path}.part",
+                f"part {self.name!r} would use itself: " + " -> ".join([self.name, *chain]),
+            )
+        given = _bindings(ports, more, part._ports, f"{path} (part {part.name!r})")
+        targets = {
+            p: None if c is None else self._mine(c, f"{path}.ports.{p}") for p, c in given.items()
+        }
+        parent_id = self._group_id(parent, f"{path}.parent", holds="instances")
+        self._claim_group(id, path)
+        item: dict[str, Any] = {"id": id, "part": part.name, "ports": targets}
+        if parent_id is not None:
+            item["parent"] = parent_id
+        if name is not None:
+            item["name"] = name
+        if attributes:
+            item["attributes"] = dict(attributes)
+        self._uses.append(item)
+        self._used.append(part)
+        self._instances.add(id)
+        handles: dict[str, ContactRef] = {}
+        for port in part._ports:
+            cid = id + SEPARATOR + port
+            self._claim_contact(cid, f"{path} (port {port!r})")
+            handles[port] = ContactRef(self, cid)
+        return GroupRef(self, id, handles, part=part.name)
+
+    # ------------------------------------------------------------------ output
+
+    def _body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, items in (
+            ("groups", self._groups),
+            ("contacts", self._contacts),
+            ("wires", self._wires),
+            ("uses", self._uses),
+        ):
+            if items:
+                out[key] = [dict(item) for item in items]
+        return out
+
+    def parts_used(self) -> list[Part]:
+        """Every part this one uses, directly or through others (each once)."""
+        found: dict[int, Part] = {}
+        todo = list(self._used)
+        while todo:
+            part = todo.pop()
+            if id(part) not in found:
+                found[id(part)] = part
+                todo.extend(part._used)
+        return list(found.values())
+
+
+def _contact_fields(
+    *,
+    blend: str | None,
+    lattice: str | None,
+    boundary: str | Boundary | None,
+    content: Any,
+    path: str,
+) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if blend is not None:
+        item["blend"] = blend
+    if lattice is not None:
+        item["lattice"] = lattice
+    if boundary is not None:
+        item["boundary"] = Boundary(boundary).value
+    if content is not ABSENT:
+        try:
+            item["content"] = to_json(content)
+        except ValueError as exc:
+            raise _fail(f"{path}.content", str(exc)) from None
+    return item
+
+
+def _bindings(
+    ports: Mapping[str, ContactRef | None] | None,
+    more: Mapping[str, ContactRef | None],
+    expected: Mapping[str, Any],
+    where: str,
+) -> dict[str, ContactRef | None]:
+    given = dict(ports or {})
+    twice = sorted(set(given) & set(more))
+    if twice:
+        raise _fail(where, f"port(s) {', '.join(twice)} given both in the mapping and as keywords")
+    given |= more
+    extra = [p for p in given if p not in expected]
+    if extra:
+        listed = ", ".join(expected) or "none"
+        raise _fail(where, f"no port(s) {', '.join(extra)} (ports: {listed})")
+    missing = [p for p in expected if p not in given]
+    if missing:
+        raise _fail(
+            where,
+            f"missing port(s) {', '.join(missing)} (give each a contact, or None to leave it "
+            "unconnected)",
+        )
+    return {p: given[p] for p in expected}
+
+
+def _port_wire(outer: str, port: str, boundary: Boundary) -> dict[str, Any]:
+    """The wire between a gadget's port contact and the contact it is bound to."""
+    if boundary is Boundary.OUTPUT:
+        return {"from": port, "to": outer, "type": WireType.DIRECTED.value}
+    if boundary is Boundary.INPUT:
+        return {"from": outer, "to": port, "type": WireType.DIRECTED.value}
+    return {"from": outer, "to": port}
+
+
+class Part(_Scope):
+    """A compound part: define it once, then ``use`` it in a spec or in other parts.
+
+    Inside a part every id is local: an instance ``k`` turns a contact ``x`` into ``k/x``.
+    """
+
+    def __init__(self, name: str, *, attributes: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.attributes = dict(attributes or {})
+        self._base = f"$.parts.{name}"
+        self._what = f"part {name!r}"
+        self._ports: dict[str, Boundary] = {}
+        self._port_items: list[dict[str, Any]] = []
+
+    def port(
+        self,
+        id: str,
+        *,
+        boundary: str | Boundary = Boundary.BOTH,
+        blend: str | None = None,
+        lattice: str | None = None,
+        content: Any = ABSENT,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ContactRef:
+        """Add a port: a contact on the part's boundary that each use wires to a contact.
+
+        ``boundary`` is the port's direction: ``input`` (wired from outside), ``output``
+        (wired to outside) or ``both`` (the default; a two-way wire).
+        """
+        path = f"{self._base}.ports[{len(self._port_items)}]"
+        item: dict[str, Any] = {"id": id}
+        item |= _contact_fields(
+            blend=blend, lattice=lattice, boundary=boundary, content=content, path=path
+        )
+        if attributes:
+            item["attributes"] = dict(attributes)
+        self._claim_contact(id, path)
+        self._port_items.append(item)
+        self._ports[id] = Boundary(boundary)
+        return ContactRef(self, id)
+
+    @property
+    def ports(self) -> dict[str, Boundary]:
+        """Port name -> direction, in the order they were added."""
+        return dict(self._ports)
+
+    def _chain_to(self, target: Part) -> list[str]:
+        """Names along a path of uses from this part to ``target`` (for the recursion error)."""
+        for used in self._used:
+            if used is target:
+                return [self.name, target.name]
+            rest = used._chain_to(target)
+            if rest:
+                return [self.name, *rest]
+        return []
+
+    def to_data(self) -> dict[str, Any]:
+        """The part's definition in the JSON spec format (a value of ``parts``)."""
+        out: dict[str, Any] = {}
+        if self._port_items:
+            out["ports"] = [dict(p) for p in self._port_items]
+        out |= self._body()
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        return out
+
+
+class SpecBuilder(_Scope):
+    """A whole spec written in Python: contacts, groups, gadgets, wires and uses of parts.
+
+    ``build()`` returns the validated :class:`~bassline.spec.Bassline`, with every use
+    expanded; handles' ``id`` are the ids of its contacts and groups.
+    """
+
+    def __init__(
+        self, id: str = "network", *, version: str = "1", metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__()
+        self.id = id
+        self.version = version
+        self.metadata = dict(metadata or {})
+        self._base = "$"
+        self._what = f"spec {id!r}"
+        self._endpoints: dict[str, dict[str, str]] = {}
+
+    def endpoint(self, group: GroupRef, node: str, url: str = "") -> None:
+        """Say which node runs ``group`` (any group: an instance, a gadget, a plain group)."""
+        if not isinstance(group, GroupRef) or group.owner is not self:
+            raise _fail(f"$.endpoints.{group}", f"{group!r} is not a group of {self._what}")
+        self._endpoints[group.id] = {"node": node, "url": url}
+
+    def to_data(self) -> dict[str, Any]:
+        """The spec in the JSON format, with ``parts`` (every part used, at any depth)."""
+        parts: dict[str, Part] = {}
+        for part in self.parts_used():
+            other = parts.setdefault(part.name, part)
+            if other is not part:
+                raise _fail(
+                    f"$.parts.{part.name}",
+                    f"two different parts are named {part.name!r}; give each its own name",
+                )
+        out: dict[str, Any] = {
+            "format": "bassline/1",
+            "id": self.id,
+            "version": self.version,
+        }
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        if parts:
+            out["parts"] = {name: parts[name].to_data() for name in sorted(parts)}
+        out |= self._body()
+        if self._endpoints:
+            out["endpoints"] = {g: dict(e) for g, e in self._endpoints.items()}
+        return out
+
+    def build(self) -> Bassline:
+        """Validate and expand: the spec as :func:`bassline.load_spec` would load ``to_data()``."""
+        return parse_spec(self.to_data())
