@@ -346,13 +346,21 @@ def _contact_fields(
     if lattice is not None:
         item["lattice"] = lattice
     if boundary is not None:
-        item["boundary"] = Boundary(boundary).value
+        item["boundary"] = _boundary(boundary, f"{path}.boundary").value
     if content is not ABSENT:
         try:
             item["content"] = to_json(content)
         except ValueError as exc:
             raise _fail(f"{path}.content", str(exc)) from None
     return item
+
+
+def _boundary(value: str | Boundary, path: str) -> Boundary:
+    try:
+        return Boundary(value)
+    except ValueError:
+        allowed = ", ".join(b.value for b in Boundary)
+        raise _fail(path, f"unknown boundary {value!r} (expected one of: {allowed})") from None
 
 
 def _bindings(
@@ -421,14 +429,19 @@ class Part(_Scope):
         """
         path = f"{self._base}.ports[{len(self._port_items)}]"
         item: dict[str, Any] = {"id": id}
+        direction = _boundary(boundary, f"{path}.boundary")
         item |= _contact_fields(
-            blend=blend, lattice=lattice, boundary=boundary, content=content, path=path
+            blend=blend,
+            lattice=lattice,
+            boundary=None if direction is Boundary.BOTH else direction,  # the default
+            content=content,
+            path=path,
         )
         if attributes:
             item["attributes"] = dict(attributes)
         self._claim_contact(id, path)
         self._port_items.append(item)
-        self._ports[id] = Boundary(boundary)
+        self._ports[id] = direction
         return ContactRef(self, id)
 
     @property

@@ -110,3 +110,39 @@ def test_awkward_ids_are_quoted_so_dot_parses_them(cli: Cli, tmp_path: Path) -> 
         ["dot", "-Tcanon"], input=dot, capture_output=True, text=True, check=True
     )
     assert 'say \\"hi\\"' in canon.stdout
+
+
+def test_each_instance_of_a_part_is_a_cluster_labelled_with_its_part(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = json.loads((EXAMPLES / "rooms.json").read_text())
+    data["parts"]["pair"] = {
+        "ports": [{"id": "c"}],
+        "groups": [{"id": "notes"}],
+        "contacts": [{"id": "memo", "group": "notes"}],
+        "uses": [{"id": "one", "part": "c-to-f", "ports": {"celsius": "c", "fahrenheit": None}}],
+    }
+    data["contacts"].append({"id": "shed-c"})
+    data["uses"].append(
+        {"id": "shed", "name": "Garden shed", "part": "pair", "ports": {"c": "shed-c"}}
+    )
+    done = cli("graph", str(_spec(tmp_path, data)))
+    assert done.returncode == 0, done.stderr
+    dot = done.stdout
+    kitchen = dot.index('subgraph "cluster_kitchen" {')
+    assert dot[kitchen:].splitlines()[1].strip() == (
+        'graph [label="kitchen\\npart: c-to-f", style="rounded,dashed", color="#b5794a"];'
+    )
+    gadget = dot.index('subgraph "cluster_kitchen/c-times"')
+    assert kitchen < gadget < dot.index('subgraph "cluster_shed"')  # the gadget is inside
+    assert 'label="c-times\\ngadget: multiply"' in dot
+    # inside an instance, contacts show their names in the part
+    assert '"kitchen/ratio" [label="ratio\\n= 1.8", shape=box' in dot
+    assert '"kitchen/celsius" [label="celsius", shape=ellipse]' in dot
+    assert '"kitchen-c" -> "kitchen/celsius" [dir=both' in dot
+    # an instance inside an instance is a cluster inside its cluster; a name is shown too
+    assert 'label="Garden shed\\nshed\\npart: pair"' in dot
+    shed, inner = dot.index('"cluster_shed" {'), dot.index('"cluster_shed/one" {')
+    assert shed < inner and 'label="shed/one\\npart: c-to-f"' in dot
+    assert '"shed/one/offset" [label="offset\\n= 32"' in dot
+    assert '"shed/memo" [label="memo", shape=box' in dot  # in a plain group in an instance

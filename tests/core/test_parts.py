@@ -369,7 +369,7 @@ def _level(draw: st.DrawFn, parts: dict[str, Any], *, top: bool) -> dict[str, An
             siblings += [f"{uid}/{p['id']}" for p in parts[name]["ports"]]
     body["uses"] = uses
     if not top and draw(st.booleans()):
-        body["attributes"] = {"bassline.tags": ["part"]}
+        body["attributes"] = {"bassline.tags": ["part"], "k": "part"}  # a use's "k" wins
     return body
 
 
