@@ -1,9 +1,10 @@
 """``PostgresStorage``: the ``NetworkStorage`` protocol on PostgreSQL.
 
-Every operation runs in a worker thread (``anyio.to_thread.run_sync``) under a
-``CapacityLimiter`` as large as the connection pool, so at most as many threads wait on
-the database as there are connections for them, and the event loop (asyncio or trio)
-never blocks. Each operation takes exactly one connection, does its work in one
+Every operation runs in a worker thread (``anyio.to_thread.run_sync``) behind a gate as
+large as the connection pool (:class:`~bassline_storage_postgres.pool.PoolGate`), so at
+most as many threads wait on the database as there are connections for them, an operation
+that finds every connection in use waits in the event loop (counted in ``pool_stats()``),
+and the event loop (asyncio or trio) never blocks. Each operation takes exactly one connection, does its work in one
 transaction, and gives it back; nothing ever holds one connection while waiting for
 another (the prototype's pool self-deadlock). Driver exceptions become
 :class:`StorageError` values by SQLSTATE (see :mod:`bassline_storage_postgres.errors`).
@@ -31,6 +32,7 @@ from bassline.storage import (
     GroupQuery,
     Health,
     NetworkRecord,
+    PoolStats,
     Snapshot,
     SnapshotInfo,
     StorageBase,
@@ -44,6 +46,7 @@ from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
 from bassline_storage_postgres.migrate import MigrationError, check_revision, run_migrations
+from bassline_storage_postgres.pool import PoolGate, pool_stats
 from bassline_storage_postgres.prepare import PreparedBatch, batch_records, prepare_batch
 from bassline_storage_postgres.url import PostgresConfig, parse_postgres_url
 
@@ -73,7 +76,7 @@ class PostgresStorage(StorageBase):
         self._ctx = ErrorContext.of(self._config)
         self._migrate = migrate
         self._engine: Engine | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._gate: PoolGate | None = None
         self._clock = HybridLogicalClock("postgresql")
         self.content_chunk = CONTENT_CHUNK
         """Content rows per statement in ``write`` (tests lower it to split a batch)."""
@@ -92,6 +95,14 @@ class PostgresStorage(StorageBase):
     def engine(self) -> Engine | None:
         """The SQLAlchemy engine while open (for tools and tests), else None."""
         return self._engine
+
+    def pool_stats(self) -> PoolStats | None:
+        """The connection pool now: size, connections open and in use, overflow, and the
+        operations that waited for a connection (how many, how long); None while closed."""
+        engine, gate = self._engine, self._gate
+        if engine is None or gate is None:
+            return None
+        return pool_stats(engine, self._config, gate)
 
     # -- running work in threads ------------------------------------------------------------
 
@@ -120,11 +131,11 @@ class PostgresStorage(StorageBase):
     async def _run(
         self, action: str, work: Callable[[Engine], T | StorageError]
     ) -> StorageResult[T]:
-        engine, limiter = self._engine, self._limiter
-        if engine is None or limiter is None:
+        engine, gate = self._engine, self._gate
+        if engine is None or gate is None:
             await anyio.lowlevel.checkpoint()
             return Failure(self._not_open(action))
-        return await anyio.to_thread.run_sync(self._guard, action, work, engine, limiter=limiter)
+        return await gate.run(self._guard, action, work, engine)
 
     async def _read(
         self, action: str, read: Callable[[Connection], T | StorageError], **ids: Any
@@ -158,9 +169,9 @@ class PostgresStorage(StorageBase):
             await anyio.lowlevel.checkpoint()
             return Success(None)
         engine = make_engine(self._config)
-        limiter = anyio.CapacityLimiter(self._config.capacity)
-        result: StorageResult[None] = await anyio.to_thread.run_sync(
-            self._guard, "open", self._prepare_schema, engine, limiter=limiter
+        gate = PoolGate(self._config.capacity)
+        result: StorageResult[None] = await gate.run(
+            self._guard, "open", self._prepare_schema, engine
         )
         if isinstance(result, Failure):
             await anyio.to_thread.run_sync(engine.dispose)
@@ -168,12 +179,12 @@ class PostgresStorage(StorageBase):
         if self._engine is not None:  # opened concurrently meanwhile
             await anyio.to_thread.run_sync(engine.dispose)
             return Success(None)
-        self._engine, self._limiter = engine, limiter
+        self._engine, self._gate = engine, gate
         return Success(None)
 
     async def close(self) -> None:
         """Close every pooled connection. Idempotent; never raises."""
-        engine, self._engine, self._limiter = self._engine, None, None
+        engine, self._engine, self._gate = self._engine, None, None
         if engine is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(engine.dispose)

@@ -572,6 +572,13 @@ def status(
     )
     s = data["storage"]
     out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
+    pool = s.get("pool")
+    if pool:
+        out.print(
+            f"pool {pool['in_use']}/{pool['size']} connections in use, {pool['open']} open, "
+            f"overflow {pool['overflow']}/{pool['max_overflow']}; {pool['waiting']} waiting, "
+            f"{pool['waits']} waits ({pool['wait_seconds']:.3f}s in all)"
+        )
     c = data["contacts"]
     out.print(
         f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"

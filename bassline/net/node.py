@@ -887,6 +887,7 @@ class BasslineNetwork:
         """Everything ``bassline status`` shows, as plain data."""
         health = self.health()
         runtime = self._require()
+        pool = runtime.pool_stats()
         return {
             "node": self.node_id,
             "bassline": {
@@ -905,6 +906,7 @@ class BasslineNetwork:
                 "breaker": runtime.breaker.state.value,
                 "queue_depth": runtime.queue_depth,
                 "recovered": runtime.recovered,
+                "pool": None if pool is None else attrs.asdict(pool),
             },
             "peers": [attrs.asdict(p) for p in self.peers()],
             "targets": sorted(

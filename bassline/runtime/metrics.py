@@ -7,7 +7,18 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["LATENCY_BUCKETS", "Histogram", "LatencyWindow", "RuntimeMetrics", "format_value"]
+import attrs
+
+from bassline.storage import PoolStats
+
+__all__ = [
+    "LATENCY_BUCKETS",
+    "Histogram",
+    "LatencyWindow",
+    "RuntimeMetrics",
+    "format_value",
+    "pool_prometheus",
+]
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.0001,
@@ -151,8 +162,8 @@ class RuntimeMetrics:
         if depth > self.queue_depth_max:
             self.queue_depth_max = depth
 
-    def snapshot(self, breaker: dict[str, Any]) -> dict[str, Any]:
-        """Everything, as plain data."""
+    def snapshot(self, breaker: dict[str, Any], pool: PoolStats | None = None) -> dict[str, Any]:
+        """Everything, as plain data; ``pool`` is the storage's connection pool, if any."""
         return {
             "latency_seconds": {op: w.summary() for op, w in sorted(self.latency.items())},
             "queue_depth": self.queue_depth,
@@ -166,10 +177,19 @@ class RuntimeMetrics:
             "errors": dict(self.errors),
             "breaker": breaker,
             "cache": {"hits": self.cache_hits, "misses": self.cache_misses},
+            "pool": None if pool is None else attrs.asdict(pool),
         }
 
-    def prometheus(self, breaker: dict[str, Any], prefix: str = "bassline_runtime") -> str:
-        """The Prometheus text exposition format (version 0.0.4)."""
+    def prometheus(
+        self,
+        breaker: dict[str, Any],
+        pool: PoolStats | None = None,
+        prefix: str = "bassline_runtime",
+    ) -> str:
+        """The Prometheus text exposition format (version 0.0.4).
+
+        With ``pool``, the storage's connection pool too, as ``bassline_storage_pool_*``.
+        """
         lines: list[str] = []
 
         def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
@@ -235,4 +255,30 @@ class RuntimeMetrics:
             "Reads of contacts with no content.",
             [("", self.cache_misses)],
         )
+        if pool is not None:
+            lines.extend(pool_prometheus(pool))
         return "\n".join(lines) + "\n"
+
+
+def pool_prometheus(pool: PoolStats, prefix: str = "bassline_storage_pool") -> list[str]:
+    """A connection pool's state as Prometheus text lines."""
+    lines: list[str] = []
+    for name, kind, help_, value in (
+        ("size", "gauge", "Connections the pool keeps open (pool_size).", pool.size),
+        ("max_overflow", "gauge", "Connections it may open beyond its size.", pool.max_overflow),
+        ("connections_open", "gauge", "Connections open, idle or in use.", pool.open),
+        ("connections_in_use", "gauge", "Connections checked out by operations.", pool.in_use),
+        ("overflow", "gauge", "Open connections beyond the pool's size.", pool.overflow),
+        ("waiting", "gauge", "Operations waiting for a connection now.", pool.waiting),
+        ("waits_total", "counter", "Operations that waited for a connection.", pool.waits),
+        (
+            "wait_seconds_total",
+            "counter",
+            "Seconds operations waited for a connection.",
+            pool.wait_seconds,
+        ),
+    ):
+        lines.append(f"# HELP {prefix}_{name} {help_}")
+        lines.append(f"# TYPE {prefix}_{name} {kind}")
+        lines.append(f"{prefix}_{name} {format_value(value)}")
+    return lines

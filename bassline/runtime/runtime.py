@@ -23,7 +23,14 @@ from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.spec import Bassline, load_spec
-from bassline.storage import ErrorCode, NetworkStorage, StorageError, stored_spec_hash
+from bassline.storage import (
+    ErrorCode,
+    NetworkStorage,
+    PooledStorage,
+    PoolStats,
+    StorageError,
+    stored_spec_hash,
+)
 
 __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
 
@@ -469,18 +476,23 @@ class StorageBackedRuntime:
             "last_error": self.breaker.last_error,
         }
 
+    def pool_stats(self) -> PoolStats | None:
+        """The storage's connection pool now, if it has one (PostgreSQL) and is open."""
+        storage = self.storage
+        return storage.pool_stats() if isinstance(storage, PooledStorage) else None
+
     @property
     def metrics(self) -> dict[str, Any]:
-        """A snapshot of every metric as plain data."""
+        """A snapshot of every metric as plain data (``pool``: None without a pool)."""
         self.metrics_data.coalesced = self._queue.coalesced
         self.metrics_data.set_depth(len(self._queue))
-        return self.metrics_data.snapshot(self._breaker_info())
+        return self.metrics_data.snapshot(self._breaker_info(), self.pool_stats())
 
     def prometheus(self) -> str:
         """The metrics in Prometheus text format."""
         self.metrics_data.coalesced = self._queue.coalesced
         self.metrics_data.set_depth(len(self._queue))
-        return self.metrics_data.prometheus(self._breaker_info())
+        return self.metrics_data.prometheus(self._breaker_info(), self.pool_stats())
 
     @property
     def queue_depth(self) -> int:

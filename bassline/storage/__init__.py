@@ -2,7 +2,7 @@
 
 from bassline.storage.base import StorageBase, StorageOpenError
 from bassline.storage.errors import ErrorCode, StorageError
-from bassline.storage.protocol import NetworkStorage, StorageResult
+from bassline.storage.protocol import NetworkStorage, PooledStorage, StorageResult
 from bassline.storage.records import (
     Batch,
     Capabilities,
@@ -11,6 +11,7 @@ from bassline.storage.records import (
     GroupRecord,
     Health,
     NetworkRecord,
+    PoolStats,
     Record,
     Snapshot,
     SnapshotInfo,
@@ -37,6 +38,8 @@ __all__ = [
     "Health",
     "NetworkRecord",
     "NetworkStorage",
+    "PoolStats",
+    "PooledStorage",
     "Record",
     "Snapshot",
     "SnapshotInfo",

@@ -20,12 +20,13 @@ from bassline.storage.records import (
     ContentRecord,
     GroupQuery,
     Health,
+    PoolStats,
     Snapshot,
     SnapshotInfo,
     WriteSummary,
 )
 
-__all__ = ["NetworkStorage", "StorageResult"]
+__all__ = ["NetworkStorage", "PooledStorage", "StorageResult"]
 
 T = TypeVar("T")
 StorageResult = Result[T, StorageError]
@@ -115,3 +116,12 @@ class NetworkStorage(Protocol):
 
     async def delete_snapshot(self, network: str, snapshot_id: str) -> StorageResult[None]:
         """Remove a snapshot. Deleting nothing succeeds."""
+
+
+@runtime_checkable
+class PooledStorage(Protocol):
+    """A storage with a connection pool it can report on (PostgreSQL): optional, apart from
+    :class:`NetworkStorage`. The runtime adds it to its metrics, ``/metrics`` and status."""
+
+    def pool_stats(self) -> PoolStats | None:
+        """The pool's state now; None while the storage is not open."""

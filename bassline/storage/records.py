@@ -19,6 +19,7 @@ __all__ = [
     "GroupRecord",
     "Health",
     "NetworkRecord",
+    "PoolStats",
     "Record",
     "Snapshot",
     "SnapshotInfo",
@@ -167,3 +168,25 @@ class Health:
 
     ok: bool
     detail: str = ""
+
+
+@attrs.frozen
+class PoolStats:
+    """The state of a backend's connection pool (see :class:`~bassline.storage.PooledStorage`)."""
+
+    size: int
+    """Connections the pool keeps open (``pool_size``)."""
+    max_overflow: int
+    """Connections it may open beyond ``size`` under load (``max_overflow``)."""
+    open: int
+    """Connections open now, idle or in use."""
+    in_use: int
+    """Connections checked out now: operations running on them."""
+    overflow: int
+    """Open connections beyond ``size`` now."""
+    waiting: int
+    """Operations waiting for a connection now (every one was in use)."""
+    waits: int
+    """Operations that had to wait for a connection, since the storage opened."""
+    wait_seconds: float
+    """How long they waited, in total."""
