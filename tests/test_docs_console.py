@@ -512,16 +512,53 @@ def _damaged_store(session: Session, block: Block) -> Callable[[], None]:
     return restore
 
 
+def _damaged_log(session: Session, damage: Callable[[bytes], bytes]) -> Callable[[], None]:
+    """``./state``'s log replaced by ``damage(log)``; the store is put back after the block."""
+    store = session.cwd / "state"
+    backup = session.state / "state.backup"
+    shutil.copytree(store, backup)
+    log = store / "log"
+    log.write_bytes(damage(log.read_bytes()))
+
+    def restore() -> None:
+        shutil.rmtree(store)
+        shutil.move(backup, store)
+
+    return restore
+
+
+def _torn_store(session: Session, block: Block) -> Callable[[], None]:
+    """The last 5 bytes of ``./state``'s log are cut off: its last batch is torn."""
+    return _damaged_log(session, lambda data: data[:-5])
+
+
+def _flip_in_first_batch(data: bytes) -> bytes:
+    from bassline_storage_fs.frames import Frame, read_frame
+
+    header = read_frame(data, 0)
+    assert isinstance(header, Frame)
+    damaged = bytearray(data)
+    damaged[header.end + 20] ^= 0x01  # inside the first record after the header
+    return bytes(damaged)
+
+
+def _corrupt_store(session: Session, block: Block) -> Callable[[], None]:
+    """A bit of the first batch in ``./state``'s log is flipped: committed batches follow."""
+    return _damaged_log(session, _flip_in_first_batch)
+
+
 CONSOLE_SETUP_FUNCS: dict[str, Callable[[Session, Block], Callable[[], None] | None]] = {
     "postgres_migrated": _postgres_migrated,
     "broken_spec": _broken_spec,
     "damaged_store": _damaged_store,
+    "torn_store": _torn_store,
+    "corrupt_store": _corrupt_store,
 }
 """What each of :data:`~tests.test_docs_examples.CONSOLE_SETUPS` does before its block.
 
 It may return a cleanup: for the block (``damaged_store``) or the page (the others).
 """
-BLOCK_SCOPED = {"damaged_store"}
+BLOCK_SCOPED = {"damaged_store", "torn_store", "corrupt_store"}
 
 
 # ------------------------------------------------------------------ the tests

@@ -288,6 +288,10 @@ CONSOLE_SETUPS: dict[str, str] = {
     "in a new migrated schema (for the rest of the page)",
     "broken_spec": "broken.json: a spec with two problems",
     "damaged_store": "the file store ./state holds two problems during the block",
+    "torn_store": "the last 5 bytes of the file store ./state's log are cut off (a torn last "
+    "batch) during the block",
+    "corrupt_store": "a bit of the first batch in the file store ./state's log is flipped "
+    "during the block",
 }
 """Hidden setup for console blocks by name (implemented in ``tests/test_docs_console.py``)."""
 

@@ -8,6 +8,10 @@ and the lock that keeps a second writer out.
     <root>/log                     the append-only log of batches (all networks)
     <root>/networks/<name>/state   a network's compacted spec and contents
     <root>/networks/<name>/snapshots/<snapshot id>.snap
+    <root>/discarded/              what `bassline storage repair` cut from the log, kept
+
+A new store's log is written before its marker, so a store with a marker always has a
+log: a missing log is damage, never emptiness.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import orjson
 
 from bassline.storage import ErrorCode, StorageError
 from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir, write_atomic
+from bassline_storage_fs.logfile import LogCorrupt, LogVersionUnsupported, scan_log
 from bassline_storage_fs.naming import network_dirname
 
 __all__ = ["MARKER", "STORE_FORMAT", "STORE_VERSION", "Layout", "StoreLock"]
@@ -31,7 +36,25 @@ STORE_FORMAT = "bassline-fs"
 STORE_VERSION = 1
 MARKER = "bassline-store.json"
 _LOCK = "lock"
-_OWN_WHEN_EMPTY = {_LOCK, MARKER + TEMP_SUFFIX}
+_OWN_WHEN_EMPTY = {_LOCK, MARKER + TEMP_SUFFIX, "log" + TEMP_SUFFIX}
+_NEW_LOG_LIMIT = 4096
+
+
+def _is_new_log(path: Path) -> bool:
+    """Whether ``path`` is the empty log of a store whose creation was interrupted before
+    its marker was written (a log with no batch in it; anything else is not ours)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(_NEW_LOG_LIMIT + 1)
+    except OSError:
+        return False
+    if len(data) > _NEW_LOG_LIMIT:
+        return False
+    try:
+        scan = scan_log(data)
+    except (LogCorrupt, LogVersionUnsupported):
+        return False
+    return not scan.batches and scan.good_end == len(data)
 
 
 class Layout:
@@ -60,15 +83,20 @@ class Layout:
         """The file of one snapshot (``snapshot_id`` must match SNAPSHOT_ID_PATTERN)."""
         return self.snapshot_dir(network) / f"{snapshot_id}.snap"
 
-    def check_root(self, create: bool) -> StorageError | None:
+    def check_root(self, create: bool, read_only: bool = False) -> StorageError | None:
         """None if the root may become or already is a store; else a clear error.
 
         A missing root is created (with parents) when ``create``; an existing directory
         must be empty or hold the marker, so the backend never writes into a directory
-        that belongs to something else.
+        that belongs to something else. ``read_only`` creates nothing and accepts only a
+        store (a directory with the marker).
         """
         root = self.root
         if not root.exists():
+            if read_only:
+                return StorageError(
+                    ErrorCode.INVALID, f"store directory {root} does not exist (read_only=true)"
+                )
             if not create:
                 return StorageError(
                     ErrorCode.INVALID, f"store directory {root} does not exist (create=false)"
@@ -80,7 +108,15 @@ class Layout:
             return StorageError(ErrorCode.INVALID, f"{root} exists but is not a directory")
         if self.marker.exists():
             return None
+        if read_only:
+            return StorageError(
+                ErrorCode.INVALID,
+                f"{root} is not a Bassline store: it has no {MARKER} marker (read_only=true "
+                "creates nothing)",
+            )
         foreign = sorted(set(os.listdir(root)) - _OWN_WHEN_EMPTY)
+        if foreign == ["log"] and _is_new_log(self.log):
+            return None  # a creation interrupted between the log and the marker
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
             return StorageError(
@@ -90,13 +126,14 @@ class Layout:
             )
         return None
 
-    def ensure_marker(self) -> StorageError | None:
-        """Write the marker into a new store, or check the existing one (lock held)."""
-        if not self.marker.exists():
-            created = dt.datetime.now(dt.UTC).isoformat()
-            body = {"format": STORE_FORMAT, "version": STORE_VERSION, "created": created}
-            write_atomic(self.marker, [orjson.dumps(body, option=orjson.OPT_INDENT_2)])
-            return None
+    def write_marker(self) -> None:
+        """Write the marker of a new store (its log must exist already)."""
+        created = dt.datetime.now(dt.UTC).isoformat()
+        body = {"format": STORE_FORMAT, "version": STORE_VERSION, "created": created}
+        write_atomic(self.marker, [orjson.dumps(body, option=orjson.OPT_INDENT_2)])
+
+    def check_marker(self) -> StorageError | None:
+        """None if the existing marker names a store this release reads; else why not."""
         try:
             data = orjson.loads(self.marker.read_bytes())
         except orjson.JSONDecodeError as exc:
@@ -126,9 +163,11 @@ class StoreLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = -1
+        self._noted = False
 
-    def acquire(self) -> StorageError | None:
-        """Take the lock, or say who holds it (CONFLICT)."""
+    def acquire(self, note_pid: bool = True) -> StorageError | None:
+        """Take the lock, or say who holds it (CONFLICT); ``note_pid`` writes this
+        process's id into the lock file for the message a second opener gets."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -147,9 +186,11 @@ class StoreLock:
             )
         # the pid only helps the message a second opener gets: a full disk (or a read-only
         # lock file) must not keep the store from opening, nor leave the lock held
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        if note_pid:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._noted = note_pid
         self._fd = fd
         return None
 
@@ -157,6 +198,7 @@ class StoreLock:
         """Give the lock up (idempotent)."""
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+            if self._noted:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
             os.close(fd)

@@ -4,12 +4,13 @@ A batch is written with one ``write`` and made durable with one data sync. On op
 log is scanned: committed batches are replayed, and bytes after the last intact commit
 marker are a torn tail (a crash mid-write) that is cut and reported. A damaged record
 *followed by* committed batches is not a torn tail but corruption of acknowledged data:
-opening then fails, unless the caller asks for ``repair``, which cuts there and reports
-how many committed batches were lost.
+opening then fails and nothing is cut; only the explicit repair
+(:mod:`bassline_storage_fs.repair`) discards it, keeping the bytes in a side file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bassline_storage_fs.entries import (
     EntryError,
     commit_frame,
     decode_commit,
+    decode_contents,
     decode_header,
     header_frame,
 )
@@ -40,7 +42,9 @@ __all__ = [
     "LogScan",
     "LogVersionUnsupported",
     "count_commits",
+    "count_contents",
     "cut_for",
+    "readable_frames",
     "scan_log",
 ]
 
@@ -85,10 +89,15 @@ class LogScan:
     next_seq: int
     problem: str | None
     """What is wrong after ``good_end`` (None if the log is intact)."""
-    uncommitted: int
+    pending: list[Frame]
     """Intact records after ``good_end`` that no commit marker covers."""
     later_commits: int
     """Valid commit markers of later batches found after the problem (corruption, not a tear)."""
+
+    @property
+    def uncommitted(self) -> int:
+        """How many intact records after ``good_end`` no commit marker covers."""
+        return len(self.pending)
 
 
 def _header(data: bytes) -> tuple[int, int, int] | str:
@@ -137,6 +146,34 @@ def count_commits(data: bytes) -> int:
     return _later_commits(data, 0, 0)
 
 
+def readable_frames(data: bytes, start: int) -> list[Frame]:
+    """Every valid frame found from ``start`` on, looking past damage for the magic bytes
+    (for reports on bytes that are discarded: what they held, as far as it can be read)."""
+    found: list[Frame] = []
+    pos = data.find(MAGIC, start)
+    while pos != -1:
+        frame = read_frame(data, pos)
+        if isinstance(frame, Frame):
+            found.append(frame)
+            pos = data.find(MAGIC, frame.end)
+        else:
+            pos = data.find(MAGIC, pos + 1)
+    return found
+
+
+def count_contents(frames: list[Frame]) -> int:
+    """How many contact contents the CONTENT and CONTENTS records among ``frames`` hold
+    (records that do not decode count for nothing)."""
+    count = 0
+    for found in frames:
+        if found.kind == CONTENT:
+            count += 1
+        elif found.kind == CONTENTS:
+            with contextlib.suppress(EntryError):
+                count += len(decode_contents(found.payload))
+    return count
+
+
 def scan_log(data: bytes) -> LogScan:
     """Parse a whole log; raises :class:`LogCorrupt` if its header is unusable and
     :class:`LogVersionUnsupported` if it is of a version this release does not read."""
@@ -181,7 +218,7 @@ def scan_log(data: bytes) -> LogScan:
     if problem is None and pending:
         problem = f"the last batch ({len(pending)} records) has no commit marker"
     later = _later_commits(data, problem_at, seq) if problem is not None else 0
-    return LogScan(first_seq, version, batches, good, seq, problem, len(pending), later)
+    return LogScan(first_seq, version, batches, good, seq, problem, pending, later)
 
 
 class LogFile:
@@ -212,6 +249,13 @@ class LogFile:
     def append_to(cls, path: Path, size: int, next_seq: int, version: int) -> LogFile:
         """Open an existing log of ``size`` committed bytes (of ``version``) for appending."""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        return cls(path, fd, size, next_seq, version)
+
+    @classmethod
+    def read_only(cls, path: Path, size: int, next_seq: int, version: int) -> LogFile:
+        """Hold an existing log open for reading only (a store opened read-only): the
+        file is never changed (an append would fail: the descriptor cannot write)."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         return cls(path, fd, size, next_seq, version)
 
     @staticmethod
@@ -272,22 +316,19 @@ class LogFile:
             self._fd = -1
 
 
-def cut_for(scan: LogScan, total: int, repair: bool) -> LogCut | None:
-    """The cut recovery makes for ``scan`` of a ``total``-byte log, or raise LogCorrupt."""
+def cut_for(scan: LogScan, total: int) -> LogCut | None:
+    """The cut recovery makes for ``scan`` of a ``total``-byte log: None when the log is
+    intact, a :class:`LogCut` for a torn tail. Raises :class:`LogCorrupt` (reason only,
+    the caller adds where and what to do) when committed batches follow the damage."""
     if scan.good_end == total:
         return None
     reason = scan.problem or "unexpected bytes after the last batch"
-    if scan.later_commits and not repair:
-        raise LogCorrupt(
-            f"{reason}, but {scan.later_commits} committed batches follow it: this is damage "
-            "to acknowledged data, not a torn write, so nothing was cut. Restore the store "
-            "from a backup, or open it with ?repair=true to discard everything from byte "
-            f"{scan.good_end} on"
-        )
+    if scan.later_commits:
+        raise LogCorrupt(reason)
     return LogCut(
         offset=scan.good_end,
         bytes=total - scan.good_end,
         reason=reason,
         records=scan.uncommitted,
-        committed_batches_lost=scan.later_commits,
+        contents=count_contents(scan.pending),
     )

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -60,7 +61,12 @@ from bassline_storage_fs.url import FsOptions, parse_fs_url
 __all__ = ["FileStorage", "open_fs_storage"]
 
 T = TypeVar("T")
+log = logging.getLogger("bassline.storage.fs")
 _CAPABILITIES = Capabilities(persistent=True, transactions=True, shared=False)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _fail(error: StorageError) -> Failure[StorageError]:
@@ -154,6 +160,17 @@ class FileStorage(StorageBase):
         await anyio.lowlevel.checkpoint()
         return self._ready(*ids)
 
+    async def _writable(self, *ids: tuple[str, Any]) -> StorageError | FsStore:
+        """Like :meth:`_checked`, and PERMISSION when the store is open read-only."""
+        store = await self._checked(*ids)
+        if not isinstance(store, StorageError) and self.options.read_only:
+            return StorageError(
+                ErrorCode.PERMISSION,
+                f"storage {self.url} is open read-only (read_only=true): nothing is written",
+                transient=False,
+            )
+        return store
+
     async def _network(self, network: str) -> NetworkState | StorageError:
         """The indexed state of ``network``: INVALID id, not open, or NETWORK_NOT_FOUND."""
         store = await self._checked(("network", network))
@@ -186,12 +203,25 @@ class FileStorage(StorageBase):
             self._store = opened
             self._recovery = opened.recovery
             self._problems.clear()
+            self._report_recovery(opened.recovery)
             if opened.compaction_error is not None:
                 self._problems["compaction"] = (
                     f"compaction at open failed (the log keeps growing; writes are safe): "
                     f"{opened.compaction_error}"
                 )
             return Success(None)
+
+    def _report_recovery(self, recovery: RecoveryReport) -> None:
+        """Say what opening did: a torn tail cut (or, read-only, found) is never silent."""
+        where = f"file store {self.options.path}"
+        if self.options.read_only:
+            if recovery.damage:
+                self._problems["damage"] = "damage found at open (above); nothing was changed"
+            return
+        if recovery.damage:
+            log.warning("%s: at open: %s", where, recovery.describe())
+        elif recovery.removed:
+            log.info("%s: at open: %s", where, recovery.describe())
 
     async def close(self) -> None:
         """Finish any write in flight, close the log and release the lock. Idempotent."""
@@ -216,8 +246,9 @@ class FileStorage(StorageBase):
             problems.append(str(checked))
         if store.log.broken:
             problems.append(store.log.broken)
+        mode = " (read-only)" if self.options.read_only else ""
         detail = (
-            f"file store {self.options.path}: {len(store.index.networks)} networks, "
+            f"file store {self.options.path}{mode}: {_plural(len(store.index.networks), 'network')}, "
             f"log {store.log.size} bytes; at open: {store.recovery.describe()}"
         )
         if problems:
@@ -226,7 +257,7 @@ class FileStorage(StorageBase):
 
     async def compact(self) -> StorageResult[None]:
         """Fold the log into the networks' state files now, and start an empty log."""
-        store = await self._checked()
+        store = await self._writable()
         if isinstance(store, StorageError):
             return _fail(store)
         assert self._lock is not None
@@ -280,7 +311,7 @@ class FileStorage(StorageBase):
 
     async def delete_network(self, network: str) -> StorageResult[None]:
         """Remove a network with its contents and snapshots; deleting nothing succeeds."""
-        store = await self._checked(("network", network))
+        store = await self._writable(("network", network))
         if isinstance(store, StorageError):
             return _fail(store)
         assert self._lock is not None
@@ -339,7 +370,7 @@ class FileStorage(StorageBase):
         stamp: Stamp | None = None,
     ) -> StorageResult[None]:
         """Store one contact's content; without a stamp it is stamped newer than any stored."""
-        store = await self._checked()
+        store = await self._writable()
         if isinstance(store, StorageError):
             return _fail(store)
         if stamp is None:
@@ -399,7 +430,7 @@ class FileStorage(StorageBase):
 
     async def write(self, batch: Batch) -> StorageResult[WriteSummary]:
         """Apply a batch all or nothing: one log append and one data sync."""
-        store = await self._checked()
+        store = await self._writable()
         if isinstance(store, StorageError):
             return _fail(store)
         records = as_record_list(batch)
@@ -450,7 +481,7 @@ class FileStorage(StorageBase):
         self, network: str, label: str | None = None
     ) -> StorageResult[SnapshotInfo]:
         """Write the network's spec and contents, as of now, to a snapshot file."""
-        store = await self._checked(("network", network))
+        store = await self._writable(("network", network))
         if isinstance(store, StorageError):
             return _fail(store)
         err = check_label(label)
@@ -527,7 +558,7 @@ class FileStorage(StorageBase):
 
     async def delete_snapshot(self, network: str, snapshot_id: str) -> StorageResult[None]:
         """Remove a snapshot; deleting nothing succeeds."""
-        store = await self._checked(("network", network), ("snapshot", snapshot_id))
+        store = await self._writable(("network", network), ("snapshot", snapshot_id))
         if isinstance(store, StorageError):
             return _fail(store)
         assert self._lock is not None
@@ -569,7 +600,8 @@ def open_fs_storage(url: str, **options: Any) -> FileStorage:
     """A (not yet opened) storage for ``file:///path/to/dir[?option=value...]``.
 
     Options (URL query or keywords): ``compact_bytes`` (int, default 64 MiB),
-    ``threads`` (int, default 4), ``create`` (bool, default true), ``repair`` (bool,
-    default false). Raises :class:`ValueError` for a malformed URL or option.
+    ``threads`` (int, default 4), ``create`` (bool, default true), ``read_only`` (bool,
+    default false). Raises :class:`ValueError` for a malformed URL or option (and for the
+    old ``repair`` option, naming the ``bassline storage repair`` command that replaced it).
     """
     return FileStorage(url, parse_fs_url(url, options))

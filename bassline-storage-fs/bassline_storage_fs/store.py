@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from bassline.storage import ErrorCode, SnapshotInfo, StorageError
 from bassline.storage.validation import NormalisedBatch
 from bassline_storage_fs.docfile import Doc, DocError, read_doc, read_doc_header, write_doc
@@ -54,7 +56,14 @@ from bassline_storage_fs.recovery import LogCut, RecoveryReport
 from bassline_storage_fs.specs import SpecDecodeError, group_ids, spec_from_bytes
 from bassline_storage_fs.url import FsOptions
 
-__all__ = ["SNAPSHOT_FORMAT", "STATE_FORMAT", "FsStore", "open_store"]
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "STATE_FORMAT",
+    "FsStore",
+    "open_store",
+    "repair_hint",
+    "state_file_damage",
+]
 
 STATE_FORMAT = "bassline-fs-state"
 SNAPSHOT_FORMAT = "bassline-fs-snapshot"
@@ -249,14 +258,19 @@ class FsStore:
 
 
 def open_store(options: FsOptions) -> FsStore | StorageError:
-    """Open (creating if allowed), lock, load and recover the store; or say why not."""
+    """Open (creating if allowed), lock, load and recover the store; or say why not.
+
+    With ``options.read_only`` nothing on disk changes (the lock file aside): a torn tail
+    is reported but not cut, leftovers are found but not removed, nothing is compacted.
+    """
     layout = Layout(options.path)
+    read_only = options.read_only
     try:
-        err = layout.check_root(options.create)
+        err = layout.check_root(options.create, read_only)
         if err:
             return err
         lock = StoreLock(layout.lock)
-        err = lock.acquire()
+        err = lock.acquire(note_pid=not read_only)
         if err:
             return err
     except OSError as exc:
@@ -274,17 +288,32 @@ def open_store(options: FsOptions) -> FsStore | StorageError:
         raise
 
 
+def _create(layout: Layout) -> None:
+    """Make the directory a new store: its log first, then its marker.
+
+    In this order a store with a marker always has a log, so a missing log is known to
+    be damage (a crash in between leaves an empty log and no marker, which the next
+    open takes for the unfinished creation it is).
+    """
+    LogFile.create(layout.log, 1).close()
+    layout.write_marker()
+
+
 def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
-    err = layout.ensure_marker()
+    read_only = options.read_only
+    if not layout.marker.exists() and not read_only:  # read-only: check_root refused
+        _create(layout)
+    err = layout.check_marker()
     if err:
         raise _OpenFailed(err)
-    _ensure_dir(layout.networks)
+    if not read_only:
+        _ensure_dir(layout.networks)
     removed: list[str] = []
     index = Index()
-    dirs = _load_states(layout, index, removed)
-    log, cut, replayed = _replay(layout, index, options.repair)
+    dirs = _load_states(layout, index, removed, remove=not read_only)
+    log, cut, replayed = _replay(layout, index, read_only)
     store = FsStore(layout, lock, log, index, options)
-    unreadable = _load_snapshots(store, dirs, removed)
+    unreadable = _load_snapshots(store, dirs, removed, remove=not read_only)
     index.max_hlc = max((state.contents.max_hlc() for state in index.networks.values()), default=0)
     store.recovery = RecoveryReport(
         batches_replayed=replayed,
@@ -292,8 +321,9 @@ def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
         cut=cut,
         removed=tuple(removed),
         unreadable_snapshots=tuple(unreadable),
+        read_only=read_only,
     )
-    if log.size > options.compact_bytes:
+    if log.size > options.compact_bytes and not read_only:
         try:
             store.compact()
         except OSError as exc:
@@ -303,24 +333,32 @@ def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
     return store
 
 
-def _remove_temp_files(directory: Path, removed: list[str]) -> None:
+def _leftovers(directory: Path, removed: list[str], remove: bool) -> None:
+    """Note (and with ``remove``, delete) temporary files an interrupted write left."""
+    if not directory.is_dir():
+        return
     for entry in os.scandir(directory):
         if entry.name.endswith(TEMP_SUFFIX) and entry.is_file(follow_symlinks=False):
-            os.unlink(entry.path)
+            if remove:
+                os.unlink(entry.path)
             removed.append(entry.path)
 
 
-def _load_states(layout: Layout, index: Index, removed: list[str]) -> dict[str, Path]:
+def _load_states(
+    layout: Layout, index: Index, removed: list[str], remove: bool = True
+) -> dict[str, Path]:
     """Load every network's state file; returns the network directories by name."""
-    _remove_temp_files(layout.root, removed)
-    _remove_temp_files(layout.networks, removed)
+    _leftovers(layout.root, removed, remove)
+    _leftovers(layout.networks, removed, remove)
     dirs: dict[str, Path] = {}
+    if not layout.networks.is_dir():
+        return dirs  # read-only, before anything was ever compacted
     for entry in os.scandir(layout.networks):
         if not NETWORK_DIR_PATTERN.match(entry.name) or not entry.is_dir(follow_symlinks=False):
             continue
         path = Path(entry.path)
         dirs[entry.name] = path
-        _remove_temp_files(path, removed)
+        _leftovers(path, removed, remove)
         state_file = path / "state"
         if not state_file.exists():
             continue
@@ -330,7 +368,8 @@ def _load_states(layout: Layout, index: Index, removed: list[str]) -> dict[str, 
         except (DocError, SpecDecodeError) as exc:
             raise _corrupt(
                 f"state file {state_file} is damaged ({exc}); restore it from a backup, or "
-                "remove its directory to drop that network"
+                f"move its directory {path} out of the store to drop that network (with its "
+                "snapshots)"
             ) from None
         if network_dirname(doc.network) != entry.name:
             raise _corrupt(
@@ -341,10 +380,32 @@ def _load_states(layout: Layout, index: Index, removed: list[str]) -> dict[str, 
     return dirs
 
 
-def _replay(layout: Layout, index: Index, repair: bool) -> tuple[LogFile, LogCut | None, int]:
-    """Replay the log into the index, cutting a torn tail; returns (log, cut, batches)."""
+def state_file_damage(layout: Layout) -> str | None:
+    """Why a state file of the store fails its checks, with the remedy (None if none
+    does); reads only."""
+    try:
+        _load_states(layout, Index(), [], remove=False)
+    except _OpenFailed as exc:
+        return exc.error.message
+    return None
+
+
+def repair_hint(layout: Layout) -> str:
+    """The command that repairs the store at ``layout``, for error messages."""
+    return f"`bassline storage repair {layout.root.as_uri()}`"
+
+
+def _replay(layout: Layout, index: Index, read_only: bool) -> tuple[LogFile, LogCut | None, int]:
+    """Replay the log into the index, cutting a torn tail (unless ``read_only``); returns
+    (log, cut, batches)."""
     if not layout.log.exists():
-        return LogFile.create(layout.log, 1), None, 0
+        raise _corrupt(
+            f"store {layout.root} has no log file ({layout.log}): a store's log is created "
+            "with it and never removed, so it was deleted or lost, and with it every batch "
+            "written since the last compaction. Restore the log from a backup; or, to accept "
+            f"that loss and go on with the compacted state, run {repair_hint(layout)}, which "
+            "starts a new, empty log"
+        )
     data = layout.log.read_bytes()
     try:
         scan = scan_log(data)
@@ -359,24 +420,40 @@ def _replay(layout: Layout, index: Index, repair: bool) -> tuple[LogFile, LogCut
             )
         ) from None
     except LogCorrupt as exc:
-        if not repair:
-            raise _corrupt(
-                f"log {layout.log}: {exc.message}; open with ?repair=true to start a new log "
-                "(losing every batch in this one)"
-            ) from None
-        lost = count_commits(data)
-        reset = LogCut(0, len(data), exc.message, 0, committed_batches_lost=lost)
-        return LogFile.create(layout.log, 1), reset, 0
+        commits = count_commits(data)
+        raise _corrupt(
+            f"log {layout.log}: {exc.message}, so none of its "
+            f"{_batches(commits)} can be read and nothing was changed. Restore the store "
+            f"from a backup, or run {repair_hint(layout)} (try --dry-run first) to set the "
+            "whole log aside in the store's discarded/ directory and start a new one"
+        ) from None
     try:
-        cut = cut_for(scan, len(data), repair)
+        cut = cut_for(scan, len(data))
     except LogCorrupt as exc:
-        raise _corrupt(f"log {layout.log}: {exc.message}") from None
+        lost = scan.later_commits + 1
+        raise _corrupt(
+            f"log {layout.log}: {exc.message}, but {_batches(scan.later_commits)} "
+            f"follow{'s' if scan.later_commits == 1 else ''} it: this is damage to "
+            "acknowledged data, not a torn write, so nothing was cut. Restore the store "
+            f"from a backup, or run {repair_hint(layout)} (try --dry-run first) to discard "
+            f"everything from byte {scan.good_end} on ({_batches(lost)}, the damaged one "
+            "included), keeping the discarded bytes in the store's discarded/ directory"
+        ) from None
     for batch in scan.batches:
         _apply_frames(index, batch, layout)
+    if read_only:
+        if cut is not None:
+            cut = attrs.evolve(cut, cut=False)
+        log = LogFile.read_only(layout.log, scan.good_end, scan.next_seq, scan.version)
+        return log, cut, len(scan.batches)
     if cut is not None:
         LogFile.cut(layout.log, cut.offset)
     log = LogFile.append_to(layout.log, scan.good_end, scan.next_seq, scan.version)
     return log, cut, len(scan.batches)
+
+
+def _batches(count: int) -> str:
+    return f"{count} committed batch{'' if count == 1 else 'es'}"
 
 
 def _apply_frames(index: Index, frames: list[Frame], layout: Layout) -> None:
@@ -401,21 +478,24 @@ def _apply_frames(index: Index, frames: list[Frame], layout: Layout) -> None:
         ) from None
 
 
-def _load_snapshots(store: FsStore, dirs: dict[str, Path], removed: list[str]) -> list[str]:
+def _load_snapshots(
+    store: FsStore, dirs: dict[str, Path], removed: list[str], remove: bool = True
+) -> list[str]:
     """List snapshots of live networks; remove directories of deleted ones."""
     live = {network_dirname(n): n for n in store.index.networks}
     unreadable: list[str] = []
     for name, path in sorted(dirs.items()):
         network = live.get(name)
         if network is None:
-            shutil.rmtree(path)
-            fsync_dir(path.parent)
+            if remove:
+                shutil.rmtree(path)
+                fsync_dir(path.parent)
             removed.append(str(path))
             continue
         snap_dir = path / "snapshots"
         if not snap_dir.is_dir():
             continue
-        _remove_temp_files(snap_dir, removed)
+        _leftovers(snap_dir, removed, remove)
         infos = store.snapshots.setdefault(network, {})
         for entry in os.scandir(snap_dir):
             sid = entry.name.removesuffix(".snap")

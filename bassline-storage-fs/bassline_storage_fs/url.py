@@ -32,12 +32,17 @@ class FsOptions:
     """Worker threads for blocking file I/O (the CapacityLimiter's size)."""
     create: bool = True
     """Create the directory (and parents) if it does not exist."""
-    repair: bool = False
-    """Open a log damaged before its end by cutting at the damage (loses the batches after
-    it, reported in ``recovery``). Without it such a store refuses to open."""
+    read_only: bool = False
+    """Change nothing on disk: a torn tail is reported but not cut, leftovers are not
+    removed, nothing is compacted or created, and every write is refused (PERMISSION)."""
 
 
-_TYPES: dict[str, type] = {"compact_bytes": int, "threads": int, "create": bool, "repair": bool}
+_TYPES: dict[str, type] = {
+    "compact_bytes": int,
+    "threads": int,
+    "create": bool,
+    "read_only": bool,
+}
 _RANGES: dict[str, tuple[int, int]] = {"compact_bytes": (1, 1 << 40), "threads": (1, 64)}
 
 
@@ -52,6 +57,16 @@ def _from_text(name: str, text: str, url: str) -> Any:
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"option {name}={text!r} in {url!r} must be a whole number")
     return int(text)
+
+
+def _repair_is_a_command(path: str) -> ValueError:
+    where = Path(path).as_uri() if path.startswith("/") else "file:///DIR"
+    return ValueError(
+        "the repair option is gone: opening a store never discards committed batches. "
+        f"Run `bassline storage repair {where} --dry-run` to see what a repair would "
+        "discard, then without --dry-run to do it (the discarded bytes are kept in a side "
+        "file in the store's discarded/ directory)"
+    )
 
 
 def _known(name: str, url: str) -> None:
@@ -108,11 +123,15 @@ def parse_fs_url(url: str, options: dict[str, Any]) -> FsOptions:
     except ValueError as exc:
         raise ValueError(f"malformed query in file storage URL {url!r}: {exc}") from None
     for name, text in query:
+        if name == "repair":
+            raise _repair_is_a_command(path)
         _known(name, url)
         if name in values:
             raise ValueError(f"option {name} is given twice in {url!r}")
         values[name] = _check(name, _from_text(name, text, url), url)
     for name, value in options.items():
+        if name == "repair":
+            raise _repair_is_a_command(path)
         if name in values:
             raise ValueError(f"option {name} is given both in {url!r} and as an argument")
         values[name] = _check(name, value, url)

@@ -2,21 +2,23 @@
 
 A malformed URL, an unknown scheme, a backend that cannot open, and a ``Failure`` coming
 back from an operation all turn into :class:`~bassline.cli.app.UserError` naming the URL
-with any password masked, and saying what to do about it.
+with any password masked, and saying what to do about it. Warnings a backend logs while
+it is open (a torn tail cut from a file store's log, say) are printed on standard error.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from returns.result import Failure, Result
 
-from bassline.cli.app import UserError
+from bassline.cli.app import UserError, err
 from bassline.errors import PluginNotFound
 from bassline.plugins import PluginLoadError
 from bassline.storage import (
@@ -29,12 +31,16 @@ from bassline.storage import (
 )
 
 __all__ = [
+    "StorageFailed",
+    "backend_function",
     "migrator_for",
     "one_line",
     "open_unopened",
     "opened",
+    "read_only_options",
     "scrub",
     "storage_error",
+    "storage_warnings",
     "unwrap",
 ]
 
@@ -72,7 +78,15 @@ _ADVICE = re.compile(
 """Words that start advice: a message that already says what to do gets no generic hint."""
 
 
-def storage_error(url: str, doing: str, error: StorageError) -> UserError:
+class StorageFailed(UserError):
+    """A :class:`UserError` for a failed storage operation; ``error`` is the storage's."""
+
+    def __init__(self, message: str, error: StorageError) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def storage_error(url: str, doing: str, error: StorageError) -> StorageFailed:
     """A user error for a failed storage operation: what, where, why and what to do.
 
     The generic hint for the error's code is added only when the backend's message gives
@@ -81,7 +95,7 @@ def storage_error(url: str, doing: str, error: StorageError) -> UserError:
     hint = _HINTS.get(error.code)
     suffix = f"; {hint}" if hint and not _ADVICE.search(error.message) else ""
     message = f"{doing} in {mask_url(url)} failed: {error.code.value}: {error.message}{suffix}"
-    return UserError(one_line(scrub(message, url)))
+    return StorageFailed(one_line(scrub(message, url)), error)
 
 
 def unwrap(result: Result[T, StorageError], url: str, doing: str) -> T:
@@ -127,39 +141,89 @@ def _existing_only(url: str) -> dict[str, Any]:
     return {}
 
 
+def read_only_options(url: str) -> dict[str, Any]:
+    """Options that open ``url`` without changing anything on disk, for ``storage check``.
+
+    The file backend cuts a torn tail and removes leftovers at open unless it is opened
+    ``read_only``; other backends change nothing by opening.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {}  # open_unopened reports the malformed URL
+    if parts.scheme == "file" and "read_only=" not in parts.query:
+        return {"read_only": True}
+    return {}
+
+
+class _Warnings(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"warning: {record.getMessage()}", markup=False, highlight=False)
+
+
+@contextmanager
+def storage_warnings() -> Iterator[None]:
+    """Print what storage backends log at WARNING or above (on the ``bassline.storage``
+    loggers) on standard error while the body runs: a command's user sees it."""
+    logger = logging.getLogger("bassline.storage")
+    handler = _Warnings(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _say_why_nothing_was_created(error: StorageError) -> StorageError:
+    """The user did not write create=false or read_only=true: say why nothing was created."""
+    message = error.message
+    for option in ("(create=false)", "(read_only=true)"):
+        message = message.replace(option, "(this command creates no store)")
+    message = message.replace("(read_only=true creates nothing)", "(this command creates none)")
+    return StorageError(error.code, message, error.transient, error.cause)
+
+
 @asynccontextmanager
 async def opened(
-    url: str, *, existing: bool = False, **options: Any
+    url: str, *, existing: bool = False, read_only: bool = False, **options: Any
 ) -> AsyncIterator[NetworkStorage]:
     """Open the storage at ``url`` for the body of an ``async with``, or raise a UserError.
 
     With ``existing``, a store that is not there is an error rather than created (for
-    commands that only read).
+    commands that only read). With ``read_only``, opening changes nothing on disk either
+    (see :func:`read_only_options`). Warnings the backend logs meanwhile are printed.
     """
-    added = _existing_only(url) if existing else {}
+    added = _existing_only(url) if existing or read_only else {}
+    if read_only:
+        added.update(read_only_options(url))
     storage = open_unopened(url, **{**added, **options})
-    try:
-        await storage.__aenter__()
-    except StorageOpenError as exc:
-        error = exc.error
-        if added:  # the user did not write create=false: say why nothing was created
-            message = error.message.replace("(create=false)", "(this command creates no store)")
-            error = StorageError(error.code, message, error.transient, error.cause)
-        raise storage_error(url, "opening storage", error) from None
-    try:
-        yield storage
-    finally:
-        await storage.__aexit__(None, None, None)
+    with storage_warnings():
+        try:
+            await storage.__aenter__()
+        except StorageOpenError as exc:
+            error = _say_why_nothing_was_created(exc.error) if added else exc.error
+            raise storage_error(url, "opening storage", error) from None
+        try:
+            yield storage
+        finally:
+            await storage.__aexit__(None, None, None)
+
+
+def backend_function(url: str, name: str) -> tuple[str, Callable[..., Any] | None]:
+    """The backend package for ``url`` and the function ``name`` at its top level, if any.
+
+    The backend is found through its entry point, so the core never imports one by name.
+    """
+    storage = open_unopened(url)
+    package = type(storage).__module__.partition(".")[0]
+    function = getattr(importlib.import_module(package), name, None)
+    return package, function if callable(function) else None
 
 
 def migrator_for(url: str) -> tuple[str, Callable[..., Any] | None]:
     """The backend package for ``url`` and its ``migrate(url)`` function, if it has one.
 
     A backend that manages a schema exposes ``migrate(url) -> str`` (the revision reached)
-    at the top level of its package; it is found through the backend's entry point, so
-    the core never imports a backend by name.
+    at the top level of its package.
     """
-    storage = open_unopened(url)
-    package = type(storage).__module__.partition(".")[0]
-    migrate = getattr(importlib.import_module(package), "migrate", None)
-    return package, migrate if callable(migrate) else None
+    return backend_function(url, "migrate")

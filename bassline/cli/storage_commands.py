@@ -1,4 +1,4 @@
-"""``bassline export``, ``import``, ``snapshot`` and ``storage migrate|check|copy``."""
+"""``bassline export``, ``import``, ``snapshot`` and ``storage migrate|check|repair|copy``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import anyio
 import typer
@@ -18,7 +18,15 @@ from bassline.cli.exchange import dump_export, parse_export
 from bassline.cli.integrity import NetworkReport, check_network
 from bassline.cli.progress import progress_bar
 from bassline.cli.render import plural, print_json, say
-from bassline.cli.storage_access import migrator_for, one_line, opened, scrub, unwrap
+from bassline.cli.storage_access import (
+    StorageFailed,
+    backend_function,
+    migrator_for,
+    one_line,
+    opened,
+    scrub,
+    unwrap,
+)
 from bassline.cli.transfer import (
     DEFAULT_BATCH_SIZE,
     load_network,
@@ -27,13 +35,14 @@ from bassline.cli.transfer import (
     write_network,
 )
 from bassline.errors import BasslineError
-from bassline.storage import SnapshotInfo, mask_url
+from bassline.storage import ErrorCode, SnapshotInfo, StorageOpenError, mask_url
 
 __all__ = ["storage_app"]
 
 storage_app = typer.Typer(
     name="storage",
-    help="Look after storage backends: migrate schemas, check integrity, copy networks.",
+    help="Look after storage backends: migrate schemas, check integrity, repair damage, "
+    "copy networks.",
     no_args_is_help=True,
 )
 app.add_typer(storage_app, name="storage")
@@ -328,10 +337,12 @@ def storage_check(
     Every network's spec loads and is valid, every content decodes, belongs to a
     contact of the spec in that contact's group and has a valid stamp (not in the
     future), merge contacts hold values of their lattice, and every snapshot loads.
+    The check never changes the storage: a file store is opened read-only, so damage
+    (a torn tail of its log, say) is reported, not cut.
     """
 
     async def main() -> tuple[list[NetworkReport], str]:
-        async with opened(url, existing=True) as storage:
+        async with opened(url, read_only=True) as storage:
             health = await storage.health()
             health_problem = ""
             if isinstance(health, Failure):
@@ -346,7 +357,12 @@ def storage_check(
                     bar.advance()
             return reports, health_problem
 
-    reports, health_problem = anyio.run(main)
+    try:
+        reports, health_problem = anyio.run(main)
+    except StorageFailed as failed:
+        if failed.error.code is not ErrorCode.CORRUPTION:
+            raise
+        _damaged(url, failed.error.message, as_json)
     problems = sum(len(r.problems) for r in reports) + bool(health_problem)
     if as_json:
         print_json(
@@ -354,6 +370,7 @@ def storage_check(
                 "url": mask_url(url),
                 "ok": problems == 0,
                 "health": health_problem or "ok",
+                "damage": None,
                 "networks": [r.to_json() for r in reports],
             }
         )
@@ -371,6 +388,80 @@ def storage_check(
             f"{problems} integrity problem{'s' if problems != 1 else ''} in {mask_url(url)} "
             "(listed above); repair or restore the affected networks from an export"
         )
+
+
+def _damaged(url: str, message: str, as_json: bool) -> NoReturn:
+    """Report a storage too damaged to open (its backend's message says what to do)."""
+    text = one_line(scrub(message, url))
+    if as_json:
+        print_json(
+            {"url": mask_url(url), "ok": False, "health": text, "damage": text, "networks": []}
+        )
+    else:
+        say(f"damage: {text}")
+    raise UserError(f"{mask_url(url)} is damaged and does not open (see above for what to do)")
+
+
+# ---------------------------------------------------------------------------- storage repair
+
+
+@storage_app.command("repair")
+def storage_repair(
+    url: UrlArg,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Only say what a repair would discard; change nothing."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Discard the damaged part of a file store's log, keeping it in a side file.
+
+    Opening a store never discards a committed batch: a log damaged before its end, a
+    log whose header is unreadable, or a missing log make it refuse to open. When no
+    backup is at hand, this discards the log from the damage on (or sets the whole log
+    aside, or starts a new one), after copying what it discards into the store's
+    discarded/ directory. Stop every process using the store first. Exit 1 if damage
+    remains that repair does not touch (a damaged state file).
+    """
+    package, repair = backend_function(url, "repair")
+    masked = mask_url(url)
+    if repair is None:
+        if as_json:
+            print_json({"url": masked, "backend": package, "repairable": False})
+        else:
+            say(f"{masked}: the {package} backend keeps no log of its own; nothing to repair")
+        return
+    try:
+        report = repair(url, dry_run=dry_run)
+    except StorageOpenError as exc:
+        message = f"cannot repair {masked}: {exc.error.code.value}: {exc.error.message}"
+        raise UserError(one_line(scrub(message, url))) from None
+    except ValueError as exc:
+        raise UserError(one_line(scrub(str(exc), url))) from None
+    if as_json:
+        print_json(
+            {
+                "url": masked,
+                "backend": package,
+                "repairable": True,
+                "dry_run": dry_run,
+                "needed": report.needed,
+                "problem": report.problem,
+                "offset": report.offset,
+                "bytes": report.bytes,
+                "committed_batches": report.committed_batches,
+                "unfinished_batch": report.unfinished_batch,
+                "contents": report.contents,
+                "new_log": report.new_log,
+                "saved_to": report.saved_to,
+                "remaining": report.remaining,
+            }
+        )
+    else:
+        prefix = f"{masked} (dry run, nothing changed)" if dry_run else masked
+        say(f"{prefix}: {report.describe()}")
+    if report.remaining is not None:
+        raise UserError(f"damage remains in {masked}: {report.remaining}")
 
 
 # ---------------------------------------------------------------------------- storage copy

@@ -169,6 +169,135 @@ def test_check_finds_undecodable_postgres_contents(
     assert any("alice" in p for p in networks["meeting"]["problems"])
 
 
+# ---------------------------------------------------------------------------- damage
+
+
+def _store_dir(url: str) -> Path:
+    return Path(url.removeprefix("file://"))
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a directory)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def _tear(url: str, cut: int = 5) -> int:
+    """Cut ``cut`` bytes from the end of the store's log (a torn last batch); its new size."""
+    log = _store_dir(url) / "log"
+    data = log.read_bytes()
+    log.write_bytes(data[:-cut])
+    return len(data) - cut
+
+
+def _flip(url: str, position: int) -> None:
+    log = _store_dir(url) / "log"
+    data = bytearray(log.read_bytes())
+    data[position] ^= 0x01
+    log.write_bytes(bytes(data))
+
+
+def test_check_never_changes_a_torn_store_and_fails_saying_what_it_found(
+    cli: Cli, store_a: str
+) -> None:
+    _seed(cli, store_a)
+    size = _tear(store_a)
+    before = _tree(_store_dir(store_a))
+    done = cli("storage", "check", store_a)
+    assert done.returncode == 1, done.stdout
+    assert "found a torn tail in the log, NOT cut (opened read-only)" in done.stdout
+    assert "1 unfinished batch, never acknowledged" in done.stdout
+    assert "1 integrity problem" in done.stderr
+    as_json = cli("storage", "check", store_a, "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["ok"] is False
+    assert _tree(_store_dir(store_a)) == before, "storage check changed the store"
+    assert (_store_dir(store_a) / "log").stat().st_size == size
+
+
+@pytest.mark.parametrize("command", ["export", "run"])
+def test_a_command_that_cuts_a_torn_tail_says_what_it_cut(
+    cli: Cli, store_a: str, command: str
+) -> None:
+    _seed(cli, store_a)
+    size = _tear(store_a)
+    if command == "export":
+        done = cli("export", store_a, "meeting")
+    else:
+        done = cli("run", MEETING, "--storage", store_a)
+    assert done.returncode == 0, done.stderr
+    (warning,) = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    committed = (_store_dir(store_a) / "log").stat().st_size
+    assert f"cut a torn tail from the log: {size - committed} bytes at offset {committed}" in (
+        warning
+    )
+    assert "1 unfinished batch, never acknowledged, with" in warning and "content" in warning
+
+
+def test_check_reports_a_store_too_damaged_to_open(cli: Cli, store_a: str) -> None:
+    _seed(cli, store_a)
+    _flip(store_a, 200)  # early in the log: committed batches follow
+    before = _tree(_store_dir(store_a))
+    done = cli("storage", "check", store_a)
+    assert done.returncode == 1
+    assert done.stdout.startswith("damage: log ") and "committed batches follow it" in done.stdout
+    assert f"bassline storage repair {store_a}" in done.stdout
+    assert done.stderr.strip() == (
+        f"error: {store_a} is damaged and does not open (see above for what to do)"
+    )
+    report = json.loads(cli("storage", "check", store_a, "--json").stdout)
+    assert report["ok"] is False and "committed batches follow it" in report["damage"]
+    (_store_dir(store_a) / "log").unlink()
+    missing = cli("storage", "check", store_a)
+    assert missing.returncode == 1 and "has no log file" in missing.stdout
+    assert _tree(_store_dir(store_a)) == {k: v for k, v in before.items() if k != "log"}
+
+
+def test_reading_never_repairs_and_repair_keeps_what_it_discards(cli: Cli, store_a: str) -> None:
+    _seed(cli, store_a)
+    _flip(store_a, 200)
+    before = _tree(_store_dir(store_a))
+    refused = cli("export", f"{store_a}?repair=true", "calculator")
+    assert refused.returncode == 1
+    assert "the repair option is gone" in refused.stderr
+    assert f"bassline storage repair {store_a} --dry-run" in refused.stderr
+    assert cli("export", store_a, "calculator").returncode == 1
+    dry = cli("storage", "repair", store_a, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"{store_a} (dry run, nothing changed): the log is damaged")
+    assert "would discard" in dry.stdout and "committed batches (acknowledged writes)" in dry.stdout
+    assert _tree(_store_dir(store_a)) == before, "a dry run changed the store"
+
+    done = cli("storage", "repair", store_a, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["needed"] and not report["dry_run"] and report["committed_batches"] >= 2
+    saved = Path(report["saved_to"])
+    log = before["log"]
+    assert log is not None and saved.read_bytes() == log[report["offset"] :]
+    assert (_store_dir(store_a) / "log").read_bytes() == log[: report["offset"]]
+    check = cli("storage", "check", store_a)
+    assert check.returncode == 0, check.stdout + check.stderr
+    again = cli("storage", "repair", store_a)
+    assert again.returncode == 0 and "the log is intact: nothing to repair" in again.stdout
+
+
+def test_repair_on_backends_without_a_log_and_on_a_store_in_use(cli: Cli, store_a: str) -> None:
+    done = cli("storage", "repair", "memory://")
+    assert done.returncode == 0
+    assert "the bassline_storage_memory backend keeps no log of its own" in done.stdout
+    _seed(cli, store_a)
+
+    async def hold() -> str:
+        async with open_storage(store_a):
+            return cli("storage", "repair", store_a).stderr
+
+    refused = anyio.run(hold)
+    assert "cannot repair" in refused and "conflict: store directory" in refused
+    assert "is locked" in refused and len(refused.strip().splitlines()) == 1
+
+
 # ---------------------------------------------------------------------------- copy
 
 
@@ -224,7 +353,7 @@ def test_copy_refuses_to_overwrite_and_the_same_store(cli: Cli, store_a: str, st
 def test_storage_help_lists_its_commands(cli: Cli) -> None:
     done = cli("storage", "--help")
     assert done.returncode == 0
-    for command in ("migrate", "check", "copy"):
+    for command in ("migrate", "check", "repair", "copy"):
         assert command in done.stdout
     bare = cli("storage")
     assert "migrate" in bare.stdout + bare.stderr

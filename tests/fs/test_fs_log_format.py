@@ -138,9 +138,9 @@ async def test_a_version_1_log_is_read_extended_and_upgraded_by_compaction(
     assert contacts == [f"{marker}{i}" for marker in "ABC" for i in range(5)]
 
 
-@pytest.mark.parametrize("repair", [False, True])
+@pytest.mark.parametrize("read_only", [False, True])
 async def test_a_log_of_a_newer_version_is_refused_and_never_repaired(
-    store_url: str, store_dir: Path, spec: Bassline, repair: bool
+    store_url: str, store_dir: Path, spec: Bassline, read_only: bool
 ) -> None:
     async with open_fs_storage(store_url) as storage:
         await storage.write([NetworkRecord(spec)])
@@ -151,7 +151,7 @@ async def test_a_log_of_a_newer_version_is_refused_and_never_repaired(
     newer = header_frame(fields) + log.read_bytes()[header.end :]
     log.write_bytes(newer)
     with pytest.raises(StorageOpenError) as caught:
-        async with open_fs_storage(store_url, repair=repair):
+        async with open_fs_storage(store_url, read_only=read_only):
             pass
     error = caught.value.error
     assert error.code is ErrorCode.UNSUPPORTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -68,16 +69,43 @@ async def test_a_torn_last_batch_is_cut_at_every_offset(
             if offset == committed:
                 assert report.clean
                 continue
-            assert report.cut is not None
+            assert report.cut is not None and report.cut.cut
             assert (report.cut.offset, report.cut.bytes) == (committed, offset - committed)
             detail = (await storage.health()).unwrap().detail
-            assert f"cut {offset - committed} bytes from the log at offset {committed}" in detail
+            assert (
+                f"cut a torn tail from the log: {offset - committed} byte"
+                f"{'' if offset - committed == 1 else 's'} at offset {committed}: 1 unfinished "
+                "batch, never acknowledged"
+            ) in detail
         assert log.stat().st_size == committed
     # and the store goes on working after a cut
     log.write_bytes(data[: full - 1])
     async with open_fs_storage(store_url) as storage:
         (await storage.write(_batch("C"))).unwrap()
     assert await _contacts(store_url) == ["A0", "A1", "A2", "C0", "C1", "C2"]
+
+
+async def test_a_cut_says_what_it_cut_in_health_and_in_a_logged_warning(
+    store_url: str, store_dir: Path, spec: Bassline, caplog: pytest.LogCaptureFixture
+) -> None:
+    *_, committed, full = await _write_batches(store_url, spec, "AB")
+    log = store_dir / "log"
+    log.write_bytes(log.read_bytes()[: full - 5])  # the commit marker is torn
+    with caplog.at_level(logging.WARNING, logger="bassline.storage.fs"):
+        async with open_fs_storage(store_url) as storage:
+            assert storage.recovery is not None and storage.recovery.cut is not None
+            cut = storage.recovery.cut
+            assert (cut.bytes, cut.records, cut.contents) == (full - 5 - committed, 3, 3)
+            health = (await storage.health()).unwrap()
+            assert health.ok and cut.describe() in health.detail
+    (warning,) = [r for r in caplog.records if r.name == "bassline.storage.fs"]
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage() == (
+        f"file store {store_dir}: at open: replayed 2 batches ({committed} log bytes); "
+        f"cut a torn tail from the log: {full - 5 - committed} bytes at offset {committed}: "
+        "1 unfinished batch, never acknowledged, with 3 readable records holding 3 contents "
+        f"(frame of 12 bytes runs 5 bytes past the end at byte {full - 24})"
+    )
 
 
 @pytest.mark.parametrize("where", [0, 5, 13, 30, -20, -3])
@@ -93,13 +121,63 @@ async def test_a_flipped_byte_in_the_last_batch_cuts_that_batch(
     async with open_fs_storage(store_url) as storage:
         assert storage.recovery is not None and storage.recovery.cut is not None
         cut = storage.recovery.cut
-        assert (cut.offset, cut.bytes, cut.committed_batches_lost) == (
-            committed,
-            full - committed,
-            0,
-        )
+        assert (cut.offset, cut.bytes) == (committed, full - committed)
         assert any(word in cut.reason for word in ("checksum", "marker", "past the end"))
     assert await _contacts(store_url) == ["A0", "A1", "A2"]
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a directory)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+async def test_read_only_changes_nothing_on_disk_and_reports_the_damage(
+    store_url: str, store_dir: Path, spec: Bassline, caplog: pytest.LogCaptureFixture
+) -> None:
+    *_, full = await _write_batches(store_url, spec, "AB")
+    log = store_dir / "log"
+    log.write_bytes(log.read_bytes()[: full - 5])
+    (store_dir / "log.tmp").write_bytes(b"half-written")
+    before = _tree(store_dir)
+    with caplog.at_level(logging.INFO, logger="bassline.storage.fs"):
+        async with open_fs_storage(store_url, read_only=True, compact_bytes=1) as storage:
+            assert [c.contact for c in (await storage.load_contents("calc")).unwrap()] == [
+                "A0",
+                "A1",
+                "A2",
+            ]
+            report = storage.recovery
+            assert report is not None and report.cut is not None and not report.cut.cut
+            assert report.removed == (str(store_dir / "log.tmp"),)
+            health = (await storage.health()).unwrap()
+            assert not health.ok
+            assert "found a torn tail in the log, NOT cut (opened read-only)" in health.detail
+            assert "found (not removed: read-only) 1 leftover" in health.detail
+            assert "damage found at open (above); nothing was changed" in health.detail
+            for refused in (
+                await storage.write(_batch("C")),
+                await storage.save_network(spec),
+                await storage.delete_network("calc"),
+                await storage.save_snapshot("calc"),
+                await storage.compact(),
+            ):
+                assert refused.failure().code is ErrorCode.PERMISSION
+                assert "open read-only" in refused.failure().message
+    assert _tree(store_dir) == before, "a read-only open changed the store"
+    assert not caplog.records, "read-only reports through health, not the log"
+
+
+async def test_read_only_creates_no_store(tmp_path: Path) -> None:
+    for directory in (tmp_path / "missing", tmp_path):
+        with pytest.raises(StorageOpenError) as caught:
+            async with open_fs_storage(f"file://{directory}", read_only=True):
+                pass
+        assert caught.value.error.code is ErrorCode.INVALID
+        assert "read_only=true" in caught.value.error.message
+    assert _tree(tmp_path) == {}
 
 
 async def test_corruption_before_committed_batches_refuses_to_open(
@@ -110,24 +188,20 @@ async def test_corruption_before_committed_batches_refuses_to_open(
     data = bytearray(log.read_bytes())
     data[sizes[1] + 40] ^= 0x01  # inside batch B; batch C follows it
     log.write_bytes(bytes(data))
-    with pytest.raises(StorageOpenError) as caught:
-        async with open_fs_storage(store_url):
-            pass
-    error = caught.value.error
-    assert error.code is ErrorCode.CORRUPTION
-    assert "checksum mismatch" in error.message and "1 committed batches follow" in error.message
-    assert "repair=true" in error.message
-    assert log.read_bytes() == bytes(data), "nothing may be cut without repair"
-
-    async with open_fs_storage(f"{store_url}?repair=true") as storage:
-        assert storage.recovery is not None and storage.recovery.cut is not None
-        assert storage.recovery.cut.offset == sizes[1]
-        assert storage.recovery.cut.committed_batches_lost == 1
-        assert "REPAIR discarded 1 committed batches" in (await storage.health()).unwrap().detail
-    assert await _contacts(store_url) == ["A0", "A1", "A2"]
+    for read_only in (False, True):
+        with pytest.raises(StorageOpenError) as caught:
+            async with open_fs_storage(store_url, read_only=read_only):
+                pass
+        error = caught.value.error
+        assert error.code is ErrorCode.CORRUPTION
+        assert "checksum mismatch" in error.message
+        assert "but 1 committed batch follows it" in error.message
+        assert f"`bassline storage repair {store_dir.as_uri()}`" in error.message
+        assert f"from byte {sizes[1]} on (2 committed batches" in error.message
+        assert log.read_bytes() == bytes(data), "nothing may be cut"
 
 
-async def test_a_damaged_log_header_refuses_to_open_unless_repaired(
+async def test_a_damaged_log_header_refuses_to_open(
     store_url: str, store_dir: Path, spec: Bassline
 ) -> None:
     await _write_batches(store_url, spec, "A")
@@ -139,11 +213,47 @@ async def test_a_damaged_log_header_refuses_to_open_unless_repaired(
         async with open_fs_storage(store_url):
             pass
     assert caught.value.error.code is ErrorCode.CORRUPTION
-    assert "log header" in caught.value.error.message
-    async with open_fs_storage(store_url, repair=True) as storage:
-        assert storage.recovery is not None and storage.recovery.cut is not None
-        assert storage.recovery.cut.committed_batches_lost == 2
-        assert (await storage.list_networks()).unwrap() == []
+    message = caught.value.error.message
+    assert "log header" in message and "none of its 2 committed batches can be read" in message
+    assert "bassline storage repair" in message
+    assert log.read_bytes() == bytes(data)
+
+
+async def test_a_store_that_lost_its_log_refuses_to_open(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    await _write_batches(store_url, spec, "AB")
+    (store_dir / "log").unlink()
+    before = _tree(store_dir)
+    for read_only in (False, True):
+        with pytest.raises(StorageOpenError) as caught:
+            async with open_fs_storage(store_url, read_only=read_only):
+                pass
+        error = caught.value.error
+        assert error.code is ErrorCode.CORRUPTION and not error.transient
+        assert f"store {store_dir} has no log file" in error.message
+        assert "Restore the log from a backup" in error.message
+        assert f"bassline storage repair {store_dir.as_uri()}" in error.message
+    assert _tree(store_dir) == before, "nothing may be created in its place"
+
+
+async def test_a_creation_interrupted_before_the_marker_finishes_on_the_next_open(
+    store_url: str, store_dir: Path, spec: Bassline
+) -> None:
+    async with open_fs_storage(store_url):
+        pass
+    # as a crash between writing the log and the marker leaves it
+    (store_dir / "bassline-store.json").unlink()
+    (store_dir / "networks").rmdir()
+    async with open_fs_storage(store_url) as storage:
+        (await storage.save_network(spec)).unwrap()
+    assert (store_dir / "bassline-store.json").exists()
+    # a log with batches in it and no marker is not an unfinished creation: not ours
+    (store_dir / "bassline-store.json").unlink()
+    with pytest.raises(StorageOpenError) as caught:
+        async with open_fs_storage(store_url):
+            pass
+    assert "is not a Bassline store" in caught.value.error.message
 
 
 async def test_leftovers_of_interrupted_work_are_removed_and_reported(

@@ -26,13 +26,16 @@ pytestmark = pytest.mark.anyio
         ("file:///data?compact_bytes=big", {}, "must be a whole number"),
         ("file:///data?compact_bytes=-5", {}, "must be a whole number"),
         ("file:///data?compact_bytes=0", {}, "must be in [1,"),
-        ("file:///data?repair=maybe", {}, "must be true or false"),
+        ("file:///data?read_only=maybe", {}, "must be true or false"),
+        ("file:///data?repair=true", {}, "bassline storage repair file:///data --dry-run"),
+        ("file:///data?repair=false", {}, "the repair option is gone"),
         ("file:///data?compact_byte=5", {}, "did you mean 'compact_bytes'"),
         ("file:///data?threads=2&threads=3", {}, "given twice"),
         ("file:///data?threads=2", {"threads": 3}, "both in"),
         ("file:///data", {"compact_bytes": "1000"}, "must be int, got str"),
         ("file:///data", {"compact_bytes": True}, "must be int, got bool"),
-        ("file:///data", {"repair": 1}, "must be bool, got int"),
+        ("file:///data", {"read_only": 1}, "must be bool, got int"),
+        ("file:///data", {"repair": True}, "bassline storage repair file:///data --dry-run"),
         ("file:///data", {"threads": 0}, "must be in [1, 64]"),
         ("file:///data", {"colour": "red"}, "unknown file storage option 'colour'"),
     ],
@@ -46,10 +49,10 @@ def test_malformed_urls_and_options_are_value_errors(
 
 
 def test_good_urls_and_options_parse(tmp_path: Path) -> None:
-    storage = open_storage(f"file://localhost{tmp_path}/a%20b?compact_bytes=4096&repair=yes")
+    storage = open_storage(f"file://localhost{tmp_path}/a%20b?compact_bytes=4096&read_only=yes")
     assert isinstance(storage, FileStorage)
     assert storage.options.path == tmp_path / "a b"
-    assert (storage.options.compact_bytes, storage.options.repair) == (4096, True)
+    assert (storage.options.compact_bytes, storage.options.read_only) == (4096, True)
     other = open_storage(f"file://{tmp_path}", threads=2, create=False)
     assert isinstance(other, FileStorage)
     assert (other.options.threads, other.options.create) == (2, False)

@@ -191,6 +191,35 @@ def test_a_killed_node_restarts_from_its_storage_and_converges(
         assert n.stop() == 0
 
 
+def test_a_node_that_cuts_a_torn_tail_at_start_says_so_in_its_log(
+    tmp_path: Path, cleanup: list[Node]
+) -> None:
+    spec = _spec_file(tmp_path, 3)
+    store = tmp_path / "store"
+    n = Node(tmp_path, spec, "torn", "--storage", f"file://{store}")
+    cleanup.append(n)
+    n.start()
+    n.write({"c0": "kept"})
+    n.write({"c1": "torn away"})
+    assert n.stop() == 0
+    log = store / "log"
+    data = log.read_bytes()
+    log.write_bytes(data[:-5])  # the last batch's commit marker is torn
+    n.start()
+    held = httpx.get(f"{n.url}/api/contacts", timeout=10).json()
+    values = {c["id"]: c["value"] for c in held["contacts"]}
+    assert values["c0"] == "kept" and "c1" not in values
+    assert n.stop() == 0
+    committed = log.stat().st_size
+    text = n.log.read_text()
+    assert f"WARNING bassline.storage.fs: file store {store}: at open: replayed" in text
+    assert (
+        f"cut a torn tail from the log: {len(data) - 5 - committed} bytes at offset "
+        f"{committed}: 1 unfinished batch, never acknowledged, with 1 readable record "
+        "holding 1 content"
+    ) in text
+
+
 def test_the_cli_commands_against_a_running_node(
     tmp_path: Path, cleanup: list[Node], capsys: pytest.CaptureFixture[str]
 ) -> None:
