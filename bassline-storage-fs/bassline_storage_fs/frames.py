@@ -6,7 +6,8 @@ sequence of frames::
     magic (2 bytes) | kind (1) | reserved (1) | length (u32 LE) | crc32 (u32 LE) | payload
 
 The CRC-32 covers the kind, the length and the payload, so a flipped bit anywhere in a
-frame (including its length) is detected. :func:`read_frame` never raises: it reports a
+frame (including its length) is detected, except in the reserved byte: it is written as
+zero and read by nothing. :func:`read_frame` never raises: it reports a
 damaged or incomplete frame as a :class:`FrameError` saying where and why.
 """
 
