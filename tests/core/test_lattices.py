@@ -87,6 +87,43 @@ def test_interval_narrows_and_contradicts() -> None:
         lat.coerce("wide")
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "both"),
+    [
+        ((0, 10), (5, None), (5, 10)),
+        ((None, 10), (5, None), (5, 10)),
+        ((None, None), (3, 4), (3, 4)),
+        ((None, None), (None, None), (None, None)),
+        ((None, 7), (None, 4), (None, 4)),
+        ((2, None), (6, None), (6, None)),
+        ((0, 10), (2, 3), (2, 3)),
+        ((0, 5), (3, 8), (3, 5)),
+        ((0, 2), (2, 5), (2, 2)),  # touching ends: one number
+        ((-1.5, 0.5), (-1, 2), (-1, 0.5)),
+        ((0, 1), (2, 3), (2, 1)),  # empty: lo > hi
+        ((None, -3), (3, None), (3, -3)),
+    ],
+)
+def test_interval_intersection_examples(a: Any, b: Any, both: Any) -> None:
+    # the laws only say intersection is a lattice join; these say which numbers it keeps
+    for x, y in ((a, b), (b, a)):
+        got = Interval(*x).intersect(Interval(*y))
+        assert (got.lo, got.hi) == both, (x, y)
+        assert got.empty is (both[0] is not None and both[1] is not None and both[0] > both[1])
+
+
+def test_interval_join_outcomes() -> None:
+    lat = get_lattice("interval")
+    assert lat.join(Interval(None, 10), Interval(5, None)) == Changed(Interval(5, 10))
+    assert lat.join(Interval(5, None), Interval(None, 10)) == Changed(Interval(5, 10))
+    assert lat.join(Interval(2, 3), Interval(0, 10)) is UNCHANGED
+    assert lat.join(Interval(2, 3), Interval(2, 3)) is UNCHANGED
+    assert lat.join(Interval(0, 10), Interval(0, 3)) == Changed(Interval(0, 3))
+    clash = lat.join(Interval(None, -3), Interval(3, None))
+    assert isinstance(clash, Contradiction)
+    assert clash.reason == "[None, -3] and [3, None] do not overlap"
+
+
 def test_max_and_min() -> None:
     assert get_lattice("max").join(3, 5) == Changed(5)
     assert get_lattice("max").join(5, 3) is UNCHANGED
