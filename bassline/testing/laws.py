@@ -1,4 +1,5 @@
-"""Lattice law checks: commutativity, associativity, idempotence, absorbing contradictions.
+"""Lattice law checks: commutativity, associativity, idempotence, absorbing contradictions,
+and outcomes that tell the truth (``Changed`` only for news, ``Unchanged`` only for none).
 
 Run them on your own lattice by subclassing :class:`LatticeLaws`::
 
@@ -27,6 +28,7 @@ __all__ = [
     "assert_associative",
     "assert_commutative",
     "assert_idempotent",
+    "assert_truthful_outcome",
     "join",
 ]
 
@@ -88,12 +90,54 @@ def assert_absorbs(lattice: Lattice, a: Any, b: Any, c: Any) -> None:
     )
 
 
+def assert_truthful_outcome(lattice: Lattice, a: Any, b: Any) -> None:
+    """``a ⊔ b`` says truthfully whether ``b`` was news to ``a``.
+
+    ``Changed(v)``: ``v`` differs from ``a`` and holds both inputs (``v ⊔ a`` and ``v ⊔ b``
+    are Unchanged). ``Unchanged``: ``a`` already holds ``b``, so ``b ⊔ a`` is ``a`` too. The
+    engine propagates exactly on ``Changed``: a false ``Changed`` sends a value around
+    every cycle until the step budget runs out; a false ``Unchanged`` loses information.
+    """
+    problem = _untruthful(lattice, a, b)
+    assert problem is None, f"{lattice.name}: {problem}"
+
+
+def _untruthful(lattice: Lattice, a: Any, b: Any) -> str | None:
+    """What is wrong with the outcome of ``a ⊔ b`` (one assertion: one bug for hypothesis)."""
+    outcome = lattice.join(a, b)
+    if isinstance(outcome, Contradiction):
+        return None
+    if isinstance(outcome, Changed):
+        v = outcome.value
+        if values_equal(v, a):
+            return (
+                f"{a!r} ⊔ {b!r} gave {outcome!r}, but {v!r} is the current value "
+                "(expected Unchanged)"
+            )
+        for x in (a, b):
+            again = lattice.join(v, x)
+            if isinstance(again, Changed | Contradiction):
+                return (
+                    f"{a!r} ⊔ {b!r} = {v!r}, but {v!r} ⊔ {x!r} gave {again!r} "
+                    "(the join must hold both inputs: expected Unchanged)"
+                )
+        return None
+    back = join(lattice, b, a)
+    if not _same(back, a):
+        return (
+            f"{a!r} ⊔ {b!r} gave Unchanged, but {b!r} ⊔ {a!r} = {back!r}: {b!r} is news "
+            f"to {a!r} (expected Changed)"
+        )
+    return None
+
+
 # One mixin method runs for many subclasses (one per lattice); that is by design here.
 _shared = settings(suppress_health_check=[HealthCheck.differing_executors])
 
 
 class LatticeLaws:
-    """A pytest mixin checking the four laws on ``lattice`` with values from ``elements()``."""
+    """A pytest mixin checking the laws on ``lattice`` with values from ``elements()``:
+    commutative, associative, idempotent, contradictions absorb, truthful outcomes."""
 
     lattice: Lattice
 
@@ -120,6 +164,14 @@ class LatticeLaws:
     def test_idempotent(self, data: st.DataObject) -> None:
         """Hearing the same thing twice is no news."""
         assert_idempotent(self.lattice, data.draw(self.elements()))
+
+    @_shared
+    @given(st.data())
+    def test_outcome_tells_the_truth(self, data: st.DataObject) -> None:
+        """``Changed`` only when the value changed, ``Unchanged`` only when it did not."""
+        a, b = data.draw(self.elements()), data.draw(self.elements())
+        problem = _untruthful(self.lattice, a, b) or _untruthful(self.lattice, b, a)
+        assert problem is None, f"{self.lattice.name}: {problem}"
 
     @_shared
     @given(st.data())
