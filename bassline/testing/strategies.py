@@ -64,6 +64,11 @@ def _numbers() -> st.SearchStrategy[int | float]:
 
 @st.composite
 def _intervals(draw: st.DrawFn) -> Interval:
+    if draw(st.booleans()):
+        # narrow, somewhere in [-100, 100]: two of them mostly miss each other, so the
+        # laws meet contradictions, not only narrowing
+        lo = draw(st.sampled_from(range(-100, 101, 5)))
+        return Interval(lo, lo + draw(st.sampled_from([0, 1, 2.5, 10, 20])))
     a = draw(st.none() | _numbers())
     b = draw(st.none() | _numbers())
     if a is not None and b is not None and a > b:
@@ -82,8 +87,12 @@ def lattice_values(lattice: str) -> st.SearchStrategy[Any]:
     if lattice in ("max", "min"):
         return _numbers()
     if lattice == "grow-map":
-        inner = st.integers(-5, 5) | st.text(max_size=3) | _set_elements().map(GrowSet)
-        return st.dictionaries(st.text(max_size=4), inner, max_size=4).map(GrowMap)
+        inner = st.sampled_from(range(-5, 6)) | st.text(max_size=3) | _set_elements().map(GrowSet)
+        # mostly a few common keys, so that two maps often share one (and may disagree on it)
+        common = st.sampled_from(["a", "b"])
+        keys = st.one_of(common, common, common, st.text(max_size=4))
+        maps = st.dictionaries(keys, inner, min_size=1, max_size=4)
+        return st.one_of(maps, maps, maps, st.just({})).map(GrowMap)
     if lattice == "defined":
         return json_values(max_leaves=5)
     raise ValueError(f"no strategy for lattice {lattice!r}; known: {', '.join(LATTICE_NAMES)}")
@@ -199,19 +208,57 @@ def specs(draw: st.DrawFn, max_groups: int = 4, max_contacts: int = 12) -> Bassl
 
 
 @st.composite
+def _holding(draw: st.DrawFn, lattice: str, witness: Any) -> Any:
+    """An element of ``lattice`` that agrees with ``witness`` (joins of such never contradict)."""
+    if lattice == "interval":
+        lo = draw(st.none() | _numbers().map(lambda d: witness - abs(d)))
+        hi = draw(st.none() | _numbers().map(lambda d: witness + abs(d)))
+        return Interval(lo, hi)
+    if lattice == "shrink-set":
+        return ShrinkSet([witness, *draw(_set_elements())])
+    if lattice == "grow-map":  # a part of the reference map; set values join by union
+        return GrowMap(
+            {
+                key: draw(_set_elements().map(GrowSet)) if isinstance(value, GrowSet) else value
+                for key, value in witness.items()
+                if draw(st.booleans())
+            }
+        )
+    return draw(lattice_values(lattice))  # grow-set, max, min: never contradict
+
+
+def _witness(lattice: str) -> st.SearchStrategy[Any]:
+    if lattice == "interval":
+        return _numbers()
+    if lattice == "shrink-set":
+        return _set_elements(min_size=1).map(lambda xs: xs[0])
+    if lattice == "grow-map":
+        return lattice_values("grow-map")
+    return st.none()
+
+
+@st.composite
 def lattice_network(
     draw: st.DrawFn, lattice: str | None = None, max_contacts: int = 8, max_updates: int = 8
 ) -> tuple[Bassline, list[tuple[str, Any]]]:
     """A network of merge contacts of one lattice with random wires, and updates to apply.
 
     Every contact joins with the same lattice, so any order of the updates must reach
-    the same fixpoint (the property the engine's tests check).
+    the same fixpoint (the property the engine's tests check). There are at least two
+    contacts (when ``max_contacts`` allows), at least one wire and at least two updates
+    (when ``max_updates`` allows), so the order has something to change. Most updates
+    agree with one another: a contradiction ends the comparison of fixpoints, so only
+    about one example in ten has one.
     """
     lat = lattice or draw(st.sampled_from(LATTICE_NAMES))
-    n = draw(st.integers(1, max_contacts))
+    n = draw(st.integers(min(2, max_contacts), max_contacts))
     contacts = [{"id": f"c{i}", "lattice": lat} for i in range(n)]
     pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
-    chosen = draw(st.lists(st.sampled_from(pairs), max_size=2 * n, unique=True)) if pairs else []
+    chosen = (
+        draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=2 * n, unique=True))
+        if pairs
+        else []
+    )
     wires = [
         {
             "id": f"w{k}",
@@ -222,10 +269,15 @@ def lattice_network(
         for k, (a, b) in enumerate(chosen)
     ]
     spec = parse_spec({"id": "lattice-net", "contacts": contacts, "wires": wires})
+    witness = draw(_witness(lat))
+    # one update in six is any element at all (and may contradict the others)
+    value = st.sampled_from(range(6)).flatmap(
+        lambda k: lattice_values(lat) if k == 0 else _holding(lat, witness)
+    )
     updates = draw(
         st.lists(
-            st.tuples(st.sampled_from([c["id"] for c in contacts]), lattice_values(lat)),
-            min_size=1,
+            st.tuples(st.sampled_from([c["id"] for c in contacts]), value),
+            min_size=min(2, max_updates),
             max_size=max_updates,
         )
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bassline import (
@@ -426,6 +426,10 @@ def test_immediate_batch_and_every_order_reach_the_same_fixpoint(
 ) -> None:
     spec, updates = case
     reference, contradicted = _final(spec, updates, "immediate")
+    # what the examples cover (pytest --hypothesis-show-statistics; docs/testing.md)
+    event("contradiction: fixpoints not compared" if contradicted else "fixpoints compared")
+    event("wires: none" if not spec.wires else "wires: some")
+    event("updates: one" if len(updates) == 1 else "updates: several")
     orders = [list(reversed(updates))]
     if len(updates) <= 5:
         orders += [list(p) for p in itertools.permutations(updates)][:60]

@@ -30,8 +30,15 @@ converge or is not last-writer-wins by construction:
   ``"k"``, grow-map keys hold grow-sets or a value fixed by the key, so every join exists;
 - **clocks far apart**: all nodes share one wall clock, and older-stamped values are
   only ever stamped in the past (a stamp ahead of the clock would be refused);
-- **outcomes that depend on timing**: nothing writes a gadget's output directly and no
-  wire feeds a merge contact, so the expected contents are a function of the writes.
+- **outcomes that depend on timing**: nothing writes a gadget's output directly, and the
+  only wires into merge contacts come from merge contacts of the same lattice, so the
+  expected contents are a function of the writes.
+
+In half of the examples (by seed) the spec also wires merge contacts into merge contacts
+(``mx`` -> ``mx2``, ``gs`` <-> ``gs2``) and a merge contact into an accept-last one
+(``mx2`` -> ``top``): a wired merge contact holds the join of its own writes and of
+everything fed into it, and ``top`` must follow ``mx2`` as it grows from information of
+any age.
 
 The seed (and the schedule) is in every failure message. CI runs a handful of seeds;
 run many more locally with::
@@ -63,7 +70,7 @@ from bassline.clock import INITIAL_STAMP, LOGICAL_BITS, Stamp
 from bassline.codec import encode
 from bassline.content import ABSENT, values_equal
 from bassline.gadgets import get_gadget
-from bassline.lattices import Changed, Contradiction, GrowSet, get_lattice
+from bassline.lattices import UNCHANGED, Changed, Contradiction, GrowSet, get_lattice
 from bassline.net import BasslineNetwork, NodeServer
 from bassline.spec import Bassline, BlendMode, parse_spec
 from bassline.storage import open_storage
@@ -77,7 +84,7 @@ STEPS = int(os.environ.get("BASSLINE_CONVERGENCE_STEPS", "40"))
 SETTLE_WITHIN = 30.0
 
 
-def spec() -> Bassline:
+def spec(merge_wires: bool = False) -> Bassline:
     """The network every node runs (see the module docstring)."""
     contacts: list[dict[str, Any]] = [
         {"id": "a0", "content": "init"},
@@ -114,6 +121,17 @@ def spec() -> Bassline:
         {"from": "a1", "to": "a2"},  # bidirectional
         *({"from": s, "to": t, "type": "directed"} for s, t in WIRES),
     ]
+    if merge_wires:
+        contacts += [
+            {"id": "mx2", "lattice": "max"},
+            {"id": "gs2", "lattice": "grow-set"},
+            {"id": "top"},
+        ]
+        wires += [
+            {"from": "mx", "to": "mx2", "type": "directed"},
+            {"from": "gs", "to": "gs2"},  # bidirectional
+            {"from": "mx2", "to": "top", "type": "directed"},
+        ]
     return parse_spec({"id": "convergence", "groups": groups, "contacts": contacts, "wires": wires})
 
 
@@ -137,6 +155,11 @@ CLASSES = {"a0": "a0", "a1": "a1", "a2": "a1", "x": "x", "y": "y", "z": "z"}
 """Accept-last contacts written by the schedule, by the class of contacts wired together."""
 MERGE = ["gs", "mx", "mn", "iv", "ss", "gm"]
 WRITABLE = [*CLASSES, *MERGE]
+MERGE_WIRED = ["mx2", "gs2"]
+"""Merge contacts that exist with ``merge_wires``, written by the schedule too."""
+FED = {"mx2": ["mx"], "gs": ["gs2"], "gs2": ["gs"]}
+"""With ``merge_wires``: the merge contacts whose values a merge contact receives by wire."""
+MERGE_WIRES = [("mx", "mx2"), ("gs", "gs2"), ("gs2", "gs"), ("mx2", "top")]
 
 
 def random_value(rng: random.Random, cid: str) -> Any:
@@ -156,9 +179,9 @@ def random_value(rng: random.Random, cid: str) -> Any:
                 rng.random() < 0.5,
             ]
         )
-    if cid == "gs":
+    if cid in ("gs", "gs2"):
         return [rng.randint(0, 12) for _ in range(rng.randint(1, 3))]
-    if cid == "mx":
+    if cid in ("mx", "mx2"):
         return rng.randint(-20, 40)
     if cid == "mn":
         return rng.randint(-40, 20)
@@ -184,7 +207,11 @@ class Cluster:
     def __init__(self, seed: int, rng: random.Random) -> None:
         self.seed = seed
         self.rng = rng
-        self.spec = spec()
+        # drawn apart from the schedule's generator, so that a seed's schedule stays the same
+        self.merge_wires = random.Random(f"merge-wires-{seed}").random() < 0.5
+        self.spec = spec(self.merge_wires)
+        self.writable = [*WRITABLE, *MERGE_WIRED] if self.merge_wires else WRITABLE
+        self.wires = [*WIRES, *MERGE_WIRES] if self.merge_wires else WIRES
         self.count = rng.randint(3, 5)
         self.names = [f"n{i}" for i in range(self.count)]
         self.storage = [f"conv-{seed}-{i}-{uuid.uuid4().hex[:8]}" for i in range(self.count)]
@@ -221,7 +248,7 @@ class Cluster:
         self.cut: set[int] = set()
         self.frozen: set[int] = set()
         self.log: list[str] = []
-        self.writes: dict[str, list[tuple[Stamp, Any]]] = {cid: [] for cid in WRITABLE}
+        self.writes: dict[str, list[tuple[Stamp, Any]]] = {cid: [] for cid in self.writable}
         for c in self.spec.contacts:
             if c.has_content and c.id in self.writes:
                 self.writes[c.id].append((INITIAL_STAMP, c.content))
@@ -231,7 +258,8 @@ class Cluster:
             f"seed={self.seed}: {self.count} nodes, groups {self.groups}, links "
             f"{[(a, b, 'proxy' if p else 'direct') for a, b, p in self.links]}, late {self.late}, "
             f"max_delta_items {self.settings.max_delta_items}, send_queue_frames "
-            f"{self.settings.send_queue_frames}, push_delay {self.settings.push_delay}"
+            f"{self.settings.send_queue_frames}, push_delay {self.settings.push_delay}, "
+            f"merge wires {self.merge_wires}"
         )
 
     def up(self) -> list[int]:
@@ -332,12 +360,12 @@ class Cluster:
             [30, 10, 5, 3, 14, 8, 8, 3, 5, 12],
         )[0]
         if kind == "write":
-            i, cid = rng.choice(up), rng.choice(WRITABLE)
+            i, cid = rng.choice(up), rng.choice(self.writable)
             value = random_value(rng, cid)
             self.log.append(f"{n}: n{i} writes {cid}={value!r}")
             await self.write(i, cid, value)
         elif kind == "concurrent" and len(up) >= 2:
-            cid = rng.choice(WRITABLE)
+            cid = rng.choice(self.writable)
             writers = rng.sample(up, rng.randint(2, len(up)))
             values = [random_value(rng, cid) for _ in writers]
             self.log.append(f"{n}: concurrently {cid}={values!r} on {writers}")
@@ -347,7 +375,7 @@ class Cluster:
         elif kind == "many":
             i = rng.choice(up)
             # at most one contact per wired class: each write's own stamp must be known
-            picked = rng.sample([c for c in WRITABLE if c != "a2"], 3)
+            picked = rng.sample([c for c in self.writable if c != "a2"], 3)
             items = {cid: random_value(rng, cid) for cid in picked}
             self.log.append(f"{n}: n{i} update_many {items!r}")
             net = self.nets[i]
@@ -356,7 +384,7 @@ class Cluster:
             for cid, value in items.items():
                 self.note(cid, value, result.touched)
         elif kind == "burst":  # many writes in flight at once, on several nodes
-            burst = [(rng.choice(up), rng.choice(WRITABLE)) for _ in range(rng.randint(5, 25))]
+            burst = [(rng.choice(up), rng.choice(self.writable)) for _ in range(rng.randint(5, 25))]
             values = [random_value(rng, cid) for _, cid in burst]
             self.log.append(
                 f"{n}: burst {[(i, c, v) for (i, c), v in zip(burst, values, strict=True)]}"
@@ -413,7 +441,7 @@ class Cluster:
     async def older(self, n: int, i: int) -> None:
         """Apply a value stamped in the past, as a peer would deliver it."""
         rng = self.rng
-        cid = rng.choice(WRITABLE)
+        cid = rng.choice(self.writable)
         value = random_value(rng, cid)
         stamped = [s for ws in self.writes.values() for s, _ in ws if s > INITIAL_STAMP]
         how = rng.choice(["same", "older", "recent"]) if stamped else "recent"
@@ -452,10 +480,11 @@ class Cluster:
             writes = by_class[klass]
             if writes:
                 want[cid] = max(writes, key=lambda w: (w[0], encode(w[1])))
-        for cid in MERGE:
+        for cid in [*MERGE, *MERGE_WIRED] if self.merge_wires else MERGE:
             lattice = get_lattice(self.spec.contact(cid).lattice or "defined")
             joined: Any = ABSENT
-            for _, value in self.writes[cid]:
+            fed = FED.get(cid, []) if self.merge_wires else []
+            for _, value in [w for c in (cid, *fed) for w in self.writes[c]]:
                 v = lattice.coerce(value)
                 if joined is ABSENT:
                     joined = v
@@ -482,9 +511,14 @@ class Cluster:
                     )
             elif not values_equal(state.value, want):
                 found.append(f"{cid}: holds {state.value!r}, the join of its writes is {want!r}")
-        for source, target in WIRES:
+        for source, target in self.wires:
             src, dst = net.value(source), net.value(target)
-            if not values_equal(src, dst):
+            lattice = self.spec.contact(target).lattice
+            if lattice is not None and src is not ABSENT and dst is not ABSENT:
+                # a merge target holds its source (joined with its own writes)
+                if get_lattice(lattice).join(dst, src) is not UNCHANGED:
+                    found.append(f"wire {source} -> {target}: {dst!r} does not hold {src!r}")
+            elif not values_equal(src, dst):
                 found.append(f"wire {source} -> {target}: {src!r} at the source, {dst!r} after")
         for group, (gadget_id, ports, output) in GADGETS.items():
             inputs = {p: net.value(c) for p, c in ports.items() if net.value(c) is not ABSENT}
