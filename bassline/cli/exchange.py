@@ -24,12 +24,13 @@ The same state always exports to the same bytes. A reader refuses a document of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import orjson
 
+from bassline.cli.progress import Reporter, phase
 from bassline.clock import Stamp
 from bassline.codec import encode, from_json, parse_json, to_json
 from bassline.errors import BasslineError, ContentError
@@ -77,37 +78,40 @@ def dump_export(
     spec: Bassline,
     contents: Iterable[ContentRecord],
     snapshot: SnapshotInfo | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Reporter | None = None,
 ) -> bytes:
     """The export document for ``spec`` and its stored ``contents``, newline-terminated.
 
-    Contents are encoded one by one (``progress(1)`` after each), and the result is
-    byte for byte ``encode(document)``: ``"contents"`` sorts first among the keys.
+    The result is byte for byte ``encode(document)``: ``"contents"`` sorts first among the
+    keys. With ``progress``, encoding the spec and encoding the contents (one by one) show
+    as two phases.
     """
-    records = sorted(contents, key=lambda r: r.contact)
-    header = encode(
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "network": spec.id,
-            "spec_hash": spec.hash,
-            "spec": spec.to_dict(),
-            "snapshot": _snapshot_json(snapshot),
-        }
-    )
-    parts = [b'{"contents":[']
-    for n, r in enumerate(records):
-        entry = {
-            "contact": r.contact,
-            "group": r.group,
-            "stamp": r.stamp.to_json(),
-            "value": r.value,
-        }
-        parts.append(b"," + encode(entry) if n else encode(entry))
-        if progress is not None:
-            progress(1)
-    parts.append(b"]," + header[1:] + b"\n")
-    return b"".join(parts)
+    with phase(progress, f"encoding the spec of {spec.id}"):
+        header = encode(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "network": spec.id,
+                "spec_hash": spec.hash,
+                "spec": spec.to_dict(),
+                "snapshot": _snapshot_json(snapshot),
+            }
+        )
+    records = list(contents)
+    with phase(progress, f"encoding the contents of {spec.id}", len(records)) as bar:
+        records.sort(key=lambda r: r.contact)
+        parts = [b'{"contents":[']
+        for n, r in enumerate(records):
+            entry = {
+                "contact": r.contact,
+                "group": r.group,
+                "stamp": r.stamp.to_json(),
+                "value": r.value,
+            }
+            parts.append(b"," + encode(entry) if n else encode(entry))
+            bar.advance()
+        parts.append(b"]," + header[1:] + b"\n")
+        return b"".join(parts)
 
 
 def _fail(source: str, message: str) -> ExportFormatError:
@@ -160,33 +164,41 @@ def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentR
     return ContentRecord(spec.id, group, contact, value, stamp)
 
 
-def parse_export(data: bytes, source: str) -> ExportDocument:
+def parse_export(data: bytes, source: str, progress: Reporter | None = None) -> ExportDocument:
     """Read and check an export document; :class:`ExportFormatError` says what is wrong.
 
-    Spec problems raise :class:`~bassline.errors.SpecError` listing each one.
+    Spec problems raise :class:`~bassline.errors.SpecError` listing each one. With
+    ``progress``, the parsing and the checking of the contents show as two phases.
     """
-    try:
-        raw = parse_json(data)
-    except orjson.JSONDecodeError as exc:
-        raise _fail(source, f"not valid JSON ({exc})") from None
-    _check_header(raw, source)
-    spec = parse_spec(raw["spec"], f"{source} ($.spec)")
-    if raw["spec_hash"] != spec.hash:
-        raise _fail(source, "spec_hash does not match the spec: the file was edited or damaged")
-    if raw["network"] != spec.id:
-        raise _fail(source, f"network {raw['network']!r} differs from the spec's id {spec.id!r}")
+    with phase(progress, f"parsing {source}"):
+        try:
+            raw = parse_json(data)
+        except orjson.JSONDecodeError as exc:
+            raise _fail(source, f"not valid JSON ({exc})") from None
+        _check_header(raw, source)
+        spec = parse_spec(raw["spec"], f"{source} ($.spec)")
+        if raw["spec_hash"] != spec.hash:
+            raise _fail(source, "spec_hash does not match the spec: the file was edited or damaged")
+        if raw["network"] != spec.id:
+            raise _fail(
+                source, f"network {raw['network']!r} differs from the spec's id {spec.id!r}"
+            )
     entries = raw["contents"]
     if not isinstance(entries, list):
         raise _fail(source, "contents must be an array")
     records: list[ContentRecord] = []
     seen: set[str] = set()
-    for n, entry in enumerate(entries):
-        record = _parse_entry(spec, entry, f"contents[{n}]", source)
-        if record.contact in seen:
-            raise _fail(source, f"contents[{n}]: contact {record.contact!r} appears twice")
-        seen.add(record.contact)
-        records.append(record)
-    snapshot = raw["snapshot"]
+    with phase(progress, f"checking the contents of {spec.id}", len(entries)) as bar:
+        for n, entry in enumerate(entries):
+            record = _parse_entry(spec, entry, f"contents[{n}]", source)
+            if record.contact in seen:
+                raise _fail(source, f"contents[{n}]: contact {record.contact!r} appears twice")
+            seen.add(record.contact)
+            records.append(record)
+            bar.advance()
+        contents = tuple(sorted(records, key=lambda r: r.contact))
+        snapshot = raw["snapshot"]
+        del raw, entries, records  # freeing the parsed document takes a while too
     if snapshot is not None and not isinstance(snapshot, dict):
         raise _fail(source, "snapshot must be an object or null")
-    return ExportDocument(spec, tuple(sorted(records, key=lambda r: r.contact)), snapshot)
+    return ExportDocument(spec, contents, snapshot)

@@ -8,6 +8,7 @@ it is open (a torn tail cut from a file store's log, say) are printed on standar
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import re
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from returns.result import Failure, Result
 
 from bassline.cli.app import UserError, err
+from bassline.cli.progress import Reporter
 from bassline.errors import PluginNotFound
 from bassline.plugins import PluginLoadError
 from bassline.storage import (
@@ -37,6 +39,7 @@ __all__ = [
     "one_line",
     "open_unopened",
     "opened",
+    "opened_with",
     "read_only_options",
     "scrub",
     "storage_error",
@@ -218,6 +221,24 @@ def backend_function(url: str, name: str) -> tuple[str, Callable[..., Any] | Non
     package = type(storage).__module__.partition(".")[0]
     function = getattr(importlib.import_module(package), name, None)
     return package, function if callable(function) else None
+
+
+@asynccontextmanager
+async def opened_with(
+    progress: Reporter,
+    url: str,
+    *,
+    existing: bool = False,
+    read_only: bool = False,
+    **options: Any,
+) -> AsyncIterator[NetworkStorage]:
+    """:func:`opened`, showing the opening (connect, replay a log) as a phase of ``progress``."""
+    async with contextlib.AsyncExitStack() as stack:
+        with progress.phase(f"opening {mask_url(url)}"):
+            storage = await stack.enter_async_context(
+                opened(url, existing=existing, read_only=read_only, **options)
+            )
+        yield storage
 
 
 def migrator_for(url: str) -> tuple[str, Callable[..., Any] | None]:

@@ -16,7 +16,7 @@ from rich.table import Table
 from bassline.cli.app import UsageError, UserError, app, out
 from bassline.cli.exchange import dump_export, parse_export
 from bassline.cli.integrity import NetworkReport, check_network
-from bassline.cli.progress import progress_bar
+from bassline.cli.progress import Reporter, reporting
 from bassline.cli.render import plural, print_json, say
 from bassline.cli.storage_access import (
     StorageFailed,
@@ -24,6 +24,7 @@ from bassline.cli.storage_access import (
     migrator_for,
     one_line,
     opened,
+    opened_with,
     scrub,
     unwrap,
 )
@@ -101,24 +102,32 @@ def export(
     same state always exports to the same bytes. Import it with `bassline import`.
     """
 
-    async def main() -> tuple[bytes, int]:
-        async with opened(storage_url, existing=True) as storage:
+    to_file = output is not None and str(output) != "-"
+
+    async def main(progress: Reporter) -> tuple[bytes, int]:
+        async with opened_with(progress, storage_url, existing=True) as storage:
             info: SnapshotInfo | None = None
             if snapshot is None:
-                spec, contents = await load_network(storage, storage_url, network)
+                spec, contents = await load_network(storage, storage_url, network, progress)
             else:
+                with progress.phase(f"reading snapshot {snapshot} of {network}"):
+                    loaded = await storage.load_snapshot(network, snapshot)
                 snap = unwrap(
-                    await storage.load_snapshot(network, snapshot),
-                    storage_url,
-                    f"loading snapshot {snapshot!r} of network {network!r}",
+                    loaded, storage_url, f"loading snapshot {snapshot!r} of network {network!r}"
                 )
                 spec, contents, info = snap.spec, list(snap.contents), snap.info
-            with progress_bar(f"exporting {network}", len(contents)) as bar:
-                return dump_export(spec, contents, info, bar.advance), len(contents)
+        count = len(contents)
+        data = dump_export(spec, contents, info, progress)
+        return data, count
 
-    data, count = anyio.run(main)
-    _write_output(data, output)
-    if output is not None and str(output) != "-":
+    with reporting() as progress:
+        data, count = anyio.run(main, progress)
+        if to_file:
+            with progress.phase(f"writing {output}"):
+                _write_output(data, output)
+    if not to_file:  # once the display is gone: the document is the only output
+        _write_output(data, output)
+    if to_file:
         what = f"snapshot {snapshot!r} of network" if snapshot else "network"
         say(
             f"exported {what} {network!r} ({count} contents) from {mask_url(storage_url)} "
@@ -156,20 +165,25 @@ def import_(
     already exists is refused unless --overwrite. A document of another export format
     version is refused.
     """
-    document = parse_export(_read_input(file), str(file))
-    spec, contents = document.spec, document.contents
 
-    async def main() -> int:
-        async with opened(storage_url) as storage:
-            await prepare_target(storage, storage_url, spec.id, overwrite=overwrite)
-            with progress_bar(f"importing {spec.id}", len(contents)) as bar:
+    async def main(progress: Reporter) -> int:
+        async with opened_with(progress, storage_url) as storage:
+            await prepare_target(
+                storage, storage_url, spec.id, overwrite=overwrite, progress=progress
+            )
+            with progress.phase(f"importing {spec.id}", len(contents)) as bar:
                 batches = await write_network(
                     storage, storage_url, spec, contents, batch_size=batch_size, bar=bar
                 )
-            await verify(storage, storage_url, spec, contents)
+            await verify(storage, storage_url, spec, contents, progress)
             return batches
 
-    batches = anyio.run(main)
+    with reporting() as progress:
+        with progress.phase(f"reading {file}"):
+            data = _read_input(file)
+        document = parse_export(data, str(file), progress)
+        spec, contents = document.spec, document.contents
+        batches = anyio.run(main, progress)
     if as_json:
         print_json(
             {
@@ -341,24 +355,28 @@ def storage_check(
     (a torn tail of its log, say) is reported, not cut.
     """
 
-    async def main() -> tuple[list[NetworkReport], str]:
-        async with opened(url, read_only=True) as storage:
-            health = await storage.health()
+    async def main(progress: Reporter) -> tuple[list[NetworkReport], str]:
+        async with opened_with(progress, url, read_only=True) as storage:
+            with progress.phase(f"checking the health of {mask_url(url)}"):
+                health = await storage.health()
             health_problem = ""
             if isinstance(health, Failure):
                 health_problem = str(health.failure())
             elif not health.unwrap().ok:
                 health_problem = health.unwrap().detail or "unhealthy"
-            names = network or unwrap(await storage.list_networks(), url, "listing networks")
+            with progress.phase(f"listing the networks in {mask_url(url)}"):
+                names = network or unwrap(await storage.list_networks(), url, "listing networks")
             reports = []
-            with progress_bar("checking", len(names)) as bar:
+            with progress.phase("checking", len(names)) as bar:
                 for name in names:
+                    bar.describe(f"checking {name}")
                     reports.append(await check_network(storage, name))
                     bar.advance()
             return reports, health_problem
 
     try:
-        reports, health_problem = anyio.run(main)
+        with reporting() as progress:
+            reports, health_problem = anyio.run(main, progress)
     except StorageFailed as failed:
         if failed.error.code is not ErrorCode.CORRUPTION:
             raise
@@ -488,27 +506,34 @@ def storage_copy(
     if src_url == dst_url:
         raise UserError(f"source and destination are the same storage ({mask_url(src_url)})")
 
-    async def main() -> list[tuple[str, int]]:
-        async with opened(src_url, existing=True) as src, opened(dst_url) as dst:
-            names = network or unwrap(await src.list_networks(), src_url, "listing networks")
-            loaded = [await load_network(src, src_url, name) for name in names]
+    async def main(progress: Reporter) -> list[tuple[str, int]]:
+        async with (
+            opened_with(progress, src_url, existing=True) as src,
+            opened_with(progress, dst_url) as dst,
+        ):
+            with progress.phase(f"listing the networks in {mask_url(src_url)}"):
+                names = network or unwrap(await src.list_networks(), src_url, "listing networks")
+            loaded = [await load_network(src, src_url, name, progress) for name in names]
             if not overwrite:  # refuse before writing anything
                 for spec, _ in loaded:
-                    await prepare_target(dst, dst_url, spec.id, overwrite=False)
+                    await prepare_target(dst, dst_url, spec.id, overwrite=False, progress=progress)
             total = sum(len(c) for _, c in loaded)
             copied = []
-            with progress_bar("copying", total) as bar:
+            with progress.phase("copying", total) as bar:
                 for spec, contents in loaded:
                     bar.describe(f"copying {spec.id}")
-                    await prepare_target(dst, dst_url, spec.id, overwrite=overwrite)
+                    await prepare_target(
+                        dst, dst_url, spec.id, overwrite=overwrite, progress=progress
+                    )
                     await write_network(
                         dst, dst_url, spec, contents, batch_size=batch_size, bar=bar
                     )
-                    await verify(dst, dst_url, spec, contents)
+                    await verify(dst, dst_url, spec, contents, progress)
                     copied.append((spec.id, len(contents)))
             return copied
 
-    copied = anyio.run(main)
+    with reporting() as progress:
+        copied = anyio.run(main, progress)
     if as_json:
         print_json(
             {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from returns.result import Failure, Success
 
 from bassline.cli.app import UserError
-from bassline.cli.progress import Bar
+from bassline.cli.progress import Bar, Reporter, phase
 from bassline.cli.storage_access import unwrap
 from bassline.codec import encode
 from bassline.spec import Bassline
@@ -34,10 +34,11 @@ DEFAULT_BATCH_SIZE = 1000
 
 
 async def load_network(
-    storage: NetworkStorage, url: str, network: str
+    storage: NetworkStorage, url: str, network: str, progress: Reporter | None = None
 ) -> tuple[Bassline, list[ContentRecord]]:
     """A stored network's spec and contents; a UserError listing what is stored if absent."""
-    result = await storage.load_network(network)
+    with phase(progress, f"reading the spec of {network}"):
+        result = await storage.load_network(network)
     if isinstance(result, Failure):
         stored = await storage.list_networks()
         names = ", ".join(stored.unwrap()) if isinstance(stored, Success) else ""
@@ -48,15 +49,24 @@ async def load_network(
             )
         unwrap(result, url, f"loading network {network!r}")
     spec = result.unwrap()
-    contents = unwrap(await storage.load_contents(network), url, f"loading contents of {network!r}")
+    with phase(progress, f"reading the contents of {network}"):
+        loaded = await storage.load_contents(network)
+    contents = unwrap(loaded, url, f"loading contents of {network!r}")
     return spec, contents
 
 
 async def prepare_target(
-    storage: NetworkStorage, url: str, network: str, *, overwrite: bool
+    storage: NetworkStorage,
+    url: str,
+    network: str,
+    *,
+    overwrite: bool,
+    progress: Reporter | None = None,
 ) -> None:
     """Refuse to write over an existing network unless ``overwrite``; then delete it."""
-    exists = unwrap(await storage.network_exists(network), url, f"looking up network {network!r}")
+    with phase(progress, f"looking for {network} in {mask_url(url)}"):
+        found = await storage.network_exists(network)
+    exists = unwrap(found, url, f"looking up network {network!r}")
     if not exists:
         return
     if not overwrite:
@@ -64,7 +74,9 @@ async def prepare_target(
             f"network {network!r} already exists in {mask_url(url)}; pass --overwrite to replace "
             "it (its contents and snapshots there are deleted first)"
         )
-    unwrap(await storage.delete_network(network), url, f"deleting network {network!r}")
+    with phase(progress, f"deleting the old {network}"):
+        deleted = await storage.delete_network(network)
+    unwrap(deleted, url, f"deleting network {network!r}")
 
 
 async def write_network(
@@ -105,16 +117,45 @@ def _key(record: ContentRecord) -> tuple[str, bytes, tuple[int, str]]:
 
 
 async def differences(
-    storage: NetworkStorage, url: str, spec: Bassline, contents: Sequence[ContentRecord]
+    storage: NetworkStorage,
+    url: str,
+    spec: Bassline,
+    contents: Sequence[ContentRecord],
+    progress: Reporter | None = None,
 ) -> list[str]:
     """How what ``storage`` holds for ``spec.id`` differs from ``spec`` and ``contents``."""
+    with phase(progress, f"reading {spec.id} back"):
+        stored_spec = await storage.load_network(spec.id)
+        stored = unwrap(stored_spec, url, f"reading network {spec.id!r} back")
+        stored_contents = await storage.load_contents(spec.id)
+        loaded = unwrap(stored_contents, url, f"reading {spec.id!r} back")
+    # everything below is work on every content: inside the phase, freeing included
+    with phase(
+        progress, f"comparing {spec.id} with the source", len(contents) + len(loaded)
+    ) as bar:
+        problems = _compare(spec, stored, contents, loaded, bar)
+        del loaded, stored_contents
+    return problems
+
+
+def _compare(
+    spec: Bassline,
+    stored: Bassline,
+    contents: Sequence[ContentRecord],
+    loaded: Sequence[ContentRecord],
+    bar: Bar,
+) -> list[str]:
     problems: list[str] = []
-    stored = unwrap(await storage.load_network(spec.id), url, f"reading network {spec.id!r} back")
     if stored.hash != spec.hash:
         problems.append(f"spec hash {stored.hash[:12]} instead of {spec.hash[:12]}")
-    loaded = unwrap(await storage.load_contents(spec.id), url, f"reading {spec.id!r} back")
-    want = {r.contact: _key(r) for r in contents}
-    have = {r.contact: _key(r) for r in loaded}
+    want: dict[str, tuple[str, bytes, tuple[int, str]]] = {}
+    for r in contents:
+        want[r.contact] = _key(r)
+        bar.advance()
+    have: dict[str, tuple[str, bytes, tuple[int, str]]] = {}
+    for r in loaded:
+        have[r.contact] = _key(r)
+        bar.advance()
     missing = sorted(want.keys() - have.keys())
     extra = sorted(have.keys() - want.keys())
     changed = sorted(c for c in want.keys() & have.keys() if want[c] != have[c])
@@ -126,10 +167,14 @@ async def differences(
 
 
 async def verify(
-    storage: NetworkStorage, url: str, spec: Bassline, contents: Sequence[ContentRecord]
+    storage: NetworkStorage,
+    url: str,
+    spec: Bassline,
+    contents: Sequence[ContentRecord],
+    progress: Reporter | None = None,
 ) -> None:
     """Raise a UserError unless ``storage`` holds exactly ``spec`` and ``contents``."""
-    problems = await differences(storage, url, spec, contents)
+    problems = await differences(storage, url, spec, contents, progress)
     if problems:
         raise UserError(
             f"verification failed: network {spec.id!r} in {mask_url(url)} differs from the "

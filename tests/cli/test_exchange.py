@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bassline.cli.exchange import FORMAT, FORMAT_VERSION
+from bassline.cli.progress import PhaseEvent, add_listener
 
 from .conftest import EXAMPLES, Cli, cli_env
 
@@ -138,6 +139,76 @@ def test_import_shows_a_progress_bar_on_a_terminal(cli: Cli, store_a: str, store
     )
     assert done.returncode == 0, done.stderr
     assert "importing calculator" in done.stderr
+
+
+def _phases(cli: Cli, *args: str, input: str | None = None) -> list[tuple[str, int | None]]:
+    """Run ``bassline ARGS`` in process; the phases it announced, in order, with totals."""
+    events: list[PhaseEvent] = []
+    stop = add_listener(events.append)
+    try:
+        done = cli(*args, input=input)
+    finally:
+        stop()
+    assert done.returncode == 0, done.stderr
+    started = [(e.phase, e.total) for e in events if e.kind == "start"]
+    ended = [(e.phase, e.total) for e in events if e.kind == "end"]
+    assert sorted(started) == sorted(ended), "every phase that starts ends"
+    for e in events:  # a bar fills: every unit of work is counted
+        assert e.kind == "start" or e.total is None or e.done == e.total, e
+    return started
+
+
+def test_every_phase_of_long_work_is_announced(
+    cli: Cli, store_a: str, store_b: str, tmp_path: Path
+) -> None:
+    _seed(cli, store_a)
+    out = tmp_path / "calc.json"
+    n = 6  # the calculator's stored contents
+    assert _phases(cli, "export", store_a, "calculator", "-o", str(out)) == [
+        (f"opening {store_a}", None),
+        ("reading the spec of calculator", None),
+        ("reading the contents of calculator", None),
+        ("encoding the spec of calculator", None),
+        ("encoding the contents of calculator", n),
+        (f"writing {out}", None),
+    ]
+    verify = [("reading calculator back", None), ("comparing calculator with the source", 2 * n)]
+    imported = [
+        (f"reading {out}", None),
+        (f"parsing {out}", None),
+        ("checking the contents of calculator", n),
+        (f"opening {store_b}", None),
+        (f"looking for calculator in {store_b}", None),
+    ]
+    assert _phases(cli, "import", store_b, str(out)) == [
+        *imported,
+        ("importing calculator", n),
+        *verify,
+    ]
+    assert _phases(cli, "import", store_b, str(out), "--overwrite") == [
+        *imported,
+        ("deleting the old calculator", None),
+        ("importing calculator", n),
+        *verify,
+    ]
+    copied = _phases(cli, "storage", "copy", store_a, store_b, "-n", "calculator", "--overwrite")
+    assert copied == [
+        (f"opening {store_a}", None),
+        (f"opening {store_b}", None),
+        (f"listing the networks in {store_a}", None),
+        ("reading the spec of calculator", None),
+        ("reading the contents of calculator", None),
+        ("copying", n),
+        (f"looking for calculator in {store_b}", None),
+        ("deleting the old calculator", None),
+        *verify,
+    ]
+    assert _phases(cli, "storage", "check", store_b) == [
+        (f"opening {store_b}", None),
+        (f"checking the health of {store_b}", None),
+        (f"listing the networks in {store_b}", None),
+        ("checking", 1),
+    ]
 
 
 def _snapshots(cli: Cli, url: str) -> None:

@@ -15,6 +15,7 @@ from bassline.cli.exchange import (
     dump_export,
     parse_export,
 )
+from bassline.cli.progress import PhaseEvent, add_listener, reporting
 from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.spec import Bassline, parse_spec
@@ -54,10 +55,16 @@ def test_streamed_export_is_the_canonical_encoding_and_round_trips(
     case: tuple[Bassline, list[ContentRecord]],
 ) -> None:
     spec, records = case
-    ticks: list[int] = []
-    data = dump_export(spec, reversed(records), progress=ticks.append)
+    events: list[PhaseEvent] = []
+    stop = add_listener(events.append)
+    try:
+        with reporting() as progress:
+            data = dump_export(spec, reversed(records), progress=progress)
+    finally:
+        stop()
     assert data == encode(_document(spec, records)) + b"\n"
-    assert len(ticks) == len(records)
+    n = len(records)
+    assert events[-1] == PhaseEvent("end", f"encoding the contents of {spec.id}", n, n)
     parsed = parse_export(data, "x.json")
     assert parsed.spec.hash == spec.hash and parsed.snapshot is None
     got = [(r.contact, r.group, r.stamp, encode(r.value)) for r in parsed.contents]
