@@ -17,6 +17,7 @@ from bassline_storage_postgres.migrate import (
     head_revision,
     migrate,
     revisions,
+    stamp,
 )
 from bassline_storage_postgres.url import OPTION_NAMES, PostgresConfig, parse_postgres_url
 
@@ -31,6 +32,7 @@ __all__ = [
     "open_postgres_storage",
     "parse_postgres_url",
     "revisions",
+    "stamp",
 ]
 
 

@@ -76,7 +76,8 @@ def scrub(text: str, url: str) -> str:
 
 
 _ADVICE = re.compile(
-    r"\b(check|create|fix|grant|install|lower|pass|raise|retry|run|upgrade|use)\b", re.IGNORECASE
+    r"\b(check|create|fix|grant|install|lower|pass|raise|restore|retry|run|upgrade|use)\b",
+    re.IGNORECASE,
 )
 """Words that start advice: a message that already says what to do gets no generic hint."""
 

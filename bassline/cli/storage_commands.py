@@ -287,13 +287,28 @@ def snapshot(
 
 
 @storage_app.command("migrate")
-def storage_migrate(url: UrlArg, as_json: JsonOpt = False) -> None:
+def storage_migrate(
+    url: UrlArg,
+    stamp: Annotated[
+        str | None,
+        typer.Option(
+            "--stamp",
+            metavar="REVISION",
+            help="Only record that the schema is at REVISION (when its version record is "
+            "damaged); refused unless its tables are those of REVISION.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Bring a storage's schema up to date (PostgreSQL); other backends need nothing.
 
     Safe to run again and while other processes migrate: it does nothing when the schema
     is already current. A backend package takes part by exposing `migrate(url)` at its
-    top level.
+    top level (and `stamp(url, revision)` for --stamp).
     """
+    if stamp is not None:
+        _stamp(url, stamp, as_json)
+        return
     package, migrate = migrator_for(url)
     masked = mask_url(url)
     revision: str | None = None
@@ -315,6 +330,22 @@ def storage_migrate(url: UrlArg, as_json: JsonOpt = False) -> None:
         say(f"{masked}: the {package} backend has no schema to migrate; nothing to do")
     else:
         say(f"{masked}: schema at revision {revision}")
+
+
+def _stamp(url: str, revision: str, as_json: bool) -> None:
+    """``storage migrate --stamp``: record the schema's revision, changing no table."""
+    package, stamp = backend_function(url, "stamp")
+    masked = mask_url(url)
+    if stamp is None:
+        raise UserError(f"{masked}: the {package} backend keeps no schema revision to record")
+    try:
+        recorded = str(stamp(url, revision))
+    except (BasslineError, ValueError) as exc:
+        raise UserError(one_line(scrub(str(exc), url))) from None
+    if as_json:
+        print_json({"url": masked, "backend": package, "stamped": recorded})
+    else:
+        say(f"{masked}: recorded schema revision {recorded} (no other table changed)")
 
 
 # ---------------------------------------------------------------------------- storage check

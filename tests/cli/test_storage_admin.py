@@ -65,6 +65,39 @@ def test_migrate_errors_are_one_line(cli: Cli) -> None:
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+@pytest.mark.postgres
+def test_a_damaged_schema_version_record_is_one_clear_error_and_stamp_mends_it(
+    cli: Cli, pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]], pg_schema: str
+) -> None:
+    _seed(cli, pg_url)
+    pg_admin.execute(
+        sql.SQL("INSERT INTO {}.bassline_schema_version VALUES ('0001')").format(
+            sql.Identifier(pg_schema)
+        )
+    )
+    head = head_revision()
+    for command in (("export", pg_url, "calculator"), ("storage", "migrate", pg_url)):
+        done = cli(*command)
+        assert done.returncode == 1, done.stdout
+        assert "internal error" not in done.stderr and "CommandError" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert f"bassline_schema_version holds 2 rows (0001, {head})" in done.stderr
+        assert f"run `bassline storage migrate {pg_url} --stamp {head}` to record it" in (
+            done.stderr
+        )
+    wrong = cli("storage", "migrate", pg_url, "--stamp", "0002")
+    assert wrong.returncode == 1 and "would make the record wrong" in wrong.stderr
+    mended = cli("storage", "migrate", pg_url, "--stamp", head)
+    assert mended.returncode == 0, mended.stderr
+    assert mended.stdout.strip() == (
+        f"{pg_url}: recorded schema revision {head} (no other table changed)"
+    )
+    assert cli("export", pg_url, "calculator").returncode == 0
+    memory = cli("storage", "migrate", "memory://", "--stamp", head)
+    assert memory.returncode == 1
+    assert "the bassline_storage_memory backend keeps no schema revision" in memory.stderr
+
+
 # ---------------------------------------------------------------------------- check
 
 

@@ -15,10 +15,17 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from bassline_storage_postgres import downgrade, head_revision, migrate, revisions
+from bassline_storage_postgres import (
+    MigrationError,
+    downgrade,
+    head_revision,
+    migrate,
+    revisions,
+    stamp,
+)
 from bassline_storage_postgres.documents import encode_group, encode_spec, search_document
 from bassline_storage_postgres.engine import make_engine
-from bassline_storage_postgres.migrate import LOCK_CLASS
+from bassline_storage_postgres.migrate import LOCK_CLASS, inspect_schema, objects_at
 from bassline_storage_postgres.schema import VERSION_TABLE, metadata
 from bassline_storage_postgres.url import parse_postgres_url
 from psycopg import sql
@@ -149,21 +156,136 @@ def test_downgrade_to_base_and_up_again(admin: Admin, schema_url: str, schema: s
     assert migrate(schema_url) == head_revision()
 
 
+def _catalog(admin: Admin, schema: str) -> list[tuple[Any, ...]]:
+    """Every relation of ``schema`` and the version table's rows, to see nothing changed."""
+    relations = admin.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = %s ORDER BY 1",
+        [schema],
+    ).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    if (VERSION_TABLE, "r") in relations:
+        rows = admin.execute(
+            sql.SQL("SELECT * FROM {}.{} ORDER BY 1").format(
+                sql.Identifier(schema), sql.Identifier(VERSION_TABLE)
+            )
+        ).fetchall()
+    return [*relations, ("rows", *rows)]
+
+
+_HEAD = revisions()[-1]
+_ANOMALIES = {
+    # name: (SQL run on the migrated schema, code, words of the message)
+    "two-rows": (
+        "INSERT INTO {s}.bassline_schema_version VALUES ('0002')",
+        ErrorCode.CORRUPTION,
+        [f"bassline_schema_version holds 2 rows (0002, {_HEAD})", f"--stamp {_HEAD}`"],
+    ),
+    "no-version-table": (
+        "DROP TABLE {s}.bassline_schema_version",
+        ErrorCode.CORRUPTION,
+        ["has Bassline tables but no record", "(no such table)", f"--stamp {_HEAD}`"],
+    ),
+    "empty-version-table": (
+        "DELETE FROM {s}.bassline_schema_version",
+        ErrorCode.CORRUPTION,
+        ["has Bassline tables but no record", "(the table is empty)", f"--stamp {_HEAD}`"],
+    ),
+    "unknown-revision": (
+        "UPDATE {s}.bassline_schema_version SET version_num = 'f00d'",
+        ErrorCode.CORRUPTION,
+        ["records schema revision 'f00d', which no release", f"--stamp {_HEAD}`"],
+    ),
+    "newer-revision": (
+        "UPDATE {s}.bassline_schema_version SET version_num = '9999'",
+        ErrorCode.UNSUPPORTED,
+        ["at schema revision '9999', newer than", "upgrade bassline-storage-postgres"],
+    ),
+    "missing-table": (
+        "DROP TABLE {s}.bassline_snapshot_contents",
+        ErrorCode.CORRUPTION,
+        [
+            f"records schema revision {_HEAD!r}, but its tables and indexes are not those",
+            "(missing bassline_snapshot_contents)",
+            "match no revision",
+            "restore the schema from a backup",
+        ],
+    ),
+    "malformed-version-table": (
+        "ALTER TABLE {s}.bassline_schema_version RENAME COLUMN version_num TO v",
+        ErrorCode.CORRUPTION,
+        ["bassline_schema_version has no version_num column", f"--stamp {_HEAD}`"],
+    ),
+}
+
+
 @pytest.mark.anyio
-async def test_an_unknown_revision_is_refused_with_advice(
-    admin: Admin, store_url: str, schema: str
+@pytest.mark.parametrize("anomaly", list(_ANOMALIES))
+async def test_every_schema_version_anomaly_is_a_clear_error_and_changes_nothing(
+    admin: Admin, store_url: str, schema: str, anomaly: str
 ) -> None:
-    admin.execute(
-        sql.SQL("UPDATE {}.{} SET version_num = 'f00d'").format(
-            sql.Identifier(schema), sql.Identifier(VERSION_TABLE)
-        )
-    )
+    statement, code, words = _ANOMALIES[anomaly]
+    admin.execute(statement.format(s=sql.Identifier(schema).as_string(admin)))
+    before = _catalog(admin, schema)
     with pytest.raises(StorageOpenError) as refused:
         async with open_storage(store_url):
             pass
     error = refused.value.error
-    assert error.code is ErrorCode.UNSUPPORTED
-    assert "'f00d'" in error.message and "newer version" in error.message
+    assert (error.code, error.transient) == (code, False)
+    for word in words:
+        assert word in error.message, (word, error.message)
+    with pytest.raises(MigrationError) as failed:
+        migrate(store_url)
+    assert failed.value.error.message == error.message
+    with pytest.raises(StorageOpenError):  # migrate=True refuses the same way
+        async with open_storage(store_url, migrate=True):
+            pass
+    assert _catalog(admin, schema) == before
+
+
+@pytest.mark.anyio
+async def test_stamping_mends_the_record_and_refuses_to_make_it_wrong(
+    admin: Admin, store_url: str, schema: str
+) -> None:
+    ident = sql.Identifier(schema)
+    admin.execute(sql.SQL("INSERT INTO {}.bassline_schema_version VALUES ('0001')").format(ident))
+    before = _catalog(admin, schema)
+    for wrong in ("0001", "base"):
+        with pytest.raises(MigrationError) as refused:
+            stamp(store_url, wrong)
+        assert "would make the record wrong, so nothing was changed" in refused.value.args[0]
+    with pytest.raises(ValueError, match="unknown revision '7'"):
+        stamp(store_url, "7")
+    assert _catalog(admin, schema) == before
+    assert stamp(store_url, _HEAD) == _HEAD
+    assert _revision(admin, schema) == _HEAD
+    async with open_storage(store_url) as storage:
+        assert (await storage.list_networks()).unwrap() == []
+    admin.execute(sql.SQL("DROP TABLE {}.bassline_schema_version").format(ident))
+    assert stamp(store_url, _HEAD) == _HEAD  # creates the table again
+    admin.execute(
+        sql.SQL("ALTER TABLE {}.bassline_schema_version RENAME COLUMN version_num TO v").format(
+            ident
+        )
+    )
+    assert stamp(store_url, _HEAD) == _HEAD  # makes it again
+    assert migrate(store_url) == _HEAD == _revision(admin, schema)
+
+
+@pytest.mark.parametrize("revision", revisions())
+def test_the_objects_of_each_revision_are_known(
+    admin: Admin, schema_url: str, schema: str, revision: str
+) -> None:
+    """How a schema's tables are matched to a revision must follow every new migration."""
+    migrate(schema_url, revision=revision)
+    engine = make_engine(parse_postgres_url(schema_url))
+    try:
+        with engine.connect() as conn:
+            state = inspect_schema(conn, schema)
+    finally:
+        engine.dispose()
+    assert state.versions == (revision,) and state.looks_like == revision
+    assert state.objects == objects_at(revision)
 
 
 def _waiting_on_migration_lock(admin: Admin) -> int:
