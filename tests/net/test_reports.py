@@ -53,7 +53,7 @@ def prometheus_problems(text: str) -> list[str]:
                 problems.append(f"not a sample: {line!r}")
                 continue
             name, labels = match.group(1), match.group(2) or ""
-            family = re.sub(r"_(sum|count)$", "", name)
+            family = re.sub(r"_(sum|count|bucket)$", "", name)
             if name not in types and family not in types:
                 problems.append(f"sample before its TYPE: {name}")
             if (name, labels) in series:
