@@ -385,7 +385,10 @@ def test_unfinished_handshakes_are_capped_and_the_node_still_accepts_peers() -> 
                 await wait_until(lambda: target.pending_handshakes == 0, 10, "squatters gone")
                 async with BasslineNetwork("friend", SPEC, secret=SECRET, settings=squat) as friend:
                     await friend.connect_to_peer(url.ws, wait=True)
-                    assert [p.node for p in target.peers()] == ["friend"]
+                    # the target registers the link when its own side of the handshake ends
+                    await wait_until(
+                        lambda: [p.node for p in target.peers()] == ["friend"], 10, "the link"
+                    )
 
     anyio.run(go)
 

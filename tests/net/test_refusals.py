@@ -16,12 +16,16 @@ pytestmark = pytest.mark.anyio
 async def _refused_both_ways(
     listener: BasslineNetwork, dialer: BasslineNetwork, url: str, code: str
 ) -> tuple[str, str]:
-    with pytest.raises(PeerError) as failed:
-        await dialer.connect_to_peer(url, wait=True, within=1.0)
+    # the deadline only bounds a failure: the refusal ends the wait as soon as it comes
+    with pytest.raises(PeerError, match="refused the link") as failed:
+        await dialer.connect_to_peer(url, wait=True, within=30.0)
+    # the listener refuses (it checks the dialler's hello and proof); the dialler is told
+    # why. The dialler keeps redialling, so each count is at least one.
     await wait_until(
-        lambda: listener.metrics.refused[code] >= 1 or dialer.metrics.refused[code] >= 1,
-        what=f"a {code} refusal",
+        lambda: listener.metrics.refused[code] >= 1 and dialer.metrics.refused_by_peer[code] >= 1,
+        what=f"a {code} refusal counted on both sides",
     )
+    assert dialer.metrics.refused[code] == 0 and listener.metrics.refused_by_peer[code] == 0
     assert not listener.peers() and not dialer.peers()
     return str(failed.value), code
 
@@ -82,8 +86,10 @@ async def test_two_nodes_with_one_id_are_refused_as_self() -> None:
         assert server.url is not None
         async with BasslineNetwork("twin", spec, settings=FAST) as second:
             with pytest.raises(PeerError, match="own id"):
-                await second.connect_to_peer(server.url.ws, wait=True, within=1.0)
-            assert first.metrics.refused["self"] >= 1
+                await second.connect_to_peer(server.url.ws, wait=True, within=30.0)
+            # refused as "self", the dialler stops dialling that URL: one refusal each way
+            assert first.metrics.refused["self"] == 1
+            assert second.metrics.refused_by_peer["self"] == 1
 
 
 async def test_without_a_secret_a_node_only_listens_on_loopback() -> None:

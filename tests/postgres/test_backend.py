@@ -15,7 +15,7 @@ import pytest
 from bassline_storage_postgres import PostgresStorage
 from bassline_storage_postgres.columns import fast_encode
 from bassline_storage_postgres.prepare import prepare_batch
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from returns.result import Failure
 
@@ -88,19 +88,49 @@ def _codec(value: Any) -> bytes | None:
         return None
 
 
+TAKEN = {2, 10, 11, 12, 20, 21, 22}
+"""Indexes of EXOTIC values the fast path encodes itself (plain JSON to orjson, an IntEnum
+included, as the codec takes it); it declines every other one, to the codec."""
+
+
 @pytest.mark.parametrize(
-    "value", EXOTIC, ids=[f"{i}-{type(v).__name__}" for i, v in enumerate(EXOTIC)]
+    ("value", "taken"),
+    [(v, i in TAKEN) for i, v in enumerate(EXOTIC)],
+    ids=[f"{i}-{type(v).__name__}" for i, v in enumerate(EXOTIC)],
 )
-def test_fast_encode_never_disagrees_with_the_codec(value: Any) -> None:
+def test_fast_encode_never_disagrees_with_the_codec(value: Any, taken: bool) -> None:
     fast = fast_encode(value)
-    assert fast is None or fast == _codec(value), (value, fast, _codec(value))
+    if taken:
+        assert fast is not None and fast == _codec(value), (value, fast, _codec(value))
+    else:
+        assert fast is None, (value, fast)
+
+
+def _plain(value: Any) -> bool:
+    """Plain JSON of exact types, with no string ``"$type"`` (which the codec escapes)."""
+    t = type(value)
+    if value is None or t is bool or t is float:
+        return True
+    if t is int:
+        return bool(-(2**63) <= value < 2**64)
+    if t is str:
+        return value != "$type"
+    if t is list:
+        return all(_plain(v) for v in value)
+    if t is dict:
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
 
 
 @settings(max_examples=300)
 @given(bst.contents())
-def test_fast_encode_agrees_on_generated_contents(value: Any) -> None:
+def test_fast_encode_takes_plain_json_and_declines_the_rest(value: Any) -> None:
     fast = fast_encode(value)
-    assert fast is None or fast == encode(value)
+    event("fast path" if fast is not None else "declined")
+    if _plain(value):
+        assert fast is not None and fast == encode(value)
+    else:
+        assert fast is None
 
 
 @anyio_test

@@ -105,7 +105,9 @@ async def test_a_link_cut_mid_batch_is_retried_and_the_update_acknowledged_once_
             finally:
                 locker.close()
             assert runtime.health().ok, runtime.health().reasons
-            assert runtime.metrics["errors"].get("connection", 0) >= 1
+            metrics = runtime.metrics  # each failed attempt was retried, the last succeeded
+            assert metrics["errors"].get("connection", 0) >= 2
+            assert sum(metrics["errors"].values()) == metrics["retries"]
     assert _stored(postgres_url, schema)["c0"] == '"during"'
 
 
@@ -155,7 +157,7 @@ async def test_a_stalled_link_shows_in_health_instead_of_hanging_silently(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(runtime.update_contact, "c0", "stalled")
                 try:
-                    with anyio.fail_after(5):
+                    with anyio.fail_after(30):
                         # poll (under the deadline) for the report
                         while runtime.health().ok:  # noqa: ASYNC110
                             await anyio.sleep(0.01)
