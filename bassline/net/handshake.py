@@ -87,10 +87,20 @@ def own_hello(node: BasslineNetwork, nonce: str) -> bytes:
 
 
 async def _receive(node: BasslineNetwork, transport: Transport, dialer: bool) -> Message:
-    data = await transport.receive()
+    try:
+        data = await transport.receive()
+    except ProtocolViolation as violation:
+        if violation.code != "oversized":
+            raise
+        limit = node.settings.handshake_frame_limit
+        raise ProtocolViolation(
+            "oversized",
+            f"frame of more than {limit} bytes before the handshake completed "
+            "(max_handshake_frame_bytes)",
+        ) from None
     # frames from a dialler are masked; the header counts as in PeerSession._reader
     node.metrics.bytes_in += len(data) + frame_overhead(len(data), masked=not dialer)
-    message = parse_frame(data, node.settings.max_frame_bytes)
+    message = parse_frame(data, node.settings.handshake_frame_limit)
     node.metrics.messages_in[kind_of(message)] += 1
     if isinstance(message, Refuse):
         raise RefusedByPeer(message.code, message.reason)
@@ -138,6 +148,8 @@ async def handshake(
     nonce = auth.new_nonce()
     if opened is None:
         opened = anyio.current_time()
+    # nobody is authenticated yet: a hello or an auth frame is small
+    transport.max_bytes = node.settings.handshake_frame_limit
     try:
         with anyio.fail_after(node.settings.handshake_timeout):
             if dialer:
@@ -193,4 +205,5 @@ async def handshake(
         node.metrics.refused_by_peer[refused.code] += 1
         await transport.close(1000, "refused")
         raise
+    transport.max_bytes = node.settings.max_frame_bytes
     return peer

@@ -24,6 +24,7 @@ from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
 from bassline.engine import ChangeStream, ContactState, PropagationResult
 from bassline.errors import ContentError, PeerError, PersistenceError, SpecError, SpecProblem
+from bassline.net.admission import PendingLink, PendingLinks
 from bassline.net.changelog import ChangeLog
 from bassline.net.handshake import Refusal, RefusedByPeer, handshake, send_refusal
 from bassline.net.metrics import NetMetrics
@@ -175,9 +176,9 @@ class BasslineNetwork:
         self._cursors: dict[str, tuple[str, int]] = {}
         self._nonces: OrderedDict[str, None] = OrderedDict()
         self._inbound: set[anyio.CancelScope] = set()
-        self.pending_handshakes = 0
-        """Inbound links that have not finished their handshake (at most
-        ``settings.max_pending_handshakes``)."""
+        self._pending = PendingLinks(
+            self.settings.max_pending_handshakes, self.settings.max_pending_per_address
+        )
         self._inbound_done = anyio.Event()
         self._sessions_changed = anyio.Event()
         self._warned: set[tuple[str, str]] = set()
@@ -576,41 +577,66 @@ class BasslineNetwork:
             self._warned.add((key, message))
             log.error("%s", message)
 
-    async def accept(self, transport: Transport) -> None:
-        """Serve one inbound link (the server's WebSocket endpoint calls this)."""
+    def admit(self, address: str | None) -> PendingLink:
+        """A place among this node's pending inbound connections (``admission.py``).
+
+        :class:`~bassline.net.serve.NodeServer` takes one as soon as it accepts a
+        connection and hands it to :meth:`accept` if the connection asks for gossip.
+        """
+        return self._pending.admit(address)
+
+    @property
+    def pending_handshakes(self) -> int:
+        """Inbound connections not yet past their handshake (at most
+        ``settings.max_pending_handshakes``)."""
+        return len(self._pending)
+
+    async def accept(self, transport: Transport, pending: PendingLink | None = None) -> None:
+        """Serve one inbound link (the server's WebSocket endpoint calls this).
+
+        ``pending`` is the link's place among pending connections (taken now if not
+        given); while the handshake runs a newer connection may evict it (``busy``).
+        """
+        if pending is None:
+            pending = self._pending.admit(transport.address)
+        try:
+            await self._accept(transport, pending)
+        finally:
+            pending.release()
+
+    async def _accept(self, transport: Transport, pending: PendingLink) -> None:
         if self.runtime is None or self._closing:
             self.metrics.refused["not-ready"] += 1
             await send_refusal(
                 transport, "not-ready", f"node {self.node_id!r} is not serving", self.metrics
             )
             return
-        if self.pending_handshakes >= self.settings.max_pending_handshakes:
-            # unauthenticated links cost a socket, a task and the server's frame buffer
-            # until handshake_timeout: without a cap, anyone who can connect holds them
-            self.metrics.refused["busy"] += 1
-            await send_refusal(
-                transport,
-                "busy",
-                f"node {self.node_id!r} has {self.pending_handshakes} unfinished handshakes; "
-                "try again later",
-                self.metrics,
-            )
-            return
         with anyio.CancelScope() as scope:
             self._inbound.add(scope)
             try:
-                self.pending_handshakes += 1
-                opened = anyio.current_time()
-                try:
-                    hello = await handshake(self, transport, dialer=False, opened=opened)
-                finally:
-                    self.pending_handshakes -= 1
-                await self._run_session(transport, hello, dialer=False, opened=opened)
+                hello: Hello | None = None
+                with pending.stage():
+                    hello = await handshake(self, transport, dialer=False, opened=pending.opened)
+                pending.release()
+                if hello is None:  # evicted for a newer connection
+                    self.metrics.refused["busy"] += 1
+                    settings = self.settings
+                    await send_refusal(
+                        transport,
+                        "busy",
+                        f"node {self.node_id!r} dropped this unfinished handshake for a newer "
+                        f"connection: it keeps at most {settings.max_pending_handshakes} "
+                        f"({settings.max_pending_per_address} per address) and drops the "
+                        "oldest; try again",
+                        self.metrics,
+                    )
+                    return
+                await self._run_session(transport, hello, dialer=False, opened=pending.opened)
             except (Refusal, RefusedByPeer, ProtocolViolation) as exc:
                 log.warning("refused inbound link from %s: %s", transport.remote, exc)
             except ConnectionClosed:
-                # dropped before the handshake finished: a port scan, a client that gave
-                # up, or a frame over 4x max_frame_bytes (the HTTP server cuts those off)
+                # dropped before the handshake finished: a port scan, or a client that
+                # gave up (or, mounted in another ASGI server, a frame that server cut off)
                 self.metrics.rejected["dropped-in-handshake"] += 1
             finally:
                 self._inbound.discard(scope)

@@ -272,7 +272,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
 
     async def gossip(websocket: WebSocket) -> None:
         await websocket.accept()
-        await network.accept(ASGITransport(websocket))
+        await network.accept(ASGITransport(websocket, network.settings.max_frame_bytes))
 
     return Starlette(
         routes=[

@@ -34,13 +34,21 @@ class GossipSettings:
     handshake_timeout: float = attrs.field(default=5.0, validator=_positive)
     """Connect plus hello plus authentication must finish within this."""
     max_pending_handshakes: int = attrs.field(default=64, validator=_positive)
-    """Inbound links still in their handshake at once; more are refused (``busy``) at once."""
+    """Inbound connections not yet past their handshake at once; a newer one evicts the
+    oldest (refused ``busy``), so idle strangers cannot lock members out."""
+    max_pending_per_address: int = attrs.field(default=8, validator=_positive)
+    """Of those, at most this many from one address (IPv4, or IPv6 /64); a newer one from
+    that address evicts the oldest from that address."""
     reconnect_min: float = attrs.field(default=0.1, validator=_positive)
     """First redial delay; doubles (with jitter) up to ``reconnect_max``."""
     reconnect_max: float = attrs.field(default=5.0, validator=_positive)
     """Largest redial delay (also used after a refusal: wrong secret or Bassline)."""
     max_frame_bytes: int = attrs.field(default=1 << 20, validator=_positive)
-    """Largest frame accepted or sent; larger inbound frames are refused and counted."""
+    """Largest frame accepted or sent; a larger inbound frame is refused (``oversized``) as
+    soon as this many bytes of it have arrived."""
+    max_handshake_frame_bytes: int = attrs.field(default=64 << 10, validator=_positive)
+    """Largest frame accepted before the handshake completes (``hello``, ``auth``), or
+    ``max_frame_bytes`` if that is smaller (see :attr:`handshake_frame_limit`)."""
     max_delta_items: int = attrs.field(default=2000, validator=_positive)
     """Most contacts in one delta frame."""
     send_queue_frames: int = attrs.field(default=16, validator=_positive)
@@ -68,3 +76,10 @@ class GossipSettings:
             raise ValueError("reconnect_max must not be smaller than reconnect_min")
         if self.max_frame_bytes < 4096:
             raise ValueError("max_frame_bytes must be at least 4096")
+        if self.max_handshake_frame_bytes < 1024:
+            raise ValueError("max_handshake_frame_bytes must be at least 1024")
+
+    @property
+    def handshake_frame_limit(self) -> int:
+        """The largest frame accepted before the handshake completes."""
+        return min(self.max_handshake_frame_bytes, self.max_frame_bytes)

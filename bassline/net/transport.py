@@ -1,4 +1,5 @@
-"""One gossip link as a message transport: the dialling client and the ASGI server side."""
+"""One gossip link as a message transport: the dialling client, the node server's side,
+and the side of a node mounted in another ASGI app."""
 
 from __future__ import annotations
 
@@ -29,7 +30,15 @@ from bassline.net.metrics import frame_overhead
 from bassline.net.protocol import ProtocolViolation
 from bassline.net.urls import NodeURL
 
-__all__ = ["ASGITransport", "ConnectionClosed", "DialError", "Transport", "dial"]
+__all__ = [
+    "ASGITransport",
+    "ClientTransport",
+    "ConnectionClosed",
+    "DialError",
+    "ServerTransport",
+    "Transport",
+    "dial",
+]
 
 
 class ConnectionClosed(PeerError):
@@ -50,6 +59,11 @@ class Transport(Protocol):
 
     remote: str
     """Where the other end is (for logs)."""
+    address: str | None
+    """The other end's network address (host), for per-address limits; None if unknown."""
+    max_bytes: int
+    """The largest message :meth:`receive` accepts; the handshake lowers it until the peer
+    is authenticated. A larger one raises ProtocolViolation ``oversized``."""
 
     async def send(self, data: bytes) -> int:
         """Send one message; returns the bytes it took on the wire."""
@@ -61,13 +75,25 @@ class Transport(Protocol):
         """Close the link (idempotent, never raises)."""
 
 
-class ASGITransport:
-    """The accepting side: a Starlette WebSocket."""
+def _oversized(limit: int) -> ProtocolViolation:
+    return ProtocolViolation("oversized", f"message of more than {limit} bytes")
 
-    def __init__(self, websocket: WebSocket) -> None:
+
+class ASGITransport:
+    """The accepting side when the node is mounted in an ASGI app: a Starlette WebSocket.
+
+    The ASGI server has read a whole message before the app sees any of it, so
+    :attr:`max_bytes` is checked only then; how much the server buffers first is the
+    server's setting (Hypercorn: ``websocket_max_message_size``). :class:`NodeServer`
+    does not use this: it reads gossip itself (:class:`ServerTransport`).
+    """
+
+    def __init__(self, websocket: WebSocket, max_bytes: int = 1 << 20) -> None:
         self.websocket = websocket
         client = websocket.client
         self.remote = f"{client.host}:{client.port}" if client else "unknown"
+        self.address = client.host if client else None
+        self.max_bytes = max_bytes
         self._lock = anyio.Lock()
         self._closed = False
 
@@ -93,8 +119,16 @@ class ASGITransport:
             raise ConnectionClosed(message.get("code"), message.get("reason") or "")
         data = message.get("bytes")
         if data is not None:
+            if len(data) > self.max_bytes:
+                raise _oversized(self.max_bytes)
             return bytes(data)
-        return str(message.get("text") or "")
+        text = str(message.get("text") or "")
+        if (
+            len(text) > self.max_bytes
+            or len(text.encode("utf-8", "surrogatepass")) > self.max_bytes
+        ):
+            raise _oversized(self.max_bytes)
+        return text
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame."""
@@ -109,20 +143,36 @@ class ASGITransport:
                 pass
 
 
-class ClientTransport:
-    """The dialling side: WebSocket over an anyio stream, with wsproto.
+_READ = 65536
+"""Bytes read from the socket at a time: what a link holds beyond its message limit."""
 
-    Message size is enforced while a message arrives, so a hostile server cannot make
-    the dialler buffer more than ``max_bytes``.
+
+class _WSProtoTransport:
+    """A WebSocket over an anyio byte stream, with wsproto.
+
+    Message size is enforced while a message arrives, across its fragments: wsproto
+    hands over each read's share of a frame as it comes, and once the message passes
+    :attr:`max_bytes` it is refused (ProtocolViolation ``oversized``). So a link never
+    holds more than ``max_bytes`` of a message plus one read, whatever the peer sends.
+    No extension (compression) is ever negotiated.
     """
 
     def __init__(
-        self, stream: anyio.abc.ByteStream, ws: WSConnection, max_bytes: int, remote: str
+        self,
+        stream: anyio.abc.ByteStream,
+        ws: WSConnection,
+        max_bytes: int,
+        remote: str,
+        address: str | None = None,
+        *,
+        masked: bool,
     ) -> None:
         self.stream = stream
         self.ws = ws
         self.max_bytes = max_bytes
         self.remote = remote
+        self.address = address
+        self._masked = masked
         self._lock = anyio.Lock()
         self._ready: deque[bytes | str] = deque()
         self._parts: list[bytes | str] = []
@@ -148,36 +198,46 @@ class ClientTransport:
             self._closed = True
             raise ConnectionClosed(*self._close_info) from None
         await self._write(frame)
-        return len(data) + frame_overhead(len(data), masked=True)
+        return len(data) + frame_overhead(len(data), masked=self._masked)
 
     async def receive(self) -> bytes | str:
         """The next whole message."""
+        await self._drain_events()  # what arrived with the upgrade, or after the last one
         while not self._ready:
             if self._closed:
                 raise ConnectionClosed(*self._close_info)
             try:
-                data = await self.stream.receive(65536)
+                data = await self.stream.receive(_READ)
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
                 self._closed = True
                 raise ConnectionClosed(None, f"stream ended: {exc!r}") from None
             except anyio.ClosedResourceError:
                 self._closed = True
                 raise ConnectionClosed(None, "closed locally") from None
-            self.ws.receive_data(data)
+            try:
+                self.ws.receive_data(data)
+            except LocalProtocolError:  # data after the close: nothing more is read
+                self._closed = True
+                raise ConnectionClosed(*self._close_info) from None
             await self._drain_events()
         return self._ready.popleft()
 
     async def _drain_events(self) -> None:
+        if self._closed:
+            return
         for event in self.ws.events():
             if isinstance(event, BytesMessage | TextMessage):
-                self._size += len(event.data)
-                if self._size > self.max_bytes:
-                    raise ProtocolViolation(
-                        "oversized", f"message of more than {self.max_bytes} bytes"
-                    )
-                self._parts.append(
-                    bytes(event.data) if isinstance(event.data, bytearray) else event.data
+                part = event.data
+                size = (
+                    len(part)
+                    if isinstance(part, bytes | bytearray)
+                    else len(part.encode("utf-8", "surrogatepass"))
                 )
+                self._size += size
+                if self._size > self.max_bytes:
+                    self._parts = []  # let it go now: the link is refused
+                    raise _oversized(self.max_bytes)
+                self._parts.append(bytes(part) if isinstance(part, bytearray) else part)
                 if event.message_finished:
                     if isinstance(event, BytesMessage):
                         whole: bytes | str = b"".join(
@@ -199,14 +259,64 @@ class ClientTransport:
                     await self._write(self.ws.send(event.response()))
                 return  # messages that arrived before the close are still delivered
 
+    _linger = 0.0
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame and close the stream."""
+        self._parts = []
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             if not self._closed:
                 self._closed = True
                 with suppress(Exception):  # the link may be gone already; closing must not fail
                     await self._write(self.ws.send(CloseConnection(code, reason[:120])))
+                    await self._drain_until_closed()
             await _close_quietly(self.stream)
+
+    async def _drain_until_closed(self) -> None:
+        """A lingering close: read and drop what the peer still sends, for up to
+        :attr:`_linger` seconds or until it closes, so a peer still writing (a frame
+        being refused) reads the refusal instead of a reset connection."""
+        if not self._linger:
+            return
+        with suppress(NotImplementedError):  # TLS cannot half-close
+            await self.stream.send_eof()
+        with anyio.move_on_after(self._linger):
+            while True:
+                await self.stream.receive(_READ)  # dropped: never more than one read
+
+
+class ClientTransport(_WSProtoTransport):
+    """The dialling side: WebSocket over an anyio stream, with wsproto (frames masked).
+
+    Message size is enforced while a message arrives, so a hostile server cannot make
+    the dialler buffer more than ``max_bytes``.
+    """
+
+    def __init__(
+        self, stream: anyio.abc.ByteStream, ws: WSConnection, max_bytes: int, remote: str
+    ) -> None:
+        super().__init__(stream, ws, max_bytes, remote, masked=True)
+
+
+class ServerTransport(_WSProtoTransport):
+    """The accepting side under :class:`~bassline.net.serve.NodeServer`: a WebSocket the
+    server upgraded itself, so the size limit applies while a message arrives.
+
+    Closing lingers for up to a second, dropping what the peer still sends, so that a
+    peer in the middle of a refused frame reads the refusal.
+    """
+
+    _linger = 1.0
+
+    def __init__(
+        self,
+        stream: anyio.abc.ByteStream,
+        ws: WSConnection,
+        max_bytes: int,
+        remote: str,
+        address: str | None,
+    ) -> None:
+        super().__init__(stream, ws, max_bytes, remote, address, masked=False)
 
 
 @asynccontextmanager
