@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -357,6 +357,10 @@ def test_deeply_nested_values_are_refused_and_the_node_keeps_serving(harness: Ha
     assert "refuse" not in [r["t"] for r in replies]
 
 
+def _pending_is(target: BasslineNetwork, n: int) -> bool:
+    return target.pending_handshakes == n
+
+
 def test_unfinished_handshakes_are_capped_by_dropping_the_oldest() -> None:
     """Connections that never say hello hold a place only up to a cap; a newer connection
     takes the oldest one's place (that one is refused ``busy``), so squatters can never
@@ -376,12 +380,11 @@ def test_unfinished_handshakes_are_capped_by_dropping_the_oldest() -> None:
                 url = server.url
                 async with AsyncExitStack() as stack:
                     squatters = []
-                    for _ in range(cap):  # upgraded, then silent
+                    for n in range(1, cap + 1):  # upgraded, then silent
                         squatters.append(
                             await stack.enter_async_context(dial(url, max_bytes=LIMIT))
                         )
-                        n = len(squatters)
-                        await wait_until(lambda: target.pending_handshakes == n, 10, "a squatter")
+                        await wait_until(partial(_pending_is, target, n), 10, "a squatter")
                     await stack.enter_async_context(dial(url, max_bytes=LIMIT))  # one more
                     with anyio.fail_after(10):  # the oldest is dropped now, not at the timeout
                         reply = orjson.loads(await squatters[0].receive())
