@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 class PgCluster:
-    """One private PostgreSQL server: ``start``, ``stop``, ``restart``, ``url``."""
+    """One private PostgreSQL server: ``start``, ``stop``, ``crash``, ``restart``, ``url``."""
 
     def __init__(self, bin_dir: Path, root: Path) -> None:
         self.bin = bin_dir
@@ -96,6 +96,20 @@ class PgCluster:
         """Stop the server (fast shutdown: connections are terminated)."""
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
+        )
+
+    def crash(self) -> None:
+        """Stop the server as a crash would: immediate shutdown, no checkpoint; the next
+        start runs crash recovery from the write-ahead log."""
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
         )
 
     def restart(self) -> None:
