@@ -15,6 +15,7 @@ import bassline.spec.load
 from bassline import Network, SpecError, load_spec, validate_spec
 from bassline.lattices import Interval
 from bassline.spec import PART_ATTRIBUTE, Boundary, WireType, parse_spec
+from bassline.storage import open_storage, stored_spec_hash
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -649,3 +650,16 @@ def test_an_empty_interval_is_refused_as_content_of_any_contact() -> None:
     assert found == ["$.contacts[1].content: the interval [3, 1] is empty (lo > hi) at .k[1]"]
     spec = load_spec({"contacts": [{"id": "i", "content": Interval(1, 1)}]})
     assert spec.contact("i").content == Interval(1, 1)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+async def test_storage_keeps_the_expansion_and_its_hash(scheme: str, tmp_path: Path) -> None:
+    spec = load_spec(EXAMPLES / "rooms.json")
+    url = f"memory://parts-{tmp_path.name}" if scheme == "memory" else f"file://{tmp_path}"
+    async with open_storage(url) as storage:
+        (await storage.save_network(spec)).unwrap()
+        back = (await storage.load_network(spec.id)).unwrap()
+        assert (await stored_spec_hash(storage, spec.id)).unwrap() == spec.hash
+    assert back == spec and back.hash == spec.hash
+    assert back.group("attic").attributes[PART_ATTRIBUTE] == "c-to-f"
