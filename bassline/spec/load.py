@@ -36,6 +36,7 @@ __all__ = [
     "ID_PATTERN",
     "MAX_EXPANDED",
     "MAX_ID_LENGTH",
+    "MAX_WIRE_ID_LENGTH",
     "URL_PATTERN",
     "gadget_port_boundaries",
     "load_spec",
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 200
+MAX_WIRE_ID_LENGTH = 2 * MAX_ID_LENGTH + 2
+"""A wire id may be as long as the id a wire without one gets (``FROM->TO``), so the
+canonical form, which writes every wire's id, always loads again."""
 MAX_EXPANDED = 5_000_000
 """At most this many groups, contacts and wires come from the uses of parts in one spec (or
 in one part's definition): a guard against definitions that double at every level."""
@@ -120,15 +124,15 @@ class _Checker:
                 )
                 self.add(f"{path}.{key}", f"unknown field{extra}")
 
-    def ident(self, value: Any, path: str) -> str | None:
+    def ident(self, value: Any, path: str, limit: int = MAX_ID_LENGTH) -> str | None:
         if not isinstance(value, str):
             self.add(path, f"expected a string id, got {_type_name(value)}")
             return None
         if not value:
             self.add(path, "id must not be empty")
             return None
-        if len(value) > MAX_ID_LENGTH:
-            self.add(path, f"id is {len(value)} characters long (at most {MAX_ID_LENGTH})")
+        if len(value) > limit:
+            self.add(path, f"id is {len(value)} characters long (at most {limit})")
             return None
         if _CONTROL.search(value):
             self.add(path, "id must not contain control characters")
@@ -468,7 +472,7 @@ def _parse_wires(
         if wid is None and source is not None and target is not None:
             wid = f"{source}->{target}"
         elif wid is not None:
-            wid = ck.ident(wid, f"{path}.id")
+            wid = ck.ident(wid, f"{path}.id", MAX_WIRE_ID_LENGTH)
         if source is None or target is None or wid is None:
             continue
         if source == target:
@@ -692,15 +696,18 @@ def _parse_uses(
 def _expand_use(ck: _Checker, use: _Use, scope: _Scope) -> None:
     """Add the groups, contacts and wires of one instance, refusing ids that collide."""
     part = use.part
-    longest = len(use.id) + len(SEPARATOR) + part.longest_id
-    if longest > MAX_ID_LENGTH:
-        ck.add(
-            f"{use.path}.id",
-            f"ids inside this instance of part {part.name!r} would be up to {longest} "
-            f"characters long (at most {MAX_ID_LENGTH}); shorten the instance id or the "
-            "part's ids",
-        )
-        return
+    prefix = len(use.id) + len(SEPARATOR)
+    for longest, limit, what in (
+        (prefix + part.longest_id, MAX_ID_LENGTH, "ids"),
+        (prefix + part.longest_wire_id, MAX_WIRE_ID_LENGTH, "wire ids"),
+    ):
+        if longest > limit:
+            ck.add(
+                f"{use.path}.id",
+                f"{what} inside this instance of part {part.name!r} would be up to {longest} "
+                f"characters long (at most {limit}); shorten the instance id or the part's ids",
+            )
+            return
     if scope.expanded + part.size > MAX_EXPANDED:
         ck.add(
             use.path,

@@ -59,12 +59,17 @@ class PartTemplate:
     attributes: dict[str, Any]
     complete: bool
     longest_id: int = attrs.field(init=False)
-    """The longest local id an instance prefixes (groups, contacts, wires with an id)."""
+    """The length of the longest local group or contact id (an instance prefixes them)."""
+    longest_wire_id: int = attrs.field(init=False)
+    """The length of the longest wire id given in the part (derived ones are not checked)."""
 
     def __attrs_post_init__(self) -> None:
         ids = [g.id for g in self.groups] + [c.id for c in self.contacts]
-        ids += [w.id for w, derived in zip(self.wires, self.derived, strict=True) if not derived]
+        wire_ids = [
+            w.id for w, derived in zip(self.wires, self.derived, strict=True) if not derived
+        ]
         object.__setattr__(self, "longest_id", max(map(len, ids), default=0))
+        object.__setattr__(self, "longest_wire_id", max(map(len, wire_ids), default=0))
 
     @property
     def size(self) -> int:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bassline.spec.load import ID_PATTERN, MAX_ID_LENGTH, URL_PATTERN
+from bassline.spec.load import ID_PATTERN, MAX_ID_LENGTH, MAX_WIRE_ID_LENGTH, URL_PATTERN
 from bassline.spec.model import BlendMode, Boundary, WireType
 
 __all__ = ["spec_json_schema"]
 
 
-def _id(description: str, *, nullable: bool = False) -> dict[str, Any]:
+def _id(description: str, *, nullable: bool = False, limit: int = MAX_ID_LENGTH) -> dict[str, Any]:
     return {
         "type": ["string", "null"] if nullable else "string",
         "minLength": 1,
-        "maxLength": MAX_ID_LENGTH,
+        "maxLength": limit,
         "pattern": ID_PATTERN,
         "description": description,
     }
@@ -92,7 +92,11 @@ def _wire() -> dict[str, Any]:
         "additionalProperties": False,
         "required": ["from", "to"],
         "properties": {
-            "id": _id("Wire id (default: 'FROM->TO').", nullable=True),
+            "id": _id(
+                "Wire id (default: 'FROM->TO'; as long as that may be).",
+                nullable=True,
+                limit=MAX_WIRE_ID_LENGTH,
+            ),
             "from": _id("Source contact."),
             "to": _id("Target contact."),
             "type": _enum([w.value for w in WireType]),

@@ -565,6 +565,10 @@ def test_a_problem_inside_a_definition_is_reported_once_at_its_path() -> None:
             "$.uses[0].ports.a: a wire from group 'in' to group 'first' crosses more than one level",
         ),
         (
+            lambda d: d["parts"]["adder"]["wires"][2].update(id="w" * 400),
+            "$.uses[0].id: wire ids inside this instance of part 'adder' would be up to 406",
+        ),
+        (
             lambda d: d["uses"][0].update(id="i" * 195),
             "$.uses[0].id: ids inside this instance of part 'adder' would be up to 203 characters",
         ),

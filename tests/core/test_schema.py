@@ -92,7 +92,7 @@ _FIELDS: dict[tuple[Any, ...], list[Any]] = {
     ("contacts", 0, "blend"): ["merge", "accept-last", "Merge"],
     ("contacts", 1, "blend"): ["merge", "accept-last"],
     ("contacts", 1, "boundary"): ["input", "output", "both"],
-    ("wires", 0, "id"): ["x", "a->c"],
+    ("wires", 0, "id"): ["x", "a->c", "w" * 402, "w" * 403],
     ("wires", 0, "type"): ["bidirectional", "directed", "Directed"],
     ("endpoints", "g", "node"): ["x"],
     ("parts", "p", "ports", 1, "id"): ["y"],

@@ -251,3 +251,18 @@ def test_an_integer_version_may_be_written_as_a_whole_number(version: Any, expec
     # JSON Schema's "integer" accepts 2.0, so the loader does too
     assert load_spec({"version": version}).version == expected
     assert problems({"version": 2.5}) == ["$.version: expected a string, got number"]
+
+
+def test_a_derived_wire_id_longer_than_an_id_round_trips_through_the_canonical_form() -> None:
+    a, b = "a" * 200, "b" * 200
+    spec = load_spec({"contacts": [{"id": a}, {"id": b}], "wires": [{"from": a, "to": b}]})
+    assert len(spec.wires[0].id) == 402
+    again = parse_spec(json.loads(spec.canonical_json()))  # every wire's id written out
+    assert again == spec and again.hash == spec.hash
+    found = problems(
+        {
+            "contacts": [{"id": "a"}, {"id": "b"}],
+            "wires": [{"id": "w" * 403, "from": "a", "to": "b"}],
+        }
+    )
+    assert found == ["$.wires[0].id: id is 403 characters long (at most 402)"]
