@@ -266,3 +266,73 @@ def test_a_derived_wire_id_longer_than_an_id_round_trips_through_the_canonical_f
         }
     )
     assert found == ["$.wires[0].id: id is 403 characters long (at most 402)"]
+
+
+# Specs in both formats touching every field, and their hashes as release 0.3.0 computed
+# them: a spec written before compound parts must keep its hash (peers and stored networks
+# compare it).
+_PINNED_NATIVE: dict[str, Any] = {
+    "format": "bassline/1",
+    "id": "n",
+    "version": 2,
+    "metadata": {"author": "ada"},
+    "groups": [
+        {"id": "g", "name": "G", "parent": "root", "attributes": {"bassline.tags": ["t"]}},
+        {"id": "adder", "parent": "g", "gadget": "add"},
+    ],
+    "contacts": [
+        {"id": "a", "name": "a", "content": 1, "attributes": {"k": [1]}},
+        {"id": "b", "group": "g", "boundary": "input", "lattice": "max", "content": 3},
+        {"id": "s", "lattice": "grow-set", "content": ["y", "x"]},
+        {"id": "i", "lattice": "interval", "content": [1, 2.5]},
+        {"id": "adder.a", "group": "adder", "name": "a", "boundary": "input"},
+        {"id": "adder.b", "group": "adder", "name": "b", "boundary": "input"},
+        {"id": "adder.sum", "group": "adder", "name": "sum", "boundary": "output"},
+    ],
+    "wires": [
+        {"id": "w", "from": "a", "to": "b", "type": "directed"},
+        {"from": "b", "to": "adder.a"},
+    ],
+    "endpoints": {"adder": {"node": "n1", "url": "ws://h:1"}},
+}
+_PINNED_PROTOTYPE: dict[str, Any] = {
+    "id": "proto",
+    "groups": {"add-gadget": {"id": "add-gadget", "name": "Adder", "primitiveId": "add"}},
+    "contacts": {
+        "x": {"id": "x", "groupId": "root", "blendMode": "accept-last", "content": 5},
+        "y": {"id": "y", "content": None},
+        "add-a": {
+            "id": "add-a",
+            "groupId": "add-gadget",
+            "name": "a",
+            "isBoundary": True,
+            "boundaryDirection": "input",
+        },
+        "add-b": {
+            "id": "add-b",
+            "groupId": "add-gadget",
+            "name": "b",
+            "isBoundary": True,
+            "boundaryDirection": "input",
+        },
+        "add-sum": {
+            "id": "add-sum",
+            "groupId": "add-gadget",
+            "name": "sum",
+            "isBoundary": True,
+            "boundaryDirection": "output",
+        },
+    },
+    "wires": {"w1": {"id": "w1", "fromId": "x", "toId": "add-a", "type": "directed"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (_PINNED_NATIVE, "67f4ca35934139594caf279b37354f21c208f63b58e131498455d7ed39a2688e"),
+        (_PINNED_PROTOTYPE, "ac950aa1f0aa16c4e72ad39154174a52b15f04700be6b54184e4669061729596"),
+    ],
+)
+def test_specs_written_before_parts_keep_their_hash(data: dict[str, Any], expected: str) -> None:
+    assert load_spec(data).hash == expected
