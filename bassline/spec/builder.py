@@ -100,10 +100,15 @@ class _Scope:
         self._group_ids[gid] = path
 
     def _claim_contact(self, cid: str, path: str) -> None:
-        taken = self._contact_ids.get(cid) or self._group_ids.get(cid)
-        if taken is not None:
-            raise _fail(f"{path}.id", f"{cid!r} is already used in {self._what} (at {taken})")
+        self._check_free([cid], path)
         self._contact_ids[cid] = path
+
+    def _check_free(self, ids: list[str], path: str) -> None:
+        """Raise before anything is added if one of ``ids`` is taken (nothing half-added)."""
+        for cid in ids:
+            taken = self._contact_ids.get(cid) or self._group_ids.get(cid)
+            if taken is not None:
+                raise _fail(f"{path}.id", f"{cid!r} is already used in {self._what} (at {taken})")
 
     def _mine(self, ref: Any, path: str) -> str:
         if not isinstance(ref, ContactRef):
@@ -234,6 +239,7 @@ class _Scope:
             p: None if c is None else self._mine(c, f"{path}: port {p!r}") for p, c in given.items()
         }
         parent_id = self._group_id(parent, f"{path}.parent", holds="groups")
+        self._check_free([id, *(f"{id}.{port}" for port in expected)], path)
         self._claim_group(id, path)
         item: dict[str, Any] = {"id": id, "gadget": gadget}
         if parent_id is not None:
@@ -288,6 +294,7 @@ class _Scope:
             p: None if c is None else self._mine(c, f"{path}.ports.{p}") for p, c in given.items()
         }
         parent_id = self._group_id(parent, f"{path}.parent", holds="instances")
+        self._check_free([id, *(id + SEPARATOR + port for port in part._ports)], path)
         self._claim_group(id, path)
         item: dict[str, Any] = {"id": id, "part": part.name, "ports": targets}
         if parent_id is not None:
@@ -302,7 +309,7 @@ class _Scope:
         handles: dict[str, ContactRef] = {}
         for port in part._ports:
             cid = id + SEPARATOR + port
-            self._claim_contact(cid, f"{path} (port {port!r})")
+            self._claim_contact(cid, path)
             handles[port] = ContactRef(self, cid)
         return GroupRef(self, id, handles, part=part.name)
 

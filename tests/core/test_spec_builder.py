@@ -124,6 +124,11 @@ def test_mistakes_the_builder_can_see_are_raised_at_the_call() -> None:
         spec.group("k")
     with pytest.raises(SpecError, match="'k/a' is already used"):
         spec.contact("k/a")
+    spec.contact("k2/b")
+    with pytest.raises(SpecError, match=r"\$\.uses\[1\]\.id: 'k2/b' is already used"):
+        spec.use(part, "k2", a=None, b=None)
+    assert len(spec.to_data()["uses"]) == 1  # nothing of the refused use was added
+    spec.use(part, "k3", a=None, b=None)  # and the builder goes on
     adder = spec.gadget("add", "g", a=x, b=None, sum=None)
     with pytest.raises(SpecError, match="group 'g' is a gadget and cannot contain contacts"):
         spec.contact("y", group=adder)
