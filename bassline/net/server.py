@@ -8,7 +8,6 @@ dial ``ws://host:port/bassline``).
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -21,10 +20,7 @@ from starlette.websockets import WebSocket
 from bassline.codec import from_json, parse_json, to_json
 from bassline.content import ABSENT
 from bassline.engine import (
-    ChangeStream,
-    ChangeStreamOverflow,
     ContactState,
-    Network,
     PropagationResult,
 )
 from bassline.errors import ContentError, PersistenceError, StorageUnavailable, UnknownContact
@@ -32,6 +28,7 @@ from bassline.net.auth import api_token
 from bassline.net.node import BasslineNetwork
 from bassline.net.openapi import openapi_document
 from bassline.net.transport import ASGITransport
+from bassline.net.watch import ChangeWatcher, EncodedEvents, change_events
 
 __all__ = ["create_app"]
 
@@ -86,49 +83,11 @@ def _result_json(result: PropagationResult) -> dict[str, Any]:
     }
 
 
-def _event(kind: str, data: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-async def _change_events(
-    engine: Network, stream: ChangeStream, wanted: set[str]
-) -> AsyncIterator[bytes]:
-    """Server-sent events: the watched contacts now, then every change as it happens."""
-    try:
-        now = [
-            {"contact": cid, "value": to_json(v), "stamp": st.to_json()}
-            for cid, v, st in engine.state()
-            if not wanted or cid in wanted
-        ]
-        yield _event("snapshot", now)
-        try:
-            async for result in stream:
-                for change in result.changes:
-                    if not wanted or change.contact in wanted:
-                        yield _event(
-                            "change",
-                            {
-                                "contact": change.contact,
-                                "value": to_json(change.value),
-                                "stamp": change.stamp.to_json(),
-                            },
-                        )
-                for c in result.contradictions:
-                    if not wanted or c.contact in wanted:
-                        yield _event(
-                            "contradiction",
-                            {"contact": c.contact, "reason": c.reason, "source": c.source},
-                        )
-        except ChangeStreamOverflow:
-            yield _event("overflow", {"error": "the watcher fell behind and was cut off"})
-    finally:
-        stream.close()
-
-
 def create_app(network: BasslineNetwork) -> Starlette:
     """The ASGI app serving ``network`` (which must be entered and joined to serve API calls)."""
     limit = network.settings.max_frame_bytes
     token = api_token(network.secret).encode() if network.secret else None
+    encoded = EncodedEvents()  # each change encoded once for every /api/changes reader
 
     def refuse(status: int, code: str, message: str) -> Response:
         network.metrics.api_rejected[code] += 1
@@ -223,9 +182,11 @@ def create_app(network: BasslineNetwork) -> Starlette:
         wanted = set(request.query_params.getlist("contact"))
         for cid in wanted:
             network.contact(cid)  # unknown contact -> 404 before streaming starts
-        stream = runtime.network.changes(max_buffer=1024)
+        watcher = ChangeWatcher(
+            runtime.network, wanted, network.settings.watch_buffer_bytes, encoded
+        )
         return StreamingResponse(
-            _change_events(runtime.network, stream, wanted),
+            change_events(runtime.network, watcher),
             media_type="text/event-stream",
             headers={"cache-control": "no-store"},
         )

@@ -49,6 +49,9 @@ class GossipSettings:
     max_handshake_frame_bytes: int = attrs.field(default=64 << 10, validator=_positive)
     """Largest frame accepted before the handshake completes (``hello``, ``auth``), or
     ``max_frame_bytes`` if that is smaller (see :attr:`handshake_frame_limit`)."""
+    watch_buffer_bytes: int = attrs.field(default=2 << 20, validator=_positive)
+    """Events an ``/api/changes`` reader may leave untaken; a reader further behind is
+    cut off (an ``overflow`` event, then the stream ends)."""
     max_delta_items: int = attrs.field(default=2000, validator=_positive)
     """Most contacts in one delta frame."""
     send_queue_frames: int = attrs.field(default=16, validator=_positive)
@@ -78,6 +81,8 @@ class GossipSettings:
             raise ValueError("max_frame_bytes must be at least 4096")
         if self.max_handshake_frame_bytes < 1024:
             raise ValueError("max_handshake_frame_bytes must be at least 1024")
+        if self.watch_buffer_bytes < 4096:
+            raise ValueError("watch_buffer_bytes must be at least 4096")
 
     @property
     def handshake_frame_limit(self) -> int:

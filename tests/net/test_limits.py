@@ -11,6 +11,7 @@ overhead. Before the fix the node buffered every byte: +252 MiB for one such fra
 from __future__ import annotations
 
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import orjson
 import pytest
 
 from bassline.net import BasslineNetwork, GossipSettings
+from bassline.net.auth import api_token
 from bassline.net.handshake import handshake
 from bassline.net.transport import ClientTransport, ConnectionClosed, dial
 from bassline.net.urls import NodeURL, parse_node_url
@@ -252,3 +254,94 @@ def test_four_concurrent_64_mib_frames_before_hello_stay_bounded(
         f"the node's memory grew by {memory.growth / MiB:.1f} MiB"
     )
     assert httpx.get(f"{url.http}/healthz", timeout=10).status_code == 200  # still serving
+
+
+WATCH_LIMIT = 2 * MiB  # GossipSettings().watch_buffer_bytes
+READERS = 4
+VALUE = 200_000
+WRITES = 300
+
+
+class _StalledReader:
+    """An ``/api/changes`` reader that stops reading once the node has answered (its
+    watcher is registered before the answer starts). A small receive buffer, so the node
+    finds it stalled soon rather than after the kernel's buffers fill."""
+
+    def __init__(self, url: NodeURL) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(60)
+        self.sock.connect((url.host, url.port))
+        self.sock.sendall(
+            (
+                "GET /api/changes?contact=c0 HTTP/1.1\r\n"
+                f"Host: {url.host}\r\nAuthorization: Bearer {api_token(SECRET)}\r\n\r\n"
+            ).encode()
+        )
+        self.received = b""
+        while b"\r\n\r\n" not in self.received:
+            self.received += self.sock.recv(1)
+
+    def events(self) -> list[tuple[str, Any]]:
+        """Everything the reader was sent, as (event, data), until the stream's end."""
+        head, _, rest = self.received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower(), (
+            head
+        )
+        body = b""
+        while True:  # chunked: "<size in hex>\r\n<data>\r\n"..., then "0\r\n\r\n"
+            while b"\r\n" not in rest:
+                rest += self._recv()
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            while len(rest) < size + 2:
+                rest += self._recv()
+            body, rest = body + rest[:size], rest[size + 2 :]
+            if size == 0:
+                break
+        self.sock.close()
+        events = []
+        for block in body.split(b"\n\n"):
+            if block:
+                kind, data = block.split(b"\n", 1)
+                events.append((kind.removeprefix(b"event: ").decode(), orjson.loads(data[6:])))
+        return events
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(1 << 20)
+        assert chunk, "the connection closed before the stream ended"
+        return chunk
+
+
+def test_stalled_change_readers_are_bounded_by_bytes_and_told_they_were_cut_off(
+    node_process: tuple[int, NodeURL],
+) -> None:
+    """Issue 13: 20 stalled readers with 200 KB values held 290 MiB (1,024 results each,
+    whatever their size). A reader may now leave at most watch_buffer_bytes untaken."""
+    pid, url = node_process
+    readers = [_StalledReader(url) for _ in range(READERS)]
+    token = {"authorization": f"Bearer {api_token(SECRET)}"}
+    with httpx.Client(base_url=url.http, headers=token, timeout=30) as client:
+        with Memory(pid) as memory:
+            for n in range(WRITES):
+                value = f"{n:08d}" + "v" * (VALUE - 8)
+                reply = client.put("/api/contacts/c0", json={"value": value})
+                assert reply.status_code == 200, reply.text
+        print(
+            f"{READERS} stalled readers, {WRITES} writes of 200 KB: node RSS grew by "
+            f"{memory.growth / MiB:.2f} MiB"
+        )
+        # per reader: its buffer, plus what is in flight to it (one event, one read)
+        assert memory.growth <= READERS * (WATCH_LIMIT + 2 * VALUE + READ) + OVERHEAD, (
+            f"the node's memory grew by {memory.growth / MiB:.1f} MiB"
+        )
+        assert client.get("/healthz").status_code == 200
+    for reader in readers:
+        events = reader.events()
+        kinds = [kind for kind, _ in events]
+        assert kinds[0] == "snapshot" and kinds[-1] == "overflow", kinds
+        assert set(kinds[1:-1]) <= {"change"}
+        got = [int(data["value"][:8]) for kind, data in events if kind == "change"]
+        assert got == list(range(len(got))) and len(got) < WRITES  # in order, then cut
+        overflow = events[-1][1]
+        assert overflow["limit"] == WATCH_LIMIT and "cut off" in overflow["error"]
