@@ -12,6 +12,7 @@ import attrs
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
+from bassline.engine.compare import differs as _differs
 from bassline.engine.results import (
     ContactState,
     ContradictionRecord,
@@ -56,16 +57,6 @@ def _plainly_encodable(value: Any) -> bool:
                 return False
         return True
     return False
-
-
-def _differs(old: Any, new: Any) -> bool:
-    """Whether a contact's content really changed (fast paths for the common scalars)."""
-    if old is new:
-        return False
-    t = type(new)
-    if t is type(old) and (t is int or t is str or t is float):
-        return bool(old != new)
-    return old is ABSENT or not values_equal(old, new)
 
 
 def _tie_wins(incoming: Any, current: Any) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from bassline.clock import Stamp
+from bassline.engine.compare import differs
 
 __all__ = ["Change", "ContactState", "ContradictionRecord", "GadgetFailure", "PropagationResult"]
 
@@ -166,15 +167,13 @@ class PropagationResult:
     def changes(self) -> tuple[Change, ...]:
         """Every contact whose content changed in the run: ``Change(contact, value, stamp)``."""
         if self._changes is None:
-            from bassline.engine.network import _differs
-
             assert self._raw is not None
             ids, olds, news, stamps = self._raw
             self._changes = tuple(
                 [
                     Change(cid, new, stamp)
                     for cid, old, new, stamp in zip(ids, olds, news, stamps, strict=True)
-                    if _differs(old, new)
+                    if differs(old, new)
                 ]
             )
         return self._changes
