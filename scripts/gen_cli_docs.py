@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from typer import _click as click
 
-from bassline.cli.app import _register_commands, app
+from bassline.cli.app import app
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "cli-reference.md"
 
@@ -91,7 +91,6 @@ def _section(command: Any, ctx: Any) -> list[str]:
 
 def render() -> str:
     """The whole reference page."""
-    _register_commands()
     root = typer.main.get_command(app)
     ctx = click.Context(root, info_name="bassline")
     commands = list(_walk(root, ctx))

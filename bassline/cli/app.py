@@ -1,16 +1,29 @@
-"""The ``bassline`` command line."""
+"""The ``bassline`` command line: the application, its commands and :func:`main`.
+
+Each command module defines its commands on a Typer of its own and imports only
+:mod:`bassline.cli.console` and the helpers below it; this module adds them to :data:`app`,
+in the order ``bassline --help`` lists them.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from bassline.cli import node_commands, project_commands, run_commands, storage_commands, watch_node
+from bassline.cli.console import (
+    EXIT_FAILURE,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    UsageError,
+    UserError,
+    err,
+    print_error,
+    quiet_stdout,
+    ungrouped,
+)
 from bassline.errors import BasslineError, ContentError, SpecError, UnknownContact
 
 __all__ = [
@@ -32,8 +45,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -56,69 +67,15 @@ def _options(
     """Run and inspect Bassline propagation networks."""
 
 
-def _error(message: str) -> None:
-    err.print("[red]error:[/red] ", end="")
-    err.print(message, markup=False)
-
-
-EXIT_FAILURE = 1
-"""Exit status: the command was understood but could not do what it was asked."""
-EXIT_USAGE = 2
-"""Exit status: the command line itself is wrong (as Click and argparse use it)."""
-EXIT_INTERNAL = 70
-"""Exit status: a bug in bassline (``EX_SOFTWARE`` of sysexits.h); the traceback is printed."""
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for: printed as one clear message, exit status 1."""
-
-
-class UsageError(UserError):
-    """Options that cannot be used together: one clear message, exit status 2.
-
-    Click reports everything else about the command line itself (unknown commands and
-    options, missing arguments, values of the wrong type, range or choice) with status 2.
-    """
-
-
-@contextlib.contextmanager
-def ungrouped() -> Iterator[None]:
-    """Re-raise an exception group holding a single exception as that exception.
-
-    anyio's task groups (a node, the demo's cluster) wrap whatever their body raises,
-    even one UserError or OSError, in an ``ExceptionGroup``; unwrapped, it gets the same
-    one-line error (and exit status) it would have had outside the task group.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        leaf: BaseException = group
-        while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
-            leaf = leaf.exceptions[0]
-        if leaf is group or isinstance(leaf, BaseExceptionGroup):
-            raise
-        raise leaf from None
-
-
-def quiet_stdout() -> None:
-    """After a broken pipe (``| head``): send what is left of stdout nowhere, silently."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no real file descriptor (captured output): nothing to do
-        pass
-
-
-def _register_commands() -> None:
-    """Import the command modules; each adds its commands to :data:`app`."""
-    from bassline.cli import (
-        node_commands,  # noqa: F401
-        project_commands,  # noqa: F401
-        run_commands,  # noqa: F401
-        storage_commands,  # noqa: F401
-        watch_node,  # noqa: F401
-    )
+for _commands in (
+    node_commands.commands,
+    project_commands.commands,
+    run_commands.commands,
+    storage_commands.commands,
+    watch_node.commands,
+):
+    app.add_typer(_commands)  # no name: the commands join the top level
+app.add_typer(storage_commands.storage_app, name="storage")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,18 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     0 success, 1 a failure (:class:`UserError` and every :class:`BasslineError`), 2 a
     usage error (Click's own, and :class:`UsageError`), 70 a bug, 130 Ctrl-C.
     """
-    _register_commands()
     try:
         with ungrouped():
             app(args=argv, prog_name="bassline", standalone_mode=True)
     except UsageError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     except (SpecError, UserError, UnknownContact, ContentError) as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_FAILURE
     except BasslineError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_FAILURE
     except SystemExit as exc:  # click's own exits: 0 for --help, 2 for a usage error
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE

@@ -20,7 +20,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bassline.cli.app import UsageError, UserError, app, out, quiet_stdout, ungrouped
+from bassline.cli.console import UsageError, UserError, out, quiet_stdout, ungrouped
+from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, node_url, read_secret, ssl_context
 from bassline.cli.render import bad_json
 from bassline.cli.storage_access import open_unopened
 from bassline.codec import parse_json, to_json
@@ -32,23 +33,17 @@ from bassline.net import (
     InsecureListen,
     NodeServer,
     api_token,
-    load_secret,
     parse_node_url,
 )
-from bassline.net.urls import NodeURL, is_loopback
+from bassline.net.urls import is_loopback
 from bassline.spec import Bassline, load_spec
 from bassline.storage import NetworkStorage
 
 log = logging.getLogger("bassline.node")
 
-SecretOpt = Annotated[
-    Path | None,
-    typer.Option("--secret-file", help="File holding the cluster secret (at least 16 bytes)."),
-]
-CaOpt = Annotated[
-    Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
 
 
 class LogLevel(enum.Enum):
@@ -85,31 +80,6 @@ def _parse_listen(text: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UserError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
     return host, int(port)
-
-
-def _secret(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return load_secret(path)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
-    if ca_file is None:
-        return None
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"--ca-file {ca_file}: {exc}") from None
-
-
-def _node_url(text: str, what: str) -> NodeURL:
-    try:
-        return parse_node_url(text)
-    except ValueError as exc:
-        raise UserError(f"{what}: {exc}") from None
 
 
 def _write_ready(path: Path, url: str) -> None:
@@ -216,7 +186,7 @@ async def _run_node(
     log.info("node %s stopped", node_id)
 
 
-@app.command()
+@commands.command()
 def start(
     spec: Annotated[
         Path, typer.Argument(envvar="BASSLINE_SPEC", help="The Bassline spec every node loads.")
@@ -370,15 +340,15 @@ def start(
     configure_logging(getattr(logging, log_level.name))
     loaded = load_spec(spec)
     host, port = _parse_listen(listen)
-    secret = _secret(secret_file)
+    secret = read_secret(secret_file)
     if secret is None and not is_loopback(host):
         raise UserError(
             f"refusing to listen on {host} without a cluster secret: pass --secret-file, "
             "or listen on 127.0.0.1"
         )
-    peers = [_node_url(p, f"--peer {p!r}").ws for p in peer or []]
+    peers = [node_url(p, f"--peer {p!r}").ws for p in peer or []]
     if advertise is not None:
-        _node_url(advertise, f"--advertise {advertise!r}")
+        node_url(advertise, f"--advertise {advertise!r}")
     if not node_id or len(node_id) > 200:
         raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
     if "://" not in storage:
@@ -420,7 +390,7 @@ def start(
                 settings,
                 advertise,
                 tls,
-                _ssl_context(ca_file),
+                ssl_context(ca_file),
                 ready_file,
                 shutdown_timeout,
                 backend=backend.value,
@@ -445,12 +415,12 @@ def _request(
     ca_file: Path | None,
     body: Any = None,
 ) -> Any:
-    base = _node_url(url, "URL")
+    base = node_url(url, "URL")
     headers = {"accept": "application/json"}
-    secret = _secret(secret_file)
+    secret = read_secret(secret_file)
     if secret is not None:
         headers["authorization"] = f"Bearer {api_token(secret)}"
-    verify: ssl.SSLContext | bool = _ssl_context(ca_file) or True
+    verify: ssl.SSLContext | bool = ssl_context(ca_file) or True
     content = orjson.dumps(body) if body is not None else None
     if content is not None:
         headers["content-type"] = "application/json"
@@ -480,7 +450,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-@app.command()
+@commands.command()
 def get(
     url: Annotated[str, typer.Argument(help="The node's URL (http://host:port or ws://...).")],
     contact: Annotated[str, typer.Argument(help="A contact id.")],
@@ -498,7 +468,7 @@ def get(
         out.print(f"{contact} has no content", style="dim")
 
 
-@app.command(name="set")
+@commands.command(name="set")
 def set_(
     url: Annotated[str, typer.Argument(help="The node's URL.")],
     contact: Annotated[str, typer.Argument(help="A contact id.")],
@@ -536,7 +506,7 @@ def set_(
 
 def _where(queried: str, advertised: Any) -> str:
     """The URL ``status`` reached, and what the node tells peers when that differs."""
-    here = _node_url(queried, "URL")
+    here = node_url(queried, "URL")
     if not isinstance(advertised, str):  # mounted in another server, without advertise_url
         return f"{here.http} (it advertises no URL to peers)"
     try:
@@ -546,7 +516,7 @@ def _where(queried: str, advertised: Any) -> str:
     return here.http if same else f"{here.http} (it advertises {advertised})"
 
 
-@app.command()
+@commands.command()
 def status(
     url: Annotated[str, typer.Argument(help="The node's URL.")],
     secret_file: SecretOpt = None,

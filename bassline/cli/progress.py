@@ -32,7 +32,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bassline.cli.app import err
+from bassline.cli.console import err
 
 __all__ = ["Bar", "PhaseEvent", "Reporter", "add_listener", "phase", "reporting"]
 

@@ -12,7 +12,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from bassline.cli.app import UserError, app, out
+from bassline.cli.console import UserError, out
 from bassline.cli.demo import (
     DEFAULT_STEPS,
     NODES,
@@ -30,15 +30,18 @@ from bassline.cli.render import print_json, say, show
 from bassline.cli.scaffold import network_id_for, plan, write
 from bassline.spec import load_spec
 
-__all__: list[str] = []
+__all__ = ["commands"]
 
 # the scaffolded tests need pytest and hypothesis: the testing extra brings both
 TESTS_HINT = 'pip install "bassline[testing]" && python -m pytest'
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
 
-@app.command()
+
+@commands.command()
 def init(
     directory: Annotated[
         Path, typer.Argument(metavar="DIR", help="Where to create the project (default: here).")
@@ -87,7 +90,7 @@ def init(
     say(f"tests: {TESTS_HINT}")
 
 
-@app.command()
+@commands.command()
 def graph(
     spec: Annotated[
         Path, typer.Argument(metavar="SPEC", help="Spec file (native or prototype JSON format).")
@@ -231,7 +234,7 @@ def _start_text() -> str:
     return ", ".join(f"{k}={v}" for k, v in START.items())
 
 
-@app.command()
+@commands.command()
 def demo(
     step: Annotated[
         list[str] | None,

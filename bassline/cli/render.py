@@ -102,7 +102,7 @@ def print_json(data: Any) -> None:
 
 def say(text: str) -> None:
     """Print one plain line to stdout: no markup, no highlighting, never wrapped."""
-    from bassline.cli.app import out
+    from bassline.cli.console import out
 
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 

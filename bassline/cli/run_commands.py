@@ -10,7 +10,7 @@ import anyio
 import orjson
 import typer
 
-from bassline.cli.app import UserError, app, err, out
+from bassline.cli.console import UserError, err, out
 from bassline.cli.render import bad_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
@@ -27,6 +27,9 @@ SpecArg = Annotated[
 
 Sets = list[tuple[str, Any]]
 
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
+
 
 def _parse_set(item: str) -> tuple[str, Any]:
     contact, sep, text = item.partition("=")
@@ -39,7 +42,7 @@ def _parse_set(item: str) -> tuple[str, Any]:
         raise UserError(f"--set {item!r}: {bad_json(text, exc, quoted)}") from None
 
 
-@app.command()
+@commands.command()
 def validate(spec: SpecArg) -> None:
     """Check a spec and list every problem with its JSON path (exit 1 if any)."""
     loaded = load_spec(spec)
@@ -113,7 +116,7 @@ def _print(
     sys.stdout.flush()
 
 
-@app.command()
+@commands.command()
 def run(
     spec: SpecArg,
     set_: Annotated[

@@ -1,7 +1,7 @@
 """Opening storage from the command line: every failure becomes one clear user error.
 
 A malformed URL, an unknown scheme, a backend that cannot open, and a ``Failure`` coming
-back from an operation all turn into :class:`~bassline.cli.app.UserError` naming the URL
+back from an operation all turn into :class:`~bassline.cli.console.UserError` naming the URL
 with any password masked, and saying what to do about it. Warnings a backend logs while
 it is open (a torn tail cut from a file store's log, say) are printed on standard error.
 """
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from returns.result import Failure, Result
 
-from bassline.cli.app import UserError, err
+from bassline.cli.console import UserError, err
 from bassline.cli.progress import Reporter
 from bassline.errors import PluginNotFound
 from bassline.plugins import PluginLoadError

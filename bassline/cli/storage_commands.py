@@ -13,7 +13,7 @@ import typer
 from returns.result import Failure
 from rich.table import Table
 
-from bassline.cli.app import UsageError, UserError, app, out
+from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.exchange import dump_export, parse_export
 from bassline.cli.integrity import NetworkReport, check_network
 from bassline.cli.progress import Reporter, reporting
@@ -38,7 +38,7 @@ from bassline.cli.transfer import (
 from bassline.errors import BasslineError
 from bassline.storage import ErrorCode, SnapshotInfo, StorageOpenError, mask_url
 
-__all__ = ["storage_app"]
+__all__ = ["commands", "storage_app"]
 
 storage_app = typer.Typer(
     name="storage",
@@ -46,7 +46,6 @@ storage_app = typer.Typer(
     "copy networks.",
     no_args_is_help=True,
 )
-app.add_typer(storage_app, name="storage")
 
 UrlArg = Annotated[
     str,
@@ -64,6 +63,9 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option("--overwrite", help="Replace a network that already exists at the destination."),
 ]
+
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
 
 
 # ---------------------------------------------------------------------------- export
@@ -83,7 +85,7 @@ def _write_output(data: bytes, output: Path | None) -> None:
         raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
-@app.command("export")
+@commands.command("export")
 def export(
     storage_url: UrlArg,
     network: NetworkArg,
@@ -149,7 +151,7 @@ def _read_input(file: Path) -> bytes:
         raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
-@app.command("import")
+@commands.command("import")
 def import_(
     storage_url: UrlArg,
     file: Annotated[
@@ -221,7 +223,7 @@ def _snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
     }
 
 
-@app.command()
+@commands.command()
 def snapshot(
     storage_url: UrlArg,
     network: NetworkArg,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from returns.result import Failure, Success
 
-from bassline.cli.app import UserError
+from bassline.cli.console import UserError
 from bassline.cli.progress import Bar, Reporter, phase
 from bassline.cli.storage_access import unwrap
 from bassline.codec import encode

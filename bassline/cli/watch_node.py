@@ -14,11 +14,14 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from bassline.cli.app import UserError, app, out
-from bassline.cli.node_commands import CaOpt, JsonOpt, SecretOpt, _node_url, _secret, _ssl_context
+from bassline.cli.console import UserError, out
+from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, node_url, read_secret, ssl_context
 from bassline.net import api_token
 
-__all__ = ["parse_events", "watch"]
+__all__ = ["commands", "parse_events", "watch"]
+
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
 
 
 def parse_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
@@ -54,7 +57,7 @@ def _table(rows: dict[str, tuple[str, str, int]], title: str) -> Table:
     return table
 
 
-@app.command()
+@commands.command()
 def watch(
     url: Annotated[str, typer.Argument(help="The node's URL (http://host:port or ws://...).")],
     contacts: Annotated[
@@ -72,14 +75,14 @@ def watch(
     When stdout is not a terminal (a pipe, a file), each value is printed as a line as it
     arrives instead of the live table.
     """
-    base = _node_url(url, "URL")
+    base = node_url(url, "URL")
     headers = {"accept": "text/event-stream"}
-    secret = _secret(secret_file)
+    secret = read_secret(secret_file)
     if secret is not None:
         headers["authorization"] = f"Bearer {api_token(secret)}"
     query = urlencode([("contact", c) for c in contacts or []])
     target = f"{base.http}/api/changes" + (f"?{query}" if query else "")
-    verify = _ssl_context(ca_file) or True
+    verify = ssl_context(ca_file) or True
     rows: dict[str, tuple[str, str, int]] = {}
     seen = 0
     try:

@@ -67,7 +67,8 @@ def run_in_process(
     """
     if env is not None or cwd is not None:
         return run_cli(*args, input=input, env=env, cwd=cwd)
-    from bassline.cli.app import err, main, out
+    from bassline.cli.app import main
+    from bassline.cli.console import err, out
 
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")

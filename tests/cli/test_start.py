@@ -14,7 +14,7 @@ import httpx
 import pytest
 import typer
 
-from bassline.cli.app import _register_commands, app
+from bassline.cli.app import app
 from bassline.cli.node_commands import QUIET_LOGGERS, configure_logging
 from bassline.net import api_token
 
@@ -97,7 +97,6 @@ def test_quiet_loggers_keep_warnings_and_show_everything_at_debug() -> None:
 
 
 def test_every_start_option_and_the_spec_has_its_environment_variable() -> None:
-    _register_commands()
     root = typer.main.get_command(app)
     start = root.commands["start"]  # type: ignore[attr-defined]
     params = [p for p in start.params if p.name != "help"]

@@ -1,0 +1,52 @@
+"""What the commands that talk to a node share: their options and how they read them."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bassline.cli.console import UserError
+from bassline.net import load_secret, parse_node_url
+from bassline.net.urls import NodeURL
+
+__all__ = ["CaOpt", "JsonOpt", "SecretOpt", "node_url", "read_secret", "ssl_context"]
+
+SecretOpt = Annotated[
+    Path | None,
+    typer.Option("--secret-file", help="File holding the cluster secret (at least 16 bytes)."),
+]
+CaOpt = Annotated[
+    Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The cluster secret in ``path`` (``--secret-file``), or None without one."""
+    if path is None:
+        return None
+    try:
+        return load_secret(path)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A TLS context trusting ``ca_file`` (``--ca-file``), or None to use the defaults."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"--ca-file {ca_file}: {exc}") from None
+
+
+def node_url(text: str, what: str) -> NodeURL:
+    """``text`` parsed as a node URL; ``what`` names it in the error (``--peer 'x'``)."""
+    try:
+        return parse_node_url(text)
+    except ValueError as exc:
+        raise UserError(f"{what}: {exc}") from None
