@@ -27,6 +27,7 @@ from bassline.errors import ContentError, PeerError, PersistenceError, SpecError
 from bassline.net.admission import PendingLink, PendingLinks
 from bassline.net.changelog import ChangeLog
 from bassline.net.handshake import Refusal, RefusedByPeer, handshake, send_refusal
+from bassline.net.host import LinkState
 from bassline.net.metrics import NetMetrics
 from bassline.net.peer import PeerSession
 from bassline.net.protocol import (
@@ -779,7 +780,7 @@ class BasslineNetwork:
         epoch, seq = self._cursors.get(peer, (None, 0))
         return epoch, seq
 
-    async def apply_delta(self, session: PeerSession, delta: Delta) -> None:
+    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
         """Apply a peer's delta; advance the cursor on its log when nothing was missed."""
         peer = session.peer
         epoch, seq = self.cursor(peer)
@@ -844,7 +845,7 @@ class BasslineNetwork:
             _SOURCE.reset(token)
         return complete
 
-    def build_delta(self, session: PeerSession) -> tuple[bytes | None, int, int]:
+    def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
         """The next delta frame for ``session``: (frame or None, items, log position)."""
         ids, scanned = self.log.since(
             session.scan, self.settings.max_delta_items, (session.peer, session.peer_epoch)

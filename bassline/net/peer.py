@@ -10,12 +10,12 @@ memory per update: it falls back to receiving the latest contents when it catche
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
 
 from bassline.net.handshake import RefusedByPeer, send_refusal
+from bassline.net.host import GossipHost
 from bassline.net.metrics import frame_overhead
 from bassline.net.protocol import (
     Auth,
@@ -34,9 +34,6 @@ from bassline.net.protocol import (
     parse_frame,
 )
 from bassline.net.transport import ConnectionClosed, Transport
-
-if TYPE_CHECKING:
-    from bassline.net.node import BasslineNetwork
 
 __all__ = ["PeerSession"]
 
@@ -57,7 +54,7 @@ class PeerSession:
 
     def __init__(
         self,
-        node: BasslineNetwork,
+        node: GossipHost,
         transport: Transport,
         hello: Hello,
         *,
