@@ -1,0 +1,289 @@
+"""The import graph of ``bassline`` and the storage backends: no circles, no imports
+against the layering, no private names borrowed from another module.
+
+The layering is decision D28 in docs/decisions.md. Every import statement counts, parsed
+with :mod:`ast` rather than imported: module level, inside functions, and inside
+``if TYPE_CHECKING:`` blocks (D28 says why those count too). Imports made from strings
+(``importlib.import_module``, entry points) are not seen; the storage registry finds
+backends that way on purpose.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FOUNDATION = "foundation"
+"""The core's top-level modules: ``errors``, ``codec``, ``content``, ``clock``, ``plugins``."""
+FACADE = "facade"
+"""``bassline/__init__.py``: the names users import from ``bassline``."""
+BACKEND = "backend"
+"""The storage backends (``bassline_storage_*``), each its own distribution."""
+
+CORE = frozenset({FOUNDATION, "lattices", "gadgets", "spec", "engine", "storage", "runtime"})
+
+MAY_IMPORT: Mapping[str, frozenset[str]] = {
+    FOUNDATION: frozenset({FOUNDATION}),
+    "lattices": frozenset({FOUNDATION}),
+    "gadgets": frozenset({FOUNDATION, "lattices"}),
+    "spec": frozenset({FOUNDATION, "lattices", "gadgets"}),
+    "engine": frozenset({FOUNDATION, "lattices", "gadgets", "spec"}),
+    "storage": frozenset({FOUNDATION, "spec"}),
+    "runtime": frozenset({FOUNDATION, "lattices", "gadgets", "spec", "engine", "storage"}),
+    BACKEND: frozenset({FOUNDATION, "spec", "storage"}),
+    "testing": CORE,
+    "net": CORE,
+    FACADE: CORE,
+    "cli": CORE | {"net", FACADE},
+    "__main__": frozenset({"cli"}),
+}
+"""Which layer each layer may import (besides itself). D28 in docs/decisions.md."""
+
+
+@attrs.frozen
+class Module:
+    """One source file of the walked packages."""
+
+    name: str
+    path: Path
+    is_package: bool
+
+
+@attrs.frozen
+class Import:
+    """One name imported by a module: the module it resolves to, and where."""
+
+    target: str
+    line: int
+    private_name: str | None
+    """The private name taken from ``target`` (``from m import _x``), if any."""
+
+
+def find_modules(package_dirs: Iterable[Path]) -> dict[str, Module]:
+    """Every ``.py`` file under each package directory, by dotted module name."""
+    modules: dict[str, Module] = {}
+    for package_dir in package_dirs:
+        for path in sorted(package_dir.rglob("*.py")):
+            parts = list(path.relative_to(package_dir.parent).with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            if is_package:
+                parts.pop()
+            modules[".".join(parts)] = Module(".".join(parts), path, is_package)
+    return modules
+
+
+def imports_of(module: Module, known: Mapping[str, Module]) -> list[Import]:
+    """The walked modules that ``module`` imports, anywhere in its body.
+
+    ``from a.b import c`` counts as importing ``a.b.c`` when that is a module, else
+    ``a.b``. Parent packages a statement runs on the way are not counted: every module
+    would then depend on ``bassline/__init__.py``; each package's ``__init__`` is judged
+    by its own imports instead.
+    """
+    tree = ast.parse(module.path.read_text(encoding="utf-8"), str(module.path))
+    package = module.name if module.is_package else module.name.rpartition(".")[0]
+    found: list[Import] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                target = _resolve(alias.name, known)
+                if target is not None:
+                    found.append(Import(target, node.lineno, None))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                target = _resolve(f"{source}.{alias.name}", known)
+                if target is None:
+                    continue
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                found.append(Import(target, node.lineno, alias.name if private else None))
+    return [i for i in found if i.target != module.name]
+
+
+def _resolve(dotted: str, known: Mapping[str, Module]) -> str | None:
+    while dotted and dotted not in known:
+        dotted = dotted.rpartition(".")[0]
+    return dotted or None
+
+
+def layer_of(name: str, known: Mapping[str, Module]) -> str:
+    """The layer a walked module belongs to (D28)."""
+    parts = name.split(".")
+    if parts[0].startswith("bassline_storage_"):
+        return BACKEND
+    if parts[0] != "bassline":
+        raise ValueError(f"{name}: not a bassline module")
+    if len(parts) == 1:
+        return FACADE
+    top = known.get(f"bassline.{parts[1]}")
+    if top is not None and top.is_package:
+        return parts[1]
+    return "__main__" if parts[1] == "__main__" else FOUNDATION
+
+
+def graph(modules: Mapping[str, Module]) -> dict[str, list[Import]]:
+    """Each module's imports of other walked modules."""
+    return {name: imports_of(module, modules) for name, module in modules.items()}
+
+
+def circles(edges: Mapping[str, Iterable[Import]]) -> list[list[str]]:
+    """The import circles: strongly connected sets of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(start: str) -> None:
+        # iterative, so a long chain of modules cannot exhaust Python's stack
+        work = [(start, iter([i.target for i in edges.get(start, ())]))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            for target in targets:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter([i.target for i in edges.get(target, ())])))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    members = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        members.append(member)
+                        if member == node:
+                            break
+                    if len(members) > 1:
+                        found.append(sorted(members))
+
+    for name in sorted(edges):
+        if name not in index:
+            visit(name)
+    return sorted(found)
+
+
+def against_layering(
+    modules: Mapping[str, Module], edges: Mapping[str, Iterable[Import]]
+) -> list[str]:
+    """One line per import that the layering (:data:`MAY_IMPORT`) does not allow."""
+    problems = []
+    for name, imports in sorted(edges.items()):
+        layer = layer_of(name, modules)
+        for imp in imports:
+            target_layer = layer_of(imp.target, modules)
+            if target_layer == layer:
+                if layer == BACKEND and imp.target.split(".")[0] != name.split(".")[0]:
+                    problems.append(f"{name}:{imp.line} imports {imp.target} (another backend)")
+                continue
+            if target_layer not in MAY_IMPORT[layer]:
+                problems.append(
+                    f"{name}:{imp.line} imports {imp.target} ({layer} may not import {target_layer})"
+                )
+    return problems
+
+
+def private_imports(edges: Mapping[str, Iterable[Import]]) -> list[str]:
+    """One line per private name (``_x``) a module takes from another module."""
+    return [
+        f"{name}:{imp.line} imports {imp.private_name} from {imp.target}"
+        for name, imports in sorted(edges.items())
+        for imp in imports
+        if imp.private_name is not None
+    ]
+
+
+def _project() -> tuple[dict[str, Module], dict[str, list[Import]]]:
+    dirs = [ROOT / "bassline", *sorted(ROOT.glob("bassline-storage-*/bassline_storage_*"))]
+    modules = find_modules(dirs)
+    return modules, graph(modules)
+
+
+def test_the_walk_covers_the_core_and_the_three_backends() -> None:
+    modules, edges = _project()
+    assert {layer_of(name, modules) for name in modules} == set(MAY_IMPORT)
+    assert {n.split(".")[0] for n in modules} == {
+        "bassline",
+        "bassline_storage_memory",
+        "bassline_storage_fs",
+        "bassline_storage_postgres",
+    }
+    assert "bassline.engine" in {i.target for i in edges["bassline.runtime.runtime"]}
+
+
+def test_no_import_circles() -> None:
+    _, edges = _project()
+    assert circles(edges) == []
+
+
+def test_no_imports_against_the_layering() -> None:
+    modules, edges = _project()
+    assert against_layering(modules, edges) == []
+
+
+def test_no_private_names_taken_from_other_modules() -> None:
+    _, edges = _project()
+    assert private_imports(edges) == []
+
+
+def _write(root: Path, files: Mapping[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def test_the_checks_see_imports_in_functions_type_checking_blocks_and_relative_ones(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        {
+            "bassline/__init__.py": "",
+            "bassline/errors.py": "",
+            "bassline/engine/__init__.py": "from .network import Network\n",
+            "bassline/engine/network.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n"
+                "    from bassline.engine.results import Result\n"
+            ),
+            "bassline/engine/results.py": (
+                "def f():\n    from bassline.engine.network import _differs\n"
+            ),
+            "bassline/storage/__init__.py": "from ..engine import network\n",
+            "bassline_storage_x/__init__.py": "import bassline_storage_y.store\n",
+            "bassline_storage_y/__init__.py": "",
+            "bassline_storage_y/store.py": "from bassline import errors\n",
+        },
+    )
+    modules = find_modules(
+        [tmp_path / "bassline", tmp_path / "bassline_storage_x", tmp_path / "bassline_storage_y"]
+    )
+    edges = graph(modules)
+    assert circles(edges) == [["bassline.engine.network", "bassline.engine.results"]]
+    assert against_layering(modules, edges) == [
+        "bassline.storage:1 imports bassline.engine.network (storage may not import engine)",
+        "bassline_storage_x:1 imports bassline_storage_y.store (another backend)",
+    ]
+    assert private_imports(edges) == [
+        "bassline.engine.results:2 imports _differs from bassline.engine.network"
+    ]
