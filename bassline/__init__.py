@@ -5,8 +5,10 @@ until the network reaches a fixpoint; gadgets compute. See https://bassline.read
 (the ``docs/`` folder) for the tutorial and concepts.
 """
 
+from importlib import metadata as _metadata
+
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent
 from bassline.engine import (
     Change,
     ChangeStream,
@@ -40,12 +42,23 @@ from bassline.lattices import (
 )
 from bassline.spec import Bassline, load_spec, validate_spec
 
-__version__ = "0.3.0"
+
+def _installed_version() -> str:
+    """The version of the installed ``bassline`` distribution (pyproject.toml's, once)."""
+    try:
+        return _metadata.version("bassline")
+    except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
+"""This distribution's version, as installed (``importlib.metadata``), not written twice."""
 
 __all__ = [
     "ABSENT",
     "INITIAL_STAMP",
     "ZERO_STAMP",
+    "Absent",
     "Bassline",
     "BasslineError",
     "Change",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, Final
 
 from bassline.codec import encode, to_json
 
-__all__ = ["ABSENT", "element_key", "values_equal"]
+__all__ = ["ABSENT", "Absent", "element_key", "values_equal"]
 
 
 def values_equal(a: Any, b: Any) -> bool:
@@ -53,26 +54,37 @@ def element_key(value: Any) -> bytes:
     return encode(_normalise_numbers(to_json(value)))
 
 
-class _Absent:
-    """The type of :data:`ABSENT`."""
+class _Nothing:
+    """What :data:`ABSENT` stands for: a value orjson refuses, like any unknown type."""
 
     __slots__ = ()
-    _instance: _Absent | None = None
-
-    def __new__(cls) -> _Absent:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
 
     def __repr__(self) -> str:
+        return "ABSENT"
+
+
+class Absent(enum.Enum):
+    """The type of :data:`ABSENT`, its only value.
+
+    An enum, so that mypy narrows ``value is ABSENT`` (``Content | Absent`` becomes
+    ``Content`` after ``if value is ABSENT: return``). It is falsy, prints as ``ABSENT``,
+    and every JSON encoder refuses it, as it refuses any other unknown type.
+    """
+
+    ABSENT = _Nothing()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __str__(self) -> str:
         return "ABSENT"
 
     def __bool__(self) -> bool:
         return False
 
-    def __reduce__(self) -> str:
-        return "ABSENT"
+    def __reduce_ex__(self, protocol: object) -> tuple[Any, ...]:
+        return getattr, (Absent, "ABSENT")  # by name: unpickles as this very ABSENT
 
 
-ABSENT: Any = _Absent()
+ABSENT: Final = Absent.ABSENT
 """No information: a contact that has never received content (JSON ``null`` is a value)."""
