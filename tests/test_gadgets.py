@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bassline.gadgets import Gadget, gadgets, get_gadget
+from bassline.gadgets import Gadget, UnusableInput, gadgets, get_gadget
 from bassline.gadgets.catalogue import BUILTIN_GADGETS
-from bassline.lattices.values import GrowSet
+from bassline.lattices.values import GrowSet, Interval
 
 INACTIVE = object()
 """What :func:`run` returns when the gadget's activation does not hold."""
@@ -34,6 +34,18 @@ def run(gadget_id: str, **inputs: Any) -> Any:
     return dict(g.run(inputs))
 
 
+def unusable(gadget_id: str, port: str, kind: str, **inputs: Any) -> None:
+    """Content on ``port`` is of a kind the gadget cannot compute with: an UnusableInput
+    (what the engine records as a failure naming the port and the kind), never a no-fire."""
+    g = get_gadget(gadget_id)
+    with pytest.raises(UnusableInput) as caught:
+        g.check(inputs)
+    assert (caught.value.gadget, caught.value.port, caught.value.kind) == (gadget_id, port, kind)
+    assert f"port {port!r} got {kind}" in str(caught.value)
+    with pytest.raises(UnusableInput):
+        g.run(inputs)  # run checks the kinds too
+
+
 def fails(gadget_id: str, match: str, **inputs: Any) -> None:
     """The gadget is active on ``inputs`` but its body raises ValueError matching ``match``."""
     g = get_gadget(gadget_id)
@@ -54,6 +66,11 @@ EXPECTED_PORTS = {
     "abs": ("math", ("value",), ("result",)),
     "min": ("math", ("a", "b"), ("min",)),
     "max": ("math", ("a", "b"), ("max",)),
+    "negate": ("math", ("value",), ("result",)),
+    "sum": ("constraint", ("a", "b", "c"), ("a", "b", "c")),
+    "product": ("constraint", ("a", "b", "c"), ("a", "b", "c")),
+    "square": ("constraint", ("x", "y"), ("x", "y")),
+    "linear": ("constraint", ("x", "y", "k", "m"), ("x", "y")),
     "concat": ("string", ("a", "b"), ("result",)),
     "length": ("string", ("value",), ("length",)),
     "substring": ("string", ("string", "start", "end"), ("result",)),
@@ -90,11 +107,11 @@ EXPECTED_PORTS = {
 }
 
 
-def test_catalogue_has_the_42_prototype_gadgets_in_category_order() -> None:
-    assert len([g for g in BUILTIN_GADGETS]) == 42
+def test_catalogue_has_the_prototype_gadgets_and_the_constraints_in_category_order() -> None:
+    assert len([g for g in BUILTIN_GADGETS]) == 47  # the prototype's 42, negate, 4 constraints
     assert [g.id for g in BUILTIN_GADGETS] == list(EXPECTED_PORTS)
     categories = [g.category for g in BUILTIN_GADGETS]
-    order = ["math", "string", "logic", "control", "array"]
+    order = ["math", "constraint", "string", "logic", "control", "array"]
     assert sorted(categories, key=order.index) == categories
     assert [c for i, c in enumerate(categories) if c not in categories[:i]] == order
 
@@ -141,14 +158,27 @@ def test_integer_arithmetic_stays_exact() -> None:
 
 
 @pytest.mark.parametrize("gadget_id", ["add", "subtract", "multiply", "divide", "min", "max"])
+def test_binary_math_waits_for_both_ports(gadget_id: str) -> None:
+    assert run(gadget_id, a=1) is INACTIVE
+    assert run(gadget_id, b=Interval(1, 2)) is INACTIVE
+
+
+@pytest.mark.parametrize("gadget_id", ["add", "subtract", "multiply", "divide", "min", "max"])
 @pytest.mark.parametrize(
-    "inputs",
-    [{"a": 1}, {"b": 1}, {"a": "1", "b": 2}, {"a": True, "b": 2}, {"a": 1, "b": None}],
+    ("inputs", "port", "kind"),
+    [
+        ({"a": "1", "b": 2}, "a", "a string"),
+        ({"a": True, "b": 2}, "a", "a boolean"),
+        ({"a": 1, "b": None}, "b", "null"),
+        ({"a": "1"}, "a", "a string"),  # reported at once, without waiting for b
+        ({"a": 1, "b": GrowSet([1])}, "b", "a grow-set"),
+        ({"a": [1], "b": {"x": 1}}, "a", "a list"),
+    ],
 )
-def test_binary_math_needs_two_numbers_and_bool_is_not_one(
-    gadget_id: str, inputs: dict[str, Any]
+def test_binary_math_reports_content_that_is_not_a_number_nor_an_interval(
+    gadget_id: str, inputs: dict[str, Any], port: str, kind: str
 ) -> None:
-    assert run(gadget_id, **inputs) is INACTIVE
+    unusable(gadget_id, port, kind, **inputs)
 
 
 def test_divide_waits_while_the_divisor_is_zero() -> None:
@@ -175,7 +205,7 @@ def test_power() -> None:
     assert run("power", base=9, exponent=0.5) == {"result": 3.0}
     assert run("power", base=-8, exponent=2) == {"result": 64}
     assert run("power", base=0, exponent=0) == {"result": 1}
-    assert run("power", base="2", exponent=2) is INACTIVE
+    unusable("power", "base", "a string", base="2", exponent=2)
     assert run("power", base=2) is INACTIVE
 
 
@@ -193,16 +223,24 @@ def test_sqrt() -> None:
     assert run("sqrt", value=2.25) == {"result": 1.5}
     assert run("sqrt", value=-1) is INACTIVE
     assert run("sqrt", value=float("nan")) is INACTIVE
-    assert run("sqrt", value="4") is INACTIVE
-    assert run("sqrt", value=True) is INACTIVE
+    unusable("sqrt", "value", "a string", value="4")
+    unusable("sqrt", "value", "a boolean", value=True)
 
 
 def test_abs() -> None:
     assert run("abs", value=-3) == {"result": 3}
     assert run("abs", value=-2.5) == {"result": 2.5}
     assert run("abs", value=-(2**63)) == {"result": 2**63}
-    assert run("abs", value=False) is INACTIVE
-    assert run("abs", value=None) is INACTIVE
+    unusable("abs", "value", "a boolean", value=False)
+    unusable("abs", "value", "null", value=None)
+
+
+def test_negate() -> None:
+    assert run("negate", value=3) == {"result": -3}
+    assert run("negate", value=-2.5) == {"result": 2.5}
+    assert run("negate", value=Interval(1, None)) == {"result": Interval(None, -1)}
+    fails("negate", "64 bits", value=2**64 - 1)
+    unusable("negate", "value", "a string", value="3")
 
 
 def test_nan_inputs_cannot_produce_nan() -> None:
@@ -303,8 +341,8 @@ def test_substring(inputs: dict[str, Any], expected: str) -> None:
 def test_substring_activation_and_failures() -> None:
     assert run("substring", string="abc") is INACTIVE
     assert run("substring", start=1) is INACTIVE
-    assert run("substring", string="abc", start="1") is INACTIVE
-    assert run("substring", string="abc", start=True) is INACTIVE
+    unusable("substring", "start", "a string", string="abc", start="1")
+    unusable("substring", "start", "a boolean", string="abc", start=True)
     fails("substring", "start must be a whole number", string="abc", start=1.5)
     fails("substring", "end must be a whole number", string="abc", start=0, end="2")
     fails("substring", "end must be a whole number", string="abc", start=0, end=1.5)
@@ -377,9 +415,9 @@ def test_join(inputs: dict[str, Any], expected: str) -> None:
 
 def test_join_needs_a_list() -> None:
     assert run("join", separator=",") is INACTIVE
-    assert run("join", array="abc") is INACTIVE
-    assert run("join", array={"a": 1}) is INACTIVE
-    assert run("join", array=GrowSet(["a"])) is INACTIVE
+    unusable("join", "array", "a string", array="abc")
+    unusable("join", "array", "an object", array={"a": 1})
+    unusable("join", "array", "a grow-set", array=GrowSet(["a"]))
 
 
 @given(st.text(), st.text(min_size=1))
@@ -493,10 +531,19 @@ def test_comparisons(a: Any, b: Any, gt: bool, lt: bool, ge: bool, le: bool) -> 
 
 @pytest.mark.parametrize("gadget_id", ["greaterThan", "lessThan", "greaterOrEqual", "lessOrEqual"])
 @pytest.mark.parametrize(
-    "inputs", [{"a": 1}, {"a": "2", "b": "1"}, {"a": True, "b": 0}, {"a": None, "b": 1}]
+    ("inputs", "port", "kind"),
+    [
+        ({"a": "2", "b": "1"}, "a", "a string"),
+        ({"a": True, "b": 0}, "a", "a boolean"),
+        ({"a": None, "b": 1}, "a", "null"),
+        ({"a": 1, "b": [1]}, "b", "a list"),
+    ],
 )
-def test_comparisons_need_two_numbers(gadget_id: str, inputs: dict[str, Any]) -> None:
-    assert run(gadget_id, **inputs) is INACTIVE
+def test_comparisons_report_content_that_is_not_a_number_nor_an_interval(
+    gadget_id: str, inputs: dict[str, Any], port: str, kind: str
+) -> None:
+    assert run(gadget_id, a=1) is INACTIVE
+    unusable(gadget_id, port, kind, **inputs)
 
 
 # --- control -----------------------------------------------------------------------------------
@@ -570,9 +617,21 @@ def test_first_and_last() -> None:
 
 
 @pytest.mark.parametrize("gadget_id", ["first", "last", "arraySize", "reverse", "filterEmpty"])
-@pytest.mark.parametrize("array", ["abc", {"a": 1}, None, 3, GrowSet([1])])
-def test_array_gadgets_need_a_list(gadget_id: str, array: Any) -> None:
-    assert run(gadget_id, array=array) is INACTIVE
+@pytest.mark.parametrize(
+    ("array", "kind"),
+    [
+        ("abc", "a string"),
+        ({"a": 1}, "an object"),
+        (None, "null"),
+        (3, "a number"),
+        (GrowSet([1]), "a grow-set"),
+        (Interval(1, 2), "an interval"),
+    ],
+)
+def test_array_gadgets_report_content_that_is_not_a_list(
+    gadget_id: str, array: Any, kind: str
+) -> None:
+    unusable(gadget_id, "array", kind, array=array)
     assert run(gadget_id) is INACTIVE
 
 
@@ -594,9 +653,9 @@ def test_nth(index: Any, expected: dict[str, Any]) -> None:
 
 
 def test_nth_activation() -> None:
-    assert run("nth", array=[1], index="0") is INACTIVE
-    assert run("nth", array=[1], index=True) is INACTIVE
-    assert run("nth", array="abc", index=0) is INACTIVE
+    unusable("nth", "index", "a string", array=[1], index="0")
+    unusable("nth", "index", "a boolean", array=[1], index=True)
+    unusable("nth", "array", "a string", array="abc", index=0)
     assert run("nth", array=[1]) is INACTIVE
 
 
@@ -614,7 +673,7 @@ def test_append_and_prepend_return_new_lists() -> None:
     assert original == [1, 2]
     for gadget_id in ("append", "prepend"):
         assert run(gadget_id, array=original) is INACTIVE
-        assert run(gadget_id, array="ab", value=1) is INACTIVE
+        unusable(gadget_id, "array", "a string", array="ab", value=1)
 
 
 def test_reverse() -> None:
@@ -649,8 +708,8 @@ def test_slice(inputs: dict[str, Any], expected: list[int]) -> None:
 
 def test_slice_activation_and_failures() -> None:
     assert run("slice", array=[1, 2]) is INACTIVE
-    assert run("slice", array=[1, 2], start="0") is INACTIVE
-    assert run("slice", array="ab", start=0) is INACTIVE
+    unusable("slice", "start", "a string", array=[1, 2], start="0")
+    unusable("slice", "array", "a string", array="ab", start=0)
     fails("slice", "start must be a whole number", array=[1, 2], start=0.5)
     fails("slice", "end must be a whole number", array=[1, 2], start=0, end="1")
 

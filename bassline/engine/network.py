@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -21,8 +21,8 @@ from bassline.engine.results import (
 )
 from bassline.engine.stream import ChangeStream
 from bassline.errors import ContentError, UnknownContact
-from bassline.gadgets import Gadget, get_gadget
-from bassline.lattices import Changed, Contradiction, Lattice, get_lattice
+from bassline.gadgets import Gadget, PortInputs, UnusableInput, get_gadget
+from bassline.lattices import Changed, Contradiction, Interval, Lattice, get_lattice
 from bassline.plugins import closest
 from bassline.spec import Bassline, BlendMode, WireType, load_spec
 
@@ -44,6 +44,13 @@ def _plainly_encodable(value: Any) -> bool:
         return bool(-(2**63) <= value < 2**64)
     if t is float:
         return bool(value - value == 0)
+    if t is Interval:  # bounds: None, a finite float or an int in the codec's range
+        for x in (value.lo, value.hi):
+            if x is None or (type(x) is float and x - x == 0):
+                continue
+            if type(x) is not int or not -(2**63) <= x < 2**64:
+                return False
+        return True
     if t is list and len(value) <= 16:
         for x in value:  # the scalar check inlined: this runs on every update
             t = type(x)
@@ -122,6 +129,8 @@ class _GadgetInstance:
     gadget: Gadget
     inputs: tuple[tuple[str, int], ...]
     outputs: tuple[tuple[str, int], ...]
+    two_way: tuple[tuple[str, int], ...] = ()
+    """Ports both read and written, in the gadget's port order."""
 
 
 Listener = Callable[[PropagationResult], None]
@@ -194,6 +203,7 @@ class Network:
                 gadget=gadget,
                 inputs=tuple((p, ports[p]) for p in gadget.inputs),
                 outputs=tuple((p, ports[p]) for p in gadget.outputs),
+                two_way=tuple((p, ports[p]) for p in gadget.two_way),
             )
             k = len(self._gadgets)
             self._gadgets.append(inst)
@@ -205,6 +215,8 @@ class Network:
         self.step_budget = step_budget or max(10_000, 100 * (n + len(self._gadgets)))
         self._contradictions: dict[int, ContradictionRecord] = {}
         self._failures: dict[int, GadgetFailure] = {}
+        self.failure_counts: Counter[str] = Counter()
+        """Gadget failures recorded since this network was built, by gadget id."""
         self._pending: dict[int, tuple[Any, Stamp, str]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
         self._ties: dict[int, list[Any]] = {}
@@ -699,23 +711,35 @@ class Network:
     ) -> None:
         inst = self._gadgets[k]
         values = self._values
-        inputs = {port: values[ci] for port, ci in inst.inputs if values[ci] is not ABSENT}
+        inputs: Mapping[str, Any] = {
+            port: values[ci] for port, ci in inst.inputs if values[ci] is not ABSENT
+        }
+        gadget = inst.gadget
         try:
-            if not inst.gadget.is_active(inputs):
+            if gadget.kinds:  # content it cannot compute with is a failure, not a no-fire
+                gadget.check(inputs)
+            if not gadget.is_active(inputs):
                 return
-            outputs = inst.gadget.run(inputs)
+            if inst.two_way:
+                inputs = self._port_inputs(inst, inputs)
+            outputs = gadget.run(inputs, checked=True)
             ports = dict(inst.outputs)
             for port, value in outputs.items():
-                to_json(value, f"<{port}>")
+                if not _plainly_encodable(value):
+                    to_json(value, f"<{port}>")
         except Exception as exc:  # a gadget's bug is reported, never propagated
+            unusable = exc if isinstance(exc, UnusableInput) else None
             failure = GadgetFailure(
                 group=inst.group,
-                gadget=inst.gadget.id,
+                gadget=gadget.id,
                 error=f"{type(exc).__name__}: {exc}",
-                inputs=inputs,
+                inputs=dict(inputs),
                 outputs=tuple(self._ids[ci] for _, ci in inst.outputs),
+                port=unusable.port if unusable else None,
+                kind=unusable.kind if unusable else None,
             )
             failures.append(failure)
+            self.failure_counts[gadget.id] += 1
             for _, ci in inst.outputs:
                 self._failures[ci] = failure
             return
@@ -734,6 +758,18 @@ class Network:
             self.clock.observe(stamp)
             if self._offer(ci, value, stamp, source, changed, contradictions):
                 queue.append(ci)
+
+    def _port_inputs(self, inst: _GadgetInstance, inputs: Mapping[str, Any]) -> PortInputs:
+        """What a gadget with two-way ports sees: contents, write order, accept-last ports."""
+        kind = self._kind
+        replaced = frozenset(p for p, ci in inst.two_way if kind[ci] == _ACCEPT_LAST)
+        if not replaced:  # merge contacts only: the order of writes does not matter
+            return PortInputs(inputs)
+        stamps = self._stamps
+        present = [(p, ci, n) for n, (p, ci) in enumerate(inst.two_way) if p in inputs]
+        # oldest first; at equal stamps the later port counts as older (it is recomputed)
+        present.sort(key=lambda x: (stamps[x[1]], -x[2]))
+        return PortInputs(inputs, [p for p, _, _ in present], replaced)
 
     def _finish(
         self,

@@ -44,6 +44,10 @@ class GadgetFailure:
     inputs: dict[str, Any]
     outputs: tuple[str, ...]
     """The output contacts that did not receive a value because of this failure."""
+    port: str | None = None
+    """The input port whose content the gadget cannot compute with (an unusable input)."""
+    kind: str | None = None
+    """What that content is, in words (``"a string"``, ``"an interval"``)."""
 
 
 @attrs.frozen

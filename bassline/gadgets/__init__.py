@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from bassline.gadgets.base import Gadget, Inputs, Outputs, all_present
+from bassline.gadgets.base import (
+    Gadget,
+    Inputs,
+    Kind,
+    Outputs,
+    PortInputs,
+    UnusableInput,
+    all_present,
+    kind_of,
+)
 from bassline.plugins import Registry
 
 __all__ = [
     "Gadget",
     "Inputs",
+    "Kind",
     "Outputs",
+    "PortInputs",
+    "UnusableInput",
     "all_present",
     "gadget",
     "gadgets",
     "get_gadget",
+    "kind_of",
     "register_gadget",
 ]
 
@@ -48,6 +61,7 @@ def gadget(
     activation: Callable[[Inputs], bool] | None = None,
     description: str = "",
     category: str = "custom",
+    kinds: Mapping[str, Kind] | None = None,
     register: bool = True,
 ) -> Callable[[Callable[[Inputs], Outputs]], Gadget]:
     """Decorator turning a function ``inputs -> outputs`` into a (registered) :class:`Gadget`.
@@ -66,6 +80,7 @@ def gadget(
             activation=activation,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             category=category,
+            kinds=dict(kinds or {}),
         )
         if register:
             register_gadget(g)

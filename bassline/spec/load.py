@@ -384,8 +384,14 @@ def _empty_interval(value: Any, where: str = "") -> str | None:
 
 
 def gadget_port_boundaries(gadget: Gadget) -> dict[str, Boundary]:
-    """The boundary each port contact of a ``gadget`` group must have, in port order."""
-    return {p: Boundary.INPUT for p in gadget.inputs} | {p: Boundary.OUTPUT for p in gadget.outputs}
+    """The boundary each port contact of a ``gadget`` group must have, in port order.
+
+    A port the gadget both reads and writes (a constraint's) is ``both``.
+    """
+    expected = {p: Boundary.INPUT for p in gadget.inputs}
+    expected |= {p: Boundary.OUTPUT for p in gadget.outputs}
+    expected |= {p: Boundary.BOTH for p in gadget.two_way}
+    return {p: expected[p] for p in gadget.ports}
 
 
 def _check_gadget_ports(

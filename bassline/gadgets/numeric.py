@@ -1,0 +1,635 @@
+"""Arithmetic on partial numbers: plain numbers and :class:`~bassline.lattices.Interval` values.
+
+A plain number is the degenerate interval ``[x, x]``. Every operation here works on *bounds*,
+pairs ``(lo, hi)`` where ``-inf``/``inf`` stand for an unbounded side, and is **sound**: for
+every ``x`` in ``X`` and ``y`` in ``Y`` the true (real-number) result of ``op(x, y)`` lies in
+``op(X, Y)``. Bounds are rounded outward so that float rounding never excludes a true result:
+
+- integer bounds stay exact integers wherever Python's integer arithmetic is exact;
+- a float bound is the correctly rounded result, stepped out by one ``math.nextafter`` only
+  when the rounding went inwards (the exact error is computed with error-free transformations,
+  or with :class:`fractions.Fraction` outside their range), so exact results stay exact;
+- ``power`` with a non-integer exponent relies on the platform's ``pow``, which is not
+  correctly rounded: its bounds are stepped out by :data:`POW_ULPS` units in the last place.
+
+A result beyond the largest float keeps a finite bound on its near side (``lo`` is the
+largest float) and is unbounded on its far side.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import Any
+
+from bassline.lattices.values import Interval
+
+__all__ = [
+    "POW_ULPS",
+    "WHOLE",
+    "Bounds",
+    "abs_",
+    "add",
+    "bounds",
+    "compare",
+    "div",
+    "div_parts",
+    "equal",
+    "hull",
+    "intersect",
+    "interval",
+    "is_partial_number",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "power",
+    "quotient",
+    "roots",
+    "sqr",
+    "sqrt",
+    "sub",
+    "truth",
+]
+
+INF = math.inf
+_MAXF = sys.float_info.max
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_EXACT_INT = 2**53
+POW_ULPS = 2
+"""How many units in the last place ``power`` widens each float bound by (``pow`` is faithful,
+not correctly rounded, on the platforms Python supports)."""
+
+Bound = int | float
+Bounds = tuple[Bound, Bound]
+"""``(lo, hi)``: ``-inf`` and ``inf`` are unbounded sides. ``lo <= hi`` unless empty."""
+
+WHOLE: Bounds = (-INF, INF)
+"""The whole number line: no information."""
+
+
+# ---------------------------------------------------------------------- conversions
+
+
+def is_partial_number(value: Any) -> bool:
+    """A number (``int`` or ``float``, never ``bool``) or an :class:`Interval`."""
+    t = type(value)
+    return t is int or t is float or t is Interval
+
+
+def bounds(value: Any) -> Bounds:
+    """``(lo, hi)`` of a number or an interval (callers check :func:`is_partial_number`)."""
+    t = type(value)
+    if t is int or t is float:
+        return (value, value)
+    lo, hi = value.lo, value.hi
+    return (-INF if lo is None else lo, INF if hi is None else hi)
+
+
+def _content_bound(x: Bound, direction: int) -> Bound | None:
+    if x == -INF:
+        return None if direction < 0 else -_MAXF
+    if x == INF:
+        return None if direction > 0 else _MAXF
+    if type(x) is int and not _INT_MIN <= x <= _INT_MAX:
+        return _to_float(x, direction)
+    return x
+
+
+def interval(b: Bounds) -> Interval:
+    """The :class:`Interval` holding bounds ``b`` (unbounded sides become ``None``).
+
+    A lower bound of ``+inf`` (an overflow) becomes the largest float, and an upper bound of
+    ``-inf`` the smallest: still true bounds, and finite as content must be. Integers beyond
+    the 64-bit range content allows become floats, rounded outward.
+    """
+    return Interval(_content_bound(b[0], -1), _content_bound(b[1], 1))
+
+
+def intersect(a: Bounds, b: Bounds) -> Bounds | None:
+    """The bounds of the numbers in both ``a`` and ``b``; None when they do not overlap."""
+    lo = a[0] if a[0] >= b[0] else b[0]
+    hi = a[1] if a[1] <= b[1] else b[1]
+    return (lo, hi) if lo <= hi else None
+
+
+def hull(parts: Iterable[Bounds]) -> Bounds | None:
+    """The smallest bounds holding every part; None when there are no parts."""
+    lo: Bound | None = None
+    hi: Bound | None = None
+    for p in parts:
+        lo = p[0] if lo is None or p[0] < lo else lo
+        hi = p[1] if hi is None or p[1] > hi else hi
+    if lo is None or hi is None:
+        return None
+    return (lo, hi)
+
+
+# ---------------------------------------------------------------------- directed rounding
+
+
+def _overflow(value: float, direction: int) -> float:
+    """A bound for a finite result whose float rounded to ``value`` = +-inf."""
+    if value > 0:
+        return _MAXF if direction < 0 else INF
+    return -INF if direction < 0 else -_MAXF
+
+
+def _to_float(x: int, direction: int) -> float:
+    """A float at or beyond the integer ``x`` in ``direction`` (-1 down, +1 up)."""
+    try:
+        f = float(x)
+    except OverflowError:
+        return _overflow(float(x > 0) * 2 - 1, direction)
+    if direction < 0 and f > x:
+        return math.nextafter(f, -INF)
+    if direction > 0 and f < x:
+        return math.nextafter(f, INF)
+    return f
+
+
+def _round(q: Fraction, direction: int) -> float:
+    """A float at or beyond the exact value ``q`` in ``direction``."""
+    try:
+        f = float(q)  # numerator / denominator: correctly rounded
+    except OverflowError:
+        return _overflow(1.0 if q > 0 else -1.0, direction)
+    if direction < 0 and f > q:
+        return math.nextafter(f, -INF)
+    if direction > 0 and f < q:
+        return math.nextafter(f, INF)
+    return f
+
+
+def _step(f: float, error: float | Fraction, direction: int) -> float:
+    """``f`` is a rounded result; the true one is ``f + error``. The bound in ``direction``."""
+    if direction < 0:
+        return f if error >= 0 else math.nextafter(f, -INF)
+    return f if error <= 0 else math.nextafter(f, INF)
+
+
+_SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two halves
+_TINY = 2.0**-960
+_HUGE = 2.0**995
+
+
+def _product_error(a: float, b: float, p: float) -> float | Fraction:
+    """The exact ``a * b - p`` for ``p = fl(a * b)`` (Dekker's two-product, or Fractions)."""
+    if _TINY < abs(p) < _HUGE and abs(a) < _HUGE and abs(b) < _HUGE:
+        t = _SPLITTER * a
+        ah = t - (t - a)
+        al = a - ah
+        t = _SPLITTER * b
+        bh = t - (t - b)
+        bl = b - bh
+        return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return Fraction(a) * Fraction(b) - Fraction(p)
+
+
+def _float(x: Bound) -> float | None:
+    """``x`` as a float if that is exact (None for an integer beyond 2**53)."""
+    if type(x) is float:
+        return x
+    if -_EXACT_INT <= x <= _EXACT_INT:
+        return float(x)
+    return None
+
+
+def _add(a: Bound, b: Bound, direction: int) -> Bound:
+    """``a + b`` rounded in ``direction`` (never NaN: only same-side infinities meet)."""
+    if type(a) is int and type(b) is int:
+        return a + b
+    fa, fb = _float(a), _float(b)
+    if fa is None or fb is None:  # an integer beyond 2**53
+        if a - a != 0 or b - b != 0:
+            return a + b  # an infinity plus a finite number
+        return _round(Fraction(a) + Fraction(b), direction)
+    s = fa + fb
+    if s - s != 0:  # an infinity
+        if fa - fa != 0 or fb - fb != 0:
+            return s
+        return _overflow(s, direction)
+    bb = s - fa
+    error = (fa - (s - bb)) + (fb - bb)  # Knuth's two-sum: fa + fb == s + error exactly
+    return _step(s, error, direction)
+
+
+def _neg(a: Bound) -> Bound:
+    return -a
+
+
+def _mul(a: Bound, b: Bound, direction: int) -> Bound:
+    """``a * b`` rounded in ``direction``; ``0 * inf`` is 0 (an interval holds only reals)."""
+    if type(a) is int and type(b) is int:
+        return a * b
+    if a == 0 or b == 0:
+        return 0.0
+    fa, fb = _float(a), _float(b)
+    if fa is None or fb is None:  # an integer beyond 2**53
+        if a - a != 0 or b - b != 0:
+            return float(a) * float(b)  # an infinity times a non-zero number
+        return _round(Fraction(a) * Fraction(b), direction)
+    p = fa * fb
+    if p - p != 0:
+        if fa - fa != 0 or fb - fb != 0:
+            return p
+        return _overflow(p, direction)
+    return _step(p, _product_error(fa, fb, p), direction)
+
+
+def _div(a: Bound, b: Bound, direction: int) -> Bound | None:
+    """``a / b`` (``b != 0``) rounded in ``direction``; None for ``inf / inf``."""
+    if a == 0:
+        return 0.0
+    fa, fb = _float(a), _float(b)
+    if fa is None or fb is None:  # an integer beyond 2**53
+        if b - b != 0:
+            return 0.0  # a finite number over an infinity
+        if a - a != 0:
+            return float(a) / float(b)
+        return _round(Fraction(a) / Fraction(b), direction)
+    if fb - fb != 0:  # x / inf
+        return None if fa - fa != 0 else 0.0
+    if fa - fa != 0:
+        return fa / fb
+    q = fa / fb
+    if q - q != 0:
+        return _overflow(q, direction)
+    if q == 0 or abs(q) >= _HUGE or abs(fb) >= _HUGE or abs(fa) <= _TINY:
+        return _round(Fraction(fa) / Fraction(fb), direction)
+    p = q * fb
+    if p - p != 0:  # q * fb overflows (q was rounded up to near the largest float)
+        return _round(Fraction(fa) / Fraction(fb), direction)
+    residual = (fa - p) - _product_error(q, fb, p)  # fa - q*fb, sign exact
+    return _step(q, residual if fb > 0 else -residual, direction)
+
+
+def _sqrt(a: Bound, direction: int) -> float:
+    """The square root of ``a >= 0`` rounded in ``direction``."""
+    if a == 0:
+        return 0.0
+    if a == INF:
+        return INF
+    fa = _float(a)
+    if fa is None:  # a huge integer: bound it by floats first
+        fa = _to_float(int(a), direction)
+    s = math.sqrt(fa)
+    residual: float | Fraction
+    if _TINY < fa < _HUGE:
+        p = s * s
+        residual = (fa - p) - _product_error(s, s, p)
+    else:
+        residual = Fraction(fa) - Fraction(s) ** 2
+    return _step(s, residual, direction)
+
+
+# ---------------------------------------------------------------------- operations on bounds
+
+
+def add(x: Bounds, y: Bounds) -> Bounds:
+    """``X + Y``."""
+    return (_add(x[0], y[0], -1), _add(x[1], y[1], 1))
+
+
+def sub(x: Bounds, y: Bounds) -> Bounds:
+    """``X - Y``."""
+    return (_add(x[0], _neg(y[1]), -1), _add(x[1], _neg(y[0]), 1))
+
+
+def neg(x: Bounds) -> Bounds:
+    """``-X``."""
+    return (_neg(x[1]), _neg(x[0]))
+
+
+def mul(x: Bounds, y: Bounds) -> Bounds:
+    """``X * Y``: the extreme corner products, each rounded outward."""
+    x0, x1 = x
+    y0, y1 = y
+    if type(x0) is int and type(x1) is int and type(y0) is int and type(y1) is int:
+        ps = (x0 * y0, x0 * y1, x1 * y0, x1 * y1)
+        return (min(ps), max(ps))
+    corners = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
+    f = [_float(b) for b in (x0, x1, y0, y1)]
+    if None in f:  # an integer beyond 2**53: round every corner both ways
+        return (
+            min(_mul(a, b, -1) for a, b in corners),
+            max(_mul(a, b, 1) for a, b in corners),
+        )
+    # each float product is correctly rounded, and rounding is monotone: the true extreme
+    # is among the corners whose rounded product is the extreme one
+    fx0, fx1, fy0, fy1 = f
+    fcorners = dict.fromkeys(((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1)))
+    raw = [(a, b, 0.0 if a == 0 or b == 0 else a * b) for a, b in fcorners]  # type: ignore[operator]
+    return _outward(raw, _fmul_error)
+
+
+def _outward(raw: list[tuple[Any, Any, float]], error: Any) -> Bounds:
+    """The extreme rounded corner values, each stepped outward if its rounding went inward.
+
+    ``raw`` holds float corners ``(a, b, fl(a op b))`` (NaN for a corner with no value);
+    ``error(a, b, r)`` has the sign of the exact ``(a op b) - r``. A corner with a zero or an
+    infinite operand is exact (by the interval conventions); an infinite result of finite
+    operands is an overflow.
+    """
+    lo_raw = hi_raw = math.nan
+    for _, _, r in raw:
+        if r == r:
+            if not lo_raw <= r:
+                lo_raw = r
+            if not hi_raw >= r:
+                hi_raw = r
+    lo = hi = math.nan
+    for a, b, r in raw:
+        if r != lo_raw and r != hi_raw:
+            continue
+        exact = a == 0 or b == 0 or a - a != 0 or b - b != 0
+        overflow = not exact and r - r != 0
+        if r == lo_raw:
+            v = r if exact else _overflow(r, -1) if overflow else _step(r, error(a, b, r), -1)
+            if not lo <= v:
+                lo = v
+        if r == hi_raw:
+            v = r if exact else _overflow(r, 1) if overflow else _step(r, error(a, b, r), 1)
+            if not hi >= v:
+                hi = v
+    return (lo, hi)
+
+
+def _fmul_error(a: float, b: float, p: float) -> float | Fraction:
+    return _product_error(a, b, p)
+
+
+def _fdiv_error(a: float, b: float, q: float) -> float | Fraction:
+    """The sign-exact ``a / b - q`` (scaled by ``b``'s sign: only its sign matters)."""
+    if abs(q) >= _HUGE or abs(b) >= _HUGE or abs(a) <= _TINY:
+        return Fraction(a) / Fraction(b) - Fraction(q)
+    p = q * b
+    if p - p != 0:
+        return Fraction(a) / Fraction(b) - Fraction(q)
+    residual = (a - p) - _product_error(q, b, p)  # a - q*b, sign exact
+    return residual if b > 0 else -residual
+
+
+def _div_nonzero(x: Bounds, y: Bounds) -> Bounds:
+    """``X / Y`` for ``Y`` not holding 0: the extreme corner quotients, rounded outward."""
+    corners = ((x[0], y[0]), (x[0], y[1]), (x[1], y[0]), (x[1], y[1]))
+    f = [_float(b) for b in (*x, *y)]
+    if None in f:  # an integer beyond 2**53: round every corner both ways
+        los = [q for a, b in corners if (q := _div(a, b, -1)) is not None]
+        his = [q for a, b in corners if (q := _div(a, b, 1)) is not None]
+        return (min(los), max(his))
+    fx0, fx1, fy0, fy1 = f
+    fcorners = dict.fromkeys(((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1)))
+    raw = [(a, b, _raw_quotient(a, b)) for a, b in fcorners]  # type: ignore[arg-type]
+    return _outward(raw, _fdiv_error)  # inf / inf (NaN) is no corner value
+
+
+def _raw_quotient(a: float, b: float) -> float:
+    """``a / b`` rounded to nearest, with the interval conventions: ``x / inf`` is 0 for a
+    finite x, ``0 / b`` is 0, and ``inf / inf`` is NaN (no corner value)."""
+    if a == 0:
+        return 0.0
+    if b - b != 0:
+        return math.nan if a - a != 0 else 0.0
+    return a / b  # b is not 0; an overflow is +-inf
+
+
+def _div_by_positive_touching_zero(x: Bounds, d: Bound) -> Bounds:
+    """``X / (0, d]``: every quotient of a numerator in X by a divisor in (0, d]."""
+    lo = _div(x[0], d, -1) if x[0] >= 0 else -INF
+    hi = _div(x[1], d, 1) if x[1] <= 0 else INF
+    return (-INF if lo is None else lo, INF if hi is None else hi)
+
+
+def div_parts(x: Bounds, y: Bounds) -> list[Bounds]:
+    """``x / y`` for every ``x`` in X and non-zero ``y`` in Y, as at most two intervals.
+
+    A divisor interval with 0 strictly inside gives two parts (its negative and its positive
+    divisors); one that only touches 0 gives quotients unbounded on that side; ``[0, 0]``
+    gives none.
+    """
+    y0, y1 = y
+    if y0 > 0 or y1 < 0:
+        return [_div_nonzero(x, y)]
+    parts = []
+    if y0 < 0:  # the divisors in [y0, 0): X / [y0, 0) = -X / (0, -y0]
+        parts.append(_div_by_positive_touching_zero(neg(x), _neg(y0)))
+    if y1 > 0:  # the divisors in (0, y1]
+        parts.append(_div_by_positive_touching_zero(x, y1))
+    return parts
+
+
+def div(x: Bounds, y: Bounds) -> Bounds | None:
+    """``X / Y``: the hull of :func:`div_parts`; None when Y is exactly ``[0, 0]``."""
+    return hull(div_parts(x, y))
+
+
+def quotient(c: Bounds, b: Bounds) -> list[Bounds]:
+    """Every ``a`` with ``a * b = c`` for some ``b`` in B and ``c`` in C, as intervals.
+
+    What a product constraint knows about one factor. Unlike :func:`div_parts` it includes
+    ``b = 0``: when 0 is in both B and C any ``a`` works (the whole line); when B is
+    ``[0, 0]`` and C does not hold 0 no ``a`` works (no parts).
+    """
+    if b[0] <= 0 <= b[1] and c[0] <= 0 <= c[1]:
+        return [WHOLE]
+    return div_parts(c, b)
+
+
+def sqr(x: Bounds) -> Bounds:
+    """``{x * x : x in X}`` (not ``X * X``, which forgets both factors are the same x)."""
+    x0, x1 = x
+    if x0 >= 0:
+        return (_mul(x0, x0, -1), _mul(x1, x1, 1))
+    if x1 <= 0:
+        return (_mul(x1, x1, -1), _mul(x0, x0, 1))
+    high = max(_mul(x0, x0, 1), _mul(x1, x1, 1))
+    return (0, high)
+
+
+def sqrt(x: Bounds) -> Bounds | None:
+    """Square roots of the non-negative part of X; None when X is entirely negative."""
+    if x[1] < 0:
+        return None
+    return (_sqrt(max(x[0], 0), -1), _sqrt(x[1], 1))
+
+
+def roots(y: Bounds) -> list[Bounds]:
+    """Every ``x`` with ``x * x`` in Y, as the negative and the positive branch (may be [])."""
+    r = sqrt(y)
+    if r is None:
+        return []
+    return [neg(r), r]
+
+
+def abs_(x: Bounds) -> Bounds:
+    """``|X|``."""
+    x0, x1 = x
+    if x0 >= 0:
+        return x
+    if x1 <= 0:
+        return neg(x)
+    return (0, max(_neg(x0), x1))
+
+
+def minimum(x: Bounds, y: Bounds) -> Bounds:
+    """``min(x, y)`` over X and Y."""
+    return (min(x[0], y[0]), min(x[1], y[1]))
+
+
+def maximum(x: Bounds, y: Bounds) -> Bounds:
+    """``max(x, y)`` over X and Y."""
+    return (max(x[0], y[0]), max(x[1], y[1]))
+
+
+def _widen(f: float, direction: int, ulps: int) -> float:
+    for _ in range(ulps):
+        f = math.nextafter(f, direction * INF)
+    return f
+
+
+def _pow_bound(base: Bound, exponent: Bound, direction: int) -> Bound:
+    """``base ** exponent`` for ``base >= 0`` (limits at 0 and inf), rounded in ``direction``."""
+    if exponent == 0:
+        return 1
+    if base == 0:
+        return 0 if exponent > 0 else INF
+    if base == INF:
+        return INF if exponent > 0 else 0.0
+    if exponent == INF:
+        return INF if base > 1 else 1 if base == 1 else 0.0
+    if exponent == -INF:
+        return 0.0 if base > 1 else 1 if base == 1 else INF
+    small = type(base) is int and type(exponent) is int and exponent > 0
+    if small and exponent * math.log2(base) <= 1000:
+        return int(base**exponent)
+    try:
+        f = math.pow(base, exponent)
+    except OverflowError:
+        return _overflow(1.0, direction)
+    if f == 0:  # underflow: the true result is positive
+        return 0.0 if direction < 0 else _widen(0.0, 1, POW_ULPS)
+    return _widen(f, direction, POW_ULPS)
+
+
+def _whole(y: Bounds) -> int | None:
+    """The exponent as an ``int`` when Y is one whole number."""
+    y0, y1 = y
+    if y0 != y1 or y0 - y0 != 0:
+        return None
+    if type(y0) is int:
+        return y0
+    return int(y0) if float(y0).is_integer() else None
+
+
+def power(x: Bounds, y: Bounds) -> Bounds | None:
+    """``X ** Y`` over the real results; None when there are none.
+
+    With one whole exponent ``n`` every base counts (``n < 0`` divides 1 by ``X ** -n``, so
+    a base interval holding 0 gives unbounded results). Otherwise only bases ``>= 0`` have
+    real powers: the negative part of X is left out, as :func:`sqrt` does. An exponent
+    interval wider than one number with a base that can be negative raises ValueError:
+    real powers of negative bases exist only at whole exponents, which is no interval.
+    """
+    n = _whole(y)
+    if n is not None:
+        if n == 0:
+            return (1, 1)
+        if n < 0:
+            return div((1, 1), _int_power(x, -n))
+        return _int_power(x, n)
+    if y[0] != y[1] and x[0] < 0:
+        raise ValueError(
+            "power: a base that can be negative with an exponent interval wider than one "
+            "number has no interval of real results"
+        )
+    if x[1] < 0:
+        return None
+    base = (max(x[0], 0), x[1])
+    corners = [(a, b) for a in base for b in y]
+    lo = min(_pow_bound(a, b, -1) for a, b in corners)
+    hi = max(_pow_bound(a, b, 1) for a, b in corners)
+    return (lo, hi)
+
+
+def _int_power(x: Bounds, n: int) -> Bounds:
+    """``{x ** n : x in X}`` for a whole ``n > 0``."""
+    x0, x1 = x
+    if n % 2 == 1 or x0 >= 0:  # monotone increasing (odd n, or a non-negative base)
+        return (_signed_power(x0, n, -1), _signed_power(x1, n, 1))
+    if x1 <= 0:  # even n, base <= 0: decreasing
+        return (_signed_power(x1, n, -1), _signed_power(x0, n, 1))
+    return (0, max(_signed_power(x0, n, 1), _signed_power(x1, n, 1)))
+
+
+def _signed_power(a: Bound, n: int, direction: int) -> Bound:
+    """``a ** n`` for a whole ``n > 0`` and any sign of ``a``, rounded in ``direction``."""
+    if a >= 0:
+        return _natural_power(a, n, direction)
+    magnitude_direction = direction if n % 2 == 0 else -direction
+    magnitude = _natural_power(_neg(a), n, magnitude_direction)
+    return magnitude if n % 2 == 0 else _neg(magnitude)
+
+
+def _natural_power(a: Bound, n: int, direction: int) -> Bound:
+    """``a ** n`` for ``a >= 0`` and a whole ``n > 0``: by directed squaring when n is small."""
+    if type(a) is int or n > 64 or a == INF:
+        return _pow_bound(a, n, direction)
+    result: Bound = 1
+    square = a
+    while True:  # every factor is >= 0, so rounding each product the same way is sound
+        if n & 1:
+            result = _mul(result, square, direction)
+        n >>= 1
+        if not n:
+            return result
+        square = _mul(square, square, direction)
+
+
+# ---------------------------------------------------------------------- answers that must be certain
+
+
+def truth(value: Any) -> bool | None:
+    """Truthiness of content; for an interval only when certain (None when it may be 0)."""
+    if type(value) is Interval:
+        lo, hi = bounds(value)
+        if lo > 0 or hi < 0:
+            return True
+        if lo == 0 and hi == 0:
+            return False
+        return None
+    return bool(value)
+
+
+def compare(op: str, x: Bounds, y: Bounds) -> bool | None:
+    """``x op y`` for every x in X and y in Y (True), for none (False), or not certain (None).
+
+    ``op`` is one of ``>``, ``<``, ``>=``, ``<=``.
+    """
+    if op == "<":
+        op, x, y = ">", y, x
+    elif op == "<=":
+        op, x, y = ">=", y, x
+    if op == ">":
+        if x[0] > y[1]:
+            return True
+        if x[1] <= y[0]:
+            return False
+        return None
+    if x[0] >= y[1]:
+        return True
+    if x[1] < y[0]:
+        return False
+    return None
+
+
+def equal(x: Bounds, y: Bounds) -> bool | None:
+    """Whether x == y for every x in X and y in Y (True), for none (False), or not certain."""
+    if x[0] == x[1] == y[0] == y[1]:
+        return True
+    if x[1] < y[0] or y[1] < x[0]:
+        return False
+    return None
