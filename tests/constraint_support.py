@@ -110,3 +110,53 @@ def holds(value: Any, point: Fraction) -> bool:
     """Whether ``point`` lies in an interval (or equals a number)."""
     lo, hi = num.bounds(value)
     return lo <= point <= hi
+
+
+def building_spec() -> Bassline:
+    """The worked example of docs/partial-information.md: a height measured two ways.
+
+    Groups ``squaring`` and ``falling`` (the stone's fall time) and ``pole`` and ``shadows``
+    (the shadows) all narrow one ``height`` contact, so the network has a cycle.
+    """
+    names = ["fall-time", "fall-time-squared", "height", "shadow", "pole-shadow", "ratio"]
+    contacts: list[dict[str, Any]] = [{"id": n, "lattice": "interval"} for n in names]
+    groups: list[dict[str, Any]] = []
+    wires: list[dict[str, Any]] = []
+
+    def constraint(group: str, gadget: str, constants: Any = (), **ports: str) -> None:
+        groups.append({"id": group, "gadget": gadget})
+        for port, contact in ports.items():
+            contacts.append(
+                {
+                    "id": f"{group}.{port}",
+                    "group": group,
+                    "name": port,
+                    "boundary": "both",
+                    "lattice": "interval",
+                }
+            )
+            wires.append({"from": contact, "to": f"{group}.{port}"})
+        for port, value, boundary in constants:
+            lattice = {"lattice": "interval"} if boundary == "both" else {}
+            contacts.append(
+                {
+                    "id": f"{group}.{port}",
+                    "group": group,
+                    "name": port,
+                    "boundary": boundary,
+                    "content": value,
+                    **lattice,
+                }
+            )
+
+    constraint("squaring", "square", x="fall-time", y="fall-time-squared")
+    constraint(
+        "falling",
+        "linear",
+        [("k", 4.905, "input"), ("m", 0, "input")],
+        x="fall-time-squared",
+        y="height",
+    )
+    constraint("pole", "product", [("c", 2, "both")], a="ratio", b="pole-shadow")
+    constraint("shadows", "product", a="shadow", b="ratio", c="height")
+    return parse_spec({"id": "building", "groups": groups, "contacts": contacts, "wires": wires})

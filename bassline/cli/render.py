@@ -88,7 +88,14 @@ def result_json(network: Network, result: PropagationResult) -> dict[str, Any]:
             for r in network.contradictions.values()
         ],
         "failures": [
-            {"contact": cid, "group": f.group, "gadget": f.gadget, "error": f.error}
+            {
+                "contact": cid,
+                "group": f.group,
+                "gadget": f.gadget,
+                "error": f.error,
+                "port": f.port,
+                "kind": f.kind,
+            }
             for cid, f in network.failures.items()
         ],
     }

@@ -14,9 +14,9 @@ from bassline.cli.console import UserError, err, out
 from bassline.cli.render import bad_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
-from bassline.codec import parse_json
+from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
-from bassline.errors import BasslineError, PersistenceError
+from bassline.errors import BasslineError, ContentError, PersistenceError
 from bassline.runtime import SpecMismatch, StorageBackedRuntime
 from bassline.spec import Bassline, load_spec
 from bassline.storage import mask_url
@@ -36,10 +36,14 @@ def _parse_set(item: str) -> tuple[str, Any]:
     if not sep or not contact:
         raise UserError(f"--set {item!r}: expected CONTACT=JSON, e.g. --set a=5")
     try:
-        return contact, parse_json(text)
+        # the codec's JSON form, as `bassline set` and the HTTP API take it: tagged lattice
+        # values ({"$type": "interval", "value": [20, 21]}) become lattice values
+        return contact, from_json(parse_json(text))
     except orjson.JSONDecodeError as exc:
         quoted = f"--set {contact}='\"{text}\"'"
         raise UserError(f"--set {item!r}: {bad_json(text, exc, quoted)}") from None
+    except ContentError as exc:
+        raise UserError(f"--set {item!r}: {exc}") from None
 
 
 @commands.command()

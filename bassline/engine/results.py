@@ -49,6 +49,17 @@ class GadgetFailure:
     kind: str | None = None
     """What that content is, in words (``"a string"``, ``"an interval"``)."""
 
+    def describe(self) -> dict[str, Any]:
+        """Plain JSON data: gadget, group, error, port, kind and outputs (not the inputs)."""
+        return {
+            "gadget": self.gadget,
+            "group": self.group,
+            "error": self.error,
+            "port": self.port,
+            "kind": self.kind,
+            "outputs": list(self.outputs),
+        }
+
 
 @attrs.frozen
 class ContactState:

@@ -28,7 +28,7 @@ from bassline.net.admission import PendingLink, PendingLinks
 from bassline.net.changelog import ChangeLog
 from bassline.net.handshake import Refusal, RefusedByPeer, handshake, send_refusal
 from bassline.net.host import LinkState
-from bassline.net.metrics import NetMetrics
+from bassline.net.metrics import NetMetrics, label_value
 from bassline.net.peer import PeerSession
 from bassline.net.protocol import (
     PROTOCOL_VERSION,
@@ -944,6 +944,7 @@ class BasslineNetwork:
                 key=lambda t: str(t["url"]),
             ),
             "gossip": self.metrics.snapshot(),
+            "gadget_failures": dict(runtime.network.failure_counts),
         }
 
     def prometheus(self) -> str:
@@ -962,7 +963,20 @@ class BasslineNetwork:
         text = self.metrics.prometheus(gauges)
         if self.runtime is not None:
             text += self.runtime.prometheus()
+            text += _gadget_failures_text(self.runtime.network.failure_counts)
         return text
+
+
+def _gadget_failures_text(counts: Mapping[str, int]) -> str:
+    """``bassline_gadget_failures_total`` by gadget id, in Prometheus text format."""
+    name = "bassline_gadget_failures_total"
+    lines = [
+        f"# HELP {name} Gadget failures (raised, or content a port cannot compute with).",
+        f"# TYPE {name} counter",
+    ]
+    samples = sorted(counts.items()) or [("none", 0)]
+    lines += [f'{name}{{gadget="{label_value(g)}"}} {n}' for g, n in samples]
+    return "\n".join(lines) + "\n"
 
 
 def _same_url(text: str, url: NodeURL) -> bool:

@@ -118,8 +118,10 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                     "summary": "Stream changes (server-sent events)",
                     "description": (
                         "A text/event-stream: one 'snapshot' event with the watched contacts, "
-                        "then a 'change' event per changed contact and a 'contradiction' event "
-                        "per contradiction; 'overflow' ends a stream whose reader fell behind."
+                        "then a 'change' event per changed contact, a 'contradiction' event "
+                        "per contradiction and a 'failure' event per gadget failure (gadget, "
+                        "group, error, port, kind, outputs); 'overflow' ends a stream whose "
+                        "reader fell behind."
                     ),
                     "parameters": [
                         {

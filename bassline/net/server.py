@@ -67,7 +67,7 @@ def _contact_json(state: ContactState) -> dict[str, Any]:
         }
     )
     f = state.failure
-    out["failure"] = None if f is None else {"gadget": f.gadget, "group": f.group, "error": f.error}
+    out["failure"] = None if f is None else f.describe()
     return out
 
 
@@ -78,7 +78,7 @@ def _result_json(result: PropagationResult) -> dict[str, Any]:
             {"contact": c.contact, "reason": c.reason, "rejected": to_json(c.incoming)}
             for c in result.contradictions
         ],
-        "failures": [{"group": f.group, "error": f.error} for f in result.failures],
+        "failures": [f.describe() for f in result.failures],
         "settled": result.settled,
     }
 

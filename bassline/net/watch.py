@@ -38,9 +38,10 @@ class EncodedEvents:
 
     def __init__(self) -> None:
         self.result: PropagationResult | None = None
-        self.events: list[tuple[str, bytes]] = []
+        self.events: list[tuple[str | tuple[str, ...], bytes]] = []
 
-    def of(self, result: PropagationResult) -> list[tuple[str, bytes]]:
+    def of(self, result: PropagationResult) -> list[tuple[str | tuple[str, ...], bytes]]:
+        """``(contact, event)`` pairs; a gadget failure's are its output contacts."""
         if result is not self.result:
             events = [
                 (
@@ -66,6 +67,7 @@ class EncodedEvents:
                 )
                 for c in result.contradictions
             ]
+            events += [(f.outputs, _event("failure", f.describe())) for f in result.failures]
             self.result, self.events = result, events
         return self.events
 
@@ -95,7 +97,9 @@ class ChangeWatcher:
             return
         wanted = self.wanted
         for contact, event in self._encoded.of(result):
-            if wanted and contact not in wanted:
+            if wanted and (
+                contact not in wanted if type(contact) is str else wanted.isdisjoint(contact)
+            ):
                 continue
             if self.size + len(event) > self.limit:
                 self._overflow(len(event))

@@ -119,3 +119,33 @@ def test_version_prints_the_installed_version_and_nothing_else() -> None:
     out = bassline("--version")
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"bassline {package.__version__}\n" and out.stderr == ""
+
+
+def test_temperature_both_ways_with_intervals_in_the_tagged_form() -> None:
+    tagged = '{"$type": "interval", "value": [20, 21]}'
+    out = bassline(
+        "run", str(EXAMPLES / "temperature.json"), "--set", f"celsius={tagged}", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    fahrenheit = json.loads(out.stdout)["contacts"]["fahrenheit"]
+    assert fahrenheit == {"$type": "interval", "value": [68.0, 69.80000000000001]}
+    tagged = '{"$type": "interval", "value": [50, 59]}'
+    out = bassline(
+        "run", str(EXAMPLES / "temperature.json"), "--set", f"fahrenheit={tagged}", "--json"
+    )
+    celsius = json.loads(out.stdout)["contacts"]["celsius"]
+    assert celsius == {"$type": "interval", "value": [9.999999999999998, 15.0]}
+    bad = bassline(
+        "run", str(EXAMPLES / "temperature.json"), "--set", 'celsius={"$type": "x", "value": 1}'
+    )
+    assert bad.returncode == 1 and "unknown tagged type 'x'" in bad.stderr
+
+
+def test_a_gadget_given_what_it_cannot_compute_with_is_reported_with_port_and_kind() -> None:
+    out = bassline("run", str(EXAMPLES / "calculator.json"), "--set", 'input-a="five"', "--json")
+    assert out.returncode == 0, out.stderr
+    (failure,) = json.loads(out.stdout)["failures"]
+    assert failure["gadget"] == "add" and failure["contact"] == "add-sum"
+    assert (failure["port"], failure["kind"]) == ("a", "a string")
+    table = bassline("run", str(EXAMPLES / "calculator.json"), "--set", 'input-a="five"')
+    assert "add: port 'a' got a string ('five')" in table.stdout
