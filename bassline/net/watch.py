@@ -43,7 +43,7 @@ class EncodedEvents:
     def of(self, result: PropagationResult) -> list[tuple[str | tuple[str, ...], bytes]]:
         """``(contact, event)`` pairs; a gadget failure's are its output contacts."""
         if result is not self.result:
-            events = [
+            events: list[tuple[str | tuple[str, ...], bytes]] = [
                 (
                     c.contact,
                     _event(
