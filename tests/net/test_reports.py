@@ -97,7 +97,7 @@ def _concat() -> object:
 async def test_contents_too_large_to_gossip_are_counted_once_and_cleared_when_they_shrink() -> None:
     """Two derived contents too large for a frame, two peers: health says 2, not 2 per
     peer, and is ok again once the contents fit."""
-    settings = attrs.evolve(FAST, max_frame_bytes=10_000)
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=10_000)  # counts for one session
     spec = _concat()
     half = "x" * 5800  # each input fits; their concatenation (out, joiner.result) does not
     async with node("hub", spec, settings=settings) as (hub, sh):  # type: ignore[arg-type]
