@@ -144,11 +144,11 @@ def main() -> int:
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; choose from: {', '.join(MODULES)}")
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         found = version("mutmut")
-    except Exception:
+    except PackageNotFoundError:
         found = ""
     if not found.startswith("3."):
         print(
