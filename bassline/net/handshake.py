@@ -8,8 +8,8 @@ import anyio
 
 from bassline.errors import PeerError
 from bassline.net import auth
+from bassline.net.gossip_metrics import NetMetrics, frame_overhead
 from bassline.net.host import GossipHost
-from bassline.net.metrics import NetMetrics, frame_overhead
 from bassline.net.protocol import (
     PROTOCOL_VERSION,
     Auth,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from bassline.net.changelog import ChangeLog
-from bassline.net.metrics import NetMetrics
+from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.protocol import Delta, Hello, Message
 from bassline.net.settings import GossipSettings
 

@@ -26,9 +26,9 @@ from bassline.engine import ChangeStream, ContactState, PropagationResult
 from bassline.errors import ContentError, PeerError, PersistenceError, SpecError, SpecProblem
 from bassline.net.admission import PendingLink, PendingLinks
 from bassline.net.changelog import ChangeLog
+from bassline.net.gossip_metrics import NetMetrics, label_value
 from bassline.net.handshake import Refusal, RefusedByPeer, handshake, send_refusal
 from bassline.net.host import LinkState
-from bassline.net.metrics import NetMetrics, label_value
 from bassline.net.peer import PeerSession
 from bassline.net.protocol import (
     PROTOCOL_VERSION,
@@ -581,7 +581,7 @@ class BasslineNetwork:
     def admit(self, address: str | None) -> PendingLink:
         """A place among this node's pending inbound connections (``admission.py``).
 
-        :class:`~bassline.net.serve.NodeServer` takes one as soon as it accepts a
+        :class:`~bassline.net.node_server.NodeServer` takes one as soon as it accepts a
         connection and hands it to :meth:`accept` if the connection asks for gossip.
         """
         return self._pending.admit(address)

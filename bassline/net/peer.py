@@ -14,9 +14,9 @@ import logging
 import anyio
 from anyio.abc import TaskGroup
 
+from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import RefusedByPeer, send_refusal
 from bassline.net.host import GossipHost
-from bassline.net.metrics import frame_overhead
 from bassline.net.protocol import (
     Auth,
     Bye,

@@ -26,7 +26,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from bassline.errors import PeerError
-from bassline.net.metrics import frame_overhead
+from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.protocol import ProtocolViolation
 from bassline.net.urls import NodeURL
 
@@ -299,7 +299,7 @@ class ClientTransport(_WSProtoTransport):
 
 
 class ServerTransport(_WSProtoTransport):
-    """The accepting side under :class:`~bassline.net.serve.NodeServer`: a WebSocket the
+    """The accepting side under :class:`~bassline.net.node_server.NodeServer`: a WebSocket the
     server upgraded itself, so the size limit applies while a message arrives.
 
     Closing lingers for up to a second, dropping what the peer still sends, so that a

@@ -339,7 +339,7 @@ async def test_a_server_refuses_unusable_tls_files_before_it_listens(
 ) -> None:
     from pathlib import Path
 
-    from bassline.net.serve import TLSFilesError
+    from bassline.net import TLSFilesError
 
     folder = Path(str(tmp_path))
     cert, key = folder / "cert.pem", folder / "key.pem"

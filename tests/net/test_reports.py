@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bassline.net import BasslineNetwork, GossipSettings
+from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import handshake
-from bassline.net.metrics import frame_overhead
 from bassline.net.protocol import dump
 from bassline.net.transport import ConnectionClosed, dial
 from bassline.spec import parse_spec

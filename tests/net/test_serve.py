@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from bassline.net.serve import MAX_REQUEST_HEAD
+from bassline.net import MAX_REQUEST_HEAD
 
 from .conftest import flat, node
 

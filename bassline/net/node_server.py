@@ -37,8 +37,8 @@ from wsproto.events import AcceptConnection, Request
 from wsproto.utilities import RemoteProtocolError
 
 from bassline.net.admission import PendingLink
+from bassline.net.asgi_app import create_app
 from bassline.net.node import BasslineNetwork
-from bassline.net.server import create_app
 from bassline.net.transport import ServerTransport
 from bassline.net.urls import NodeURL, is_loopback
 
