@@ -44,7 +44,14 @@ ALSO = ["tests", "examples", "docs", "README.md", "pyproject.toml"]
 
 MODULES: dict[str, tuple[str, list[str]]] = {
     # name: (file in the scratch copy, the tests that check it)
-    "engine": ("bassline/engine/network.py", ["tests/core", "tests/test_testing_strategies.py"]),
+    "engine": (
+        "bassline/engine/propagation.py",
+        ["tests/core", "tests/test_testing_strategies.py"],
+    ),
+    "engine-network": (
+        "bassline/engine/network.py",
+        ["tests/core", "tests/test_testing_strategies.py"],
+    ),
     "lattices": ("bassline/lattices/builtin.py", ["tests/core"]),
     "lattice-values": ("bassline/lattices/values.py", ["tests/core"]),
     "clock": ("bassline/clock.py", ["tests/core", "tests/net/test_protocol.py"]),

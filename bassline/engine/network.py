@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-import attrs
-
-from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
-from bassline.codec import encode, to_json
-from bassline.content import ABSENT, values_equal
-from bassline.engine.compare import differs as _differs
+from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
+from bassline.codec import to_json
+from bassline.content import ABSENT
+from bassline.engine.checks import checked_stamp, kind_of, plainly_encodable
+from bassline.engine.compare import differs
+from bassline.engine.propagation import Listener, Propagator
 from bassline.engine.results import (
     ContactState,
     ContradictionRecord,
@@ -20,123 +20,18 @@ from bassline.engine.results import (
     PropagationResult,
 )
 from bassline.engine.stream import ChangeStream
+from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_wiring
 from bassline.errors import ContentError, UnknownContact
-from bassline.gadgets import Gadget, PortInputs, UnusableInput, get_gadget
-from bassline.lattices import Changed, Contradiction, Interval, Lattice, get_lattice
+from bassline.lattices import Changed, Contradiction
 from bassline.plugins import closest
-from bassline.spec import Bassline, BlendMode, WireType, load_spec
+from bassline.spec import Bassline, load_spec
 
 __all__ = ["Network"]
 
-_ACCEPT_LAST = 0
-_MERGE = 1
 _UPDATE = "update"
 
 
-def _plainly_encodable(value: Any) -> bool:
-    """A quick yes for scalars and flat lists of scalars (anything else gets the full check)."""
-    t = type(value)  # scalars first, without a call: this runs on every update
-    if t is str:
-        return bool(value.isascii())  # O(1); other text is checked for lone surrogates
-    if t is bool or value is None:
-        return True
-    if t is int:
-        return bool(-(2**63) <= value < 2**64)
-    if t is float:
-        return bool(value - value == 0)
-    if t is Interval:  # bounds: None, a finite float or an int in the codec's range
-        for x in (value.lo, value.hi):
-            if x is None or (type(x) is float and x - x == 0):
-                continue
-            if type(x) is not int or not -(2**63) <= x < 2**64:
-                return False
-        return True
-    if t is list and len(value) <= 16:
-        for x in value:  # the scalar check inlined: this runs on every update
-            t = type(x)
-            if (t is str and x.isascii()) or t is bool or x is None:
-                continue
-            if t is int:
-                if -(2**63) <= x < 2**64:
-                    continue
-                return False
-            if t is not float or x - x != 0:
-                return False
-        return True
-    return False
-
-
-def _tie_wins(incoming: Any, current: Any) -> bool:
-    """Deterministic order of two values written with the same stamp."""
-    if current is ABSENT:
-        return True
-    return encode(incoming) > encode(current)
-
-
-_KINDS: dict[type[Any], str] = {
-    str: "string",
-    bool: "boolean",
-    int: "number",
-    float: "number",
-    type(None): "null",
-    list: "list",
-    tuple: "list",
-    dict: "object",
-}
-
-
-def _kind_of(value: Any) -> str:
-    """What kind of content ``value`` is, in words ("string", "list", "grow-set", ...)."""
-    kind = _KINDS.get(type(value))
-    if kind is None:
-        tag = getattr(type(value), "tag", None)
-        kind = tag if isinstance(tag, str) else type(value).__name__
-    return kind
-
-
-def _checked_stamp(contact: str, stamp: Any) -> Stamp:
-    """``stamp`` as a Stamp, or ValueError naming the contact if it is not one storage and
-    peers would accept (a clock reading in [0, 2**63) and a node id)."""
-    if (
-        isinstance(stamp, tuple)
-        and len(stamp) == 2
-        and type(stamp[0]) is int
-        and 0 <= stamp[0] < 2**63
-        and type(stamp[1]) is str
-    ):
-        return stamp if type(stamp) is Stamp else Stamp(*stamp)
-    raise ValueError(
-        f"contact {contact!r}: {stamp!r} is not a stamp (a clock reading in [0, 2**63) and "
-        "a node id)"
-    )
-
-
-def _derived_stamp(premise: Stamp, previous: Stamp) -> Stamp:
-    """The stamp of a gadget output: its newest input's, or just past the output's own.
-
-    Carrying the premise's stamp means a derived value never overwrites the write it was
-    derived from (a Celsius/Fahrenheit loop settles on the user's value); stepping past the
-    previous output means a recomputation always replaces the stale result, everywhere.
-    """
-    if premise > previous:
-        return premise
-    return Stamp(previous.hlc + 1, premise.node)
-
-
-@attrs.frozen
-class _GadgetInstance:
-    group: str
-    gadget: Gadget
-    inputs: tuple[tuple[str, int], ...]
-    outputs: tuple[tuple[str, int], ...]
-    two_way: tuple[tuple[str, int], ...] = ()
-    """Ports both read and written, in the gadget's port order."""
-
-
-Listener = Callable[[PropagationResult], None]
-
-
-class Network:
+class Network(Propagator):
     """A running propagation network built from a :class:`~bassline.spec.Bassline`.
 
     ``update(contact, value)`` writes a value with a fresh stamp and runs the network to
@@ -161,68 +56,13 @@ class Network:
     ) -> None:
         self.spec = load_spec(spec)
         self.node_id = node_id
-        self.clock = clock or HybridLogicalClock(node_id)
-        contacts = self.spec.contacts
-        self._ids: list[str] = [c.id for c in contacts]
-        self._index: dict[str, int] = {cid: i for i, cid in enumerate(self._ids)}
-        n = len(contacts)
-        self._values: list[Any] = [ABSENT] * n
-        self._stamps: list[Stamp] = [ZERO_STAMP] * n
-        self._kind: list[int] = [
-            _MERGE if c.blend is BlendMode.MERGE else _ACCEPT_LAST for c in contacts
-        ]
-        self._lattice: list[Lattice | None] = [
-            get_lattice(c.lattice) if c.blend is BlendMode.MERGE and c.lattice else None
-            for c in contacts
-        ]
-        for i, c in enumerate(contacts):
-            if c.blend is BlendMode.MERGE and self._lattice[i] is None:
-                self._lattice[i] = get_lattice("defined")
-        adjacency: list[list[int]] = [[] for _ in range(n)]
-        for w in self.spec.wires:
-            a, b = self._index[w.source], self._index[w.target]
-            adjacency[a].append(b)
-            if w.type is WireType.BIDIRECTIONAL:
-                adjacency[b].append(a)
-        self._out: list[tuple[int, ...]] = [tuple(dict.fromkeys(x)) for x in adjacency]
-        self.run_groups = (
-            frozenset(g.id for g in self.spec.groups if g.gadget)
-            if run_groups is None
-            else frozenset(run_groups)
+        super().__init__(
+            compile_wiring(self.spec, run_groups),
+            clock or HybridLogicalClock(node_id),
+            step_budget,
         )
-        self._gadgets: list[_GadgetInstance] = []
-        feeds: list[list[int]] = [[] for _ in range(n)]
-        self._output_of: dict[int, int] = {}
-        for g in self.spec.groups:
-            if not g.gadget or g.id not in self.run_groups:
-                continue
-            gadget = get_gadget(g.gadget)
-            ports = {c.port: self._index[c.id] for c in self.spec.contacts_of(g.id)}
-            inst = _GadgetInstance(
-                group=g.id,
-                gadget=gadget,
-                inputs=tuple((p, ports[p]) for p in gadget.inputs),
-                outputs=tuple((p, ports[p]) for p in gadget.outputs),
-                two_way=tuple((p, ports[p]) for p in gadget.two_way),
-            )
-            k = len(self._gadgets)
-            self._gadgets.append(inst)
-            for _, ci in inst.inputs:
-                feeds[ci].append(k)
-            for _, ci in inst.outputs:
-                self._output_of[ci] = k
-        self._feeds: list[tuple[int, ...]] = [tuple(f) for f in feeds]
-        self.step_budget = step_budget or max(10_000, 100 * (n + len(self._gadgets)))
-        self._contradictions: dict[int, ContradictionRecord] = {}
-        self._failures: dict[int, GadgetFailure] = {}
-        self.failure_counts: Counter[str] = Counter()
-        """Gadget failures recorded since this network was built, by gadget id."""
         self._pending: dict[int, tuple[Any, Stamp, str]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
-        self._ties: dict[int, list[Any]] = {}
-        """During a run: values that lost a stamp tie to a replica's value (by contact)."""
-        self._listeners: tuple[Listener, ...] = ()
-        self._streams: list[ChangeStream] = []
         self.initial_result = PropagationResult()
         if apply_initial:
             self.initial_result = self._apply_initial()
@@ -304,15 +144,6 @@ class Network:
         self._streams.append(stream)
         return stream
 
-    def _notify(self, result: PropagationResult) -> None:
-        if not result:
-            return
-        for listener in self._listeners:  # a tuple: (un)subscribing mid-loop is safe
-            listener(result)
-        if self._streams:
-            for stream in tuple(self._streams):
-                stream.publish(result)
-
     # ------------------------------------------------------------------ writing
 
     def _check_content(self, contact: int, value: Any) -> None:
@@ -335,7 +166,7 @@ class Network:
             lattice.coerce(value)
         except (ValueError, TypeError) as exc:
             raise ContentError(
-                f"this {_kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
+                f"this {kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
                 self._ids[contact],
             ) from None
 
@@ -348,7 +179,7 @@ class Network:
         of its lattice (a ``max`` contact given a string, a grow-set given a number).
         """
         i = self._idx(contact_id)
-        if not _plainly_encodable(value):
+        if not plainly_encodable(value):
             self._check_content(i, value)
         self._check_kind(i, value)
 
@@ -361,9 +192,9 @@ class Network:
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
-        if not _plainly_encodable(value):
+        if not plainly_encodable(value):
             self._check_content(i, value)  # the full check, for anything but plain data
-        if self._kind[i] != _ACCEPT_LAST:
+        if self._kind[i] != ACCEPT_LAST:
             self._check_kind(i, value)
             return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
         stamp = self.clock.tick()
@@ -381,7 +212,7 @@ class Network:
                 for listener in self._listeners:
                     listener(result)
             return result
-        gadgets = list(feeds) if feeds and _differs(old, value) else []
+        gadgets = list(feeds) if feeds and differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
 
     def update_many(
@@ -423,7 +254,7 @@ class Network:
             i = self._idx(cid)
             self._check_content(i, value)
             self._check_kind(i, value)
-            checked.append((i, value, _checked_stamp(cid, stamp)))
+            checked.append((i, value, checked_stamp(cid, stamp)))
         offers = []
         for i, value, stamp in checked:
             self.clock.observe(stamp)
@@ -441,7 +272,7 @@ class Network:
         self._check_kind(i, value)
         stamp = self.clock.tick()
         prev = self._pending.get(i)
-        if prev is not None and self._kind[i] == _MERGE:
+        if prev is not None and self._kind[i] == MERGE:
             lattice = self._lattice[i]
             assert lattice is not None
             try:
@@ -486,7 +317,7 @@ class Network:
         checked: list[tuple[int, Any, Stamp]] = []
         for cid, value, stamp in items:  # every row is checked before anything changes
             i = self._idx(cid)
-            if not _plainly_encodable(value):
+            if not plainly_encodable(value):
                 self._check_content(i, value)
             lattice = self._lattice[i]
             if lattice is not None:
@@ -505,9 +336,6 @@ class Network:
             self._values[i] = value
             self._stamps[i] = stamp
 
-    def _all_gadget_seeds(self) -> list[int]:
-        return list(range(len(self._gadgets)))
-
     def _apply_initial(self) -> PropagationResult:
         offers = [
             (self._index[c.id], c.content, INITIAL_STAMP, "spec")
@@ -517,296 +345,3 @@ class Network:
         return self._run_from(offers, initial=True)
 
     # ------------------------------------------------------------------ the engine
-
-    def _offer(
-        self,
-        i: int,
-        value: Any,
-        stamp: Stamp,
-        source: str,
-        changed: dict[int, Any],
-        contradictions: list[ContradictionRecord],
-        remote: bool = False,
-    ) -> bool:
-        """Blend one incoming value into contact ``i``; True if it should propagate.
-
-        Accept-last: a strictly newer stamp wins. Values from other replicas (``remote``)
-        with an equal stamp but a different value are ordered by their canonical JSON, so
-        every replica keeps the same one whatever the delivery order.
-        """
-        if self._kind[i] == _ACCEPT_LAST:
-            cur = self._stamps[i]
-            if stamp > cur or (remote and stamp == cur and _tie_wins(value, self._values[i])):
-                changed.setdefault(i, self._values[i])
-                if stamp == cur:  # wired copies of the loser follow the winner (_tie_follows)
-                    self._ties.setdefault(i, []).append(self._values[i])
-                self._values[i] = value
-                self._stamps[i] = stamp
-                return True
-            return False
-        lattice = self._lattice[i]
-        assert lattice is not None
-        cur_value = self._values[i]
-        try:
-            incoming = lattice.coerce(value)
-        except (ValueError, TypeError) as exc:
-            self._contradict(
-                i,
-                f"{_kind_of(value)} from {source} is not a value of the {lattice.name} "
-                f"lattice ({exc})",
-                value,
-                source,
-                stamp,
-                contradictions,
-            )
-            return False
-        if cur_value is ABSENT:
-            self._values[i] = incoming
-            self._stamps[i] = stamp
-            changed.setdefault(i, ABSENT)
-            self._contradictions.pop(i, None)
-            return True
-        outcome = lattice.join(cur_value, incoming)
-        if isinstance(outcome, Changed):
-            self._values[i] = outcome.value
-            previous = self._stamps[i]
-            if stamp > previous:
-                self._stamps[i] = stamp
-            else:
-                # joined information older than the contact's own: step past its stamp, so
-                # accept-last neighbours holding the previous value take the new one
-                self._stamps[i] = _derived_stamp(stamp, previous)
-                self.clock.observe(self._stamps[i])
-            changed.setdefault(i, cur_value)
-            self._contradictions.pop(i, None)
-            return True
-        if isinstance(outcome, Contradiction):
-            self._contradict(i, outcome.reason, value, source, stamp, contradictions)
-        return False
-
-    def _contradict(
-        self,
-        i: int,
-        reason: str,
-        incoming: Any,
-        source: str,
-        stamp: Stamp,
-        contradictions: list[ContradictionRecord],
-    ) -> None:
-        record = ContradictionRecord(
-            contact=self._ids[i],
-            reason=reason,
-            current=self._values[i],
-            incoming=incoming,
-            source=source,
-            stamp=stamp,
-        )
-        self._contradictions[i] = record
-        contradictions.append(record)
-
-    def _run_from(
-        self,
-        offers: list[tuple[int, Any, Stamp, str]],
-        *,
-        initial: bool = False,
-        remote: bool = False,
-    ) -> PropagationResult:
-        changed: dict[int, Any] = {}
-        contradictions: list[ContradictionRecord] = []
-        queue: deque[int] = deque()
-        gadgets: list[int] = self._all_gadget_seeds() if initial else []
-        for i, value, stamp, source in offers:
-            if self._offer(i, value, stamp, source, changed, contradictions, remote):
-                queue.append(i)
-                if i in changed and _differs(changed[i], self._values[i]):
-                    gadgets.extend(self._feeds[i])
-        return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
-
-    def _propagate(
-        self,
-        queue: deque[int],
-        changed: dict[int, Any],
-        contradictions: list[ContradictionRecord],
-        *,
-        _touched_gadgets: list[int],
-    ) -> PropagationResult:
-        values, stamps, kind, out, feeds = (
-            self._values,
-            self._stamps,
-            self._kind,
-            self._out,
-            self._feeds,
-        )
-        ids = self._ids
-        offer = self._offer
-        ties = self._ties
-        pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
-        failures: list[GadgetFailure] = []
-        budget = self.step_budget
-        steps = 0
-        popleft, append = queue.popleft, queue.append
-        while queue or pending_gadgets:
-            while queue:
-                steps += 1
-                if steps > budget:
-                    return self._finish(
-                        changed, contradictions, failures, steps, queue, pending_gadgets
-                    )
-                src = popleft()
-                v = values[src]
-                s = stamps[src]
-                for dst in out[src]:
-                    if kind[dst] == _ACCEPT_LAST:
-                        if s > stamps[dst] or (
-                            ties and s == stamps[dst] and self._tie_follows(src, dst)
-                        ):
-                            if dst not in changed:
-                                changed[dst] = values[dst]
-                            if feeds[dst] and _differs(values[dst], v):
-                                pending_gadgets.update(dict.fromkeys(feeds[dst]))
-                            values[dst] = v
-                            stamps[dst] = s
-                            append(dst)
-                    elif offer(dst, v, s, ids[src], changed, contradictions):
-                        if feeds[dst]:
-                            pending_gadgets.update(dict.fromkeys(feeds[dst]))
-                        append(dst)
-            if pending_gadgets:
-                k = next(iter(pending_gadgets))
-                del pending_gadgets[k]
-                steps += 1
-                if steps > budget:
-                    pending_gadgets[k] = None
-                    return self._finish(
-                        changed, contradictions, failures, steps, queue, pending_gadgets
-                    )
-                self._run_gadget(k, queue, changed, contradictions, failures)
-        return self._finish(changed, contradictions, failures, steps, queue, pending_gadgets)
-
-    def _tie_follows(self, src: int, dst: int) -> bool:
-        """Whether ``dst``, holding ``src``'s stamp, should take ``src``'s value across a wire.
-
-        Only when ``src`` lost a value to a replica's equal-stamp value in this run and
-        ``dst`` holds that lost value: ``dst`` is a wired copy of it. Any other value at
-        an equal stamp stays (a derived value never overwrites the write it came from).
-        """
-        replaced = self._ties.get(src)
-        if replaced is None:
-            return False
-        cur, incoming = self._values[dst], self._values[src]
-        if cur is incoming or not any(cur is r or values_equal(cur, r) for r in replaced):
-            return False
-        if not _tie_wins(incoming, cur):
-            return False
-        self._ties.setdefault(dst, []).append(cur)
-        return True
-
-    def _run_gadget(
-        self,
-        k: int,
-        queue: deque[int],
-        changed: dict[int, Any],
-        contradictions: list[ContradictionRecord],
-        failures: list[GadgetFailure],
-    ) -> None:
-        inst = self._gadgets[k]
-        values = self._values
-        inputs: Mapping[str, Any] = {
-            port: values[ci] for port, ci in inst.inputs if values[ci] is not ABSENT
-        }
-        gadget = inst.gadget
-        try:
-            if gadget.kinds:  # content it cannot compute with is a failure, not a no-fire
-                gadget.check(inputs)
-            if not gadget.is_active(inputs):
-                return
-            if inst.two_way:
-                inputs = self._port_inputs(inst, inputs)
-            outputs = gadget.run(inputs, checked=True)
-            ports = dict(inst.outputs)
-            for port, value in outputs.items():
-                if not _plainly_encodable(value):
-                    to_json(value, f"<{port}>")
-        except Exception as exc:  # a gadget's bug is reported, never propagated
-            unusable = exc if isinstance(exc, UnusableInput) else None
-            failure = GadgetFailure(
-                group=inst.group,
-                gadget=gadget.id,
-                error=f"{type(exc).__name__}: {exc}",
-                inputs=dict(inputs),
-                outputs=tuple(self._ids[ci] for _, ci in inst.outputs),
-                port=unusable.port if unusable else None,
-                kind=unusable.kind if unusable else None,
-            )
-            failures.append(failure)
-            self.failure_counts[gadget.id] += 1
-            for _, ci in inst.outputs:
-                self._failures[ci] = failure
-            return
-        for _, ci in inst.outputs:
-            self._failures.pop(ci, None)
-        if not outputs:
-            return
-        premise = max(
-            (self._stamps[ci] for _, ci in inst.inputs if values[ci] is not ABSENT),
-            default=INITIAL_STAMP,
-        )
-        source = f"gadget:{inst.group}"
-        for port, value in outputs.items():
-            ci = ports[port]
-            stamp = _derived_stamp(premise, self._stamps[ci])
-            self.clock.observe(stamp)
-            if self._offer(ci, value, stamp, source, changed, contradictions):
-                queue.append(ci)
-
-    def _port_inputs(self, inst: _GadgetInstance, inputs: Mapping[str, Any]) -> PortInputs:
-        """What a gadget with two-way ports sees: contents, write order, accept-last ports."""
-        kind = self._kind
-        replaced = frozenset(p for p, ci in inst.two_way if kind[ci] == _ACCEPT_LAST)
-        if not replaced:  # merge contacts only: the order of writes does not matter
-            return PortInputs(inputs)
-        stamps = self._stamps
-        present = [(p, ci, n) for n, (p, ci) in enumerate(inst.two_way) if p in inputs]
-        # oldest first; at equal stamps the later port counts as older (it is recomputed)
-        present.sort(key=lambda x: (stamps[x[1]], -x[2]))
-        return PortInputs(inputs, [p for p, _, _ in present], replaced)
-
-    def _finish(
-        self,
-        changed: dict[int, Any],
-        contradictions: list[ContradictionRecord],
-        failures: list[GadgetFailure],
-        steps: int,
-        queue: deque[int],
-        pending_gadgets: dict[int, None],
-    ) -> PropagationResult:
-        self._ties.clear()
-        settled = not queue and not pending_gadgets
-        unsettled: tuple[str, ...] = ()
-        if not settled:
-            stuck = dict.fromkeys(queue)
-            for k in pending_gadgets:
-                stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
-            unsettled = tuple(sorted(self._ids[i] for i in stuck))
-        ids, values, stamps = self._ids, self._values, self._stamps
-        if len(changed) == 1:
-            ((only, old),) = changed.items()
-            raw = ([ids[only]], [old], [values[only]], [stamps[only]])
-        else:
-            raw = (
-                [ids[i] for i in changed],
-                list(changed.values()),
-                [values[i] for i in changed],
-                [stamps[i] for i in changed],
-            )
-        result = PropagationResult._from_run(
-            raw,
-            tuple(contradictions) if contradictions else (),
-            tuple(failures) if failures else (),
-            steps,
-            settled,
-            unsettled,
-        )
-        if self._listeners or self._streams:
-            self._notify(result)
-        return result

@@ -1,0 +1,102 @@
+"""Checks on incoming content and stamps, and the stamp rules of derived values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bassline.clock import Stamp
+from bassline.codec import encode
+from bassline.content import ABSENT
+from bassline.lattices import Interval
+
+__all__ = ["checked_stamp", "derived_stamp", "kind_of", "plainly_encodable", "tie_wins"]
+
+
+def plainly_encodable(value: Any) -> bool:
+    """A quick yes for scalars and flat lists of scalars (anything else gets the full check)."""
+    t = type(value)  # scalars first, without a call: this runs on every update
+    if t is str:
+        return bool(value.isascii())  # O(1); other text is checked for lone surrogates
+    if t is bool or value is None:
+        return True
+    if t is int:
+        return bool(-(2**63) <= value < 2**64)
+    if t is float:
+        return bool(value - value == 0)
+    if t is Interval:  # bounds: None, a finite float or an int in the codec's range
+        for x in (value.lo, value.hi):
+            if x is None or (type(x) is float and x - x == 0):
+                continue
+            if type(x) is not int or not -(2**63) <= x < 2**64:
+                return False
+        return True
+    if t is list and len(value) <= 16:
+        for x in value:  # the scalar check inlined: this runs on every update
+            t = type(x)
+            if (t is str and x.isascii()) or t is bool or x is None:
+                continue
+            if t is int:
+                if -(2**63) <= x < 2**64:
+                    continue
+                return False
+            if t is not float or x - x != 0:
+                return False
+        return True
+    return False
+
+
+def tie_wins(incoming: Any, current: Any) -> bool:
+    """Deterministic order of two values written with the same stamp."""
+    if current is ABSENT:
+        return True
+    return encode(incoming) > encode(current)
+
+
+_KINDS: dict[type[Any], str] = {
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+    list: "list",
+    tuple: "list",
+    dict: "object",
+}
+
+
+def kind_of(value: Any) -> str:
+    """What kind of content ``value`` is, in words ("string", "list", "grow-set", ...)."""
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        tag = getattr(type(value), "tag", None)
+        kind = tag if isinstance(tag, str) else type(value).__name__
+    return kind
+
+
+def checked_stamp(contact: str, stamp: Any) -> Stamp:
+    """``stamp`` as a Stamp, or ValueError naming the contact if it is not one storage and
+    peers would accept (a clock reading in [0, 2**63) and a node id)."""
+    if (
+        isinstance(stamp, tuple)
+        and len(stamp) == 2
+        and type(stamp[0]) is int
+        and 0 <= stamp[0] < 2**63
+        and type(stamp[1]) is str
+    ):
+        return stamp if type(stamp) is Stamp else Stamp(*stamp)
+    raise ValueError(
+        f"contact {contact!r}: {stamp!r} is not a stamp (a clock reading in [0, 2**63) and "
+        "a node id)"
+    )
+
+
+def derived_stamp(premise: Stamp, previous: Stamp) -> Stamp:
+    """The stamp of a gadget output: its newest input's, or just past the output's own.
+
+    Carrying the premise's stamp means a derived value never overwrites the write it was
+    derived from (a Celsius/Fahrenheit loop settles on the user's value); stepping past the
+    previous output means a recomputation always replaces the stale result, everywhere.
+    """
+    if premise > previous:
+        return premise
+    return Stamp(previous.hlc + 1, premise.node)

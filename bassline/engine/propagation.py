@@ -1,0 +1,359 @@
+"""The engine's core: blending offers into contacts and running to a fixpoint."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
+from bassline.codec import to_json
+from bassline.content import ABSENT, values_equal
+from bassline.engine.checks import derived_stamp, kind_of, plainly_encodable, tie_wins
+from bassline.engine.compare import differs
+from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult
+from bassline.engine.stream import ChangeStream
+from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance, Wiring
+from bassline.gadgets import PortInputs, UnusableInput
+from bassline.lattices import Changed, Contradiction
+
+__all__ = ["Listener", "Propagator"]
+
+Listener = Callable[[PropagationResult], None]
+
+
+class Propagator:
+    """Contents and stamps of a compiled network, and the run that takes them to a fixpoint.
+
+    The base of :class:`~bassline.engine.network.Network`, which adds the public verbs;
+    everything here is internal to the engine.
+    """
+
+    def __init__(self, wiring: Wiring, clock: HybridLogicalClock, step_budget: int | None) -> None:
+        self.clock = clock
+        self.run_groups = wiring.run_groups
+        self._ids = wiring.ids
+        self._index = wiring.index
+        self._kind = wiring.kind
+        self._lattice = wiring.lattice
+        self._out = wiring.out
+        self._gadgets = wiring.gadgets
+        self._feeds = wiring.feeds
+        self._output_of = wiring.output_of
+        n = len(self._ids)
+        self._values: list[Any] = [ABSENT] * n
+        self._stamps: list[Stamp] = [ZERO_STAMP] * n
+        self.step_budget = step_budget or max(10_000, 100 * (n + len(self._gadgets)))
+        self._contradictions: dict[int, ContradictionRecord] = {}
+        self._failures: dict[int, GadgetFailure] = {}
+        self.failure_counts: Counter[str] = Counter()
+        """Gadget failures recorded since this network was built, by gadget id."""
+        self._ties: dict[int, list[Any]] = {}
+        """During a run: values that lost a stamp tie to a replica's value (by contact)."""
+        self._listeners: tuple[Listener, ...] = ()
+        self._streams: list[ChangeStream] = []
+
+    def _notify(self, result: PropagationResult) -> None:
+        if not result:
+            return
+        for listener in self._listeners:  # a tuple: (un)subscribing mid-loop is safe
+            listener(result)
+        if self._streams:
+            for stream in tuple(self._streams):
+                stream.publish(result)
+
+    def _all_gadget_seeds(self) -> list[int]:
+        return list(range(len(self._gadgets)))
+
+    def _offer(
+        self,
+        i: int,
+        value: Any,
+        stamp: Stamp,
+        source: str,
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        remote: bool = False,
+    ) -> bool:
+        """Blend one incoming value into contact ``i``; True if it should propagate.
+
+        Accept-last: a strictly newer stamp wins. Values from other replicas (``remote``)
+        with an equal stamp but a different value are ordered by their canonical JSON, so
+        every replica keeps the same one whatever the delivery order.
+        """
+        if self._kind[i] == ACCEPT_LAST:
+            cur = self._stamps[i]
+            if stamp > cur or (remote and stamp == cur and tie_wins(value, self._values[i])):
+                changed.setdefault(i, self._values[i])
+                if stamp == cur:  # wired copies of the loser follow the winner (_tie_follows)
+                    self._ties.setdefault(i, []).append(self._values[i])
+                self._values[i] = value
+                self._stamps[i] = stamp
+                return True
+            return False
+        lattice = self._lattice[i]
+        assert lattice is not None
+        cur_value = self._values[i]
+        try:
+            incoming = lattice.coerce(value)
+        except (ValueError, TypeError) as exc:
+            self._contradict(
+                i,
+                f"{kind_of(value)} from {source} is not a value of the {lattice.name} "
+                f"lattice ({exc})",
+                value,
+                source,
+                stamp,
+                contradictions,
+            )
+            return False
+        if cur_value is ABSENT:
+            self._values[i] = incoming
+            self._stamps[i] = stamp
+            changed.setdefault(i, ABSENT)
+            self._contradictions.pop(i, None)
+            return True
+        outcome = lattice.join(cur_value, incoming)
+        if isinstance(outcome, Changed):
+            self._values[i] = outcome.value
+            previous = self._stamps[i]
+            if stamp > previous:
+                self._stamps[i] = stamp
+            else:
+                # joined information older than the contact's own: step past its stamp, so
+                # accept-last neighbours holding the previous value take the new one
+                self._stamps[i] = derived_stamp(stamp, previous)
+                self.clock.observe(self._stamps[i])
+            changed.setdefault(i, cur_value)
+            self._contradictions.pop(i, None)
+            return True
+        if isinstance(outcome, Contradiction):
+            self._contradict(i, outcome.reason, value, source, stamp, contradictions)
+        return False
+
+    def _contradict(
+        self,
+        i: int,
+        reason: str,
+        incoming: Any,
+        source: str,
+        stamp: Stamp,
+        contradictions: list[ContradictionRecord],
+    ) -> None:
+        record = ContradictionRecord(
+            contact=self._ids[i],
+            reason=reason,
+            current=self._values[i],
+            incoming=incoming,
+            source=source,
+            stamp=stamp,
+        )
+        self._contradictions[i] = record
+        contradictions.append(record)
+
+    def _run_from(
+        self,
+        offers: list[tuple[int, Any, Stamp, str]],
+        *,
+        initial: bool = False,
+        remote: bool = False,
+    ) -> PropagationResult:
+        changed: dict[int, Any] = {}
+        contradictions: list[ContradictionRecord] = []
+        queue: deque[int] = deque()
+        gadgets: list[int] = self._all_gadget_seeds() if initial else []
+        for i, value, stamp, source in offers:
+            if self._offer(i, value, stamp, source, changed, contradictions, remote):
+                queue.append(i)
+                if i in changed and differs(changed[i], self._values[i]):
+                    gadgets.extend(self._feeds[i])
+        return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
+
+    def _propagate(
+        self,
+        queue: deque[int],
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        *,
+        _touched_gadgets: list[int],
+    ) -> PropagationResult:
+        values, stamps, kind, out, feeds = (
+            self._values,
+            self._stamps,
+            self._kind,
+            self._out,
+            self._feeds,
+        )
+        ids = self._ids
+        offer = self._offer
+        ties = self._ties
+        pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
+        failures: list[GadgetFailure] = []
+        budget = self.step_budget
+        steps = 0
+        popleft, append = queue.popleft, queue.append
+        while queue or pending_gadgets:
+            while queue:
+                steps += 1
+                if steps > budget:
+                    return self._finish(
+                        changed, contradictions, failures, steps, queue, pending_gadgets
+                    )
+                src = popleft()
+                v = values[src]
+                s = stamps[src]
+                for dst in out[src]:
+                    if kind[dst] == ACCEPT_LAST:
+                        if s > stamps[dst] or (
+                            ties and s == stamps[dst] and self._tie_follows(src, dst)
+                        ):
+                            if dst not in changed:
+                                changed[dst] = values[dst]
+                            if feeds[dst] and differs(values[dst], v):
+                                pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                            values[dst] = v
+                            stamps[dst] = s
+                            append(dst)
+                    elif offer(dst, v, s, ids[src], changed, contradictions):
+                        if feeds[dst]:
+                            pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                        append(dst)
+            if pending_gadgets:
+                k = next(iter(pending_gadgets))
+                del pending_gadgets[k]
+                steps += 1
+                if steps > budget:
+                    pending_gadgets[k] = None
+                    return self._finish(
+                        changed, contradictions, failures, steps, queue, pending_gadgets
+                    )
+                self._run_gadget(k, queue, changed, contradictions, failures)
+        return self._finish(changed, contradictions, failures, steps, queue, pending_gadgets)
+
+    def _tie_follows(self, src: int, dst: int) -> bool:
+        """Whether ``dst``, holding ``src``'s stamp, should take ``src``'s value across a wire.
+
+        Only when ``src`` lost a value to a replica's equal-stamp value in this run and
+        ``dst`` holds that lost value: ``dst`` is a wired copy of it. Any other value at
+        an equal stamp stays (a derived value never overwrites the write it came from).
+        """
+        replaced = self._ties.get(src)
+        if replaced is None:
+            return False
+        cur, incoming = self._values[dst], self._values[src]
+        if cur is incoming or not any(cur is r or values_equal(cur, r) for r in replaced):
+            return False
+        if not tie_wins(incoming, cur):
+            return False
+        self._ties.setdefault(dst, []).append(cur)
+        return True
+
+    def _run_gadget(
+        self,
+        k: int,
+        queue: deque[int],
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        failures: list[GadgetFailure],
+    ) -> None:
+        inst = self._gadgets[k]
+        values = self._values
+        inputs: Mapping[str, Any] = {
+            port: values[ci] for port, ci in inst.inputs if values[ci] is not ABSENT
+        }
+        gadget = inst.gadget
+        try:
+            if gadget.kinds:  # content it cannot compute with is a failure, not a no-fire
+                gadget.check(inputs)
+            if not gadget.is_active(inputs):
+                return
+            if inst.two_way:
+                inputs = self._port_inputs(inst, inputs)
+            outputs = gadget.run(inputs, checked=True)
+            ports = dict(inst.outputs)
+            for port, value in outputs.items():
+                if not plainly_encodable(value):
+                    to_json(value, f"<{port}>")
+        except Exception as exc:  # a gadget's bug is reported, never propagated
+            unusable = exc if isinstance(exc, UnusableInput) else None
+            failure = GadgetFailure(
+                group=inst.group,
+                gadget=gadget.id,
+                error=f"{type(exc).__name__}: {exc}",
+                inputs=dict(inputs),
+                outputs=tuple(self._ids[ci] for _, ci in inst.outputs),
+                port=unusable.port if unusable else None,
+                kind=unusable.kind if unusable else None,
+            )
+            failures.append(failure)
+            self.failure_counts[gadget.id] += 1
+            for _, ci in inst.outputs:
+                self._failures[ci] = failure
+            return
+        for _, ci in inst.outputs:
+            self._failures.pop(ci, None)
+        if not outputs:
+            return
+        premise = max(
+            (self._stamps[ci] for _, ci in inst.inputs if values[ci] is not ABSENT),
+            default=INITIAL_STAMP,
+        )
+        source = f"gadget:{inst.group}"
+        for port, value in outputs.items():
+            ci = ports[port]
+            stamp = derived_stamp(premise, self._stamps[ci])
+            self.clock.observe(stamp)
+            if self._offer(ci, value, stamp, source, changed, contradictions):
+                queue.append(ci)
+
+    def _port_inputs(self, inst: GadgetInstance, inputs: Mapping[str, Any]) -> PortInputs:
+        """What a gadget with two-way ports sees: contents, write order, accept-last ports."""
+        kind = self._kind
+        replaced = frozenset(p for p, ci in inst.two_way if kind[ci] == ACCEPT_LAST)
+        if not replaced:  # merge contacts only: the order of writes does not matter
+            return PortInputs(inputs)
+        stamps = self._stamps
+        present = [(p, ci, n) for n, (p, ci) in enumerate(inst.two_way) if p in inputs]
+        # oldest first; at equal stamps the later port counts as older (it is recomputed)
+        present.sort(key=lambda x: (stamps[x[1]], -x[2]))
+        return PortInputs(inputs, [p for p, _, _ in present], replaced)
+
+    def _finish(
+        self,
+        changed: dict[int, Any],
+        contradictions: list[ContradictionRecord],
+        failures: list[GadgetFailure],
+        steps: int,
+        queue: deque[int],
+        pending_gadgets: dict[int, None],
+    ) -> PropagationResult:
+        self._ties.clear()
+        settled = not queue and not pending_gadgets
+        unsettled: tuple[str, ...] = ()
+        if not settled:
+            stuck = dict.fromkeys(queue)
+            for k in pending_gadgets:
+                stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
+            unsettled = tuple(sorted(self._ids[i] for i in stuck))
+        ids, values, stamps = self._ids, self._values, self._stamps
+        if len(changed) == 1:
+            ((only, old),) = changed.items()
+            raw = ([ids[only]], [old], [values[only]], [stamps[only]])
+        else:
+            raw = (
+                [ids[i] for i in changed],
+                list(changed.values()),
+                [values[i] for i in changed],
+                [stamps[i] for i in changed],
+            )
+        result = PropagationResult._from_run(
+            raw,
+            tuple(contradictions) if contradictions else (),
+            tuple(failures) if failures else (),
+            steps,
+            settled,
+            unsettled,
+        )
+        if self._listeners or self._streams:
+            self._notify(result)
+        return result

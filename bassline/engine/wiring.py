@@ -1,0 +1,109 @@
+"""A spec compiled for the engine: contacts by index, wires by endpoint, gadget instances."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from bassline.gadgets import Gadget, get_gadget
+from bassline.lattices import Lattice, get_lattice
+from bassline.spec import Bassline, BlendMode, WireType
+
+__all__ = ["ACCEPT_LAST", "MERGE", "GadgetInstance", "Wiring", "compile_wiring"]
+
+ACCEPT_LAST = 0
+"""A contact's kind: newest stamp wins."""
+MERGE = 1
+"""A contact's kind: a lattice join of what arrives."""
+
+
+@attrs.frozen
+class GadgetInstance:
+    """One gadget group this node runs, with its ports as contact indexes."""
+
+    group: str
+    gadget: Gadget
+    inputs: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int], ...]
+    two_way: tuple[tuple[str, int], ...] = ()
+    """Ports both read and written, in the gadget's port order."""
+
+
+@attrs.frozen
+class Wiring:
+    """Everything about a network that does not change while it runs, by contact index."""
+
+    ids: list[str]
+    index: dict[str, int]
+    kind: list[int]
+    """:data:`ACCEPT_LAST` or :data:`MERGE`, per contact."""
+    lattice: list[Lattice | None]
+    """The lattice of each merge contact (``defined`` when the spec names none)."""
+    out: list[tuple[int, ...]]
+    """The contacts each contact's wires carry its content to."""
+    run_groups: frozenset[str]
+    gadgets: list[GadgetInstance]
+    feeds: list[tuple[int, ...]]
+    """The gadgets (indexes into :attr:`gadgets`) reading each contact."""
+    output_of: dict[int, int]
+    """The gadget writing each gadget output contact."""
+
+
+def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
+    """Index ``spec``'s contacts, wires and the gadget groups in ``run_groups`` (default all)."""
+    contacts = spec.contacts
+    ids = [c.id for c in contacts]
+    index = {cid: i for i, cid in enumerate(ids)}
+    n = len(contacts)
+    kind = [MERGE if c.blend is BlendMode.MERGE else ACCEPT_LAST for c in contacts]
+    lattice: list[Lattice | None] = [
+        get_lattice(c.lattice) if c.blend is BlendMode.MERGE and c.lattice else None
+        for c in contacts
+    ]
+    for i, c in enumerate(contacts):
+        if c.blend is BlendMode.MERGE and lattice[i] is None:
+            lattice[i] = get_lattice("defined")
+    adjacency: list[list[int]] = [[] for _ in range(n)]
+    for w in spec.wires:
+        a, b = index[w.source], index[w.target]
+        adjacency[a].append(b)
+        if w.type is WireType.BIDIRECTIONAL:
+            adjacency[b].append(a)
+    groups = (
+        frozenset(g.id for g in spec.groups if g.gadget)
+        if run_groups is None
+        else frozenset(run_groups)
+    )
+    gadgets: list[GadgetInstance] = []
+    feeds: list[list[int]] = [[] for _ in range(n)]
+    output_of: dict[int, int] = {}
+    for g in spec.groups:
+        if not g.gadget or g.id not in groups:
+            continue
+        gadget = get_gadget(g.gadget)
+        ports = {c.port: index[c.id] for c in spec.contacts_of(g.id)}
+        inst = GadgetInstance(
+            group=g.id,
+            gadget=gadget,
+            inputs=tuple((p, ports[p]) for p in gadget.inputs),
+            outputs=tuple((p, ports[p]) for p in gadget.outputs),
+            two_way=tuple((p, ports[p]) for p in gadget.two_way),
+        )
+        k = len(gadgets)
+        gadgets.append(inst)
+        for _, ci in inst.inputs:
+            feeds[ci].append(k)
+        for _, ci in inst.outputs:
+            output_of[ci] = k
+    return Wiring(
+        ids=ids,
+        index=index,
+        kind=kind,
+        lattice=lattice,
+        out=[tuple(dict.fromkeys(x)) for x in adjacency],
+        run_groups=groups,
+        gadgets=gadgets,
+        feeds=[tuple(f) for f in feeds],
+        output_of=output_of,
+    )
