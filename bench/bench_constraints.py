@@ -94,7 +94,7 @@ def main() -> None:
 
     def forward(value: Any) -> Callable[[Network], int]:
         def run(net: Network) -> int:
-            r = net.update("k0.a", value)
+            r = net.update_contact("k0.a", value)
             assert r.ok and net.value(f"k{n - 1}.c", None) is not None
             return r.steps
 
@@ -102,12 +102,12 @@ def main() -> None:
 
     def forwarded() -> Network:
         net = Network(specs["interval"])
-        net.update("k0.a", start)
+        net.update_contact("k0.a", start)
         return net
 
     def backward(net: Network) -> int:
         end = net.value(f"k{n - 1}.c")
-        r = net.update(f"k{n - 1}.c", Interval((end.lo + end.hi) / 2, end.hi))
+        r = net.update_contact(f"k{n - 1}.c", Interval((end.lo + end.hi) / 2, end.hi))
         assert r.ok and net.value("k0.a").lo > start.lo  # narrowed all the way back
         return r.steps
 

@@ -101,7 +101,7 @@ def single_update(
         net = Network(spec)
         gc.collect()
         t0 = time.perf_counter()
-        r = net.update(start, value)
+        r = net.update_contact(start, value)
         if materialise:
             assert len(r.changes) == r.steps
         runs.append((time.perf_counter() - t0, r.steps))
@@ -145,7 +145,7 @@ def memory_per_contact(n: int) -> float:
     spec = parse_spec(data)
     del data
     net = Network(spec)
-    net.update("c0", 1)
+    net.update_contact("c0", 1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del net, spec

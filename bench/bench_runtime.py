@@ -121,7 +121,7 @@ async def breakdown(n: int) -> None:
     net = Network(spec)
     t0 = time.perf_counter()
     for i in range(n):
-        net.update(f"c{i}", [i, "payload"])
+        net.update_contact(f"c{i}", [i, "payload"])
     engine = (time.perf_counter() - t0) / n
     async with open_storage("memory://") as storage:
         async with StorageBackedRuntime(

@@ -66,7 +66,7 @@ def fixpoint_cases(module: ModuleType, examples: int, seeds: int) -> dict[str, f
         net = Network(spec)
         counts["examples"] += 1
         counts["contradiction"] += any(
-            net.update(cid, value).contradictions for cid, value in updates
+            net.update_contact(cid, value).contradictions for cid, value in updates
         )
         counts["no wires"] += not spec.wires
         counts["one update"] += len(updates) == 1

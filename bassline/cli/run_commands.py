@@ -62,7 +62,7 @@ def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResu
     network = Network(spec)
     result: PropagationResult = network.initial_result
     for contact, value in sets:
-        result = network.update(contact, value)
+        result = network.update_contact(contact, value)
         if not result.settled:
             break
     return network, result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -34,7 +35,7 @@ _UPDATE = "update"
 class Network(Propagator):
     """A running propagation network built from a :class:`~bassline.spec.Bassline`.
 
-    ``update(contact, value)`` writes a value with a fresh stamp and runs the network to
+    ``update_contact(contact, value)`` writes a value with a fresh stamp and runs the network to
     its fixpoint before returning (the *immediate* scheduler). ``submit`` + ``flush``
     coalesce many writes and apply them in one run (the *batch* scheduler); for lattice
     networks both reach the same fixpoint.
@@ -183,7 +184,7 @@ class Network(Propagator):
             self._check_content(i, value)
         self._check_kind(i, value)
 
-    def update(self, contact_id: str, value: Any) -> PropagationResult:
+    def update_contact(self, contact_id: str, value: Any) -> PropagationResult:
         """Write ``value`` with a fresh stamp and run to the fixpoint.
 
         Raises :class:`~bassline.errors.ContentError`, changing nothing, for content that
@@ -220,7 +221,7 @@ class Network(Propagator):
     ) -> PropagationResult:
         """Write several values (each with its own fresh stamp) and run once to the fixpoint.
 
-        All or nothing: an unknown contact, or content :meth:`update` would refuse, raises
+        All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
         before anything changes.
         """
         pairs = items.items() if isinstance(items, Mapping) else items
@@ -234,17 +235,11 @@ class Network(Propagator):
         return self._run_from(offers)
 
     def apply(
-        self, contact_id: str, value: Any, stamp: Stamp, *, source: str = "remote"
-    ) -> PropagationResult:
-        """Apply a value written elsewhere, with its original stamp, and run to the fixpoint."""
-        return self.apply_many([(contact_id, value, stamp)], source=source)
-
-    def apply_many(
         self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
     ) -> PropagationResult:
         """Apply several stamped values (from a peer or from storage) in one run.
 
-        All or nothing: an unknown contact, a bad stamp, or content :meth:`update` would
+        All or nothing: an unknown contact, a bad stamp, or content :meth:`update_contact` would
         refuse (a value of the wrong kind for a merge contact included) raises before
         anything changes. A node drops such values from a peer's delta one by one before
         applying it (see :meth:`validate`).
@@ -261,10 +256,31 @@ class Network(Propagator):
             offers.append((i, value, stamp, source))
         return self._run_from(offers, remote=True)
 
+    def update(self, contact_id: str, value: Any) -> PropagationResult:
+        """Deprecated since 0.4 (removed in 0.5): the name of :meth:`update_contact`."""
+        warnings.warn(
+            "Network.update is deprecated; use Network.update_contact (the runtime's and "
+            "the node's name too)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.update_contact(contact_id, value)
+
+    def apply_many(
+        self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
+    ) -> PropagationResult:
+        """Deprecated since 0.4 (removed in 0.5): the name of :meth:`apply`."""
+        warnings.warn(
+            "Network.apply_many is deprecated; use Network.apply (the runtime's name too)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.apply(items, source=source)
+
     def submit(self, contact_id: str, value: Any) -> None:
         """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce.
 
-        Content :meth:`update` would refuse raises :class:`~bassline.errors.ContentError`
+        Content :meth:`update_contact` would refuse raises :class:`~bassline.errors.ContentError`
         here, and nothing is queued.
         """
         i = self._idx(contact_id)

@@ -286,12 +286,12 @@ class StorageBackedRuntime:
             ):
                 await self._yield_to_flusher()
             before = queue.enqueued
-            result = self.network.update(contact_id, content)
+            result = self.network.update_contact(contact_id, content)
             self._update_latency.add(time.perf_counter() - started)
             if queue.enqueued == before:  # nothing changed: nothing above had to wait
                 await self._pause()
             return result
-        return await self._write(lambda: self.network.update(contact_id, content))
+        return await self._write(lambda: self.network.update_contact(contact_id, content))
 
     async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
         """Write several contents in one run (one batch in durable mode)."""
@@ -300,7 +300,7 @@ class StorageBackedRuntime:
     async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
         """Apply stamped values written elsewhere (a peer), persisting what changes."""
         batch = list(items)
-        return await self._write(lambda: self.network.apply_many(batch))
+        return await self._write(lambda: self.network.apply(batch))
 
     async def _write(self, run: Callable[[], PropagationResult]) -> PropagationResult:
         started = time.perf_counter()

@@ -226,36 +226,36 @@ def converter(blend: dict[str, Any]) -> dict[str, Any]:
 
 def test_accept_last_contacts_recompute_the_side_written_longest_ago() -> None:
     net = Network(converter({}))
-    net.update("celsius", 100)
+    net.update_contact("celsius", 100)
     assert net.value("fahrenheit") == 212.0
-    net.update("fahrenheit", 50)
+    net.update_contact("fahrenheit", 50)
     assert net.value("celsius") == 10.0
-    net.update("celsius", 0)
+    net.update_contact("celsius", 0)
     assert net.value("fahrenheit") == 32.0
-    net.update("celsius", Interval(20, 21))  # intervals replace too, both ways
+    net.update_contact("celsius", Interval(20, 21))  # intervals replace too, both ways
     assert net.value("fahrenheit") == Interval(68.0, 69.80000000000001)
-    net.update("fahrenheit", Interval(50, 59))
+    net.update_contact("fahrenheit", Interval(50, 59))
     assert net.value("celsius") == Interval(9.999999999999998, 15.0)
     assert not net.contradictions and not net.failures
 
 
 def test_defined_contacts_compute_once_and_contradict_a_disagreement() -> None:
     net = Network(converter({"blend": "merge"}))  # plain numbers, Scheme-Propagators style
-    net.update("celsius", 100)
+    net.update_contact("celsius", 100)
     assert net.value("fahrenheit") == 212.0
-    r = net.update("fahrenheit", 100)
+    r = net.update_contact("fahrenheit", 100)
     assert [c.contact for c in r.contradictions] == ["fahrenheit"]
     assert net.value("fahrenheit") == 212.0  # the contact kept its value
 
 
 def test_interval_contacts_narrow_each_other() -> None:
     net = Network(converter({"lattice": "interval"}))
-    net.update("celsius", Interval(20, 30))
+    net.update_contact("celsius", Interval(20, 30))
     assert net.value("fahrenheit") == Interval(68.0, 86.00000000000001)  # 1.8 is inexact
-    net.update("fahrenheit", Interval(None, 70))  # only an upper bound: narrows celsius too
+    net.update_contact("fahrenheit", Interval(None, 70))  # only an upper bound: narrows celsius too
     assert net.value("fahrenheit") == Interval(68.0, 70)
     assert net.value("celsius") == Interval(20, 21.11111111111111)
-    r = net.update("fahrenheit", Interval(100, 120))
+    r = net.update_contact("fahrenheit", Interval(100, 120))
     assert r.contradictions and net.value("fahrenheit") == Interval(68.0, 70)
 
 
@@ -268,7 +268,7 @@ def test_a_constraint_port_must_be_declared_both_ways() -> None:
 
 def test_content_a_constraint_cannot_use_is_a_failure_naming_port_and_kind() -> None:
     net = Network(converter({}))
-    r = net.update("celsius", "warm")
+    r = net.update_contact("celsius", "warm")
     (failure,) = r.failures
     assert (failure.gadget, failure.group, failure.port, failure.kind) == (
         "linear",
@@ -317,7 +317,7 @@ def two_lines(k: float, m: float) -> dict[str, Any]:
 
 def test_a_contracting_cycle_narrows_to_its_fixpoint_and_settles() -> None:
     net = Network(two_lines(0.5, 1))  # x = y/2 + 1, y = x/2 + 1: both are 2
-    r = net.update("x", Interval(0, 100))
+    r = net.update_contact("x", Interval(0, 100))
     assert r.settled and not r.contradictions
     x, y = net.value("x"), net.value("y")
     assert x.lo <= 2 <= x.hi and y.lo <= 2 <= y.hi
@@ -328,7 +328,7 @@ def test_a_creeping_cycle_stops_at_the_step_budget_with_sound_values() -> None:
     # each round trip narrows by only 0.2%: the run stops at the budget, says which
     # contacts were still narrowing, and every value still holds the solution (1000)
     net = Network(two_lines(0.999, 1), step_budget=2000)
-    r = net.update("x", Interval(0, 5000))
+    r = net.update_contact("x", Interval(0, 5000))
     assert not r.settled and r.unsettled  # the contacts still narrowing when it stopped
     assert set(r.unsettled) <= set(net.contact_ids)
     x = net.value("x")

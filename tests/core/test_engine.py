@@ -66,7 +66,7 @@ def adder(
 def test_prototype_calculator_computes_at_load_and_on_update() -> None:
     net = Network(EXAMPLES / "calculator.json")
     assert net.value("result") == 30
-    result = net.update("input-a", 5)
+    result = net.update_contact("input-a", 5)
     assert net.value("result") == 25
     assert result.changed == {"input-a": 5, "add-a": 5, "add-sum": 25, "result": 25}
     assert result.settled and result.ok
@@ -75,9 +75,9 @@ def test_prototype_calculator_computes_at_load_and_on_update() -> None:
 def test_gadget_waits_for_both_inputs() -> None:
     net = Network(adder())
     assert net.value("total") is ABSENT
-    net.update("a", 4)
+    net.update_contact("a", 4)
     assert net.value("total") is ABSENT
-    net.update("b", 7)
+    net.update_contact("b", 7)
     assert net.value("total") == 11
 
 
@@ -105,12 +105,12 @@ def test_chained_gadgets() -> None:
 def test_temperature_converter_answers_both_ways_and_keeps_the_users_value() -> None:
     net = Network(EXAMPLES / "temperature.json")
     assert (net.value("celsius"), net.value("fahrenheit")) == (100, 212)
-    net.update("fahrenheit", 32)
+    net.update_contact("fahrenheit", 32)
     assert net.value("celsius") == 0
-    net.update("celsius", 37)
+    net.update_contact("celsius", 37)
     assert net.value("celsius") == 37  # the echo 37.00000000000001 does not overwrite it
     assert math.isclose(net.value("fahrenheit"), 98.6)
-    r = net.update("celsius", -40)
+    r = net.update_contact("celsius", -40)
     assert net.value("fahrenheit") == -40 and r.settled
 
 
@@ -119,27 +119,27 @@ def test_temperature_converter_answers_both_ways_and_keeps_the_users_value() -> 
 
 def test_chain_propagates_and_directed_wires_do_not_flow_back() -> None:
     net = Network(chain(3))
-    r = net.update("c0", "x")
+    r = net.update_contact("c0", "x")
     assert [c.contact for c in r.changes] == ["c0", "c1", "c2"]
     net = Network(chain(3, "directed"))
-    net.update("c2", "y")
+    net.update_contact("c2", "y")
     assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
-    net.update("c0", "z")
+    net.update_contact("c0", "z")
     assert net.value("c2") == "z"
 
 
 def test_three_cycle_terminates_with_one_change_each() -> None:
     spec = chain(3)
     spec["wires"].append({"from": "c2", "to": "c0"})
-    r = Network(spec).update("c1", 1)
+    r = Network(spec).update_contact("c1", 1)
     assert sorted(c.contact for c in r.changes) == ["c0", "c1", "c2"]
     assert r.settled
 
 
 def test_unchanged_value_changes_nothing() -> None:
     net = Network(chain(2))
-    net.update("c0", 5)
-    assert net.update("c0", 5).changes == ()
+    net.update_contact("c0", 5)
+    assert net.update_contact("c0", 5).changes == ()
 
 
 @st.composite
@@ -190,9 +190,9 @@ def test_a_bidirectional_wire_carries_values_both_ways_wherever_it_is_declared(
 ) -> None:
     spec, a, b = case
     net = Network(spec)
-    net.update(a, x)
+    net.update_contact(a, x)
     assert net.value(b) == x
-    net.update(b, y)
+    net.update_contact(b, y)
     assert net.value(a) == y
 
 
@@ -208,9 +208,9 @@ def test_bidirectional_wires_across_sibling_and_parent_child_boundaries() -> Non
         "wires": [{"from": "left.port", "to": "top"}, {"from": "left.port", "to": "right.port"}],
     }
     net = Network(spec)
-    net.update("top", 1)
+    net.update_contact("top", 1)
     assert net.value("right.port") == 1
-    net.update("right.port", 2)
+    net.update_contact("right.port", 2)
     assert net.value("top") == 2
 
 
@@ -233,22 +233,22 @@ def test_a_contradiction_keeps_the_value_reports_both_and_is_not_forwarded() -> 
     assert net.value("C") == 5
     seen: list[Any] = []
     net.add_listener(lambda r: seen.extend(c.value for c in r.changes if c.contact == "C"))
-    r = net.update("A", 7)
+    r = net.update_contact("A", 7)
     assert net.value("B") == 5
     assert net.value("C") == 5
     assert 7 not in seen
     (record,) = r.contradictions
     assert (record.contact, record.current, record.incoming, record.source) == ("B", 5, 7, "A")
     assert net.contact("B").contradiction == record
-    net.update("A", 5)  # agreeing information clears nothing but adds no contradiction
+    net.update_contact("A", 5)  # agreeing information clears nothing but adds no contradiction
     assert net.value("C") == 5
 
 
 def test_contradiction_clears_when_the_contact_changes_again() -> None:
     net = Network({"contacts": [{"id": "s", "lattice": "shrink-set", "content": ["a", "b"]}]})
-    net.update("s", ["c"])
+    net.update_contact("s", ["c"])
     assert "s" in net.contradictions
-    net.update("s", ["a"])
+    net.update_contact("s", ["a"])
     assert "s" not in net.contradictions and net.value("s") == net.spec.contact(
         "s"
     ).content.__class__(["a"])
@@ -261,7 +261,7 @@ def test_incompatible_value_for_a_lattice_is_a_contradiction_not_a_crash() -> No
             "wires": [{"from": "src", "to": "m"}],
         }
     )
-    r = net.update("src", "not a number")
+    r = net.update_contact("src", "not a number")
     assert net.value("m") is ABSENT
     # across a wire the network itself disagrees with itself: that stays a contradiction
     assert r.contradictions[0].reason == (
@@ -295,13 +295,13 @@ def test_a_value_of_the_wrong_kind_is_refused_and_changes_nothing(write: str, fi
         before = net.contact(contact)
         with pytest.raises(ContentError) as caught:
             if write == "update":
-                net.update(contact, value)
+                net.update_contact(contact, value)
             elif write == "update_many":
                 net.update_many({"m": 4, contact: value})
             elif write == "submit":
                 net.submit(contact, value)
             else:
-                net.apply_many([("m", 9, Stamp(5, "peer")), (contact, value, Stamp(6, "peer"))])
+                net.apply([("m", 9, Stamp(5, "peer")), (contact, value, Stamp(6, "peer"))])
         assert str(caught.value).startswith(f"contact {contact!r}: {message}")
         assert caught.value.contact == contact
         assert net.contact(contact) == before and net.contradictions == {}
@@ -314,7 +314,7 @@ def test_a_value_of_the_wrong_kind_is_refused_and_changes_nothing(write: str, fi
 
 def test_a_value_of_the_right_kind_that_disagrees_is_still_a_contradiction() -> None:
     net = Network({"contacts": [{"id": "i", "lattice": "interval", "content": [0, 1]}]})
-    r = net.update("i", [5, 6])
+    r = net.update_contact("i", [5, 6])
     assert [c.reason for c in r.contradictions] == ["[0, 1] and [5, 6] do not overlap"]
     assert "i" in net.contradictions
 
@@ -337,7 +337,7 @@ def test_a_gadget_that_raises_is_reported_and_propagation_continues() -> None:
             "wires": [{"from": "x", "to": "g.x"}, {"from": "x", "to": "other"}],
         }
         net = Network(spec)
-        r = net.update("x", 3)
+        r = net.update_contact("x", 3)
         assert net.value("other") == 3
         (failure,) = r.failures
         assert failure.gadget == "test-boom" and "ZeroDivisionError" in failure.error
@@ -365,7 +365,7 @@ def test_gadget_outputs_go_through_the_output_contacts_blend_mode() -> None:
     }
     net = Network(spec)
     net.update_many({"a": 5, "b": 5})
-    net.update("a", 1)  # 1 + 5 = 6 < 10: the max lattice keeps 10
+    net.update_contact("a", 1)  # 1 + 5 = 6 < 10: the max lattice keeps 10
     assert net.value("add.sum") == 10
 
 
@@ -390,7 +390,7 @@ def test_step_budget_stops_a_network_that_never_settles_and_names_the_contacts()
             "wires": [{"from": "level", "to": "g.x"}, {"from": "g.y", "to": "level"}],
         }
         net = Network(spec, step_budget=500)
-        r = net.update("level", 0)
+        r = net.update_contact("level", 0)
         assert not r.settled
         assert r.steps >= 500
         assert set(r.unsettled) & {"level", "g.x", "g.y"}
@@ -413,7 +413,7 @@ def _final(
         contradicted = bool(r.contradictions)
     else:
         for cid, v in updates:
-            r = net.update(cid, v)
+            r = net.update_contact(cid, v)
             contradicted |= bool(r.contradictions)
             assert r.settled
     return net.values(), contradicted
@@ -454,7 +454,7 @@ def test_propagation_terminates_on_lattice_networks(
     spec, updates = case
     net = Network(spec)
     for cid, v in updates:
-        assert net.update(cid, v).settled
+        assert net.update_contact(cid, v).settled
 
 
 def test_batch_coalesces_writes_and_applies_them_in_one_run() -> None:
@@ -476,14 +476,14 @@ def test_batch_coalesces_writes_and_applies_them_in_one_run() -> None:
 
 def test_remote_values_with_older_stamps_are_ignored_and_ties_break_the_same_everywhere() -> None:
     net = Network(chain(2), node_id="n1")
-    net.apply("c0", "new", Stamp(10, "n2"))
-    net.apply("c0", "old", Stamp(5, "n3"))
+    net.apply([("c0", "new", Stamp(10, "n2"))])
+    net.apply([("c0", "old", Stamp(5, "n3"))])
     assert net.value("c1") == "new"
     a, b = Network(chain(1)), Network(chain(1))
-    a.apply("c0", "x", Stamp(7, "n"))
-    a.apply("c0", "y", Stamp(7, "n"))
-    b.apply("c0", "y", Stamp(7, "n"))
-    b.apply("c0", "x", Stamp(7, "n"))
+    a.apply([("c0", "x", Stamp(7, "n"))])
+    a.apply([("c0", "y", Stamp(7, "n"))])
+    b.apply([("c0", "y", Stamp(7, "n"))])
+    b.apply([("c0", "x", Stamp(7, "n"))])
     assert a.value("c0") == b.value("c0")
 
 
@@ -504,15 +504,15 @@ def test_an_equal_stamp_tie_is_won_by_the_higher_canonical_json_in_either_order(
     stamp = Stamp(7, "n")
     for first, second in ((low, high), (high, low)):
         net = Network(chain(2), node_id="replica")
-        net.apply("c0", first, stamp)
-        r = net.apply("c0", second, stamp)
+        net.apply([("c0", first, stamp)])
+        r = net.apply([("c0", second, stamp)])
         assert net.value("c0") == net.value("c1") == high and net.stamp("c0") == stamp
         assert r.changed == ({"c0": high, "c1": high} if second is high else {})
 
 
 def test_restore_then_settle_recovers_values_and_stamps() -> None:
     net = Network(EXAMPLES / "calculator.json")
-    net.update("input-a", 1)
+    net.update_contact("input-a", 1)
     saved = list(net.state())
     fresh = Network(EXAMPLES / "calculator.json", apply_initial=False)
     fresh.restore(saved)
@@ -538,8 +538,8 @@ def test_information_joined_from_an_older_stamp_reaches_accept_last_neighbours()
         "wires": [{"from": "m", "to": "z"}],
     }
     net = Network(spec, node_id="n1")
-    net.update("m", 1)
-    r = net.apply("m", 7, Stamp(1, "peer"))
+    net.update_contact("m", 1)
+    r = net.apply([("m", 7, Stamp(1, "peer"))])
     assert net.value("m") == 7 and net.value("z") == 7
     assert r.changed == {"m": 7, "z": 7}
     assert net.stamp("m") > Stamp(1, "peer") and net.clock.tick() > net.stamp("m")
@@ -548,9 +548,9 @@ def test_information_joined_from_an_older_stamp_reaches_accept_last_neighbours()
         [{"id": "floor", "lattice": "max"}], [{"from": "floor", "to": "a", "type": "directed"}]
     )
     net = Network(calc)
-    net.update("b", 1)
-    net.update("floor", 1)
-    net.apply("floor", 10, Stamp(1, "peer"))
+    net.update_contact("b", 1)
+    net.update_contact("floor", 1)
+    net.apply([("floor", 10, Stamp(1, "peer"))])
     assert net.value("a") == 10 and net.value("total") == 11
 
 
@@ -570,8 +570,8 @@ def test_a_merge_contact_joined_at_its_own_stamp_still_reaches_accept_last_neigh
     )
     spec["wires"] = [w for w in spec["wires"] if w["from"] != "a"]
     net = Network(spec)
-    net.update("b", 10)
-    r = net.update("x", 1)
+    net.update_contact("b", 10)
+    r = net.update_contact("x", 1)
     assert net.value("add.sum") == 11 and net.stamp("add.sum") == net.stamp("x")
     assert net.value("m") == 11 and net.value("z") == 11
     assert net.stamp("m") > net.stamp("x") and net.stamp("z") == net.stamp("m")
@@ -597,25 +597,25 @@ def test_a_failed_restore_changes_nothing() -> None:
 def test_unknown_contact_suggests_the_closest() -> None:
     net = Network(EXAMPLES / "calculator.json")
     with pytest.raises(UnknownContact, match="did you mean 'result'"):
-        net.update("resutl", 1)
+        net.update_contact("resutl", 1)
 
 
 def test_unencodable_content_names_the_contact() -> None:
     net = Network(chain(1))
     with pytest.raises(ContentError, match=r"contact 'c0'.*finite"):
-        net.update("c0", math.nan)
+        net.update_contact("c0", math.nan)
     with pytest.raises(ContentError, match="contact 'c0'"):
-        net.update("c0", {"k": object()})
+        net.update_contact("c0", {"k": object()})
     assert net.value("c0") is ABSENT
 
 
 def test_writing_absent_is_refused_with_the_reason() -> None:
     net = Network(chain(1))
     for write in (
-        lambda: net.update("c0", ABSENT),
+        lambda: net.update_contact("c0", ABSENT),
         lambda: net.update_many({"c0": ABSENT}),
         lambda: net.submit("c0", ABSENT),
-        lambda: net.apply("c0", ABSENT, Stamp(1, "peer")),
+        lambda: net.apply([("c0", ABSENT, Stamp(1, "peer"))]),
     ):
         with pytest.raises(ContentError, match="cannot write ABSENT"):
             write()
@@ -626,11 +626,11 @@ def test_text_with_a_lone_surrogate_is_refused_at_the_write(value: Any) -> None:
     # it cannot be stored or sent as JSON, so it must not get into a contact
     net = Network(chain(2))
     with pytest.raises(ContentError, match=r"contact 'c0'.*lone surrogate"):
-        net.update("c0", value)
+        net.update_contact("c0", value)
     with pytest.raises(ContentError, match=r"contact 'c0'.*lone surrogate"):
         net.restore([("c0", value, Stamp(1, "n"))])
     assert net.value("c0") is ABSENT and net.value("c1") is ABSENT
-    net.update("c0", ["é", "😀"])
+    net.update_contact("c0", ["é", "😀"])
     assert net.value("c1") == ["é", "😀"]
 
 
@@ -643,9 +643,9 @@ def test_content_too_deep_or_containing_itself_is_a_content_error() -> None:
         deep = [deep]
     for value in (cyclic, deep):
         with pytest.raises(ContentError, match=r"contact 'c0'.*nested more than 254 levels"):
-            net.update("c0", value)
+            net.update_contact("c0", value)
         with pytest.raises(ContentError, match="nested more than 254 levels"):
-            net.apply("c0", value, Stamp(1, "peer"))
+            net.apply([("c0", value, Stamp(1, "peer"))])
     assert net.value("c0") is ABSENT
 
 
@@ -667,8 +667,8 @@ async def test_change_stream_delivers_results_in_order() -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(consume)
         await anyio.lowlevel.checkpoint()
-        net.update("c0", 1)
-        net.update("c1", 2)
+        net.update_contact("c0", 1)
+        net.update_contact("c1", 2)
     assert received == [{"c0": 1, "c1": 1}, {"c1": 2, "c0": 2}]
     stream.close()
 
@@ -678,7 +678,7 @@ async def test_a_slow_subscriber_is_cut_off_loudly_not_silently() -> None:
     net = Network(chain(1))
     stream = net.changes(max_buffer=2)
     for i in range(5):
-        net.update("c0", i)
+        net.update_contact("c0", i)
     got = []
     with pytest.raises(ChangeStreamOverflow):
         async for r in stream:
@@ -697,11 +697,23 @@ def test_apply_refuses_what_is_not_a_stamp_and_changes_nothing(stamp: Any) -> No
     spec = {"contacts": [{"id": "s", "lattice": "grow-set", "blend": "merge"}, {"id": "c"}]}
     net = Network(spec)
     with pytest.raises(ValueError, match=r"contact 's': .* is not a stamp"):
-        net.apply_many([("c", 1, Stamp(3, "n")), ("s", [1], stamp)])
+        net.apply([("c", 1, Stamp(3, "n")), ("s", [1], stamp)])
     assert net.value("s", None) is None and net.value("c", None) is None
 
 
 def test_apply_takes_a_plain_pair_as_a_stamp() -> None:
     net = Network({"contacts": [{"id": "c"}]})
-    net.apply("c", 1, (3, "n"))  # type: ignore[arg-type]
+    net.apply([("c", 1, (3, "n"))])  # type: ignore[list-item]
     assert net.contact("c").stamp == Stamp(3, "n") and type(net.contact("c").stamp) is Stamp
+
+
+def test_the_old_engine_verbs_warn_and_still_work() -> None:
+    """``update`` and ``apply_many`` are deprecated names of ``update_contact`` and
+    ``apply`` (one set of verbs in engine, runtime and node), kept for one release."""
+    net = Network(chain(2))
+    with pytest.warns(DeprecationWarning, match="use Network.update_contact"):
+        result = net.update("c0", "x")
+    assert [c.contact for c in result.changes] == ["c0", "c1"] and net.value("c1") == "x"
+    with pytest.warns(DeprecationWarning, match="use Network.apply"):
+        net.apply_many([("c0", "y", Stamp(net.stamp("c0").hlc + 10, "peer"))], source="peer")
+    assert net.value("c1") == "y" and net.contact("c0").stamp.node == "peer"

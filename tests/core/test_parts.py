@@ -110,9 +110,9 @@ def test_each_use_expands_into_an_ordinary_group_with_namespaced_ids() -> None:
 
 def test_instances_compute_each_on_their_own() -> None:
     net = Network(two_adders())
-    net.update("y", 2)
+    net.update_contact("y", 2)
     assert (net.value("z"), net.value("t")) == (3, 5)
-    net.update("x", 10)
+    net.update_contact("x", 10)
     assert (net.value("z"), net.value("t")) == (12, 14)
 
 
@@ -120,7 +120,7 @@ def test_the_rooms_example_converts_both_ways_in_every_room() -> None:
     net = Network(EXAMPLES / "rooms.json")
     assert net.value("kitchen-f") == 68
     assert net.value("hall-c") == 10
-    net.update("attic-f", 212)
+    net.update_contact("attic-f", 212)
     assert net.value("attic-c") == 100
     assert net.value("kitchen-c") == 20  # the rooms do not share anything
     assert {g.attributes.get(PART_ATTRIBUTE) for g in net.spec.groups if "/" not in g.id} == {
@@ -162,7 +162,7 @@ def test_parts_use_other_parts_and_their_ids_nest() -> None:
     assert spec.group("s3/two").attributes[PART_ATTRIBUTE] == "adder"
     assert "s3/partial->s3/two/a" in {w.id for w in spec.wires}
     net = Network(spec)
-    net.update("c", 4)
+    net.update_contact("c", 4)
     assert net.value("s") == 7
 
 
@@ -172,7 +172,7 @@ def test_a_port_bound_to_null_is_left_unconnected() -> None:
     spec = load_spec(data)
     assert [w.id for w in spec.wires if "first/sum" in (w.source, w.target)] == ["first/out"]
     net = Network(spec)
-    net.update("y", 2)
+    net.update_contact("y", 2)
     assert net.value("first/sum") == 3 and net.value("z", None) is None
 
 

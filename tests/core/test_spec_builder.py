@@ -63,7 +63,7 @@ def test_handles_carry_the_ids_of_the_built_spec() -> None:
     assert attic["fahrenheit"].id == "attic/fahrenheit"
     assert list(attic) == ["celsius", "fahrenheit"]
     net = Network(builder.build())
-    net.update(attic["fahrenheit"].id, 212)
+    net.update_contact(attic["fahrenheit"].id, 212)
     assert net.value(attic["celsius"].id) == 100
     with pytest.raises(KeyError, match=r"'attic' \(part 'c-to-f'\) has no port 'kelvin'"):
         attic["kelvin"]

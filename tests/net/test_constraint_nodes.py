@@ -123,7 +123,7 @@ async def test_generated_constraint_networks_split_over_two_nodes_reach_the_one_
     reference = Network(spec)
     settled = True
     for contact, value in writes:
-        settled &= reference.update(contact, value).settled
+        settled &= reference.update_contact(contact, value).settled
     groups = sorted(g.id for g in spec.groups if g.gadget)
     half = len(groups) // 2
     async with node("left", spec, groups=groups[:half]) as (a, sa):
