@@ -14,16 +14,24 @@ right there, with the JSON path the item would have; ``build()`` reports everyth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from bassline.codec import to_json
 from bassline.content import ABSENT
-from bassline.errors import PluginNotFound, SpecError, SpecProblem
+from bassline.errors import PluginNotFound
 from bassline.gadgets import get_gadget
-from bassline.spec.load import gadget_port_boundaries, parse_spec
+from bassline.spec.builder_items import (
+    bindings,
+    boundary_of,
+    contact_fields,
+    fail,
+    named,
+    port_wire,
+)
+from bassline.spec.items import gadget_port_boundaries
+from bassline.spec.load import parse_spec
 from bassline.spec.model import Bassline, Boundary, WireType
 from bassline.spec.parts import SEPARATOR
 
@@ -70,10 +78,6 @@ class GroupRef:
         return self.id
 
 
-def _fail(path: str, message: str) -> SpecError:
-    return SpecError([SpecProblem(path, message)])
-
-
 class _Scope:
     """What a part and a whole spec have in common: groups, contacts, wires, uses."""
 
@@ -94,9 +98,7 @@ class _Scope:
     # ------------------------------------------------------------------ checks
 
     def _claim_group(self, gid: str, path: str) -> None:
-        taken = self._group_ids.get(gid) or self._contact_ids.get(gid)
-        if taken is not None:
-            raise _fail(f"{path}.id", f"{gid!r} is already used in {self._what} (at {taken})")
+        self._check_free([gid], path)
         self._group_ids[gid] = path
 
     def _claim_contact(self, cid: str, path: str) -> None:
@@ -108,13 +110,13 @@ class _Scope:
         for cid in ids:
             taken = self._contact_ids.get(cid) or self._group_ids.get(cid)
             if taken is not None:
-                raise _fail(f"{path}.id", f"{cid!r} is already used in {self._what} (at {taken})")
+                raise fail(f"{path}.id", f"{cid!r} is already used in {self._what} (at {taken})")
 
     def _mine(self, ref: Any, path: str) -> str:
         if not isinstance(ref, ContactRef):
             raise TypeError(f"{path}: expected a ContactRef (a handle), got {type(ref).__name__}")
         if ref.owner is not self:
-            raise _fail(
+            raise fail(
                 path, f"contact {ref.id!r} belongs to {ref.owner._what}, not to {self._what}"
             )
         return ref.id
@@ -125,16 +127,38 @@ class _Scope:
         if not isinstance(ref, GroupRef):
             raise TypeError(f"{path}: expected a GroupRef (a handle), got {type(ref).__name__}")
         if ref.owner is not self:
-            raise _fail(path, f"group {ref.id!r} belongs to {ref.owner._what}, not to {self._what}")
+            raise fail(path, f"group {ref.id!r} belongs to {ref.owner._what}, not to {self._what}")
         if ref.id in self._instances:
-            raise _fail(
+            raise fail(
                 path,
                 f"{ref.id!r} is an instance of part {ref.part!r}: {holds} go in the part's "
                 "definition instead",
             )
         if ref.id in self._gadgets:
-            raise _fail(path, f"group {ref.id!r} is a gadget and cannot contain {holds}")
+            raise fail(path, f"group {ref.id!r} is a gadget and cannot contain {holds}")
         return ref.id
+
+    def _targets(
+        self,
+        ports: Mapping[str, ContactRef | None] | None,
+        more: Mapping[str, ContactRef | None],
+        expected: Mapping[str, Any],
+        where: str,
+        port_path: Callable[[str], str],
+    ) -> dict[str, str | None]:
+        """Each port's bound contact id (or None), every port given once, every handle ours."""
+        given = bindings(ports, more, expected, where)
+        return {p: None if c is None else self._mine(c, port_path(p)) for p, c in given.items()}
+
+    def _item(
+        self, id: str, path: str, within: GroupRef | None, key: str, *, holds: str, **first: Any
+    ) -> dict[str, Any]:
+        """A new item ``{"id": id, **first}``, put in group ``within`` (checked) under ``key``."""
+        item: dict[str, Any] = {"id": id, **first}
+        group_id = self._group_id(within, f"{path}.{key}", holds=holds)
+        if group_id is not None:
+            item[key] = group_id
+        return item
 
     # ------------------------------------------------------------------ adding things
 
@@ -148,14 +172,7 @@ class _Scope:
     ) -> GroupRef:
         """Add a plain group (inside ``parent``, else at the top of this part or spec)."""
         path = f"{self._base}.groups[{len(self._groups)}]"
-        item: dict[str, Any] = {"id": id}
-        parent_id = self._group_id(parent, f"{path}.parent", holds="groups")
-        if parent_id is not None:
-            item["parent"] = parent_id
-        if name is not None:
-            item["name"] = name
-        if attributes:
-            item["attributes"] = dict(attributes)
+        item = named(self._item(id, path, parent, "parent", holds="groups"), name, attributes)
         self._claim_group(id, path)
         self._groups.append(item)
         return GroupRef(self, id)
@@ -177,17 +194,11 @@ class _Scope:
         ``lattice`` makes it a merge contact; ``content`` is its initial content.
         """
         path = f"{self._base}.contacts[{len(self._contacts)}]"
-        item: dict[str, Any] = {"id": id}
-        group_id = self._group_id(group, f"{path}.group", holds="contacts")
-        if group_id is not None:
-            item["group"] = group_id
-        item |= _contact_fields(
+        item = self._item(id, path, group, "group", holds="contacts")
+        item |= contact_fields(
             blend=blend, lattice=lattice, boundary=boundary, content=content, path=path
         )
-        if name is not None:
-            item["name"] = name
-        if attributes:
-            item["attributes"] = dict(attributes)
+        named(item, name, attributes)
         self._claim_contact(id, path)
         self._contacts.append(item)
         return ContactRef(self, id)
@@ -232,21 +243,14 @@ class _Scope:
         try:
             kind = get_gadget(gadget)
         except PluginNotFound as exc:
-            raise _fail(f"{path}.gadget", str(exc)) from None
+            raise fail(f"{path}.gadget", str(exc)) from None
         expected = gadget_port_boundaries(kind)
-        given = _bindings(ports, more, expected, f"{path} (gadget {gadget!r})")
-        targets = {
-            p: None if c is None else self._mine(c, f"{path}: port {p!r}") for p, c in given.items()
-        }
-        parent_id = self._group_id(parent, f"{path}.parent", holds="groups")
+        where = f"{path} (gadget {gadget!r})"
+        targets = self._targets(ports, more, expected, where, lambda p: f"{path}: port {p!r}")
+        item = self._item(id, path, parent, "parent", holds="groups", gadget=gadget)
         self._check_free([id, *(f"{id}.{port}" for port in expected)], path)
         self._claim_group(id, path)
-        item: dict[str, Any] = {"id": id, "gadget": gadget}
-        if parent_id is not None:
-            item["parent"] = parent_id
-        if attributes:
-            item["attributes"] = dict(attributes)
-        self._groups.append(item)
+        self._groups.append(named(item, None, attributes))
         self._gadgets.add(id)
         handles: dict[str, ContactRef] = {}
         for port, boundary in expected.items():
@@ -259,7 +263,7 @@ class _Scope:
             handles[port] = ContactRef(self, cid)
             outer = targets[port]
             if outer is not None:
-                self._wires.append(_port_wire(outer, cid, boundary))
+                self._wires.append(port_wire(outer, cid, boundary))
         return GroupRef(self, id, handles, gadget=gadget)
 
     def use(
@@ -285,25 +289,18 @@ class _Scope:
             raise TypeError(f"{path}: expected a Part, got {type(part).__name__}")
         if isinstance(self, Part) and (part is self or self in part.parts_used()):
             chain = [self.name] if part is self else part._chain_to(self)
-            raise _fail(
+            raise fail(
                 f"{path}.part",
                 f"part {self.name!r} would use itself: " + " -> ".join([self.name, *chain]),
             )
-        given = _bindings(ports, more, part._ports, f"{path} (part {part.name!r})")
-        targets = {
-            p: None if c is None else self._mine(c, f"{path}.ports.{p}") for p, c in given.items()
-        }
-        parent_id = self._group_id(parent, f"{path}.parent", holds="instances")
+        where = f"{path} (part {part.name!r})"
+        targets = self._targets(ports, more, part._ports, where, lambda p: f"{path}.ports.{p}")
+        item = self._item(
+            id, path, parent, "parent", holds="instances", part=part.name, ports=targets
+        )
         self._check_free([id, *(id + SEPARATOR + port for port in part._ports)], path)
         self._claim_group(id, path)
-        item: dict[str, Any] = {"id": id, "part": part.name, "ports": targets}
-        if parent_id is not None:
-            item["parent"] = parent_id
-        if name is not None:
-            item["name"] = name
-        if attributes:
-            item["attributes"] = dict(attributes)
-        self._uses.append(item)
+        self._uses.append(named(item, name, attributes))
         self._used.append(part)
         self._instances.add(id)
         handles: dict[str, ContactRef] = {}
@@ -339,71 +336,6 @@ class _Scope:
         return list(found.values())
 
 
-def _contact_fields(
-    *,
-    blend: str | None,
-    lattice: str | None,
-    boundary: str | Boundary | None,
-    content: Any,
-    path: str,
-) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    if blend is not None:
-        item["blend"] = blend
-    if lattice is not None:
-        item["lattice"] = lattice
-    if boundary is not None:
-        item["boundary"] = _boundary(boundary, f"{path}.boundary").value
-    if content is not ABSENT:
-        try:
-            item["content"] = to_json(content)
-        except ValueError as exc:
-            raise _fail(f"{path}.content", str(exc)) from None
-    return item
-
-
-def _boundary(value: str | Boundary, path: str) -> Boundary:
-    try:
-        return Boundary(value)
-    except ValueError:
-        allowed = ", ".join(b.value for b in Boundary)
-        raise _fail(path, f"unknown boundary {value!r} (expected one of: {allowed})") from None
-
-
-def _bindings(
-    ports: Mapping[str, ContactRef | None] | None,
-    more: Mapping[str, ContactRef | None],
-    expected: Mapping[str, Any],
-    where: str,
-) -> dict[str, ContactRef | None]:
-    given = dict(ports or {})
-    twice = sorted(set(given) & set(more))
-    if twice:
-        raise _fail(where, f"port(s) {', '.join(twice)} given both in the mapping and as keywords")
-    given |= more
-    extra = [p for p in given if p not in expected]
-    if extra:
-        listed = ", ".join(expected) or "none"
-        raise _fail(where, f"no port(s) {', '.join(extra)} (ports: {listed})")
-    missing = [p for p in expected if p not in given]
-    if missing:
-        raise _fail(
-            where,
-            f"missing port(s) {', '.join(missing)} (give each a contact, or None to leave it "
-            "unconnected)",
-        )
-    return {p: given[p] for p in expected}
-
-
-def _port_wire(outer: str, port: str, boundary: Boundary) -> dict[str, Any]:
-    """The wire between a gadget's port contact and the contact it is bound to."""
-    if boundary is Boundary.OUTPUT:
-        return {"from": port, "to": outer, "type": WireType.DIRECTED.value}
-    if boundary is Boundary.INPUT:
-        return {"from": outer, "to": port, "type": WireType.DIRECTED.value}
-    return {"from": outer, "to": port}
-
-
 class Part(_Scope):
     """A compound part: define it once, then ``use`` it in a spec or in other parts.
 
@@ -436,8 +368,8 @@ class Part(_Scope):
         """
         path = f"{self._base}.ports[{len(self._port_items)}]"
         item: dict[str, Any] = {"id": id}
-        direction = _boundary(boundary, f"{path}.boundary")
-        item |= _contact_fields(
+        direction = boundary_of(boundary, f"{path}.boundary")
+        item |= contact_fields(
             blend=blend,
             lattice=lattice,
             boundary=None if direction is Boundary.BOTH else direction,  # the default
@@ -498,7 +430,7 @@ class SpecBuilder(_Scope):
     def endpoint(self, group: GroupRef, node: str, url: str = "") -> None:
         """Say which node runs ``group`` (any group: an instance, a gadget, a plain group)."""
         if not isinstance(group, GroupRef) or group.owner is not self:
-            raise _fail(f"$.endpoints.{group}", f"{group!r} is not a group of {self._what}")
+            raise fail(f"$.endpoints.{group}", f"{group!r} is not a group of {self._what}")
         self._endpoints[group.id] = {"node": node, "url": url}
 
     def to_data(self) -> dict[str, Any]:
@@ -507,7 +439,7 @@ class SpecBuilder(_Scope):
         for part in self.parts_used():
             other = parts.setdefault(part.name, part)
             if other is not part:
-                raise _fail(
+                raise fail(
                     f"$.parts.{part.name}",
                     f"two different parts are named {part.name!r}; give each its own name",
                 )

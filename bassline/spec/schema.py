@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bassline.spec.load import ID_PATTERN, MAX_ID_LENGTH, MAX_WIRE_ID_LENGTH, URL_PATTERN
+from bassline.spec.checker import ID_PATTERN, MAX_ID_LENGTH, MAX_WIRE_ID_LENGTH, URL_PATTERN
 from bassline.spec.model import BlendMode, Boundary, WireType
 
 __all__ = ["spec_json_schema"]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import bassline.spec.load
+import bassline.spec.expand
 from bassline import Network, SpecError, load_spec, validate_spec
 from bassline.lattices import Interval
 from bassline.spec import PART_ATTRIBUTE, Boundary, WireType, parse_spec
@@ -595,7 +595,7 @@ def test_a_long_instance_id_fits_until_an_expanded_id_is_too_long() -> None:
 def test_definitions_that_double_at_every_level_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bassline.spec.load, "MAX_EXPANDED", 1000)
+    monkeypatch.setattr(bassline.spec.expand, "MAX_EXPANDED", 1000)
     parts: dict[str, Any] = {"p0": {"contacts": [{"id": "c"}]}}
     for i in range(1, 12):
         parts[f"p{i}"] = {
