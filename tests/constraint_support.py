@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from bassline.gadgets import numeric as num
+from bassline.gadgets import rounding
 from bassline.lattices import Interval
 from bassline.spec import Bassline, parse_spec
 
@@ -67,8 +68,8 @@ def constraint_spec(
 
 def around(point: Fraction, below: Fraction | None, above: Fraction | None) -> Interval:
     """An interval holding ``point``, ``below`` under it and ``above`` over it (None: open)."""
-    lo = None if below is None else num._round(point - below, -1)
-    hi = None if above is None else num._round(point + above, 1)
+    lo = None if below is None else rounding.round_fraction(point - below, -1)
+    hi = None if above is None else rounding.round_fraction(point + above, 1)
     return Interval(lo, hi)
 
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bassline.gadgets import get_gadget
+from bassline.gadgets import get_gadget, rounding
 from bassline.gadgets import numeric as num
 from bassline.lattices import Interval
 
@@ -63,8 +63,8 @@ def points(draw: st.DrawFn, value: Any, n: int = 4) -> list[Fraction]:
             picks.append(Fraction(b))
     if lo <= 0 <= hi:
         picks.append(Fraction(0))
-    low = None if lo == -math.inf else num._to_float(lo, 1) if type(lo) is int else lo
-    high = None if hi == math.inf else num._to_float(hi, -1) if type(hi) is int else hi
+    low = None if lo == -math.inf else rounding.to_float(lo, 1) if type(lo) is int else lo
+    high = None if hi == math.inf else rounding.to_float(hi, -1) if type(hi) is int else hi
     low = None if low is None else low + 0.0  # -0.0 + 0.0 is 0.0: hypothesis wants lo <= hi
     high = None if high is None else high + 0.0
     if low is None or high is None or low <= high:

@@ -8,7 +8,8 @@ every ``x`` in ``X`` and ``y`` in ``Y`` the true (real-number) result of ``op(x,
 - integer bounds stay exact integers wherever Python's integer arithmetic is exact;
 - a float bound is the correctly rounded result, stepped out by one ``math.nextafter`` only
   when the rounding went inwards (the exact error is computed with error-free transformations,
-  or with :class:`fractions.Fraction` outside their range), so exact results stay exact;
+  or with :class:`fractions.Fraction` outside their range), so exact results stay exact
+  (:mod:`bassline.gadgets.rounding` rounds one bound at a time);
 - ``power`` with a non-integer exponent relies on the platform's ``pow``, which is not
   correctly rounded: its bounds are stepped out by :data:`POW_ULPS` units in the last place.
 
@@ -19,11 +20,27 @@ largest float) and is unbounded on its far side.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable
-from fractions import Fraction
 from typing import Any
 
+from bassline.gadgets.rounding import (
+    INF,
+    MAX_FLOAT,
+    Bound,
+    Bounds,
+    add_rounded,
+    div_rounded,
+    exact_float,
+    mul_rounded,
+    outward,
+    overflow,
+    product_error,
+    quotient_error,
+    raw_quotient,
+    sqrt_rounded,
+    to_float,
+    widen,
+)
 from bassline.lattices.values import Interval
 
 __all__ = [
@@ -54,18 +71,12 @@ __all__ = [
     "truth",
 ]
 
-INF = math.inf
-_MAXF = sys.float_info.max
+
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
-_EXACT_INT = 2**53
 POW_ULPS = 2
 """How many units in the last place ``power`` widens each float bound by (``pow`` is faithful,
 not correctly rounded, on the platforms Python supports)."""
-
-Bound = int | float
-Bounds = tuple[Bound, Bound]
-"""``(lo, hi)``: ``-inf`` and ``inf`` are unbounded sides. ``lo <= hi`` unless empty."""
 
 WHOLE: Bounds = (-INF, INF)
 """The whole number line: no information."""
@@ -91,11 +102,11 @@ def bounds(value: Any) -> Bounds:
 
 def _content_bound(x: Bound, direction: int) -> Bound | None:
     if x == -INF:
-        return None if direction < 0 else -_MAXF
+        return None if direction < 0 else -MAX_FLOAT
     if x == INF:
-        return None if direction > 0 else _MAXF
+        return None if direction > 0 else MAX_FLOAT
     if type(x) is int and not _INT_MIN <= x <= _INT_MAX:
-        return _to_float(x, direction)
+        return to_float(x, direction)
     return x
 
 
@@ -128,162 +139,8 @@ def hull(parts: Iterable[Bounds]) -> Bounds | None:
     return (lo, hi)
 
 
-# ---------------------------------------------------------------------- directed rounding
-
-
-def _overflow(value: float, direction: int) -> float:
-    """A bound for a finite result whose float rounded to ``value`` = +-inf."""
-    if value > 0:
-        return _MAXF if direction < 0 else INF
-    return -INF if direction < 0 else -_MAXF
-
-
-def _to_float(x: int, direction: int) -> float:
-    """A float at or beyond the integer ``x`` in ``direction`` (-1 down, +1 up)."""
-    try:
-        f = float(x)
-    except OverflowError:
-        return _overflow(float(x > 0) * 2 - 1, direction)
-    if direction < 0 and f > x:
-        return math.nextafter(f, -INF)
-    if direction > 0 and f < x:
-        return math.nextafter(f, INF)
-    return f
-
-
-def _round(q: Fraction, direction: int) -> float:
-    """A float at or beyond the exact value ``q`` in ``direction``."""
-    try:
-        f = float(q)  # numerator / denominator: correctly rounded
-    except OverflowError:
-        return _overflow(1.0 if q > 0 else -1.0, direction)
-    if direction < 0 and f > q:
-        return math.nextafter(f, -INF)
-    if direction > 0 and f < q:
-        return math.nextafter(f, INF)
-    return f
-
-
-def _step(f: float, error: float | Fraction, direction: int) -> float:
-    """``f`` is a rounded result; the true one is ``f + error``. The bound in ``direction``."""
-    if direction < 0:
-        return f if error >= 0 else math.nextafter(f, -INF)
-    return f if error <= 0 else math.nextafter(f, INF)
-
-
-_SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two halves
-_TINY = 2.0**-960
-_HUGE = 2.0**995
-
-
-def _product_error(a: float, b: float, p: float) -> float | Fraction:
-    """The exact ``a * b - p`` for ``p = fl(a * b)`` (Dekker's two-product, or Fractions)."""
-    if _TINY < abs(p) < _HUGE and abs(a) < _HUGE and abs(b) < _HUGE:
-        t = _SPLITTER * a
-        ah = t - (t - a)
-        al = a - ah
-        t = _SPLITTER * b
-        bh = t - (t - b)
-        bl = b - bh
-        return ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return Fraction(a) * Fraction(b) - Fraction(p)
-
-
-def _float(x: Bound) -> float | None:
-    """``x`` as a float if that is exact (None for an integer beyond 2**53)."""
-    if type(x) is float:
-        return x
-    if -_EXACT_INT <= x <= _EXACT_INT:
-        return float(x)
-    return None
-
-
-def _add(a: Bound, b: Bound, direction: int) -> Bound:
-    """``a + b`` rounded in ``direction`` (never NaN: only same-side infinities meet)."""
-    if type(a) is int and type(b) is int:
-        return a + b
-    fa, fb = _float(a), _float(b)
-    if fa is None or fb is None:  # an integer beyond 2**53
-        if a - a != 0 or b - b != 0:
-            return a + b  # an infinity plus a finite number
-        return _round(Fraction(a) + Fraction(b), direction)
-    s = fa + fb
-    if s - s != 0:  # an infinity
-        if fa - fa != 0 or fb - fb != 0:
-            return s
-        return _overflow(s, direction)
-    bb = s - fa
-    error = (fa - (s - bb)) + (fb - bb)  # Knuth's two-sum: fa + fb == s + error exactly
-    return _step(s, error, direction)
-
-
 def _neg(a: Bound) -> Bound:
     return -a
-
-
-def _mul(a: Bound, b: Bound, direction: int) -> Bound:
-    """``a * b`` rounded in ``direction``; ``0 * inf`` is 0 (an interval holds only reals)."""
-    if type(a) is int and type(b) is int:
-        return a * b
-    if a == 0 or b == 0:
-        return 0.0
-    fa, fb = _float(a), _float(b)
-    if fa is None or fb is None:  # an integer beyond 2**53
-        if a - a != 0 or b - b != 0:
-            return float(a) * float(b)  # an infinity times a non-zero number
-        return _round(Fraction(a) * Fraction(b), direction)
-    p = fa * fb
-    if p - p != 0:
-        if fa - fa != 0 or fb - fb != 0:
-            return p
-        return _overflow(p, direction)
-    return _step(p, _product_error(fa, fb, p), direction)
-
-
-def _div(a: Bound, b: Bound, direction: int) -> Bound | None:
-    """``a / b`` (``b != 0``) rounded in ``direction``; None for ``inf / inf``."""
-    if a == 0:
-        return 0.0
-    fa, fb = _float(a), _float(b)
-    if fa is None or fb is None:  # an integer beyond 2**53
-        if b - b != 0:
-            return 0.0  # a finite number over an infinity
-        if a - a != 0:
-            return float(a) / float(b)
-        return _round(Fraction(a) / Fraction(b), direction)
-    if fb - fb != 0:  # x / inf
-        return None if fa - fa != 0 else 0.0
-    if fa - fa != 0:
-        return fa / fb
-    q = fa / fb
-    if q - q != 0:
-        return _overflow(q, direction)
-    if q == 0 or abs(q) >= _HUGE or abs(fb) >= _HUGE or abs(fa) <= _TINY:
-        return _round(Fraction(fa) / Fraction(fb), direction)
-    p = q * fb
-    if p - p != 0:  # q * fb overflows (q was rounded up to near the largest float)
-        return _round(Fraction(fa) / Fraction(fb), direction)
-    residual = (fa - p) - _product_error(q, fb, p)  # fa - q*fb, sign exact
-    return _step(q, residual if fb > 0 else -residual, direction)
-
-
-def _sqrt(a: Bound, direction: int) -> float:
-    """The square root of ``a >= 0`` rounded in ``direction``."""
-    if a == 0:
-        return 0.0
-    if a == INF:
-        return INF
-    fa = _float(a)
-    if fa is None:  # a huge integer: bound it by floats first
-        fa = _to_float(int(a), direction)
-    s = math.sqrt(fa)
-    residual: float | Fraction
-    if _TINY < fa < _HUGE:
-        p = s * s
-        residual = (fa - p) - _product_error(s, s, p)
-    else:
-        residual = Fraction(fa) - Fraction(s) ** 2
-    return _step(s, residual, direction)
 
 
 # ---------------------------------------------------------------------- operations on bounds
@@ -291,12 +148,12 @@ def _sqrt(a: Bound, direction: int) -> float:
 
 def add(x: Bounds, y: Bounds) -> Bounds:
     """``X + Y``."""
-    return (_add(x[0], y[0], -1), _add(x[1], y[1], 1))
+    return (add_rounded(x[0], y[0], -1), add_rounded(x[1], y[1], 1))
 
 
 def sub(x: Bounds, y: Bounds) -> Bounds:
     """``X - Y``."""
-    return (_add(x[0], _neg(y[1]), -1), _add(x[1], _neg(y[0]), 1))
+    return (add_rounded(x[0], _neg(y[1]), -1), add_rounded(x[1], _neg(y[0]), 1))
 
 
 def neg(x: Bounds) -> Bounds:
@@ -312,95 +169,38 @@ def mul(x: Bounds, y: Bounds) -> Bounds:
         ps = (x0 * y0, x0 * y1, x1 * y0, x1 * y1)
         return (min(ps), max(ps))
     corners = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
-    f = [_float(b) for b in (x0, x1, y0, y1)]
+    f = [exact_float(b) for b in (x0, x1, y0, y1)]
     if None in f:  # an integer beyond 2**53: round every corner both ways
         return (
-            min(_mul(a, b, -1) for a, b in corners),
-            max(_mul(a, b, 1) for a, b in corners),
+            min(mul_rounded(a, b, -1) for a, b in corners),
+            max(mul_rounded(a, b, 1) for a, b in corners),
         )
     # each float product is correctly rounded, and rounding is monotone: the true extreme
     # is among the corners whose rounded product is the extreme one
     fx0, fx1, fy0, fy1 = f
     fcorners = dict.fromkeys(((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1)))
     raw = [(a, b, 0.0 if a == 0 or b == 0 else a * b) for a, b in fcorners]  # type: ignore[operator]
-    return _outward(raw, _fmul_error)
-
-
-def _outward(raw: list[tuple[Any, Any, float]], error: Any) -> Bounds:
-    """The extreme rounded corner values, each stepped outward if its rounding went inward.
-
-    ``raw`` holds float corners ``(a, b, fl(a op b))`` (NaN for a corner with no value);
-    ``error(a, b, r)`` has the sign of the exact ``(a op b) - r``. A corner with a zero or an
-    infinite operand is exact (by the interval conventions); an infinite result of finite
-    operands is an overflow.
-    """
-    lo_raw = hi_raw = math.nan
-    for _, _, r in raw:
-        if r == r:
-            if not lo_raw <= r:
-                lo_raw = r
-            if not hi_raw >= r:
-                hi_raw = r
-    lo = hi = math.nan
-    for a, b, r in raw:
-        if r != lo_raw and r != hi_raw:
-            continue
-        exact = a == 0 or b == 0 or a - a != 0 or b - b != 0
-        overflow = not exact and r - r != 0
-        if r == lo_raw:
-            v = r if exact else _overflow(r, -1) if overflow else _step(r, error(a, b, r), -1)
-            if not lo <= v:
-                lo = v
-        if r == hi_raw:
-            v = r if exact else _overflow(r, 1) if overflow else _step(r, error(a, b, r), 1)
-            if not hi >= v:
-                hi = v
-    return (lo, hi)
-
-
-def _fmul_error(a: float, b: float, p: float) -> float | Fraction:
-    return _product_error(a, b, p)
-
-
-def _fdiv_error(a: float, b: float, q: float) -> float | Fraction:
-    """The sign-exact ``a / b - q`` (scaled by ``b``'s sign: only its sign matters)."""
-    if abs(q) >= _HUGE or abs(b) >= _HUGE or abs(a) <= _TINY:
-        return Fraction(a) / Fraction(b) - Fraction(q)
-    p = q * b
-    if p - p != 0:
-        return Fraction(a) / Fraction(b) - Fraction(q)
-    residual = (a - p) - _product_error(q, b, p)  # a - q*b, sign exact
-    return residual if b > 0 else -residual
+    return outward(raw, product_error)
 
 
 def _div_nonzero(x: Bounds, y: Bounds) -> Bounds:
     """``X / Y`` for ``Y`` not holding 0: the extreme corner quotients, rounded outward."""
     corners = ((x[0], y[0]), (x[0], y[1]), (x[1], y[0]), (x[1], y[1]))
-    f = [_float(b) for b in (*x, *y)]
+    f = [exact_float(b) for b in (*x, *y)]
     if None in f:  # an integer beyond 2**53: round every corner both ways
-        los = [q for a, b in corners if (q := _div(a, b, -1)) is not None]
-        his = [q for a, b in corners if (q := _div(a, b, 1)) is not None]
+        los = [q for a, b in corners if (q := div_rounded(a, b, -1)) is not None]
+        his = [q for a, b in corners if (q := div_rounded(a, b, 1)) is not None]
         return (min(los), max(his))
     fx0, fx1, fy0, fy1 = f
     fcorners = dict.fromkeys(((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1)))
-    raw = [(a, b, _raw_quotient(a, b)) for a, b in fcorners]  # type: ignore[arg-type]
-    return _outward(raw, _fdiv_error)  # inf / inf (NaN) is no corner value
-
-
-def _raw_quotient(a: float, b: float) -> float:
-    """``a / b`` rounded to nearest, with the interval conventions: ``x / inf`` is 0 for a
-    finite x, ``0 / b`` is 0, and ``inf / inf`` is NaN (no corner value)."""
-    if a == 0:
-        return 0.0
-    if b - b != 0:
-        return math.nan if a - a != 0 else 0.0
-    return a / b  # b is not 0; an overflow is +-inf
+    raw = [(a, b, raw_quotient(a, b)) for a, b in fcorners]  # type: ignore[arg-type]
+    return outward(raw, quotient_error)  # inf / inf (NaN) is no corner value
 
 
 def _div_by_positive_touching_zero(x: Bounds, d: Bound) -> Bounds:
     """``X / (0, d]``: every quotient of a numerator in X by a divisor in (0, d]."""
-    lo = _div(x[0], d, -1) if x[0] >= 0 else -INF
-    hi = _div(x[1], d, 1) if x[1] <= 0 else INF
+    lo = div_rounded(x[0], d, -1) if x[0] >= 0 else -INF
+    hi = div_rounded(x[1], d, 1) if x[1] <= 0 else INF
     return (-INF if lo is None else lo, INF if hi is None else hi)
 
 
@@ -443,10 +243,10 @@ def sqr(x: Bounds) -> Bounds:
     """``{x * x : x in X}`` (not ``X * X``, which forgets both factors are the same x)."""
     x0, x1 = x
     if x0 >= 0:
-        return (_mul(x0, x0, -1), _mul(x1, x1, 1))
+        return (mul_rounded(x0, x0, -1), mul_rounded(x1, x1, 1))
     if x1 <= 0:
-        return (_mul(x1, x1, -1), _mul(x0, x0, 1))
-    high = max(_mul(x0, x0, 1), _mul(x1, x1, 1))
+        return (mul_rounded(x1, x1, -1), mul_rounded(x0, x0, 1))
+    high = max(mul_rounded(x0, x0, 1), mul_rounded(x1, x1, 1))
     return (0, high)
 
 
@@ -454,7 +254,7 @@ def sqrt(x: Bounds) -> Bounds | None:
     """Square roots of the non-negative part of X; None when X is entirely negative."""
     if x[1] < 0:
         return None
-    return (_sqrt(max(x[0], 0), -1), _sqrt(x[1], 1))
+    return (sqrt_rounded(max(x[0], 0), -1), sqrt_rounded(x[1], 1))
 
 
 def roots(y: Bounds) -> list[Bounds]:
@@ -485,12 +285,6 @@ def maximum(x: Bounds, y: Bounds) -> Bounds:
     return (max(x[0], y[0]), max(x[1], y[1]))
 
 
-def _widen(f: float, direction: int, ulps: int) -> float:
-    for _ in range(ulps):
-        f = math.nextafter(f, direction * INF)
-    return f
-
-
 def _pow_bound(base: Bound, exponent: Bound, direction: int) -> Bound:
     """``base ** exponent`` for ``base >= 0`` (limits at 0 and inf), rounded in ``direction``."""
     if exponent == 0:
@@ -509,10 +303,10 @@ def _pow_bound(base: Bound, exponent: Bound, direction: int) -> Bound:
     try:
         f = math.pow(base, exponent)
     except OverflowError:
-        return _overflow(1.0, direction)
+        return overflow(1.0, direction)
     if f == 0:  # underflow: the true result is positive
-        return 0.0 if direction < 0 else _widen(0.0, 1, POW_ULPS)
-    return _widen(f, direction, POW_ULPS)
+        return 0.0 if direction < 0 else widen(0.0, 1, POW_ULPS)
+    return widen(f, direction, POW_ULPS)
 
 
 def _whole(y: Bounds) -> int | None:
@@ -582,11 +376,11 @@ def _natural_power(a: Bound, n: int, direction: int) -> Bound:
     square = a
     while True:  # every factor is >= 0, so rounding each product the same way is sound
         if n & 1:
-            result = _mul(result, square, direction)
+            result = mul_rounded(result, square, direction)
         n >>= 1
         if not n:
             return result
-        square = _mul(square, square, direction)
+        square = mul_rounded(square, square, direction)
 
 
 # ---------------------------------------------------------------------- answers that must be certain

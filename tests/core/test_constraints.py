@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bassline import Network, SpecError, load_spec
-from bassline.gadgets import PortInputs, get_gadget
+from bassline.gadgets import PortInputs, get_gadget, rounding
 from bassline.gadgets import numeric as num
 from bassline.lattices import Interval
 from bassline.runtime import StorageBackedRuntime
@@ -48,11 +48,11 @@ def box(draw: st.DrawFn, point: Fraction) -> Any:
     choice = draw(st.integers(0, 9))
     if choice == 0:
         return None  # the port has no content yet
-    if choice == 1 and point == num._round(point, 1):
+    if choice == 1 and point == rounding.round_fraction(point, 1):
         return float(point)  # a plain number: the degenerate interval
     below, above = draw(widths), draw(widths)
-    lo = None if below is None else num._round(point - below, -1)
-    hi = None if above is None else num._round(point + above, 1)
+    lo = None if below is None else rounding.round_fraction(point - below, -1)
+    hi = None if above is None else rounding.round_fraction(point + above, 1)
     if lo is not None and lo - lo != 0:
         lo = None
     if hi is not None and hi - hi != 0:
@@ -83,7 +83,9 @@ def cases(draw: st.DrawFn, gadget_id: str) -> tuple[dict[str, Fraction], dict[st
     for port, point in sol.items():
         content = draw(box(point))
         if port in params and content is None:
-            content = Interval(num._round(point, -1), num._round(point, 1))
+            content = Interval(
+                rounding.round_fraction(point, -1), rounding.round_fraction(point, 1)
+            )
         if content is not None:
             inputs[port] = content
     return sol, inputs

@@ -1,0 +1,107 @@
+"""The ``control`` gadgets: route a value by a condition or selector (nothing while it is an
+interval that may or may not be 0)."""
+
+from __future__ import annotations
+
+from bassline.gadgets import numeric as num
+from bassline.gadgets.base import Gadget, Inputs, Outputs
+from bassline.gadgets.builtin import (
+    NOTHING,
+    emit_if,
+    make,
+    present,
+)
+
+__all__ = ["CONTROL"]
+
+
+# A condition that is an interval holding 0 and other numbers is not known to be true or
+# false: the control gadgets then emit nothing, as they do while a port is empty.
+
+
+def _gate(ins: Inputs) -> Outputs:
+    return {"output": ins["value"]} if num.truth(ins["condition"]) else NOTHING
+
+
+def _switch(ins: Inputs) -> Outputs:
+    condition = num.truth(ins["condition"])
+    if condition is None:
+        return NOTHING
+    return emit_if("result", ins, "true" if condition else "false")
+
+
+def _demux(ins: Inputs) -> Outputs:
+    selector = num.truth(ins["selector"])
+    if selector is None:
+        return NOTHING
+    return {"out1" if selector else "out0": ins["value"]}
+
+
+def _mux(ins: Inputs) -> Outputs:
+    selector = num.truth(ins["selector"])
+    if selector is None:
+        return NOTHING
+    return emit_if("result", ins, "in1" if selector else "in0")
+
+
+def _latch(ins: Inputs) -> Outputs:
+    return emit_if("output", ins, "value") if num.truth(ins["enable"]) else NOTHING
+
+
+CONTROL: tuple[Gadget, ...] = (
+    make(
+        "control",
+        "gate",
+        ("value", "condition"),
+        ("output",),
+        _gate,
+        present("value", "condition"),
+        "output = value while condition is truthy; otherwise emits nothing",
+    ),
+    make(
+        "control",
+        "switch",
+        ("condition", "true", "false"),
+        ("result",),
+        _switch,
+        lambda ins: "condition" in ins and ("true" in ins or "false" in ins),
+        "result = true if condition is truthy else false (nothing if that port is empty)",
+    ),
+    make(
+        "control",
+        "demux",
+        ("value", "selector"),
+        ("out0", "out1"),
+        _demux,
+        present("value", "selector"),
+        "out1 = value if selector is truthy, else out0 = value; the other output is untouched",
+    ),
+    make(
+        "control",
+        "mux",
+        ("in0", "in1", "selector"),
+        ("result",),
+        _mux,
+        lambda ins: "selector" in ins and ("in0" in ins or "in1" in ins),
+        "result = in1 if selector is truthy else in0 (nothing if that port is empty)",
+    ),
+    make(
+        "control",
+        "latch",
+        ("value", "enable"),
+        ("output",),
+        _latch,
+        present("enable"),
+        "output = value while enable is truthy (stateless); otherwise emits nothing",
+    ),
+    make(
+        "control",
+        "delay",
+        ("value", "delay"),
+        ("output",),
+        lambda ins: {"output": ins["value"]},
+        present("value"),
+        "output = value, immediately (the delay port is ignored inside a propagation wave)",
+    ),
+)
+"""The control gadgets, in catalogue order."""
