@@ -8,7 +8,7 @@ until the network reaches a fixpoint; gadgets compute. See https://bassline.read
 from importlib import metadata as _metadata
 
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
-from bassline.content import ABSENT, Absent
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine import (
     Change,
     ChangeStream,
@@ -65,6 +65,7 @@ __all__ = [
     "ChangeStream",
     "ChangeStreamOverflow",
     "ContactState",
+    "Content",
     "ContentError",
     "ContradictionRecord",
     "Gadget",

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeAlias
 
-from bassline.codec import encode, to_json
+from bassline.codec import Tagged, encode, to_json
 
-__all__ = ["ABSENT", "Absent", "element_key", "values_equal"]
+__all__ = ["ABSENT", "Absent", "Content", "element_key", "values_equal"]
+
+Content: TypeAlias = (
+    bool | int | float | str | Sequence["Content"] | Mapping[str, "Content"] | Tagged | None
+)
+"""What a contact can hold: a JSON value or a lattice value (any registered
+:class:`~bassline.codec.Tagged` type, such as :class:`~bassline.lattices.Interval`).
+
+For type checkers only: lists and tuples are sequences, objects are mappings with string
+keys, to any depth. The codec is stricter than the alias at run time (a list, a tuple or a
+dict, finite numbers, 64-bit integers, valid text) and raises
+:class:`~bassline.errors.ContentError` for the rest. Where a contact may hold nothing yet
+the type is ``Content | Absent``, and ``if value is ABSENT: ...`` narrows it to ``Content``.
+"""
 
 
 def values_equal(a: Any, b: Any) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from bassline.content import Content
+
 __all__ = [
     "Gadget",
     "Inputs",
@@ -22,7 +24,7 @@ __all__ = [
 Inputs = Mapping[str, Any]
 """The current content of each input port that has content (absent ports are missing)."""
 
-Outputs = Mapping[str, Any]
+Outputs = Mapping[str, Content]
 """What a gadget emits: output port name -> value. Ports left out are not written."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.errors import PluginNotFound
 from bassline.gadgets import get_gadget
 from bassline.spec.builder_items import (
@@ -185,7 +185,7 @@ class _Scope:
         blend: str | None = None,
         lattice: str | None = None,
         boundary: str | Boundary | None = None,
-        content: Any = ABSENT,
+        content: Content | Absent = ABSENT,
         name: str | None = None,
         attributes: Mapping[str, Any] | None = None,
     ) -> ContactRef:
@@ -358,7 +358,7 @@ class Part(_Scope):
         boundary: str | Boundary = Boundary.BOTH,
         blend: str | None = None,
         lattice: str | None = None,
-        content: Any = ABSENT,
+        content: Content | Absent = ABSENT,
         attributes: Mapping[str, Any] | None = None,
     ) -> ContactRef:
         """Add a port: a contact on the part's boundary that each use wires to a contact.

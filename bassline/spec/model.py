@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from bassline.codec import encode_many
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 
 __all__ = [
     "ROOT_GROUP",
@@ -78,7 +78,7 @@ class ContactSpec:
     blend: BlendMode = BlendMode.ACCEPT_LAST
     lattice: str | None = None
     boundary: Boundary | None = None
-    content: Any = ABSENT
+    content: Content | Absent = ABSENT
     attributes: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, eq=False)
 
     @property

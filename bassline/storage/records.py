@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from bassline.clock import Stamp
+from bassline.content import Content
 from bassline.spec import Bassline, GroupSpec, WireSpec
 
 __all__ = [
@@ -63,7 +64,7 @@ class ContentRecord:
     network: str
     group: str
     contact: str
-    value: Any
+    value: Content
     stamp: Stamp
 
 
