@@ -28,6 +28,7 @@ from bassline.spec.builder_items import (
     contact_fields,
     fail,
     named,
+    port_lattices,
     port_wire,
 )
 from bassline.spec.items import gadget_port_boundaries
@@ -232,12 +233,16 @@ class _Scope:
         *,
         parent: GroupRef | None = None,
         attributes: Mapping[str, Any] | None = None,
+        lattice: str | Mapping[str, str] | None = None,
         **more: ContactRef | None,
     ) -> GroupRef:
         """Add a gadget group ``id`` with a contact ``ID.PORT`` for each port of ``gadget``.
 
         Every port must be given, wired to a contact or ``None`` (left unconnected: wire
         ``group[port]`` later). An input is wired from its contact, an output to its contact.
+        Port contacts are ``accept-last``; ``lattice`` makes them merge contacts of that
+        lattice (one name for every port, or a mapping port -> lattice for some), so a
+        constraint's ports narrow (``interval``) instead of taking the latest value.
         """
         path = f"{self._base}.groups[{len(self._groups)}]"
         try:
@@ -247,6 +252,7 @@ class _Scope:
         expected = gadget_port_boundaries(kind)
         where = f"{path} (gadget {gadget!r})"
         targets = self._targets(ports, more, expected, where, lambda p: f"{path}: port {p!r}")
+        lattices = port_lattices(lattice, expected, f"{where}: lattice")
         item = self._item(id, path, parent, "parent", holds="groups", gadget=gadget)
         self._check_free([id, *(f"{id}.{port}" for port in expected)], path)
         self._claim_group(id, path)
@@ -257,9 +263,10 @@ class _Scope:
             cid = f"{id}.{port}"
             cpath = f"{self._base}.contacts[{len(self._contacts)}]"
             self._claim_contact(cid, cpath)
-            self._contacts.append(
-                {"id": cid, "group": id, "name": port, "boundary": boundary.value}
-            )
+            contact = {"id": cid, "group": id, "name": port, "boundary": boundary.value}
+            if port in lattices:
+                contact["lattice"] = lattices[port]
+            self._contacts.append(contact)
             handles[port] = ContactRef(self, cid)
             outer = targets[port]
             if outer is not None:

@@ -12,10 +12,19 @@ from typing import Any, TypeVar
 
 from bassline.codec import to_json
 from bassline.content import ABSENT
-from bassline.errors import SpecError, SpecProblem
+from bassline.errors import PluginNotFound, SpecError, SpecProblem
+from bassline.lattices import get_lattice
 from bassline.spec.model import Boundary, WireType
 
-__all__ = ["bindings", "boundary_of", "contact_fields", "fail", "named", "port_wire"]
+__all__ = [
+    "bindings",
+    "boundary_of",
+    "contact_fields",
+    "fail",
+    "named",
+    "port_lattices",
+    "port_wire",
+]
 
 Ref = TypeVar("Ref")
 """A handle to a contact (the builder's ``ContactRef``)."""
@@ -107,3 +116,33 @@ def port_wire(outer: str, port: str, boundary: Boundary) -> dict[str, Any]:
     if boundary is Boundary.INPUT:
         return {"from": outer, "to": port, "type": WireType.DIRECTED.value}
     return {"from": outer, "to": port}
+
+
+def port_lattices(
+    lattice: str | Mapping[str, str] | None, ports: Mapping[str, Any], where: str
+) -> dict[str, str]:
+    """The lattice of each port that gets one: every port for a name, the ports named in a
+    mapping; a SpecError for an unknown lattice or port."""
+    if lattice is None:
+        return {}
+    if isinstance(lattice, str):
+        chosen = dict.fromkeys(ports, lattice)
+    elif isinstance(lattice, Mapping):
+        chosen = dict(lattice)
+        extra = [p for p in chosen if p not in ports]
+        if extra:
+            listed = ", ".join(ports) or "none"
+            raise fail(where, f"no port(s) {', '.join(map(str, extra))} (ports: {listed})")
+    else:
+        raise TypeError(
+            f"{where}: expected a lattice name or a mapping port -> lattice name, "
+            f"got {type(lattice).__name__}"
+        )
+    for port, name in chosen.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: port {port!r}: expected a lattice name, got {name!r}")
+        try:
+            get_lattice(name)
+        except PluginNotFound as exc:
+            raise fail(where, str(exc)) from None
+    return chosen

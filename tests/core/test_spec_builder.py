@@ -185,3 +185,52 @@ def test_nested_parts_and_groups() -> None:
     assert built.endpoints["o"].node == "node-1"
     net = Network(built)
     assert net.value("result") == 7
+
+
+def test_gadget_ports_get_a_lattice_and_a_constraint_narrows() -> None:
+    spec = SpecBuilder("narrow")
+    a, b, c = (spec.contact(n, lattice="interval") for n in "abc")
+    spec.gadget("sum", "s", a=a, b=b, c=c, lattice="interval")
+    built = spec.build()
+    assert {built.contact(f"s.{p}").lattice for p in "abc"} == {"interval"}
+    net = Network(built)
+    net.update_many({"a": Interval(1, 2), "b": Interval(3, 4)})
+    assert net.value("c") == Interval(4, 6)
+    net.update_many({"c": Interval(4, 4)})  # only a = 1, b = 3 sum to 4: both narrow
+    assert (net.value("a"), net.value("b")) == (Interval(1, 1), Interval(3, 3))
+    assert net.value("s.a") == Interval(1, 1)
+
+
+def test_a_mapping_gives_a_lattice_to_some_ports() -> None:
+    spec = SpecBuilder("conv")
+    celsius = spec.contact("celsius", lattice="interval")
+    fahrenheit = spec.contact("fahrenheit", lattice="interval")
+    k, m = spec.contact("k", content=1.8), spec.contact("m", content=32)
+    ports = {"x": "interval", "y": "interval"}
+    spec.gadget("linear", "conv", x=celsius, y=fahrenheit, k=k, m=m, lattice=ports)
+    built = spec.build()
+    assert [(c.id, c.lattice) for c in built.contacts if c.group == "conv"] == [
+        ("conv.k", None),
+        ("conv.m", None),
+        ("conv.x", "interval"),
+        ("conv.y", "interval"),
+    ]
+    net = Network(built)
+    net.update_many({"celsius": Interval(0, 100)})
+    f = net.value("fahrenheit")  # rounded outward: it holds 32 and 212, barely more
+    assert f.lo <= 32 <= 212 <= f.hi and (f.lo, f.hi) == pytest.approx((32, 212))
+    net.update_many({"fahrenheit": Interval(50, 59)})  # and celsius narrows to fit
+    c = net.value("celsius")
+    assert c.lo <= 10 <= 15 <= c.hi and (c.lo, c.hi) == pytest.approx((10, 15))
+
+
+def test_a_gadget_lattice_the_builder_can_check_is_refused_at_the_call() -> None:
+    spec = SpecBuilder("s")
+    x = spec.contact("x")
+    with pytest.raises(SpecError, match=r"\(gadget 'add'\): lattice: unknown lattice 'intervl'"):
+        spec.gadget("add", "g", a=x, b=x, sum=None, lattice="intervl")
+    with pytest.raises(SpecError, match=r"lattice: no port\(s\) total \(ports: a, b, sum\)"):
+        spec.gadget("add", "g", a=x, b=x, sum=None, lattice={"total": "interval"})
+    with pytest.raises(TypeError, match="expected a lattice name or a mapping"):
+        spec.gadget("add", "g", a=x, b=x, sum=None, lattice=3)  # type: ignore[arg-type]
+    assert "groups" not in spec.to_data()  # nothing of the refused calls was added
