@@ -1,7 +1,7 @@
 """Writing specs in Python: define a part once, use it many times, wire handles, not ids.
 
 :class:`Part` defines a compound part (ports, contacts, gadget groups, wires, uses of other
-parts); :class:`SpecBuilder` describes a whole network. Every call that adds something
+parts); :class:`SpecBuilder` describes a whole spec. Every call that adds something
 returns a handle (:class:`ContactRef`, :class:`GroupRef`); wires, gadgets and uses take
 handles, so no id string is ever put together by hand. ``to_data()`` writes the JSON spec
 format (with ``parts`` and ``uses``) and ``build()`` loads it with

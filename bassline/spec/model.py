@@ -1,4 +1,5 @@
-"""The Bassline spec: the agreed, versioned, hashable description of one network."""
+"""The Bassline spec: the agreed, versioned, hashable description of one network (its id is
+the network id storage keeps it under)."""
 
 from __future__ import annotations
 
@@ -112,7 +113,8 @@ class Endpoint:
 
 @attrs.frozen
 class Bassline:
-    """One network's spec. Build with :func:`bassline.load_spec`, which validates it.
+    """A spec: the description of one network. Build with :func:`bassline.load_spec`, which
+    validates it; :attr:`id` is the network id storage keeps it under.
 
     Groups, contacts and wires are kept sorted by id, so two specs that differ only
     in the order they were written have the same :attr:`hash`.
