@@ -195,6 +195,21 @@ async def _gossip_peer(ctx: Context) -> AsyncIterator[None]:
         yield
 
 
+@setup("node_n2")
+async def _node_n2(ctx: Context) -> AsyncIterator[None]:
+    """``cluster.key``, and node ``n2`` (running ``add-gadget``) on a free loopback port,
+    which the block's ``ws://n2.example:8455`` reaches."""
+    from bassline.net import BasslineNetwork, NodeServer
+
+    key = secrets.token_hex(32)
+    Path("cluster.key").write_text(key + "\n")  # noqa: ASYNC240 - a few bytes, before any task
+    n2 = BasslineNetwork("n2", "examples/calculator.json", groups=["add-gadget"], secret=key)
+    async with n2, NodeServer(n2, "127.0.0.1", 0) as server:
+        assert server.url is not None
+        ctx.substitute(re.escape('"ws://n2.example:8455"'), json.dumps(server.url.ws))
+        yield
+
+
 @setup("mydb_backend")
 async def _mydb_backend(ctx: Context) -> AsyncIterator[None]:
     """``open_mydb_storage``: a storage factory to register (it opens ``memory://`` stores).

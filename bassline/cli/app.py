@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from bassline.cli import node_commands, project_commands, run_commands, storage_commands, watch_node
+from bassline.cli import (
+    client_commands,
+    export_commands,
+    node_commands,
+    project_commands,
+    run_commands,
+    storage_commands,
+    watch_node,
+)
 from bassline.cli.console import (
     EXIT_FAILURE,
     EXIT_INTERNAL,
@@ -69,9 +77,10 @@ def _options(
 
 for _commands in (
     node_commands.commands,
+    client_commands.commands,
     project_commands.commands,
     run_commands.commands,
-    storage_commands.commands,
+    export_commands.commands,
     watch_node.commands,
 ):
     app.add_typer(_commands)  # no name: the commands join the top level

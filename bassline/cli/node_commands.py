@@ -1,4 +1,4 @@
-"""``bassline start`` (run a node) and the client commands ``get``, ``set`` and ``status``."""
+"""``bassline start``: run a node until a signal stops it."""
 
 from __future__ import annotations
 
@@ -10,30 +10,21 @@ import signal
 import ssl
 import sys
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated
 
 import anyio
-import httpx
-import orjson
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from bassline.cli.console import UsageError, UserError, out, quiet_stdout, ungrouped
-from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, node_url, read_secret, ssl_context
-from bassline.cli.render import bad_json
+from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
+from bassline.cli.node_options import node_url, read_secret, ssl_context
 from bassline.cli.storage_access import open_unopened
-from bassline.codec import parse_json, to_json
-from bassline.errors import ContentError, SpecError
+from bassline.errors import SpecError
 from bassline.net import (
     DEFAULT_PORT,
     BasslineNetwork,
     GossipSettings,
     InsecureListen,
     NodeServer,
-    api_token,
-    parse_node_url,
 )
 from bassline.net.urls import is_loopback
 from bassline.spec import Bassline, load_spec
@@ -402,167 +393,3 @@ def start(
         raise UserError(why if why.startswith("cannot listen") else f"{listen}: {why}") from None
     except SpecError:
         raise
-
-
-# ---------------------------------------------------------------- client commands
-
-
-def _request(
-    url: str,
-    method: str,
-    path: str,
-    secret_file: Path | None,
-    ca_file: Path | None,
-    body: Any = None,
-) -> Any:
-    base = node_url(url, "URL")
-    headers = {"accept": "application/json"}
-    secret = read_secret(secret_file)
-    if secret is not None:
-        headers["authorization"] = f"Bearer {api_token(secret)}"
-    verify: ssl.SSLContext | bool = ssl_context(ca_file) or True
-    content = orjson.dumps(body) if body is not None else None
-    if content is not None:
-        headers["content-type"] = "application/json"
-    try:
-        with httpx.Client(verify=verify, timeout=10.0) as client:
-            response = client.request(method, base.http + path, headers=headers, content=content)
-    except httpx.TimeoutException:
-        raise UserError(f"node at {base.http} did not answer within 10s") from None
-    except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach node at {base.http}: {exc}") from None
-    try:
-        payload = response.json()
-    except ValueError:
-        raise UserError(
-            f"{base.http} answered HTTP {response.status_code} without JSON: is it a Bassline node?"
-        ) from None
-    if response.status_code == 401:
-        raise UserError(f"node at {base.http} refused the request: wrong or missing --secret-file")
-    if response.status_code >= 400:
-        message = payload.get("error") if isinstance(payload, dict) else None
-        raise UserError(message or f"HTTP {response.status_code} from {base.http}")
-    return payload
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
-    sys.stdout.write("\n")
-
-
-@commands.command()
-def get(
-    url: Annotated[str, typer.Argument(help="The node's URL (http://host:port or ws://...).")],
-    contact: Annotated[str, typer.Argument(help="A contact id.")],
-    secret_file: SecretOpt = None,
-    ca_file: CaOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print a contact's content as JSON (nothing when it has none)."""
-    data = _request(url, "GET", f"/api/contacts/{quote(contact, safe='')}", secret_file, ca_file)
-    if as_json:
-        _print_json(data)
-    elif data.get("present"):
-        sys.stdout.write(orjson.dumps(data["value"], option=orjson.OPT_SORT_KEYS).decode() + "\n")
-    else:
-        out.print(f"{contact} has no content", style="dim")
-
-
-@commands.command(name="set")
-def set_(
-    url: Annotated[str, typer.Argument(help="The node's URL.")],
-    contact: Annotated[str, typer.Argument(help="A contact id.")],
-    value: Annotated[str, typer.Argument(help="The content, as JSON (quote strings: '\"x\"').")],
-    secret_file: SecretOpt = None,
-    ca_file: CaOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Write a contact on a node; it replicates to every node."""
-    try:
-        parsed = parse_json(value)
-    except orjson.JSONDecodeError as exc:
-        quoted = f"bassline set URL {contact} '\"{value}\"'"
-        raise UserError(bad_json(value, exc, quoted)) from None
-    try:
-        to_json(parsed)  # what the request cannot carry: integers beyond 64 bits, too deep
-    except ContentError as exc:
-        raise UserError(f"contact {contact!r}: {exc}") from None
-    data = _request(
-        url,
-        "PUT",
-        f"/api/contacts/{quote(contact, safe='')}",
-        secret_file,
-        ca_file,
-        {"value": parsed},
-    )
-    if as_json:
-        _print_json(data)
-        return
-    for c in data.get("contradictions", []):
-        out.print(f"[yellow]contradiction[/yellow] {c['contact']}: {c['reason']}")
-    changed = data.get("changed", {})
-    out.print(f"{contact} written; {len(changed)} contacts changed")
-
-
-def _where(queried: str, advertised: Any) -> str:
-    """The URL ``status`` reached, and what the node tells peers when that differs."""
-    here = node_url(queried, "URL")
-    if not isinstance(advertised, str):  # mounted in another server, without advertise_url
-        return f"{here.http} (it advertises no URL to peers)"
-    try:
-        same = parse_node_url(advertised) == here
-    except ValueError:
-        same = False
-    return here.http if same else f"{here.http} (it advertises {advertised})"
-
-
-@commands.command()
-def status(
-    url: Annotated[str, typer.Argument(help="The node's URL.")],
-    secret_file: SecretOpt = None,
-    ca_file: CaOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Peers, convergence digest, storage health, queue depth and breaker state of a node."""
-    data = _request(url, "GET", "/api/status", secret_file, ca_file)
-    if as_json:
-        _print_json(data)
-        return
-    b = data["bassline"]
-    health = data["health"]
-    colour = "green" if health["status"] == "ok" else "yellow"
-    where = escape(_where(url, data.get("url")))  # an IPv6 host is [..]: not markup
-    out.print(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
-    out.print(
-        f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
-    )
-    out.print(
-        f"health [{colour}]{health['status']}[/{colour}]"
-        + "".join(f"\n  - {escape(r)}" for r in health["reasons"])
-    )
-    s = data["storage"]
-    out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
-    pool = s.get("pool")
-    if pool:
-        out.print(
-            f"pool {pool['in_use']}/{pool['size']} connections in use, {pool['open']} open, "
-            f"overflow {pool['overflow']}/{pool['max_overflow']}; {pool['waiting']} waiting, "
-            f"{pool['waits']} waits ({pool['wait_seconds']:.3f}s in all)"
-        )
-    c = data["contacts"]
-    out.print(
-        f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"
-    )
-    table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
-    for p in data["peers"]:
-        table.add_row(
-            p["node"],
-            p["direction"],
-            p["url"] or "-",
-            f"{p['connected_seconds']:.0f}s",
-            f"{p['last_seen_seconds']:.1f}s ago",
-            str(p["queue_depth"]),
-            str(p["behind"]),
-            str(p["lagging"]),
-        )
-    out.print(table if data["peers"] else "no peers connected")

@@ -1,8 +1,11 @@
-"""What the commands that talk to a node share: their options and how they read them."""
+"""What the commands that talk to a node share: their options, how they read them, and a
+:class:`~bassline.net.client.NodeClient` made from them whose errors read as the CLI's."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +13,19 @@ import typer
 
 from bassline.cli.console import UserError
 from bassline.net import load_secret, parse_node_url
+from bassline.net.client import NodeClient
+from bassline.net.client_errors import NodeAuthError, NodeClientError
 from bassline.net.urls import NodeURL
 
-__all__ = ["CaOpt", "JsonOpt", "SecretOpt", "node_url", "read_secret", "ssl_context"]
+__all__ = [
+    "CaOpt",
+    "JsonOpt",
+    "SecretOpt",
+    "connect",
+    "node_url",
+    "read_secret",
+    "ssl_context",
+]
 
 SecretOpt = Annotated[
     Path | None,
@@ -50,3 +63,23 @@ def node_url(text: str, what: str) -> NodeURL:
         return parse_node_url(text)
     except ValueError as exc:
         raise UserError(f"{what}: {exc}") from None
+
+
+@contextlib.contextmanager
+def connect(url: str, secret_file: Path | None, ca_file: Path | None) -> Iterator[NodeClient]:
+    """A client for the node at ``url``; a call that fails is one :class:`UserError`.
+
+    The client's message says what was asked, of which node and why; a refused token
+    names the option that gives the secret (``--secret-file``).
+    """
+    base = node_url(url, "URL")
+    secret = read_secret(secret_file)
+    with NodeClient(base, secret=secret, ssl_context=ssl_context(ca_file)) as client:
+        try:
+            yield client
+        except NodeAuthError as exc:
+            raise UserError(
+                f"node at {exc.node} refused {exc.request}: wrong or missing --secret-file"
+            ) from None
+        except NodeClientError as exc:
+            raise UserError(str(exc)) from None

@@ -101,9 +101,15 @@ def result_json(network: Network, result: PropagationResult) -> dict[str, Any]:
     }
 
 
-def print_json(data: Any) -> None:
-    """Print plain JSON data to stdout, indented, for scripts (``--json``)."""
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+def print_json(data: Any, *, compact: bool = False) -> None:
+    """Print plain JSON data to stdout for scripts (``--json``), and flush it.
+
+    Every command prints JSON this way: keys sorted (at every depth, as the node's API and
+    the export document have them), indented by two spaces, or on one line with
+    ``compact`` (a line per event or run, as ``watch --json`` and ``run --watch --json`` print).
+    """
+    option = orjson.OPT_SORT_KEYS | (0 if compact else orjson.OPT_INDENT_2)
+    sys.stdout.write(orjson.dumps(data, option=option).decode() + "\n")
     sys.stdout.flush()
 
 

@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from bassline.cli.console import UserError, err, out
-from bassline.cli.render import bad_json, result_json, say, values_table
+from bassline.cli.render import bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
 from bassline.codec import from_json, parse_json
@@ -111,8 +111,7 @@ def _print(
         data = result_json(network, result)
         if storage is not None:
             data["storage"], data["recovered"] = mask_url(storage[0]), storage[1]
-        option = 0 if compact else orjson.OPT_INDENT_2
-        sys.stdout.write(orjson.dumps(data, option=option).decode() + "\n")
+        print_json(data, compact=compact)
     else:
         out.print(values_table(network, result, show_all=show_all))
         if storage is not None:

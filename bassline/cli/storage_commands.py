@@ -1,20 +1,15 @@
-"""``bassline export``, ``import``, ``snapshot`` and ``storage migrate|check|repair|copy``."""
+"""``bassline storage migrate|check|repair|copy``: looking after storage backends."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import sys
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import anyio
 import typer
 from returns.result import Failure
 from rich.table import Table
 
-from bassline.cli.console import UsageError, UserError, out
-from bassline.cli.exchange import dump_export, parse_export
+from bassline.cli.console import UserError, out
 from bassline.cli.integrity import NetworkReport, check_network
 from bassline.cli.progress import Reporter, reporting
 from bassline.cli.render import plural, print_json, say
@@ -23,11 +18,11 @@ from bassline.cli.storage_access import (
     backend_function,
     migrator_for,
     one_line,
-    opened,
     opened_with,
     scrub,
     unwrap,
 )
+from bassline.cli.storage_options import BatchOpt, JsonOpt, OverwriteOpt, UrlArg
 from bassline.cli.transfer import (
     DEFAULT_BATCH_SIZE,
     load_network,
@@ -36,9 +31,9 @@ from bassline.cli.transfer import (
     write_network,
 )
 from bassline.errors import BasslineError
-from bassline.storage import ErrorCode, SnapshotInfo, StorageOpenError, mask_url
+from bassline.storage import ErrorCode, StorageOpenError, mask_url
 
-__all__ = ["commands", "storage_app"]
+__all__ = ["storage_app"]
 
 storage_app = typer.Typer(
     name="storage",
@@ -46,244 +41,6 @@ storage_app = typer.Typer(
     "copy networks.",
     no_args_is_help=True,
 )
-
-UrlArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="STORAGE_URL",
-        help="Storage URL: memory://, file:///path/to/dir or postgresql://user@host/db.",
-    ),
-]
-NetworkArg = Annotated[str, typer.Argument(metavar="NETWORK", help="The network's id.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-BatchOpt = Annotated[
-    int, typer.Option("--batch-size", min=1, help="Content records per atomic batch.")
-]
-OverwriteOpt = Annotated[
-    bool,
-    typer.Option("--overwrite", help="Replace a network that already exists at the destination."),
-]
-
-commands = typer.Typer()
-"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
-
-
-# ---------------------------------------------------------------------------- export
-
-
-def _write_output(data: bytes, output: Path | None) -> None:
-    if output is None or str(output) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, output)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
-
-
-@commands.command("export")
-def export(
-    storage_url: UrlArg,
-    network: NetworkArg,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the export here (default: standard output)."),
-    ] = None,
-    snapshot: Annotated[
-        str | None,
-        typer.Option("--snapshot", help="Export this snapshot (an id from `snapshot --list`)."),
-    ] = None,
-) -> None:
-    """Export a network's spec and every stored content, with stamps, as one JSON document.
-
-    The document is canonical JSON in export format version 1 (see the CLI guide); the
-    same state always exports to the same bytes. Import it with `bassline import`.
-    """
-
-    to_file = output is not None and str(output) != "-"
-
-    async def main(progress: Reporter) -> tuple[bytes, int]:
-        async with opened_with(progress, storage_url, existing=True) as storage:
-            info: SnapshotInfo | None = None
-            if snapshot is None:
-                spec, contents = await load_network(storage, storage_url, network, progress)
-            else:
-                with progress.phase(f"reading snapshot {snapshot} of {network}"):
-                    loaded = await storage.load_snapshot(network, snapshot)
-                snap = unwrap(
-                    loaded, storage_url, f"loading snapshot {snapshot!r} of network {network!r}"
-                )
-                spec, contents, info = snap.spec, list(snap.contents), snap.info
-        count = len(contents)
-        data = dump_export(spec, contents, info, progress)
-        return data, count
-
-    with reporting() as progress:
-        data, count = anyio.run(main, progress)
-        if to_file:
-            with progress.phase(f"writing {output}"):
-                _write_output(data, output)
-    if not to_file:  # once the display is gone: the document is the only output
-        _write_output(data, output)
-    if to_file:
-        what = f"snapshot {snapshot!r} of network" if snapshot else "network"
-        say(
-            f"exported {what} {network!r} ({count} contents) from {mask_url(storage_url)} "
-            f"to {output}"
-        )
-
-
-# ---------------------------------------------------------------------------- import
-
-
-def _read_input(file: Path) -> bytes:
-    if str(file) == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return file.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"file not found: {file}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
-
-
-@commands.command("import")
-def import_(
-    storage_url: UrlArg,
-    file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="An export document ('-' reads standard input).")
-    ],
-    overwrite: OverwriteOpt = False,
-    batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
-    as_json: JsonOpt = False,
-) -> None:
-    """Import an export document into a storage, in atomic batches, and verify the result.
-
-    Each batch is written all or nothing; the first one carries the spec. A network that
-    already exists is refused unless --overwrite. A document of another export format
-    version is refused.
-    """
-
-    async def main(progress: Reporter) -> int:
-        async with opened_with(progress, storage_url) as storage:
-            await prepare_target(
-                storage, storage_url, spec.id, overwrite=overwrite, progress=progress
-            )
-            with progress.phase(f"importing {spec.id}", len(contents)) as bar:
-                batches = await write_network(
-                    storage, storage_url, spec, contents, batch_size=batch_size, bar=bar
-                )
-            await verify(storage, storage_url, spec, contents, progress)
-            return batches
-
-    with reporting() as progress:
-        with progress.phase(f"reading {file}"):
-            data = _read_input(file)
-        document = parse_export(data, str(file), progress)
-        spec, contents = document.spec, document.contents
-        batches = anyio.run(main, progress)
-    if as_json:
-        print_json(
-            {
-                "network": spec.id,
-                "storage": mask_url(storage_url),
-                "contents": len(contents),
-                "batches": batches,
-                "spec_hash": spec.hash,
-                "verified": True,
-            }
-        )
-    else:
-        say(
-            f"imported network {spec.id!r} ({plural(len(contents), 'content')} in "
-            f"{plural(batches, 'batch')}) into {mask_url(storage_url)}; verified"
-        )
-
-
-# ---------------------------------------------------------------------------- snapshot
-
-
-def _utc(when: dt.datetime) -> str:
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC)
-    return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "network": info.network,
-        "label": info.label,
-        "created_at": info.created_at.isoformat(),
-        "contents": info.contents,
-    }
-
-
-@commands.command()
-def snapshot(
-    storage_url: UrlArg,
-    network: NetworkArg,
-    label: Annotated[
-        str | None, typer.Option("--label", "-l", help="A label to remember the snapshot by.")
-    ] = None,
-    list_: Annotated[
-        bool, typer.Option("--list", help="List the network's snapshots instead of taking one.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Take a consistent snapshot of a stored network (or list its snapshots with --list).
-
-    Export a snapshot with `bassline export URL NETWORK --snapshot ID -o FILE`, and
-    import that file elsewhere to restore it.
-    """
-    if list_ and label is not None:
-        raise UsageError("--label names a new snapshot; it cannot be used with --list")
-
-    async def main() -> list[SnapshotInfo]:
-        async with opened(storage_url, existing=True) as storage:
-            await load_network(storage, storage_url, network)  # a clear error if it is not there
-            if list_:
-                return unwrap(
-                    await storage.list_snapshots(network),
-                    storage_url,
-                    f"listing snapshots of {network!r}",
-                )
-            info = unwrap(
-                await storage.save_snapshot(network, label),
-                storage_url,
-                f"taking a snapshot of {network!r}",
-            )
-            return [info]
-
-    infos = anyio.run(main)
-    if as_json:
-        data = [_snapshot_json(i) for i in infos]
-        print_json(data if list_ else data[0])
-        return
-    if not list_:
-        info = infos[0]
-        tag = f" (label {info.label!r})" if info.label else ""
-        say(f"snapshot {info.id} of network {network!r}{tag}: {info.contents} contents")
-        return
-    title = f"snapshots of {network} in {mask_url(storage_url)}"
-    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
-    table.add_column("id", no_wrap=True, min_width=max((len(i.id) for i in infos), default=2))
-    table.add_column("label")
-    table.add_column("created (UTC)", no_wrap=True)
-    table.add_column("contents", justify="right")
-    for info in infos:
-        table.add_row(
-            info.id,
-            info.label or "",
-            _utc(info.created_at),
-            str(info.contents),
-        )
-    out.print(table)
-
 
 # ---------------------------------------------------------------------------- storage migrate
 

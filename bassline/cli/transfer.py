@@ -25,12 +25,34 @@ __all__ = [
     "differences",
     "load_network",
     "prepare_target",
+    "require_network",
     "verify",
     "write_network",
 ]
 
 DEFAULT_BATCH_SIZE = 1000
 """Content records per atomic batch."""
+
+
+async def require_network(
+    storage: NetworkStorage, url: str, network: str, progress: Reporter | None = None
+) -> None:
+    """Nothing if ``network`` is stored; a UserError listing what is stored if not.
+
+    Only asks whether it exists: neither its spec nor its contents are read.
+    """
+    with phase(progress, f"looking for {network} in {mask_url(url)}"):
+        found = await storage.network_exists(network)
+    if not unwrap(found, url, f"looking up network {network!r}"):
+        raise await _not_found(storage, url, network)
+
+
+async def _not_found(storage: NetworkStorage, url: str, network: str) -> UserError:
+    stored = await storage.list_networks()
+    names = ", ".join(stored.unwrap()) if isinstance(stored, Success) else ""
+    return UserError(
+        f"no network {network!r} in {mask_url(url)}; stored networks: {names or 'none'}"
+    )
 
 
 async def load_network(
@@ -40,13 +62,8 @@ async def load_network(
     with phase(progress, f"reading the spec of {network}"):
         result = await storage.load_network(network)
     if isinstance(result, Failure):
-        stored = await storage.list_networks()
-        names = ", ".join(stored.unwrap()) if isinstance(stored, Success) else ""
-        error = result.failure()
-        if error.code is ErrorCode.NETWORK_NOT_FOUND:
-            raise UserError(
-                f"no network {network!r} in {mask_url(url)}; stored networks: {names or 'none'}"
-            )
+        if result.failure().code is ErrorCode.NETWORK_NOT_FOUND:
+            raise await _not_found(storage, url, network)
         unwrap(result, url, f"loading network {network!r}")
     spec = result.unwrap()
     with phase(progress, f"reading the contents of {network}"):

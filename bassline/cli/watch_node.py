@@ -1,43 +1,27 @@
-"""``bassline watch URL [CONTACT ...]``: a live table of a node's changes."""
+"""``bassline watch URL [CONTACT ...]``: a live table of a node's changes and problems."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-import httpx
+import attrs
 import orjson
 import typer
 from rich.live import Live
 from rich.table import Table
 
 from bassline.cli.console import UserError, out
-from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, node_url, read_secret, ssl_context
-from bassline.net import api_token
+from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect
+from bassline.cli.render import print_json
+from bassline.net.client_errors import WatchOverflow
+from bassline.net.replies import NodeEvent
 
-__all__ = ["commands", "parse_events", "watch"]
+__all__ = ["commands", "watch"]
 
 commands = typer.Typer()
 """This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
-
-
-def parse_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
-    """Server-sent events as ``(event, data)`` pairs (data parsed as JSON)."""
-    kind = "message"
-    data: list[str] = []
-    for line in lines:
-        if line == "":
-            if data:
-                yield kind, orjson.loads("\n".join(data))
-            kind = "message"
-            data = []
-        elif line.startswith("event:"):
-            kind = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
 
 
 def _short(value: Any) -> str:
@@ -45,16 +29,84 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _table(rows: dict[str, tuple[str, str, int]], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("contact", style="bold")
-    table.add_column("value")
-    table.add_column("changed", justify="right")
-    table.add_column("last change")
-    for cid in sorted(rows):
-        value, when, n = rows[cid]
-        table.add_row(cid, value, str(n), when)
-    return table
+@attrs.define
+class _Row:
+    value: str = ""
+    when: str = "-"
+    changes: int = 0
+    problem: str = ""
+
+
+def _problems(event: NodeEvent) -> tuple[list[str], str]:
+    """The contacts a contradiction or failure event is about, and what it says."""
+    data = event.data
+    if event.kind == "contradiction":
+        return [data["contact"]], f"contradiction: {data['reason']} (from {data['source']})"
+    return list(
+        data["outputs"]
+    ), f"gadget {data['gadget']} in {data['group']} failed: {data['error']}"
+
+
+class _Screen:
+    """What ``watch`` shows: a live table on a terminal, else a line per event."""
+
+    def __init__(self, where: str, as_json: bool) -> None:
+        self.where = where
+        self.as_json = as_json
+        # a live table redraws in place, so it only works on a terminal: anywhere else
+        # (a pipe, a file) each value is a line, written as it arrives
+        self.lines = not as_json and not out.is_terminal
+        self.rows: dict[str, _Row] = {}
+        self.live: Live | None = None
+
+    def __enter__(self) -> _Screen:
+        if self.lines:
+            _line(f"watching {self.where} (Ctrl-C to stop)")
+        elif not self.as_json:
+            self.live = Live(self._table(), console=out)
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def show(self, event: NodeEvent) -> None:
+        """Take one event in: print it, or update the table."""
+        if self.as_json:
+            print_json({"event": event.kind, "data": event.data}, compact=True)
+        when = time.strftime("%H:%M:%S")
+        if event.kind == "snapshot":
+            for item in event.data:
+                self.rows[item["contact"]] = _Row(_short(item["value"]))
+                self._say(f"-         {item['contact']}  {_short(item['value'])}")
+        elif event.kind == "change":
+            row = self.rows.setdefault(event.data["contact"], _Row())
+            row.value, row.when, row.changes = _short(event.data["value"]), when, row.changes + 1
+            self._say(f"{when}  {event.data['contact']}  {row.value}")
+        elif event.kind in ("contradiction", "failure"):
+            contacts, problem = _problems(event)
+            for contact in contacts:
+                self.rows.setdefault(contact, _Row()).problem = f"{when} {problem}"
+            self._say(f"{when}  {', '.join(contacts)}  {problem}")
+        if self.live is not None:
+            self.live.update(self._table())
+
+    def _say(self, text: str) -> None:
+        if self.lines:
+            _line(text)
+
+    def _table(self) -> Table:
+        table = Table(title=f"watching {self.where}", title_justify="left")
+        table.add_column("contact", style="bold")
+        table.add_column("value")
+        table.add_column("changed", justify="right")
+        table.add_column("last change")
+        table.add_column("last problem", style="red")
+        for cid in sorted(self.rows):
+            row = self.rows[cid]
+            table.add_row(cid, row.value, str(row.changes), row.when, row.problem)
+        return table
 
 
 @commands.command()
@@ -72,79 +124,29 @@ def watch(
 ) -> None:
     """Watch contacts change on a node: a live table, or JSON lines with --json. Ctrl-C stops.
 
-    When stdout is not a terminal (a pipe, a file), each value is printed as a line as it
-    arrives instead of the live table.
+    Contradictions and gadget failures on the watched contacts show too: in the table's
+    last problem column, or as lines of their own. When stdout is not a terminal (a pipe,
+    a file), each event is printed as a line as it arrives instead of the live table.
     """
-    base = node_url(url, "URL")
-    headers = {"accept": "text/event-stream"}
-    secret = read_secret(secret_file)
-    if secret is not None:
-        headers["authorization"] = f"Bearer {api_token(secret)}"
-    query = urlencode([("contact", c) for c in contacts or []])
-    target = f"{base.http}/api/changes" + (f"?{query}" if query else "")
-    verify = ssl_context(ca_file) or True
-    rows: dict[str, tuple[str, str, int]] = {}
     seen = 0
-    try:
-        with httpx.Client(verify=verify, timeout=httpx.Timeout(10.0, read=None)) as client:
-            with client.stream("GET", target, headers=headers) as response:
-                if response.status_code != 200:
-                    response.read()
-                    _refused(response, base.http)
-                # a live table redraws in place, so it only works on a terminal: anywhere
-                # else (a pipe, a file) each value is a line, written as it arrives
-                lines = not as_json and not out.is_terminal
-                live = None
-                if lines:
-                    _line(f"watching {base.http} (Ctrl-C to stop)")
-                elif not as_json:
-                    live = Live(_table(rows, f"watching {base.http}"), console=out)
-                    live.start()
-                try:
-                    for kind, data in parse_events(response.iter_lines()):
-                        if as_json:
-                            _line(orjson.dumps({"event": kind, "data": data}).decode())
-                        if kind == "snapshot":
-                            for row in data:
-                                rows[row["contact"]] = (_short(row["value"]), "-", 0)
-                                if lines:
-                                    _line(f"-         {row['contact']}  {_short(row['value'])}")
-                        elif kind == "change":
-                            seen += 1
-                            n = rows.get(data["contact"], ("", "", 0))[2] + 1
-                            when = time.strftime("%H:%M:%S")
-                            rows[data["contact"]] = (_short(data["value"]), when, n)
-                            if lines:
-                                _line(f"{when}  {data['contact']}  {_short(data['value'])}")
-                        elif kind == "overflow":
-                            raise UserError("the node cut this watcher off: it fell behind")
-                        if live is not None:
-                            live.update(_table(rows, f"watching {base.http}"))
-                        if count is not None and seen >= count:
-                            return
-                finally:
-                    if live is not None:
-                        live.stop()
-    except KeyboardInterrupt:
-        return
-    except httpx.TimeoutException:
-        raise UserError(f"node at {base.http} did not answer within 10s") from None
-    except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach node at {base.http}: {exc}") from None
+    with connect(url, secret_file, ca_file) as node:
+        try:
+            with node.changes(contacts or []) as events, _Screen(node.url.http, as_json) as screen:
+                for event in events:
+                    screen.show(event)
+                    seen += event.kind == "change"
+                    if count is not None and seen >= count:
+                        return
+        except KeyboardInterrupt:
+            return
+        except WatchOverflow as exc:
+            if as_json:
+                data = {"error": exc.reason, "limit": exc.limit}
+                print_json({"event": "overflow", "data": data}, compact=True)
+            raise UserError(str(exc)) from None
 
 
 def _line(text: str) -> None:
     """Write one line to stdout now (not when a buffer fills)."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
-
-
-def _refused(response: httpx.Response, where: str) -> None:
-    if response.status_code == 401:
-        raise UserError(f"node at {where} refused the request: wrong or missing --secret-file")
-    try:
-        payload = response.json()
-        message = payload.get("error") if isinstance(payload, dict) else None
-    except ValueError:
-        message = None
-    raise UserError(message or f"HTTP {response.status_code} from {where}: is it a Bassline node?")

@@ -24,6 +24,7 @@ from bassline.engine import (
     PropagationResult,
 )
 from bassline.errors import ContentError, PersistenceError, StorageUnavailable, UnknownContact
+from bassline.net import routes
 from bassline.net.auth import api_token
 from bassline.net.node import BasslineNetwork
 from bassline.net.openapi import openapi_document
@@ -237,14 +238,15 @@ def create_app(network: BasslineNetwork) -> Starlette:
 
     return Starlette(
         routes=[
-            WebSocketRoute("/gossip", gossip),
-            Route("/healthz", healthz),
-            Route("/metrics", metrics),
-            Route("/openapi.json", openapi),
-            api_route("/api/spec", "spec", ["GET"]),
-            api_route("/api/status", "status", ["GET"]),
-            api_route("/api/contacts", "contacts", ["GET", "POST"]),
-            api_route("/api/changes", "changes", ["GET"]),
-            api_route("/api/contacts/{contact:path}", "contact", ["GET", "PUT"]),
+            WebSocketRoute(routes.GOSSIP, gossip),
+            Route(routes.HEALTH, healthz),
+            Route(routes.METRICS, metrics),
+            Route(routes.OPENAPI, openapi),
+            api_route(routes.SPEC, "spec", ["GET"]),
+            api_route(routes.STATUS, "status", ["GET"]),
+            api_route(routes.CONTACTS, "contacts", ["GET", "POST"]),
+            api_route(routes.CHANGES, "changes", ["GET"]),
+            # an id may hold "/": the path convertor takes the rest of the path
+            api_route(routes.CONTACT.replace("}", ":path}"), "contact", ["GET", "PUT"]),
         ]
     )

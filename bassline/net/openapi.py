@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bassline.net import routes
+
 __all__ = ["openapi_document"]
 
 _ERROR = {
@@ -94,14 +96,14 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
         },
         "security": [{"bearer": []}, {}],
         "paths": {
-            "/healthz": {
+            routes.HEALTH: {
                 "get": {
                     "summary": "Health: 200 when ok, 503 when degraded (with reasons)",
                     "security": [],
                     "responses": {"200": {"description": "ok"}, "503": {"description": "degraded"}},
                 }
             },
-            "/metrics": {
+            routes.METRICS: {
                 "get": {
                     "summary": "Prometheus metrics (gossip, storage, latency histograms)",
                     "security": [],
@@ -113,7 +115,7 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                     },
                 }
             },
-            "/api/changes": {
+            routes.CHANGES: {
                 "get": {
                     "summary": "Stream changes (server-sent events)",
                     "description": (
@@ -141,19 +143,19 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                     },
                 }
             },
-            "/api/spec": {
+            routes.SPEC: {
                 "get": {
                     "summary": "The Bassline this node runs (native format) and its hash",
                     "responses": {"200": {"description": "the spec"}, "401": _ERROR},
                 }
             },
-            "/api/status": {
+            routes.STATUS: {
                 "get": {
                     "summary": "Peers, convergence digest, storage health, queue depth, breaker",
                     "responses": {"200": {"description": "status"}, "401": _ERROR},
                 }
             },
-            "/api/contacts": {
+            routes.CONTACTS: {
                 "get": {
                     "summary": "Every contact that has content, with value and stamp",
                     "responses": {"200": {"description": "contacts"}, "401": _ERROR},
@@ -179,7 +181,7 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                     },
                 },
             },
-            "/api/contacts/{contact}": {
+            routes.CONTACT: {
                 "parameters": [contact_param],
                 "get": {
                     "summary": "Read one contact",
@@ -208,7 +210,7 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                     },
                 },
             },
-            "/gossip": {
+            routes.GOSSIP: {
                 "get": {
                     "summary": "The WebSocket gossip endpoint (see docs/protocol.md)",
                     "security": [],

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from bassline.cli.exchange import FORMAT, FORMAT_VERSION
 from bassline.cli.progress import PhaseEvent, add_listener
@@ -259,3 +261,25 @@ def test_a_snapshot_restores_through_export_and_import(
     assert cli("import", store_b, "-", input=old).returncode == 0
     ran = cli("run", CALC, "--storage", store_b, "--json")
     assert json.loads(ran.stdout)["contacts"]["result"] == 25
+
+
+@pytest.mark.postgres
+def test_snapshot_asks_only_whether_the_network_exists(
+    cli: Cli, pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]], pg_schema: str
+) -> None:
+    assert cli("run", CALC, "--set", "input-a=5", "--storage", pg_url).returncode == 0
+    pg_admin.execute(  # a content no reader can decode: reading the contents fails
+        sql.SQL(
+            """UPDATE {}.bassline_contacts SET content = '{{"$type": "bogus", "value": 1}}'
+            WHERE network_id = 'calculator' AND contact_id = 'input-a'"""
+        ).format(sql.Identifier(pg_schema))
+    )
+    assert "bogus" in cli("export", pg_url, "calculator").stderr
+    done = cli("snapshot", pg_url, "calculator", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["contents"] == 6
+    missing = cli("snapshot", pg_url, "nope")
+    assert missing.returncode == 1
+    assert "no network 'nope' in " in missing.stderr and "stored networks: calculator" in (
+        missing.stderr
+    )

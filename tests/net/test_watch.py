@@ -66,3 +66,47 @@ def test_watch_errors_are_one_line(tmp_path: Path) -> None:
     bad = _watch("not a url")
     _, err = bad.communicate(timeout=30)
     assert bad.returncode == 1 and "Traceback" not in err
+
+
+def test_watch_prints_contradictions_and_gadget_failures_without_json(tmp_path: Path) -> None:
+    spec = tmp_path / "problems.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "id": "problems",
+                "groups": [{"id": "adder", "gadget": "add"}],
+                "contacts": [
+                    {"id": "d", "lattice": "defined"},
+                    {"id": "x"},
+                    {"id": "adder.a", "group": "adder", "name": "a", "boundary": "input"},
+                    {"id": "adder.b", "group": "adder", "name": "b", "boundary": "input"},
+                    {"id": "adder.sum", "group": "adder", "name": "sum", "boundary": "output"},
+                ],
+            }
+        )
+    )
+    node = Node(tmp_path, spec, "w4").start()
+    try:
+        httpx.put(f"{node.url}/api/contacts/d", json={"value": 1}, timeout=10)
+        piped = _watch(node.url, "d", "adder.sum", "x", "--count", "1")
+        assert piped.stdout is not None
+        assert piped.stdout.readline().startswith(f"watching {node.url}")  # subscribed
+        assert piped.stdout.readline().split() == ["-", "d", "1"]
+        httpx.put(f"{node.url}/api/contacts/d", json={"value": 2}, timeout=10)
+        r = httpx.post(
+            f"{node.url}/api/contacts", json={"values": {"adder.a": "one", "adder.b": 2}}
+        )
+        assert r.status_code == 200, r.text
+        httpx.put(f"{node.url}/api/contacts/x", json={"value": 3}, timeout=10)
+        out, _ = piped.communicate(timeout=30)  # --count 1: it ends after x's change
+        assert piped.returncode == 0
+        lines = [line.split("  ", 2) for line in out.splitlines()]
+        assert [line[1:] for line in lines] == [
+            ["d", "contradiction: 1 and 2 disagree (from update)"],
+            ["adder.sum", "gadget add in adder failed: " + lines[1][2].split(": ", 1)[1]],
+            ["x", "3"],
+        ]
+        assert all(line[0].count(":") == 2 for line in lines)  # HH:MM:SS
+        assert "'one'" in lines[1][2]
+    finally:
+        node.stop()

@@ -1,0 +1,141 @@
+"""``bassline get``, ``set`` and ``status``: read, write and inspect a running node."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bassline.cli.console import UserError, out
+from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
+from bassline.cli.render import bad_json, print_json
+from bassline.codec import from_json, parse_json, to_json
+from bassline.errors import ContentError
+from bassline.net import parse_node_url
+
+__all__ = ["commands"]
+
+commands = typer.Typer()
+"""This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
+
+UrlArg = Annotated[str, typer.Argument(help="The node's URL (http://host:port or ws://...).")]
+ContactArg = Annotated[str, typer.Argument(help="A contact id.")]
+
+
+@commands.command()
+def get(
+    url: UrlArg,
+    contact: ContactArg,
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a contact's content as JSON (nothing when it has none)."""
+    with connect(url, secret_file, ca_file) as node:
+        reading = node.contact(contact)
+    if as_json:
+        print_json(reading.raw)
+    elif reading.present:
+        print_json(to_json(reading.value), compact=True)
+    else:
+        out.print(f"{contact} has no content", style="dim")
+
+
+@commands.command(name="set")
+def set_(
+    url: Annotated[str, typer.Argument(help="The node's URL.")],
+    contact: ContactArg,
+    value: Annotated[str, typer.Argument(help="The content, as JSON (quote strings: '\"x\"').")],
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a contact on a node; it replicates to every node."""
+    try:
+        parsed = parse_json(value)
+    except orjson.JSONDecodeError as exc:
+        quoted = f"bassline set URL {contact} '\"{value}\"'"
+        raise UserError(bad_json(value, exc, quoted)) from None
+    try:
+        # what the request cannot carry (integers beyond 64 bits, too deep, a malformed
+        # tagged value) is refused before any request
+        content = from_json(parsed)
+        to_json(content)
+    except ContentError as exc:
+        raise UserError(f"contact {contact!r}: {exc}") from None
+    with connect(url, secret_file, ca_file) as node:
+        result = node.write(contact, content)
+    if as_json:
+        print_json(result.raw)
+        return
+    for c in result.contradictions:
+        out.print(f"[yellow]contradiction[/yellow] {c['contact']}: {c['reason']}")
+    out.print(f"{contact} written; {len(result.changed)} contacts changed")
+
+
+def _where(queried: str, advertised: Any) -> str:
+    """The URL ``status`` reached, and what the node tells peers when that differs."""
+    here = node_url(queried, "URL")
+    if not isinstance(advertised, str):  # mounted in another server, without advertise_url
+        return f"{here.http} (it advertises no URL to peers)"
+    try:
+        same = parse_node_url(advertised) == here
+    except ValueError:
+        same = False
+    return here.http if same else f"{here.http} (it advertises {advertised})"
+
+
+@commands.command()
+def status(
+    url: Annotated[str, typer.Argument(help="The node's URL.")],
+    secret_file: SecretOpt = None,
+    ca_file: CaOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Peers, convergence digest, storage health, queue depth and breaker state of a node."""
+    with connect(url, secret_file, ca_file) as node:
+        data = node.status()
+    if as_json:
+        print_json(data)
+        return
+    b = data["bassline"]
+    health = data["health"]
+    colour = "green" if health["status"] == "ok" else "yellow"
+    where = escape(_where(url, data.get("url")))  # an IPv6 host is [..]: not markup
+    out.print(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
+    out.print(
+        f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
+    )
+    out.print(
+        f"health [{colour}]{health['status']}[/{colour}]"
+        + "".join(f"\n  - {escape(r)}" for r in health["reasons"])
+    )
+    s = data["storage"]
+    out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
+    pool = s.get("pool")
+    if pool:
+        out.print(
+            f"pool {pool['in_use']}/{pool['size']} connections in use, {pool['open']} open, "
+            f"overflow {pool['overflow']}/{pool['max_overflow']}; {pool['waiting']} waiting, "
+            f"{pool['waits']} waits ({pool['wait_seconds']:.3f}s in all)"
+        )
+    c = data["contacts"]
+    out.print(
+        f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"
+    )
+    table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
+    for p in data["peers"]:
+        table.add_row(
+            p["node"],
+            p["direction"],
+            p["url"] or "-",
+            f"{p['connected_seconds']:.0f}s",
+            f"{p['last_seen_seconds']:.1f}s ago",
+            str(p["queue_depth"]),
+            str(p["behind"]),
+            str(p["lagging"]),
+        )
+    out.print(table if data["peers"] else "no peers connected")

@@ -1,0 +1,61 @@
+"""The paths a node serves, written once: the server routes, the OpenAPI document and the
+client (:mod:`bassline.net.client`) all take them from here.
+
+Paths are relative to the node's base URL (``http://host:port``, or ``.../bassline`` for a
+node mounted under ``/bassline``). :data:`CONTACT` is a template, as OpenAPI writes it;
+:func:`contact_path` fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import quote, urlencode
+
+__all__ = [
+    "ALL",
+    "CHANGES",
+    "CONTACT",
+    "CONTACTS",
+    "GOSSIP",
+    "HEALTH",
+    "METRICS",
+    "OPENAPI",
+    "SPEC",
+    "STATUS",
+    "changes_path",
+    "contact_path",
+]
+
+GOSSIP = "/gossip"
+"""The WebSocket gossip endpoint."""
+HEALTH = "/healthz"
+"""Health: 200 when ok, 503 when degraded."""
+METRICS = "/metrics"
+"""Prometheus metrics."""
+OPENAPI = "/openapi.json"
+"""The OpenAPI 3.1 description of the API."""
+SPEC = "/api/spec"
+"""The Bassline the node runs, with its hash."""
+STATUS = "/api/status"
+"""Peers, digest, storage health, queue depth, breaker."""
+CONTACTS = "/api/contacts"
+"""Every contact with content (GET); several writes in one run (POST)."""
+CONTACT = "/api/contacts/{contact}"
+"""One contact (GET reads it, PUT writes it); ``{contact}`` is its id, percent-encoded."""
+CHANGES = "/api/changes"
+"""Server-sent events: a snapshot, then every change (``?contact=ID`` to watch some)."""
+
+ALL = (GOSSIP, HEALTH, METRICS, OPENAPI, SPEC, STATUS, CONTACTS, CONTACT, CHANGES)
+"""Every path a node serves."""
+
+
+def contact_path(contact: str) -> str:
+    """:data:`CONTACT` for ``contact``, every character but letters, digits and ``_.-~``
+    percent-encoded (a ``/`` in an id included)."""
+    return CONTACT.format(contact=quote(contact, safe=""))
+
+
+def changes_path(contacts: Iterable[str] = ()) -> str:
+    """:data:`CHANGES`, with a ``contact`` query parameter per contact to watch (none: all)."""
+    query = urlencode([("contact", c) for c in contacts])
+    return f"{CHANGES}?{query}" if query else CHANGES

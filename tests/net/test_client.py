@@ -1,0 +1,234 @@
+"""``bassline.net.client`` against real nodes on ephemeral ports, and against real sockets
+that answer as no Bassline node does (a silent server, HTML, oversized replies)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+from anyio.abc import SocketStream
+
+from bassline.clock import Stamp
+from bassline.content import ABSENT
+from bassline.lattices import GrowSet
+from bassline.net import BasslineNetwork, routes
+from bassline.net.asgi_app import create_app
+from bassline.net.client import AsyncNodeClient, NodeClient
+from bassline.net.client_errors import (
+    BadReply,
+    NodeAuthError,
+    NodeRefused,
+    NodeTimeout,
+    NodeUnreachable,
+    WatchOverflow,
+)
+from bassline.net.openapi import openapi_document
+from bassline.net.replies import EventReader
+
+from .conftest import SECRET, calculator, flat, node
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_async_client_reads_writes_lists_and_watches() -> None:
+    async with node("n1", calculator(), secret=SECRET) as (net, server):
+        assert server.url is not None
+        async with AsyncNodeClient(server.url, secret=SECRET) as client:
+            written = await client.write("input-a", 2)
+            assert written.changed == {"input-a": 2, "adder.a": 2} and written.settled
+            assert written.contact is not None and written.contact.value == 2
+            many = await client.write_many({"input-b": 3})
+            assert many.changed["result"] == 5 and many.contact is None
+            result = await client.contact("result")
+            assert result.present and result.value == 5
+            assert isinstance(result.stamp, Stamp) and result.stamp.node == "n1"
+            contents = await client.contents()
+            assert contents.values["result"] == 5 and contents.digest == net.digest()
+            assert (await client.health()).ok
+            assert (await client.status())["node"] == "n1"
+            assert (await client.spec())["hash"] == net.spec_hash
+            async with client.changes(["result"]) as events:
+                first = await events.__anext__()
+                assert first.kind == "snapshot"
+                assert [row["value"] for row in first.data] == [5]
+                await client.write("input-a", 10)  # the stream is open: this is seen
+                change = await events.__anext__()
+                assert (change.kind, change.contact, change.value) == ("change", "result", 13)
+
+
+async def test_the_blocking_client_gives_the_same_answers() -> None:
+    async with node("n2", flat(2, sets=1)) as (_, server):
+        assert server.url is not None
+        url = server.url.ws  # any form a peer takes
+
+        def calls() -> None:
+            with NodeClient(url) as client:
+                client.write("s0", GrowSet(["a"]))
+                client.write_many({"c0": {"x": [1, 2]}, "s0": GrowSet(["b"])})
+                assert client.contact("s0").value == GrowSet(["a", "b"])
+                empty = client.contact("c1")
+                assert not empty.present and empty.value is ABSENT and empty.stamp is None
+                assert client.contents().values == {"c0": {"x": [1, 2]}, "s0": GrowSet(["a", "b"])}
+                assert client.health().node == "n2"
+                with client.changes(["c1"]) as events:
+                    assert next(events).data == []  # c1 has no content yet
+                    client.write("c1", "now")
+                    change = next(events)
+                    assert (change.contact, change.value) == ("c1", "now")
+
+        await anyio.to_thread.run_sync(calls)
+
+
+async def test_refusals_name_the_node_the_request_and_the_reason() -> None:
+    async with node("n3", flat(1, sets=1), secret=SECRET) as (_, server):
+        assert server.url is not None
+        where = server.url.http
+        async with AsyncNodeClient(server.url, secret=SECRET) as client:
+            with pytest.raises(NodeRefused) as unknown:
+                await client.contact("nope")
+            assert unknown.value.status == 404 and unknown.value.code == "unknown-contact"
+            assert str(unknown.value) == (
+                f"node at {where} refused GET /api/contacts/nope: unknown contact 'nope' "
+                "(HTTP 404 unknown-contact)"
+            )
+            with pytest.raises(NodeRefused) as wrong_kind:
+                await client.write("s0", 5)
+            assert wrong_kind.value.status == 422 and "grow-set" in str(wrong_kind.value)
+            with pytest.raises(NodeRefused) as slash:
+                await client.contact("a/b")  # encoded: one path segment, not two
+            assert slash.value.request == "GET /api/contacts/a%2Fb"
+            assert slash.value.reason is not None and "'a/b'" in slash.value.reason
+        async with AsyncNodeClient(server.url) as anonymous:
+            with pytest.raises(NodeAuthError, match="the client gave none"):
+                await anonymous.contact("c0")
+            assert (await anonymous.health()).ok  # /healthz is open
+        async with AsyncNodeClient(server.url, secret=b"another-secret-of-16+") as other:
+            with pytest.raises(NodeAuthError, match="the client's secret is not the node's"):
+                await other.status()
+    with pytest.raises(ValueError, match="must start with ws://"):
+        NodeClient("ftp://127.0.0.1:1")
+
+
+@asynccontextmanager
+async def answering(
+    handle: Callable[[SocketStream], object],
+) -> AsyncIterator[str]:
+    """A real TCP server on an ephemeral port; each connection is given to ``handle``
+    once its request head has arrived. Yields its URL."""
+
+    async def serve(stream: SocketStream) -> None:
+        async with stream:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += await stream.receive()
+            await handle(stream)  # type: ignore[misc]
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        yield f"http://127.0.0.1:{port}"
+        tg.cancel_scope.cancel()
+
+
+def reply(status: str, content_type: str, body: bytes, *, length: bool = True) -> bytes:
+    head = f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\nconnection: close\r\n"
+    if length:
+        head += f"content-length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def canned(data: bytes) -> Callable[[SocketStream], object]:
+    async def handle(stream: SocketStream) -> None:
+        await stream.send(data)
+
+    return handle
+
+
+async def test_a_refused_connection_and_a_silent_server() -> None:
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    await listener.aclose()  # nothing listens there now: connections are refused
+    async with AsyncNodeClient(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(NodeUnreachable) as refused:
+            await client.status()
+    assert str(refused.value) == (
+        f"cannot reach node at http://127.0.0.1:{port} (GET /api/status): connection refused"
+    )
+
+    async def silent(stream: SocketStream) -> None:
+        await anyio.sleep_forever()  # holds the connection open without a word
+
+    async with answering(silent) as url, AsyncNodeClient(url, timeout=0.5) as client:
+        with pytest.raises(NodeTimeout, match=r"did not answer GET /api/contacts/x within 0.5s"):
+            await client.contact("x")
+
+
+async def test_replies_that_are_not_a_bassline_nodes() -> None:
+    html = reply("200 OK", "text/html", b"<html>hello</html>")
+    async with answering(canned(html)) as url, AsyncNodeClient(url) as client:
+        with pytest.raises(BadReply, match=r"HTTP 200 but not JSON \(text/html\)"):
+            await client.status()
+    missing = reply("404 Not Found", "text/plain", b"no such page")
+    async with answering(canned(missing)) as url, AsyncNodeClient(url) as client:
+        with pytest.raises(NodeRefused, match="HTTP 404, without a Bassline error message"):
+            await client.contact("x")
+    shape = reply("200 OK", "application/json", b'{"id": 5}')
+    async with answering(canned(shape)) as url, AsyncNodeClient(url) as client:
+        with pytest.raises(BadReply, match="an unexpected reply: the contact's 'id' is not"):
+            await client.contact("x")
+    big = reply("200 OK", "application/json", b'{"x": "' + b"a" * 5000 + b'"}', length=False)
+    async with answering(canned(big)) as url:
+        async with AsyncNodeClient(url, max_reply_bytes=1000) as client:
+            with pytest.raises(BadReply, match="more than 1000 bytes"):
+                await client.status()
+    declared = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99999\r\n\r\n"
+    async with answering(canned(declared)) as url:
+        async with AsyncNodeClient(url, max_reply_bytes=1000) as client:
+            with pytest.raises(BadReply, match="more than 1000 bytes"):
+                await client.status()
+
+
+async def test_a_change_stream_cut_off_or_too_large() -> None:
+    stream = reply(
+        "200 OK",
+        "text/event-stream",
+        b'event: snapshot\r\ndata: []\r\n\r\n: a comment\n\nevent: overflow\ndata: {"error": '
+        b'"fell behind", "limit": 10}\n\n',
+        length=False,
+    )
+    async with answering(canned(stream)) as url, AsyncNodeClient(url) as client:
+        async with client.changes() as events:
+            assert (await events.__anext__()).kind == "snapshot"
+            with pytest.raises(WatchOverflow) as cut:
+                await events.__anext__()
+    assert (cut.value.limit, cut.value.reason) == (10, "fell behind")
+    assert str(cut.value) == f"node at {url} cut GET /api/changes off: fell behind"
+    async with node("n4", flat(30)) as (net, server):
+        assert server.url is not None
+        await net.update_many({f"c{i}": "x" * 100 for i in range(30)})
+        async with AsyncNodeClient(server.url, max_reply_bytes=1000) as client:
+            async with client.changes() as events:
+                with pytest.raises(BadReply, match="more than 1000 bytes"):
+                    await events.__anext__()
+
+
+def test_the_event_reader_takes_any_line_ending_split_anywhere() -> None:
+    text = b'event: change\r\ndata: {"a":\r\ndata: 1}\r\n\r\n:c\rdata: 2\r\r'
+    for cut in range(len(text) + 1):
+        reader = EventReader(limit=100)
+        events = reader.feed(text[:cut]) + reader.feed(text[cut:])
+        assert events == [("change", '{"a":\n1}'), ("message", "2")], cut
+    reader = EventReader(limit=10)
+    with pytest.raises(ValueError, match="more than 10 bytes"):
+        reader.feed(b"data: 0123456789ab")  # not even ended: refused before it is whole
+
+
+def test_the_routes_are_those_the_server_serves_and_the_openapi_document_lists() -> None:
+    documented = set(openapi_document("t", "1")["paths"])
+    assert documented == set(routes.ALL) - {routes.OPENAPI}
+    app = create_app(BasslineNetwork("n5", flat(1)))  # routes exist before it is entered
+    served = {getattr(r, "path", "").replace(":path}", "}") for r in app.routes}
+    assert served == set(routes.ALL)
