@@ -73,6 +73,12 @@ def test_set_refuses_an_integer_beyond_64_bits_before_any_request(cli: Cli) -> N
     assert "contact 'input-a'" in line and "does not fit in 64 bits" in line
 
 
+def test_set_refuses_a_malformed_tagged_value_before_any_request(cli: Cli) -> None:
+    done = cli("set", "http://127.0.0.1:1", "input-a", '{"$type": "bogus", "value": 1}')
+    line = _one_error_line(done)
+    assert line.startswith("error: contact 'input-a': unknown tagged type 'bogus'"), line
+
+
 def test_set_json_error_keeps_the_reason(cli: Cli) -> None:
     line = _one_error_line(cli("set", "http://127.0.0.1:1", "input-a", "1e999"))
     assert "infinity" in line and "quote strings" not in line

@@ -3,8 +3,11 @@ that answer as no Bassline node does (a silent server, HTML, oversized replies).
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import pytest
@@ -13,7 +16,7 @@ from anyio.abc import SocketStream
 from bassline.clock import Stamp
 from bassline.content import ABSENT
 from bassline.lattices import GrowSet
-from bassline.net import BasslineNetwork, routes
+from bassline.net import BasslineNetwork, NodeServer, routes
 from bassline.net.asgi_app import create_app
 from bassline.net.client import AsyncNodeClient, NodeClient
 from bassline.net.client_errors import (
@@ -232,3 +235,32 @@ def test_the_routes_are_those_the_server_serves_and_the_openapi_document_lists()
     app = create_app(BasslineNetwork("n5", flat(1)))  # routes exist before it is entered
     served = {getattr(r, "path", "").replace(":path}", "}") for r in app.routes}
     assert served == set(routes.ALL)
+
+
+async def test_an_https_node_is_trusted_through_ssl_context_and_refused_without(
+    tmp_path: Path,
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: ASYNC221 - a one-off certificate before any node starts
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    async with BasslineNetwork("tls", flat(1)) as net:
+        async with NodeServer(net, "127.0.0.1", 0, certfile=str(cert), keyfile=str(key)) as s:
+            assert s.url is not None and s.url.http.startswith("https://")
+            trust = ssl.create_default_context(cafile=str(cert))
+            async with AsyncNodeClient(s.url, ssl_context=trust) as client:
+                await client.write("c0", "over TLS")
+                assert (await client.contact("c0")).value == "over TLS"
+            async with AsyncNodeClient(s.url) as untrusting:
+                with pytest.raises(NodeUnreachable) as refused:
+                    await untrusting.contact("c0")
+            assert str(refused.value).startswith(
+                f"cannot reach node at {s.url.http} (GET /api/contacts/c0): TLS failed: "
+            )
+            assert "certificate" in str(refused.value)
