@@ -45,6 +45,19 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
 """Which layer each layer may import (besides itself). D28 in docs/decisions.md."""
 
 
+NET_PARTS_NOT_REACHED: Mapping[str, frozenset[str]] = {
+    "bassline.net.handshake": frozenset({"node", "membership", "dialer", "replicator", "peer"}),
+    "bassline.net.peer": frozenset({"node", "membership", "dialer", "replicator"}),
+    "bassline.net.replicator": frozenset({"node", "membership", "dialer", "peer", "handshake"}),
+    "bassline.net.dialer": frozenset({"node", "membership", "replicator"}),
+    "bassline.net.membership": frozenset({"node", "replicator"}),
+}
+"""Inside ``bassline.net``: the parts of a node (D33) that each module must not reach,
+directly or through other modules. Links (handshake, session) are typed against the
+protocols of ``bassline.net.host``; the replicator knows nothing of links; the dialer
+and the membership know nothing of the node that composes them."""
+
+
 @attrs.frozen
 class Module:
     """One source file of the walked packages."""
@@ -212,6 +225,18 @@ def private_imports(edges: Mapping[str, Iterable[Import]]) -> list[str]:
     ]
 
 
+def reachable(edges: Mapping[str, Iterable[Import]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through other modules."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for imp in edges.get(todo.pop(), ()):
+            if imp.target not in seen:
+                seen.add(imp.target)
+                todo.append(imp.target)
+    return seen
+
+
 def _project() -> tuple[dict[str, Module], dict[str, list[Import]]]:
     dirs = [ROOT / "bassline", *sorted(ROOT.glob("bassline-storage-*/bassline_storage_*"))]
     modules = find_modules(dirs)
@@ -243,6 +268,17 @@ def test_no_imports_against_the_layering() -> None:
 def test_no_private_names_taken_from_other_modules() -> None:
     _, edges = _project()
     assert private_imports(edges) == []
+
+
+def test_the_parts_of_a_node_reach_only_what_they_may() -> None:
+    _, edges = _project()
+    problems = []
+    for name, parts in sorted(NET_PARTS_NOT_REACHED.items()):
+        assert name in edges, name
+        for target in sorted(reachable(edges, name)):
+            if target.startswith("bassline.net.") and target.split(".")[2] in parts:
+                problems.append(f"{name} reaches {target}")
+    assert problems == []
 
 
 def _write(root: Path, files: Mapping[str, str]) -> None:

@@ -9,7 +9,7 @@ import anyio
 from bassline.errors import PeerError
 from bassline.net import auth
 from bassline.net.gossip_metrics import NetMetrics, frame_overhead
-from bassline.net.host import GossipHost
+from bassline.net.host import HandshakeHost
 from bassline.net.protocol import (
     PROTOCOL_VERSION,
     Auth,
@@ -66,7 +66,7 @@ async def send_refusal(
     await transport.close(close_code(code), f"{code}: {reason}"[:120])
 
 
-def own_hello(node: GossipHost, nonce: str) -> bytes:
+def own_hello(node: HandshakeHost, nonce: str) -> bytes:
     """This node's hello frame."""
     return dump(
         {
@@ -83,7 +83,7 @@ def own_hello(node: GossipHost, nonce: str) -> bytes:
     )
 
 
-async def _receive(node: GossipHost, transport: Transport, dialer: bool) -> Message:
+async def _receive(node: HandshakeHost, transport: Transport, dialer: bool) -> Message:
     try:
         data = await transport.receive()
     except ProtocolViolation as violation:
@@ -104,26 +104,26 @@ async def _receive(node: GossipHost, transport: Transport, dialer: bool) -> Mess
     return message
 
 
-async def _expect_hello(node: GossipHost, transport: Transport, dialer: bool) -> Hello:
+async def _expect_hello(node: HandshakeHost, transport: Transport, dialer: bool) -> Hello:
     message = await _receive(node, transport, dialer)
     if not isinstance(message, Hello):
         raise ProtocolViolation("unexpected", f"expected hello, got {type(message).__name__}")
     return message
 
 
-async def _expect_auth(node: GossipHost, transport: Transport, dialer: bool) -> Auth:
+async def _expect_auth(node: HandshakeHost, transport: Transport, dialer: bool) -> Auth:
     message = await _receive(node, transport, dialer)
     if not isinstance(message, Auth):
         raise ProtocolViolation("unexpected", f"expected auth, got {type(message).__name__}")
     return message
 
 
-async def _send(node: GossipHost, transport: Transport, kind: str, frame: bytes) -> None:
+async def _send(node: HandshakeHost, transport: Transport, kind: str, frame: bytes) -> None:
     node.metrics.bytes_out += await transport.send(frame)
     node.metrics.messages_out[kind] += 1
 
 
-def _check_proof(node: GossipHost, role: str, expected: str, got: Auth, peer: str) -> None:
+def _check_proof(node: HandshakeHost, role: str, expected: str, got: Auth, peer: str) -> None:
     if not auth.verify(expected, got.proof):
         raise Refusal(
             "auth",
@@ -133,7 +133,7 @@ def _check_proof(node: GossipHost, role: str, expected: str, got: Auth, peer: st
 
 
 async def handshake(
-    node: GossipHost, transport: Transport, *, dialer: bool, opened: float | None = None
+    node: HandshakeHost, transport: Transport, *, dialer: bool, opened: float | None = None
 ) -> Hello:
     """Run the opening exchange; returns the peer's hello once both sides are authenticated.
 

@@ -1,10 +1,13 @@
-"""What a gossip link needs from the node it serves, as small :class:`~typing.Protocol` s.
+"""What the parts of a node need from each other, as small :class:`~typing.Protocol` s.
 
-The handshake (:mod:`bassline.net.handshake`) and the peer session
-(:mod:`bassline.net.peer`) are typed against :class:`GossipHost`, not against
-:class:`~bassline.net.node.BasslineNetwork`, so they do not import the node that imports
-them; the node's delta methods are typed against :class:`LinkState`, the part of a
-session they read and write.
+A node is composed of parts (decision D33): the replicator
+(:mod:`bassline.net.replicator`) owns the change log, the cursors and the deltas; the
+membership (:mod:`bassline.net.membership`) owns the links, the dialling and the hello
+checks; :class:`~bassline.net.node.BasslineNetwork` is the front door that builds and
+runs them. The handshake (:mod:`bassline.net.handshake`) and the peer session
+(:mod:`bassline.net.peer`) are typed against the protocols here, never against those
+classes, so they import none of them; the replicator reads only the :class:`LinkState`
+of a session.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.protocol import Delta, Hello, Message
 from bassline.net.settings import GossipSettings
 
-__all__ = ["GossipHost", "LinkState"]
+__all__ = ["HandshakeHost", "LinkState", "NodeIdentity", "Replication", "SessionHost"]
 
 
 class LinkState(Protocol):
-    """The part of one peer link that the node's delta methods use."""
+    """The part of one peer link that the replicator reads and writes."""
 
     rewind: bool
     """Set when a delta could not be applied in full: the peer is asked to resend."""
@@ -47,8 +50,29 @@ class LinkState(Protocol):
         ...
 
 
-class GossipHost(Protocol):
-    """The node as its handshakes and peer sessions see it."""
+class Replication(Protocol):
+    """This node's replicated contents, as a peer session sends and receives them."""
+
+    @property
+    def log(self) -> ChangeLog:
+        """This node's change log."""
+        ...
+
+    def cursor(self, peer: str) -> tuple[str | None, int]:
+        """How far this node has applied ``peer``'s change log: (epoch, seq)."""
+        ...
+
+    def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
+        """The next delta frame for ``session``: (frame or None, items, log position)."""
+        ...
+
+    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
+        """Apply a peer's delta."""
+        ...
+
+
+class NodeIdentity(Protocol):
+    """Who this node is, as its hello announces it."""
 
     @property
     def node_id(self) -> str:
@@ -75,19 +99,23 @@ class GossipHost(Protocol):
         """The groups this node runs."""
         ...
 
+
+class HandshakeHost(NodeIdentity, Protocol):
+    """The node as the handshake that opens a link sees it."""
+
     @property
     def settings(self) -> GossipSettings:
-        """Timeouts, limits and intervals of the gossip protocol."""
+        """Timeouts and frame limits of the gossip protocol."""
         ...
 
     @property
     def metrics(self) -> NetMetrics:
-        """Counters the links add to."""
+        """Counters the handshake adds to."""
         ...
 
     @property
     def log(self) -> ChangeLog:
-        """This node's change log."""
+        """This node's change log (its epoch goes in the hello)."""
         ...
 
     def check_hello(self, hello: Hello) -> None:
@@ -98,8 +126,18 @@ class GossipHost(Protocol):
         """Refuse a second live link to the same node (raises ``Refusal``)."""
         ...
 
-    def cursor(self, peer: str) -> tuple[str | None, int]:
-        """How far this node has applied ``peer``'s change log: (epoch, seq)."""
+
+class SessionHost(Protocol):
+    """The node's membership as an established peer session sees it."""
+
+    @property
+    def settings(self) -> GossipSettings:
+        """Timeouts, limits and intervals of the gossip protocol."""
+        ...
+
+    @property
+    def metrics(self) -> NetMetrics:
+        """Counters the session adds to."""
         ...
 
     def known_peers(self) -> list[tuple[str, str]]:
@@ -108,14 +146,6 @@ class GossipHost(Protocol):
 
     def learn_peers(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Remember peers another node told this one about."""
-        ...
-
-    def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
-        """The next delta frame for ``session``: (frame or None, items, log position)."""
-        ...
-
-    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
-        """Apply a peer's delta."""
         ...
 
     async def handle_gossip(self, peer_id: str, message: Message) -> None:

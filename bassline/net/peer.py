@@ -16,7 +16,7 @@ from anyio.abc import TaskGroup
 
 from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import RefusedByPeer, send_refusal
-from bassline.net.host import GossipHost
+from bassline.net.host import Replication, SessionHost
 from bassline.net.protocol import (
     Auth,
     Bye,
@@ -54,14 +54,16 @@ class PeerSession:
 
     def __init__(
         self,
-        node: GossipHost,
+        host: SessionHost,
+        replication: Replication,
         transport: Transport,
         hello: Hello,
         *,
         dialer: bool,
         opened: float | None = None,
     ) -> None:
-        self.node = node
+        self.host = host
+        self.replication = replication
         self.transport = transport
         self.hello = hello
         self.peer = hello.node
@@ -74,7 +76,7 @@ class PeerSession:
         """When the link's handshake began (before :attr:`connected_at`)."""
         self.last_seen = self.connected_at
         self.last_sent = self.connected_at
-        settings = node.settings
+        settings = host.settings
         self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](
             settings.send_queue_frames
         )
@@ -108,7 +110,6 @@ class PeerSession:
 
     async def run(self) -> None:
         """Serve the link until it ends; the reason is kept in :attr:`end_reason`."""
-        node = self.node
         reason, detail = "closed", ""
         try:
             async with anyio.create_task_group() as tg:
@@ -127,7 +128,7 @@ class PeerSession:
                 reason, detail = "stopped", self._stop_reason
             elif self.end_reason:
                 reason, detail = self.end_reason.split(":", 1)[0], self.end_reason
-            node.metrics.disconnects[reason] += 1
+            self.host.metrics.disconnects[reason] += 1
             if self._stop_reason is not None and not self.end_reason:
                 await self._goodbye(self._stop_reason)
             await self.transport.close(1000, reason)
@@ -136,11 +137,11 @@ class PeerSession:
             log.info("link to %s closed (%s)", self.peer, detail or reason)
 
     async def _goodbye(self, reason: str) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.node.settings.shutdown_grace):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.host.settings.shutdown_grace):
             try:
                 frame = dump({"t": "bye", "reason": reason[:500]})
-                self.node.metrics.bytes_out += await self.transport.send(frame)
-                self.node.metrics.messages_out["bye"] += 1
+                self.host.metrics.bytes_out += await self.transport.send(frame)
+                self.host.metrics.messages_out["bye"] += 1
             except ConnectionClosed:
                 pass
 
@@ -153,15 +154,15 @@ class PeerSession:
         except ConnectionClosed as closed:
             self.end_reason = self.end_reason or f"connection-lost: {closed}"
         except RefusedByPeer as refused:
-            self.node.metrics.refused_by_peer[refused.code] += 1
+            self.host.metrics.refused_by_peer[refused.code] += 1
             log.warning("peer %s refused this node: %s", self.peer, refused.reason)
             self.end_reason = self.end_reason or f"refused-by-peer: {refused.reason}"
         except ProtocolViolation as violation:
-            self.node.metrics.rejected[violation.code] += 1
+            self.host.metrics.rejected[violation.code] += 1
             log.warning("peer %s sent a bad frame (%s): %s", self.peer, violation.code, violation)
             self.end_reason = self.end_reason or f"protocol-violation: {violation}"
             tg.cancel_scope.cancel()  # nothing else is sent after the refusal
-            await send_refusal(self.transport, violation.code, str(violation), self.node.metrics)
+            await send_refusal(self.transport, violation.code, str(violation), self.host.metrics)
         finally:
             tg.cancel_scope.cancel()
 
@@ -180,7 +181,7 @@ class PeerSession:
         return True
 
     async def _writer(self) -> None:
-        metrics = self.node.metrics
+        metrics = self.host.metrics
         async for kind, frame, items in self._queue:
             metrics.bytes_out += await self.transport.send(frame)
             metrics.messages_out[kind] += 1
@@ -191,18 +192,18 @@ class PeerSession:
             self.last_sent = anyio.current_time()
 
     async def _send_digest(self) -> None:
-        node = self.node
-        epoch, seq = node.cursor(self.peer)
+        replication = self.replication
+        epoch, seq = replication.cursor(self.peer)
         frame = {
             "t": "digest",
             "epoch": epoch,
             "seq": seq,
-            "head_epoch": node.log.epoch,
-            "head": node.log.head,
+            "head_epoch": replication.log.epoch,
+            "head": replication.log.head,
             "rewind": self.rewind,
         }
         self.rewind = False
-        node.metrics.anti_entropy_rounds += 1
+        self.host.metrics.anti_entropy_rounds += 1
         await self.enqueue("digest", dump(frame))
 
     async def _announce_passed_over(self) -> None:
@@ -215,34 +216,35 @@ class PeerSession:
         anti-entropy round, so echoes cost no frame each.
         """
         if self.scan > self.announced:
-            frame = dump(encode_delta(self.node.log.epoch, self.announced, self.scan, []))
+            frame = dump(encode_delta(self.replication.log.epoch, self.announced, self.scan, []))
             self.announced = self.scan
             await self.enqueue("delta", frame)
 
     async def _send_peers(self) -> None:
-        peers = [[n, u] for n, u in self.node.known_peers() if n != self.peer]
+        peers = [[n, u] for n, u in self.host.known_peers() if n != self.peer]
         await self.enqueue("peers", dump({"t": "peers", "peers": peers[:1000]}))
 
     async def _pusher(self) -> None:
-        node = self.node
+        replication = self.replication
+        changes = replication.log
         await self.started.wait()
-        delay = node.settings.push_delay
+        delay = self.host.settings.push_delay
         while True:
             # re-read on every wake-up: a digest asking for a rewind moves ``scan`` back
             # (and notifies) without the log growing
-            while self.scan >= node.log.head:
-                await node.log.wait_notified()
+            while self.scan >= changes.head:
+                await changes.wait_notified()
             if delay:
                 await anyio.sleep(delay)  # let a burst of changes gather into one frame
-            while self.scan < node.log.head:
-                frame, count, scanned = node.build_delta(self)
+            while self.scan < changes.head:
+                frame, count, scanned = replication.build_delta(self)
                 self.scan = scanned
                 if frame is not None:
                     self.announced = scanned
                     await self.enqueue("delta", frame, count)
 
     async def _ticker(self) -> None:
-        settings = self.node.settings
+        settings = self.host.settings
         now = anyio.current_time()
         next_digest = now + settings.anti_entropy_interval
         next_peers = now + settings.peer_exchange_interval
@@ -265,7 +267,7 @@ class PeerSession:
     async def _watchdog(self) -> None:
         """Close a silent link. Its own task: the ticker may wait for room in the queue
         (a peer that stopped reading), and that must not keep a dead link open."""
-        settings = self.node.settings
+        settings = self.host.settings
         while True:
             await anyio.sleep(settings.heartbeat_interval / 2)
             silent = anyio.current_time() - self.last_seen
@@ -275,29 +277,28 @@ class PeerSession:
     # ---------------------------------------------------------------- receiving
 
     async def _reader(self) -> None:
-        node = self.node
-        limit = node.settings.max_frame_bytes
-        metrics = node.metrics
+        host = self.host
+        limit = host.settings.max_frame_bytes
+        metrics = host.metrics
         while True:
             data = await self.transport.receive()
             self.last_seen = anyio.current_time()
             self.frames_in += 1
             metrics.bytes_in += len(data) + frame_overhead(len(data), masked=not self.dialer)
             message = parse_frame(data, limit)
-            await node.handle_gossip(self.peer, message)
+            await host.handle_gossip(self.peer, message)
 
     async def handle(self, message: Message) -> None:
         """Act on one validated message from this peer."""
-        node = self.node
-        node.metrics.messages_in[kind_of(message)] += 1
+        self.host.metrics.messages_in[kind_of(message)] += 1
         if isinstance(message, Delta):
-            await node.apply_delta(self, message)
+            await self.replication.apply_delta(self, message)
         elif isinstance(message, Digest):
             self._on_digest(message)
         elif isinstance(message, Heartbeat):
             pass
         elif isinstance(message, Peers):
-            node.learn_peers(message.peers)
+            self.host.learn_peers(message.peers)
         elif isinstance(message, Bye):
             raise _Ended("peer-left", f"{self.peer} said goodbye: {message.reason}")
         elif isinstance(message, Refuse):
@@ -310,10 +311,10 @@ class PeerSession:
             raise ProtocolViolation("unexpected-auth", "auth after the handshake")
 
     def _on_digest(self, digest: Digest) -> None:
-        node = self.node
+        changes = self.replication.log
         self.peer_head = digest.head
         # a digest about another incarnation of our log means the peer has none of this one
-        position = min(digest.seq, node.log.head) if digest.epoch == node.log.epoch else 0
+        position = min(digest.seq, changes.head) if digest.epoch == changes.epoch else 0
         self.peer_has = position
         if not self.started.is_set():
             self.scan = self.announced = position
@@ -321,4 +322,4 @@ class PeerSession:
         elif digest.rewind:
             self.scan = min(self.scan, position)
             self.announced = position
-            node.log.notify()
+            changes.notify()

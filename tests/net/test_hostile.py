@@ -7,6 +7,7 @@ hypothesis generates attacks, each on its own WebSocket connection over real soc
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -265,6 +266,40 @@ def test_values_stamped_far_in_the_future_are_dropped_and_counted(harness: Harne
     }
     harness.run([dump(delta), dump({"t": "bye", "reason": "done"})], authenticated=True)
     assert m.items_rejected["future-stamp"] == before + 1
+    assert harness.target.value("c0") == "precious"
+
+
+def test_values_stamped_in_the_future_are_logged_once_per_peer(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each such value is counted; only the first one from a peer is logged. (The reason
+    names how far ahead the stamp is: a node that remembered each reason it had logged
+    would let a peer grow its memory for ever.)"""
+    caplog.set_level(logging.ERROR, logger="bassline.net")
+    m = harness.target.metrics
+    before = m.items_rejected["future-stamp"]
+    peer = f"clockwork-{secrets.token_hex(4)}"
+    fresh = BasslineNetwork(peer, SPEC, secret=SECRET, settings=SETTINGS)
+    with harness.portal.wrap_async_context_manager(fresh) as clockwork:
+        attacker, harness.attacker = harness.attacker, clockwork
+        try:
+            for k in range(3):
+                delta = {
+                    "t": "delta",
+                    "epoch": secrets.token_hex(8),
+                    "from": 0,
+                    "to": 1,
+                    "base": 2**62 + (k << 30),
+                    "nodes": [peer],
+                    "items": [["c0", f"later {k}", 0, 0]],
+                }
+                bye = {"t": "bye", "reason": "done"}
+                harness.run([dump(delta), dump(bye)], authenticated=True)
+        finally:
+            harness.attacker = attacker
+    assert m.items_rejected["future-stamp"] == before + 3
+    logged = [r.getMessage() for r in caplog.records if "stamped in the future" in r.getMessage()]
+    assert len([text for text in logged if repr(peer) in text]) == 1, logged
     assert harness.target.value("c0") == "precious"
 
 

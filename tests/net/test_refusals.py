@@ -130,7 +130,7 @@ async def test_a_secret_holder_claiming_a_linked_nodes_id_is_refused_as_duplicat
         else:
             await target.connect_to_peer(gs.url.ws, wait=True)
         await wait_until(lambda: len(target.peers()) == len(genuine.peers()) == 1, what="link")
-        link = target._sessions["a-genuine"]
+        link = target._membership.sessions["a-genuine"]
         async with BasslineNetwork("a-genuine", spec, secret=SECRET, settings=FAST) as impostor:
             if epoch == "copied":
                 impostor.log.epoch = genuine.log.epoch
@@ -142,7 +142,8 @@ async def test_a_secret_holder_claiming_a_linked_nodes_id_is_refused_as_duplicat
         assert "already linked to node 'a-genuine'" in refused.value.reason
         assert target.metrics.refused["duplicate"] == 1
         assert (
-            target._sessions["a-genuine"] is link and sum(target.metrics.disconnects.values()) == 0
+            target._membership.sessions["a-genuine"] is link
+            and sum(target.metrics.disconnects.values()) == 0
         )
         await genuine.update_contact("c0", "still linked")
         await wait_until(lambda: target.value("c0", None) == "still linked", what="gossip")

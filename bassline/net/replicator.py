@@ -1,0 +1,259 @@
+"""Replication: the change log, cursors on peers' logs, deltas built and applied, digests.
+
+A :class:`Replicator` holds one node's side of the gossip protocol's data: it records
+every change of the runtime's contacts in the :class:`~bassline.net.changelog.ChangeLog`
+(marking changes a peer sent, so they are not echoed back to it), builds the deltas a
+peer session sends from that log, applies the deltas peers send through the runtime and
+keeps a cursor on each peer's log. It knows nothing of links: a session reaches it
+through :class:`~bassline.net.host.Replication`, and it reads only the
+:class:`~bassline.net.host.LinkState` of a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from contextvars import ContextVar
+from typing import Any
+
+from bassline.clock import Stamp
+from bassline.codec import encode, to_json
+from bassline.content import ABSENT, values_equal
+from bassline.engine import PropagationResult
+from bassline.errors import ContentError, PersistenceError
+from bassline.net.changelog import ChangeLog
+from bassline.net.gossip_metrics import NetMetrics
+from bassline.net.host import LinkState
+from bassline.net.log_once import LogOnce
+from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
+from bassline.net.settings import GossipSettings
+from bassline.runtime import StorageBackedRuntime
+from bassline.spec import BlendMode
+
+__all__ = ["Replicator"]
+
+log = logging.getLogger("bassline.net")
+
+_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]]] | None] = ContextVar(
+    "bassline_gossip_source", default=None
+)
+"""While a peer's delta is applied: ((peer, its epoch), what it sent), so the log does not
+echo it back to that incarnation of the peer (a restarted peer may have lost it)."""
+
+
+class Replicator:
+    """One node's replicated contents: what changed, what peers have, what they sent."""
+
+    def __init__(
+        self, node_id: str, settings: GossipSettings, metrics: NetMetrics, log: ChangeLog
+    ) -> None:
+        self.node_id = node_id
+        self.settings = settings
+        self.metrics = metrics
+        self.log = log
+        """This node's change log (shared with the node, which exposes it as ``log``)."""
+        self.warned = LogOnce()
+        """Problems with a peer's contents already logged (later ones are only counted)."""
+        self._runtime: StorageBackedRuntime | None = None
+        self._cursors: dict[str, tuple[str, int]] = {}
+        self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
+        """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
+        self._oversized: set[str] = set()
+        """Contacts whose current content is too large to gossip (until it changes)."""
+
+    def attach(self, runtime: StorageBackedRuntime) -> None:
+        """Replicate ``runtime``: log every content it holds now, then every change."""
+        self._runtime = runtime
+        self.log.record_many(cid for cid, _, _ in runtime.network.state())
+        runtime.network.add_listener(self._on_result)
+
+    def _require(self) -> StorageBackedRuntime:
+        if self._runtime is None:
+            raise RuntimeError(f"node {self.node_id!r} has not joined a network yet")
+        return self._runtime
+
+    @property
+    def oversized(self) -> int:
+        """How many contacts hold a content too large to gossip (until it changes)."""
+        return len(self._oversized)
+
+    # ---------------------------------------------------------------- local contents
+
+    def check_size(self, contact_id: str, content: Any) -> None:
+        """Raise ContentError when ``content`` could never be sent in a delta."""
+        limit = self.settings.max_frame_bytes - 4096
+        t = type(content)
+        if t is int or t is float or t is bool or content is None:
+            return
+        if t is str and len(content) * 6 < limit:  # even fully escaped it fits
+            return
+        size = len(encode(content))
+        if size > limit:
+            raise ContentError(
+                f"content is {size} bytes; the gossip limit is {limit} (max_frame_bytes - 4096)",
+                contact_id,
+            )
+
+    def digest(self) -> str:
+        """A hash of the runtime's contents: equal on two nodes exactly when they agree.
+
+        Accept-last contacts contribute value and stamp; merge contacts their value only
+        (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
+        lattice values may differ between replicas).
+        """
+        runtime = self._require()
+        spec = runtime.spec
+        h = hashlib.sha256()
+        for cid, value, stamp in sorted(runtime.network.state(), key=lambda x: x[0]):
+            if spec.contact(cid).blend is BlendMode.MERGE:
+                h.update(encode([cid, value]))
+            else:
+                h.update(encode([cid, value, stamp.to_json()]))
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def _on_result(self, result: PropagationResult) -> None:
+        ids, values, stamps = result.touched
+        if not ids:
+            return
+        if self._oversized:
+            self._oversized.difference_update(ids)  # a new content: checked when next sent
+        source = _SOURCE.get()
+        record = self.log.record
+        if source is None:
+            for cid in ids:
+                record(cid)
+        else:
+            holder, sent = source  # (peer, its epoch)
+            for cid, value, stamp in zip(ids, values, stamps, strict=True):
+                got = sent.get(cid)
+                same = (
+                    got is not None
+                    and got[1] == stamp
+                    and (got[0] is value or values_equal(got[0], value))
+                )
+                record(cid, holder if same else None)
+        self.log.notify()
+
+    # ---------------------------------------------------------------- from peers
+
+    def cursor(self, peer: str) -> tuple[str | None, int]:
+        """How far this node has applied ``peer``'s change log: (epoch, seq)."""
+        epoch, seq = self._cursors.get(peer, (None, 0))
+        return epoch, seq
+
+    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
+        """Apply a peer's delta; advance the cursor on its log when nothing was missed."""
+        peer = session.peer
+        epoch, seq = self.cursor(peer)
+        if delta.epoch != epoch and delta.start == 0:
+            epoch, seq = delta.epoch, 0
+        contiguous = delta.epoch == epoch and delta.start <= seq
+        self.metrics.deltas_in += 1
+        self.metrics.items_in += len(delta.items)
+        complete = await self._apply_items(peer, delta.items, session.peer_epoch)
+        if contiguous and complete and epoch is not None:
+            self._cursors[peer] = (epoch, max(seq, delta.end))
+        else:
+            session.rewind = True
+
+    async def _apply_items(
+        self, peer: str, items: tuple[tuple[str, Any, Stamp], ...], epoch: str
+    ) -> bool:
+        runtime = self._require()
+        network = runtime.network
+        for cid, _, _ in items:
+            if cid not in network:
+                raise ProtocolViolation(
+                    "unknown-contact",
+                    f"delta names contact {cid[:80]!r}, which this Bassline does not have",
+                )
+        accepted = []
+        complete = True
+        for item in items:
+            try:
+                network.clock.observe(item[2])
+            except ValueError as exc:
+                # kept for later (not confirmed, so asked for again): the clock may catch up
+                self.metrics.items_rejected["future-stamp"] += 1
+                if self.warned.first((peer, "future-stamp")):
+                    log.error(
+                        "peer %r sent a value stamped in the future, not applied (later "
+                        'ones are only counted, in items_rejected_total{reason="future-stamp"}'
+                        "): %s",
+                        peer,
+                        exc,
+                    )
+                complete = False
+                continue
+            try:
+                network.validate(item[0], item[1])
+            except ContentError as exc:
+                # refused for good (it is not offered again): a peer's value of the wrong
+                # kind for a merge contact changes nothing here, not even a contradiction
+                self.metrics.items_rejected["wrong-kind"] += 1
+                if self.warned.first((peer, "wrong-kind")):
+                    log.error(
+                        "peer %r sent a value this node refuses, dropped (later ones are "
+                        'only counted, in items_rejected_total{reason="wrong-kind"}): %s',
+                        peer,
+                        exc,
+                    )
+                continue
+            accepted.append(item)
+        if not accepted:
+            return complete
+        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s in accepted}))
+        try:
+            await runtime.apply(accepted)
+        except PersistenceError as exc:
+            self.metrics.apply_errors += 1
+            log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
+            return False
+        finally:
+            _SOURCE.reset(token)
+        return complete
+
+    # ---------------------------------------------------------------- to peers
+
+    def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
+        """The next delta frame for ``session``: (frame or None, items, log position)."""
+        ids, scanned = self.log.since(
+            session.scan, self.settings.max_delta_items, (session.peer, session.peer_epoch)
+        )
+        if not ids:
+            return None, 0, scanned
+        network = self._require().network
+        cache = self._json_cache
+        items = []
+        for cid in ids:
+            value = network.value(cid)
+            if value is ABSENT:
+                continue
+            stamp = network.stamp(cid)
+            hit = cache.get(cid)
+            if hit is not None and hit[0] is value and hit[1] == stamp:
+                plain = hit[2]
+            else:
+                plain = to_json(value)
+                cache[cid] = (value, stamp, plain)
+            items.append((cid, plain, stamp))
+        limit = self.settings.max_frame_bytes
+        while True:
+            frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items))
+            if len(frame) <= limit:
+                return frame, len(items), scanned
+            if len(items) == 1:
+                cid = items[0][0]
+                if cid not in self._oversized:  # once per content, not per peer or attempt
+                    self._oversized.add(cid)
+                    self.metrics.oversized_values += 1
+                    log.error(
+                        "content of %r is too large to gossip (%d bytes, limit %d)",
+                        cid,
+                        len(frame),
+                        limit,
+                    )
+                return None, 0, self.log.seq_of(cid)
+            items = items[: len(items) // 2]
+            scanned = self.log.seq_of(items[-1][0])
