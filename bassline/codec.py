@@ -126,12 +126,15 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
         return [_to_json(v, f"{path}[{i}]", inner) for i, v in enumerate(value)]
     if t is dict:
         out: dict[str, Any] = {}
+        # an object with a "$type" key is escaped: wrapped in one more level, so its
+        # values sit one level deeper than they would otherwise
+        below = inner + 1 if TAG_KEY in value else inner
         for k, v in value.items():
             if type(k) is not str:
                 raise ContentError(f"object key {k!r} is not a string{_where(path)}")
             if not k.isascii():
                 _check_text(k, path)
-            out[k] = _to_json(v, f"{path}.{k}", inner)
+            out[k] = _to_json(v, f"{path}.{k}", below)
         if TAG_KEY in out:
             if depth + 1 >= MAX_DEPTH:  # escaping wraps the object in one more level
                 raise _too_deep(path)

@@ -1,0 +1,244 @@
+"""The runtime's circuit breaker and storage queue, step by step.
+
+The breaker reads a :class:`ManualClock`, so it opens and half-opens exactly when the
+test says; the queue is driven call by call, so what it coalesces, keeps and hands out
+is exact.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from bassline.clock import Stamp
+from bassline.runtime.breaker import BreakerState, CircuitBreaker
+from bassline.runtime.policy import BreakerPolicy
+from bassline.runtime.queue import StorageQueue
+from bassline.storage import ContentRecord, ErrorCode, StorageError
+from tests.manual_clock import ManualClock
+
+
+def breaker(threshold: int = 2, reset: float = 5.0) -> tuple[CircuitBreaker, ManualClock]:
+    clock = ManualClock()
+    return CircuitBreaker(BreakerPolicy(threshold, reset, clock=clock)), clock
+
+
+def test_the_breaker_opens_after_the_threshold_of_failures_in_a_row() -> None:
+    b, _ = breaker(threshold=2)
+    assert b.state is BreakerState.CLOSED and b.allows_writes()
+    assert b.seconds_until_trial() == 0.0
+    assert b.last_error is None and b.transitions == {}
+    b.record_failure("first")
+    assert b.state is BreakerState.CLOSED and b.allows_writes()
+    assert b.last_error == "first"
+    b.record_failure("second")
+    assert b.state is BreakerState.OPEN and not b.allows_writes()
+    assert b.last_error == "second"
+    assert b.transitions == {"closed->open": 1}
+
+
+def test_a_success_resets_the_count_of_failures() -> None:
+    b, _ = breaker(threshold=2)
+    b.record_failure("one")
+    b.record_success()
+    assert b.last_error is None
+    b.record_failure("two")
+    assert b.state is BreakerState.CLOSED
+    assert b.transitions == {}  # closing a closed breaker is no transition
+
+
+def test_an_open_breaker_half_opens_exactly_when_the_timeout_has_passed() -> None:
+    b, clock = breaker(threshold=1, reset=5.0)
+    b.record_failure("down")
+    assert b.state is BreakerState.OPEN
+    assert b.seconds_until_trial() == 5.0
+    clock.advance(4.0)
+    assert b.seconds_until_trial() == 1.0
+    assert b.state is BreakerState.OPEN and not b.allows_writes()
+    clock.advance(1.0)
+    assert b.seconds_until_trial() == 0.0
+    assert b.allows_writes()
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.seconds_until_trial() == 0.0
+    clock.advance(100.0)
+    assert b.seconds_until_trial() == 0.0
+
+
+def test_a_failed_trial_reopens_at_once_and_a_good_one_closes() -> None:
+    b, clock = breaker(threshold=3, reset=5.0)
+    for n in range(3):
+        b.record_failure(f"f{n}")
+    clock.advance(5.0)
+    assert b.state is BreakerState.HALF_OPEN
+    b.record_success()  # resets the count: the next trial failure still reopens at once
+    clock.advance(1.0)
+    b.record_failure("a")
+    b.record_failure("b")
+    b.record_failure("c")
+    clock.advance(5.0)
+    assert b.state is BreakerState.HALF_OPEN
+    b.record_failure("trial")  # one failure in half-open reopens, whatever the threshold
+    assert b.state is BreakerState.OPEN
+    assert b.seconds_until_trial() == 5.0  # the timeout restarts when it reopens
+    clock.advance(5.0)
+    assert b.state is BreakerState.HALF_OPEN
+    b.record_success()
+    assert b.state is BreakerState.CLOSED and b.allows_writes()
+    assert b.transitions == {
+        "closed->open": 2,
+        "open->half-open": 3,
+        "half-open->closed": 2,
+        "half-open->open": 1,
+    }
+
+
+def test_the_breaker_reads_the_event_loop_clock_by_default() -> None:
+    async def main() -> None:
+        b = CircuitBreaker(BreakerPolicy(1, 1000.0))
+        b.record_failure("x")
+        assert 999.0 < b.seconds_until_trial() <= 1000.0
+
+    anyio.run(main)
+
+
+def record(contact: str, value: object, hlc: int, group: str = "g") -> ContentRecord:
+    return ContentRecord("net", group, contact, value, Stamp(hlc, "n"))
+
+
+def fail(message: str) -> StorageError:
+    return StorageError(ErrorCode.CONNECTION, message)
+
+
+@pytest.mark.anyio
+async def test_the_queue_keeps_the_newest_write_per_contact() -> None:
+    q = StorageQueue(bound=10, network="net")
+    q.put("a", "g", 1, Stamp(5, "n"))
+    q.put("a", "g", 2, Stamp(7, "n"))
+    q.put("a", "g", 3, Stamp(6, "n"))  # older than what is pending: dropped
+    q.put("b", "h", 4, Stamp(1, "n"))
+    assert len(q) == 2
+    assert (q.enqueued, q.coalesced) == (4, 2)
+    assert q.pending == {"a": record("a", 2, 7), "b": record("b", 4, 1, group="h")}
+    q.put("a", "g", 9, Stamp(7, "n"))  # an equal stamp replaces
+    assert q.pending["a"] == record("a", 9, 7)
+
+
+@pytest.mark.anyio
+async def test_requeued_writes_never_replace_newer_pending_ones() -> None:
+    q = StorageQueue(bound=10, network="net")
+    q.put("a", "g", "newer", Stamp(9, "n"))
+    q.put("c", "g", "same", Stamp(4, "n"))
+    q.requeue([record("a", "older", 3), record("b", "back", 2), record("c", "tie", 4)])
+    assert q.pending == {
+        "a": record("a", "newer", 9),
+        "b": record("b", "back", 2),
+        "c": record("c", "same", 4),
+    }
+    q.requeue([record("a", "newest", 10)])
+    assert q.pending["a"] == record("a", "newest", 10)
+    assert q.enqueued == 2  # requeueing is not enqueueing
+
+
+@pytest.mark.anyio
+async def test_batches_are_numbered_and_take_everything_pending() -> None:
+    q = StorageQueue(bound=10, network="net")
+    assert q.target() == 1
+    q.put("a", "g", 1, Stamp(1, "n"))
+    assert q.take() == (1, [record("a", 1, 1)])
+    assert len(q) == 0 and q.generation == 1 and q.target() == 2
+    assert q.take() == (2, [])
+
+
+@pytest.mark.anyio
+async def test_a_batch_reports_its_own_failure_to_its_waiters() -> None:
+    q = StorageQueue(bound=10)
+    generation, _ = q.take()
+    q.complete(generation, fail("down"))
+    assert q.completed == 1
+    assert await q.wait_for(1) == fail("down")
+    assert q.failure_of(1) == fail("down")
+    generation, _ = q.take()
+    q.complete(generation, None)
+    assert await q.wait_for(2) is None and q.failure_of(2) is None
+    assert q.failure_of(1) == fail("down")
+
+
+@pytest.mark.anyio
+async def test_wait_for_blocks_until_that_batch_and_not_an_earlier_one() -> None:
+    q = StorageQueue(bound=10)
+    seen: list[StorageError | None] = []
+
+    async def waiter() -> None:
+        seen.append(await q.wait_for(2))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        q.complete(q.take()[0], None)
+        await anyio.wait_all_tasks_blocked()
+        assert seen == []
+        q.complete(q.take()[0], fail("second"))
+    assert seen == [fail("second")]
+
+
+@pytest.mark.anyio
+async def test_old_failures_are_forgotten_after_ten_thousand_batches() -> None:
+    q = StorageQueue(bound=10)
+    q.complete(1, fail("old"))
+    q.complete(10_001, fail("recent"))
+    assert q.failure_of(1) == fail("old")
+    q.complete(10_002, fail("newer"))
+    assert q.failure_of(1) is None
+    assert q.failure_of(10_001) == fail("recent")
+    assert q.failure_of(10_002) == fail("newer")
+
+
+@pytest.mark.anyio
+async def test_the_queue_bound_must_be_positive() -> None:
+    with pytest.raises(ValueError) as refused:
+        StorageQueue(bound=0)
+    assert str(refused.value) == "queue bound must be at least 1"
+    q = StorageQueue(bound=1)
+    assert q.bound == 1
+    q.put("a", "g", 1, Stamp(1, "n"))
+    assert q.pending["a"].network == ""  # no network named: records carry ""
+
+
+@pytest.mark.anyio
+async def test_a_writer_waits_for_space_at_the_bound_and_wakes_the_flusher() -> None:
+    q = StorageQueue(bound=1)
+    await q.wait_for_space()  # empty: room for one
+    q.put("a", "g", 1, Stamp(1, "n"))
+    released: list[int] = []
+
+    async def writer() -> None:
+        await q.wait_for_space()
+        released.append(len(q))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer)
+        with anyio.fail_after(30):
+            await q.wait_for_work(3600)  # the blocked writer woke the flusher
+        assert released == []
+        q.take()
+    assert released == [0]
+
+
+@pytest.mark.anyio
+async def test_wait_for_work_returns_when_woken_and_rearms() -> None:
+    q = StorageQueue(bound=10)
+    q.wake()
+    with anyio.fail_after(30):
+        await q.wait_for_work(3600)  # woken before it waited: returns at once
+    returned: list[bool] = []
+
+    async def flusher() -> None:
+        await q.wait_for_work(3600)
+        returned.append(True)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(flusher)
+        await anyio.wait_all_tasks_blocked()
+        assert returned == []  # the wake was used up: this one waits
+        q.wake()
+    assert returned == [True]
