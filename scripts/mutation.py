@@ -52,7 +52,12 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # fits in minutes; a mutant is run against the selected tests that reach its function)
     "engine": (  # the offer/merge path: a value offered to a contact, merged, propagated
         "bassline/engine/propagation.py",
-        ["tests/core/test_engine.py", "tests/test_testing_strategies.py"],
+        [
+            "tests/core/test_engine.py",
+            "tests/core/test_engine_records.py",
+            "tests/core/test_constraints.py",
+            "tests/core/test_parts.py",
+        ],
     ),
     "engine-checks": (  # which content and stamps the engine accepts
         "bassline/engine/checks.py",

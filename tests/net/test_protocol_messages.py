@@ -307,3 +307,65 @@ def test_a_delta_is_encoded_with_one_base_and_indexed_nodes() -> None:
     parsed = parse_frame(dump(encode_delta(EPOCH, 4, 9, items)), 1 << 20)
     assert isinstance(parsed, Delta) and parsed.items == tuple(items)
     assert dump({"b": 1, "a": GrowSet([1]).to_json()}) == b'{"a":[1],"b":1}'
+
+
+def test_more_limits_are_inclusive_and_one_more_is_refused() -> None:
+    ids = ["g" * MAX_ID, *(f"g{n}" for n in range(99_999))]
+    assert len(parse_message({**HELLO, "groups": ids}).groups) == 100_000  # type: ignore[union-attr]
+    assert refused({**HELLO, "groups": [*ids, "x"]}) == (
+        "invalid-message",
+        "hello.groups must be a list of group ids",
+    )
+    nodes = ["n" * MAX_ID] + [""] * 99_999
+    wide = {**DELTA, "nodes": nodes, "items": [["c" * MAX_ID, 1, 0, 0]]}
+    parsed = parse_message(wide)
+    assert isinstance(parsed, Delta)
+    assert parsed.items == (("c" * MAX_ID, 1, Stamp(10, "n" * MAX_ID)),)
+    assert refused({**DELTA, "nodes": [*nodes, ""]}) == (
+        "invalid-message",
+        "delta.nodes must be a list of node ids",
+    )
+    assert parse_message({**DELTA, "from": 3, "to": 3, "items": []}) == Delta(EPOCH, 3, 3, ())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {**HELLO, "bassline": "a" * 65},
+            "hello.bassline must be a non-empty string of at most 64 characters",
+        ),
+        (
+            {**HELLO, "nonce": "b" * 33},
+            "hello.nonce must be a non-empty string of at most 32 characters",
+        ),
+        (
+            {**HELLO, "epoch": "c" * 17},
+            "hello.epoch must be a non-empty string of at most 16 characters",
+        ),
+        (
+            {**DIGEST, "epoch": "c" * 17},
+            "digest.epoch must be a non-empty string of at most 16 characters",
+        ),
+        ({**DIGEST, "head_epoch": "X" * 16}, f"digest.head_epoch is malformed: {'X' * 16!r}"),
+        (
+            {**DELTA, "epoch": "c" * 17},
+            "delta.epoch must be a non-empty string of at most 16 characters",
+        ),
+        (
+            {**DELTA, "to": None},
+            "delta.to must be an integer in [0, 9223372036854775807], got None",
+        ),
+        ({"t": "refuse", "code": "c", "reason": "r", "x": 1}, "refuse has unknown fields: x"),
+        ({"t": "bye", "reason": "r", "x": 1}, "bye has unknown fields: x"),
+        ({"t": "peers", "peers": [], "x": 1}, "peers has unknown fields: x"),
+        ({"t": "hb", "k" * 300: 1}, f"hb has unknown fields: {'k' * 200}"),
+    ],
+)
+def test_each_field_is_named_in_its_refusal(data: Any, message: str) -> None:
+    assert refused(data) == ("invalid-message", message)
+
+
+def test_a_type_that_is_not_a_string_is_an_unknown_type() -> None:
+    assert refused({"t": [1]}) == ("unknown-type", "unknown message type [1]")
+    assert refused({"t": {"a": 1}}) == ("unknown-type", "unknown message type {'a': 1}")
