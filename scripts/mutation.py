@@ -73,7 +73,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "lattice-values": (
         "bassline/lattices/values.py",
-        ["tests/core/test_lattices.py", "tests/core/test_lattice_messages.py"],
+        [
+            "tests/core/test_lattice_values.py",
+            "tests/core/test_lattices.py",
+            "tests/core/test_codec.py",
+        ],
     ),
     "clock": (
         "bassline/clock.py",

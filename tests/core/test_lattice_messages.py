@@ -84,3 +84,14 @@ def test_sets_coerce_from_lists_and_from_each_other() -> None:
     assert ShrinkSetLattice().coerce((3,)) == ShrinkSet([3])
     same = GrowSet([1])
     assert GrowSetLattice().coerce(same) is same
+
+
+def test_values_a_lattice_can_hold_are_coerced_to_its_elements() -> None:
+    assert MaxLattice().coerce(5) == 5 and MinLattice().coerce(2.5) == 2.5
+    assert IntervalLattice().coerce(Interval(1, 2)) == Interval(1, 2)
+    assert IntervalLattice().coerce([1, 2]) == Interval(1, 2)
+    assert IntervalLattice().coerce({"lo": 1}) == Interval(1, None)
+    assert IntervalLattice().coerce(4) == Interval(4, 4)
+    assert GrowMapLattice().coerce({"a": 1}) == GrowMap({"a": 1})
+    same = GrowMap({"a": 1})
+    assert GrowMapLattice().coerce(same) is same
