@@ -282,3 +282,8 @@ def test_an_escaped_object_one_level_above_the_limit_round_trips() -> None:
     assert codec.decode(codec.encode(deepest)) == deepest
     with pytest.raises(codec.ContentError, match="nested more than 254 levels deep"):
         codec.to_json(_nested_around(253, {"$type": 1}))
+
+
+def test_a_plain_object_at_the_deepest_level_keeps_its_values_at_their_own_depth() -> None:
+    deepest = _nested_around(252, {"k": []})  # 254 levels: the object adds no escaping
+    assert codec.decode(codec.encode(deepest)) == deepest
