@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bassline.lattices import Contradiction
+from bassline.lattices import UNCHANGED, Changed, Contradiction
 from bassline.lattices.builtin import (
     DefinedLattice,
     GrowMapLattice,
@@ -95,3 +95,12 @@ def test_values_a_lattice_can_hold_are_coerced_to_its_elements() -> None:
     assert GrowMapLattice().coerce({"a": 1}) == GrowMap({"a": 1})
     same = GrowMap({"a": 1})
     assert GrowMapLattice().coerce(same) is same
+
+
+def test_a_grow_map_whose_shared_key_gains_information_has_changed() -> None:
+    current = GrowMap({"s": GrowSet([1]), "n": 5})
+    grown = GrowMapLattice().join(current, GrowMap({"s": GrowSet([2])}))
+    assert grown == Changed(GrowMap({"s": GrowSet([1, 2]), "n": 5}))
+    assert GrowMapLattice().join(current, GrowMap({"s": GrowSet([1])})) is UNCHANGED
+    added = GrowMapLattice().join(current, GrowMap({"m": 1}))
+    assert added == Changed(GrowMap({"s": GrowSet([1]), "n": 5, "m": 1}))
