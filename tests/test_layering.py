@@ -44,6 +44,13 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
 }
 """Which layer each layer may import (besides itself). D28 in docs/decisions.md."""
 
+NET_ENGINE_MODULES = frozenset({"bassline.engine.results", "bassline.engine.stream"})
+"""The engine modules ``net`` may import: the engine's value types (results, contact
+states, change streams). The engine itself it reaches only through the runtime (D34)."""
+
+ENGINE_ATTRIBUTES = frozenset({"network", "engine"})
+"""Attribute names under which a runtime could hand out its engine."""
+
 
 NET_PARTS_NOT_REACHED: Mapping[str, frozenset[str]] = {
     "bassline.net.handshake": frozenset({"node", "membership", "dialer", "replicator", "peer"}),
@@ -237,6 +244,38 @@ def reachable(edges: Mapping[str, Iterable[Import]], start: str) -> set[str]:
     return seen
 
 
+def engine_imports_of_net(
+    modules: Mapping[str, Module], edges: Mapping[str, Iterable[Import]]
+) -> list[str]:
+    """One line per import of the engine by ``net`` beyond :data:`NET_ENGINE_MODULES`."""
+    return [
+        f"{name}:{imp.line} imports {imp.target} (net reaches the engine through the runtime)"
+        for name, imports in sorted(edges.items())
+        if layer_of(name, modules) == "net"
+        for imp in imports
+        if layer_of(imp.target, modules) == "engine" and imp.target not in NET_ENGINE_MODULES
+    ]
+
+
+def reaches_through_runtime(module: Module) -> list[str]:
+    """One line per place ``module`` reads the engine behind a runtime.
+
+    That is ``X.network`` or ``X.engine`` where ``X`` names a runtime (``runtime``,
+    ``self.runtime``, ``node.runtime``, ...) or is a node's ``_require()``, which returns
+    its runtime. Parsed with :mod:`ast`; any depth (``a.runtime.network.state()``).
+    """
+    tree = ast.parse(module.path.read_text(encoding="utf-8"), str(module.path))
+    problems: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ENGINE_ATTRIBUTES:
+            base = ast.unparse(node.value)
+            if "runtime" in base.lower() or base.endswith("_require()"):
+                problems.append(
+                    (node.lineno, f"{module.name}:{node.lineno} reads {base}.{node.attr}")
+                )
+    return [line for _, line in sorted(problems)]
+
+
 def _project() -> tuple[dict[str, Module], dict[str, list[Import]]]:
     dirs = [ROOT / "bassline", *sorted(ROOT.glob("bassline-storage-*/bassline_storage_*"))]
     modules = find_modules(dirs)
@@ -279,6 +318,51 @@ def test_the_parts_of_a_node_reach_only_what_they_may() -> None:
             if target.startswith("bassline.net.") and target.split(".")[2] in parts:
                 problems.append(f"{name} reaches {target}")
     assert problems == []
+
+
+def test_net_imports_only_the_engines_value_types() -> None:
+    modules, edges = _project()
+    assert engine_imports_of_net(modules, edges) == []
+
+
+def test_net_and_cli_do_not_reach_through_the_runtime_into_the_engine() -> None:
+    """The runtime is the only door (issue 14 item 3): state, change streams, listeners,
+    stamps and results come from its own members, never from ``runtime.network``."""
+    modules, _ = _project()
+    edge = [m for name, m in sorted(modules.items()) if layer_of(name, modules) in ("net", "cli")]
+    assert len(edge) > 20
+    assert [line for m in edge for line in reaches_through_runtime(m)] == []
+
+
+def test_the_door_check_sees_every_way_through(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "bassline/__init__.py": "",
+            "bassline/engine/__init__.py": "from .network import Network\n",
+            "bassline/engine/network.py": "class Network: ...\n",
+            "bassline/engine/results.py": "class PropagationResult: ...\n",
+            "bassline/net/__init__.py": "",
+            "bassline/net/node.py": (
+                "from bassline.engine import Network\n"
+                "from bassline.engine.results import PropagationResult\n"
+                "def f(self, runtime, node, server):\n"
+                "    runtime.network.state()\n"
+                "    self._require().network.values()\n"
+                "    node.runtime.engine\n"
+                "    server.network.node_id  # a node, not a runtime: fine\n"
+            ),
+        },
+    )
+    modules = find_modules([tmp_path / "bassline"])
+    assert engine_imports_of_net(modules, graph(modules)) == [
+        "bassline.net.node:1 imports bassline.engine (net reaches the engine through the runtime)"
+    ]
+    assert reaches_through_runtime(modules["bassline.net.node"]) == [
+        "bassline.net.node:4 reads runtime.network",
+        "bassline.net.node:5 reads self._require().network",
+        "bassline.net.node:6 reads node.runtime.engine",
+    ]
 
 
 def _write(root: Path, files: Mapping[str, str]) -> None:

@@ -3,17 +3,60 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from rich.table import Table
 
 from bassline.codec import dumps, to_json
 from bassline.content import ABSENT
-from bassline.engine import Network, PropagationResult
+from bassline.engine import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
+from bassline.spec import Bassline
 
-__all__ = ["bad_json", "plural", "print_json", "result_json", "say", "show", "values_table"]
+__all__ = [
+    "NetworkView",
+    "bad_json",
+    "plural",
+    "print_json",
+    "result_json",
+    "say",
+    "show",
+    "values_table",
+]
+
+
+class NetworkView(Protocol):
+    """What the tables and JSON read: an engine ``Network`` or a runtime (the engine's
+    door, :class:`~bassline.runtime.StorageBackedRuntime`)."""
+
+    @property
+    def spec(self) -> Bassline:
+        """The Bassline that runs."""
+        ...
+
+    @property
+    def contradictions(self) -> dict[str, ContradictionRecord]:
+        """The standing contradiction of each contact that has one."""
+        ...
+
+    @property
+    def failures(self) -> dict[str, GadgetFailure]:
+        """The standing gadget failure of each output contact that has one."""
+        ...
+
+    @property
+    def step_budget(self) -> int:
+        """The most steps one run may take before it stops unsettled."""
+        ...
+
+    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+        """A contact's content, or ``default`` when it has none."""
+        ...
+
+    def values(self) -> dict[str, Any]:
+        """Every contact that has content, by id."""
+        ...
 
 
 def show(value: Any) -> str:
@@ -31,7 +74,7 @@ def show(value: Any) -> str:
     return dumps(value)
 
 
-def values_table(network: Network, result: PropagationResult, *, show_all: bool) -> Table:
+def values_table(network: NetworkView, result: PropagationResult, *, show_all: bool) -> Table:
     """A table of contacts: value, and any standing contradiction or gadget failure.
 
     Gadget port contacts are listed with ``show_all``, and always when they hold a problem.
@@ -43,7 +86,7 @@ def values_table(network: Network, result: PropagationResult, *, show_all: bool)
     user_facing = {c.id for c in network.spec.contacts if not _is_port(network, c.id)}
     contradictions = network.contradictions
     failures = network.failures
-    for cid in network.contact_ids:
+    for cid in (c.id for c in network.spec.contacts):
         # a gadget's failure or a contradiction sits on its port contact: show it anyway
         hidden = cid not in user_facing and cid not in contradictions and cid not in failures
         if not show_all and hidden:
@@ -61,13 +104,13 @@ def values_table(network: Network, result: PropagationResult, *, show_all: bool)
     return table
 
 
-def _is_port(network: Network, contact_id: str) -> bool:
+def _is_port(network: NetworkView, contact_id: str) -> bool:
     spec = network.spec
     group = spec.group(spec.contact(contact_id).group)
     return group.gadget is not None
 
 
-def result_json(network: Network, result: PropagationResult) -> dict[str, Any]:
+def result_json(network: NetworkView, result: PropagationResult) -> dict[str, Any]:
     """Everything ``bassline run --json`` prints."""
     return {
         "network": network.spec.id,

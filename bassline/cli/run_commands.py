@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from bassline.cli.console import UserError, err, out
-from bassline.cli.render import bad_json, print_json, result_json, say, values_table
+from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
 from bassline.codec import from_json, parse_json
@@ -70,12 +70,12 @@ def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResu
 
 async def _run_stored(
     spec: Bassline, sets: Sets, url: str, replace_spec: bool
-) -> tuple[Network, PropagationResult, int]:
+) -> tuple[StorageBackedRuntime, PropagationResult, int]:
     masked = mask_url(url)
     async with opened(url) as storage:
         try:
             async with StorageBackedRuntime(spec, storage, replace_spec=replace_spec) as runtime:
-                result = runtime.network.initial_result
+                result = runtime.initial_result
                 for contact, value in sets:
                     result = await runtime.update_contact(contact, value)
                     if not result.settled:
@@ -87,7 +87,7 @@ async def _run_stored(
                         markup=False,
                         highlight=False,
                     )
-                return runtime.network, result, runtime.recovered
+                return runtime, result, runtime.recovered
         except SpecMismatch as exc:
             raise UserError(
                 f"{masked} holds network {spec.id!r} with another spec (hash "
@@ -99,7 +99,7 @@ async def _run_stored(
 
 
 def _print(
-    network: Network,
+    network: NetworkView,
     result: PropagationResult,
     *,
     as_json: bool,
@@ -168,6 +168,7 @@ def run(
 
     def once() -> None:
         loaded = load_spec(spec)
+        network: NetworkView
         if storage is None:
             network, result = _run_in_memory(loaded, sets)
             stored = None

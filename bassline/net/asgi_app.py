@@ -19,10 +19,7 @@ from starlette.websockets import WebSocket
 
 from bassline.codec import from_json, parse_json, to_json
 from bassline.content import ABSENT
-from bassline.engine import (
-    ContactState,
-    PropagationResult,
-)
+from bassline.engine.results import ContactState, PropagationResult
 from bassline.errors import ContentError, PersistenceError, StorageUnavailable, UnknownContact
 from bassline.net import routes
 from bassline.net.auth import api_token
@@ -172,8 +169,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
         runtime = network.runtime
         assert runtime is not None
         rows = [
-            {"id": cid, "value": to_json(v), "stamp": s.to_json()}
-            for cid, v, s in runtime.network.state()
+            {"id": cid, "value": to_json(v), "stamp": s.to_json()} for cid, v, s in runtime.state()
         ]
         return _json({"contacts": rows, "digest": network.digest()})
 
@@ -183,11 +179,9 @@ def create_app(network: BasslineNetwork) -> Starlette:
         wanted = set(request.query_params.getlist("contact"))
         for cid in wanted:
             network.contact(cid)  # unknown contact -> 404 before streaming starts
-        watcher = ChangeWatcher(
-            runtime.network, wanted, network.settings.watch_buffer_bytes, encoded
-        )
+        watcher = ChangeWatcher(runtime, wanted, network.settings.watch_buffer_bytes, encoded)
         return StreamingResponse(
-            change_events(runtime.network, watcher),
+            change_events(runtime, watcher),
             media_type="text/event-stream",
             headers={"cache-control": "no-store"},
         )

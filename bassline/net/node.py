@@ -22,7 +22,8 @@ import anyio
 import attrs
 
 from bassline.content import ABSENT
-from bassline.engine import ChangeStream, ContactState, PropagationResult
+from bassline.engine.results import ContactState, PropagationResult
+from bassline.engine.stream import ChangeStream
 from bassline.errors import SpecError, SpecProblem
 from bassline.net.admission import PendingLink
 from bassline.net.changelog import ChangeLog
@@ -34,7 +35,7 @@ from bassline.net.replicator import Replicator
 from bassline.net.settings import GossipSettings
 from bassline.net.transport import Transport
 from bassline.net.urls import parse_node_url
-from bassline.runtime import RuntimeHealth, StorageBackedRuntime
+from bassline.runtime import Runtime, RuntimeHealth, StorageBackedRuntime
 from bassline.spec import Bassline, Endpoint, load_spec
 from bassline.storage import NetworkStorage, open_storage
 
@@ -91,7 +92,7 @@ class BasslineNetwork:
         groups: Iterable[str] | None = None,
         *,
         storage: NetworkStorage | None = None,
-        runtime: StorageBackedRuntime | None = None,
+        runtime: Runtime | None = None,
         secret: bytes | str | None = None,
         settings: GossipSettings | None = None,
         peers: Iterable[str | Endpoint] = (),
@@ -120,7 +121,7 @@ class BasslineNetwork:
         self._groups = None if groups is None else list(groups)
         self._storage = storage
         self._injected_runtime = runtime
-        self.runtime: StorageBackedRuntime | None = None
+        self.runtime: Runtime | None = None
         self.groups: frozenset[str] = frozenset()
         self._initial_peers = list(peers)
         self._stack = AsyncExitStack()
@@ -171,6 +172,7 @@ class BasslineNetwork:
             raise RuntimeError(f"node {self.node_id!r} already joined {self.runtime.spec.id!r}")
         spec = load_spec(bassline)
         run = self._choose_groups(spec, groups)
+        runtime: Runtime
         if self._injected_runtime is not None:
             runtime = self._injected_runtime
             if runtime.spec.hash != spec.hash:
@@ -182,7 +184,7 @@ class BasslineNetwork:
             if storage is None:
                 storage = open_storage(f"memory://bassline-net-{uuid.uuid4().hex}")
                 await self._stack.enter_async_context(storage)
-            runtime = StorageBackedRuntime(
+            own = StorageBackedRuntime(
                 spec,
                 storage,
                 node_id=self.node_id,
@@ -190,7 +192,8 @@ class BasslineNetwork:
                 durability=self.durability,
                 replace_spec=self.replace_spec,
             )
-            await self._stack.enter_async_context(runtime)
+            await self._stack.enter_async_context(own)
+            runtime = own
         self.runtime = runtime
         self.groups = frozenset(run)
         self._membership.start(await self._stack.enter_async_context(anyio.create_task_group()))
@@ -229,7 +232,7 @@ class BasslineNetwork:
             )
         return chosen
 
-    def _require(self) -> StorageBackedRuntime:
+    def _require(self) -> Runtime:
         if self.runtime is None:
             raise RuntimeError(f"node {self.node_id!r} has not joined a network yet")
         return self.runtime
@@ -263,19 +266,19 @@ class BasslineNetwork:
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, contradiction and failure of one contact."""
-        return self._require().network.contact(contact_id)
+        return self._require().contact(contact_id)
 
     def values(self) -> dict[str, Any]:
         """Every contact with content."""
-        return self._require().network.values()
+        return self._require().values()
 
     def changes(self, max_buffer: int = 1024) -> ChangeStream:
         """A bounded async stream of every propagation result (local or from peers)."""
-        return self._require().network.changes(max_buffer)
+        return self._require().changes(max_buffer)
 
     def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
         """Call ``listener(result)`` after every run that changed something."""
-        return self._require().network.add_listener(listener)
+        return self._require().add_listener(listener)
 
     def digest(self) -> str:
         """A hash of this node's contents: equal on two nodes exactly when they agree.
@@ -417,12 +420,12 @@ class BasslineNetwork:
             "groups": sorted(self.groups),
             "url": self.advertise_url,
             "digest": self.digest(),
-            "contacts": {"total": len(runtime.network), "with_content": len(self.values())},
+            "contacts": {"total": len(runtime.spec.contacts), "with_content": len(self.values())},
             "log": {"epoch": self.log.epoch, "head": self.log.head},
             "health": {"status": health.status, "reasons": list(health.reasons)},
             "storage": {
                 "status": health.runtime.status if health.runtime else "unknown",
-                "breaker": runtime.breaker.state.value,
+                "breaker": health.runtime.breaker if health.runtime else "unknown",
                 "queue_depth": runtime.queue_depth,
                 "recovered": runtime.recovered,
                 "pool": None if pool is None else attrs.asdict(pool),
@@ -436,7 +439,7 @@ class BasslineNetwork:
                 key=lambda t: str(t["url"]),
             ),
             "gossip": self.metrics.snapshot(),
-            "gadget_failures": dict(runtime.network.failure_counts),
+            "gadget_failures": dict(runtime.failure_counts),
         }
 
     def prometheus(self) -> str:
@@ -459,7 +462,7 @@ class BasslineNetwork:
         text = self.metrics.prometheus(gauges)
         if self.runtime is not None:
             text += self.runtime.prometheus()
-            text += _gadget_failures_text(self.runtime.network.failure_counts)
+            text += _gadget_failures_text(self.runtime.failure_counts)
         return text
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
-from bassline.engine import PropagationResult
+from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, PersistenceError
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
@@ -27,7 +27,7 @@ from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
 from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
 from bassline.net.settings import GossipSettings
-from bassline.runtime import StorageBackedRuntime
+from bassline.runtime import Runtime
 from bassline.spec import BlendMode
 
 __all__ = ["Replicator"]
@@ -54,20 +54,20 @@ class Replicator:
         """This node's change log (shared with the node, which exposes it as ``log``)."""
         self.warned = LogOnce()
         """Problems with a peer's contents already logged (later ones are only counted)."""
-        self._runtime: StorageBackedRuntime | None = None
+        self._runtime: Runtime | None = None
         self._cursors: dict[str, tuple[str, int]] = {}
         self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
         """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
         self._oversized: set[str] = set()
         """Contacts whose current content is too large to gossip (until it changes)."""
 
-    def attach(self, runtime: StorageBackedRuntime) -> None:
+    def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
         self._runtime = runtime
-        self.log.record_many(cid for cid, _, _ in runtime.network.state())
-        runtime.network.add_listener(self._on_result)
+        self.log.record_many(cid for cid, _, _ in runtime.state())
+        runtime.add_listener(self._on_result)
 
-    def _require(self) -> StorageBackedRuntime:
+    def _require(self) -> Runtime:
         if self._runtime is None:
             raise RuntimeError(f"node {self.node_id!r} has not joined a network yet")
         return self._runtime
@@ -104,7 +104,7 @@ class Replicator:
         runtime = self._require()
         spec = runtime.spec
         h = hashlib.sha256()
-        for cid, value, stamp in sorted(runtime.network.state(), key=lambda x: x[0]):
+        for cid, value, stamp in sorted(runtime.state(), key=lambda x: x[0]):
             if spec.contact(cid).blend is BlendMode.MERGE:
                 h.update(encode([cid, value]))
             else:
@@ -161,9 +161,8 @@ class Replicator:
         self, peer: str, items: tuple[tuple[str, Any, Stamp], ...], epoch: str
     ) -> bool:
         runtime = self._require()
-        network = runtime.network
         for cid, _, _ in items:
-            if cid not in network:
+            if cid not in runtime:
                 raise ProtocolViolation(
                     "unknown-contact",
                     f"delta names contact {cid[:80]!r}, which this Bassline does not have",
@@ -172,7 +171,7 @@ class Replicator:
         complete = True
         for item in items:
             try:
-                network.clock.observe(item[2])
+                runtime.observe(item[2])
             except ValueError as exc:
                 # kept for later (not confirmed, so asked for again): the clock may catch up
                 self.metrics.items_rejected["future-stamp"] += 1
@@ -187,7 +186,7 @@ class Replicator:
                 complete = False
                 continue
             try:
-                network.validate(item[0], item[1])
+                runtime.validate(item[0], item[1])
             except ContentError as exc:
                 # refused for good (it is not offered again): a peer's value of the wrong
                 # kind for a merge contact changes nothing here, not even a contradiction
@@ -223,14 +222,13 @@ class Replicator:
         )
         if not ids:
             return None, 0, scanned
-        network = self._require().network
+        runtime = self._require()
         cache = self._json_cache
         items = []
         for cid in ids:
-            value = network.value(cid)
+            value, stamp = runtime.stamped(cid)
             if value is ABSENT:
                 continue
-            stamp = network.stamp(cid)
             hit = cache.get(cid)
             if hit is not None and hit[0] is value and hit[1] == stamp:
                 plain = hit[2]

@@ -19,7 +19,8 @@ import anyio
 import orjson
 
 from bassline.codec import to_json
-from bassline.engine import Network, PropagationResult
+from bassline.engine.results import PropagationResult
+from bassline.runtime import Runtime
 
 __all__ = ["ChangeWatcher", "EncodedEvents", "change_events"]
 
@@ -77,7 +78,7 @@ class ChangeWatcher:
 
     def __init__(
         self,
-        network: Network,
+        runtime: Runtime,
         wanted: set[str],
         limit: int,
         encoded: EncodedEvents | None = None,
@@ -90,7 +91,7 @@ class ChangeWatcher:
         self._events: deque[bytes] = deque()
         self._encoded = encoded or EncodedEvents()
         self._wake = anyio.Event()
-        self._detach: Callable[[], None] | None = network.add_listener(self._publish)
+        self._detach: Callable[[], None] | None = runtime.add_listener(self._publish)
 
     def _publish(self, result: PropagationResult) -> None:
         if self.overflowed:
@@ -150,11 +151,11 @@ class ChangeWatcher:
             self._detach = None
 
 
-async def change_events(network: Network, watcher: ChangeWatcher) -> AsyncIterator[bytes]:
+async def change_events(runtime: Runtime, watcher: ChangeWatcher) -> AsyncIterator[bytes]:
     """Server-sent events: the watched contacts now, then every change as it happens."""
     wanted = watcher.wanted
     try:
-        now = [(cid, v, st) for cid, v, st in network.state() if not wanted or cid in wanted]
+        now = [(cid, v, st) for cid, v, st in runtime.state() if not wanted or cid in wanted]
         piece = bytearray(b"event: snapshot\ndata: [")
         for k, (cid, value, stamp) in enumerate(now):
             if k:

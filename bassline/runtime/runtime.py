@@ -10,7 +10,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup
 from returns.result import Failure, Success
 
@@ -19,9 +18,11 @@ from bassline.content import ABSENT
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
+from bassline.runtime.events import RuntimeEvent, RuntimeHealth
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import PendingWrite, StorageQueue
+from bassline.runtime.view import EngineView
 from bassline.spec import Bassline, load_spec
 from bassline.storage import (
     ErrorCode,
@@ -52,36 +53,11 @@ class SpecMismatch(BasslineError):
         )
 
 
-@attrs.frozen
-class RuntimeHealth:
-    """``ok`` or ``degraded``, with every reason."""
-
-    status: str
-    reasons: tuple[str, ...] = ()
-    breaker: str = "closed"
-    queue_depth: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is wrong."""
-        return self.status == "ok"
-
-
-@attrs.frozen
-class RuntimeEvent:
-    """Something the durable write path wants you to know: a failure or a recovery."""
-
-    kind: str
-    """``batch-failed``, ``breaker-opened``, ``breaker-closed`` or ``records-dropped``."""
-    detail: str
-    error: StorageError | None = None
-
-
 def _persist_error(error: StorageError, what: str) -> PersistenceError:
     return PersistenceError(f"{what}: {error}", error)
 
 
-class StorageBackedRuntime:
+class StorageBackedRuntime(EngineView):
     """A :class:`~bassline.engine.Network` whose every change is persisted.
 
     The engine's state is the cache: reads never touch storage. Every change (a local
@@ -98,6 +74,12 @@ class StorageBackedRuntime:
     ``retry.budget`` seconds; then the circuit breaker opens, durable writes fail fast with
     :class:`~bassline.errors.StorageUnavailable`, and buffered writes queue up to
     ``queue_bound`` pending contacts, after which writers wait (backpressure).
+
+    It is the one door into the running network (it satisfies
+    :class:`~bassline.runtime.Runtime`, what a node needs): reads, listeners, change
+    streams and stamp checks (:class:`~bassline.runtime.view.EngineView`) come from
+    memory; :meth:`update_contact`, :meth:`update_many` and :meth:`apply` write. The
+    engine itself is :attr:`network`, for code that builds on the engine directly.
 
     ``storage`` must already be open; the runtime does not close it. Use as::
 

@@ -1,0 +1,126 @@
+"""``Runtime``: the one door the node (``bassline.net``) and the CLI use into a running network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from bassline.clock import Stamp
+from bassline.content import ABSENT
+from bassline.engine import ChangeStream, ContactState, PropagationResult
+from bassline.runtime.events import RuntimeHealth
+from bassline.spec import Bassline
+from bassline.storage import PoolStats
+
+__all__ = ["Runtime"]
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What :class:`~bassline.net.BasslineNetwork` needs of the runtime it runs on.
+
+    :class:`~bassline.runtime.StorageBackedRuntime` is one; any object with these members
+    is another (``BasslineNetwork(runtime=...)`` takes it, entered and not owned). The
+    members are the runtime's public face: a node or the CLI reads, writes, listens and
+    checks stamps through them, never through the engine behind the runtime.
+
+    Writes use the verbs every layer shares (decisions.md, D30): :meth:`update_contact`,
+    :meth:`update_many` and :meth:`apply`. ``isinstance(x, Runtime)`` checks that every
+    member is there (not their signatures; mypy checks those).
+    """
+
+    @property
+    def spec(self) -> Bassline:
+        """The Bassline this runtime runs."""
+        ...
+
+    @property
+    def recovered(self) -> int:
+        """How many stored contents were restored when the runtime opened (0 without storage)."""
+        ...
+
+    @property
+    def queue_depth(self) -> int:
+        """Changes waiting to be stored (0 without storage)."""
+        ...
+
+    @property
+    def failure_counts(self) -> Mapping[str, int]:
+        """Gadget failures recorded since the runtime started, by gadget id."""
+        ...
+
+    # ---------------------------------------------------------------- reading
+
+    def __contains__(self, contact_id: object) -> bool:
+        """Whether the Bassline has this contact."""
+        ...
+
+    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+        """A contact's content, or ``default`` when it has none."""
+        ...
+
+    def stamped(self, contact_id: str) -> tuple[Any, Stamp]:
+        """A contact's content (ABSENT when none) and its stamp, in one read."""
+        ...
+
+    def contact(self, contact_id: str) -> ContactState:
+        """Value, stamp, contradiction and gadget failure of one contact."""
+        ...
+
+    def values(self) -> dict[str, Any]:
+        """Every contact that has content, by id."""
+        ...
+
+    def state(self) -> Iterator[tuple[str, Any, Stamp]]:
+        """``(contact, value, stamp)`` for every contact that has content."""
+        ...
+
+    # ---------------------------------------------------------------- listening
+
+    def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
+        """Call ``listener(result)`` after every run that changed something; returns an
+        unsubscribe."""
+        ...
+
+    def changes(self, max_buffer: int = 1024) -> ChangeStream:
+        """A bounded async stream of every run's result."""
+        ...
+
+    # ---------------------------------------------------------------- stamps
+
+    def observe(self, stamp: Stamp) -> None:
+        """Advance this runtime's clock past a stamp from elsewhere; ``ValueError`` when the
+        stamp is too far in the future to accept."""
+        ...
+
+    def validate(self, contact_id: str, value: Any) -> None:
+        """Raise unless ``value`` could be written to ``contact_id``; change nothing."""
+        ...
+
+    # ---------------------------------------------------------------- writing
+
+    async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
+        """Write ``content`` with a fresh stamp and run to the fixpoint."""
+        ...
+
+    async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
+        """Write several contents in one run."""
+        ...
+
+    async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
+        """Apply stamped values written elsewhere (a peer's) in one run."""
+        ...
+
+    # ---------------------------------------------------------------- observing
+
+    def health(self) -> RuntimeHealth:
+        """``ok`` or ``degraded``, with every reason."""
+        ...
+
+    def prometheus(self) -> str:
+        """The runtime's metrics in Prometheus text format."""
+        ...
+
+    def pool_stats(self) -> PoolStats | None:
+        """The storage's connection pool now, or None without one."""
+        ...
