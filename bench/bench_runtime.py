@@ -1,6 +1,7 @@
 """Durable write path benchmark: updates/s through StorageBackedRuntime vs raw batched writes.
 
 Run: python bench/bench_runtime.py [--backends memory,fs,postgres] [--updates 20000]
+     [--breakdown] [--hot]
      (postgres uses BASSLINE_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
       in a fresh schema that is dropped afterwards)
 
@@ -145,13 +146,57 @@ async def breakdown(n: int) -> None:
     )
 
 
+async def hot_path(n: int, repeats: int = 9) -> None:
+    """CPU time of one buffered ``update_contact`` (memory storage), min and median of runs.
+
+    Measured with ``time.process_time``, so other processes on a busy machine count far
+    less than in the wall-clock rates. "alone": batch and bound larger than the run, so the
+    flusher never takes a batch (the admission's fast path only); "default": batch_size
+    1,000, so the writer yields to the flusher and the queue is written as it goes.
+    """
+    spec = spec_of(n, "hot")
+    for label, options in (
+        ("alone", {"queue_bound": 10 * n, "batch_size": 10 * n, "flush_interval": 3600}),
+        ("default", {}),
+    ):
+        times = []
+        for _ in range(repeats):
+            async with open_storage("memory://") as storage:
+                async with StorageBackedRuntime(
+                    spec, storage, durability="buffered", **options
+                ) as runtime:
+                    update = runtime.update_contact
+                    gc.collect()
+                    gc.disable()
+                    t0 = time.process_time()
+                    for i in range(n):
+                        await update(f"c{i}", i)
+                    times.append((time.process_time() - t0) / n)
+                    gc.enable()
+                    await runtime.flush()
+        times.sort()
+        print(
+            f"[hot path, {label}] buffered update_contact CPU time: "
+            f"min {times[0] * 1e6:.2f} us, median {times[len(times) // 2] * 1e6:.2f} us "
+            f"({repeats} runs of {n:,})"
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="memory,fs,postgres")
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--breakdown", action="store_true", help="also time the parts of an update")
+    parser.add_argument(
+        "--hot",
+        action="store_true",
+        help="only the CPU time of a buffered update_contact (memory), then exit",
+    )
     args = parser.parse_args()
     n = args.updates
+    if args.hot:
+        await hot_path(n)
+        return
     if args.breakdown:
         await breakdown(n)
     for kind in args.backends.split(","):

@@ -88,15 +88,60 @@ async def test_writes_that_change_nothing_let_other_tasks_run(
             assert runtime.value("fixed") == 1 and runtime.value("plain") == "current"
 
 
-async def test_a_buffered_flood_of_one_contact_lets_other_tasks_run(memory_url: str) -> None:
+async def _rewrite(runtime: StorageBackedRuntime, n: int) -> Any:
+    return await runtime.update_contact("plain", n)
+
+
+async def _rewrite_many(runtime: StorageBackedRuntime, n: int) -> Any:
+    return await runtime.update_many({"plain": n})
+
+
+async def _newer_from_a_peer(runtime: StorageBackedRuntime, n: int) -> Any:
+    return await runtime.apply([("plain", n, Stamp(1 + n, "peer"))])
+
+
+REWRITE: dict[str, Write] = {
+    "update-contact": _rewrite,
+    "update-many": _rewrite_many,
+    "apply": _newer_from_a_peer,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REWRITE))
+async def test_a_buffered_flood_of_one_contact_lets_other_tasks_run(
+    memory_url: str, kind: str
+) -> None:
     """Each write changes the contact, but the queue coalesces them into one pending
-    write: it never fills, so the flusher's own yield never comes."""
-
-    async def rewrite(runtime: StorageBackedRuntime, n: int) -> Any:
-        return await runtime.update_contact("plain", n)
-
+    write: it never fills, so the flusher's own yield never comes. The three verbs share
+    one admission path, so each yields at least every YIELD_EVERY writes."""
     async with open_storage(memory_url) as storage:
         async with StorageBackedRuntime(SPEC, storage, durability="buffered") as runtime:
-            writes = await _flood(runtime, rewrite)
+            writes = await _flood(runtime, REWRITE[kind])
             assert writes <= 2 * YIELD_EVERY + 1, f"another task ran only after {writes} writes"
             assert runtime.value("plain") == writes - 1
+
+
+@pytest.mark.parametrize("kind", sorted(REWRITE))
+async def test_a_bound_below_the_batch_size_still_holds_buffered_writers(
+    memory_url: str, kind: str
+) -> None:
+    """Backpressure at ``queue_bound`` even when a batch is larger than the bound: the
+    admission's quick check must not let writes past the bound on the way to a batch."""
+    bound, contacts = 10, 300
+    spec = parse_spec({"id": "bounded", "contacts": [{"id": f"c{i}"} for i in range(contacts)]})
+    writes: dict[str, Write] = {
+        "update-contact": lambda rt, n: rt.update_contact(f"c{n}", n),
+        "update-many": lambda rt, n: rt.update_many({f"c{n}": n}),
+        "apply": lambda rt, n: rt.apply([(f"c{n}", n, Stamp(1 + n, "peer"))]),
+    }
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(
+            spec, storage, durability="buffered", queue_bound=bound, batch_size=1000
+        ) as runtime:
+            deepest = 0
+            for n in range(contacts):
+                await writes[kind](runtime, n)
+                deepest = max(deepest, runtime.queue_depth)
+            await runtime.flush()
+            assert deepest <= bound
+            assert runtime.value(f"c{contacts - 1}") == contacts - 1
