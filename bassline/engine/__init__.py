@@ -1,5 +1,15 @@
 """The propagation engine."""
 
+from bassline.engine.explanation import (
+    Cut,
+    Explanation,
+    Input,
+    Justification,
+    Kind,
+    Premise,
+    Refusal,
+)
+from bassline.engine.justify import CONTRIBUTION_LIMIT
 from bassline.engine.network import Network
 from bassline.engine.results import (
     Change,
@@ -11,12 +21,20 @@ from bassline.engine.results import (
 from bassline.engine.stream import ChangeStream, ChangeStreamOverflow
 
 __all__ = [
+    "CONTRIBUTION_LIMIT",
     "Change",
     "ChangeStream",
     "ChangeStreamOverflow",
     "ContactState",
     "ContradictionRecord",
+    "Cut",
+    "Explanation",
     "GadgetFailure",
+    "Input",
+    "Justification",
+    "Kind",
     "Network",
+    "Premise",
     "PropagationResult",
+    "Refusal",
 ]

@@ -13,6 +13,9 @@ from bassline.codec import to_json
 from bassline.content import ABSENT
 from bassline.engine.checks import checked_stamp, kind_of, plainly_encodable
 from bassline.engine.compare import differs
+from bassline.engine.explain import check_depth, explain
+from bassline.engine.explanation import Explanation
+from bassline.engine.justify import RESTORED, SPEC, Reference, write_ref
 from bassline.engine.propagation import Listener, Propagator
 from bassline.engine.results import (
     ContactState,
@@ -29,7 +32,7 @@ from bassline.spec import Bassline, load_spec
 
 __all__ = ["Network"]
 
-_UPDATE = "update"
+_PYTHON = write_ref("python")
 
 
 class Network(Propagator):
@@ -62,8 +65,8 @@ class Network(Propagator):
             clock or HybridLogicalClock(node_id),
             step_budget,
         )
-        self._pending: dict[int, tuple[Any, Stamp, str]] = {}
-        self._pending_extra: list[tuple[int, Any, Stamp, str]] = []
+        self._pending: dict[int, tuple[Any, Stamp, Reference]] = {}
+        self._pending_extra: list[tuple[int, Any, Stamp, Reference]] = []
         self.initial_result = PropagationResult()
         if apply_initial:
             self.initial_result = self._apply_initial()
@@ -107,6 +110,20 @@ class Network(Propagator):
             contradiction=self._contradictions.get(i),
             failure=self._failures.get(i),
         )
+
+    def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
+        """Why ``contact_id`` holds its current value: the derivation back to its premises.
+
+        Each step is the current value's immediate justification (a write, a wire, a
+        gadget run, or a merge contact's contributions); each input used says whether
+        its contact still holds that value, and is explained in turn, ``depth`` levels
+        deep (None: no limit; an int >= 1, else :class:`ValueError`). A standing
+        contradiction also explains the refused value. A contact with no value gives an
+        explanation with no justification. :class:`~bassline.errors.UnknownContact` for
+        an unknown id (with the closest ids).
+        """
+        limit = check_depth(depth)
+        return explain(self, self._idx(contact_id), limit)
 
     def values(self) -> dict[str, Any]:
         """Every contact that has content, by id."""
@@ -184,25 +201,30 @@ class Network(Propagator):
             self._check_content(i, value)
         self._check_kind(i, value)
 
-    def update_contact(self, contact_id: str, value: Any) -> PropagationResult:
+    def update_contact(
+        self, contact_id: str, value: Any, *, via: str = "python"
+    ) -> PropagationResult:
         """Write ``value`` with a fresh stamp and run to the fixpoint.
 
-        Raises :class:`~bassline.errors.ContentError`, changing nothing, for content that
+        ``via`` says how the write came in (``"python"``, ``"http"``, ``"cli"``,
+        ``"import"``, or any other non-empty label); :meth:`explain` reports it. Raises :class:`~bassline.errors.ContentError`, changing nothing, for content that
         cannot be stored or that is of the wrong kind for a merge contact's lattice.
         """
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
+        why = _PYTHON if via == "python" else write_ref(via)
         if not plainly_encodable(value):
             self._check_content(i, value)  # the full check, for anything but plain data
         if self._kind[i] != ACCEPT_LAST:
             self._check_kind(i, value)
-            return self._run_from([(i, value, self.clock.tick(), _UPDATE)])
+            return self._run_from([(i, value, self.clock.tick(), why)])
         stamp = self.clock.tick()
         # a fresh tick is newer than every stamp this node holds: accept-last takes it as is
         old = self._values[i]
         self._values[i] = value
         self._stamps[i] = stamp
+        self._why[i] = why
         feeds = self._feeds[i]
         if not feeds and not self._out[i]:
             # a contact nothing reads from (no wires out, no gadget): the run is this one step
@@ -217,13 +239,14 @@ class Network(Propagator):
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
 
     def update_many(
-        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]]
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, via: str = "python"
     ) -> PropagationResult:
         """Write several values (each with its own fresh stamp) and run once to the fixpoint.
 
         All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
-        before anything changes.
+        before anything changes. ``via`` as for :meth:`update_contact`.
         """
+        why = write_ref(via)
         pairs = items.items() if isinstance(items, Mapping) else items
         checked = []
         for cid, value in pairs:
@@ -231,7 +254,9 @@ class Network(Propagator):
             self._check_content(i, value)
             self._check_kind(i, value)
             checked.append((i, value))
-        offers = [(i, value, self.clock.tick(), _UPDATE) for i, value in checked]
+        offers: list[tuple[int, Any, Stamp, Reference]] = [
+            (i, value, self.clock.tick(), why) for i, value in checked
+        ]
         return self._run_from(offers)
 
     def apply(
@@ -242,18 +267,20 @@ class Network(Propagator):
         All or nothing: an unknown contact, a bad stamp, or content :meth:`update_contact` would
         refuse (a value of the wrong kind for a merge contact included) raises before
         anything changes. A node drops such values from a peer's delta one by one before
-        applying it (see :meth:`validate`).
+        applying it (see :meth:`validate`). :meth:`explain` reports each value as written
+        elsewhere and come in via ``source``, at its stamp (the stamp names the writing node).
         """
+        why = write_ref(source, local=False)
         checked = []
         for cid, value, stamp in items:
             i = self._idx(cid)
             self._check_content(i, value)
             self._check_kind(i, value)
             checked.append((i, value, checked_stamp(cid, stamp)))
-        offers = []
+        offers: list[tuple[int, Any, Stamp, Reference]] = []
         for i, value, stamp in checked:
             self.clock.observe(stamp)
-            offers.append((i, value, stamp, source))
+            offers.append((i, value, stamp, why))
         return self._run_from(offers, remote=True)
 
     def update(self, contact_id: str, value: Any) -> PropagationResult:
@@ -277,12 +304,14 @@ class Network(Propagator):
         )
         return self.apply(items, source=source)
 
-    def submit(self, contact_id: str, value: Any) -> None:
+    def submit(self, contact_id: str, value: Any, *, via: str = "python") -> None:
         """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce.
 
         Content :meth:`update_contact` would refuse raises :class:`~bassline.errors.ContentError`
-        here, and nothing is queued.
+        here, and nothing is queued. Writes to a merge contact that coalesce are explained
+        as one write of their join, at the newest one's stamp and ``via``.
         """
+        why = write_ref(via)
         i = self._idx(contact_id)
         self._check_content(i, value)
         self._check_kind(i, value)
@@ -301,9 +330,9 @@ class Network(Propagator):
                 value = prev[0]
             else:  # keep both; the contradiction is reported when applied
                 self._pending[i] = prev
-                self._pending_extra.append((i, value, stamp, _UPDATE))
+                self._pending_extra.append((i, value, stamp, why))
                 return
-        self._pending[i] = (value, stamp, _UPDATE)
+        self._pending[i] = (value, stamp, why)
 
     @property
     def pending(self) -> int:
@@ -351,10 +380,11 @@ class Network(Propagator):
         for i, value, stamp in checked:
             self._values[i] = value
             self._stamps[i] = stamp
+            self._why[i] = RESTORED
 
     def _apply_initial(self) -> PropagationResult:
-        offers = [
-            (self._index[c.id], c.content, INITIAL_STAMP, "spec")
+        offers: list[tuple[int, Any, Stamp, Reference]] = [
+            (self._index[c.id], c.content, INITIAL_STAMP, SPEC)
             for c in self.spec.contacts
             if c.has_content
         ]

@@ -11,6 +11,7 @@ from bassline.codec import to_json
 from bassline.content import ABSENT, values_equal
 from bassline.engine.checks import derived_stamp, kind_of, plainly_encodable, tie_wins
 from bassline.engine.compare import differs
+from bassline.engine.justify import Contributions, GadgetRun, Kept, Reference, source_label
 from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance, Wiring
@@ -43,9 +44,13 @@ class Propagator:
         n = len(self._ids)
         self._values: list[Any] = [ABSENT] * n
         self._stamps: list[Stamp] = [ZERO_STAMP] * n
+        self._why: list[Reference | Kept | Contributions | None] = [None] * n
+        """Each contact's immediate justification (see :mod:`bassline.engine.justify`)."""
         self.step_budget = step_budget or max(10_000, 100 * (n + len(self._gadgets)))
         self._contradictions: dict[int, ContradictionRecord] = {}
         self._failures: dict[int, GadgetFailure] = {}
+        self._refused: dict[int, tuple[ContradictionRecord, Reference]] = {}
+        """The justification of each contradiction's refused value, with its record."""
         self.failure_counts: Counter[str] = Counter()
         """Gadget failures recorded since this network was built, by gadget id."""
         self._ties: dict[int, list[Any]] = {}
@@ -70,14 +75,16 @@ class Propagator:
         i: int,
         value: Any,
         stamp: Stamp,
-        source: str,
+        why: Reference,
         changed: dict[int, Any],
         contradictions: list[ContradictionRecord],
         remote: bool = False,
     ) -> bool:
         """Blend one incoming value into contact ``i``; True if it should propagate.
 
-        Accept-last: a strictly newer stamp wins. Values from other replicas (``remote``)
+        ``why`` is the offer's justification, kept (accept-last) or added to the
+        contact's contributions (merge) when the offer changes it. Accept-last: a strictly
+        newer stamp wins. Values from other replicas (``remote``)
         with an equal stamp but a different value are ordered by their canonical JSON, so
         every replica keeps the same one whatever the delivery order.
         """
@@ -89,6 +96,7 @@ class Propagator:
                     self._ties.setdefault(i, []).append(self._values[i])
                 self._values[i] = value
                 self._stamps[i] = stamp
+                self._why[i] = why
                 return True
             return False
         lattice = self._lattice[i]
@@ -99,10 +107,10 @@ class Propagator:
         except (ValueError, TypeError) as exc:
             self._contradict(
                 i,
-                f"{kind_of(value)} from {source} is not a value of the {lattice.name} "
-                f"lattice ({exc})",
+                f"{kind_of(value)} from {source_label(why, self._ids)} is not a value of the "
+                f"{lattice.name} lattice ({exc})",
                 value,
-                source,
+                why,
                 stamp,
                 contradictions,
             )
@@ -110,6 +118,7 @@ class Propagator:
         if cur_value is ABSENT:
             self._values[i] = incoming
             self._stamps[i] = stamp
+            self._why[i] = why  # one contribution: Contributions only from the second
             changed.setdefault(i, ABSENT)
             self._contradictions.pop(i, None)
             return True
@@ -124,11 +133,19 @@ class Propagator:
                 # accept-last neighbours holding the previous value take the new one
                 self._stamps[i] = derived_stamp(stamp, previous)
                 self.clock.observe(self._stamps[i])
+            contributions = self._why[i]
+            if type(contributions) is not Contributions:
+                contributions = self._why[i] = Contributions(
+                    contributions,  # type: ignore[arg-type]
+                    cur_value,
+                    previous,
+                )
+            contributions.add(why, incoming, stamp, lattice)
             changed.setdefault(i, cur_value)
             self._contradictions.pop(i, None)
             return True
         if isinstance(outcome, Contradiction):
-            self._contradict(i, outcome.reason, value, source, stamp, contradictions)
+            self._contradict(i, outcome.reason, value, why, stamp, contradictions)
         return False
 
     def _contradict(
@@ -136,7 +153,7 @@ class Propagator:
         i: int,
         reason: str,
         incoming: Any,
-        source: str,
+        why: Reference,
         stamp: Stamp,
         contradictions: list[ContradictionRecord],
     ) -> None:
@@ -145,15 +162,16 @@ class Propagator:
             reason=reason,
             current=self._values[i],
             incoming=incoming,
-            source=source,
+            source=source_label(why, self._ids),
             stamp=stamp,
         )
         self._contradictions[i] = record
+        self._refused[i] = (record, why)
         contradictions.append(record)
 
     def _run_from(
         self,
-        offers: list[tuple[int, Any, Stamp, str]],
+        offers: list[tuple[int, Any, Stamp, Reference]],
         *,
         initial: bool = False,
         remote: bool = False,
@@ -162,8 +180,8 @@ class Propagator:
         contradictions: list[ContradictionRecord] = []
         queue: deque[int] = deque()
         gadgets: list[int] = self._all_gadget_seeds() if initial else []
-        for i, value, stamp, source in offers:
-            if self._offer(i, value, stamp, source, changed, contradictions, remote):
+        for i, value, stamp, why in offers:
+            if self._offer(i, value, stamp, why, changed, contradictions, remote):
                 queue.append(i)
                 if i in changed and differs(changed[i], self._values[i]):
                     gadgets.extend(self._feeds[i])
@@ -184,7 +202,8 @@ class Propagator:
             self._out,
             self._feeds,
         )
-        ids = self._ids
+        whys = self._why
+        absent = ABSENT
         offer = self._offer
         ties = self._ties
         pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
@@ -207,14 +226,29 @@ class Propagator:
                         if s > stamps[dst] or (
                             ties and s == stamps[dst] and self._tie_follows(src, dst)
                         ):
+                            old = values[dst]
                             if dst not in changed:
-                                changed[dst] = values[dst]
-                            if feeds[dst] and differs(values[dst], v):
-                                pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                                changed[dst] = old
+                            # the value it already holds keeps its justification: an echo
+                            # around a loop must not replace the write it came from
+                            if old is absent or (
+                                old is not v
+                                and (
+                                    old != v
+                                    if (t := type(v)) is type(old)
+                                    and (t is int or t is str or t is float)
+                                    else differs(old, v)
+                                )
+                            ):
+                                whys[dst] = src
+                                if feeds[dst]:
+                                    pending_gadgets.update(dict.fromkeys(feeds[dst]))
+                            elif type(whys[dst]) is not Kept:
+                                whys[dst] = Kept(whys[dst], stamps[dst])  # type: ignore[arg-type]
                             values[dst] = v
                             stamps[dst] = s
                             append(dst)
-                    elif offer(dst, v, s, ids[src], changed, contradictions):
+                    elif offer(dst, v, s, src, changed, contradictions):
                         if feeds[dst]:
                             pending_gadgets.update(dict.fromkeys(feeds[dst]))
                         append(dst)
@@ -294,16 +328,21 @@ class Propagator:
             self._failures.pop(ci, None)
         if not outputs:
             return
-        premise = max(
-            (self._stamps[ci] for _, ci in inst.inputs if values[ci] is not ABSENT),
-            default=INITIAL_STAMP,
+        stamps = self._stamps
+        used = tuple(
+            [
+                (port, ci, values[ci], stamps[ci])
+                for port, ci in inst.inputs
+                if values[ci] is not ABSENT
+            ]
         )
-        source = f"gadget:{inst.group}"
+        premise = max((u[3] for u in used), default=INITIAL_STAMP)
+        why = GadgetRun(inst, used)
         for port, value in outputs.items():
             ci = ports[port]
-            stamp = derived_stamp(premise, self._stamps[ci])
+            stamp = derived_stamp(premise, stamps[ci])
             self.clock.observe(stamp)
-            if self._offer(ci, value, stamp, source, changed, contradictions):
+            if self._offer(ci, value, stamp, why, changed, contradictions):
                 queue.append(ci)
 
     def _port_inputs(self, inst: GadgetInstance, inputs: Mapping[str, Any]) -> PortInputs:
