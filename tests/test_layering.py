@@ -304,6 +304,31 @@ def test_no_imports_against_the_layering() -> None:
     assert against_layering(modules, edges) == []
 
 
+BACKEND_API = frozenset({"bassline.storage", "bassline.storage.toolkit"})
+"""The storage modules a backend may import: the public package and the backend toolkit."""
+
+
+def backend_internals(edges: Mapping[str, Iterable[Import]]) -> list[str]:
+    """One line per import by a backend of a storage module other than :data:`BACKEND_API`."""
+    return [
+        f"{name}:{imp.line} imports {imp.target} (use bassline.storage or bassline.storage.toolkit)"
+        for name, imports in sorted(edges.items())
+        if name.startswith("bassline_storage_")
+        for imp in imports
+        if imp.target.startswith("bassline.storage.") and imp.target not in BACKEND_API
+    ]
+
+
+def test_backends_use_only_the_storage_package_and_its_toolkit() -> None:
+    _, edges = _project()
+    assert backend_internals(edges) == []
+    planted = {"bassline_storage_x.store": [Import("bassline.storage.validation", 3, None)]}
+    assert backend_internals(planted) == [
+        "bassline_storage_x.store:3 imports bassline.storage.validation "
+        "(use bassline.storage or bassline.storage.toolkit)"
+    ]
+
+
 def test_no_private_names_taken_from_other_modules() -> None:
     _, edges = _project()
     assert private_imports(edges) == []

@@ -8,15 +8,18 @@ batch's framed records, ready for one append, and the changes to apply once it i
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any
 
 import attrs
 
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import ErrorCode, StorageError, WriteSummary
-from bassline.storage.fastpath import ContentColumns
-from bassline.storage.validation import NormalisedBatch, normalise_batch
+from bassline.storage.toolkit import (
+    CheckedBatch,
+    ContentColumns,
+    missing_group,
+    missing_network,
+)
 from bassline_storage_fs.entries import content_frame, contents_frame, spec_frame
 from bassline_storage_fs.index import ContentTable, Index
 from bassline_storage_fs.specs import (
@@ -73,15 +76,6 @@ class Plan:
     summary: WriteSummary
 
 
-def _missing_network(kind: str, item: str, network: str) -> StorageError:
-    return StorageError(
-        ErrorCode.NETWORK_NOT_FOUND,
-        f"{kind} record {item!r} is for network {network!r}, which is neither stored nor "
-        "saved in the same batch",
-        transient=False,
-    )
-
-
 def _current_spec(index: Index, network: str) -> Bassline | StorageError | None:
     state = index.networks.get(network)
     if state is None:
@@ -93,7 +87,7 @@ def _current_spec(index: Index, network: str) -> Bassline | StorageError | None:
 
 
 def _plan_specs(
-    nb: NormalisedBatch, index: Index
+    nb: CheckedBatch, index: Index
 ) -> dict[str, tuple[bytes, frozenset[str]]] | StorageError:
     specs: dict[str, Bassline] = {r.spec.id: r.spec for r in nb.networks}
     groups: dict[str, list[GroupSpec]] = {}
@@ -110,7 +104,7 @@ def _plan_specs(
                 if network in groups
                 else ("wire", wires[network][0].id)
             )
-            return _missing_network(kind, item, network)
+            return missing_network(kind, item, network)
         if isinstance(base, StorageError):
             return base
         specs[network] = merged(base, groups.get(network, ()), wires.get(network, ()))
@@ -126,15 +120,6 @@ def _plan_specs(
                 cause=exc,
             )
     return out
-
-
-def _group_missing(network: str, group: str, contact: str) -> StorageError:
-    return StorageError(
-        ErrorCode.GROUP_NOT_FOUND,
-        f"content of contact {contact!r} is for group {group!r}, which network {network!r} "
-        "does not have (add it to the spec or write a GroupRecord in the same batch)",
-        transient=False,
-    )
 
 
 def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
@@ -166,22 +151,12 @@ def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
     return Plan({}, {network: rows}, max(stamps), frames, 1, summary)
 
 
-def plan_batch(
-    records: list[Any],
-    index: Index,
-    *,
-    columns: bool = False,
-    normalised: NormalisedBatch | None = None,
-) -> Plan | StorageError:
-    """Check ``records`` (already shape-checked) against ``index`` and frame them.
+def plan_batch(nb: CheckedBatch, index: Index, *, columns: bool = False) -> Plan | StorageError:
+    """Check a checked batch against ``index`` and frame it.
 
     With ``columns``, a simple batch of contents is framed as one CONTENTS record
     (logs of version 2 and later); otherwise each content is a CONTENT record.
-    ``normalised`` is ``normalise_batch(records)`` when the caller already has it.
     """
-    nb = normalise_batch(records) if normalised is None else normalised
-    if isinstance(nb, StorageError):
-        return nb
     if columns and nb.columns is not None:
         plan = _plan_columns(nb.columns, index)
         if plan is not None:
@@ -206,7 +181,7 @@ def plan_batch(
             state = index.networks.get(network)
             planned = specs.get(network)
             if planned is None and state is None:
-                return _missing_network("content", contact, network)
+                return missing_network("content", contact, network)
             target = (
                 state.contents if state is not None else ContentTable(),
                 planned[1] if planned is not None else state.groups,  # type: ignore[union-attr]
@@ -216,7 +191,7 @@ def plan_batch(
             targets[network] = target
         current_contents, groups, network_utf8, planned_contents = target
         if group not in groups:
-            return _group_missing(network, group, contact)
+            return missing_group(network, group, contact)
         stamp = record.stamp
         hlc, node = stamp
         current = current_contents.get(contact)

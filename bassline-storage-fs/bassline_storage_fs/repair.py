@@ -32,7 +32,7 @@ from bassline_storage_fs.logfile import (
     readable_frames,
     scan_log,
 )
-from bassline_storage_fs.store import state_file_damage
+from bassline_storage_fs.opening import state_file_damage
 from bassline_storage_fs.url import parse_fs_url
 
 __all__ = ["DISCARDED_DIR", "RepairReport", "repair"]

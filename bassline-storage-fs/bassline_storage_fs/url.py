@@ -35,6 +35,8 @@ class FsOptions:
     read_only: bool = False
     """Change nothing on disk: a torn tail is reported but not cut, leftovers are not
     removed, nothing is compacted or created, and every write is refused (PERMISSION)."""
+    explicit: frozenset[str] = attrs.field(default=frozenset(), eq=False)
+    """The options the user gave (in the URL query or as keywords), not defaulted."""
 
 
 _TYPES: dict[str, type] = {
@@ -135,4 +137,4 @@ def parse_fs_url(url: str, options: dict[str, Any]) -> FsOptions:
         if name in values:
             raise ValueError(f"option {name} is given both in {url!r} and as an argument")
         values[name] = _check(name, value, url)
-    return FsOptions(path=Path(path), **values)
+    return FsOptions(path=Path(path), explicit=frozenset(values), **values)

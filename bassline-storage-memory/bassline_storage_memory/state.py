@@ -22,10 +22,16 @@ from bassline.codec import decode, decode_many
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
     ContentRecord,
-    ErrorCode,
     SnapshotInfo,
     StorageError,
     WriteSummary,
+)
+from bassline.storage.toolkit import (
+    contact_not_found,
+    missing_group,
+    missing_network,
+    network_not_found,
+    snapshot_not_found,
 )
 from bassline_storage_memory.prepare import PreparedBatch
 
@@ -75,10 +81,6 @@ class _Network:
     """In creation order."""
 
 
-def _network_not_found(network: str) -> StorageError:
-    return StorageError.not_found(ErrorCode.NETWORK_NOT_FOUND, f"network {network!r}")
-
-
 def _merge_by_id(items: tuple[_Item, ...], updates: list[_Item]) -> tuple[_Item, ...]:
     """``items`` with ``updates`` replacing (or joining) them by id, sorted by id."""
     by_id: dict[str, _Item] = {i.id: i for i in items}
@@ -112,7 +114,7 @@ class MemoryStore:
         """The stored spec object (callers copy it before handing it out)."""
         with self._lock:
             state = self._networks.get(network)
-            return state.spec if state else _network_not_found(network)
+            return state.spec if state else network_not_found(network)
 
     def delete_network(self, network: str) -> None:
         """Forget a network with its contents and snapshots (nothing if absent)."""
@@ -126,20 +128,17 @@ class MemoryStore:
         with self._lock:
             state = self._networks.get(network)
             if state is None:
-                return _network_not_found(network)
+                return network_not_found(network)
             found = state.contents.get(contact)
         if found is None or found.group != group:
-            return StorageError.not_found(
-                ErrorCode.CONTACT_NOT_FOUND,
-                f"content of contact {contact!r} in group {group!r} of network {network!r}",
-            )
+            return contact_not_found(network, group, contact)
         return found
 
     def contents(self, network: str) -> dict[str, StoredContent] | StorageError:
         """Every stored content of a network by contact id (a copy of the table)."""
         with self._lock:
             state = self._networks.get(network)
-            return dict(state.contents) if state else _network_not_found(network)
+            return dict(state.contents) if state else network_not_found(network)
 
     def groups(self, network: str) -> tuple[GroupSpec, ...] | StorageError:
         """The groups of a network's current spec."""
@@ -176,32 +175,16 @@ class MemoryStore:
         ):
             for network, item in refs:
                 if network not in known:
-                    return StorageError(
-                        ErrorCode.NETWORK_NOT_FOUND,
-                        f"{kind} record {item!r} is for network {network!r}, which is neither "
-                        "stored nor saved in the same batch",
-                        transient=False,
-                    )
+                    return missing_network(kind, item, network)
         group_ids: dict[str, set[str]] = {}
         for record in batch.contents:
             network = record.network
             if network not in known:
-                return StorageError(
-                    ErrorCode.NETWORK_NOT_FOUND,
-                    f"content of contact {record.contact!r} is for network {network!r}, which is "
-                    "neither stored nor saved in the same batch",
-                    transient=False,
-                )
+                return missing_network("content", record.contact, network)
             if network not in group_ids:
                 group_ids[network] = self._group_ids(batch, network)
             if record.group not in group_ids[network]:
-                return StorageError(
-                    ErrorCode.GROUP_NOT_FOUND,
-                    f"content of contact {record.contact!r} is for group {record.group!r}, which "
-                    f"network {network!r} does not have (add it to the spec or write a "
-                    "GroupRecord in the same batch)",
-                    transient=False,
-                )
+                return missing_group(network, record.group, record.contact)
         return None
 
     def _apply(self, batch: PreparedBatch) -> WriteSummary:
@@ -249,7 +232,7 @@ class MemoryStore:
         with self._lock:
             state = self._networks.get(network)
             if state is None:
-                return _network_not_found(network)
+                return network_not_found(network)
             info = SnapshotInfo(
                 id=uuid.uuid4().hex,
                 network=network,
@@ -266,12 +249,10 @@ class MemoryStore:
         with self._lock:
             state = self._networks.get(network)
             if state is None:
-                return _network_not_found(network)
+                return network_not_found(network)
             found = state.snapshots.get(snapshot_id)
         if found is None:
-            return StorageError.not_found(
-                ErrorCode.SNAPSHOT_NOT_FOUND, f"snapshot {snapshot_id!r} of network {network!r}"
-            )
+            return snapshot_not_found(network, snapshot_id)
         return found
 
     def snapshot_infos(self, network: str) -> list[SnapshotInfo] | StorageError:
@@ -279,7 +260,7 @@ class MemoryStore:
         with self._lock:
             state = self._networks.get(network)
             if state is None:
-                return _network_not_found(network)
+                return network_not_found(network)
             return [s.info for s in reversed(state.snapshots.values())]
 
     def delete_snapshot(self, network: str, snapshot_id: str) -> None:

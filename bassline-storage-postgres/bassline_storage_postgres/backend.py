@@ -12,7 +12,6 @@ another (the prototype's pool self-deadlock). Driver exceptions become
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,32 +21,33 @@ import anyio.to_thread
 from returns.result import Failure, Success
 from sqlalchemy.engine import Connection, Engine
 
-from bassline.clock import HybridLogicalClock, Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import (
-    Batch,
     Capabilities,
     ContentRecord,
     ErrorCode,
     GroupQuery,
     Health,
-    NetworkRecord,
     PoolStats,
     Snapshot,
     SnapshotInfo,
-    StorageBase,
     StorageError,
     StorageResult,
     WriteSummary,
 )
-from bassline.storage.validation import check_id
+from bassline.storage.toolkit import CheckedBatch, StorageBackend
 from bassline_storage_postgres import queries, snapshots
 from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
-from bassline_storage_postgres.migrate import MigrationError, check_revision, run_migrations
+from bassline_storage_postgres.migrate import (
+    MigrationError,
+    check_revision,
+    run_migrations,
+    stamp_config,
+)
 from bassline_storage_postgres.pool import PoolGate, pool_stats
-from bassline_storage_postgres.prepare import PreparedBatch, batch_records, prepare_batch
+from bassline_storage_postgres.prepare import prepare_batch
 from bassline_storage_postgres.url import PostgresConfig, parse_postgres_url
 
 __all__ = ["PostgresStorage"]
@@ -59,7 +59,7 @@ _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 _REPEATABLE_READ = {"isolation_level": "REPEATABLE READ"}
 
 
-class PostgresStorage(StorageBase):
+class PostgresStorage(StorageBackend):
     """Networks, contents and snapshots in a PostgreSQL schema; see ``docs/postgres.md``.
 
     ``PostgresStorage(url, migrate=False, **options)``: ``options`` are the URL query
@@ -70,14 +70,13 @@ class PostgresStorage(StorageBase):
     def __init__(self, url: str, *, migrate: bool = False, **options: Any) -> None:
         if not isinstance(migrate, bool):
             raise ValueError(f"migrate must be True or False, got {migrate!r}")
-        self._config: PostgresConfig = parse_postgres_url(url, options)
-        self.url = self._config.masked
-        """The URL this storage was opened with, password masked."""
+        config = parse_postgres_url(url, options)
+        super().__init__(config.masked, clock_node="postgresql")
+        self._config: PostgresConfig = config
         self._ctx = ErrorContext.of(self._config)
         self._migrate = migrate
         self._engine: Engine | None = None
         self._gate: PoolGate | None = None
-        self._clock = HybridLogicalClock("postgresql")
         self.content_chunk = CONTENT_CHUNK
         """Content rows per statement in ``write`` (tests lower it to split a batch)."""
 
@@ -103,6 +102,18 @@ class PostgresStorage(StorageBase):
         if engine is None or gate is None:
             return None
         return pool_stats(engine, self._config, gate)
+
+    # -- declared abilities (bassline.storage.abilities) ----------------------------------
+
+    def migrate_schema(self) -> str:
+        """Bring the schema to head (see :func:`~bassline_storage_postgres.migrate`); the
+        revision reached. Blocks; raises :class:`MigrationError`."""
+        return run_migrations(self._config)
+
+    def stamp_schema(self, revision: str) -> str:
+        """Record that the schema is at ``revision`` (see
+        :func:`~bassline_storage_postgres.stamp`). Blocks; raises :class:`MigrationError`."""
+        return stamp_config(self._config, revision)
 
     # -- running work in threads ------------------------------------------------------------
 
@@ -132,19 +143,15 @@ class PostgresStorage(StorageBase):
         self, action: str, work: Callable[[Engine], T | StorageError]
     ) -> StorageResult[T]:
         engine, gate = self._engine, self._gate
-        if engine is None or gate is None:
+        if engine is None or gate is None:  # closed while the call was on its way
             await anyio.lowlevel.checkpoint()
             return Failure(self._not_open(action))
         return await gate.run(self._guard, action, work, engine)
 
     async def _read(
-        self, action: str, read: Callable[[Connection], T | StorageError], **ids: Any
+        self, action: str, read: Callable[[Connection], T | StorageError]
     ) -> StorageResult[T]:
-        """Validate ``ids`` then run one read-only statement set in autocommit mode."""
-        for kind, value in ids.items():
-            if err := check_id(kind, value):
-                await anyio.lowlevel.checkpoint()
-                return Failure(err)
+        """Run one read-only statement set in autocommit mode."""
 
         def work(engine: Engine) -> T | StorageError:
             with engine.connect().execution_options(**_AUTOCOMMIT) as conn:
@@ -163,7 +170,7 @@ class PostgresStorage(StorageBase):
         with engine.connect() as conn:
             return check_revision(conn, self._config)
 
-    async def open(self) -> StorageResult[None]:
+    async def do_open(self) -> StorageResult[None]:
         """Connect, check the schema is at head (migrating first if asked). Idempotent."""
         if self._engine is not None:
             await anyio.lowlevel.checkpoint()
@@ -182,14 +189,14 @@ class PostgresStorage(StorageBase):
         self._engine, self._gate = engine, gate
         return Success(None)
 
-    async def close(self) -> None:
+    async def do_close(self) -> None:
         """Close every pooled connection. Idempotent; never raises."""
         engine, self._engine, self._gate = self._engine, None, None
         if engine is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(engine.dispose)
 
-    async def health(self) -> StorageResult[Health]:
+    async def do_health(self) -> StorageResult[Health]:
         """Run ``SELECT 1`` on a pooled connection."""
 
         def ping(conn: Connection) -> Health:
@@ -202,50 +209,25 @@ class PostgresStorage(StorageBase):
 
     # -- networks ---------------------------------------------------------------------------
 
-    async def save_network(self, spec: Bassline) -> StorageResult[None]:
-        """Create or replace a network's spec (its contents are kept)."""
-        result = await self.write([NetworkRecord(spec)])
-        return result.map(lambda _: None)
-
-    async def load_network(self, network: str) -> StorageResult[Bassline]:
+    async def do_load_network(self, network: str) -> StorageResult[Bassline]:
         """The spec as saved, with later group and wire records merged in."""
-        return await self._read(
-            "load_network", lambda c: queries.load_network(c, network), network=network
-        )
+        return await self._read("load_network", lambda c: queries.load_network(c, network))
 
-    async def delete_network(self, network: str) -> StorageResult[None]:
+    async def do_delete_network(self, network: str) -> StorageResult[None]:
         """Delete a network with its contents and snapshots; deleting nothing succeeds."""
-        return await self._read(
-            "delete_network", lambda c: queries.delete_network(c, network), network=network
-        )
+        return await self._read("delete_network", lambda c: queries.delete_network(c, network))
 
-    async def list_networks(self) -> StorageResult[list[str]]:
+    async def do_list_networks(self) -> StorageResult[list[str]]:
         """Every stored network id, sorted by code point."""
         return await self._read("list_networks", queries.list_networks)
 
-    async def network_exists(self, network: str) -> StorageResult[bool]:
+    async def do_network_exists(self, network: str) -> StorageResult[bool]:
         """Whether a network is stored."""
-        return await self._read(
-            "network_exists", lambda c: queries.network_exists(c, network), network=network
-        )
+        return await self._read("network_exists", lambda c: queries.network_exists(c, network))
 
     # -- contents ---------------------------------------------------------------------------
 
-    async def save_contact_content(
-        self,
-        network: str,
-        group: str,
-        contact: str,
-        content: Any,
-        stamp: Stamp | None = None,
-    ) -> StorageResult[None]:
-        """Store one contact's content; without a stamp, this storage's clock stamps it."""
-        if stamp is None:
-            stamp = self._clock.tick()
-        result = await self.write([ContentRecord(network, group, contact, content, stamp)])
-        return result.map(lambda _: None)
-
-    async def load_contact_content(
+    async def do_load_contact_content(
         self, network: str, group: str, contact: str
     ) -> StorageResult[ContentRecord]:
         """One contact's content and stamp; CONTACT_NOT_FOUND if none is stored under ``group``."""
@@ -260,31 +242,18 @@ class PostgresStorage(StorageBase):
                 )
             return record
 
-        return await self._read(
-            "load_contact_content", read, network=network, group=group, contact=contact
-        )
+        return await self._read("load_contact_content", read)
 
-    async def load_contents(self, network: str) -> StorageResult[list[ContentRecord]]:
+    async def do_load_contents(self, network: str) -> StorageResult[list[ContentRecord]]:
         """Every stored content of a network with its stamp, sorted by contact id."""
-        return await self._read(
-            "load_contents", lambda c: queries.load_contents(c, network), network=network
-        )
+        return await self._read("load_contents", lambda c: queries.load_contents(c, network))
 
-    def _observe(self, batch: PreparedBatch) -> None:
-        if batch.contents.hlcs:
-            # a stamp far ahead is stored all the same; this clock just does not follow it
-            with contextlib.suppress(ValueError):
-                self._clock.observe(Stamp(max(batch.contents.hlcs), ""))
-
-    async def write(self, batch: Batch) -> StorageResult[WriteSummary]:
-        """Apply a batch atomically in one transaction; parents before children."""
+    async def do_write(self, batch: CheckedBatch) -> StorageResult[WriteSummary]:
+        """Lay out a checked batch and apply it in one transaction (in a worker thread)."""
         chunk = self.content_chunk
 
         def work(engine: Engine) -> WriteSummary | StorageError:
-            records = batch_records(batch)
-            if isinstance(records, StorageError):
-                return records
-            prepared = prepare_batch(records)
+            prepared = prepare_batch(batch)
             if isinstance(prepared, StorageError):
                 return prepared
             if prepared.is_empty:
@@ -294,50 +263,28 @@ class PostgresStorage(StorageBase):
                 assert dbapi is not None
                 transaction = conn.begin()  # so SQLAlchemy commits what the driver did
                 summary = write_batch(dbapi, prepared, chunk)
-                if summary is None:  # a value did not encode: validate in full, to say why
+                if isinstance(summary, StorageError):
                     transaction.rollback()
-                    prepared = prepare_batch(records, fast=False)
-                    if isinstance(prepared, StorageError):
-                        return prepared
-                    transaction = conn.begin()
-                    summary = write_batch(dbapi, prepared, chunk)
-                if not isinstance(summary, WriteSummary):
-                    transaction.rollback()
-                    return summary or StorageError(
-                        ErrorCode.SERIALIZATION, "a content value does not encode", transient=False
-                    )
+                    return summary
                 transaction.commit()
-            self._observe(prepared)
             return summary
 
         return await self._run("write", work)
 
     # -- queries ----------------------------------------------------------------------------
 
-    async def query_groups(self, network: str, query: GroupQuery) -> StorageResult[list[GroupSpec]]:
+    async def do_query_groups(
+        self, network: str, query: GroupQuery
+    ) -> StorageResult[list[GroupSpec]]:
         """Groups matching every criterion of ``query``, sorted by id (GIN-indexed ``@>``)."""
-        if not isinstance(query, GroupQuery):
-            await anyio.lowlevel.checkpoint()
-            return Failure(
-                StorageError(
-                    ErrorCode.INVALID,
-                    f"query must be a GroupQuery, got {type(query).__name__}",
-                    transient=False,
-                )
-            )
-        return await self._read(
-            "query_groups", lambda c: queries.query_groups(c, network, query), network=network
-        )
+        return await self._read("query_groups", lambda c: queries.query_groups(c, network, query))
 
     # -- snapshots --------------------------------------------------------------------------
 
-    async def save_snapshot(
-        self, network: str, label: str | None = None
+    async def do_save_snapshot(
+        self, network: str, label: str | None
     ) -> StorageResult[SnapshotInfo]:
         """Copy the network's spec and contents in one REPEATABLE READ transaction."""
-        if err := check_id("network", network):
-            await anyio.lowlevel.checkpoint()
-            return Failure(err)
 
         def work(engine: Engine) -> SnapshotInfo | StorageError:
             with engine.connect().execution_options(**_REPEATABLE_READ) as conn:
@@ -350,12 +297,8 @@ class PostgresStorage(StorageBase):
 
         return await self._run("save_snapshot", work)
 
-    async def load_snapshot(self, network: str, snapshot_id: str) -> StorageResult[Snapshot]:
+    async def do_load_snapshot(self, network: str, snapshot_id: str) -> StorageResult[Snapshot]:
         """A saved snapshot; NETWORK_NOT_FOUND or SNAPSHOT_NOT_FOUND if absent."""
-        for kind, value in (("network", network), ("snapshot", snapshot_id)):
-            if err := check_id(kind, value):
-                await anyio.lowlevel.checkpoint()
-                return Failure(err)
 
         def work(engine: Engine) -> Snapshot | StorageError:
             with engine.connect().execution_options(**_REPEATABLE_READ) as conn:
@@ -365,17 +308,12 @@ class PostgresStorage(StorageBase):
 
         return await self._run("load_snapshot", work)
 
-    async def list_snapshots(self, network: str) -> StorageResult[list[SnapshotInfo]]:
+    async def do_list_snapshots(self, network: str) -> StorageResult[list[SnapshotInfo]]:
         """The network's snapshots, newest first."""
-        return await self._read(
-            "list_snapshots", lambda c: snapshots.list_snapshots(c, network), network=network
-        )
+        return await self._read("list_snapshots", lambda c: snapshots.list_snapshots(c, network))
 
-    async def delete_snapshot(self, network: str, snapshot_id: str) -> StorageResult[None]:
+    async def do_delete_snapshot(self, network: str, snapshot_id: str) -> StorageResult[None]:
         """Remove a snapshot; deleting nothing succeeds."""
         return await self._read(
-            "delete_snapshot",
-            lambda c: snapshots.delete_snapshot(c, network, snapshot_id),
-            network=network,
-            snapshot=snapshot_id,
+            "delete_snapshot", lambda c: snapshots.delete_snapshot(c, network, snapshot_id)
         )

@@ -25,7 +25,7 @@ __all__ = ["CONTENT_CHUNK", "UPSERT_CONTENTS", "write_batch"]
 
 CONTENT_CHUNK = 250
 """Content rows per statement. Statements are pipelined, so while the server inserts one
-chunk the next is being encoded; the chunk bounds one message, not a parameter count."""
+chunk the next is being sent; the chunk bounds one message, not a parameter count."""
 
 _UPSERT_NETWORKS = """
 INSERT INTO bassline_networks AS t (id, spec)
@@ -128,8 +128,8 @@ def _write_structure(conn: psycopg.Connection[Any], batch: PreparedBatch) -> Non
 
 def _send(
     conn: psycopg.Connection[Any], batch: PreparedBatch, check: psycopg.Cursor[Any], chunk: int
-) -> list[psycopg.Cursor[Any]] | None:
-    """Queue every statement of ``batch`` on the pipeline; None if a value did not encode."""
+) -> list[psycopg.Cursor[Any]]:
+    """Queue every statement of ``batch`` on the pipeline."""
     if batch.references:
         check.execute(
             _CHECK_REFERENCES,
@@ -139,45 +139,27 @@ def _send(
     columns = batch.contents
     upserts = []
     for start in range(0, len(columns), chunk):
-        rows = columns.chunk(start, start + chunk)  # encoded while the server works
-        if rows is None:
-            return None
         upserts.append(conn.cursor())
-        upserts[-1].execute(UPSERT_CONTENTS, rows)
-    return upserts if columns.superseded_encode() else None
-
-
-def _encodes(batch: PreparedBatch) -> bool:
-    """Whether every content value of ``batch`` encodes (those the fast path left unencoded
-    and those a later duplicate superseded)."""
-    columns = batch.contents
-    return columns.chunk(0, len(columns)) is not None and columns.superseded_encode()
+        upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
+    return upserts
 
 
 def write_batch(
     conn: psycopg.Connection[Any], batch: PreparedBatch, chunk: int = CONTENT_CHUNK
-) -> WriteSummary | StorageError | None:
+) -> WriteSummary | StorageError:
     """Apply ``batch`` in the open transaction, in pipeline mode; the caller commits.
 
-    Returns an error (the caller rolls back) for a missing network or group, and None
-    when a value left unencoded by the fast path does not encode: the caller rolls back
-    and validates the batch in full, which reports the problem.
+    Returns an error (the caller rolls back) for a missing network or group.
     """
     check = conn.cursor()
     try:
         with conn.pipeline():
             upserts = _send(conn, batch, check, chunk)
     except psycopg.errors.ForeignKeyViolation:
-        # a network that is not stored: the check's answer (already received) names it,
-        # unless a value does not encode (a chunk not sent yet, a superseded duplicate):
-        # validation comes first, as on the general path
-        if not _encodes(batch):
-            return None
+        # a network that is not stored: the check's answer (already received) names it
         if batch.references and (missing := _first_missing(check, batch)):
             return missing
         raise
-    if upserts is None:
-        return None
     if batch.references and (missing := _first_missing(check, batch)):
         return missing
     stored = sum(cur.rowcount for cur in upserts)

@@ -14,7 +14,9 @@ other: the second finds the work done. Each upgrade runs in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -49,6 +51,7 @@ __all__ = [
     "run_migrations",
     "schema_problem",
     "stamp",
+    "stamp_config",
     "upgrade",
 ]
 
@@ -396,9 +399,18 @@ def run_migrations(config: PostgresConfig, revision: str = "head", *, down: bool
     Waiting for the lock, or building an index on a large table, may take longer than the
     timeout the storage uses. Raises :class:`MigrationError` (or ValueError).
     """
+    with _migration_engine(config, "migration") as engine:
+        return upgrade(engine, config, revision, down=down)
+
+
+@contextlib.contextmanager
+def _migration_engine(config: PostgresConfig, doing: str) -> Iterator[Engine]:
+    """A one-connection engine without a statement timeout, disposed of afterwards;
+    whatever fails inside becomes a :class:`MigrationError` (alembic's errors INVALID,
+    the driver's mapped by SQLSTATE)."""
     engine = make_engine(config.replace(statement_timeout=0), pool_size=1)
     try:
-        return upgrade(engine, config, revision, down=down)
+        yield engine
     except MigrationError:
         raise
     except CommandError as exc:
@@ -407,7 +419,7 @@ def run_migrations(config: PostgresConfig, revision: str = "head", *, down: bool
             StorageError(ErrorCode.INVALID, f"alembic: {exc}", transient=False, cause=exc),
         ) from exc
     except Exception as exc:
-        error = map_exception(exc, ErrorContext.of(config), "migration")
+        error = map_exception(exc, ErrorContext.of(config), doing)
         if error is None:
             raise
         raise MigrationError(config.masked, error) from exc
@@ -449,51 +461,40 @@ def stamp(url: str, revision: str, **options: Any) -> str:
     so it can only make the record right. Same lock as :func:`migrate`; ValueError for an
     unknown revision, a bad URL or option.
     """
-    config = parse_postgres_url(url, options)
+    return stamp_config(parse_postgres_url(url, options), revision)
+
+
+def stamp_config(config: PostgresConfig, revision: str) -> str:
+    """:func:`stamp` for a parsed configuration."""
     expected = objects_at(revision)  # ValueError for an unknown revision
-    engine = make_engine(config.replace(statement_timeout=0), pool_size=1)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.select(sa.func.pg_advisory_lock(LOCK_CLASS, _lock_key(config.schema))))
+    with (
+        _migration_engine(config, "stamping the schema revision") as engine,
+        engine.connect() as conn,
+    ):
+        conn.execute(sa.select(sa.func.pg_advisory_lock(LOCK_CLASS, _lock_key(config.schema))))
+        conn.commit()
+        try:
+            state = inspect_schema(conn, config.schema)
             conn.commit()
-            try:
-                state = inspect_schema(conn, config.schema)
-                conn.commit()
-                if not state.exists or state.objects != expected:
-                    found = ", ".join(sorted(state.objects)) or "no Bassline tables"
-                    raise MigrationError(
-                        config.masked,
-                        StorageError(
-                            ErrorCode.CORRUPTION,
-                            f"schema {config.schema!r} does not hold the tables and indexes of "
-                            f"revision {revision!r} (it holds {found}); recording "
-                            f"{revision!r} would make the record wrong, so nothing was changed",
-                            transient=False,
-                        ),
-                    )
-                if state.malformed:  # alembic cannot read it: made again from scratch
-                    quote = conn.dialect.identifier_preparer.quote
-                    conn.execute(
-                        sa.text(f"DROP TABLE {quote(config.schema)}.{quote(VERSION_TABLE)}")
-                    )
-                cfg = alembic_config()
-                cfg.attributes["connection"] = conn
-                command.stamp(cfg, revision, purge=True)
-                conn.commit()
-            finally:
-                _unlock(conn, config.schema)
-    except MigrationError:
-        raise
-    except CommandError as exc:
-        raise MigrationError(
-            config.masked,
-            StorageError(ErrorCode.INVALID, f"alembic: {exc}", transient=False, cause=exc),
-        ) from exc
-    except Exception as exc:
-        error = map_exception(exc, ErrorContext.of(config), "stamping the schema revision")
-        if error is None:
-            raise
-        raise MigrationError(config.masked, error) from exc
-    finally:
-        engine.dispose()
+            if not state.exists or state.objects != expected:
+                found = ", ".join(sorted(state.objects)) or "no Bassline tables"
+                raise MigrationError(
+                    config.masked,
+                    StorageError(
+                        ErrorCode.CORRUPTION,
+                        f"schema {config.schema!r} does not hold the tables and indexes of "
+                        f"revision {revision!r} (it holds {found}); recording "
+                        f"{revision!r} would make the record wrong, so nothing was changed",
+                        transient=False,
+                    ),
+                )
+            if state.malformed:  # alembic cannot read it: made again from scratch
+                quote = conn.dialect.identifier_preparer.quote
+                conn.execute(sa.text(f"DROP TABLE {quote(config.schema)}.{quote(VERSION_TABLE)}"))
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.stamp(cfg, revision, purge=True)
+            conn.commit()
+        finally:
+            _unlock(conn, config.schema)
     return revision

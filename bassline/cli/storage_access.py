@@ -9,7 +9,6 @@ it is open (a torn tail cut from a file store's log, say) are printed on standar
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,8 +23,12 @@ from bassline.cli.progress import Reporter
 from bassline.errors import PluginNotFound
 from bassline.plugins import PluginLoadError
 from bassline.storage import (
+    CreatesOnOpen,
     ErrorCode,
+    MigratesSchema,
     NetworkStorage,
+    OpensReadOnly,
+    RepairsStore,
     StorageError,
     StorageOpenError,
     mask_url,
@@ -35,12 +38,13 @@ from bassline.storage import (
 __all__ = [
     "StorageFailed",
     "backend_function",
+    "existing_only_storage",
     "migrator_for",
     "one_line",
     "open_unopened",
     "opened",
     "opened_with",
-    "read_only_options",
+    "read_only_storage",
     "scrub",
     "storage_error",
     "storage_warnings",
@@ -129,35 +133,25 @@ def open_unopened(url: str, **options: Any) -> NetworkStorage:
         raise UserError(one_line(text)) from None
 
 
-def _existing_only(url: str) -> dict[str, Any]:
-    """Options that keep opening ``url`` from creating a store where there is none.
+def read_only_storage(storage: NetworkStorage) -> NetworkStorage:
+    """``storage`` as it opens without changing anything on disk, for ``storage check``.
 
-    The file backend creates a missing directory by default (``create=true``); a command
-    that only reads must not, or a mistyped path becomes a new, empty store that reads as
-    "no networks". Other backends create nothing on open.
+    A backend that declares :class:`~bassline.storage.OpensReadOnly` (the file backend:
+    opening it cuts a torn tail and removes leftovers unless it is read-only) gives its
+    read-only copy; other backends change nothing by opening.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return {}  # open_unopened reports the malformed URL
-    if parts.scheme == "file" and "create=" not in parts.query:
-        return {"create": False}
-    return {}
+    return storage.read_only() if isinstance(storage, OpensReadOnly) else storage
 
 
-def read_only_options(url: str) -> dict[str, Any]:
-    """Options that open ``url`` without changing anything on disk, for ``storage check``.
+def existing_only_storage(storage: NetworkStorage) -> NetworkStorage:
+    """``storage`` as it opens only a store that is already there.
 
-    The file backend cuts a torn tail and removes leftovers at open unless it is opened
-    ``read_only``; other backends change nothing by opening.
+    A backend that declares :class:`~bassline.storage.CreatesOnOpen` (the file backend
+    creates a missing directory by default) gives its copy that does not: a command that
+    only reads must not, or a mistyped path becomes a new, empty store that reads as "no
+    networks". An option the user gave explicitly is kept.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return {}  # open_unopened reports the malformed URL
-    if parts.scheme == "file" and "read_only=" not in parts.query:
-        return {"read_only": True}
-    return {}
+    return storage.existing_only() if isinstance(storage, CreatesOnOpen) else storage
 
 
 class _Warnings(logging.Handler):
@@ -195,17 +189,19 @@ async def opened(
 
     With ``existing``, a store that is not there is an error rather than created (for
     commands that only read). With ``read_only``, opening changes nothing on disk either
-    (see :func:`read_only_options`). Warnings the backend logs meanwhile are printed.
+    (see :func:`read_only_storage`). Warnings the backend logs meanwhile are printed.
     """
-    added = _existing_only(url) if existing or read_only else {}
+    given = storage = open_unopened(url, **options)
+    if existing or read_only:
+        storage = existing_only_storage(storage)
     if read_only:
-        added.update(read_only_options(url))
-    storage = open_unopened(url, **{**added, **options})
+        storage = read_only_storage(storage)
+    restricted = storage is not given  # options the user did not write
     with storage_warnings():
         try:
             await storage.__aenter__()
         except StorageOpenError as exc:
-            error = _say_why_nothing_was_created(exc.error) if added else exc.error
+            error = _say_why_nothing_was_created(exc.error) if restricted else exc.error
             raise storage_error(url, "opening storage", error) from None
         try:
             yield storage
@@ -213,15 +209,30 @@ async def opened(
             await storage.__aexit__(None, None, None)
 
 
-def backend_function(url: str, name: str) -> tuple[str, Callable[..., Any] | None]:
-    """The backend package for ``url`` and the function ``name`` at its top level, if any.
+def _package(storage: NetworkStorage) -> str:
+    return type(storage).__module__.partition(".")[0]
 
-    The backend is found through its entry point, so the core never imports one by name.
+
+def backend_function(url: str, name: str) -> tuple[str, Callable[..., Any] | None]:
+    """The backend package for ``url`` and, if its storage declares the ability, the
+    maintenance function ``name``: ``migrate(url)`` and ``stamp(url, revision)``
+    (:class:`~bassline.storage.MigratesSchema`) or ``repair(url, dry_run=False)``
+    (:class:`~bassline.storage.RepairsStore`). The backend is found through its entry
+    point, so the core never imports one by name.
     """
     storage = open_unopened(url)
-    package = type(storage).__module__.partition(".")[0]
-    function = getattr(importlib.import_module(package), name, None)
-    return package, function if callable(function) else None
+    package = _package(storage)
+    function: Callable[..., Any] | None = None
+    if isinstance(storage, MigratesSchema):
+        migrating = storage
+        if name == "migrate":
+            function = lambda _url: migrating.migrate_schema()  # noqa: E731
+        elif name == "stamp":
+            function = lambda _url, revision: migrating.stamp_schema(revision)  # noqa: E731
+    if isinstance(storage, RepairsStore) and name == "repair":
+        repairing = storage
+        function = lambda _url, *, dry_run=False: repairing.repair_store(dry_run=dry_run)  # noqa: E731
+    return package, function
 
 
 @asynccontextmanager
@@ -243,9 +254,7 @@ async def opened_with(
 
 
 def migrator_for(url: str) -> tuple[str, Callable[..., Any] | None]:
-    """The backend package for ``url`` and its ``migrate(url)`` function, if it has one.
-
-    A backend that manages a schema exposes ``migrate(url) -> str`` (the revision reached)
-    at the top level of its package.
-    """
+    """The backend package for ``url`` and its ``migrate(url)`` function, if its storage
+    declares :class:`~bassline.storage.MigratesSchema` (``migrate(url) -> str``, the
+    revision reached)."""
     return backend_function(url, "migrate")

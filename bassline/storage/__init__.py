@@ -1,5 +1,17 @@
-"""Storage: the ``NetworkStorage`` protocol, its records and errors, and ``open_storage``."""
+"""Storage: the ``NetworkStorage`` protocol, its records and errors, and ``open_storage``.
 
+Backends derive from :class:`StorageBackend` and use :mod:`bassline.storage.toolkit`;
+optional abilities are the small protocols of :mod:`bassline.storage.abilities`.
+"""
+
+from bassline.storage.abilities import (
+    CreatesOnOpen,
+    HashesSpecs,
+    MigratesSchema,
+    OpensReadOnly,
+    RepairsStore,
+)
+from bassline.storage.backend import StorageBackend
 from bassline.storage.base import StorageBase, StorageOpenError
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.protocol import NetworkStorage, PooledStorage, StorageResult
@@ -32,17 +44,23 @@ __all__ = [
     "Batch",
     "Capabilities",
     "ContentRecord",
+    "CreatesOnOpen",
     "ErrorCode",
     "GroupQuery",
     "GroupRecord",
+    "HashesSpecs",
     "Health",
+    "MigratesSchema",
     "NetworkRecord",
     "NetworkStorage",
+    "OpensReadOnly",
     "PoolStats",
     "PooledStorage",
     "Record",
+    "RepairsStore",
     "Snapshot",
     "SnapshotInfo",
+    "StorageBackend",
     "StorageBase",
     "StorageError",
     "StorageFactory",

@@ -24,8 +24,16 @@ from bassline.storage.records import (
 __all__ = [
     "MAX_STORAGE_ID_LENGTH",
     "NormalisedBatch",
+    "as_record_list",
+    "check_group",
     "check_id",
+    "check_label",
+    "check_record",
+    "check_spec",
+    "check_stamp",
+    "check_wire",
     "encode_content",
+    "invalid",
     "normalise_batch",
     "normalise_fast",
 ]
@@ -138,26 +146,45 @@ class NormalisedBatch:
     records only, each contact once): backends may use them to skip per-record work."""
 
 
-def _shape_problem(record: Any) -> str | None:
-    """Why a record's fields have the wrong types, if they do."""
-    if isinstance(record, NetworkRecord) and not isinstance(record.spec, Bassline):
-        return "NetworkRecord.spec must be a Bassline"
-    if isinstance(record, GroupRecord) and not isinstance(record.group, GroupSpec):
-        return "GroupRecord.group must be a GroupSpec"
-    if isinstance(record, WireRecord) and not isinstance(record.wire, WireSpec):
-        return "WireRecord.wire must be a WireSpec"
-    if isinstance(record, ContentRecord):
-        stamp = record.stamp
-        if not (
-            isinstance(stamp, Stamp)
-            and type(stamp.hlc) is int
-            and 0 <= stamp.hlc < 2**63
-            and isinstance(stamp.node, str)
-        ):
-            return (
-                f"ContentRecord.stamp must be a Stamp(hlc in [0, 2**63), node: str), got {stamp!r}"
-            )
+_MAX_LABEL = 4096
+
+
+def check_label(label: Any) -> StorageError | None:
+    """None if ``label`` is None or valid Unicode text of at most 4096 characters."""
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        return invalid(f"snapshot label must be a string or None, got {type(label).__name__}")
+    if len(label) > _MAX_LABEL:
+        return invalid(f"snapshot label is {len(label)} characters long (at most {_MAX_LABEL})")
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return invalid(f"snapshot label {label!r} is not valid Unicode ({exc.reason})")
     return None
+
+
+def check_record(n: int, record: Any) -> StorageError | None:
+    """None if ``record`` (the ``n``-th of its batch) is a well-formed storage record:
+    the right types, valid ids (every id of a spec), a stamp within a 64-bit clock."""
+    if type(record) is ContentRecord:  # by far the most common: checked inline first
+        stamp = record.stamp
+        if (
+            type(stamp) is Stamp
+            and type(stamp.hlc) is int
+            and 0 <= stamp.hlc <= _MAX_HLC
+            and type(stamp.node) is str
+        ):
+            return None
+    if isinstance(record, ContentRecord):
+        return check_stamp(record.stamp, f"record {n} (contact {record.contact!r})")
+    if isinstance(record, NetworkRecord):
+        return check_spec(record.spec)
+    if isinstance(record, GroupRecord):
+        return check_id("network", record.network) or check_group(record.network, record.group)
+    if isinstance(record, WireRecord):
+        return check_id("network", record.network) or check_wire(record.network, record.wire)
+    return invalid(f"record {n} is a {type(record).__name__}, not a storage record")
 
 
 def _newer(a: Stamp, b: Stamp) -> bool:
@@ -167,17 +194,25 @@ def _newer(a: Stamp, b: Stamp) -> bool:
 def normalise_batch(batch: Iterable[Any]) -> NormalisedBatch | StorageError:
     """Validate a batch and order it networks -> groups -> wires -> contents.
 
+    Every record is checked in full (:func:`check_record`: types, every id, stamps).
     Later network/group/wire records with the same key replace earlier ones; content
     records for the same (network, contact) collapse to the one with the highest stamp
     (the later one on a tie). Returns an INVALID/SERIALIZATION error for a bad record.
     """
-    try:
-        records = list(batch)
-    except TypeError:
-        return StorageError(
-            ErrorCode.INVALID, f"a batch must be a sequence of records, got {type(batch).__name__}"
-        )
+    records = as_record_list(batch)
+    if isinstance(records, StorageError):
+        return records
     return normalise_fast(records) or _normalise_each(records)
+
+
+def as_record_list(batch: Any) -> list[Any] | StorageError:
+    """The batch as a list, or INVALID if it is not a sequence of records."""
+    if isinstance(batch, str | bytes | dict) or not isinstance(batch, Iterable):
+        return invalid(f"a batch must be a sequence of records, got {type(batch).__name__}")
+    try:
+        return list(batch)
+    except TypeError as exc:
+        return invalid(f"a batch must be a sequence of records: {exc}")
 
 
 def normalise_fast(records: list[Any]) -> NormalisedBatch | None:
@@ -199,25 +234,15 @@ def _normalise_each(records: list[Any]) -> NormalisedBatch | StorageError:
     checked_networks: set[str] = set()
     checked_groups: set[str] = set()
     for n, record in enumerate(records):
-        shape = _shape_problem(record)
-        if shape:
-            return StorageError(ErrorCode.INVALID, f"record {n}: {shape}")
+        if err := check_record(n, record):
+            return err
         if isinstance(record, NetworkRecord):
-            err = check_id("network", record.spec.id)
-            if err:
-                return err
             networks[record.spec.id] = record
         elif isinstance(record, GroupRecord):
-            err = check_id("network", record.network) or check_id("group", record.group.id)
-            if err:
-                return err
             groups[(record.network, record.group.id)] = record
         elif isinstance(record, WireRecord):
-            err = check_id("network", record.network) or check_id("wire", record.wire.id)
-            if err:
-                return err
             wires[(record.network, record.wire.id)] = record
-        elif isinstance(record, ContentRecord):
+        else:
             # a batch names few networks and groups: check each distinct one once
             net, grp = record.network, record.group
             if type(net) is not str or net not in checked_networks:
@@ -230,8 +255,6 @@ def _normalise_each(records: list[Any]) -> NormalisedBatch | StorageError:
                 checked_groups.add(grp)
             if err := check_id("contact", record.contact):
                 return err
-            if not isinstance(record.stamp, Stamp):
-                return StorageError(ErrorCode.INVALID, f"record {n}: stamp must be a Stamp")
             encoded = encode_content(record)
             if isinstance(encoded, StorageError):
                 return encoded
@@ -239,10 +262,6 @@ def _normalise_each(records: list[Any]) -> NormalisedBatch | StorageError:
             prev = contents.get(key)
             if prev is None or _newer(record.stamp, prev[0].stamp):
                 contents[key] = (record, encoded)
-        else:
-            return StorageError(
-                ErrorCode.INVALID, f"record {n} is a {type(record).__name__}, not a storage record"
-            )
     return NormalisedBatch(
         networks=tuple(networks.values()),
         groups=tuple(groups.values()),

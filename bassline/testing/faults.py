@@ -15,6 +15,13 @@ runtime. ``stats`` counts what was injected.
 
 The same seed and the same sequence of calls give the same faults, so a failing test
 replays exactly.
+
+A ``FaultyStorage`` declares exactly the optional abilities
+(:mod:`bassline.storage.abilities`) of the storage it wraps, and passes them through:
+``load_network_hash`` (faulted like any operation), ``pool_stats``, and the
+abilities of an unopened storage (``migrate_schema``, ``stamp_schema``,
+``repair_store``; ``existing_only`` and ``read_only`` wrap the copy they return with
+the same faults). Wrapping a storage never changes which of its code runs.
 """
 
 from __future__ import annotations
@@ -34,10 +41,17 @@ from bassline.storage import (
     Batch,
     Capabilities,
     ContentRecord,
+    CreatesOnOpen,
     ErrorCode,
     GroupQuery,
+    HashesSpecs,
     Health,
+    MigratesSchema,
     NetworkStorage,
+    OpensReadOnly,
+    PooledStorage,
+    PoolStats,
+    RepairsStore,
     Snapshot,
     SnapshotInfo,
     StorageError,
@@ -56,6 +70,7 @@ ALL_OPERATIONS: frozenset[str] = frozenset(
         "health",
         "save_network",
         "load_network",
+        "load_network_hash",
         "delete_network",
         "list_networks",
         "network_exists",
@@ -154,8 +169,18 @@ class FaultyStorage:
 
     ``operations`` names the operations the rates and latency apply to (default
     :data:`DEFAULT_OPERATIONS`: all but ``open``). ``transient_codes`` and
-    ``permanent_codes`` are the error codes injected failures are drawn from.
+    ``permanent_codes`` are the error codes injected failures are drawn from. The
+    instance declares the optional abilities ``inner`` declares, and no others.
     """
+
+    def __new__(cls, inner: NetworkStorage, **settings: Any) -> FaultyStorage:
+        """An instance of the subclass that passes ``inner``'s abilities through."""
+        mixins = tuple(m for ability, m in _PASS_THROUGH if isinstance(inner, ability))
+        kind = _KINDS.get(mixins)
+        if kind is None:
+            names = "".join(m.__name__.removeprefix("_Pass") for m in mixins)
+            kind = _KINDS[mixins] = type(f"FaultyStorage{names}", (*mixins, cls), {})
+        return object.__new__(kind)
 
     def __init__(
         self,
@@ -170,6 +195,15 @@ class FaultyStorage:
         permanent_codes: Sequence[ErrorCode] = (ErrorCode.PERMISSION, ErrorCode.CORRUPTION),
     ) -> None:
         self._inner = inner
+        self._settings: dict[str, Any] = {
+            "seed": seed,
+            "transient_rate": transient_rate,
+            "permanent_rate": permanent_rate,
+            "latency": latency,
+            "operations": operations,
+            "transient_codes": transient_codes,
+            "permanent_codes": permanent_codes,
+        }
         self._seed = seed
         self._rng = random.Random(seed)
         self._transient_rate = 0.0
@@ -418,3 +452,90 @@ class FaultyStorage:
         return await self._call(
             "delete_snapshot", lambda: self._inner.delete_snapshot(network, snapshot_id)
         )
+
+
+# -- passing declared abilities through ----------------------------------------------------
+
+
+class _PassHash:
+    """Passes :class:`~bassline.storage.HashesSpecs` through (faulted as ``load_network_hash``)."""
+
+    _inner: Any
+    _call: Any
+
+    async def load_network_hash(self, network: str) -> StorageResult[str]:
+        """The wrapped storage's own ``load_network_hash``, unless a fault is injected."""
+        result: StorageResult[str] = await self._call(
+            "load_network_hash", lambda: self._inner.load_network_hash(network)
+        )
+        return result
+
+
+class _PassPool:
+    """Passes :class:`~bassline.storage.PooledStorage` through (never faulted)."""
+
+    _inner: Any
+
+    def pool_stats(self) -> PoolStats | None:
+        """The wrapped storage's pool state."""
+        stats: PoolStats | None = self._inner.pool_stats()
+        return stats
+
+
+class _PassMigrate:
+    """Passes :class:`~bassline.storage.MigratesSchema` through (never faulted)."""
+
+    _inner: Any
+
+    def migrate_schema(self) -> str:
+        """The wrapped storage's ``migrate_schema()``."""
+        return str(self._inner.migrate_schema())
+
+    def stamp_schema(self, revision: str) -> str:
+        """The wrapped storage's ``stamp_schema(revision)``."""
+        return str(self._inner.stamp_schema(revision))
+
+
+class _PassRepair:
+    """Passes :class:`~bassline.storage.RepairsStore` through (never faulted)."""
+
+    _inner: Any
+
+    def repair_store(self, *, dry_run: bool = False) -> Any:
+        """The wrapped storage's ``repair_store(dry_run=...)``."""
+        return self._inner.repair_store(dry_run=dry_run)
+
+
+class _PassExisting:
+    """Passes :class:`~bassline.storage.CreatesOnOpen` through, faults and all."""
+
+    _inner: Any
+    _settings: dict[str, Any]
+
+    def existing_only(self) -> NetworkStorage:
+        """The wrapped storage's ``existing_only()`` copy, wrapped with the same faults."""
+        return FaultyStorage(self._inner.existing_only(), **self._settings)
+
+
+class _PassReadOnly:
+    """Passes :class:`~bassline.storage.OpensReadOnly` through, faults and all."""
+
+    _inner: Any
+    _settings: dict[str, Any]
+
+    def read_only(self) -> NetworkStorage:
+        """The wrapped storage's ``read_only()`` copy, wrapped with the same faults."""
+        return FaultyStorage(self._inner.read_only(), **self._settings)
+
+
+_PASS_THROUGH: tuple[tuple[type, type], ...] = (
+    (HashesSpecs, _PassHash),
+    (PooledStorage, _PassPool),
+    (MigratesSchema, _PassMigrate),
+    (RepairsStore, _PassRepair),
+    (CreatesOnOpen, _PassExisting),
+    (OpensReadOnly, _PassReadOnly),
+)
+"""Each optional ability and the mixin that passes it through."""
+
+_KINDS: dict[tuple[type, ...], type[FaultyStorage]] = {}

@@ -1,15 +1,17 @@
-"""Preparing content batches: the shared column path and the per-record path agree.
+"""Laying out content batches: the column path and the per-record path agree.
 
 Pure preparation, no server: these run without PostgreSQL.
 """
 
 from __future__ import annotations
 
-from bassline_storage_postgres.columns import encode_or_none
-from bassline_storage_postgres.fastpath import column_contents, fast_contents
+import attrs
+from bassline_storage_postgres.fastpath import column_contents
+from bassline_storage_postgres.prepare import prepare_batch
 
 from bassline.clock import Stamp
-from bassline.storage import ContentRecord
+from bassline.storage import ContentRecord, StorageError
+from bassline.storage.toolkit import check_batch
 
 
 def _records(n: int = 20) -> list[ContentRecord]:
@@ -20,19 +22,20 @@ def _records(n: int = 20) -> list[ContentRecord]:
 
 
 def test_column_contents_matches_the_per_record_path() -> None:
-    records = _records()
-    quick = column_contents(records)
-    slow = fast_contents(records)
-    assert quick is not None and slow is not None
+    checked = check_batch(_records())
+    assert not isinstance(checked, StorageError) and checked.columns is not None
+    quick = column_contents(checked)
+    slow = prepare_batch(attrs.evolve(checked, columns=None))
+    assert quick is not None and not isinstance(slow, StorageError)
     columns, references = quick
-    expected, expected_references = slow
-    expected.contents = [encode_or_none(v) for v in expected.values]
-    assert columns.chunk(0, len(records)) == expected.chunk(0, len(records))
-    assert references == expected_references
+    assert columns.chunk(0, len(columns)) == slow.contents.chunk(0, len(slow.contents))
+    assert sorted(r[:2] for r in references) == sorted(r[:2] for r in slow.references)
 
 
 def test_a_batch_the_columns_cannot_take_goes_to_the_per_record_path() -> None:
     records = _records()
     records.append(records[0])  # a duplicate contact
-    assert column_contents(records) is None
-    assert fast_contents(records) is not None
+    checked = check_batch(records)
+    assert not isinstance(checked, StorageError)
+    assert column_contents(checked) is None
+    assert not isinstance(prepare_batch(checked), StorageError)

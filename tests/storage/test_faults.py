@@ -11,11 +11,18 @@ from returns.result import Failure, Result, Success
 from bassline.clock import Stamp
 from bassline.storage import (
     ContentRecord,
+    CreatesOnOpen,
     ErrorCode,
+    HashesSpecs,
+    MigratesSchema,
     NetworkStorage,
+    OpensReadOnly,
+    PooledStorage,
+    RepairsStore,
     StorageError,
     StorageOpenError,
     open_storage,
+    stored_spec_hash,
 )
 from bassline.testing.faults import ALL_OPERATIONS, DEFAULT_OPERATIONS, FaultStats, FaultyStorage
 from bassline.testing.storage import (
@@ -223,3 +230,60 @@ async def test_custom_error_codes() -> None:
 def test_bad_configuration_is_a_clear_value_error(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("?", r"\?").replace("(", r"\(")):
         FaultyStorage(open_storage("memory://"), seed=0, **options)
+
+
+# -- declared abilities pass through --------------------------------------------------------
+
+_ABILITIES = (
+    HashesSpecs,
+    PooledStorage,
+    MigratesSchema,
+    RepairsStore,
+    CreatesOnOpen,
+    OpensReadOnly,
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["memory://", "file:///nonexistent/bassline-faults", "postgresql://u@127.0.0.1:5432/nowhere"],
+)
+def test_a_wrapper_declares_exactly_the_abilities_of_what_it_wraps(url: str) -> None:
+    inner = open_storage(url)
+    faulty = FaultyStorage(inner, seed=1)
+    for ability in _ABILITIES:
+        assert isinstance(faulty, ability) == isinstance(inner, ability), ability.__name__
+    assert isinstance(faulty, FaultyStorage) and isinstance(faulty, NetworkStorage)
+
+
+def test_a_wrapped_copy_keeps_its_faults(tmp_path: Any) -> None:
+    faulty = FaultyStorage(open_storage(tmp_path.as_uri()), seed=3, transient_rate=0.5)
+    assert isinstance(faulty, CreatesOnOpen) and isinstance(faulty, OpensReadOnly)
+    for copy in (faulty.existing_only(), faulty.read_only()):
+        assert isinstance(copy, FaultyStorage) and copy.inner is not faulty.inner
+    read_only = faulty.read_only()
+    assert isinstance(read_only, FaultyStorage)
+    assert getattr(read_only.inner, "options").read_only  # noqa: B009
+
+
+async def test_wrapping_a_storage_never_changes_which_code_answers_the_spec_hash() -> None:
+    calls: list[str] = []
+    async with open_storage("memory://") as inner:
+        spec = sample_bassline()
+        assert_success(await inner.save_network(spec))
+        for name in ("load_network", "load_network_hash"):
+            original = getattr(inner, name)
+
+            def spy(network: str, original: Any = original, name: str = name) -> Any:
+                calls.append(name)
+                return original(network)
+
+            setattr(inner, name, spy)
+        assert assert_success(await stored_spec_hash(inner, "calc")) == spec.hash
+        direct = list(calls)
+        calls.clear()
+        faulty = FaultyStorage(inner, seed=1)
+        assert assert_success(await stored_spec_hash(faulty, "calc")) == spec.hash
+        assert calls == direct == ["load_network_hash"]
+        faulty.down()  # the hash is an operation like any other: faults reach it
+        assert isinstance(await stored_spec_hash(faulty, "calc"), Failure)
