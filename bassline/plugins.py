@@ -51,6 +51,11 @@ class Registry(Generic[T]):
         """Forget an in-process registration (entry points stay discoverable)."""
         self._items.pop(name, None)
 
+    def refresh(self) -> None:
+        """Look for entry points again on next use (after installing a package at runtime,
+        or changing ``sys.path``); in-process registrations stay."""
+        self._entry_points = None
+
     def _discover(self) -> dict[str, EntryPoint]:
         if self._entry_points is None:
             self._entry_points = {ep.name: ep for ep in entry_points(group=self.group)}

@@ -62,8 +62,8 @@ def storage_migrate(
     """Bring a storage's schema up to date (PostgreSQL); other backends need nothing.
 
     Safe to run again and while other processes migrate: it does nothing when the schema
-    is already current. A backend package takes part by exposing `migrate(url)` at its
-    top level (and `stamp(url, revision)` for --stamp).
+    is already current. A backend takes part by declaring bassline.storage.MigratesSchema
+    (`migrate_schema()`, and `stamp_schema(revision)` for --stamp).
     """
     if stamp is not None:
         _stamp(url, stamp, as_json)
