@@ -41,17 +41,10 @@ from bassline.storage import (
     Batch,
     Capabilities,
     ContentRecord,
-    CreatesOnOpen,
     ErrorCode,
     GroupQuery,
-    HashesSpecs,
     Health,
-    MigratesSchema,
     NetworkStorage,
-    OpensReadOnly,
-    PooledStorage,
-    PoolStats,
-    RepairsStore,
     Snapshot,
     SnapshotInfo,
     StorageError,
@@ -59,8 +52,12 @@ from bassline.storage import (
     StorageResult,
     WriteSummary,
 )
+from bassline.testing.fault_abilities import PASS_THROUGH
 
 __all__ = ["ALL_OPERATIONS", "DEFAULT_OPERATIONS", "FaultStats", "FaultyStorage"]
+
+_KINDS: dict[tuple[type, ...], type[FaultyStorage]] = {}
+"""The FaultyStorage subclass for each combination of pass-through mixins."""
 
 T = TypeVar("T")
 
@@ -175,10 +172,10 @@ class FaultyStorage:
 
     def __new__(cls, inner: NetworkStorage, **settings: Any) -> FaultyStorage:
         """An instance of the subclass that passes ``inner``'s abilities through."""
-        mixins = tuple(m for ability, m in _PASS_THROUGH if isinstance(inner, ability))
+        mixins = tuple(m for ability, m in PASS_THROUGH if isinstance(inner, ability))
         kind = _KINDS.get(mixins)
         if kind is None:
-            names = "".join(m.__name__.removeprefix("_Pass") for m in mixins)
+            names = "".join(m.__name__.removeprefix("Pass") for m in mixins)
             kind = _KINDS[mixins] = type(f"FaultyStorage{names}", (*mixins, cls), {})
         return object.__new__(kind)
 
@@ -221,6 +218,10 @@ class FaultyStorage:
         self._enabled = True
         self._down = False
         self._stats = FaultStats()
+
+    def _wrap(self, inner: NetworkStorage) -> FaultyStorage:
+        """``inner`` wrapped with this wrapper's settings (for the copies abilities make)."""
+        return FaultyStorage(inner, **self._settings)
 
     # control
 
@@ -452,90 +453,3 @@ class FaultyStorage:
         return await self._call(
             "delete_snapshot", lambda: self._inner.delete_snapshot(network, snapshot_id)
         )
-
-
-# -- passing declared abilities through ----------------------------------------------------
-
-
-class _PassHash:
-    """Passes :class:`~bassline.storage.HashesSpecs` through (faulted as ``load_network_hash``)."""
-
-    _inner: Any
-    _call: Any
-
-    async def load_network_hash(self, network: str) -> StorageResult[str]:
-        """The wrapped storage's own ``load_network_hash``, unless a fault is injected."""
-        result: StorageResult[str] = await self._call(
-            "load_network_hash", lambda: self._inner.load_network_hash(network)
-        )
-        return result
-
-
-class _PassPool:
-    """Passes :class:`~bassline.storage.PooledStorage` through (never faulted)."""
-
-    _inner: Any
-
-    def pool_stats(self) -> PoolStats | None:
-        """The wrapped storage's pool state."""
-        stats: PoolStats | None = self._inner.pool_stats()
-        return stats
-
-
-class _PassMigrate:
-    """Passes :class:`~bassline.storage.MigratesSchema` through (never faulted)."""
-
-    _inner: Any
-
-    def migrate_schema(self) -> str:
-        """The wrapped storage's ``migrate_schema()``."""
-        return str(self._inner.migrate_schema())
-
-    def stamp_schema(self, revision: str) -> str:
-        """The wrapped storage's ``stamp_schema(revision)``."""
-        return str(self._inner.stamp_schema(revision))
-
-
-class _PassRepair:
-    """Passes :class:`~bassline.storage.RepairsStore` through (never faulted)."""
-
-    _inner: Any
-
-    def repair_store(self, *, dry_run: bool = False) -> Any:
-        """The wrapped storage's ``repair_store(dry_run=...)``."""
-        return self._inner.repair_store(dry_run=dry_run)
-
-
-class _PassExisting:
-    """Passes :class:`~bassline.storage.CreatesOnOpen` through, faults and all."""
-
-    _inner: Any
-    _settings: dict[str, Any]
-
-    def existing_only(self) -> NetworkStorage:
-        """The wrapped storage's ``existing_only()`` copy, wrapped with the same faults."""
-        return FaultyStorage(self._inner.existing_only(), **self._settings)
-
-
-class _PassReadOnly:
-    """Passes :class:`~bassline.storage.OpensReadOnly` through, faults and all."""
-
-    _inner: Any
-    _settings: dict[str, Any]
-
-    def read_only(self) -> NetworkStorage:
-        """The wrapped storage's ``read_only()`` copy, wrapped with the same faults."""
-        return FaultyStorage(self._inner.read_only(), **self._settings)
-
-
-_PASS_THROUGH: tuple[tuple[type, type], ...] = (
-    (HashesSpecs, _PassHash),
-    (PooledStorage, _PassPool),
-    (MigratesSchema, _PassMigrate),
-    (RepairsStore, _PassRepair),
-    (CreatesOnOpen, _PassExisting),
-    (OpensReadOnly, _PassReadOnly),
-)
-"""Each optional ability and the mixin that passes it through."""
-
-_KINDS: dict[tuple[type, ...], type[FaultyStorage]] = {}

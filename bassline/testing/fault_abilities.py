@@ -1,0 +1,115 @@
+"""Mixins through which :class:`~bassline.testing.faults.FaultyStorage` passes on the
+optional abilities (:mod:`bassline.storage.abilities`) of the storage it wraps.
+
+:data:`PASS_THROUGH` pairs each ability with its mixin; ``FaultyStorage`` builds its
+class from the mixins of the abilities its inner storage declares, and no others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bassline.storage import (
+    CreatesOnOpen,
+    HashesSpecs,
+    MigratesSchema,
+    NetworkStorage,
+    OpensReadOnly,
+    PooledStorage,
+    PoolStats,
+    RepairsStore,
+    StorageResult,
+)
+
+__all__ = [
+    "PASS_THROUGH",
+    "PassExisting",
+    "PassHash",
+    "PassMigrate",
+    "PassPool",
+    "PassReadOnly",
+    "PassRepair",
+]
+
+
+class PassHash:
+    """Passes :class:`~bassline.storage.HashesSpecs` through (faulted as ``load_network_hash``)."""
+
+    _inner: Any
+    _call: Any
+
+    async def load_network_hash(self, network: str) -> StorageResult[str]:
+        """The wrapped storage's own ``load_network_hash``, unless a fault is injected."""
+        result: StorageResult[str] = await self._call(
+            "load_network_hash", lambda: self._inner.load_network_hash(network)
+        )
+        return result
+
+
+class PassPool:
+    """Passes :class:`~bassline.storage.PooledStorage` through (never faulted)."""
+
+    _inner: Any
+
+    def pool_stats(self) -> PoolStats | None:
+        """The wrapped storage's pool state."""
+        stats: PoolStats | None = self._inner.pool_stats()
+        return stats
+
+
+class PassMigrate:
+    """Passes :class:`~bassline.storage.MigratesSchema` through (never faulted)."""
+
+    _inner: Any
+
+    def migrate_schema(self) -> str:
+        """The wrapped storage's ``migrate_schema()``."""
+        return str(self._inner.migrate_schema())
+
+    def stamp_schema(self, revision: str) -> str:
+        """The wrapped storage's ``stamp_schema(revision)``."""
+        return str(self._inner.stamp_schema(revision))
+
+
+class PassRepair:
+    """Passes :class:`~bassline.storage.RepairsStore` through (never faulted)."""
+
+    _inner: Any
+
+    def repair_store(self, *, dry_run: bool = False) -> Any:
+        """The wrapped storage's ``repair_store(dry_run=...)``."""
+        return self._inner.repair_store(dry_run=dry_run)
+
+
+class PassExisting:
+    """Passes :class:`~bassline.storage.CreatesOnOpen` through, faults and all."""
+
+    _inner: Any
+    _wrap: Callable[[Any], NetworkStorage]
+
+    def existing_only(self) -> NetworkStorage:
+        """The wrapped storage's ``existing_only()`` copy, wrapped with the same faults."""
+        return self._wrap(self._inner.existing_only())
+
+
+class PassReadOnly:
+    """Passes :class:`~bassline.storage.OpensReadOnly` through, faults and all."""
+
+    _inner: Any
+    _wrap: Callable[[Any], NetworkStorage]
+
+    def read_only(self) -> NetworkStorage:
+        """The wrapped storage's ``read_only()`` copy, wrapped with the same faults."""
+        return self._wrap(self._inner.read_only())
+
+
+PASS_THROUGH: tuple[tuple[type, type], ...] = (
+    (HashesSpecs, PassHash),
+    (PooledStorage, PassPool),
+    (MigratesSchema, PassMigrate),
+    (RepairsStore, PassRepair),
+    (CreatesOnOpen, PassExisting),
+    (OpensReadOnly, PassReadOnly),
+)
+"""Each optional ability and the mixin that passes it through."""
