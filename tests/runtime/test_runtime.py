@@ -311,7 +311,7 @@ async def test_metrics_snapshot_and_prometheus_text(memory_url: str) -> None:
 
 async def test_load_failure_at_open_is_a_persistence_error(memory_url: str) -> None:
     async with open_storage(memory_url) as inner:
-        faulty = FaultyStorage(inner, seed=1, permanent_rate=1.0, operations={"load_network"})
+        faulty = FaultyStorage(inner, seed=1, permanent_rate=1.0, operations={"load_network_hash"})
         with pytest.raises(PersistenceError, match="cannot read network"):
             async with StorageBackedRuntime(flat_spec(1), faulty):
                 pass
