@@ -69,8 +69,12 @@ class Relation:
     solve: Mapping[str, Solver]
     total: bool = True
     """Every port can take any value given suitable others (``square``'s ``y`` cannot be
-    negative: not total). Then a port computed from nothing but the others tells them
-    nothing new, and their projections are skipped."""
+    negative: not total). Then a port computed from nothing but the others usually tells
+    them nothing new, and their projections are skipped (see :attr:`pins`)."""
+    pins: Callable[[str, Mapping[str, num.Bounds]], bool] = lambda port, bounds: False
+    """Whether the others can still be narrowed while ``port`` knows nothing (given their
+    bounds): a factor of exactly 0 pins a product to 0 whatever the other factor is. Then
+    every port is projected, as when the relation is not total."""
 
 
 def _plain(value: Any) -> bool:
@@ -182,9 +186,14 @@ def _run_intervals(
         if p in missing or (p != target and p not in replaced and type(values[p]) is Interval)
     ]
     unknown = [p for p in rel.ports if cur[p] == num.WHOLE]
-    if rel.total and len(unknown) == 1 and unknown[0] in narrowable:
+    if (
+        rel.total
+        and len(unknown) == 1
+        and unknown[0] in narrowable
+        and not rel.pins(unknown[0], cur)
+    ):
         # one port knows nothing: it follows from the others, and (the relation being
-        # total) what follows cannot narrow them: skip their projections
+        # total, nothing pinned) what follows cannot narrow them: skip their projections
         port = unknown[0]
         allowed = num.hull(rel.project[port](cur))
         if allowed is None:
@@ -318,6 +327,8 @@ PRODUCT: Relation = Relation(
         "b": _solve_product("b"),
         "c": lambda v: _number("product", lambda: v["a"] * v["b"]),
     },
+    # a factor of exactly 0 makes c = 0 whatever the unknown other factor is
+    pins=lambda port, b: port in ("a", "b") and b["b" if port == "a" else "a"] == (0, 0),
 )
 
 
@@ -365,6 +376,8 @@ LINEAR: Relation = Relation(
         "x": lambda v: _divided(LINEAR, "x", v["y"] - v["m"], v["k"], v),
         "y": lambda v: _number("linear", lambda: v["k"] * v["x"] + v["m"]),
     },
+    # k = 0 makes y = m whatever the unknown x is
+    pins=lambda port, b: port == "x" and b["k"] == (0, 0),
 )
 
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bassline import Network, SpecError, load_spec
@@ -23,7 +23,7 @@ from bassline.gadgets import numeric as num
 from bassline.lattices import Interval
 from bassline.runtime import StorageBackedRuntime
 from bassline.storage import open_storage
-from tests.constraint_support import constraint_networks
+from tests.constraint_support import constraint_networks, constraint_spec
 from tests.constraint_support import holds as holds_point
 
 # --- solutions and boxes -----------------------------------------------------------------------
@@ -192,6 +192,14 @@ def test_intervals_narrow_every_port() -> None:
         "x": Interval(-2.0, 2.0),
         "y": Interval(0, 4),  # a square is never negative
     }
+
+
+def test_a_port_that_knows_nothing_can_still_narrow_the_others() -> None:
+    # b missing, a = 0: c = a * b is exactly 0 whatever b is (found as an order-dependent
+    # fixpoint: the other order of writes ran the constraint with c unknown and gave 0)
+    assert run("product", a=Interval(0, 0), c=Interval(0, 0.25)) == {"c": Interval(0, 0)}
+    # x missing, k = 0: y = k * x + m is exactly m whatever x is
+    assert run("linear", y=Interval(-1, 5), k=0, m=3) == {"y": Interval(3, 3)}
 
 
 def test_an_impossible_port_receives_what_the_others_allow() -> None:
@@ -365,9 +373,26 @@ async def final_state(
             return runtime.network.values(), settled, contradictions
 
 
+PRODUCT_BY_ZERO = (
+    constraint_spec([("product", [0, 1], 2, {})], 3),
+    {"v0": Fraction(0), "v1": Fraction(1), "v2": Fraction(0)},
+    [("v2", Interval(0, 0.25)), ("v0", Interval(0, 0))],
+)
+"""v0 = 0 makes v2 = v0 * v1 exactly 0: written after v2, it once left v2 at [0, 0.25]."""
+
+
+@pytest.mark.anyio
+async def test_the_fixpoint_does_not_depend_on_the_order_of_writes() -> None:
+    spec, _, writes = PRODUCT_BY_ZERO
+    forwards, _, _ = await final_state(spec, writes, "immediate")
+    backwards, _, _ = await final_state(spec, list(reversed(writes)), "immediate")
+    assert forwards["v2"] == backwards["v2"] == Interval(0, 0)
+
+
 @pytest.mark.anyio
 @settings(max_examples=60)
 @given(case=constraint_networks())
+@example(case=PRODUCT_BY_ZERO)
 async def test_immediate_and_batch_reach_the_same_fixpoint_that_keeps_the_solution(
     case: tuple[Any, dict[str, Fraction], list[tuple[str, Interval]]],
 ) -> None:
