@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -101,29 +102,44 @@ def status(
     if as_json:
         print_json(data)
         return
+    try:
+        shown = _status_lines(url, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        why = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise UserError(
+            f"node at {node.url.http} answered GET /api/status with a status the CLI cannot "
+            f"read ({why}): is it a node of another version?"
+        ) from None
+    for line in shown:
+        out.print(line)
+
+
+def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:
+    """What ``status`` prints, built whole before any of it is printed."""
+    shown: list[RenderableType] = []
     b = data["bassline"]
     health = data["health"]
     colour = "green" if health["status"] == "ok" else "yellow"
     where = escape(_where(url, data.get("url")))  # an IPv6 host is [..]: not markup
-    out.print(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
-    out.print(
+    shown.append(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
+    shown.append(
         f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
     )
-    out.print(
+    shown.append(
         f"health [{colour}]{health['status']}[/{colour}]"
         + "".join(f"\n  - {escape(r)}" for r in health["reasons"])
     )
     s = data["storage"]
-    out.print(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
+    shown.append(f"storage {s['status']}, breaker {s['breaker']}, queue depth {s['queue_depth']}")
     pool = s.get("pool")
     if pool:
-        out.print(
+        shown.append(
             f"pool {pool['in_use']}/{pool['size']} connections in use, {pool['open']} open, "
             f"overflow {pool['overflow']}/{pool['max_overflow']}; {pool['waiting']} waiting, "
             f"{pool['waits']} waits ({pool['wait_seconds']:.3f}s in all)"
         )
     c = data["contacts"]
-    out.print(
+    shown.append(
         f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"
     )
     table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
@@ -138,4 +154,5 @@ def status(
             str(p["behind"]),
             str(p["lagging"]),
         )
-    out.print(table if data["peers"] else "no peers connected")
+    shown.append(table if data["peers"] else "no peers connected")
+    return shown

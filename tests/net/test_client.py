@@ -264,3 +264,19 @@ async def test_an_https_node_is_trusted_through_ssl_context_and_refused_without(
                 f"cannot reach node at {s.url.http} (GET /api/contacts/c0): TLS failed: "
             )
             assert "certificate" in str(refused.value)
+
+
+async def test_bassline_status_of_a_status_it_cannot_read_prints_one_error_and_nothing_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bassline.cli.app import main
+
+    body = b'{"node": "x", "peers": [], "health": {"status": "ok", "reasons": []}}'
+    async with answering(canned(reply("200 OK", "application/json", body))) as url:
+        code = await anyio.to_thread.run_sync(main, ["status", url])
+    shown = capsys.readouterr()
+    assert code == 1 and shown.out == ""  # not the first lines, then a traceback
+    assert shown.err == (
+        f"error: node at {url} answered GET /api/status with a status the CLI cannot read "
+        "(it has no 'bassline'): is it a node of another version?\n"
+    )
