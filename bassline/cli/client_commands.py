@@ -68,7 +68,7 @@ def set_(
     except ContentError as exc:
         raise UserError(f"contact {contact!r}: {exc}") from None
     with connect(url, secret_file, ca_file) as node:
-        result = node.write(contact, content)
+        result = node.write(contact, content, via="cli")
     if as_json:
         print_json(result.raw)
         return

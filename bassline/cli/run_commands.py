@@ -62,7 +62,7 @@ def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResu
     network = Network(spec)
     result: PropagationResult = network.initial_result
     for contact, value in sets:
-        result = network.update_contact(contact, value)
+        result = network.update_contact(contact, value, via="cli")
         if not result.settled:
             break
     return network, result
@@ -77,7 +77,7 @@ async def _run_stored(
             async with StorageBackedRuntime(spec, storage, replace_spec=replace_spec) as runtime:
                 result = runtime.initial_result
                 for contact, value in sets:
-                    result = await runtime.update_contact(contact, value)
+                    result = await runtime.update_contact(contact, value, via="cli")
                     if not result.settled:
                         break
                 if runtime.ignored_on_recovery:

@@ -81,6 +81,60 @@ def _result_json(result: PropagationResult) -> dict[str, Any]:
     }
 
 
+VIAS = frozenset({"http", "cli"})
+"""What a write through the API may say it came in ``via`` (default ``"http"``)."""
+
+
+def _via(data: dict[str, Any]) -> str:
+    """How a write through the API came in: ``"http"``, or ``"cli"`` when the body says so."""
+    via = data.get("via", "http")
+    if via not in VIAS:
+        raise _Refused(
+            400,
+            "bad-request",
+            f'"via" must be one of {sorted(VIAS)} (how the write came in), not {via!r}',
+        )
+    return str(via)
+
+
+def _names_explain(request: Request) -> bool:
+    """Whether the path as sent ends in a literal ``/explain`` (not ``%2Fexplain``).
+
+    The ASGI server gives the path decoded and, as sent, in ``raw_path`` (optional in
+    ASGI; without it the decoded path decides).
+    """
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        return raw.partition(b"?")[0].endswith(b"/explain")
+    return True
+
+
+_DEPTH_DIGITS = 18
+
+
+def _depth(given: list[str]) -> int | None:
+    """The ``depth`` query parameter: None when absent, else a whole number >= 1."""
+    if not given:
+        return None
+    text = given[-1]
+    if (
+        len(given) > 1
+        or not text.isascii()
+        or not text.isdigit()
+        or len(text) > _DEPTH_DIGITS
+        or int(text) < 1
+    ):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        why = "given more than once" if len(given) > 1 else f"not {shown!r}"
+        raise _Refused(
+            400,
+            "bad-depth",
+            "depth must be a whole number >= 1 (how many contacts deep to explain; leave it "
+            f"out for no limit), {why}",
+        )
+    return int(text)
+
+
 def create_app(network: BasslineNetwork) -> Starlette:
     """The ASGI app serving ``network`` (which must be entered and joined to serve API calls)."""
     limit = network.settings.max_frame_bytes
@@ -125,7 +179,10 @@ def create_app(network: BasslineNetwork) -> Starlette:
             )
         if network.runtime is None:
             return refuse(503, "not-ready", f"node {network.node_id!r} has not joined a network")
-        handler = _HANDLERS[(request.scope["route_name"], request.method)]
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = _HANDLERS.get((request.scope["route_name"], method))
+        if handler is None:  # a method the route lists that no handler answers
+            return refuse(405, "method-not-allowed", f"{request.method} is not served here")
         try:
             return await handler(request)
         except _Refused as refused:
@@ -145,25 +202,41 @@ def create_app(network: BasslineNetwork) -> Starlette:
     async def write_contact(request: Request) -> Response:
         contact = request.path_params["contact"]
         data = await body(request)
-        if not isinstance(data, dict) or set(data) != {"value"}:
-            raise _Refused(400, "bad-request", 'expected a JSON object {"value": <content>}')
+        if not isinstance(data, dict) or "value" not in data or not set(data) <= {"value", "via"}:
+            raise _Refused(
+                400, "bad-request", 'expected a JSON object {"value": <content>, "via"?: "cli"}'
+            )
+        via = _via(data)
         network.contact(contact)  # unknown contact -> 404 before anything else
-        result = await network.update_contact(contact, from_json(data["value"]))
+        result = await network.update_contact(contact, from_json(data["value"]), via=via)
         out = _result_json(result)
         out["contact"] = _contact_json(network.contact(contact))
         return _json(out)
 
     async def write_many(request: Request) -> Response:
         data = await body(request)
-        values = data.get("values") if isinstance(data, dict) and set(data) == {"values"} else None
+        shaped = isinstance(data, dict) and "values" in data and set(data) <= {"values", "via"}
+        values = data["values"] if shaped else None
         if not isinstance(values, dict):
             raise _Refused(
-                400, "bad-request", 'expected a JSON object {"values": {contact: content}}'
+                400,
+                "bad-request",
+                'expected a JSON object {"values": {contact: content}, "via"?: "cli"}',
             )
+        via = _via(data)
         for cid in values:
             network.contact(cid)
         items = {cid: from_json(v) for cid, v in values.items()}
-        return _json(_result_json(await network.update_many(items)))
+        return _json(_result_json(await network.update_many(items, via=via)))
+
+    async def explain_contact(request: Request) -> Response:
+        contact = request.path_params["contact"]
+        if not _names_explain(request):
+            # the last segment was an encoded "%2Fexplain": the contact's own id ends so
+            request.scope["path_params"] = {"contact": f"{contact}/explain"}
+            return await read_contact(request)
+        depth = _depth(request.query_params.getlist("depth"))
+        return _json(network.explain(contact, depth).to_json())
 
     async def list_contacts(request: Request) -> Response:
         runtime = network.runtime
@@ -196,6 +269,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
     _HANDLERS = {
         ("contact", "GET"): read_contact,
         ("contact", "PUT"): write_contact,
+        ("explain", "GET"): explain_contact,
         ("contacts", "GET"): list_contacts,
         ("contacts", "POST"): write_many,
         ("spec", "GET"): read_spec,
@@ -240,7 +314,10 @@ def create_app(network: BasslineNetwork) -> Starlette:
             api_route(routes.STATUS, "status", ["GET"]),
             api_route(routes.CONTACTS, "contacts", ["GET", "POST"]),
             api_route(routes.CHANGES, "changes", ["GET"]),
-            # an id may hold "/": the path convertor takes the rest of the path
+            # an id may hold "/": the path convertor takes the rest of the path. A GET
+            # whose last segment is ".../explain" matches the explain route first (which
+            # hands a path ending in an encoded "%2Fexplain" back to the contact's read)
+            api_route(routes.EXPLAIN.replace("}", ":path}"), "explain", ["GET"]),
             api_route(routes.CONTACT.replace("}", ":path}"), "contact", ["GET", "PUT"]),
         ]
     )

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from bassline.codec import parse_json, to_json
+from bassline.engine.explanation import Explanation
 from bassline.net import routes
 from bassline.net.auth import api_token
 from bassline.net.client_errors import (
@@ -37,6 +38,7 @@ from bassline.net.client_errors import (
     NodeUnreachable,
     WatchOverflow,
 )
+from bassline.net.explain_reply import read_explanation
 from bassline.net.replies import (
     ContactReading,
     EventReader,
@@ -279,14 +281,24 @@ class NodeClient:
         """Read one contact: its content, stamp and any contradiction or gadget failure."""
         return self._call(read_contact, "GET", routes.contact_path(contact))
 
-    def write(self, contact: str, content: Any) -> WriteResult:
-        """Write one contact's content (it replicates to every node); what the run did."""
-        body = {"value": to_json(content)}
+    def explain(self, contact: str, depth: int | None = None) -> Explanation:
+        """Why the contact holds its value on the node, back to the writes it rests on,
+        ``depth`` contacts deep (None: no limit): the :class:`~bassline.engine.Explanation`
+        the node's ``explain`` gives, rebuilt from its JSON form."""
+        path = routes.explain_path(contact, _depth(depth))
+        return self._call(read_explanation, "GET", path)
+
+    def write(self, contact: str, content: Any, *, via: str | None = None) -> WriteResult:
+        """Write one contact's content (it replicates to every node); what the run did.
+
+        The node records the write as come in ``via="http"``, or ``"cli"`` when ``via``
+        says so (the ``bassline`` CLI does)."""
+        body = _with_via({"value": to_json(content)}, via)
         return self._call(read_write, "PUT", routes.contact_path(contact), body)
 
-    def write_many(self, values: Mapping[str, Any]) -> WriteResult:
-        """Write several contacts in one run on the node."""
-        body = {"values": {cid: to_json(v) for cid, v in values.items()}}
+    def write_many(self, values: Mapping[str, Any], *, via: str | None = None) -> WriteResult:
+        """Write several contacts in one run on the node (``via`` as for :meth:`write`)."""
+        body = _with_via({"values": {cid: to_json(v) for cid, v in values.items()}}, via)
         return self._call(read_write, "POST", routes.CONTACTS, body)
 
     def contents(self) -> NodeContents:
@@ -404,14 +416,21 @@ class AsyncNodeClient:
         """Read one contact: its content, stamp and any contradiction or gadget failure."""
         return await self._call(read_contact, "GET", routes.contact_path(contact))
 
-    async def write(self, contact: str, content: Any) -> WriteResult:
-        """Write one contact's content (it replicates to every node); what the run did."""
-        body = {"value": to_json(content)}
+    async def explain(self, contact: str, depth: int | None = None) -> Explanation:
+        """Why the contact holds its value on the node (see :meth:`NodeClient.explain`)."""
+        path = routes.explain_path(contact, _depth(depth))
+        return await self._call(read_explanation, "GET", path)
+
+    async def write(self, contact: str, content: Any, *, via: str | None = None) -> WriteResult:
+        """Write one contact's content (it replicates to every node); what the run did
+        (``via`` as for :meth:`NodeClient.write`)."""
+        body = _with_via({"value": to_json(content)}, via)
         return await self._call(read_write, "PUT", routes.contact_path(contact), body)
 
-    async def write_many(self, values: Mapping[str, Any]) -> WriteResult:
-        """Write several contacts in one run on the node."""
-        body = {"values": {cid: to_json(v) for cid, v in values.items()}}
+    async def write_many(self, values: Mapping[str, Any], *, via: str | None = None) -> WriteResult:
+        """Write several contacts in one run on the node (``via`` as for
+        :meth:`NodeClient.write`)."""
+        body = _with_via({"values": {cid: to_json(v) for cid, v in values.items()}}, via)
         return await self._call(read_write, "POST", routes.CONTACTS, body)
 
     async def contents(self) -> NodeContents:
@@ -494,6 +513,20 @@ def _feed(calls: _Calls, request: str, reader: EventReader, chunk: bytes) -> lis
         return reader.feed(chunk)
     except ValueError:
         raise calls.too_large(request) from None
+
+
+def _depth(depth: int | None) -> int | None:
+    """``depth`` as explain takes it: None (no limit) or a whole number >= 1."""
+    if depth is None or (type(depth) is int and depth >= 1):
+        return depth
+    raise ValueError(f"depth must be a whole number >= 1 or None (no limit), not {depth!r}")
+
+
+def _with_via(body: dict[str, Any], via: str | None) -> dict[str, Any]:
+    """A write's body, saying how the write came in when ``via`` is given."""
+    if via is not None:
+        body["via"] = via
+    return body
 
 
 def _object(data: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import anyio
 import attrs
 
 from bassline.content import ABSENT
+from bassline.engine.explanation import Explanation
 from bassline.engine.results import ContactState, PropagationResult
 from bassline.engine.stream import ChangeStream
 from bassline.errors import SpecError, SpecProblem
@@ -249,16 +250,31 @@ class BasslineNetwork:
 
     # ---------------------------------------------------------------- contents
 
-    async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
-        """Write ``content`` (any node may write any contact); it replicates to every peer."""
-        self._replicator.check_size(contact_id, content)
-        return await self._require().update_contact(contact_id, content)
+    async def update_contact(
+        self, contact_id: str, content: Any, *, via: str = "python"
+    ) -> PropagationResult:
+        """Write ``content`` (any node may write any contact); it replicates to every peer.
 
-    async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
-        """Write several contents in one run."""
+        ``via`` says how the write came in: ``"python"`` (this call), ``"http"`` (the
+        node's HTTP API passes it), ``"cli"``, ...; :meth:`explain` reports it.
+        """
+        self._replicator.check_size(contact_id, content)
+        return await self._require().update_contact(contact_id, content, via=via)
+
+    async def update_many(
+        self, items: Mapping[str, Any], *, via: str = "python"
+    ) -> PropagationResult:
+        """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
         for cid, content in items.items():
             self._replicator.check_size(cid, content)
-        return await self._require().update_many(items)
+        return await self._require().update_many(items, via=via)
+
+    def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
+        """Why a contact holds its value on this node: the derivation back to the writes
+        it rests on, ``depth`` contacts deep (None: no limit); see
+        :meth:`bassline.engine.Network.explain`. ``to_json()`` gives what
+        ``GET /api/contacts/{id}/explain`` answers."""
+        return self._require().explain(contact_id, depth)
 
     def value(self, contact_id: str, default: Any = ABSENT) -> Any:
         """A contact's content (``default`` when it has none)."""

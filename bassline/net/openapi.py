@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bassline.net import routes
+from bassline.net.openapi_explain import explanation_schemas
 
 __all__ = ["openapi_document"]
 
@@ -12,6 +13,35 @@ _ERROR = {
     "description": "An error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
+
+
+_VIA = {
+    "type": "string",
+    "enum": ["http", "cli"],
+    "default": "http",
+    "description": "How the write came in, as explain reports it: 'cli' for the bassline CLI.",
+}
+
+_DEPTH = {
+    "name": "depth",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": (
+        "How many contacts deep to explain, the explained one included (default: no limit); "
+        "inputs below are cut, a gap."
+    ),
+}
+
+_EXPLAIN_DESCRIPTION = (
+    "The derivation of the contact's current value: 'steps' lists every contact of the tree "
+    "once (this one first), each with its value, stamp and immediate justification (a write, "
+    "a wire, a gadget run or a merge contact's contributions); an input's 'explained' is the "
+    "index of its contact's step. A standing contradiction also explains the refused value. "
+    "A contact with no value answers present: false. A GET whose last path segment is "
+    "literally 'explain' is this route; a contact whose id ends in '/explain' is read at "
+    "/api/contacts/{contact} with its '/' percent-encoded as %2F."
+)
 
 
 def _json(ref: str, description: str) -> dict[str, Any]:
@@ -74,15 +104,19 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                 "Write": {
                     "type": "object",
                     "required": ["value"],
-                    "properties": {"value": {"description": "The content to write."}},
+                    "properties": {"value": {"description": "The content to write."}, "via": _VIA},
+                    "additionalProperties": False,
                 },
                 "WriteMany": {
                     "type": "object",
                     "required": ["values"],
                     "properties": {
-                        "values": {"type": "object", "description": "contact id -> content"}
+                        "values": {"type": "object", "description": "contact id -> content"},
+                        "via": _VIA,
                     },
+                    "additionalProperties": False,
                 },
+                **explanation_schemas(),
                 "WriteResult": {
                     "type": "object",
                     "properties": {
@@ -207,6 +241,19 @@ def openapi_document(title: str, version: str, base: str = "/") -> dict[str, Any
                         "413": _ERROR,
                         "422": _ERROR,
                         "503": _ERROR,
+                    },
+                },
+            },
+            routes.EXPLAIN: {
+                "parameters": [contact_param, _DEPTH],
+                "get": {
+                    "summary": "Why the contact holds its value, back to the writes it rests on",
+                    "description": _EXPLAIN_DESCRIPTION,
+                    "responses": {
+                        "200": _json("Explanation", "the explanation"),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "404": _ERROR,
                     },
                 },
             },

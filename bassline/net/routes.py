@@ -16,6 +16,7 @@ __all__ = [
     "CHANGES",
     "CONTACT",
     "CONTACTS",
+    "EXPLAIN",
     "GOSSIP",
     "HEALTH",
     "METRICS",
@@ -24,6 +25,7 @@ __all__ = [
     "STATUS",
     "changes_path",
     "contact_path",
+    "explain_path",
 ]
 
 GOSSIP = "/gossip"
@@ -42,10 +44,14 @@ CONTACTS = "/api/contacts"
 """Every contact with content (GET); several writes in one run (POST)."""
 CONTACT = "/api/contacts/{contact}"
 """One contact (GET reads it, PUT writes it); ``{contact}`` is its id, percent-encoded."""
+EXPLAIN = "/api/contacts/{contact}/explain"
+"""Why one contact holds its value (GET; ``?depth=N`` to limit it). A path whose last
+segment is literally ``explain`` is this route; a contact whose id ends in ``/explain`` is
+read at :data:`CONTACT` with its ``/`` percent-encoded (as :func:`contact_path` does)."""
 CHANGES = "/api/changes"
 """Server-sent events: a snapshot, then every change (``?contact=ID`` to watch some)."""
 
-ALL = (GOSSIP, HEALTH, METRICS, OPENAPI, SPEC, STATUS, CONTACTS, CONTACT, CHANGES)
+ALL = (GOSSIP, HEALTH, METRICS, OPENAPI, SPEC, STATUS, CONTACTS, CONTACT, EXPLAIN, CHANGES)
 """Every path a node serves."""
 
 
@@ -53,6 +59,13 @@ def contact_path(contact: str) -> str:
     """:data:`CONTACT` for ``contact``, every character but letters, digits and ``_.-~``
     percent-encoded (a ``/`` in an id included)."""
     return CONTACT.format(contact=quote(contact, safe=""))
+
+
+def explain_path(contact: str, depth: int | None = None) -> str:
+    """:data:`EXPLAIN` for ``contact`` (encoded as by :func:`contact_path`), with
+    ``?depth=N`` when ``depth`` is given."""
+    path = EXPLAIN.format(contact=quote(contact, safe=""))
+    return path if depth is None else f"{path}?{urlencode({'depth': depth})}"
 
 
 def changes_path(contacts: Iterable[str] = ()) -> str:

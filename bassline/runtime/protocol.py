@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT
-from bassline.engine import ChangeStream, ContactState, PropagationResult
+from bassline.engine import ChangeStream, ContactState, Explanation, PropagationResult
 from bassline.runtime.events import RuntimeHealth
 from bassline.spec import Bassline
 from bassline.storage import PoolStats
@@ -75,6 +75,11 @@ class Runtime(Protocol):
         """``(contact, value, stamp)`` for every contact that has content."""
         ...
 
+    def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
+        """Why a contact holds its value: the derivation back to its premises (writes),
+        ``depth`` contacts deep (None: no limit); see :meth:`bassline.engine.Network.explain`."""
+        ...
+
     # ---------------------------------------------------------------- listening
 
     def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
@@ -99,12 +104,18 @@ class Runtime(Protocol):
 
     # ---------------------------------------------------------------- writing
 
-    async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
-        """Write ``content`` with a fresh stamp and run to the fixpoint."""
+    async def update_contact(
+        self, contact_id: str, content: Any, *, via: str = "python"
+    ) -> PropagationResult:
+        """Write ``content`` with a fresh stamp and run to the fixpoint; ``via`` says how
+        the write came in (``"python"``, ``"http"``, ``"cli"``, ...), as :meth:`explain`
+        reports it."""
         ...
 
-    async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
-        """Write several contents in one run."""
+    async def update_many(
+        self, items: Mapping[str, Any], *, via: str = "python"
+    ) -> PropagationResult:
+        """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
         ...
 
     async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:

@@ -199,7 +199,7 @@ class StorageBackedRuntime(EngineView):
             queue.wake()
 
     def update_contact(
-        self, contact_id: str, content: Any
+        self, contact_id: str, content: Any, *, via: str = "python"
     ) -> Coroutine[Any, Any, PropagationResult]:
         """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored.
 
@@ -212,12 +212,26 @@ class StorageBackedRuntime(EngineView):
         returns the coroutine of the one write path, ``_write``, without a coroutine of
         its own around it: on the buffered hot path that one costs about 0.4 µs of a 5 µs
         update (bench/bench_runtime.py, docs/benchmarks.md).
-        """
-        return self._write(self._engine_update, contact_id, content)
 
-    async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
-        """Write several contents in one run (one batch in durable mode)."""
-        return await self._write(self.network.update_many, items)
+        ``via`` says how the write came in (``"python"``, ``"http"``, ``"cli"``, ...):
+        :meth:`explain` reports it; any non-empty string, else :class:`ValueError`.
+        """
+        if via == "python":
+            return self._write(self._engine_update, contact_id, content)
+        return self._write(self._engine_update_via, contact_id, content, via)
+
+    def _engine_update_via(self, contact_id: str, content: Any, via: str) -> PropagationResult:
+        return self.network.update_contact(contact_id, content, via=via)
+
+    async def update_many(
+        self, items: Mapping[str, Any], *, via: str = "python"
+    ) -> PropagationResult:
+        """Write several contents in one run (one batch in durable mode); ``via`` as for
+        :meth:`update_contact`."""
+        return await self._write(self._engine_update_many, items, via)
+
+    def _engine_update_many(self, items: Mapping[str, Any], via: str) -> PropagationResult:
+        return self.network.update_many(items, via=via)
 
     async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
         """Apply stamped values written elsewhere (a peer), persisting what changes."""

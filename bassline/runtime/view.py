@@ -10,6 +10,7 @@ from bassline.engine import (
     ChangeStream,
     ContactState,
     ContradictionRecord,
+    Explanation,
     GadgetFailure,
     Network,
     PropagationResult,
@@ -59,6 +60,11 @@ class EngineView:
     def state(self) -> Iterator[tuple[str, Any, Stamp]]:
         """``(contact, value, stamp)`` for every contact that has content."""
         return self.network.state()
+
+    def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
+        """Why a contact holds its value, back to the writes it rests on, ``depth``
+        contacts deep (None: no limit). See :meth:`bassline.engine.Network.explain`."""
+        return self.network.explain(contact_id, depth)
 
     @property
     def contradictions(self) -> dict[str, ContradictionRecord]:

@@ -17,7 +17,7 @@ import pytest
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT
-from bassline.engine import ChangeStream, ContactState, Network, PropagationResult
+from bassline.engine import ChangeStream, ContactState, Explanation, Network, PropagationResult
 from bassline.net import BasslineNetwork, NodeServer
 from bassline.runtime import Runtime, RuntimeHealth, StorageBackedRuntime
 from bassline.spec import Bassline
@@ -82,13 +82,20 @@ class PlainRuntime:
     def validate(self, contact_id: str, value: Any) -> None:
         self._engine.validate(contact_id, value)
 
-    async def update_contact(self, contact_id: str, content: Any) -> PropagationResult:
-        await anyio.lowlevel.checkpoint()
-        return self._engine.update_contact(contact_id, content)
+    def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
+        return self._engine.explain(contact_id, depth)
 
-    async def update_many(self, items: Mapping[str, Any]) -> PropagationResult:
+    async def update_contact(
+        self, contact_id: str, content: Any, *, via: str = "python"
+    ) -> PropagationResult:
         await anyio.lowlevel.checkpoint()
-        return self._engine.update_many(items)
+        return self._engine.update_contact(contact_id, content, via=via)
+
+    async def update_many(
+        self, items: Mapping[str, Any], *, via: str = "python"
+    ) -> PropagationResult:
+        await anyio.lowlevel.checkpoint()
+        return self._engine.update_many(items, via=via)
 
     async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
         await anyio.lowlevel.checkpoint()
@@ -143,3 +150,16 @@ async def test_a_node_runs_on_a_runtime_that_is_not_storage_backed() -> None:
                 listing = (await http.get("/api/contacts")).json()
                 assert listing["digest"] == b.digest()
                 assert {c["id"] for c in listing["contacts"]} == set(a.values())
+                # explain goes through the runtime's door too, on the node and over HTTP
+                why = a.explain("result")
+                premises = {
+                    (p.contact, p.value, p.via, p.local, p.stamp.node) for p in why.premises()
+                }
+                assert ("input-a", 40, "python", True, "plain") in premises
+                # the 2 came by gossip (input-b, or adder.b as the other node wired it)
+                remote = premises - {("input-a", 40, "python", True, "plain")}
+                assert {(v, via, local, n) for _c, v, via, local, n in remote} == {
+                    (2, "remote", False, "stored")
+                }
+                answer = await http.get("/api/contacts/result/explain")
+                assert answer.status_code == 200 and answer.json() == why.to_json()
