@@ -9,7 +9,7 @@ import orjson
 from rich.table import Table
 
 from bassline.codec import dumps, to_json
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
 from bassline.spec import Bassline
@@ -50,11 +50,11 @@ class NetworkView(Protocol):
         """The most steps one run may take before it stops unsettled."""
         ...
 
-    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
-        """A contact's content, or ``default`` when it has none."""
+    def value(self, contact_id: str) -> Content | Absent:
+        """A contact's content, or ABSENT when it has none."""
         ...
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
         ...
 

@@ -6,11 +6,11 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
 from bassline.codec import to_json
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine.checks import checked_stamp, kind_of, plainly_encodable
 from bassline.engine.compare import differs
 from bassline.engine.explain import check_depth, explain
@@ -33,6 +33,7 @@ from bassline.spec import Bassline, load_spec
 __all__ = ["Network"]
 
 _PYTHON = write_ref("python")
+_D = TypeVar("_D")
 
 
 class Network(Propagator):
@@ -91,7 +92,11 @@ class Network(Propagator):
             hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
             raise UnknownContact(str(contact_id), [hint] if hint else []) from None
 
-    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+    @overload
+    def value(self, contact_id: str) -> Content | Absent: ...
+    @overload
+    def value(self, contact_id: str, default: _D) -> Content | _D: ...
+    def value(self, contact_id: str, default: object = ABSENT) -> object:
         """The content of a contact, or ``default`` (ABSENT) when it has none."""
         v = self._values[self._idx(contact_id)]
         return default if v is ABSENT else v
@@ -125,11 +130,11 @@ class Network(Propagator):
         limit = check_depth(depth)
         return explain(self, self._idx(contact_id), limit)
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
         return {cid: v for cid, v in zip(self._ids, self._values, strict=True) if v is not ABSENT}
 
-    def state(self) -> Iterator[tuple[str, Any, Stamp]]:
+    def state(self) -> Iterator[tuple[str, Content, Stamp]]:
         """``(contact, value, stamp)`` for every contact that has content."""
         for cid, v, s in zip(self._ids, self._values, self._stamps, strict=True):
             if v is not ABSENT:
@@ -188,7 +193,7 @@ class Network(Propagator):
                 self._ids[contact],
             ) from None
 
-    def validate(self, contact_id: str, value: Any) -> None:
+    def validate(self, contact_id: str, value: object) -> None:
         """Raise unless ``value`` could be written to ``contact_id``; change nothing.
 
         :class:`~bassline.errors.UnknownContact` for an unknown id;
@@ -202,7 +207,7 @@ class Network(Propagator):
         self._check_kind(i, value)
 
     def update_contact(
-        self, contact_id: str, value: Any, *, via: str = "python"
+        self, contact_id: str, value: Content, *, via: str = "python"
     ) -> PropagationResult:
         """Write ``value`` with a fresh stamp and run to the fixpoint.
 
@@ -239,7 +244,7 @@ class Network(Propagator):
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
 
     def update_many(
-        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, via: str = "python"
+        self, items: Mapping[str, Content] | Iterable[tuple[str, Content]], *, via: str = "python"
     ) -> PropagationResult:
         """Write several values (each with its own fresh stamp) and run once to the fixpoint.
 
@@ -260,7 +265,7 @@ class Network(Propagator):
         return self._run_from(offers)
 
     def apply(
-        self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
+        self, items: Iterable[tuple[str, Content, Stamp]], *, source: str = "remote"
     ) -> PropagationResult:
         """Apply several stamped values (from a peer or from storage) in one run.
 
@@ -283,7 +288,7 @@ class Network(Propagator):
             offers.append((i, value, stamp, why))
         return self._run_from(offers, remote=True)
 
-    def update(self, contact_id: str, value: Any) -> PropagationResult:
+    def update(self, contact_id: str, value: Content) -> PropagationResult:
         """Deprecated since 0.4 (removed in 0.5): the name of :meth:`update_contact`."""
         warnings.warn(
             "Network.update is deprecated; use Network.update_contact (the runtime's and "
@@ -294,7 +299,7 @@ class Network(Propagator):
         return self.update_contact(contact_id, value)
 
     def apply_many(
-        self, items: Iterable[tuple[str, Any, Stamp]], *, source: str = "remote"
+        self, items: Iterable[tuple[str, Content, Stamp]], *, source: str = "remote"
     ) -> PropagationResult:
         """Deprecated since 0.4 (removed in 0.5): the name of :meth:`apply`."""
         warnings.warn(
@@ -304,7 +309,7 @@ class Network(Propagator):
         )
         return self.apply(items, source=source)
 
-    def submit(self, contact_id: str, value: Any, *, via: str = "python") -> None:
+    def submit(self, contact_id: str, value: Content, *, via: str = "python") -> None:
         """Queue a write for the next :meth:`flush` (the batch scheduler); writes coalesce.
 
         Content :meth:`update_contact` would refuse raises :class:`~bassline.errors.ContentError`
@@ -352,7 +357,7 @@ class Network(Propagator):
         seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
         return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
 
-    def restore(self, items: Iterable[tuple[str, Any, Stamp]]) -> None:
+    def restore(self, items: Iterable[tuple[str, Content, Stamp]]) -> None:
         """Set contents and stamps directly (recovery from storage), without propagating.
 
         All or nothing: a row with an unknown contact, content that cannot be stored or a

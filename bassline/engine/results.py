@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from bassline.clock import Stamp
+from bassline.content import Absent, Content
 from bassline.engine.compare import differs
 
 __all__ = ["Change", "ContactState", "ContradictionRecord", "GadgetFailure", "PropagationResult"]
@@ -17,7 +18,7 @@ class Change(NamedTuple):
     """A contact's content after a run, when it differs from before the run."""
 
     contact: str
-    value: Any
+    value: Content
     stamp: Stamp
 
 
@@ -27,8 +28,9 @@ class ContradictionRecord:
 
     contact: str
     reason: str
-    current: Any
-    incoming: Any
+    current: Content | Absent
+    """What the contact holds (ABSENT when a value it cannot take was its first offer)."""
+    incoming: Content
     source: str
     """Where ``incoming`` came from: a contact id, ``gadget:<group>``, or ``update``."""
     stamp: Stamp
@@ -41,7 +43,8 @@ class GadgetFailure:
     group: str
     gadget: str
     error: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Content]
+    """The content of each input port that had content, by port."""
     outputs: tuple[str, ...]
     """The output contacts that did not receive a value because of this failure."""
     port: str | None = None
@@ -66,7 +69,8 @@ class ContactState:
     """Everything the network knows about one contact."""
 
     id: str
-    value: Any
+    value: Content | Absent
+    """The content, or ABSENT when the contact has none."""
     stamp: Stamp
     contradiction: ContradictionRecord | None
     failure: GadgetFailure | None = None
@@ -84,6 +88,8 @@ _Outcome = tuple[
 ]
 """A run's contradictions, failures, steps, settled and unsettled."""
 _ONE_STEP: _Outcome = ((), (), 1, True, ())
+_Raw = tuple[Sequence[str], Sequence[Content | Absent], Sequence[Content], Sequence[Stamp]]
+"""A run's touched contacts: ids, old contents, new contents, new stamps."""
 
 
 class PropagationResult:
@@ -106,8 +112,8 @@ class PropagationResult:
         unsettled: tuple[str, ...] = (),
     ) -> None:
         self._changes: tuple[Change, ...] | None = changes
-        self._raw: tuple[Sequence[str], Sequence[Any], Sequence[Any], Sequence[Stamp]] | None = None
-        self._touched: tuple[Sequence[str], Sequence[Any], Sequence[Stamp]] = (
+        self._raw: _Raw | None = None
+        self._touched: tuple[Sequence[str], Sequence[Content], Sequence[Stamp]] = (
             [c.contact for c in changes],
             [c.value for c in changes],
             [c.stamp for c in changes],
@@ -117,7 +123,7 @@ class PropagationResult:
     @classmethod
     def _from_run(
         cls,
-        raw: tuple[list[str], list[Any], list[Any], list[Stamp]],
+        raw: tuple[list[str], list[Content | Absent], list[Content], list[Stamp]],
         contradictions: tuple[ContradictionRecord, ...],
         failures: tuple[GadgetFailure, ...],
         steps: int,
@@ -132,7 +138,9 @@ class PropagationResult:
         return result
 
     @classmethod
-    def _single(cls, contact: str, old: Any, new: Any, stamp: Stamp) -> PropagationResult:
+    def _single(
+        cls, contact: str, old: Content | Absent, new: Content, stamp: Stamp
+    ) -> PropagationResult:
         """The result of a one-step run that touched one contact (the engine's fast path)."""
         result = object.__new__(cls)
         ids, news, stamps = (contact,), (new,), (stamp,)
@@ -170,7 +178,7 @@ class PropagationResult:
         return self._outcome[4]
 
     @property
-    def touched(self) -> tuple[Sequence[str], Sequence[Any], Sequence[Stamp]]:
+    def touched(self) -> tuple[Sequence[str], Sequence[Content], Sequence[Stamp]]:
         """Contacts whose value or stamp changed: parallel lists ``(ids, values, stamps)``.
 
         A superset of :attr:`changes` (a newer write of the same value changes only the
@@ -194,7 +202,7 @@ class PropagationResult:
         return self._changes
 
     @property
-    def changed(self) -> dict[str, Any]:
+    def changed(self) -> dict[str, Content]:
         """The new content of every changed contact, by id."""
         return {c.contact: c.value for c in self.changes}
 

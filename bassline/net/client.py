@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from bassline.codec import parse_json, to_json
+from bassline.content import Content
 from bassline.engine.explanation import Explanation
 from bassline.net import routes
 from bassline.net.auth import api_token
@@ -288,7 +289,7 @@ class NodeClient:
         path = routes.explain_path(contact, _depth(depth))
         return self._call(read_explanation, "GET", path)
 
-    def write(self, contact: str, content: Any, *, via: str | None = None) -> WriteResult:
+    def write(self, contact: str, content: Content, *, via: str | None = None) -> WriteResult:
         """Write one contact's content (it replicates to every node); what the run did.
 
         The node records the write as come in ``via="http"``, or ``"cli"`` when ``via``
@@ -296,7 +297,7 @@ class NodeClient:
         body = _with_via({"value": to_json(content)}, via)
         return self._call(read_write, "PUT", routes.contact_path(contact), body)
 
-    def write_many(self, values: Mapping[str, Any], *, via: str | None = None) -> WriteResult:
+    def write_many(self, values: Mapping[str, Content], *, via: str | None = None) -> WriteResult:
         """Write several contacts in one run on the node (``via`` as for :meth:`write`)."""
         body = _with_via({"values": {cid: to_json(v) for cid, v in values.items()}}, via)
         return self._call(read_write, "POST", routes.CONTACTS, body)
@@ -421,13 +422,15 @@ class AsyncNodeClient:
         path = routes.explain_path(contact, _depth(depth))
         return await self._call(read_explanation, "GET", path)
 
-    async def write(self, contact: str, content: Any, *, via: str | None = None) -> WriteResult:
+    async def write(self, contact: str, content: Content, *, via: str | None = None) -> WriteResult:
         """Write one contact's content (it replicates to every node); what the run did
         (``via`` as for :meth:`NodeClient.write`)."""
         body = _with_via({"value": to_json(content)}, via)
         return await self._call(read_write, "PUT", routes.contact_path(contact), body)
 
-    async def write_many(self, values: Mapping[str, Any], *, via: str | None = None) -> WriteResult:
+    async def write_many(
+        self, values: Mapping[str, Content], *, via: str | None = None
+    ) -> WriteResult:
         """Write several contacts in one run on the node (``via`` as for
         :meth:`NodeClient.write`)."""
         body = _with_via({"values": {cid: to_json(v) for cid, v in values.items()}}, via)

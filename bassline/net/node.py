@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 import attrs
 
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine.explanation import Explanation
 from bassline.engine.results import ContactState, PropagationResult
 from bassline.engine.stream import ChangeStream
@@ -41,6 +41,8 @@ from bassline.spec import Bassline, Endpoint, load_spec
 from bassline.storage import NetworkStorage, open_storage
 
 __all__ = ["BasslineNetwork", "NetworkHealth", "PeerInfo"]
+
+_D = TypeVar("_D")
 
 log = logging.getLogger("bassline.net")
 
@@ -251,7 +253,7 @@ class BasslineNetwork:
     # ---------------------------------------------------------------- contents
 
     async def update_contact(
-        self, contact_id: str, content: Any, *, via: str = "python"
+        self, contact_id: str, content: Content, *, via: str = "python"
     ) -> PropagationResult:
         """Write ``content`` (any node may write any contact); it replicates to every peer.
 
@@ -262,7 +264,7 @@ class BasslineNetwork:
         return await self._require().update_contact(contact_id, content, via=via)
 
     async def update_many(
-        self, items: Mapping[str, Any], *, via: str = "python"
+        self, items: Mapping[str, Content], *, via: str = "python"
     ) -> PropagationResult:
         """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
         for cid, content in items.items():
@@ -276,7 +278,11 @@ class BasslineNetwork:
         ``GET /api/contacts/{id}/explain`` answers."""
         return self._require().explain(contact_id, depth)
 
-    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+    @overload
+    def value(self, contact_id: str) -> Content | Absent: ...
+    @overload
+    def value(self, contact_id: str, default: _D) -> Content | _D: ...
+    def value(self, contact_id: str, default: object = ABSENT) -> object:
         """A contact's content (``default`` when it has none)."""
         return self._require().value(contact_id, default)
 
@@ -284,7 +290,7 @@ class BasslineNetwork:
         """Value, stamp, contradiction and failure of one contact."""
         return self._require().contact(contact_id)
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Content]:
         """Every contact with content."""
         return self._require().values()
 

@@ -16,7 +16,7 @@ import attrs
 
 from bassline.clock import Stamp
 from bassline.codec import from_json, parse_json
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 
 __all__ = [
     "ContactReading",
@@ -49,7 +49,7 @@ class ContactReading:
     """One contact as a node holds it (``GET /api/contacts/{contact}``)."""
 
     id: str
-    value: Any
+    value: Content | Absent
     """The content (lattice values decoded), or :data:`~bassline.content.ABSENT`."""
     stamp: Stamp | None
     """When and where the content was written; None when there is none."""
@@ -72,7 +72,7 @@ def read_contact(data: Any) -> ContactReading:
     what = "the contact"
     contact_id = _get(data, "id", str, what)
     present = _get(data, "present", bool, what)
-    value: Any = ABSENT
+    value: Content | Absent = ABSENT
     stamp = None
     if present:
         value = from_json(_get(data, "value", object, what))
@@ -88,7 +88,7 @@ def read_contact(data: Any) -> ContactReading:
 class WriteResult:
     """What a write did on the node (``PUT`` one contact or ``POST`` several)."""
 
-    changed: Mapping[str, Any]
+    changed: Mapping[str, Content]
     """Every contact the write changed, with its new content (decoded)."""
     contradictions: tuple[Mapping[str, Any], ...]
     """Contradictions the run met: ``contact``, ``reason``, ``rejected``."""
@@ -125,7 +125,7 @@ def read_write(data: Any) -> WriteResult:
 class NodeContents:
     """Every contact of a node that has content (``GET /api/contacts``)."""
 
-    values: Mapping[str, Any]
+    values: Mapping[str, Content]
     """Contact id -> content (decoded)."""
     stamps: Mapping[str, Stamp]
     """Contact id -> the content's stamp."""
@@ -139,7 +139,7 @@ def read_contents(data: Any) -> NodeContents:
     """A contacts listing; ValueError if it is not one."""
     rows = _get(data, "contacts", list, "the contacts listing")
     digest = _get(data, "digest", str, "the contacts listing")
-    values: dict[str, Any] = {}
+    values: dict[str, Content] = {}
     stamps: dict[str, Stamp] = {}
     for row in rows:
         cid = _get(row, "id", str, "a contact of the listing")
@@ -203,7 +203,7 @@ class NodeEvent:
         return None
 
     @property
-    def value(self) -> Any:
+    def value(self) -> Content | Absent:
         """A ``change``'s new content, decoded; :data:`~bassline.content.ABSENT` otherwise."""
         return from_json(self.data["value"]) if self.kind == "change" else ABSENT
 

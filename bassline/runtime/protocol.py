@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
 from bassline.clock import Stamp
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine import ChangeStream, ContactState, Explanation, PropagationResult
 from bassline.runtime.events import RuntimeHealth
 from bassline.spec import Bassline
 from bassline.storage import PoolStats
 
 __all__ = ["Runtime"]
+
+_D = TypeVar("_D")
 
 
 @runtime_checkable
@@ -55,11 +57,15 @@ class Runtime(Protocol):
         """Whether the Bassline has this contact."""
         ...
 
-    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
-        """A contact's content, or ``default`` when it has none."""
+    @overload
+    def value(self, contact_id: str) -> Content | Absent: ...
+    @overload
+    def value(self, contact_id: str, default: _D) -> Content | _D: ...
+    def value(self, contact_id: str, default: object = ABSENT) -> object:
+        """A contact's content, or ``default`` (ABSENT) when it has none."""
         ...
 
-    def stamped(self, contact_id: str) -> tuple[Any, Stamp]:
+    def stamped(self, contact_id: str) -> tuple[Content | Absent, Stamp]:
         """A contact's content (ABSENT when none) and its stamp, in one read."""
         ...
 
@@ -67,11 +73,11 @@ class Runtime(Protocol):
         """Value, stamp, contradiction and gadget failure of one contact."""
         ...
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
         ...
 
-    def state(self) -> Iterator[tuple[str, Any, Stamp]]:
+    def state(self) -> Iterator[tuple[str, Content, Stamp]]:
         """``(contact, value, stamp)`` for every contact that has content."""
         ...
 
@@ -98,14 +104,14 @@ class Runtime(Protocol):
         stamp is too far in the future to accept."""
         ...
 
-    def validate(self, contact_id: str, value: Any) -> None:
+    def validate(self, contact_id: str, value: object) -> None:
         """Raise unless ``value`` could be written to ``contact_id``; change nothing."""
         ...
 
     # ---------------------------------------------------------------- writing
 
     async def update_contact(
-        self, contact_id: str, content: Any, *, via: str = "python"
+        self, contact_id: str, content: Content, *, via: str = "python"
     ) -> PropagationResult:
         """Write ``content`` with a fresh stamp and run to the fixpoint; ``via`` says how
         the write came in (``"python"``, ``"http"``, ``"cli"``, ...), as :meth:`explain`
@@ -113,12 +119,12 @@ class Runtime(Protocol):
         ...
 
     async def update_many(
-        self, items: Mapping[str, Any], *, via: str = "python"
+        self, items: Mapping[str, Content], *, via: str = "python"
     ) -> PropagationResult:
         """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
         ...
 
-    async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
+    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
         """Apply stamped values written elsewhere (a peer's) in one run."""
         ...
 

@@ -7,13 +7,13 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 from anyio.abc import TaskGroup
 
 from bassline.clock import Stamp
-from bassline.content import ABSENT
+from bassline.content import ABSENT, Absent, Content
 from bassline.engine import Network, PropagationResult
 from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
@@ -28,6 +28,8 @@ from bassline.spec import Bassline, load_spec
 from bassline.storage import NetworkStorage, PooledStorage, PoolStats
 
 __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
+
+_D = TypeVar("_D")
 
 YIELD_EVERY = 64
 """A buffered writer lets other tasks run at least once per this many updates."""
@@ -168,7 +170,11 @@ class StorageBackedRuntime(EngineView):
 
     # ---------------------------------------------------------------- reading
 
-    def value(self, contact_id: str, default: Any = ABSENT) -> Any:
+    @overload
+    def value(self, contact_id: str) -> Content | Absent: ...
+    @overload
+    def value(self, contact_id: str, default: _D) -> Content | _D: ...
+    def value(self, contact_id: str, default: object = ABSENT) -> object:
         """A contact's content, from memory (storage is never read after recovery).
 
         Counted in the cache metrics (a hit, or a miss when the contact has no content).
@@ -199,7 +205,7 @@ class StorageBackedRuntime(EngineView):
             queue.wake()
 
     def update_contact(
-        self, contact_id: str, content: Any, *, via: str = "python"
+        self, contact_id: str, content: Content, *, via: str = "python"
     ) -> Coroutine[Any, Any, PropagationResult]:
         """Write ``content`` and run to the fixpoint; in durable mode, wait until it is stored.
 
@@ -220,20 +226,20 @@ class StorageBackedRuntime(EngineView):
             return self._write(self._engine_update, contact_id, content)
         return self._write(self._engine_update_via, contact_id, content, via)
 
-    def _engine_update_via(self, contact_id: str, content: Any, via: str) -> PropagationResult:
+    def _engine_update_via(self, contact_id: str, content: Content, via: str) -> PropagationResult:
         return self.network.update_contact(contact_id, content, via=via)
 
     async def update_many(
-        self, items: Mapping[str, Any], *, via: str = "python"
+        self, items: Mapping[str, Content], *, via: str = "python"
     ) -> PropagationResult:
         """Write several contents in one run (one batch in durable mode); ``via`` as for
         :meth:`update_contact`."""
         return await self._write(self._engine_update_many, items, via)
 
-    def _engine_update_many(self, items: Mapping[str, Any], via: str) -> PropagationResult:
+    def _engine_update_many(self, items: Mapping[str, Content], via: str) -> PropagationResult:
         return self.network.update_many(items, via=via)
 
-    async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
+    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
         """Apply stamped values written elsewhere (a peer), persisting what changes."""
         return await self._write(self.network.apply, list(items))
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from bassline.clock import Stamp
+from bassline.content import Absent, Content
 from bassline.engine import (
     ChangeStream,
     ContactState,
@@ -40,7 +40,7 @@ class EngineView:
         """The stamp of a contact's current content."""
         return self.network.stamp(contact_id)
 
-    def stamped(self, contact_id: str) -> tuple[Any, Stamp]:
+    def stamped(self, contact_id: str) -> tuple[Content | Absent, Stamp]:
         """A contact's content (ABSENT when it has none) and its stamp.
 
         Unlike :meth:`~bassline.runtime.StorageBackedRuntime.value`, this read is not
@@ -53,11 +53,11 @@ class EngineView:
         """Value, stamp, last contradiction and gadget failure of one contact."""
         return self.network.contact(contact_id)
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
         return self.network.values()
 
-    def state(self) -> Iterator[tuple[str, Any, Stamp]]:
+    def state(self) -> Iterator[tuple[str, Content, Stamp]]:
         """``(contact, value, stamp)`` for every contact that has content."""
         return self.network.state()
 
@@ -110,7 +110,7 @@ class EngineView:
         the stamp is implausibly far ahead of this clock (beyond its allowed drift)."""
         self.network.clock.observe(stamp)
 
-    def validate(self, contact_id: str, value: Any) -> None:
+    def validate(self, contact_id: str, value: object) -> None:
         """Raise unless ``value`` could be written to ``contact_id``; change nothing.
 
         See :meth:`bassline.engine.Network.validate`.
