@@ -57,15 +57,26 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/core/test_engine_records.py",
             "tests/core/test_constraints.py",
             "tests/core/test_parts.py",
+            "tests/core/test_provenance.py",  # the justification each offer leaves
         ],
     ),
-    "engine-checks": (  # which content and stamps the engine accepts
+    "engine-checks": (  # which content and stamps the engine accepts, and equal-stamp ties
         "bassline/engine/checks.py",
-        ["tests/core/test_engine.py", "tests/core/test_absent.py"],
+        [
+            "tests/core/test_engine.py",
+            "tests/core/test_engine_records.py",
+            "tests/core/test_absent.py",
+            "tests/core/test_constraints.py",
+        ],
     ),
-    "engine-network": (  # the public verbs: apply, update, restore
+    "engine-network": (  # the public verbs: apply, update, submit/flush, restore
         "bassline/engine/network.py",
-        ["tests/core/test_engine.py", "tests/test_testing_strategies.py"],
+        [
+            "tests/core/test_engine.py",
+            "tests/core/test_engine_records.py",
+            "tests/core/test_provenance.py",
+            "tests/test_testing_strategies.py",
+        ],
     ),
     "lattices": (
         "bassline/lattices/builtin.py",

@@ -40,7 +40,6 @@ class Propagator:
         self._out = wiring.out
         self._gadgets = wiring.gadgets
         self._feeds = wiring.feeds
-        self._output_of = wiring.output_of
         n = len(self._ids)
         self._values: list[Any] = [ABSENT] * n
         self._stamps: list[Stamp] = [ZERO_STAMP] * n

@@ -46,8 +46,6 @@ class Wiring:
     gadgets: list[GadgetInstance]
     feeds: list[tuple[int, ...]]
     """The gadgets (indexes into :attr:`gadgets`) reading each contact."""
-    output_of: dict[int, int]
-    """The gadget writing each gadget output contact."""
 
 
 def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
@@ -77,7 +75,6 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
     )
     gadgets: list[GadgetInstance] = []
     feeds: list[list[int]] = [[] for _ in range(n)]
-    output_of: dict[int, int] = {}
     for g in spec.groups:
         if not g.gadget or g.id not in groups:
             continue
@@ -94,8 +91,6 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
         gadgets.append(inst)
         for _, ci in inst.inputs:
             feeds[ci].append(k)
-        for _, ci in inst.outputs:
-            output_of[ci] = k
     return Wiring(
         ids=ids,
         index=index,
@@ -105,5 +100,4 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
         run_groups=groups,
         gadgets=gadgets,
         feeds=[tuple(f) for f in feeds],
-        output_of=output_of,
     )

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bassline import Network, SpecError, load_spec
+from bassline import Network, SpecError, Stamp, load_spec
 from bassline.gadgets import PortInputs, get_gadget, rounding
 from bassline.gadgets import numeric as num
 from bassline.lattices import Interval
@@ -247,6 +247,18 @@ def test_accept_last_contacts_recompute_the_side_written_longest_ago() -> None:
     net.update_contact("fahrenheit", Interval(50, 59))
     assert net.value("celsius") == Interval(9.999999999999998, 15.0)
     assert not net.contradictions and not net.failures
+
+
+def test_at_equal_stamps_the_later_port_is_the_one_recomputed() -> None:
+    # a replica's write of both sides at one stamp: y (fahrenheit) comes after x in the
+    # linear constraint's ports, so it counts as older and follows celsius, in either order
+    stamp = Stamp(1000, "p")
+    writes = [("celsius", 100, stamp), ("fahrenheit", 50, stamp)]
+    for order in (writes, writes[::-1]):
+        net = Network(converter({}))
+        net.apply(order)
+        assert (net.value("celsius"), net.value("fahrenheit")) == (100, 212.0)
+        assert net.stamp("celsius") == stamp and net.stamp("fahrenheit") == Stamp(1001, "p")
 
 
 def test_defined_contacts_compute_once_and_contradict_a_disagreement() -> None:

@@ -2,14 +2,20 @@
 
 A contradiction names the contact, the reason, both values, where the refused value came
 from and its stamp; a run lists a contact as changed only when its content differs from
-before; a replica's equal-stamp value that wins the tie carries along its wired copies.
+before; a replica's equal-stamp value that wins the tie carries along its wired copies; a
+gadget failure names the group, gadget, error, inputs, outputs and the unusable port, is
+counted, and is cleared by the gadget's next good run.
 """
 
 from __future__ import annotations
 
-from bassline.clock import Stamp
+from typing import Any
+
+from bassline import ABSENT, Gadget, register_gadget
+from bassline.clock import INITIAL_STAMP, Stamp
 from bassline.engine import Network
-from bassline.engine.results import Change, ContradictionRecord
+from bassline.engine.results import Change, ContradictionRecord, GadgetFailure
+from bassline.gadgets import gadgets
 from bassline.lattices.values import ShrinkSet
 from bassline.spec import parse_spec
 
@@ -95,3 +101,237 @@ def test_a_local_write_at_an_older_stamp_never_wins() -> None:
     assert net.apply([("a", "old", Stamp(9, "n9"))]).changes == ()
     assert net.apply([("a", "b-tie", Stamp(10, "n1"))]).changes == ()  # lower node: older
     assert net.value("a") == "new" and net.value("b") == "new"
+
+
+# ---------------------------------------------------------------- gadget failures
+
+
+def plus(**sum_contact: Any) -> Network:
+    """``total = a + b`` through the built-in ``add`` gadget, in a group named ``plus``."""
+    return Network(
+        {
+            "groups": [{"id": "plus", "gadget": "add"}],
+            "contacts": [
+                {"id": "a"},
+                {"id": "b"},
+                {"id": "plus.a", "group": "plus", "name": "a", "boundary": "input"},
+                {"id": "plus.b", "group": "plus", "name": "b", "boundary": "input"},
+                {"id": "plus.sum", "group": "plus", "name": "sum", "boundary": "output"}
+                | sum_contact,
+            ],
+            "wires": [
+                {"from": "a", "to": "plus.a", "type": "directed"},
+                {"from": "b", "to": "plus.b", "type": "directed"},
+            ],
+        }
+    )
+
+
+def test_an_unusable_input_is_recorded_field_by_field_counted_and_cleared_by_a_good_run() -> None:
+    net = plus()
+    first = net.update_many({"a": "x", "b": 2})
+    failure = GadgetFailure(
+        group="plus",
+        gadget="add",
+        error="UnusableInput: add: port 'a' got a string ('x'); it computes with a number or "
+        "an interval",
+        inputs={"a": "x", "b": 2},
+        outputs=("plus.sum",),
+        port="a",
+        kind="a string",
+    )
+    assert first.failures == (failure,) and not first.ok
+    assert net.failures == {"plus.sum": failure} and net.contact("plus.sum").failure == failure
+    assert net.failure_counts == {"add": 1} and net.value("plus.sum") is ABSENT
+    net.update_contact("a", "y")
+    assert net.failure_counts == {"add": 2}
+    good = net.update_contact("a", 1)
+    assert good.failures == () and good.ok
+    assert net.failures == {} and net.contact("plus.sum").failure is None
+    assert net.value("plus.sum") == 3 and net.failure_counts == {"add": 2}
+
+
+def test_a_gadget_that_raises_is_recorded_with_its_error_and_no_port() -> None:
+    boom = Gadget(
+        id="test-records-boom",
+        inputs=("x",),
+        outputs=("y", "z"),
+        body=lambda ins: {"y": 1, "z": ins["x"] // 0},
+    )
+    register_gadget(boom, replace=True)
+    try:
+        spec = {
+            "groups": [{"id": "g", "gadget": "test-records-boom"}],
+            "contacts": [
+                {"id": "g.x", "group": "g", "name": "x", "boundary": "input"},
+                {"id": "g.y", "group": "g", "name": "y", "boundary": "output"},
+                {"id": "g.z", "group": "g", "name": "z", "boundary": "output"},
+            ],
+        }
+        net = Network(spec)
+        r = net.update_contact("g.x", 3)
+        expected = GadgetFailure(
+            group="g",
+            gadget="test-records-boom",
+            error="ZeroDivisionError: integer division or modulo by zero",
+            inputs={"x": 3},
+            outputs=("g.y", "g.z"),
+            port=None,
+            kind=None,
+        )
+        assert r.failures == (expected,)
+        assert net.failures == {"g.y": expected, "g.z": expected}
+        assert net.values() == {"g.x": 3} and r.changed == {"g.x": 3}
+        assert net.failure_counts == {"test-records-boom": 1}
+    finally:
+        gadgets.unregister("test-records-boom")
+
+
+def test_a_gadget_output_of_the_wrong_kind_for_a_merge_output_is_a_contradiction() -> None:
+    net = plus(lattice="grow-set")
+    r = net.update_many({"a": 5, "b": 5})
+    premise = max(net.stamp("plus.a"), net.stamp("plus.b"))
+    record = ContradictionRecord(
+        contact="plus.sum",
+        reason="number from gadget:plus is not a value of the grow-set lattice (grow-set "
+        "needs a list of elements, got 10)",
+        current=ABSENT,
+        incoming=10,
+        source="gadget:plus",
+        stamp=premise,
+    )
+    assert r.contradictions == (record,) and r.failures == ()
+    assert net.contradictions == {"plus.sum": record}
+    assert net.value("plus.sum") is ABSENT and net.stamp("plus.sum") == Stamp(0, "")
+
+
+def test_a_gadget_output_carries_its_newest_input_stamp_or_steps_past_its_own() -> None:
+    net = plus()
+    net.apply([("a", 1, Stamp(10, "p1")), ("b", 2, Stamp(20, "p2"))])
+    assert (net.value("plus.sum"), net.stamp("plus.sum")) == (3, Stamp(20, "p2"))
+    net.apply([("plus.sum", 99, Stamp(50, "p3"))])  # a newer write to the output itself
+    r = net.apply([("a", 7, Stamp(30, "p4"))])  # older than the output: the result steps past
+    assert (net.value("plus.sum"), net.stamp("plus.sum")) == (9, Stamp(51, "p4"))
+    assert r.changed == {"a": 7, "plus.a": 7, "plus.sum": 9}
+    assert net.clock.tick() > Stamp(51, "p4")
+
+
+def test_a_run_stopped_by_its_budget_reports_the_steps_and_what_was_still_changing() -> None:
+    inc = Gadget(
+        id="test-records-inc", inputs=("x",), outputs=("y",), body=lambda i: {"y": i["x"] + 1}
+    )
+    register_gadget(inc, replace=True)
+    try:
+        spec = {
+            "groups": [{"id": "g", "gadget": "test-records-inc"}],
+            "contacts": [
+                {"id": "level", "lattice": "max"},
+                {"id": "g.x", "group": "g", "name": "x", "boundary": "input", "lattice": "max"},
+                {"id": "g.y", "group": "g", "name": "y", "boundary": "output", "lattice": "max"},
+            ],
+            "wires": [{"from": "level", "to": "g.x"}, {"from": "g.y", "to": "level"}],
+        }
+        assert Network(spec).step_budget == 10_000  # the floor for a small network
+        # stopped while wires were carrying g.y's value on, and while the gadget waited to run
+        for budget, unsettled, level in ((50, ("g.x", "g.y"), 12), (51, ("g.y",), 12)):
+            net = Network(spec, step_budget=budget)
+            r = net.update_contact("level", 0)
+            assert (r.steps, r.settled, r.unsettled) == (budget + 1, False, unsettled)
+            assert not r.ok and bool(r) and net.value("level") == level
+    finally:
+        gadgets.unregister("test-records-inc")
+    assert Network(chain(150)).step_budget == 15_000  # 100 steps per contact and gadget
+
+
+def chain(n: int) -> dict[str, Any]:
+    return {
+        "contacts": [{"id": f"c{i}"} for i in range(n)],
+        "wires": [{"from": f"c{i}", "to": f"c{i + 1}", "type": "directed"} for i in range(n - 1)],
+    }
+
+
+def test_wired_copies_of_a_value_that_lost_a_tie_follow_the_winner_down_the_chain() -> None:
+    # copies restored from storage are equal to the lost value, not the same object
+    stamp = Stamp(100, "p")
+    net = Network(chain(3), apply_initial=False)
+    net.restore([("c0", [1], stamp), ("c1", [1], stamp), ("c2", [1], stamp)])
+    r = net.apply([("c0", [2], stamp)])  # b"[2]" sorts after b"[1]": it wins the tie
+    assert r.changed == {"c0": [2], "c1": [2], "c2": [2]}
+    assert net.values() == {"c0": [2], "c1": [2], "c2": [2]}
+    assert {net.stamp(c) for c in ("c0", "c1", "c2")} == {stamp}
+
+
+def test_an_equal_stamp_tie_leaves_a_wired_contact_holding_some_other_value_alone() -> None:
+    stamp = Stamp(100, "p")
+    net = Network(chain(2))
+    net.apply([("c0", "a0", stamp)])
+    net.apply([("c1", "q", stamp)])  # c1's own replica value, at the same stamp
+    assert net.values() == {"c0": "a0", "c1": "q"}
+    r = net.apply([("c0", "z", stamp)])  # "z" beats "a0" and would beat "q", but c1 is no copy
+    assert r.changed == {"c0": "z"} and net.value("c1") == "q"
+
+
+def test_a_gadget_output_that_cannot_be_stored_fails_the_run_naming_the_port() -> None:
+    bad = Gadget(
+        id="test-records-bad",
+        inputs=("x",),
+        outputs=("y", "z"),
+        body=lambda i: {"z": 1, "y": [i["x"], {"k": "\ud800"}]},
+    )
+    register_gadget(bad, replace=True)
+    try:
+        net = Network(
+            {
+                "groups": [{"id": "g", "gadget": "test-records-bad"}],
+                "contacts": [
+                    {"id": "g.x", "group": "g", "name": "x", "boundary": "input"},
+                    {"id": "g.y", "group": "g", "name": "y", "boundary": "output"},
+                    {"id": "g.z", "group": "g", "name": "z", "boundary": "output"},
+                ],
+            }
+        )
+        r = net.update_contact("g.x", 3)
+        (failure,) = r.failures
+        assert failure.error == (
+            "ContentError: string contains the lone surrogate '\\ud800', which is not valid "
+            "Unicode text at <y>[1].k"
+        )
+        assert net.values() == {"g.x": 3}  # neither output is written, not even the good z
+    finally:
+        gadgets.unregister("test-records-bad")
+
+
+def test_a_gadget_with_no_inputs_runs_when_the_network_is_built_at_the_initial_stamp() -> None:
+    const = Gadget(id="test-records-const", inputs=(), outputs=("y",), body=lambda i: {"y": 7})
+    register_gadget(const, replace=True)
+    try:
+        net = Network(
+            {
+                "groups": [{"id": "g", "gadget": "test-records-const"}],
+                "contacts": [
+                    {"id": "g.y", "group": "g", "name": "y", "boundary": "output"},
+                    {"id": "out"},
+                ],
+                "wires": [{"from": "g.y", "to": "out"}],
+            }
+        )
+        assert net.initial_result.changed == {"g.y": 7, "out": 7}
+        assert net.stamp("g.y") == net.stamp("out") == INITIAL_STAMP
+    finally:
+        gadgets.unregister("test-records-const")
+
+
+def test_a_newer_stamp_on_the_same_content_is_touched_but_no_change() -> None:
+    net = network()
+    net.apply([("a", "z", Stamp(10, "p"))])
+    r = net.apply([("a", "z", Stamp(20, "p"))])  # replication and storage need the stamp
+    assert r.changes == () and bool(r)
+    assert r.touched == (["a", "b"], ["z", "z"], [Stamp(20, "p"), Stamp(20, "p")])
+
+
+def test_an_offer_that_loses_runs_nothing() -> None:
+    net = network()
+    net.restore([("a", "x", Stamp(10, "p")), ("b", "y", Stamp(5, "p"))])  # not settled
+    r = net.apply([("a", "old", Stamp(3, "p"))])
+    assert (r.steps, r.touched, bool(r)) == (0, ([], [], []), False)
+    assert (net.value("a"), net.value("b")) == ("x", "y")  # the refused offer carried nothing
