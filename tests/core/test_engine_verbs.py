@@ -1,0 +1,123 @@
+"""The network's public verbs, result by result: reading, listening, batching, restoring.
+
+Reading: ids sorted, membership, length, values with their stamps, an unknown id refused.
+Listening: every run that changed something reaches each listener once, a run that changed
+nothing reaches none, and unsubscribing stops only that listener. Batching: writes to one
+contact coalesce (a merge contact's by join, keeping both when they contradict; an
+accept-last contact's by the last), and ``flush`` applies them in one run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bassline import ABSENT, Network, Stamp, UnknownContact
+from bassline.engine import PropagationResult
+from bassline.lattices import GrowSet, ShrinkSet
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "contacts": [
+            {"id": "z"},
+            {"id": "a"},
+            {"id": "lone"},
+            {"id": "m", "lattice": "max"},
+            {"id": "s", "lattice": "shrink-set"},
+            {"id": "g", "lattice": "grow-set"},
+        ],
+        "wires": [{"from": "z", "to": "a", "type": "directed"}],
+    }
+
+
+def test_reading_ids_values_and_stamps() -> None:
+    net = Network(spec(), node_id="n1")
+    assert net.contact_ids == ["a", "g", "lone", "m", "s", "z"] and len(net) == 6
+    assert "a" in net and "q" not in net and 5 not in net
+    net.apply([("z", "v", Stamp(9, "p")), ("m", 3, Stamp(4, "p"))])
+    assert net.values() == {"z": "v", "a": "v", "m": 3}
+    assert sorted(net.state()) == [
+        ("a", "v", Stamp(9, "p")),
+        ("m", 3, Stamp(4, "p")),
+        ("z", "v", Stamp(9, "p")),
+    ]
+    assert net.value("lone") is ABSENT and net.value("lone", "none") == "none"
+    assert net.value("a", "none") == "v"
+    state = net.contact("a")
+    assert (state.id, state.value, state.stamp) == ("a", "v", Stamp(9, "p"))
+    assert state.contradiction is None and state.failure is None
+    for unknown in ("zz", 5, ["a"]):
+        with pytest.raises(UnknownContact) as caught:
+            net.value(unknown)  # type: ignore[arg-type]
+        assert caught.value.contact == str(unknown)
+    with pytest.raises(UnknownContact) as caught:
+        net.update_contact("lonely", 1)
+    assert caught.value.suggestions == ("lone",)
+
+
+def test_every_run_that_changed_something_reaches_each_listener_once() -> None:
+    net = Network(spec())
+    first: list[PropagationResult] = []
+    second: list[PropagationResult] = []
+    stop_first = net.add_listener(first.append)
+    net.add_listener(second.append)
+    lone = net.update_contact("lone", 1)  # nothing reads "lone": a one-step run
+    wired = net.update_contact("z", 2)
+    batch = net.update_many({"m": 5, "g": [1]})
+    assert first == second == [lone, wired, batch]
+    assert [r.changed for r in first] == [
+        {"lone": 1},
+        {"z": 2, "a": 2},
+        {"m": 5, "g": GrowSet([1])},
+    ]
+    net.apply([("z", "old", Stamp(1, "p"))])  # older: changes nothing, reaches nobody
+    net.update_contact("m", 4)  # below the max: nothing changes
+    assert len(first) == len(second) == 3
+    stop_first()
+    last = net.update_contact("lone", 7)
+    assert len(first) == 3 and second[-1] is last
+
+
+def test_batched_writes_coalesce_per_contact_and_flush_in_one_run() -> None:
+    net = Network(spec())
+    net.submit("m", 3)
+    net.submit("m", 8)
+    net.submit("m", 5)  # below the join so far: the join stays
+    net.submit("z", "first")
+    net.submit("z", "last", via="cli")
+    net.submit("g", [1])
+    net.submit("g", [2])
+    net.submit("s", [1, 2])
+    net.submit("s", [3])  # contradicts [1, 2]: both are kept, the contradiction is reported
+    assert net.pending == 5 and net.values() == {}
+    r = net.flush()
+    assert net.pending == 0
+    assert net.values() == {
+        "m": 8,
+        "z": "last",
+        "a": "last",
+        "g": GrowSet([1, 2]),
+        "s": ShrinkSet([1, 2]),
+    }
+    assert [(c.contact, c.incoming) for c in r.contradictions] == [("s", [3])]
+    assert net.explain("z").premises()[0].via == "cli"
+    assert net.flush().changes == ()  # nothing left to apply
+
+
+def test_a_coalesced_write_carries_the_newest_stamp() -> None:
+    net = Network(spec())
+    net.submit("m", 8)
+    net.submit("m", 3)
+    newest = net.clock.tick()  # the next submit's stamp is newer than this one
+    net.submit("m", 1)
+    net.flush()
+    assert net.value("m") == 8 and net.stamp("m") > newest
+
+
+def test_restored_merge_content_is_a_value_of_its_lattice() -> None:
+    net = Network(spec(), apply_initial=False)
+    net.restore([("g", [2, 1], Stamp(5, "n")), ("m", 4, Stamp(6, "n"))])
+    assert net.value("g") == GrowSet([1, 2]) and type(net.value("g")) is GrowSet
+    assert net.update_contact("g", [1]).changes == ()  # joins with the restored set
