@@ -63,6 +63,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "engine-checks": (  # which content and stamps the engine accepts, and equal-stamp ties
         "bassline/engine/checks.py",
         [
+            "tests/core/test_engine_checks.py",
             "tests/core/test_engine.py",
             "tests/core/test_engine_records.py",
             "tests/core/test_absent.py",
@@ -72,6 +73,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "engine-network": (  # the public verbs: apply, update, submit/flush, restore
         "bassline/engine/network.py",
         [
+            "tests/core/test_engine_verbs.py",
+            "tests/core/test_engine_checks.py",
             "tests/core/test_engine.py",
             "tests/core/test_engine_records.py",
             "tests/core/test_provenance.py",

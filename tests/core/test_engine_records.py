@@ -16,7 +16,7 @@ from bassline.clock import INITIAL_STAMP, Stamp
 from bassline.engine import Network
 from bassline.engine.results import Change, ContradictionRecord, GadgetFailure
 from bassline.gadgets import gadgets
-from bassline.lattices.values import ShrinkSet
+from bassline.lattices.values import GrowSet, ShrinkSet
 from bassline.spec import parse_spec
 
 
@@ -201,6 +201,7 @@ def test_a_gadget_output_of_the_wrong_kind_for_a_merge_output_is_a_contradiction
         stamp=premise,
     )
     assert r.contradictions == (record,) and r.failures == ()
+    assert r.steps == 5  # a, b, the two wires into the group, the gadget: nothing after
     assert net.contradictions == {"plus.sum": record}
     assert net.value("plus.sum") is ABSENT and net.stamp("plus.sum") == Stamp(0, "")
 
@@ -335,3 +336,47 @@ def test_an_offer_that_loses_runs_nothing() -> None:
     r = net.apply([("a", "old", Stamp(3, "p"))])
     assert (r.steps, r.touched, bool(r)) == (0, ([], [], []), False)
     assert (net.value("a"), net.value("b")) == ("x", "y")  # the refused offer carried nothing
+
+
+def test_a_first_good_value_clears_the_contradiction_of_an_empty_merge_contact() -> None:
+    echo = Gadget(
+        id="test-records-echo", inputs=("x",), outputs=("y",), body=lambda i: {"y": i["x"]}
+    )
+    register_gadget(echo, replace=True)
+    try:
+        net = Network(
+            {
+                "groups": [{"id": "e", "gadget": "test-records-echo"}],
+                "contacts": [
+                    {"id": "e.x", "group": "e", "name": "x", "boundary": "input"},
+                    {
+                        "id": "e.y",
+                        "group": "e",
+                        "name": "y",
+                        "boundary": "output",
+                        "lattice": "max",
+                    },
+                ],
+            }
+        )
+        refused = net.update_contact("e.x", "abc")
+        assert [c.contact for c in refused.contradictions] == ["e.y"]
+        assert set(net.contradictions) == {"e.y"} and net.value("e.y") is ABSENT
+        good = net.update_contact("e.x", 5)
+        assert good.contradictions == () and net.contradictions == {}
+        assert net.contact("e.y").contradiction is None and net.value("e.y") == 5
+    finally:
+        gadgets.unregister("test-records-echo")
+
+
+def test_each_contribution_to_a_merge_contact_keeps_its_own_stamp() -> None:
+    net = Network({"contacts": [{"id": "s", "lattice": "grow-set"}]})
+    net.apply([("s", [1], Stamp(5, "p"))], source="peer")
+    net.apply([("s", [2], Stamp(3, "q"))], source="peer")  # older, but it adds 2
+    justification = net.explain("s").justification
+    assert justification is not None
+    assert [(c.value, c.stamp) for c in justification.contributions] == [
+        (GrowSet([1]), Stamp(5, "p")),
+        (GrowSet([2]), Stamp(3, "q")),
+    ]
+    assert net.stamp("s") == Stamp(6, "q")  # stepped past its own, so neighbours take it
