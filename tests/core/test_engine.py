@@ -664,11 +664,13 @@ async def test_change_stream_delivers_results_in_order() -> None:
             if len(received) == 2:
                 return
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume)
-        await anyio.lowlevel.checkpoint()
-        net.update_contact("c0", 1)
-        net.update_contact("c1", 2)
+    # a deadline, so that results that never arrive fail the test instead of hanging it
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.lowlevel.checkpoint()
+            net.update_contact("c0", 1)
+            net.update_contact("c1", 2)
     assert received == [{"c0": 1, "c1": 1}, {"c1": 2, "c0": 2}]
     stream.close()
 
