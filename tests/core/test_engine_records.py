@@ -380,3 +380,14 @@ def test_each_contribution_to_a_merge_contact_keeps_its_own_stamp() -> None:
         (GrowSet([2]), Stamp(3, "q")),
     ]
     assert net.stamp("s") == Stamp(6, "q")  # stepped past its own, so neighbours take it
+
+
+def test_a_gadget_reruns_when_a_value_written_to_its_port_changes_not_its_stamp() -> None:
+    net = plus()
+    net.apply([("plus.a", 1, Stamp(10, "p")), ("plus.b", 2, Stamp(11, "p"))])
+    assert (net.value("plus.sum"), net.stamp("plus.sum")) == (3, Stamp(11, "p"))
+    same = net.apply([("plus.a", 1, Stamp(20, "p"))])  # a newer stamp, the same value
+    assert same.touched == (["plus.a"], [1], [Stamp(20, "p")]) and same.steps == 1
+    assert net.stamp("plus.sum") == Stamp(11, "p")  # the sum was not recomputed
+    new = net.apply([("plus.a", 5, Stamp(21, "p"))])
+    assert new.touched == (["plus.a", "plus.sum"], [5, 7], [Stamp(21, "p"), Stamp(21, "p")])
