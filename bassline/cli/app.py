@@ -14,6 +14,7 @@ import typer
 
 from bassline.cli import (
     client_commands,
+    explain_commands,
     export_commands,
     node_commands,
     project_commands,
@@ -80,6 +81,7 @@ for _commands in (
     client_commands.commands,
     project_commands.commands,
     run_commands.commands,
+    explain_commands.commands,
     export_commands.commands,
     watch_node.commands,
 ):

@@ -31,7 +31,8 @@ commands = typer.Typer()
 """This module's commands (added to the ``bassline`` application by :mod:`bassline.cli.app`)."""
 
 
-def _parse_set(item: str) -> tuple[str, Any]:
+def parse_set(item: str) -> tuple[str, Any]:
+    """One ``--set CONTACT=JSON``: the contact and its content (the codec's JSON form)."""
     contact, sep, text = item.partition("=")
     if not sep or not contact:
         raise UserError(f"--set {item!r}: expected CONTACT=JSON, e.g. --set a=5")
@@ -164,7 +165,7 @@ def run(
     from them). With --watch it runs again whenever the spec file changes (with --json,
     one JSON document per line).
     """
-    sets = [_parse_set(item) for item in set_ or []]
+    sets = [parse_set(item) for item in set_ or []]
 
     def once() -> None:
         loaded = load_spec(spec)
