@@ -38,6 +38,7 @@ from bassline.storage import (
 from bassline.storage.toolkit import CheckedBatch, StorageBackend
 from bassline_storage_postgres import queries, snapshots
 from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
+from bassline_storage_postgres.claims import AdvisoryClaims
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
 from bassline_storage_postgres.migrate import (
@@ -109,6 +110,12 @@ class PostgresStorage(StorageBackend):
         """Bring the schema to head (see :func:`~bassline_storage_postgres.migrate`); the
         revision reached. Blocks; raises :class:`MigrationError`."""
         return run_migrations(self._config)
+
+    def group_claims(self, network: str, holder: str) -> AdvisoryClaims:
+        """A claim session on gadget groups of ``network`` for ``holder``: session-level
+        advisory locks on a connection of its own (see
+        :mod:`bassline_storage_postgres.claims`)."""
+        return AdvisoryClaims(self._config, network, holder)
 
     def stamp_schema(self, revision: str) -> str:
         """Record that the schema is at ``revision`` (see

@@ -125,6 +125,15 @@ def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:
     shown.append(
         f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
     )
+    owners = data.get("owners") or {}  # an older node has none
+    if owners:
+        shown.append(
+            "owners: "
+            + ", ".join(
+                f"{escape(g)} -> {escape(str(o['owner'] or 'nobody'))} ({escape(str(o['by']))})"
+                for g, o in sorted(owners.items())
+            )
+        )
     shown.append(
         f"health [{colour}]{health['status']}[/{colour}]"
         + "".join(f"\n  - {escape(r)}" for r in health["reasons"])

@@ -190,8 +190,8 @@ def start(
         typer.Option(
             "--groups",
             envvar="BASSLINE_GROUPS",
-            help="Comma-separated gadget groups this node runs "
-            "(default: those the spec's endpoints give it, or all).",
+            help="Comma-separated groups whose gadgets this node runs "
+            "(default: those the spec's endpoints give it, plus those they give no node).",
         ),
     ] = None,
     listen: Annotated[

@@ -24,7 +24,7 @@ from bassline.engine.results import (
     PropagationResult,
 )
 from bassline.engine.stream import ChangeStream
-from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_wiring
+from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
 from bassline.errors import ContentError, UnknownContact
 from bassline.lattices import Changed, Contradiction
 from bassline.plugins import closest
@@ -356,6 +356,33 @@ class Network(Propagator):
         """Propagate from every contact that has content (after a restore, say)."""
         seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
         return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
+
+    def set_run_groups(self, groups: Iterable[str]) -> PropagationResult:
+        """Run exactly the gadget groups in ``groups`` from now on (ownership moved).
+
+        A group no longer run stops at once: no later run computes it. A group newly run
+        computes its outputs from the inputs the network holds now (it catches up) in the
+        run this returns; groups run before and after are left as they are.
+        :class:`ValueError` for an id that is not a gadget group of the spec.
+        """
+        wanted = frozenset(groups)
+        by_id = self.spec.group_by_id
+        bad = sorted(g for g in wanted if g not in by_id or not by_id[g].gadget)
+        if bad:
+            raise ValueError(
+                f"not gadget groups of network {self.spec.id!r}: {', '.join(map(repr, bad))}"
+            )
+        added = wanted - self.run_groups
+        if wanted == self.run_groups:
+            return PropagationResult()
+        wiring = compile_gadgets(self.spec, self._index, wanted)
+        self.run_groups = wiring.run_groups
+        self._gadgets = wiring.gadgets
+        self._feeds = wiring.feeds
+        seeds = [k for k, inst in enumerate(self._gadgets) if inst.group in added]
+        if not seeds:
+            return PropagationResult()
+        return self._propagate(deque(), {}, [], _touched_gadgets=seeds)
 
     def restore(self, items: Iterable[tuple[str, Content, Stamp]]) -> None:
         """Set contents and stamps directly (recovery from storage), without propagating.

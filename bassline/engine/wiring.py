@@ -10,7 +10,15 @@ from bassline.gadgets import Gadget, get_gadget
 from bassline.lattices import Lattice, get_lattice
 from bassline.spec import Bassline, BlendMode, WireType
 
-__all__ = ["ACCEPT_LAST", "MERGE", "GadgetInstance", "Wiring", "compile_wiring"]
+__all__ = [
+    "ACCEPT_LAST",
+    "MERGE",
+    "GadgetInstance",
+    "GadgetWiring",
+    "Wiring",
+    "compile_gadgets",
+    "compile_wiring",
+]
 
 ACCEPT_LAST = 0
 """A contact's kind: newest stamp wins."""
@@ -68,13 +76,39 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
         adjacency[a].append(b)
         if w.type is WireType.BIDIRECTIONAL:
             adjacency[b].append(a)
+    gadgets = compile_gadgets(spec, index, run_groups)
+    return Wiring(
+        ids=ids,
+        index=index,
+        kind=kind,
+        lattice=lattice,
+        out=[tuple(dict.fromkeys(x)) for x in adjacency],
+        run_groups=gadgets.run_groups,
+        gadgets=gadgets.gadgets,
+        feeds=gadgets.feeds,
+    )
+
+
+@attrs.frozen
+class GadgetWiring:
+    """The gadget part of a :class:`Wiring`: what changes when the groups run change."""
+
+    run_groups: frozenset[str]
+    gadgets: list[GadgetInstance]
+    feeds: list[tuple[int, ...]]
+
+
+def compile_gadgets(
+    spec: Bassline, index: dict[str, int], run_groups: Iterable[str] | None
+) -> GadgetWiring:
+    """The instances of the gadget groups in ``run_groups`` (default all), indexed by port."""
     groups = (
         frozenset(g.id for g in spec.groups if g.gadget)
         if run_groups is None
         else frozenset(run_groups)
     )
     gadgets: list[GadgetInstance] = []
-    feeds: list[list[int]] = [[] for _ in range(n)]
+    feeds: list[list[int]] = [[] for _ in range(len(index))]
     for g in spec.groups:
         if not g.gadget or g.id not in groups:
             continue
@@ -91,13 +125,4 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
         gadgets.append(inst)
         for _, ci in inst.inputs:
             feeds[ci].append(k)
-    return Wiring(
-        ids=ids,
-        index=index,
-        kind=kind,
-        lattice=lattice,
-        out=[tuple(dict.fromkeys(x)) for x in adjacency],
-        run_groups=groups,
-        gadgets=gadgets,
-        feeds=[tuple(f) for f in feeds],
-    )
+    return GadgetWiring(groups, gadgets, [tuple(f) for f in feeds])

@@ -84,7 +84,10 @@ class BasslineNetwork:
                 await net.update_contact("a", 5)
 
     ``storage`` (open, not owned) or ``runtime`` (entered, not owned) may be injected;
-    without either, an in-memory storage is used. ``secret`` is the shared cluster
+    without either, an in-memory storage is used. On a storage that can decide group
+    ownership (PostgreSQL), the gadget groups the endpoints assign to no node are run by
+    one process at a time; ``claim_interval`` is how often a process waiting for one
+    tries to take it (see ``docs/network.md``). ``secret`` is the shared cluster
     secret (at least 16 bytes); without one, only nodes without one can connect.
     """
 
@@ -103,6 +106,7 @@ class BasslineNetwork:
         ssl_context: ssl.SSLContext | None = None,
         durability: str = "durable",
         replace_spec: bool = False,
+        claim_interval: float = 1.0,
     ) -> None:
         if not isinstance(node_id, str) or not node_id or len(node_id) > 200:
             raise ValueError("node_id must be a non-empty string of at most 200 characters")
@@ -114,6 +118,7 @@ class BasslineNetwork:
         self.ssl_context = ssl_context
         self.durability = durability
         self.replace_spec = replace_spec
+        self.claim_interval = claim_interval
         self.advertise_url: str | None = None
         if advertise_url is not None:
             self.advertise_url = parse_node_url(advertise_url).ws
@@ -166,8 +171,11 @@ class BasslineNetwork:
     ) -> None:
         """Load the Bassline, start its runtime (recovering stored contents), and dial peers.
 
-        ``groups`` are the gadget groups this node runs; by default the groups the
-        Bassline's endpoints assign to this node, or every gadget group when none are.
+        ``groups`` are the groups whose gadgets this node runs (a group stands for every
+        gadget group in it); by default the gadget groups the Bassline's endpoints assign
+        to this node plus every gadget group they assign to no node. A group the endpoints
+        assign to another node is never run here (:class:`~bassline.errors.SpecError`
+        if ``groups`` names one).
         """
         if self._closing:
             raise RuntimeError("the node is closed")
@@ -192,6 +200,8 @@ class BasslineNetwork:
                 storage,
                 node_id=self.node_id,
                 run_groups=run,
+                claim_groups=[g for g in run if g not in spec.assignments],
+                claim_interval=self.claim_interval,
                 durability=self.durability,
                 replace_spec=self.replace_spec,
             )
@@ -221,19 +231,37 @@ class BasslineNetwork:
             dialer.add_target(peer.url if isinstance(peer, Endpoint) else peer, learned=False)
 
     def _choose_groups(self, spec: Bassline, groups: Iterable[str] | None) -> list[str]:
+        """The gadget groups this node runs (see :meth:`join_network`)."""
+        assigned = spec.assignments
         if groups is None:
-            mine = [g for g, e in spec.endpoints.items() if e.node == self.node_id]
-            return mine or [g.id for g in spec.groups if g.gadget]
-        chosen = list(groups)
-        unknown = [g for g in chosen if g not in spec.group_by_id]
-        if unknown:
-            raise SpecError(
-                [
-                    SpecProblem("groups", f"unknown group {g!r} in Bassline {spec.id!r}")
-                    for g in unknown
-                ]
+            return sorted(
+                g.id
+                for g in spec.groups
+                if g.gadget and assigned.get(g.id, self.node_id) == self.node_id
             )
-        return chosen
+        chosen = list(groups)
+        problems = [
+            SpecProblem("groups", f"unknown group {g!r} in Bassline {spec.id!r}")
+            for g in chosen
+            if g not in spec.group_by_id
+        ]
+        if problems:
+            raise SpecError(problems)
+        run = sorted({gadget for g in chosen for gadget in spec.gadget_groups_in(g)})
+        for g in run:
+            owner = assigned.get(g, self.node_id)
+            if owner != self.node_id:
+                problems.append(
+                    SpecProblem(
+                        "groups",
+                        f"gadget group {g!r} is assigned to node {owner!r} by the "
+                        f"Bassline's endpoints; node {self.node_id!r} may not run it "
+                        "(a group's gadgets run in one process)",
+                    )
+                )
+        if problems:
+            raise SpecError(problems)
+        return run
 
     def _require(self) -> Runtime:
         if self.runtime is None:
@@ -439,7 +467,8 @@ class BasslineNetwork:
                 "version": runtime.spec.version,
                 "hash": self.spec_hash,
             },
-            "groups": sorted(self.groups),
+            "groups": sorted(runtime.run_groups),
+            "owners": self.owners(),
             "url": self.advertise_url,
             "digest": self.digest(),
             "contacts": {"total": len(runtime.spec.contacts), "with_content": len(self.values())},
@@ -464,6 +493,29 @@ class BasslineNetwork:
             "gadget_failures": dict(runtime.failure_counts),
         }
 
+    def owners(self) -> dict[str, dict[str, str | None]]:
+        """Who runs each gadget group, as this node knows it: ``{"owner": node id or
+        None, "by": how}``. ``by`` is ``"endpoints"`` (the Bassline assigns it),
+        ``"database"`` (processes sharing this node's database take turns; ``owner`` is
+        the holder at the last claim round, None when nobody holds it) or ``"local"``
+        (unassigned and not shared: ``owner`` is this node if it runs it, else None)."""
+        runtime = self._require()
+        spec = runtime.spec
+        assigned = spec.assignments
+        shared = runtime.group_owners()
+        running = runtime.run_groups
+        out: dict[str, dict[str, str | None]] = {}
+        for g in spec.groups:
+            if not g.gadget:
+                continue
+            if g.id in assigned:
+                out[g.id] = {"owner": assigned[g.id], "by": "endpoints"}
+            elif g.id in shared:
+                out[g.id] = {"owner": shared[g.id], "by": "database"}
+            else:
+                out[g.id] = {"owner": self.node_id if g.id in running else None, "by": "local"}
+        return out
+
     def prometheus(self) -> str:
         """Gossip metrics plus the runtime's, in Prometheus text format."""
         sessions = self._membership.sessions
@@ -485,6 +537,7 @@ class BasslineNetwork:
         if self.runtime is not None:
             text += self.runtime.prometheus()
             text += _gadget_failures_text(self.runtime.failure_counts)
+            text += _running_text(self.runtime.spec, self.runtime.run_groups)
         return text
 
 
@@ -497,4 +550,19 @@ def _gadget_failures_text(counts: Mapping[str, int]) -> str:
     ]
     samples = sorted(counts.items()) or [("none", 0)]
     lines += [f'{name}{{gadget="{label_value(g)}"}} {n}' for g, n in samples]
+    return "\n".join(lines) + "\n"
+
+
+def _running_text(spec: Bassline, running: frozenset[str]) -> str:
+    """``bassline_gadget_group_running{group}``: 1 for each gadget group this process runs."""
+    name = "bassline_gadget_group_running"
+    lines = [
+        f"# HELP {name} 1 if this process runs the gadget group now, else 0.",
+        f"# TYPE {name} gauge",
+    ]
+    lines += [
+        f'{name}{{group="{label_value(g.id)}"}} {int(g.id in running)}'
+        for g in spec.groups
+        if g.gadget
+    ]
     return "\n".join(lines) + "\n"

@@ -42,6 +42,16 @@ class Runtime(Protocol):
         ...
 
     @property
+    def run_groups(self) -> frozenset[str]:
+        """The gadget groups this runtime runs now."""
+        ...
+
+    def group_owners(self) -> Mapping[str, str | None]:
+        """Who runs each gadget group this runtime takes turns on with other processes
+        (None: nobody); empty when it takes turns on none."""
+        ...
+
+    @property
     def queue_depth(self) -> int:
         """Changes waiting to be stored (0 without storage)."""
         ...

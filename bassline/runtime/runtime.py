@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -10,26 +11,30 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
+from returns.result import Success
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine import Network, PropagationResult
-from bassline.errors import PersistenceError, StorageUnavailable
+from bassline.errors import ContentError, PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
 from bassline.runtime.flusher import Flusher
 from bassline.runtime.metrics import RuntimeMetrics
+from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import StorageQueue
 from bassline.runtime.recovery import SpecMismatch, persist_error, recover
 from bassline.runtime.view import EngineView
-from bassline.spec import Bassline, load_spec
+from bassline.spec import Bassline, Boundary, load_spec
 from bassline.storage import NetworkStorage, PooledStorage, PoolStats
+from bassline.storage.abilities import ClaimsGroups, GroupClaims
 
 __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
 
 _D = TypeVar("_D")
+log = logging.getLogger("bassline.runtime")
 
 YIELD_EVERY = 64
 """A buffered writer lets other tasks run at least once per this many updates."""
@@ -82,6 +87,8 @@ class StorageBackedRuntime(EngineView):
         run_groups: Iterable[str] | None = None,
         step_budget: int | None = None,
         seed: int | None = None,
+        claim_groups: Iterable[str] | None = None,
+        claim_interval: float = 1.0,
     ) -> None:
         self.spec = load_spec(spec)
         self.storage = storage
@@ -96,8 +103,22 @@ class StorageBackedRuntime(EngineView):
         self.replace_spec = replace_spec
         self.metrics_data = RuntimeMetrics()
         self._update_latency = self.metrics_data.window("update")
+        self.node_id = node_id
+        gadget_groups = frozenset(g.id for g in self.spec.groups if g.gadget)
+        runs = gadget_groups if run_groups is None else frozenset(run_groups)
+        claimable = frozenset(claim_groups) if claim_groups is not None else frozenset()
+        if isinstance(storage, ClaimsGroups):
+            if claim_groups is None and run_groups is None:
+                claimable = gadget_groups
+        else:  # nothing to take turns through: a process runs everything it is given
+            runs, claimable = runs | claimable, frozenset()
+        self._fixed_groups = runs - claimable
+        self._claimable = claimable
+        self._claim_interval = claim_interval
+        self.ownership: GroupOwnership | None = None
+        """How this runtime takes turns on its claimable groups (None without any)."""
         self.network = Network(
-            self.spec, node_id=node_id, run_groups=run_groups, step_budget=step_budget
+            self.spec, node_id=node_id, run_groups=self._fixed_groups, step_budget=step_budget
         )
         self._engine_update = self.network.update_contact
         self._group_of = {c.id: c.group for c in self.spec.contacts}
@@ -138,9 +159,61 @@ class StorageBackedRuntime(EngineView):
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._flusher.run)
-        if self._queue.pending:
-            await self.flush()
+        try:
+            if self._queue.pending:
+                await self.flush()
+            if self._claimable and isinstance(self.storage, ClaimsGroups):
+                claims = self.storage.group_claims(self.spec.id, self.node_id)
+                self.ownership = GroupOwnership(
+                    claims, self._claimable, self._claim_interval, self._hold
+                )
+                await self._task_group.start(self._own, claims)
+        except BaseException:
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            self._task_group = None
+            raise
         return self
+
+    async def _own(
+        self, claims: GroupClaims, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        assert self.ownership is not None
+        async with claims:
+            try:
+                await self.ownership.run(task_status=task_status)
+            finally:
+                self.network.set_run_groups(self._fixed_groups)  # the session is gone
+
+    async def _hold(self, held: frozenset[str]) -> None:
+        """Run the fixed groups plus ``held``: stop a lost group at once; catch a gained
+        one up (its inputs as storage has them, then its outputs from them)."""
+        gained = held - self.network.run_groups
+        if not gained:
+            self.network.set_run_groups(self._fixed_groups | held)
+            return
+        self.network.set_run_groups(self.network.run_groups & (self._fixed_groups | held))
+        items = []
+        for group in sorted(gained):
+            for c in self.spec.contacts_of(group):
+                if c.boundary is None or c.boundary is Boundary.OUTPUT:
+                    continue
+                loaded = await self.storage.load_contact_content(self.spec.id, group, c.id)
+                if isinstance(loaded, Success):
+                    record = loaded.unwrap()
+                    items.append((c.id, record.value, record.stamp))
+        if items:
+            try:
+                self.network.apply(items, source="storage")
+            except (ContentError, ValueError) as exc:
+                log.warning("catching up gadget groups %s: %s", ", ".join(sorted(gained)), exc)
+        self.network.set_run_groups(self._fixed_groups | held)
+        try:
+            await self.flush()
+        except PersistenceError as exc:
+            log.warning(
+                "storing the outputs of gadget groups %s: %s", ", ".join(sorted(gained)), exc
+            )
 
     async def __aexit__(
         self,
@@ -369,6 +442,15 @@ class StorageBackedRuntime(EngineView):
         self.metrics_data.set_depth(len(self._queue))
         return self.metrics_data.prometheus(self._breaker_info(), self.pool_stats())
 
+    def group_owners(self) -> dict[str, str | None]:
+        """Who runs each gadget group this runtime takes turns on with other processes
+        through its storage, as of the last claim round (None: nobody); ``{}`` when it
+        takes turns on none (every group it was given runs here)."""
+        own = self.ownership
+        if own is None:
+            return {}
+        return {g: own.holders.get(g) for g in sorted(own.groups)}
+
     @property
     def queue_depth(self) -> int:
         """Contacts waiting to be written."""
@@ -398,6 +480,9 @@ class StorageBackedRuntime(EngineView):
         unreported = self._flusher.unreported
         if unreported is not None:
             reasons.append(f"unreported storage failure: {unreported}")
+        own = self.ownership
+        if own is not None and own.error is not None:
+            reasons.append(f"cannot claim gadget groups: {own.error.message}")
         return RuntimeHealth(
             status="degraded" if reasons else "ok",
             reasons=tuple(reasons),

@@ -32,6 +32,11 @@ class EngineView:
 
     # ---------------------------------------------------------------- reading
 
+    @property
+    def run_groups(self) -> frozenset[str]:
+        """The gadget groups this runtime runs now."""
+        return self.network.run_groups
+
     def __contains__(self, contact_id: object) -> bool:
         """Whether the Bassline has this contact."""
         return contact_id in self.network

@@ -169,6 +169,40 @@ class Bassline:
         """The direct subgroups of one group, in the spec's order (indexed on first use)."""
         return list(self._children_by_group.get(group_id, ()))
 
+    @cached_property
+    def assignments(self) -> dict[str, str]:
+        """The node ``endpoints`` assign each gadget group to, by gadget group id.
+
+        A gadget group is assigned by its own endpoint, else by the endpoint of its
+        nearest ancestor that has one (an endpoint may name a part instance or any
+        container). Gadget groups no endpoint covers are absent: they are unassigned.
+        """
+        if not self.endpoints:
+            return {}
+        by_id = self.group_by_id
+        out: dict[str, str] = {}
+        for g in self.groups:
+            if not g.gadget:
+                continue
+            at: str | None = g.id
+            seen: set[str] = set()
+            while at is not None and at not in seen:
+                seen.add(at)
+                endpoint = self.endpoints.get(at)
+                if endpoint is not None:
+                    out[g.id] = endpoint.node
+                    break
+                parent = by_id.get(at)
+                at = parent.parent if parent is not None else None
+                if at is None and ROOT_GROUP not in seen:
+                    at = ROOT_GROUP  # a group without a parent hangs below root
+        return out
+
+    def gadget_groups_in(self, group_id: str) -> list[str]:
+        """The gadget groups among ``group_id`` and every group below it, sorted."""
+        by_id = self.group_by_id
+        return sorted(g for g in self.descendants(group_id) if g in by_id and by_id[g].gadget)
+
     def descendants(self, group_id: str) -> set[str]:
         """A group and every group below it."""
         out = {group_id}

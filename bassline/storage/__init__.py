@@ -5,7 +5,10 @@ optional abilities are the small protocols of :mod:`bassline.storage.abilities`.
 """
 
 from bassline.storage.abilities import (
+    Claims,
+    ClaimsGroups,
     CreatesOnOpen,
+    GroupClaims,
     HashesSpecs,
     MigratesSchema,
     OpensReadOnly,
@@ -43,9 +46,12 @@ from bassline.storage.spec_hash import stored_spec_hash
 __all__ = [
     "Batch",
     "Capabilities",
+    "Claims",
+    "ClaimsGroups",
     "ContentRecord",
     "CreatesOnOpen",
     "ErrorCode",
+    "GroupClaims",
     "GroupQuery",
     "GroupRecord",
     "HashesSpecs",

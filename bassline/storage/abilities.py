@@ -13,6 +13,9 @@ wraps declares, so wrapping a storage never changes which code runs.
 - :class:`RepairsStore`: damage discarded by ``bassline storage repair`` (fs).
 - :class:`CreatesOnOpen`: opening creates a missing store unless told otherwise (fs).
 - :class:`OpensReadOnly`: can be opened so that opening changes nothing (fs).
+- :class:`ClaimsGroups`: processes sharing the store take turns running each gadget
+  group, one at a time (PostgreSQL: session advisory locks). Without it a process runs
+  every group it is given.
 
 The abilities of an unopened storage (migrate, repair, the opening variants) are what
 the command line uses before or instead of opening it.
@@ -20,12 +23,18 @@ the command line uses before or instead of opening it.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
+
+import attrs
 
 from bassline.storage.protocol import NetworkStorage, PooledStorage, StorageResult
 
 __all__ = [
+    "Claims",
+    "ClaimsGroups",
     "CreatesOnOpen",
+    "GroupClaims",
     "HashesSpecs",
     "MigratesSchema",
     "OpensReadOnly",
@@ -78,3 +87,49 @@ class OpensReadOnly(Protocol):
     def read_only(self) -> NetworkStorage:
         """An unopened copy that changes nothing when opened and refuses every write; the
         storage itself when the user set the read-only option explicitly."""
+
+
+@attrs.frozen
+class Claims:
+    """What one claim round found: the groups this session holds, and who holds each."""
+
+    held: frozenset[str]
+    """The groups the claiming session holds now."""
+    holders: Mapping[str, str] = attrs.field(factory=dict)
+    """The holder's name for each group asked about that some live session holds."""
+
+
+class GroupClaims(Protocol):
+    """One live session holding groups for one process (see :class:`ClaimsGroups`).
+
+    A claim is held as long as the session lives and is released when the session ends
+    (closed, or its process gone). Used by one task at a time; an async context manager.
+    """
+
+    @property
+    def held(self) -> frozenset[str]:
+        """The groups held now (empty once the session is lost)."""
+
+    async def claim(self, groups: Collection[str]) -> StorageResult[Claims]:
+        """Take each of ``groups`` no live session holds, without waiting; release held
+        groups not in ``groups``. Opens a new session when there is none (the old one's
+        claims are gone). A failure (CONNECTION when the session is lost) holds nothing."""
+
+    async def wait_lost(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True as soon as the session is found lost (then
+        nothing is held), False when the time is up with the session alive."""
+
+    async def __aenter__(self) -> GroupClaims: ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """End the session, releasing every claim. Never raises."""
+
+
+@runtime_checkable
+class ClaimsGroups(Protocol):
+    """Processes sharing the store can decide, through it, which one runs each gadget
+    group (PostgreSQL: session-level advisory locks on a connection of their own)."""
+
+    def group_claims(self, network: str, holder: str) -> GroupClaims:
+        """A claim session for ``network``'s groups in the name of ``holder`` (shown to
+        other processes as the groups' owner); open it with ``async with``."""

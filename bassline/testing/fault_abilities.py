@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bassline.storage import (
+    ClaimsGroups,
     CreatesOnOpen,
+    GroupClaims,
     HashesSpecs,
     MigratesSchema,
     NetworkStorage,
@@ -24,6 +26,7 @@ from bassline.storage import (
 
 __all__ = [
     "PASS_THROUGH",
+    "PassClaims",
     "PassExisting",
     "PassHash",
     "PassMigrate",
@@ -104,6 +107,17 @@ class PassReadOnly:
         return self._wrap(self._inner.read_only())
 
 
+class PassClaims:
+    """Passes :class:`~bassline.storage.ClaimsGroups` through (never faulted)."""
+
+    _inner: Any
+
+    def group_claims(self, network: str, holder: str) -> GroupClaims:
+        """The wrapped storage's claim session."""
+        claims: GroupClaims = self._inner.group_claims(network, holder)
+        return claims
+
+
 PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (HashesSpecs, PassHash),
     (PooledStorage, PassPool),
@@ -111,5 +125,6 @@ PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (RepairsStore, PassRepair),
     (CreatesOnOpen, PassExisting),
     (OpensReadOnly, PassReadOnly),
+    (ClaimsGroups, PassClaims),
 )
 """Each optional ability and the mixin that passes it through."""

@@ -52,6 +52,13 @@ class PlainRuntime:
     def failure_counts(self) -> Mapping[str, int]:
         return self._engine.failure_counts
 
+    @property
+    def run_groups(self) -> frozenset[str]:
+        return self._engine.run_groups
+
+    def group_owners(self) -> Mapping[str, str | None]:
+        return {}
+
     def __contains__(self, contact_id: object) -> bool:
         return contact_id in self._engine
 

@@ -10,6 +10,7 @@ from returns.result import Failure, Result, Success
 
 from bassline.clock import Stamp
 from bassline.storage import (
+    ClaimsGroups,
     ContentRecord,
     CreatesOnOpen,
     ErrorCode,
@@ -241,6 +242,7 @@ _ABILITIES = (
     RepairsStore,
     CreatesOnOpen,
     OpensReadOnly,
+    ClaimsGroups,
 )
 
 
