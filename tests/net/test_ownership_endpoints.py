@@ -109,3 +109,22 @@ async def test_unassigned_groups_run_on_every_node_that_is_not_told_otherwise() 
         }
         await by.update_many({"doubler.a": 1, "doubler.b": 2})
         assert by.value("doubler.sum") == 3
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "message"),
+    [
+        ({"ghost": {"node": "n1"}}, "$.endpoints.ghost: unknown group 'ghost'"),
+        ({"adder": {"node": ""}}, "$.endpoints.adder.node: id must not be empty"),
+        ({"adder": {}}, "$.endpoints.adder.node: expected a string id, got null"),
+        ({"adder": "n1"}, "$.endpoints.adder: expected an object with 'node' and 'url'"),
+    ],
+)
+def test_an_endpoint_naming_no_group_or_no_node_is_refused_at_spec_load(
+    endpoints: dict[str, Any], message: str
+) -> None:
+    data = owned_calculator().to_dict()
+    data["endpoints"] = endpoints
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    assert message in str(caught.value)
