@@ -391,3 +391,71 @@ def test_a_gadget_reruns_when_a_value_written_to_its_port_changes_not_its_stamp(
     assert net.stamp("plus.sum") == Stamp(11, "p")  # the sum was not recomputed
     new = net.apply([("plus.a", 5, Stamp(21, "p"))])
     assert new.touched == (["plus.a", "plus.sum"], [5, 7], [Stamp(21, "p"), Stamp(21, "p")])
+
+
+def test_a_run_stopped_by_its_budget_still_reports_what_it_met_before() -> None:
+    inc = Gadget(
+        id="test-records-up", inputs=("x",), outputs=("y",), body=lambda i: {"y": i["x"] + 1}
+    )
+    fail = Gadget(
+        id="test-records-fail", inputs=("x",), outputs=("y",), body=lambda i: {"y": 1 // 0}
+    )
+    register_gadget(inc, replace=True)
+    register_gadget(fail, replace=True)
+    try:
+        spec = {
+            "groups": [
+                {"id": "f", "gadget": "test-records-fail"},
+                {"id": "g", "gadget": "test-records-up"},
+            ],
+            "contacts": [
+                {"id": "level", "lattice": "max"},
+                {"id": "s", "lattice": "shrink-set", "content": [1]},
+                {"id": "g.x", "group": "g", "name": "x", "boundary": "input", "lattice": "max"},
+                {"id": "g.y", "group": "g", "name": "y", "boundary": "output", "lattice": "max"},
+                {"id": "f.x", "group": "f", "name": "x", "boundary": "input"},
+                {"id": "f.y", "group": "f", "name": "y", "boundary": "output"},
+            ],
+            "wires": [
+                {"from": "level", "to": "g.x"},
+                {"from": "g.y", "to": "level"},
+                {"from": "level", "to": "f.x"},
+            ],
+        }
+        # stopped before a gadget ran (46) and while wires carried values on (49)
+        for budget, unsettled in ((46, ("f.y", "g.y")), (49, ("level",))):
+            net = Network(spec, step_budget=budget)
+            r = net.update_many({"s": [2], "level": 0})
+            assert (r.settled, r.unsettled) == (False, unsettled)
+            assert [c.contact for c in r.contradictions] == ["s"]
+            assert r.failures and {f.gadget for f in r.failures} == {"test-records-fail"}
+    finally:
+        gadgets.unregister("test-records-up")
+        gadgets.unregister("test-records-fail")
+
+
+def test_an_echo_of_null_is_no_change_and_does_not_rerun_the_gadget_it_feeds() -> None:
+    echo = Gadget(
+        id="test-records-null", inputs=("x",), outputs=("y",), body=lambda i: {"y": i["x"]}
+    )
+    register_gadget(echo, replace=True)
+    try:
+        net = Network(
+            {
+                "groups": [{"id": "e", "gadget": "test-records-null"}],
+                "contacts": [
+                    {"id": "src"},
+                    {"id": "e.x", "group": "e", "name": "x", "boundary": "input"},
+                    {"id": "e.y", "group": "e", "name": "y", "boundary": "output"},
+                ],
+                "wires": [{"from": "src", "to": "e.x"}],
+            }
+        )
+        net.update_contact("src", None)
+        first = net.stamp("e.y")
+        again = net.update_contact("src", None)  # the same null, newer: e.x only restamped
+        assert again.touched[0] == ["src", "e.x"] and again.changes == ()
+        assert net.values() == {"src": None, "e.x": None, "e.y": None}
+        assert net.stamp("e.y") == first
+    finally:
+        gadgets.unregister("test-records-null")
