@@ -459,3 +459,37 @@ def test_an_echo_of_null_is_no_change_and_does_not_rerun_the_gadget_it_feeds() -
         assert net.stamp("e.y") == first
     finally:
         gadgets.unregister("test-records-null")
+
+
+def test_a_value_that_differs_only_in_its_json_reaches_the_gadget_it_feeds() -> None:
+    # 1 and true are equal in Python, but different content: each must rerun the gadget;
+    # an equal list (another object) is the same content and must not, nor 1.0 after 1
+    # (numbers compare by value)
+    echo = Gadget(
+        id="test-records-same", inputs=("x",), outputs=("y",), body=lambda i: {"y": i["x"]}
+    )
+    register_gadget(echo, replace=True)
+    try:
+        net = Network(
+            {
+                "groups": [{"id": "e", "gadget": "test-records-same"}],
+                "contacts": [
+                    {"id": "src"},
+                    {"id": "e.x", "group": "e", "name": "x", "boundary": "input"},
+                    {"id": "e.y", "group": "e", "name": "y", "boundary": "output"},
+                ],
+                "wires": [{"from": "src", "to": "e.x"}],
+            }
+        )
+        for value in (1, True, 1, True, [1, 2]):
+            net.update_contact("src", value)
+            out = net.value("e.y")
+            assert out == value and type(out) is type(value), (value, out)
+        before = net.stamp("e.y")
+        again = net.update_contact("src", [1, 2])  # equal, but not the same object
+        assert again.changes == () and net.stamp("e.y") == before
+        net.update_contact("src", 1)
+        before = net.stamp("e.y")
+        assert net.update_contact("src", 1.0).changes == () and net.stamp("e.y") == before
+    finally:
+        gadgets.unregister("test-records-same")
