@@ -132,8 +132,25 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "bassline/runtime/queue.py",
         ["tests/runtime/test_breaker_and_queue.py", "tests/runtime/test_runtime.py"],
     ),
-    "runtime": (
+    "runtime": (  # the write path: admission, durable waits, flush, health
         "bassline/runtime/runtime.py",
+        [
+            "tests/runtime/test_runtime.py",
+            "tests/runtime/test_runtime_outages.py",
+            "tests/runtime/test_runtime_yields.py",
+            "tests/runtime/test_metrics.py",
+        ],
+    ),
+    "runtime-flusher": (  # batches written, retried, requeued or dropped; the breaker fed
+        "bassline/runtime/flusher.py",
+        [
+            "tests/runtime/test_runtime.py",
+            "tests/runtime/test_runtime_outages.py",
+            "tests/runtime/test_breaker_and_queue.py",
+        ],
+    ),
+    "runtime-recovery": (  # opening on storage: spec check, contents restored, diff queued
+        "bassline/runtime/recovery.py",
         ["tests/runtime/test_runtime.py", "tests/runtime/test_runtime_outages.py"],
     ),
     "runtime-breaker": (
