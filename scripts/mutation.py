@@ -138,6 +138,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
             "tests/runtime/test_runtime_yields.py",
+            "tests/runtime/test_runtime_reports.py",
+            "tests/runtime/test_runtime_recovery.py",
             "tests/runtime/test_metrics.py",
         ],
     ),
@@ -146,18 +148,40 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         [
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
+            "tests/runtime/test_runtime_reports.py",
             "tests/runtime/test_breaker_and_queue.py",
         ],
     ),
     "runtime-recovery": (  # opening on storage: spec check, contents restored, diff queued
         "bassline/runtime/recovery.py",
-        ["tests/runtime/test_runtime.py", "tests/runtime/test_runtime_outages.py"],
+        [
+            "tests/runtime/test_runtime.py",
+            "tests/runtime/test_runtime_recovery.py",
+            "tests/runtime/test_runtime_outages.py",
+        ],
     ),
     "runtime-breaker": (
         "bassline/runtime/breaker.py",
         ["tests/runtime/test_breaker_and_queue.py"],
     ),
-    "gossip-peer": ("bassline/net/peer.py", ["tests/net/test_cluster.py"]),
+    "gossip-peer": (  # one link: digests, rewinds, pushing deltas, how a link ends
+        "bassline/net/peer.py",
+        [
+            "tests/net/test_cluster.py",
+            "tests/net/test_reports.py",
+            "tests/net/test_convergence_regressions.py",
+            "tests/net/test_storage_failures.py",
+        ],
+    ),
+    "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
+        "bassline/net/replicator.py",
+        [
+            "tests/net/test_cluster.py",
+            "tests/net/test_reports.py",
+            "tests/net/test_convergence_regressions.py",
+            "tests/net/test_storage_failures.py",
+        ],
+    ),
     "gossip-protocol": (
         "bassline/net/protocol.py",
         ["tests/net/test_protocol.py", "tests/net/test_protocol_messages.py"],

@@ -131,7 +131,6 @@ class Flusher:
                     metrics.batches += 1
                     metrics.flushed += len(chunk)
                     metrics.batch_sizes.add(len(chunk))
-                    metrics.coalesced = self.queue.coalesced
                     break
                 error = result.failure()
                 metrics.errors[error.code.value] += 1

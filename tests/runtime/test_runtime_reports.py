@@ -262,6 +262,7 @@ async def test_health_reports_a_queue_over_80_percent_of_its_bound(memory_url: s
             finally:
                 gate.release()  # a failed assertion must not stall the exit
 
+
 async def test_health_reports_a_write_storage_has_not_answered_within_the_retry_budget(
     memory_url: str,
 ) -> None:
