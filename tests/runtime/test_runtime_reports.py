@@ -13,7 +13,7 @@ import anyio
 import pytest
 from returns.result import Failure
 
-from bassline import PersistenceError
+from bassline import PersistenceError, StorageUnavailable
 from bassline.runtime import BreakerPolicy, RetryPolicy, RuntimeEvent, StorageBackedRuntime
 from bassline.storage import ErrorCode, NetworkStorage, StorageError, open_storage
 from bassline.testing.faults import FaultyStorage
@@ -178,6 +178,9 @@ async def test_a_buffered_failure_is_unhealthy_until_a_flush_reports_it_even_aft
             with pytest.raises(PersistenceError, match="flush failed") as caught:
                 await runtime.flush()
             assert caught.value.error is error  # type: ignore[attr-defined]
+            assert str(caught.value) == (
+                f"flush failed: queued changes were not all stored: {error}"
+            )
             assert runtime.health().ok
             await runtime.flush()
 
@@ -397,3 +400,44 @@ async def test_an_open_breaker_holds_buffered_writes_until_its_trial(memory_url:
                 "records-dropped",
                 "breaker-closed",
             ]
+
+
+async def test_reads_count_hits_and_misses_and_listeners_unsubscribe(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(flat_spec(3), inner) as runtime:
+            await runtime.update_contact("c0", 0)
+            for _ in range(3):
+                assert runtime.value("c0") == 0
+                assert runtime.value("c1", "none") == "none"
+            assert runtime.metrics["cache"] == {"hits": 3, "misses": 3}
+            update = runtime.metrics["latency_seconds"]["update"]
+            assert update["count"] == 1
+            assert update["p99"] is not None and 0 <= update["p99"] < 30
+            seen: list[RuntimeEvent] = []
+            unsubscribe = runtime.add_event_listener(seen.append)
+            unsubscribe()
+            unsubscribe()  # a second time is harmless
+            Scripted(inner, StorageError(ErrorCode.PERMISSION, "no", transient=False))
+            with pytest.raises(PersistenceError):
+                await runtime.update_contact("c1", 1)
+            assert seen == []
+
+
+async def test_each_refusal_says_what_happened_to_the_write(memory_url: str) -> None:
+    async with open_storage(memory_url) as inner:
+        runtime = StorageBackedRuntime(flat_spec(3), inner)
+        with pytest.raises(RuntimeError, match=r"^the runtime is not running; use 'async with'$"):
+            await runtime.flush()
+        async with runtime:
+            no = StorageError(ErrorCode.PERMISSION, "no", transient=False)
+            Scripted(inner, no)
+            with pytest.raises(PersistenceError) as stored:
+                await runtime.update_contact("c0", 0)
+            assert str(stored.value) == f"the update was applied in memory but not stored: {no}"
+            assert runtime.value("c0") == 0
+            with pytest.raises(StorageUnavailable) as refused:
+                await runtime.update_contact("c1", 1)
+            assert str(refused.value) == (
+                f"storage is unavailable (circuit breaker open: {no}); the write was not applied"
+            )
+            assert runtime.value("c1", None) is None
