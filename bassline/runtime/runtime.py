@@ -224,7 +224,8 @@ class StorageBackedRuntime(EngineView):
         assert self._task_group is not None
         problem: BaseException | None = None
         try:
-            if exc_type is None and self._queue.pending:
+            # closing flushes: what is queued, and a failure no flush has reported yet
+            if exc_type is None and (self._queue.pending or self._flusher.unreported is not None):
                 with anyio.move_on_after(self.retry.budget + self.breaker.policy.reset_timeout + 1):
                     try:
                         await self.flush()

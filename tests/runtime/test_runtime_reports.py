@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 from returns.result import Failure
 
 from bassline import PersistenceError, StorageUnavailable
 from bassline.runtime import BreakerPolicy, RetryPolicy, RuntimeEvent, StorageBackedRuntime
-from bassline.storage import ErrorCode, NetworkStorage, StorageError, open_storage
+from bassline.storage import ErrorCode, NetworkStorage, PoolStats, StorageError, open_storage
 from bassline.testing.faults import FaultyStorage
 from tests.manual_clock import ManualClock
 
@@ -441,3 +442,74 @@ async def test_each_refusal_says_what_happened_to_the_write(memory_url: str) -> 
                 f"storage is unavailable (circuit breaker open: {no}); the write was not applied"
             )
             assert runtime.value("c1", None) is None
+        with pytest.raises(RuntimeError, match="not running"):
+            await runtime.flush()  # closed
+
+
+async def test_closing_raises_a_failure_that_no_flush_reported(memory_url: str) -> None:
+    """Closing flushes, and a flush raises a failure nobody was told of: a buffered batch
+    dropped for a permanent error before the runtime closed is not closed over silently."""
+    async with open_storage(memory_url) as inner:
+        runtime = StorageBackedRuntime(flat_spec(3), inner, durability="buffered")
+        events: list[RuntimeEvent] = []
+        runtime.add_event_listener(events.append)
+        no = StorageError(ErrorCode.PERMISSION, "no", transient=False)
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                Scripted(inner, no)
+                await runtime.update_contact("c0", 0)
+                await wait_for_event(events, "records-dropped")  # dropped before closing
+        assert str(caught.value) == f"flush failed: queued changes were not all stored: {no}"
+
+
+async def test_closing_right_after_a_buffered_write_raises_its_permanent_failure(
+    memory_url: str,
+) -> None:
+    async with open_storage(memory_url) as inner:
+        no = StorageError(ErrorCode.PERMISSION, "no", transient=False)
+        with pytest.raises(PersistenceError) as caught:
+            async with StorageBackedRuntime(flat_spec(3), inner, durability="buffered") as rt:
+                Scripted(inner, no)
+                await rt.update_contact("c0", 0)  # queued; closing writes it, and it fails
+        assert str(caught.value) == f"flush failed: queued changes were not all stored: {no}"
+
+
+async def test_closing_with_writes_the_open_breaker_holds_raises_and_names_them(
+    memory_url: str,
+) -> None:
+    clock = ManualClock()  # never advanced: the breaker stays open through the close
+    async with open_storage(memory_url) as inner:
+        runtime = StorageBackedRuntime(
+            flat_spec(3),
+            inner,
+            durability="buffered",
+            retry=RetryPolicy(budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05, clock=clock),
+        )
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                Scripted(inner, StorageError(ErrorCode.PERMISSION, "no", transient=False))
+                await runtime.update_contact("c0", 0)
+                with pytest.raises(PersistenceError, match="flush failed"):
+                    await runtime.flush()  # reported: the close does not raise it again
+                await runtime.update_contact("c1", 1)  # held by the open breaker
+        assert str(caught.value) == "closing with 1 changes that storage did not accept"
+
+
+async def test_a_pooled_storage_reports_its_pool_in_metrics_and_prometheus(
+    memory_url: str,
+) -> None:
+    pool = PoolStats(
+        size=5, max_overflow=2, open=3, in_use=1, overflow=0, waiting=0, waits=4, wait_seconds=0.5
+    )
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(flat_spec(1), inner) as plain:
+            assert plain.pool_stats() is None and plain.metrics["pool"] is None
+            assert "bassline_storage_pool" not in plain.prometheus()
+        inner.pool_stats = lambda: pool  # type: ignore[attr-defined]  # now a PooledStorage
+        async with StorageBackedRuntime(flat_spec(1), inner) as pooled:
+            assert pooled.pool_stats() == pool
+            assert pooled.metrics["pool"] == attrs.asdict(pool)
+            text = pooled.prometheus()
+            assert "bassline_storage_pool_connections_open 3" in text
+            assert "bassline_storage_pool_waits_total 4" in text
