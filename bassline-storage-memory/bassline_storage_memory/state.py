@@ -8,7 +8,6 @@ copies: nothing stored is reachable from outside.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import threading
 import uuid
@@ -148,11 +147,9 @@ class MemoryStore:
     # batches
 
     def apply(self, batch: PreparedBatch) -> WriteSummary | StorageError:
-        """Apply a prepared batch atomically: every reference is checked before anything changes."""
-        if batch.contents:
-            # a stamp far in the future is still stored; the clock just does not follow it
-            with contextlib.suppress(ValueError):
-                self.clock.observe(max(r.stamp for r in batch.contents))
+        """Apply a prepared batch atomically: every reference is checked before anything
+        changes. (:attr:`clock` follows the written stamps through the storage's base
+        class, which observes every batch it writes.)"""
         with self._lock:
             err = self._check_references(batch)
             if err:

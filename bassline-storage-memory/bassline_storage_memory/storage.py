@@ -6,7 +6,6 @@ from typing import Any
 
 from returns.result import Failure, Success
 
-from bassline.clock import Stamp
 from bassline.spec import Bassline
 from bassline.storage import (
     Capabilities,
@@ -42,7 +41,10 @@ class MemoryStorage(StorageBackend):
     """
 
     def __init__(self, url: str, store: MemoryStore) -> None:
-        super().__init__(url)
+        # the store's clock: every storage on a named store stamps from it and advances
+        # it (the base class observes each written batch), so later unstamped saves
+        # replace earlier ones
+        super().__init__(url, clock=store.clock)
         self._store = store
 
     @property
@@ -54,11 +56,6 @@ class MemoryStorage(StorageBackend):
     def store(self) -> MemoryStore:
         """The store this storage reads and writes (shared with others of the same name)."""
         return self._store
-
-    def next_stamp(self) -> Stamp:
-        """The store's clock (shared by every storage on a named store), so later unstamped
-        saves replace earlier ones."""
-        return self._store.clock.tick()
 
     async def do_health(self) -> StorageResult[Health]:
         """Healthy while open."""

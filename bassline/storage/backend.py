@@ -65,8 +65,9 @@ class StorageBackend(StorageBase):
     """A :class:`~bassline.storage.NetworkStorage` built on a handful of narrow hooks.
 
     Call ``super().__init__(url)`` from ``__init__`` (``clock_node`` names the node of
-    the stamps :meth:`next_stamp` gives; the class name by default). Implement :attr:`capabilities` and
-    the abstract hooks:
+    the stamps :meth:`next_stamp` gives, the class name by default; or pass ``clock``, a
+    :class:`~bassline.clock.HybridLogicalClock` shared with other storages on the same
+    store). Implement :attr:`capabilities` and the abstract hooks:
 
     - ``do_write(batch)``: apply a :class:`~bassline.storage.toolkit.CheckedBatch` (every
       record valid, duplicates collapsed, networks before groups, wires and contents,
@@ -86,11 +87,17 @@ class StorageBackend(StorageBase):
     clock) and :meth:`refuse_writes` (never).
     """
 
-    def __init__(self, url: str, *, clock_node: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock_node: str | None = None,
+        clock: HybridLogicalClock | None = None,
+    ) -> None:
         self.url = url
         """The URL this storage was opened with (any password masked)."""
         self._opened = False
-        self._clock = HybridLogicalClock(clock_node or type(self).__name__)
+        self._clock = clock or HybridLogicalClock(clock_node or type(self).__name__)
 
     @property
     @abc.abstractmethod
@@ -199,7 +206,8 @@ class StorageBackend(StorageBase):
 
     def next_stamp(self) -> Stamp:
         """The stamp of a ``save_contact_content`` without one: this storage's hybrid
-        logical clock, which follows every stamp written through it."""
+        logical clock (``clock``, if one was given), which follows every stamp written
+        through it."""
         return self._clock.tick()
 
     def refuse_writes(self) -> StorageError | None:

@@ -11,7 +11,7 @@ from bassline_storage_memory import MemoryStorage, drop_store, open_memory_stora
 
 from bassline.clock import HybridLogicalClock, Stamp
 from bassline.lattices import GrowMap
-from bassline.storage import Capabilities, open_storage
+from bassline.storage import Capabilities, ContentRecord, open_storage
 from bassline.testing.storage import (
     StorageConformance,
     StorageFactory,
@@ -107,6 +107,21 @@ async def test_unstamped_saves_are_newer_than_every_stamp_seen() -> None:
         assert_success(await storage.save_contact_content("calc", "ui", "x", "peer", ahead_stamp))
         assert_success(await storage.save_contact_content("calc", "ui", "x", "local"))
         record = assert_success(await storage.load_contact_content("calc", "ui", "x"))
+        assert record.value == "local" and record.stamp > ahead_stamp
+
+
+async def test_storages_on_one_named_store_share_its_clock() -> None:
+    """A stamp written through one storage is seen by the clock of every other storage on
+    the same named store: the other's unstamped save is newer and replaces it."""
+    url = f"memory://{_fresh_name()}"
+    async with open_storage(url) as writer, open_storage(url) as saver:
+        assert_success(await writer.save_network(sample_bassline()))
+        ahead = HybridLogicalClock("peer")
+        ahead_stamp = Stamp(ahead.tick().hlc + (5_000 << 16), "peer")  # 5 s in the future
+        batch = [ContentRecord("calc", "ui", "x", "peer", ahead_stamp)]
+        assert_success(await writer.write(batch))
+        assert_success(await saver.save_contact_content("calc", "ui", "x", "local"))
+        record = assert_success(await saver.load_contact_content("calc", "ui", "x"))
         assert record.value == "local" and record.stamp > ahead_stamp
 
 
