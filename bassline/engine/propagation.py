@@ -230,14 +230,11 @@ class Propagator:
                                 changed[dst] = old
                             # the value it already holds keeps its justification: an echo
                             # around a loop must not replace the write it came from
-                            if old is absent or (
-                                old is not v
-                                and (
-                                    old != v
-                                    if (t := type(v)) is type(old)
-                                    and (t is int or t is str or t is float)
-                                    else differs(old, v)
-                                )
+                            if (
+                                old != v
+                                if (t := type(v)) is type(old)
+                                and (t is int or t is str or t is float)
+                                else old is absent or differs(old, v)
                             ):
                                 whys[dst] = src
                                 if feeds[dst]:
