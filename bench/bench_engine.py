@@ -1,6 +1,6 @@
 """Engine benchmark: propagation steps per second against a bare Python BFS doing the same visits.
 
-Run: python bench/bench_engine.py [--quick]
+Run: python bench/bench_engine.py [--quick] [--repeat 3] [--memory-contacts N]
 
 Each workload prints the engine's steps/s, the bare loop's visits/s measured in the same
 run, and their ratio (the target is >= 0.25 on a, b, c). Then peak traced memory per
@@ -164,9 +164,16 @@ def memory_per_contact(n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
+    parser.add_argument(
+        "--memory-contacts",
+        type=int,
+        default=None,
+        help="contacts of the memory measurement (1,000,000; 100,000 with --quick)",
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    repeat = 3
+    repeat = args.repeat
 
     n = 100_000 // scale
     data = chain_spec(n)
@@ -197,7 +204,7 @@ def main() -> None:
         best_of(repeat, lambda: bare_bfs(adj, "c0")),
     )
 
-    m = 1_000_000 // scale
+    m = args.memory_contacts or 1_000_000 // scale
     per = memory_per_contact(m)
     print(
         f"peak traced memory at {m:,} contacts (spec + network + one update): {per:,.0f} bytes/contact (target <= 1024)"
