@@ -21,6 +21,7 @@ from typing import Any, Self, TypeVar, overload
 import anyio
 import attrs
 
+from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.explanation import Explanation
 from bassline.engine.results import ContactState, PropagationResult
@@ -299,6 +300,14 @@ class BasslineNetwork:
             self._replicator.check_size(cid, content)
         return await self._require().update_many(items, via=via)
 
+    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
+        """Apply stamped values written elsewhere (kept with their stamps) in one run; they
+        replicate to every peer like any write. All or nothing, as the runtime's."""
+        batch = list(items)
+        for cid, content, _ in batch:
+            self._replicator.check_size(cid, content)
+        return await self._require().apply(batch)
+
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value on this node: the derivation back to the writes
         it rests on, ``depth`` contacts deep (None: no limit); see
@@ -396,16 +405,9 @@ class BasslineNetwork:
         self._membership.check_hello(hello)
 
     def check_link(self, hello: Hello, *, dialer: bool, opened: float) -> None:
-        """Refuse (``duplicate``) a link to a node this node already has a live link to.
-
-        One live link per node id: a second one is refused whatever epoch it claims, so a
-        node that holds the secret cannot take over another node's link by claiming its
-        id. The only link that replaces a live one is the other half of a simultaneous
-        dial: the same incarnation (epoch), the other direction, opened before the live
-        link was established, and dialled by the node with the smaller id (both ends keep
-        that one). A restarted peer is accepted once its old link has ended — closed, or
-        silent for ``heartbeat_timeout``.
-        """
+        """Refuse (``duplicate``) a link to a node this node already has a live link to;
+        the rules (which link of a simultaneous dial wins, when a restarted peer is let
+        in) are ``bassline.net.membership.Membership.check_link``'s."""
         self._membership.check_link(hello, dialer=dialer, opened=opened)
 
     # ---------------------------------------------------------------- gossip

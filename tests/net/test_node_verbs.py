@@ -1,0 +1,39 @@
+"""A node has the verbs of the engine and the runtime (D30), ``apply`` included."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from bassline.clock import Stamp
+from bassline.errors import ContentError, UnknownContact
+
+from .conftest import FAST, flat, line, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_apply_keeps_the_stamps_it_is_given_and_replicates_to_peers() -> None:
+    async with line(flat(3), 2) as (n0, n1):
+        await wait_until(lambda: len(n0.peers()) == 1, what="the link")
+        written = Stamp(n0.contact("c0").stamp.hlc + 1_000, "elsewhere")
+        result = await n0.apply([("c0", "from afar", written), ("c1", [1, 2], written)])
+        assert result.changed == {"c0": "from afar", "c1": [1, 2]}
+        assert n0.contact("c0").stamp == written
+        await wait_until(lambda: n1.value("c1", None) == [1, 2], what="c1 on the peer")
+        assert (n1.value("c0"), n1.contact("c0").stamp) == ("from afar", written)
+        # an older stamp loses to the one held, as a peer's older value would
+        older = Stamp(written.hlc - 1, "elsewhere")
+        assert not (await n0.apply([("c0", "stale", older)])).changes
+        assert n0.value("c0") == "from afar"
+
+
+async def test_apply_changes_nothing_when_any_item_is_refused() -> None:
+    small = attrs.evolve(FAST, max_frame_bytes=8192)
+    async with line(flat(2), 1, settings=small) as (net,):
+        stamp = Stamp(net.contact("c0").stamp.hlc + 1, "elsewhere")
+        with pytest.raises(ContentError, match="gossip limit"):
+            await net.apply([("c0", 1, stamp), ("c1", "x" * 10_000, stamp)])
+        with pytest.raises(UnknownContact):
+            await net.apply([("c0", 1, stamp), ("nope", 2, stamp)])
+        assert net.values() == {}
