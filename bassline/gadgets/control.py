@@ -23,11 +23,22 @@ def _gate(ins: Inputs) -> Outputs:
     return {"output": ins["value"]} if num.truth(ins["condition"]) else NOTHING
 
 
-def _switch(ins: Inputs) -> Outputs:
-    condition = num.truth(ins["condition"])
-    if condition is None:
-        return NOTHING
-    return emit_if("result", ins, "true" if condition else "false")
+def _choose(
+    id: str, inputs: tuple[str, str, str], key: str, if_false: str, if_true: str, description: str
+) -> Gadget:
+    """A gadget whose ``result`` is ``if_true``'s content when ``key`` is truthy, else
+    ``if_false``'s (nothing while the chosen port is empty or ``key`` is unknown)."""
+
+    def body(ins: Inputs) -> Outputs:
+        chosen = num.truth(ins[key])
+        if chosen is None:
+            return NOTHING
+        return emit_if("result", ins, if_true if chosen else if_false)
+
+    def ready(ins: Inputs) -> bool:
+        return key in ins and (if_false in ins or if_true in ins)
+
+    return make("control", id, inputs, ("result",), body, ready, description)
 
 
 def _demux(ins: Inputs) -> Outputs:
@@ -35,13 +46,6 @@ def _demux(ins: Inputs) -> Outputs:
     if selector is None:
         return NOTHING
     return {"out1" if selector else "out0": ins["value"]}
-
-
-def _mux(ins: Inputs) -> Outputs:
-    selector = num.truth(ins["selector"])
-    if selector is None:
-        return NOTHING
-    return emit_if("result", ins, "in1" if selector else "in0")
 
 
 def _latch(ins: Inputs) -> Outputs:
@@ -58,13 +62,12 @@ CONTROL: tuple[Gadget, ...] = (
         present("value", "condition"),
         "output = value while condition is truthy; otherwise emits nothing",
     ),
-    make(
-        "control",
+    _choose(
         "switch",
         ("condition", "true", "false"),
-        ("result",),
-        _switch,
-        lambda ins: "condition" in ins and ("true" in ins or "false" in ins),
+        "condition",
+        "false",
+        "true",
         "result = true if condition is truthy else false (nothing if that port is empty)",
     ),
     make(
@@ -76,13 +79,12 @@ CONTROL: tuple[Gadget, ...] = (
         present("value", "selector"),
         "out1 = value if selector is truthy, else out0 = value; the other output is untouched",
     ),
-    make(
-        "control",
+    _choose(
         "mux",
         ("in0", "in1", "selector"),
-        ("result",),
-        _mux,
-        lambda ins: "selector" in ins and ("in0" in ins or "in1" in ins),
+        "selector",
+        "in0",
+        "in1",
         "result = in1 if selector is truthy else in0 (nothing if that port is empty)",
     ),
     make(

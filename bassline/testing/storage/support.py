@@ -209,6 +209,10 @@ async def no_raise(
 def calls_with_bad_id(
     storage: NetworkStorage, bad: Any, snapshot_id: str, spec: Bassline
 ) -> list[tuple[str, Callable[[], Awaitable[Result[Any, StorageError]]]]]:
+    """Every operation that takes an id, once per id it takes, with ``bad`` in that place:
+    ``(name, call)`` pairs, each call starting the operation. The other ids are good ones
+    (network ``calc``, group ``ui``, snapshot ``snapshot_id``); ``save_network`` saves
+    ``spec`` renamed ``bad``."""
     s = storage
     return [
         ("save_network", lambda: s.save_network(attrs.evolve(spec, id=bad))),
