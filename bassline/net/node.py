@@ -29,7 +29,8 @@ from bassline.engine.stream import ChangeStream
 from bassline.errors import SpecError, SpecProblem
 from bassline.net.admission import PendingLink
 from bassline.net.changelog import ChangeLog
-from bassline.net.gossip_metrics import NetMetrics, label_value
+from bassline.net.gossip_metrics import NetMetrics
+from bassline.net.group_roles import choose_groups, gadget_failures_text, group_owners, running_text
 from bassline.net.host import LinkState
 from bassline.net.membership import Membership, PeerInfo
 from bassline.net.protocol import Delta, Hello, Message
@@ -183,7 +184,7 @@ class BasslineNetwork:
         if self.runtime is not None:
             raise RuntimeError(f"node {self.node_id!r} already joined {self.runtime.spec.id!r}")
         spec = load_spec(bassline)
-        run = self._choose_groups(spec, groups)
+        run = choose_groups(spec, self.node_id, groups)
         runtime: Runtime
         if self._injected_runtime is not None:
             runtime = self._injected_runtime
@@ -230,39 +231,6 @@ class BasslineNetwork:
                     log.error("endpoint of group %s: %s", group, exc)
         for peer in self._initial_peers:
             dialer.add_target(peer.url if isinstance(peer, Endpoint) else peer, learned=False)
-
-    def _choose_groups(self, spec: Bassline, groups: Iterable[str] | None) -> list[str]:
-        """The gadget groups this node runs (see :meth:`join_network`)."""
-        assigned = spec.assignments
-        if groups is None:
-            return sorted(
-                g.id
-                for g in spec.groups
-                if g.gadget and assigned.get(g.id, self.node_id) == self.node_id
-            )
-        chosen = list(groups)
-        problems = [
-            SpecProblem("groups", f"unknown group {g!r} in Bassline {spec.id!r}")
-            for g in chosen
-            if g not in spec.group_by_id
-        ]
-        if problems:
-            raise SpecError(problems)
-        run = sorted({gadget for g in chosen for gadget in spec.gadget_groups_in(g)})
-        for g in run:
-            owner = assigned.get(g, self.node_id)
-            if owner != self.node_id:
-                problems.append(
-                    SpecProblem(
-                        "groups",
-                        f"gadget group {g!r} is assigned to node {owner!r} by the "
-                        f"Bassline's endpoints; node {self.node_id!r} may not run it "
-                        "(a group's gadgets run in one process)",
-                    )
-                )
-        if problems:
-            raise SpecError(problems)
-        return run
 
     def _require(self) -> Runtime:
         if self.runtime is None:
@@ -502,21 +470,7 @@ class BasslineNetwork:
         the holder at the last claim round, None when nobody holds it) or ``"local"``
         (unassigned and not shared: ``owner`` is this node if it runs it, else None)."""
         runtime = self._require()
-        spec = runtime.spec
-        assigned = spec.assignments
-        shared = runtime.group_owners()
-        running = runtime.run_groups
-        out: dict[str, dict[str, str | None]] = {}
-        for g in spec.groups:
-            if not g.gadget:
-                continue
-            if g.id in assigned:
-                out[g.id] = {"owner": assigned[g.id], "by": "endpoints"}
-            elif g.id in shared:
-                out[g.id] = {"owner": shared[g.id], "by": "database"}
-            else:
-                out[g.id] = {"owner": self.node_id if g.id in running else None, "by": "local"}
-        return out
+        return group_owners(runtime.spec, self.node_id, runtime.group_owners(), runtime.run_groups)
 
     def prometheus(self) -> str:
         """Gossip metrics plus the runtime's, in Prometheus text format."""
@@ -538,33 +492,6 @@ class BasslineNetwork:
         text = self.metrics.prometheus(gauges)
         if self.runtime is not None:
             text += self.runtime.prometheus()
-            text += _gadget_failures_text(self.runtime.failure_counts)
-            text += _running_text(self.runtime.spec, self.runtime.run_groups)
+            text += gadget_failures_text(self.runtime.failure_counts)
+            text += running_text(self.runtime.spec, self.runtime.run_groups)
         return text
-
-
-def _gadget_failures_text(counts: Mapping[str, int]) -> str:
-    """``bassline_gadget_failures_total`` by gadget id, in Prometheus text format."""
-    name = "bassline_gadget_failures_total"
-    lines = [
-        f"# HELP {name} Gadget failures (raised, or content a port cannot compute with).",
-        f"# TYPE {name} counter",
-    ]
-    samples = sorted(counts.items()) or [("none", 0)]
-    lines += [f'{name}{{gadget="{label_value(g)}"}} {n}' for g, n in samples]
-    return "\n".join(lines) + "\n"
-
-
-def _running_text(spec: Bassline, running: frozenset[str]) -> str:
-    """``bassline_gadget_group_running{group}``: 1 for each gadget group this process runs."""
-    name = "bassline_gadget_group_running"
-    lines = [
-        f"# HELP {name} 1 if this process runs the gadget group now, else 0.",
-        f"# TYPE {name} gauge",
-    ]
-    lines += [
-        f'{name}{{group="{label_value(g.id)}"}} {int(g.id in running)}'
-        for g in spec.groups
-        if g.gadget
-    ]
-    return "\n".join(lines) + "\n"
