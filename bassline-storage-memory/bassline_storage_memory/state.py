@@ -20,6 +20,7 @@ from bassline.clock import HybridLogicalClock, Stamp
 from bassline.codec import decode, decode_many
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage import (
+    ChangeBatch,
     ContentRecord,
     SnapshotInfo,
     StorageError,
@@ -32,6 +33,7 @@ from bassline.storage.toolkit import (
     network_not_found,
     snapshot_not_found,
 )
+from bassline_storage_memory.feed import MemoryFeed
 from bassline_storage_memory.prepare import PreparedBatch
 
 __all__ = ["MemoryStore", "StoredContent", "StoredSnapshot", "records_of"]
@@ -40,11 +42,13 @@ _Item = TypeVar("_Item", GroupSpec, WireSpec)
 
 
 class StoredContent(NamedTuple):
-    """One contact's content as stored: its group, canonical JSON bytes and stamp."""
+    """One contact's content as stored: its group, canonical JSON bytes, stamp, and the
+    change sequence of the write that stored it."""
 
     group: str
     encoded: bytes
     stamp: Stamp
+    seq: int = 0
 
     def record(self, network: str, contact: str) -> ContentRecord:
         """A fresh :class:`ContentRecord` (the value is decoded anew every time)."""
@@ -78,6 +82,8 @@ class _Network:
     contents: dict[str, StoredContent] = attrs.field(factory=dict)
     snapshots: dict[str, StoredSnapshot] = attrs.field(factory=dict)
     """In creation order."""
+    seq: int = 0
+    """The newest change sequence (each batch that stores contents takes the next)."""
 
 
 def _merge_by_id(items: tuple[_Item, ...], updates: list[_Item]) -> tuple[_Item, ...]:
@@ -96,6 +102,9 @@ class MemoryStore:
         """Stamps writes made without one, so later unstamped writes replace earlier ones."""
         self._lock = threading.Lock()
         self._networks: dict[str, _Network] = {}
+        self._last_seq = 0
+        self.feed = MemoryFeed()
+        """Who watches which network's changes."""
 
     # networks
 
@@ -146,15 +155,19 @@ class MemoryStore:
 
     # batches
 
-    def apply(self, batch: PreparedBatch) -> WriteSummary | StorageError:
+    def apply(self, batch: PreparedBatch, writer: object = None) -> WriteSummary | StorageError:
         """Apply a prepared batch atomically: every reference is checked before anything
-        changes. (:attr:`clock` follows the written stamps through the storage's base
-        class, which observes every batch it writes.)"""
+        changes. The feed's watches are woken, but those ``writer`` made. (:attr:`clock`
+        follows the written stamps through the storage's base class, which observes every
+        batch it writes.)"""
         with self._lock:
             err = self._check_references(batch)
             if err:
                 return err
-            return self._apply(batch)
+            summary = self._apply(batch)
+        if batch.contents:
+            self.feed.announce({r.network for r in batch.contents}, writer)
+        return summary
 
     def _group_ids(self, batch: PreparedBatch, network: str) -> set[str]:
         spec = next((s for s in batch.networks if s.id == network), None)
@@ -206,13 +219,18 @@ class MemoryStore:
                 spec = attrs.evolve(spec, wires=_merge_by_id(spec.wires, wires[network]))
             state.spec = spec
         stored = stale = 0
+        if batch.contents:
+            self._last_seq += 1  # store-wide: a network deleted and made again goes on
+            for network in {r.network for r in batch.contents}:
+                self._networks[network].seq = self._last_seq
         for record, encoded in zip(batch.contents, batch.encoded, strict=True):
-            table = self._networks[record.network].contents
+            state = self._networks[record.network]
+            table = state.contents
             current = table.get(record.contact)
             if current is not None and record.stamp < current.stamp:
                 stale += 1
                 continue
-            table[record.contact] = StoredContent(record.group, encoded, record.stamp)
+            table[record.contact] = StoredContent(record.group, encoded, record.stamp, state.seq)
             stored += 1
         return WriteSummary(
             networks=len(batch.networks),
@@ -221,6 +239,30 @@ class MemoryStore:
             contents=stored,
             stale=stale,
         )
+
+    # the change feed
+
+    def feed_position(self, network: str) -> int | StorageError:
+        """The newest change sequence of ``network``."""
+        with self._lock:
+            state = self._networks.get(network)
+            return state.seq if state else network_not_found(network)
+
+    def changes(self, network: str, after: int) -> ChangeBatch | StorageError:
+        """Every content of ``network`` stored with a change sequence above ``after``."""
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None:
+                return network_not_found(network)
+            fresh = {c: s for c, s in state.contents.items() if s.seq > after}
+            position = max(after, state.seq)
+        order = sorted(fresh, key=lambda c: (fresh[c].seq, c))
+        values = decode_many([fresh[c].encoded for c in order])
+        records = [
+            ContentRecord(network, fresh[c].group, c, v, fresh[c].stamp)
+            for c, v in zip(order, values, strict=True)
+        ]
+        return ChangeBatch(position, records)
 
     # snapshots
 

@@ -9,15 +9,18 @@ from returns.result import Failure, Success
 from bassline.spec import Bassline
 from bassline.storage import (
     Capabilities,
+    ChangeBatch,
     ContentRecord,
     Health,
     Snapshot,
     SnapshotInfo,
     StorageError,
     StorageResult,
+    Watcher,
     WriteSummary,
 )
 from bassline.storage.toolkit import CheckedBatch, StorageBackend
+from bassline_storage_memory.feed import MemoryWatch
 from bassline_storage_memory.prepare import copy_spec, prepare_batch
 from bassline_storage_memory.state import MemoryStore, records_of
 from bassline_storage_memory.stores import named_store
@@ -108,7 +111,32 @@ class MemoryStorage(StorageBackend):
         prepared = prepare_batch(batch)
         if isinstance(prepared, StorageError):
             return Failure(prepared)
-        return _result(self._store.apply(prepared))
+        return _result(self._store.apply(prepared, self))
+
+    # the change feed (bassline.storage.FeedsChanges): within this process
+
+    async def feed_position(self, network: str) -> StorageResult[int]:
+        """The newest change sequence of ``network`` (0 before any write)."""
+        if err := await self.feed_ready(network):
+            return Failure(err)
+        return _result(self._store.feed_position(network))
+
+    async def read_changes(self, network: str, after: int) -> StorageResult[ChangeBatch]:
+        """Every content stored with a change sequence above ``after``."""
+        if err := await self.feed_ready(network, after):
+            return Failure(err)
+        return _result(self._store.changes(network, after))
+
+    def watch_changes(self, network: str, *, member: str = "") -> MemoryWatch:
+        """A watch woken by every write of ``network`` to this store made through another
+        storage object (same event loop)."""
+        return MemoryWatch(self._store.feed, network, member, self)
+
+    async def watchers(self, network: str) -> StorageResult[list[Watcher]]:
+        """The watches of ``network`` entered on this store and not left yet."""
+        if err := await self.feed_ready(network):
+            return Failure(err)
+        return Success(self._store.feed.watchers(network))
 
     # snapshots
 

@@ -12,18 +12,21 @@ another (the prototype's pool self-deadlock). Driver exceptions become
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import psycopg
 from returns.result import Failure, Success
 from sqlalchemy.engine import Connection, Engine
 
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import (
     Capabilities,
+    ChangeBatch,
     ContentRecord,
     ErrorCode,
     GroupQuery,
@@ -33,14 +36,16 @@ from bassline.storage import (
     SnapshotInfo,
     StorageError,
     StorageResult,
+    Watcher,
     WriteSummary,
 )
 from bassline.storage.toolkit import CheckedBatch, StorageBackend
-from bassline_storage_postgres import queries, snapshots
+from bassline_storage_postgres import feed, queries, snapshots
 from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
 from bassline_storage_postgres.claims import AdvisoryClaims
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
+from bassline_storage_postgres.listen import PgChangeWatch
 from bassline_storage_postgres.migrate import (
     MigrationError,
     check_revision,
@@ -48,12 +53,21 @@ from bassline_storage_postgres.migrate import (
     stamp_config,
 )
 from bassline_storage_postgres.pool import PoolGate, pool_stats
-from bassline_storage_postgres.prepare import prepare_batch
+from bassline_storage_postgres.prepare import PreparedBatch, prepare_batch
 from bassline_storage_postgres.url import PostgresConfig, parse_postgres_url
 
 __all__ = ["PostgresStorage"]
 
 T = TypeVar("T")
+
+
+def _notify_queue_full(exc: Exception) -> bool:
+    """Whether a commit failed because the server's NOTIFY queue is full (SQLSTATE 54000)."""
+    orig = getattr(exc, "orig", exc)
+    return (
+        isinstance(orig, psycopg.Error) and orig.sqlstate == "54000" and "NOTIFY queue" in str(orig)
+    )
+
 
 _CAPABILITIES = Capabilities(persistent=True, transactions=True, shared=True)
 _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
@@ -80,6 +94,14 @@ class PostgresStorage(StorageBackend):
         self._gate: PoolGate | None = None
         self.content_chunk = CONTENT_CHUNK
         """Content rows per statement in ``write`` (tests lower it to split a batch)."""
+        self.channel = feed.channel_for(config.schema)
+        """The NOTIFY channel of this schema's change feed."""
+        self.writer = uuid.uuid4().hex[:16]
+        """Names this storage's writes in their notifications, so that its own watches
+        are not woken by them (a runtime has already applied what it wrote)."""
+        self.unannounced = 0
+        """Batches committed without their notification because the server's NOTIFY queue
+        was full (readers catch them up on their next read)."""
 
     @property
     def config(self) -> PostgresConfig:
@@ -259,24 +281,65 @@ class PostgresStorage(StorageBackend):
         """Lay out a checked batch and apply it in one transaction (in a worker thread)."""
         chunk = self.content_chunk
 
-        def work(engine: Engine) -> WriteSummary | StorageError:
-            prepared = prepare_batch(batch)
-            if isinstance(prepared, StorageError):
-                return prepared
-            if prepared.is_empty:
-                return WriteSummary()
+        notify = (self.channel, self.writer)
+
+        def attempt(
+            engine: Engine, prepared: PreparedBatch, channel: tuple[str, str] | None
+        ) -> WriteSummary | StorageError:
             with engine.connect() as conn:
                 dbapi = conn.connection.driver_connection
                 assert dbapi is not None
                 transaction = conn.begin()  # so SQLAlchemy commits what the driver did
-                summary = write_batch(dbapi, prepared, chunk)
+                summary = write_batch(dbapi, prepared, chunk, channel)
                 if isinstance(summary, StorageError):
                     transaction.rollback()
                     return summary
                 transaction.commit()
             return summary
 
+        def work(engine: Engine) -> WriteSummary | StorageError:
+            prepared = prepare_batch(batch)
+            if isinstance(prepared, StorageError):
+                return prepared
+            if prepared.is_empty:
+                return WriteSummary()
+            try:
+                summary: WriteSummary | StorageError = attempt(engine, prepared, notify)
+            except Exception as exc:
+                if not _notify_queue_full(exc):
+                    raise
+                # the commit failed only because the NOTIFY queue is full (a listener is
+                # stuck): commit unannounced; readers find it by sequence on their next read
+                self.unannounced += 1
+                summary = attempt(engine, prepared, None)
+            return summary
+
         return await self._run("write", work)
+
+    # -- the change feed (bassline.storage.FeedsChanges) ----------------------------------
+
+    async def feed_position(self, network: str) -> StorageResult[int]:
+        """The newest committed change sequence of ``network`` (0 before any write)."""
+        if err := await self.feed_ready(network):
+            return Failure(err)
+        return await self._read("feed_position", lambda c: feed.feed_position(c, network))
+
+    async def read_changes(self, network: str, after: int) -> StorageResult[ChangeBatch]:
+        """Every content committed with a change sequence above ``after``."""
+        if err := await self.feed_ready(network, after):
+            return Failure(err)
+        return await self._read("read_changes", lambda c: feed.read_changes(c, network, after))
+
+    def watch_changes(self, network: str, *, member: str = "") -> PgChangeWatch:
+        """A listening connection of its own that wakes on ``network``'s commits (those
+        made through this storage object excepted)."""
+        return PgChangeWatch(self._config, self.channel, network, member, self.writer)
+
+    async def watchers(self, network: str) -> StorageResult[list[Watcher]]:
+        """The processes watching ``network``: listening sessions that are still alive."""
+        if err := await self.feed_ready(network):
+            return Failure(err)
+        return await self._read("watchers", lambda c: feed.watchers(c, network))
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -21,7 +21,14 @@ import psycopg
 from bassline.storage import ErrorCode, StorageError, WriteSummary
 from bassline_storage_postgres.prepare import PreparedBatch
 
-__all__ = ["CONTENT_CHUNK", "UPSERT_CONTENTS", "write_batch"]
+__all__ = [
+    "CONTENT_CHUNK",
+    "NOTIFY",
+    "TAKE_SEQUENCE",
+    "UPSERT_CONTENTS",
+    "notify_payload",
+    "write_batch",
+]
 
 CONTENT_CHUNK = 250
 """Content rows per statement. Statements are pipelined, so while the server inserts one
@@ -53,16 +60,35 @@ DO UPDATE SET source = EXCLUDED.source, target = EXCLUDED.target, type = EXCLUDE
 
 UPSERT_CONTENTS = """
 INSERT INTO bassline_contacts AS t
-    (network_id, contact_id, group_id, content, stamp_hlc, stamp_node)
-SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s
+    (network_id, contact_id, group_id, content, stamp_hlc, stamp_node, change_seq)
+SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s, coalesce(f.seq, 0)
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::bytea[], %b::int8[], %b::bytea[])
     AS u(n, c, g, j, h, s)
+LEFT JOIN bassline_feed AS f ON f.network_id = u.n
 ON CONFLICT (network_id, contact_id) DO UPDATE
 SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
-    stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node
+    stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node,
+    change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
 """
-"""The content upsert with the stamp guard (public so the benchmark measures the same SQL)."""
+"""The content upsert with the stamp guard (public so the benchmark measures the same SQL).
+Each row carries its network's change sequence, taken just before by :data:`TAKE_SEQUENCE`
+in the same transaction."""
+
+TAKE_SEQUENCE = """
+INSERT INTO bassline_feed AS f (network_id, seq)
+SELECT n, nextval('bassline_change_seq') FROM unnest(%b::text[]) AS u(n) ORDER BY n
+ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
+"""
+"""A new change sequence for each network the batch writes contents of. The row stays
+locked until the transaction ends, so concurrent writers of one network take their
+sequences in commit order (networks in id order: no deadlock between two batches)."""
+
+NOTIFY = "SELECT pg_notify(%s, n) FROM unnest(%b::text[]) AS u(n)"
+"""Wake the listeners of each network written (delivered at commit, only if it commits)."""
+
+NOTIFY_PAYLOAD_LIMIT = 7800
+"""Longer network ids are announced without the id: "some network changed"."""
 
 _CHECK_REFERENCES = """
 SELECT u.i,
@@ -126,8 +152,28 @@ def _write_structure(conn: psycopg.Connection[Any], batch: PreparedBatch) -> Non
         )
 
 
+def notify_payload(writer: str, network: str) -> str:
+    """``"<writer> <network>"`` (the network left out when too long for a payload)."""
+    return f"{writer} {network if len(network.encode()) <= NOTIFY_PAYLOAD_LIMIT else ''}"
+
+
+def _announce(
+    conn: psycopg.Connection[Any], networks: list[str], channel: tuple[str, str] | None
+) -> None:
+    """Take the change sequence of every network written, and (with a channel and writer
+    token) notify."""
+    conn.execute(TAKE_SEQUENCE, [networks])
+    if channel is not None:
+        name, writer = channel
+        conn.execute(NOTIFY, [name, [notify_payload(writer, n) for n in networks]])
+
+
 def _send(
-    conn: psycopg.Connection[Any], batch: PreparedBatch, check: psycopg.Cursor[Any], chunk: int
+    conn: psycopg.Connection[Any],
+    batch: PreparedBatch,
+    check: psycopg.Cursor[Any],
+    chunk: int,
+    channel: tuple[str, str] | None,
 ) -> list[psycopg.Cursor[Any]]:
     """Queue every statement of ``batch`` on the pipeline."""
     if batch.references:
@@ -137,6 +183,8 @@ def _send(
         )
     _write_structure(conn, batch)
     columns = batch.contents
+    if len(columns):
+        _announce(conn, sorted(set(columns.networks)), channel)
     upserts = []
     for start in range(0, len(columns), chunk):
         upserts.append(conn.cursor())
@@ -145,16 +193,21 @@ def _send(
 
 
 def write_batch(
-    conn: psycopg.Connection[Any], batch: PreparedBatch, chunk: int = CONTENT_CHUNK
+    conn: psycopg.Connection[Any],
+    batch: PreparedBatch,
+    chunk: int = CONTENT_CHUNK,
+    channel: tuple[str, str] | None = None,
 ) -> WriteSummary | StorageError:
     """Apply ``batch`` in the open transaction, in pipeline mode; the caller commits.
 
-    Returns an error (the caller rolls back) for a missing network or group.
+    Contents take their networks' next change sequence; with a ``channel`` (name, writer
+    token) the commit notifies it with a :func:`notify_payload` per network. Returns an error (the caller rolls back) for a
+    missing network or group.
     """
     check = conn.cursor()
     try:
         with conn.pipeline():
-            upserts = _send(conn, batch, check, chunk)
+            upserts = _send(conn, batch, check, chunk, channel)
     except psycopg.errors.ForeignKeyViolation:
         # a network that is not stored: the check's answer (already received) names it
         if batch.references and (missing := _first_missing(check, batch)):

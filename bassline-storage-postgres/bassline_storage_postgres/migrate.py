@@ -111,6 +111,7 @@ _ADDS: dict[str, frozenset[str]] = {
     ),
     "0002": frozenset({"bassline_snapshots", "bassline_snapshot_contents"}),
     "0003": frozenset({"bassline_groups_search_gin"}),
+    "0004": frozenset({"bassline_feed", "bassline_contacts_change_seq", "bassline_members"}),
 }
 """The tables and indexes (primary keys aside) each revision adds: how the objects found in
 a schema are matched to a revision. A new revision must add its entry (a test checks)."""

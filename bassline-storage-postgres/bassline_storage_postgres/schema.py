@@ -25,8 +25,11 @@ __all__ = [
     "ID",
     "VERSION_TABLE",
     "CanonicalJSON",
+    "change_seq",
     "contacts",
+    "feed",
     "groups",
+    "members",
     "metadata",
     "networks",
     "snapshot_contents",
@@ -119,13 +122,33 @@ contacts = sa.Table(
     sa.Column("content", CanonicalJSON, nullable=False),
     sa.Column("stamp_hlc", sa.BigInteger, nullable=False),
     sa.Column("stamp_node", pg.BYTEA, nullable=False),
+    sa.Column("change_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.ForeignKeyConstraint(
         ["network_id"],
         ["bassline_networks.id"],
         ondelete="CASCADE",
         name="bassline_contacts_network_fkey",
     ),
+    sa.Index("bassline_contacts_change_seq", "network_id", "change_seq"),
 )
+
+change_seq = sa.Sequence("bassline_change_seq", metadata=metadata)
+"""Where every write transaction's change sequence comes from (see :data:`feed`)."""
+
+feed = sa.Table(
+    "bassline_feed",
+    metadata,
+    sa.Column("network_id", ID, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["network_id"],
+        ["bassline_networks.id"],
+        ondelete="CASCADE",
+        name="bassline_feed_network_fkey",
+    ),
+)
+"""A network's newest committed change sequence. A writer holds its row locked from taking
+the next sequence until it commits, so sequence order is commit order per network."""
 
 snapshots = sa.Table(
     "bassline_snapshots",
@@ -162,3 +185,14 @@ snapshot_contents = sa.Table(
         name="bassline_snapshot_contents_snapshot_fkey",
     ),
 )
+
+members = sa.Table(
+    "bassline_members",
+    metadata,
+    sa.Column("network_id", ID, primary_key=True),
+    sa.Column("backend_pid", sa.Integer, primary_key=True),
+    sa.Column("backend_start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("member", sa.Text, nullable=False),
+)
+"""Who watches a network's changes: one row per listening session (its server pid and
+start time, which name it uniquely), live while that session is in ``pg_stat_activity``."""

@@ -21,6 +21,7 @@ from bassline.errors import ContentError, PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
 from bassline.runtime.flusher import Flusher
+from bassline.runtime.follower import FeedStats, Follower
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
@@ -28,7 +29,7 @@ from bassline.runtime.queue import StorageQueue
 from bassline.runtime.recovery import SpecMismatch, persist_error, recover
 from bassline.runtime.view import EngineView
 from bassline.spec import Bassline, Boundary, load_spec
-from bassline.storage import NetworkStorage, PooledStorage, PoolStats
+from bassline.storage import FeedsChanges, NetworkStorage, PooledStorage, PoolStats
 from bassline.storage.abilities import ClaimsGroups, GroupClaims
 
 __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
@@ -64,6 +65,13 @@ class StorageBackedRuntime(EngineView):
     memory; :meth:`update_contact`, :meth:`update_many` and :meth:`apply` write. The
     engine itself is :attr:`network`, for code that builds on the engine directly.
 
+    When ``storage`` has a change feed (:class:`~bassline.storage.FeedsChanges`:
+    PostgreSQL; memory within one process) and ``follow`` is true (the default), the
+    runtime follows it: what other runtimes on the same store commit arrives in this
+    engine within milliseconds and propagates through its gadgets, without being written
+    back (:mod:`bassline.runtime.follower`); a safety re-read runs every ``feed_resync``
+    seconds. :attr:`feed` tells what it has done.
+
     ``storage`` must already be open; the runtime does not close it. Use as::
 
         async with open_storage(url) as storage:
@@ -89,6 +97,8 @@ class StorageBackedRuntime(EngineView):
         seed: int | None = None,
         claim_groups: Iterable[str] | None = None,
         claim_interval: float = 1.0,
+        follow: bool = True,
+        feed_resync: float = 30.0,
     ) -> None:
         self.spec = load_spec(spec)
         self.storage = storage
@@ -143,6 +153,11 @@ class StorageBackedRuntime(EngineView):
         self._unyielded = 0
         """Buffered updates since a writer last let other tasks run."""
         self._task_group: TaskGroup | None = None
+        if not feed_resync > 0:
+            raise ValueError(f"feed_resync must be a positive number of seconds, got {feed_resync}")
+        self._follower: Follower | None = None
+        if follow and isinstance(storage, FeedsChanges):
+            self._follower = Follower(storage, self.network, member=node_id, resync=feed_resync)
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
         self.ignored_on_recovery: list[str] = []
@@ -151,6 +166,9 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
+        follower = self._follower
+        if follower is not None:
+            await follower.start_position()  # before the load: nothing in between is missed
         restored = await recover(
             self.storage, self.network, self._queue, replace_spec=self.replace_spec
         )
@@ -168,6 +186,8 @@ class StorageBackedRuntime(EngineView):
                     claims, self._claimable, self._claim_interval, self._hold
                 )
                 await self._task_group.start(self._own, claims)
+            if follower is not None:
+                await self._task_group.start(follower.run)
         except BaseException:
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
@@ -265,7 +285,15 @@ class StorageBackedRuntime(EngineView):
     def _enqueue_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
         queue = self._queue
-        if len(ids) == 1:  # the common single-contact run, without the loop
+        follower = self._follower
+        if follower is not None and (held := follower.stored()) is not None:
+            # values from the change feed: storage has them already; what they caused has not
+            put = queue.put
+            group_of = self._group_of
+            for cid, value, stamp in zip(ids, values, stamps, strict=True):
+                if not held(cid, value, stamp):
+                    put(cid, group_of[cid], value, stamp)
+        elif len(ids) == 1:  # the common single-contact run, without the loop
             cid = ids[0]
             queue.put(cid, self._group_of[cid], values[0], stamps[0])
         else:
@@ -411,6 +439,25 @@ class StorageBackedRuntime(EngineView):
             raise persist_error(error, "flush failed: queued changes were not all stored")
 
     # ---------------------------------------------------------------- observing
+
+    @property
+    def feed(self) -> FeedStats:
+        """The change feed follower's state (``following`` False when the storage has no
+        feed or ``follow=False``)."""
+        return self._follower.stats if self._follower is not None else FeedStats()
+
+    async def catch_up(self) -> None:
+        """Read and apply every change committed to storage by others up to now (what the
+        follower does on each wakeup); nothing when not following. Raises
+        :class:`~bassline.errors.PersistenceError` when the read fails."""
+        follower = self._follower
+        if follower is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        if not await follower.catch_up():
+            raise PersistenceError(
+                f"cannot read the change feed: {follower.stats.last_error}", None
+            )
 
     def add_event_listener(self, listener: Callable[[RuntimeEvent], None]) -> Callable[[], None]:
         """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe."""

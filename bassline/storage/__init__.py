@@ -5,14 +5,18 @@ optional abilities are the small protocols of :mod:`bassline.storage.abilities`.
 """
 
 from bassline.storage.abilities import (
+    ChangeBatch,
+    ChangeWatch,
     Claims,
     ClaimsGroups,
     CreatesOnOpen,
+    FeedsChanges,
     GroupClaims,
     HashesSpecs,
     MigratesSchema,
     OpensReadOnly,
     RepairsStore,
+    Watcher,
 )
 from bassline.storage.backend import StorageBackend
 from bassline.storage.base import StorageBase, StorageOpenError
@@ -46,11 +50,14 @@ from bassline.storage.spec_hash import stored_spec_hash
 __all__ = [
     "Batch",
     "Capabilities",
+    "ChangeBatch",
+    "ChangeWatch",
     "Claims",
     "ClaimsGroups",
     "ContentRecord",
     "CreatesOnOpen",
     "ErrorCode",
+    "FeedsChanges",
     "GroupClaims",
     "GroupQuery",
     "GroupRecord",
@@ -72,6 +79,7 @@ __all__ = [
     "StorageFactory",
     "StorageOpenError",
     "StorageResult",
+    "Watcher",
     "WireRecord",
     "WriteSummary",
     "available_schemes",

@@ -16,6 +16,9 @@ wraps declares, so wrapping a storage never changes which code runs.
 - :class:`ClaimsGroups`: processes sharing the store take turns running each gadget
   group, one at a time (PostgreSQL: session advisory locks). Without it a process runs
   every group it is given.
+- :class:`FeedsChanges`: a live change feed of every committed content write, for
+  runtimes sharing one store (PostgreSQL across processes; memory within one process
+  for a named ``memory://NAME`` store). fs does not declare it.
 
 The abilities of an unopened storage (migrate, repair, the opening variants) are what
 the command line uses before or instead of opening it.
@@ -23,23 +26,30 @@ the command line uses before or instead of opening it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from bassline.storage.protocol import NetworkStorage, PooledStorage, StorageResult
+from bassline.storage.records import ContentRecord
 
 __all__ = [
+    "ChangeBatch",
+    "ChangeWatch",
     "Claims",
     "ClaimsGroups",
     "CreatesOnOpen",
+    "FeedsChanges",
     "GroupClaims",
     "HashesSpecs",
     "MigratesSchema",
     "OpensReadOnly",
     "PooledStorage",
     "RepairsStore",
+    "Watcher",
 ]
 
 
@@ -133,3 +143,70 @@ class ClaimsGroups(Protocol):
     def group_claims(self, network: str, holder: str) -> GroupClaims:
         """A claim session for ``network``'s groups in the name of ``holder`` (shown to
         other processes as the groups' owner); open it with ``async with``."""
+
+
+@attrs.frozen
+class ChangeBatch:
+    """What :meth:`FeedsChanges.read_changes` found: contents and where to continue from."""
+
+    position: int
+    """The cursor to pass next time: every change up to it has been read."""
+    records: list[ContentRecord]
+    """The current content (newest stamp) of every contact written after the cursor,
+    in change order. A contact written several times since appears once."""
+
+
+@attrs.frozen
+class Watcher:
+    """A live watcher of a network's changes (:meth:`FeedsChanges.watchers`)."""
+
+    member: str
+    """The name it watches under (a runtime: its node id)."""
+    since: dt.datetime
+    """When its watch (for PostgreSQL: its listening session) started, in UTC."""
+
+
+class ChangeWatch(Protocol):
+    """Wakes a reader when changes may have been committed (from ``watch_changes``)."""
+
+    async def wait(self) -> None:
+        """Return when a change of the watched network may have been committed: a
+        notification, or the watch reconnected after losing its connection (anything
+        committed meanwhile was not announced). May return spuriously; never raises for a
+        lost connection (it reconnects, with backoff, until cancelled)."""
+
+
+@runtime_checkable
+class FeedsChanges(Protocol):
+    """A live feed of the content writes committed to a network, by anyone sharing the
+    store (``docs/storage.md``, "The change feed").
+
+    Every write that stores content gives the network a new *change sequence*, in the same
+    transaction, in commit order: a reader that has read up to position ``p`` and reads
+    ``read_changes(network, p)`` later gets every content committed since, even one whose
+    transaction started earlier and committed later. Readers keep their cursor; a
+    :class:`ChangeWatch` wakes them, so nothing polls; losing the watch (a dropped
+    connection, a restarted server, a notification that was never sent) delays a reader
+    until the watch reconnects or the reader's own safety re-read, and loses nothing.
+    """
+
+    async def feed_position(self, network: str) -> StorageResult[int]:
+        """The newest committed change sequence of ``network`` (0 before any write).
+
+        Read it *before* loading contents and nothing committed in between is missed
+        (what is read twice is harmless: stamps make re-application a no-op)."""
+
+    async def read_changes(self, network: str, after: int) -> StorageResult[ChangeBatch]:
+        """Every content committed with a change sequence above ``after``;
+        NETWORK_NOT_FOUND if the network is not stored."""
+
+    def watch_changes(
+        self, network: str, *, member: str = ""
+    ) -> AbstractAsyncContextManager[ChangeWatch]:
+        """A watch on ``network``'s changes, listening once entered (so a change committed
+        after entering wakes :meth:`ChangeWatch.wait`). Entering never fails for a lost
+        connection: the watch reconnects. While it is live, :meth:`watchers` lists it
+        under ``member``."""
+
+    async def watchers(self, network: str) -> StorageResult[list[Watcher]]:
+        """The live watches on ``network`` (every process following it), oldest first."""

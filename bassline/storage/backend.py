@@ -240,6 +240,18 @@ class StorageBackend(StorageBase):
                 return err
         return None
 
+    async def feed_ready(self, network: str, after: int = 0) -> StorageError | None:
+        """For a backend's change feed (:class:`~bassline.storage.FeedsChanges`): an error
+        for a closed storage, a bad network id or a cursor that is not an integer >= 0."""
+        if err := await self._ready(("network", network)):
+            return err
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return invalid(
+                f"change feed cursor must be an integer >= 0 (a position read_changes "
+                f"or feed_position returned), got {after!r}"
+            )
+        return None
+
     async def _writable(self, *ids: tuple[str, Any]) -> StorageError | None:
         return await self._ready(*ids) or self.refuse_writes()
 

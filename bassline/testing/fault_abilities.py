@@ -8,11 +8,15 @@ class from the mixins of the abilities its inner storage declares, and no others
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from bassline.storage import (
+    ChangeBatch,
+    ChangeWatch,
     ClaimsGroups,
     CreatesOnOpen,
+    FeedsChanges,
     GroupClaims,
     HashesSpecs,
     MigratesSchema,
@@ -22,12 +26,14 @@ from bassline.storage import (
     PoolStats,
     RepairsStore,
     StorageResult,
+    Watcher,
 )
 
 __all__ = [
     "PASS_THROUGH",
     "PassClaims",
     "PassExisting",
+    "PassFeed",
     "PassHash",
     "PassMigrate",
     "PassPool",
@@ -118,6 +124,44 @@ class PassClaims:
         return claims
 
 
+class PassFeed:
+    """Passes :class:`~bassline.storage.FeedsChanges` through: ``feed_position``,
+    ``read_changes`` and ``watchers`` faulted under their own names, the watch as is."""
+
+    _inner: Any
+    _call: Any
+
+    async def feed_position(self, network: str) -> StorageResult[int]:
+        """The wrapped storage's ``feed_position``, unless a fault is injected."""
+        result: StorageResult[int] = await self._call(
+            "feed_position", lambda: self._inner.feed_position(network)
+        )
+        return result
+
+    async def read_changes(self, network: str, after: int) -> StorageResult[ChangeBatch]:
+        """The wrapped storage's ``read_changes``, unless a fault is injected."""
+        result: StorageResult[ChangeBatch] = await self._call(
+            "read_changes", lambda: self._inner.read_changes(network, after)
+        )
+        return result
+
+    def watch_changes(
+        self, network: str, *, member: str = ""
+    ) -> AbstractAsyncContextManager[ChangeWatch]:
+        """The wrapped storage's watch."""
+        watch: AbstractAsyncContextManager[ChangeWatch] = self._inner.watch_changes(
+            network, member=member
+        )
+        return watch
+
+    async def watchers(self, network: str) -> StorageResult[list[Watcher]]:
+        """The wrapped storage's ``watchers``, unless a fault is injected."""
+        result: StorageResult[list[Watcher]] = await self._call(
+            "watchers", lambda: self._inner.watchers(network)
+        )
+        return result
+
+
 PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (HashesSpecs, PassHash),
     (PooledStorage, PassPool),
@@ -126,5 +170,6 @@ PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (CreatesOnOpen, PassExisting),
     (OpensReadOnly, PassReadOnly),
     (ClaimsGroups, PassClaims),
+    (FeedsChanges, PassFeed),
 )
 """Each optional ability and the mixin that passes it through."""

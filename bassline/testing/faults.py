@@ -54,7 +54,13 @@ from bassline.storage import (
 )
 from bassline.testing.fault_abilities import PASS_THROUGH
 
-__all__ = ["ALL_OPERATIONS", "DEFAULT_OPERATIONS", "FaultStats", "FaultyStorage"]
+__all__ = [
+    "ALL_OPERATIONS",
+    "DEFAULT_OPERATIONS",
+    "FEED_OPERATIONS",
+    "FaultStats",
+    "FaultyStorage",
+]
 
 _KINDS: dict[tuple[type, ...], type[FaultyStorage]] = {}
 """The FaultyStorage subclass for each combination of pass-through mixins."""
@@ -80,14 +86,22 @@ ALL_OPERATIONS: frozenset[str] = frozenset(
         "load_snapshot",
         "list_snapshots",
         "delete_snapshot",
+        "feed_position",
+        "read_changes",
+        "watchers",
     }
 )
 """Every operation faults can be injected into (``close`` never fails)."""
 
-DEFAULT_OPERATIONS: frozenset[str] = ALL_OPERATIONS - {"open"}
+FEED_OPERATIONS: frozenset[str] = frozenset({"feed_position", "read_changes", "watchers"})
+"""The change feed's reads (:class:`~bassline.storage.FeedsChanges`, when the wrapped
+storage has it)."""
+
+DEFAULT_OPERATIONS: frozenset[str] = ALL_OPERATIONS - {"open"} - FEED_OPERATIONS
 """What random faults and latency apply to unless ``operations`` says otherwise: every
-operation but ``open``, so ``async with`` succeeds and the faults meet the calls after it.
-Name ``"open"`` explicitly to test start-up failures (an outage affects it either way)."""
+operation but ``open``, so ``async with`` succeeds and the faults meet the calls after it,
+and but the change feed's reads, which a runtime makes in the background. Name them
+explicitly to fault them (an outage affects every one of them either way)."""
 
 Latency = float | tuple[float, float]
 

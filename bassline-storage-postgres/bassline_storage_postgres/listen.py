@@ -1,0 +1,173 @@
+"""``PgChangeWatch``: one listening connection that wakes a reader of the change feed.
+
+The watch holds its own connection (outside the pool, autocommit, ``LISTEN`` on the
+schema's channel) and waits for its socket to become readable in the event loop
+(``anyio.wait_readable``: asyncio and trio alike, no thread parked on it). A
+notification naming the watched network (or an empty one: a network id too long for a
+payload) ends :meth:`PgChangeWatch.wait`, unless it was made through the storage
+object that made the watch (the payload names the writing storage). A lost connection (``pg_terminate_backend``, a
+server restart) is noticed when its socket reports the close; the watch reconnects with
+backoff and then returns from ``wait``, because whatever was committed meanwhile was
+announced to nobody: the reader re-reads from its cursor. The connection also registers
+the watch in ``bassline_members``, keyed by its server session, so a watcher is listed
+exactly while its session lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.to_thread
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from bassline_storage_postgres.engine import session_options
+from bassline_storage_postgres.url import PostgresConfig
+
+__all__ = ["PgChangeWatch", "listen_conninfo"]
+
+_FORGET_DEAD = """
+DELETE FROM bassline_members AS m WHERE NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity AS a
+    WHERE a.pid = m.backend_pid AND a.backend_start = m.backend_start)
+"""
+
+_REGISTER = """
+INSERT INTO bassline_members (network_id, backend_pid, backend_start, member)
+SELECT %(network)s, pid, backend_start, %(member)s FROM pg_stat_activity
+WHERE pid = pg_backend_pid()
+ON CONFLICT DO NOTHING
+"""
+
+FIRST_BACKOFF = 0.05
+"""Seconds before the first reconnection attempt; doubled after each failure."""
+MAX_BACKOFF = 2.0
+"""The longest wait between reconnection attempts."""
+
+
+def listen_conninfo(config: PostgresConfig, application_name: str) -> str:
+    """The libpq connection string of a listening connection for ``config``."""
+    url = config.url
+    params: dict[str, Any] = {k: v for k, v in url.query.items() if isinstance(v, str)}
+    params.update(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password if isinstance(url.password, str) else None,
+        dbname=url.database,
+        connect_timeout=config.connect_timeout,
+        options=session_options(config, params.get("options")),
+        application_name=application_name[:63],
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
+    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+class PgChangeWatch:
+    """Wakes when a change of ``network`` may have been committed (see the module doc)."""
+
+    def __init__(
+        self, config: PostgresConfig, channel: str, network: str, member: str, writer: str
+    ) -> None:
+        self._conninfo = listen_conninfo(config, f"bassline-feed:{member}")
+        self._channel = channel
+        self._network = network
+        self._member = member
+        self._writer = writer
+        self._conn: psycopg.Connection[Any] | None = None
+        self.reconnects = 0
+        """How many times the watch lost its connection and listened again."""
+
+    async def __aenter__(self) -> Self:
+        await self._connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._drop()
+
+    def _open(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            quoted = '"' + self._channel.replace('"', '""') + '"'
+            conn.execute(f"LISTEN {quoted}")
+            conn.execute(_FORGET_DEAD)
+            conn.execute(_REGISTER, {"network": self._network, "member": self._member})
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def _connect(self) -> bool:
+        """Try once to connect and listen; whether it worked."""
+        try:
+            self._conn = await anyio.to_thread.run_sync(self._open)
+        except psycopg.Error:
+            self._conn = None
+            return False
+        return True
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                anyio.notify_closing(conn.pgconn.socket)
+            await anyio.to_thread.run_sync(conn.close)
+
+    async def _reconnect(self) -> None:
+        """Connect again, retrying with backoff until it works (or the caller cancels)."""
+        delay = FIRST_BACKOFF
+        while not await self._connect():
+            await anyio.sleep(delay)  # reconnection backoff, not a synchronisation
+            delay = min(delay * 2, MAX_BACKOFF)
+        self.reconnects += 1
+
+    def _drain(self, conn: psycopg.Connection[Any]) -> bool | None:
+        """Read what arrived: whether it announced the network; None if the connection died."""
+        pgconn = conn.pgconn
+        try:
+            pgconn.consume_input()
+        except psycopg.OperationalError:
+            return None
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            return None
+        wanted = self._network
+        hit = False
+        while (note := pgconn.notifies()) is not None:
+            writer, _, network = note.extra.decode("utf-8", "replace").partition(" ")
+            if writer != self._writer and network in (wanted, ""):
+                hit = True
+        return hit
+
+    async def wait(self) -> None:
+        """Return when the network may have changed (see :class:`ChangeWatch`)."""
+        while True:
+            conn = self._conn
+            if conn is None:
+                await self._reconnect()
+                return
+            try:
+                socket = conn.pgconn.socket
+            except psycopg.OperationalError:
+                socket = -1
+            if socket >= 0:
+                await anyio.wait_readable(socket)
+                hit = self._drain(conn)
+            else:
+                hit = None
+            if hit is None:
+                await self._drop()
+                continue
+            if hit:
+                return

@@ -1,0 +1,184 @@
+"""``Follower``: brings other writers' committed changes into a runtime's engine.
+
+When the runtime's storage declares :class:`~bassline.storage.FeedsChanges` (PostgreSQL;
+memory within one process), the runtime runs one follower task: it watches the network's
+feed, reads everything committed since its cursor whenever the watch wakes it (or every
+``resync`` seconds, a safety re-read for a wakeup that never came), and applies what is
+new to the engine, where it propagates through the gadgets like a peer's values. Values
+that came from storage are not queued to be written back (:meth:`Follower.stored`), and a
+record whose stamp the engine already holds (the runtime's own write, or one read twice)
+is skipped and not counted as a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import attrs
+from anyio.abc import TaskStatus
+from returns.result import Failure
+
+from bassline.clock import Stamp
+from bassline.engine import Network, PropagationResult
+from bassline.errors import BasslineError
+from bassline.storage import ChangeBatch, ErrorCode, FeedsChanges, StorageError
+
+__all__ = ["FeedStats", "Follower"]
+
+RETRY_AFTER = 0.5
+"""Seconds before a failed feed read is tried again (doubling up to ``resync``)."""
+
+SOURCE = "storage"
+"""What :meth:`~bassline.engine.Network.explain` names as where feed values came from."""
+
+
+@attrs.define
+class FeedStats:
+    """What the follower has done (``runtime.feed``)."""
+
+    following: bool = False
+    """Whether the runtime follows its storage's change feed."""
+    cursor: int = 0
+    """The feed position read up to."""
+    reads: int = 0
+    """Feed reads made (each wakeup, each safety re-read)."""
+    applied: int = 0
+    """Records that brought something new into the engine."""
+    skipped: int = 0
+    """Records the engine already held at that stamp (its own writes, repeats)."""
+    refused: int = 0
+    """Records the engine refused (an unknown contact, content of the wrong kind, a stamp
+    beyond the allowed clock drift); each is also counted in ``errors``."""
+    errors: dict[str, int] = attrs.field(factory=dict)
+    """Failed reads and refused records, by error code."""
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (for status and metrics)."""
+        return attrs.asdict(self)
+
+
+class Follower:
+    """Follows one network's change feed into ``network`` (see the module doc)."""
+
+    def __init__(
+        self,
+        storage: FeedsChanges,
+        network: Network,
+        *,
+        member: str,
+        resync: float,
+    ) -> None:
+        self.storage = storage
+        self.network = network
+        self.member = member
+        self.resync = resync
+        self.stats = FeedStats(following=True)
+        self._incoming: dict[str, tuple[Stamp, Any]] = {}
+        self.caught_up = anyio.Event()
+        """Set after every successful read (replaced by a fresh event at the next wakeup)."""
+
+    # ---------------------------------------------------------------- cursor
+
+    async def start_position(self) -> None:
+        """Read the feed position before the runtime loads contents, so that nothing
+        committed between the load and the first feed read is missed (a network not stored
+        yet starts at 0). Raises nothing: a failure leaves the cursor at 0, which rereads
+        the whole network once (harmless, stamps)."""
+        result = await self.storage.feed_position(self.network.spec.id)
+        if isinstance(result, Failure):
+            if result.failure().code is not ErrorCode.NETWORK_NOT_FOUND:
+                self._count_error(result.failure())
+            return
+        self.stats.cursor = result.unwrap()
+
+    # ---------------------------------------------------------------- the task
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch, read and apply until cancelled; ``started`` once listening and caught up
+        (or after the first read failed: the task goes on retrying)."""
+        spec_id = self.network.spec.id
+        async with self.storage.watch_changes(spec_id, member=self.member) as watch:
+            ok = await self.catch_up()
+            task_status.started()
+            delay = RETRY_AFTER
+            while True:
+                with anyio.move_on_after(self.resync if ok else delay):
+                    await watch.wait()
+                ok = await self.catch_up()
+                delay = RETRY_AFTER if ok else min(delay * 2, self.resync)
+
+    async def catch_up(self) -> bool:
+        """Read what was committed since the cursor and apply it; whether the read worked."""
+        self.stats.reads += 1
+        result = await self.storage.read_changes(self.network.spec.id, self.stats.cursor)
+        if isinstance(result, Failure):
+            self._count_error(result.failure())
+            return False
+        self.apply(result.unwrap())
+        self.caught_up.set()
+        self.caught_up = anyio.Event()
+        return True
+
+    # ---------------------------------------------------------------- applying
+
+    def apply(self, batch: ChangeBatch) -> PropagationResult | None:
+        """Apply the records the engine does not hold yet; advance the cursor."""
+        network = self.network
+        fresh: list[tuple[str, Any, Stamp]] = []
+        for record in batch.records:
+            cid = record.contact
+            if cid in network and network.stamp(cid) == record.stamp:
+                self.stats.skipped += 1
+                continue
+            fresh.append((cid, record.value, record.stamp))
+        self.stats.cursor = max(self.stats.cursor, batch.position)
+        if not fresh:
+            return None
+        self._incoming = {cid: (stamp, value) for cid, value, stamp in fresh}
+        try:
+            try:
+                result = network.apply(fresh, source=SOURCE)
+                self.stats.applied += len(fresh)
+                return result
+            except (BasslineError, ValueError):
+                return self._apply_one_by_one(fresh)
+        finally:
+            self._incoming = {}
+
+    def _apply_one_by_one(self, items: list[tuple[str, Any, Stamp]]) -> PropagationResult | None:
+        """Apply what the engine accepts, counting each refused record."""
+        last = None
+        for item in items:
+            try:
+                last = self.network.apply([item], source=SOURCE)
+            except (BasslineError, ValueError) as exc:
+                self.stats.refused += 1
+                self._count(ErrorCode.INVALID.value, f"feed record for contact {item[0]!r}: {exc}")
+            else:
+                self.stats.applied += 1
+        return last
+
+    def stored(self) -> Callable[[str, Any, Stamp], bool] | None:
+        """While a feed batch is being applied: a test of whether a changed contact holds
+        exactly what storage already has (so it is not written back); else None."""
+        incoming = self._incoming
+        if not incoming:
+            return None
+
+        def held(cid: str, value: Any, stamp: Stamp) -> bool:
+            came = incoming.get(cid)
+            return came is not None and came[0] == stamp and came[1] == value
+
+        return held
+
+    # ---------------------------------------------------------------- errors
+
+    def _count_error(self, error: StorageError) -> None:
+        self._count(error.code.value, str(error))
+
+    def _count(self, code: str, message: str) -> None:
+        self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
+        self.stats.last_error = message

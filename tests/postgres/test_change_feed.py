@@ -1,0 +1,217 @@
+"""The PostgreSQL change feed: sequence in commit order, wakeups, reconnection, watchers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+from bassline_storage_postgres import PostgresStorage
+from bassline_storage_postgres.bulk import TAKE_SEQUENCE, UPSERT_CONTENTS
+from psycopg import sql
+from returns.result import Failure, Success
+
+from bassline.clock import Stamp
+from bassline.spec import parse_spec
+from bassline.storage import (
+    ChangeBatch,
+    ContentRecord,
+    ErrorCode,
+    FeedsChanges,
+    open_storage,
+)
+
+SPEC = parse_spec(
+    {
+        "id": "feed",
+        "groups": [{"id": "root"}],
+        "contacts": [{"id": c, "group": "root"} for c in ("a", "b", "c", "x", "y")],
+    }
+)
+
+
+def _record(contact: str, value: Any, hlc: int, node: str = "w") -> ContentRecord:
+    return ContentRecord("feed", "root", contact, value, Stamp(hlc, node))
+
+
+async def _changes(storage: Any, after: int) -> ChangeBatch:
+    result = await storage.read_changes("feed", after)
+    assert isinstance(result, Success), result
+    batch: ChangeBatch = result.unwrap()
+    return batch
+
+
+@pytest.fixture
+async def two(store_url: str) -> AsyncIterator[tuple[Any, Any]]:
+    """Two storages on one schema (as two processes would open it), network saved."""
+    async with open_storage(store_url) as first, open_storage(store_url) as second:
+        assert (await first.save_network(SPEC)).unwrap() is None
+        yield first, second
+
+
+@pytest.mark.anyio
+async def test_postgres_declares_the_feed(two: tuple[Any, Any]) -> None:
+    first, _ = two
+    assert isinstance(first, FeedsChanges)
+
+
+@pytest.mark.anyio
+async def test_another_storage_reads_what_was_committed_since_its_cursor(
+    two: tuple[Any, Any],
+) -> None:
+    first, second = two
+    start = (await second.feed_position("feed")).unwrap()
+    assert start == 0
+    await first.write([_record("a", 1, 10), _record("b", 2, 10)])
+    batch = await _changes(second, start)
+    assert [(r.contact, r.value, r.stamp) for r in batch.records] == [
+        ("a", 1, Stamp(10, "w")),
+        ("b", 2, Stamp(10, "w")),
+    ]
+    assert batch.position > start
+    assert (await second.feed_position("feed")).unwrap() == batch.position
+    assert (await _changes(second, batch.position)).records == []
+    # a newer write of one contact: only it comes, once, with its newest value
+    await first.write([_record("a", 5, 11)])
+    await first.write([_record("a", 6, 12)])
+    later = await _changes(second, batch.position)
+    assert [(r.contact, r.value) for r in later.records] == [("a", 6)]
+    # a stale write stores nothing and announces no content
+    await first.write([_record("b", 99, 1)])
+    assert [r.contact for r in (await _changes(second, later.position)).records] == []
+
+
+@pytest.mark.anyio
+async def test_bad_cursor_and_unknown_network_are_clear_errors(two: tuple[Any, Any]) -> None:
+    first, _ = two
+    for bad in (-1, 1.5, "3", True, None):
+        result = await first.read_changes("feed", bad)
+        assert isinstance(result, Failure)
+        assert result.failure().code is ErrorCode.INVALID
+        assert "cursor" in result.failure().message
+    missing = await first.read_changes("nope", 0)
+    assert isinstance(missing, Failure) and missing.failure().code is ErrorCode.NETWORK_NOT_FOUND
+    missing = await first.feed_position("nope")
+    assert isinstance(missing, Failure) and missing.failure().code is ErrorCode.NETWORK_NOT_FOUND
+
+
+def _waiting_for_lock(conn: psycopg.Connection[Any], pid: int) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+        [pid],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+@pytest.mark.anyio
+async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
+    two: tuple[Any, Any], postgres_url: str, schema: str
+) -> None:
+    """T1 takes its sequence and holds its transaction open; a second writer's commit
+    must not become visible ahead of it with a higher sequence (else a reader's cursor
+    passes T1's sequence before T1 commits, and T1's write is never read)."""
+    first, second = two
+    start = (await second.feed_position("feed")).unwrap()
+    with psycopg.connect(postgres_url) as t1, psycopg.connect(postgres_url, autocommit=True) as a:
+        t1.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        t1.execute(TAKE_SEQUENCE, [["feed"]])
+        t1.execute(UPSERT_CONTENTS, [["feed"], ["x"], ["root"], [b"1"], [20], [b"t1"]])
+        t1_pid = t1.info.backend_pid
+        async with anyio.create_task_group() as tg:
+            done = anyio.Event()
+
+            async def write_y() -> None:
+                await first.write([_record("y", 2, 21)])
+                done.set()
+
+            tg.start_soon(write_y)
+            with anyio.fail_after(20):
+                while not _waiting_for_lock(a, t1_pid):  # noqa: ASYNC110 - a deadline poll
+                    await anyio.sleep(0.01)
+            assert not done.is_set()
+            seen = await _changes(second, start)
+            assert seen.records == [] and seen.position == start
+            t1.commit()
+            with anyio.fail_after(20):
+                await done.wait()
+    batch = await _changes(second, start)
+    assert [r.contact for r in batch.records] == ["x", "y"]
+
+
+@pytest.mark.anyio
+async def test_a_watch_wakes_on_another_storages_commit_not_on_its_own(
+    two: tuple[Any, Any],
+) -> None:
+    first, second = two
+    async with second.watch_changes("feed", member="reader") as watch:
+        woke = anyio.Event()
+
+        async def waiter() -> None:
+            await watch.wait()
+            woke.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await second.write([_record("c", 1, 5)])  # its own write: no wakeup
+            await first.write([_record("a", 1, 5)])
+            with anyio.fail_after(20):
+                await woke.wait()
+        assert [(r.contact, r.value) for r in (await _changes(second, 0)).records] == [
+            ("c", 1),
+            ("a", 1),
+        ]
+
+
+@pytest.mark.anyio
+async def test_a_terminated_listening_connection_reconnects_and_wakes_the_reader(
+    two: tuple[Any, Any], postgres_url: str
+) -> None:
+    first, second = two
+    async with second.watch_changes("feed", member="victim") as watch:
+        position = (await second.feed_position("feed")).unwrap()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'bassline-feed:victim'"
+            ).fetchone()
+            assert row is not None and row[0] is True
+        # written while nobody listens: its notification reaches no one
+        await first.write([_record("b", 7, 30)])
+        with anyio.fail_after(30):
+            await watch.wait()  # the loss is noticed, the watch listens again, and wakes
+        assert watch.reconnects == 1
+        batch = await _changes(second, position)
+        assert [(r.contact, r.value) for r in batch.records] == [("b", 7)]
+        # and it hears the next commit on the new connection
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first.write, [_record("c", 8, 31)])
+            with anyio.fail_after(20):
+                await watch.wait()
+
+
+@pytest.mark.anyio
+async def test_watchers_lists_live_watches_only(two: tuple[Any, Any], postgres_url: str) -> None:
+    first, second = two
+    assert (await first.watchers("feed")).unwrap() == []
+    async with second.watch_changes("feed", member="one"):
+        async with first.watch_changes("feed", member="two"):
+            names = [w.member for w in (await first.watchers("feed")).unwrap()]
+            assert sorted(names) == ["one", "two"]
+        assert [w.member for w in (await first.watchers("feed")).unwrap()] == ["one"]
+        # a watcher whose session dies (its process killed) is no longer listed
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'bassline-feed:one'"
+            )
+        with anyio.fail_after(20):
+            while (await first.watchers("feed")).unwrap():  # noqa: ASYNC110 - deadline poll
+                await anyio.sleep(0.01)
+
+
+def test_the_channel_depends_on_the_schema() -> None:
+    a = PostgresStorage("postgresql://u@h/db?schema=one")
+    b = PostgresStorage("postgresql://u@h/db?schema=two")
+    assert a.channel != b.channel and len(a.channel.encode()) <= 63

@@ -1,0 +1,115 @@
+"""Two runtimes on one PostgreSQL database see each other's writes while running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+
+from bassline.engine import PropagationResult
+from bassline.runtime import StorageBackedRuntime
+from bassline.storage import open_storage
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+CALCULATOR = EXAMPLES / "calculator.json"
+
+
+async def _until(runtime: StorageBackedRuntime, check: Callable[[], bool]) -> None:
+    """Wait (with a deadline) until ``check()`` holds, re-checking after every run."""
+    changed = anyio.Event()
+
+    def poke(_: PropagationResult) -> None:
+        changed.set()
+
+    stop = runtime.add_listener(poke)
+    try:
+        with anyio.fail_after(20):
+            while not check():
+                await changed.wait()
+                changed = anyio.Event()
+    finally:
+        stop()
+
+
+def _writes(postgres_url: str, schema: str) -> int:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        row = conn.execute(f'SELECT coalesce(max(seq), 0) FROM "{schema}".bassline_feed').fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+@pytest.mark.anyio
+async def test_two_runtimes_see_each_others_writes_while_running(
+    store_url: str, postgres_url: str, schema: str
+) -> None:
+    """The issue's repro: one runtime wrote 10 to input-a, the other kept showing 20."""
+    async with open_storage(store_url) as s1, open_storage(store_url) as s2:
+        async with StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one:
+            async with StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two:
+                assert one.feed.following and two.feed.following
+                await one.update_contact("input-a", 15)
+                # the value arrives and propagates through two's gadget
+                await _until(two, lambda: two.value("result") == 35)
+                assert two.value("input-a") == 15
+                assert two.stamp("input-a") == one.stamp("input-a")
+                await two.update_contact("input-b", 1)
+                await _until(one, lambda: one.value("result") == 16)
+                await one.flush()
+                await two.flush()
+                await one.catch_up()
+                await two.catch_up()
+                assert one.values() == two.values()
+                # read up to the cursor: reading again brings nothing, applies nothing twice
+                marks = (one.feed.applied, one.feed.skipped, two.feed.applied, two.feed.skipped)
+                writes = _writes(postgres_url, schema)
+                await one.catch_up()
+                await two.catch_up()
+                assert marks == (
+                    one.feed.applied,
+                    one.feed.skipped,
+                    two.feed.applied,
+                    two.feed.skipped,
+                )
+                assert _writes(postgres_url, schema) == writes  # and writes nothing back
+
+
+@pytest.mark.anyio
+async def test_values_from_the_feed_are_not_written_back(store_url: str) -> None:
+    async with open_storage(store_url) as s1, open_storage(store_url) as s2:
+        async with StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one:
+            async with StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two:
+                written: list[str] = []
+                write = s2.write
+
+                async def spy(batch: Any) -> Any:
+                    written.extend(r.contact for r in batch)
+                    return await write(batch)
+
+                s2.write = spy  # type: ignore[method-assign]
+                await one.update_contact("input-b", 7)
+                await _until(two, lambda: two.value("input-b") == 7)
+                await two.flush()
+                assert two.feed.applied >= 2
+                # what came from storage is not written again; two's own gadget (it runs
+                # every group: no ownership here) may store what it derived
+                assert "input-b" not in written and "add-b" not in written
+                assert set(written) <= {"add-sum", "result"}
+
+
+@pytest.mark.anyio
+async def test_a_runtime_started_later_catches_up_and_follow_false_does_not_follow(
+    store_url: str,
+) -> None:
+    async with open_storage(store_url) as s1, open_storage(store_url) as s2:
+        async with StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one:
+            await one.update_contact("input-a", 1)
+            async with StorageBackedRuntime(CALCULATOR, s2, node_id="two", follow=False) as two:
+                assert not two.feed.following
+                assert two.value("result") == 21  # recovered on open
+                await one.update_contact("input-a", 2)
+                await two.catch_up()  # a no-op when not following
+                assert two.value("input-a") == 1
