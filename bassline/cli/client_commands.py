@@ -151,6 +151,10 @@ def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:
     shown.append(
         f"contacts {c['with_content']}/{c['total']} with content; digest {data['digest'][:16]}"
     )
+    processes = data.get("processes")
+    if processes is not None:
+        names = ", ".join(escape(str(p["node"])) for p in processes) or "-"
+        shown.append(f"processes on this storage ({len(processes)}): {names}")
     table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
     for p in data["peers"]:
         table.add_row(

@@ -264,7 +264,9 @@ def create_app(network: BasslineNetwork) -> Starlette:
         return _json({"hash": spec.hash, "spec": to_json(spec.to_dict())})
 
     async def status(request: Request) -> Response:
-        return _json(network.status())
+        data = network.status()
+        data["processes"] = await network.processes()
+        return _json(data)
 
     _HANDLERS = {
         ("contact", "GET"): read_contact,

@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar, overload
 
 import anyio
 import attrs
+from returns.result import Failure
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
@@ -40,7 +41,7 @@ from bassline.net.transport import Transport
 from bassline.net.urls import parse_node_url
 from bassline.runtime import Runtime, RuntimeHealth, StorageBackedRuntime
 from bassline.spec import Bassline, Endpoint, load_spec
-from bassline.storage import NetworkStorage, open_storage
+from bassline.storage import FeedsChanges, NetworkStorage, open_storage
 
 __all__ = ["BasslineNetwork", "NetworkHealth", "PeerInfo"]
 
@@ -471,6 +472,20 @@ class BasslineNetwork:
         (unassigned and not shared: ``owner`` is this node if it runs it, else None)."""
         runtime = self._require()
         return group_owners(runtime.spec, self.node_id, runtime.group_owners(), runtime.run_groups)
+
+    async def processes(self) -> list[dict[str, Any]] | None:
+        """The processes following this network's change feed on its storage (this one
+        included), as ``{"node", "since"}`` (oldest first); None when the storage has no
+        feed, the runtime was injected, or the read failed."""
+        storage, runtime = self._storage, self.runtime
+        if runtime is None or self._injected_runtime is not None:
+            return None
+        if not isinstance(storage, FeedsChanges):
+            return None
+        found = await storage.watchers(runtime.spec.id)
+        if isinstance(found, Failure):
+            return None
+        return [{"node": w.member, "since": w.since.isoformat()} for w in found.unwrap()]
 
     def prometheus(self) -> str:
         """Gossip metrics plus the runtime's, in Prometheus text format."""
