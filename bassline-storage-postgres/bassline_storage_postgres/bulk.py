@@ -90,6 +90,18 @@ NOTIFY = "SELECT pg_notify(%s, n) FROM unnest(%b::text[]) AS u(n)"
 NOTIFY_PAYLOAD_LIMIT = 7800
 """Longer network ids are announced without the id: "some network changed"."""
 
+_REQUIRE_REFERENCES = """
+SELECT ('bassline: a reference is missing ' || u.i)::int
+FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS u(n, g, i)
+WHERE NOT (
+    EXISTS (SELECT 1 FROM bassline_networks WHERE id = u.n)
+    AND (u.g IS NULL OR EXISTS (
+        SELECT 1 FROM bassline_groups WHERE network_id = u.n AND group_id = u.g)))
+"""
+"""Fails the transaction (a cast error, SQLSTATE 22P02) when a network or group the batch
+refers to is not stored, so the pipeline's ``COMMIT`` never runs; the error is then named
+by :data:`_CHECK_REFERENCES`."""
+
 _CHECK_REFERENCES = """
 SELECT u.i,
        EXISTS (SELECT 1 FROM bassline_networks WHERE id = u.n),
@@ -171,14 +183,13 @@ def _announce(
 def _send(
     conn: psycopg.Connection[Any],
     batch: PreparedBatch,
-    check: psycopg.Cursor[Any],
     chunk: int,
     channel: tuple[str, str] | None,
 ) -> list[psycopg.Cursor[Any]]:
     """Queue every statement of ``batch`` on the pipeline."""
     if batch.references:
-        check.execute(
-            _CHECK_REFERENCES,
+        conn.execute(
+            _REQUIRE_REFERENCES,
             [[r[0] for r in batch.references], [r[1] for r in batch.references]],
         )
     _write_structure(conn, batch)
@@ -192,29 +203,41 @@ def _send(
     return upserts
 
 
+def _missing_reference(conn: psycopg.Connection[Any], batch: PreparedBatch) -> StorageError | None:
+    """After a failed batch (rolled back): which reference storage lacks, if one does."""
+    conn.rollback()
+    check = conn.execute(
+        _CHECK_REFERENCES,
+        [[r[0] for r in batch.references], [r[1] for r in batch.references]],
+    )
+    missing = _first_missing(check, batch)
+    conn.rollback()
+    return missing
+
+
 def write_batch(
     conn: psycopg.Connection[Any],
     batch: PreparedBatch,
     chunk: int = CONTENT_CHUNK,
     channel: tuple[str, str] | None = None,
 ) -> WriteSummary | StorageError:
-    """Apply ``batch`` in the open transaction, in pipeline mode; the caller commits.
+    """Apply ``batch`` in one transaction, in pipeline mode, and commit it (the ``COMMIT``
+    is queued on the pipeline too, so the network's feed row is locked for the server's
+    work only, never across a round trip to this process).
 
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
-    token) the commit notifies it with a :func:`notify_payload` per network. Returns an error (the caller rolls back) for a
-    missing network or group.
+    token) the commit notifies it with a :func:`notify_payload` per network. Returns an
+    error (nothing committed) for a missing network or group.
     """
-    check = conn.cursor()
     try:
         with conn.pipeline():
-            upserts = _send(conn, batch, check, chunk, channel)
-    except psycopg.errors.ForeignKeyViolation:
-        # a network that is not stored: the check's answer (already received) names it
-        if batch.references and (missing := _first_missing(check, batch)):
+            upserts = _send(conn, batch, chunk, channel)
+            conn.commit()
+    except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):
+        # a network or group that is not stored (the foreign key, or the reference guard)
+        if batch.references and (missing := _missing_reference(conn, batch)):
             return missing
         raise
-    if batch.references and (missing := _first_missing(check, batch)):
-        return missing
     stored = sum(cur.rowcount for cur in upserts)
     columns = batch.contents
     return WriteSummary(

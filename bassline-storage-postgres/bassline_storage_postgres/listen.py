@@ -42,6 +42,8 @@ WHERE pid = pg_backend_pid()
 ON CONFLICT DO NOTHING
 """
 
+_LEAVE = "DELETE FROM bassline_members WHERE backend_pid = pg_backend_pid()"
+
 FIRST_BACKOFF = 0.05
 """Seconds before the first reconnection attempt; doubled after each failure."""
 MAX_BACKOFF = 2.0
@@ -95,6 +97,10 @@ class PgChangeWatch:
         tb: TracebackType | None,
     ) -> None:
         with anyio.CancelScope(shield=True):
+            conn = self._conn
+            if conn is not None:  # leave the members list at once, not when the server notices
+                with contextlib.suppress(Exception):
+                    await anyio.to_thread.run_sync(conn.execute, _LEAVE)
             await self._drop()
 
     def _open(self) -> psycopg.Connection[Any]:

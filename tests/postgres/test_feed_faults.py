@@ -155,7 +155,7 @@ async def test_with_the_listening_connection_terminated_no_write_is_missed(
                 for round_ in range(3):
                     # wait until the reader listens (again), then kill its connection
                     with anyio.fail_after(30):
-                        while not _terminate(postgres_url, "bassline-feed:reader"):
+                        while not _terminate(postgres_url, "bassline-feed:reader"):  # noqa: ASYNC110
                             await anyio.sleep(0.02)  # a deadline poll on a server view
                     for i in range(round_ * 3, round_ * 3 + 3):
                         await writer.update_contact(f"c{i}", i)

@@ -98,7 +98,7 @@ async def test_injection_attempts_are_plain_data(
     tables = admin.execute(
         "SELECT count(*) FROM pg_tables WHERE schemaname = %s", [schema]
     ).fetchone()
-    assert tables == (7,)  # six tables and the version table, all still there
+    assert tables == (9,)  # eight tables and the version table, all still there
     count = admin.execute(
         sql.SQL("SELECT count(*) FROM {}.bassline_contacts").format(sql.Identifier(schema))
     ).fetchone()
