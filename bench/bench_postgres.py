@@ -124,6 +124,7 @@ def raw_unnest(conn: psycopg.Connection[Any]) -> Method:
                     [_encode(r) for r in batch],
                     [r.stamp.hlc for r in batch],
                     [node] * len(batch),
+                    [r.justification for r in batch],
                 ]
                 cur.execute(UPSERT_CONTENTS, columns)
                 assert cur.rowcount == len(batch), cur.rowcount

@@ -1,7 +1,8 @@
 """Whole-network files: the compacted state of a network, and snapshots.
 
-Both are a header frame (JSON), one SPEC frame, one CONTENT frame per contact and an END
-frame with the count, written atomically (temporary file, sync, rename, directory sync).
+Both are a header frame (JSON), one SPEC frame, one CONTENT frame per contact, a WHYS
+frame with the contents' justifications (version 2, when any has one) and an END frame
+with the count, written atomically (temporary file, sync, rename, directory sync).
 Reading checks every checksum and the count, so a damaged file is never half-read.
 """
 
@@ -18,15 +19,19 @@ from bassline_storage_fs.entries import (
     END,
     HEADER,
     SPEC,
+    WHYS,
     EntryError,
+    Whys,
     content_frame,
     decode_content,
     decode_end,
     decode_header,
     decode_spec,
+    decode_whys,
     end_frame,
     header_frame,
     spec_frame,
+    whys_frame,
 )
 from bassline_storage_fs.frames import HEADER_SIZE, Frame, FrameError, read_frame
 from bassline_storage_fs.fsutil import write_atomic
@@ -34,7 +39,10 @@ from bassline_storage_fs.table import Content, ContentTable
 
 __all__ = ["DOC_VERSION", "Doc", "DocError", "read_doc", "read_doc_header", "write_doc"]
 
-DOC_VERSION = 1
+DOC_VERSION = 2
+"""Version 2 adds a WHYS record (the contents' justifications) before the END record;
+version 1 files (no justifications) are still read."""
+_READABLE_VERSIONS = (1, 2)
 
 
 class DocError(Exception):
@@ -62,9 +70,19 @@ def _chunks(
     yield spec_frame(network, spec)
     net = _u(network)
     count = 0
+    whys = Whys(network, [], [], [], [])
     for contact, c in contents:
         yield content_frame(net, _u(c.group), _u(contact), c.hlc, _u(c.node), c.value)
         count += 1
+        if c.why is not None:
+            whys.contacts.append(contact)
+            whys.hlcs.append(c.hlc)
+            whys.nodes.append(c.node)
+            whys.whys.append(c.why)
+    if whys.contacts:
+        record = whys_frame(whys)
+        if record is not None:  # else an id only CONTENT records can hold: none kept
+            yield record
     yield end_frame(count)
 
 
@@ -87,7 +105,7 @@ def _check_header(found: Frame | FrameError, fmt: str) -> dict[str, Any]:
     header = decode_header(found.payload)
     if header.get("format") != fmt:
         raise DocError(f"header names format {header.get('format')!r}, expected {fmt!r}")
-    if header.get("version") != DOC_VERSION:
+    if header.get("version") not in _READABLE_VERSIONS:
         raise DocError(f"format version {header.get('version')!r} is not supported")
     if not isinstance(header.get("network"), str):
         raise DocError("header does not name its network")
@@ -135,6 +153,13 @@ def _parse(data: bytes, fmt: str) -> Doc:
             if decode_end(found.payload) != len(contents) or found.end != len(data):
                 raise DocError("content count or file length does not match the end record")
             return Doc(header, network, spec, contents)
+        if found.kind == WHYS and header["version"] >= 2:
+            whys = decode_whys(found.payload)
+            if whys.network != network:
+                raise DocError(f"justifications record at byte {pos} names another network")
+            contents.set_whys(whys.contacts, whys.hlcs, whys.nodes, whys.whys)
+            pos = found.end
+            continue
         if found.kind != CONTENT:
             raise DocError(f"unexpected record kind {found.kind} at byte {pos}")
         entry = decode_content(found.payload)

@@ -24,8 +24,10 @@ __all__ = [
     "END",
     "HEADER",
     "SPEC",
+    "WHYS",
     "ContentEntry",
     "EntryError",
+    "Whys",
     "commit_frame",
     "content_frame",
     "contents_frame",
@@ -36,10 +38,12 @@ __all__ = [
     "decode_header",
     "decode_network",
     "decode_spec",
+    "decode_whys",
     "delete_frame",
     "end_frame",
     "header_frame",
     "spec_frame",
+    "whys_frame",
 ]
 
 HEADER = 1
@@ -56,6 +60,9 @@ END = 6
 """Ends a state or snapshot file: how many content records it holds."""
 CONTENTS = 7
 """Many contents of one network in columns (log version 2): what a batch writes."""
+WHYS = 8
+"""The justifications of contents of one network stored just before it, in the same
+batch or file (log version 3, state and snapshot files version 2)."""
 
 _CONTENT = struct.Struct("<IIIIQ")
 _COMMIT = struct.Struct("<QI")
@@ -234,6 +241,48 @@ def decode_contents(payload: bytes) -> list[ContentEntry]:
             groups, contacts, hlcs, nodes, ends, ends[1:], strict=False
         )
     ]
+
+
+class Whys(NamedTuple):
+    """A decoded WHYS record: each content's justification, with the stamp it goes with."""
+
+    network: str
+    contacts: list[str]
+    hlcs: list[int]
+    nodes: list[str]
+    whys: list[str]
+
+
+def whys_frame(whys: Whys) -> bytes | None:
+    """The justification texts of contents of one network stored just before it: the
+    JSON list ``[network, contacts, hlcs, nodes, whys]`` (a justification applies only
+    while its contact holds the content of that stamp); None if an id is not UTF-8."""
+    try:
+        return frame(WHYS, orjson.dumps(list(whys)))
+    except TypeError:
+        return None
+
+
+def decode_whys(payload: bytes) -> Whys:
+    """A WHYS frame's justifications."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise EntryError(f"justifications record is not JSON: {exc}") from None
+    if not (type(data) is list and len(data) == 5 and type(data[0]) is str):
+        raise EntryError("justifications record is not [network, contacts, hlcs, nodes, whys]")
+    _, contacts, hlcs, nodes, whys = data
+    n = len(contacts) if type(contacts) is list else -1
+    if not (
+        _strings(contacts, n)
+        and _strings(nodes, n)
+        and _strings(whys, n)
+        and type(hlcs) is list
+        and len(hlcs) == n
+        and set(map(type, hlcs)) <= {int}
+    ):
+        raise EntryError("justifications record columns are malformed")
+    return Whys(*data)
 
 
 def commit_frame(seq: int, count: int) -> bytes:

@@ -23,6 +23,7 @@ from bassline_storage_fs.entries import (
     DELETE,
     HEADER,
     SPEC,
+    WHYS,
     EntryError,
     commit_frame,
     decode_commit,
@@ -49,12 +50,15 @@ __all__ = [
 ]
 
 LOG_FORMAT = "bassline-fs-log"
-LOG_VERSION = 2
-"""Version 2 adds CONTENTS records; version 1 logs are read and appended to as they are."""
-_READABLE_VERSIONS = frozenset({1, 2})
+LOG_VERSION = 3
+"""Version 2 adds CONTENTS records, version 3 WHYS records (justifications); older logs
+are read and appended to as they are (a version 2 log stores no justifications until
+the next compaction starts a new log)."""
+_READABLE_VERSIONS = frozenset({1, 2, 3})
 _RECORD_KINDS = {
     1: frozenset({SPEC, DELETE, CONTENT}),
     2: frozenset({SPEC, DELETE, CONTENT, CONTENTS}),
+    3: frozenset({SPEC, DELETE, CONTENT, CONTENTS, WHYS}),
 }
 
 

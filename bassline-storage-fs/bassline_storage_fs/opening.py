@@ -22,11 +22,13 @@ from bassline_storage_fs.entries import (
     CONTENTS,
     DELETE,
     SPEC,
+    WHYS,
     EntryError,
     decode_content,
     decode_contents,
     decode_network,
     decode_spec,
+    decode_whys,
 )
 from bassline_storage_fs.frames import Frame
 from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir
@@ -288,6 +290,11 @@ def _apply_frames(index: Index, frames: list[Frame], layout: Layout) -> None:
             elif found.kind == CONTENTS:
                 for e in decode_contents(found.payload):
                     index.put(e.network, e.contact, Content(e.group, e.hlc, e.node, e.value))
+            elif found.kind == WHYS:
+                whys = decode_whys(found.payload)
+                state = index.networks.get(whys.network)
+                if state is not None:
+                    state.contents.set_whys(whys.contacts, whys.hlcs, whys.nodes, whys.whys)
             elif found.kind == SPEC:
                 network, spec = decode_spec(found.payload)
                 index.set_spec(network, spec, group_ids(spec_from_bytes(spec)))

@@ -20,7 +20,13 @@ from bassline.storage.toolkit import (
     missing_group,
     missing_network,
 )
-from bassline_storage_fs.entries import content_frame, contents_frame, spec_frame
+from bassline_storage_fs.entries import (
+    Whys,
+    content_frame,
+    contents_frame,
+    spec_frame,
+    whys_frame,
+)
 from bassline_storage_fs.index import ContentTable, Index
 from bassline_storage_fs.specs import (
     SpecDecodeError,
@@ -54,10 +60,26 @@ class Rows:
     hlcs: list[int] = attrs.field(factory=list)
     nodes: list[str] = attrs.field(factory=list)
     values: list[bytes] = attrs.field(factory=list)
+    whys: list[str | None] = attrs.field(factory=list)
 
     def store_in(self, table: ContentTable) -> None:
         """Put these rows into ``table``."""
-        table.put_rows(self.contacts, self.groups, self.hlcs, self.nodes, self.values)
+        table.put_rows(self.contacts, self.groups, self.hlcs, self.nodes, self.values, self.whys)
+
+    def whys_record(self, network: str) -> bytes | None:
+        """The WHYS record of the rows that have a justification (None: none has one)."""
+        picked = [n for n, why in enumerate(self.whys) if why is not None]
+        if not picked:
+            return None
+        return whys_frame(
+            Whys(
+                network,
+                [self.contacts[n] for n in picked],
+                [self.hlcs[n] for n in picked],
+                [self.nodes[n] for n in picked],
+                [self.whys[n] for n in picked],  # type: ignore[misc]
+            )
+        )
 
 
 @attrs.frozen
@@ -122,7 +144,7 @@ def _plan_specs(
     return out
 
 
-def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
+def _plan_columns(columns: ContentColumns, index: Index, whys: bool) -> Plan | None:
     """Plan a simple batch (the contents of one stored network) as one CONTENTS record,
     a column at a time; None when the per-record path must decide (or report) instead."""
     network = columns.networks[0]
@@ -133,6 +155,9 @@ def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
         return None
     groups, contacts, hlcs, nodes = columns.groups, columns.contacts, columns.hlcs, columns.nodes
     stamps, encoded = columns.stamps, columns.encoded
+    justifications = columns.justifications if whys else ()
+    if not any(justifications):
+        justifications = (None,) * len(contacts)
     if sum(map(len, encoded)) + sum(map(len, contacts)) > MAX_RECORD_BYTES:
         return None  # one record per content keeps every frame within its size limit
     keep = state.contents.newer_or_equal(contacts, stamps)
@@ -143,22 +168,36 @@ def _plan_columns(columns: ContentColumns, index: Index) -> Plan | None:
         pick = itemgetter(*keep) if len(keep) > 1 else lambda c: (c[keep[0]],)
         groups, contacts, hlcs, nodes = pick(groups), pick(contacts), pick(hlcs), pick(nodes)
         stamps, encoded = pick(stamps), list(pick(encoded))
+        justifications = pick(justifications)
     frames = contents_frame(network, groups, contacts, hlcs, nodes, encoded)
     if frames is None:
         return None
-    rows = Rows(list(contacts), list(groups), list(hlcs), list(nodes), list(encoded))
+    rows = Rows(
+        list(contacts), list(groups), list(hlcs), list(nodes), list(encoded), list(justifications)
+    )
+    count = 1
+    if any(justifications):
+        record = rows.whys_record(network)
+        if record is None:
+            return None
+        frames += record
+        count = 2
     summary = WriteSummary(contents=len(contacts), stale=stale)
-    return Plan({}, {network: rows}, max(stamps), frames, 1, summary)
+    return Plan({}, {network: rows}, max(stamps), frames, count, summary)
 
 
-def plan_batch(nb: CheckedBatch, index: Index, *, columns: bool = False) -> Plan | StorageError:
+def plan_batch(
+    nb: CheckedBatch, index: Index, *, columns: bool = False, whys: bool = False
+) -> Plan | StorageError:
     """Check a checked batch against ``index`` and frame it.
 
     With ``columns``, a simple batch of contents is framed as one CONTENTS record
-    (logs of version 2 and later); otherwise each content is a CONTENT record.
+    (logs of version 2 and later); otherwise each content is a CONTENT record. With
+    ``whys`` (logs of version 3 and later), the contents' justifications follow in one
+    WHYS record per network; without, they are not stored.
     """
     if columns and nb.columns is not None:
-        plan = _plan_columns(nb.columns, index)
+        plan = _plan_columns(nb.columns, index, whys)
         if plan is not None:
             return plan
     specs = _plan_specs(nb, index)
@@ -207,6 +246,7 @@ def plan_batch(nb: CheckedBatch, index: Index, *, columns: bool = False) -> Plan
         planned_contents.hlcs.append(hlc)
         planned_contents.nodes.append(node)
         planned_contents.values.append(value)
+        planned_contents.whys.append(record.justification if whys else None)
         group_utf8 = utf8.get(group)
         if group_utf8 is None:
             group_utf8 = utf8[group] = group.encode("utf-8", "surrogatepass")
@@ -224,6 +264,13 @@ def plan_batch(nb: CheckedBatch, index: Index, *, columns: bool = False) -> Plan
             )
         )
         stored += 1
+    for network, rows in contents.items():
+        if any(rows.whys):
+            framed = rows.whys_record(network)
+            if framed is None:  # an id only CONTENT records can hold: keep no justifications
+                rows.whys[:] = [None] * len(rows.contacts)
+            else:
+                frames.append(framed)
     summary = WriteSummary(
         networks=len(nb.networks),
         groups=len(nb.groups),

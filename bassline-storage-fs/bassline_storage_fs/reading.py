@@ -20,13 +20,13 @@ def records(network: str, table: ContentTable) -> list[ContentRecord]:
 
     ``table`` must be a private copy: the index may change while this runs.
     """
-    contacts, groups, hlcs, nodes, values = table.sorted_columns()
+    contacts, groups, hlcs, nodes, values, whys = table.sorted_columns()
     decoded = decode_many(values)
     record, stamp = ContentRecord, Stamp
     return [
-        record(network, group, contact, value, stamp(hlc, node))
-        for contact, group, hlc, node, value in zip(
-            contacts, groups, hlcs, nodes, decoded, strict=True
+        record(network, group, contact, value, stamp(hlc, node), why)
+        for contact, group, hlc, node, value, why in zip(
+            contacts, groups, hlcs, nodes, decoded, whys, strict=True
         )
     ]
 

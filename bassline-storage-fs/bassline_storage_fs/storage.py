@@ -336,7 +336,9 @@ class FileStorage(StorageBackend):
         except ContentError as exc:
             return Failure(undecodable(network, exc))
         return Success(
-            ContentRecord(network, found.group, contact, value, Stamp(found.hlc, found.node))
+            ContentRecord(
+                network, found.group, contact, value, Stamp(found.hlc, found.node), found.why
+            )
         )
 
     async def do_load_contents(self, network: str) -> StorageResult[list[ContentRecord]]:

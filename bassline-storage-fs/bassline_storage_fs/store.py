@@ -83,7 +83,9 @@ class FsStore:
     def plan_and_commit(self, batch: CheckedBatch) -> Plan | StorageError:
         """Check a checked batch against the index and frame it, then append it durably
         (one worker-thread hop). Nothing is written unless the whole batch passed."""
-        plan = plan_batch(batch, self.index, columns=self.log.version >= 2)
+        plan = plan_batch(
+            batch, self.index, columns=self.log.version >= 2, whys=self.log.version >= 3
+        )
         if isinstance(plan, Plan) and plan.count:
             self.verify()
             if any(

@@ -16,19 +16,21 @@ __all__ = ["Content", "ContentTable"]
 
 
 class Content(NamedTuple):
-    """One contact's stored content: its group, stamp and canonical JSON bytes."""
+    """One contact's stored content: its group, stamp, canonical JSON bytes and the
+    stored form of its justification (None when it has none)."""
 
     group: str
     hlc: int
     node: str
     value: bytes
+    why: str | None = None
 
 
 class ContentTable:
     """Contents by contact id, in columns. Rows are never removed: a network's contents
     only ever go all at once, with the network."""
 
-    __slots__ = ("_groups", "_hlcs", "_nodes", "_rows", "_values")
+    __slots__ = ("_groups", "_hlcs", "_nodes", "_rows", "_values", "_whys")
 
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
@@ -36,6 +38,8 @@ class ContentTable:
         self._hlcs: list[int] = []
         self._nodes: list[str] = []
         self._values: list[bytes] = []
+        self._whys: list[str | None] = []
+        """Justification texts (mostly shared strings: one per write kind or wire)."""
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -61,7 +65,9 @@ class ContentTable:
         row = self._rows.get(contact)
         if row is None:
             return None
-        return Content(self._groups[row], self._hlcs[row], self._nodes[row], self._values[row])
+        return Content(
+            self._groups[row], self._hlcs[row], self._nodes[row], self._values[row], self._whys[row]
+        )
 
     def __getitem__(self, contact: str) -> Content:
         found = self.get(contact)
@@ -71,27 +77,45 @@ class ContentTable:
 
     def __setitem__(self, contact: str, content: Content) -> None:
         row = self._rows.get(contact)
-        group, hlc, node, value = content
+        group, hlc, node, value, why = content
         if row is None:
             self._rows[contact] = len(self._groups)
             self._groups.append(group)
             self._hlcs.append(hlc)
             self._nodes.append(node)
             self._values.append(value)
+            self._whys.append(why)
         else:
             self._groups[row], self._hlcs[row] = group, hlc
             self._nodes[row], self._values[row] = node, value
+            self._whys[row] = why
+
+    def set_whys(
+        self,
+        contacts: Sequence[str],
+        hlcs: Sequence[int],
+        nodes: Sequence[str],
+        whys: Sequence[str],
+    ) -> None:
+        """Set the justifications of ``contacts``, each only while the contact holds the
+        content of the stamp ``(hlcs[i], nodes[i])`` (a newer content keeps its own)."""
+        rows, column, own_hlcs, own_nodes = self._rows, self._whys, self._hlcs, self._nodes
+        for contact, hlc, node, why in zip(contacts, hlcs, nodes, whys, strict=True):
+            row = rows.get(contact)
+            if row is not None and own_hlcs[row] == hlc and own_nodes[row] == node:
+                column[row] = why
 
     def items(self) -> Iterator[tuple[str, Content]]:
         """``(contact, content)`` for every stored contact, in insertion order."""
         groups, hlcs, nodes, values = self._groups, self._hlcs, self._nodes, self._values
+        whys = self._whys
         for contact, row in self._rows.items():
-            yield contact, Content(groups[row], hlcs[row], nodes[row], values[row])
+            yield contact, Content(groups[row], hlcs[row], nodes[row], values[row], whys[row])
 
     def sorted_columns(
         self,
-    ) -> tuple[list[str], list[str], list[int], list[str], list[bytes]]:
-        """``(contacts, groups, hlcs, nodes, values)`` of every row, sorted by contact."""
+    ) -> tuple[list[str], list[str], list[int], list[str], list[bytes], list[str | None]]:
+        """``(contacts, groups, hlcs, nodes, values, whys)`` of every row, sorted by contact."""
         contacts = sorted(self._rows)
         rows = list(map(self._rows.__getitem__, contacts))
         return (
@@ -100,6 +124,7 @@ class ContentTable:
             list(map(self._hlcs.__getitem__, rows)),
             list(map(self._nodes.__getitem__, rows)),
             list(map(self._values.__getitem__, rows)),
+            list(map(self._whys.__getitem__, rows)),
         )
 
     def newer_or_equal(
@@ -124,8 +149,12 @@ class ContentTable:
         hlcs: Sequence[int],
         nodes: Sequence[str],
         values: Sequence[bytes],
+        whys: Sequence[str | None] | None = None,
     ) -> None:
-        """Store a column of contents; ``contacts`` must be distinct."""
+        """Store a column of contents (and their justifications; None: none of them has
+        one); ``contacts`` must be distinct."""
+        if whys is None:
+            whys = [None] * len(contacts)
         rows = self._rows
         if not any(map(rows.__contains__, contacts)):
             start = len(self._groups)
@@ -134,8 +163,9 @@ class ContentTable:
             self._hlcs.extend(hlcs)
             self._nodes.extend(nodes)
             self._values.extend(values)
+            self._whys.extend(whys)
             return
-        for row in zip(contacts, groups, hlcs, nodes, values, strict=True):
+        for row in zip(contacts, groups, hlcs, nodes, values, whys, strict=True):
             self[row[0]] = Content(*row[1:])
 
     def copy(self) -> ContentTable:
@@ -146,6 +176,7 @@ class ContentTable:
         other._hlcs = list(self._hlcs)
         other._nodes = list(self._nodes)
         other._values = list(self._values)
+        other._whys = list(self._whys)
         return other
 
     def max_hlc(self) -> int:

@@ -42,17 +42,21 @@ _Item = TypeVar("_Item", GroupSpec, WireSpec)
 
 
 class StoredContent(NamedTuple):
-    """One contact's content as stored: its group, canonical JSON bytes, stamp, and the
-    change sequence of the write that stored it."""
+    """One contact's content as stored: its group, canonical JSON bytes, stamp, the
+    change sequence of the write that stored it and the justification text (an immutable
+    string, kept as given: no copy)."""
 
     group: str
     encoded: bytes
     stamp: Stamp
     seq: int = 0
+    justification: str | None = None
 
     def record(self, network: str, contact: str) -> ContentRecord:
         """A fresh :class:`ContentRecord` (the value is decoded anew every time)."""
-        return ContentRecord(network, self.group, contact, decode(self.encoded), self.stamp)
+        return ContentRecord(
+            network, self.group, contact, decode(self.encoded), self.stamp, self.justification
+        )
 
 
 def records_of(network: str, table: Mapping[str, StoredContent]) -> list[ContentRecord]:
@@ -62,7 +66,7 @@ def records_of(network: str, table: Mapping[str, StoredContent]) -> list[Content
     stored = [table[c] for c in contacts]
     values = decode_many([s.encoded for s in stored])
     return [
-        ContentRecord(network, s.group, c, v, s.stamp)
+        ContentRecord(network, s.group, c, v, s.stamp, s.justification)
         for c, s, v in zip(contacts, stored, values, strict=True)
     ]
 
@@ -230,7 +234,9 @@ class MemoryStore:
             if current is not None and record.stamp < current.stamp:
                 stale += 1
                 continue
-            table[record.contact] = StoredContent(record.group, encoded, record.stamp, state.seq)
+            table[record.contact] = StoredContent(
+                record.group, encoded, record.stamp, state.seq, record.justification
+            )
             stored += 1
         return WriteSummary(
             networks=len(batch.networks),
@@ -259,7 +265,7 @@ class MemoryStore:
         order = sorted(fresh, key=lambda c: (fresh[c].seq, c))
         values = decode_many([fresh[c].encoded for c in order])
         records = [
-            ContentRecord(network, fresh[c].group, c, v, fresh[c].stamp)
+            ContentRecord(network, fresh[c].group, c, v, fresh[c].stamp, fresh[c].justification)
             for c, v in zip(order, values, strict=True)
         ]
         return ChangeBatch(position, records)

@@ -60,15 +60,17 @@ DO UPDATE SET source = EXCLUDED.source, target = EXCLUDED.target, type = EXCLUDE
 
 UPSERT_CONTENTS = """
 INSERT INTO bassline_contacts AS t
-    (network_id, contact_id, group_id, content, stamp_hlc, stamp_node, change_seq)
-SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s, coalesce(f.seq, 0)
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::bytea[], %b::int8[], %b::bytea[])
-    AS u(n, c, g, j, h, s)
+    (network_id, contact_id, group_id, content, stamp_hlc, stamp_node, justification,
+     change_seq)
+SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s, w, coalesce(f.seq, 0)
+FROM unnest(
+    %b::text[], %b::text[], %b::text[], %b::bytea[], %b::int8[], %b::bytea[], %b::text[]
+) AS u(n, c, g, j, h, s, w)
 LEFT JOIN bassline_feed AS f ON f.network_id = u.n
 ON CONFLICT (network_id, contact_id) DO UPDATE
 SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
     stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node,
-    change_seq = EXCLUDED.change_seq
+    justification = EXCLUDED.justification, change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
 """
 """The content upsert with the stamp guard (public so the benchmark measures the same SQL).

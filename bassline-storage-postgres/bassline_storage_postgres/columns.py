@@ -20,12 +20,13 @@ class ContentColumns:
     contents: list[bytes] = attrs.field(factory=list)
     hlcs: list[int] = attrs.field(factory=list)
     nodes: list[bytes] = attrs.field(factory=list)
+    justifications: list[str | None] = attrs.field(factory=list)
 
     def __len__(self) -> int:
         return len(self.contacts)
 
     def chunk(self, start: int, stop: int) -> list[list[Any]]:
-        """Rows ``start:stop`` as six column lists in table order."""
+        """Rows ``start:stop`` as seven column lists in table order."""
         return [
             self.networks[start:stop],
             self.contacts[start:stop],
@@ -33,4 +34,5 @@ class ContentColumns:
             self.contents[start:stop],
             self.hlcs[start:stop],
             self.nodes[start:stop],
+            self.justifications[start:stop],
         ]

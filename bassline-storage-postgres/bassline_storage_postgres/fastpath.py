@@ -47,5 +47,6 @@ def column_contents(batch: CheckedBatch) -> tuple[ContentColumns, list[Reference
         contents=list(cols.encoded),
         hlcs=list(cols.hlcs),
         nodes=[node_bytes[n] for n in cols.nodes],
+        justifications=list(cols.justifications or (None,) * len(cols.contacts)),
     )
     return columns, _references(cols.networks, cols.groups, cols.contacts)

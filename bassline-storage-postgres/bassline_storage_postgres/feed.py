@@ -29,7 +29,8 @@ LEFT JOIN bassline_feed AS f ON f.network_id = n.id
 """
 
 _CHANGES = """
-SELECT c.contact_id, c.group_id, c.content::text, c.stamp_hlc, c.stamp_node, c.change_seq
+SELECT c.contact_id, c.group_id, c.content::text, c.stamp_hlc, c.stamp_node, c.change_seq,
+    c.justification
 FROM bassline_networks AS n
 LEFT JOIN bassline_contacts AS c ON c.network_id = n.id AND c.change_seq > %(after)s
 WHERE n.id = %(network)s
@@ -67,10 +68,10 @@ def read_changes(conn: Connection, network: str, after: int) -> ChangeBatch | St
     if rows[0][0] is None:
         return ChangeBatch(after, [])
     records = []
-    for contact, group, content, hlc, node, _ in rows:
+    for contact, group, content, hlc, node, _, why in rows:
         try:
             records.append(
-                ContentRecord(network, group, contact, decode(content), _stamp(hlc, node))
+                ContentRecord(network, group, contact, decode(content), _stamp(hlc, node), why)
             )
         except (ContentError, UnicodeDecodeError, ValueError) as exc:
             return corrupt(f"content of contact {contact!r} in network {network!r}", exc)

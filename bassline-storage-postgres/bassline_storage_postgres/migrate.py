@@ -112,9 +112,16 @@ _ADDS: dict[str, frozenset[str]] = {
     "0002": frozenset({"bassline_snapshots", "bassline_snapshot_contents"}),
     "0003": frozenset({"bassline_groups_search_gin"}),
     "0004": frozenset({"bassline_feed", "bassline_contacts_change_seq", "bassline_members"}),
+    "0005": frozenset(
+        {"bassline_contacts.justification", "bassline_snapshot_contents.justification"}
+    ),
 }
-"""The tables and indexes (primary keys aside) each revision adds: how the objects found in
-a schema are matched to a revision. A new revision must add its entry (a test checks)."""
+"""The tables, indexes (primary keys aside) and added columns (``table.column``) each
+revision adds: how the objects found in a schema are matched to a revision. A new
+revision must add its entry (a test checks)."""
+
+_COLUMNS = sorted({name for added in _ADDS.values() for name in added if "." in name})
+"""The columns revisions added to existing tables, looked for by :func:`inspect_schema`."""
 
 
 def objects_at(revision: str) -> frozenset[str]:
@@ -169,6 +176,14 @@ def inspect_schema(connection: Connection, schema: str) -> SchemaState:
         {"schema": schema},
     ).scalars()
     names = set(rows)
+    columns = connection.execute(
+        sa.text(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns "
+            "WHERE table_schema = :schema AND table_name || '.' || column_name = ANY(:columns)"
+        ),
+        {"schema": schema, "columns": _COLUMNS},
+    ).scalars()
+    names.update(columns)
     version_table = VERSION_TABLE in names
     objects = frozenset(
         n for n in names if not n.endswith("_pkey") and not n.startswith(VERSION_TABLE)

@@ -180,6 +180,7 @@ def prepare_batch(normal: CheckedBatch) -> PreparedBatch | StorageError:
         columns.groups.append(content.group)
         columns.contents.append(encoded)
         columns.hlcs.append(content.stamp.hlc)
+        columns.justifications.append(content.justification)
         columns.nodes.append(node)
     return PreparedBatch(
         specs=tuple(specs),

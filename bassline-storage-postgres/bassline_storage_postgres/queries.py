@@ -165,14 +165,15 @@ def delete_network(conn: Connection, network: str) -> None:
 
 
 def content_record(network: str, row: Any) -> ContentRecord:
-    """A ContentRecord from (contact, group, content, hlc, node) as selected."""
-    contact, group, content, hlc, node = row
+    """A ContentRecord from (contact, group, content, hlc, node, justification) as selected."""
+    contact, group, content, hlc, node, justification = row
     return ContentRecord(
         network=network,
         group=group,
         contact=contact,
         value=decode(content),
         stamp=Stamp(hlc, bytes(node).decode()),
+        justification=justification,
     )
 
 
@@ -183,6 +184,7 @@ def _content_columns() -> list[Any]:
         contacts.c.content,
         contacts.c.stamp_hlc,
         contacts.c.stamp_node,
+        contacts.c.justification,
     ]
 
 

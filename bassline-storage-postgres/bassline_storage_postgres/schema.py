@@ -123,6 +123,7 @@ contacts = sa.Table(
     sa.Column("stamp_hlc", sa.BigInteger, nullable=False),
     sa.Column("stamp_node", pg.BYTEA, nullable=False),
     sa.Column("change_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("justification", sa.Text, nullable=True),
     sa.ForeignKeyConstraint(
         ["network_id"],
         ["bassline_networks.id"],
@@ -178,6 +179,7 @@ snapshot_contents = sa.Table(
     sa.Column("content", CanonicalJSON, nullable=False),
     sa.Column("stamp_hlc", sa.BigInteger, nullable=False),
     sa.Column("stamp_node", pg.BYTEA, nullable=False),
+    sa.Column("justification", sa.Text, nullable=True),
     sa.ForeignKeyConstraint(
         ["network_id", "snapshot_id"],
         ["bassline_snapshots.network_id", "bassline_snapshots.snapshot_id"],

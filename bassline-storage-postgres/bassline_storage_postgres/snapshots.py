@@ -90,6 +90,7 @@ def save_snapshot(conn: Connection, network: str, label: str | None) -> Snapshot
         sa.type_coerce(contacts.c.content, pg.JSON),  # copied as json, not read as text
         contacts.c.stamp_hlc,
         contacts.c.stamp_node,
+        contacts.c.justification,
     ).where(contacts.c.network_id == network)
     conn.execute(
         sa.insert(snapshot_contents).from_select(
@@ -101,6 +102,7 @@ def save_snapshot(conn: Connection, network: str, label: str | None) -> Snapshot
                 "content",
                 "stamp_hlc",
                 "stamp_node",
+                "justification",
             ],
             copied,
         )
@@ -141,6 +143,7 @@ def load_snapshot(conn: Connection, network: str, snapshot_id: str) -> Snapshot 
             snapshot_contents.c.content,
             snapshot_contents.c.stamp_hlc,
             snapshot_contents.c.stamp_node,
+            snapshot_contents.c.justification,
         )
         .where(
             snapshot_contents.c.network_id == network,

@@ -115,7 +115,7 @@ async def write_network(
     start = 0
     while True:
         chunk = [
-            ContentRecord(spec.id, r.group, r.contact, r.value, r.stamp)
+            ContentRecord(spec.id, r.group, r.contact, r.value, r.stamp, r.justification)
             for r in contents[start : start + size]
         ]
         batch: list[Record] = [NetworkRecord(spec), *chunk] if start == 0 else list(chunk)

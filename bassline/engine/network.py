@@ -23,6 +23,7 @@ from bassline.engine.results import (
     GadgetFailure,
     PropagationResult,
 )
+from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
 from bassline.errors import ContentError, UnknownContact
@@ -68,6 +69,7 @@ class Network(Propagator):
         )
         self._pending: dict[int, tuple[Any, Stamp, Reference]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, Reference]] = []
+        self._stored = StoredForms(self, {inst.group: inst for inst in self._gadgets})
         self.initial_result = PropagationResult()
         if apply_initial:
             self.initial_result = self._apply_initial()
@@ -129,6 +131,12 @@ class Network(Propagator):
         """
         limit = check_depth(depth)
         return explain(self, self._idx(contact_id), limit)
+
+    def stored_justification(self, contact_id: str) -> str | None:
+        """The stored form of ``contact_id``'s current justification: compact JSON text
+        (:mod:`bassline.engine.stored`), or None when it has none to keep (no value, or
+        restored without one). What a runtime writes to storage with the content."""
+        return self._stored.text(self._idx(contact_id))
 
     def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
@@ -384,15 +392,23 @@ class Network(Propagator):
             return PropagationResult()
         return self._propagate(deque(), {}, [], _touched_gadgets=seeds)
 
-    def restore(self, items: Iterable[tuple[str, Content, Stamp]]) -> None:
+    def restore(
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, str | None]],
+    ) -> None:
         """Set contents and stamps directly (recovery from storage), without propagating.
 
-        All or nothing: a row with an unknown contact, content that cannot be stored or a
-        stamp too far in the future raises before any contact changes. Call :meth:`settle`
-        afterwards to bring the network back to its fixpoint.
+        Each item is ``(contact, value, stamp)`` or ``(contact, value, stamp,
+        justification)``, the last the stored form :meth:`stored_justification` gave
+        (None, or text naming a contact or gadget group this spec lacks: the value is
+        explained as restored without its justification). All or nothing: a row with an
+        unknown contact, content that cannot be stored or a stamp too far in the future
+        raises before any contact changes. Call :meth:`settle` afterwards to bring the
+        network back to its fixpoint.
         """
-        checked: list[tuple[int, Any, Stamp]] = []
-        for cid, value, stamp in items:  # every row is checked before anything changes
+        checked: list[tuple[int, Any, Stamp, str | None]] = []
+        for item in items:  # every row is checked before anything changes
+            cid, value, stamp = item[0], item[1], item[2]
             i = self._idx(cid)
             if not plainly_encodable(value):
                 self._check_content(i, value)
@@ -404,15 +420,16 @@ class Network(Propagator):
                     raise ContentError(
                         f"stored value is not a valid {lattice.name}: {exc}", cid
                     ) from None
-            checked.append((i, value, stamp))
+            checked.append((i, value, stamp, item[3] if len(item) > 3 else None))
         if checked:
             # the newest stamp is the only one the clock must see (and the one that
             # could be implausibly far ahead)
-            self.clock.observe(max(stamp for _, _, stamp in checked))
-        for i, value, stamp in checked:
+            self.clock.observe(max(stamp for _, _, stamp, _ in checked))
+        stored = self._stored
+        for i, value, stamp, text in checked:
             self._values[i] = value
             self._stamps[i] = stamp
-            self._why[i] = RESTORED
+            self._why[i] = RESTORED if text is None else stored.restore(text, self._lattice[i])
 
     def _apply_initial(self) -> PropagationResult:
         offers: list[tuple[int, Any, Stamp, Reference]] = [

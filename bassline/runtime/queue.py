@@ -45,15 +45,20 @@ class StorageQueue:
     def __len__(self) -> int:
         return len(self.pending)
 
-    def put(self, contact: str, group: str, value: Any, stamp: Stamp) -> None:
-        """Queue a write; a pending write to the same contact keeps whichever stamp is newer."""
+    def put(
+        self, contact: str, group: str, value: Any, stamp: Stamp, justification: str | None = None
+    ) -> None:
+        """Queue a write (with the stored form of its justification); a pending write to
+        the same contact keeps whichever stamp is newer."""
         self.enqueued += 1
         prev = self.pending.get(contact)
         if prev is not None:
             self.coalesced += 1
             if prev.stamp > stamp:
                 return
-        self.pending[contact] = ContentRecord(self.network, group, contact, value, stamp)
+        self.pending[contact] = ContentRecord(
+            self.network, group, contact, value, stamp, justification
+        )
 
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""

@@ -82,13 +82,13 @@ async def recover(
         records = [r for r in records if r.stamp > INITIAL_STAMP]
     known = [r for r in records if r.contact in network]
     ignored = sorted(r.contact for r in records if r.contact not in network)
-    network.restore((r.contact, r.value, r.stamp) for r in known)
+    network.restore((r.contact, r.value, r.stamp, r.justification) for r in known)
     network.settle()
     stored_state = {r.contact: r.stamp for r in known}
     group_of = {c.id: c.group for c in spec.contacts}
     for cid, value, stamp in network.state():
         if stored_state.get(cid) != stamp:
-            queue.put(cid, group_of[cid], value, stamp)
+            queue.put(cid, group_of[cid], value, stamp, network.stored_justification(cid))
     return Recovered(len(known), ignored)
 
 

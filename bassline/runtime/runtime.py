@@ -285,6 +285,7 @@ class StorageBackedRuntime(EngineView):
     def _enqueue_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
         queue = self._queue
+        why = self.network.stored_justification
         follower = self._follower
         if follower is not None and (held := follower.stored()) is not None:
             # values from the change feed: storage has them already; what they caused has not
@@ -292,15 +293,15 @@ class StorageBackedRuntime(EngineView):
             group_of = self._group_of
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 if not held(cid, value, stamp):
-                    put(cid, group_of[cid], value, stamp)
+                    put(cid, group_of[cid], value, stamp, why(cid))
         elif len(ids) == 1:  # the common single-contact run, without the loop
             cid = ids[0]
-            queue.put(cid, self._group_of[cid], values[0], stamps[0])
+            queue.put(cid, self._group_of[cid], values[0], stamps[0], why(cid))
         else:
             put = queue.put
             group_of = self._group_of
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
-                put(cid, group_of[cid], value, stamp)
+                put(cid, group_of[cid], value, stamp, why(cid))
         # the depth gauges are set when the flusher takes a batch and when metrics are
         # read: between takes the queue only grows, so its largest depth is seen then
         if len(queue.pending) >= self.batch_size:

@@ -22,6 +22,7 @@ import attrs
 
 from bassline.clock import Stamp
 from bassline.codec import encode_plain
+from bassline.storage.justification import justifications_ok
 from bassline.storage.records import ContentRecord
 
 __all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents"]
@@ -32,6 +33,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # one attribute at a time: a tuple per record would cost more than the reads
 _NETWORK, _GROUP, _CONTACT = attrgetter("network"), attrgetter("group"), attrgetter("contact")
 _VALUE, _STAMP = attrgetter("value"), attrgetter("stamp")
+_JUSTIFICATION = attrgetter("justification")
 _HLC, _NODE = itemgetter(0), itemgetter(1)
 
 
@@ -47,6 +49,8 @@ class ContentColumns:
     nodes: tuple[str, ...]
     encoded: list[bytes]
     """Canonical JSON of each value."""
+    justifications: tuple[str | None, ...] = ()
+    """Each record's justification text (or None), checked."""
 
 
 def _ids_ok(ids: Collection[Any]) -> bool:
@@ -99,8 +103,13 @@ def fast_contents(records: list[Any]) -> tuple[tuple[ContentRecord, ...], Conten
         return None
     if set(map(type, nodes)) != {str}:
         return None
+    justifications = tuple(map(_JUSTIFICATION, records))
+    if not justifications_ok(justifications):
+        return None
     encoded = encode_plain(list(map(_VALUE, records)))
     if encoded is None:
         return None
-    columns = ContentColumns(networks, groups, contacts, stamps, hlcs, nodes, encoded)
+    columns = ContentColumns(
+        networks, groups, contacts, stamps, hlcs, nodes, encoded, justifications
+    )
     return tuple(records), columns

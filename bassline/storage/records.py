@@ -59,13 +59,20 @@ class WireRecord:
 
 @attrs.frozen
 class ContentRecord:
-    """A contact's content with its stamp. An older stamp never replaces a newer one."""
+    """A contact's content with its stamp. An older stamp never replaces a newer one.
+
+    ``justification`` is why the contact holds the value, in its stored form: compact
+    JSON text (:meth:`bassline.engine.Network.stored_justification`; the shapes are in
+    docs/provenance.md), or None when unknown. Backends store it as it is and hand it
+    back with the content; records without one load as they always did.
+    """
 
     network: str
     group: str
     contact: str
     value: Content
     stamp: Stamp
+    justification: str | None = None
 
 
 Record = NetworkRecord | GroupRecord | WireRecord | ContentRecord

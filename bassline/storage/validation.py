@@ -14,6 +14,7 @@ from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.fastpath import ContentColumns, fast_contents
+from bassline.storage.justification import justification_problem, justifications_ok
 from bassline.storage.records import (
     ContentRecord,
     GroupRecord,
@@ -190,12 +191,15 @@ def check_record(n: int, record: Any) -> StorageError | None:
             and type(stamp.hlc) is int
             and 0 <= stamp.hlc <= _MAX_HLC
             and type(stamp.node) is str
+            and (record.justification is None or justifications_ok((record.justification,)))
         ):
             return None
     shape = _shape_problem(record)
     if shape:
         return invalid(f"record {n}: {shape}")
     if isinstance(record, ContentRecord):
+        if problem := justification_problem(record.justification):
+            return invalid(f"record {n}: ContentRecord.justification {problem}")
         return None
     if isinstance(record, NetworkRecord):
         return check_spec(record.spec)

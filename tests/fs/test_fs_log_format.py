@@ -131,7 +131,7 @@ async def test_a_version_1_log_is_read_extended_and_upgraded_by_compaction(
         assert len((await storage.load_contents("calc")).unwrap()) == 10
         (await storage.compact()).unwrap()
         (await storage.write(_batch("C"))).unwrap()
-    assert decode_header(_frames(log)[0].payload)["version"] == 2
+    assert decode_header(_frames(log)[0].payload)["version"] == logfile.LOG_VERSION
     assert CONTENTS in _kinds(log)
     async with open_fs_storage(store_url) as storage:
         contacts = [c.contact for c in (await storage.load_contents("calc")).unwrap()]
@@ -147,7 +147,7 @@ async def test_a_log_of_a_newer_version_is_refused_and_never_repaired(
         (await storage.write(_batch("A"))).unwrap()
     log = store_dir / "log"
     header = _frames(log)[0]
-    fields = decode_header(header.payload) | {"version": 3}
+    fields = decode_header(header.payload) | {"version": 4}
     newer = header_frame(fields) + log.read_bytes()[header.end :]
     log.write_bytes(newer)
     with pytest.raises(StorageOpenError) as caught:
@@ -155,7 +155,7 @@ async def test_a_log_of_a_newer_version_is_refused_and_never_repaired(
             pass
     error = caught.value.error
     assert error.code is ErrorCode.UNSUPPORTED
-    assert "log format version 3 is not supported (this reads versions 1, 2)" in error.message
+    assert "log format version 4 is not supported (this reads versions 1, 2, 3)" in error.message
     assert "repair" not in error.message
     assert log.read_bytes() == newer, "a newer release's log must be left exactly as it was"
 

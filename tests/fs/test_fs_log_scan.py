@@ -109,11 +109,13 @@ def test_an_unusable_header_is_corruption_with_its_reason() -> None:
 
 
 def test_a_newer_log_version_is_refused_and_named() -> None:
-    newer = header_frame({"format": LOG_FORMAT, "version": 3, "first_seq": 1})
+    newer = header_frame({"format": LOG_FORMAT, "version": 4, "first_seq": 1})
     with pytest.raises(LogVersionUnsupported) as refused:
         scan_log(newer)
-    assert refused.value.version == 3
-    assert str(refused.value) == "log format version 3 is not supported (this reads versions 1, 2)"
+    assert refused.value.version == 4
+    assert str(refused.value) == (
+        "log format version 4 is not supported (this reads versions 1, 2, 3)"
+    )
 
 
 def test_a_torn_tail_found_read_only_says_how_it_would_be_cut() -> None:

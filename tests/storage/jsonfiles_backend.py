@@ -66,7 +66,7 @@ __all__ = ["JsonFileStorage", "open_json_file_storage"]
 
 T = TypeVar("T")
 Document = dict[str, Any]
-"""One network on disk: {"id", "spec", "contents": {contact: [group, value, stamp]}, "snapshots"}."""
+"""One network on disk: {"id", "spec", "contents": {contact: [group, value, stamp, justification]}, "snapshots"}."""
 
 
 def _error(code: ErrorCode, message: str, cause: BaseException | None = None) -> StorageError:
@@ -305,10 +305,12 @@ def _parse(data: Any, network: str) -> Bassline | StorageError:
 
 
 def _record(network: str, contact: str, stored: list[Any]) -> ContentRecord:
-    group, value, stamp = stored
+    group, value, stamp, *why = stored  # files written before justifications have three
     # values are kept as the codec's canonical text: embedding them as JSON would add the
     # document's own nesting to theirs, and the deepest content would no longer fit
-    return ContentRecord(network, group, contact, loads(value), Stamp.from_json(stamp))
+    return ContentRecord(
+        network, group, contact, loads(value), Stamp.from_json(stamp), why[0] if why else None
+    )
 
 
 def _info(network: str, snap: dict[str, Any]) -> SnapshotInfo:
@@ -359,7 +361,12 @@ def _plan(
         if current is not None and record.stamp < Stamp.from_json(current[2]):
             stale += 1
             continue
-        contents[record.contact] = [record.group, encoded.decode(), record.stamp.to_json()]
+        contents[record.contact] = [
+            record.group,
+            encoded.decode(),
+            record.stamp.to_json(),
+            record.justification,
+        ]
         stored += 1
     summary = WriteSummary(
         networks=len(batch.networks),

@@ -115,6 +115,73 @@ class ContentTests(StorageSuite):
         assert all(isinstance(r, ContentRecord) for r in loaded)
         assert records_by_key(loaded) == records_by_key(records[:4])
 
+    async def test_justifications_round_trip_with_their_contents(
+        self, storage: NetworkStorage
+    ) -> None:
+        await self._with_network(storage)
+        write = '{"kind":"write","via":"http","local":true}'
+        gadget = (
+            '{"kind":"gadget","group":"adder","inputs":'
+            '[["a","x",[1],[3,"a"]],["b","y",{"$type":"grow_set","items":["s"]},[4,"b"]]]}'
+        )
+        merge = (
+            '{"kind":"merge","contributions":[[{"kind":"wire","from":"x"},2,[5,"c"]],'
+            '[{"kind":"write","via":"cli","local":false,"stamp":[6,"d"]},3,[6,"d"]]],'
+            '"omitted":2}'
+        )
+        records = [  # four or more contents: the batch takes the fast path
+            ContentRecord("calc", "ui", "x", [1], make_stamp(3, "a"), write),
+            ContentRecord("calc", "ui", "y", "plain", make_stamp(4, "b"), None),
+            ContentRecord("calc", "adder", "adder.sum", 2.5, make_stamp(6, "d"), gadget),
+            ContentRecord("calc", "calc", "total", 3, make_stamp(7, "d"), merge),
+            ContentRecord("calc", "ui", "z", 1, make_stamp(8, "d"), write),
+        ]
+        assert_success(await storage.write(records))
+        loaded = assert_success(await storage.load_contents("calc"))
+        assert {r.contact: r.justification for r in loaded} == {
+            r.contact: r.justification for r in records
+        }
+        one = assert_success(await storage.load_contact_content("calc", "adder", "adder.sum"))
+        assert one.justification == gadget
+        # one record alone (the general path); a newer content without one clears it
+        later = ContentRecord("calc", "ui", "x", [2], make_stamp(9, "a"), merge)
+        assert_success(await storage.write([later]))
+        assert_success(await storage.save_contact_content("calc", "ui", "z", 2, make_stamp(9)))
+        stale = ContentRecord("calc", "ui", "y", "old", make_stamp(1, "b"), write)
+        assert assert_success(await storage.write([stale])).stale == 1
+        found = {
+            r.contact: r.justification for r in assert_success(await storage.load_contents("calc"))
+        }
+        assert (found["x"], found["y"], found["z"]) == (merge, None, None)
+        info = assert_success(await storage.save_snapshot("calc", "why"))
+        snap = assert_success(await storage.load_snapshot("calc", info.id))
+        assert {r.contact: r.justification for r in snap.contents} == found
+
+    @pytest.mark.parametrize(
+        ("justification", "problem"),
+        [
+            (b"{}", "must be a string"),
+            ("not json", "is not JSON"),
+            ('{"kind":"guess"}', "has kind 'guess'"),
+            ('{"kind":"write"}', "a write needs via"),
+            ('{"kind":"wire","from":3}', "a wire needs from"),
+            ('{"kind":"gadget","group":"g","inputs":[["a","x",1]]}', "gadget input 0 must be"),
+            ('{"kind":"merge","contributions":[]}', "a merge needs contributions"),
+            ('{"kind":"wire","from":"x","stamp":[1]}', "stamp must be [hlc, node]"),
+        ],
+    )
+    async def test_a_malformed_justification_is_refused_and_nothing_is_stored(
+        self, storage: NetworkStorage, justification: Any, problem: str
+    ) -> None:
+        await self._with_network(storage)
+        good = [ContentRecord("calc", "ui", f"c{i}", i, make_stamp(3)) for i in range(4)]
+        bad = ContentRecord("calc", "ui", "x", 1, make_stamp(3), justification)
+        for batch in ([*good, bad], [bad]):
+            error = assert_failure(await storage.write(batch), ErrorCode.INVALID)
+            assert "ContentRecord.justification" in error.message and problem in error.message
+            assert f"record {len(batch) - 1}" in error.message
+        assert assert_success(await storage.load_contents("calc")) == []
+
     @examples(25)
     @given(
         values=st.lists(content_values, min_size=1, max_size=6),

@@ -21,6 +21,9 @@ from bassline.testing.storage.support import (
 
 __all__ = ["PersistentStorageConformance", "SharedStorageConformance"]
 
+WIRE_FROM_Y = '{"kind":"wire","from":"y"}'
+"""A justification (stored form): the value came across a wire from contact ``y``."""
+
 
 @pytest.mark.anyio
 class PersistentStorageConformance:
@@ -42,7 +45,9 @@ class PersistentStorageConformance:
                 await first.write(
                     [
                         GroupRecord("calc", GroupSpec("extra", "extra", "root", None, {"k": 1})),
-                        ContentRecord("calc", "ui", "x", {"v": [1, 2.0]}, make_stamp(7)),
+                        ContentRecord(
+                            "calc", "ui", "x", {"v": [1, 2.0]}, make_stamp(7), WIRE_FROM_Y
+                        ),
                         ContentRecord("calc", "ui", "y", GrowSet([3]), make_stamp(8)),
                     ]
                 )

@@ -243,9 +243,15 @@ def calls_with_bad_id(
     ]
 
 
-def records_by_key(records: list[ContentRecord]) -> dict[tuple[str, str], tuple[str, bytes, Stamp]]:
-    """Content records keyed by (network, contact), values compared as canonical JSON."""
-    return {(r.network, r.contact): (r.group, encode(r.value), r.stamp) for r in records}
+def records_by_key(
+    records: list[ContentRecord],
+) -> dict[tuple[str, str], tuple[str, bytes, Stamp, str | None]]:
+    """Content records keyed by (network, contact), values compared as canonical JSON,
+    with their stamps and justifications."""
+    return {
+        (r.network, r.contact): (r.group, encode(r.value), r.stamp, r.justification)
+        for r in records
+    }
 
 
 @pytest.mark.anyio
