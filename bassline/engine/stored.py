@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["StoredForms"]
 
 Why = Reference | Kept | Contributions
+_PLAIN = frozenset({str, bool, type(None)})
+"""Types whose values are their own JSON form (ints and floats are checked by to_json)."""
 
 
 def _dumps(data: Any) -> str:
@@ -126,7 +128,12 @@ class StoredForms:
             "kind": "gadget",
             "group": ref.instance.group,
             "inputs": [
-                [port, ids[ci], to_json(value), stamp.to_json()]
+                [
+                    port,
+                    ids[ci],
+                    value if type(value) in _PLAIN else to_json(value),
+                    [stamp[0], stamp[1]],
+                ]
                 for port, ci, value, stamp in ref.used
             ],
         }
