@@ -24,12 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from bench_runtime import backend
 
 from bassline.engine import Network
 from bassline.runtime import StorageBackedRuntime
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import NetworkStorage
-from bench_runtime import backend
 
 _STORED = Network.stored_justification
 

@@ -154,8 +154,8 @@ def test_a_node_that_cuts_a_torn_tail_at_start_says_so_in_its_log(
     assert f"WARNING bassline.storage.fs: file store {store}: at open: replayed" in text
     assert (
         f"cut a torn tail from the log: {len(data) - 5 - committed} bytes at offset "
-        f"{committed}: 1 unfinished batch, never acknowledged, with 1 readable record "
-        "holding 1 content"
+        f"{committed}: 1 unfinished batch, never acknowledged, with 2 readable records "
+        "holding 1 content"  # the content and its justifications (a WHYS record)
     ) in text
 
 
