@@ -11,6 +11,7 @@ import pytest
 from bassline_storage_fs import open_fs_storage, repair
 from bassline_storage_fs.entries import decode_header, header_frame
 from bassline_storage_fs.frames import Frame, read_frame
+from bassline_storage_fs.logfile import LOG_VERSION
 
 from bassline.clock import Stamp
 from bassline.spec import Bassline
@@ -185,7 +186,7 @@ async def test_repair_refuses_what_it_must_not_touch(
 
     header = read_frame(log.read_bytes(), 0)
     assert isinstance(header, Frame)
-    fields = decode_header(header.payload) | {"version": 3}
+    fields = decode_header(header.payload) | {"version": LOG_VERSION + 1}
     newer = header_frame(fields) + log.read_bytes()[header.end :]
     log.write_bytes(newer)
     with pytest.raises(StorageOpenError) as caught:

@@ -55,7 +55,12 @@ def test_a_copy_does_not_change_with_the_table() -> None:
 
 
 _CONTENTS = st.builds(
-    Content, st.sampled_from("gh"), st.integers(0, 9), st.just("n"), st.binary(max_size=3)
+    Content,
+    st.sampled_from("gh"),
+    st.integers(0, 9),
+    st.just("n"),
+    st.binary(max_size=3),
+    st.none() | st.sampled_from(['{"kind": "write"}', '{"kind": "wire"}']),
 )
 
 
@@ -71,12 +76,20 @@ def test_any_sequence_of_puts_matches_a_dict(batches: list[dict[str, Content]]) 
             [r.hlc for r in rows],
             [r.node for r in rows],
             [r.value for r in rows],
+            [r.why for r in rows],
         )
         expected.update(batch)
     assert dict(table.items()) == expected and len(table) == len(expected)
 
 
 def test_sorted_columns_are_the_rows_in_contact_order() -> None:
-    table = _table(b=Content("g", 2, "n", b"2"), a=Content("h", 1, "m", b"1"))
-    assert table.sorted_columns() == (["a", "b"], ["h", "g"], [1, 2], ["m", "n"], [b"1", b"2"])
-    assert ContentTable().sorted_columns() == ([], [], [], [], [])
+    table = _table(b=Content("g", 2, "n", b"2", "w"), a=Content("h", 1, "m", b"1"))
+    assert table.sorted_columns() == (
+        ["a", "b"],
+        ["h", "g"],
+        [1, 2],
+        ["m", "n"],
+        [b"1", b"2"],
+        [None, "w"],
+    )
+    assert ContentTable().sorted_columns() == ([], [], [], [], [], [])

@@ -117,7 +117,7 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
     with psycopg.connect(postgres_url) as t1, psycopg.connect(postgres_url, autocommit=True) as a:
         t1.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         t1.execute(TAKE_SEQUENCE, [["feed"]])
-        t1.execute(UPSERT_CONTENTS, [["feed"], ["x"], ["root"], [b"1"], [20], [b"t1"]])
+        t1.execute(UPSERT_CONTENTS, [["feed"], ["x"], ["root"], [b"1"], [20], [b"t1"], [None]])
         t1_pid = t1.info.backend_pid
         async with anyio.create_task_group() as tg:
             done = anyio.Event()
