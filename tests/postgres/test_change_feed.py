@@ -84,6 +84,17 @@ async def test_another_storage_reads_what_was_committed_since_its_cursor(
 
 
 @pytest.mark.anyio
+async def test_the_feed_reads_each_content_with_its_justification(two: tuple[Any, Any]) -> None:
+    first, second = two
+    why = '{"kind": "write", "via": "http", "local": true}'
+    written = ContentRecord("feed", "root", "a", 1, Stamp(10, "w"), why)
+    await first.write([written, _record("b", 2, 10)])
+    batch = await _changes(second, 0)
+    assert [(r.contact, r.justification) for r in batch.records] == [("a", why), ("b", None)]
+    assert batch.records[0] == written
+
+
+@pytest.mark.anyio
 async def test_bad_cursor_and_unknown_network_are_clear_errors(two: tuple[Any, Any]) -> None:
     first, _ = two
     for bad in (-1, 1.5, "3", True, None):

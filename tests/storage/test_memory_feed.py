@@ -63,6 +63,18 @@ async def test_two_storages_on_a_named_store_see_each_others_writes() -> None:
 
 
 @pytest.mark.anyio
+async def test_the_feed_reads_each_content_with_its_justification() -> None:
+    why = '{"kind": "wire", "from": "b"}'
+    async with open_storage("memory://") as storage:
+        (await storage.save_network(SPEC)).unwrap()
+        written = ContentRecord("feed", "root", "a", 1, Stamp(5, "w"), why)
+        (await storage.write([written, _record("b", 2, 5)])).unwrap()
+        batch = (await storage.read_changes("feed", 0)).unwrap()
+    assert [(r.contact, r.justification) for r in batch.records] == [("a", why), ("b", None)]
+    assert batch.records[0] == written
+
+
+@pytest.mark.anyio
 async def test_faulty_storage_passes_the_feed_through_and_can_fault_it() -> None:
     async with open_storage("memory://") as inner:
         faulty = FaultyStorage(inner, seed=1, operations=["read_changes"], transient_rate=1.0)
