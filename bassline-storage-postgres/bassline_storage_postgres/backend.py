@@ -336,6 +336,11 @@ class PostgresStorage(StorageBackend):
             return Failure(err)
         return await self._read("watchers", lambda c: feed.watchers(c, network))
 
+    async def feed_identity(self) -> StorageResult[str]:
+        """The server (its system identifier), the database (its oid) and the schema."""
+        schema = self._config.schema
+        return await self._read("feed_identity", lambda c: feed.store_identity(c, schema))
+
     # -- queries ----------------------------------------------------------------------------
 
     async def do_query_groups(

@@ -394,6 +394,19 @@ class StorageBackedRuntime(EngineView):
         return self._sharing.feed
 
     @property
+    def feed_identity(self) -> str | None:
+        """The identity of the store whose change feed this runtime follows (None when it
+        follows none, or reading it failed); see :class:`~bassline.runtime.FollowsFeed`."""
+        follower = self._follower
+        return follower.identity if follower is not None else None
+
+    def from_feed(self) -> Callable[[str, Content, Stamp], bool] | None:
+        """While a feed batch is applied: which changed contacts hold what the store has
+        (:class:`~bassline.runtime.FollowsFeed`); otherwise None."""
+        follower = self._follower
+        return follower.stored() if follower is not None else None
+
+    @property
     def ownership(self) -> GroupOwnership | None:
         """How this runtime takes turns on its claimable groups (None without any)."""
         return self._sharing.ownership

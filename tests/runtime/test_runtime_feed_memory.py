@@ -51,3 +51,25 @@ async def test_a_private_memory_store_follows_without_waking_for_its_own_writes(
             await solo.catch_up()
             # its own writes come back only on an explicit read, and are skipped, not applied
             assert solo.feed.applied == 0 and solo.feed.reads == 2
+
+
+@pytest.mark.anyio
+async def test_runtimes_name_their_store_alike_exactly_when_they_share_it() -> None:
+    """The feed identity a node sends in its hello (``docs/network.md``): equal on one named
+    memory store, different on another, None without a feed."""
+    url, other = f"memory://feed-{uuid.uuid4().hex}", f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(other) as s3:
+            async with (
+                StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one,
+                StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="three") as three,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="four", follow=False) as four,
+            ):
+                assert one.feed_identity is not None
+                assert one.feed_identity == two.feed_identity != three.feed_identity
+                assert three.feed_identity is not None and four.feed_identity is None
+                assert one.from_feed() is None  # only while a feed batch is applied
+    finally:
+        drop_store(url.removeprefix("memory://"))
+        drop_store(other.removeprefix("memory://"))
