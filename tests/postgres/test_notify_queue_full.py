@@ -2,8 +2,9 @@
 without the notification, and readers find it by sequence.
 
 PostgreSQL 15 cannot shrink its 8 GB notification queue (``max_notify_queue_pages``
-arrived in 17), so the tests inject the fault around the notify statement instead: the
-write path's ``NOTIFY`` statement is replaced by a call to a PL/pgSQL function that raises
+arrived in 17), so the tests inject the fault at the notification instead: the
+``pg_notify`` call in the write path's first statement (``bulk.TAKE_ANNOUNCE_AND_UPSERT``)
+is replaced by a call to a PL/pgSQL function that raises
 exactly what the server raises for a full queue (SQLSTATE 54000, "too many notifications
 in the NOTIFY queue"). The error comes from the real server, in the real write
 transaction, inside the pipeline; only its cause is staged. A sequence counts the
@@ -27,7 +28,7 @@ CALCULATOR = Path(__file__).parents[2] / "examples" / "calculator.json"
 
 _FAULT = """
 CREATE SEQUENCE {schema}.notify_faults;
-CREATE FUNCTION {schema}.notify_queue_full(channel text, payloads text[]) RETURNS void
+CREATE FUNCTION {schema}.notify_queue_full(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM nextval('{schema}.notify_faults');
@@ -50,7 +51,10 @@ def queue_full(
 ) -> str:
     """Every notification of this process's writes fails as on a full queue."""
     admin.execute(_FAULT.format(schema=schema).encode())
-    monkeypatch.setattr(bulk, "NOTIFY", f'SELECT "{schema}".notify_queue_full(%s, %b::text[])')
+    statement = bulk.TAKE_ANNOUNCE_AND_UPSERT
+    assert statement.count("pg_notify(") == 1
+    faulty = statement.replace("pg_notify(", f'"{schema}".notify_queue_full(')
+    monkeypatch.setattr(bulk, "TAKE_ANNOUNCE_AND_UPSERT", faulty)
     return store_url
 
 
