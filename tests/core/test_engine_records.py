@@ -245,6 +245,14 @@ def test_a_run_stopped_by_its_budget_reports_the_steps_and_what_was_still_changi
     finally:
         gadgets.unregister("test-records-inc")
     assert Network(chain(150)).step_budget == 15_000  # 100 steps per contact and gadget
+    with_gadgets = chain(120)
+    with_gadgets["groups"] = [{"id": f"g{k}", "gadget": "add"} for k in range(2)]
+    with_gadgets["contacts"] += [
+        {"id": f"g{k}.{port}", "group": f"g{k}", "name": port, "boundary": boundary}
+        for k in range(2)
+        for port, boundary in (("a", "input"), ("b", "input"), ("sum", "output"))
+    ]
+    assert Network(with_gadgets).step_budget == 100 * (126 + 2)
     r = Network(chain(3)).update_contact("c0", 1)
     assert (r.steps, r.settled, r.unsettled) == (3, True, ())
 
