@@ -515,6 +515,7 @@ def test_a_value_that_differs_only_in_its_json_reaches_the_gadget_it_feeds() -> 
         for value in (1, True, 1, True, [1], [True], [1], [1.5], ["a"], [1, 2]):
             net.update_contact("src", value)
             out = net.value("e.y")
+            assert out == value and type(out) is type(value), (value, out)
             assert encode(out) == encode(value), (value, out)
         before = net.stamp("e.y")
         again = net.update_contact("src", [1, 2])  # equal, but not the same object
