@@ -371,9 +371,11 @@ def test_gadget_outputs_go_through_the_output_contacts_blend_mode() -> None:
 
 def test_only_the_groups_this_node_runs_execute_gadgets() -> None:
     net = Network(adder(), run_groups=[])
+    assert net.run_groups == frozenset()
     net.update_many({"a": 1, "b": 2})
     assert net.value("total") is ABSENT
     assert net.value("add.a") == 1
+    assert Network(adder()).run_groups == frozenset({"add"})  # by default: every group
 
 
 def test_step_budget_stops_a_network_that_never_settles_and_names_the_contacts() -> None:

@@ -9,6 +9,7 @@ one. A value of the wrong kind for a merge contact's lattice is named in words.
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
@@ -16,6 +17,13 @@ import pytest
 
 from bassline import ContentError, Network, Stamp
 from bassline.lattices import GrowSet, Interval
+
+
+class Level(enum.IntEnum):
+    """An int subclass: storable (it encodes as its number), but a kind with no word."""
+
+    HIGH = 3
+
 
 TOO_BIG = 2**64  # the codec holds integers in [-(2**63), 2**64)
 TOO_SMALL = -(2**63) - 1
@@ -87,6 +95,7 @@ def test_content_at_the_edges_of_what_storage_holds_is_kept_exactly(value: Any) 
         ("m", (1, 2), "list"),
         ("m", GrowSet([1]), "grow-set"),
         ("g", Interval(0, 1), "interval"),
+        ("g", Level.HIGH, "Level"),  # no word for it, and no tag: named by its class
     ],
 )
 def test_a_value_of_the_wrong_kind_is_named_in_words(contact: str, value: Any, kind: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bassline import ABSENT, Gadget, register_gadget
 from bassline.clock import INITIAL_STAMP, Stamp
+from bassline.codec import encode
 from bassline.engine import Network
 from bassline.engine.results import Change, ContradictionRecord, GadgetFailure
 from bassline.gadgets import gadgets
@@ -239,9 +240,21 @@ def test_a_run_stopped_by_its_budget_reports_the_steps_and_what_was_still_changi
             r = net.update_contact("level", 0)
             assert (r.steps, r.settled, r.unsettled) == (budget + 1, False, unsettled)
             assert not r.ok and bool(r) and net.value("level") == level
+        for budget in range(40, 60):  # whether the step past the budget is a wire or a gadget
+            assert Network(spec, step_budget=budget).update_contact("level", 0).steps == budget + 1
     finally:
         gadgets.unregister("test-records-inc")
     assert Network(chain(150)).step_budget == 15_000  # 100 steps per contact and gadget
+    with_gadgets = chain(120)
+    with_gadgets["groups"] = [{"id": f"g{k}", "gadget": "add"} for k in range(2)]
+    with_gadgets["contacts"] += [
+        {"id": f"g{k}.{port}", "group": f"g{k}", "name": port, "boundary": boundary}
+        for k in range(2)
+        for port, boundary in (("a", "input"), ("b", "input"), ("sum", "output"))
+    ]
+    assert Network(with_gadgets).step_budget == 100 * (126 + 2)
+    r = Network(chain(3)).update_contact("c0", 1)
+    assert (r.steps, r.settled, r.unsettled) == (3, True, ())
 
 
 def chain(n: int) -> dict[str, Any]:
@@ -270,6 +283,23 @@ def test_an_equal_stamp_tie_leaves_a_wired_contact_holding_some_other_value_alon
     assert net.values() == {"c0": "a0", "c1": "q"}
     r = net.apply([("c0", "z", stamp)])  # "z" beats "a0" and would beat "q", but c1 is no copy
     assert r.changed == {"c0": "z"} and net.value("c1") == "q"
+
+
+def test_a_copy_at_an_equal_stamp_follows_only_a_tie_that_favours_it() -> None:
+    # in one run: c0 loses "m" to "z" at S (a tie), then takes "b" at the newer S2, while
+    # c1 (a copy of "m") is written "m" at S2 too. c0's "b" reaches c1 at c1's own stamp:
+    # c1 holds a value c0 lost, but "m" sorts after "b", so c1 keeps it, as a replica
+    # applying the two equal-stamp values in either order would. And a wire whose source
+    # lost no tie (d0 -> d1, equal stamps, in the same run) leaves its target alone.
+    s, s2 = Stamp(100, "p"), Stamp(200, "p")
+    spec = chain(2)
+    spec["contacts"] += [{"id": "d0"}, {"id": "d1"}]
+    spec["wires"].append({"from": "d0", "to": "d1", "type": "directed"})
+    net = Network(spec)
+    net.apply([("c0", "m", s)])
+    assert net.values() == {"c0": "m", "c1": "m"}
+    net.apply([("c0", "z", s), ("c0", "b", s2), ("c1", "m", s2), ("d0", "a", s2), ("d1", "q", s2)])
+    assert net.values() == {"c0": "b", "c1": "m", "d0": "a", "d1": "q"}
 
 
 def test_a_gadget_output_that_cannot_be_stored_fails_the_run_naming_the_port() -> None:
@@ -481,10 +511,12 @@ def test_a_value_that_differs_only_in_its_json_reaches_the_gadget_it_feeds() -> 
                 "wires": [{"from": "src", "to": "e.x"}],
             }
         )
-        for value in (1, True, 1, True, [1, 2]):
+        # and the same in a list: [1] and [true] are equal in Python, different content
+        for value in (1, True, 1, True, [1], [True], [1], [1.5], ["a"], [1, 2]):
             net.update_contact("src", value)
             out = net.value("e.y")
             assert out == value and type(out) is type(value), (value, out)
+            assert encode(out) == encode(value), (value, out)
         before = net.stamp("e.y")
         again = net.update_contact("src", [1, 2])  # equal, but not the same object
         assert again.changes == () and net.stamp("e.y") == before

@@ -232,6 +232,23 @@ def test_an_echo_of_the_same_value_keeps_the_write_it_came_from() -> None:
     assert sorted(premises(net.explain("c0"))) == [("c0", 0, "spec"), ("c1", 1, "spec")]
 
 
+def test_a_value_brought_again_and_again_keeps_the_stamp_it_first_came_with() -> None:
+    net = Network({"contacts": [{"id": "a"}, {"id": "b"}], "wires": [{"from": "a", "to": "b"}]})
+    net.update_contact("a", 1)
+    first = net.stamp("b")
+    for _ in range(3):  # the same value, newer each time: b keeps the wire that first brought it
+        net.update_contact("a", 1)
+    assert net.stamp("b") > first
+    e = net.explain("b")
+    assert e.justification is not None and e.justification.kind is Kind.WIRE
+    assert e.justification.stamp == first
+    assert json.loads(net.stored_justification("b") or "") == {
+        "kind": "wire",
+        "from": "a",
+        "stamp": [first.hlc, first.node],
+    }
+
+
 def test_a_cycle_of_justifications_is_cut_and_reported() -> None:
     # a + step fed back into a: settled at first (the sum's stamp is a's, so a keeps its
     # write), but a newer step makes the sum newer than a, and from then every value of a
