@@ -8,6 +8,7 @@ the tests do not notice *survives*. docs/testing.md records the survivors per mo
     python scripts/mutation.py --list            # the module set and the tests of each
     python scripts/mutation.py clock codec       # some modules
     python scripts/mutation.py                   # all of them, one after another
+    python scripts/mutation.py runtime --workdir W --mutants '*ǁ__init__*'   # those first
 
 Each module runs on its own, against only its tests, in a scratch copy of its own
 (``--workdir``/MODULE; ``--workdir`` defaults to a new temporary directory), never in the
@@ -287,6 +288,14 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="scratch directory (kept; reused if given)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
+        "--mutants",
+        nargs="+",
+        default=[],
+        metavar="GLOB",
+        help="run only the mutants whose names match (mutmut's names, e.g. "
+        "'*xǁRuntimeǁ__init__*'); with the same --workdir a later run does the rest",
+    )
+    parser.add_argument(
         "--hypothesis-profile",
         default="dev",
         help="examples per property test (tests/conftest.py: dev 50, ci 100; default dev)",
@@ -329,7 +338,10 @@ def main() -> int:
         log = where / "mutmut.log"
         with log.open("w") as out:
             run = subprocess.run(
-                [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+                [
+                    *(sys.executable, "-m", "mutmut", "run"),
+                    *("--max-children", str(args.max_children), *args.mutants),
+                ],
                 cwd=where,
                 env=env,
                 stdout=out,
