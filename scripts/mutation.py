@@ -173,6 +173,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_convergence_regressions.py",
             "tests/net/test_storage_failures.py",
             "tests/net/test_delta_cursor.py",
+            "tests/net/test_goodbye.py",
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
