@@ -136,6 +136,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "runtime": (  # the write path: admission, durable waits, flush, health
         "bassline/runtime/runtime.py",
         [
+            "tests/runtime/test_runtime_defaults.py",
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
             "tests/runtime/test_runtime_yields.py",
