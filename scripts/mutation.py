@@ -137,6 +137,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "bassline/runtime/runtime.py",
         [
             "tests/runtime/test_runtime_defaults.py",
+            "tests/postgres/test_ownership.py",  # which groups run, claimed or fixed
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
             "tests/runtime/test_runtime_yields.py",
