@@ -38,5 +38,5 @@ async def test_a_batch_of_one_record_is_allowed(memory_url: str) -> None:
         async with StorageBackedRuntime(flat_spec(2), storage, batch_size=1) as rt:
             await rt.update_many({"c0": 0, "c1": 1})
             assert rt.metrics["batches"] == 2
-        with pytest.raises(ValueError, match="^batch_size must be at least 1$"):
+        with pytest.raises(ValueError, match=r"^batch_size must be at least 1$"):
             StorageBackedRuntime(flat_spec(2), storage, batch_size=0)
