@@ -176,6 +176,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_storage_failures.py",
             "tests/net/test_delta_cursor.py",
             "tests/net/test_goodbye.py",
+            "tests/net/test_after_handshake.py",
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests

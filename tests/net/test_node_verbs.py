@@ -49,8 +49,9 @@ async def test_the_gossip_limit_on_a_write_is_exact() -> None:
         await net.update_contact("c1", [fits[:-2]])  # ["..."]: 4096 bytes
         assert net.values() == {"c0": fits, "c1": [fits[:-2]]}
         for too_big in (over, [fits[:-1]], {"k": fits[:-5]}):  # 4097 bytes each
-            with pytest.raises(ContentError, match=r"the gossip limit is 4096 \("):
+            with pytest.raises(ContentError, match=r"the gossip limit is 4096 \(") as refused:
                 await net.update_contact("c0", too_big)
+            assert refused.value.contact == "c0"
         for scalar in (2**63 - 1, 1.5e300, True, None):
             await net.update_contact("c1", scalar)
         assert net.value("c0") == fits

@@ -40,3 +40,11 @@ async def test_a_batch_of_one_record_is_allowed(memory_url: str) -> None:
             assert rt.metrics["batches"] == 2
         with pytest.raises(ValueError, match=r"^batch_size must be at least 1$"):
             StorageBackedRuntime(flat_spec(2), storage, batch_size=0)
+
+
+async def test_the_node_id_and_step_budget_given_reach_the_engine(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(1), storage, node_id="n7", step_budget=3) as rt:
+            await rt.update_contact("c0", 1)
+            assert rt.network.stamp("c0").node == "n7"
+            assert rt.network.step_budget == 3
