@@ -7,6 +7,7 @@ closes the link.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -74,3 +75,21 @@ async def test_a_replayed_auth_is_refused_as_such() -> None:
         "reason": "auth after the handshake",
     }
     assert target.metrics.rejected == {"unexpected-auth": 1}
+
+
+async def test_a_refusal_from_the_peer_is_counted_and_logged_with_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bassline.net")
+    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                refusal = {"t": "refuse", "code": "not-welcome", "reason": "go away"}
+                await link.send(dump(refusal))
+                await wait_until(lambda: not target.peers(), what="the link closed")
+        assert target.metrics.refused_by_peer == {"not-welcome": 1}
+        logged = [r.getMessage() for r in caplog.records if "mallory" in r.getMessage()]
+        assert "peer mallory refused this node: go away" in logged
+        assert "link to mallory closed (refused-by-peer: go away)" in logged
