@@ -177,6 +177,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_delta_cursor.py",
             "tests/net/test_goodbye.py",
             "tests/net/test_after_handshake.py",
+            "tests/net/test_peer_info.py",
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests

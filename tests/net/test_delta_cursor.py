@@ -75,3 +75,5 @@ async def test_a_delta_with_a_gap_or_one_already_applied_never_moves_the_cursor_
                 await send(3, 4, "c3", "next")
                 seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
                 assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
+                # every delta counted, with its items, applied in full or not
+                assert (target.metrics.deltas_in, target.metrics.items_in) == (4, 4)
