@@ -14,9 +14,10 @@ import anyio
 import orjson
 import pytest
 
+from bassline.clock import HybridLogicalClock
 from bassline.net import BasslineNetwork
 from bassline.net.handshake import handshake
-from bassline.net.protocol import dump
+from bassline.net.protocol import dump, encode_delta
 from bassline.net.transport import ConnectionClosed, dial
 
 from .conftest import ONE_SESSION, flat, node, wait_until
@@ -93,3 +94,15 @@ async def test_a_refusal_from_the_peer_is_counted_and_logged_with_its_reason(
         logged = [r.getMessage() for r in caplog.records if "mallory" in r.getMessage()]
         assert "peer mallory refused this node: go away" in logged
         assert "link to mallory closed (refused-by-peer: go away)" in logged
+
+
+async def test_a_delta_naming_a_contact_this_network_lacks_is_refused() -> None:
+    stamp = HybridLogicalClock("mallory").tick()
+    delta = encode_delta("0" * 16, 0, 1, [("nope", 1, stamp)])
+    refusal, target = await _refusal_after(delta)
+    assert refusal == {
+        "t": "refuse",
+        "code": "unknown-contact",
+        "reason": "delta names contact 'nope', which this Bassline does not have",
+    }
+    assert target.metrics.rejected == {"unknown-contact": 1}

@@ -30,6 +30,7 @@ async def test_the_write_path_defaults(memory_url: str) -> None:
             assert rt._queue.bound == 100_000  # what health's "queue at N of M" reads
             assert rt.feed.following  # the memory store has a change feed within the process
             assert rt._follower is not None and rt._follower.resync == 30.0
+            assert rt._follower.member == "local"  # its own writes are known by this id
             assert rt._claim_interval == 1.0  # used on a store that takes turns (PostgreSQL)
 
 
@@ -48,3 +49,15 @@ async def test_the_node_id_and_step_budget_given_reach_the_engine(memory_url: st
             await rt.update_contact("c0", 1)
             assert rt.network.stamp("c0").node == "n7"
             assert rt.network.step_budget == 3
+
+
+async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        for bad in (0, -1.0):
+            with pytest.raises(ValueError) as refused:
+                StorageBackedRuntime(flat_spec(1), storage, feed_resync=bad)
+            assert str(refused.value) == (
+                f"feed_resync must be a positive number of seconds, got {bad}"
+            )
+        async with StorageBackedRuntime(flat_spec(1), storage, feed_resync=0.5) as rt:
+            assert rt._follower is not None and rt._follower.resync == 0.5
