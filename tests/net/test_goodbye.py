@@ -35,11 +35,13 @@ async def test_a_node_that_leaves_says_goodbye_to_each_peer_with_its_reason(
             await wait_until(lambda: len(hub.peers()) == 2, what="both links")
             await hub.close_inbound(reason)
             assert hub.metrics.messages_out["bye"] == 2  # one per link
+            assert hub.metrics.disconnects == {"stopped": 2}  # why, as the hub counts it
 
             def both_told() -> bool:
                 return all(n.metrics.disconnects["peer-left"] == 1 for n in (a, b))
 
             await wait_until(both_told, what="both peers told why")
+            assert a.metrics.disconnects == b.metrics.disconnects == {"peer-left": 1}
             # the reason arrives cut to the protocol's limit, not refused as a bad frame
             assert not a.metrics.rejected and not b.metrics.rejected
             closed = [
