@@ -138,6 +138,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         [
             "tests/runtime/test_runtime_defaults.py",
             "tests/postgres/test_ownership.py",  # which groups run, claimed or fixed
+            "tests/runtime/test_runtime_feed_memory.py",  # following the store's change feed
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
             "tests/runtime/test_runtime_yields.py",
