@@ -8,6 +8,7 @@ the tests do not notice *survives*. docs/testing.md records the survivors per mo
     python scripts/mutation.py --list            # the module set and the tests of each
     python scripts/mutation.py clock codec       # some modules
     python scripts/mutation.py                   # all of them, one after another
+    python scripts/mutation.py runtime --workdir W --mutants '*ǁ__init__*'   # those first
 
 Each module runs on its own, against only its tests, in a scratch copy of its own
 (``--workdir``/MODULE; ``--workdir`` defaults to a new temporary directory), never in the
@@ -136,6 +137,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "runtime": (  # the write path: admission, durable waits, flush, health
         "bassline/runtime/runtime.py",
         [
+            "tests/runtime/test_runtime_defaults.py",
+            "tests/postgres/test_ownership.py",  # which groups run, claimed or fixed
+            "tests/runtime/test_runtime_feed_memory.py",  # following the store's change feed
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_outages.py",
             "tests/runtime/test_runtime_yields.py",
@@ -173,6 +177,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_convergence_regressions.py",
             "tests/net/test_storage_failures.py",
             "tests/net/test_delta_cursor.py",
+            "tests/net/test_goodbye.py",
+            "tests/net/test_after_handshake.py",
+            "tests/net/test_peer_info.py",
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
@@ -183,6 +190,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_convergence_regressions.py",
             "tests/net/test_storage_failures.py",
             "tests/net/test_delta_cursor.py",
+            "tests/net/test_node_verbs.py",  # the size check on a local write
+            "tests/net/test_after_handshake.py",  # a delta naming an unknown contact
         ],
     ),
     "gossip-protocol": (
@@ -291,6 +300,14 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="scratch directory (kept; reused if given)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
+        "--mutants",
+        nargs="+",
+        default=[],
+        metavar="GLOB",
+        help="run only the mutants whose names match (mutmut's names, e.g. "
+        "'*xǁRuntimeǁ__init__*'); with the same --workdir a later run does the rest",
+    )
+    parser.add_argument(
         "--hypothesis-profile",
         default="dev",
         help="examples per property test (tests/conftest.py: dev 50, ci 100; default dev)",
@@ -333,7 +350,10 @@ def main() -> int:
         log = where / "mutmut.log"
         with log.open("w") as out:
             run = subprocess.run(
-                [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+                [
+                    *(sys.executable, "-m", "mutmut", "run"),
+                    *("--max-children", str(args.max_children), *args.mutants),
+                ],
                 cwd=where,
                 env=env,
                 stdout=out,

@@ -10,13 +10,14 @@ entirely before the cursor changes nothing about how far the node has applied.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
 import orjson
 import pytest
 
-from bassline.clock import HybridLogicalClock
+from bassline.clock import LOGICAL_BITS, HybridLogicalClock, Stamp
 from bassline.net import BasslineNetwork
 from bassline.net.handshake import handshake
 from bassline.net.protocol import dump, encode_delta
@@ -75,3 +76,37 @@ async def test_a_delta_with_a_gap_or_one_already_applied_never_moves_the_cursor_
                 await send(3, 4, "c3", "next")
                 seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
                 assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
+                # every delta counted, with its items, applied in full or not
+                assert (target.metrics.deltas_in, target.metrics.items_in) == (4, 4)
+
+
+async def test_values_stamped_in_the_future_are_counted_logged_once_and_asked_for_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = HybridLogicalClock("mallory")
+    ahead = Stamp(clock.tick().hlc + (3_600_000 << LOGICAL_BITS), "mallory")  # an hour ahead
+    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
+            epoch = mallory.log.epoch
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                items = [("c0", "later", ahead), ("c1", "later", ahead)]
+                await link.send(dump(encode_delta(epoch, 0, 2, items)))
+                await link.send(dump(encode_delta(epoch, 0, 2, items)))  # and once more
+                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
+                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (0, True)
+                await wait_until(lambda: target.metrics.deltas_in == 2, what="both deltas")
+    assert target.metrics.items_rejected == {"future-stamp": 4}
+    assert target.values() == {}
+    logged = [r for r in caplog.records if "stamped in the future" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelno == logging.ERROR
+    assert (
+        logged[0]
+        .getMessage()
+        .startswith(
+            "peer 'mallory' sent a value stamped in the future, not applied (later ones are only "
+            'counted, in items_rejected_total{reason="future-stamp"}): stamp from node '
+            "'mallory' is "
+        )
+    )

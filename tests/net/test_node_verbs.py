@@ -37,3 +37,21 @@ async def test_apply_changes_nothing_when_any_item_is_refused() -> None:
         with pytest.raises(UnknownContact):
             await net.apply([("c0", 1, stamp), ("nope", 2, stamp)])
         assert net.values() == {}
+
+
+async def test_the_gossip_limit_on_a_write_is_exact() -> None:
+    """A content may encode to ``max_frame_bytes - 4096`` bytes, not one more, whatever its
+    shape; numbers, booleans and null always fit."""
+    small = attrs.evolve(FAST, max_frame_bytes=8192)  # the limit is 4096 bytes
+    async with line(flat(2), 1, settings=small) as (net,):
+        fits, over = "x" * 4094, "x" * 4095  # 4096 and 4097 bytes with their quotes
+        await net.update_contact("c0", fits)
+        await net.update_contact("c1", [fits[:-2]])  # ["..."]: 4096 bytes
+        assert net.values() == {"c0": fits, "c1": [fits[:-2]]}
+        for too_big in (over, [fits[:-1]], {"k": fits[:-5]}):  # 4097 bytes each
+            with pytest.raises(ContentError, match=r"the gossip limit is 4096 \(") as refused:
+                await net.update_contact("c0", too_big)
+            assert refused.value.contact == "c0"
+        for scalar in (2**63 - 1, 1.5e300, True, None):
+            await net.update_contact("c1", scalar)
+        assert net.value("c0") == fits

@@ -94,9 +94,11 @@ def _concat() -> object:
     )
 
 
-async def test_contents_too_large_to_gossip_are_counted_once_and_cleared_when_they_shrink() -> None:
+async def test_contents_too_large_to_gossip_are_counted_once_and_cleared_when_they_shrink(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Two derived contents too large for a frame, two peers: health says 2, not 2 per
-    peer, and is ok again once the contents fit."""
+    peer, each is logged once by name, and health is ok again once the contents fit."""
     settings = attrs.evolve(ONE_SESSION, max_frame_bytes=10_000)  # counts for one session
     spec = _concat()
     half = "x" * 5800  # each input fits; their concatenation (out, joiner.result) does not
@@ -122,6 +124,15 @@ async def test_contents_too_large_to_gossip_are_counted_once_and_cleared_when_th
             assert hub.health().reasons == ("2 contents too large to gossip",)
             assert hub.metrics.oversized_values == 2
             assert p1.value("out", None) is None and p2.value("out", None) is None
+            logged = sorted(
+                r.getMessage().split(" is too large to gossip (")
+                for r in caplog.records
+                if r.name == "bassline.net" and "too large to gossip" in r.getMessage()
+            )
+            assert [(m[0], m[1].rpartition(",")[2]) for m in logged] == [
+                ("content of 'joiner.result'", " limit 10000)"),
+                ("content of 'out'", " limit 10000)"),
+            ]
 
             await hub.update_contact("b", "short")
             await wait_until(lambda: converged([hub, p1, p2]), what="the shorter result everywhere")

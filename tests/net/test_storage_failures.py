@@ -15,7 +15,7 @@ from bassline.storage import open_storage
 from bassline.testing.faults import FaultyStorage
 from tests.manual_clock import ManualClock
 
-from .conftest import FAST, converged, cursors_at_heads, flat, node, wait_until
+from .conftest import ONE_SESSION, converged, cursors_at_heads, flat, node, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -34,9 +34,9 @@ async def test_a_delta_storage_refused_is_asked_for_again_and_stored_once_it_rec
         )
         async with (
             runtime,
-            BasslineNetwork("keeper", spec, runtime=runtime, settings=FAST) as keeper,
+            BasslineNetwork("keeper", spec, runtime=runtime, settings=ONE_SESSION) as keeper,
         ):
-            async with node("writer", spec) as (writer, sw):
+            async with node("writer", spec, settings=ONE_SESSION) as (writer, sw):
                 assert sw.url is not None
                 await keeper.connect_to_peer(sw.url.ws, wait=True)
                 faulty.down()
@@ -64,3 +64,5 @@ async def test_a_delta_storage_refused_is_asked_for_again_and_stored_once_it_rec
                     cid: (writer.value(cid), writer.contact(cid).stamp) for cid in ("c0", "c1")
                 }
                 assert runtime.health().ok, runtime.health().reasons
+                # all of it on the one link: a rewind is part of the protocol, not a reset
+                assert not writer.metrics.disconnects and not keeper.metrics.disconnects

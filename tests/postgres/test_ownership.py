@@ -186,3 +186,13 @@ async def test_a_storage_without_the_ability_runs_every_group() -> None:
             assert rt.run_groups == BOTH and rt.group_owners() == {}
             await rt.update_many({"l-a": 1, "l-b": 1})
             assert rt.value("l-sum") == 2
+
+
+async def test_groups_given_to_run_are_run_alone_and_never_claimed(store_url: str) -> None:
+    """``run_groups`` alone: exactly those groups, always, and no turns taken on the rest;
+    ``claim_groups`` alone: turns on exactly those, and every other group always."""
+    async with runtime(store_url, "fixed", run_groups=["left"]) as fixed:
+        assert fixed.run_groups == frozenset({"left"}) and fixed.group_owners() == {}
+        async with runtime(store_url, "taker", claim_groups=["right"]) as taker:
+            assert taker.run_groups == BOTH
+            assert taker.group_owners() == {"right": "taker"}

@@ -1,0 +1,63 @@
+"""The runtime's defaults are the ones the docs state.
+
+``StorageBackedRuntime(spec, storage)`` stamps writes as node ``local`` (docs/cli.md shows
+it in an export), writes in atomic chunks of 1,000 records every 5 ms (docs/durability.md),
+holds up to 100,000 pending contacts, takes turns on gadget groups every second
+(docs/network.md) and follows a storage's change feed with a safety re-read every 30 s
+(docs/postgres.md). Where a default is not observable in a short test (how long the queue
+may grow, how often a claim or a re-read runs), the value it configured is read.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bassline.runtime import StorageBackedRuntime
+from bassline.storage import open_storage
+
+from .conftest import flat_spec
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_write_path_defaults(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(1001), storage) as rt:
+            await rt.update_many({f"c{i}": i for i in range(1001)})  # durable: one wait
+            assert rt.metrics["batches"] == 2  # 1,001 records in chunks of 1,000
+            assert rt.network.stamp("c0").node == "local"
+            assert (rt.node_id, rt.batch_size, rt.flush_interval) == ("local", 1000, 0.005)
+            assert rt._queue.bound == 100_000  # what health's "queue at N of M" reads
+            assert rt.feed.following  # the memory store has a change feed within the process
+            assert rt._follower is not None and rt._follower.resync == 30.0
+            assert rt._follower.member == "local"  # its own writes are known by this id
+            assert rt._claim_interval == 1.0  # used on a store that takes turns (PostgreSQL)
+
+
+async def test_a_batch_of_one_record_is_allowed(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(2), storage, batch_size=1) as rt:
+            await rt.update_many({"c0": 0, "c1": 1})
+            assert rt.metrics["batches"] == 2
+        with pytest.raises(ValueError, match=r"^batch_size must be at least 1$"):
+            StorageBackedRuntime(flat_spec(2), storage, batch_size=0)
+
+
+async def test_the_node_id_and_step_budget_given_reach_the_engine(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(flat_spec(1), storage, node_id="n7", step_budget=3) as rt:
+            await rt.update_contact("c0", 1)
+            assert rt.network.stamp("c0").node == "n7"
+            assert rt.network.step_budget == 3
+
+
+async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        for bad in (0, -1.0):
+            with pytest.raises(ValueError) as refused:
+                StorageBackedRuntime(flat_spec(1), storage, feed_resync=bad)
+            assert str(refused.value) == (
+                f"feed_resync must be a positive number of seconds, got {bad}"
+            )
+        async with StorageBackedRuntime(flat_spec(1), storage, feed_resync=0.5) as rt:
+            assert rt._follower is not None and rt._follower.resync == 0.5
