@@ -1,15 +1,18 @@
-"""Instructions per engine update and per stored record, counted by valgrind (load-independent).
+"""Instructions per engine step or update, and per stored record, counted by valgrind.
 
-Run: python bench/bench_instructions.py [--python PY]
+Run: python bench/bench_instructions.py [--python PY] [--only NAME ...]
 
 Runs each workload twice under ``valgrind --tool=callgrind`` (small and large, with
 ``PYTHONHASHSEED=0`` so dict layouts repeat) and prints the difference divided by the
-extra work: instructions per update of engine workload (c) (bench_engine.py: updates on
-random contacts of 1,000 disjoint 10-chains) and per record of a memory ``storage.write``
-in 1,000-record batches (bench_storage.py's records). Imports and setup cancel out. Counts
-are the same on a busy machine as on a quiet one, so two versions can be compared while
-other work runs: ``--python`` names the other checkout's interpreter (this bench file is
-run with it).
+extra work. The engine workloads are bench_engine.py's, on networks small enough for
+valgrind: (a) one update at the head of a 20,000-contact chain, (b) one update at the
+corner of a 100x100 grid, (d) one update at the head of a 10,000-contact chain in one
+group (each 1 against 3 updates on the same network, so building it cancels out: per
+step), and (c) updates on random contacts of 1,000 disjoint 10-chains (1,000 against
+6,000: per update). ``memory-write`` is per record of a memory ``storage.write`` in
+1,000-record batches (bench_storage.py's records). Counts are the same on a busy machine
+as on a quiet one (to about 0.1%), so two versions can be compared while other work runs:
+``--python`` names the other checkout's interpreter (this bench file is run with it).
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-WORKLOADS = {"engine-c": (1_000, 6_000, "update"), "memory-write": (10, 60, "record")}
 
 
 def engine_c(updates: int) -> None:
@@ -49,6 +52,79 @@ def engine_c(updates: int) -> None:
         update(t, i)
 
 
+def _repeat_updates(spec_data: dict[str, Any], start: str, updates: int) -> None:
+    """``updates`` updates of ``start`` on one network built from ``spec_data``."""
+    from bench_engine import update_verb
+
+    from bassline import Network
+    from bassline.spec import parse_spec
+
+    update = update_verb(Network(parse_spec(spec_data)))
+    for value in range(1, updates + 1):
+        update(start, value)
+
+
+def engine_a(updates: int) -> None:
+    """Workload (a) on a 20,000-contact chain: ``updates`` updates at its head."""
+    from bench_engine import chain_spec
+
+    _repeat_updates(chain_spec(20_000), "c0", updates)
+
+
+def engine_b(updates: int) -> None:
+    """Workload (b) on a 100x100 grid: ``updates`` updates at a corner."""
+    from bench_engine import grid_spec
+
+    _repeat_updates(grid_spec(100), "g0-0", updates)
+
+
+def engine_d(updates: int) -> None:
+    """Workload (d): a 10,000-contact chain in one group, ``updates`` updates at its head."""
+    from bench_engine import chain_spec
+
+    data = chain_spec(10_000, group="g")
+    data["groups"] = [{"id": "g"}]
+    _repeat_updates(data, "c0", updates)
+
+
+def _runtime_buffered(updates: int, follow: bool) -> None:
+    """``updates`` buffered runtime updates of distinct contacts of a 12,000-contact
+    network on memory storage (bench_runtime.py's buffered run), then a flush; ``follow``
+    False opens the runtime with ``follow=False`` (code before the change feed has no such
+    option, and nothing to follow)."""
+    import inspect
+
+    from bench_runtime import spec_of
+
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.storage import open_storage
+
+    spec = spec_of(12_000, "rt")
+    takes_follow = "follow" in inspect.signature(StorageBackedRuntime).parameters
+    options = {} if follow or not takes_follow else {"follow": False}
+
+    async def run() -> None:
+        async with open_storage("memory://") as storage:
+            async with StorageBackedRuntime(
+                spec, storage, durability="buffered", **options
+            ) as runtime:
+                for i in range(updates):
+                    await runtime.update_contact(f"c{i}", [i, "payload"])
+                await runtime.flush()
+
+    anyio.run(run)
+
+
+def runtime_buffered(updates: int) -> None:
+    """Buffered runtime updates on memory storage, following its change feed (the default)."""
+    _runtime_buffered(updates, True)
+
+
+def runtime_buffered_nofollow(updates: int) -> None:
+    """The same with ``follow=False``."""
+    _runtime_buffered(updates, False)
+
+
 def memory_write(batches: int) -> None:
     """``batches`` writes of 1,000 records to memory storage (the records of 60 batches
     are made whatever ``batches`` is, so making them cancels out)."""
@@ -63,6 +139,18 @@ def memory_write(batches: int) -> None:
                 (await storage.write(batch)).unwrap()
 
     anyio.run(run)
+
+
+WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
+    # name: (run, small size, large size, work per unit of size, unit)
+    "engine-a": (engine_a, 1, 3, 20_000, "step"),
+    "engine-b": (engine_b, 1, 3, 10_000, "step"),
+    "engine-c": (engine_c, 1_000, 6_000, 1, "update"),
+    "engine-d": (engine_d, 1, 3, 10_000, "step"),
+    "memory-write": (memory_write, 10, 60, 1_000, "record"),
+    "runtime-buffered": (runtime_buffered, 2_000, 12_000, 1, "update"),
+    "runtime-buffered-nofollow": (runtime_buffered_nofollow, 2_000, 12_000, 1, "update"),
+}
 
 
 def count(python: str, workload: str, size: int) -> int:
@@ -92,18 +180,20 @@ def count(python: str, workload: str, size: int) -> int:
 
 def main() -> None:
     """Count and print."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), help="these workloads")
     parser.add_argument("--run", nargs=2, metavar=("WORKLOAD", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         workload, size = args.run
-        (engine_c if workload == "engine-c" else memory_write)(int(size))
+        WORKLOADS[workload][0](int(size))
         return
-    for workload, (small, large, unit) in WORKLOADS.items():
-        extra = (large - small) * (1 if workload == "engine-c" else 1000)
+    for workload in args.only or WORKLOADS:
+        _, small, large, per_size, unit = WORKLOADS[workload]
+        extra = (large - small) * per_size
         per = (count(args.python, workload, large) - count(args.python, workload, small)) / extra
-        print(f"{workload:<13} {per:>10,.0f} instructions per {unit}  ({args.python})", flush=True)
+        print(f"{workload:<25} {per:>10,.1f} instructions per {unit}  ({args.python})", flush=True)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,22 @@ _OWN_WHEN_EMPTY = {_LOCK, MARKER + TEMP_SUFFIX, "log" + TEMP_SUFFIX}
 _NEW_LOG_LIMIT = 4096
 
 
+def _why_not_created(read_only: bool, explicit: frozenset[str]) -> str:
+    """Why opening created nothing: the option the user wrote, or what was asked for."""
+    if read_only:
+        return "read_only=true" if "read_only" in explicit else "opened read-only"
+    return "create=false" if "create" in explicit else "opened to use an existing store only"
+
+
+def _remedy(read_only: bool, explicit: frozenset[str]) -> str:
+    """What else the user can do about a missing store that was not created."""
+    if read_only:
+        return ""
+    if "create" in explicit:
+        return ", or leave out create=false to create it"
+    return ", or create the store by writing to it first"
+
+
 def _is_new_log(path: Path) -> bool:
     """Whether ``path`` is the empty log of a store whose creation was interrupted before
     its marker was written (a log with no batch in it; anything else is not ours)."""
@@ -83,23 +99,27 @@ class Layout:
         """The file of one snapshot (``snapshot_id`` must match SNAPSHOT_ID_PATTERN)."""
         return self.snapshot_dir(network) / f"{snapshot_id}.snap"
 
-    def check_root(self, create: bool, read_only: bool = False) -> StorageError | None:
+    def check_root(
+        self, create: bool, read_only: bool = False, explicit: frozenset[str] = frozenset()
+    ) -> StorageError | None:
         """None if the root may become or already is a store; else a clear error.
 
         A missing root is created (with parents) when ``create``; an existing directory
         must be empty or hold the marker, so the backend never writes into a directory
         that belongs to something else. ``read_only`` creates nothing and accepts only a
-        store (a directory with the marker).
+        store (a directory with the marker). ``explicit`` names the options the user gave:
+        a refusal quotes an option only when the user wrote it, and otherwise says that
+        this opening uses an existing store only (a caller such as a command that only
+        reads asked for that), and what to do.
         """
         root = self.root
         if not root.exists():
-            if read_only:
+            if read_only or not create:
                 return StorageError(
-                    ErrorCode.INVALID, f"store directory {root} does not exist (read_only=true)"
-                )
-            if not create:
-                return StorageError(
-                    ErrorCode.INVALID, f"store directory {root} does not exist (create=false)"
+                    ErrorCode.INVALID,
+                    f"store directory {root} does not exist and was not created "
+                    f"({_why_not_created(read_only, explicit)}): check the path"
+                    + _remedy(read_only, explicit),
                 )
             root.mkdir(parents=True, exist_ok=True)
             fsync_dir(root.parent)
@@ -111,8 +131,8 @@ class Layout:
         if read_only:
             return StorageError(
                 ErrorCode.INVALID,
-                f"{root} is not a Bassline store: it has no {MARKER} marker (read_only=true "
-                "creates nothing)",
+                f"{root} is not a Bassline store: it has no {MARKER} marker and was not made "
+                f"one ({_why_not_created(True, explicit)})",
             )
         foreign = sorted(set(os.listdir(root)) - _OWN_WHEN_EMPTY)
         if foreign == ["log"] and _is_new_log(self.log):

@@ -89,7 +89,7 @@ def open_store(options: FsOptions) -> FsStore | StorageError:
     layout = Layout(options.path)
     read_only = options.read_only
     try:
-        err = layout.check_root(options.create, read_only)
+        err = layout.check_root(options.create, read_only, options.explicit)
         if err:
             return err
         lock = StoreLock(layout.lock)

@@ -172,15 +172,6 @@ def storage_warnings() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def _say_why_nothing_was_created(error: StorageError) -> StorageError:
-    """The user did not write create=false or read_only=true: say why nothing was created."""
-    message = error.message
-    for option in ("(create=false)", "(read_only=true)"):
-        message = message.replace(option, "(this command creates no store)")
-    message = message.replace("(read_only=true creates nothing)", "(this command creates none)")
-    return StorageError(error.code, message, error.transient, error.cause)
-
-
 @asynccontextmanager
 async def opened(
     url: str, *, existing: bool = False, read_only: bool = False, **options: Any
@@ -191,18 +182,17 @@ async def opened(
     commands that only read). With ``read_only``, opening changes nothing on disk either
     (see :func:`read_only_storage`). Warnings the backend logs meanwhile are printed.
     """
-    given = storage = open_unopened(url, **options)
+    storage = open_unopened(url, **options)
     if existing or read_only:
         storage = existing_only_storage(storage)
     if read_only:
         storage = read_only_storage(storage)
-    restricted = storage is not given  # options the user did not write
     with storage_warnings():
         try:
             await storage.__aenter__()
         except StorageOpenError as exc:
-            error = _say_why_nothing_was_created(exc.error) if restricted else exc.error
-            raise storage_error(url, "opening storage", error) from None
+            # the backend's message says why nothing was created and what to do
+            raise storage_error(url, "opening storage", exc.error) from None
         try:
             yield storage
         finally:

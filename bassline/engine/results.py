@@ -123,7 +123,7 @@ class PropagationResult:
     @classmethod
     def _from_run(
         cls,
-        raw: tuple[list[str], list[Content | Absent], list[Content], list[Stamp]],
+        raw: _Raw,
         contradictions: tuple[ContradictionRecord, ...],
         failures: tuple[GadgetFailure, ...],
         steps: int,

@@ -120,6 +120,9 @@ def test_commands_that_only_read_never_create_a_store(
     done = cli(*(part.format(url=url) for part in command))
     assert done.returncode == 1, done.stdout
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    # the backend's own words: no option the user did not write, and what to do
+    assert "create=false" not in done.stderr and "read_only=true" not in done.stderr
+    assert "check the path" in done.stderr
     assert not missing.exists()
 
 

@@ -249,6 +249,25 @@ def test_a_value_brought_again_and_again_keeps_the_stamp_it_first_came_with() ->
     }
 
 
+def test_a_value_equal_only_to_python_is_a_new_value_across_a_wire() -> None:
+    # True == 1 in Python but not as content: b takes a's 1 over the wire and is
+    # explained by the wire, not by the write of True it held. A tuple and a list with the
+    # same items are equal content, but the wire step compares with ``!=`` first: b now
+    # holds a's tuple, explained by the wire (the object it holds came that way)
+    spec = {"id": "eq", "contacts": [{"id": "a"}, {"id": "b"}], "wires": [{"from": "a", "to": "b"}]}
+    net = Network(spec)
+    net.update_contact("b", True)
+    net.update_contact("a", 1)
+    e = net.explain("b")
+    assert net.value("b") == 1 and type(net.value("b")) is int
+    assert e.justification is not None and e.justification.kind is Kind.WIRE
+    net.update_contact("b", [1, 2])
+    net.update_contact("a", (1, 2))
+    e = net.explain("b")
+    assert e.justification is not None and e.justification.kind is Kind.WIRE
+    assert premises(e) == [("a", (1, 2), "python")]
+
+
 def test_a_cycle_of_justifications_is_cut_and_reported() -> None:
     # a + step fed back into a: settled at first (the sum's stamp is a's, so a keeps its
     # write), but a newer step makes the sum newer than a, and from then every value of a

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from bassline_storage_fs import FileStorage
 
-from bassline.storage import ErrorCode, StorageOpenError, open_storage
+from bassline.storage import ErrorCode, NetworkStorage, StorageOpenError, open_storage
 
 pytestmark = pytest.mark.anyio
 
@@ -94,6 +94,38 @@ async def test_a_file_or_a_missing_directory_without_create(tmp_path: Path) -> N
     assert error.code is ErrorCode.INVALID and "not a directory" in error.message
     error = await _open_error(f"file://{tmp_path / 'missing'}?create=false")
     assert error.code is ErrorCode.INVALID and "does not exist" in error.message
+    assert not (tmp_path / "missing").exists()
+
+
+def _fs(url: str) -> FileStorage:
+    storage = open_storage(url)
+    assert isinstance(storage, FileStorage)
+    return storage
+
+
+async def _copy_open_error(storage: NetworkStorage) -> Any:
+    with pytest.raises(StorageOpenError) as caught:
+        async with storage:
+            pass
+    return caught.value.error
+
+
+async def test_a_refusal_quotes_only_the_options_the_user_wrote(tmp_path: Path) -> None:
+    """A caller's existing-only or read-only copy (a CLI command that only reads) must not
+    blame options the user never wrote; it says what the user can do instead."""
+    url = f"file://{tmp_path / 'missing'}"
+    message = (await _copy_open_error(_fs(url).existing_only())).message
+    assert "create=false" not in message and "opened to use an existing store only" in message
+    assert "check the path, or create the store by writing to it first" in message
+    message = (await _copy_open_error(_fs(url).read_only())).message
+    assert "read_only=true" not in message and "(opened read-only): check the path" in message
+    message = (await _open_error(f"{url}?create=false")).message
+    assert "(create=false): check the path, or leave out create=false" in message
+    message = (await _copy_open_error(_fs(f"{url}?create=false").existing_only())).message
+    assert "(create=false)" in message  # the user's own option is kept, and named
+    (tmp_path / "foreign").mkdir()
+    message = (await _copy_open_error(_fs(f"file://{tmp_path / 'foreign'}").read_only())).message
+    assert "read_only=true" not in message and "not made one (opened read-only)" in message
     assert not (tmp_path / "missing").exists()
 
 
