@@ -102,22 +102,43 @@ _ANNOUNCE = f""",
     pg_notify(%s::text, %s::text || ' ' || CASE WHEN octet_length(f.network_id) <= {NOTIFY_PAYLOAD_LIMIT}
                                    THEN f.network_id ELSE '' END)"""
 
-_TAKEN = "WITH taken AS ({take} RETURNING f.network_id, f.seq{announce})"
+_MISSING = """
+(SELECT count(*) FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS r(n, g, i)
+ WHERE CASE
+     WHEN EXISTS (SELECT 1 FROM bassline_networks WHERE id = r.n)
+          AND (r.g IS NULL OR EXISTS (
+              SELECT 1 FROM bassline_groups WHERE network_id = r.n AND group_id = r.g))
+     THEN false
+     ELSE ('bassline: a reference is missing ' || r.i)::int = 0
+ END)"""
+"""How many references are missing, except that counting the first missing one fails the
+statement the way :data:`_REQUIRE_REFERENCES` does (``CASE`` evaluates the cast only for
+a missing reference)."""
 
-TAKE_AND_UPSERT = _TAKEN.format(take=TAKE_SEQUENCE, announce="") + _INSERT_CONTENTS.format(
+_TAKEN = """WITH taken AS (
+INSERT INTO bassline_feed AS f (network_id, seq)
+SELECT n, nextval('bassline_change_seq') FROM unnest(%b::text[]) AS u(n)
+WHERE {missing} = 0
+ORDER BY n
+ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
+RETURNING f.network_id, f.seq{announce})"""
+
+TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _INSERT_CONTENTS.format(
     seq="taken.seq", join="JOIN taken ON taken.network_id = u.n"
 )
-"""The batch's first content chunk, in one statement with :data:`TAKE_SEQUENCE`: every
-network the batch writes takes its next sequence, and each row of the chunk carries its
-network's (joined from the feed rows written, not read back). Parameters: the networks,
-then the chunk's seven columns."""
+"""The batch's first content chunk, in one statement with the reference check
+(:data:`_REQUIRE_REFERENCES`) and :data:`TAKE_SEQUENCE`: every network the batch writes
+takes its next sequence, and each row of the chunk carries its network's (joined from
+the feed rows written, not read back). Parameters: the networks, the references'
+networks and groups, then the chunk's seven columns."""
 
 TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(
-    take=TAKE_SEQUENCE, announce=_ANNOUNCE
+    missing=_MISSING, announce=_ANNOUNCE
 ) + _INSERT_CONTENTS.format(seq="taken.seq", join="JOIN taken ON taken.network_id = u.n")
 """:data:`TAKE_AND_UPSERT` that also notifies a channel, per network, with
 :func:`notify_payload` (delivered at commit, only if it commits). Parameters: the
-networks, the channel, the writer token, then the chunk's seven columns."""
+networks, the references' networks and groups, the channel, the writer token, then the
+chunk's seven columns."""
 
 _REQUIRE_REFERENCES = """
 SELECT ('bassline: a reference is missing ' || u.i)::int
@@ -206,21 +227,19 @@ def _send(
 ) -> list[psycopg.Cursor[Any]]:
     """Queue every statement of ``batch`` on the pipeline."""
     columns = batch.contents
-    if batch.references:
-        conn.execute(
-            _REQUIRE_REFERENCES,
-            [[r[0] for r in batch.references], [r[1] for r in batch.references]],
-        )
+    references = [[r[0] for r in batch.references], [r[1] for r in batch.references]]
+    if batch.references and not len(columns):
+        conn.execute(_REQUIRE_REFERENCES, references)
     _write_structure(conn, batch)
     upserts = []
-    if len(columns):
+    if len(columns):  # the references are checked by the first chunk's statement
         networks = sorted(set(columns.networks))
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
-            upserts[-1].execute(TAKE_AND_UPSERT, [networks, *first])
+            upserts[-1].execute(TAKE_AND_UPSERT, [networks, *references, *first])
         else:
-            upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *channel, *first])
+            upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *references, *channel, *first])
     for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
