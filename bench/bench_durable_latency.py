@@ -1,7 +1,7 @@
 """Durable latency of one writer: ``StorageBackedRuntime`` against the bare storage medium.
 
 Run: python bench/bench_durable_latency.py [--backends fs,postgres] [--updates 2000]
-     [--rounds 3]
+     [--rounds 3] [--no-sync]
      (postgres uses BASSLINE_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
       in a fresh schema that is dropped afterwards; fs a temporary directory, in
       BASSLINE_BENCH_DIR if set)
@@ -15,7 +15,7 @@ weighs on both sides alike:
 * postgres: a raw psycopg connection doing a one-row upsert into the same
   ``bassline_contacts`` table (with the stamp guard) and ``COMMIT``, per update, with
   ``synchronous_commit`` on in its session and ``fsync`` on in the server (both printed,
-  and the runtime's storage uses its default, ``synchronous_commit=on``);
+  and the runtime's storage URL sets ``synchronous_commit=on``, the default);
 * fs: ``os.write`` of the very bytes the store appends for one such update (the record
   frame and its commit frame, read back from the store's log) plus ``os.fdatasync``, per
   update, to a file in the same directory.
@@ -24,6 +24,10 @@ Prints p50 and p99 of each side per round and over all rounds, the ratios runtim
 (targets: p50 at most 2x, p99 at most 4x on PostgreSQL; p50 at most 2x on fs), and the
 median of the per-update differences (runtime minus the raw update next to it): the
 time the runtime adds, which the medium's own latency does not hide.
+
+``--no-sync`` (postgres only, a diagnostic, not the target): both sides run with
+``synchronous_commit=off``, so neither waits for the WAL flush and what is left is the
+time each side spends around the commit: client, driver, round trips and server work.
 """
 
 from __future__ import annotations
@@ -98,6 +102,14 @@ async def interleaved(
 # ------------------------------------------------------------------------- postgres
 
 
+SYNC = {"on": True}
+"""``synchronous_commit`` for both sides (``--no-sync`` turns it off)."""
+
+
+def _sync() -> str:
+    return "on" if SYNC["on"] else "off"
+
+
 @asynccontextmanager
 async def postgres_side() -> AsyncIterator[tuple[str, Callable[[], NetworkStorage]]]:
     import psycopg
@@ -107,7 +119,7 @@ async def postgres_side() -> AsyncIterator[tuple[str, Callable[[], NetworkStorag
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}schema={schema}"
+    url = f"{base}{sep}schema={schema}&synchronous_commit={_sync()}"
     try:
         yield schema, lambda: open_storage(url, migrate=True)
     finally:
@@ -122,7 +134,7 @@ async def pg_raw(schema: str, name: str) -> AsyncIterator[tuple[RawWrite, dict[s
     import psycopg
 
     base = os.environ.get("BASSLINE_TEST_POSTGRES_URL", PG_DEFAULT)
-    conn = psycopg.connect(base, options=f"-c search_path={schema} -c synchronous_commit=on")
+    conn = psycopg.connect(base, options=f"-c search_path={schema} -c synchronous_commit={_sync()}")
     try:
         settings: dict[str, str] = {}
         for setting in ("fsync", "synchronous_commit", "wal_sync_method"):
@@ -240,7 +252,15 @@ async def main() -> None:
     parser.add_argument("--backends", default="fs,postgres")
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="postgres with synchronous_commit=off on both sides (a diagnostic: not durable)",
+    )
     args: Any = parser.parse_args()
+    if args.no_sync:
+        SYNC["on"] = False
+        print("synchronous_commit=off on both sides: NOT durable, the overhead only")
     for kind in args.backends.split(","):
         await run_backend(kind, args.updates, args.rounds)
 

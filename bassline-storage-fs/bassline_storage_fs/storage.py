@@ -171,7 +171,8 @@ class FileStorage(StorageBackend):
             if self._store is not None:  # opened by a concurrent call
                 return Success(None)
             self._limiter = anyio.CapacityLimiter(self.options.threads)
-            self._lock = anyio.Lock()
+            # no checkpoint when free: a write awaits its worker thread right after anyway
+            self._lock = anyio.Lock(fast_acquire=True)
             with anyio.CancelScope(shield=True):
                 opened = await anyio.to_thread.run_sync(
                     open_store, self.options, limiter=self._limiter

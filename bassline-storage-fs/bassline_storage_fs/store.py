@@ -70,14 +70,17 @@ class FsStore:
     def verify(self) -> None:
         """Raise StoreReplaced if the store directory or its log was removed or replaced
         since opening (OSError if they cannot be checked); every writer calls it first."""
-        same_file(self.layout.root, self._root_identity, "store directory")
+        self._verify_root()
         self.log.check_path()
+
+    def _verify_root(self) -> None:
+        same_file(self.layout.root, self._root_identity, "store directory")
 
     # writing
 
     def commit(self, frames: bytes, count: int) -> None:
         """Append one batch durably (one write, one data sync)."""
-        self.verify()
+        self._verify_root()  # the append checks the log's own path, before and after
         self.log.append(frames, count)
 
     def plan_and_commit(self, batch: CheckedBatch) -> Plan | StorageError:
@@ -87,7 +90,7 @@ class FsStore:
             batch, self.index, columns=self.log.version >= 2, whys=self.log.version >= 3
         )
         if isinstance(plan, Plan) and plan.count:
-            self.verify()
+            self._verify_root()  # the append checks the log's own path, before and after
             if any(
                 n not in self.index.networks and self.layout.network_dir(n) in self.leftovers
                 for n in plan.specs

@@ -9,8 +9,9 @@ replaced only by an equal or newer one, compared as ``(hlc, node)`` with the nod
 UTF-8 bytes (code-point order, like Python). Rows the guard skips are counted stale.
 
 These functions run on the psycopg connection underneath a SQLAlchemy connection in
-autocommit mode: :func:`write_batch` sends ``BEGIN`` and ``COMMIT`` itself, with
-everything in between, in one round trip.
+autocommit mode: :func:`write_batch` sends every statement of a batch on one pipeline
+ending in one ``Sync``, and the server runs them as one implicit transaction, committed
+at the ``Sync``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from bassline_storage_postgres.prepare import PreparedBatch
 
 __all__ = [
     "CONTENT_CHUNK",
-    "GENERIC_PLAN_ROWS",
     "TAKE_AND_UPSERT",
     "TAKE_ANNOUNCE_AND_UPSERT",
     "TAKE_SEQUENCE",
@@ -102,29 +102,43 @@ _ANNOUNCE = f""",
     pg_notify(%s::text, %s::text || ' ' || CASE WHEN octet_length(f.network_id) <= {NOTIFY_PAYLOAD_LIMIT}
                                    THEN f.network_id ELSE '' END)"""
 
-_TAKEN = "WITH taken AS ({take} RETURNING f.network_id, f.seq{announce})"
+_MISSING = """
+(SELECT count(*) FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS r(n, g, i)
+ WHERE CASE
+     WHEN EXISTS (SELECT 1 FROM bassline_networks WHERE id = r.n)
+          AND (r.g IS NULL OR EXISTS (
+              SELECT 1 FROM bassline_groups WHERE network_id = r.n AND group_id = r.g))
+     THEN false
+     ELSE ('bassline: a reference is missing ' || r.i)::int = 0
+ END)"""
+"""How many references are missing, except that counting the first missing one fails the
+statement the way :data:`_REQUIRE_REFERENCES` does (``CASE`` evaluates the cast only for
+a missing reference)."""
 
-TAKE_AND_UPSERT = _TAKEN.format(take=TAKE_SEQUENCE, announce="") + _INSERT_CONTENTS.format(
+_TAKEN = """WITH taken AS (
+INSERT INTO bassline_feed AS f (network_id, seq)
+SELECT n, nextval('bassline_change_seq') FROM unnest(%b::text[]) AS u(n)
+WHERE {missing} = 0
+ORDER BY n
+ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
+RETURNING f.network_id, f.seq{announce})"""
+
+TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _INSERT_CONTENTS.format(
     seq="taken.seq", join="JOIN taken ON taken.network_id = u.n"
 )
-"""The batch's first content chunk, in one statement with :data:`TAKE_SEQUENCE`: every
-network the batch writes takes its next sequence, and each row of the chunk carries its
-network's (joined from the feed rows written, not read back). Parameters: the networks,
-then the chunk's seven columns."""
+"""The batch's first content chunk, in one statement with the reference check
+(:data:`_REQUIRE_REFERENCES`) and :data:`TAKE_SEQUENCE`: every network the batch writes
+takes its next sequence, and each row of the chunk carries its network's (joined from
+the feed rows written, not read back). Parameters: the networks, the references'
+networks and groups, then the chunk's seven columns."""
 
 TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(
-    take=TAKE_SEQUENCE, announce=_ANNOUNCE
+    missing=_MISSING, announce=_ANNOUNCE
 ) + _INSERT_CONTENTS.format(seq="taken.seq", join="JOIN taken ON taken.network_id = u.n")
 """:data:`TAKE_AND_UPSERT` that also notifies a channel, per network, with
 :func:`notify_payload` (delivered at commit, only if it commits). Parameters: the
-networks, the channel, the writer token, then the chunk's seven columns."""
-
-GENERIC_PLAN_ROWS = 64
-"""Batches of at most this many contents run their statements with PostgreSQL's generic
-plans (once prepared): planning one row's statements again on every execution costs more
-than executing them."""
-
-_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+networks, the references' networks and groups, the channel, the writer token, then the
+chunk's seven columns."""
 
 _REQUIRE_REFERENCES = """
 SELECT ('bassline: a reference is missing ' || u.i)::int
@@ -135,8 +149,8 @@ WHERE NOT (
         SELECT 1 FROM bassline_groups WHERE network_id = u.n AND group_id = u.g)))
 """
 """Fails the transaction (a cast error, SQLSTATE 22P02) when a network or group the batch
-refers to is not stored, so the pipeline's ``COMMIT`` never runs; the error is then named
-by :data:`_CHECK_REFERENCES`."""
+refers to is not stored, so the pipeline's transaction is rolled back at its ``Sync``;
+the error is then named by :data:`_CHECK_REFERENCES`."""
 
 _CHECK_REFERENCES = """
 SELECT u.i,
@@ -211,36 +225,31 @@ def _send(
     chunk: int,
     channel: tuple[str, str] | None,
 ) -> list[psycopg.Cursor[Any]]:
-    """Queue every statement of ``batch`` on the pipeline (``BEGIN`` to ``COMMIT``)."""
+    """Queue every statement of ``batch`` on the pipeline."""
     columns = batch.contents
-    conn.execute("BEGIN")
-    if len(columns) <= GENERIC_PLAN_ROWS:
-        conn.execute(_GENERIC_PLANS)
-    if batch.references:
-        conn.execute(
-            _REQUIRE_REFERENCES,
-            [[r[0] for r in batch.references], [r[1] for r in batch.references]],
-        )
+    references = [[r[0] for r in batch.references], [r[1] for r in batch.references]]
+    if batch.references and not len(columns):
+        conn.execute(_REQUIRE_REFERENCES, references)
     _write_structure(conn, batch)
     upserts = []
-    if len(columns):
+    if len(columns):  # the references are checked by the first chunk's statement
         networks = sorted(set(columns.networks))
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
-            upserts[-1].execute(TAKE_AND_UPSERT, [networks, *first])
+            upserts[-1].execute(TAKE_AND_UPSERT, [networks, *references, *first])
         else:
-            upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *channel, *first])
+            upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *references, *channel, *first])
     for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
-    conn.execute("COMMIT")
     return upserts
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
-    """End a failed transaction (the connection goes back to the pool idle); a connection
-    that cannot even do that is left for the pool to discard."""
+    """End the transaction of a failed batch if one is still open (the connection goes
+    back to the pool idle); a connection that cannot even do that is left for the pool to
+    discard."""
     with contextlib.suppress(psycopg.Error):
         conn.rollback()
 
@@ -265,12 +274,12 @@ def write_batch(
 ) -> WriteSummary | StorageError:
     """Apply ``batch`` in one transaction and commit it, in one round trip to the server.
 
-    ``conn`` must be in autocommit mode: ``BEGIN``, every statement and ``COMMIT`` are
-    queued on a pipeline and sent together, and the server's answers read back after one
-    ``Sync`` (so the network's feed row is locked for the server's work only, never across
-    a round trip to this process). A failed statement makes the server skip the rest,
-    ``COMMIT`` included, and the transaction is rolled back here before the error is
-    returned or raised.
+    ``conn`` must be in autocommit mode: every statement is queued on a pipeline, sent,
+    and followed by one ``Sync``; the server runs what comes before the ``Sync`` as one
+    implicit transaction and commits it there (so the network's feed row is locked for
+    the server's work only, never across a round trip to this process). A failed
+    statement makes the server skip the rest and roll the transaction back at the
+    ``Sync``; nothing of the batch is stored.
 
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
     token) the commit notifies it with a :func:`notify_payload` per network. Returns an
