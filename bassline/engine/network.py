@@ -136,7 +136,8 @@ class Network(Propagator):
         """The stored form of ``contact_id``'s current justification: compact JSON text
         (:mod:`bassline.engine.stored`), or None when it has none to keep (no value, or
         restored without one). What a runtime writes to storage with the content."""
-        return self._stored.text(self._idx(contact_id))
+        i = self._index.get(contact_id) if type(contact_id) is str else None
+        return self._stored.text(self._idx(contact_id) if i is None else i)
 
     def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
