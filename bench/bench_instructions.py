@@ -10,7 +10,12 @@ corner of a 100x100 grid, (d) one update at the head of a 10,000-contact chain i
 group (each 1 against 3 updates on the same network, so building it cancels out: per
 step), and (c) updates on random contacts of 1,000 disjoint 10-chains (1,000 against
 6,000: per update). ``memory-write`` is per record of a memory ``storage.write`` in
-1,000-record batches (bench_storage.py's records). Counts are the same on a busy machine
+1,000-record batches (bench_storage.py's records). ``runtime-buffered`` is a buffered
+runtime update on memory (bench_runtime.py's buffered run; ``-nofollow`` without following
+the change feed). ``engine-unwired`` and ``runtime-unwired`` are the two halves of
+bench_runtime.py's ``--breakdown``: a bare engine update of an unwired contact and a
+buffered runtime update of one (nothing flushed), whose difference is the runtime's own
+work per update; with both, the ratio is printed. Counts are the same on a busy machine
 as on a quiet one (to about 0.1%), so two versions can be compared while other work runs:
 ``--python`` names the other checkout's interpreter (this bench file is run with it).
 """
@@ -141,6 +146,59 @@ def memory_write(batches: int) -> None:
     anyio.run(run)
 
 
+UNWIRED = 6_000
+"""Contacts of the unwired spec of the runtime breakdown (whatever the number of updates,
+so building it cancels)."""
+
+
+def engine_unwired(updates: int) -> None:
+    """``updates`` bare ``Network.update_contact`` on distinct unwired contacts (the engine
+    run of bench_runtime.py's ``--breakdown``)."""
+    from bassline import Network
+    from bassline.spec import parse_spec
+
+    net = Network(parse_spec({"id": "u", "contacts": [{"id": f"c{i}"} for i in range(UNWIRED)]}))
+    update = net.update_contact
+    for i in range(updates):
+        update(f"c{i}", [i, "payload"])
+
+
+class _Stop(Exception):
+    """Leaves the runtime without its closing flush."""
+
+
+def runtime_unwired(updates: int) -> None:
+    """``updates`` buffered ``update_contact`` through a runtime on memory storage, on the
+    same unwired contacts, with a batch larger than the run and no flush (the runtime is left
+    by an exception, which skips the closing flush): the engine run plus the runtime's own
+    work per update."""
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.spec import parse_spec
+    from bassline.storage import open_storage
+
+    spec = parse_spec({"id": "u", "contacts": [{"id": f"c{i}"} for i in range(UNWIRED)]})
+
+    async def run() -> None:
+        async with open_storage("memory://") as storage:
+            try:
+                async with StorageBackedRuntime(
+                    spec,
+                    storage,
+                    durability="buffered",
+                    queue_bound=10 * UNWIRED,
+                    batch_size=10 * UNWIRED,
+                    flush_interval=3600,
+                ) as runtime:
+                    write = runtime.update_contact
+                    for i in range(updates):
+                        await write(f"c{i}", [i, "payload"])
+                    raise _Stop
+            except _Stop:
+                pass
+
+    anyio.run(run)
+
+
 WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     # name: (run, small size, large size, work per unit of size, unit)
     "engine-a": (engine_a, 1, 3, 20_000, "step"),
@@ -150,6 +208,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "memory-write": (memory_write, 10, 60, 1_000, "record"),
     "runtime-buffered": (runtime_buffered, 2_000, 12_000, 1, "update"),
     "runtime-buffered-nofollow": (runtime_buffered_nofollow, 2_000, 12_000, 1, "update"),
+    "engine-unwired": (engine_unwired, 1_000, 6_000, 1, "update"),
+    "runtime-unwired": (runtime_unwired, 1_000, 6_000, 1, "update"),
 }
 
 
@@ -189,11 +249,20 @@ def main() -> None:
         workload, size = args.run
         WORKLOADS[workload][0](int(size))
         return
+    per_unit: dict[str, float] = {}
     for workload in args.only or WORKLOADS:
         _, small, large, per_size, unit = WORKLOADS[workload]
         extra = (large - small) * per_size
         per = (count(args.python, workload, large) - count(args.python, workload, small)) / extra
+        per_unit[workload] = per
         print(f"{workload:<25} {per:>10,.1f} instructions per {unit}  ({args.python})", flush=True)
+    if "engine-unwired" in per_unit and "runtime-unwired" in per_unit:
+        engine = per_unit["engine-unwired"]
+        own = per_unit["runtime-unwired"] - engine
+        print(
+            f"runtime's own work per buffered update: {own:,.0f} instructions, "
+            f"{own / engine:.2f}x the engine run (issue 18 target <= 1.5)"
+        )
 
 
 if __name__ == "__main__":

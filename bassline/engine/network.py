@@ -136,7 +136,8 @@ class Network(Propagator):
         """The stored form of ``contact_id``'s current justification: compact JSON text
         (:mod:`bassline.engine.stored`), or None when it has none to keep (no value, or
         restored without one). What a runtime writes to storage with the content."""
-        return self._stored.text(self._idx(contact_id))
+        i = self._index.get(contact_id) if type(contact_id) is str else None
+        return self._stored.text(self._idx(contact_id) if i is None else i)
 
     def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
@@ -284,16 +285,24 @@ class Network(Propagator):
         elsewhere and come in via ``source``, at its stamp (the stamp names the writing node).
         """
         why = write_ref(source, local=False)
-        checked = []
+        offers: list[tuple[int, Any, Stamp, Reference]] = []
         for cid, value, stamp in items:
             i = self._idx(cid)
-            self._check_content(i, value)
+            if not plainly_encodable(value):
+                self._check_content(i, value)  # the full check, for anything but plain data
             self._check_kind(i, value)
-            checked.append((i, value, checked_stamp(cid, stamp)))
-        offers: list[tuple[int, Any, Stamp, Reference]] = []
-        for i, value, stamp in checked:
-            self.clock.observe(stamp)
-            offers.append((i, value, stamp, why))
+            offers.append((i, value, checked_stamp(cid, stamp), why))
+        if not offers:
+            return self._run_from(offers, remote=True)
+        observe = self.clock.observe
+        try:
+            observe(
+                max(offer[2] for offer in offers)
+            )  # the newest: the one that may be too far ahead
+        except ValueError:
+            for offer in offers:  # refused: observe in order, so the first one too far is named
+                observe(offer[2])
+            raise
         return self._run_from(offers, remote=True)
 
     def update(self, contact_id: str, value: Content) -> PropagationResult:

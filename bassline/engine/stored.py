@@ -64,8 +64,8 @@ class StoredForms:
         self.net = net
         self.instances = instances
         """Every gadget group of the spec, whether this node runs it or not."""
-        self._writes: dict[Write, str] = {}
-        self._wires: dict[int, str] = {}
+        self._known: dict[Write | int, str] = {}
+        """The text of each write kind and wire source met so far."""
         self._last_run: GadgetRun | None = None
         self._last_run_text = ""
 
@@ -74,19 +74,20 @@ class StoredForms:
     def text(self, i: int) -> str | None:
         """The stored form of contact ``i``'s current justification (None: it has none)."""
         why = self.net._why[i]
+        # writes and wires (the common case, once per update): one lookup; a gadget run,
+        # a kept or merged reference is an object no cache holds, and None is no key
+        text = self._known.get(why)  # type: ignore[arg-type]
+        if text is not None:
+            return text
         if why is None:
             return None
         if isinstance(why, Write):
             if why is RESTORED:
                 return None
-            text = self._writes.get(why)
-            if text is None:
-                text = self._writes[why] = _dumps(self._ref(why))
+            text = self._known[why] = _dumps(self._ref(why))
             return text
         if isinstance(why, int):
-            text = self._wires.get(why)
-            if text is None:
-                text = self._wires[why] = _dumps(self._ref(why))
+            text = self._known[why] = _dumps(self._ref(why))
             return text
         if isinstance(why, GadgetRun):
             if why is not self._last_run:

@@ -41,6 +41,10 @@ _SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]]] | None]
 echo it back to that incarnation of the peer (a restarted peer may have lost it)."""
 
 
+def _first(item: tuple[str, Any, Stamp]) -> str:
+    return item[0]
+
+
 class Replicator:
     """One node's replicated contents: what changed, what peers have, what they sent."""
 
@@ -66,6 +70,11 @@ class Replicator:
         self._store_key: tuple[str, str] | None = None
         """How the change log marks what the store's feed brought (not sent to a peer on
         the same store)."""
+        self._digest: tuple[int, str] | None = None
+        """The last digest, with the log head it was computed at."""
+        self._digest_lines: dict[str, tuple[Any, Stamp, bytes]] = {}
+        """Per contact: (value, stamp, its line of the digest)."""
+        self._merge_contacts: frozenset[str] | None = None
 
     def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
@@ -74,6 +83,7 @@ class Replicator:
             self._feed, self.store = runtime, runtime.feed_identity
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
+        self._digest, self._digest_lines, self._merge_contacts = None, {}, None
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -109,18 +119,36 @@ class Replicator:
 
         Accept-last contacts contribute value and stamp; merge contacts their value only
         (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
-        lattice values may differ between replicas).
+        lattice values may differ between replicas). Every change of a content is logged,
+        so the hash is computed again only after the log moved, and then each content is
+        encoded again only if it changed.
         """
         runtime = self._require()
-        spec = runtime.spec
+        head = self.log.head
+        if self._digest is not None and self._digest[0] == head:
+            return self._digest[1]
+        merge = self._merge_contacts
+        if merge is None:
+            spec = runtime.spec
+            merge = self._merge_contacts = frozenset(
+                c.id for c in spec.contacts if c.blend is BlendMode.MERGE
+            )
+        lines = self._digest_lines
         h = hashlib.sha256()
-        for cid, value, stamp in sorted(runtime.state(), key=lambda x: x[0]):
-            if spec.contact(cid).blend is BlendMode.MERGE:
-                h.update(encode([cid, value]))
+        for cid, value, stamp in sorted(runtime.state(), key=_first):
+            hit = lines.get(cid)
+            if hit is not None and hit[0] is value and hit[1] == stamp:
+                line = hit[2]
             else:
-                h.update(encode([cid, value, stamp.to_json()]))
-            h.update(b"\n")
-        return h.hexdigest()
+                if cid in merge:
+                    line = encode([cid, value]) + b"\n"
+                else:
+                    line = encode([cid, value, stamp.to_json()]) + b"\n"
+                lines[cid] = (value, stamp, line)
+            h.update(line)
+        digest = h.hexdigest()
+        self._digest = (head, digest)
+        return digest
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
@@ -184,9 +212,17 @@ class Replicator:
                 )
         accepted = []
         complete = True
+        in_time = False
+        if items:
+            try:  # the newest stamp first: when the clock takes it, it takes every one
+                runtime.observe(max(item[2] for item in items))
+                in_time = True
+            except ValueError:
+                pass  # one at a time, below: the ones in time are applied
         for item in items:
             try:
-                runtime.observe(item[2])
+                if not in_time:
+                    runtime.observe(item[2])
             except ValueError as exc:
                 # kept for later (not confirmed, so asked for again): the clock may catch up
                 self.metrics.items_rejected["future-stamp"] += 1

@@ -745,3 +745,17 @@ def test_the_old_engine_verbs_warn_and_still_work() -> None:
     with pytest.warns(DeprecationWarning, match="use Network.apply"):
         net.apply_many([("c0", "y", Stamp(net.stamp("c0").hlc + 10, "peer"))], source="peer")
     assert net.value("c1") == "y" and net.contact("c0").stamp.node == "peer"
+
+
+def test_apply_refusing_stamps_too_far_ahead_names_the_first_of_them() -> None:
+    net = Network(chain(3), apply_initial=False)
+    hour = 3_600_000 << 16
+    now = net.clock.tick().hlc
+    items = [
+        ("c0", 1, Stamp(now + 1, "n")),
+        ("c1", 2, Stamp(now + 2 * hour, "early")),
+        ("c2", 3, Stamp(now + 3 * hour, "later")),
+    ]
+    with pytest.raises(ValueError, match="from node 'early'"):
+        net.apply(items)
+    assert net.values() == {}
