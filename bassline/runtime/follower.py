@@ -24,6 +24,7 @@ from bassline.clock import Stamp
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError
 from bassline.storage import ChangeBatch, ErrorCode, FeedsChanges, StorageError
+from bassline.storage.abilities import ReadsOnWatch
 
 __all__ = ["FeedStats", "Follower"]
 
@@ -44,6 +45,9 @@ class FeedStats:
     """The feed position read up to."""
     reads: int = 0
     """Feed reads made (each wakeup, each safety re-read)."""
+    watch_reads: int = 0
+    """Of those, made on the watch's own connection in the event loop
+    (:class:`~bassline.storage.abilities.ReadsOnWatch`: PostgreSQL), not through the pool."""
     applied: int = 0
     """Records that brought something new into the engine."""
     skipped: int = 0
@@ -110,19 +114,29 @@ class Follower:
         (or after the first read failed: the task goes on retrying)."""
         spec_id = self.network.spec.id
         async with self.storage.watch_changes(spec_id, member=self.member) as watch:
-            ok = await self.catch_up()
+            direct = watch if isinstance(watch, ReadsOnWatch) else None
+            ok = await self.catch_up(direct)
             task_status.started()
             delay = RETRY_AFTER
             while True:
                 with anyio.move_on_after(self.resync if ok else delay):
                     await watch.wait()
-                ok = await self.catch_up()
+                ok = await self.catch_up(direct)
                 delay = RETRY_AFTER if ok else min(delay * 2, self.resync)
 
-    async def catch_up(self) -> bool:
-        """Read what was committed since the cursor and apply it; whether the read worked."""
+    async def catch_up(self, watch: ReadsOnWatch | None = None) -> bool:
+        """Read what was committed since the cursor and apply it; whether the read worked.
+
+        With ``watch`` (only the task waiting on it passes it) the read is made on the
+        watch's connection when it can, else through the storage."""
         self.stats.reads += 1
-        result = await self.storage.read_changes(self.network.spec.id, self.stats.cursor)
+        result = None
+        if watch is not None:
+            result = await watch.read_changes(self.stats.cursor)
+            if result is not None:
+                self.stats.watch_reads += 1
+        if result is None:
+            result = await self.storage.read_changes(self.network.spec.id, self.stats.cursor)
         if isinstance(result, Failure):
             self._count_error(result.failure())
             return False

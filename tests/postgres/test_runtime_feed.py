@@ -55,6 +55,8 @@ async def test_two_runtimes_see_each_others_writes_while_running(
                 # the value arrives and propagates through two's gadget
                 await _until(two, lambda: two.value("result") == 35)
                 assert two.value("input-a") == 15
+                # read on the listening connection after the wakeup, not through the pool
+                assert two.feed.watch_reads >= 1
                 assert two.stamp("input-a") == one.stamp("input-a")
                 await two.update_contact("input-b", 1)
                 await _until(one, lambda: one.value("result") == 16)
