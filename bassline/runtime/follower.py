@@ -6,8 +6,9 @@ feed, reads everything committed since its cursor whenever the watch wakes it (o
 ``resync`` seconds, a safety re-read for a wakeup that never came), and applies what is
 new to the engine, where it propagates through the gadgets like a peer's values. Values
 that came from storage are not queued to be written back (:meth:`Follower.stored`), and a
-record whose stamp the engine already holds (the runtime's own write, or one read twice)
-is skipped and not counted as a change.
+record whose stamp and value the engine already holds (the runtime's own write, or one
+read twice) is skipped and not counted as a change. The value matters on a merge contact,
+where a join that adds to what a process holds may keep its stamp.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from anyio.abc import TaskStatus
 from returns.result import Failure
 
 from bassline.clock import Stamp
+from bassline.content import values_equal
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError
 from bassline.storage import ChangeBatch, ErrorCode, FeedsChanges, StorageError
@@ -153,7 +155,13 @@ class Follower:
         fresh: list[tuple[str, Any, Stamp]] = []
         for record in batch.records:
             cid = record.contact
-            if cid in network and network.stamp(cid) == record.stamp:
+            # the same stamp is the same write, except on a merge contact: a join that
+            # adds to what it holds may keep its stamp, so the value decides there
+            if (
+                cid in network
+                and network.stamp(cid) == record.stamp
+                and values_equal(network.value(cid), record.value)
+            ):
                 self.stats.skipped += 1
                 continue
             fresh.append((cid, record.value, record.stamp))
