@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -19,7 +21,15 @@ from bassline.errors import ContentError
 from bassline.storage import ChangeBatch, ContentRecord, StorageError, Watcher
 from bassline_storage_postgres.queries import corrupt, network_missing
 
-__all__ = ["channel_for", "feed_position", "read_changes", "store_identity", "watchers"]
+__all__ = [
+    "CHANGES_TEXT",
+    "batch_of",
+    "channel_for",
+    "feed_position",
+    "read_changes",
+    "store_identity",
+    "watchers",
+]
 
 _IDENTITY = """
 SELECT (SELECT system_identifier FROM pg_control_system())::text, d.oid::text
@@ -65,9 +75,29 @@ def feed_position(conn: Connection, network: str) -> int | StorageError:
     return int(row[1])
 
 
+CHANGES_TEXT = b"""
+SELECT c.contact_id, c.group_id, c.content::text, c.stamp_hlc, c.stamp_node,
+    c.change_seq, c.justification
+FROM bassline_networks AS n
+LEFT JOIN bassline_contacts AS c ON c.network_id = n.id AND c.change_seq > $2::bigint
+WHERE n.id = $1
+ORDER BY c.change_seq, c.contact_id
+"""
+"""The changes query for libpq's text protocol (``$1`` the network, ``$2`` the cursor):
+the change feed's read on the listening connection
+(:meth:`bassline_storage_postgres.listen.PgChangeWatch.read_changes`)."""
+
+
 def read_changes(conn: Connection, network: str, after: int) -> ChangeBatch | StorageError:
     """Every content of ``network`` whose change sequence is above ``after``, in order."""
     rows = conn.exec_driver_sql(_CHANGES, {"network": network, "after": after}).all()
+    return batch_of(network, after, rows)
+
+
+def batch_of(network: str, after: int, rows: Sequence[Sequence[Any]]) -> ChangeBatch | StorageError:
+    """The batch the rows of a changes query make (no rows: the network is not stored;
+    one row of NULLs: nothing since ``after``). Numbers may come as text, the stamp's
+    node as bytes or as bytea's text form."""
     if not rows:
         return network_missing(network)
     if rows[0][0] is None:
@@ -75,9 +105,8 @@ def read_changes(conn: Connection, network: str, after: int) -> ChangeBatch | St
     records = []
     for contact, group, content, hlc, node, _, why in rows:
         try:
-            records.append(
-                ContentRecord(network, group, contact, decode(content), _stamp(hlc, node), why)
-            )
+            stamp = Stamp(int(hlc), _node(node))
+            records.append(ContentRecord(network, group, contact, decode(content), stamp, why))
         except (ContentError, UnicodeDecodeError, ValueError) as exc:
             return corrupt(f"content of contact {contact!r} in network {network!r}", exc)
     return ChangeBatch(max(after, int(rows[-1][5])), records)
@@ -92,8 +121,10 @@ def store_identity(conn: Connection, schema: str) -> str:
     return "pg:" + hashlib.sha256(key).hexdigest()[:32]
 
 
-def _stamp(hlc: int, node: bytes) -> Stamp:
-    return Stamp(hlc, bytes(node).decode())
+def _node(node: bytes | memoryview | str) -> str:
+    if isinstance(node, str):  # bytea in the text protocol: \\x and hex digits
+        return bytes.fromhex(node.removeprefix("\\x")).decode()
+    return bytes(node).decode()
 
 
 def watchers(conn: Connection, network: str) -> list[Watcher]:

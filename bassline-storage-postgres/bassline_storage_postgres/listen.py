@@ -28,8 +28,11 @@ import anyio
 import anyio.to_thread
 import psycopg
 from psycopg.conninfo import make_conninfo
+from returns.result import Failure, Success
 
 from bassline.errors import NodeIdInUse
+from bassline.storage import ChangeBatch, StorageError, StorageResult
+from bassline_storage_postgres import feed
 from bassline_storage_postgres.engine import session_options
 from bassline_storage_postgres.url import PostgresConfig
 
@@ -114,6 +117,35 @@ def _in_use(conn: psycopg.Connection[Any], key: int, network: str, member: str) 
         f"node id {member!r} is already in use on network {network!r} in this database by "
         f"{other}; every process needs its own --node-id"
     )
+
+
+async def _query(pgconn: psycopg.pq.abc.PGconn, query: bytes, params: list[bytes]) -> list[Any]:
+    """Run one parameterised query on a non-blocking connection, waiting on its socket in
+    the event loop; its rows as text (None for NULL). Raises ``psycopg.Error``."""
+    pgconn.send_query_params(query, params)
+    socket = pgconn.socket
+    while pgconn.flush():
+        await anyio.wait_writable(socket)
+    while True:
+        pgconn.consume_input()
+        if not pgconn.is_busy():
+            break
+        await anyio.wait_readable(socket)
+    result = None
+    while (got := pgconn.get_result()) is not None:
+        result = got
+    if result is None or result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        message = (
+            pgconn.error_message.decode("utf-8", "replace")
+            if result is None
+            else (result.error_message.decode("utf-8", "replace"))
+        )
+        raise psycopg.OperationalError(f"reading the change feed: {message}")
+    width = result.nfields
+    return [
+        tuple(None if (v := result.get_value(r, c)) is None else v.decode() for c in range(width))
+        for r in range(result.ntuples)
+    ]
 
 
 class PgChangeWatch:
@@ -211,6 +243,11 @@ class PgChangeWatch:
             return None
         if pgconn.status != psycopg.pq.ConnStatus.OK:
             return None
+        return self._noted(pgconn)
+
+    def _noted(self, pgconn: psycopg.pq.abc.PGconn) -> bool:
+        """Take the notifications libpq has read already (also while a read ran on this
+        connection): whether one announced the network."""
         wanted = self._network
         hit = False
         while (note := pgconn.notifies()) is not None:
@@ -219,12 +256,33 @@ class PgChangeWatch:
                 hit = True
         return hit
 
+    async def read_changes(self, after: int) -> StorageResult[ChangeBatch] | None:
+        """Read the network's changes since ``after`` on this watch's own connection, in
+        the event loop: the query is sent and its answer awaited on the socket (libpq's
+        non-blocking calls), with no worker thread and no pool checkout between a wakeup
+        and the read. None when the connection is not there or fails (it is dropped, and
+        the next :meth:`wait` reconnects): the caller reads through the pool instead.
+        Not to be called while another task waits in :meth:`wait`."""
+        conn = self._conn
+        if conn is None:
+            return None
+        pgconn = conn.pgconn
+        try:
+            rows = await _query(pgconn, feed.CHANGES_TEXT, [self._network.encode(), b"%d" % after])
+        except (psycopg.Error, OSError):
+            await self._drop()
+            return None
+        batch = feed.batch_of(self._network, after, rows)
+        return Failure(batch) if isinstance(batch, StorageError) else Success(batch)
+
     async def wait(self) -> None:
         """Return when the network may have changed (see :class:`ChangeWatch`)."""
         while True:
             conn = self._conn
             if conn is None:
                 await self._reconnect()
+                return
+            if self._noted(conn.pgconn):  # read meanwhile, with the answer to a query
                 return
             try:
                 socket = conn.pgconn.socket

@@ -6,8 +6,9 @@ feed, reads everything committed since its cursor whenever the watch wakes it (o
 ``resync`` seconds, a safety re-read for a wakeup that never came), and applies what is
 new to the engine, where it propagates through the gadgets like a peer's values. Values
 that came from storage are not queued to be written back (:meth:`Follower.stored`), and a
-record whose stamp the engine already holds (the runtime's own write, or one read twice)
-is skipped and not counted as a change.
+record whose stamp and value the engine already holds (the runtime's own write, or one
+read twice) is skipped and not counted as a change. The value matters on a merge contact,
+where a join that adds to what a process holds may keep its stamp.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from anyio.abc import TaskStatus
 from returns.result import Failure
 
 from bassline.clock import Stamp
+from bassline.content import values_equal
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError
 from bassline.storage import ChangeBatch, ErrorCode, FeedsChanges, StorageError
+from bassline.storage.abilities import ReadsOnWatch
 
 __all__ = ["FeedStats", "Follower"]
 
@@ -44,6 +47,9 @@ class FeedStats:
     """The feed position read up to."""
     reads: int = 0
     """Feed reads made (each wakeup, each safety re-read)."""
+    watch_reads: int = 0
+    """Of those, made on the watch's own connection in the event loop
+    (:class:`~bassline.storage.abilities.ReadsOnWatch`: PostgreSQL), not through the pool."""
     applied: int = 0
     """Records that brought something new into the engine."""
     skipped: int = 0
@@ -110,19 +116,29 @@ class Follower:
         (or after the first read failed: the task goes on retrying)."""
         spec_id = self.network.spec.id
         async with self.storage.watch_changes(spec_id, member=self.member) as watch:
-            ok = await self.catch_up()
+            direct = watch if isinstance(watch, ReadsOnWatch) else None
+            ok = await self.catch_up(direct)
             task_status.started()
             delay = RETRY_AFTER
             while True:
                 with anyio.move_on_after(self.resync if ok else delay):
                     await watch.wait()
-                ok = await self.catch_up()
+                ok = await self.catch_up(direct)
                 delay = RETRY_AFTER if ok else min(delay * 2, self.resync)
 
-    async def catch_up(self) -> bool:
-        """Read what was committed since the cursor and apply it; whether the read worked."""
+    async def catch_up(self, watch: ReadsOnWatch | None = None) -> bool:
+        """Read what was committed since the cursor and apply it; whether the read worked.
+
+        With ``watch`` (only the task waiting on it passes it) the read is made on the
+        watch's connection when it can, else through the storage."""
         self.stats.reads += 1
-        result = await self.storage.read_changes(self.network.spec.id, self.stats.cursor)
+        result = None
+        if watch is not None:
+            result = await watch.read_changes(self.stats.cursor)
+            if result is not None:
+                self.stats.watch_reads += 1
+        if result is None:
+            result = await self.storage.read_changes(self.network.spec.id, self.stats.cursor)
         if isinstance(result, Failure):
             self._count_error(result.failure())
             return False
@@ -139,7 +155,13 @@ class Follower:
         fresh: list[tuple[str, Any, Stamp]] = []
         for record in batch.records:
             cid = record.contact
-            if cid in network and network.stamp(cid) == record.stamp:
+            # the same stamp is the same write, except on a merge contact: a join that
+            # adds to what it holds may keep its stamp, so the value decides there
+            if (
+                cid in network
+                and network.stamp(cid) == record.stamp
+                and values_equal(network.value(cid), record.value)
+            ):
                 self.stats.skipped += 1
                 continue
             fresh.append((cid, record.value, record.stamp))

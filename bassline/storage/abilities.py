@@ -48,6 +48,7 @@ __all__ = [
     "MigratesSchema",
     "OpensReadOnly",
     "PooledStorage",
+    "ReadsOnWatch",
     "RepairsStore",
     "Watcher",
 ]
@@ -174,6 +175,18 @@ class ChangeWatch(Protocol):
         notification, or the watch reconnected after losing its connection (anything
         committed meanwhile was not announced). May return spuriously; never raises for a
         lost connection (it reconnects, with backoff, until cancelled)."""
+
+
+@runtime_checkable
+class ReadsOnWatch(Protocol):
+    """A :class:`ChangeWatch` that can also read the changes itself, on its own
+    connection (PostgreSQL): the follower reads there after a wakeup, without the hops of
+    a pooled read."""
+
+    async def read_changes(self, after: int) -> StorageResult[ChangeBatch] | None:
+        """The watched network's changes since ``after`` (as
+        :meth:`FeedsChanges.read_changes`), or None when the watch cannot read now (the
+        caller reads through the storage instead)."""
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from bassline.storage import (
     FeedsChanges,
     open_storage,
 )
+from bassline.storage.abilities import ReadsOnWatch
 
 SPEC = parse_spec(
     {
@@ -200,6 +201,35 @@ async def test_a_terminated_listening_connection_reconnects_and_wakes_the_reader
             tg.start_soon(first.write, [_record("c", 8, 31)])
             with anyio.fail_after(20):
                 await watch.wait()
+
+
+@pytest.mark.anyio
+async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
+    two: tuple[Any, Any], postgres_url: str
+) -> None:
+    """The follower's read after a wakeup (``ReadsOnWatch``): same records, stamps,
+    justification and position as the pooled read; None once its connection is gone.
+    Planted: the stamp's node decoded from the bytea text form without unhexing -> the
+    records differ."""
+    first, second = two
+    await first.write([_record("a", {"k": [1, "x"]}, 40, node="n\u00e9"), _record("b", None, 41)])
+    async with second.watch_changes("feed", member="direct") as watch:
+        assert isinstance(watch, ReadsOnWatch)
+        for after in (0, 1):
+            direct = await watch.read_changes(after)
+            assert direct == await second.read_changes("feed", after)
+        assert (await watch.read_changes(0)).unwrap().records[0].stamp == Stamp(40, "n\u00e9")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'bassline-feed:direct'"
+            )
+        with anyio.fail_after(20):
+            while await watch.read_changes(0) is not None:  # noqa: ASYNC110 - deadline poll
+                await anyio.sleep(0.01)
+        with anyio.fail_after(30):
+            await watch.wait()  # reconnects
+        assert await watch.read_changes(0) == await second.read_changes("feed", 0)
 
 
 @pytest.mark.anyio

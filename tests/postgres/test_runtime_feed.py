@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from bassline.engine import PropagationResult
+from bassline.lattices import GrowSet
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import open_storage
+from bassline.storage import ContentRecord, open_storage
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CALCULATOR = EXAMPLES / "calculator.json"
@@ -55,6 +56,8 @@ async def test_two_runtimes_see_each_others_writes_while_running(
                 # the value arrives and propagates through two's gadget
                 await _until(two, lambda: two.value("result") == 35)
                 assert two.value("input-a") == 15
+                # read on the listening connection after the wakeup, not through the pool
+                assert two.feed.watch_reads >= 1
                 assert two.stamp("input-a") == one.stamp("input-a")
                 await two.update_contact("input-b", 1)
                 await _until(one, lambda: one.value("result") == 16)
@@ -112,3 +115,26 @@ async def test_a_runtime_started_later_catches_up_and_follow_false_does_not_foll
                 await one.update_contact("input-a", 2)
                 await two.catch_up()  # a no-op when not following
                 assert two.value("input-a") == 1
+
+
+@pytest.mark.anyio
+async def test_a_merge_contacts_joined_value_with_the_stamp_it_holds_is_applied(
+    store_url: str,
+) -> None:
+    """A join may keep its stamp, so on a merge contact the same stamp is not the same
+    value: four processes writing one grow-set once stayed apart (three held a subset at
+    the stamp the database held the whole set under). Planted: records skipped on the
+    stamp alone -> the runtime keeps {"a"}."""
+    spec = {
+        "id": "tagged",
+        "groups": [{"id": "root"}],
+        "contacts": [{"id": "tags", "group": "root", "lattice": "grow-set"}],
+    }
+    async with open_storage(store_url) as s1, open_storage(store_url) as s2:
+        async with StorageBackedRuntime(spec, s1, node_id="one") as one:
+            await one.update_contact("tags", GrowSet({"a"}))
+            stamp = one.stamp("tags")
+            joined = ContentRecord("tagged", "root", "tags", GrowSet({"a", "b"}), stamp)
+            assert (await s2.write([joined])).unwrap().contents == 1  # same stamp, more
+            await one.catch_up()
+            assert one.value("tags") == GrowSet({"a", "b"})
