@@ -1,0 +1,227 @@
+"""The justifications a delta carries (gossip protocol v2): the ``whys`` table.
+
+Each delta item may end with an index into the delta's ``whys``, a table of distinct
+references (items with the same reference share one entry). A stamp in an entry is
+written as in the items, ``offset, node index`` against the delta's ``base`` and
+``nodes``, except that the offset may be negative (a reference's stamp can be older
+than every item's). The entries:
+
+- ``["w", via]``: a write that first came in ``via`` (``"http"``, ``"cli"``, ...);
+- ``["c", k]``: across a wire from the ``k``-th of the contacts wired into the item's
+  contact, in sorted order of their ids (peers run the same spec, so the list is the same);
+- ``["g", group, inputs]``: an output of gadget group ``group``; each input is its port
+  name alone (at the stamp and with the value this delta carries for that port's
+  contact), ``[port, offset, node]`` (at that stamp, with the value the receiver holds
+  there), or ``[port, offset, node, value]`` (merge contacts, whose stamps may differ
+  between replicas: the value used);
+- any entry may end with ``offset, node``: the stamp the value had when that reference
+  brought it, when an echo since gave it a newer one.
+
+This module reads and writes the table without knowing the spec; the meaning of ``k`` and
+of a port is resolved against the spec in :mod:`bassline.net.carry`. Everything is checked
+here for shape and size; a problem is a :class:`WhyProblem`, which the frame's parser
+turns into a refusal ``bad-justification``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from bassline.clock import Stamp
+from bassline.codec import from_json
+from bassline.content import ABSENT
+from bassline.errors import ContentError
+
+__all__ = [
+    "MAX_INPUTS",
+    "MAX_VIA",
+    "WhyInput",
+    "WhyProblem",
+    "WhyRef",
+    "encode_whys",
+    "parse_whys",
+    "via_ok",
+]
+
+MAX_VIA = 200
+"""The longest ``via`` a delta may carry (characters)."""
+MAX_INPUTS = 256
+"""The most inputs one gadget entry may list."""
+MAX_WIRE_INDEX = 1_000_000
+_MAX_HLC = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@attrs.frozen
+class WhyInput:
+    """One gadget input in a ``whys`` entry."""
+
+    port: str
+    stamp: Stamp | None
+    """None: the stamp this delta carries for the port's contact (with its value)."""
+    value: Any = ABSENT
+    """The value used (plain JSON when sending, content when received), or ABSENT."""
+    contact: str = ""
+    """Sending only: the port's contact (to find it among the delta's items)."""
+
+
+@attrs.frozen
+class WhyRef:
+    """One ``whys`` entry: ``kind`` is ``w`` (write), ``c`` (wire) or ``g`` (gadget)."""
+
+    kind: str
+    via: str = ""
+    wire: int = 0
+    group: str = ""
+    inputs: tuple[WhyInput, ...] = ()
+    kept: Stamp | None = None
+
+
+def via_ok(via: object) -> bool:
+    """Whether ``via`` may travel in a delta (a sender leaves out any other)."""
+    return type(via) is str and 0 < len(via) <= MAX_VIA and _CONTROL.search(via) is None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def encode_whys(
+    refs: Sequence[WhyRef | None],
+    rows: list[list[Any]],
+    frame: dict[str, Stamp],
+    stamp: Callable[[Stamp], list[Any]],
+) -> list[Any]:
+    """Append each item's ``whys`` index to its row (``refs`` aligned with ``rows``) and
+    return the table. ``frame``: the stamp each contact has in this delta; ``stamp``
+    writes a stamp as ``[offset, node index]``."""
+    table: dict[str, int] = {}
+    entries: list[Any] = []
+    for row, ref in zip(rows, refs, strict=True):
+        if ref is None:
+            continue
+        entry = _entry(ref, frame, stamp)
+        key = repr(entry)  # entries are lists of str, int and plain JSON: repr is exact
+        k = table.get(key)
+        if k is None:
+            k = table[key] = len(entries)
+            entries.append(entry)
+        row.append(k)
+    return entries
+
+
+def _entry(ref: WhyRef, frame: dict[str, Stamp], stamp: Callable[[Stamp], list[Any]]) -> list[Any]:
+    if ref.kind == "w":
+        entry: list[Any] = ["w", ref.via]
+    elif ref.kind == "c":
+        entry = ["c", ref.wire]
+    else:
+        inputs: list[Any] = []
+        for put in ref.inputs:
+            assert put.stamp is not None
+            if frame.get(put.contact) == put.stamp:
+                inputs.append(put.port)
+            elif put.value is ABSENT:
+                inputs.append([put.port, *stamp(put.stamp)])
+            else:
+                inputs.append([put.port, *stamp(put.stamp), put.value])
+        entry = ["g", ref.group, inputs]
+    if ref.kept is not None:
+        entry += stamp(ref.kept)
+    return entry
+
+
+# ---------------------------------------------------------------- reading
+
+
+class WhyProblem(ValueError):
+    """A ``whys`` table that breaks the protocol (the frame is refused
+    ``bad-justification``)."""
+
+
+def _bad(message: str) -> WhyProblem:
+    return WhyProblem(message)
+
+
+def _stamp(data: list[Any], at: int, base: int, nodes: list[str], where: str) -> Stamp:
+    offset, index = data[at], data[at + 1]
+    if type(offset) is not int or not 0 <= base + offset <= _MAX_HLC:
+        raise _bad(f"{where}: a stamp's clock offset must put it in [0, {_MAX_HLC}]")
+    if type(index) is not int or not 0 <= index < len(nodes):
+        raise _bad(f"{where}: a stamp's node index must index delta.nodes")
+    return Stamp(base + offset, nodes[index])
+
+
+def _name(value: Any, what: str, where: str) -> str:
+    if not via_ok(value):
+        raise _bad(f"{where}: {what} must be 1-{MAX_VIA} characters, no control characters")
+    return str(value)
+
+
+def _inputs(data: Any, base: int, nodes: list[str], where: str) -> tuple[WhyInput, ...]:
+    if type(data) is not list or len(data) > MAX_INPUTS:
+        raise _bad(f"{where}: a gadget's inputs must be a list of at most {MAX_INPUTS}")
+    out = []
+    for n, put in enumerate(data):
+        here = f"{where}[2][{n}]"
+        if type(put) is str:
+            out.append(WhyInput(_name(put, "a port", here), None))
+            continue
+        if type(put) is not list or len(put) not in (3, 4):
+            raise _bad(
+                f"{here} must be a port, [port, offset, node] or [port, offset, node, value]"
+            )
+        port = _name(put[0], "a port", here)
+        value = ABSENT
+        if len(put) == 4:
+            try:
+                value = from_json(put[3]) if type(put[3]) in (dict, list) else put[3]
+            except ContentError as exc:
+                raise _bad(f"{here}[3]: {exc}") from None
+        out.append(WhyInput(port, _stamp(put, 1, base, nodes, here), value))
+    return tuple(out)
+
+
+def _ref(data: Any, base: int, nodes: list[str], where: str) -> WhyRef:
+    if type(data) is not list or not data or data[0] not in ("w", "c", "g"):
+        raise _bad(f'{where} must be a list starting with "w", "c" or "g"')
+    kind = data[0]
+    size = 3 if kind == "g" else 2
+    if len(data) not in (size, size + 2):
+        raise _bad(f"{where} must have {size} elements, or {size + 2} with a kept stamp")
+    kept = _stamp(data, size, base, nodes, where) if len(data) == size + 2 else None
+    if kind == "w":
+        return WhyRef("w", via=_name(data[1], "a write's via", where), kept=kept)
+    if kind == "c":
+        k = data[1]
+        if type(k) is not int or not 0 <= k <= MAX_WIRE_INDEX:
+            raise _bad(f"{where}: a wire's index must be a whole number in [0, {MAX_WIRE_INDEX}]")
+        return WhyRef("c", wire=k, kept=kept)
+    group = _name(data[1], "a gadget's group", where)
+    return WhyRef("g", group=group, inputs=_inputs(data[2], base, nodes, where), kept=kept)
+
+
+def parse_whys(
+    raw: Any, indexes: list[int | None], base: int, nodes: list[str]
+) -> tuple[WhyRef | None, ...]:
+    """The ``whys`` table read and checked; each item's entry (``indexes``: each row's
+    fifth element, or None), aligned with the items."""
+    if raw is None:
+        if any(k is not None for k in indexes):
+            raise _bad("delta.items name justifications but the delta has no whys")
+        return ()
+    if type(raw) is not list or len(raw) > len(indexes):
+        raise _bad("delta.whys must be a list with at most one entry per item")
+    table = [_ref(entry, base, nodes, f"delta.whys[{n}]") for n, entry in enumerate(raw)]
+    out: list[WhyRef | None] = []
+    for n, k in enumerate(indexes):
+        if k is None:
+            out.append(None)
+        elif type(k) is not int or not 0 <= k < len(table):
+            raise _bad(f"delta.items[{n}][4] must index delta.whys (0-{len(table) - 1})")
+        else:
+            out.append(table[k])
+    return tuple(out)
