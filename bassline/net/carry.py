@@ -1,11 +1,13 @@
 """Justifications on the wire, resolved against the spec both peers run.
 
 :class:`CarryCodec` turns the engine's :data:`~bassline.engine.carried.Carried`
-references into ``whys`` entries (:mod:`bassline.net.wire_whys`) and back: a wire's
-source becomes its index among the contacts wired into the item's contact, and a gadget
-input whose contact is in the same delta at the stamp used is sent as its port alone. A
-merge contact's input carries its value (replicas may stamp equal values differently);
-an accept-last input only its stamp, the receiver's own contact giving the value.
+references into ``whys`` entries (:mod:`bassline.net.wire_whys`) and back, relative to
+the item's contact: a wire's source becomes its index among the contacts wired into it;
+a gadget run is the group the contact is an output of, with its inputs by position
+(sorted port names), an input whose contact is in the same delta at the stamp used as
+``1``. A merge contact's input carries its value (replicas may stamp equal values
+differently); an accept-last input only its stamp, the receiver's own contact giving the
+value.
 """
 
 from __future__ import annotations
@@ -45,13 +47,17 @@ class CarryCodec:
             for target, found in self._sources.items()
             for k, source in enumerate(found)
         }
-        self._ports: dict[str, dict[str, str]] = {}
-        """Each gadget group's input ports and their contacts."""
+        self._outputs: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        """Each gadget output contact: its group, and the group's input ports (sorted)
+        with their contacts."""
         for g in spec.groups:
             if g.gadget:
                 by_port = {c.port: c.id for c in spec.contacts_of(g.id)}
-                inputs = get_gadget(g.gadget).inputs
-                self._ports[g.id] = {p: by_port[p] for p in inputs if p in by_port}
+                gadget = get_gadget(g.gadget)
+                ports = tuple((p, by_port[p]) for p in sorted(gadget.inputs) if p in by_port)
+                for p in gadget.outputs:
+                    if p in by_port:
+                        self._outputs[by_port[p]] = (g.id, ports)
         self._merge = frozenset(c.id for c in spec.contacts if c.blend is BlendMode.MERGE)
         self._last: tuple[CarriedGadget, WhyRef | None] | None = None
 
@@ -69,24 +75,28 @@ class CarryCodec:
             return None if k is None else WhyRef("c", wire=k, kept=carried.stamp)
         assert type(carried) is CarriedGadget
         last = self._last
-        if last is not None and last[0] is carried:  # one run, many outputs
+        if last is not None and last[0] is carried:  # one run, shared by its outputs
             return last[1]
-        ref = self._gadget(carried)
+        ref = self._gadget(contact, carried)
         self._last = (carried, ref)
         return ref
 
-    def _gadget(self, carried: CarriedGadget) -> WhyRef | None:
-        ports = self._ports.get(carried.group)
-        if ports is None or len(carried.inputs) > MAX_INPUTS:
+    def _gadget(self, contact: str, carried: CarriedGadget) -> WhyRef | None:
+        output = self._outputs.get(contact)
+        if output is None or output[0] != carried.group or len(output[1]) > MAX_INPUTS:
             return None
-        inputs = []
-        for put in carried.inputs:
-            contact = ports.get(put.port)
-            if contact is None or not via_ok(put.port):
-                return None
-            value = to_json(put.value) if contact in self._merge else ABSENT
-            inputs.append(WhyInput(put.port, put.stamp, value, contact))
-        return WhyRef("g", group=carried.group, inputs=tuple(inputs), kept=carried.stamp)
+        by_port = {put.port: put for put in carried.inputs}
+        if len(by_port) != len(carried.inputs) or not by_port.keys() <= dict(output[1]).keys():
+            return None
+        inputs: list[WhyInput | None] = []
+        for port, source in output[1]:
+            put = by_port.get(port)
+            if put is None:
+                inputs.append(None)
+            else:
+                value = to_json(put.value) if source in self._merge else ABSENT
+                inputs.append(WhyInput(put.stamp, value, source))
+        return WhyRef("g", inputs=tuple(inputs), kept=carried.stamp)
 
     # ---------------------------------------------------------------- receiving
 
@@ -104,20 +114,27 @@ class CarryCodec:
                     f"a justification names wire {why.wire}"
                 )
             return CarriedWire(sources[why.wire], why.kept)
-        ports = self._ports.get(why.group)
-        if ports is None:
-            raise WhyProblem(f"contact {contact!r}: no gadget group {why.group!r}")
+        output = self._outputs.get(contact)
+        if output is None:
+            raise WhyProblem(f"contact {contact!r} is no output of a gadget group")
+        group, ports = output
+        if len(why.inputs) != len(ports):
+            raise WhyProblem(
+                f"contact {contact!r}: gadget group {group!r} has {len(ports)} input(s); "
+                f"a justification lists {len(why.inputs)}"
+            )
         inputs = []
-        for put in why.inputs:
-            if put.stamp is not None:
-                inputs.append(CarriedInput(put.port, put.stamp, put.value))
+        for (port, source), put in zip(ports, why.inputs, strict=True):
+            if put is None:
                 continue
-            source = ports.get(put.port)
-            held = None if source is None else frame.get(source)
+            if put.stamp is not None:
+                inputs.append(CarriedInput(port, put.stamp, put.value))
+                continue
+            held = frame.get(source)
             if held is None:
                 raise WhyProblem(
-                    f"contact {contact!r}: gadget input {put.port!r} is given as in this "
+                    f"contact {contact!r}: gadget input {port!r} is given as in this "
                     "delta, which carries no content for it"
                 )
-            inputs.append(CarriedInput(put.port, held[1], held[0]))
-        return CarriedGadget(why.group, tuple(inputs), why.kept)
+            inputs.append(CarriedInput(port, held[1], held[0]))
+        return CarriedGadget(group, tuple(inputs), why.kept)

@@ -9,16 +9,21 @@ than every item's). The entries:
 - ``["w", via]``: a write that first came in ``via`` (``"http"``, ``"cli"``, ...);
 - ``["c", k]``: across a wire from the ``k``-th of the contacts wired into the item's
   contact, in sorted order of their ids (peers run the same spec, so the list is the same);
-- ``["g", group, inputs]``: an output of gadget group ``group``; each input is its port
-  name alone (at the stamp and with the value this delta carries for that port's
-  contact), ``[port, offset, node]`` (at that stamp, with the value the receiver holds
-  there), or ``[port, offset, node, value]`` (merge contacts, whose stamps may differ
-  between replicas: the value used);
+- ``["g", inputs]``: an output of the gadget group the item's contact belongs to; one
+  input per input port of that gadget, in sorted order of the port names: ``0`` (the port
+  had no content), ``1`` (at the stamp and with the value this delta carries for the
+  port's contact), ``[offset, node]`` (at that stamp, with the value the receiver holds
+  there), or ``[offset, node, value]`` (merge contacts, whose stamps may differ between
+  replicas: the value used);
 - any entry may end with ``offset, node``: the stamp the value had when that reference
   brought it, when an echo since gave it a newer one.
 
-This module reads and writes the table without knowing the spec; the meaning of ``k`` and
-of a port is resolved against the spec in :mod:`bassline.net.carry`. Everything is checked
+Entries are relative to the item's contact, so items with the same kind of reference
+share one: every contact with one wire in is ``["c", 0]``, and the outputs of a gadget
+chain whose inputs are all in the delta (or at the same explicit stamps) share one
+``["g", ...]``. This module reads and writes the table without knowing the spec; the
+meaning of ``k`` and of the input positions is resolved against it in
+:mod:`bassline.net.carry`. Everything is checked
 here for shape and size; a problem is a :class:`WhyProblem`, which the frame's parser
 turns into a refusal ``bad-justification``.
 """
@@ -58,9 +63,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 @attrs.frozen
 class WhyInput:
-    """One gadget input in a ``whys`` entry."""
+    """One gadget input (a port that had content) in a ``whys`` entry."""
 
-    port: str
     stamp: Stamp | None
     """None: the stamp this delta carries for the port's contact (with its value)."""
     value: Any = ABSENT
@@ -76,8 +80,8 @@ class WhyRef:
     kind: str
     via: str = ""
     wire: int = 0
-    group: str = ""
-    inputs: tuple[WhyInput, ...] = ()
+    inputs: tuple[WhyInput | None, ...] = ()
+    """A gadget's inputs by position (sorted port names); None: the port had no content."""
     kept: Stamp | None = None
 
 
@@ -121,14 +125,15 @@ def _entry(ref: WhyRef, frame: dict[str, Stamp], stamp: Callable[[Stamp], list[A
     else:
         inputs: list[Any] = []
         for put in ref.inputs:
-            assert put.stamp is not None
-            if frame.get(put.contact) == put.stamp:
-                inputs.append(put.port)
+            if put is None:
+                inputs.append(0)
+            elif put.stamp is None or frame.get(put.contact) == put.stamp:
+                inputs.append(1)
             elif put.value is ABSENT:
-                inputs.append([put.port, *stamp(put.stamp)])
+                inputs.append(stamp(put.stamp))
             else:
-                inputs.append([put.port, *stamp(put.stamp), put.value])
-        entry = ["g", ref.group, inputs]
+                inputs.append([*stamp(put.stamp), put.value])
+        entry = ["g", inputs]
     if ref.kept is not None:
         entry += stamp(ref.kept)
     return entry
@@ -161,27 +166,26 @@ def _name(value: Any, what: str, where: str) -> str:
     return str(value)
 
 
-def _inputs(data: Any, base: int, nodes: list[str], where: str) -> tuple[WhyInput, ...]:
+def _inputs(data: Any, base: int, nodes: list[str], where: str) -> tuple[WhyInput | None, ...]:
     if type(data) is not list or len(data) > MAX_INPUTS:
         raise _bad(f"{where}: a gadget's inputs must be a list of at most {MAX_INPUTS}")
-    out = []
+    out: list[WhyInput | None] = []
     for n, put in enumerate(data):
-        here = f"{where}[2][{n}]"
-        if type(put) is str:
-            out.append(WhyInput(_name(put, "a port", here), None))
-            continue
-        if type(put) is not list or len(put) not in (3, 4):
-            raise _bad(
-                f"{here} must be a port, [port, offset, node] or [port, offset, node, value]"
-            )
-        port = _name(put[0], "a port", here)
-        value = ABSENT
-        if len(put) == 4:
-            try:
-                value = from_json(put[3]) if type(put[3]) in (dict, list) else put[3]
-            except ContentError as exc:
-                raise _bad(f"{here}[3]: {exc}") from None
-        out.append(WhyInput(port, _stamp(put, 1, base, nodes, here), value))
+        here = f"{where}[1][{n}]"
+        if put == 0 and type(put) is int:
+            out.append(None)
+        elif put == 1 and type(put) is int:
+            out.append(WhyInput(None))
+        elif type(put) is list and len(put) in (2, 3):
+            value = ABSENT
+            if len(put) == 3:
+                try:
+                    value = from_json(put[2]) if type(put[2]) in (dict, list) else put[2]
+                except ContentError as exc:
+                    raise _bad(f"{here}[2]: {exc}") from None
+            out.append(WhyInput(_stamp(put, 0, base, nodes, here), value))
+        else:
+            raise _bad(f"{here} must be 0, 1, [offset, node] or [offset, node, value]")
     return tuple(out)
 
 
@@ -189,10 +193,9 @@ def _ref(data: Any, base: int, nodes: list[str], where: str) -> WhyRef:
     if type(data) is not list or not data or data[0] not in ("w", "c", "g"):
         raise _bad(f'{where} must be a list starting with "w", "c" or "g"')
     kind = data[0]
-    size = 3 if kind == "g" else 2
-    if len(data) not in (size, size + 2):
-        raise _bad(f"{where} must have {size} elements, or {size + 2} with a kept stamp")
-    kept = _stamp(data, size, base, nodes, where) if len(data) == size + 2 else None
+    if len(data) not in (2, 4):
+        raise _bad(f"{where} must have 2 elements, or 4 with a kept stamp")
+    kept = _stamp(data, 2, base, nodes, where) if len(data) == 4 else None
     if kind == "w":
         return WhyRef("w", via=_name(data[1], "a write's via", where), kept=kept)
     if kind == "c":
@@ -200,8 +203,7 @@ def _ref(data: Any, base: int, nodes: list[str], where: str) -> WhyRef:
         if type(k) is not int or not 0 <= k <= MAX_WIRE_INDEX:
             raise _bad(f"{where}: a wire's index must be a whole number in [0, {MAX_WIRE_INDEX}]")
         return WhyRef("c", wire=k, kept=kept)
-    group = _name(data[1], "a gadget's group", where)
-    return WhyRef("g", group=group, inputs=_inputs(data[2], base, nodes, where), kept=kept)
+    return WhyRef("g", inputs=_inputs(data[1], base, nodes, where), kept=kept)
 
 
 def parse_whys(
