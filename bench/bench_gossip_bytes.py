@@ -20,7 +20,11 @@ Two workloads:
   ``g{k}.b``, ``g{k}.sum`` -> ``x{k+1}``; ``step`` written once before the rounds); each
   round writes ``x0``, and the run changes three contacts per stage: a wire copy into the
   gadget, the gadget output, and a wire copy out. The ``b`` input is not in the round's
-  delta, so its stamp is sent explicitly; ``a`` is, so it is sent as its port.
+  delta, so its stamp is sent explicitly; ``a`` is, so it is sent as ``1``. Every stage's
+  ``b`` holds the same stamp, so all the outputs share one ``whys`` entry.
+- ``chain-own``: the same chain, but stage k's ``b`` comes from a contact of its own,
+  ``k{k}``, each written once before the rounds: every output's entry names another
+  stamp, so each has its own (the case the sharing does not help).
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ def writes_spec(n: int) -> Bassline:
     return parse_spec({"id": "writes", "contacts": [{"id": f"c{i}"} for i in range(n)]})
 
 
-def chain_spec(stages: int) -> Bassline:
+def chain_spec(stages: int, own: bool = False) -> Bassline:
+    """With ``own``, stage k's ``b`` comes from a contact of its own, ``k{k}``."""
     groups, contacts, wires = [], [{"id": "step"}], []
     for k in range(stages + 1):
         contacts.append({"id": f"x{k}"})
+        if own:
+            contacts.append({"id": f"k{k}"})
     for k in range(stages):
         g = f"g{k}"
         groups.append({"id": g, "gadget": "add"})
@@ -53,7 +60,7 @@ def chain_spec(stages: int) -> Bassline:
             contacts.append({"id": f"{g}.{port}", "group": g, "name": port, "boundary": boundary})
         wires += [
             {"from": f"x{k}", "to": f"{g}.a", "type": "directed"},
-            {"from": "step", "to": f"{g}.b", "type": "directed"},
+            {"from": f"k{k}" if own else "step", "to": f"{g}.b", "type": "directed"},
             {"from": f"{g}.sum", "to": f"x{k + 1}", "type": "directed"},
         ]
     return parse_spec({"id": "chain", "groups": groups, "contacts": contacts, "wires": wires})
@@ -93,6 +100,9 @@ def run(name: str, spec: Bassline, rounds: int, write: object) -> tuple[float, f
     a = Network(spec, node_id="node-a")
     if "step" in a:
         a.update_contact("step", 1, via="http")  # before the first sync: not in the rounds
+    for k in range(len(a)):
+        if f"k{k}" in a:
+            a.update_contact(f"k{k}", 1, via="http")  # one write each: a stamp each
     b = Network(spec, node_id="node-b", run_groups=[])
     codec = CarryCodec(spec)
     receive(b, codec, frames(a, codec, [cid for cid, _, _ in a.state()], limit))
@@ -133,9 +143,10 @@ def main() -> None:
     for name, spec, write in (
         ("writes", writes_spec(args.contacts), write_all),
         ("chain", chain_spec(args.stages), write_head),
+        ("chain-own", chain_spec(args.stages, own=True), write_head),
     ):
         without, with_, items = run(name, spec, args.rounds, write)
-        print(f"{name:<8} {items:>11} {without:>15.1f} {with_:>12.1f} {with_ / without:>5.2f}x")
+        print(f"{name:<9} {items:>11} {without:>15.1f} {with_:>12.1f} {with_ / without:>5.2f}x")
 
 
 if __name__ == "__main__":
