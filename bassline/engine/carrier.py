@@ -42,6 +42,8 @@ class Carrier:
         """Every gadget group of the spec, whether this node runs it or not."""
         self._last_run: GadgetRun | None = None
         self._last_carried: CarriedGadget | None = None
+        self._writes: dict[Write, CarriedWrite] = {}
+        self._wires: dict[int, CarriedWire] = {}
 
     # ---------------------------------------------------------------- sending
 
@@ -61,9 +63,21 @@ class Carrier:
         if type(why) is Write:
             if why is RESTORED:
                 return None
-            return CarriedWrite(why.via, kept)
+            if kept is not None:
+                return CarriedWrite(why.via, kept)
+            write = self._writes.get(why)
+            if write is None:
+                if len(self._writes) >= 4096:  # vias are few; peers' kept bounded too
+                    self._writes.clear()
+                write = self._writes[why] = CarriedWrite(why.via)
+            return write
         if type(why) is int:
-            return CarriedWire(net._ids[why], kept)
+            if kept is not None:
+                return CarriedWire(net._ids[why], kept)
+            wire = self._wires.get(why)
+            if wire is None:
+                wire = self._wires[why] = CarriedWire(net._ids[why])
+            return wire
         if type(why) is GadgetRun:
             carried = self._gadget(why)
             return carried if kept is None else attrs.evolve(carried, stamp=kept)

@@ -30,6 +30,9 @@ from bassline.spec import Bassline, BlendMode, WireType
 
 __all__ = ["CarryCodec"]
 
+_NONE = WhyRef("none")
+"""A cache's "not looked up yet" (None is a cached answer)."""
+
 
 class CarryCodec:
     """Encodes and decodes one spec's justifications for deltas (see the module)."""
@@ -60,6 +63,8 @@ class CarryCodec:
                         self._outputs[by_port[p]] = (g.id, ports)
         self._merge = frozenset(c.id for c in spec.contacts if c.blend is BlendMode.MERGE)
         self._last: tuple[CarriedGadget, WhyRef | None] | None = None
+        self._vias: dict[str, WhyRef | None] = {}
+        self._wires: dict[int, WhyRef] = {}
 
     # ---------------------------------------------------------------- sending
 
@@ -68,11 +73,27 @@ class CarryCodec:
         none, or it names what a peer would refuse, such as an over-long ``via``)."""
         if carried is None:
             return None
+        kept = carried.stamp
         if type(carried) is CarriedWrite:
-            return WhyRef("w", via=carried.via, kept=carried.stamp) if via_ok(carried.via) else None
+            if kept is not None:
+                return WhyRef("w", via=carried.via, kept=kept) if via_ok(carried.via) else None
+            ref = self._vias.get(carried.via, _NONE)
+            if ref is _NONE:
+                if len(self._vias) >= 4096:
+                    self._vias.clear()
+                ok = via_ok(carried.via)
+                ref = self._vias[carried.via] = WhyRef("w", via=carried.via) if ok else None
+            return ref
         if type(carried) is CarriedWire:
             k = self._wire_index.get((contact, carried.source))
-            return None if k is None else WhyRef("c", wire=k, kept=carried.stamp)
+            if k is None:
+                return None
+            if kept is not None:
+                return WhyRef("c", wire=k, kept=kept)
+            wire = self._wires.get(k)
+            if wire is None:
+                wire = self._wires[k] = WhyRef("c", wire=k)
+            return wire
         assert type(carried) is CarriedGadget
         last = self._last
         if last is not None and last[0] is carried:  # one run, shared by its outputs

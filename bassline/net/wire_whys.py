@@ -104,15 +104,26 @@ def encode_whys(
     writes a stamp as ``[offset, node index]``."""
     table: dict[str, int] = {}
     entries: list[Any] = []
+    seen: dict[int, int] = {}
+    """A write's or a wire's entry by the reference object (the codec shares them; the
+    entry does not depend on the delta), so each is encoded once."""
     for row, ref in zip(rows, refs, strict=True):
         if ref is None:
             continue
+        shared = ref.kind != "g"
+        if shared:
+            k = seen.get(id(ref))  # refs holds every ref while this runs: ids are unique
+            if k is not None:
+                row.append(k)
+                continue
         entry = _entry(ref, frame, stamp)
         key = repr(entry)  # entries are lists of str, int and plain JSON: repr is exact
         k = table.get(key)
         if k is None:
             k = table[key] = len(entries)
             entries.append(entry)
+        if shared:
+            seen[id(ref)] = k
         row.append(k)
     return entries
 
