@@ -14,8 +14,9 @@ what was measured works).
 
 Also the CPU time (``time.process_time``, so other processes' load counts less than in
 wall time) to build the frames, per item, with and without (alternating which goes first,
-median of the rounds): the sender's cost. The receiver's (parsing the table, resolving
-each entry) is not measured here.
+median of the rounds): the sender's cost; and to receive them (parse, resolve each
+entry, apply to a network running no gadget; without: a second such network given the
+frames without justifications), the receiver's.
 
 Workloads:
 
@@ -86,11 +87,15 @@ def frames(net: Network, codec: CarryCodec | None, ids: list[str], limit: int) -
     return out
 
 
-def receive(receiver: Network, codec: CarryCodec, sent: list[bytes]) -> None:
-    """Apply the frames as a node does (parse, resolve the whys, apply)."""
+def receive(receiver: Network, codec: CarryCodec | None, sent: list[bytes]) -> None:
+    """Apply the frames as a node does (parse, resolve the whys, apply); without a codec,
+    as frames without justifications."""
     for frame in sent:
         delta = parse_frame(frame, 1 << 24)
         assert isinstance(delta, Delta)
+        if codec is None:
+            receiver.apply(delta.items)
+            continue
         held = {cid: (value, stamp) for cid, value, stamp in delta.items}
         items = []
         for n, (cid, value, stamp) in enumerate(delta.items):
@@ -110,9 +115,14 @@ def run(name: str, spec: Bassline, rounds: int, write: object) -> tuple[float, .
         if f"k{k}" in a:
             a.update_contact(f"k{k}", 1, via="http")  # one write each: a stamp each
     b = Network(spec, node_id="node-b", run_groups=[])
+    b_plain = Network(spec, node_id="node-b", run_groups=[])
     codec = CarryCodec(spec)
-    receive(b, codec, frames(a, codec, [cid for cid, _, _ in a.state()], limit))
+    everything = [cid for cid, _, _ in a.state()]
+    receive(b, codec, frames(a, codec, everything, limit))
+    receive(b_plain, None, frames(a, None, everything, limit))
     with_bytes, without_bytes, with_us, without_us, items = [], [], [], [], 0
+    in_with: list[float] = []
+    in_without: list[float] = []
     for r in range(rounds):
         result = write(a, r)  # type: ignore[operator]
         ids = list(result.touched[0])
@@ -126,7 +136,14 @@ def run(name: str, spec: Bassline, rounds: int, write: object) -> tuple[float, .
             else:
                 sent = built
                 with_us.append(took)
-        receive(b, codec, sent)
+        for order in (codec, None) if r % 2 else (None, codec):
+            started = time.process_time()
+            if order is None:
+                receive(b_plain, None, plain)
+                in_without.append((time.process_time() - started) * 1e6 / len(ids))
+            else:
+                receive(b, codec, sent)
+                in_with.append((time.process_time() - started) * 1e6 / len(ids))
         with_bytes.append(sum(map(len, sent)) / len(ids))
         without_bytes.append(sum(map(len, plain)) / len(ids))
         items = len(ids)
@@ -140,6 +157,8 @@ def run(name: str, spec: Bassline, rounds: int, write: object) -> tuple[float, .
         items,
         median(without_us),
         median(with_us),
+        median(in_without),
+        median(in_with),
     )
 
 
@@ -159,17 +178,22 @@ def main() -> None:
         return net.update_contact("x0", r + 1000, via="http")
 
     print(
-        f"{'workload':<8} {'items/round':>11} {'without B/item':>15} {'with B/item':>12} {'ratio':>6}"
+        f"{'workload':<9} {'items/round':>11} {'without B/item':>15} {'with B/item':>12} "
+        f"{'ratio':>6} {'build µs/item without':>22} {'with':>6} {'ratio':>6} "
+        f"{'receive µs/item without':>24} {'with':>6} {'ratio':>6}"
     )
     for name, spec, write in (
         ("writes", writes_spec(args.contacts), write_all),
         ("chain", chain_spec(args.stages), write_head),
         ("chain-own", chain_spec(args.stages, own=True), write_head),
     ):
-        without, with_, items, us_without, us_with = run(name, spec, args.rounds, write)
+        without, with_, items, us_without, us_with, in_without, in_with = run(
+            name, spec, args.rounds, write
+        )
         print(
             f"{name:<9} {items:>11} {without:>15.1f} {with_:>12.1f} {with_ / without:>5.2f}x "
-            f"{us_without:>22.2f} {us_with:>6.2f} {us_with / us_without:>5.2f}x"
+            f"{us_without:>22.2f} {us_with:>6.2f} {us_with / us_without:>5.2f}x "
+            f"{in_without:>24.2f} {in_with:>6.2f} {in_with / in_without:>5.2f}x"
         )
 
 
