@@ -114,3 +114,40 @@ def test_a_justification_that_cannot_describe_its_content_raises_and_changes_not
     with pytest.raises(JustificationError, match=message.replace("(", r"\(")):
         b.apply([("tax", 5, a.clock.tick(), None), (contact, 12, a.stamp("net"), carried)])
     assert b.values() == held
+
+
+def test_a_merge_input_travels_with_its_value_and_an_accept_last_one_with_its_stamp() -> None:
+    """Only total.sum crosses (as a frame, encoded and parsed as a node does): its merge
+    input's value came with it, so the run is explained though the receiver holds no such
+    input; an accept-last input it does not hold leaves the value an applied write."""
+    from bassline.codec import to_json
+    from bassline.net.carry import CarryCodec
+    from bassline.net.protocol import Delta, dump, encode_delta, parse_frame
+
+    spec = {
+        **SPEC,
+        "contacts": [
+            {**c, "lattice": "max"} if c["id"] == "total.a" else c for c in SPEC["contacts"]
+        ],
+    }
+    a = Network(spec, node_id="a")
+    a.update_contact("net", 10, via="http")
+    codec = CarryCodec(a.spec)
+    for receiver_holds_tax, kind in ((True, Kind.GADGET), (False, Kind.WRITE)):
+        b = Network(spec, node_id="b", run_groups=[], apply_initial=receiver_holds_tax)
+        items = [("total.sum", to_json(a.value("total.sum")), a.stamp("total.sum"))]
+        whys = [codec.to_wire("total.sum", a.carried_justification("total.sum"))]
+        frame = dump(encode_delta("0" * 16, 0, 1, items, whys))
+        assert b'"whys":[["g",[[' in frame  # both inputs at explicit stamps
+        delta = parse_frame(frame, 1 << 20)
+        assert isinstance(delta, Delta) and delta.whys[0] is not None
+        held = {c: (v, s) for c, v, s in delta.items}
+        ((cid, value, stamp),) = delta.items
+        b.apply([(cid, value, stamp, codec.from_wire(cid, delta.whys[0], held))])
+        why = b.explain("total.sum").justification
+        assert why is not None and why.kind is kind
+        if kind is Kind.GADGET:
+            assert [(i.port, i.value, i.holds) for i in why.inputs] == [
+                ("a", 10, False),  # carried; b's total.a holds nothing
+                ("b", 2, True),
+            ]
