@@ -14,6 +14,7 @@ import attrs
 __all__ = [
     "BasslineError",
     "ContentError",
+    "JustificationError",
     "NodeIdInUse",
     "PeerError",
     "PersistenceError",
@@ -61,6 +62,11 @@ class ContentError(BasslineError, ValueError):
         self.contact = contact
         prefix = f"contact {contact!r}: " if contact is not None else ""
         super().__init__(prefix + message)
+
+
+class JustificationError(BasslineError, ValueError):
+    """A justification that cannot describe the content it came with (from a peer, or
+    passed to ``Network.apply``): the message says what does not fit."""
 
 
 class UnknownContact(BasslineError, KeyError):

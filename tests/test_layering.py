@@ -45,10 +45,15 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
 """Which layer each layer may import (besides itself). D28 in docs/decisions.md."""
 
 NET_ENGINE_MODULES = frozenset(
-    {"bassline.engine.results", "bassline.engine.stream", "bassline.engine.explanation"}
+    {
+        "bassline.engine.results",
+        "bassline.engine.stream",
+        "bassline.engine.explanation",
+        "bassline.engine.carried",
+    }
 )
 """The engine modules ``net`` may import: the engine's value types (results, contact
-states, change streams, explanations). The engine itself it reaches only through the
+states, change streams, explanations, justifications as they travel). The engine itself it reaches only through the
 runtime (D34)."""
 
 ENGINE_ATTRIBUTES = frozenset({"network", "engine"})

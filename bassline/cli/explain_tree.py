@@ -55,10 +55,10 @@ def _how(j: Justification) -> str:
     """The justification in words, for the end of its contact's line."""
     if j.kind is Kind.WRITE:
         if j.via == "spec" or j.stamp == INITIAL_STAMP:
-            return "the spec's content" + ("" if j.local else f", came here ({j.via})")
+            return "the spec's content" + ("" if j.local else ", applied here")
         if j.local:
             return f"written ({j.via}) on node {j.stamp.node}"
-        return f"written on node {j.stamp.node}, came here ({j.via})"
+        return f"written ({j.via}) on node {j.stamp.node}, applied here"
     if j.kind is Kind.WIRE:
         return f"wire from {j.inputs[0].contact}" if j.inputs else "wire"
     if j.kind is Kind.GADGET:
@@ -161,10 +161,9 @@ def premise_line(p: Premise) -> str:
     """One premise: the contact, the value written, how, where and when it came in."""
     head = f"{p.contact} = {value_text(p.value)}"
     if p.via == "spec" or p.stamp == INITIAL_STAMP:
-        return f"{head}  (the spec's content{'' if p.local else '; came here: ' + p.via})"
-    if p.local:
-        return f"{head}  ({p.via} on node {p.stamp.node}, {stamp_text(p.stamp)})"
-    return f"{head}  (on node {p.stamp.node}, {stamp_text(p.stamp)}; came here: {p.via})"
+        return f"{head}  (the spec's content{'' if p.local else '; applied here'})"
+    where = f"{p.via} on node {p.stamp.node}, {stamp_text(p.stamp)}"
+    return f"{head}  ({where})" if p.local else f"{head}  ({where}; applied here)"
 
 
 def draw(e: Explanation) -> list[str]:

@@ -1,5 +1,12 @@
 """The propagation engine."""
 
+from bassline.engine.carried import (
+    Carried,
+    CarriedGadget,
+    CarriedInput,
+    CarriedWire,
+    CarriedWrite,
+)
 from bassline.engine.explanation import (
     Cut,
     Explanation,
@@ -22,6 +29,11 @@ from bassline.engine.stream import ChangeStream, ChangeStreamOverflow
 
 __all__ = [
     "CONTRIBUTION_LIMIT",
+    "Carried",
+    "CarriedGadget",
+    "CarriedInput",
+    "CarriedWire",
+    "CarriedWrite",
     "Change",
     "ChangeStream",
     "ChangeStreamOverflow",

@@ -24,6 +24,7 @@ __all__ = [
     "Kept",
     "Reference",
     "Write",
+    "applied_ref",
     "source_label",
     "write_ref",
 ]
@@ -65,6 +66,20 @@ def write_ref(via: str, *, local: bool = True) -> Write:
         if type(via) is not str or not via:
             raise ValueError(f"via must be a non-empty string (how a write came in), not {via!r}")
         ref = _WRITES[(via, local)] = Write(via, "update" if local else via, local)
+    return ref
+
+
+_APPLIED: dict[tuple[str, str], Write] = {}
+
+
+def applied_ref(via: str, source: str) -> Write:
+    """The shared :class:`Write` for values written elsewhere (first come in ``via``
+    there) and applied here by ``source`` (``"remote"``: a peer), with their stamps."""
+    ref = _APPLIED.get((via, source))
+    if ref is None:
+        if len(_APPLIED) >= 4096:  # vias come from peers: keep the table bounded
+            _APPLIED.clear()
+        ref = _APPLIED[(via, source)] = Write(via, source, False)
     return ref
 
 

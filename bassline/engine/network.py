@@ -11,11 +11,13 @@ from typing import Any, TypeVar, overload
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
 from bassline.codec import to_json
 from bassline.content import ABSENT, Absent, Content
+from bassline.engine.carried import Carried
+from bassline.engine.carrier import Carrier
 from bassline.engine.checks import checked_stamp, kind_of, plainly_encodable
 from bassline.engine.compare import differs
 from bassline.engine.explain import check_depth, explain
 from bassline.engine.explanation import Explanation
-from bassline.engine.justify import RESTORED, SPEC, Reference, write_ref
+from bassline.engine.justify import RESTORED, SPEC, Kept, Reference, write_ref
 from bassline.engine.propagation import Listener, Propagator
 from bassline.engine.results import (
     ContactState,
@@ -69,7 +71,12 @@ class Network(Propagator):
         )
         self._pending: dict[int, tuple[Any, Stamp, Reference]] = {}
         self._pending_extra: list[tuple[int, Any, Stamp, Reference]] = []
-        self._stored = StoredForms(self, {inst.group: inst for inst in self._gadgets})
+        instances = {inst.group: inst for inst in self._gadgets}
+        if len(instances) < sum(1 for g in self.spec.groups if g.gadget):
+            every = compile_gadgets(self.spec, self._index, None).gadgets
+            instances = {inst.group: inst for inst in every}
+        self._stored = StoredForms(self, instances)
+        self._carrier = Carrier(self, instances)
         self.initial_result = PropagationResult()
         if apply_initial:
             self.initial_result = self._apply_initial()
@@ -138,6 +145,13 @@ class Network(Propagator):
         restored without one). What a runtime writes to storage with the content."""
         i = self._index.get(contact_id) if type(contact_id) is str else None
         return self._stored.text(self._idx(contact_id) if i is None else i)
+
+    def carried_justification(self, contact_id: str) -> Carried | None:
+        """What ``contact_id``'s current justification says to another node: a write,
+        a wire or a gadget run as a :mod:`bassline.engine.carried` reference (None when
+        it has none to send). A node gossips it with the content; the receiver passes it
+        to :meth:`apply`."""
+        return self._carrier.carried(self._idx(contact_id))
 
     def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""
@@ -274,36 +288,56 @@ class Network(Propagator):
         return self._run_from(offers)
 
     def apply(
-        self, items: Iterable[tuple[str, Content, Stamp]], *, source: str = "remote"
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, Carried | None]],
+        *,
+        source: str = "remote",
     ) -> PropagationResult:
         """Apply several stamped values (from a peer or from storage) in one run.
 
-        All or nothing: an unknown contact, a bad stamp, or content :meth:`update_contact` would
-        refuse (a value of the wrong kind for a merge contact included) raises before
-        anything changes. A node drops such values from a peer's delta one by one before
-        applying it (see :meth:`validate`). :meth:`explain` reports each value as written
-        elsewhere and come in via ``source``, at its stamp (the stamp names the writing node).
+        Each item is ``(contact, value, stamp)`` or ``(contact, value, stamp, carried)``,
+        the last what :meth:`carried_justification` gave on the node the value came from
+        (or None). All or nothing: an unknown contact, a bad stamp, content
+        :meth:`update_contact` would refuse (a value of the wrong kind for a merge
+        contact included), or a justification that cannot describe its content
+        (:class:`~bassline.errors.JustificationError`) raises before anything changes. A
+        node drops values of the wrong kind from a peer's delta one by one before
+        applying it (see :meth:`validate`). :meth:`explain` reports a value without a
+        justification as written elsewhere and come in via ``source``, at its stamp (the
+        stamp names the writing node); with one, as that write, wire or gadget run.
         """
-        why = write_ref(source, local=False)
-        offers: list[tuple[int, Any, Stamp, Reference]] = []
-        for cid, value, stamp in items:
+        fallback = write_ref(source, local=False)
+        checked = []
+        carrying = False
+        for item in items:
+            cid, value = item[0], item[1]
             i = self._idx(cid)
             if not plainly_encodable(value):
                 self._check_content(i, value)  # the full check, for anything but plain data
             self._check_kind(i, value)
-            offers.append((i, value, checked_stamp(cid, stamp), why))
-        if not offers:
-            return self._run_from(offers, remote=True)
-        observe = self.clock.observe
-        try:
-            observe(
-                max(offer[2] for offer in offers)
-            )  # the newest: the one that may be too far ahead
-        except ValueError:
-            for offer in offers:  # refused: observe in order, so the first one too far is named
-                observe(offer[2])
-            raise
-        return self._run_from(offers, remote=True)
+            carried = item[3] if len(item) > 3 else None
+            carrying = carrying or carried is not None
+            checked.append((i, value, checked_stamp(cid, item[2]), carried))
+        whys: list[Reference | Kept] = [fallback] * len(checked)
+        if carrying:  # every justification is checked before anything changes
+            batch = {i: (value, stamp) for i, value, stamp, _ in checked}
+            resolve = self._carrier.resolve
+            for n, (i, _, stamp, carried) in enumerate(checked):
+                if carried is not None:
+                    whys[n] = resolve(i, stamp, carried, source, fallback, batch)
+        offers: list[tuple[int, Any, Stamp, Reference | Kept]] = [
+            (i, value, stamp, why) for (i, value, stamp, _), why in zip(checked, whys, strict=True)
+        ]
+        if offers:
+            observe = self.clock.observe
+            try:  # the newest: the one that may be too far ahead
+                observe(max(offer[2] for offer in offers))
+            except ValueError:
+                for offer in offers:  # refused: observe in order, so the first one too far is named
+                    observe(offer[2])
+                raise
+        # a Kept only ever comes for an accept-last contact, which keeps it as it is
+        return self._run_from(offers, remote=True)  # type: ignore[arg-type]
 
     def update(self, contact_id: str, value: Content) -> PropagationResult:
         """Deprecated since 0.4 (removed in 0.5): the name of :meth:`update_contact`."""

@@ -1,4 +1,4 @@
-"""Gossip protocol version 1: message models, validation and frame encoding.
+"""Gossip protocol version 2: message models, validation and frame encoding.
 
 Every frame is one JSON object (UTF-8, in a binary or text WebSocket message) with a
 ``"t"`` key naming its type. :func:`parse_frame` validates a frame completely — size,
@@ -19,6 +19,7 @@ import orjson
 from bassline.clock import Stamp
 from bassline.codec import from_json
 from bassline.errors import ContentError, PeerError
+from bassline.net.wire_whys import WhyProblem, WhyRef, encode_whys, parse_whys
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -39,7 +40,7 @@ __all__ = [
     "parse_message",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_ID = 200
 MAX_URL = 2048
 MAX_STORE = 200
@@ -127,6 +128,8 @@ class Delta:
     start: int
     end: int
     items: tuple[tuple[str, Any, Stamp], ...]
+    whys: tuple[WhyRef | None, ...] = ()
+    """Each item's justification (aligned with ``items``), or empty when none has one."""
 
 
 @attrs.frozen
@@ -145,12 +148,17 @@ def dump(message: dict[str, Any]) -> bytes:
 
 
 def encode_delta(
-    epoch: str, start: int, end: int, items: list[tuple[str, Any, Stamp]]
+    epoch: str,
+    start: int,
+    end: int,
+    items: list[tuple[str, Any, Stamp]],
+    whys: list[WhyRef | None] | None = None,
 ) -> dict[str, Any]:
     """A delta message; ``items`` hold plain-JSON values (already through ``to_json``).
 
     Stamps are sent compactly: a list of node ids, a base clock reading, and per item the
-    offset from the base and the node's index.
+    offset from the base and the node's index. ``whys`` (aligned with ``items``) are
+    their justifications, sent as the ``whys`` table (:mod:`bassline.net.wire_whys`).
     """
     nodes: dict[str, int] = {}
     base = min((s.hlc for _, _, s in items), default=0)
@@ -160,15 +168,27 @@ def encode_delta(
         if ni is None:
             ni = nodes[stamp.node] = len(nodes)
         rows.append([cid, value, stamp.hlc - base, ni])
-    return {
+    message = {
         "t": "delta",
         "epoch": epoch,
         "from": start,
         "to": end,
         "base": base,
-        "nodes": list(nodes),
+        "nodes": nodes,
         "items": rows,
     }
+    if whys is not None and any(why is not None for why in whys):
+
+        def stamp_of(stamp: Stamp) -> list[Any]:
+            ni = nodes.get(stamp.node)
+            if ni is None:
+                ni = nodes[stamp.node] = len(nodes)
+            return [stamp.hlc - base, ni]
+
+        frame = {cid: stamp for cid, _, stamp in items}
+        message["whys"] = encode_whys(whys, rows, frame, stamp_of)
+    message["nodes"] = list(nodes)
+    return message
 
 
 # ---------------------------------------------------------------- validation
@@ -289,7 +309,7 @@ def _digest(d: dict[str, Any]) -> Digest:
 
 
 def _delta(d: dict[str, Any]) -> Delta:
-    _keys(d, frozenset({"t", "epoch", "from", "to", "base", "nodes", "items"}), "delta")
+    _keys(d, frozenset({"t", "epoch", "from", "to", "base", "nodes", "items", "whys"}), "delta")
     start = _int(d, "from", "delta")
     end = _int(d, "to", "delta")
     if end < start:
@@ -303,10 +323,15 @@ def _delta(d: dict[str, Any]) -> Delta:
     if not isinstance(rows, list):
         raise _bad("delta.items must be a list")
     items = []
+    indexes: list[int | None] = []
     for k, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != 4:
-            raise _bad(f"delta.items[{k}] must be [contact, value, clock offset, node index]")
-        cid, value, offset, ni = row
+        if not isinstance(row, list) or len(row) not in (4, 5):
+            raise _bad(
+                f"delta.items[{k}] must be [contact, value, clock offset, node index] "
+                "and optionally a whys index"
+            )
+        cid, value, offset, ni = row[:4]
+        indexes.append(row[4] if len(row) == 5 else None)
         if not isinstance(cid, str) or not cid or len(cid) > MAX_ID:
             raise _bad(f"delta.items[{k}][0] must be a contact id")
         if type(offset) is not int or not 0 <= offset <= _MAX_HLC - base:
@@ -318,7 +343,11 @@ def _delta(d: dict[str, Any]) -> Delta:
         except ContentError as exc:
             raise _bad(f"delta.items[{k}][1]: {exc}") from None
         items.append((cid, content, Stamp(base + offset, node_ids[ni])))
-    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items))
+    try:
+        whys = parse_whys(d.get("whys"), indexes, base, node_ids)
+    except WhyProblem as exc:
+        raise ProtocolViolation("bad-justification", str(exc)) from None
+    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys)
 
 
 def _peers(d: dict[str, Any]) -> Peers:

@@ -19,14 +19,17 @@ from typing import Any
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
+from bassline.engine.carried import Carried
 from bassline.engine.results import PropagationResult
-from bassline.errors import ContentError, PersistenceError
+from bassline.errors import ContentError, JustificationError, PersistenceError
+from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
 from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
 from bassline.net.settings import GossipSettings
+from bassline.net.wire_whys import WhyProblem, WhyRef
 from bassline.runtime import FollowsFeed, Runtime
 from bassline.spec import BlendMode
 
@@ -59,6 +62,7 @@ class Replicator:
         self.warned = LogOnce()
         """Problems with a peer's contents already logged (later ones are only counted)."""
         self._runtime: Runtime | None = None
+        self._codec: CarryCodec | None = None
         self._cursors: dict[str, tuple[str, int]] = {}
         self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
         """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
@@ -84,6 +88,7 @@ class Replicator:
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
         self._digest, self._digest_lines, self._merge_contacts = None, {}, None
+        self._codec = CarryCodec(runtime.spec)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -194,22 +199,42 @@ class Replicator:
         contiguous = delta.epoch == epoch and delta.start <= seq
         self.metrics.deltas_in += 1
         self.metrics.items_in += len(delta.items)
-        complete = await self._apply_items(peer, delta.items, session.peer_epoch)
+        complete = await self._apply_items(peer, self._carrying(delta), session.peer_epoch)
         if contiguous and complete and epoch is not None:
             self._cursors[peer] = (epoch, max(seq, delta.end))
         else:
             session.rewind = True
 
-    async def _apply_items(
-        self, peer: str, items: tuple[tuple[str, Any, Stamp], ...], epoch: str
-    ) -> bool:
+    def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
+        """The delta's items, each with its justification resolved against the spec
+        (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
         runtime = self._require()
-        for cid, _, _ in items:
+        for cid, _, _ in delta.items:
             if cid not in runtime:
                 raise ProtocolViolation(
                     "unknown-contact",
                     f"delta names contact {cid[:80]!r}, which this Bassline does not have",
                 )
+        if not delta.whys:
+            return [(cid, value, stamp, None) for cid, value, stamp in delta.items]
+        codec = self._codec
+        assert codec is not None
+        frame = {cid: (value, stamp) for cid, value, stamp in delta.items}
+        out: list[tuple[str, Any, Stamp, Carried | None]] = []
+        for (cid, value, stamp), why in zip(delta.items, delta.whys, strict=True):
+            carried = None
+            if why is not None:
+                try:
+                    carried = codec.from_wire(cid, why, frame)
+                except WhyProblem as exc:
+                    raise ProtocolViolation("bad-justification", str(exc)) from None
+            out.append((cid, value, stamp, carried))
+        return out
+
+    async def _apply_items(
+        self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], epoch: str
+    ) -> bool:
+        runtime = self._require()
         accepted = []
         complete = True
         in_time = False
@@ -253,9 +278,11 @@ class Replicator:
             accepted.append(item)
         if not accepted:
             return complete
-        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s in accepted}))
+        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s, _ in accepted}))
         try:
             await runtime.apply(accepted)
+        except JustificationError as exc:  # raised before anything changed
+            raise ProtocolViolation("bad-justification", str(exc)) from None
         except PersistenceError as exc:
             self.metrics.apply_errors += 1
             log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
@@ -278,8 +305,11 @@ class Replicator:
         if not ids:
             return None, 0, scanned
         runtime = self._require()
+        codec = self._codec
+        assert codec is not None
         cache = self._json_cache
         items = []
+        whys: list[WhyRef | None] = []
         for cid in ids:
             value, stamp = runtime.stamped(cid)
             if value is ABSENT:
@@ -291,9 +321,10 @@ class Replicator:
                 plain = to_json(value)
                 cache[cid] = (value, stamp, plain)
             items.append((cid, plain, stamp))
+            whys.append(codec.to_wire(cid, runtime.carried_justification(cid)))
         limit = self.settings.max_frame_bytes
         while True:
-            frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items))
+            frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items, whys))
             if len(frame) <= limit:
                 return frame, len(items), scanned
             if len(items) == 1:
@@ -309,4 +340,5 @@ class Replicator:
                     )
                 return None, 0, self.log.seq_of(cid)
             items = items[: len(items) // 2]
+            whys = whys[: len(items)]
             scanned = self.log.seq_of(items[-1][0])

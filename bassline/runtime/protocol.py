@@ -8,6 +8,7 @@ from typing import Protocol, TypeVar, overload, runtime_checkable
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine import ChangeStream, ContactState, Explanation, PropagationResult
+from bassline.engine.carried import Carried
 from bassline.runtime.events import RuntimeHealth
 from bassline.spec import Bassline
 from bassline.storage import PoolStats
@@ -91,6 +92,11 @@ class Runtime(Protocol):
         """``(contact, value, stamp)`` for every contact that has content."""
         ...
 
+    def carried_justification(self, contact_id: str) -> Carried | None:
+        """What a contact's current justification says to another node (a node gossips
+        it with the content); see :meth:`bassline.engine.Network.carried_justification`."""
+        ...
+
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value: the derivation back to its premises (writes),
         ``depth`` contacts deep (None: no limit); see :meth:`bassline.engine.Network.explain`."""
@@ -134,8 +140,12 @@ class Runtime(Protocol):
         """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
         ...
 
-    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
-        """Apply stamped values written elsewhere (a peer's) in one run."""
+    async def apply(
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, Carried | None]],
+    ) -> PropagationResult:
+        """Apply stamped values written elsewhere (a peer's) in one run, each optionally
+        with the justification it came with (:meth:`bassline.engine.Network.apply`)."""
         ...
 
     # ---------------------------------------------------------------- observing

@@ -16,6 +16,7 @@ from anyio.abc import TaskGroup
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine import Network, PropagationResult
+from bassline.engine.carried import Carried
 from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
@@ -288,8 +289,12 @@ class StorageBackedRuntime(EngineView):
     def _engine_update_many(self, items: Mapping[str, Content], via: str) -> PropagationResult:
         return self.network.update_many(items, via=via)
 
-    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
-        """Apply stamped values written elsewhere (a peer), persisting what changes."""
+    async def apply(
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, Carried | None]],
+    ) -> PropagationResult:
+        """Apply stamped values written elsewhere (a peer), each optionally with the
+        justification it came with, persisting what changes."""
         return await self._write(self.network.apply, list(items))
 
     async def _write(self, run: Callable[..., PropagationResult], *args: Any) -> PropagationResult:

@@ -15,6 +15,7 @@ from bassline.engine import (
     Network,
     PropagationResult,
 )
+from bassline.engine.carried import Carried
 
 __all__ = ["EngineView"]
 
@@ -65,6 +66,11 @@ class EngineView:
     def state(self) -> Iterator[tuple[str, Content, Stamp]]:
         """``(contact, value, stamp)`` for every contact that has content."""
         return self.network.state()
+
+    def carried_justification(self, contact_id: str) -> Carried | None:
+        """What a contact's current justification says to another node; see
+        :meth:`bassline.engine.Network.carried_justification`."""
+        return self.network.carried_justification(contact_id)
 
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value, back to the writes it rests on, ``depth``

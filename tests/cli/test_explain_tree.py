@@ -44,13 +44,13 @@ def test_a_contact_used_twice_is_drawn_once_and_a_remote_write_names_its_node() 
     assert lines[:5] == [
         "g.sum = 8  <- gadget add (group g)",
         "├── a: g.a = 4 (still holds)  <- wire from x",
-        "│   └── x = 4  <- written on node there, came here (remote)",
+        "│   └── x = 4  <- written (remote) on node there, applied here",
         "└── b: g.b = 4 (still holds)  <- wire from x",
-        "    └── x = 4  <- written on node there, came here (remote) (drawn above)",
+        "    └── x = 4  <- written (remote) on node there, applied here (drawn above)",
     ]
     assert lines[5:] == [
         "premises (the writes it rests on):",
-        "  x = 4  (on node there, 1970-01-01 00:00:00.009 UTC; came here: remote)",
+        "  x = 4  (remote on node there, 1970-01-01 00:00:00.009 UTC; applied here)",
         "complete: these premises alone reproduce the value",
     ]
 

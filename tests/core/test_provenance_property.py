@@ -20,8 +20,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from bassline import INITIAL_STAMP, HybridLogicalClock, Network, Stamp
+from bassline.codec import to_json
 from bassline.content import values_equal
 from bassline.lattices import get_lattice
+from bassline.net.carry import CarryCodec
+from bassline.net.protocol import Delta, dump, encode_delta, parse_frame
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord, NetworkRecord, open_storage
 
@@ -239,3 +242,69 @@ def test_explanations_survive_a_store_and_restore_round_trip(data: st.DataObject
         assert after.premises() == before.premises()
         assert all((p.contact, p.stamp) in writes for p in after.premises())
         event(f"complete: {after.complete}")
+
+
+def _gossip(net: Network) -> Network:
+    """A node that runs no gadget, given ``net``'s contents in one delta frame as a node
+    sends it (protocol v2, with justifications), parsed and applied as a node does."""
+    spec = net.spec
+    codec = CarryCodec(spec)
+    ids = [cid for cid, _, _ in net.state()]
+    items = [(cid, to_json(net.value(cid)), net.stamp(cid)) for cid in ids]
+    whys = [codec.to_wire(cid, net.carried_justification(cid)) for cid in ids]
+    delta = parse_frame(dump(encode_delta("0" * 16, 0, len(ids), items, whys)), 1 << 24)
+    assert isinstance(delta, Delta)
+    held = {cid: (value, stamp) for cid, value, stamp in delta.items}
+    received = Network(spec, node_id="there", run_groups=[])
+    received.apply(
+        [
+            (
+                cid,
+                value,
+                stamp,
+                None if not delta.whys or w is None else codec.from_wire(cid, w, held),
+            )
+            for (cid, value, stamp), w in zip(
+                delta.items, delta.whys or [None] * len(ids), strict=True
+            )
+        ]
+    )
+    return received
+
+
+@settings(max_examples=150)
+@given(st.data())
+def test_explanations_cross_a_gossip_frame_to_a_node_running_no_gadget(
+    data: st.DataObject,
+) -> None:
+    """Every premise the receiving node gives is a write that happened on the sender (its
+    contact, value, stamp and way in) or, where no justification could travel, the
+    sender's own content of that contact applied from it; a complete explanation's
+    premises reproduce the value."""
+    spec = data.draw(networks())
+    net, writes = run(spec, data.draw(steps(spec)))
+    received = _gossip(net)
+    for cid in net.contact_ids:
+        assert values_equal(received.value(cid, None), net.value(cid, None)), cid
+        explanation = received.explain(cid)
+        for p in explanation.premises():
+            applied = (
+                (p.via, p.local) == ("remote", False)
+                and p.stamp == net.stamp(p.contact)
+                and values_equal(p.value, net.value(p.contact))
+            )  # sent without a justification: the sender's content, applied
+            if applied:
+                event("a premise applied without a justification")
+                continue
+            assert (p.contact, p.stamp) in writes, p
+            value, via = writes[(p.contact, p.stamp)]
+            lattice = spec.contact(p.contact).lattice
+            if lattice:
+                value = get_lattice(lattice).coerce(value)
+            assert values_equal(value, p.value) and via == p.via, (p, value, via)
+        event(f"complete: {explanation.complete}")
+        if not explanation.complete:
+            continue
+        fresh = Network(spec, node_id="replay", apply_initial=False)
+        fresh.apply([(p.contact, p.value, p.stamp) for p in explanation.premises()])
+        assert values_equal(fresh.value(cid), received.value(cid)), cid

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from bassline.net import BasslineNetwork, GossipSettings, NodeServer
 from bassline.net.handshake import handshake
-from bassline.net.protocol import ProtocolViolation, dump, parse_frame
+from bassline.net.protocol import PROTOCOL_VERSION, ProtocolViolation, dump, parse_frame
 from bassline.net.transport import ConnectionClosed, DialError, dial
 from bassline.net.urls import NodeURL
 
@@ -133,7 +133,7 @@ wrong_shapes = st.one_of(
 valid_hello = dump(
     {
         "t": "hello",
-        "v": 1,
+        "v": PROTOCOL_VERSION,
         "node": "mallory",
         "bassline": SPEC.hash,
         "nonce": "0" * 32,
@@ -170,7 +170,7 @@ def _hello(bassline: str, nonce: str, auth: str = "hmac-sha256") -> bytes:
     return dump(
         {
             "t": "hello",
-            "v": 1,
+            "v": PROTOCOL_VERSION,
             "node": "mallory",
             "bassline": bassline,
             "nonce": nonce,

@@ -241,11 +241,11 @@ def test_a_bad_message_is_refused_by_field(data: Any, message: str) -> None:
         ({"items": 5}, "delta.items must be a list"),
         (
             {"items": [["c", 1, 0]]},
-            "delta.items[0] must be [contact, value, clock offset, node index]",
+            "delta.items[0] must be [contact, value, clock offset, node index] and optionally a whys index",
         ),
         (
             {"items": [["c", 1, 0, 0], "x"]},
-            "delta.items[1] must be [contact, value, clock offset, node index]",
+            "delta.items[1] must be [contact, value, clock offset, node index] and optionally a whys index",
         ),
         ({"items": [["", 1, 0, 0]]}, "delta.items[0][0] must be a contact id"),
         ({"items": [[5, 1, 0, 0]]}, "delta.items[0][0] must be a contact id"),

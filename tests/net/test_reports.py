@@ -13,7 +13,7 @@ import pytest
 from bassline.net import BasslineNetwork, GossipSettings
 from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import handshake
-from bassline.net.protocol import dump
+from bassline.net.protocol import PROTOCOL_VERSION, dump
 from bassline.net.transport import ConnectionClosed, dial
 from bassline.spec import parse_spec
 
@@ -206,7 +206,7 @@ async def test_bytes_and_frames_counted_on_a_link_match_what_crossed_it() -> Non
         wrong = dump(
             {
                 "t": "hello",
-                "v": 1,
+                "v": PROTOCOL_VERSION,
                 "node": "stranger",
                 "bassline": "0" * 64,
                 "nonce": secrets.token_hex(16),

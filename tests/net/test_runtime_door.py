@@ -18,6 +18,7 @@ import pytest
 from bassline.clock import Stamp
 from bassline.content import ABSENT
 from bassline.engine import ChangeStream, ContactState, Explanation, Network, PropagationResult
+from bassline.engine.carried import Carried
 from bassline.net import BasslineNetwork, NodeServer
 from bassline.runtime import Runtime, RuntimeHealth, StorageBackedRuntime
 from bassline.spec import Bassline
@@ -92,6 +93,9 @@ class PlainRuntime:
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         return self._engine.explain(contact_id, depth)
 
+    def carried_justification(self, contact_id: str) -> Carried | None:
+        return self._engine.carried_justification(contact_id)
+
     async def update_contact(
         self, contact_id: str, content: Any, *, via: str = "python"
     ) -> PropagationResult:
@@ -104,10 +108,10 @@ class PlainRuntime:
         await anyio.lowlevel.checkpoint()
         return self._engine.update_many(items, via=via)
 
-    async def apply(self, items: Iterable[tuple[str, Any, Stamp]]) -> PropagationResult:
+    async def apply(self, items: Iterable[tuple[Any, ...]]) -> PropagationResult:
         await anyio.lowlevel.checkpoint()
         batch = list(items)
-        self.applied += batch
+        self.applied += [(item[0], item[1], item[2]) for item in batch]
         return self._engine.apply(batch)
 
     def health(self) -> RuntimeHealth:
@@ -162,11 +166,11 @@ async def test_a_node_runs_on_a_runtime_that_is_not_storage_backed() -> None:
                 premises = {
                     (p.contact, p.value, p.via, p.local, p.stamp.node) for p in why.premises()
                 }
-                assert ("input-a", 40, "python", True, "plain") in premises
-                # the 2 came by gossip (input-b, or adder.b as the other node wired it)
-                remote = premises - {("input-a", 40, "python", True, "plain")}
-                assert {(v, via, local, n) for _c, v, via, local, n in remote} == {
-                    (2, "remote", False, "stored")
+                # the 2 came by gossip with its justification: written on "stored" through
+                # its Python API, applied here (not local)
+                assert premises == {
+                    ("input-a", 40, "python", True, "plain"),
+                    ("input-b", 2, "python", False, "stored"),
                 }
                 answer = await http.get("/api/contacts/result/explain")
                 assert answer.status_code == 200 and answer.json() == why.to_json()

@@ -1,0 +1,216 @@
+"""Turning the engine's references into :mod:`bassline.engine.carried` values and back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bassline.clock import Stamp
+from bassline.content import ABSENT
+from bassline.engine.carried import (
+    Carried,
+    CarriedGadget,
+    CarriedInput,
+    CarriedWire,
+    CarriedWrite,
+)
+from bassline.engine.justify import (
+    RESTORED,
+    Contributions,
+    GadgetRun,
+    Kept,
+    Reference,
+    Write,
+    applied_ref,
+)
+from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance
+from bassline.errors import JustificationError
+
+if TYPE_CHECKING:
+    from bassline.engine.propagation import Propagator
+
+__all__ = ["Carrier"]
+
+
+class Carrier:
+    """Turns one network's references into :data:`Carried` values and back."""
+
+    def __init__(self, net: Propagator, instances: dict[str, GadgetInstance]) -> None:
+        self.net = net
+        self.instances = instances
+        """Every gadget group of the spec, whether this node runs it or not."""
+        self._last_run: GadgetRun | None = None
+        self._last_carried: CarriedGadget | None = None
+        self._writes: dict[Write, CarriedWrite] = {}
+        self._wires: dict[int, CarriedWire] = {}
+
+    # ---------------------------------------------------------------- sending
+
+    def carried(self, i: int) -> Carried | None:
+        """What contact ``i``'s current justification says to another node (None: it
+        has none to send)."""
+        net = self.net
+        why = net._why[i]
+        kept: Stamp | None = None
+        if type(why) is Kept:
+            kept = why.stamp
+            why = why.ref
+        elif type(why) is Contributions:
+            if why.omitted or len(why.items) != 1 or why.items[0][2] != net._stamps[i]:
+                return None
+            why = why.items[0][0]
+        if type(why) is Write:
+            if why is RESTORED:
+                return None
+            if kept is not None:
+                return CarriedWrite(why.via, kept)
+            write = self._writes.get(why)
+            if write is None:
+                if len(self._writes) >= 4096:  # vias are few; peers' kept bounded too
+                    self._writes.clear()
+                write = self._writes[why] = CarriedWrite(why.via)
+            return write
+        if type(why) is int:
+            if kept is not None:
+                return CarriedWire(net._ids[why], kept)
+            wire = self._wires.get(why)
+            if wire is None:
+                wire = self._wires[why] = CarriedWire(net._ids[why])
+            return wire
+        if type(why) is GadgetRun:
+            carried = self._gadget(why)
+            return carried if kept is None else attrs.evolve(carried, stamp=kept)
+        return None
+
+    def _gadget(self, run: GadgetRun) -> CarriedGadget:
+        if run is not self._last_run:  # one run is shared by all its outputs
+            self._last_carried = CarriedGadget(
+                run.instance.group,
+                tuple(CarriedInput(port, stamp, value) for port, _, value, stamp in run.used),
+            )
+            self._last_run = run
+        assert self._last_carried is not None
+        return self._last_carried
+
+    # ---------------------------------------------------------------- receiving
+
+    def resolve(
+        self,
+        i: int,
+        stamp: Stamp,
+        carried: object,
+        source: str,
+        fallback: Write,
+        batch: dict[int, tuple[Any, Stamp]],
+    ) -> Reference | Kept:
+        """The engine reference for content at contact ``i`` (stamped ``stamp``) that came
+        with ``carried``; ``batch`` holds the contents applied with it, by contact.
+
+        :class:`~bassline.errors.JustificationError` when ``carried`` cannot describe that
+        content (the wrong type, a contact or group the spec lacks, a wire that does not
+        reach ``i``, a gadget ``i`` is no output of, a port it does not have or names
+        twice, a stamp newer than the content's); ``fallback`` when it is sound but names
+        an input value this node does not hold.
+        """
+        net = self.net
+        where = f"contact {net._ids[i]!r}"
+        if not isinstance(carried, CarriedWrite | CarriedWire | CarriedGadget):
+            raise JustificationError(f"{where}: not a justification: {type(carried).__name__}")
+        kept = carried.stamp
+        if kept is not None and (type(kept) is not Stamp or not kept <= stamp):
+            raise JustificationError(
+                f"{where}: the stamp a justification kept must be a stamp no newer than the "
+                f"content's {tuple(stamp)}, not {kept!r:.80}"
+            )
+        ref: Reference
+        if type(carried) is CarriedWrite:
+            if type(carried.via) is not str or not carried.via:
+                raise JustificationError(f"{where}: a write's via must be a non-empty string")
+            ref = applied_ref(carried.via, source)
+        elif type(carried) is CarriedWire:
+            j = net._index.get(carried.source) if type(carried.source) is str else None
+            if j is None or i not in net._out[j]:
+                raise JustificationError(
+                    f"{where}: no wire from {carried.source!r:.80} reaches this contact"
+                )
+            ref = j
+        else:
+            assert type(carried) is CarriedGadget
+            run = self._run(i, stamp, carried, batch, where)
+            if run is None:
+                return fallback
+            ref = run
+        if kept is not None and net._kind[i] == ACCEPT_LAST:
+            return Kept(ref, kept)
+        return ref
+
+    def _run(
+        self,
+        i: int,
+        stamp: Stamp,
+        carried: CarriedGadget,
+        batch: dict[int, tuple[Any, Stamp]],
+        where: str,
+    ) -> GadgetRun | None:
+        net = self.net
+        inst = self.instances.get(carried.group) if type(carried.group) is str else None
+        if inst is None or all(ci != i for _, ci in inst.outputs):
+            raise JustificationError(
+                f"{where} is no output of a gadget group {carried.group!r:.80}"
+            )
+        ports = dict(inst.inputs)
+        checked: dict[str, tuple[int, Stamp, Any]] = {}
+        for put in carried.inputs:  # all checked first: a refusal never depends on state
+            if type(put) is not CarriedInput:
+                raise JustificationError(f"{where}: a gadget input must be a CarriedInput")
+            ci = ports.get(put.port)
+            if ci is None or put.port in checked:
+                raise JustificationError(
+                    f"{where}: gadget group {inst.group!r} has no input port "
+                    f"{put.port!r:.80}, or it is named twice"
+                )
+            if type(put.stamp) is not Stamp or not put.stamp <= stamp:
+                raise JustificationError(
+                    f"{where}: input {put.port!r} must carry a stamp no newer than the "
+                    f"output's {tuple(stamp)}, not {put.stamp!r:.80}"
+                )
+            checked[put.port] = (ci, put.stamp, put.value)
+        given: dict[str, tuple[Any, Stamp]] = {}
+        unresolved = False
+        for port, (ci, used, value) in checked.items():
+            if value is ABSENT:
+                value = self._held(ci, used, batch)
+                if value is ABSENT:
+                    unresolved = True
+                    continue
+            lattice = net._lattice[ci]
+            if lattice is not None:
+                try:
+                    value = lattice.coerce(value)
+                except (ValueError, TypeError) as exc:
+                    raise JustificationError(
+                        f"{where}: input {port!r} carries a value contact "
+                        f"{net._ids[ci]!r} cannot hold ({exc})"
+                    ) from None
+            given[port] = (value, used)
+        if unresolved:
+            return None
+        return GadgetRun(
+            inst,
+            tuple(
+                (port, ci, given[port][0], given[port][1])
+                for port, ci in inst.inputs
+                if port in given
+            ),
+        )
+
+    def _held(self, ci: int, stamp: Stamp, batch: dict[int, tuple[Any, Stamp]]) -> Any:
+        """The value contact ``ci`` has at ``stamp`` in this apply or here (else ABSENT)."""
+        got = batch.get(ci)
+        if got is not None and got[1] == stamp:
+            return got[0]
+        net = self.net
+        if net._stamps[ci] == stamp:
+            return net._values[ci]
+        return ABSENT

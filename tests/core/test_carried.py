@@ -1,0 +1,153 @@
+"""Justifications that travel (``Network.carried_justification``) and ``Network.apply``
+with them: the receiver explains through its own contacts; a justification that cannot
+describe its content raises before anything changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bassline.clock import Stamp
+from bassline.engine import Kind, Network
+from bassline.engine.carried import CarriedGadget, CarriedInput, CarriedWire, CarriedWrite
+from bassline.errors import JustificationError
+
+SPEC: dict[str, Any] = {
+    "id": "prices",
+    "groups": [{"id": "total", "gadget": "add"}],
+    "contacts": [
+        {"id": "net"},
+        {"id": "tax", "content": 2},
+        {"id": "gross"},
+        {"id": "peak", "lattice": "max"},
+        {"id": "total.a", "group": "total", "name": "a", "boundary": "input"},
+        {"id": "total.b", "group": "total", "name": "b", "boundary": "input"},
+        {"id": "total.sum", "group": "total", "name": "sum", "boundary": "output"},
+    ],
+    "wires": [
+        {"from": "net", "to": "total.a", "type": "directed"},
+        {"from": "tax", "to": "total.b", "type": "directed"},
+        {"from": "total.sum", "to": "gross", "type": "directed"},
+        {"from": "gross", "to": "peak", "type": "directed"},
+    ],
+}
+
+
+def pair() -> tuple[Network, Network]:
+    """a runs the gadget and holds net = 10 (via http); b runs nothing and holds nothing."""
+    a = Network(SPEC, node_id="a")
+    a.update_contact("net", 10, via="http")
+    return a, Network(SPEC, node_id="b", run_groups=[])
+
+
+def test_what_travels_is_a_reference_per_kind() -> None:
+    a, _ = pair()
+    stamp = a.stamp("net")
+    assert a.carried_justification("net") == CarriedWrite("http")
+    assert a.carried_justification("gross") == CarriedWire("total.sum")
+    assert a.carried_justification("total.sum") == CarriedGadget(
+        "total", (CarriedInput("a", stamp, 10), CarriedInput("b", Stamp(1, ""), 2))
+    )
+    assert a.carried_justification("peak") == CarriedWire("gross")  # one contribution
+    assert a.carried_justification("tax") == CarriedWrite("spec")
+
+
+def test_the_receiver_explains_a_gadget_it_does_not_run_through_its_own_contacts() -> None:
+    a, b = pair()
+    b.apply([(c, v, s, a.carried_justification(c)) for c, v, s in a.state()])
+    why = b.explain("peak")
+    assert why.value == 12 and why.complete, why.gaps()
+    assert {(p.contact, p.via, p.local, p.stamp.node) for p in why.premises()} == {
+        ("net", "http", False, "a"),
+        ("tax", "spec", True, ""),
+    }
+    run = next(s for s in why.walk() if s.contact == "total.sum").justification
+    assert run is not None and run.kind is Kind.GADGET and run.group == "total"
+    assert [(i.port, i.value, i.holds) for i in run.inputs] == [("a", 10, True), ("b", 2, True)]
+    # b stores what it was told, and it restores on a fresh network
+    c = Network(SPEC, node_id="c", run_groups=[], apply_initial=False)
+    c.restore([(cid, v, s, b.stored_justification(cid)) for cid, v, s in b.state()])
+    assert c.explain("peak").to_json() == why.to_json()
+
+
+def test_an_input_value_the_receiver_does_not_hold_falls_back_to_an_applied_write() -> None:
+    a, b = pair()
+    # as the wire gives it: stamps only; b holds tax's (the spec's) but net never came
+    stamp = a.stamp("net")
+    sent = CarriedGadget("total", (CarriedInput("a", stamp), CarriedInput("b", Stamp(1, ""))))
+    b.apply([("total.sum", 12, a.stamp("total.sum"), sent)])
+    why = b.explain("total.sum")
+    assert why.justification is not None and why.justification.kind is Kind.WRITE
+    assert (why.justification.via, why.justification.local) == ("remote", False)
+
+
+BAD = [
+    ("gross", "a justification", "not a justification: str"),
+    ("gross", CarriedWire("net"), "no wire from 'net' reaches this contact"),
+    ("gross", CarriedWire("nowhere"), "no wire from 'nowhere' reaches this contact"),
+    ("gross", CarriedWrite(""), "a write's via must be a non-empty string"),
+    ("gross", CarriedWrite("http", Stamp(2**62, "a")), "no newer than the content's"),
+    ("gross", CarriedGadget("total", ()), "contact 'gross' is no output of a gadget group"),
+    ("total.sum", CarriedGadget("nope", ()), "no output of a gadget group 'nope'"),
+    ("total.sum", CarriedGadget("total", (CarriedInput("c", Stamp(1, "")),)), "no input port"),
+    (
+        "total.sum",
+        CarriedGadget("total", (CarriedInput("a", Stamp(1, "")), CarriedInput("a", Stamp(1, "")))),
+        "or it is named twice",
+    ),
+    (
+        "total.sum",
+        CarriedGadget("total", (CarriedInput("a", Stamp(2**62, "a")),)),
+        "input 'a' must carry a stamp no newer than the output's",
+    ),
+    ("total.sum", CarriedGadget("total", ("a",)), "a gadget input must be a CarriedInput"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("contact", "carried", "message"), BAD)
+def test_a_justification_that_cannot_describe_its_content_raises_and_changes_nothing(
+    contact: str, carried: Any, message: str
+) -> None:
+    a, b = pair()
+    held = b.values()
+    with pytest.raises(JustificationError, match=message.replace("(", r"\(")):
+        b.apply([("tax", 5, a.clock.tick(), None), (contact, 12, a.stamp("net"), carried)])
+    assert b.values() == held
+
+
+def test_a_merge_input_travels_with_its_value_and_an_accept_last_one_with_its_stamp() -> None:
+    """Only total.sum crosses (as a frame, encoded and parsed as a node does): its merge
+    input's value came with it, so the run is explained though the receiver holds no such
+    input; an accept-last input it does not hold leaves the value an applied write."""
+    from bassline.codec import to_json
+    from bassline.net.carry import CarryCodec
+    from bassline.net.protocol import Delta, dump, encode_delta, parse_frame
+
+    spec = {
+        **SPEC,
+        "contacts": [
+            {**c, "lattice": "max"} if c["id"] == "total.a" else c for c in SPEC["contacts"]
+        ],
+    }
+    a = Network(spec, node_id="a")
+    a.update_contact("net", 10, via="http")
+    codec = CarryCodec(a.spec)
+    for receiver_holds_tax, kind in ((True, Kind.GADGET), (False, Kind.WRITE)):
+        b = Network(spec, node_id="b", run_groups=[], apply_initial=receiver_holds_tax)
+        items = [("total.sum", to_json(a.value("total.sum")), a.stamp("total.sum"))]
+        whys = [codec.to_wire("total.sum", a.carried_justification("total.sum"))]
+        frame = dump(encode_delta("0" * 16, 0, 1, items, whys))
+        assert b'"whys":[["g",[[' in frame  # both inputs at explicit stamps
+        delta = parse_frame(frame, 1 << 20)
+        assert isinstance(delta, Delta) and delta.whys[0] is not None
+        held = {c: (v, s) for c, v, s in delta.items}
+        ((cid, value, stamp),) = delta.items
+        b.apply([(cid, value, stamp, codec.from_wire(cid, delta.whys[0], held))])
+        why = b.explain("total.sum").justification
+        assert why is not None and why.kind is kind
+        if kind is Kind.GADGET:
+            assert [(i.port, i.value, i.holds) for i in why.inputs] == [
+                ("a", 10, False),  # carried; b's total.a holds nothing
+                ("b", 2, True),
+            ]
