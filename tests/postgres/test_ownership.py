@@ -193,6 +193,7 @@ async def test_groups_given_to_run_are_run_alone_and_never_claimed(store_url: st
     ``claim_groups`` alone: turns on exactly those, and every other group always."""
     async with runtime(store_url, "fixed", run_groups=["left"]) as fixed:
         assert fixed.run_groups == frozenset({"left"}) and fixed.group_owners() == {}
+        assert fixed.ownership is None  # no turns to take
         async with runtime(store_url, "taker", claim_groups=["right"]) as taker:
             assert taker.run_groups == BOTH
             assert taker.group_owners() == {"right": "taker"}
