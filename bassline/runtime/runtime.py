@@ -158,6 +158,7 @@ class StorageBackedRuntime(EngineView):
         self._follower: Follower | None = None
         if follow and isinstance(storage, FeedsChanges):
             self._follower = Follower(storage, self.network, member=node_id, resync=feed_resync)
+            self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
         self.ignored_on_recovery: list[str] = []
