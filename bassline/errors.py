@@ -14,6 +14,7 @@ import attrs
 __all__ = [
     "BasslineError",
     "ContentError",
+    "NodeIdInUse",
     "PeerError",
     "PersistenceError",
     "PluginNotFound",
@@ -105,3 +106,9 @@ class StorageUnavailable(PersistenceError):
 
 class PeerError(BasslineError):
     """A peer was refused or misbehaved (wrong secret, wrong Bassline hash, bad frames)."""
+
+
+class NodeIdInUse(BasslineError):
+    """Another live process already follows the network under this node id on the same
+    store (PostgreSQL); the message names it. Two processes must not share a node id: their
+    stamps would name the same writer."""

@@ -390,7 +390,7 @@ def check_floors(scratch: Path, wheels: dict[str, Path]) -> None:
     # from a copy, so that `import bassline` is the installed wheel, not the checkout
     test_env = dict(env.env, BASSLINE_TEST_POSTGRES_URL=POSTGRES_URL, BASSLINE_REQUIRE_POSTGRES="1")
     done = run(
-        [env.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SMOKE_TESTS],
+        [env.python, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", *SMOKE_TESTS],
         env=test_env,
         cwd=smoke,
         timeout=900,

@@ -171,6 +171,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_reports.py",
             "tests/net/test_convergence_regressions.py",
             "tests/net/test_storage_failures.py",
+            "tests/net/test_delta_cursor.py",
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
@@ -180,6 +181,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_reports.py",
             "tests/net/test_convergence_regressions.py",
             "tests/net/test_storage_failures.py",
+            "tests/net/test_delta_cursor.py",
         ],
     ),
     "gossip-protocol": (

@@ -11,8 +11,10 @@ from bassline.runtime import StorageBackedRuntime
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import NetworkStorage
 
-SPEC: Bassline = parse_spec(
-    {
+
+def chain_with_peak() -> dict[str, Any]:
+    """A gadget chain (net + tax -> gross) with a max contact after it, as a raw spec."""
+    return {
         "id": "prices",
         "groups": [{"id": "total", "gadget": "add"}],
         "contacts": [
@@ -31,7 +33,9 @@ SPEC: Bassline = parse_spec(
             {"from": "gross", "to": "peak", "type": "directed"},
         ],
     }
-)
+
+
+SPEC: Bassline = parse_spec(chain_with_peak())
 
 
 def _without_derived_stamps(data: Any) -> Any:

@@ -57,7 +57,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -73,8 +73,9 @@ from tests.test_docs_examples import (
 
 BIN = Path(sys.executable).parent
 """The virtualenv's ``bin``: ``bassline`` and ``python`` as the docs mean them."""
-DEADLINE = 20.0
-"""Seconds a node may take to listen, a read to converge, an interrupted command to stop."""
+DEADLINE = 120.0
+"""Seconds a node may take to listen, a read to converge, an interrupted command to show its
+output or to stop: generous, for a loaded machine (a passing page never waits them out)."""
 COMMAND_TIMEOUT = 120
 """Seconds before a hung command is killed (a guard, never a synchronisation)."""
 DOC_CWD = "/home/me/bassline"
@@ -242,7 +243,7 @@ class Session:
             output = output.replace(actual, documented)
         return output.replace(str(self.cwd), DOC_CWD)
 
-    def fail(self, command: Command, message: str, output: str = "") -> None:
+    def fail(self, command: Command, message: str, output: str = "") -> NoReturn:
         text = f"{self.page}:{command.line}: $ {command.text}\n{message}"
         if output:
             text += f"\n--- output:\n{output}"
@@ -322,13 +323,19 @@ class Session:
         proc = self._spawn(text, log)
         try:
             deadline = time.monotonic() + DEADLINE
-            while time.monotonic() < deadline and proc.poll() is None:
+            while proc.poll() is None:
                 output = self.unsubstitute(log.read_text(errors="replace"))
                 if matches(command.shown, output) if command.shown else output.strip():
                     break
-                time.sleep(0.05)
+                if time.monotonic() > deadline:  # Ctrl-C now would only hide why
+                    self.fail(command, f"no output as shown within {DEADLINE} s", output)
+                time.sleep(0.05)  # polling the log under a deadline, not synchronising
             proc.send_signal(signal.SIGINT)
-            rc = proc.wait(timeout=DEADLINE)
+            try:
+                rc = proc.wait(timeout=DEADLINE)
+            except subprocess.TimeoutExpired:
+                output = log.read_text(errors="replace")
+                self.fail(command, f"still running {DEADLINE} s after Ctrl-C", output)
         finally:
             _kill(proc)
         return rc, log.read_text(errors="replace")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import anyio
 from returns.result import Failure, Success
 
 from bassline.spec import Bassline
@@ -137,6 +139,12 @@ class MemoryStorage(StorageBackend):
         if err := await self.feed_ready(network):
             return Failure(err)
         return Success(self._store.feed.watchers(network))
+
+    async def feed_identity(self) -> StorageResult[str]:
+        """This process and this store: memory feeds reach only storages of one store in
+        one process."""
+        await anyio.lowlevel.checkpoint()
+        return Success(f"memory:{os.getpid()}:{id(self._store):x}")
 
     # snapshots
 

@@ -286,16 +286,11 @@ class PostgresStorage(StorageBackend):
         def attempt(
             engine: Engine, prepared: PreparedBatch, channel: tuple[str, str] | None
         ) -> WriteSummary | StorageError:
-            with engine.connect() as conn:
+            # autocommit: write_batch sends BEGIN ... COMMIT itself, in one round trip
+            with engine.connect().execution_options(**_AUTOCOMMIT) as conn:
                 dbapi = conn.connection.driver_connection
                 assert dbapi is not None
-                transaction = conn.begin()  # so SQLAlchemy commits what the driver did
-                summary = write_batch(dbapi, prepared, chunk, channel)
-                if isinstance(summary, StorageError):
-                    transaction.rollback()
-                    return summary
-                transaction.commit()
-            return summary
+                return write_batch(dbapi, prepared, chunk, channel)
 
         def work(engine: Engine) -> WriteSummary | StorageError:
             prepared = prepare_batch(batch)
@@ -340,6 +335,11 @@ class PostgresStorage(StorageBackend):
         if err := await self.feed_ready(network):
             return Failure(err)
         return await self._read("watchers", lambda c: feed.watchers(c, network))
+
+    async def feed_identity(self) -> StorageResult[str]:
+        """The server (its system identifier), the database (its oid) and the schema."""
+        schema = self._config.schema
+        return await self._read("feed_identity", lambda c: feed.store_identity(c, schema))
 
     # -- queries ----------------------------------------------------------------------------
 

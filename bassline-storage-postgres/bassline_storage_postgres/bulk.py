@@ -8,12 +8,14 @@ CONFLICT DO UPDATE ... WHERE`` whose ``WHERE`` is the stamp guard: a stored stam
 replaced only by an equal or newer one, compared as ``(hlc, node)`` with the node as
 UTF-8 bytes (code-point order, like Python). Rows the guard skips are counted stale.
 
-These functions run on the psycopg connection underneath a SQLAlchemy connection, in
-the transaction SQLAlchemy began; the caller commits.
+These functions run on the psycopg connection underneath a SQLAlchemy connection in
+autocommit mode: :func:`write_batch` sends ``BEGIN`` and ``COMMIT`` itself, with
+everything in between, in one round trip.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -23,7 +25,9 @@ from bassline_storage_postgres.prepare import PreparedBatch
 
 __all__ = [
     "CONTENT_CHUNK",
-    "NOTIFY",
+    "GENERIC_PLAN_ROWS",
+    "TAKE_AND_UPSERT",
+    "TAKE_ANNOUNCE_AND_UPSERT",
     "TAKE_SEQUENCE",
     "UPSERT_CONTENTS",
     "notify_payload",
@@ -58,24 +62,29 @@ ON CONFLICT (network_id, wire_id)
 DO UPDATE SET source = EXCLUDED.source, target = EXCLUDED.target, type = EXCLUDED.type
 """
 
-UPSERT_CONTENTS = """
+_INSERT_CONTENTS = """
 INSERT INTO bassline_contacts AS t
     (network_id, contact_id, group_id, content, stamp_hlc, stamp_node, justification,
      change_seq)
-SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s, w, coalesce(f.seq, 0)
+SELECT n, c, g, convert_from(j, 'UTF8')::json, h, s, w, {seq}
 FROM unnest(
     %b::text[], %b::text[], %b::text[], %b::bytea[], %b::int8[], %b::bytea[], %b::text[]
 ) AS u(n, c, g, j, h, s, w)
-LEFT JOIN bassline_feed AS f ON f.network_id = u.n
+{join}
 ON CONFLICT (network_id, contact_id) DO UPDATE
 SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
     stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node,
     justification = EXCLUDED.justification, change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
 """
-"""The content upsert with the stamp guard (public so the benchmark measures the same SQL).
-Each row carries its network's change sequence, taken just before by :data:`TAKE_SEQUENCE`
-in the same transaction."""
+
+UPSERT_CONTENTS = _INSERT_CONTENTS.format(
+    seq="coalesce(f.seq, 0)", join="LEFT JOIN bassline_feed AS f ON f.network_id = u.n"
+)
+"""The content upsert with the stamp guard (public so the benchmark measures the same SQL),
+for the chunks after the first. Each row carries its network's change sequence, read
+from the feed row the batch's first chunk (:data:`TAKE_AND_UPSERT`) wrote in the same
+transaction."""
 
 TAKE_SEQUENCE = """
 INSERT INTO bassline_feed AS f (network_id, seq)
@@ -86,11 +95,36 @@ ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
 locked until the transaction ends, so concurrent writers of one network take their
 sequences in commit order (networks in id order: no deadlock between two batches)."""
 
-NOTIFY = "SELECT pg_notify(%s, n) FROM unnest(%b::text[]) AS u(n)"
-"""Wake the listeners of each network written (delivered at commit, only if it commits)."""
-
 NOTIFY_PAYLOAD_LIMIT = 7800
 """Longer network ids are announced without the id: "some network changed"."""
+
+_ANNOUNCE = f""",
+    pg_notify(%s::text, %s::text || ' ' || CASE WHEN octet_length(f.network_id) <= {NOTIFY_PAYLOAD_LIMIT}
+                                   THEN f.network_id ELSE '' END)"""
+
+_TAKEN = "WITH taken AS ({take} RETURNING f.network_id, f.seq{announce})"
+
+TAKE_AND_UPSERT = _TAKEN.format(take=TAKE_SEQUENCE, announce="") + _INSERT_CONTENTS.format(
+    seq="taken.seq", join="JOIN taken ON taken.network_id = u.n"
+)
+"""The batch's first content chunk, in one statement with :data:`TAKE_SEQUENCE`: every
+network the batch writes takes its next sequence, and each row of the chunk carries its
+network's (joined from the feed rows written, not read back). Parameters: the networks,
+then the chunk's seven columns."""
+
+TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(
+    take=TAKE_SEQUENCE, announce=_ANNOUNCE
+) + _INSERT_CONTENTS.format(seq="taken.seq", join="JOIN taken ON taken.network_id = u.n")
+""":data:`TAKE_AND_UPSERT` that also notifies a channel, per network, with
+:func:`notify_payload` (delivered at commit, only if it commits). Parameters: the
+networks, the channel, the writer token, then the chunk's seven columns."""
+
+GENERIC_PLAN_ROWS = 64
+"""Batches of at most this many contents run their statements with PostgreSQL's generic
+plans (once prepared): planning one row's statements again on every execution costs more
+than executing them."""
+
+_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 _REQUIRE_REFERENCES = """
 SELECT ('bassline: a reference is missing ' || u.i)::int
@@ -171,38 +205,44 @@ def notify_payload(writer: str, network: str) -> str:
     return f"{writer} {network if len(network.encode()) <= NOTIFY_PAYLOAD_LIMIT else ''}"
 
 
-def _announce(
-    conn: psycopg.Connection[Any], networks: list[str], channel: tuple[str, str] | None
-) -> None:
-    """Take the change sequence of every network written, and (with a channel and writer
-    token) notify."""
-    conn.execute(TAKE_SEQUENCE, [networks])
-    if channel is not None:
-        name, writer = channel
-        conn.execute(NOTIFY, [name, [notify_payload(writer, n) for n in networks]])
-
-
 def _send(
     conn: psycopg.Connection[Any],
     batch: PreparedBatch,
     chunk: int,
     channel: tuple[str, str] | None,
 ) -> list[psycopg.Cursor[Any]]:
-    """Queue every statement of ``batch`` on the pipeline."""
+    """Queue every statement of ``batch`` on the pipeline (``BEGIN`` to ``COMMIT``)."""
+    columns = batch.contents
+    conn.execute("BEGIN")
+    if len(columns) <= GENERIC_PLAN_ROWS:
+        conn.execute(_GENERIC_PLANS)
     if batch.references:
         conn.execute(
             _REQUIRE_REFERENCES,
             [[r[0] for r in batch.references], [r[1] for r in batch.references]],
         )
     _write_structure(conn, batch)
-    columns = batch.contents
-    if len(columns):
-        _announce(conn, sorted(set(columns.networks)), channel)
     upserts = []
-    for start in range(0, len(columns), chunk):
+    if len(columns):
+        networks = sorted(set(columns.networks))
+        first = columns.chunk(0, chunk)
+        upserts.append(conn.cursor())
+        if channel is None:
+            upserts[-1].execute(TAKE_AND_UPSERT, [networks, *first])
+        else:
+            upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *channel, *first])
+    for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
+    conn.execute("COMMIT")
     return upserts
+
+
+def _roll_back(conn: psycopg.Connection[Any]) -> None:
+    """End a failed transaction (the connection goes back to the pool idle); a connection
+    that cannot even do that is left for the pool to discard."""
+    with contextlib.suppress(psycopg.Error):
+        conn.rollback()
 
 
 def _missing_reference(conn: psycopg.Connection[Any], batch: PreparedBatch) -> StorageError | None:
@@ -223,9 +263,14 @@ def write_batch(
     chunk: int = CONTENT_CHUNK,
     channel: tuple[str, str] | None = None,
 ) -> WriteSummary | StorageError:
-    """Apply ``batch`` in one transaction, in pipeline mode, and commit it (the ``COMMIT``
-    is queued on the pipeline too, so the network's feed row is locked for the server's
-    work only, never across a round trip to this process).
+    """Apply ``batch`` in one transaction and commit it, in one round trip to the server.
+
+    ``conn`` must be in autocommit mode: ``BEGIN``, every statement and ``COMMIT`` are
+    queued on a pipeline and sent together, and the server's answers read back after one
+    ``Sync`` (so the network's feed row is locked for the server's work only, never across
+    a round trip to this process). A failed statement makes the server skip the rest,
+    ``COMMIT`` included, and the transaction is rolled back here before the error is
+    returned or raised.
 
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
     token) the commit notifies it with a :func:`notify_payload` per network. Returns an
@@ -234,11 +279,14 @@ def write_batch(
     try:
         with conn.pipeline():
             upserts = _send(conn, batch, chunk, channel)
-            conn.commit()
     except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):
         # a network or group that is not stored (the foreign key, or the reference guard)
         if batch.references and (missing := _missing_reference(conn, batch)):
             return missing
+        _roll_back(conn)
+        raise
+    except BaseException:
+        _roll_back(conn)
         raise
     stored = sum(cur.rowcount for cur in upserts)
     columns = batch.contents

@@ -19,7 +19,12 @@ from bassline.errors import ContentError
 from bassline.storage import ChangeBatch, ContentRecord, StorageError, Watcher
 from bassline_storage_postgres.queries import corrupt, network_missing
 
-__all__ = ["channel_for", "feed_position", "read_changes", "watchers"]
+__all__ = ["channel_for", "feed_position", "read_changes", "store_identity", "watchers"]
+
+_IDENTITY = """
+SELECT (SELECT system_identifier FROM pg_control_system())::text, d.oid::text
+FROM pg_database AS d WHERE d.datname = current_database()
+"""
 
 _POSITION = """
 SELECT n.id IS NOT NULL, coalesce(f.seq, 0)
@@ -76,6 +81,15 @@ def read_changes(conn: Connection, network: str, after: int) -> ChangeBatch | St
         except (ContentError, UnicodeDecodeError, ValueError) as exc:
             return corrupt(f"content of contact {contact!r} in network {network!r}", exc)
     return ChangeBatch(max(after, int(rows[-1][5])), records)
+
+
+def store_identity(conn: Connection, schema: str) -> str:
+    """``pg:<hash>``, a hash of the server's system identifier (fixed when the cluster was
+    initialised; a physical replica shares it), the database's oid and ``schema``: equal
+    exactly for the storages that share one feed."""
+    server, database = conn.exec_driver_sql(_IDENTITY).one()
+    key = f"{server}/{database}/{schema}".encode()
+    return "pg:" + hashlib.sha256(key).hexdigest()[:32]
 
 
 def _stamp(hlc: int, node: bytes) -> Stamp:

@@ -10,12 +10,17 @@ server restart) is noticed when its socket reports the close; the watch reconnec
 backoff and then returns from ``wait``, because whatever was committed meanwhile was
 announced to nobody: the reader re-reads from its cursor. The connection also registers
 the watch in ``bassline_members``, keyed by its server session, so a watcher is listed
-exactly while its session lives.
+exactly while its session lives, and holds a session advisory lock on (schema, network,
+member): a second watch under the same non-empty member name — a second process with the
+same node id — is refused with :class:`~bassline.errors.NodeIdInUse`, naming the session
+that holds it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,10 +29,13 @@ import anyio.to_thread
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from bassline.errors import NodeIdInUse
 from bassline_storage_postgres.engine import session_options
 from bassline_storage_postgres.url import PostgresConfig
 
-__all__ = ["PgChangeWatch", "listen_conninfo"]
+__all__ = ["PgChangeWatch", "listen_conninfo", "member_key"]
+
+log = logging.getLogger("bassline.storage.postgres")
 
 _FORGET_DEAD = """
 DELETE FROM bassline_members AS m WHERE NOT EXISTS (
@@ -43,6 +51,17 @@ ON CONFLICT DO NOTHING
 """
 
 _LEAVE = "DELETE FROM bassline_members WHERE backend_pid = pg_backend_pid()"
+
+_CLAIM_MEMBER = "SELECT pg_try_advisory_lock(%(key)s)"
+
+_MEMBER_HOLDER = """
+SELECT a.pid, coalesce(host(a.client_addr), 'a local socket'), a.client_port,
+    a.backend_start, a.application_name
+FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND ((l.classid::bigint << 32) | l.objid::bigint) = %(key)s
+"""
 
 FIRST_BACKOFF = 0.05
 """Seconds before the first reconnection attempt; doubled after each failure."""
@@ -71,6 +90,32 @@ def listen_conninfo(config: PostgresConfig, application_name: str) -> str:
     return make_conninfo(**{k: v for k, v in params.items() if v is not None})
 
 
+def member_key(schema: str, network: str, member: str) -> int:
+    """The advisory lock key a watch under ``member`` holds: a signed 64-bit hash of
+    (schema, network, member), apart from the group claims' keys."""
+    text = f"bassline-member\0{schema}\0{network}\0{member}"
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _in_use(conn: psycopg.Connection[Any], key: int, network: str, member: str) -> NodeIdInUse:
+    row = conn.execute(_MEMBER_HOLDER, {"key": key}).fetchone()  # the shift wraps: signed
+    if row is None:  # released between the two statements: say so, the caller retries
+        other = "another process (which has just left)"
+    else:
+        pid, address, port, since, application = row
+        where = f"{address}:{port}" if port is not None else address
+        other = (
+            f"another process: PostgreSQL session {pid} from {where}, connected since "
+            f"{since.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')} "
+            f"(application_name {application!r})"
+        )
+    return NodeIdInUse(
+        f"node id {member!r} is already in use on network {network!r} in this database by "
+        f"{other}; every process needs its own --node-id"
+    )
+
+
 class PgChangeWatch:
     """Wakes when a change of ``network`` may have been committed (see the module doc)."""
 
@@ -78,6 +123,7 @@ class PgChangeWatch:
         self, config: PostgresConfig, channel: str, network: str, member: str, writer: str
     ) -> None:
         self._conninfo = listen_conninfo(config, f"bassline-feed:{member}")
+        self._member_key = member_key(config.schema, network, member) if member else None
         self._channel = channel
         self._network = network
         self._member = member
@@ -107,6 +153,11 @@ class PgChangeWatch:
         conn = psycopg.connect(self._conninfo, autocommit=True)
         try:
             quoted = '"' + self._channel.replace('"', '""') + '"'
+            key = self._member_key
+            if key is not None:
+                row = conn.execute(_CLAIM_MEMBER, {"key": key}).fetchone()
+                if row is None or not row[0]:
+                    raise _in_use(conn, key, self._network, self._member)
             conn.execute(f"LISTEN {quoted}")
             conn.execute(_FORGET_DEAD)
             conn.execute(_REGISTER, {"network": self._network, "member": self._member})
@@ -116,13 +167,25 @@ class PgChangeWatch:
         return conn
 
     async def _connect(self) -> bool:
-        """Try once to connect and listen; whether it worked."""
+        """Try once to connect and listen; whether it worked. Raises
+        :class:`~bassline.errors.NodeIdInUse` when another session watches under the
+        same member name."""
         try:
             self._conn = await anyio.to_thread.run_sync(self._open)
         except psycopg.Error:
             self._conn = None
             return False
         return True
+
+    async def _reconnect_once(self) -> bool:
+        """:meth:`_connect`, but a member name taken meanwhile (another process started
+        with this node id while the connection was down) is logged and retried."""
+        try:
+            return await self._connect()
+        except NodeIdInUse as exc:
+            self._conn = None
+            log.error("the change feed cannot listen again: %s", exc)
+            return False
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -134,7 +197,7 @@ class PgChangeWatch:
     async def _reconnect(self) -> None:
         """Connect again, retrying with backoff until it works (or the caller cancels)."""
         delay = FIRST_BACKOFF
-        while not await self._connect():
+        while not await self._reconnect_once():
             await anyio.sleep(delay)  # reconnection backoff, not a synchronisation
             delay = min(delay * 2, MAX_BACKOFF)
         self.reconnects += 1

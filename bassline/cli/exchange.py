@@ -144,6 +144,11 @@ def _check_header(data: Any, source: str) -> None:
         raise _fail(source, f"malformed export: {', '.join(p for p in parts if p)}")
 
 
+_IMPORTED = '{"kind":"write","via":"import","local":false}'
+"""The stored justification of every imported content: a write that came in via
+``import`` with its original stamp (``Network.stored_justification``'s form)."""
+
+
 def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentRecord:
     if not isinstance(entry, dict) or set(entry) != _CONTENT_KEYS:
         raise _fail(source, f"{path} must be an object with exactly {sorted(_CONTENT_KEYS)}")
@@ -161,7 +166,7 @@ def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentR
         to_json(value, f"{path}.value")  # storable (64-bit integers ...), checked before writing
     except (ValueError, ContentError) as exc:
         raise _fail(source, f"{path}: {exc}") from None
-    return ContentRecord(spec.id, group, contact, value, stamp)
+    return ContentRecord(spec.id, group, contact, value, stamp, _IMPORTED)
 
 
 def parse_export(data: bytes, source: str, progress: Reporter | None = None) -> ExportDocument:

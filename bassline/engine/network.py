@@ -406,13 +406,21 @@ class Network(Propagator):
         raises before any contact changes. Call :meth:`settle` afterwards to bring the
         network back to its fixpoint.
         """
-        checked: list[tuple[int, Any, Stamp, str | None]] = []
+        # flat columns, not a tuple per row: nothing here for the garbage collector to trace
+        indexes: list[int] = []
+        values: list[Any] = []
+        stamps: list[Stamp] = []
+        texts: list[str | None] = []
+        index, lattices = self._index, self._lattice
         for item in items:  # every row is checked before anything changes
             cid, value, stamp = item[0], item[1], item[2]
-            i = self._idx(cid)
+            try:
+                i = index[cid]
+            except (KeyError, TypeError):
+                i = self._idx(cid)  # raises UnknownContact
             if not plainly_encodable(value):
                 self._check_content(i, value)
-            lattice = self._lattice[i]
+            lattice = lattices[i]
             if lattice is not None:
                 try:
                     value = lattice.coerce(value)
@@ -420,16 +428,36 @@ class Network(Propagator):
                     raise ContentError(
                         f"stored value is not a valid {lattice.name}: {exc}", cid
                     ) from None
-            checked.append((i, value, stamp, item[3] if len(item) > 3 else None))
-        if checked:
-            # the newest stamp is the only one the clock must see (and the one that
-            # could be implausibly far ahead)
-            self.clock.observe(max(stamp for _, _, stamp, _ in checked))
-        stored = self._stored
-        for i, value, stamp, text in checked:
-            self._values[i] = value
-            self._stamps[i] = stamp
-            self._why[i] = RESTORED if text is None else stored.restore(text, self._lattice[i])
+            indexes.append(i)
+            values.append(value)
+            stamps.append(stamp)
+            texts.append(item[3] if len(item) > 3 else None)
+        if not indexes:
+            return
+        # the newest stamp is the only one the clock must see (and the one that could be
+        # implausibly far ahead)
+        self.clock.observe(max(stamps))
+        own_values, own_stamps, whys = self._values, self._stamps, self._why
+        why_of = self._stored.restorer()
+        for i, value, stamp, text in zip(indexes, values, stamps, texts, strict=True):
+            own_values[i] = value
+            own_stamps[i] = stamp
+            whys[i] = RESTORED if text is None else why_of(text, lattices[i])
+
+    def differing(self, stamps: Mapping[str, Stamp]) -> list[str]:
+        """The contacts holding content whose stamp is not the one ``stamps`` gives them
+        (contacts ``stamps`` lacks included), in spec order."""
+        get = stamps.get
+        return [
+            cid
+            for cid, v, s in zip(self._ids, self._values, self._stamps, strict=True)
+            if v is not ABSENT and get(cid) != s
+        ]
+
+    def missing(self, contact_ids: Iterable[str]) -> list[str]:
+        """The ids in ``contact_ids`` this network has no contact for, in their order."""
+        index = self._index
+        return [cid for cid in contact_ids if cid not in index]
 
     def _apply_initial(self) -> PropagationResult:
         offers: list[tuple[int, Any, Stamp, Reference]] = [

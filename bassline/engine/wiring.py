@@ -60,29 +60,33 @@ def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
     """Index ``spec``'s contacts, wires and the gadget groups in ``run_groups`` (default all)."""
     contacts = spec.contacts
     ids = [c.id for c in contacts]
-    index = {cid: i for i, cid in enumerate(ids)}
+    index = dict(zip(ids, range(len(ids)), strict=True))
     n = len(contacts)
-    kind = [MERGE if c.blend is BlendMode.MERGE else ACCEPT_LAST for c in contacts]
-    lattice: list[Lattice | None] = [
-        get_lattice(c.lattice) if c.blend is BlendMode.MERGE and c.lattice else None
-        for c in contacts
-    ]
+    merge_mode = BlendMode.MERGE  # one enum attribute lookup, not one per contact
+    kind = [ACCEPT_LAST] * n
+    lattice: list[Lattice | None] = [None] * n
     for i, c in enumerate(contacts):
-        if c.blend is BlendMode.MERGE and lattice[i] is None:
-            lattice[i] = get_lattice("defined")
-    adjacency: list[list[int]] = [[] for _ in range(n)]
+        if c.blend is merge_mode:
+            kind[i] = MERGE
+            lattice[i] = get_lattice(c.lattice or "defined")
+    # most contacts have no wires: they share the empty tuple
+    adjacency: dict[int, list[int]] = {}
+    bidirectional = WireType.BIDIRECTIONAL
     for w in spec.wires:
         a, b = index[w.source], index[w.target]
-        adjacency[a].append(b)
-        if w.type is WireType.BIDIRECTIONAL:
-            adjacency[b].append(a)
+        adjacency.setdefault(a, []).append(b)
+        if w.type is bidirectional:
+            adjacency.setdefault(b, []).append(a)
+    out: list[tuple[int, ...]] = [()] * n
+    for a, targets in adjacency.items():
+        out[a] = tuple(dict.fromkeys(targets))
     gadgets = compile_gadgets(spec, index, run_groups)
     return Wiring(
         ids=ids,
         index=index,
         kind=kind,
         lattice=lattice,
-        out=[tuple(dict.fromkeys(x)) for x in adjacency],
+        out=out,
         run_groups=gadgets.run_groups,
         gadgets=gadgets.gadgets,
         feeds=gadgets.feeds,
@@ -108,7 +112,7 @@ def compile_gadgets(
         else frozenset(run_groups)
     )
     gadgets: list[GadgetInstance] = []
-    feeds: list[list[int]] = [[] for _ in range(len(index))]
+    fed: dict[int, list[int]] = {}  # most contacts feed no gadget: they share the empty tuple
     for g in spec.groups:
         if not g.gadget or g.id not in groups:
             continue
@@ -124,5 +128,8 @@ def compile_gadgets(
         k = len(gadgets)
         gadgets.append(inst)
         for _, ci in inst.inputs:
-            feeds[ci].append(k)
-    return GadgetWiring(groups, gadgets, [tuple(f) for f in feeds])
+            fed.setdefault(ci, []).append(k)
+    feeds: list[tuple[int, ...]] = [()] * len(index)
+    for ci, ks in fed.items():
+        feeds[ci] = tuple(ks)
+    return GadgetWiring(groups, gadgets, feeds)

@@ -73,12 +73,15 @@ class ChangeLog:
         """The sequence number of a contact's latest change (0 if never changed)."""
         return self._latest.get(contact, 0)
 
-    def since(self, seq: int, limit: int, peer: Hashable | None = None) -> tuple[list[str], int]:
+    def since(
+        self, seq: int, limit: int, peer: Hashable | None = None, also: Hashable | None = None
+    ) -> tuple[list[str], int]:
         """Up to ``limit`` contacts whose latest change is after ``seq``, oldest first.
 
         Returns the contacts and the sequence number up to which the log was scanned:
         everything in ``(seq, scanned]`` that ``peer`` lacks is in the list. Entries that
-        ``peer`` already holds are passed over.
+        ``peer`` already holds are passed over, and so are those marked ``also`` (the
+        store the peer shares with this node, which carried them to it).
         """
         out: list[str] = []
         seqs, ids, latest, skip = self._seqs, self._ids, self._latest, self._skip
@@ -91,7 +94,7 @@ class ChangeLog:
             if len(out) >= limit:
                 break
             scanned = s
-            if peer is not None and skip.get(cid) == peer:
+            if peer is not None and (held := skip.get(cid)) is not None and held in (peer, also):
                 continue
             out.append(cid)
         else:

@@ -67,20 +67,22 @@ async def send_refusal(
 
 
 def own_hello(node: HandshakeHost, nonce: str) -> bytes:
-    """This node's hello frame."""
-    return dump(
-        {
-            "t": "hello",
-            "v": PROTOCOL_VERSION,
-            "node": node.node_id,
-            "bassline": node.spec_hash,
-            "nonce": nonce,
-            "epoch": node.log.epoch,
-            "auth": "hmac-sha256" if node.secret else "none",
-            "url": node.advertise_url,
-            "groups": sorted(node.groups),
-        }
-    )
+    """This node's hello frame (``store`` only when the node follows a store's feed, so
+    a node without one sends what nodes before it sent)."""
+    hello = {
+        "t": "hello",
+        "v": PROTOCOL_VERSION,
+        "node": node.node_id,
+        "bassline": node.spec_hash,
+        "nonce": nonce,
+        "epoch": node.log.epoch,
+        "auth": "hmac-sha256" if node.secret else "none",
+        "url": node.advertise_url,
+        "groups": sorted(node.groups),
+    }
+    if (store := node.feed_identity) is not None:
+        hello["store"] = store
+    return dump(hello)
 
 
 async def _receive(node: HandshakeHost, transport: Transport, dialer: bool) -> Message:

@@ -49,6 +49,11 @@ class LinkState(Protocol):
         """How far the peer has applied this node's change log, as last announced."""
         ...
 
+    @property
+    def peer_store(self) -> str | None:
+        """The feed identity the peer announced in its hello (None: it follows none)."""
+        ...
+
 
 class Replication(Protocol):
     """This node's replicated contents, as a peer session sends and receives them."""
@@ -97,6 +102,11 @@ class NodeIdentity(Protocol):
     @property
     def groups(self) -> frozenset[str]:
         """The groups this node runs."""
+        ...
+
+    @property
+    def feed_identity(self) -> str | None:
+        """The feed identity of the store this node's runtime follows, or None."""
         ...
 
 

@@ -134,6 +134,11 @@ class Membership:
         return self.node.groups
 
     @property
+    def feed_identity(self) -> str | None:
+        """The feed identity of the store this node's runtime follows, or None."""
+        return self.node.feed_identity
+
+    @property
     def log(self) -> ChangeLog:
         """This node's change log (its epoch goes in the hello)."""
         return self.replication.log

@@ -39,7 +39,7 @@ from bassline.net.replicator import Replicator
 from bassline.net.settings import GossipSettings
 from bassline.net.transport import Transport
 from bassline.net.urls import parse_node_url
-from bassline.runtime import Runtime, RuntimeHealth, StorageBackedRuntime
+from bassline.runtime import FollowsFeed, Runtime, RuntimeHealth, StorageBackedRuntime
 from bassline.spec import Bassline, Endpoint, load_spec
 from bassline.storage import FeedsChanges, NetworkStorage, open_storage
 
@@ -247,6 +247,12 @@ class BasslineNetwork:
     def spec_hash(self) -> str:
         """The hash peers must match."""
         return self._require().spec.hash
+
+    @property
+    def feed_identity(self) -> str | None:
+        """The feed identity of the store the runtime follows (sent in the hello), or None."""
+        runtime = self.runtime
+        return runtime.feed_identity if isinstance(runtime, FollowsFeed) else None
 
     # ---------------------------------------------------------------- contents
 

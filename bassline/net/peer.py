@@ -70,6 +70,7 @@ class PeerSession:
         self.peer_epoch = hello.epoch
         self.peer_url = hello.url
         self.peer_groups = hello.groups
+        self.peer_store = hello.store
         self.dialer = dialer
         self.connected_at = anyio.current_time()
         self.opened = self.connected_at if opened is None else opened

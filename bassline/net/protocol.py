@@ -42,6 +42,8 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_ID = 200
 MAX_URL = 2048
+MAX_STORE = 200
+"""Longest feed identity in a hello."""
 MAX_REASON = 500
 MAX_PEERS = 1000
 _MAX_HLC = 2**63 - 1
@@ -71,6 +73,9 @@ class Hello:
     auth: str
     url: str | None
     groups: tuple[str, ...]
+    store: str | None = None
+    """The feed identity of the store the node's runtime follows (a shared database), if
+    any: peers announcing the same one see each other's stored writes without gossip."""
 
 
 @attrs.frozen
@@ -215,13 +220,18 @@ def _stamp_node(value: Any) -> str:
 def _hello(d: dict[str, Any]) -> Hello:
     _keys(
         d,
-        frozenset({"t", "v", "node", "bassline", "nonce", "epoch", "auth", "url", "groups"}),
+        frozenset(
+            {"t", "v", "node", "bassline", "nonce", "epoch", "auth", "url", "groups", "store"}
+        ),
         "hello",
     )
     version = _int(d, "v", "hello", 1, 1_000_000)
     url = d.get("url")
     if url is not None:
         url = _str(d, "url", "hello", MAX_URL)
+    store = d.get("store")
+    if store is not None:
+        store = _str(d, "store", "hello", MAX_STORE)
     groups = d.get("groups")
     if not isinstance(groups, list) or len(groups) > 100_000:
         raise _bad("hello.groups must be a list of group ids")
@@ -237,6 +247,7 @@ def _hello(d: dict[str, Any]) -> Hello:
         auth=auth,
         url=url,
         groups=tuple(_node_id(g, "hello.groups[]") for g in groups),
+        store=store,
     )
 
 

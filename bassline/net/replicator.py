@@ -27,7 +27,7 @@ from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
 from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
 from bassline.net.settings import GossipSettings
-from bassline.runtime import Runtime
+from bassline.runtime import FollowsFeed, Runtime
 from bassline.spec import BlendMode
 
 __all__ = ["Replicator"]
@@ -60,10 +60,20 @@ class Replicator:
         """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
         self._oversized: set[str] = set()
         """Contacts whose current content is too large to gossip (until it changes)."""
+        self._feed: FollowsFeed | None = None
+        self.store: str | None = None
+        """The feed identity of the store the runtime follows (None: it follows none)."""
+        self._store_key: tuple[str, str] | None = None
+        """How the change log marks what the store's feed brought (not sent to a peer on
+        the same store)."""
 
     def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
         self._runtime = runtime
+        if isinstance(runtime, FollowsFeed) and runtime.feed_identity is not None:
+            self._feed, self.store = runtime, runtime.feed_identity
+            if not self.settings.gossip_feed_values:
+                self._store_key = ("store", self.store)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -120,7 +130,12 @@ class Replicator:
             self._oversized.difference_update(ids)  # a new content: checked when next sent
         source = _SOURCE.get()
         record = self.log.record
-        if source is None:
+        feed = self._feed
+        if source is None and feed is not None and (held := feed.from_feed()) is not None:
+            store = self._store_key  # values the store holds: its feed carries them
+            for cid, value, stamp in zip(ids, values, stamps, strict=True):
+                record(cid, store if held(cid, value, stamp) else None)
+        elif source is None:
             for cid in ids:
                 record(cid)
         else:
@@ -217,8 +232,12 @@ class Replicator:
 
     def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
         """The next delta frame for ``session``: (frame or None, items, log position)."""
+        store = self._store_key
         ids, scanned = self.log.since(
-            session.scan, self.settings.max_delta_items, (session.peer, session.peer_epoch)
+            session.scan,
+            self.settings.max_delta_items,
+            (session.peer, session.peer_epoch),
+            store if store is not None and session.peer_store == self.store else None,
         )
         if not ids:
             return None, 0, scanned

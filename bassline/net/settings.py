@@ -68,6 +68,10 @@ class GossipSettings:
     """A learned (not configured) peer is forgotten after this many failed dials in a row."""
     shutdown_grace: float = attrs.field(default=1.0, validator=_positive)
     """How long closing waits for goodbyes to reach peers."""
+    gossip_feed_values: bool = False
+    """Also send a peer on the same store (its hello names the same feed identity) the
+    values this node's change feed brought it; off by default, because the store's feed
+    carries them to that peer already (``docs/network.md``)."""
 
     def __attrs_post_init__(self) -> None:
         if self.heartbeat_timeout < 3 * self.heartbeat_interval:

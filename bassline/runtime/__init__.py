@@ -6,7 +6,7 @@
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
-from bassline.runtime.protocol import Runtime
+from bassline.runtime.protocol import FollowsFeed, Runtime
 from bassline.runtime.queue import StorageQueue
 from bassline.runtime.runtime import SpecMismatch, StorageBackedRuntime
 from bassline.runtime.view import EngineView
@@ -17,6 +17,7 @@ __all__ = [
     "CircuitBreaker",
     "Durability",
     "EngineView",
+    "FollowsFeed",
     "RetryPolicy",
     "Runtime",
     "RuntimeEvent",

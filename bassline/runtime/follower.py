@@ -79,14 +79,23 @@ class Follower:
         self._incoming: dict[str, tuple[Stamp, Any]] = {}
         self.caught_up = anyio.Event()
         """Set after every successful read (replaced by a fresh event at the next wakeup)."""
+        self.identity: str | None = None
+        """The store's :meth:`~bassline.storage.FeedsChanges.feed_identity` (None until
+        read, or when reading it failed)."""
 
     # ---------------------------------------------------------------- cursor
 
     async def start_position(self) -> None:
         """Read the feed position before the runtime loads contents, so that nothing
         committed between the load and the first feed read is missed (a network not stored
-        yet starts at 0). Raises nothing: a failure leaves the cursor at 0, which rereads
-        the whole network once (harmless, stamps)."""
+        yet starts at 0), and the store's identity. Raises nothing: a failure leaves the
+        cursor at 0, which rereads the whole network once (harmless, stamps), or the
+        identity None (the node then gossips everything to every peer)."""
+        identity = await self.storage.feed_identity()
+        if isinstance(identity, Failure):
+            self._count_error(identity.failure())
+        else:
+            self.identity = identity.unwrap()
         result = await self.storage.feed_position(self.network.spec.id)
         if isinstance(result, Failure):
             if result.failure().code is not ErrorCode.NETWORK_NOT_FOUND:

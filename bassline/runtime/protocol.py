@@ -12,7 +12,7 @@ from bassline.runtime.events import RuntimeHealth
 from bassline.spec import Bassline
 from bassline.storage import PoolStats
 
-__all__ = ["Runtime"]
+__all__ = ["FollowsFeed", "Runtime"]
 
 _D = TypeVar("_D")
 
@@ -150,4 +150,24 @@ class Runtime(Protocol):
 
     def pool_stats(self) -> PoolStats | None:
         """The storage's connection pool now, or None without one."""
+        ...
+
+
+@runtime_checkable
+class FollowsFeed(Protocol):
+    """A runtime that follows its storage's change feed (a store others write too); the
+    node asks it so as not to gossip to a peer on the same store what that store already
+    carried to it (``docs/network.md``, "Nodes that share a database")."""
+
+    @property
+    def feed_identity(self) -> str | None:
+        """The identity of the store whose feed it follows
+        (:meth:`~bassline.storage.FeedsChanges.feed_identity`); None when it follows no
+        feed or the identity could not be read."""
+        ...
+
+    def from_feed(self) -> Callable[[str, Content, Stamp], bool] | None:
+        """While a batch read from the feed is being applied (inside the listeners of its
+        run): a test of whether a changed contact holds exactly what the store has
+        (``(contact, value, stamp)``); otherwise None."""
         ...

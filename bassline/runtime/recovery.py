@@ -80,16 +80,26 @@ async def recover(
         # values stamped as spec content (or derived from it) belong to the old spec;
         # the new spec's initial contents take their place
         records = [r for r in records if r.stamp > INITIAL_STAMP]
-    known = [r for r in records if r.contact in network]
-    ignored = sorted(r.contact for r in records if r.contact not in network)
-    network.restore((r.contact, r.value, r.stamp, r.justification) for r in known)
+    contacts = [r.contact for r in records]
+    ignored = sorted(network.missing(contacts))
+    if ignored:
+        skip = set(ignored)
+        records = [r for r in records if r.contact not in skip]
+        contacts = [r.contact for r in records]
+    network.restore((r.contact, r.value, r.stamp, r.justification) for r in records)
     network.settle()
-    stored_state = {r.contact: r.stamp for r in known}
-    group_of = {c.id: c.group for c in spec.contacts}
-    for cid, value, stamp in network.state():
-        if stored_state.get(cid) != stamp:
-            queue.put(cid, group_of[cid], value, stamp, network.stored_justification(cid))
-    return Recovered(len(known), ignored)
+    differing = network.differing(dict(zip(contacts, [r.stamp for r in records], strict=True)))
+    if differing:
+        group_of = {c.id: c.group for c in spec.contacts}
+        for cid in differing:
+            queue.put(
+                cid,
+                group_of[cid],
+                network.value(cid),
+                network.stamp(cid),
+                network.stored_justification(cid),
+            )
+    return Recovered(len(records), ignored)
 
 
 async def _save_spec(storage: NetworkStorage, network: Network) -> None:

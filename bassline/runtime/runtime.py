@@ -11,26 +11,25 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
-from returns.result import Success
+from anyio.abc import TaskGroup
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine import Network, PropagationResult
-from bassline.errors import ContentError, PersistenceError, StorageUnavailable
+from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
 from bassline.runtime.flusher import Flusher
-from bassline.runtime.follower import FeedStats, Follower
+from bassline.runtime.follower import FeedStats
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
 from bassline.runtime.queue import StorageQueue
 from bassline.runtime.recovery import SpecMismatch, persist_error, recover
+from bassline.runtime.sharing import Sharing, split_groups
 from bassline.runtime.view import EngineView
-from bassline.spec import Bassline, Boundary, load_spec
-from bassline.storage import FeedsChanges, NetworkStorage, PooledStorage, PoolStats
-from bassline.storage.abilities import ClaimsGroups, GroupClaims
+from bassline.spec import Bassline, load_spec
+from bassline.storage import NetworkStorage, PooledStorage, PoolStats
 
 __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "StorageBackedRuntime"]
 
@@ -114,21 +113,9 @@ class StorageBackedRuntime(EngineView):
         self.metrics_data = RuntimeMetrics()
         self._update_latency = self.metrics_data.window("update")
         self.node_id = node_id
-        gadget_groups = frozenset(g.id for g in self.spec.groups if g.gadget)
-        runs = gadget_groups if run_groups is None else frozenset(run_groups)
-        claimable = frozenset(claim_groups) if claim_groups is not None else frozenset()
-        if isinstance(storage, ClaimsGroups):
-            if claim_groups is None and run_groups is None:
-                claimable = gadget_groups
-        else:  # nothing to take turns through: a process runs everything it is given
-            runs, claimable = runs | claimable, frozenset()
-        self._fixed_groups = runs - claimable
-        self._claimable = claimable
-        self._claim_interval = claim_interval
-        self.ownership: GroupOwnership | None = None
-        """How this runtime takes turns on its claimable groups (None without any)."""
+        fixed, claimable = split_groups(self.spec, storage, run_groups, claim_groups)
         self.network = Network(
-            self.spec, node_id=node_id, run_groups=self._fixed_groups, step_budget=step_budget
+            self.spec, node_id=node_id, run_groups=fixed, step_budget=step_budget
         )
         self._engine_update = self.network.update_contact
         self._group_of = {c.id: c.group for c in self.spec.contacts}
@@ -153,11 +140,20 @@ class StorageBackedRuntime(EngineView):
         self._unyielded = 0
         """Buffered updates since a writer last let other tasks run."""
         self._task_group: TaskGroup | None = None
-        if not feed_resync > 0:
-            raise ValueError(f"feed_resync must be a positive number of seconds, got {feed_resync}")
-        self._follower: Follower | None = None
-        if follow and isinstance(storage, FeedsChanges):
-            self._follower = Follower(storage, self.network, member=node_id, resync=feed_resync)
+        self._sharing = Sharing(
+            storage,
+            self.network,
+            node_id=node_id,
+            fixed_groups=fixed,
+            claimable=claimable,
+            claim_interval=claim_interval,
+            follow=follow,
+            feed_resync=feed_resync,
+            flush=self.flush,
+        )
+        """The change feed follower and the turns on gadget groups (:mod:`.sharing`)."""
+        self._follower = self._sharing.follower
+        if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
@@ -167,9 +163,7 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
-        follower = self._follower
-        if follower is not None:
-            await follower.start_position()  # before the load: nothing in between is missed
+        await self._sharing.before_load()  # the feed position: nothing after it is missed
         restored = await recover(
             self.storage, self.network, self._queue, replace_spec=self.replace_spec
         )
@@ -181,60 +175,13 @@ class StorageBackedRuntime(EngineView):
         try:
             if self._queue.pending:
                 await self.flush()
-            if self._claimable and isinstance(self.storage, ClaimsGroups):
-                claims = self.storage.group_claims(self.spec.id, self.node_id)
-                self.ownership = GroupOwnership(
-                    claims, self._claimable, self._claim_interval, self._hold
-                )
-                await self._task_group.start(self._own, claims)
-            if follower is not None:
-                await self._task_group.start(follower.run)
+            await self._sharing.start(self._task_group)
         except BaseException:
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
             raise
         return self
-
-    async def _own(
-        self, claims: GroupClaims, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        assert self.ownership is not None
-        async with claims:
-            try:
-                await self.ownership.run(task_status=task_status)
-            finally:
-                self.network.set_run_groups(self._fixed_groups)  # the session is gone
-
-    async def _hold(self, held: frozenset[str]) -> None:
-        """Run the fixed groups plus ``held``: stop a lost group at once; catch a gained
-        one up (its inputs as storage has them, then its outputs from them)."""
-        gained = held - self.network.run_groups
-        if not gained:
-            self.network.set_run_groups(self._fixed_groups | held)
-            return
-        self.network.set_run_groups(self.network.run_groups & (self._fixed_groups | held))
-        items = []
-        for group in sorted(gained):
-            for c in self.spec.contacts_of(group):
-                if c.boundary is None or c.boundary is Boundary.OUTPUT:
-                    continue
-                loaded = await self.storage.load_contact_content(self.spec.id, group, c.id)
-                if isinstance(loaded, Success):
-                    record = loaded.unwrap()
-                    items.append((c.id, record.value, record.stamp))
-        if items:
-            try:
-                self.network.apply(items, source="storage")
-            except (ContentError, ValueError) as exc:
-                log.warning("catching up gadget groups %s: %s", ", ".join(sorted(gained)), exc)
-        self.network.set_run_groups(self._fixed_groups | held)
-        try:
-            await self.flush()
-        except PersistenceError as exc:
-            log.warning(
-                "storing the outputs of gadget groups %s: %s", ", ".join(sorted(gained)), exc
-            )
 
     async def __aexit__(
         self,
@@ -446,20 +393,31 @@ class StorageBackedRuntime(EngineView):
     def feed(self) -> FeedStats:
         """The change feed follower's state (``following`` False when the storage has no
         feed or ``follow=False``)."""
-        return self._follower.stats if self._follower is not None else FeedStats()
+        return self._sharing.feed
+
+    @property
+    def feed_identity(self) -> str | None:
+        """The identity of the store whose change feed this runtime follows (None when it
+        follows none, or reading it failed); see :class:`~bassline.runtime.FollowsFeed`."""
+        follower = self._follower
+        return follower.identity if follower is not None else None
+
+    def from_feed(self) -> Callable[[str, Content, Stamp], bool] | None:
+        """While a feed batch is applied: which changed contacts hold what the store has
+        (:class:`~bassline.runtime.FollowsFeed`); otherwise None."""
+        follower = self._follower
+        return follower.stored() if follower is not None else None
+
+    @property
+    def ownership(self) -> GroupOwnership | None:
+        """How this runtime takes turns on its claimable groups (None without any)."""
+        return self._sharing.ownership
 
     async def catch_up(self) -> None:
         """Read and apply every change committed to storage by others up to now (what the
         follower does on each wakeup); nothing when not following. Raises
         :class:`~bassline.errors.PersistenceError` when the read fails."""
-        follower = self._follower
-        if follower is None:
-            await anyio.lowlevel.checkpoint()
-            return
-        if not await follower.catch_up():
-            raise PersistenceError(
-                f"cannot read the change feed: {follower.stats.last_error}", None
-            )
+        await self._sharing.catch_up()
 
     def add_event_listener(self, listener: Callable[[RuntimeEvent], None]) -> Callable[[], None]:
         """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe."""
@@ -496,10 +454,7 @@ class StorageBackedRuntime(EngineView):
         """Who runs each gadget group this runtime takes turns on with other processes
         through its storage, as of the last claim round (None: nobody); ``{}`` when it
         takes turns on none (every group it was given runs here)."""
-        own = self.ownership
-        if own is None:
-            return {}
-        return {g: own.holders.get(g) for g in sorted(own.groups)}
+        return self._sharing.group_owners()
 
     @property
     def queue_depth(self) -> int:
@@ -530,9 +485,8 @@ class StorageBackedRuntime(EngineView):
         unreported = self._flusher.unreported
         if unreported is not None:
             reasons.append(f"unreported storage failure: {unreported}")
-        own = self.ownership
-        if own is not None and own.error is not None:
-            reasons.append(f"cannot claim gadget groups: {own.error.message}")
+        if (claiming := self._sharing.claim_problem()) is not None:
+            reasons.append(claiming)
         return RuntimeHealth(
             status="degraded" if reasons else "ok",
             reasons=tuple(reasons),

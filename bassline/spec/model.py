@@ -237,7 +237,7 @@ class Bassline:
             ],
             "contacts": [_contact_dict(c) for c in self.contacts],
             "wires": [
-                {"id": w.id, "from": w.source, "to": w.target, "type": w.type.value}
+                {"id": w.id, "from": w.source, "to": w.target, "type": w.type._value_}
                 for w in self.wires
             ],
             "endpoints": {
@@ -312,15 +312,18 @@ def _contact_from(c: Mapping[str, Any]) -> ContactSpec:
 
 
 def _contact_dict(c: ContactSpec) -> dict[str, Any]:
+    # ``_value_`` rather than ``value``: an enum's ``value`` is a property, and this runs
+    # once per contact whenever a spec is hashed
+    boundary = c.boundary
     out: dict[str, Any] = {
         "id": c.id,
         "group": c.group,
         "name": c.name,
-        "blend": c.blend.value,
+        "blend": c.blend._value_,
         "lattice": c.lattice,
-        "boundary": c.boundary.value if c.boundary else None,
+        "boundary": boundary._value_ if boundary else None,
         "attributes": c.attributes,
     }
-    if c.has_content:
+    if c.content is not ABSENT:
         out["content"] = c.content
     return out

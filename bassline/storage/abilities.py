@@ -210,3 +210,10 @@ class FeedsChanges(Protocol):
 
     async def watchers(self, network: str) -> StorageResult[list[Watcher]]:
         """The live watches on ``network`` (every process following it), oldest first."""
+
+    async def feed_identity(self) -> StorageResult[str]:
+        """Names the store whose feed this is: equal for every storage object opened on the
+        same store (PostgreSQL: the same server, database and schema; memory: the same
+        store in one process), different for different stores. Two nodes whose storages
+        give the same identity see each other's writes through the feed, so they do not
+        gossip to each other what the feed brought them (``docs/network.md``)."""

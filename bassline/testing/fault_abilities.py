@@ -161,6 +161,13 @@ class PassFeed:
         )
         return result
 
+    async def feed_identity(self) -> StorageResult[str]:
+        """The wrapped storage's ``feed_identity``, unless a fault is injected."""
+        result: StorageResult[str] = await self._call(
+            "feed_identity", lambda: self._inner.feed_identity()
+        )
+        return result
+
 
 PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (HashesSpecs, PassHash),

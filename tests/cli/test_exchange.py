@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import psycopg
 import pytest
 from psycopg import sql
 
 from bassline.cli.exchange import FORMAT, FORMAT_VERSION
 from bassline.cli.progress import PhaseEvent, add_listener
+from bassline.runtime import StorageBackedRuntime
+from bassline.spec import load_spec
+from bassline.storage import open_storage
 
 from .conftest import EXAMPLES, Cli, cli_env
 
@@ -283,3 +287,32 @@ def test_snapshot_asks_only_whether_the_network_exists(
     assert "no network 'nope' in " in missing.stderr and "stored networks: calculator" in (
         missing.stderr
     )
+
+
+async def _explained(url: str, contact: str) -> list[tuple[str, object, str, bool]]:
+    """Open the stored calculator in a fresh runtime; the premises of ``contact``."""
+    async with (
+        open_storage(url) as storage,
+        StorageBackedRuntime(load_spec(CALC), storage) as runtime,
+    ):
+        why = runtime.explain(contact)
+        return sorted((p.contact, p.value, p.via, p.local) for p in why.premises())
+
+
+def test_imported_contents_are_explained_as_come_in_via_import(
+    cli: Cli, store_a: str, store_b: str, tmp_path: Path
+) -> None:
+    _seed(cli, store_a)  # input-a=5 written through `bassline run --set`, via cli
+    exported = tmp_path / "calc.export.json"
+    assert cli("export", store_a, "calculator", "-o", str(exported)).returncode == 0
+    done = cli("import", store_b, str(exported))
+    assert done.returncode == 0, done.stderr
+    # written elsewhere and brought in with their original stamps: import, not local; an
+    # export carries no justifications, so every imported content is such a write
+    assert anyio.run(_explained, store_b, "input-a") == [("input-a", 5, "import", False)]
+    assert anyio.run(_explained, store_b, "result") == [("result", 25, "import", False)]
+    # the source store still says how the write came in there
+    assert anyio.run(_explained, store_a, "result") == [
+        ("input-a", 5, "cli", True),
+        ("input-b", 20, "spec", True),
+    ]

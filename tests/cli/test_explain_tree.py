@@ -3,33 +3,10 @@ repeats, cycles, merges with dropped contributions, restored content, failures, 
 
 from __future__ import annotations
 
-from typing import Any
-
 from bassline.cli.explain_tree import draw
 from bassline.clock import Stamp
 from bassline.engine import CONTRIBUTION_LIMIT, Network
-
-
-def chain_with_peak() -> dict[str, Any]:
-    return {
-        "id": "prices",
-        "groups": [{"id": "total", "gadget": "add"}],
-        "contacts": [
-            {"id": "net"},
-            {"id": "tax", "content": 2},
-            {"id": "gross"},
-            {"id": "peak", "lattice": "max"},
-            {"id": "total.a", "group": "total", "name": "a", "boundary": "input"},
-            {"id": "total.b", "group": "total", "name": "b", "boundary": "input"},
-            {"id": "total.sum", "group": "total", "name": "sum", "boundary": "output"},
-        ],
-        "wires": [
-            {"from": "net", "to": "total.a", "type": "directed"},
-            {"from": "tax", "to": "total.b", "type": "directed"},
-            {"from": "total.sum", "to": "gross", "type": "directed"},
-            {"from": "gross", "to": "peak", "type": "directed"},
-        ],
-    }
+from tests.provenance_restart import chain_with_peak
 
 
 def test_an_input_that_moved_on_says_what_was_used_and_what_it_holds_now() -> None:

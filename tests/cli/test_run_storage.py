@@ -6,8 +6,13 @@ import json
 import re
 from pathlib import Path
 
+import anyio
 import pytest
 from sqlalchemy.engine import make_url
+
+from bassline.runtime import StorageBackedRuntime
+from bassline.spec import load_spec
+from bassline.storage import open_storage
 
 from .conftest import EXAMPLES, Cli
 
@@ -114,3 +119,42 @@ def test_bad_storage_urls_are_one_clear_line(cli: Cli, tmp_path: Path) -> None:
         assert message in done.stderr, (url, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
+
+
+async def _premises(url: str, contact: str) -> list[tuple[str, object, str, bool]]:
+    """Reopen the stored calculator in a fresh runtime (a restart): ``contact``'s premises."""
+    async with (
+        open_storage(url) as storage,
+        StorageBackedRuntime(load_spec(CALC), storage) as runtime,
+    ):
+        return sorted(
+            (p.contact, p.value, p.via, p.local) for p in runtime.explain(contact).premises()
+        )
+
+
+def _explained_via_cli_after_a_restart(cli: Cli, url: str) -> None:
+    done = cli("run", CALC, "--set", "input-a=5", "--storage", url)
+    assert done.returncode == 0, done.stderr
+    assert anyio.run(_premises, url, "result") == [
+        ("input-a", 5, "cli", True),
+        ("input-b", 20, "spec", True),
+    ]
+    again = cli("run", CALC, "--set", "input-b=1", "--storage", url)  # another process
+    assert again.returncode == 0, again.stderr
+    assert anyio.run(_premises, url, "result") == [
+        ("input-a", 5, "cli", True),
+        ("input-b", 1, "cli", True),
+    ]
+
+
+def test_run_set_is_explained_as_come_in_via_cli_after_a_restart_file(
+    cli: Cli, store_a: str
+) -> None:
+    _explained_via_cli_after_a_restart(cli, store_a)
+
+
+@pytest.mark.postgres
+def test_run_set_is_explained_as_come_in_via_cli_after_a_restart_postgres(
+    cli: Cli, pg_url: str
+) -> None:
+    _explained_via_cli_after_a_restart(cli, pg_url)

@@ -522,6 +522,30 @@ def test_restore_then_settle_recovers_values_and_stamps() -> None:
     assert fresh.clock.tick() > max(stamp for _, _, stamp in saved)
 
 
+def test_missing_and_differing_name_the_contacts_a_restart_must_skip_and_queue() -> None:
+    net = Network(chain(3), apply_initial=False)
+    assert net.missing(["c2", "x", "c0", "y"]) == ["x", "y"]
+    net.restore([("c0", 1, Stamp(5, "n")), ("c2", 3, Stamp(6, "n"))])
+    # c1 has no content: never listed; c2's stamp differs; c0's is the one given
+    assert net.differing({"c0": Stamp(5, "n"), "c2": Stamp(7, "n")}) == ["c2"]
+    assert net.differing({"c0": Stamp(5, "n")}) == ["c2"]  # c2 missing from the mapping
+    assert net.differing({"c0": Stamp(5, "n"), "c2": Stamp(6, "n")}) == []
+
+
+def test_restored_rows_sharing_a_justification_text_each_explain_it() -> None:
+    # the text of a wire or a write is decoded once per restore and shared; each row
+    # must still get the reference its text names
+    net = Network(chain(3), apply_initial=False)
+    wire = '{"kind":"wire","from":"c0"}'
+    other = '{"kind":"wire","from":"c1"}'
+    write = '{"kind":"write","via":"http","local":false}'
+    stamp = Stamp(5, "n")
+    net.restore([("c0", 1, stamp, write), ("c1", 1, stamp, wire), ("c2", 1, stamp, other)])
+    assert net.stored_justification("c0") == '{"kind":"write","via":"http","local":false}'
+    assert net.stored_justification("c1") == wire
+    assert net.stored_justification("c2") == other
+
+
 def test_restore_refuses_a_stamp_far_in_the_future_before_changing_anything() -> None:
     net = Network(chain(2), apply_initial=False)
     future = Stamp(net.clock.tick().hlc + (3_600_000 << 16), "n")

@@ -12,10 +12,7 @@ three digests are equal.
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -29,7 +26,7 @@ from anyio.from_thread import start_blocking_portal
 from bassline_storage_postgres import migrate
 
 from tests.postgres_support import with_query
-from tests.runtime.pgcluster import PgCluster, find_pg_bin
+from tests.runtime.pgcluster import PgCluster
 
 from .nodes import Node, wait_converged
 from .proxy import TcpProxy
@@ -43,21 +40,9 @@ CONTACTS = 6000
 @pytest.fixture
 def cluster() -> Iterator[PgCluster]:
     """A throwaway PostgreSQL server of our own (never the shared one)."""
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-        if os.environ.get("BASSLINE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
-        pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="bassline-pg-"))
-    pg = PgCluster(bin_dir, root)
-    pg.init()
-    pg.start()
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    from tests.runtime.pgcluster import throwaway_cluster
+
+    yield from throwaway_cluster()
 
 
 class Writer:

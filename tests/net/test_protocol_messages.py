@@ -16,6 +16,7 @@ from bassline.net.protocol import (
     MAX_ID,
     MAX_PEERS,
     MAX_REASON,
+    MAX_STORE,
     MAX_URL,
     Auth,
     Bye,
@@ -127,6 +128,12 @@ def test_kind_of_names_each_message_as_on_the_wire() -> None:
         ({"bassline": "A" * 64}, f"hello.bassline is malformed: {'A' * 64!r}"),
         ({"nonce": "b" * 31 + "g"}, f"hello.nonce is malformed: {'b' * 31 + 'g'!r}"),
         ({"epoch": "c" * 15}, f"hello.epoch is malformed: {'c' * 15!r}"),
+        ({"store": 5}, "hello.store must be a non-empty string of at most 200 characters"),
+        (
+            {"store": "s" * (MAX_STORE + 1)},
+            "hello.store must be a non-empty string of at most 200 characters",
+        ),
+        ({"store": "pg:\n"}, "hello.store must not contain control characters"),
         ({"extra": 1, "zz": 2}, "hello has unknown fields: extra, zz"),
     ],
 )
@@ -138,6 +145,9 @@ def test_limits_are_inclusive() -> None:
     longest = {**HELLO, "node": "n" * MAX_ID, "url": "u" * MAX_URL, "groups": ["g" * MAX_ID]}
     parsed = parse_message(longest)
     assert isinstance(parsed, Hello) and parsed.url == "u" * MAX_URL
+    shared = parse_message({**HELLO, "store": "s" * MAX_STORE})
+    assert isinstance(shared, Hello) and shared.store == "s" * MAX_STORE
+    assert isinstance(plain := parse_message(HELLO), Hello) and plain.store is None
     assert parse_message({"t": "peers", "peers": [["n" * MAX_ID, "u" * MAX_URL]]}) == Peers(
         (("n" * MAX_ID, "u" * MAX_URL),)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,27 +53,9 @@ def _pg_bin() -> Path | None:
 @pytest.fixture
 def cluster() -> Iterator[Any]:
     """A throwaway PostgreSQL server of our own (never the shared one)."""
-    from tests.runtime.pgcluster import PgCluster, find_pg_bin
+    from tests.runtime.pgcluster import throwaway_cluster
 
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        import os
-
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
-        if os.environ.get("BASSLINE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
-        pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="bassline-pg-"))
-    pg = PgCluster(bin_dir, root)
-    pg.init()
-    pg.start()
-    try:
-        yield pg
-    finally:
-        pg.stop()
-        import shutil
-
-        shutil.rmtree(root, ignore_errors=True)
+    yield from throwaway_cluster()
 
 
 @pytest.mark.anyio

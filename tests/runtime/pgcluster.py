@@ -12,9 +12,11 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PgCluster", "find_pg_bin"]
+__all__ = ["PgCluster", "find_pg_bin", "throwaway_cluster"]
 
 
 def find_pg_bin() -> Path | None:
@@ -121,3 +123,27 @@ class PgCluster:
         """The server log, for failure messages."""
         path = self.root / "server.log"
         return path.read_text() if path.exists() else ""
+
+
+def throwaway_cluster() -> Iterator[PgCluster]:
+    """Yield a started private cluster, removed afterwards: the body of a pytest fixture.
+
+    Without the server binaries the test skips, or fails under ``BASSLINE_REQUIRE_POSTGRES=1``.
+    """
+    import pytest
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        reason = "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+        if os.environ.get("BASSLINE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="bassline-pg-"))
+    pg = PgCluster(bin_dir, root)
+    pg.init()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -92,3 +92,25 @@ async def test_a_write_by_another_storage_in_between_is_still_read() -> None:
             assert network.value("input-b") == 7 and follower.stats.applied >= 1
     finally:
         drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_runtimes_name_their_store_alike_exactly_when_they_share_it() -> None:
+    """The feed identity a node sends in its hello (``docs/network.md``): equal on one named
+    memory store, different on another, None without a feed."""
+    url, other = f"memory://feed-{uuid.uuid4().hex}", f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(other) as s3:
+            async with (
+                StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one,
+                StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="three") as three,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="four", follow=False) as four,
+            ):
+                assert one.feed_identity is not None
+                assert one.feed_identity == two.feed_identity != three.feed_identity
+                assert three.feed_identity is not None and four.feed_identity is None
+                assert one.from_feed() is None  # only while a feed batch is applied
+    finally:
+        drop_store(url.removeprefix("memory://"))
+        drop_store(other.removeprefix("memory://"))

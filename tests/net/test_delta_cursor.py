@@ -1,0 +1,77 @@
+"""How far a node confirms a peer's log when deltas arrive out of order.
+
+A node keeps a cursor on each peer's change log and reports it in its digests: the peer
+resends from there. The protocol promises that the cursor moves only over stretches the
+node has applied in full and never backwards. A fake peer on a real link (it passes the
+handshake, then sends hand-made delta frames) checks both: a delta that starts past the
+cursor leaves a gap, so the node keeps its cursor and asks for a rewind; a delta that lies
+entirely before the cursor changes nothing about how far the node has applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from bassline.clock import HybridLogicalClock
+from bassline.net import BasslineNetwork
+from bassline.net.handshake import handshake
+from bassline.net.protocol import dump, encode_delta
+from bassline.net.transport import Transport, dial
+
+from .conftest import ONE_SESSION, flat, node, wait_until
+
+pytestmark = pytest.mark.anyio
+
+SPEC = flat(4)
+
+
+async def _digests_until(link: Transport, done: Any, within: float = 30.0) -> list[dict[str, Any]]:
+    """The digests the node sends, up to and including the first one ``done`` accepts."""
+    seen: list[dict[str, Any]] = []
+    with anyio.fail_after(within):
+        while True:
+            frame = orjson.loads(await link.receive())
+            if frame.get("t") != "digest":
+                continue
+            seen.append(frame)
+            if done(frame):
+                return seen
+
+
+async def test_a_delta_with_a_gap_or_one_already_applied_never_moves_the_cursor_wrongly() -> None:
+    clock = HybridLogicalClock("mallory")
+    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
+            epoch = mallory.log.epoch
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+
+                async def send(start: int, end: int, cid: str, value: str) -> None:
+                    items = [(cid, value, clock.tick())]
+                    await link.send(dump(encode_delta(epoch, start, end, items)))
+                    await wait_until(lambda: target.value(cid) == value, what=f"{cid} applied")
+
+                # (0, 3]: applied in full, so the cursor is at 3
+                await send(0, 3, "c0", "first")
+                await _digests_until(link, lambda d: d["seq"] == 3)
+
+                # (5, 6]: changes 4 and 5 are missing. The value is applied (it is the
+                # current content), but the node must not confirm past 3: it asks for a
+                # rewind from 3, and no digest ever claims more.
+                await send(5, 6, "c1", "after a gap")
+                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, True)
+                assert seen[-1]["epoch"] == epoch
+
+                # (0, 1]: entirely before the cursor. Applying it again is harmless, but the
+                # node has still applied everything up to 3: a delta from 3 continues
+                # without a gap, and the cursor moves on to 4 with no rewind asked for.
+                await send(0, 1, "c2", "old news")
+                await send(3, 4, "c3", "next")
+                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
