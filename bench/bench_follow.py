@@ -8,7 +8,8 @@ buffered run (distinct contacts, one writer, then a flush): updates per second o
 time (``time.process_time``, which other processes on a busy machine disturb far less
 than wall time) and of wall time. Prints the medians, the ratio follow/no-follow measured
 in the same run, and what the follower did (``runtime.feed``): with a short ``--resync``
-its safety re-read runs during the writes and reads the runtime's own writes back.
+its safety re-read runs during the writes (a write that completes while a read is under
+way comes back once, and is skipped).
 """
 
 from __future__ import annotations

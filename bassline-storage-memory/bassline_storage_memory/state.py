@@ -223,9 +223,13 @@ class MemoryStore:
                 spec = attrs.evolve(spec, wires=_merge_by_id(spec.wires, wires[network]))
             state.spec = spec
         stored = stale = 0
+        feed: tuple[int, int] | None = None
         if batch.contents:
             self._last_seq += 1  # store-wide: a network deleted and made again goes on
-            for network in {r.network for r in batch.contents}:
+            written = {r.network for r in batch.contents}
+            if len(written) == 1:
+                feed = (self._networks[next(iter(written))].seq, self._last_seq)
+            for network in written:
                 self._networks[network].seq = self._last_seq
         for record, encoded in zip(batch.contents, batch.encoded, strict=True):
             state = self._networks[record.network]
@@ -244,6 +248,7 @@ class MemoryStore:
             wires=len(batch.wires),
             contents=stored,
             stale=stale,
+            feed=feed,
         )
 
     # the change feed

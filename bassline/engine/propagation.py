@@ -13,7 +13,7 @@ from bassline.content import ABSENT, values_equal
 from bassline.engine.checks import derived_stamp, kind_of, plainly_encodable, tie_wins
 from bassline.engine.compare import differs
 from bassline.engine.justify import Contributions, GadgetRun, Kept, Reference, source_label
-from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult, _Raw
+from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance, Wiring
 from bassline.gadgets import PortInputs, UnusableInput
@@ -369,7 +369,7 @@ class Propagator:
                 stuck.update(dict.fromkeys(ci for _, ci in self._gadgets[k].outputs))
             unsettled = tuple(sorted(self._ids[i] for i in stuck))
         ids, values, stamps = self._ids, self._values, self._stamps
-        raw: _Raw
+        raw: tuple[list[str], list[Any], list[Any], list[Stamp]]
         if len(changed) > 1:
             # lists, as ever; itemgetter gathers each column in one C loop (a comprehension
             # costs a few bytecodes per touched contact)

@@ -50,6 +50,8 @@ class Flusher:
         self.breaker = breaker
         self.metrics = metrics
         self.rng = rng
+        self.on_feed: Callable[[int, int], None] | None = None
+        """Told each successful write's feed positions (``WriteSummary.feed``), if any."""
         self.unreported: StorageError | None = None
         """The latest batch failure no durable writer or ``flush`` has reported yet."""
         self.write_started: float | None = None
@@ -128,6 +130,9 @@ class Flusher:
                     self.write_started = None
                 metrics.observe("write", anyio.current_time() - t0)
                 if isinstance(result, Success):
+                    feed = result.unwrap().feed
+                    if feed is not None and self.on_feed is not None:
+                        self.on_feed(*feed)
                     metrics.batches += 1
                     metrics.flushed += len(chunk)
                     metrics.batch_sizes.add(len(chunk))

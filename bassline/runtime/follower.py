@@ -109,6 +109,13 @@ class Follower:
             return
         self.stats.cursor = result.unwrap()
 
+    def wrote(self, before: int, after: int) -> None:
+        """The runtime's own write took feed position ``after``, and ``before`` was the
+        network's position just before it: if everything up to ``before`` is read, move
+        the cursor past the write, so no read brings the runtime's own records back."""
+        if self.stats.cursor >= before:
+            self.stats.cursor = max(self.stats.cursor, after)
+
     # ---------------------------------------------------------------- the task
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

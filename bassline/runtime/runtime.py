@@ -154,6 +154,8 @@ class StorageBackedRuntime(EngineView):
         )
         """The change feed follower and the turns on gadget groups (:mod:`.sharing`)."""
         self._follower = self._sharing.follower
+        if self._follower is not None:
+            self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
         self.ignored_on_recovery: list[str] = []

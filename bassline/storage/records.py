@@ -90,6 +90,13 @@ class WriteSummary:
     """Content records stored (after collapsing duplicates within the batch)."""
     stale: int = 0
     """Content records skipped because storage already held a newer stamp."""
+    feed: tuple[int, int] | None = attrs.field(default=None, eq=False)
+    """For a storage with a change feed, when the write stored contents of one network:
+    that network's feed position just before the write and the position the write took
+    (no other write of the network lies between them). A follower that had read up to the
+    first may move its cursor to the second: the records in between are this write's.
+    None when the storage does not say (any backend may leave it out; memory says). Not
+    compared: two summaries are equal when the writes did the same."""
 
 
 def _tags(value: Any) -> tuple[str, ...]:

@@ -9,9 +9,12 @@ import anyio
 import pytest
 from bassline_storage_memory import drop_store
 
-from bassline.engine import PropagationResult
+from bassline.clock import Stamp
+from bassline.engine import Network, PropagationResult
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import open_storage
+from bassline.runtime.follower import Follower
+from bassline.spec import load_spec
+from bassline.storage import ContentRecord, NetworkRecord, open_storage
 
 CALCULATOR = Path(__file__).parents[2] / "examples" / "calculator.json"
 
@@ -51,6 +54,44 @@ async def test_a_private_memory_store_follows_without_waking_for_its_own_writes(
             await solo.catch_up()
             # its own writes come back only on an explicit read, and are skipped, not applied
             assert solo.feed.applied == 0 and solo.feed.reads == 2
+
+
+@pytest.mark.anyio
+async def test_a_runtime_never_reads_its_own_writes_back_from_the_feed() -> None:
+    # each write reports its feed positions and the follower moves past it: a safety
+    # re-read (here an explicit one) finds nothing of the runtime's own
+    async with open_storage("memory://") as storage:
+        async with StorageBackedRuntime(CALCULATOR, storage, node_id="solo") as solo:
+            for i in range(20):
+                await solo.update_contact("input-a", i)
+            await solo.catch_up()
+            position = (await storage.feed_position("calculator")).unwrap()  # type: ignore[attr-defined]
+            assert (solo.feed.skipped, solo.feed.cursor) == (0, position)
+
+
+@pytest.mark.anyio
+async def test_a_write_by_another_storage_in_between_is_still_read() -> None:
+    # the other storage writes first, unread; then the follower's own storage writes:
+    # the cursor must not move past the other write's record
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as mine, open_storage(url) as other:
+            spec = load_spec(CALCULATOR)
+            (await mine.write([NetworkRecord(spec)])).unwrap()
+            network = Network(spec, node_id="mine")
+            follower = Follower(mine, network, member="mine", resync=30.0)  # type: ignore[arg-type]
+            await follower.start_position()
+            stamp = Stamp(network.clock.tick().hlc, "other")
+            record = ContentRecord("calculator", "root", "input-b", 7, stamp)
+            (await other.write([record])).unwrap()
+            own = ContentRecord("calculator", "root", "input-a", 3, network.clock.tick())
+            summary = (await mine.write([own])).unwrap()
+            assert summary.feed is not None
+            follower.wrote(*summary.feed)
+            assert await follower.catch_up()
+            assert network.value("input-b") == 7 and follower.stats.applied >= 1
+    finally:
+        drop_store(url.removeprefix("memory://"))
 
 
 @pytest.mark.anyio
