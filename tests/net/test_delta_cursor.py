@@ -84,21 +84,22 @@ async def test_values_stamped_in_the_future_are_counted_logged_once_and_asked_fo
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = HybridLogicalClock("mallory")
-    ahead = Stamp(clock.tick().hlc + (3_600_000 << LOGICAL_BITS), "mallory")  # an hour ahead
+    now = clock.tick()
+    ahead = Stamp(now.hlc + (3_600_000 << LOGICAL_BITS), "mallory")  # an hour ahead
     async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
         assert server.url is not None
         async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
             epoch = mallory.log.epoch
             async with dial(server.url, max_bytes=1 << 22) as link:
                 await handshake(mallory, link, dialer=True)
-                items = [("c0", "later", ahead), ("c1", "later", ahead)]
+                items = [("c0", "later", ahead), ("c1", "later", ahead), ("c2", "now", now)]
                 await link.send(dump(encode_delta(epoch, 0, 2, items)))
                 await link.send(dump(encode_delta(epoch, 0, 2, items)))  # and once more
                 seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
                 assert (seen[-1]["seq"], seen[-1]["rewind"]) == (0, True)
                 await wait_until(lambda: target.metrics.deltas_in == 2, what="both deltas")
     assert target.metrics.items_rejected == {"future-stamp": 4}
-    assert target.values() == {}
+    assert target.values() == {"c2": "now"}  # the rest of the delta is applied
     logged = [r for r in caplog.records if "stamped in the future" in r.getMessage()]
     assert len(logged) == 1 and logged[0].levelno == logging.ERROR
     assert (
