@@ -31,7 +31,8 @@ async def test_the_write_path_defaults(memory_url: str) -> None:
             assert rt.feed.following  # the memory store has a change feed within the process
             assert rt._follower is not None and rt._follower.resync == 30.0
             assert rt._follower.member == "local"  # its own writes are known by this id
-            assert rt._claim_interval == 1.0  # used on a store that takes turns (PostgreSQL)
+            # used on a store that takes turns (PostgreSQL)
+            assert rt._sharing.claim_interval == 1.0
 
 
 async def test_a_batch_of_one_record_is_allowed(memory_url: str) -> None:
