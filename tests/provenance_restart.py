@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from bassline.engine.explanation import Kind
 from bassline.runtime import StorageBackedRuntime
 from bassline.spec import Bassline, parse_spec
@@ -101,3 +103,32 @@ async def restart_keeps_explanations(storage: NetworkStorage, reopen: Any = None
         (wire,) = [c for c in peak.justification.contributions if c.value == 42]  # type: ignore[union-attr]
         assert wire.inputs[0].contact == "gross" and not wire.inputs[0].holds
         assert third.network.explain("gross").complete
+
+
+async def feed_explains_what_another_process_wrote(
+    writer_storage: NetworkStorage, reader_storage: NetworkStorage
+) -> None:
+    """Two runtimes on one store: the reader runs no gadgets, so the gadget chain's output
+    reaches it only through the change feed, with the writer's stored justification; its
+    explanation walks the gadget run down to the writer's write, named with its ``via``."""
+    async with (
+        StorageBackedRuntime(SPEC, writer_storage, node_id="writer") as writer,
+        StorageBackedRuntime(SPEC, reader_storage, node_id="reader", run_groups=[]) as reader,
+    ):
+        await writer.update_contact("net", 10, via="http")
+        with anyio.fail_after(30):
+            while reader.value("gross") != 12:  # noqa: ASYNC110 - a poll with a deadline
+                await anyio.sleep(0.01)
+        net = reader.explain("net")
+        assert net.justification is not None and net.justification.kind is Kind.WRITE
+        assert (net.justification.via, net.justification.local) == ("http", False)
+        assert net.stamp is not None and net.stamp.node == "writer"
+        total = reader.explain("total.sum")  # computed by the writer only
+        why = total.justification
+        assert why is not None and why.kind is Kind.GADGET and why.group == "total"
+        assert [(i.port, i.contact, i.value, i.holds) for i in why.inputs] == [
+            ("a", "total.a", 10, True),
+            ("b", "total.b", 2, True),
+        ]
+        premises = sorted((p.contact, p.value, p.via) for p in reader.explain("gross").premises())
+        assert premises == [("net", 10, "http"), ("tax", 2, "spec")]

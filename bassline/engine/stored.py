@@ -37,6 +37,7 @@ from bassline.engine.justify import (
     Kept,
     Reference,
     Write,
+    applied_ref,
     write_ref,
 )
 from bassline.engine.wiring import GadgetInstance
@@ -156,6 +157,26 @@ class StoredForms:
         except (ValueError, TypeError, KeyError, IndexError, ContentError):
             return RESTORED
         return RESTORED if why is None else why
+
+    def applied(self, text: str, lattice: Lattice | None, source: str) -> Reference | Kept | None:
+        """The reference for a value another process stored with the stored form ``text``
+        and this network applies by ``source`` (the change feed): a write becomes a write
+        applied here (not local, its ``via`` kept), a wire or gadget run stays as it is.
+        None where the stored form cannot serve an applied offer: unusable text, a merge
+        contact's contributions, or a kept stamp on a merge contact."""
+        why = self.restore(text, lattice)
+        if why is RESTORED or type(why) is Contributions:
+            return None
+        if type(why) is Kept:
+            if lattice is not None:
+                return None
+            ref = why.ref
+            if type(ref) is Write:
+                return Kept(applied_ref(ref.via, source), why.stamp)
+            return why
+        if type(why) is Write:
+            return applied_ref(why.via, source)
+        return why  # type: ignore[return-value]  # a wire (contact index) or a gadget run
 
     def restorer(self) -> Callable[[str, Lattice | None], Why]:
         """:meth:`restore` for many rows at once: the same results, with the text of

@@ -159,7 +159,7 @@ class Follower:
     def apply(self, batch: ChangeBatch) -> PropagationResult | None:
         """Apply the records the engine does not hold yet; advance the cursor."""
         network = self.network
-        fresh: list[tuple[str, Any, Stamp]] = []
+        fresh: list[tuple[str, Any, Stamp, str | None]] = []
         for record in batch.records:
             cid = record.contact
             # the same stamp is the same write, except on a merge contact: a join that
@@ -171,11 +171,11 @@ class Follower:
             ):
                 self.stats.skipped += 1
                 continue
-            fresh.append((cid, record.value, record.stamp))
+            fresh.append((cid, record.value, record.stamp, record.justification))
         self.stats.cursor = max(self.stats.cursor, batch.position)
         if not fresh:
             return None
-        self._incoming = {cid: (stamp, value) for cid, value, stamp in fresh}
+        self._incoming = {cid: (stamp, value) for cid, value, stamp, _ in fresh}
         try:
             try:
                 result = network.apply(fresh, source=SOURCE)
@@ -186,7 +186,9 @@ class Follower:
         finally:
             self._incoming = {}
 
-    def _apply_one_by_one(self, items: list[tuple[str, Any, Stamp]]) -> PropagationResult | None:
+    def _apply_one_by_one(
+        self, items: list[tuple[str, Any, Stamp, str | None]]
+    ) -> PropagationResult | None:
         """Apply what the engine accepts, counting each refused record."""
         last = None
         for item in items:

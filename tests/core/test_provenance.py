@@ -420,3 +420,31 @@ def test_the_json_form_is_plain_data_with_premises_gaps_and_complete() -> None:
     assert [i["port"] for i in gadget["inputs"]] == ["a", "b"]
     assert {p["contact"] for p in data["premises"]} == {"a", "b"}
     assert data["premises"][0]["node"] == "n1" and data["gaps"] == []
+
+
+def test_apply_takes_a_stored_form_for_values_another_process_stored() -> None:
+    spec = {
+        "id": "s",
+        "contacts": [{"id": "a"}, {"id": "b"}, {"id": "m", "lattice": "grow-set"}],
+        "wires": [{"from": "a", "to": "b"}],
+    }
+    writer, reader = Network(spec, node_id="w"), Network(spec, node_id="r")
+    writer.update_contact("a", 1, via="http")
+    writer.update_contact("m", ["x"])
+    items = [
+        (cid, writer.value(cid), writer.stamp(cid), writer.stored_justification(cid))
+        for cid in ("a", "b", "m")
+    ]
+    reader.apply(items, source="storage")
+    a = reader.explain("a").justification
+    assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "http", False)
+    b = reader.explain("b").justification
+    assert b is not None and b.kind is Kind.WIRE and b.inputs[0].contact == "a"
+    # a merge contact's one contribution: the writer's write, applied here
+    m = reader.explain("m").justification
+    assert m is not None and m.kind is Kind.MERGE
+    assert [(c.kind, c.via, c.local) for c in m.contributions] == [(Kind.WRITE, "python", False)]
+    # unusable text: a write applied from storage, as without one
+    reader.apply([("a", 2, writer.clock.tick(), "not json")], source="storage")
+    a = reader.explain("a").justification
+    assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "storage", False)

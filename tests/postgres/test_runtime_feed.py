@@ -138,3 +138,15 @@ async def test_a_merge_contacts_joined_value_with_the_stamp_it_holds_is_applied(
             assert (await s2.write([joined])).unwrap().contents == 1  # same stamp, more
             await one.catch_up()
             assert one.value("tags") == GrowSet({"a", "b"})
+
+
+@pytest.mark.anyio
+async def test_a_value_from_the_feed_is_explained_by_the_writers_justification(
+    store_url: str,
+) -> None:
+    """The feed's records carry the stored justification into the reader's explanation
+    (planted: the follower dropping it -> a write applied from storage, and this fails)."""
+    from tests.provenance_restart import feed_explains_what_another_process_wrote
+
+    async with open_storage(store_url) as s1, open_storage(store_url) as s2:
+        await feed_explains_what_another_process_wrote(s1, s2)

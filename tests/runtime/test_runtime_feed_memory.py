@@ -114,3 +114,17 @@ async def test_runtimes_name_their_store_alike_exactly_when_they_share_it() -> N
     finally:
         drop_store(url.removeprefix("memory://"))
         drop_store(other.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_a_value_from_the_feed_is_explained_by_the_writers_justification() -> None:
+    """Planted: the follower dropping the records' justifications -> the gadget output is
+    explained as a write applied from storage, and this fails."""
+    from tests.provenance_restart import feed_explains_what_another_process_wrote
+
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2:
+            await feed_explains_what_another_process_wrote(s1, s2)
+    finally:
+        drop_store(url.removeprefix("memory://"))
