@@ -294,14 +294,15 @@ class Network(Propagator):
         ],
         *,
         source: str = "remote",
+        stored: bool = False,
     ) -> PropagationResult:
         """Apply several stamped values (from a peer or from storage) in one run.
 
         Each item is ``(contact, value, stamp)`` or ``(contact, value, stamp, carried)``,
-        the last what :meth:`carried_justification` gave on the node the value came from,
-        or the stored form (:meth:`stored_justification`, text) another process stored it
-        with (a value from storage's change feed; a write there is explained as applied
-        here, a merge contact's contributions as without one), or None. All or nothing: an unknown contact, a bad stamp, content
+        the last what :meth:`carried_justification` gave on the node the value came from
+        (or None); with ``stored=True``, the stored form instead (:meth:`stored_justification`'s
+        text, as another process stored it: the change feed), a write there explained as
+        applied here, a merge contact's contributions or unusable text as without one. All or nothing: an unknown contact, a bad stamp, content
         :meth:`update_contact` would refuse (a value of the wrong kind for a merge
         contact included), or a justification that cannot describe its content
         (:class:`~bassline.errors.JustificationError`) raises before anything changes. A
@@ -325,10 +326,14 @@ class Network(Propagator):
         whys: list[Reference | Kept] = [fallback] * len(checked)
         if carrying:  # every justification is checked before anything changes
             batch = {i: (value, stamp) for i, value, stamp, _ in checked}
-            resolve, stored, lattices = self._carrier.resolve, self._stored.applied, self._lattice
+            resolve, from_store, lattices = (
+                self._carrier.resolve,
+                self._stored.applied,
+                self._lattice,
+            )
             for n, (i, _, stamp, carried) in enumerate(checked):
-                if type(carried) is str:  # a stored form (the change feed)
-                    ref = stored(carried, lattices[i], source)  # a wire's may be contact 0
+                if stored and type(carried) is str:  # a stored form (the change feed)
+                    ref = from_store(carried, lattices[i], source)  # a wire's may be contact 0
                     whys[n] = fallback if ref is None else ref
                 elif carried is not None:
                     whys[n] = resolve(i, stamp, carried, source, fallback, batch)

@@ -178,7 +178,7 @@ class Follower:
         self._incoming = {cid: (stamp, value) for cid, value, stamp, _ in fresh}
         try:
             try:
-                result = network.apply(fresh, source=SOURCE)
+                result = network.apply(fresh, source=SOURCE, stored=True)
                 self.stats.applied += len(fresh)
                 return result
             except (BasslineError, ValueError):
@@ -193,7 +193,7 @@ class Follower:
         last = None
         for item in items:
             try:
-                last = self.network.apply([item], source=SOURCE)
+                last = self.network.apply([item], source=SOURCE, stored=True)
             except (BasslineError, ValueError) as exc:
                 self.stats.refused += 1
                 self._count(ErrorCode.INVALID.value, f"feed record for contact {item[0]!r}: {exc}")

@@ -435,7 +435,7 @@ def test_apply_takes_a_stored_form_for_values_another_process_stored() -> None:
         (cid, writer.value(cid), writer.stamp(cid), writer.stored_justification(cid))
         for cid in ("a", "b", "m")
     ]
-    reader.apply(items, source="storage")
+    reader.apply(items, source="storage", stored=True)
     a = reader.explain("a").justification
     assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "http", False)
     b = reader.explain("b").justification
@@ -445,6 +445,6 @@ def test_apply_takes_a_stored_form_for_values_another_process_stored() -> None:
     assert m is not None and m.kind is Kind.MERGE
     assert [(c.kind, c.via, c.local) for c in m.contributions] == [(Kind.WRITE, "python", False)]
     # unusable text: a write applied from storage, as without one
-    reader.apply([("a", 2, writer.clock.tick(), "not json")], source="storage")
+    reader.apply([("a", 2, writer.clock.tick(), "not json")], source="storage", stored=True)
     a = reader.explain("a").justification
     assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "storage", False)

@@ -94,4 +94,6 @@ async def test_a_node_on_another_store_still_gets_feed_values_by_gossip(
             async with StorageBackedRuntime(SPEC, storage, node_id="writer") as writer:
                 await writer.update_many({f"c{i}": i for i in range(N)})
         await wait_until(lambda: len(c.values()) == N, what="site 2 to get site 1's values")
+        # b follows the feed on its own schedule: wait for it too, then compare
+        await wait_until(lambda: len(b.values()) == N, what="b to follow the feed")
         assert c.values() == a.values() == b.values()
