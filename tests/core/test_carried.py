@@ -12,26 +12,9 @@ from bassline.clock import Stamp
 from bassline.engine import Kind, Network
 from bassline.engine.carried import CarriedGadget, CarriedInput, CarriedWire, CarriedWrite
 from bassline.errors import JustificationError
+from tests.provenance_restart import chain_with_peak
 
-SPEC: dict[str, Any] = {
-    "id": "prices",
-    "groups": [{"id": "total", "gadget": "add"}],
-    "contacts": [
-        {"id": "net"},
-        {"id": "tax", "content": 2},
-        {"id": "gross"},
-        {"id": "peak", "lattice": "max"},
-        {"id": "total.a", "group": "total", "name": "a", "boundary": "input"},
-        {"id": "total.b", "group": "total", "name": "b", "boundary": "input"},
-        {"id": "total.sum", "group": "total", "name": "sum", "boundary": "output"},
-    ],
-    "wires": [
-        {"from": "net", "to": "total.a", "type": "directed"},
-        {"from": "tax", "to": "total.b", "type": "directed"},
-        {"from": "total.sum", "to": "gross", "type": "directed"},
-        {"from": "gross", "to": "peak", "type": "directed"},
-    ],
-}
+SPEC: dict[str, Any] = chain_with_peak()
 
 
 def pair() -> tuple[Network, Network]:
