@@ -59,8 +59,8 @@ def validate(spec: SpecArg) -> None:
     )
 
 
-def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResult]:
-    network = Network(spec)
+def _run_in_memory(spec: Bassline, sets: Sets, node_id: str) -> tuple[Network, PropagationResult]:
+    network = Network(spec, node_id=node_id)
     result: PropagationResult = network.initial_result
     for contact, value in sets:
         result = network.update_contact(contact, value, via="cli")
@@ -70,12 +70,14 @@ def _run_in_memory(spec: Bassline, sets: Sets) -> tuple[Network, PropagationResu
 
 
 async def _run_stored(
-    spec: Bassline, sets: Sets, url: str, replace_spec: bool
+    spec: Bassline, sets: Sets, url: str, replace_spec: bool, node_id: str
 ) -> tuple[StorageBackedRuntime, PropagationResult, int]:
     masked = mask_url(url)
     async with opened(url) as storage:
         try:
-            async with StorageBackedRuntime(spec, storage, replace_spec=replace_spec) as runtime:
+            async with StorageBackedRuntime(
+                spec, storage, replace_spec=replace_spec, node_id=node_id
+            ) as runtime:
                 result = runtime.initial_result
                 for contact, value in sets:
                     result = await runtime.update_contact(contact, value, via="cli")
@@ -158,6 +160,14 @@ def run(
         float,
         typer.Option("--interval", min=0.05, help="With --watch: seconds between checks."),
     ] = DEFAULT_INTERVAL,
+    node_id: Annotated[
+        str,
+        typer.Option(
+            "--node-id",
+            help="The id this run stamps its writes with. Runs at the same time on one "
+            "PostgreSQL database need different ids.",
+        ),
+    ] = "local",
 ) -> None:
     """Run a network to its fixpoint and print every contact.
 
@@ -165,16 +175,20 @@ def run(
     from them). With --watch it runs again whenever the spec file changes (with --json,
     one JSON document per line).
     """
+    if not node_id or len(node_id) > 200:
+        raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
     sets = [parse_set(item) for item in set_ or []]
 
     def once() -> None:
         loaded = load_spec(spec)
         network: NetworkView
         if storage is None:
-            network, result = _run_in_memory(loaded, sets)
+            network, result = _run_in_memory(loaded, sets, node_id)
             stored = None
         else:
-            network, result, recovered = anyio.run(_run_stored, loaded, sets, storage, replace_spec)
+            network, result, recovered = anyio.run(
+                _run_stored, loaded, sets, storage, replace_spec, node_id
+            )
             stored = (storage, recovered)
         _print(
             network, result, as_json=as_json, compact=watch, show_all=all_contacts, storage=stored

@@ -14,7 +14,7 @@ from bassline.runtime import StorageBackedRuntime
 from bassline.spec import load_spec
 from bassline.storage import open_storage
 
-from .conftest import EXAMPLES, Cli
+from .conftest import EXAMPLES, Cli, run_cli
 
 CALC = str(EXAMPLES / "calculator.json")
 
@@ -158,3 +158,40 @@ def test_run_set_is_explained_as_come_in_via_cli_after_a_restart_postgres(
     cli: Cli, pg_url: str
 ) -> None:
     _explained_via_cli_after_a_restart(cli, pg_url)
+
+
+async def _two_runs_at_once(url: str) -> None:
+    """While a runtime follows the network as node ``local``, two ``bassline run``s."""
+    async with (
+        open_storage(url) as storage,
+        StorageBackedRuntime(load_spec(CALC), storage, node_id="local") as live,
+    ):
+        same = await anyio.to_thread.run_sync(
+            lambda: run_cli("run", CALC, "--set", "input-a=5", "--storage", url)
+        )
+        assert same.returncode == 1, same.stderr
+        assert "node id 'local' is already in use" in same.stderr, same.stderr
+        assert "--node-id" in same.stderr and "Traceback" not in same.stderr
+        own = await anyio.to_thread.run_sync(
+            lambda: run_cli(
+                "run", CALC, "--set", "input-a=5", "--storage", url, "--node-id", "run-2", "--json"
+            )
+        )
+        assert own.returncode == 0, own.stderr
+        assert json.loads(own.stdout)["contacts"]["input-a"] == 5
+        with anyio.fail_after(30):  # the live runtime sees the run's write through the feed
+            while live.network.value("input-a") != 5:
+                await live.catch_up()
+        assert live.network.stamp("input-a").node == "run-2"
+
+
+@pytest.mark.postgres
+def test_runs_at_the_same_time_on_one_database_need_their_own_node_id(pg_url: str) -> None:
+    anyio.run(_two_runs_at_once, pg_url)
+
+
+def test_run_refuses_an_empty_or_overlong_node_id(cli: Cli) -> None:
+    for bad in ("", "x" * 201):
+        done = cli("run", CALC, "--node-id", bad)
+        assert done.returncode == 1, done.stderr
+        assert "--node-id" in done.stderr and "non-empty id of at most 200" in done.stderr
