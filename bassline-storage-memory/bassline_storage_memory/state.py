@@ -84,6 +84,8 @@ class StoredSnapshot:
 class _Network:
     spec: Bassline
     contents: dict[str, StoredContent] = attrs.field(factory=dict)
+    """By contact id, in the order they were last stored: ascending change sequence, so the
+    feed reads what changed since a position from the end without scanning the rest."""
     snapshots: dict[str, StoredSnapshot] = attrs.field(factory=dict)
     """In creation order."""
     seq: int = 0
@@ -238,6 +240,8 @@ class MemoryStore:
             if current is not None and record.stamp < current.stamp:
                 stale += 1
                 continue
+            if current is not None:
+                del table[record.contact]  # to the end: the table stays in sequence order
             table[record.contact] = StoredContent(
                 record.group, encoded, record.stamp, state.seq, record.justification
             )
@@ -265,7 +269,11 @@ class MemoryStore:
             state = self._networks.get(network)
             if state is None:
                 return network_not_found(network)
-            fresh = {c: s for c, s in state.contents.items() if s.seq > after}
+            fresh: dict[str, StoredContent] = {}
+            for contact, stored in reversed(state.contents.items()):
+                if stored.seq <= after:
+                    break  # everything before it is older still
+                fresh[contact] = stored
             position = max(after, state.seq)
         order = sorted(fresh, key=lambda c: (fresh[c].seq, c))
         values = decode_many([fresh[c].encoded for c in order])
