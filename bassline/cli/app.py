@@ -7,6 +7,7 @@ in the order ``bassline --help`` lists them.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Annotated
 
@@ -87,6 +88,32 @@ for _commands in (
 ):
     app.add_typer(_commands)  # no name: the commands join the top level
 app.add_typer(storage_commands.storage_app, name="storage")
+
+
+def reflow(doc: str) -> str:
+    """A docstring as help text: each paragraph's lines joined into one, so the terminal
+    wraps it at its own width (Rich keeps single newlines; a paragraph with a list item,
+    a line starting ``- `` or ``* ``, is left as written)."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(
+        p
+        if any(line.startswith(("- ", "* ", "\b")) for line in p.splitlines())
+        else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
+def _reflow_commands(typers: list[typer.Typer]) -> None:
+    for commands in typers:
+        for info in commands.registered_commands:
+            if info.help is None and info.callback is not None and info.callback.__doc__:
+                info.help = reflow(info.callback.__doc__)
+        _reflow_commands(
+            [g.typer_instance for g in commands.registered_groups if g.typer_instance is not None]
+        )
+
+
+_reflow_commands([app])
 
 
 def main(argv: list[str] | None = None) -> int:
