@@ -64,8 +64,10 @@ class Replicator:
         self._runtime: Runtime | None = None
         self._codec: CarryCodec | None = None
         self._cursors: dict[str, tuple[str, int]] = {}
-        self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
-        """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
+        self._json_cache: dict[str, tuple[Any, Stamp, Any, int, WhyRef | None]] = {}
+        """Per contact: (value, stamp, its JSON form, log position, its justification on
+        the wire), so each change is made ready to send once, not once per peer."""
+        self._contacts: frozenset[str] = frozenset()
         self._oversized: set[str] = set()
         """Contacts whose current content is too large to gossip (until it changes)."""
         self._feed: FollowsFeed | None = None
@@ -89,6 +91,7 @@ class Replicator:
                 self._store_key = ("store", self.store)
         self._digest, self._digest_lines, self._merge_contacts = None, {}, None
         self._codec = CarryCodec(runtime.spec)
+        self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -208,9 +211,10 @@ class Replicator:
     def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
         """The delta's items, each with its justification resolved against the spec
         (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
-        runtime = self._require()
+        self._require()
+        contacts = self._contacts
         for cid, _, _ in delta.items:
-            if cid not in runtime:
+            if cid not in contacts:
                 raise ProtocolViolation(
                     "unknown-contact",
                     f"delta names contact {cid[:80]!r}, which this Bassline does not have",
@@ -278,7 +282,8 @@ class Replicator:
             accepted.append(item)
         if not accepted:
             return complete
-        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s, _ in accepted}))
+        holder = (peer, epoch)
+        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}))
         try:
             await runtime.apply(accepted)
         except JustificationError as exc:  # raised before anything changed
@@ -289,7 +294,28 @@ class Replicator:
             return False
         finally:
             _SOURCE.reset(token)
+        self._note_held(runtime, accepted, holder)
         return complete
+
+    def _note_held(
+        self,
+        runtime: Runtime,
+        items: list[tuple[str, Any, Stamp, Carried | None]],
+        holder: tuple[str, str],
+    ) -> None:
+        """Mark ``holder`` as holding what it sent that this node held already (come
+        over another link first), so it is not sent back; count those items."""
+        log = self.log
+        holds, hold, stamped = log.holds, log.hold, runtime.stamped
+        redundant = 0
+        for cid, value, stamp, _ in items:
+            if holds(cid, holder):  # the usual case: applied now, logged as the peer's
+                continue
+            current, current_stamp = stamped(cid)
+            if current_stamp == stamp and (current is value or values_equal(current, value)):
+                redundant += 1
+                hold(cid, holder)
+        self.metrics.items_redundant += redundant
 
     # ---------------------------------------------------------------- to peers
 
@@ -308,20 +334,24 @@ class Replicator:
         codec = self._codec
         assert codec is not None
         cache = self._json_cache
+        seq_of = self.log.seq_of
         items = []
         whys: list[WhyRef | None] = []
         for cid in ids:
             value, stamp = runtime.stamped(cid)
             if value is ABSENT:
                 continue
+            seq = seq_of(cid)
             hit = cache.get(cid)
-            if hit is not None and hit[0] is value and hit[1] == stamp:
-                plain = hit[2]
+            # the same log entry (a justification that changed was logged as a change)
+            if hit is not None and hit[3] == seq and hit[0] is value and hit[1] == stamp:
+                plain, why = hit[2], hit[4]
             else:
                 plain = to_json(value)
-                cache[cid] = (value, stamp, plain)
+                why = codec.to_wire(cid, runtime.carried_justification(cid))
+                cache[cid] = (value, stamp, plain, seq, why)
             items.append((cid, plain, stamp))
-            whys.append(codec.to_wire(cid, runtime.carried_justification(cid)))
+            whys.append(why)
         limit = self.settings.max_frame_bytes
         while True:
             frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items, whys))
