@@ -71,13 +71,6 @@ class ChangeLog:
         elif held != holder:
             self._skip[contact] = _Holders((held, holder))
 
-    def holds(self, contact: str, holder: Hashable) -> bool:
-        """Whether ``holder`` is known to have ``contact``'s latest change."""
-        held = self._skip.get(contact)
-        return held is not None and (
-            held == holder if type(held) is not _Holders else holder in held
-        )
-
     def record_many(self, contacts: Iterable[str]) -> None:
         """Note changes of several contacts (no skip) and wake waiting pushers once."""
         for cid in contacts:

@@ -37,11 +37,12 @@ __all__ = ["Replicator"]
 
 log = logging.getLogger("bassline.net")
 
-_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]]] | None] = ContextVar(
-    "bassline_gossip_source", default=None
+_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]], set[str]] | None] = (
+    ContextVar("bassline_gossip_source", default=None)
 )
-"""While a peer's delta is applied: ((peer, its epoch), what it sent), so the log does not
-echo it back to that incarnation of the peer (a restarted peer may have lost it)."""
+"""While a peer's delta is applied: ((peer, its epoch), what it sent, the contacts logged
+as holding what it sent), so the log does not echo it back to that incarnation of the
+peer (a restarted peer may have lost it)."""
 
 
 def _first(item: tuple[str, Any, Stamp]) -> str:
@@ -175,7 +176,7 @@ class Replicator:
             for cid in ids:
                 record(cid)
         else:
-            holder, sent = source  # (peer, its epoch)
+            holder, sent, logged = source  # (peer, its epoch), ...
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 got = sent.get(cid)
                 same = (
@@ -183,7 +184,11 @@ class Replicator:
                     and got[1] == stamp
                     and (got[0] is value or values_equal(got[0], value))
                 )
-                record(cid, holder if same else None)
+                if same:
+                    record(cid, holder)
+                    logged.add(cid)
+                else:
+                    record(cid)
         self.log.notify()
 
     # ---------------------------------------------------------------- from peers
@@ -239,8 +244,6 @@ class Replicator:
         self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], epoch: str
     ) -> bool:
         runtime = self._require()
-        accepted = []
-        complete = True
         in_time = False
         if items:
             try:  # the newest stamp first: when the clock takes it, it takes every one
@@ -248,6 +251,45 @@ class Replicator:
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
+        # in time: the engine checks every content as it applies, all or nothing, so the
+        # items are checked one by one only once it refused one
+        accepted, complete = (items, True) if in_time else self._admit(peer, items, in_time)
+        if not accepted:
+            return complete
+        holder = (peer, epoch)
+        logged: set[str] = set()
+        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+        try:
+            try:
+                await runtime.apply(accepted)
+            except ContentError:  # raised before anything changed: drop what it refuses
+                if accepted is not items:
+                    raise
+                accepted, complete = self._admit(peer, items, in_time)
+                if not accepted:
+                    return complete
+                _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+                await runtime.apply(accepted)
+        except JustificationError as exc:  # raised before anything changed
+            raise ProtocolViolation("bad-justification", str(exc)) from None
+        except PersistenceError as exc:
+            self.metrics.apply_errors += 1
+            log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
+            return False
+        finally:
+            _SOURCE.reset(token)
+        if len(logged) < len(accepted):
+            self._note_held(runtime, accepted, holder, logged)
+        return complete
+
+    def _admit(
+        self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], in_time: bool
+    ) -> tuple[list[tuple[str, Any, Stamp, Carried | None]], bool]:
+        """The items this node may apply now, checked one by one, and whether that is all
+        of them (False: some are stamped too far ahead, and asked for again later)."""
+        runtime = self._require()
+        accepted = []
+        complete = True
         for item in items:
             try:
                 if not in_time:
@@ -280,36 +322,21 @@ class Replicator:
                     )
                 continue
             accepted.append(item)
-        if not accepted:
-            return complete
-        holder = (peer, epoch)
-        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}))
-        try:
-            await runtime.apply(accepted)
-        except JustificationError as exc:  # raised before anything changed
-            raise ProtocolViolation("bad-justification", str(exc)) from None
-        except PersistenceError as exc:
-            self.metrics.apply_errors += 1
-            log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
-            return False
-        finally:
-            _SOURCE.reset(token)
-        self._note_held(runtime, accepted, holder)
-        return complete
+        return accepted, complete
 
     def _note_held(
         self,
         runtime: Runtime,
         items: list[tuple[str, Any, Stamp, Carried | None]],
         holder: tuple[str, str],
+        logged: set[str],
     ) -> None:
         """Mark ``holder`` as holding what it sent that this node held already (come
         over another link first), so it is not sent back; count those items."""
-        log = self.log
-        holds, hold, stamped = log.holds, log.hold, runtime.stamped
+        hold, stamped = self.log.hold, runtime.stamped
         redundant = 0
         for cid, value, stamp, _ in items:
-            if holds(cid, holder):  # the usual case: applied now, logged as the peer's
+            if cid in logged:  # applied now, logged as the peer's
                 continue
             current, current_stamp = stamped(cid)
             if current_stamp == stamp and (current is value or values_equal(current, value)):
