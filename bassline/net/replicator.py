@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -45,10 +46,6 @@ as holding what it sent), so the log does not echo it back to that incarnation o
 peer (a restarted peer may have lost it)."""
 
 
-def _first(item: tuple[str, Any, Stamp]) -> str:
-    return item[0]
-
-
 class Replicator:
     """One node's replicated contents: what changed, what peers have, what they sent."""
 
@@ -79,8 +76,10 @@ class Replicator:
         the same store)."""
         self._digest: tuple[int, str] | None = None
         """The last digest, with the log head it was computed at."""
-        self._digest_lines: dict[str, tuple[Any, Stamp, bytes]] = {}
-        """Per contact: (value, stamp, its line of the digest)."""
+        self._digest_lines: dict[str, bytes] = {}
+        """Per contact holding content: its line of the digest."""
+        self._digest_order: list[str] = []
+        """The contacts of ``_digest_lines``, sorted (the order the digest hashes them)."""
         self._merge_contacts: frozenset[str] | None = None
 
     def attach(self, runtime: Runtime) -> None:
@@ -91,6 +90,7 @@ class Replicator:
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
         self._digest, self._digest_lines, self._merge_contacts = None, {}, None
+        self._digest_order = []
         self._codec = CarryCodec(runtime.spec)
         self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self.log.record_many(cid for cid, _, _ in runtime.state())
@@ -129,8 +129,9 @@ class Replicator:
         Accept-last contacts contribute value and stamp; merge contacts their value only
         (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
         lattice values may differ between replicas). Every change of a content is logged,
-        so the hash is computed again only after the log moved, and then each content is
-        encoded again only if it changed.
+        so the hash is computed again only after the log moved, and then only the
+        contents logged since are encoded again: the lines of the others are kept, in
+        contact order, and hashed as they are.
         """
         runtime = self._require()
         head = self.log.head
@@ -143,21 +144,38 @@ class Replicator:
                 c.id for c in spec.contacts if c.blend is BlendMode.MERGE
             )
         lines = self._digest_lines
-        h = hashlib.sha256()
-        for cid, value, stamp in sorted(runtime.state(), key=_first):
-            hit = lines.get(cid)
-            if hit is not None and hit[0] is value and hit[1] == stamp:
-                line = hit[2]
+        if self._digest is None:  # the first: every content
+            lines.clear()
+            changed: Iterable[str] = [cid for cid, _, _ in runtime.state()]
+        else:
+            changed, _ = self.log.since(self._digest[0], len(self.log))
+        order = self._digest_order
+        added = False
+        stamped = runtime.stamped
+        for cid in changed:
+            value, stamp = stamped(cid)
+            if value is ABSENT:
+                if lines.pop(cid, None) is not None:
+                    order.remove(cid)
+                continue
+            if cid in merge:
+                line = encode([cid, value]) + b"\n"
             else:
-                if cid in merge:
-                    line = encode([cid, value]) + b"\n"
-                else:
-                    line = encode([cid, value, stamp.to_json()]) + b"\n"
-                lines[cid] = (value, stamp, line)
-            h.update(line)
-        digest = h.hexdigest()
+                line = encode([cid, value, stamp.to_json()]) + b"\n"
+            if cid not in lines:
+                added = True
+            lines[cid] = line
+        if added:
+            order[:] = sorted(lines)
+        digest = hashlib.sha256(b"".join(map(lines.__getitem__, order))).hexdigest()
         self._digest = (head, digest)
         return digest
+
+    @property
+    def with_content(self) -> int:
+        """How many contacts hold content (as of the last :meth:`digest`)."""
+        self.digest()
+        return len(self._digest_lines)
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
