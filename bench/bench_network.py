@@ -18,10 +18,13 @@ Scenarios (each prints its figures and its ratio to a baseline measured in the s
 Figures: *settle* = time from the last acknowledged write until every node's digest is
 equal (digests polled every ``poll`` seconds, so the figure is within one poll);
 *e2e upd/s* = updates / (first write -> convergence); *wire/upd* = WebSocket bytes sent by
-all nodes / (updates x (nodes - 1)), i.e. per delivered update, against *id+payload* (the
-contact id plus the JSON payload); *mem/node* = resident memory per process (procs) or
+all nodes (received, for processes) / (updates x (nodes - 1)), i.e. per delivered update,
+against *id+payload* (the contact id plus the JSON payload); *mem/node* = resident memory per process (procs) or
 process RSS / nodes (in-process). *baseline* = the same updates written to one node with
-no peers (StorageBackedRuntime on memory), updates/s.
+no peers (StorageBackedRuntime on memory), updates/s. The process scenarios also print
+the CPU time the nodes (and this process) used while writing and while settling, and the
+contents sent, received and received redundantly (held already) per update, over all
+nodes: with ``nodes - 1`` per update no content crossed a link twice.
 """
 
 from __future__ import annotations
@@ -107,6 +110,12 @@ async def baseline(spec: Bassline, batches: list[dict[str, Any]]) -> float:
             for batch in batches:
                 await runtime.update_many(batch)
             return len(batches) * 100 / (time.perf_counter() - t0)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int | None = None) -> int:
@@ -219,23 +228,48 @@ def run_processes(
             expected_links = sum(len(topology(i)) for i in range(nodes)) * 2
             while sum(len(status(u)["peers"]) for u in urls) < expected_links:
                 time.sleep(0.05)
-            base_bytes = sum(status(u)["gossip"]["bytes_out"] for u in urls)
+            # bytes received: 0.3.0 lost some of the bytes it sent from its count (several
+            # links added to it across an await), never any it received
+            base_bytes = sum(status(u)["gossip"]["bytes_in"] for u in urls)
+
+            # one client per writer, made before the clock starts: a client builds an SSL
+            # context (~20 ms of CPU), which is no part of the writes
+            writers = [httpx.Client(timeout=60) for _ in range(nodes)]
 
             def writer(k: int) -> None:
-                with httpx.Client(timeout=60) as c:
+                with writers[k] as c:
                     for b in range(k, len(batches), nodes):
                         c.post(
                             f"{urls[k]}/api/contacts", json={"values": batches[b]}
                         ).raise_for_status()
 
+            cpu0, own0 = [cpu_s(p.pid) for p in procs], time.process_time()
             t0 = time.perf_counter()
             with ThreadPoolExecutor(nodes) as pool:
                 list(pool.map(writer, range(nodes)))
             t_last = time.perf_counter()
+            cpu1, own1 = [cpu_s(p.pid) for p in procs], time.process_time()
             while len({status(u)["digest"] for u in urls}) != 1:
                 time.sleep(poll)
             t_done = time.perf_counter()
-            wire = sum(status(u)["gossip"]["bytes_out"] for u in urls) - base_bytes
+            cpu2, own2 = [cpu_s(p.pid) for p in procs], time.process_time()
+            print(
+                f"cpu: nodes write {sum(cpu1) - sum(cpu0):.2f}s settle {sum(cpu2) - sum(cpu1):.2f}s "
+                f"(per node {', '.join(f'{b - a:.2f}' for a, b in zip(cpu0, cpu2, strict=True))}); "
+                f"bench process write {own1 - own0:.2f}s settle {own2 - own1:.2f}s",
+                flush=True,
+            )
+            final = [status(u)["gossip"] for u in urls]
+            wire = sum(g["bytes_in"] for g in final) - base_bytes
+            print(
+                "items out/in/redundant per update: "
+                + "/".join(
+                    f"{sum(g.get(k, 0) for g in final) / len(batches) / 100:.2f}"
+                    for k in ("items_out", "items_in", "items_redundant")
+                )
+                + f"; deltas out {sum(g['deltas_out'] for g in final)}",
+                flush=True,
+            )
             mem = sum(rss_kib(p.pid) for p in procs) / nodes
             return summary(name, "processes", nodes, batches, t0, t_last, t_done, wire, mem, poll)
         finally:

@@ -49,6 +49,9 @@ def tie_wins(incoming: Any, current: Any) -> bool:
     """Deterministic order of two values written with the same stamp."""
     if current is ABSENT:
         return True
+    t = type(incoming)
+    if t is type(current) and (t is str or t is int) and incoming == current:
+        return False  # the same value (a replica's copy came back): equal encodings
     return encode(incoming) > encode(current)
 
 

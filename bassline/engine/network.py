@@ -114,6 +114,11 @@ class Network(Propagator):
         """The stamp of a contact's current content."""
         return self._stamps[self._idx(contact_id)]
 
+    def stamped(self, contact_id: str) -> tuple[Content | Absent, Stamp]:
+        """A contact's content (ABSENT when it has none) and its stamp, in one lookup."""
+        i = self._idx(contact_id)
+        return self._values[i], self._stamps[i]
+
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""
         i = self._idx(contact_id)

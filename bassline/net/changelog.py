@@ -9,7 +9,9 @@ by the size of the network, never by the number of updates.
 
 An entry may name the peer whose value it is (``skip``): that peer already holds it, so
 it is not echoed back. The node keys it by the peer's incarnation (node id and log
-epoch): a peer that restarts may have lost the value, and is sent it again.
+epoch): a peer that restarts may have lost the value, and is sent it again. Another peer
+that sends the same value later holds it too (:meth:`ChangeLog.hold`): where links form
+cycles, a change reaches a node over several of them, and is not sent back over any.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ import anyio
 __all__ = ["ChangeLog"]
 
 
+class _Holders(set[Hashable]):
+    """Several peers that hold a contact's latest change (a set, told apart from a key)."""
+
+
 class ChangeLog:
     """Contacts in order of their latest change, with the sequence number of that change."""
 
@@ -32,7 +38,7 @@ class ChangeLog:
         self.head = 0
         """The sequence number of the latest change."""
         self._latest: dict[str, int] = {}
-        self._skip: dict[str, Hashable] = {}
+        self._skip: dict[str, Hashable | _Holders] = {}
         self._seqs: list[int] = []
         self._ids: list[str] = []
         self._changed = anyio.Event()
@@ -52,6 +58,18 @@ class ChangeLog:
         self._ids.append(contact)
         if len(self._seqs) > 2 * len(self._latest) + 1024:
             self._compact()
+
+    def hold(self, contact: str, holder: Hashable) -> None:
+        """Note that ``holder`` has ``contact``'s latest change too, so it is not sent it."""
+        if contact not in self._latest:
+            return
+        held = self._skip.get(contact)
+        if held is None:
+            self._skip[contact] = holder
+        elif isinstance(held, _Holders):
+            held.add(holder)
+        elif held != holder:
+            self._skip[contact] = _Holders((held, holder))
 
     def record_many(self, contacts: Iterable[str]) -> None:
         """Note changes of several contacts (no skip) and wake waiting pushers once."""
@@ -94,8 +112,12 @@ class ChangeLog:
             if len(out) >= limit:
                 break
             scanned = s
-            if peer is not None and (held := skip.get(cid)) is not None and held in (peer, also):
-                continue
+            if peer is not None and (held := skip.get(cid)) is not None:
+                if type(held) is not _Holders:
+                    if held in (peer, also):
+                        continue
+                elif peer in held or also in held:
+                    continue
             out.append(cid)
         else:
             scanned = self.head  # the whole tail was read

@@ -35,6 +35,9 @@ class NetMetrics:
         """Contact contents received in deltas."""
         self.items_out = 0
         """Contact contents sent in deltas."""
+        self.items_redundant = 0
+        """Contents received that this node held already (the same value and stamp,
+        come over another link): the cost of links that form cycles."""
         self.anti_entropy_rounds = 0
         """Digests sent (each asks a peer for whatever this node lacks)."""
         self.refused: Counter[str] = Counter()
@@ -68,6 +71,7 @@ class NetMetrics:
             "deltas_out": self.deltas_out,
             "items_in": self.items_in,
             "items_out": self.items_out,
+            "items_redundant": self.items_redundant,
             "anti_entropy_rounds": self.anti_entropy_rounds,
             "refused": dict(self.refused),
             "refused_by_peer": dict(self.refused_by_peer),
@@ -113,6 +117,12 @@ class NetMetrics:
         metric("deltas_out_total", "counter", "Delta frames sent.", [("", self.deltas_out)])
         metric("items_in_total", "counter", "Contents received in deltas.", [("", self.items_in)])
         metric("items_out_total", "counter", "Contents sent in deltas.", [("", self.items_out)])
+        metric(
+            "items_redundant_total",
+            "counter",
+            "Contents received that this node held already.",
+            [("", self.items_redundant)],
+        )
         metric(
             "anti_entropy_rounds_total",
             "counter",

@@ -121,7 +121,8 @@ async def _expect_auth(node: HandshakeHost, transport: Transport, dialer: bool) 
 
 
 async def _send(node: HandshakeHost, transport: Transport, kind: str, frame: bytes) -> None:
-    node.metrics.bytes_out += await transport.send(frame)
+    sent = await transport.send(frame)  # not `+= await`: other links add meanwhile
+    node.metrics.bytes_out += sent
     node.metrics.messages_out[kind] += 1
 
 

@@ -448,7 +448,10 @@ class BasslineNetwork:
             "owners": self.owners(),
             "url": self.advertise_url,
             "digest": self.digest(),
-            "contacts": {"total": len(runtime.spec.contacts), "with_content": len(self.values())},
+            "contacts": {
+                "total": len(runtime.spec.contacts),
+                "with_content": self._replicator.with_content,
+            },
             "log": {"epoch": self.log.epoch, "head": self.log.head},
             "health": {"status": health.status, "reasons": list(health.reasons)},
             "storage": {

@@ -141,7 +141,8 @@ class PeerSession:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.host.settings.shutdown_grace):
             try:
                 frame = dump({"t": "bye", "reason": reason[:500]})
-                self.host.metrics.bytes_out += await self.transport.send(frame)
+                sent = await self.transport.send(frame)
+                self.host.metrics.bytes_out += sent
                 self.host.metrics.messages_out["bye"] += 1
             except ConnectionClosed:
                 pass
@@ -184,7 +185,10 @@ class PeerSession:
     async def _writer(self) -> None:
         metrics = self.host.metrics
         async for kind, frame, items in self._queue:
-            metrics.bytes_out += await self.transport.send(frame)
+            # not `bytes_out += await ...`: that reads the counter before the send and
+            # loses what other links added while this one waited
+            sent = await self.transport.send(frame)
+            metrics.bytes_out += sent
             metrics.messages_out[kind] += 1
             if kind == "delta":  # counted when written, like every other frame
                 metrics.deltas_out += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,15 +38,12 @@ __all__ = ["Replicator"]
 
 log = logging.getLogger("bassline.net")
 
-_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]]] | None] = ContextVar(
-    "bassline_gossip_source", default=None
+_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]], set[str]] | None] = (
+    ContextVar("bassline_gossip_source", default=None)
 )
-"""While a peer's delta is applied: ((peer, its epoch), what it sent), so the log does not
-echo it back to that incarnation of the peer (a restarted peer may have lost it)."""
-
-
-def _first(item: tuple[str, Any, Stamp]) -> str:
-    return item[0]
+"""While a peer's delta is applied: ((peer, its epoch), what it sent, the contacts logged
+as holding what it sent), so the log does not echo it back to that incarnation of the
+peer (a restarted peer may have lost it)."""
 
 
 class Replicator:
@@ -64,8 +62,10 @@ class Replicator:
         self._runtime: Runtime | None = None
         self._codec: CarryCodec | None = None
         self._cursors: dict[str, tuple[str, int]] = {}
-        self._json_cache: dict[str, tuple[Any, Stamp, Any]] = {}
-        """Per contact: (value, stamp, its JSON form), so each change is encoded once."""
+        self._json_cache: dict[str, tuple[Any, Stamp, Any, int, WhyRef | None]] = {}
+        """Per contact: (value, stamp, its JSON form, log position, its justification on
+        the wire), so each change is made ready to send once, not once per peer."""
+        self._contacts: frozenset[str] = frozenset()
         self._oversized: set[str] = set()
         """Contacts whose current content is too large to gossip (until it changes)."""
         self._feed: FollowsFeed | None = None
@@ -76,8 +76,10 @@ class Replicator:
         the same store)."""
         self._digest: tuple[int, str] | None = None
         """The last digest, with the log head it was computed at."""
-        self._digest_lines: dict[str, tuple[Any, Stamp, bytes]] = {}
-        """Per contact: (value, stamp, its line of the digest)."""
+        self._digest_lines: dict[str, bytes] = {}
+        """Per contact holding content: its line of the digest."""
+        self._digest_order: list[str] = []
+        """The contacts of ``_digest_lines``, sorted (the order the digest hashes them)."""
         self._merge_contacts: frozenset[str] | None = None
 
     def attach(self, runtime: Runtime) -> None:
@@ -88,7 +90,9 @@ class Replicator:
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
         self._digest, self._digest_lines, self._merge_contacts = None, {}, None
+        self._digest_order = []
         self._codec = CarryCodec(runtime.spec)
+        self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -125,8 +129,9 @@ class Replicator:
         Accept-last contacts contribute value and stamp; merge contacts their value only
         (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
         lattice values may differ between replicas). Every change of a content is logged,
-        so the hash is computed again only after the log moved, and then each content is
-        encoded again only if it changed.
+        so the hash is computed again only after the log moved, and then only the
+        contents logged since are encoded again: the lines of the others are kept, in
+        contact order, and hashed as they are.
         """
         runtime = self._require()
         head = self.log.head
@@ -139,21 +144,38 @@ class Replicator:
                 c.id for c in spec.contacts if c.blend is BlendMode.MERGE
             )
         lines = self._digest_lines
-        h = hashlib.sha256()
-        for cid, value, stamp in sorted(runtime.state(), key=_first):
-            hit = lines.get(cid)
-            if hit is not None and hit[0] is value and hit[1] == stamp:
-                line = hit[2]
+        if self._digest is None:  # the first: every content
+            lines.clear()
+            changed: Iterable[str] = [cid for cid, _, _ in runtime.state()]
+        else:
+            changed, _ = self.log.since(self._digest[0], len(self.log))
+        order = self._digest_order
+        added = False
+        stamped = runtime.stamped
+        for cid in changed:
+            value, stamp = stamped(cid)
+            if value is ABSENT:
+                if lines.pop(cid, None) is not None:
+                    order.remove(cid)
+                continue
+            if cid in merge:
+                line = encode([cid, value]) + b"\n"
             else:
-                if cid in merge:
-                    line = encode([cid, value]) + b"\n"
-                else:
-                    line = encode([cid, value, stamp.to_json()]) + b"\n"
-                lines[cid] = (value, stamp, line)
-            h.update(line)
-        digest = h.hexdigest()
+                line = encode([cid, value, stamp.to_json()]) + b"\n"
+            if cid not in lines:
+                added = True
+            lines[cid] = line
+        if added:
+            order[:] = sorted(lines)
+        digest = hashlib.sha256(b"".join(map(lines.__getitem__, order))).hexdigest()
         self._digest = (head, digest)
         return digest
+
+    @property
+    def with_content(self) -> int:
+        """How many contacts hold content (as of the last :meth:`digest`)."""
+        self.digest()
+        return len(self._digest_lines)
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
@@ -172,7 +194,7 @@ class Replicator:
             for cid in ids:
                 record(cid)
         else:
-            holder, sent = source  # (peer, its epoch)
+            holder, sent, logged = source  # (peer, its epoch), ...
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 got = sent.get(cid)
                 same = (
@@ -180,7 +202,11 @@ class Replicator:
                     and got[1] == stamp
                     and (got[0] is value or values_equal(got[0], value))
                 )
-                record(cid, holder if same else None)
+                if same:
+                    record(cid, holder)
+                    logged.add(cid)
+                else:
+                    record(cid)
         self.log.notify()
 
     # ---------------------------------------------------------------- from peers
@@ -208,9 +234,10 @@ class Replicator:
     def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
         """The delta's items, each with its justification resolved against the spec
         (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
-        runtime = self._require()
+        self._require()
+        contacts = self._contacts
         for cid, _, _ in delta.items:
-            if cid not in runtime:
+            if cid not in contacts:
                 raise ProtocolViolation(
                     "unknown-contact",
                     f"delta names contact {cid[:80]!r}, which this Bassline does not have",
@@ -235,8 +262,6 @@ class Replicator:
         self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], epoch: str
     ) -> bool:
         runtime = self._require()
-        accepted = []
-        complete = True
         in_time = False
         if items:
             try:  # the newest stamp first: when the clock takes it, it takes every one
@@ -244,6 +269,45 @@ class Replicator:
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
+        # in time: the engine checks every content as it applies, all or nothing, so the
+        # items are checked one by one only once it refused one
+        accepted, complete = (items, True) if in_time else self._admit(peer, items, in_time)
+        if not accepted:
+            return complete
+        holder = (peer, epoch)
+        logged: set[str] = set()
+        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+        try:
+            try:
+                await runtime.apply(accepted)
+            except ContentError:  # raised before anything changed: drop what it refuses
+                if accepted is not items:
+                    raise
+                accepted, complete = self._admit(peer, items, in_time)
+                if not accepted:
+                    return complete
+                _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+                await runtime.apply(accepted)
+        except JustificationError as exc:  # raised before anything changed
+            raise ProtocolViolation("bad-justification", str(exc)) from None
+        except PersistenceError as exc:
+            self.metrics.apply_errors += 1
+            log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
+            return False
+        finally:
+            _SOURCE.reset(token)
+        if len(logged) < len(accepted):
+            self._note_held(runtime, accepted, holder, logged)
+        return complete
+
+    def _admit(
+        self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], in_time: bool
+    ) -> tuple[list[tuple[str, Any, Stamp, Carried | None]], bool]:
+        """The items this node may apply now, checked one by one, and whether that is all
+        of them (False: some are stamped too far ahead, and asked for again later)."""
+        runtime = self._require()
+        accepted = []
+        complete = True
         for item in items:
             try:
                 if not in_time:
@@ -276,20 +340,27 @@ class Replicator:
                     )
                 continue
             accepted.append(item)
-        if not accepted:
-            return complete
-        token = _SOURCE.set(((peer, epoch), {cid: (v, s) for cid, v, s, _ in accepted}))
-        try:
-            await runtime.apply(accepted)
-        except JustificationError as exc:  # raised before anything changed
-            raise ProtocolViolation("bad-justification", str(exc)) from None
-        except PersistenceError as exc:
-            self.metrics.apply_errors += 1
-            log.error("contents from %s not stored (will be asked for again): %s", peer, exc)
-            return False
-        finally:
-            _SOURCE.reset(token)
-        return complete
+        return accepted, complete
+
+    def _note_held(
+        self,
+        runtime: Runtime,
+        items: list[tuple[str, Any, Stamp, Carried | None]],
+        holder: tuple[str, str],
+        logged: set[str],
+    ) -> None:
+        """Mark ``holder`` as holding what it sent that this node held already (come
+        over another link first), so it is not sent back; count those items."""
+        hold, stamped = self.log.hold, runtime.stamped
+        redundant = 0
+        for cid, value, stamp, _ in items:
+            if cid in logged:  # applied now, logged as the peer's
+                continue
+            current, current_stamp = stamped(cid)
+            if current_stamp == stamp and (current is value or values_equal(current, value)):
+                redundant += 1
+                hold(cid, holder)
+        self.metrics.items_redundant += redundant
 
     # ---------------------------------------------------------------- to peers
 
@@ -308,20 +379,24 @@ class Replicator:
         codec = self._codec
         assert codec is not None
         cache = self._json_cache
+        seq_of = self.log.seq_of
         items = []
         whys: list[WhyRef | None] = []
         for cid in ids:
             value, stamp = runtime.stamped(cid)
             if value is ABSENT:
                 continue
+            seq = seq_of(cid)
             hit = cache.get(cid)
-            if hit is not None and hit[0] is value and hit[1] == stamp:
-                plain = hit[2]
+            # the same log entry (a justification that changed was logged as a change)
+            if hit is not None and hit[3] == seq and hit[0] is value and hit[1] == stamp:
+                plain, why = hit[2], hit[4]
             else:
                 plain = to_json(value)
-                cache[cid] = (value, stamp, plain)
+                why = codec.to_wire(cid, runtime.carried_justification(cid))
+                cache[cid] = (value, stamp, plain, seq, why)
             items.append((cid, plain, stamp))
-            whys.append(codec.to_wire(cid, runtime.carried_justification(cid)))
+            whys.append(why)
         limit = self.settings.max_frame_bytes
         while True:
             frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items, whys))

@@ -52,8 +52,7 @@ class EngineView:
         Unlike :meth:`~bassline.runtime.StorageBackedRuntime.value`, this read is not
         counted in the cache metrics: it is how a node reads what it gossips.
         """
-        network = self.network
-        return network.value(contact_id), network.stamp(contact_id)
+        return self.network.stamped(contact_id)
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""

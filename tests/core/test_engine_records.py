@@ -96,6 +96,21 @@ def test_an_equal_stamp_value_that_wins_the_tie_carries_its_wired_copy() -> None
     assert (net.value("a"), net.value("b")) == ("y", "y")
 
 
+def test_the_same_value_again_at_its_stamp_changes_nothing() -> None:
+    # a replica's copy coming back over another link: str and int answer the tie at once
+    net = Network(parse_spec({"id": "t", "contacts": [{"id": "x"}, {"id": "y"}, {"id": "z"}]}))
+    stamp = Stamp(100, "p")
+    net.apply([("x", "v", stamp), ("y", 7, stamp)])
+    assert net.apply([("x", "v", stamp), ("y", 7, stamp)]).changes == ()
+    assert net.stamped("x") == ("v", stamp) and net.stamped("y") == (7, stamp)
+    # equal by == but not the same JSON: their encodings still order them
+    later = Stamp(200, "p")
+    net.apply([("y", 1, later)])
+    assert net.apply([("y", True, later)]).changes == (Change("y", True, later),)
+    assert net.apply([("y", 1, later)]).changes == ()  # b"1" sorts before b"true"
+    assert net.stamped("z") == (ABSENT, net.stamp("z"))
+
+
 def test_a_local_write_at_an_older_stamp_never_wins() -> None:
     net = network()
     net.apply([("a", "new", Stamp(10, "n2"))])

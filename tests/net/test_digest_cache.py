@@ -46,3 +46,17 @@ async def test_the_digest_follows_every_change_local_and_applied() -> None:
         await net.update_contact("s0", ["b"])  # a merge contact: joined, value only
         assert net.digest() == fresh_digest(net)
         assert net.digest() == net.digest()  # unchanged between changes
+
+
+async def test_contents_gained_in_any_order_keep_the_digest_sorted() -> None:
+    # contacts gain content out of their sorted order, some in one run, some alone: only
+    # the changed lines are encoded again, and new ones take their place in the order
+    async with BasslineNetwork("d", flat(40, sets=2), settings=FAST) as net:
+        order = [f"c{i}" for i in (7, 31, 2, 19, 0, 25, 11, 38, 5, 14)]
+        for k, cid in enumerate(order):
+            await net.update_contact(cid, k)
+            assert net.digest() == fresh_digest(net)
+            assert net.status()["contacts"]["with_content"] == k + 1
+        await net.update_many({"c30": "a", "c3": "b", "c7": "again", "s1": ["x"]})
+        assert net.digest() == fresh_digest(net)
+        assert net.status()["contacts"]["with_content"] == len(order) + 3
