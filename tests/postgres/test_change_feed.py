@@ -14,6 +14,7 @@ from psycopg import sql
 from returns.result import Failure, Success
 
 from bassline.clock import Stamp
+from bassline.lattices import GrowSet
 from bassline.spec import parse_spec
 from bassline.storage import (
     ChangeBatch,
@@ -230,6 +231,45 @@ async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
         with anyio.fail_after(30):
             await watch.wait()  # reconnects
         assert await watch.read_changes(0) == await second.read_changes("feed", 0)
+
+
+@pytest.mark.anyio
+async def test_both_reads_decode_tagged_and_escaped_contents_as_they_were_written(
+    two: tuple[Any, Any],
+) -> None:
+    """The feed's rows come as one JSON document; contents holding the codec's tag key
+    (a tagged value, a user dict with a "$type" key, the string "$type") decode as
+    written, plain ones beside them too. Planted: tagged values left undecoded in the
+    document -> a raw dict instead of the GrowSet."""
+    first, second = two
+    values = {"a": GrowSet([1, 2]), "b": {"$type": "mine", "value": 1}, "c": "$type", "x": [1.5]}
+    await first.write([_record(c, v, 50) for c, v in values.items()])
+    async with second.watch_changes("feed", member="tags") as watch:
+        for batch in ((await watch.read_changes(0)).unwrap(), await _changes(second, 0)):
+            assert {r.contact: r.value for r in batch.records} == values
+            assert isinstance(batch.records[0].value, GrowSet)
+
+
+@pytest.mark.anyio
+async def test_a_content_that_cannot_be_decoded_is_a_corruption_error_on_both_reads(
+    two: tuple[Any, Any], postgres_url: str, schema: str
+) -> None:
+    """Planted: the decode error not caught -> ContentError raised out of the read."""
+    first, second = two
+    await first.write([_record("a", 1, 60), _record("b", 2, 60)])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        admin.execute(
+            """UPDATE bassline_contacts SET content = '{"$type": "no-such-type", "value": 1}'
+            WHERE contact_id = 'b'"""
+        )
+    async with second.watch_changes("feed", member="bad") as watch:
+        direct = await watch.read_changes(0)
+        assert isinstance(direct, Failure)
+        for failed in (direct, await second.read_changes("feed", 0)):
+            assert isinstance(failed, Failure)
+            assert failed.failure().code is ErrorCode.CORRUPTION
+            assert "'b'" in failed.failure().message and "no-such-type" in failed.failure().message
 
 
 @pytest.mark.anyio
