@@ -26,6 +26,7 @@ from bassline_storage_postgres.prepare import PreparedBatch
 
 __all__ = [
     "CONTENT_CHUNK",
+    "LOCK_FEED",
     "TAKE_AND_UPSERT",
     "TAKE_ANNOUNCE_AND_UPSERT",
     "TAKE_SEQUENCE",
@@ -94,6 +95,14 @@ ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
 """A new change sequence for each network the batch writes contents of. The row stays
 locked until the transaction ends, so concurrent writers of one network take their
 sequences in commit order (networks in id order: no deadlock between two batches)."""
+
+LOCK_FEED = "SELECT seq FROM bassline_feed WHERE network_id = %s FOR UPDATE"
+"""Before a one-network batch takes its sequence: lock the network's feed row first and
+read its sequence as last committed (a locking read waits for a writer holding the row
+and then sees what it committed), the position just before this write: nothing of the
+network can commit between it and the sequence the write takes while the lock is held."""
+
+_FEED_TAKEN = "SELECT seq FROM bassline_feed WHERE network_id = %s"
 
 NOTIFY_PAYLOAD_LIMIT = 7800
 """Longer network ids are announced without the id: "some network changed"."""
@@ -224,26 +233,48 @@ def _send(
     batch: PreparedBatch,
     chunk: int,
     channel: tuple[str, str] | None,
-) -> list[psycopg.Cursor[Any]]:
-    """Queue every statement of ``batch`` on the pipeline."""
+) -> tuple[list[psycopg.Cursor[Any]], tuple[psycopg.Cursor[Any], psycopg.Cursor[Any]] | None]:
+    """Queue every statement of ``batch`` on the pipeline: the content upserts' cursors,
+    and for contents of one network the cursors reading its feed row before and after."""
     columns = batch.contents
     references = [[r[0] for r in batch.references], [r[1] for r in batch.references]]
     if batch.references and not len(columns):
         conn.execute(_REQUIRE_REFERENCES, references)
     _write_structure(conn, batch)
     upserts = []
+    positions = None
     if len(columns):  # the references are checked by the first chunk's statement
         networks = sorted(set(columns.networks))
+        if len(networks) == 1:
+            positions = (conn.cursor(), conn.cursor())
+            # not prepared: psycopg would count as prepared a statement a failure earlier
+            # in the pipeline made the server skip ("prepared statement does not exist")
+            positions[0].execute(LOCK_FEED, networks, prepare=False)
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
             upserts[-1].execute(TAKE_AND_UPSERT, [networks, *references, *first])
         else:
             upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *references, *channel, *first])
+        if positions is not None:
+            positions[1].execute(_FEED_TAKEN, networks, prepare=False)
     for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
-    return upserts
+    return upserts, positions
+
+
+def _feed_positions(
+    positions: tuple[psycopg.Cursor[Any], psycopg.Cursor[Any]] | None,
+) -> tuple[int, int] | None:
+    """(before, after) for ``WriteSummary.feed``; None for a network written for the first
+    time (no feed row to lock: a concurrent first write could come in between)."""
+    if positions is None:
+        return None
+    before, after = positions[0].fetchone(), positions[1].fetchone()
+    if before is None or after is None:
+        return None
+    return int(before[0]), int(after[0])
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -282,12 +313,14 @@ def write_batch(
     ``Sync``; nothing of the batch is stored.
 
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
-    token) the commit notifies it with a :func:`notify_payload` per network. Returns an
-    error (nothing committed) for a missing network or group.
+    token) the commit notifies it with a :func:`notify_payload` per network. For contents
+    of one network the summary's ``feed`` is the position before the write and the one it
+    took (:data:`LOCK_FEED`). Returns an error (nothing committed) for a missing network
+    or group.
     """
     try:
         with conn.pipeline():
-            upserts = _send(conn, batch, chunk, channel)
+            upserts, positions = _send(conn, batch, chunk, channel)
     except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):
         # a network or group that is not stored (the foreign key, or the reference guard)
         if batch.references and (missing := _missing_reference(conn, batch)):
@@ -305,4 +338,5 @@ def write_batch(
         wires=batch.wire_records,
         contents=stored,
         stale=len(columns) - stored,
+        feed=_feed_positions(positions),
     )

@@ -126,17 +126,21 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
     must not become visible ahead of it with a higher sequence (else a reader's cursor
     passes T1's sequence before T1 commits, and T1's write is never read)."""
     first, second = two
+    await first.write([_record("a", 1, 1)])  # the network's feed row exists: it is locked
     start = (await second.feed_position("feed")).unwrap()
     with psycopg.connect(postgres_url) as t1, psycopg.connect(postgres_url, autocommit=True) as a:
         t1.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         t1.execute(TAKE_SEQUENCE, [["feed"]])
         t1.execute(UPSERT_CONTENTS, [["feed"], ["x"], ["root"], [b"1"], [20], [b"t1"], [None]])
         t1_pid = t1.info.backend_pid
+        t1_seq = t1.execute("SELECT seq FROM bassline_feed").fetchone()[0]  # type: ignore[index]
         async with anyio.create_task_group() as tg:
             done = anyio.Event()
 
+            summaries = []
+
             async def write_y() -> None:
-                await first.write([_record("y", 2, 21)])
+                summaries.append((await first.write([_record("y", 2, 21)])).unwrap())
                 done.set()
 
             tg.start_soon(write_y)
@@ -151,6 +155,36 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
                 await done.wait()
     batch = await _changes(second, start)
     assert [r.contact for r in batch.records] == ["x", "y"]
+    # the second writer reports T1's sequence, not the one before it, as the position
+    # just before its write (planted: the feed row read without FOR UPDATE -> start)
+    assert summaries[0].feed == (t1_seq, batch.position)
+    assert start < t1_seq < batch.position
+
+
+@pytest.mark.anyio
+async def test_concurrent_writes_report_feed_positions_that_chain_without_gaps(
+    two: tuple[Any, Any],
+) -> None:
+    """Each write of one network reports (position before it, position it took): sorted,
+    they chain from the start to the end with nothing between (what lets a follower skip
+    its own writes); a first write of a network, with no feed row yet, reports none."""
+    first, second = two
+    assert (await first.write([_record("a", 0, 1)])).unwrap().feed is None
+    start = (await second.feed_position("feed")).unwrap()
+    reported: list[tuple[int, int]] = []
+
+    async def writer(storage: Any, contact: str) -> None:
+        for i in range(15):
+            summary = (await storage.write([_record(contact, i, 100 + i)])).unwrap()
+            assert summary.feed is not None
+            reported.append(summary.feed)
+
+    async with anyio.create_task_group() as tg:
+        for storage, contact in ((first, "a"), (second, "b"), (first, "c"), (second, "x")):
+            tg.start_soon(writer, storage, contact)
+    chain = sorted(reported)
+    assert [b for b, _ in chain] == [start] + [a for _, a in chain[:-1]]
+    assert chain[-1][1] == (await second.feed_position("feed")).unwrap()
 
 
 @pytest.mark.anyio
