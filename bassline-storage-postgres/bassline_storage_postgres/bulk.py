@@ -77,10 +77,12 @@ SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
     stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node,
     justification = EXCLUDED.justification, change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
-"""
+{returning}"""
 
 UPSERT_CONTENTS = _INSERT_CONTENTS.format(
-    seq="coalesce(f.seq, 0)", join="LEFT JOIN bassline_feed AS f ON f.network_id = u.n"
+    seq="coalesce(f.seq, 0)",
+    join="LEFT JOIN bassline_feed AS f ON f.network_id = u.n",
+    returning="",
 )
 """The content upsert with the stamp guard (public so the benchmark measures the same SQL),
 for the chunks after the first. Each row carries its network's change sequence, read
@@ -101,8 +103,6 @@ LOCK_FEED = "SELECT seq FROM bassline_feed WHERE network_id = %s FOR UPDATE"
 read its sequence as last committed (a locking read waits for a writer holding the row
 and then sees what it committed), the position just before this write: nothing of the
 network can commit between it and the sequence the write takes while the lock is held."""
-
-_FEED_TAKEN = "SELECT seq FROM bassline_feed WHERE network_id = %s"
 
 NOTIFY_PAYLOAD_LIMIT = 7800
 """Longer network ids are announced without the id: "some network changed"."""
@@ -132,18 +132,18 @@ ORDER BY n
 ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
 RETURNING f.network_id, f.seq{announce})"""
 
-TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _INSERT_CONTENTS.format(
-    seq="taken.seq", join="JOIN taken ON taken.network_id = u.n"
+_TAKEN_UPSERT = _INSERT_CONTENTS.format(
+    seq="taken.seq", join="JOIN taken ON taken.network_id = u.n", returning="RETURNING t.change_seq"
 )
+
+TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _TAKEN_UPSERT
 """The batch's first content chunk, in one statement with the reference check
 (:data:`_REQUIRE_REFERENCES`) and :data:`TAKE_SEQUENCE`: every network the batch writes
 takes its next sequence, and each row of the chunk carries its network's (joined from
-the feed rows written, not read back). Parameters: the networks, the references'
-networks and groups, then the chunk's seven columns."""
+the feed rows written, not read back), returned for each row stored. Parameters: the
+networks, the references' networks and groups, then the chunk's seven columns."""
 
-TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(
-    missing=_MISSING, announce=_ANNOUNCE
-) + _INSERT_CONTENTS.format(seq="taken.seq", join="JOIN taken ON taken.network_id = u.n")
+TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce=_ANNOUNCE) + _TAKEN_UPSERT
 """:data:`TAKE_AND_UPSERT` that also notifies a channel, per network, with
 :func:`notify_payload` (delivered at commit, only if it commits). Parameters: the
 networks, the references' networks and groups, the channel, the writer token, then the
@@ -233,9 +233,9 @@ def _send(
     batch: PreparedBatch,
     chunk: int,
     channel: tuple[str, str] | None,
-) -> tuple[list[psycopg.Cursor[Any]], tuple[psycopg.Cursor[Any], psycopg.Cursor[Any]] | None]:
+) -> tuple[list[psycopg.Cursor[Any]], psycopg.Cursor[Any] | None]:
     """Queue every statement of ``batch`` on the pipeline: the content upserts' cursors,
-    and for contents of one network the cursors reading its feed row before and after."""
+    and for contents of one network the cursor of :data:`LOCK_FEED`."""
     columns = batch.contents
     references = [[r[0] for r in batch.references], [r[1] for r in batch.references]]
     if batch.references and not len(columns):
@@ -246,18 +246,16 @@ def _send(
     if len(columns):  # the references are checked by the first chunk's statement
         networks = sorted(set(columns.networks))
         if len(networks) == 1:
-            positions = (conn.cursor(), conn.cursor())
-            # not prepared: psycopg would count as prepared a statement a failure earlier
-            # in the pipeline made the server skip ("prepared statement does not exist")
-            positions[0].execute(LOCK_FEED, networks, prepare=False)
+            positions = conn.cursor()
+            # not prepared: psycopg would count as prepared a statement that a failure in
+            # the pipeline made the server skip ("prepared statement does not exist")
+            positions.execute(LOCK_FEED, networks, prepare=False)
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
             upserts[-1].execute(TAKE_AND_UPSERT, [networks, *references, *first])
         else:
             upserts[-1].execute(TAKE_ANNOUNCE_AND_UPSERT, [networks, *references, *channel, *first])
-        if positions is not None:
-            positions[1].execute(_FEED_TAKEN, networks, prepare=False)
     for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
@@ -265,13 +263,15 @@ def _send(
 
 
 def _feed_positions(
-    positions: tuple[psycopg.Cursor[Any], psycopg.Cursor[Any]] | None,
+    positions: psycopg.Cursor[Any] | None, first: psycopg.Cursor[Any] | None
 ) -> tuple[int, int] | None:
-    """(before, after) for ``WriteSummary.feed``; None for a network written for the first
-    time (no feed row to lock: a concurrent first write could come in between)."""
-    if positions is None:
+    """(before, after) for ``WriteSummary.feed``: the locked row's sequence and the one the
+    first chunk's rows carry. None for a network written for the first time (no feed row
+    to lock: a concurrent first write could come in between) and when the first chunk
+    stored nothing (every row stale)."""
+    if positions is None or first is None:
         return None
-    before, after = positions[0].fetchone(), positions[1].fetchone()
+    before, after = positions.fetchone(), first.fetchone()
     if before is None or after is None:
         return None
     return int(before[0]), int(after[0])
@@ -338,5 +338,5 @@ def write_batch(
         wires=batch.wire_records,
         contents=stored,
         stale=len(columns) - stored,
-        feed=_feed_positions(positions),
+        feed=_feed_positions(positions, upserts[0] if upserts else None),
     )
