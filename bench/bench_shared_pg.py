@@ -17,6 +17,14 @@ notification reads the row; the lag is from the writer's commit returning to the
 returning. Targets (issue 17): lag p99 at most 3x the raw p99; the aggregate with 4
 processes at least 0.8x that of one.
 
+And at each N, the **raw baseline at the same N** (before the Bassline processes): N raw
+psycopg processes, each committing rows (one INSERT and one NOTIFY a transaction) in a loop
+on one connection while, on another, LISTENing and reading the rows the others announced
+(one SELECT per wakeup): its aggregate commits/s and lag p50/p99. It is what N busy
+processes and the server cost on this machine with nothing of Bassline, so each Bassline
+lag p99 is printed against both the one-pair raw p99 (the issue's target) and the raw p99
+at the same N; with it, the follower's read and skip counts.
+
 Run: ``.venv/bin/python bench/bench_shared_pg.py [--seconds 5] [--writers 16]`` against
 ``BASSLINE_BENCH_POSTGRES_URL`` (default: ``BASSLINE_TEST_POSTGRES_URL``, else
 ``postgresql://postgres@127.0.0.1:5432/test``). It works in a schema of its own, dropped
@@ -116,7 +124,14 @@ async def _child(url: str, index: int, writers: int, seconds: float) -> dict[str
             elapsed = time.monotonic() - started
             # keep following the others for a moment: their last writes arrive
             await anyio.sleep(1.5)  # a fixed tail to receive the last writes, not a sync
-    return {"count": count, "elapsed": elapsed, "acks": acks, "arrivals": arrivals}
+            feed = runtime.feed
+    return {
+        "count": count,
+        "elapsed": elapsed,
+        "acks": acks,
+        "arrivals": arrivals,
+        "feed": {"reads": feed.reads, "applied": feed.applied, "skipped": feed.skipped},
+    }
 
 
 def _run_processes(url: str, n: int, writers: int, seconds: float) -> dict[str, Any]:
@@ -161,7 +176,8 @@ def _gather(commands: list[list[str]], seconds: float) -> dict[str, Any]:
             for key, acked in writer["acks"].items():
                 if key in arrivals:
                     lags.append(arrivals[key] - acked)
-    return {"rate": total / elapsed, "lags": lags}
+    feed = {k: sum(r.get("feed", {}).get(k, 0) for r in results) for k in ("reads", "skipped")}
+    return {"rate": total / elapsed, "lags": lags, "feed": feed}
 
 
 # ---------------------------------------------------------------- raw baseline
@@ -348,7 +364,8 @@ def main() -> None:
                 )
                 if peer_p99:
                     line += f", {p99 / peer_p99:.2f}x raw p99 at N={n}"
-                line += ")"
+                line += f"); feed reads {got['feed']['reads']}"
+                line += f", records read that it held already {got['feed']['skipped']}"
             print(line, flush=True)
     finally:
         with psycopg.connect(base, autocommit=True) as admin:
