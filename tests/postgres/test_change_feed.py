@@ -268,6 +268,27 @@ async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
 
 
 @pytest.mark.anyio
+async def test_the_watch_read_leaves_out_the_sequences_it_is_told_to_skip(
+    two: tuple[Any, Any],
+) -> None:
+    """``ReadsOnWatch.read_changes(after, skip)``: records of the skipped sequences are
+    left out, and the position is the last record's read (not past a skipped one)."""
+    first, second = two
+    await first.write([_record("x", 0, 1)])  # the feed row exists: writes report positions
+    one = (await first.write([_record("a", 1, 10)])).unwrap().feed
+    two_ = (await first.write([_record("b", 2, 10), _record("c", 3, 10)])).unwrap().feed
+    three = (await first.write([_record("y", 4, 10)])).unwrap().feed
+    assert one[1] == two_[0] and two_[1] == three[0]
+    async with second.watch_changes("feed", member="skip") as watch:
+        batch = (await watch.read_changes(one[0], [two_[1]])).unwrap()
+        assert [r.contact for r in batch.records] == ["a", "y"] and batch.position == three[1]
+        batch = (await watch.read_changes(one[0], [two_[1], three[1]])).unwrap()
+        assert [r.contact for r in batch.records] == ["a"] and batch.position == one[1]
+        batch = (await watch.read_changes(one[1], [two_[1], three[1]])).unwrap()
+        assert batch.records == [] and batch.position == one[1]
+
+
+@pytest.mark.anyio
 async def test_both_reads_decode_tagged_and_escaped_contents_as_they_were_written(
     two: tuple[Any, Any],
 ) -> None:
