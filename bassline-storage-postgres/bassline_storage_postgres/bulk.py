@@ -26,6 +26,7 @@ from bassline_storage_postgres.prepare import PreparedBatch
 
 __all__ = [
     "CONTENT_CHUNK",
+    "LOCK_FEED",
     "TAKE_AND_UPSERT",
     "TAKE_ANNOUNCE_AND_UPSERT",
     "TAKE_SEQUENCE",
@@ -76,10 +77,12 @@ SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
     stamp_hlc = EXCLUDED.stamp_hlc, stamp_node = EXCLUDED.stamp_node,
     justification = EXCLUDED.justification, change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
-"""
+{returning}"""
 
 UPSERT_CONTENTS = _INSERT_CONTENTS.format(
-    seq="coalesce(f.seq, 0)", join="LEFT JOIN bassline_feed AS f ON f.network_id = u.n"
+    seq="coalesce(f.seq, 0)",
+    join="LEFT JOIN bassline_feed AS f ON f.network_id = u.n",
+    returning="",
 )
 """The content upsert with the stamp guard (public so the benchmark measures the same SQL),
 for the chunks after the first. Each row carries its network's change sequence, read
@@ -94,6 +97,12 @@ ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
 """A new change sequence for each network the batch writes contents of. The row stays
 locked until the transaction ends, so concurrent writers of one network take their
 sequences in commit order (networks in id order: no deadlock between two batches)."""
+
+LOCK_FEED = "SELECT seq FROM bassline_feed WHERE network_id = %s FOR UPDATE"
+"""Before a one-network batch takes its sequence: lock the network's feed row first and
+read its sequence as last committed (a locking read waits for a writer holding the row
+and then sees what it committed), the position just before this write: nothing of the
+network can commit between it and the sequence the write takes while the lock is held."""
 
 NOTIFY_PAYLOAD_LIMIT = 7800
 """Longer network ids are announced without the id: "some network changed"."""
@@ -123,18 +132,18 @@ ORDER BY n
 ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
 RETURNING f.network_id, f.seq{announce})"""
 
-TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _INSERT_CONTENTS.format(
-    seq="taken.seq", join="JOIN taken ON taken.network_id = u.n"
+_TAKEN_UPSERT = _INSERT_CONTENTS.format(
+    seq="taken.seq", join="JOIN taken ON taken.network_id = u.n", returning="RETURNING t.change_seq"
 )
+
+TAKE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce="") + _TAKEN_UPSERT
 """The batch's first content chunk, in one statement with the reference check
 (:data:`_REQUIRE_REFERENCES`) and :data:`TAKE_SEQUENCE`: every network the batch writes
 takes its next sequence, and each row of the chunk carries its network's (joined from
-the feed rows written, not read back). Parameters: the networks, the references'
-networks and groups, then the chunk's seven columns."""
+the feed rows written, not read back), returned for each row stored. Parameters: the
+networks, the references' networks and groups, then the chunk's seven columns."""
 
-TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(
-    missing=_MISSING, announce=_ANNOUNCE
-) + _INSERT_CONTENTS.format(seq="taken.seq", join="JOIN taken ON taken.network_id = u.n")
+TAKE_ANNOUNCE_AND_UPSERT = _TAKEN.format(missing=_MISSING, announce=_ANNOUNCE) + _TAKEN_UPSERT
 """:data:`TAKE_AND_UPSERT` that also notifies a channel, per network, with
 :func:`notify_payload` (delivered at commit, only if it commits). Parameters: the
 networks, the references' networks and groups, the channel, the writer token, then the
@@ -224,16 +233,23 @@ def _send(
     batch: PreparedBatch,
     chunk: int,
     channel: tuple[str, str] | None,
-) -> list[psycopg.Cursor[Any]]:
-    """Queue every statement of ``batch`` on the pipeline."""
+) -> tuple[list[psycopg.Cursor[Any]], psycopg.Cursor[Any] | None]:
+    """Queue every statement of ``batch`` on the pipeline: the content upserts' cursors,
+    and for contents of one network the cursor of :data:`LOCK_FEED`."""
     columns = batch.contents
     references = [[r[0] for r in batch.references], [r[1] for r in batch.references]]
     if batch.references and not len(columns):
         conn.execute(_REQUIRE_REFERENCES, references)
     _write_structure(conn, batch)
     upserts = []
+    positions = None
     if len(columns):  # the references are checked by the first chunk's statement
         networks = sorted(set(columns.networks))
+        if len(networks) == 1:
+            positions = conn.cursor()
+            # not prepared: psycopg would count as prepared a statement that a failure in
+            # the pipeline made the server skip ("prepared statement does not exist")
+            positions.execute(LOCK_FEED, networks, prepare=False)
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
@@ -243,7 +259,22 @@ def _send(
     for start in range(chunk, len(columns), chunk):
         upserts.append(conn.cursor())
         upserts[-1].execute(UPSERT_CONTENTS, columns.chunk(start, start + chunk))
-    return upserts
+    return upserts, positions
+
+
+def _feed_positions(
+    positions: psycopg.Cursor[Any] | None, first: psycopg.Cursor[Any] | None
+) -> tuple[int, int] | None:
+    """(before, after) for ``WriteSummary.feed``: the locked row's sequence and the one the
+    first chunk's rows carry. None for a network written for the first time (no feed row
+    to lock: a concurrent first write could come in between) and when the first chunk
+    stored nothing (every row stale)."""
+    if positions is None or first is None:
+        return None
+    before, after = positions.fetchone(), first.fetchone()
+    if before is None or after is None:
+        return None
+    return int(before[0]), int(after[0])
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -282,12 +313,14 @@ def write_batch(
     ``Sync``; nothing of the batch is stored.
 
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
-    token) the commit notifies it with a :func:`notify_payload` per network. Returns an
-    error (nothing committed) for a missing network or group.
+    token) the commit notifies it with a :func:`notify_payload` per network. For contents
+    of one network the summary's ``feed`` is the position before the write and the one it
+    took (:data:`LOCK_FEED`). Returns an error (nothing committed) for a missing network
+    or group.
     """
     try:
         with conn.pipeline():
-            upserts = _send(conn, batch, chunk, channel)
+            upserts, positions = _send(conn, batch, chunk, channel)
     except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):
         # a network or group that is not stored (the foreign key, or the reference guard)
         if batch.references and (missing := _missing_reference(conn, batch)):
@@ -305,4 +338,5 @@ def write_batch(
         wires=batch.wire_records,
         contents=stored,
         stale=len(columns) - stored,
+        feed=_feed_positions(positions, upserts[0] if upserts else None),
     )

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from bassline.clock import Stamp
-from bassline.codec import decode
-from bassline.errors import ContentError
+from bassline.codec import TAG_KEY, from_json
 from bassline.storage import ChangeBatch, ContentRecord, StorageError, Watcher
 from bassline_storage_postgres.queries import corrupt, network_missing
 
@@ -27,6 +27,7 @@ __all__ = [
     "channel_for",
     "feed_position",
     "read_changes",
+    "skip_literal",
     "store_identity",
     "watchers",
 ]
@@ -44,12 +45,15 @@ LEFT JOIN bassline_feed AS f ON f.network_id = n.id
 """
 
 _CHANGES = """
-SELECT c.contact_id, c.group_id, c.content::text, c.stamp_hlc, c.stamp_node, c.change_seq,
-    c.justification
-FROM bassline_networks AS n
-LEFT JOIN bassline_contacts AS c ON c.network_id = n.id AND c.change_seq > %(after)s
-WHERE n.id = %(network)s
-ORDER BY c.change_seq, c.contact_id
+SELECT n.id IS NOT NULL, (
+    SELECT json_agg(json_build_array(c.contact_id, c.group_id, c.content, c.stamp_hlc,
+                                     c.stamp_node, c.justification, c.change_seq)
+                    ORDER BY c.change_seq, c.contact_id)::text
+    FROM bassline_contacts AS c
+    WHERE c.network_id = %(network)s AND c.change_seq > %(after)s
+      AND c.change_seq <> ALL(%(skip)s::bigint[]))
+FROM (SELECT 1) AS one
+LEFT JOIN bassline_networks AS n ON n.id = %(network)s
 """
 
 _WATCHERS = """
@@ -59,6 +63,11 @@ JOIN pg_stat_activity AS a ON a.pid = m.backend_pid AND a.backend_start = m.back
 WHERE m.network_id = %(network)s
 ORDER BY m.backend_start, m.member
 """
+
+
+_TAGGED = f'"{TAG_KEY}"'
+"""In a document only when some content holds a tagged value (a key never appears
+unescaped otherwise): without it every content is plain JSON, already decoded."""
 
 
 def channel_for(schema: str) -> str:
@@ -75,41 +84,56 @@ def feed_position(conn: Connection, network: str) -> int | StorageError:
     return int(row[1])
 
 
-CHANGES_TEXT = b"""
-SELECT c.contact_id, c.group_id, c.content::text, c.stamp_hlc, c.stamp_node,
-    c.change_seq, c.justification
-FROM bassline_networks AS n
-LEFT JOIN bassline_contacts AS c ON c.network_id = n.id AND c.change_seq > $2::bigint
-WHERE n.id = $1
-ORDER BY c.change_seq, c.contact_id
-"""
-"""The changes query for libpq's text protocol (``$1`` the network, ``$2`` the cursor):
-the change feed's read on the listening connection
-(:meth:`bassline_storage_postgres.listen.PgChangeWatch.read_changes`)."""
+CHANGES_TEXT = (
+    _CHANGES.replace("%(network)s", "$1")
+    .replace("%(after)s", "$2::bigint")
+    .replace("%(skip)s", "$3")
+    .encode()
+)
+"""The changes query for libpq's text protocol (``$1`` the network, ``$2`` the cursor,
+``$3`` the sequences to leave out, an array literal): the change feed's read on the
+listening connection (:meth:`bassline_storage_postgres.listen.PgChangeWatch.read_changes`)."""
 
 
-def read_changes(conn: Connection, network: str, after: int) -> ChangeBatch | StorageError:
-    """Every content of ``network`` whose change sequence is above ``after``, in order."""
-    rows = conn.exec_driver_sql(_CHANGES, {"network": network, "after": after}).all()
-    return batch_of(network, after, rows)
+def skip_literal(skip: Collection[int]) -> bytes:
+    """``skip`` as a PostgreSQL array literal (``{1,2}``), for :data:`CHANGES_TEXT`."""
+    return b"{" + b",".join(b"%d" % s for s in skip) + b"}"
 
 
-def batch_of(network: str, after: int, rows: Sequence[Sequence[Any]]) -> ChangeBatch | StorageError:
-    """The batch the rows of a changes query make (no rows: the network is not stored;
-    one row of NULLs: nothing since ``after``). Numbers may come as text, the stamp's
-    node as bytes or as bytea's text form."""
-    if not rows:
+def read_changes(
+    conn: Connection, network: str, after: int, skip: Collection[int] = ()
+) -> ChangeBatch | StorageError:
+    """Every content of ``network`` whose change sequence is above ``after`` (and not in
+    ``skip``), in order."""
+    params = {"network": network, "after": after, "skip": list(skip)}
+    exists, document = conn.exec_driver_sql(_CHANGES, params).one()
+    return batch_of(network, after, exists, document)
+
+
+def batch_of(
+    network: str, after: int, exists: bool | str | None, document: str | None
+) -> ChangeBatch | StorageError:
+    """The batch the answer to a changes query makes: whether the network is stored (a
+    bool, or ``t``/``f`` as text) and the changed rows as one JSON array (None: nothing
+    since ``after``), parsed in one call. The whole batch is one value so the rows cost
+    one ``orjson.loads`` rather than a call into libpq per field."""
+    if exists is None or exists in (False, "f"):
         return network_missing(network)
-    if rows[0][0] is None:
+    if document is None:
         return ChangeBatch(after, [])
     records = []
-    for contact, group, content, hlc, node, _, why in rows:
-        try:
-            stamp = Stamp(int(hlc), _node(node))
-            records.append(ContentRecord(network, group, contact, decode(content), stamp, why))
-        except (ContentError, UnicodeDecodeError, ValueError) as exc:
-            return corrupt(f"content of contact {contact!r} in network {network!r}", exc)
-    return ChangeBatch(max(after, int(rows[-1][5])), records)
+    contact: Any = None
+    tagged = _TAGGED in document
+    try:
+        rows = orjson.loads(document)
+        for contact, group, content, hlc, node, why, _ in rows:
+            value = from_json(content) if tagged else content
+            stamp = Stamp(hlc, _node(node))
+            records.append(ContentRecord(network, group, contact, value, stamp, why))
+    except ValueError as exc:  # also ContentError, orjson's and UTF-8's decode errors
+        what = "the change feed" if contact is None else f"contact {contact!r}"
+        return corrupt(f"content of {what} in network {network!r}", exc)
+    return ChangeBatch(max(after, int(rows[-1][6])), records)
 
 
 def store_identity(conn: Connection, schema: str) -> str:
@@ -121,10 +145,9 @@ def store_identity(conn: Connection, schema: str) -> str:
     return "pg:" + hashlib.sha256(key).hexdigest()[:32]
 
 
-def _node(node: bytes | memoryview | str) -> str:
-    if isinstance(node, str):  # bytea in the text protocol: \\x and hex digits
-        return bytes.fromhex(node.removeprefix("\\x")).decode()
-    return bytes(node).decode()
+def _node(node: str) -> str:
+    """The stamp's node from bytea's text form in JSON (``\\x`` and hex digits)."""
+    return bytes.fromhex(node.removeprefix("\\x")).decode()
 
 
 def watchers(conn: Connection, network: str) -> list[Watcher]:

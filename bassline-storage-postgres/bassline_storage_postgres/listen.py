@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Self
 
@@ -256,7 +257,9 @@ class PgChangeWatch:
                 hit = True
         return hit
 
-    async def read_changes(self, after: int) -> StorageResult[ChangeBatch] | None:
+    async def read_changes(
+        self, after: int, skip: Collection[int] = ()
+    ) -> StorageResult[ChangeBatch] | None:
         """Read the network's changes since ``after`` on this watch's own connection, in
         the event loop: the query is sent and its answer awaited on the socket (libpq's
         non-blocking calls), with no worker thread and no pool checkout between a wakeup
@@ -268,11 +271,13 @@ class PgChangeWatch:
             return None
         pgconn = conn.pgconn
         try:
-            rows = await _query(pgconn, feed.CHANGES_TEXT, [self._network.encode(), b"%d" % after])
+            params = [self._network.encode(), b"%d" % after, feed.skip_literal(skip)]
+            rows = await _query(pgconn, feed.CHANGES_TEXT, params)
         except (psycopg.Error, OSError):
             await self._drop()
             return None
-        batch = feed.batch_of(self._network, after, rows)
+        ((exists, document),) = rows
+        batch = feed.batch_of(self._network, after, exists, document)
         return Failure(batch) if isinstance(batch, StorageError) else Success(batch)
 
     async def wait(self) -> None:

@@ -33,6 +33,10 @@ __all__ = ["FeedStats", "Follower"]
 RETRY_AFTER = 0.5
 """Seconds before a failed feed read is tried again (doubling up to ``resync``)."""
 
+MAX_OWN = 1000
+"""The most own writes remembered ahead of the cursor (beyond, the oldest are read back
+and skipped by their stamps, as any record the engine holds)."""
+
 SOURCE = "storage"
 """What :meth:`~bassline.engine.Network.explain` names as where feed values came from."""
 
@@ -83,6 +87,8 @@ class Follower:
         self.resync = resync
         self.stats = FeedStats(following=True)
         self._incoming: dict[str, tuple[Stamp, Any]] = {}
+        self._own: dict[int, int] = {}
+        """The runtime's own writes not passed yet: position before -> position taken."""
         self.caught_up = anyio.Event()
         """Set after every successful read (replaced by a fresh event at the next wakeup)."""
         self.identity: str | None = None
@@ -111,10 +117,27 @@ class Follower:
 
     def wrote(self, before: int, after: int) -> None:
         """The runtime's own write took feed position ``after``, and ``before`` was the
-        network's position just before it: if everything up to ``before`` is read, move
-        the cursor past the write, so no read brings the runtime's own records back."""
-        if self.stats.cursor >= before:
-            self.stats.cursor = max(self.stats.cursor, after)
+        network's position just before it (nothing else lies between). Once everything up
+        to ``before`` is read, the cursor moves past the write, so no read brings the
+        runtime's own records back; until then a read on the watch leaves them out."""
+        if after <= self.stats.cursor:
+            return
+        if len(self._own) >= MAX_OWN:  # reads have failed for long: forget the oldest
+            del self._own[min(self._own)]
+        self._own[before] = after
+        self._pass_own()
+
+    def _pass_own(self) -> None:
+        """Move the cursor over the own writes that follow it, and forget those behind it."""
+        own = self._own
+        if not own:
+            return
+        cursor = self.stats.cursor
+        while (after := own.pop(cursor, None)) is not None:
+            cursor = max(cursor, after)
+        self.stats.cursor = cursor
+        for before in [b for b in own if b < cursor]:
+            del own[before]
 
     # ---------------------------------------------------------------- the task
 
@@ -141,7 +164,7 @@ class Follower:
         self.stats.reads += 1
         result = None
         if watch is not None:
-            result = await watch.read_changes(self.stats.cursor)
+            result = await watch.read_changes(self.stats.cursor, list(self._own.values()))
             if result is not None:
                 self.stats.watch_reads += 1
         if result is None:
@@ -173,6 +196,7 @@ class Follower:
                 continue
             fresh.append((cid, record.value, record.stamp, record.justification))
         self.stats.cursor = max(self.stats.cursor, batch.position)
+        self._pass_own()
         if not fresh:
             return None
         self._incoming = {cid: (stamp, value) for cid, value, stamp, _ in fresh}

@@ -183,9 +183,13 @@ class ReadsOnWatch(Protocol):
     connection (PostgreSQL): the follower reads there after a wakeup, without the hops of
     a pooled read."""
 
-    async def read_changes(self, after: int) -> StorageResult[ChangeBatch] | None:
+    async def read_changes(
+        self, after: int, skip: Collection[int] = ()
+    ) -> StorageResult[ChangeBatch] | None:
         """The watched network's changes since ``after`` (as
-        :meth:`FeedsChanges.read_changes`), or None when the watch cannot read now (the
+        :meth:`FeedsChanges.read_changes`), leaving out the records whose change sequence
+        is in ``skip`` (the caller's own writes, which it holds already; the position is
+        then that of the last record read), or None when the watch cannot read now (the
         caller reads through the storage instead)."""
 
 

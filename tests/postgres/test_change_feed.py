@@ -14,6 +14,7 @@ from psycopg import sql
 from returns.result import Failure, Success
 
 from bassline.clock import Stamp
+from bassline.lattices import GrowSet
 from bassline.spec import parse_spec
 from bassline.storage import (
     ChangeBatch,
@@ -125,17 +126,21 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
     must not become visible ahead of it with a higher sequence (else a reader's cursor
     passes T1's sequence before T1 commits, and T1's write is never read)."""
     first, second = two
+    await first.write([_record("a", 1, 1)])  # the network's feed row exists: it is locked
     start = (await second.feed_position("feed")).unwrap()
     with psycopg.connect(postgres_url) as t1, psycopg.connect(postgres_url, autocommit=True) as a:
         t1.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         t1.execute(TAKE_SEQUENCE, [["feed"]])
         t1.execute(UPSERT_CONTENTS, [["feed"], ["x"], ["root"], [b"1"], [20], [b"t1"], [None]])
         t1_pid = t1.info.backend_pid
+        t1_seq = t1.execute("SELECT seq FROM bassline_feed").fetchone()[0]  # type: ignore[index]
         async with anyio.create_task_group() as tg:
             done = anyio.Event()
 
+            summaries = []
+
             async def write_y() -> None:
-                await first.write([_record("y", 2, 21)])
+                summaries.append((await first.write([_record("y", 2, 21)])).unwrap())
                 done.set()
 
             tg.start_soon(write_y)
@@ -150,6 +155,36 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
                 await done.wait()
     batch = await _changes(second, start)
     assert [r.contact for r in batch.records] == ["x", "y"]
+    # the second writer reports T1's sequence, not the one before it, as the position
+    # just before its write (planted: the feed row read without FOR UPDATE -> start)
+    assert summaries[0].feed == (t1_seq, batch.position)
+    assert start < t1_seq < batch.position
+
+
+@pytest.mark.anyio
+async def test_concurrent_writes_report_feed_positions_that_chain_without_gaps(
+    two: tuple[Any, Any],
+) -> None:
+    """Each write of one network reports (position before it, position it took): sorted,
+    they chain from the start to the end with nothing between (what lets a follower skip
+    its own writes); a first write of a network, with no feed row yet, reports none."""
+    first, second = two
+    assert (await first.write([_record("a", 0, 1)])).unwrap().feed is None
+    start = (await second.feed_position("feed")).unwrap()
+    reported: list[tuple[int, int]] = []
+
+    async def writer(storage: Any, contact: str) -> None:
+        for i in range(15):
+            summary = (await storage.write([_record(contact, i, 100 + i)])).unwrap()
+            assert summary.feed is not None
+            reported.append(summary.feed)
+
+    async with anyio.create_task_group() as tg:
+        for storage, contact in ((first, "a"), (second, "b"), (first, "c"), (second, "x")):
+            tg.start_soon(writer, storage, contact)
+    chain = sorted(reported)
+    assert [b for b, _ in chain] == [start] + [a for _, a in chain[:-1]]
+    assert chain[-1][1] == (await second.feed_position("feed")).unwrap()
 
 
 @pytest.mark.anyio
@@ -230,6 +265,66 @@ async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
         with anyio.fail_after(30):
             await watch.wait()  # reconnects
         assert await watch.read_changes(0) == await second.read_changes("feed", 0)
+
+
+@pytest.mark.anyio
+async def test_the_watch_read_leaves_out_the_sequences_it_is_told_to_skip(
+    two: tuple[Any, Any],
+) -> None:
+    """``ReadsOnWatch.read_changes(after, skip)``: records of the skipped sequences are
+    left out, and the position is the last record's read (not past a skipped one)."""
+    first, second = two
+    await first.write([_record("x", 0, 1)])  # the feed row exists: writes report positions
+    one = (await first.write([_record("a", 1, 10)])).unwrap().feed
+    two_ = (await first.write([_record("b", 2, 10), _record("c", 3, 10)])).unwrap().feed
+    three = (await first.write([_record("y", 4, 10)])).unwrap().feed
+    assert one[1] == two_[0] and two_[1] == three[0]
+    async with second.watch_changes("feed", member="skip") as watch:
+        batch = (await watch.read_changes(one[0], [two_[1]])).unwrap()
+        assert [r.contact for r in batch.records] == ["a", "y"] and batch.position == three[1]
+        batch = (await watch.read_changes(one[0], [two_[1], three[1]])).unwrap()
+        assert [r.contact for r in batch.records] == ["a"] and batch.position == one[1]
+        batch = (await watch.read_changes(one[1], [two_[1], three[1]])).unwrap()
+        assert batch.records == [] and batch.position == one[1]
+
+
+@pytest.mark.anyio
+async def test_both_reads_decode_tagged_and_escaped_contents_as_they_were_written(
+    two: tuple[Any, Any],
+) -> None:
+    """The feed's rows come as one JSON document; contents holding the codec's tag key
+    (a tagged value, a user dict with a "$type" key, the string "$type") decode as
+    written, plain ones beside them too. Planted: tagged values left undecoded in the
+    document -> a raw dict instead of the GrowSet."""
+    first, second = two
+    values = {"a": GrowSet([1, 2]), "b": {"$type": "mine", "value": 1}, "c": "$type", "x": [1.5]}
+    await first.write([_record(c, v, 50) for c, v in values.items()])
+    async with second.watch_changes("feed", member="tags") as watch:
+        for batch in ((await watch.read_changes(0)).unwrap(), await _changes(second, 0)):
+            assert {r.contact: r.value for r in batch.records} == values
+            assert isinstance(batch.records[0].value, GrowSet)
+
+
+@pytest.mark.anyio
+async def test_a_content_that_cannot_be_decoded_is_a_corruption_error_on_both_reads(
+    two: tuple[Any, Any], postgres_url: str, schema: str
+) -> None:
+    """Planted: the decode error not caught -> ContentError raised out of the read."""
+    first, second = two
+    await first.write([_record("a", 1, 60), _record("b", 2, 60)])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        admin.execute(
+            """UPDATE bassline_contacts SET content = '{"$type": "no-such-type", "value": 1}'
+            WHERE contact_id = 'b'"""
+        )
+    async with second.watch_changes("feed", member="bad") as watch:
+        direct = await watch.read_changes(0)
+        assert isinstance(direct, Failure)
+        for failed in (direct, await second.read_changes("feed", 0)):
+            assert isinstance(failed, Failure)
+            assert failed.failure().code is ErrorCode.CORRUPTION
+            assert "'b'" in failed.failure().message and "no-such-type" in failed.failure().message
 
 
 @pytest.mark.anyio

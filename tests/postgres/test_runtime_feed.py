@@ -10,10 +10,13 @@ import anyio
 import psycopg
 import pytest
 
-from bassline.engine import PropagationResult
+from bassline.clock import Stamp
+from bassline.engine import Network, PropagationResult
 from bassline.lattices import GrowSet
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import ContentRecord, open_storage
+from bassline.runtime.follower import Follower
+from bassline.spec import load_spec
+from bassline.storage import ContentRecord, NetworkRecord, open_storage
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CALCULATOR = EXAMPLES / "calculator.json"
@@ -150,3 +153,43 @@ async def test_a_value_from_the_feed_is_explained_by_the_writers_justification(
 
     async with open_storage(store_url) as s1, open_storage(store_url) as s2:
         await feed_explains_what_another_process_wrote(s1, s2)
+
+
+@pytest.mark.anyio
+async def test_the_follower_leaves_its_own_writes_out_of_its_reads(store_url: str) -> None:
+    """Another process's write, then this one's (reported by ``WriteSummary.feed`` as
+    lying after it), then another's: the read on the watch brings the two others' records
+    and not its own, and the cursor passes the own write also when it comes last.
+    Planted: the follower passing no own positions to the read -> its own record is read
+    back (applied: the test's engine does not hold it)."""
+    async with open_storage(store_url) as mine, open_storage(store_url) as other:
+        spec = load_spec(CALCULATOR)
+        (await mine.write([NetworkRecord(spec)])).unwrap()
+        (await other.write([_content("input-b", 0, Stamp(1, "other"))])).unwrap()
+        network = Network(spec, node_id="mine")
+        follower = Follower(mine, network, member="mine", resync=30.0)  # type: ignore[arg-type]
+        await follower.start_position()
+        async with mine.watch_changes("calculator", member="mine") as watch:
+            # an own write right after the cursor: passed at once, nothing to read
+            own = (await mine.write([_content("input-a", 1, network.clock.tick())])).unwrap()
+            follower.wrote(*own.feed)
+            assert follower.stats.cursor == own.feed[1]
+            for last_is_own in (False, True):
+                (await other.write([_content("input-b", 7, network.clock.tick())])).unwrap()
+                stamp = network.clock.tick()
+                own = (await mine.write([_content("input-a", 3, stamp)])).unwrap()
+                follower.wrote(*own.feed)
+                assert follower.stats.cursor < own.feed[0]  # the other write is unread
+                if not last_is_own:
+                    (await other.write([_content("result", 1, network.clock.tick())])).unwrap()
+                applied = follower.stats.applied
+                assert await follower.catch_up(watch)  # type: ignore[arg-type]
+                assert follower.stats.watch_reads >= 1
+                assert follower.stats.applied == applied + (1 if last_is_own else 2)
+                assert network.value("input-b") == 7 and network.value("input-a") != 3
+                position = (await mine.feed_position("calculator")).unwrap()
+                assert follower.stats.cursor == position
+
+
+def _content(contact: str, value: Any, stamp: Stamp) -> ContentRecord:
+    return ContentRecord("calculator", "root", contact, value, stamp)
