@@ -13,7 +13,7 @@ from bassline.codec import to_json
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
-from bassline.engine.checks import checked_stamp, kind_of, plainly_encodable
+from bassline.engine.checks import checked_item, checked_stamp, kind_of, plainly_encodable
 from bassline.engine.compare import differs
 from bassline.engine.explain import check_depth, explain
 from bassline.engine.explanation import Explanation
@@ -36,6 +36,7 @@ from bassline.spec import Bassline, load_spec
 __all__ = ["Network"]
 
 _PYTHON = write_ref("python")
+_APPLY_ITEM = "(contact, value, stamp) or (contact, value, stamp, justification)"
 _D = TypeVar("_D")
 
 
@@ -277,7 +278,10 @@ class Network(Propagator):
         why = write_ref(via)
         pairs = items.items() if isinstance(items, Mapping) else items
         checked = []
-        for cid, value in pairs:
+        for pair in pairs:
+            if type(pair) is not tuple or len(pair) != 2:
+                checked_item(pair, 2, 2, "a (contact, value) pair")
+            cid, value = pair
             i = self._idx(cid)
             self._check_content(i, value)
             self._check_kind(i, value)
@@ -315,6 +319,8 @@ class Network(Propagator):
         checked = []
         carrying = False
         for item in items:
+            if type(item) is not tuple or not 3 <= len(item) <= 4:
+                checked_item(item, 3, 4, _APPLY_ITEM)
             cid, value = item[0], item[1]
             i = self._idx(cid)
             if not plainly_encodable(value):

@@ -24,6 +24,7 @@ from returns.result import Failure
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
+from bassline.engine.carried import Carried
 from bassline.engine.explanation import Explanation
 from bassline.engine.results import ContactState, PropagationResult
 from bassline.engine.stream import ChangeStream
@@ -270,17 +271,26 @@ class BasslineNetwork:
     async def update_many(
         self, items: Mapping[str, Content], *, via: str = "python"
     ) -> PropagationResult:
-        """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
+        """Write several contents in one run (``via`` as for :meth:`update_contact`);
+        ``items`` maps contact ids to contents."""
+        if not isinstance(items, Mapping):
+            raise TypeError(f"items must be a mapping {{contact: content}}, got {items!r:.100}")
         for cid, content in items.items():
             self._replicator.check_size(cid, content)
         return await self._require().update_many(items, via=via)
 
-    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
+    async def apply(
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, Carried | None]],
+    ) -> PropagationResult:
         """Apply stamped values written elsewhere (kept with their stamps) in one run; they
-        replicate to every peer like any write. All or nothing, as the runtime's."""
+        replicate to every peer like any write. Each item is ``(contact, value, stamp)`` or
+        ``(contact, value, stamp, carried)`` (the justification it came with, as
+        :meth:`bassline.engine.Network.apply` takes it). All or nothing, as the runtime's."""
         batch = list(items)
-        for cid, content, _ in batch:
-            self._replicator.check_size(cid, content)
+        for item in batch:
+            if isinstance(item, tuple | list) and len(item) > 1:  # the engine refuses the rest
+                self._replicator.check_size(item[0], item[1])
         return await self._require().apply(batch)
 
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:

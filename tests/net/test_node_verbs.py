@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from bassline import Network
 from bassline.clock import Stamp
 from bassline.errors import ContentError, UnknownContact
 
@@ -55,3 +56,27 @@ async def test_the_gossip_limit_on_a_write_is_exact() -> None:
         for scalar in (2**63 - 1, 1.5e300, True, None):
             await net.update_contact("c1", scalar)
         assert net.value("c0") == fits
+
+
+async def test_apply_takes_the_justification_an_item_came_with() -> None:
+    """As the engine's and the runtime's (concepts.md): a 4th element is the carried
+    justification, and ``explain`` on the node then names the write it came from."""
+    origin = Network(flat(2), node_id="far")
+    origin.update_contact("c0", 5, via="http")
+    async with line(flat(2), 1) as (net,):
+        carried = origin.carried_justification("c0")
+        result = await net.apply(
+            [("c0", 5, origin.stamp("c0"), carried), ("c1", 6, origin.stamp("c0"))]
+        )
+        assert result.changed == {"c0": 5, "c1": 6}
+        (premise,) = net.explain("c0").premises()
+        assert (premise.via, premise.local, premise.stamp.node) == ("http", False, "far")
+
+
+async def test_update_many_and_apply_refuse_items_of_the_wrong_shape() -> None:
+    async with line(flat(2), 1) as (net,):
+        with pytest.raises(TypeError, match=r"items must be a mapping \{contact: content\}"):
+            await net.update_many([("c0", 1)])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\)"):
+            await net.apply([("c0", 1)])  # type: ignore[list-item]
+        assert net.values() == {}
