@@ -130,7 +130,7 @@ class BasslineNetwork:
         self._replicator = Replicator(node_id, self.settings, self.metrics, self.log)
         self._membership = Membership(self, self.settings, self.metrics, self._replicator)
         self._bassline = bassline
-        self._groups = None if groups is None else list(groups)
+        self._groups = groups if groups is None or isinstance(groups, str) else list(groups)
         self._storage = storage
         self._injected_runtime = runtime
         self.runtime: Runtime | None = None

@@ -62,3 +62,30 @@ async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
             )
         async with StorageBackedRuntime(flat_spec(1), storage, feed_resync=0.5) as rt:
             assert rt._follower is not None and rt._follower.resync == 0.5
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"run_groups": "g"}, ValueError, "run_groups must be a collection of group ids"),
+        ({"claim_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
+        ({"run_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
+        ({"batch_size": 1.5}, TypeError, "batch_size must be a whole number, not 1.5"),
+        ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
+        ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
+        ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
+    ],
+)
+async def test_options_that_would_fail_later_are_refused_at_once(
+    memory_url: str, options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """Each of these once started a runtime that ran no gadget, crashed its flusher, or
+    failed the first write only when it was stored."""
+    async with open_storage(memory_url) as storage:
+        with pytest.raises(error, match=message):
+            StorageBackedRuntime(flat_spec(1), storage, **options)  # type: ignore[arg-type]
+
+
+async def test_a_storage_url_in_place_of_a_storage_says_how_to_open_it() -> None:
+    with pytest.raises(TypeError, match=r"not the URL 'memory://'.*open_storage\(url\)"):
+        StorageBackedRuntime(flat_spec(1), "memory://")  # type: ignore[arg-type]
