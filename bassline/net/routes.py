@@ -58,6 +58,8 @@ ALL = (GOSSIP, HEALTH, METRICS, OPENAPI, SPEC, STATUS, CONTACTS, CONTACT, EXPLAI
 def _segment(contact: str) -> str:
     """``contact`` as one path segment: percent-encoded, ``.`` and ``..`` too (an HTTP
     client removes those as dot segments: ``/api/contacts/..`` would ask for ``/api/``)."""
+    if type(contact) is not str:
+        raise TypeError(f"a contact id is a string, not {contact!r}")
     encoded = quote(contact, safe="")
     return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
@@ -77,5 +79,10 @@ def explain_path(contact: str, depth: int | None = None) -> str:
 
 def changes_path(contacts: Iterable[str] = ()) -> str:
     """:data:`CHANGES`, with a ``contact`` query parameter per contact to watch (none: all)."""
-    query = urlencode([("contact", c) for c in contacts])
+    if isinstance(contacts, str):  # not its characters
+        raise TypeError(f"contacts is a list of contact ids, not the string {contacts!r}")
+    ids = list(contacts)
+    if bad := [c for c in ids if type(c) is not str]:
+        raise TypeError(f"a contact id is a string, not {bad[0]!r}")
+    query = urlencode([("contact", c) for c in ids])
     return f"{CHANGES}?{query}" if query else CHANGES

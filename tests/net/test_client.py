@@ -297,3 +297,22 @@ async def test_bassline_status_of_a_status_it_cannot_read_prints_one_error_and_n
         f"error: node at {url} answered GET /api/status with a status the CLI cannot read "
         "(it has no 'bassline'): is it a node of another version?\n"
     )
+
+
+def test_arguments_of_the_wrong_type_are_refused_before_any_request() -> None:
+    """``changes("result")`` once watched the contacts r, e, s, u, l and t; a contact id
+    that is not a string failed inside ``quote``; ``write_many`` of a list failed on
+    ``.items``. Port 9 answers nothing: a request would be NodeUnreachable instead."""
+    with NodeClient("http://127.0.0.1:9", timeout=1) as client:
+        with pytest.raises(TypeError, match="not the string 'result'"):
+            with client.changes("result"):
+                pass
+        with pytest.raises(TypeError, match="a contact id is a string, not 5"):
+            with client.changes(["a", 5]):  # type: ignore[list-item]
+                pass
+        with pytest.raises(TypeError, match="a contact id is a string, not 5"):
+            client.contact(5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="a contact id is a string, not None"):
+            client.explain(None)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"values must be a mapping \{contact: content\}"):
+            client.write_many([("a", 1)])  # type: ignore[arg-type]
