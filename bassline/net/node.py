@@ -135,6 +135,8 @@ class BasslineNetwork:
         self._injected_runtime = runtime
         self.runtime: Runtime | None = None
         self.groups: frozenset[str] = frozenset()
+        if isinstance(peers, str):  # not its characters
+            raise TypeError(f"peers is a list of URLs, not the string {peers!r}")
         self._initial_peers = list(peers)
         self._stack = AsyncExitStack()
         self._closing = False

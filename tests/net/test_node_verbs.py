@@ -8,6 +8,7 @@ import pytest
 from bassline import Network
 from bassline.clock import Stamp
 from bassline.errors import ContentError, UnknownContact
+from bassline.net import BasslineNetwork
 
 from .conftest import FAST, flat, line, wait_until
 
@@ -80,3 +81,9 @@ async def test_update_many_and_apply_refuse_items_of_the_wrong_shape() -> None:
         with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\)"):
             await net.apply([("c0", 1)])  # type: ignore[list-item]
         assert net.values() == {}
+
+
+async def test_peers_given_as_one_string_are_refused() -> None:
+    """A string once became one peer URL per character ("node URL 'w' must start ...")."""
+    with pytest.raises(TypeError, match="peers is a list of URLs, not the string 'ws://h:1'"):
+        BasslineNetwork("n", flat(1), peers="ws://h:1")
