@@ -241,6 +241,12 @@ class BasslineNetwork:
             raise RuntimeError(f"node {self.node_id!r} has not joined a network yet")
         return self.runtime
 
+    def _writer(self) -> Runtime:
+        """The runtime, for a write: refused once the node is closing (it would not replicate)."""
+        if self._closing:
+            raise RuntimeError(f"node {self.node_id!r} is closed: it takes no more writes")
+        return self._require()
+
     @property
     def spec(self) -> Bassline:
         """The Bassline this node runs."""
@@ -268,7 +274,7 @@ class BasslineNetwork:
         node's HTTP API passes it), ``"cli"``, ...; :meth:`explain` reports it.
         """
         self._replicator.check_size(contact_id, content)
-        return await self._require().update_contact(contact_id, content, via=via)
+        return await self._writer().update_contact(contact_id, content, via=via)
 
     async def update_many(
         self, items: Mapping[str, Content], *, via: str = "python"
@@ -279,7 +285,7 @@ class BasslineNetwork:
             raise TypeError(f"items must be a mapping {{contact: content}}, got {items!r:.100}")
         for cid, content in items.items():
             self._replicator.check_size(cid, content)
-        return await self._require().update_many(items, via=via)
+        return await self._writer().update_many(items, via=via)
 
     async def apply(
         self,
@@ -293,7 +299,7 @@ class BasslineNetwork:
         for item in batch:
             if isinstance(item, tuple | list) and len(item) > 1:  # the engine refuses the rest
                 self._replicator.check_size(item[0], item[1])
-        return await self._require().apply(batch)
+        return await self._writer().apply(batch)
 
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value on this node: the derivation back to the writes

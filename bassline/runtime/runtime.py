@@ -319,6 +319,10 @@ class StorageBackedRuntime(EngineView):
         at once; otherwise :meth:`_admit_buffered` lets others run first. Durable: refused
         while the breaker is open.
         """
+        if self._task_group is None:  # nothing would store it: a durable writer would hang
+            raise RuntimeError(
+                "the runtime is not open: write inside `async with StorageBackedRuntime(...)`"
+            )
         started = time.perf_counter()
         queue = self._queue
         if self._buffered:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import attrs
 import pytest
 
@@ -87,3 +88,18 @@ async def test_peers_given_as_one_string_are_refused() -> None:
     """A string once became one peer URL per character ("node URL 'w' must start ...")."""
     with pytest.raises(TypeError, match="peers is a list of URLs, not the string 'ws://h:1'"):
         BasslineNetwork("n", flat(1), peers="ws://h:1")
+
+
+async def test_a_closed_node_refuses_writes() -> None:
+    """A write after ``async with`` ended once waited forever for a stopped flusher."""
+    async with line(flat(2), 1) as (net,):
+        await net.update_contact("c0", 1)
+    with anyio.fail_after(10):
+        for write in (
+            net.update_contact("c0", 2),
+            net.update_many({"c1": 2}),
+            net.apply([("c1", 2, net.contact("c0").stamp)]),
+        ):
+            with pytest.raises(RuntimeError, match="node 'n0' is closed: it takes no more writes"):
+                await write
+    assert net.values() == {"c0": 1}

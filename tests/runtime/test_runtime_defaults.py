@@ -10,6 +10,7 @@ may grow, how often a claim or a re-read runs), the value it configured is read.
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from bassline.runtime import StorageBackedRuntime
@@ -89,3 +90,25 @@ async def test_options_that_would_fail_later_are_refused_at_once(
 async def test_a_storage_url_in_place_of_a_storage_says_how_to_open_it() -> None:
     with pytest.raises(TypeError, match=r"not the URL 'memory://'.*open_storage\(url\)"):
         StorageBackedRuntime(flat_spec(1), "memory://")  # type: ignore[arg-type]
+
+
+async def test_writes_before_the_runtime_opens_or_after_it_closes_are_refused(
+    memory_url: str,
+) -> None:
+    """Before ``async with`` a durable write returned as if stored (it never was); after
+    it, a durable write waited forever for a flusher that had stopped."""
+    refused = "the runtime is not open: write inside `async with StorageBackedRuntime"
+    async with open_storage(memory_url) as storage:
+        for durability in ("durable", "buffered"):
+            rt = StorageBackedRuntime(flat_spec(2), storage, durability=durability)
+            with pytest.raises(RuntimeError, match=refused):
+                await rt.update_contact("c0", 1)
+            assert rt.value("c0", None) is None  # nothing changed in memory either
+            async with rt:
+                await rt.update_contact("c0", 2)
+            with anyio.fail_after(10):  # a hang fails here instead of hanging the suite
+                with pytest.raises(RuntimeError, match=refused):
+                    await rt.update_many({"c1": 3})
+                with pytest.raises(RuntimeError, match=refused):
+                    await rt.apply([("c1", 3, rt.network.stamp("c0"))])
+            assert rt.value("c1", None) is None and rt.value("c0") == 2
