@@ -20,6 +20,10 @@ class Durability(enum.StrEnum):
     BUFFERED = "buffered"
     """After the update is queued; ``flush()`` is the barrier that raises."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        raise ValueError(f"durability must be 'durable' or 'buffered', not {value!r}")
+
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if type(value) not in (int, float):

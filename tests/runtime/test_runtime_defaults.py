@@ -75,6 +75,11 @@ async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
         ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
         ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
         ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
+        (
+            {"durability": "fast"},
+            ValueError,
+            "durability must be 'durable' or 'buffered', not 'fast'",
+        ),
     ],
 )
 async def test_options_that_would_fail_later_are_refused_at_once(
