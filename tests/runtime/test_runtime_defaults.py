@@ -13,8 +13,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from bassline.clock import Stamp
+from bassline.errors import PersistenceError
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import open_storage
+from bassline.storage import ContentRecord, open_storage
 
 from .conftest import flat_spec
 
@@ -117,3 +119,19 @@ async def test_writes_before_the_runtime_opens_or_after_it_closes_are_refused(
                 with pytest.raises(RuntimeError, match=refused):
                     await rt.apply([("c1", 3, rt.network.stamp("c0"))])
             assert rt.value("c1", None) is None and rt.value("c0") == 2
+
+
+async def test_stored_contents_stamped_far_ahead_refuse_the_open_clearly(memory_url: str) -> None:
+    """Such a store (written by a node whose clock ran far ahead, or edited) once failed
+    to open with a bare ValueError, which ``bassline run`` reported as an internal error."""
+    spec = flat_spec(1)
+    async with open_storage(memory_url) as storage:
+        await storage.save_network(spec)
+        far = Stamp(2**62, "ahead")
+        await storage.write([ContentRecord(spec.id, "root", "c0", 1, far)])
+        with pytest.raises(PersistenceError) as refused:
+            async with StorageBackedRuntime(spec, storage):
+                pass
+        message = str(refused.value)
+        assert message.startswith("cannot restore network 'flat' from storage: stamp from node")
+        assert "nothing was restored" in message
