@@ -1,8 +1,8 @@
 """Bassline: a distributed propagation network.
 
 Contacts hold partial information and merge what arrives; wires carry it both ways
-until the network reaches a fixpoint; gadgets compute. See https://bassline.readthedocs
-(the ``docs/`` folder) for the tutorial and concepts.
+until the network reaches a fixpoint; gadgets compute. See the ``docs/`` folder of the
+source tree (``mkdocs serve``) for the tutorial and concepts.
 """
 
 from importlib import metadata as _metadata

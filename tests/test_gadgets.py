@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bassline.gadgets import Gadget, UnusableInput, gadgets, get_gadget
+from bassline.gadgets import Gadget, UnusableInput, gadget, gadgets, get_gadget
 from bassline.gadgets.catalogue import BUILTIN_GADGETS
 from bassline.lattices.values import GrowSet, Interval
 
@@ -727,3 +727,15 @@ def test_filter_empty_drops_only_null_and_empty_string() -> None:
     items = [None, "", 0, False, [], {}, "0", " ", "x", 0.0]
     assert run("filterEmpty", array=items) == {"result": [0, False, [], {}, "0", " ", "x", 0.0]}
     assert run("filterEmpty", array=[]) == {"result": []}
+
+
+def test_ports_given_as_a_string_are_refused_not_split_into_letters() -> None:
+    """``outputs="sum"`` once made a gadget with the output ports s, u and m."""
+    with pytest.raises(TypeError, match="outputs is a list of port names, not the string 'sum'"):
+        gadget(inputs=["a"], outputs="sum", register=False)
+    with pytest.raises(TypeError, match="inputs is a list of port names, not the string 'ab'"):
+        gadget(inputs="ab", outputs=["sum"], register=False)
+    with pytest.raises(TypeError, match="not the string 'ab'"):
+        Gadget(id="g", inputs="ab", outputs=("sum",), body=lambda ins: {})
+    made = gadget(inputs=("a", "b"), outputs=["sum"], register=False)(lambda ins: {})
+    assert (made.inputs, made.outputs) == (("a", "b"), ("sum",))

@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from bassline.cli.progress import Reporter, phase
-from bassline.clock import Stamp
+from bassline.clock import HybridLogicalClock, Stamp
 from bassline.codec import encode, from_json, parse_json, to_json
 from bassline.errors import BasslineError, ContentError
 from bassline.spec import Bassline, parse_spec
@@ -149,6 +149,10 @@ _IMPORTED = '{"kind":"write","via":"import","local":false}'
 ``import`` with its original stamp (``Network.stored_justification``'s form)."""
 
 
+_DRIFT = HybridLogicalClock("import")
+"""Checks that no imported stamp is further ahead of this machine's clock than a node allows."""
+
+
 def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentRecord:
     if not isinstance(entry, dict) or set(entry) != _CONTENT_KEYS:
         raise _fail(source, f"{path} must be an object with exactly {sorted(_CONTENT_KEYS)}")
@@ -162,6 +166,7 @@ def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentR
         )
     try:
         stamp = Stamp.from_json(entry["stamp"])
+        _DRIFT.observe(stamp)  # a runtime opened on the store would refuse to restore it
         value = from_json(entry["value"], f"{path}.value")
         to_json(value, f"{path}.value")  # storable (64-bit integers ...), checked before writing
     except (ValueError, ContentError) as exc:

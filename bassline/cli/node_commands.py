@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import importlib
 import logging
+import math
 import os
 import signal
 import ssl
@@ -342,6 +343,12 @@ def start(
         node_url(advertise, f"--advertise {advertise!r}")
     if not node_id or len(node_id) > 200:
         raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
+    for flag, seconds in (
+        ("--shutdown-timeout", shutdown_timeout),
+        ("--reconnect-max", reconnect_max),
+    ):
+        if not 0 < seconds < math.inf:
+            raise UserError(f"{flag} {seconds}: give a positive, finite number of seconds")
     if "://" not in storage:
         raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
     store = open_unopened(storage)  # a bad URL or scheme is one clear error, before any work

@@ -9,7 +9,14 @@ from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.lattices import Interval
 
-__all__ = ["checked_stamp", "derived_stamp", "kind_of", "plainly_encodable", "tie_wins"]
+__all__ = [
+    "checked_item",
+    "checked_stamp",
+    "derived_stamp",
+    "kind_of",
+    "plainly_encodable",
+    "tie_wins",
+]
 
 
 def plainly_encodable(value: Any) -> bool:
@@ -103,3 +110,12 @@ def derived_stamp(premise: Stamp, previous: Stamp) -> Stamp:
     if premise > previous:
         return premise
     return Stamp(previous.hlc + 1, premise.node)
+
+
+def checked_item(item: Any, least: int, most: int, shape: str) -> None:
+    """Refuse an item of a batch verb that is not a tuple or list of ``least`` to ``most``
+    elements (``shape`` says which), with a :class:`TypeError` instead of a failed unpacking
+    or, for a string, its characters taken as the elements."""
+    if isinstance(item, (tuple, list)) and least <= len(item) <= most:
+        return
+    raise TypeError(f"each item must be {shape}, got {item!r:.100}")

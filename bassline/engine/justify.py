@@ -9,6 +9,7 @@ with the same stamp), a :class:`Write`, a :class:`GadgetRun`, or, on a merge con
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bassline.clock import Stamp
@@ -29,6 +30,9 @@ __all__ = [
     "write_ref",
 ]
 
+MAX_VIA = 200
+"""The longest ``via`` label a write may carry (characters), as a gossip delta carries it."""
+_UNFIT_VIA = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 CONTRIBUTION_LIMIT = 8
 """How many contributions a merge contact keeps; older ones are counted, not kept."""
 
@@ -65,6 +69,12 @@ def write_ref(via: str, *, local: bool = True) -> Write:
     if ref is None:
         if type(via) is not str or not via:
             raise ValueError(f"via must be a non-empty string (how a write came in), not {via!r}")
+        if len(via) > MAX_VIA or _UNFIT_VIA.search(via):
+            # what gossip carries and storage keeps: a longer label once opened the breaker
+            raise ValueError(
+                f"via must be at most {MAX_VIA} characters, none of them a control "
+                f"character or a lone surrogate (a label such as 'http'), not {via!r:.60}"
+            )
         ref = _WRITES[(via, local)] = Write(via, "update" if local else via, local)
     return ref
 

@@ -71,6 +71,10 @@ def gadget(
     ...     return {"mean": (ins["a"] + ins["b"]) / 2}
     """
 
+    for name, ports in (("inputs", inputs), ("outputs", outputs)):
+        if isinstance(ports, str):  # not its characters
+            raise TypeError(f"{name} is a list of port names, not the string {ports!r}")
+
     def wrap(fn: Callable[[Inputs], Outputs]) -> Gadget:
         g = Gadget(
             id=id or fn.__name__,

@@ -124,6 +124,8 @@ def all_present(gadget: Gadget, inputs: Inputs) -> bool:
 
 
 def _ports(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # not its characters
+        raise TypeError(f"ports are a list of port names, not the string {value!r}")
     ports = tuple(value)
     for p in ports:
         if not isinstance(p, str) or not p:

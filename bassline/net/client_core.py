@@ -101,6 +101,8 @@ def ask_write(contact: str, content: Content, via: str | None) -> Ask[WriteResul
 
 def ask_write_many(values: Mapping[str, Content], via: str | None) -> Ask[WriteResult]:
     """Write several contacts in one run."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping {{contact: content}}, got {values!r:.100}")
     body = _with_via({"values": {cid: to_json(v) for cid, v in values.items()}}, via)
     return Ask(read_write, "POST", routes.CONTACTS, orjson.dumps(body))
 

@@ -29,6 +29,10 @@ def choose_groups(spec: Bassline, node_id: str, groups: Iterable[str] | None) ->
         return sorted(
             g.id for g in spec.groups if g.gadget and assigned.get(g.id, node_id) == node_id
         )
+    if isinstance(groups, str):  # not its characters
+        raise SpecError(
+            [SpecProblem("groups", f"expected a list of group ids, got the string {groups!r}")]
+        )
     chosen = list(groups)
     problems = [
         SpecProblem("groups", f"unknown group {g!r} in Bassline {spec.id!r}")

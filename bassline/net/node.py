@@ -24,6 +24,7 @@ from returns.result import Failure
 
 from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
+from bassline.engine.carried import Carried
 from bassline.engine.explanation import Explanation
 from bassline.engine.results import ContactState, PropagationResult
 from bassline.engine.stream import ChangeStream
@@ -129,11 +130,13 @@ class BasslineNetwork:
         self._replicator = Replicator(node_id, self.settings, self.metrics, self.log)
         self._membership = Membership(self, self.settings, self.metrics, self._replicator)
         self._bassline = bassline
-        self._groups = None if groups is None else list(groups)
+        self._groups = groups if groups is None or isinstance(groups, str) else list(groups)
         self._storage = storage
         self._injected_runtime = runtime
         self.runtime: Runtime | None = None
         self.groups: frozenset[str] = frozenset()
+        if isinstance(peers, str):  # not its characters
+            raise TypeError(f"peers is a list of URLs, not the string {peers!r}")
         self._initial_peers = list(peers)
         self._stack = AsyncExitStack()
         self._closing = False
@@ -238,6 +241,12 @@ class BasslineNetwork:
             raise RuntimeError(f"node {self.node_id!r} has not joined a network yet")
         return self.runtime
 
+    def _writer(self) -> Runtime:
+        """The runtime, for a write: refused once the node is closing (it would not replicate)."""
+        if self._closing:
+            raise RuntimeError(f"node {self.node_id!r} is closed: it takes no more writes")
+        return self._require()
+
     @property
     def spec(self) -> Bassline:
         """The Bassline this node runs."""
@@ -265,23 +274,32 @@ class BasslineNetwork:
         node's HTTP API passes it), ``"cli"``, ...; :meth:`explain` reports it.
         """
         self._replicator.check_size(contact_id, content)
-        return await self._require().update_contact(contact_id, content, via=via)
+        return await self._writer().update_contact(contact_id, content, via=via)
 
     async def update_many(
         self, items: Mapping[str, Content], *, via: str = "python"
     ) -> PropagationResult:
-        """Write several contents in one run (``via`` as for :meth:`update_contact`)."""
+        """Write several contents in one run (``via`` as for :meth:`update_contact`);
+        ``items`` maps contact ids to contents."""
+        if not isinstance(items, Mapping):
+            raise TypeError(f"items must be a mapping {{contact: content}}, got {items!r:.100}")
         for cid, content in items.items():
             self._replicator.check_size(cid, content)
-        return await self._require().update_many(items, via=via)
+        return await self._writer().update_many(items, via=via)
 
-    async def apply(self, items: Iterable[tuple[str, Content, Stamp]]) -> PropagationResult:
+    async def apply(
+        self,
+        items: Iterable[tuple[str, Content, Stamp] | tuple[str, Content, Stamp, Carried | None]],
+    ) -> PropagationResult:
         """Apply stamped values written elsewhere (kept with their stamps) in one run; they
-        replicate to every peer like any write. All or nothing, as the runtime's."""
+        replicate to every peer like any write. Each item is ``(contact, value, stamp)`` or
+        ``(contact, value, stamp, carried)`` (the justification it came with, as
+        :meth:`bassline.engine.Network.apply` takes it). All or nothing, as the runtime's."""
         batch = list(items)
-        for cid, content, _ in batch:
-            self._replicator.check_size(cid, content)
-        return await self._require().apply(batch)
+        for item in batch:
+            if isinstance(item, tuple | list) and len(item) > 1:  # the engine refuses the rest
+                self._replicator.check_size(item[0], item[1])
+        return await self._writer().apply(batch)
 
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value on this node: the derivation back to the writes

@@ -105,6 +105,8 @@ class NodeServer:
         app: ASGIApp | None = None,
         graceful_timeout: float = 2.0,
     ) -> None:
+        if host.startswith("[") and host.endswith("]"):  # an IPv6 address as a URL writes it
+            host = host[1:-1]
         if network.secret is None and not is_loopback(host):
             raise InsecureListen(
                 f"refusing to listen on {host} without a cluster secret: anyone who can reach "

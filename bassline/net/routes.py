@@ -55,20 +55,34 @@ ALL = (GOSSIP, HEALTH, METRICS, OPENAPI, SPEC, STATUS, CONTACTS, CONTACT, EXPLAI
 """Every path a node serves."""
 
 
+def _segment(contact: str) -> str:
+    """``contact`` as one path segment: percent-encoded, ``.`` and ``..`` too (an HTTP
+    client removes those as dot segments: ``/api/contacts/..`` would ask for ``/api/``)."""
+    if type(contact) is not str:
+        raise TypeError(f"a contact id is a string, not {contact!r}")
+    encoded = quote(contact, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
 def contact_path(contact: str) -> str:
     """:data:`CONTACT` for ``contact``, every character but letters, digits and ``_.-~``
-    percent-encoded (a ``/`` in an id included)."""
-    return CONTACT.format(contact=quote(contact, safe=""))
+    percent-encoded (a ``/`` in an id included; an id ``.`` or ``..`` entirely)."""
+    return CONTACT.format(contact=_segment(contact))
 
 
 def explain_path(contact: str, depth: int | None = None) -> str:
     """:data:`EXPLAIN` for ``contact`` (encoded as by :func:`contact_path`), with
     ``?depth=N`` when ``depth`` is given."""
-    path = EXPLAIN.format(contact=quote(contact, safe=""))
+    path = EXPLAIN.format(contact=_segment(contact))
     return path if depth is None else f"{path}?{urlencode({'depth': depth})}"
 
 
 def changes_path(contacts: Iterable[str] = ()) -> str:
     """:data:`CHANGES`, with a ``contact`` query parameter per contact to watch (none: all)."""
-    query = urlencode([("contact", c) for c in contacts])
+    if isinstance(contacts, str):  # not its characters
+        raise TypeError(f"contacts is a list of contact ids, not the string {contacts!r}")
+    ids = list(contacts)
+    if bad := [c for c in ids if type(c) is not str]:
+        raise TypeError(f"a contact id is a string, not {bad[0]!r}")
+    query = urlencode([("contact", c) for c in ids])
     return f"{CHANGES}?{query}" if query else CHANGES

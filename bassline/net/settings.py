@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -13,8 +14,26 @@ DEFAULT_PORT = 8455
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
+    """Seconds: a finite number above 0 (infinity would stop what it paces)."""
+    if type(value) not in (int, float):
+        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
+    if not 0 < value < math.inf:
         raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _count(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A size or a count: a whole number of at least 1."""
+    if type(value) is not int:
+        raise TypeError(f"{attribute.name} must be a whole number, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _delay(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if type(value) not in (int, float):
+        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
+    if not 0 <= value < math.inf:
+        raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 @attrs.frozen
@@ -33,38 +52,38 @@ class GossipSettings:
     """Seconds between digests sent on every link."""
     handshake_timeout: float = attrs.field(default=5.0, validator=_positive)
     """Connect plus hello plus authentication must finish within this."""
-    max_pending_handshakes: int = attrs.field(default=64, validator=_positive)
+    max_pending_handshakes: int = attrs.field(default=64, validator=_count)
     """Inbound connections not yet past their handshake at once; a newer one evicts the
     oldest (refused ``busy``), so idle strangers cannot lock members out."""
-    max_pending_per_address: int = attrs.field(default=8, validator=_positive)
+    max_pending_per_address: int = attrs.field(default=8, validator=_count)
     """Of those, at most this many from one address (IPv4, or IPv6 /64); a newer one from
     that address evicts the oldest from that address."""
     reconnect_min: float = attrs.field(default=0.1, validator=_positive)
     """First redial delay; doubles (with jitter) up to ``reconnect_max``."""
     reconnect_max: float = attrs.field(default=5.0, validator=_positive)
     """Largest redial delay (also used after a refusal: wrong secret or Bassline)."""
-    max_frame_bytes: int = attrs.field(default=1 << 20, validator=_positive)
+    max_frame_bytes: int = attrs.field(default=1 << 20, validator=_count)
     """Largest frame accepted or sent; a larger inbound frame is refused (``oversized``) as
     soon as this many bytes of it have arrived."""
-    max_handshake_frame_bytes: int = attrs.field(default=64 << 10, validator=_positive)
+    max_handshake_frame_bytes: int = attrs.field(default=64 << 10, validator=_count)
     """Largest frame accepted before the handshake completes (``hello``, ``auth``), or
     ``max_frame_bytes`` if that is smaller (see :attr:`handshake_frame_limit`)."""
-    watch_buffer_bytes: int = attrs.field(default=2 << 20, validator=_positive)
+    watch_buffer_bytes: int = attrs.field(default=2 << 20, validator=_count)
     """Events an ``/api/changes`` reader may leave untaken; a reader further behind is
     cut off (an ``overflow`` event, then the stream ends)."""
-    max_delta_items: int = attrs.field(default=2000, validator=_positive)
+    max_delta_items: int = attrs.field(default=2000, validator=_count)
     """Most contacts in one delta frame."""
-    send_queue_frames: int = attrs.field(default=16, validator=_positive)
+    send_queue_frames: int = attrs.field(default=16, validator=_count)
     """Frames queued per peer; a slow peer holds the pusher back (it never buffers more)."""
-    push_delay: float = attrs.field(default=0.002, validator=attrs.validators.ge(0))
+    push_delay: float = attrs.field(default=0.002, validator=_delay)
     """How long the pusher lets a burst of changes gather before sending them."""
     peer_exchange_interval: float = attrs.field(default=10.0, validator=_positive)
     """Seconds between ``peers`` messages (known node URLs)."""
     discover: bool = True
     """Dial peers learned from peers, while fewer than ``target_peers`` are connected."""
-    target_peers: int = attrs.field(default=3, validator=_positive)
+    target_peers: int = attrs.field(default=3, validator=_count)
     """How many connections discovery aims for."""
-    max_learned_failures: int = attrs.field(default=5, validator=_positive)
+    max_learned_failures: int = attrs.field(default=5, validator=_count)
     """A learned (not configured) peer is forgotten after this many failed dials in a row."""
     shutdown_grace: float = attrs.field(default=1.0, validator=_positive)
     """How long closing waits for goodbyes to reach peers."""

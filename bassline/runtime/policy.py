@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections.abc import Callable
 
@@ -19,10 +20,21 @@ class Durability(enum.StrEnum):
     BUFFERED = "buffered"
     """After the update is queued; ``flush()`` is the barrier that raises."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        raise ValueError(f"durability must be 'durable' or 'buffered', not {value!r}")
+
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value}")
+    if type(value) not in (int, float):
+        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
+    if not 0 < value < math.inf:  # NaN included: no comparison would ever end a wait
+        raise ValueError(f"{attribute.name} must be positive and finite, got {value}")
+
+
+def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
 
 
 @attrs.frozen
@@ -45,7 +57,7 @@ class RetryPolicy:
 class BreakerPolicy:
     """When the circuit breaker opens and how long it stays open before a trial write."""
 
-    failure_threshold: int = 1
+    failure_threshold: int = attrs.field(default=1, validator=_at_least_one)
     """Consecutive failed batches (after their retries) that open the breaker."""
     reset_timeout: float = attrs.field(default=1.0, validator=_positive)
     """Seconds the breaker stays open before letting one trial batch through (half-open)."""

@@ -86,7 +86,14 @@ async def recover(
         skip = set(ignored)
         records = [r for r in records if r.contact not in skip]
         contacts = [r.contact for r in records]
-    network.restore((r.contact, r.value, r.stamp, r.justification) for r in records)
+    try:
+        network.restore((r.contact, r.value, r.stamp, r.justification) for r in records)
+    except ValueError as exc:  # a stamp beyond the clock drift (a ContentError is one too)
+        raise PersistenceError(
+            f"cannot restore network {spec.id!r} from storage: {exc}; nothing was restored "
+            "(a stamp that far ahead means this machine's clock runs behind the writer's, "
+            "or the stored stamp is wrong)"
+        ) from exc
     network.settle()
     differing = network.differing(dict(zip(contacts, [r.stamp for r in records], strict=True)))
     if differing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import time
@@ -101,11 +102,22 @@ class StorageBackedRuntime(EngineView):
         feed_resync: float = 30.0,
     ) -> None:
         self.spec = load_spec(spec)
+        if isinstance(storage, str | os.PathLike):
+            raise TypeError(
+                f"storage must be an open storage, not the URL {str(storage)!r}: "
+                "async with bassline.storage.open_storage(url) as storage: ..."
+            )
         self.storage = storage
         self.durability = Durability(durability)
         self._buffered = self.durability is Durability.BUFFERED
+        if type(batch_size) is not int:
+            raise TypeError(f"batch_size must be a whole number, not {batch_size!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if not 0 <= flush_interval < math.inf:
+            raise ValueError(
+                f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"
+            )
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry = retry or RetryPolicy()
@@ -307,6 +319,10 @@ class StorageBackedRuntime(EngineView):
         at once; otherwise :meth:`_admit_buffered` lets others run first. Durable: refused
         while the breaker is open.
         """
+        if self._task_group is None:  # nothing would store it: a durable writer would hang
+            raise RuntimeError(
+                "the runtime is not open: write inside `async with StorageBackedRuntime(...)`"
+            )
         started = time.perf_counter()
         queue = self._queue
         if self._buffered:

@@ -45,8 +45,13 @@ def split_groups(
     group it is given (both lists).
     """
     gadget_groups = frozenset(g.id for g in spec.groups if g.gadget)
+    for name, given in (("run_groups", run_groups), ("claim_groups", claim_groups)):
+        if isinstance(given, str):  # not its characters
+            raise ValueError(f"{name} must be a collection of group ids, not the string {given!r}")
     runs = gadget_groups if run_groups is None else frozenset(run_groups)
     claimable = frozenset(claim_groups) if claim_groups is not None else frozenset()
+    if bad := sorted((runs | claimable) - gadget_groups):
+        raise ValueError(f"not gadget groups of network {spec.id!r}: {', '.join(map(repr, bad))}")
     if isinstance(storage, ClaimsGroups):
         if claim_groups is None and run_groups is None:
             claimable = gadget_groups

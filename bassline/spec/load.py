@@ -28,7 +28,12 @@ from bassline.spec.checker import (
 from bassline.spec.expand import MAX_EXPANDED, parse_parts, parse_scope
 from bassline.spec.items import gadget_port_boundaries, parse_endpoints
 from bassline.spec.model import Bassline
-from bassline.spec.prototype import is_prototype_format, prototype_path, prototype_to_native
+from bassline.spec.prototype import (
+    is_prototype_format,
+    prototype_message,
+    prototype_path,
+    prototype_to_native,
+)
 
 __all__ = [
     "ID_PATTERN",
@@ -110,7 +115,8 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     if ck.problems:
         if prototype:
             ck.problems = [
-                SpecProblem(prototype_path(p.path, original), p.message) for p in ck.problems
+                SpecProblem(prototype_path(p.path, original), prototype_message(p.path, p.message))
+                for p in ck.problems
             ]
         raise SpecError(ck.problems, source)
     return Bassline(

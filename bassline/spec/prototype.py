@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["is_prototype_format", "prototype_path", "prototype_to_native"]
+__all__ = ["is_prototype_format", "prototype_message", "prototype_path", "prototype_to_native"]
 
 _GROUP_FIELDS = {
     "id": "id",
@@ -122,3 +122,19 @@ def prototype_path(path: str, data: Mapping[str, Any]) -> str:
     if field:
         out += "." + _NATIVE_TO_PROTO[section].get(field, field)
     return out + rest
+
+
+_ALLOWED = re.compile(r"^unknown field \(allowed: (.*)\)$")
+
+
+def prototype_message(path: str, message: str) -> str:
+    """``message`` about native-format ``path``, with an unknown field's list of allowed
+    fields in the prototype's names (``blendMode``, not ``blend``)."""
+    m, where = _ALLOWED.match(message), _NATIVE_PATH.match(path)
+    if not m or not where:
+        return message
+    names = _NATIVE_TO_PROTO[where.group(1)]
+    allowed = {names.get(f, f) for f in m.group(1).split(", ")}
+    if where.group(1) == "contacts":
+        allowed.add("isBoundary")  # boundaryDirection counts only with it
+    return f"unknown field (allowed: {', '.join(sorted(allowed))})"

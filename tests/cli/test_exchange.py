@@ -116,7 +116,12 @@ def test_import_refuses_bad_files_with_one_line(cli: Cli, store_a: str, tmp_path
     stray = tmp_path / "stray.json"
     stray_doc = dict(doc, contents=[*doc["contents"], {**doc["contents"][0], "contact": "ghost"}])
     stray.write_text(json.dumps(stray_doc))
+    ahead = tmp_path / "ahead.json"  # once imported, then no runtime could open the store
+    ahead_doc = dict(doc, contents=[*doc["contents"][:-1], {**doc["contents"][-1]}])
+    ahead_doc["contents"][-1]["stamp"] = [2**62, "fast-clock"]
+    ahead.write_text(json.dumps(ahead_doc))
     cases = [
+        (ahead, "contents[5]: stamp from node 'fast-clock' is "),
         (newer, "export format version 2 is not supported (this bassline reads version 1)"),
         (Path(CALC), "not a Bassline export"),
         (edited, "spec_hash does not match the spec"),

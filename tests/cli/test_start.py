@@ -151,3 +151,25 @@ def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
     done = run_start(CALC, env=env)
     assert done.returncode == 2, done.stderr
     assert "Invalid value for '--heartbeat'" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--shutdown-timeout", "-1"),
+        ("--shutdown-timeout", "nan"),
+        ("--shutdown-timeout", "0"),
+        ("--reconnect-max", "-1"),
+        ("--reconnect-max", "inf"),
+    ],
+)
+def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
+    flag: str, value: str
+) -> None:
+    """A negative or NaN --shutdown-timeout once started the node and ended it with an
+    internal error (a traceback) on the first SIGTERM."""
+    done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", flag, value)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not done.stdout.startswith("http"), done.stdout  # it never listened
+    assert f"error: {flag} {float(value)}: give a positive, finite number of seconds" in done.stderr
+    assert "Traceback" not in done.stderr

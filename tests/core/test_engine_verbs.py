@@ -209,3 +209,30 @@ def test_settle_propagates_restored_content_and_reports_what_contradicts() -> No
     r = net.settle()
     assert net.value("a") == "v" and r.changed == {"a": "v"}
     assert [(c.contact, c.incoming) for c in r.contradictions] == [("hi", Interval(0, 1))]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [["za"], [("z",)], [("z", 1, 2)], [5], ("z", 1)],
+    ids=["a-string", "one-element", "three-elements", "not-a-pair", "one-pair-unwrapped"],
+)
+def test_update_many_refuses_an_item_that_is_not_a_pair(items: Any) -> None:
+    """A string item is not split into a contact id and a value ("za" once wrote "a" to z)."""
+    net = Network(spec())
+    with pytest.raises(TypeError, match=r"each item must be a \(contact, value\) pair, got "):
+        net.update_many(items)
+    assert net.values() == {}
+
+
+@pytest.mark.parametrize(
+    "item",
+    ["zvs", ("z", "v"), ("z", "v", Stamp(9, "p"), None, "extra"), 7],
+    ids=["a-string", "two-elements", "five-elements", "not-a-tuple"],
+)
+def test_apply_refuses_an_item_of_the_wrong_shape(item: Any) -> None:
+    net = Network(spec())
+    with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\) or "):
+        net.apply([("a", 1, Stamp(9, "p")), item])
+    assert net.values() == {}
+    net.apply([["z", "v", Stamp(9, "p")], ("a", 1, Stamp(9, "p"), None)])  # lists do
+    assert net.values() == {"z": "v", "a": 1}

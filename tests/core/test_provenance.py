@@ -88,6 +88,28 @@ def test_a_bad_via_is_refused_before_anything_changes() -> None:
     assert not net.values()
 
 
+@pytest.mark.parametrize("via", ["v" * 201, "a\x00b", "line\n", "\ud800"])
+def test_a_via_gossip_or_storage_could_not_keep_is_refused(via: str) -> None:
+    """A 2 MB label was once taken, then refused by storage for good: the runtime's
+    breaker opened and every later write failed. Gossip carries at most 200 characters."""
+    net = Network({"id": "w", "contacts": [{"id": "x"}]})
+    for write in (
+        lambda: net.update_contact("x", 1, via=via),
+        lambda: net.update_many({"x": 1}, via=via),
+        lambda: net.submit("x", 1, via=via),
+        lambda: net.apply([("x", 1, Stamp(5, "p"))], source=via),
+    ):
+        with pytest.raises(ValueError, match="via must be at most 200 characters, none of them"):
+            write()
+    assert not net.values()
+    net.update_contact("x", 2, via="v" * 200)  # 200 is the most
+    # a stored form naming such a label (an older release) restores without it
+    fresh = Network({"id": "w", "contacts": [{"id": "x"}]}, apply_initial=False)
+    text = json.dumps({"kind": "write", "via": via, "local": True})
+    fresh.restore([("x", 3, Stamp(9, "p"), text)])
+    assert fresh.value("x") == 3 and fresh.stored_justification("x") is None
+
+
 # ---------------------------------------------------------------- wires and gadgets
 
 

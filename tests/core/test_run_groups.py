@@ -56,3 +56,26 @@ def test_a_group_started_reports_what_its_outputs_contradict() -> None:
     result = net.set_run_groups(["g"])
     assert result.changed == {"g.sum": 3}
     assert [(c.contact, c.incoming) for c in result.contradictions] == [("total", 3)]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"run_groups": ["nope", "left"]}, "not gadget groups of network 'adders': 'nope'"),
+        ({"run_groups": "left"}, "groups must be a collection of group ids, not the string 'left'"),
+        ({"step_budget": 0}, "step_budget must be a whole number >= 1 or None, not 0"),
+        ({"step_budget": 2.5}, "step_budget must be a whole number >= 1 or None, not 2.5"),
+        ({"node_id": ""}, "node_id must be a non-empty string, not ''"),
+        ({"node_id": 7}, "node_id must be a non-empty string, not 7"),
+    ],
+)
+def test_a_network_refuses_options_it_would_silently_misuse(
+    options: dict[str, object], message: str
+) -> None:
+    """Once, ``run_groups=["nope"]`` or ``"left"`` (its letters) ran no gadget at all, a step
+    budget below 1 stopped every run unsettled, and node id 7 failed only when stored."""
+    with pytest.raises(ValueError) as caught:
+        Network(two_adders(), **options)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+    with pytest.raises(ValueError, match="not the string 'right'"):
+        Network(two_adders()).set_run_groups("right")

@@ -155,6 +155,25 @@ def test_prototype_format_problems_use_the_files_own_paths() -> None:
     assert "$.contacts[\"c\"].blendMode: unknown value 'bad'" in found[0]
 
 
+def test_an_unknown_prototype_field_lists_the_fields_in_the_prototypes_names() -> None:
+    """The list once named the native fields (blend, group, ...), as if the file's own
+    blendMode and groupId were not allowed."""
+    found = problems(
+        {
+            "groups": {"g": {"id": "g", "colour": 1}},
+            "contacts": {"c": {"id": "c", "blendMode": "merge", "colour": 1}, "d": {}},
+            "wires": {"w": {"fromId": "c", "toId": "d", "weight": 2}},
+        }
+    )
+    assert found == [
+        '$.groups["g"].colour: unknown field (allowed: attributes, id, name, parentId, '
+        "primitiveId)",
+        '$.contacts["c"].colour: unknown field (allowed: attributes, blendMode, '
+        "boundaryDirection, content, groupId, id, isBoundary, lattice, name)",
+        '$.wires["w"].weight: unknown field (allowed: fromId, id, toId, type)',
+    ]
+
+
 def test_file_errors_are_spec_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="file not found"):
         load_spec(tmp_path / "missing.json")

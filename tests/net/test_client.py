@@ -29,6 +29,7 @@ from bassline.net.client_errors import (
 )
 from bassline.net.openapi import openapi_document
 from bassline.net.replies import EventReader
+from bassline.spec import parse_spec
 
 from .conftest import SECRET, calculator, flat, node
 
@@ -82,6 +83,22 @@ async def test_the_blocking_client_gives_the_same_answers() -> None:
                     assert (change.contact, change.value) == ("c1", "now")
 
         await anyio.to_thread.run_sync(calls)
+
+
+async def test_contacts_named_like_dot_segments_are_read_and_written() -> None:
+    """An id ``.`` or ``..`` is one encoded segment: sent as is, an HTTP client removed it
+    (``GET /api/contacts/..`` asked for ``/api/`` and got a 404 that named no contact)."""
+    ids = [".", "..", "...", "a/.."]
+    spec = parse_spec({"id": "dots", "contacts": [{"id": cid} for cid in ids]})
+    async with node("n4", spec) as (net, server):
+        assert server.url is not None
+        async with AsyncNodeClient(server.url) as client:
+            for n, cid in enumerate(ids):
+                written = await client.write(cid, n)
+                assert written.contact is not None and written.contact.value == n
+                assert (await client.contact(cid)).value == n
+                assert (await client.explain(cid)).value == n
+        assert net.values() == {".": 0, "..": 1, "...": 2, "a/..": 3}
 
 
 async def test_refusals_name_the_node_the_request_and_the_reason() -> None:
@@ -280,3 +297,22 @@ async def test_bassline_status_of_a_status_it_cannot_read_prints_one_error_and_n
         f"error: node at {url} answered GET /api/status with a status the CLI cannot read "
         "(it has no 'bassline'): is it a node of another version?\n"
     )
+
+
+def test_arguments_of_the_wrong_type_are_refused_before_any_request() -> None:
+    """``changes("result")`` once watched the contacts r, e, s, u, l and t; a contact id
+    that is not a string failed inside ``quote``; ``write_many`` of a list failed on
+    ``.items``. Port 9 answers nothing: a request would be NodeUnreachable instead."""
+    with NodeClient("http://127.0.0.1:9", timeout=1) as client:
+        with pytest.raises(TypeError, match="not the string 'result'"):
+            with client.changes("result"):
+                pass
+        with pytest.raises(TypeError, match="a contact id is a string, not 5"):
+            with client.changes(["a", 5]):  # type: ignore[list-item]
+                pass
+        with pytest.raises(TypeError, match="a contact id is a string, not 5"):
+            client.contact(5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="a contact id is a string, not None"):
+            client.explain(None)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"values must be a mapping \{contact: content\}"):
+            client.write_many([("a", 1)])  # type: ignore[arg-type]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import anyio
 import attrs
 import pytest
 
+from bassline import Network
 from bassline.clock import Stamp
 from bassline.errors import ContentError, UnknownContact
+from bassline.net import BasslineNetwork
 
 from .conftest import FAST, flat, line, wait_until
 
@@ -55,3 +58,48 @@ async def test_the_gossip_limit_on_a_write_is_exact() -> None:
         for scalar in (2**63 - 1, 1.5e300, True, None):
             await net.update_contact("c1", scalar)
         assert net.value("c0") == fits
+
+
+async def test_apply_takes_the_justification_an_item_came_with() -> None:
+    """As the engine's and the runtime's (concepts.md): a 4th element is the carried
+    justification, and ``explain`` on the node then names the write it came from."""
+    origin = Network(flat(2), node_id="far")
+    origin.update_contact("c0", 5, via="http")
+    async with line(flat(2), 1) as (net,):
+        carried = origin.carried_justification("c0")
+        result = await net.apply(
+            [("c0", 5, origin.stamp("c0"), carried), ("c1", 6, origin.stamp("c0"))]
+        )
+        assert result.changed == {"c0": 5, "c1": 6}
+        (premise,) = net.explain("c0").premises()
+        assert (premise.via, premise.local, premise.stamp.node) == ("http", False, "far")
+
+
+async def test_update_many_and_apply_refuse_items_of_the_wrong_shape() -> None:
+    async with line(flat(2), 1) as (net,):
+        with pytest.raises(TypeError, match=r"items must be a mapping \{contact: content\}"):
+            await net.update_many([("c0", 1)])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\)"):
+            await net.apply([("c0", 1)])  # type: ignore[list-item]
+        assert net.values() == {}
+
+
+async def test_peers_given_as_one_string_are_refused() -> None:
+    """A string once became one peer URL per character ("node URL 'w' must start ...")."""
+    with pytest.raises(TypeError, match="peers is a list of URLs, not the string 'ws://h:1'"):
+        BasslineNetwork("n", flat(1), peers="ws://h:1")
+
+
+async def test_a_closed_node_refuses_writes() -> None:
+    """A write after ``async with`` ended once waited forever for a stopped flusher."""
+    async with line(flat(2), 1) as (net,):
+        await net.update_contact("c0", 1)
+    with anyio.fail_after(10):
+        for write in (
+            net.update_contact("c0", 2),
+            net.update_many({"c1": 2}),
+            net.apply([("c1", 2, net.contact("c0").stamp)]),
+        ):
+            with pytest.raises(RuntimeError, match="node 'n0' is closed: it takes no more writes"):
+                await write
+    assert net.values() == {"c0": 1}

@@ -85,6 +85,10 @@ async def test_a_node_may_not_be_told_to_run_a_group_assigned_to_another() -> No
             "gadget group 'adder' is assigned to node 'owner' by the Bassline's endpoints; "
             "node 'bystander' may not run it" in str(caught.value)
         )
+    with pytest.raises(SpecError) as caught:  # a string is one id, not its characters
+        async with BasslineNetwork("owner", spec, "adder"):  # type: ignore[arg-type]
+            pass
+    assert "groups: expected a list of group ids, got the string 'adder'" in str(caught.value)
     # the owner may name it, or its container, which stands for every gadget group in it
     async with BasslineNetwork("owner", spec, ["box"]) as own:
         assert own.groups == frozenset({"adder"})

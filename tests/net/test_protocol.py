@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -130,3 +132,26 @@ def test_settings_refuse_a_heartbeat_timeout_under_three_intervals() -> None:
         GossipSettings(heartbeat_interval=1, heartbeat_timeout=2.9)
     with pytest.raises(ValueError, match="positive"):
         GossipSettings(anti_entropy_interval=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "message"),
+    [
+        ("max_delta_items", "5", TypeError, "max_delta_items must be a whole number, got '5'"),
+        ("max_delta_items", 2.5, TypeError, "max_delta_items must be a whole number, got 2.5"),
+        ("send_queue_frames", True, TypeError, "send_queue_frames must be a whole number"),
+        ("heartbeat_interval", "2", TypeError, "heartbeat_interval must be a number, got '2'"),
+        ("heartbeat_interval", float("inf"), ValueError, "heartbeat_interval must be positive"),
+        ("anti_entropy_interval", float("nan"), ValueError, "must be positive, got nan"),
+        ("push_delay", float("inf"), ValueError, "push_delay must be a finite number >= 0"),
+        ("push_delay", -0.5, ValueError, "push_delay must be a finite number >= 0"),
+    ],
+)
+def test_settings_refuse_values_of_the_wrong_type_or_infinite(
+    field: str, value: object, error: type[Exception], message: str
+) -> None:
+    """A string once failed as "'>' not supported between 'str' and 'int'", a fraction of
+    an item count was taken, and an infinite interval stopped what it paces."""
+    with pytest.raises(error, match=re.escape(message)):
+        GossipSettings(**{field: value})  # type: ignore[arg-type]
+    GossipSettings(heartbeat_interval=1, push_delay=0)  # a whole number of seconds, no delay

@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from bassline.net import MAX_REQUEST_HEAD
+from bassline.net import MAX_REQUEST_HEAD, NodeServer
 
 from .conftest import flat, node
 
@@ -90,3 +90,15 @@ async def test_a_request_head_over_the_limit_is_answered_431() -> None:
             server.url.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + padding + b"\r\n"
         )
         assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_an_ipv6_host_written_in_brackets_gives_a_url_peers_can_dial() -> None:
+    """``NodeServer(net, "[::1]")`` once printed ``http://[[::1]]:PORT``, which no client
+    parses."""
+    async with node("n", flat(1)) as (net, _):
+        async with NodeServer(net, "[::1]", 0) as server:
+            assert server.url is not None
+            assert str(server.url) == f"http://[::1]:{server.url.port}"
+            async with httpx.AsyncClient() as client:
+                reply = await client.get(f"{server.url.http}/healthz")
+            assert reply.status_code == 200 and reply.json()["node"] == "n"

@@ -7,12 +7,15 @@ is exact.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import anyio
 import pytest
 
 from bassline.clock import Stamp
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
-from bassline.runtime.policy import BreakerPolicy
+from bassline.runtime.policy import BreakerPolicy, RetryPolicy
 from bassline.runtime.queue import StorageQueue
 from bassline.storage import ContentRecord, ErrorCode, StorageError
 from tests.manual_clock import ManualClock
@@ -107,6 +110,28 @@ def record(contact: str, value: object, hlc: int, group: str = "g") -> ContentRe
 
 def fail(message: str) -> StorageError:
     return StorageError(ErrorCode.CONNECTION, message)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: BreakerPolicy(failure_threshold=0), "failure_threshold must be a whole number"),
+        (lambda: BreakerPolicy(failure_threshold=1.5), "failure_threshold must be a whole number"),
+        (lambda: BreakerPolicy(reset_timeout=math.nan), "reset_timeout must be positive and fin"),
+        (lambda: BreakerPolicy(reset_timeout=math.inf), "reset_timeout must be positive and fin"),
+        (lambda: RetryPolicy(budget=math.nan), "budget must be positive and finite, got nan"),
+        (lambda: RetryPolicy(max_delay=-1), "max_delay must be positive and finite, got -1"),
+    ],
+)
+def test_policies_refuse_settings_that_would_never_open_close_or_retry(
+    make: Callable[[], object], message: str
+) -> None:
+    """A threshold of 0 or 1.5 is no count of failures in a row; a NaN timeout or budget
+    compares false with every time, so the breaker never half-opened, or nothing retried."""
+    with pytest.raises(ValueError, match=message):
+        make()
+    with pytest.raises(TypeError, match="initial_delay must be a number of seconds, got '1'"):
+        RetryPolicy(initial_delay="1")  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio

@@ -10,10 +10,13 @@ may grow, how often a claim or a re-read runs), the value it configured is read.
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
+from bassline.clock import Stamp
+from bassline.errors import PersistenceError
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import open_storage
+from bassline.storage import ContentRecord, open_storage
 
 from .conftest import flat_spec
 
@@ -62,3 +65,73 @@ async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
             )
         async with StorageBackedRuntime(flat_spec(1), storage, feed_resync=0.5) as rt:
             assert rt._follower is not None and rt._follower.resync == 0.5
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"run_groups": "g"}, ValueError, "run_groups must be a collection of group ids"),
+        ({"claim_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
+        ({"run_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
+        ({"batch_size": 1.5}, TypeError, "batch_size must be a whole number, not 1.5"),
+        ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
+        ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
+        ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
+        (
+            {"durability": "fast"},
+            ValueError,
+            "durability must be 'durable' or 'buffered', not 'fast'",
+        ),
+    ],
+)
+async def test_options_that_would_fail_later_are_refused_at_once(
+    memory_url: str, options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """Each of these once started a runtime that ran no gadget, crashed its flusher, or
+    failed the first write only when it was stored."""
+    async with open_storage(memory_url) as storage:
+        with pytest.raises(error, match=message):
+            StorageBackedRuntime(flat_spec(1), storage, **options)  # type: ignore[arg-type]
+
+
+async def test_a_storage_url_in_place_of_a_storage_says_how_to_open_it() -> None:
+    with pytest.raises(TypeError, match=r"not the URL 'memory://'.*open_storage\(url\)"):
+        StorageBackedRuntime(flat_spec(1), "memory://")  # type: ignore[arg-type]
+
+
+async def test_writes_before_the_runtime_opens_or_after_it_closes_are_refused(
+    memory_url: str,
+) -> None:
+    """Before ``async with`` a durable write returned as if stored (it never was); after
+    it, a durable write waited forever for a flusher that had stopped."""
+    refused = "the runtime is not open: write inside `async with StorageBackedRuntime"
+    async with open_storage(memory_url) as storage:
+        for durability in ("durable", "buffered"):
+            rt = StorageBackedRuntime(flat_spec(2), storage, durability=durability)
+            with pytest.raises(RuntimeError, match=refused):
+                await rt.update_contact("c0", 1)
+            assert rt.value("c0", None) is None  # nothing changed in memory either
+            async with rt:
+                await rt.update_contact("c0", 2)
+            with anyio.fail_after(10):  # a hang fails here instead of hanging the suite
+                with pytest.raises(RuntimeError, match=refused):
+                    await rt.update_many({"c1": 3})
+                with pytest.raises(RuntimeError, match=refused):
+                    await rt.apply([("c1", 3, rt.network.stamp("c0"))])
+            assert rt.value("c1", None) is None and rt.value("c0") == 2
+
+
+async def test_stored_contents_stamped_far_ahead_refuse_the_open_clearly(memory_url: str) -> None:
+    """Such a store (written by a node whose clock ran far ahead, or edited) once failed
+    to open with a bare ValueError, which ``bassline run`` reported as an internal error."""
+    spec = flat_spec(1)
+    async with open_storage(memory_url) as storage:
+        await storage.save_network(spec)
+        far = Stamp(2**62, "ahead")
+        await storage.write([ContentRecord(spec.id, "root", "c0", 1, far)])
+        with pytest.raises(PersistenceError) as refused:
+            async with StorageBackedRuntime(spec, storage):
+                pass
+        message = str(refused.value)
+        assert message.startswith("cannot restore network 'flat' from storage: stamp from node")
+        assert "nothing was restored" in message
