@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import anyio
@@ -14,15 +15,22 @@ __all__ = ["PendingWrite", "StorageQueue"]
 
 
 PendingWrite = ContentRecord
-"""One contact's newest value waiting to be written: the very record storage will get."""
+"""A write taken from the queue: the very record storage will get."""
 
 
 class StorageQueue:
     """Writes waiting for storage, one per contact (the newest stamp wins).
 
-    Everything pending when the flusher calls :meth:`take` forms batch number
-    ``generation``; a writer that queued something waits for :meth:`target` (the batch
-    that will carry it) with :meth:`wait_for`.
+    :attr:`pending` maps each contact with a write waiting to its stamp. Everything
+    pending when the flusher calls :meth:`take` forms batch number ``generation``; a
+    writer that queued something waits for :meth:`target` (the batch that will carry it)
+    with :meth:`wait_for`.
+
+    A pending write is kept in columns (one dict per field, all in the same contact
+    order), not as a :class:`~bassline.storage.ContentRecord`: building a record costs
+    more than the rest of queueing a buffered update together, and an object per update
+    is more for the garbage collector to trace. :meth:`take` builds the records, once per
+    contact and batch however many writes were coalesced into it.
     """
 
     def __init__(self, bound: int, network: str = "") -> None:
@@ -30,7 +38,11 @@ class StorageQueue:
             raise ValueError("queue bound must be at least 1")
         self.bound = bound
         self.network = network
-        self.pending: dict[str, PendingWrite] = {}
+        self.pending: dict[str, Stamp] = {}
+        """The stamp of each contact's pending write (the contacts in queueing order)."""
+        self._groups: dict[str, str] = {}
+        self._values: dict[str, Any] = {}
+        self._whys: dict[str, str | None] = {}
         self.generation = 0
         """Batches taken so far."""
         self.completed = 0
@@ -51,30 +63,52 @@ class StorageQueue:
         """Queue a write (with the stored form of its justification); a pending write to
         the same contact keeps whichever stamp is newer."""
         self.enqueued += 1
-        prev = self.pending.get(contact)
+        pending = self.pending
+        prev = pending.get(contact)
         if prev is not None:
             self.coalesced += 1
-            if prev.stamp > stamp:
+            if prev > stamp:
                 return
-        self.pending[contact] = ContentRecord(
-            self.network, group, contact, value, stamp, justification
-        )
+        # a contact already pending keeps its place in every column: they stay aligned
+        pending[contact] = stamp
+        self._groups[contact] = group
+        self._values[contact] = value
+        self._whys[contact] = justification
 
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
+        pending = self.pending
         for w in writes:
-            prev = self.pending.get(w.contact)
-            if prev is None or w.stamp > prev.stamp:
-                self.pending[w.contact] = w
+            contact = w.contact
+            prev = pending.get(contact)
+            if prev is None or w.stamp > prev:
+                pending[contact] = w.stamp
+                self._groups[contact] = w.group
+                self._values[contact] = w.value
+                self._whys[contact] = w.justification
+
+    def records(self) -> list[PendingWrite]:
+        """The pending writes as storage records, in queueing order (nothing is taken)."""
+        return list(
+            map(
+                ContentRecord,
+                repeat(self.network, len(self.pending)),
+                self._groups.values(),
+                self.pending.keys(),
+                self._values.values(),
+                self.pending.values(),
+                self._whys.values(),
+            )
+        )
 
     def target(self) -> int:
         """The batch that will carry what is pending now."""
         return self.generation + 1
 
     def take(self) -> tuple[int, list[PendingWrite]]:
-        """Everything pending, as the next batch."""
-        writes = list(self.pending.values())
-        self.pending = {}
+        """Everything pending, as the next batch of storage records."""
+        writes = self.records()
+        self.pending, self._groups, self._values, self._whys = {}, {}, {}, {}
         self.generation += 1
         self._space.set()
         self._space = anyio.Event()

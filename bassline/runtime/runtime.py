@@ -119,6 +119,7 @@ class StorageBackedRuntime(EngineView):
             self.spec, node_id=node_id, run_groups=fixed, step_budget=step_budget
         )
         self._engine_update = self.network.update_contact
+        self._why = self.network.stored_justification
         self._group_of = {c.id: c.group for c in self.spec.contacts}
         self._queue = StorageQueue(queue_bound, self.spec.id)
         self._flusher = Flusher(
@@ -234,9 +235,9 @@ class StorageBackedRuntime(EngineView):
     def _enqueue_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
         queue = self._queue
-        why = self.network.stored_justification
+        why = self._why
         follower = self._follower
-        if follower is not None and (held := follower.stored()) is not None:
+        if follower is not None and (held := follower.held) is not None:
             # values from the change feed: storage has them already; what they caused has not
             put = queue.put
             group_of = self._group_of
