@@ -21,16 +21,16 @@ PendingWrite = ContentRecord
 class StorageQueue:
     """Writes waiting for storage, one per contact (the newest stamp wins).
 
-    :attr:`pending` maps each contact with a write waiting to its stamp. Everything
-    pending when the flusher calls :meth:`take` forms batch number ``generation``; a
-    writer that queued something waits for :meth:`target` (the batch that will carry it)
-    with :meth:`wait_for`.
+    :attr:`pending` holds each contact with a write waiting. Everything pending when the
+    flusher calls :meth:`take` forms batch number ``generation``; a writer that queued
+    something waits for :meth:`target` (the batch that will carry it) with
+    :meth:`wait_for`.
 
-    A pending write is kept in columns (one dict per field, all in the same contact
-    order), not as a :class:`~bassline.storage.ContentRecord`: building a record costs
-    more than the rest of queueing a buffered update together, and an object per update
-    is more for the garbage collector to trace. :meth:`take` builds the records, once per
-    contact and batch however many writes were coalesced into it.
+    A pending write is kept in columns (a list per field; :attr:`pending` gives each
+    contact's place in them), not as a :class:`~bassline.storage.ContentRecord`: building
+    a frozen record costs more than the rest of queueing a buffered update together, and
+    an object per update is more for the garbage collector to trace. :meth:`take` builds
+    the records, once per contact and batch however many writes were coalesced into it.
     """
 
     def __init__(self, bound: int, network: str = "") -> None:
@@ -38,11 +38,13 @@ class StorageQueue:
             raise ValueError("queue bound must be at least 1")
         self.bound = bound
         self.network = network
-        self.pending: dict[str, Stamp] = {}
-        """The stamp of each contact's pending write (the contacts in queueing order)."""
-        self._groups: dict[str, str] = {}
-        self._values: dict[str, Any] = {}
-        self._whys: dict[str, str | None] = {}
+        self.pending: dict[str, int] = {}
+        """Each contact with a write waiting, to its place in the columns (in queueing
+        order)."""
+        self._groups: list[str] = []
+        self._values: list[Any] = []
+        self._stamps: list[Stamp] = []
+        self._whys: list[str | None] = []
         self.generation = 0
         """Batches taken so far."""
         self.completed = 0
@@ -64,28 +66,39 @@ class StorageQueue:
         the same contact keeps whichever stamp is newer."""
         self.enqueued += 1
         pending = self.pending
-        prev = pending.get(contact)
-        if prev is not None:
-            self.coalesced += 1
-            if prev > stamp:
-                return
-        # a contact already pending keeps its place in every column: they stay aligned
-        pending[contact] = stamp
-        self._groups[contact] = group
-        self._values[contact] = value
-        self._whys[contact] = justification
+        at = pending.get(contact)
+        if at is None:
+            pending[contact] = len(self._stamps)
+            self._groups.append(group)
+            self._values.append(value)
+            self._stamps.append(stamp)
+            self._whys.append(justification)
+            return
+        self.coalesced += 1
+        if self._stamps[at] > stamp:
+            return
+        self._groups[at] = group
+        self._values[at] = value
+        self._stamps[at] = stamp
+        self._whys[at] = justification
 
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
         pending = self.pending
+        stamps = self._stamps
         for w in writes:
-            contact = w.contact
-            prev = pending.get(contact)
-            if prev is None or w.stamp > prev:
-                pending[contact] = w.stamp
-                self._groups[contact] = w.group
-                self._values[contact] = w.value
-                self._whys[contact] = w.justification
+            at = pending.get(w.contact)
+            if at is None:
+                pending[w.contact] = len(stamps)
+                self._groups.append(w.group)
+                self._values.append(w.value)
+                stamps.append(w.stamp)
+                self._whys.append(w.justification)
+            elif w.stamp > stamps[at]:
+                self._groups[at] = w.group
+                self._values[at] = w.value
+                stamps[at] = w.stamp
+                self._whys[at] = w.justification
 
     def records(self) -> list[PendingWrite]:
         """The pending writes as storage records, in queueing order (nothing is taken)."""
@@ -93,11 +106,11 @@ class StorageQueue:
             map(
                 ContentRecord,
                 repeat(self.network, len(self.pending)),
-                self._groups.values(),
-                self.pending.keys(),
-                self._values.values(),
-                self.pending.values(),
-                self._whys.values(),
+                self._groups,
+                self.pending,
+                self._values,
+                self._stamps,
+                self._whys,
             )
         )
 
@@ -108,7 +121,8 @@ class StorageQueue:
     def take(self) -> tuple[int, list[PendingWrite]]:
         """Everything pending, as the next batch of storage records."""
         writes = self.records()
-        self.pending, self._groups, self._values, self._whys = {}, {}, {}, {}
+        self.pending = {}
+        self._groups, self._values, self._stamps, self._whys = [], [], [], []
         self.generation += 1
         self._space.set()
         self._space = anyio.Event()
