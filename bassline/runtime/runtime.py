@@ -37,8 +37,6 @@ __all__ = ["YIELD_EVERY", "RuntimeEvent", "RuntimeHealth", "SpecMismatch", "Stor
 _D = TypeVar("_D")
 log = logging.getLogger("bassline.runtime")
 
-_now = time.perf_counter
-
 YIELD_EVERY = 64
 """A buffered writer lets other tasks run at least once per this many updates."""
 
@@ -277,27 +275,9 @@ class StorageBackedRuntime(EngineView):
         ``via`` says how the write came in (``"python"``, ``"http"``, ``"cli"``, ...):
         :meth:`explain` reports it; any non-empty string, else :class:`ValueError`.
         """
-        if via != "python":
-            return self._write(self._engine_update_via, contact_id, content, via)
-        if self._buffered:
-            return self._buffer_update(contact_id, content)
-        return self._write(self._engine_update, contact_id, content)
-
-    async def _buffer_update(self, contact_id: str, content: Content) -> PropagationResult:
-        """:meth:`_write`'s buffered path for :meth:`update_contact`, the hot one: the
-        same admission, without the general path's arguments tuple and mode check."""
-        started = _now()
-        queue = self._queue
-        if self._unyielded >= YIELD_EVERY or len(queue.pending) >= self._crowded:
-            await self._admit_buffered()
-        else:
-            self._unyielded += 1
-        before = queue.enqueued
-        result = self._engine_update(contact_id, content)
-        self._update_latency.add(_now() - started)
-        if queue.enqueued == before:  # nothing changed: nothing above had to wait
-            await self._pause()
-        return result
+        if via == "python":
+            return self._write(self._engine_update, contact_id, content)
+        return self._write(self._engine_update_via, contact_id, content, via)
 
     def _engine_update_via(self, contact_id: str, content: Content, via: str) -> PropagationResult:
         return self.network.update_contact(contact_id, content, via=via)
