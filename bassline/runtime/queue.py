@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any
 
 import anyio
@@ -10,6 +9,7 @@ import anyio
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
 from bassline.storage import ContentRecord, StorageError
+from bassline.storage.records import content_records
 
 __all__ = ["PendingWrite", "StorageQueue"]
 
@@ -102,16 +102,8 @@ class StorageQueue:
 
     def records(self) -> list[PendingWrite]:
         """The pending writes as storage records, in queueing order (nothing is taken)."""
-        return list(
-            map(
-                ContentRecord,
-                repeat(self.network, len(self.pending)),
-                self._groups,
-                self.pending,
-                self._values,
-                self._stamps,
-                self._whys,
-            )
+        return content_records(
+            self.network, self._groups, self.pending, self._values, self._stamps, self._whys
         )
 
     def target(self) -> int:
