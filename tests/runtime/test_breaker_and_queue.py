@@ -171,6 +171,29 @@ async def test_each_taken_record_is_built_from_its_own_contacts_write() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_write_queued_without_its_group_takes_it_from_the_queues_groups() -> None:
+    """The runtime queues writes without their group (one lookup fewer per update); the
+    queue fills it in from the spec's groups when the batch is taken."""
+    q = StorageQueue(bound=10, network="net", groups={"a": "ga", "b": "gb", "c": "gc"})
+    q.put("a", None, 1, Stamp(1, "n"))
+    q.put("b", "given", 2, Stamp(2, "n"))  # a group given is kept
+    q.put("c", None, 3, Stamp(3, "n"))
+    q.put("a", None, 4, Stamp(4, "n"))
+    assert q.take()[1] == [
+        ContentRecord("net", "ga", "a", 4, Stamp(4, "n")),
+        ContentRecord("net", "given", "b", 2, Stamp(2, "n")),
+        ContentRecord("net", "gc", "c", 3, Stamp(3, "n")),
+    ]
+    q.put("z", None, 5, Stamp(5, "n"))  # not in the spec: no group, which storage refuses
+    assert q.records() == [ContentRecord("net", None, "z", 5, Stamp(5, "n"))]  # type: ignore[arg-type]
+    bare = StorageQueue(bound=10, network="net")
+    with pytest.raises(ValueError) as refused:
+        bare.put("a", None, 1, Stamp(1, "n"))
+    assert str(refused.value) == "a write without its group needs a queue given the groups"
+    assert len(bare) == 0 and bare.enqueued == 0
+
+
+@pytest.mark.anyio
 async def test_batches_are_numbered_and_take_everything_pending() -> None:
     q = StorageQueue(bound=10, network="net")
     assert q.target() == 1
