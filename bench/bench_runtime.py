@@ -123,7 +123,8 @@ async def breakdown(kinds: list[str], n: int, repeats: int = 5) -> None:
     engine run alone (a bare ``Network.update_contact``), the runtime's own work around
     it (a buffered ``update_contact`` with a batch larger than the run, so the flusher
     writes nothing meanwhile, minus the engine run), and the storage write per record (the
-    closing ``flush``). Issue 18's target: the runtime's own work at most 1.5x the engine
+    closing ``flush``, which also builds the storage records from the queue's columns).
+    Issue 18's target: the runtime's own work at most 1.5x the engine
     run, on every backend.
     """
     from bassline.engine import Network

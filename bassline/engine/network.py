@@ -158,7 +158,12 @@ class Network(Propagator):
         (:mod:`bassline.engine.stored`), or None when it has none to keep (no value, or
         restored without one). What a runtime writes to storage with the content."""
         i = self._index.get(contact_id) if type(contact_id) is str else None
-        return self._stored.text(self._idx(contact_id) if i is None else i)
+        if i is None:
+            i = self._idx(contact_id)
+        # StoredForms.text's cache of write and wire texts, looked up here first: a
+        # runtime asks on every change it stores
+        text = self._stored.known.get(self._why[i])  # type: ignore[arg-type]
+        return text if text is not None else self._stored.text(i)
 
     def carried_justification(self, contact_id: str) -> Carried | None:
         """What ``contact_id``'s current justification says to another node: a write,

@@ -65,7 +65,7 @@ class StoredForms:
         self.net = net
         self.instances = instances
         """Every gadget group of the spec, whether this node runs it or not."""
-        self._known: dict[Write | int, str] = {}
+        self.known: dict[Write | int, str] = {}
         """The text of each write kind and wire source met so far."""
         self._last_run: GadgetRun | None = None
         self._last_run_text = ""
@@ -77,7 +77,7 @@ class StoredForms:
         why = self.net._why[i]
         # writes and wires (the common case, once per update): one lookup; a gadget run,
         # a kept or merged reference is an object no cache holds, and None is no key
-        text = self._known.get(why)  # type: ignore[arg-type]
+        text = self.known.get(why)  # type: ignore[arg-type]
         if text is not None:
             return text
         if why is None:
@@ -85,10 +85,10 @@ class StoredForms:
         if isinstance(why, Write):
             if why is RESTORED:
                 return None
-            text = self._known[why] = _dumps(self._ref(why))
+            text = self.known[why] = _dumps(self._ref(why))
             return text
         if isinstance(why, int):
-            text = self._known[why] = _dumps(self._ref(why))
+            text = self.known[why] = _dumps(self._ref(why))
             return text
         if isinstance(why, GadgetRun):
             if why is not self._last_run:

@@ -89,6 +89,9 @@ class Follower:
         self._incoming: dict[str, tuple[Stamp, Any]] = {}
         self._own: dict[int, int] = {}
         """The runtime's own writes not passed yet: position before -> position taken."""
+        self.held: Callable[[str, Any, Stamp], bool] | None = None
+        """While a feed batch is applied, :meth:`stored`'s test (an attribute: the
+        runtime reads it on every change it queues); else None."""
         self.caught_up = anyio.Event()
         """Set after every successful read (replaced by a fresh event at the next wakeup)."""
         self.identity: str | None = None
@@ -200,6 +203,7 @@ class Follower:
         if not fresh:
             return None
         self._incoming = {cid: (stamp, value) for cid, value, stamp, _ in fresh}
+        self.held = self._held
         try:
             try:
                 result = network.apply(fresh, source=SOURCE, stored=True)
@@ -209,6 +213,7 @@ class Follower:
                 return self._apply_one_by_one(fresh)
         finally:
             self._incoming = {}
+            self.held = None
 
     def _apply_one_by_one(
         self, items: list[tuple[str, Any, Stamp, str | None]]
@@ -228,15 +233,11 @@ class Follower:
     def stored(self) -> Callable[[str, Any, Stamp], bool] | None:
         """While a feed batch is being applied: a test of whether a changed contact holds
         exactly what storage already has (so it is not written back); else None."""
-        incoming = self._incoming
-        if not incoming:
-            return None
+        return self.held
 
-        def held(cid: str, value: Any, stamp: Stamp) -> bool:
-            came = incoming.get(cid)
-            return came is not None and came[0] == stamp and came[1] == value
-
-        return held
+    def _held(self, cid: str, value: Any, stamp: Stamp) -> bool:
+        came = self._incoming.get(cid)
+        return came is not None and came[0] == stamp and came[1] == value
 
     # ---------------------------------------------------------------- errors
 

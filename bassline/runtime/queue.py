@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -9,28 +10,46 @@ import anyio
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
 from bassline.storage import ContentRecord, StorageError
+from bassline.storage.records import content_records
 
 __all__ = ["PendingWrite", "StorageQueue"]
 
 
 PendingWrite = ContentRecord
-"""One contact's newest value waiting to be written: the very record storage will get."""
+"""A write taken from the queue: the very record storage will get."""
 
 
 class StorageQueue:
     """Writes waiting for storage, one per contact (the newest stamp wins).
 
-    Everything pending when the flusher calls :meth:`take` forms batch number
-    ``generation``; a writer that queued something waits for :meth:`target` (the batch
-    that will carry it) with :meth:`wait_for`.
+    :attr:`pending` holds each contact with a write waiting. Everything pending when the
+    flusher calls :meth:`take` forms batch number ``generation``; a writer that queued
+    something waits for :meth:`target` (the batch that will carry it) with
+    :meth:`wait_for`.
+
+    A pending write is kept in columns (a list per field; :attr:`pending` gives each
+    contact's place in them), not as a :class:`~bassline.storage.ContentRecord`: building
+    a frozen record costs more than the rest of queueing a buffered update together, and
+    an object per update is more for the garbage collector to trace. :meth:`take` builds
+    the records, once per contact and batch however many writes were coalesced into it.
     """
 
-    def __init__(self, bound: int, network: str = "") -> None:
+    def __init__(
+        self, bound: int, network: str = "", groups: Mapping[str, str] | None = None
+    ) -> None:
         if bound < 1:
             raise ValueError("queue bound must be at least 1")
         self.bound = bound
         self.network = network
-        self.pending: dict[str, PendingWrite] = {}
+        self.groups = groups
+        """Each contact's group, for writes queued without one (see :meth:`put`)."""
+        self.pending: dict[str, int] = {}
+        """Each contact with a write waiting, to its place in the columns (in queueing
+        order)."""
+        self._groups: list[str | None] = []
+        self._values: list[Any] = []
+        self._stamps: list[Stamp] = []
+        self._whys: list[str | None] = []
         self.generation = 0
         """Batches taken so far."""
         self.completed = 0
@@ -46,35 +65,86 @@ class StorageQueue:
         return len(self.pending)
 
     def put(
-        self, contact: str, group: str, value: Any, stamp: Stamp, justification: str | None = None
+        self,
+        contact: str,
+        group: str | None,
+        value: Any,
+        stamp: Stamp,
+        justification: str | None = None,
     ) -> None:
         """Queue a write (with the stored form of its justification); a pending write to
-        the same contact keeps whichever stamp is newer."""
+        the same contact keeps whichever stamp is newer.
+
+        ``group`` None: the contact's group in :attr:`groups`, looked up when the batch
+        is taken (the runtime's hot path: one lookup fewer per update); a queue without
+        ``groups`` refuses it (:class:`ValueError`). A contact ``groups`` does not name is
+        written with no group, which storage refuses (the batch fails, reported).
+        """
+        if group is None and self.groups is None:
+            raise ValueError("a write without its group needs a queue given the groups")
         self.enqueued += 1
-        prev = self.pending.get(contact)
-        if prev is not None:
-            self.coalesced += 1
-            if prev.stamp > stamp:
-                return
-        self.pending[contact] = ContentRecord(
-            self.network, group, contact, value, stamp, justification
-        )
+        pending = self.pending
+        at = pending.get(contact)
+        if at is None:
+            pending[contact] = len(self._stamps)
+            self._groups.append(group)
+            self._values.append(value)
+            self._stamps.append(stamp)
+            self._whys.append(justification)
+            return
+        self.coalesced += 1
+        if self._stamps[at] > stamp:
+            return
+        self._groups[at] = group
+        self._values[at] = value
+        self._stamps[at] = stamp
+        self._whys[at] = justification
 
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
+        pending = self.pending
+        stamps = self._stamps
         for w in writes:
-            prev = self.pending.get(w.contact)
-            if prev is None or w.stamp > prev.stamp:
-                self.pending[w.contact] = w
+            at = pending.get(w.contact)
+            if at is None:
+                pending[w.contact] = len(stamps)
+                self._groups.append(w.group)
+                self._values.append(w.value)
+                stamps.append(w.stamp)
+                self._whys.append(w.justification)
+            elif w.stamp > stamps[at]:
+                self._groups[at] = w.group
+                self._values[at] = w.value
+                stamps[at] = w.stamp
+                self._whys[at] = w.justification
+
+    def records(self) -> list[PendingWrite]:
+        """The pending writes as storage records, in queueing order (nothing is taken)."""
+        groups = self._groups
+        if self.groups is not None and None in groups:
+            group_of = self.groups.get
+            groups = [
+                g if g is not None else group_of(c)
+                for g, c in zip(groups, self.pending, strict=True)
+            ]
+        return content_records(
+            self.network,
+            groups,  # type: ignore[arg-type]  # a None left is refused by storage
+            self.pending,
+            self._values,
+            self._stamps,
+            self._whys,
+        )
 
     def target(self) -> int:
         """The batch that will carry what is pending now."""
         return self.generation + 1
 
     def take(self) -> tuple[int, list[PendingWrite]]:
-        """Everything pending, as the next batch."""
-        writes = list(self.pending.values())
+        """Everything pending, as the next batch of storage records."""
+        writes = self.records()
         self.pending = {}
+        self._groups, self._values, self._stamps, self._whys = [], [], [], []
         self.generation += 1
         self._space.set()
         self._space = anyio.Event()

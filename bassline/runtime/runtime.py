@@ -131,8 +131,9 @@ class StorageBackedRuntime(EngineView):
             self.spec, node_id=node_id, run_groups=fixed, step_budget=step_budget
         )
         self._engine_update = self.network.update_contact
+        self._why = self.network.stored_justification
         self._group_of = {c.id: c.group for c in self.spec.contacts}
-        self._queue = StorageQueue(queue_bound, self.spec.id)
+        self._queue = StorageQueue(queue_bound, self.spec.id, self._group_of)
         self._flusher = Flusher(
             storage,
             self._queue,
@@ -244,25 +245,25 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- writing
 
     def _enqueue_result(self, result: PropagationResult) -> None:
+        # each write is queued without its group: the queue looks the groups up (from
+        # the spec) when the flusher takes the batch, not once per update
         ids, values, stamps = result.touched
         queue = self._queue
-        why = self.network.stored_justification
+        why = self._why
         follower = self._follower
-        if follower is not None and (held := follower.stored()) is not None:
+        if follower is not None and (held := follower.held) is not None:
             # values from the change feed: storage has them already; what they caused has not
             put = queue.put
-            group_of = self._group_of
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 if not held(cid, value, stamp):
-                    put(cid, group_of[cid], value, stamp, why(cid))
+                    put(cid, None, value, stamp, why(cid))
         elif len(ids) == 1:  # the common single-contact run, without the loop
             cid = ids[0]
-            queue.put(cid, self._group_of[cid], values[0], stamps[0], why(cid))
+            queue.put(cid, None, values[0], stamps[0], why(cid))
         else:
             put = queue.put
-            group_of = self._group_of
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
-                put(cid, group_of[cid], value, stamp, why(cid))
+                put(cid, None, value, stamp, why(cid))
         # the depth gauges are set when the flusher takes a batch and when metrics are
         # read: between takes the queue only grows, so its largest depth is seen then
         if len(queue.pending) >= self.batch_size:

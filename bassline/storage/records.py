@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -73,6 +73,55 @@ class ContentRecord:
     value: Content
     stamp: Stamp
     justification: str | None = None
+
+
+def _content_record_slots(cls: type[Any] = ContentRecord) -> tuple[Any, ...]:
+    """The slot setters of ``cls``'s fields, in order; raises (for ContentRecord: at
+    import) unless they are exactly ContentRecord's, with nothing ``__init__`` would run
+    on them, so that :func:`content_records` stands for the constructor."""
+    fields = attrs.fields(cls)
+    names = tuple(f.name for f in fields)
+    if names != ("network", "group", "contact", "value", "stamp", "justification") or any(
+        f.validator is not None or f.converter is not None for f in fields
+    ):
+        raise RuntimeError(
+            f"content_records sets {cls.__name__}'s slots itself: update it with the fields"
+        )
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_SLOTS = _content_record_slots()
+
+
+def content_records(
+    network: str,
+    groups: Iterable[str],
+    contacts: Iterable[str],
+    values: Iterable[Content],
+    stamps: Iterable[Stamp],
+    justifications: Iterable[str | None],
+) -> list[ContentRecord]:
+    """``[ContentRecord(network, g, c, v, s, j) for ...]`` over parallel columns (the
+    shortest one decides), at about half the cost: each record's slots are set directly,
+    where the frozen class's ``__init__`` sets them one call at a time through
+    ``object.__setattr__``. The records are the same (equal, same type). What a runtime
+    uses to build a batch from its queue."""
+    new, cls = object.__new__, ContentRecord
+    set_network, set_group, set_contact, set_value, set_stamp, set_why = _SLOTS
+    out: list[ContentRecord] = []
+    append = out.append
+    for group, contact, value, stamp, why in zip(
+        groups, contacts, values, stamps, justifications, strict=False
+    ):
+        record = new(cls)
+        set_network(record, network)
+        set_group(record, group)
+        set_contact(record, contact)
+        set_value(record, value)
+        set_stamp(record, stamp)
+        set_why(record, why)
+        append(record)
+    return out
 
 
 Record = NetworkRecord | GroupRecord | WireRecord | ContentRecord

@@ -143,9 +143,10 @@ async def test_the_queue_keeps_the_newest_write_per_contact() -> None:
     q.put("b", "h", 4, Stamp(1, "n"))
     assert len(q) == 2
     assert (q.enqueued, q.coalesced) == (4, 2)
-    assert q.pending == {"a": record("a", 2, 7), "b": record("b", 4, 1, group="h")}
+    assert list(q.pending) == ["a", "b"]
+    assert q.records() == [record("a", 2, 7), record("b", 4, 1, group="h")]
     q.put("a", "g", 9, Stamp(7, "n"))  # an equal stamp replaces
-    assert q.pending["a"] == record("a", 9, 7)
+    assert q.records() == [record("a", 9, 7), record("b", 4, 1, group="h")]
 
 
 @pytest.mark.anyio
@@ -154,14 +155,67 @@ async def test_requeued_writes_never_replace_newer_pending_ones() -> None:
     q.put("a", "g", "newer", Stamp(9, "n"))
     q.put("c", "g", "same", Stamp(4, "n"))
     q.requeue([record("a", "older", 3), record("b", "back", 2), record("c", "tie", 4)])
-    assert q.pending == {
-        "a": record("a", "newer", 9),
-        "b": record("b", "back", 2),
-        "c": record("c", "same", 4),
-    }
+    assert q.records() == [
+        record("a", "newer", 9),
+        record("c", "same", 4),
+        record("b", "back", 2),
+    ]
     q.requeue([record("a", "newest", 10)])
-    assert q.pending["a"] == record("a", "newest", 10)
+    assert q.records()[0] == record("a", "newest", 10)
     assert q.enqueued == 2  # requeueing is not enqueueing
+
+
+@pytest.mark.anyio
+async def test_each_taken_record_is_built_from_its_own_contacts_write() -> None:
+    """The queue keeps pending writes in columns (group, value, stamp, justification):
+    however puts, coalescing and requeues interleave, a taken record never mixes two
+    contacts' fields."""
+    q = StorageQueue(bound=10, network="net")
+    for n, c in enumerate("abcd"):
+        q.put(c, f"g{c}", f"v{c}1", Stamp(n + 1, c), f"j{c}1")
+    q.put("b", "gb", "vb2", Stamp(20, "b"), "jb2")  # a newer write to a middle contact
+    q.put("c", "gc", "vc0", Stamp(0, "c"), "jc0")  # an older one: dropped
+    _, batch = q.take()
+    q.put("e", "ge", "ve1", Stamp(30, "e"), "je1")
+    q.put("b", "gb", "vb3", Stamp(31, "b"), "jb3")
+    q.put("a", "ga", "va0", Stamp(0, "a"), "ja0")  # older than a's write in the batch
+    q.requeue(batch)  # b's failed write is older than its pending one; the rest come back
+    q.put("d", "gd", "vd2", Stamp(40, "d"), "jd2")
+    _, taken = q.take()
+    expected = {
+        "a": ("va1", Stamp(1, "a"), "ja1"),
+        "b": ("vb3", Stamp(31, "b"), "jb3"),
+        "c": ("vc1", Stamp(3, "c"), "jc1"),
+        "d": ("vd2", Stamp(40, "d"), "jd2"),
+        "e": ("ve1", Stamp(30, "e"), "je1"),
+    }
+    assert sorted(r.contact for r in taken) == sorted(expected)
+    for r in taken:
+        assert (r.network, r.group) == ("net", f"g{r.contact}")
+        assert (r.value, r.stamp, r.justification) == expected[r.contact]
+
+
+@pytest.mark.anyio
+async def test_a_write_queued_without_its_group_takes_it_from_the_queues_groups() -> None:
+    """The runtime queues writes without their group (one lookup fewer per update); the
+    queue fills it in from the spec's groups when the batch is taken."""
+    q = StorageQueue(bound=10, network="net", groups={"a": "ga", "b": "gb", "c": "gc"})
+    q.put("a", None, 1, Stamp(1, "n"))
+    q.put("b", "given", 2, Stamp(2, "n"))  # a group given is kept
+    q.put("c", None, 3, Stamp(3, "n"))
+    q.put("a", None, 4, Stamp(4, "n"))
+    assert q.take()[1] == [
+        ContentRecord("net", "ga", "a", 4, Stamp(4, "n")),
+        ContentRecord("net", "given", "b", 2, Stamp(2, "n")),
+        ContentRecord("net", "gc", "c", 3, Stamp(3, "n")),
+    ]
+    q.put("z", None, 5, Stamp(5, "n"))  # not in the spec: no group, which storage refuses
+    assert q.records() == [ContentRecord("net", None, "z", 5, Stamp(5, "n"))]  # type: ignore[arg-type]
+    bare = StorageQueue(bound=10, network="net")
+    with pytest.raises(ValueError) as refused:
+        bare.put("a", None, 1, Stamp(1, "n"))
+    assert str(refused.value) == "a write without its group needs a queue given the groups"
+    assert len(bare) == 0 and bare.enqueued == 0
 
 
 @pytest.mark.anyio
@@ -226,7 +280,7 @@ async def test_the_queue_bound_must_be_positive() -> None:
     q = StorageQueue(bound=1)
     assert q.bound == 1
     q.put("a", "g", 1, Stamp(1, "n"))
-    assert q.pending["a"].network == ""  # no network named: records carry ""
+    assert q.records()[0].network == ""  # no network named: records carry ""
 
 
 @pytest.mark.anyio
