@@ -328,8 +328,12 @@ class StorageBackedRuntime(EngineView):
         before = queue.enqueued
         result = run(*args)
         if queue.enqueued != before:
-            target = queue.generation + 1  # queue.target(), inlined: once per update
-            queue.wake()
+            flusher = self._flusher
+            if flusher.can_write_inline():  # nothing in flight: no handoff to the flusher
+                target = await flusher.write_inline()
+            else:
+                target = queue.generation + 1  # queue.target(), inlined: once per update
+                queue.wake()
             error = await queue.wait_for(target)
             if error is not None:
                 if self._flusher.unreported is error:
