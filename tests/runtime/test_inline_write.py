@@ -97,3 +97,25 @@ async def test_a_permanent_failure_of_a_writers_own_attempt_reaches_it(memory_ur
             faulty.configure(permanent_rate=0.0)
             await runtime.update_contact("c0", 2)
             await runtime.flush()  # nothing left to report
+
+
+async def test_concurrent_durable_writers_share_the_flushers_batches(memory_url: str) -> None:
+    """With many durable writers in flight none writes a batch of its own (it would
+    write one record while the others queue behind it). Planted: the lone-writer check
+    dropped -> the first writer to run after each batch writes itself, several times."""
+    async with (
+        open_storage(memory_url) as storage,
+        StorageBackedRuntime(flat_spec(200), storage) as runtime,
+    ):
+
+        async def writer(k: int) -> None:
+            for j in range(4):
+                await runtime.update_contact(f"c{k * 4 + j}", j)
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for k in range(50):
+                    tg.start_soon(writer, k)
+        # the first writer to start is alone for a moment, and so may the last to finish
+        assert runtime._flusher.inline_writes <= 2, runtime._flusher.inline_writes
+        assert runtime.metrics["flushed"] == 200
