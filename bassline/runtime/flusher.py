@@ -64,8 +64,9 @@ class Flusher:
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
         self.inline_writes = 0
         """Batches written by a durable writer itself (:meth:`write_inline`)."""
-        self._parked = False
-        """Waiting for work, with no batch in hand (a writer may write its own)."""
+        self._idle = False
+        """Waiting for work or for a writer's own batch, with no batch in hand (a writer
+        may write its own)."""
         self._inline: anyio.Event | None = None
         """Set when the batch a writer is writing itself is done (None: none is)."""
         self._carried: tuple[int, list[PendingWrite], int] | None = None
@@ -83,13 +84,15 @@ class Flusher:
         queue = self.queue
         while True:
             if self._carried is None:
-                self._parked = True
+                self._idle = True
                 try:
                     await queue.wait_for_work(self.flush_interval)
+                    # a writer is writing a batch itself: idle until it is done (and the
+                    # next one, if the writer starts another before this task runs again)
+                    while (inline := self._inline) is not None:
+                        await inline.wait()
                 finally:
-                    self._parked = False
-            if (inline := self._inline) is not None:  # a writer is writing a batch itself
-                await inline.wait()
+                    self._idle = False
             failed = 0
             if self._carried is not None:
                 generation, writes, failed = self._carried
@@ -125,7 +128,7 @@ class Flusher:
         """Whether a durable writer may write what is queued itself now: this task waits
         for work with nothing in hand, the breaker is closed, and it is one chunk."""
         return (
-            self._parked
+            self._idle
             and self._inline is None
             and self._carried is None
             and self.breaker.state is BreakerState.CLOSED

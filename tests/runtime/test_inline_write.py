@@ -38,6 +38,21 @@ async def test_a_lone_durable_writer_writes_its_own_batches(memory_url: str) -> 
         assert runtime.metrics["batches"] == 20 and runtime.metrics["flushed"] == 20
 
 
+async def test_a_lone_writer_keeps_writing_its_own_batches_when_writes_are_slow(
+    memory_url: str,
+) -> None:
+    """A write slower than ``flush_interval`` wakes the flusher's timer during it; the
+    flusher stays idle all the same, so the next update is written by its writer too.
+    Planted: the flusher counted as busy from its timer's wakeup until it runs again ->
+    every other update handed to it (3 of 6 written by the writer)."""
+    async with open_storage(memory_url) as inner:
+        slow = FaultyStorage(inner, seed=1, latency=0.03, operations={"write"})
+        async with StorageBackedRuntime(flat_spec(6), slow, flush_interval=0.005) as runtime:
+            for i in range(6):
+                await runtime.update_contact(f"c{i}", i)
+            assert runtime._flusher.inline_writes == 6
+
+
 async def test_a_transient_failure_of_a_writers_own_attempt_is_retried(memory_url: str) -> None:
     """Planted: a transient failure of the inline attempt finished as the batch's outcome
     (not handed to the flusher) -> the update raises PersistenceError."""
