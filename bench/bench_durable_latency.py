@@ -23,7 +23,9 @@ weighs on both sides alike:
 Prints p50 and p99 of each side per round and over all rounds, the ratios runtime / raw
 (targets: p50 at most 2x, p99 at most 4x on PostgreSQL; p50 at most 2x on fs), and the
 median of the per-update differences (runtime minus the raw update next to it): the
-time the runtime adds, which the medium's own latency does not hide.
+time the runtime adds, which the medium's own latency does not hide. Also the CPU time
+per update of each side (``time.process_time`` around each call: every thread of the
+process, user and system; the runtime's background work between calls is not in it).
 
 ``--no-sync`` (postgres only, a diagnostic, not the target): both sides run with
 ``synchronous_commit=off``, so neither waits for the WAL flush and what is left is the
@@ -72,29 +74,41 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+CPU = {"runtime": 0.0, "raw": 0.0}
+"""Process CPU time (every thread's, user and system) spent inside each side's calls,
+summed over a round."""
+
+
 async def interleaved(
     storage: NetworkStorage, raw: RawWrite, n: int, name: str
 ) -> tuple[list[float], list[float]]:
     """``n`` durable single-writer updates through the runtime and ``n`` raw writes,
-    alternating; the latencies of each side."""
+    alternating; the latencies of each side (and their CPU time, in :data:`CPU`)."""
     spec = spec_of(n, name)
     rt: list[float] = []
     bare: list[float] = []
+    cpu = time.process_time
+    CPU["runtime"] = CPU["raw"] = 0.0
+    raw_cpu = rt_cpu = 0.0
     async with StorageBackedRuntime(spec, storage, durability="durable") as runtime:
         update = runtime.update_contact
         gc.collect()
         for i in range(n):
             if i % 2 == 0:
-                t = time.perf_counter()
+                c, t = cpu(), time.perf_counter()
                 raw(i)
                 bare.append(time.perf_counter() - t)
-            t = time.perf_counter()
+                raw_cpu += cpu() - c
+            c, t = cpu(), time.perf_counter()
             await update(f"c{i}", [i, "payload"])
             rt.append(time.perf_counter() - t)
+            rt_cpu += cpu() - c
             if i % 2 == 1:
-                t = time.perf_counter()
+                c, t = cpu(), time.perf_counter()
                 raw(i)
                 bare.append(time.perf_counter() - t)
+                raw_cpu += cpu() - c
+    CPU["runtime"], CPU["raw"] = rt_cpu, raw_cpu
     (await storage.delete_network(name)).unwrap()
     return rt, bare
 
@@ -223,10 +237,14 @@ async def run_backend(kind: str, n: int, rounds: int) -> None:
     all_rt: list[float] = []
     all_raw: list[float] = []
 
+    cpu = {"runtime": 0.0, "raw": 0.0}
+
     def report(r: int, rt: list[float], raw: list[float]) -> None:
         print(f"[{kind}] round {r + 1}: {line(rt, raw)}", flush=True)
         all_rt.extend(rt)
         all_raw.extend(raw)
+        for side in cpu:
+            cpu[side] += CPU[side]
 
     if kind == "postgres":
         async with postgres_side() as (schema, factory), factory() as storage:
@@ -245,6 +263,12 @@ async def run_backend(kind: str, n: int, rounds: int) -> None:
     else:
         raise SystemExit(f"unknown backend {kind!r} (fs, postgres)")
     print(f"[{kind}] all {rounds} rounds: {line(all_rt, all_raw)}", flush=True)
+    per_rt, per_raw = cpu["runtime"] / len(all_rt), cpu["raw"] / len(all_raw)
+    print(
+        f"[{kind}] CPU per update (process time in the call, every thread): runtime "
+        f"{per_rt * 1e6:.0f} us, raw {per_raw * 1e6:.0f} us ({per_rt / per_raw:.2f}x)",
+        flush=True,
+    )
 
 
 async def main() -> None:

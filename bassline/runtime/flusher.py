@@ -28,6 +28,10 @@ class Flusher:
     on the queue when the error is transient and are given up (counted, and reported as a
     ``records-dropped`` event) when it is permanent. Every outcome completes the batch's
     generation on the queue, which is what writers wait for.
+
+    A durable writer that finds the flusher idle writes its batch itself
+    (:meth:`write_inline`): the same batch, the same bookkeeping, without waking this
+    task and being woken by it. Batches still go to storage one at a time, in order.
     """
 
     def __init__(
@@ -58,6 +62,17 @@ class Flusher:
         """When the storage write now in flight started (None when none is)."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
+        self.inline_writes = 0
+        """Batches written by a durable writer itself (:meth:`write_inline`)."""
+        self._idle = False
+        """Waiting for work or for a writer's own batch, with no batch in hand (a writer
+        may write its own)."""
+        self._inline: anyio.Event | None = None
+        """Set when the batch a writer is writing itself is done (None: none is)."""
+        self._carried: tuple[int, list[PendingWrite], int] | None = None
+        """A batch a writer began and handed over (generation, writes, attempts failed so
+        far): its attempt failed transiently, or its writer was cancelled. The next batch
+        this task writes, under its own generation."""
 
     def emit(self, event: RuntimeEvent) -> None:
         """Tell every listener."""
@@ -68,26 +83,86 @@ class Flusher:
         """Write batches until cancelled."""
         queue = self.queue
         while True:
-            await queue.wait_for_work(self.flush_interval)
-            if not queue.pending:
-                continue
-            wait = self.breaker.seconds_until_trial()
-            if wait > 0:
-                with anyio.move_on_after(wait):
-                    await anyio.sleep_forever()  # the breaker's own timeout, not a sync
-                continue
-            self.metrics.set_depth(len(queue))
-            generation, writes = queue.take()
-            self.metrics.set_depth(len(queue))
-            error, unwritten = await self._write_batch(writes)
-            if error is None:
-                was = self.breaker.state
-                self.breaker.record_success()
-                if was is not BreakerState.CLOSED:
-                    self.emit(RuntimeEvent("breaker-closed", "storage recovered"))
+            if self._carried is None:
+                self._idle = True
+                try:
+                    await queue.wait_for_work(self.flush_interval)
+                    # a writer is writing a batch itself: idle until it is done (and the
+                    # next one, if the writer starts another before this task runs again)
+                    while (inline := self._inline) is not None:
+                        await inline.wait()
+                finally:
+                    self._idle = False
+            failed = 0
+            if self._carried is not None:
+                generation, writes, failed = self._carried
+                self._carried = None
             else:
-                self._on_failure(error, unwritten)
-            queue.complete(generation, error)
+                if not queue.pending:
+                    continue
+                wait = self.breaker.seconds_until_trial()
+                if wait > 0:
+                    with anyio.move_on_after(wait):
+                        await anyio.sleep_forever()  # the breaker's own timeout, not a sync
+                    continue
+                self.metrics.set_depth(len(queue))
+                generation, writes = queue.take()
+                self.metrics.set_depth(len(queue))
+            error, unwritten = await self._write_batch(writes, failed)
+            self._finish(generation, error, unwritten)
+
+    def _finish(
+        self, generation: int, error: StorageError | None, unwritten: list[PendingWrite]
+    ) -> None:
+        """Record a batch's outcome (breaker, events, requeue) and complete it."""
+        if error is None:
+            was = self.breaker.state
+            self.breaker.record_success()
+            if was is not BreakerState.CLOSED:
+                self.emit(RuntimeEvent("breaker-closed", "storage recovered"))
+        else:
+            self._on_failure(error, unwritten)
+        self.queue.complete(generation, error)
+
+    def can_write_inline(self) -> bool:
+        """Whether a durable writer may write what is queued itself now: this task waits
+        for work with nothing in hand, the breaker is closed, and it is one chunk."""
+        return (
+            self._idle
+            and self._inline is None
+            and self._carried is None
+            and self.breaker.state is BreakerState.CLOSED
+            and len(self.queue.pending) <= self.batch_size
+        )
+
+    async def write_inline(self) -> int:
+        """Take what is queued and write it from the calling (durable) writer's task, one
+        attempt; the batch's generation, complete when this returns unless the attempt
+        failed transiently or the writer was cancelled: then this task carries the batch
+        on (retries, backoff, the breaker) and the writer waits for it as usual.
+
+        Call only when :meth:`can_write_inline`, without a checkpoint in between.
+        """
+        queue = self.queue
+        done = self._inline = anyio.Event()
+        self.metrics.set_depth(len(queue))
+        generation, writes = queue.take()
+        failed = 0  # stays 0 if the writer is cancelled: written again (idempotent)
+        try:
+            error = await self._attempt(writes)
+            if error is not None and error.transient:
+                failed = 1
+            else:
+                self.inline_writes += 1
+                self._finish(generation, error, [] if error is None else writes)
+                writes = []
+        finally:
+            if writes:  # not finished here: this task carries it on
+                self._carried = (generation, writes, failed)
+                queue.wake()
+            self._inline = None
+            done.set()
+        return generation
 
     def _on_failure(self, error: StorageError, unwritten: list[PendingWrite]) -> None:
         self.unreported = error
@@ -110,39 +185,47 @@ class Flusher:
         self.metrics.set_depth(len(self.queue))
 
     async def _write_batch(
-        self, writes: list[PendingWrite]
+        self, writes: list[PendingWrite], failed: int = 0
     ) -> tuple[StorageError | None, list[PendingWrite]]:
+        """Write ``writes`` in chunks, retrying transient errors; ``failed``: attempts at
+        the first chunk that failed already (a writer's, handed over)."""
         deadline = anyio.current_time() + self.retry.budget
-        metrics = self.metrics
+        if failed:
+            self.metrics.retries += 1
+            await anyio.sleep(self.retry.delay(failed, self.rng))
         for start in range(0, len(writes), self.batch_size):
             chunk = writes[start : start + self.batch_size]
-            records = chunk
-            attempt = 0
-            while True:
-                t0 = self.write_started = anyio.current_time()
-                try:
-                    result = await self.storage.write(records)
-                except Exception as exc:  # a backend bug must not kill the flusher
-                    result = Failure(
-                        StorageError(ErrorCode.CORRUPTION, f"storage raised {exc!r}", False, exc)
-                    )
-                finally:
-                    self.write_started = None
-                metrics.observe("write", anyio.current_time() - t0)
-                if isinstance(result, Success):
-                    feed = result.unwrap().feed
-                    if feed is not None and self.on_feed is not None:
-                        self.on_feed(*feed)
-                    metrics.batches += 1
-                    metrics.flushed += len(chunk)
-                    metrics.batch_sizes.add(len(chunk))
-                    break
-                error = result.failure()
-                metrics.errors[error.code.value] += 1
+            attempt, failed = failed, 0
+            while (error := await self._attempt(chunk)) is not None:
                 attempt += 1
                 delay = self.retry.delay(attempt, self.rng)
                 if not error.transient or anyio.current_time() + delay > deadline:
                     return error, writes[start:]
-                metrics.retries += 1
+                self.metrics.retries += 1
                 await anyio.sleep(delay)
         return None, []
+
+    async def _attempt(self, chunk: list[PendingWrite]) -> StorageError | None:
+        """One storage write of ``chunk``, counted in the metrics; its error, if any."""
+        metrics = self.metrics
+        t0 = self.write_started = anyio.current_time()
+        try:
+            result = await self.storage.write(chunk)
+        except Exception as exc:  # a backend bug must not kill the flusher
+            result = Failure(
+                StorageError(ErrorCode.CORRUPTION, f"storage raised {exc!r}", False, exc)
+            )
+        finally:
+            self.write_started = None
+        metrics.observe("write", anyio.current_time() - t0)
+        if isinstance(result, Success):
+            feed = result.unwrap().feed
+            if feed is not None and self.on_feed is not None:
+                self.on_feed(*feed)
+            metrics.batches += 1
+            metrics.flushed += len(chunk)
+            metrics.batch_sizes.add(len(chunk))
+            return None
+        error = result.failure()
+        metrics.errors[error.code.value] += 1
+        return error

@@ -153,6 +153,9 @@ class StorageBackedRuntime(EngineView):
         """The depth at which it yields again if the flusher has taken nothing since."""
         self._unyielded = 0
         """Buffered updates since a writer last let other tasks run."""
+        self._durable_waiting = 0
+        """Durable writers between queuing their changes and being told they are stored.
+        Only a lone one writes its batch itself: with many, one batch carries them all."""
         self._task_group: TaskGroup | None = None
         self._sharing = Sharing(
             storage,
@@ -345,9 +348,19 @@ class StorageBackedRuntime(EngineView):
         before = queue.enqueued
         result = run(*args)
         if queue.enqueued != before:
-            target = queue.generation + 1  # queue.target(), inlined: once per update
-            queue.wake()
-            error = await queue.wait_for(target)
+            flusher = self._flusher
+            self._durable_waiting += 1
+            try:
+                # the only durable writer (no other one waiting, or woken and not yet
+                # run) and the flusher idle: write it here, without a handoff to it
+                if self._durable_waiting == 1 and flusher.can_write_inline():
+                    target = await flusher.write_inline()
+                else:
+                    target = queue.generation + 1  # queue.target(), inlined
+                    queue.wake()
+                error = await queue.wait_for(target)
+            finally:
+                self._durable_waiting -= 1
             if error is not None:
                 if self._flusher.unreported is error:
                     self._flusher.unreported = None  # reported now: to this writer

@@ -3,7 +3,8 @@ without the notification, and readers find it by sequence.
 
 PostgreSQL 15 cannot shrink its 8 GB notification queue (``max_notify_queue_pages``
 arrived in 17), so the tests inject the fault at the notification instead: the
-``pg_notify`` call in the write path's first statement (``bulk.TAKE_ANNOUNCE_AND_UPSERT``)
+``pg_notify`` call in the write path's first statement (``bulk.TAKE_ANNOUNCE_AND_UPSERT``,
+and ``bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE`` for a batch of one content row)
 is replaced by a call to a PL/pgSQL function that raises
 exactly what the server raises for a full queue (SQLSTATE 54000, "too many notifications
 in the NOTIFY queue"). The error comes from the real server, in the real write
@@ -51,10 +52,11 @@ def queue_full(
 ) -> str:
     """Every notification of this process's writes fails as on a full queue."""
     admin.execute(_FAULT.format(schema=schema).encode())
-    statement = bulk.TAKE_ANNOUNCE_AND_UPSERT
-    assert statement.count("pg_notify(") == 1
-    faulty = statement.replace("pg_notify(", f'"{schema}".notify_queue_full(')
-    monkeypatch.setattr(bulk, "TAKE_ANNOUNCE_AND_UPSERT", faulty)
+    for name in ("TAKE_ANNOUNCE_AND_UPSERT", "TAKE_ANNOUNCE_AND_UPSERT_ONE"):
+        statement = getattr(bulk, name)
+        assert statement.count("pg_notify(") == 1
+        faulty = statement.replace("pg_notify(", f'"{schema}".notify_queue_full(')
+        monkeypatch.setattr(bulk, name, faulty)
     return store_url
 
 

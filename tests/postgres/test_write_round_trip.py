@@ -97,3 +97,29 @@ async def test_a_connection_used_moments_ago_is_not_pinged_its_death_is_transien
         # the pool discarded the dead connections: the retry goes through
         (await storage.write([record])).unwrap()
         assert (await storage.load_contact_content("calc", "ui", "c1")).unwrap().value == 1
+
+
+async def test_a_one_row_write_is_one_statement_the_server_keeps_a_plan_of(
+    store_url: str,
+) -> None:
+    """A durable write of one contact runs ``bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE``, whose
+    generic plan the server keeps, instead of planning the ``unnest`` statement anew on
+    every write. Planted: ``_one_row`` returning None (every batch on the pipeline) -> the
+    pooled session holds only the array statement, with no generic plan."""
+    async with open_storage(store_url) as storage:
+        assert isinstance(storage, PostgresStorage)
+        (await storage.save_network(sample_bassline("calc"))).unwrap()
+        for i in range(20):  # psycopg prepares after 5 runs; the server keeps a plan after 5
+            record = ContentRecord("calc", "ui", f"c{i}", i, Stamp(i + 1, "n"))
+            (await storage.write([record])).unwrap()
+        engine = storage.engine
+        assert engine is not None and len(_pooled_pids(storage)) == 1  # one session wrote
+        with engine.connect() as conn:
+            plans = conn.exec_driver_sql(
+                "SELECT statement, generic_plans FROM pg_prepared_statements "
+                "WHERE strpos(statement, 'bassline_feed') > 0"
+            ).all()
+        assert len(plans) == 1, plans
+        statement, generic = plans[0]
+        assert "unnest" not in statement and generic >= 10, plans
+        assert (await storage.load_contact_content("calc", "ui", "c19")).unwrap().value == 19
