@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.lattices import Interval
 
+if TYPE_CHECKING:
+    from bassline.spec import Bassline
+
 __all__ = [
+    "check_engine_options",
     "checked_item",
     "checked_stamp",
     "derived_stamp",
+    "gadget_groups",
     "kind_of",
     "plainly_encodable",
     "tie_wins",
@@ -119,3 +125,25 @@ def checked_item(item: Any, least: int, most: int, shape: str) -> None:
     if isinstance(item, (tuple, list)) and least <= len(item) <= most:
         return
     raise TypeError(f"each item must be {shape}, got {item!r:.100}")
+
+
+def check_engine_options(node_id: object, step_budget: object) -> None:
+    """:class:`ValueError` for a node id that is not a non-empty string, or a step budget
+    that is not a whole number from 1 (or None)."""
+    if type(node_id) is not str or not node_id:
+        raise ValueError(f"node_id must be a non-empty string, not {node_id!r}")
+    if step_budget is not None and (type(step_budget) is not int or step_budget < 1):
+        raise ValueError(f"step_budget must be a whole number >= 1 or None, not {step_budget!r}")
+
+
+def gadget_groups(spec: Bassline, groups: Iterable[str]) -> frozenset[str]:
+    """``groups`` as a set, or :class:`ValueError` naming the ids that are not gadget
+    groups of ``spec`` (a string is refused, not taken as its characters)."""
+    if isinstance(groups, str):
+        raise ValueError(f"groups must be a collection of group ids, not the string {groups!r}")
+    wanted = frozenset(groups)
+    by_id = spec.group_by_id
+    bad = sorted(g for g in wanted if g not in by_id or not by_id[g].gadget)
+    if bad:
+        raise ValueError(f"not gadget groups of network {spec.id!r}: {', '.join(map(repr, bad))}")
+    return wanted

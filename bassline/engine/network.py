@@ -13,7 +13,14 @@ from bassline.codec import to_json
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
-from bassline.engine.checks import checked_item, checked_stamp, kind_of, plainly_encodable
+from bassline.engine.checks import (
+    check_engine_options,
+    checked_item,
+    checked_stamp,
+    gadget_groups,
+    kind_of,
+    plainly_encodable,
+)
 from bassline.engine.compare import differs
 from bassline.engine.explain import check_depth, explain
 from bassline.engine.explanation import Explanation
@@ -64,16 +71,11 @@ class Network(Propagator):
         apply_initial: bool = True,
     ) -> None:
         self.spec = load_spec(spec)
-        if type(node_id) is not str or not node_id:
-            raise ValueError(f"node_id must be a non-empty string, not {node_id!r}")
-        if step_budget is not None and (type(step_budget) is not int or step_budget < 1):
-            raise ValueError(
-                f"step_budget must be a whole number >= 1 or None, not {step_budget!r}"
-            )
+        check_engine_options(node_id, step_budget)
         self.node_id = node_id
         super().__init__(
             compile_wiring(
-                self.spec, None if run_groups is None else self._gadget_groups(run_groups)
+                self.spec, None if run_groups is None else gadget_groups(self.spec, run_groups)
             ),
             clock or HybridLogicalClock(node_id),
             step_budget,
@@ -444,20 +446,6 @@ class Network(Propagator):
         seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
         return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
 
-    def _gadget_groups(self, groups: Iterable[str]) -> frozenset[str]:
-        """``groups`` as a set, or :class:`ValueError` naming the ids that are not gadget
-        groups of the spec (a string is refused, not taken as its characters)."""
-        if isinstance(groups, str):
-            raise ValueError(f"groups must be a collection of group ids, not the string {groups!r}")
-        wanted = frozenset(groups)
-        by_id = self.spec.group_by_id
-        bad = sorted(g for g in wanted if g not in by_id or not by_id[g].gadget)
-        if bad:
-            raise ValueError(
-                f"not gadget groups of network {self.spec.id!r}: {', '.join(map(repr, bad))}"
-            )
-        return wanted
-
     def set_run_groups(self, groups: Iterable[str]) -> PropagationResult:
         """Run exactly the gadget groups in ``groups`` from now on (ownership moved).
 
@@ -466,7 +454,7 @@ class Network(Propagator):
         run this returns; groups run before and after are left as they are.
         :class:`ValueError` for an id that is not a gadget group of the spec.
         """
-        wanted = self._gadget_groups(groups)
+        wanted = gadget_groups(self.spec, groups)
         added = wanted - self.run_groups
         if wanted == self.run_groups:
             return PropagationResult()
