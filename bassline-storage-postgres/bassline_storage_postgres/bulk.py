@@ -306,9 +306,7 @@ def _send(
         networks = sorted(set(columns.networks))
         if len(networks) == 1:
             positions = conn.cursor()
-            # not prepared: psycopg would count as prepared a statement that a failure in
-            # the pipeline made the server skip ("prepared statement does not exist")
-            positions.execute(LOCK_FEED, networks, prepare=False)
+            positions.execute(LOCK_FEED, networks)
         first = columns.chunk(0, chunk)
         upserts.append(conn.cursor())
         if channel is None:
@@ -415,8 +413,15 @@ def write_batch(
             # one statement is a transaction of its own in autocommit mode: no pipeline
             upserts, positions = [conn.execute(*one)], None
         else:
-            with conn.pipeline():
-                upserts, positions = _send(conn, batch, chunk, channel)
+            # nothing on a pipeline is prepared: when a statement fails, the server skips
+            # the rest, their preparation too, and psycopg would still count them as
+            # prepared ("prepared statement ... does not exist" on the next write)
+            threshold, conn.prepare_threshold = conn.prepare_threshold, None
+            try:
+                with conn.pipeline():
+                    upserts, positions = _send(conn, batch, chunk, channel)
+            finally:
+                conn.prepare_threshold = threshold
     except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):
         # a network or group that is not stored (the foreign key, or the reference guard)
         if batch.references and (missing := _missing_reference(conn, batch)):

@@ -19,7 +19,8 @@ from psycopg import sql
 from returns.result import Failure
 
 from bassline.clock import Stamp
-from bassline.storage import ContentRecord, ErrorCode, open_storage
+from bassline.spec import GroupSpec
+from bassline.storage import ContentRecord, ErrorCode, GroupRecord, open_storage
 from bassline.testing.storage import sample_bassline
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +124,30 @@ async def test_a_one_row_write_is_one_statement_the_server_keeps_a_plan_of(
         statement, generic = plans[0]
         assert "unnest" not in statement and generic >= 10, plans
         assert (await storage.load_contact_content("calc", "ui", "c19")).unwrap().value == 19
+
+
+async def test_a_batch_that_fails_on_the_pipeline_leaves_no_statement_half_prepared(
+    store_url: str,
+) -> None:
+    """A batch whose group record names a network that is not stored fails at its first
+    statement, and the server skips the rest of the pipeline, preparing nothing there;
+    psycopg, which prepares a statement on its sixth run, must not then take the content
+    statement for prepared. Written for a failure the backend parity test found: the next
+    good write failed with 'prepared statement "_pg3_3" does not exist'."""
+    async with open_storage(store_url) as storage:
+        assert isinstance(storage, PostgresStorage)
+        (await storage.save_network(sample_bassline("calc"))).unwrap()
+        for i in range(12):
+            bad = [
+                GroupRecord("missing", GroupSpec(id="g", name="g", parent=None)),
+                ContentRecord("calc", "ui", "a", i, Stamp(i + 1, "n")),
+                ContentRecord("calc", "ui", "b", i, Stamp(i + 1, "n")),
+            ]
+            failed = await storage.write(bad)
+            assert isinstance(failed, Failure), failed
+            good = [
+                ContentRecord("calc", "ui", "a", i, Stamp(i + 1, "n")),
+                ContentRecord("calc", "ui", "b", i, Stamp(i + 1, "n")),
+            ]
+            (await storage.write(good)).unwrap()
+        assert (await storage.load_contact_content("calc", "ui", "b")).unwrap().value == 11
