@@ -22,7 +22,7 @@ from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord
 from bassline.testing import strategies as bst
 
-# readings up to 2**56 (a wall clock in 1978): import refuses stamps beyond the clock drift
+# readings up to 2**56 (a wall clock in 2004): import refuses stamps beyond the clock drift
 stamps = st.builds(Stamp, st.integers(0, 2**56), st.text(max_size=6))
 
 
