@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +16,12 @@ settings.register_profile(
     "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("BASSLINE_HYPOTHESIS_PROFILE", "ci"))
+
+# A run started in the background (`pytest ... &` from a script) inherits SIGINT ignored,
+# and so would every command the tests start: the tests that stop one with Ctrl-C need
+# the default a terminal gives (each xdist worker imports this too).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(params=["asyncio", "trio"])
