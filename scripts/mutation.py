@@ -21,7 +21,8 @@ the survival rate (mutants that survived or reached no test, of all); their name
 (``mutmut show NAME`` in the module's directory shows one); and the seconds taken.
 ``summary.json`` in the work directory holds the same, and each module's ``mutmut.log``
 mutmut's own output. Property tests run with the ``dev`` Hypothesis profile (50
-examples) unless ``--hypothesis-profile`` says otherwise.
+examples) unless ``--hypothesis-profile`` says otherwise, and async tests on asyncio only
+unless ``--backends asyncio,trio`` says otherwise.
 """
 
 from __future__ import annotations
@@ -192,6 +193,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_delta_cursor.py",
             "tests/net/test_node_verbs.py",  # the size check on a local write
             "tests/net/test_after_handshake.py",  # a delta naming an unknown contact
+            "tests/net/test_digest_cache.py",  # the digest after local, applied, merge changes
+            "tests/net/test_wire_provenance.py",  # justifications carried with the values
+            "tests/net/test_wire_provenance_hostile.py",  # and refused when they are bad
         ],
     ),
     "gossip-protocol": (
@@ -308,6 +312,12 @@ def main() -> int:
         "'*xǁRuntimeǁ__init__*'); with the same --workdir a later run does the rest",
     )
     parser.add_argument(
+        "--backends",
+        default="asyncio",
+        help="event loops the async tests run on (asyncio, trio or both, comma-separated; "
+        "default asyncio: the code under test is the same on both, and one halves the time)",
+    )
+    parser.add_argument(
         "--hypothesis-profile",
         default="dev",
         help="examples per property test (tests/conftest.py: dev 50, ci 100; default dev)",
@@ -340,7 +350,16 @@ def main() -> int:
     chosen = args.modules or list(MODULES)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bassline-mutation-"))
     print(f"mutating {', '.join(chosen)} in {workdir} (mutmut {found})", flush=True)
-    env = {**os.environ, "BASSLINE_HYPOTHESIS_PROFILE": args.hypothesis_profile}
+    backends = args.backends.split(",")
+    if not backends or not set(backends) <= {"asyncio", "trio"}:
+        parser.error(
+            f"--backends takes asyncio, trio or both, comma-separated; got {args.backends!r}"
+        )
+    env = {
+        **os.environ,
+        "BASSLINE_HYPOTHESIS_PROFILE": args.hypothesis_profile,
+        "BASSLINE_TEST_BACKENDS": args.backends,
+    }
     summary: dict[str, dict[str, object]] = {}
     failed = False
     for module in chosen:  # one run each, so each runs only its own tests

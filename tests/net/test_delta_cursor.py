@@ -111,3 +111,38 @@ async def test_values_stamped_in_the_future_are_counted_logged_once_and_asked_fo
             "'mallory' is "
         )
     )
+
+
+async def test_values_of_the_wrong_kind_are_dropped_for_good_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = HybridLogicalClock("mallory")
+    spec = flat(2, sets=1)  # s0 is a grow-set: a number or an object is not a set
+    async with node("target", spec, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", spec, settings=ONE_SESSION) as mallory:
+            epoch = mallory.log.epoch
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                items = [("s0", 5, clock.tick()), ("c0", "fine", clock.tick())]
+                items.append(("s0", {"not": "a set"}, clock.tick()))
+                await link.send(dump(encode_delta(epoch, 0, 3, items)))
+                # refused for good, not asked for again: the cursor passes the whole delta
+                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
+                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, False)
+                await link.send(dump(encode_delta(epoch, 3, 4, [("s0", 7, clock.tick())])))
+                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
+    assert target.metrics.items_rejected == {"wrong-kind": 3}
+    assert target.values() == {"c0": "fine"}  # the rest of the delta is applied
+    assert not target.runtime.network.contradictions  # type: ignore[union-attr]
+    logged = [r for r in caplog.records if "refuses" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelno == logging.ERROR
+    assert (
+        logged[0]
+        .getMessage()
+        .startswith(
+            "peer 'mallory' sent a value this node refuses, dropped (later ones are only "
+            'counted, in items_rejected_total{reason="wrong-kind"}): '
+        )
+    )
