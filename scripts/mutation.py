@@ -197,6 +197,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_digest_cache.py",  # the digest after local, applied, merge changes
             "tests/net/test_wire_provenance.py",  # justifications carried with the values
             "tests/net/test_wire_provenance_hostile.py",  # and refused when they are bad
+            "tests/postgres/test_feed_gossip.py",  # what a store's feed brought, not gossiped
         ],
     ),
     "gossip-protocol": (

@@ -146,3 +146,35 @@ async def test_values_of_the_wrong_kind_are_dropped_for_good_counted_and_logged_
             'counted, in items_rejected_total{reason="wrong-kind"}): '
         )
     )
+
+
+async def test_each_peer_gets_its_own_log_line_for_each_kind_of_bad_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = flat(2, sets=1)
+    async with node("target", spec, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        for sent, name in enumerate(("mallory", "trudy"), 1):
+            clock = HybridLogicalClock(name)
+            now = clock.tick()
+            ahead = Stamp(now.hlc + (3_600_000 << LOGICAL_BITS), name)  # an hour ahead
+            async with BasslineNetwork(name, spec, settings=ONE_SESSION) as peer:
+                async with dial(server.url, max_bytes=1 << 22) as link:
+                    await handshake(peer, link, dialer=True)
+                    items = [("c0", "later", ahead), ("s0", 5, clock.tick())]
+                    for _ in range(2):  # the second time, only counted
+                        await link.send(dump(encode_delta(peer.log.epoch, 0, 2, items)))
+                    await _digests_until(link, lambda d: d["rewind"])
+                    await wait_until(
+                        lambda n=2 * sent: target.metrics.deltas_in == n, what="both deltas"
+                    )
+    assert target.metrics.items_rejected == {"future-stamp": 4, "wrong-kind": 4}
+    logged = sorted(
+        r.getMessage().split(",")[0] for r in caplog.records if " sent a value " in r.getMessage()
+    )
+    assert logged == [
+        "peer 'mallory' sent a value stamped in the future",
+        "peer 'mallory' sent a value this node refuses",
+        "peer 'trudy' sent a value stamped in the future",
+        "peer 'trudy' sent a value this node refuses",
+    ]
