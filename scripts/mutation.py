@@ -337,6 +337,10 @@ def main() -> int:
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; choose from: {', '.join(MODULES)}")
+    if not set(args.backends.split(",")) <= {"asyncio", "trio"}:
+        parser.error(
+            f"--backends takes asyncio, trio or both, comma-separated; got {args.backends!r}"
+        )
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -352,11 +356,6 @@ def main() -> int:
     chosen = args.modules or list(MODULES)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bassline-mutation-"))
     print(f"mutating {', '.join(chosen)} in {workdir} (mutmut {found})", flush=True)
-    backends = args.backends.split(",")
-    if not backends or not set(backends) <= {"asyncio", "trio"}:
-        parser.error(
-            f"--backends takes asyncio, trio or both, comma-separated; got {args.backends!r}"
-        )
     env = {
         **os.environ,
         "BASSLINE_HYPOTHESIS_PROFILE": args.hypothesis_profile,
