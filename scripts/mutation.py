@@ -182,6 +182,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_after_handshake.py",
             "tests/net/test_peer_info.py",
             "tests/net/test_session_ends.py",  # frame counters, a stop's deadline, close frames
+            "tests/postgres/test_feed_gossip.py",  # the peer's store, from its hello
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests

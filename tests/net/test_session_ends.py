@@ -100,6 +100,7 @@ async def test_a_session_stopped_before_it_runs_says_goodbye_and_ends(
                 session = PeerSession(
                     mallory._membership, mallory._replicator, link, hello, dialer=True
                 )
+                assert session.opened == session.connected_at  # no handshake start given
                 session.stop("changed my mind")
                 with anyio.fail_after(30):
                     await session.run()
