@@ -168,3 +168,21 @@ async def test_the_second_link_of_a_simultaneous_dial_replaces_the_first() -> No
             assert (kept.node, kept.direction) == ("a", "in")
             assert z.metrics.refused == {}
             await wait_until(lambda: a.metrics.disconnects["peer-left"] == 1, what="a told")
+
+
+async def test_a_peer_that_sent_no_digest_yet_is_sent_nothing_and_has_confirmed_nothing() -> None:
+    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        await target.update_contact("c0", "one")
+        await target.update_contact("c1", "two")
+        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)  # and no digest: mallory is silent
+                kinds: list[str] = []
+                with anyio.fail_after(30):
+                    while kinds.count("digest") < 3:  # the first, then two anti-entropy rounds
+                        kinds.append(orjson.loads(await link.receive())["t"])
+                # no delta before the peer says where it is, not even an empty one
+                assert "delta" not in kinds
+                [info] = target.peers()
+                assert (info.behind, info.lagging) == (2, 0)
