@@ -147,3 +147,12 @@ async def test_bad_frames_and_refusals_from_two_peers_are_each_counted_logged_an
         assert f"peer {name} sent a bad frame (unexpected-auth): auth after the handshake" in logged
         assert f"link to {name} closed (protocol-violation: auth after the handshake)" in logged
         assert f"link to {name} closed (refused-by-peer: no)" in logged
+
+
+async def test_a_long_unknown_contact_id_is_cut_to_80_characters_in_the_refusal() -> None:
+    stamp = HybridLogicalClock("mallory").tick()
+    delta = encode_delta("0" * 16, 0, 1, [("n" * 200, 1, stamp)])
+    refusal, _ = await _refusal_after(delta)
+    assert (
+        refusal["reason"] == f"delta names contact {'n' * 80!r}, which this Bassline does not have"
+    )

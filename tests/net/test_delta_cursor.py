@@ -175,3 +175,29 @@ async def test_each_peer_gets_its_own_log_line_for_each_kind_of_bad_value(
         "peer 'trudy' sent a value stamped in the future",
         "peer 'trudy' sent a value this node refuses",
     ]
+
+
+async def test_a_join_that_adds_to_what_a_peer_sent_goes_back_to_that_peer() -> None:
+    spec = flat(1, sets=1)
+    async with node("target", spec, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        await target.update_contact("s0", ["mine"])
+        async with BasslineNetwork("mallory", spec, settings=ONE_SESSION) as mallory:
+            epoch = mallory.log.epoch
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                stamp = HybridLogicalClock("mallory").tick()
+                await link.send(dump(encode_delta(epoch, 0, 1, [("s0", ["theirs"], stamp)])))
+                await wait_until(lambda: target.log.head == 2, what="the join")
+                # mallory has none of target's log: target sends what mallory lacks, the
+                # joined set (mallory sent only half of it), up to the head of its log
+                digest = {"t": "digest", "epoch": None, "seq": 0, "rewind": False}
+                await link.send(dump({**digest, "head_epoch": epoch, "head": 1}))
+                with anyio.fail_after(30):
+                    while True:
+                        frame = orjson.loads(await link.receive())
+                        if frame["t"] == "delta" and frame["to"] == 2:
+                            break
+                # (not an empty delta passing over it as if mallory had sent it all)
+                joined = {"$type": "grow-set", "value": ["mine", "theirs"]}
+                assert [item[:2] for item in frame["items"]] == [["s0", joined]]
