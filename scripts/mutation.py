@@ -252,6 +252,10 @@ def _scratch(workdir: Path, chosen: list[str]) -> None:
             f"only_mutate = {json.dumps(files)}",
             f"also_copy = {json.dumps(ALSO[:-1])}",
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+            # a mutant that spins (a loop that never awaits) is stopped after this many
+            # times its tests' CPU time, not mutmut's default 15: at nice 10 on a loaded
+            # machine 15 times took half an hour of wall time for one mutant
+            "timeout_multiplier = 4",
             "pytest_add_cli_args = "
             + json.dumps(
                 ["-p", "no:cacheprovider", "-q", "-k", " and ".join(f"not {t}" for t in SKIP)]
