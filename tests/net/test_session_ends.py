@@ -71,6 +71,12 @@ async def test_each_side_counts_the_frames_of_the_link(caplog: pytest.LogCapture
                     [theirs], [mine] = target.peers(), mallory.peers()
                     assert (theirs.frames_in, theirs.frames_out) == (3, 2)
                     assert (mine.frames_in, mine.frames_out) == (2, 3)
+                    # each frame counted under its kind (the hello in the handshake)
+                    opening = {"hello": 1, "digest": 1, "peers": 1}
+                    assert target.metrics.messages_out == opening
+                    assert mallory.metrics.messages_out == {**opening, "delta": 1}
+                    assert target.metrics.messages_in == {**opening, "delta": 1}
+                    assert target.metrics.anti_entropy_rounds == 1
                     # ended from outside, neither stopped nor for a reason of its own
                     tg.cancel_scope.cancel()
         await wait_until(lambda: not target.peers(), what="the target's side ended")
@@ -186,3 +192,34 @@ async def test_a_peer_that_sent_no_digest_yet_is_sent_nothing_and_has_confirmed_
                 assert "delta" not in kinds
                 [info] = target.peers()
                 assert (info.behind, info.lagging) == (2, 0)
+
+
+async def test_a_quiet_link_carries_heartbeats_counted_as_such() -> None:
+    beating = attrs.evolve(QUIET, heartbeat_interval=0.05)
+    async with node("target", SPEC, settings=beating) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=beating) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)  # then silent
+                for _ in range(3):
+                    await _frame_of_kind(link, "hb")
+                await wait_until(
+                    lambda: target.metrics.messages_out["hb"] >= 3, what="the beats counted"
+                )
+                # nothing else: one digest and one peers list, at the start
+                assert set(target.metrics.messages_out) == {"hello", "digest", "peers", "hb"}
+                assert target.metrics.messages_out["digest"] == 1
+
+
+async def test_the_peers_list_sent_is_cut_to_the_protocols_limit() -> None:
+    async with node("target", SPEC, settings=QUIET) as (target, server):
+        assert server.url is not None
+        target.learn_peers([(f"n{i:04}", f"ws://127.0.0.1:{1024 + i}/") for i in range(1001)])
+        async with BasslineNetwork("mallory", SPEC, settings=QUIET) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                with anyio.fail_after(30):
+                    while (frame := orjson.loads(await link.receive()))["t"] != "peers":
+                        pass
+                assert len(frame["peers"]) == 1000
+                assert frame["peers"][0] == ["n0000", "ws://127.0.0.1:1024"]
