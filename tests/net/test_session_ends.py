@@ -77,6 +77,9 @@ async def test_each_side_counts_the_frames_of_the_link(caplog: pytest.LogCapture
                     assert mallory.metrics.messages_out == {**opening, "delta": 1}
                     assert target.metrics.messages_in == {**opening, "delta": 1}
                     assert target.metrics.anti_entropy_rounds == 1
+                    # bytes as they crossed the wire (a dialler's frames are masked)
+                    assert target.metrics.bytes_in == mallory.metrics.bytes_out
+                    assert mallory.metrics.bytes_in == target.metrics.bytes_out
                     # ended from outside, neither stopped nor for a reason of its own
                     tg.cancel_scope.cancel()
         await wait_until(lambda: not target.peers(), what="the target's side ended")
@@ -223,3 +226,33 @@ async def test_the_peers_list_sent_is_cut_to_the_protocols_limit() -> None:
                         pass
                 assert len(frame["peers"]) == 1000
                 assert frame["peers"][0] == ["n0000", "ws://127.0.0.1:1024"]
+
+
+async def test_a_silent_peer_is_dropped_with_how_long_it_was_silent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bassline.net")
+    watchful = attrs.evolve(QUIET, heartbeat_interval=0.1, heartbeat_timeout=0.4)
+    async with node("target", SPEC, settings=watchful) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=watchful) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)  # then silent
+                await wait_until(lambda: target.metrics.disconnects, what="the link dropped")
+    assert target.metrics.disconnects == {"heartbeat-timeout": 1}
+    [line] = _closed_lines(caplog, "mallory")
+    said = "link to mallory closed (heartbeat-timeout: no frame from mallory for "
+    assert line.startswith(said) and line.endswith("s)")
+
+
+async def test_the_peers_list_is_sent_again_every_peer_exchange_interval() -> None:
+    # the ticker wakes every half heartbeat interval: short, so the exchange is on time
+    chatty = attrs.evolve(QUIET, heartbeat_interval=0.05, peer_exchange_interval=0.05)
+    async with node("target", SPEC, settings=chatty) as (target, server):
+        assert server.url is not None
+        async with BasslineNetwork("mallory", SPEC, settings=chatty) as mallory:
+            async with dial(server.url, max_bytes=1 << 22) as link:
+                await handshake(mallory, link, dialer=True)
+                for _ in range(3):  # the first, then two exchanges
+                    await _frame_of_kind(link, "peers")
+                assert target.peers() and not target.metrics.disconnects
