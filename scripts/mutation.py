@@ -21,7 +21,8 @@ the survival rate (mutants that survived or reached no test, of all); their name
 (``mutmut show NAME`` in the module's directory shows one); and the seconds taken.
 ``summary.json`` in the work directory holds the same, and each module's ``mutmut.log``
 mutmut's own output. Property tests run with the ``dev`` Hypothesis profile (50
-examples) unless ``--hypothesis-profile`` says otherwise.
+examples) unless ``--hypothesis-profile`` says otherwise, and async tests on asyncio only
+unless ``--backends asyncio,trio`` says otherwise.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_goodbye.py",
             "tests/net/test_after_handshake.py",
             "tests/net/test_peer_info.py",
+            "tests/net/test_session_ends.py",  # frame counters, a stop's deadline, close frames
+            "tests/postgres/test_feed_gossip.py",  # the peer's store, from its hello
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
@@ -192,6 +195,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_delta_cursor.py",
             "tests/net/test_node_verbs.py",  # the size check on a local write
             "tests/net/test_after_handshake.py",  # a delta naming an unknown contact
+            "tests/net/test_digest_cache.py",  # the digest after local, applied, merge changes
+            "tests/net/test_wire_provenance.py",  # justifications carried with the values
+            "tests/net/test_wire_provenance_hostile.py",  # and refused when they are bad
+            "tests/postgres/test_feed_gossip.py",  # what a store's feed brought, not gossiped
         ],
     ),
     "gossip-protocol": (
@@ -245,6 +252,10 @@ def _scratch(workdir: Path, chosen: list[str]) -> None:
             f"only_mutate = {json.dumps(files)}",
             f"also_copy = {json.dumps(ALSO[:-1])}",
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+            # a mutant that spins (a loop that never awaits) is stopped after this many
+            # times its tests' CPU time, not mutmut's default 15: at nice 10 on a loaded
+            # machine 15 times took half an hour of wall time for one mutant
+            "timeout_multiplier = 4",
             "pytest_add_cli_args = "
             + json.dumps(
                 ["-p", "no:cacheprovider", "-q", "-k", " and ".join(f"not {t}" for t in SKIP)]
@@ -308,6 +319,12 @@ def main() -> int:
         "'*xǁRuntimeǁ__init__*'); with the same --workdir a later run does the rest",
     )
     parser.add_argument(
+        "--backends",
+        default="asyncio",
+        help="event loops the async tests run on (asyncio, trio or both, comma-separated; "
+        "default asyncio: the code under test is the same on both, and one halves the time)",
+    )
+    parser.add_argument(
         "--hypothesis-profile",
         default="dev",
         help="examples per property test (tests/conftest.py: dev 50, ci 100; default dev)",
@@ -325,6 +342,10 @@ def main() -> int:
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; choose from: {', '.join(MODULES)}")
+    if not set(args.backends.split(",")) <= {"asyncio", "trio"}:
+        parser.error(
+            f"--backends takes asyncio, trio or both, comma-separated; got {args.backends!r}"
+        )
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -340,7 +361,11 @@ def main() -> int:
     chosen = args.modules or list(MODULES)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bassline-mutation-"))
     print(f"mutating {', '.join(chosen)} in {workdir} (mutmut {found})", flush=True)
-    env = {**os.environ, "BASSLINE_HYPOTHESIS_PROFILE": args.hypothesis_profile}
+    env = {
+        **os.environ,
+        "BASSLINE_HYPOTHESIS_PROFILE": args.hypothesis_profile,
+        "BASSLINE_TEST_BACKENDS": args.backends,
+    }
     summary: dict[str, dict[str, object]] = {}
     failed = False
     for module in chosen:  # one run each, so each runs only its own tests

@@ -24,7 +24,15 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@pytest.fixture(params=["asyncio", "trio"])
+BACKENDS = os.environ.get("BASSLINE_TEST_BACKENDS", "asyncio,trio").split(",")
+"""The event loops async tests run on (``BASSLINE_TEST_BACKENDS``; mutation runs use one)."""
+if not BACKENDS or not set(BACKENDS) <= {"asyncio", "trio"}:
+    raise ValueError(
+        f"BASSLINE_TEST_BACKENDS must name asyncio, trio or both, comma-separated; got {BACKENDS}"
+    )
+
+
+@pytest.fixture(params=BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run every ``@pytest.mark.anyio`` test on both backends."""
+    """Run every ``@pytest.mark.anyio`` test on both backends (or those chosen)."""
     return str(request.param)

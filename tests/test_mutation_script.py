@@ -48,3 +48,16 @@ def test_a_moved_module_file_fails_list_and_is_named(
     assert checkout_path("bassline_storage_fs/frames.py") == (
         ROOT / "bassline-storage-fs" / "bassline_storage_fs" / "frames.py"
     )
+
+
+def test_an_unknown_event_loop_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--backends`` takes asyncio, trio or both; anything else is named in the refusal."""
+    monkeypatch.setattr(sys, "argv", ["mutation.py", "clock", "--backends", "asyncio,uvloop"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "--backends takes asyncio, trio or both, comma-separated; got 'asyncio,uvloop'" in (
+        capsys.readouterr().err
+    )

@@ -7,6 +7,7 @@ closes the link.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -89,6 +90,10 @@ async def test_a_refusal_from_the_peer_is_counted_and_logged_with_its_reason(
                 await handshake(mallory, link, dialer=True)
                 refusal = {"t": "refuse", "code": "not-welcome", "reason": "go away"}
                 await link.send(dump(refusal))
+                with anyio.fail_after(60):  # read to the end: the close is answered
+                    with contextlib.suppress(ConnectionClosed):
+                        while True:
+                            await link.receive()
                 await wait_until(lambda: not target.peers(), what="the link closed")
         assert target.metrics.refused_by_peer == {"not-welcome": 1}
         logged = [r.getMessage() for r in caplog.records if "mallory" in r.getMessage()]
@@ -106,3 +111,48 @@ async def test_a_delta_naming_a_contact_this_network_lacks_is_refused() -> None:
         "reason": "delta names contact 'nope', which this Bassline does not have",
     }
     assert target.metrics.rejected == {"unknown-contact": 1}
+
+
+async def test_bad_frames_and_refusals_from_two_peers_are_each_counted_logged_and_end_their_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bassline.net")
+    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        ended = 0
+        for frame in (
+            {"t": "auth", "proof": "0" * 64},
+            {"t": "refuse", "code": "x", "reason": "no"},
+        ):
+            for name in ("mallory", "trudy"):
+                async with BasslineNetwork(name, SPEC, settings=ONE_SESSION) as peer:
+                    async with dial(server.url, max_bytes=1 << 22) as link:
+                        await handshake(peer, link, dialer=True)
+                        await link.send(dump(frame))
+                        with anyio.fail_after(60):  # read to the end: the close is answered
+                            with contextlib.suppress(ConnectionClosed):
+                                while True:
+                                    await link.receive()
+                ended += 1
+                await wait_until(
+                    lambda n=ended: sum(target.metrics.disconnects.values()) == n,
+                    what="the link counted as ended",
+                )
+    assert target.metrics.rejected == {"unexpected-auth": 2}
+    assert target.metrics.refused_by_peer == {"x": 2}
+    assert target.metrics.disconnects == {"protocol-violation": 2, "refused-by-peer": 2}
+    assert target.metrics.messages_out["refuse"] == 2  # to each peer that sent a bad frame
+    logged = [r.getMessage() for r in caplog.records]
+    for name in ("mallory", "trudy"):
+        assert f"peer {name} sent a bad frame (unexpected-auth): auth after the handshake" in logged
+        assert f"link to {name} closed (protocol-violation: auth after the handshake)" in logged
+        assert f"link to {name} closed (refused-by-peer: no)" in logged
+
+
+async def test_a_long_unknown_contact_id_is_cut_to_80_characters_in_the_refusal() -> None:
+    stamp = HybridLogicalClock("mallory").tick()
+    delta = encode_delta("0" * 16, 0, 1, [("n" * 200, 1, stamp)])
+    refusal, _ = await _refusal_after(delta)
+    assert (
+        refusal["reason"] == f"delta names contact {'n' * 80!r}, which this Bassline does not have"
+    )

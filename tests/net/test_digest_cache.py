@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
 from bassline.clock import Stamp
-from bassline.codec import encode
-from bassline.net import BasslineNetwork
+from bassline.codec import encode, to_json
+from bassline.net import BasslineNetwork, replicator
+from bassline.net.changelog import ChangeLog
+from bassline.net.gossip_metrics import NetMetrics
 from bassline.spec import BlendMode
 
-from .conftest import FAST, flat
+from .conftest import FAST, ONE_SESSION, converged, flat, node, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -60,3 +63,61 @@ async def test_contents_gained_in_any_order_keep_the_digest_sorted() -> None:
         await net.update_many({"c30": "a", "c3": "b", "c7": "again", "s1": ["x"]})
         assert net.digest() == fresh_digest(net)
         assert net.status()["contacts"]["with_content"] == len(order) + 3
+
+
+async def test_each_content_is_encoded_once_per_change_for_the_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the digest's docstring promises: after a change only the changed content is
+    encoded again, and with no change nothing is."""
+    encoded: list[object] = []
+
+    def counting(value: object) -> bytes:
+        encoded.append(value)
+        return encode(value)
+
+    monkeypatch.setattr(replicator, "encode", counting)
+    async with BasslineNetwork("d", flat(3, sets=1), settings=FAST) as net:
+        await net.update_many({"c0": 1, "c1": 2, "s0": ["a"]})
+        encoded.clear()  # the size check before a write encodes too
+        net.digest()
+        assert net.runtime is not None
+        assert len(encoded) == len(list(net.runtime.state()))  # one line per content
+        encoded.clear()
+        assert net.digest() == fresh_digest(net)
+        await net.update_contact("c1", 3)
+        assert net.digest() == fresh_digest(net)
+        assert [line[0] for line in encoded] == ["c1"]  # type: ignore[index]
+
+
+def test_a_replicator_that_has_not_joined_says_so() -> None:
+    settings = FAST
+    r = replicator.Replicator("lonely", settings, NetMetrics(), ChangeLog())
+    assert r.store is None  # it follows no store's feed
+    with pytest.raises(RuntimeError, match=r"^node 'lonely' has not joined a network yet$"):
+        r.digest()
+
+
+async def test_a_change_sent_to_two_peers_is_converted_to_json_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    converted: list[object] = []
+
+    def counting(value: Any) -> Any:
+        converted.append(value)
+        return to_json(value)
+
+    monkeypatch.setattr(replicator, "to_json", counting)
+    spec = flat(2)
+    async with node("a", spec, settings=ONE_SESSION) as (a, server):
+        assert server.url is not None
+        peers = [server.url.ws]
+        async with (
+            node("b", spec, peers=peers, settings=ONE_SESSION) as (b, _),
+            node("c", spec, peers=peers, settings=ONE_SESSION) as (c, _),
+        ):
+            await wait_until(lambda: len(a.peers()) == 2, what="both links")
+            converted.clear()
+            await a.update_contact("c0", ["shared"])
+            await wait_until(lambda: converged([a, b, c]), what="both peers have it")
+            assert len(converted) == 1  # once for both deltas

@@ -8,8 +8,9 @@ import pytest
 
 from bassline import Network
 from bassline.clock import Stamp
+from bassline.codec import encode
 from bassline.errors import ContentError, UnknownContact
-from bassline.net import BasslineNetwork
+from bassline.net import BasslineNetwork, replicator
 
 from .conftest import FAST, flat, line, wait_until
 
@@ -103,3 +104,26 @@ async def test_a_closed_node_refuses_writes() -> None:
             with pytest.raises(RuntimeError, match="node 'n0' is closed: it takes no more writes"):
                 await write
     assert net.values() == {"c0": 1}
+
+
+async def test_contents_that_always_fit_are_written_without_encoding_them_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Numbers, booleans, null and strings short enough to fit even with every character
+    escaped (6 bytes each) skip the size check's encoding; longer strings do not."""
+    encoded: list[object] = []
+
+    def counting(value: object) -> bytes:
+        encoded.append(value)
+        return encode(value)
+
+    monkeypatch.setattr(replicator, "encode", counting)
+    small = attrs.evolve(FAST, max_frame_bytes=4096 + 6 * 683)  # the limit: 6 * 683 bytes
+    async with BasslineNetwork("n", flat(1), settings=small) as net:
+        fits = "x" * 682  # 6 * 682 bytes at worst, under the limit
+        for content in (7, 2.5, True, None, fits):
+            await net.update_contact("c0", content)
+        assert encoded == []
+        borderline = "x" * 683  # 6 * 683 bytes at worst, not under it: encoded to be sure
+        await net.update_contact("c0", borderline)
+        assert encoded == [borderline]

@@ -7,6 +7,8 @@ asks the sender to resend from there (``rewind``), until storage takes it.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bassline.net import BasslineNetwork
@@ -19,8 +21,15 @@ from .conftest import ONE_SESSION, converged, cursors_at_heads, flat, node, wait
 
 pytestmark = pytest.mark.anyio
 
+_OUTAGE = (
+    r"connection \(transient\): injected outage: write refused while the storage is down "
+    r"\(FaultyStorage seed=1, call \d+\)"
+)
 
-async def test_a_delta_storage_refused_is_asked_for_again_and_stored_once_it_recovers() -> None:
+
+async def test_a_delta_storage_refused_is_asked_for_again_and_stored_once_it_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     spec = flat(4)
     clock = ManualClock()  # the keeper's breaker stays open until the test lets time pass
     async with open_storage("memory://") as inner:
@@ -66,3 +75,12 @@ async def test_a_delta_storage_refused_is_asked_for_again_and_stored_once_it_rec
                 assert runtime.health().ok, runtime.health().reasons
                 # all of it on the one link: a rewind is part of the protocol, not a reset
                 assert not writer.metrics.disconnects and not keeper.metrics.disconnects
+    # each refusal logged once, naming the peer and why storage refused it
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("contents ")]
+    assert len(logged) == keeper.metrics.apply_errors
+    told = r"contents from writer not stored \(will be asked for again\): "
+    assert re.fullmatch(
+        f"{told}the update was applied in memory but not stored: {_OUTAGE}", logged[0]
+    )
+    unavailable = rf"storage is unavailable \(circuit breaker open: {_OUTAGE}\)"
+    assert re.fullmatch(f"{told}{unavailable}; the write was not applied", logged[1])

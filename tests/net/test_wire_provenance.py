@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from bassline.engine import Explanation, Kind
@@ -14,7 +15,7 @@ from bassline.net import AsyncNodeClient
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import open_storage
 
-from .conftest import node, wait_until
+from .conftest import ONE_SESSION, node, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -176,3 +177,19 @@ async def test_a_gadget_output_from_another_node_is_explained_after_a_restart(
         assert after.value == 112 and after.complete, after.gaps()
         assert ("net", 10, "http", False, net) in origins(after)
         assert gadget_inputs(after, "total.sum") == gadget_inputs(before, "total.sum")
+
+
+async def test_justifications_stay_with_their_values_when_a_delta_is_split() -> None:
+    """Four 3,000-byte writes do not fit one 8 KiB frame: the delta is halved, and each
+    half still carries the writes' origin."""
+    spec = parse_spec({"id": "big", "contacts": [{"id": f"c{i}"} for i in range(4)]})
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=8192)
+    async with node("a", spec, settings=settings) as (a, server):
+        assert server.url is not None
+        async with node("b", spec, peers=[server.url.ws], settings=settings) as (b, _):
+            await a.update_many({f"c{i}": str(i) * 3000 for i in range(4)}, via="bulk")
+            await wait_until(lambda: len(b.values()) == 4, what="the four writes")
+            assert a.metrics.deltas_out >= 2  # split
+            for i in range(4):
+                [(contact, _, via, local, _)] = origins(b.explain(f"c{i}"))
+                assert (contact, via, local) == (f"c{i}", "bulk", False)
