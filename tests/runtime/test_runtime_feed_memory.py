@@ -128,3 +128,45 @@ async def test_a_value_from_the_feed_is_explained_by_the_writers_justification()
             await feed_explains_what_another_process_wrote(s1, s2)
     finally:
         drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_from_feed_tells_which_changes_storage_already_holds_while_a_batch_applies() -> None:
+    """``from_feed()`` (what the node asks before gossiping a change): while a feed batch is
+    applied, a test of whether a changed contact holds exactly what storage has; outside
+    one, and always for a runtime that does not follow the feed, None."""
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(url) as s3:
+            async with (
+                StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one,
+                StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="three", follow=False) as three,
+            ):
+                answers: list[tuple[bool, bool] | None] = []
+                arrived = anyio.Event()
+
+                def seen(_: PropagationResult) -> None:
+                    held = two.from_feed()
+                    if two.value("input-a") != 5:
+                        return
+                    stamp = two.stamp("input-a")
+                    answers.append(
+                        None
+                        if held is None
+                        else (held("input-a", 5, stamp), held("input-a", 6, stamp))
+                    )
+                    arrived.set()
+
+                two.add_listener(seen)
+                unfollowed: list[object] = []
+                three.add_listener(lambda _: unfollowed.append(three.from_feed()))
+                await one.update_contact("input-a", 5)
+                with anyio.fail_after(10):
+                    await arrived.wait()
+                assert answers[-1] == (True, False)
+                assert two.from_feed() is None
+                await three.update_contact("input-a", 1)
+                assert unfollowed == [None] and three.from_feed() is None
+    finally:
+        drop_store(url.removeprefix("memory://"))
