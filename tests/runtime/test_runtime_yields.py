@@ -145,3 +145,36 @@ async def test_a_bound_below_the_batch_size_still_holds_buffered_writers(
             await runtime.flush()
             assert deepest <= bound
             assert runtime.value(f"c{contacts - 1}") == contacts - 1
+
+
+async def test_a_buffered_writer_lets_others_run_once_per_yield_every_writes(
+    memory_url: str,
+) -> None:
+    """The documented bound itself, not only that a flood yields: over many writes to one
+    contact (the queue never fills, so only this bound makes the writer yield), another
+    task runs at least once per ``YIELD_EVERY`` writes. Each backend runs every ready task
+    once per round, so the other task's turns count the writer's yields."""
+    writes = 8 * (YIELD_EVERY + 1) * YIELD_EVERY  # one write more per yield: 8 yields fewer
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(SPEC, storage, durability="buffered") as runtime:
+            turns = 0
+
+            async def other_task() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await anyio.lowlevel.checkpoint()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_task)
+                await anyio.lowlevel.checkpoint()
+                before = turns
+                for n in range(writes):
+                    await runtime.update_contact("plain", n)
+                ran = turns - before
+                tg.cancel_scope.cancel()
+            # the first YIELD_EVERY writes come before the first yield, and on trio the
+            # other task's turn after the last yield may still be due: two turns fewer
+            assert ran >= writes // YIELD_EVERY - 2, f"{ran} turns in {writes} writes"
+            await runtime.flush()
+            assert runtime.value("plain") == writes - 1
