@@ -424,6 +424,17 @@ async def test_reads_count_hits_and_misses_and_listeners_unsubscribe(memory_url:
             assert seen == []
 
 
+@pytest.mark.parametrize("durability", ["durable", "buffered"])
+async def test_each_write_path_counts_its_update_latency(memory_url: str, durability: str) -> None:
+    """One update, one latency sample of a plausible length, on either write path."""
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(flat_spec(1), inner, durability=durability) as runtime:
+            await runtime.update_contact("c0", 0)
+            update = runtime.metrics["latency_seconds"]["update"]
+            assert update["count"] == 1
+            assert update["p99"] is not None and 0 <= update["p99"] < 30
+
+
 async def test_each_refusal_says_what_happened_to_the_write(memory_url: str) -> None:
     async with open_storage(memory_url) as inner:
         runtime = StorageBackedRuntime(flat_spec(3), inner)
