@@ -15,6 +15,7 @@ from bassline.runtime import StorageBackedRuntime
 from bassline.runtime.follower import Follower
 from bassline.spec import load_spec
 from bassline.storage import ContentRecord, NetworkRecord, open_storage
+from tests.ownership_support import two_adders
 
 CALCULATOR = Path(__file__).parents[2] / "examples" / "calculator.json"
 
@@ -168,5 +169,37 @@ async def test_from_feed_tells_which_changes_storage_already_holds_while_a_batch
                 assert two.from_feed() is None
                 await three.update_contact("input-a", 1)
                 assert unfollowed == [None] and three.from_feed() is None
+    finally:
+        drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_values_from_the_feed_are_not_written_back_but_what_they_cause_is() -> None:
+    """The writer runs no gadgets, the adder runs them all: the inputs reach the adder
+    through the feed and are not stored again; the sum it computes from them is stored,
+    with its value, stamp and justification."""
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(url) as s3:
+            async with (
+                StorageBackedRuntime(two_adders(), s1, node_id="writer", run_groups=[]) as writer,
+                StorageBackedRuntime(two_adders(), s2, node_id="adder") as adder,
+            ):
+                opened = adder.metrics["flushed"]
+                await writer.update_many({"l-a": 1, "l-b": 2})
+                with anyio.fail_after(10):
+                    while adder.value("l-sum", None) != 3:  # noqa: ASYNC110 - a poll, deadline
+                        await anyio.sleep(0.005)
+                await adder.flush()
+                # left.sum and l-sum: the four inputs (l-a, l-b, left.a, left.b) came stored
+                assert adder.metrics["flushed"] - opened == 2
+                records = {r.contact: r for r in (await s3.load_contents("adders")).unwrap()}
+                for cid in ("left.sum", "l-sum"):
+                    record = records[cid]
+                    assert (record.value, record.stamp) == (3, adder.stamp(cid))
+                    assert record.justification is not None
+                    assert record.justification == adder.network.stored_justification(cid)
+                assert records["l-a"].stamp.node == "writer"
+                assert writer.run_groups == frozenset()  # l-sum reaches it only from the feed
     finally:
         drop_store(url.removeprefix("memory://"))
