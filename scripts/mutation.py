@@ -146,7 +146,19 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/runtime/test_runtime_reports.py",
             "tests/runtime/test_runtime_recovery.py",
             "tests/runtime/test_runtime_explain.py",  # writes labelled by how they came in
+            "tests/runtime/test_runtime_provenance.py",  # the justification stored with a write
+            "tests/runtime/test_runtime_claims.py",  # a failed claim round in health
             "tests/runtime/test_metrics.py",
+        ],
+    ),
+    "runtime-sharing": (  # the change feed followed, turns taken on gadget groups
+        "bassline/runtime/sharing.py",
+        [
+            "tests/runtime/test_runtime_claims.py",
+            "tests/runtime/test_runtime_feed_memory.py",
+            "tests/runtime/test_runtime_defaults.py",
+            "tests/postgres/test_ownership.py",
+            "tests/postgres/test_runtime_feed.py",
         ],
     ),
     "runtime-flusher": (  # batches written, retried, requeued or dropped; the breaker fed
@@ -212,6 +224,7 @@ DESELECT: dict[str, list[str]] = {
     # the runtime's modules call anyio only, the same on both backends: asyncio suffices
     "runtime-flusher": ["trio"],
     "runtime-recovery": ["trio"],
+    "runtime-sharing": ["trio", "test_kill_9_of_the_owning_process_hands_its_groups_to_another"],
     "runtime": [
         "trio",
         # the claim hand-over after a lost session or a killed process (3 s and 2 s):

@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import attrs
 import pytest
-from bassline_storage_memory import MemoryStorage, MemoryStore
 from returns.result import Failure
 
 from bassline import PersistenceError, StorageUnavailable
@@ -20,7 +19,6 @@ from bassline.runtime import BreakerPolicy, RetryPolicy, RuntimeEvent, StorageBa
 from bassline.storage import ErrorCode, NetworkStorage, PoolStats, StorageError, open_storage
 from bassline.testing.faults import FaultyStorage
 from tests.manual_clock import ManualClock
-from tests.ownership_support import two_adders
 
 from .conftest import flat_spec
 
@@ -526,42 +524,3 @@ async def test_a_pooled_storage_reports_its_pool_in_metrics_and_prometheus(
             text = pooled.prometheus()
             assert "bassline_storage_pool_connections_open 3" in text
             assert "bassline_storage_pool_waits_total 4" in text
-
-
-class _RefusedClaims:
-    """A claim session whose every round fails, as when the store cannot be reached."""
-
-    held: frozenset[str] = frozenset()
-
-    async def claim(self, groups: object) -> Failure[StorageError]:
-        await anyio.lowlevel.checkpoint()
-        return Failure(StorageError(ErrorCode.CONNECTION, "the claim server is away"))
-
-    async def wait_lost(self, seconds: float) -> bool:
-        await anyio.sleep(seconds)
-        return False
-
-    async def __aenter__(self) -> _RefusedClaims:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class _ClaimingMemory(MemoryStorage):
-    """A memory store that takes turns on gadget groups, through refused claims."""
-
-    def group_claims(self, network: str, holder: str) -> _RefusedClaims:
-        return _RefusedClaims()
-
-
-async def test_health_names_a_claim_round_that_failed() -> None:
-    async with _ClaimingMemory("memory://", MemoryStore(None)) as storage:
-        async with StorageBackedRuntime(two_adders(), storage) as runtime:
-            health = runtime.health()
-            assert (health.status, health.reasons) == (
-                "degraded",
-                ("cannot claim gadget groups: the claim server is away",),
-            )
-            assert runtime.run_groups == frozenset()
-            assert runtime.group_owners() == {"left": None, "right": None}
