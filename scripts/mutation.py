@@ -177,6 +177,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/runtime/test_runtime.py",
             "tests/runtime/test_runtime_recovery.py",
             "tests/runtime/test_runtime_outages.py",
+            "tests/runtime/test_runtime_provenance.py",  # what recovery queues keeps its why
         ],
     ),
     "runtime-breaker": (
