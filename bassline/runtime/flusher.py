@@ -56,6 +56,8 @@ class Flusher:
         """The latest batch failure no durable writer or ``flush`` has reported yet."""
         self.write_started: float | None = None
         """When the storage write now in flight started (None when none is)."""
+        self.in_flight = 0
+        """Writes taken from the queue whose batch has not completed yet."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
 
@@ -79,6 +81,7 @@ class Flusher:
             self.metrics.set_depth(len(queue))
             generation, writes = queue.take()
             self.metrics.set_depth(len(queue))
+            self.in_flight = len(writes)
             error, unwritten = await self._write_batch(writes)
             if error is None:
                 was = self.breaker.state
@@ -87,6 +90,7 @@ class Flusher:
                     self.emit(RuntimeEvent("breaker-closed", "storage recovered"))
             else:
                 self._on_failure(error, unwritten)
+            self.in_flight = 0
             queue.complete(generation, error)
 
     def _on_failure(self, error: StorageError, unwritten: list[PendingWrite]) -> None:
@@ -135,6 +139,7 @@ class Flusher:
                         self.on_feed(*feed)
                     metrics.batches += 1
                     metrics.flushed += len(chunk)
+                    self.in_flight -= len(chunk)
                     metrics.batch_sizes.add(len(chunk))
                     break
                 error = result.failure()

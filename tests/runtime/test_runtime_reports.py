@@ -485,6 +485,52 @@ async def test_closing_right_after_a_buffered_write_raises_its_permanent_failure
         assert str(caught.value) == f"flush failed: queued changes were not all stored: {no}"
 
 
+async def test_closing_stores_what_is_queued_when_the_breaker_waits_longer_than_the_budget(
+    memory_url: str,
+) -> None:
+    """The close waits for its final flush as long as a retry budget and a breaker trial
+    take together, however the two compare: a ``reset_timeout`` longer than the budget
+    does not cut the close short while storage is fine."""
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(
+            flat_spec(2),
+            inner,
+            durability="buffered",
+            retry=RetryPolicy(budget=0.5),
+            breaker=BreakerPolicy(reset_timeout=5),
+        ) as runtime:
+            await runtime.update_contact("c0", 0)  # queued: the flusher has not run since
+            assert runtime.queue_depth == 1
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0}
+
+
+async def test_closing_while_storage_does_not_answer_a_write_raises_and_counts_it(
+    memory_url: str,
+) -> None:
+    """A stalled server holds the final flush past the close's deadline: the writes the
+    flusher took are not stored, and the close says so instead of returning quietly."""
+    async with open_storage(memory_url) as inner:
+        gate = Gate(inner)
+        runtime = StorageBackedRuntime(
+            flat_spec(3),
+            inner,
+            durability="buffered",
+            retry=RetryPolicy(budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05),
+        )
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                await runtime.update_many({"c0": 0, "c1": 1})
+                await runtime.flush()
+                gate.hold()
+                await runtime.update_many({"c1": 10, "c2": 2})
+        assert str(caught.value) == "closing with 2 changes that storage did not accept"
+        gate.release()
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0, "c1": 1}
+
+
 async def test_closing_with_writes_the_open_breaker_holds_raises_and_names_them(
     memory_url: str,
 ) -> None:
