@@ -8,31 +8,40 @@ import uuid
 import anyio
 import pytest
 from bassline_storage_memory import MemoryStorage, MemoryStore, drop_store
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from bassline import PersistenceError
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import ErrorCode, StorageError, open_storage
+from bassline.storage import ErrorCode, StorageError, StorageResult, open_storage
+from bassline.storage.abilities import Claims
 from bassline.testing.faults import FaultyStorage
 from tests.ownership_support import two_adders
 
 pytestmark = pytest.mark.anyio
 
 
-class _RefusedClaims:
-    """A claim session whose every round fails, as when the store cannot be reached."""
+REFUSED = Failure(StorageError(ErrorCode.CONNECTION, "the claim server is away"))
 
-    held: frozenset[str] = frozenset()
 
-    async def claim(self, groups: object) -> Failure[StorageError]:
+class _ScriptedClaims:
+    """A claim session whose rounds end as scripted (the last outcome repeats)."""
+
+    def __init__(self, *rounds: StorageResult[Claims]) -> None:
+        self.rounds = list(rounds)
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset()
+
+    async def claim(self, groups: object) -> StorageResult[Claims]:
         await anyio.lowlevel.checkpoint()
-        return Failure(StorageError(ErrorCode.CONNECTION, "the claim server is away"))
+        return self.rounds.pop(0) if len(self.rounds) > 1 else self.rounds[0]
 
     async def wait_lost(self, seconds: float) -> bool:
         await anyio.sleep(seconds)
         return False
 
-    async def __aenter__(self) -> _RefusedClaims:
+    async def __aenter__(self) -> _ScriptedClaims:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -40,14 +49,18 @@ class _RefusedClaims:
 
 
 class _ClaimingMemory(MemoryStorage):
-    """A memory store that takes turns on gadget groups, through refused claims."""
+    """A memory store that takes turns on gadget groups through scripted claims."""
 
-    def group_claims(self, network: str, holder: str) -> _RefusedClaims:
-        return _RefusedClaims()
+    def __init__(self, claims: _ScriptedClaims) -> None:
+        super().__init__("memory://", MemoryStore(None))
+        self.claims = claims
+
+    def group_claims(self, network: str, holder: str) -> _ScriptedClaims:
+        return self.claims
 
 
 async def test_health_names_a_claim_round_that_failed() -> None:
-    async with _ClaimingMemory("memory://", MemoryStore(None)) as storage:
+    async with _ClaimingMemory(_ScriptedClaims(REFUSED)) as storage:
         async with StorageBackedRuntime(two_adders(), storage) as runtime:
             health = runtime.health()
             assert (health.status, health.reasons) == (
@@ -82,3 +95,20 @@ async def test_catch_up_raises_when_the_feed_cannot_be_read() -> None:
                 assert not unfollowing.feed.following
     finally:
         drop_store(url.removeprefix("memory://"))
+
+
+async def test_a_claim_round_that_fails_while_holding_groups_counts_one_loss() -> None:
+    """A lost claim session is found by ``wait_lost`` or, when a round comes first, by the
+    round failing: either way the groups stop at once and the loss is counted, once."""
+    both = frozenset({"left", "right"})
+    held = Success(Claims(both, {"left": "solo", "right": "solo"}))
+    async with _ClaimingMemory(_ScriptedClaims(held, REFUSED)) as storage:
+        async with StorageBackedRuntime(
+            two_adders(), storage, node_id="solo", claim_interval=0.01
+        ) as runtime:
+            ownership = runtime.ownership
+            assert ownership is not None and runtime.run_groups == both
+            with anyio.fail_after(10):
+                while ownership.rounds < 4:  # noqa: ASYNC110 - a poll with a deadline
+                    await anyio.sleep(0.01)
+            assert runtime.run_groups == frozenset() and ownership.losses == 1
