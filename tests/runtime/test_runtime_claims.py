@@ -11,8 +11,9 @@ from bassline_storage_memory import MemoryStorage, MemoryStore, drop_store
 from returns.result import Failure, Success
 
 from bassline import PersistenceError
+from bassline.clock import Stamp
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import ErrorCode, StorageError, StorageResult, open_storage
+from bassline.storage import ContentRecord, ErrorCode, StorageError, StorageResult, open_storage
 from bassline.storage.abilities import Claims
 from bassline.testing.faults import FaultyStorage
 from tests.ownership_support import two_adders
@@ -112,3 +113,48 @@ async def test_a_claim_round_that_fails_while_holding_groups_counts_one_loss() -
                 while ownership.rounds < 4:  # noqa: ASYNC110 - a poll with a deadline
                     await anyio.sleep(0.01)
             assert runtime.run_groups == frozenset() and ownership.losses == 1
+
+
+async def test_a_group_gained_is_caught_up_from_storage_and_its_outputs_stored() -> None:
+    """Without the change feed, a group taken over runs on the inputs storage has (another
+    process wrote them) and its outputs are stored; a fixed group runs throughout, and
+    keeps running when the claimed one is lost again."""
+    nobody = Success(Claims(frozenset(), {"left": "other"}))
+    left = Success(Claims(frozenset({"left"}), {"left": "solo"}))
+    claims = _ScriptedClaims(nobody)
+    async with _ClaimingMemory(claims) as storage:
+        async with StorageBackedRuntime(
+            two_adders(),
+            storage,
+            node_id="solo",
+            run_groups=["right"],
+            claim_groups=["left"],
+            claim_interval=0.01,
+            follow=False,
+        ) as runtime:
+            assert runtime.run_groups == frozenset({"right"})
+            other = [Stamp(runtime.network.clock.tick().hlc, "other") for _ in range(2)]
+            written = [
+                ContentRecord("adders", "left", "left.a", 3, other[0]),
+                ContentRecord("adders", "left", "left.b", 4, other[1]),
+            ]
+            (await storage.write(written)).unwrap()
+            claims.rounds = [left]
+            with anyio.fail_after(10):
+                while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
+                    await anyio.sleep(0.01)
+            assert runtime.value("left.sum") == 7 and runtime.value("l-sum") == 7
+            premises = runtime.explain("l-sum").premises()
+            assert {(p.contact, p.value, p.via, p.local) for p in premises} == {
+                ("left.a", 3, "storage", False),
+                ("left.b", 4, "storage", False),
+            }
+            await runtime.flush()
+            stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
+            assert stored["left.sum"] == 7 and stored["l-sum"] == 7
+            claims.rounds = [nobody]
+            with anyio.fail_after(10):
+                while runtime.run_groups != {"right"}:  # noqa: ASYNC110 - deadline poll
+                    await anyio.sleep(0.01)
+            await runtime.update_many({"r-a": 1, "r-b": 2})
+            assert runtime.value("r-sum") == 3
