@@ -3,7 +3,9 @@ gadget groups, a read of the change feed (:mod:`bassline.runtime.sharing`)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from typing import Any
 
 import anyio
 import pytest
@@ -13,6 +15,7 @@ from returns.result import Failure, Success
 from bassline import PersistenceError
 from bassline.clock import Stamp
 from bassline.runtime import StorageBackedRuntime
+from bassline.spec import parse_spec
 from bassline.storage import ContentRecord, ErrorCode, StorageError, StorageResult, open_storage
 from bassline.storage.abilities import Claims
 from bassline.testing.faults import FaultyStorage
@@ -55,9 +58,20 @@ class _ClaimingMemory(MemoryStorage):
     def __init__(self, claims: _ScriptedClaims) -> None:
         super().__init__("memory://", MemoryStore(None))
         self.claims = claims
+        self.sessions: list[tuple[str, str]] = []
+        """The network and holder each claim session was asked for."""
+        self.refused: StorageError | None = None
+        """When set, every write fails with it."""
 
     def group_claims(self, network: str, holder: str) -> _ScriptedClaims:
+        self.sessions.append((network, holder))
         return self.claims
+
+    async def write(self, batch: Any) -> Any:
+        if self.refused is not None:
+            await anyio.lowlevel.checkpoint()
+            return Failure(self.refused)
+        return await super().write(batch)
 
 
 async def test_health_names_a_claim_round_that_failed() -> None:
@@ -70,6 +84,7 @@ async def test_health_names_a_claim_round_that_failed() -> None:
             )
             assert runtime.run_groups == frozenset()
             assert runtime.group_owners() == {"left": None, "right": None}
+            assert storage.sessions == [("adders", "local")]
 
 
 async def test_catch_up_raises_when_the_feed_cannot_be_read() -> None:
@@ -158,3 +173,51 @@ async def test_a_group_gained_is_caught_up_from_storage_and_its_outputs_stored()
                     await anyio.sleep(0.01)
             await runtime.update_many({"r-a": 1, "r-b": 2})
             assert runtime.value("r-sum") == 3
+
+
+@pytest.mark.parametrize("failing", ["catch-up", "store"])
+async def test_groups_gained_whose_catch_up_fails_still_run_and_say_why(
+    caplog: pytest.LogCaptureFixture, failing: str
+) -> None:
+    """A stored input the engine refuses (``left.a`` takes numbers only, and another
+    process stored text), or outputs storage will not take: the groups run anyway, and
+    the warning names them and the error."""
+    raw = two_adders().to_dict()
+    for contact in raw["contacts"]:
+        if contact["id"] == "left.a":
+            contact["lattice"], contact["blend"] = "max", "merge"
+    nobody = Success(Claims(frozenset(), {}))
+    both = frozenset({"left", "right"})
+    gained = Success(Claims(both, {"left": "solo", "right": "solo"}))
+    claims = _ScriptedClaims(nobody)
+    caplog.set_level(logging.WARNING, logger="bassline.runtime")
+    async with _ClaimingMemory(claims) as storage:
+        async with StorageBackedRuntime(
+            parse_spec(raw), storage, node_id="solo", claim_interval=0.01, follow=False
+        ) as runtime:
+            stamp = Stamp(runtime.network.clock.tick().hlc, "other")
+            value = "ten" if failing == "catch-up" else 10
+            (
+                await storage.write([ContentRecord("adders", "left", "left.a", value, stamp)])
+            ).unwrap()
+            no = StorageError(ErrorCode.PERMISSION, "no", transient=False)
+            if failing == "store":
+                storage.refused = no
+            claims.rounds = [gained]
+            with anyio.fail_after(10):
+                while runtime.run_groups != both:  # noqa: ASYNC110 - a poll with a deadline
+                    await anyio.sleep(0.01)
+                while not [r for r in caplog.records if "gadget groups left, right: " in r.message]:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+            (record,) = [r for r in caplog.records if "gadget groups left, right: " in r.message]
+            if failing == "catch-up":
+                assert runtime.value("left.a", None) is None
+                assert record.message.startswith("catching up gadget groups left, right: ")
+                assert "ten" in record.message
+            else:
+                assert runtime.value("left.a") == 10
+                assert record.message == (
+                    "storing the outputs of gadget groups left, right: "
+                    f"flush failed: queued changes were not all stored: {no}"
+                )
+                storage.refused = None
