@@ -485,19 +485,21 @@ async def test_closing_right_after_a_buffered_write_raises_its_permanent_failure
         assert str(caught.value) == f"flush failed: queued changes were not all stored: {no}"
 
 
-async def test_closing_stores_what_is_queued_when_the_breaker_waits_longer_than_the_budget(
-    memory_url: str,
+@pytest.mark.parametrize(("budget", "reset_timeout"), [(0.5, 5), (0.05, 0.05)])
+async def test_closing_stores_what_is_queued_whatever_the_budget_and_reset_timeout(
+    memory_url: str, budget: float, reset_timeout: float
 ) -> None:
     """The close waits for its final flush as long as a retry budget and a breaker trial
-    take together, however the two compare: a ``reset_timeout`` longer than the budget
-    does not cut the close short while storage is fine."""
+    take together, plus a second, however the two compare and however short they are:
+    neither a ``reset_timeout`` longer than the budget nor two short ones cut the close
+    short while storage is fine."""
     async with open_storage(memory_url) as inner:
         async with StorageBackedRuntime(
             flat_spec(2),
             inner,
             durability="buffered",
-            retry=RetryPolicy(budget=0.5),
-            breaker=BreakerPolicy(reset_timeout=5),
+            retry=RetryPolicy(budget=budget),
+            breaker=BreakerPolicy(reset_timeout=reset_timeout),
         ) as runtime:
             await runtime.update_contact("c0", 0)  # queued: the flusher has not run since
             assert runtime.queue_depth == 1
