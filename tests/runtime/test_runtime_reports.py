@@ -533,6 +533,38 @@ async def test_closing_while_storage_does_not_answer_a_write_raises_and_counts_i
         assert {r.contact: r.value for r in stored} == {"c0": 0, "c1": 1}
 
 
+async def test_a_close_counts_only_the_chunks_storage_did_not_answer(memory_url: str) -> None:
+    """One batch of three writes in chunks of two: storage commits the first chunk and
+    never answers the second, so the close names the one write left, not all three."""
+    async with open_storage(memory_url) as inner:
+        answered = [0]
+        stalled = anyio.Event()
+        real = inner.write
+
+        async def write(records: Any) -> Any:
+            if answered[0] >= 1:
+                await stalled.wait()
+            answered[0] += 1
+            return await real(records)
+
+        runtime = StorageBackedRuntime(
+            flat_spec(3),
+            inner,
+            durability="buffered",
+            batch_size=2,
+            retry=RetryPolicy(budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05),
+        )
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                inner.write = write  # type: ignore[method-assign]
+                await runtime.update_many({"c0": 0, "c1": 1, "c2": 2})
+        assert str(caught.value) == "closing with 1 changes that storage did not accept"
+        stalled.set()
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0, "c1": 1}
+
+
 async def test_closing_with_writes_the_open_breaker_holds_raises_and_names_them(
     memory_url: str,
 ) -> None:
