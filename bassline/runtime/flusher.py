@@ -60,6 +60,8 @@ class Flusher:
         """The latest batch failure no durable writer or ``flush`` has reported yet."""
         self.write_started: float | None = None
         """When the storage write now in flight started (None when none is)."""
+        self.in_flight = 0
+        """Writes taken from the queue whose batch has not completed yet."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
         self.inline_writes = 0
@@ -108,6 +110,7 @@ class Flusher:
                 self.metrics.set_depth(len(queue))
                 generation, writes = queue.take()
                 self.metrics.set_depth(len(queue))
+            self.in_flight = len(writes)
             error, unwritten = await self._write_batch(writes, failed)
             self._finish(generation, error, unwritten)
 
@@ -122,6 +125,7 @@ class Flusher:
                 self.emit(RuntimeEvent("breaker-closed", "storage recovered"))
         else:
             self._on_failure(error, unwritten)
+        self.in_flight = 0
         self.queue.complete(generation, error)
 
     def can_write_inline(self) -> bool:
@@ -147,6 +151,7 @@ class Flusher:
         done = self._inline = anyio.Event()
         self.metrics.set_depth(len(queue))
         generation, writes = queue.take()
+        self.in_flight = len(writes)
         failed = 0  # stays 0 if the writer is cancelled: written again (idempotent)
         try:
             error = await self._attempt(writes)
@@ -224,6 +229,7 @@ class Flusher:
                 self.on_feed(*feed)
             metrics.batches += 1
             metrics.flushed += len(chunk)
+            self.in_flight -= len(chunk)
             metrics.batch_sizes.add(len(chunk))
             return None
         error = result.failure()

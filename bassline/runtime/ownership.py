@@ -74,6 +74,8 @@ class GroupOwnership:
                 log.warning("claiming gadget groups failed: %s", error.message)
             self.error = error
             self.holders = {}
+            if self.held:  # the session is gone with them (a round can find that first)
+                self.losses += 1
             await self._set(frozenset())
             return
         claims = result.unwrap()

@@ -216,9 +216,11 @@ class StorageBackedRuntime(EngineView):
                         await self.flush()
                     except PersistenceError as failed:
                         problem = failed
-                if self._queue.pending and problem is None:
+                # queued, or taken by a write storage has not answered (a stalled server)
+                unstored = len(self._queue) + self._flusher.in_flight
+                if unstored and problem is None:
                     problem = PersistenceError(
-                        f"closing with {len(self._queue)} changes that storage did not accept"
+                        f"closing with {unstored} changes that storage did not accept"
                     )
         finally:
             self._task_group.cancel_scope.cancel()

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from returns.result import Success
 
-from bassline.clock import Stamp
 from bassline.engine import Network
 from bassline.errors import ContentError, PersistenceError
 from bassline.runtime.follower import FeedStats, Follower
@@ -150,12 +148,6 @@ class Sharing:
             )
 
     # ---------------------------------------------------------------- observing
-
-    def stored(self) -> Callable[[str, Any, Stamp], bool] | None:
-        """While a feed batch is being applied: whether a changed contact holds what
-        storage already has (see :meth:`Follower.stored`); else None."""
-        follower = self.follower
-        return follower.stored() if follower is not None else None
 
     @property
     def feed(self) -> FeedStats:

@@ -59,9 +59,11 @@ async def runtime(
 
 
 def terminate_claims(admin: psycopg.Connection[Any], holder: str) -> int:
-    """pg_terminate_backend on ``holder``'s claim session(s); how many were ended."""
+    """pg_terminate_backend on ``holder``'s claim session(s) on this test's database (the
+    server may hold other test runs' sessions of the same name); how many were ended."""
     rows = admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = %s AND datname = current_database()",
         (APPLICATION_PREFIX + holder,),
     ).fetchall()
     return sum(1 for (done,) in rows if done)

@@ -14,6 +14,7 @@ import pytest
 from bassline import UnknownContact
 from bassline.engine import Kind
 from bassline.runtime import Runtime, StorageBackedRuntime
+from bassline.spec import parse_spec
 from bassline.storage import open_storage
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -75,3 +76,21 @@ async def test_depth_limits_the_tree_and_bad_arguments_are_refused(memory_url: s
                     await runtime.update_many({"input-a": 99}, via=via)  # type: ignore[arg-type]
             assert runtime.value("input-a") == 10 and runtime.network.stamp("input-a") == before
             assert runtime.queue_depth == 0
+
+
+@pytest.mark.parametrize("durability", ["durable", "buffered"])
+async def test_a_write_that_changes_one_contact_is_explained_the_same_after_a_restart(
+    memory_url: str, durability: str
+) -> None:
+    """A write that changes only its own contact (the runtime's single-contact path) is
+    stored with its justification: a runtime opened later explains it as written, with
+    how it came in, not as a value found in storage."""
+    spec = parse_spec({"id": "lone", "contacts": [{"id": "a"}, {"id": "b"}]})
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(spec, storage, node_id="n1", durability=durability) as rt:
+            await rt.update_contact("a", 5, via="cli")
+            before = rt.explain("a").to_json()
+            assert premises(rt, "a") == {("a", 5, "cli")}
+        async with StorageBackedRuntime(spec, storage, node_id="n1") as reopened:
+            assert reopened.explain("a").to_json() == before
+            assert premises(reopened, "a") == {("a", 5, "cli")}

@@ -15,6 +15,7 @@ from bassline.runtime import StorageBackedRuntime
 from bassline.runtime.follower import Follower
 from bassline.spec import load_spec
 from bassline.storage import ContentRecord, NetworkRecord, open_storage
+from tests.ownership_support import two_adders
 
 CALCULATOR = Path(__file__).parents[2] / "examples" / "calculator.json"
 
@@ -126,5 +127,79 @@ async def test_a_value_from_the_feed_is_explained_by_the_writers_justification()
     try:
         async with open_storage(url) as s1, open_storage(url) as s2:
             await feed_explains_what_another_process_wrote(s1, s2)
+    finally:
+        drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_from_feed_tells_which_changes_storage_already_holds_while_a_batch_applies() -> None:
+    """``from_feed()`` (what the node asks before gossiping a change): while a feed batch is
+    applied, a test of whether a changed contact holds exactly what storage has; outside
+    one, and always for a runtime that does not follow the feed, None."""
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(url) as s3:
+            async with (
+                StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one,
+                StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two,
+                StorageBackedRuntime(CALCULATOR, s3, node_id="three", follow=False) as three,
+            ):
+                answers: list[tuple[bool, bool] | None] = []
+                arrived = anyio.Event()
+
+                def seen(_: PropagationResult) -> None:
+                    held = two.from_feed()
+                    if two.value("input-a") != 5:
+                        return
+                    stamp = two.stamp("input-a")
+                    answers.append(
+                        None
+                        if held is None
+                        else (held("input-a", 5, stamp), held("input-a", 6, stamp))
+                    )
+                    arrived.set()
+
+                two.add_listener(seen)
+                unfollowed: list[object] = []
+                three.add_listener(lambda _: unfollowed.append(three.from_feed()))
+                await one.update_contact("input-a", 5)
+                with anyio.fail_after(10):
+                    await arrived.wait()
+                assert answers[-1] == (True, False)
+                assert two.from_feed() is None
+                await three.update_contact("input-a", 1)
+                assert unfollowed == [None] and three.from_feed() is None
+    finally:
+        drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_values_from_the_feed_are_not_written_back_but_what_they_cause_is() -> None:
+    """The writer runs no gadgets, the adder runs them all: the inputs reach the adder
+    through the feed and are not stored again; the sum it computes from them is stored,
+    with its value, stamp and justification."""
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2, open_storage(url) as s3:
+            async with (
+                StorageBackedRuntime(two_adders(), s1, node_id="writer", run_groups=[]) as writer,
+                StorageBackedRuntime(two_adders(), s2, node_id="adder") as adder,
+            ):
+                opened = adder.metrics["flushed"]
+                await writer.update_many({"l-a": 1, "l-b": 2})
+                with anyio.fail_after(10):
+                    while adder.value("l-sum", None) != 3:  # noqa: ASYNC110 - a poll, deadline
+                        await anyio.sleep(0.005)
+                await adder.flush()
+                # left.sum and l-sum: the four inputs (l-a, l-b, left.a, left.b) came stored
+                assert adder.metrics["flushed"] - opened == 2
+                records = {r.contact: r for r in (await s3.load_contents("adders")).unwrap()}
+                for cid in ("left.sum", "l-sum"):
+                    record = records[cid]
+                    assert (record.value, record.stamp) == (3, adder.stamp(cid))
+                    assert record.justification is not None
+                    assert record.justification == adder.network.stored_justification(cid)
+                assert records["l-a"].stamp.node == "writer"
+                assert writer.run_groups == frozenset()  # l-sum reaches it only from the feed
     finally:
         drop_store(url.removeprefix("memory://"))

@@ -95,3 +95,28 @@ async def test_a_storage_failure_at_open_names_the_step_and_carries_the_error(
         error = caught.value.error  # type: ignore[attr-defined]
         assert isinstance(error, StorageError) and error.code is ErrorCode.PERMISSION
         assert str(caught.value) == message + str(error)
+
+
+async def test_a_first_flush_that_fails_at_open_raises_and_leaves_nothing_running(
+    memory_url: str,
+) -> None:
+    """Opening writes the spec's contents; when that write fails the open fails with it,
+    and the runtime's background writer is stopped (the runtime is not left running)."""
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(
+            inner,
+            seed=1,
+            permanent_rate=1.0,
+            operations={"write"},
+            permanent_codes=(ErrorCode.PERMISSION,),
+        )
+        runtime = StorageBackedRuntime(parse_spec(WITH_CONTENT), faulty)
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                pass
+        error = caught.value.error  # type: ignore[attr-defined]
+        assert isinstance(error, StorageError) and error.code is ErrorCode.PERMISSION
+        assert str(caught.value) == (f"flush failed: queued changes were not all stored: {error}")
+        assert faulty.stats.failures == 1  # one write, given up: nothing retries it
+        with pytest.raises(RuntimeError, match="the runtime is not running"):
+            await runtime.flush()

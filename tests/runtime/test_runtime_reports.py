@@ -424,6 +424,17 @@ async def test_reads_count_hits_and_misses_and_listeners_unsubscribe(memory_url:
             assert seen == []
 
 
+@pytest.mark.parametrize("durability", ["durable", "buffered"])
+async def test_each_write_path_counts_its_update_latency(memory_url: str, durability: str) -> None:
+    """One update, one latency sample of a plausible length, on either write path."""
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(flat_spec(1), inner, durability=durability) as runtime:
+            await runtime.update_contact("c0", 0)
+            update = runtime.metrics["latency_seconds"]["update"]
+            assert update["count"] == 1
+            assert update["p99"] is not None and 0 <= update["p99"] < 30
+
+
 async def test_each_refusal_says_what_happened_to_the_write(memory_url: str) -> None:
     async with open_storage(memory_url) as inner:
         runtime = StorageBackedRuntime(flat_spec(3), inner)
@@ -472,6 +483,86 @@ async def test_closing_right_after_a_buffered_write_raises_its_permanent_failure
                 Scripted(inner, no)
                 await rt.update_contact("c0", 0)  # queued; closing writes it, and it fails
         assert str(caught.value) == f"flush failed: queued changes were not all stored: {no}"
+
+
+@pytest.mark.parametrize(("budget", "reset_timeout"), [(0.5, 5), (0.05, 0.05)])
+async def test_closing_stores_what_is_queued_whatever_the_budget_and_reset_timeout(
+    memory_url: str, budget: float, reset_timeout: float
+) -> None:
+    """The close waits for its final flush as long as a retry budget and a breaker trial
+    take together, plus a second, however the two compare and however short they are:
+    neither a ``reset_timeout`` longer than the budget nor two short ones cut the close
+    short while storage is fine."""
+    async with open_storage(memory_url) as inner:
+        async with StorageBackedRuntime(
+            flat_spec(2),
+            inner,
+            durability="buffered",
+            retry=RetryPolicy(budget=budget),
+            breaker=BreakerPolicy(reset_timeout=reset_timeout),
+        ) as runtime:
+            await runtime.update_contact("c0", 0)  # queued: the flusher has not run since
+            assert runtime.queue_depth == 1
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0}
+
+
+async def test_closing_while_storage_does_not_answer_a_write_raises_and_counts_it(
+    memory_url: str,
+) -> None:
+    """A stalled server holds the final flush past the close's deadline: the writes the
+    flusher took are not stored, and the close says so instead of returning quietly."""
+    async with open_storage(memory_url) as inner:
+        gate = Gate(inner)
+        runtime = StorageBackedRuntime(
+            flat_spec(3),
+            inner,
+            durability="buffered",
+            retry=RetryPolicy(budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05),
+        )
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                await runtime.update_many({"c0": 0, "c1": 1})
+                await runtime.flush()
+                gate.hold()
+                await runtime.update_many({"c1": 10, "c2": 2})
+        assert str(caught.value) == "closing with 2 changes that storage did not accept"
+        gate.release()
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0, "c1": 1}
+
+
+async def test_a_close_counts_only_the_chunks_storage_did_not_answer(memory_url: str) -> None:
+    """One batch of three writes in chunks of two: storage commits the first chunk and
+    never answers the second, so the close names the one write left, not all three."""
+    async with open_storage(memory_url) as inner:
+        answered = [0]
+        stalled = anyio.Event()
+        real = inner.write
+
+        async def write(records: Any) -> Any:
+            if answered[0] >= 1:
+                await stalled.wait()
+            answered[0] += 1
+            return await real(records)
+
+        runtime = StorageBackedRuntime(
+            flat_spec(3),
+            inner,
+            durability="buffered",
+            batch_size=2,
+            retry=RetryPolicy(budget=0.05),
+            breaker=BreakerPolicy(reset_timeout=0.05),
+        )
+        with pytest.raises(PersistenceError) as caught:
+            async with runtime:
+                inner.write = write  # type: ignore[method-assign]
+                await runtime.update_many({"c0": 0, "c1": 1, "c2": 2})
+        assert str(caught.value) == "closing with 1 changes that storage did not accept"
+        stalled.set()
+        stored = (await inner.load_contents("flat")).unwrap()
+        assert {r.contact: r.value for r in stored} == {"c0": 0, "c1": 1}
 
 
 async def test_closing_with_writes_the_open_breaker_holds_raises_and_names_them(

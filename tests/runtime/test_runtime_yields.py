@@ -145,3 +145,80 @@ async def test_a_bound_below_the_batch_size_still_holds_buffered_writers(
             await runtime.flush()
             assert deepest <= bound
             assert runtime.value(f"c{contacts - 1}") == contacts - 1
+
+
+async def test_a_buffered_writer_lets_others_run_once_per_yield_every_writes(
+    memory_url: str,
+) -> None:
+    """The documented bound itself, not only that a flood yields: over many writes to one
+    contact (the queue never fills, so only this bound makes the writer yield), another
+    task runs at least once per ``YIELD_EVERY`` writes. Each backend runs every ready task
+    once per round, so the other task's turns count the writer's yields."""
+    writes = 8 * (YIELD_EVERY + 1) * YIELD_EVERY  # one write more per yield: 8 yields fewer
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(SPEC, storage, durability="buffered") as runtime:
+            turns = 0
+
+            async def other_task() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await anyio.lowlevel.checkpoint()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_task)
+                await anyio.lowlevel.checkpoint()
+                before = turns
+                for n in range(writes):
+                    await runtime.update_contact("plain", n)
+                ran = turns - before
+                tg.cancel_scope.cancel()
+            # the first YIELD_EVERY writes come before the first yield, and on trio the
+            # other task's turn after the last yield may still be due: two turns fewer
+            assert ran >= writes // YIELD_EVERY - 2, f"{ran} turns in {writes} writes"
+            await runtime.flush()
+            assert runtime.value("plain") == writes - 1
+
+
+async def test_a_buffered_writer_held_back_by_a_stalled_flusher_still_yields_as_often(
+    memory_url: str,
+) -> None:
+    """Storage stalls with the flusher's first batch in hand, so the queue fills past a
+    full batch and every later write takes the admission check; there the writer lets
+    the flusher look only every tenth of a batch, and still lets other tasks run at
+    least once per ``YIELD_EVERY`` writes."""
+    contacts = 4_000
+    spec = parse_spec({"id": "many", "contacts": [{"id": f"c{i}"} for i in range(contacts)]})
+    async with open_storage(memory_url) as storage:
+        gate = [anyio.Event()]
+        gate[0].set()
+        real = storage.write
+
+        async def write(records: Any) -> Any:
+            await gate[0].wait()
+            return await real(records)
+
+        storage.write = write  # type: ignore[method-assign]
+        async with StorageBackedRuntime(spec, storage, durability="buffered") as runtime:
+            gate[0] = anyio.Event()  # from here on, storage answers no write
+            turns = 0
+
+            async def other_task() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await anyio.lowlevel.checkpoint()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_task)
+                await anyio.lowlevel.checkpoint()
+                before = turns
+                for n in range(contacts):
+                    await runtime.update_contact(f"c{n}", n)
+                ran = turns - before
+                tg.cancel_scope.cancel()
+            assert runtime.queue_depth > runtime.batch_size  # the admission check ran
+            assert ran >= contacts // YIELD_EVERY - 2, f"{ran} turns in {contacts} writes"
+            gate[0].set()
+            await runtime.flush()
+            assert runtime.metrics["flushed"] == contacts
