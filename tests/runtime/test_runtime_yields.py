@@ -147,6 +147,28 @@ async def test_a_bound_below_the_batch_size_still_holds_buffered_writers(
             assert runtime.value(f"c{contacts - 1}") == contacts - 1
 
 
+async def _turns_of_another_task(write: Callable[[int], Awaitable[object]], count: int) -> int:
+    """Await ``write(0)`` ... ``write(count - 1)`` while another task counts its turns (each
+    backend runs every ready task once per round): how many it had, the writer's yields."""
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other_task)
+        await anyio.lowlevel.checkpoint()
+        before = turns
+        for n in range(count):
+            await write(n)
+        ran = turns - before
+        tg.cancel_scope.cancel()
+    return ran
+
+
 async def test_a_buffered_writer_lets_others_run_once_per_yield_every_writes(
     memory_url: str,
 ) -> None:
@@ -157,22 +179,7 @@ async def test_a_buffered_writer_lets_others_run_once_per_yield_every_writes(
     writes = 8 * (YIELD_EVERY + 1) * YIELD_EVERY  # one write more per yield: 8 yields fewer
     async with open_storage(memory_url) as storage:
         async with StorageBackedRuntime(SPEC, storage, durability="buffered") as runtime:
-            turns = 0
-
-            async def other_task() -> None:
-                nonlocal turns
-                while True:
-                    turns += 1
-                    await anyio.lowlevel.checkpoint()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(other_task)
-                await anyio.lowlevel.checkpoint()
-                before = turns
-                for n in range(writes):
-                    await runtime.update_contact("plain", n)
-                ran = turns - before
-                tg.cancel_scope.cancel()
+            ran = await _turns_of_another_task(lambda n: runtime.update_contact("plain", n), writes)
             # the first YIELD_EVERY writes come before the first yield, and on trio the
             # other task's turn after the last yield may still be due: two turns fewer
             assert ran >= writes // YIELD_EVERY - 2, f"{ran} turns in {writes} writes"
@@ -201,22 +208,9 @@ async def test_a_buffered_writer_held_back_by_a_stalled_flusher_still_yields_as_
         storage.write = write  # type: ignore[method-assign]
         async with StorageBackedRuntime(spec, storage, durability="buffered") as runtime:
             gate[0] = anyio.Event()  # from here on, storage answers no write
-            turns = 0
-
-            async def other_task() -> None:
-                nonlocal turns
-                while True:
-                    turns += 1
-                    await anyio.lowlevel.checkpoint()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(other_task)
-                await anyio.lowlevel.checkpoint()
-                before = turns
-                for n in range(contacts):
-                    await runtime.update_contact(f"c{n}", n)
-                ran = turns - before
-                tg.cancel_scope.cancel()
+            ran = await _turns_of_another_task(
+                lambda n: runtime.update_contact(f"c{n}", n), contacts
+            )
             assert runtime.queue_depth > runtime.batch_size  # the admission check ran
             assert ran >= contacts // YIELD_EVERY - 2, f"{ran} turns in {contacts} writes"
             gate[0].set()
