@@ -10,7 +10,9 @@ entirely before the cursor changes nothing about how far the node has applied.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -43,41 +45,51 @@ async def _digests_until(link: Transport, done: Any, within: float = 30.0) -> li
                 return seen
 
 
+@contextlib.asynccontextmanager
+async def _linked(spec: Any) -> AsyncIterator[tuple[BasslineNetwork, BasslineNetwork, Transport]]:
+    """A node ``target`` serving ``spec``, and a link to it that peer ``mallory`` has
+    passed the handshake on (the test speaks for mallory over it)."""
+    async with node("target", spec, settings=ONE_SESSION) as (target, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("mallory", spec, settings=ONE_SESSION) as mallory,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(mallory, link, dialer=True)
+            yield target, mallory, link
+
+
 async def test_a_delta_with_a_gap_or_one_already_applied_never_moves_the_cursor_wrongly() -> None:
     clock = HybridLogicalClock("mallory")
-    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
-        assert server.url is not None
-        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
-            epoch = mallory.log.epoch
-            async with dial(server.url, max_bytes=1 << 22) as link:
-                await handshake(mallory, link, dialer=True)
+    async with _linked(SPEC) as (target, mallory, link):
+        epoch = mallory.log.epoch
 
-                async def send(start: int, end: int, cid: str, value: str) -> None:
-                    items = [(cid, value, clock.tick())]
-                    await link.send(dump(encode_delta(epoch, start, end, items)))
-                    await wait_until(lambda: target.value(cid) == value, what=f"{cid} applied")
+        async def send(start: int, end: int, cid: str, value: str) -> None:
+            items = [(cid, value, clock.tick())]
+            await link.send(dump(encode_delta(epoch, start, end, items)))
+            await wait_until(lambda: target.value(cid) == value, what=f"{cid} applied")
 
-                # (0, 3]: applied in full, so the cursor is at 3
-                await send(0, 3, "c0", "first")
-                await _digests_until(link, lambda d: d["seq"] == 3)
+        # (0, 3]: applied in full, so the cursor is at 3
+        await send(0, 3, "c0", "first")
+        await _digests_until(link, lambda d: d["seq"] == 3)
 
-                # (5, 6]: changes 4 and 5 are missing. The value is applied (it is the
-                # current content), but the node must not confirm past 3: it asks for a
-                # rewind from 3, and no digest ever claims more.
-                await send(5, 6, "c1", "after a gap")
-                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
-                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, True)
-                assert seen[-1]["epoch"] == epoch
+        # (5, 6]: changes 4 and 5 are missing. The value is applied (it is the
+        # current content), but the node must not confirm past 3: it asks for a
+        # rewind from 3, and no digest ever claims more.
+        await send(5, 6, "c1", "after a gap")
+        seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+        assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, True)
+        assert seen[-1]["epoch"] == epoch
 
-                # (0, 1]: entirely before the cursor. Applying it again is harmless, but the
-                # node has still applied everything up to 3: a delta from 3 continues
-                # without a gap, and the cursor moves on to 4 with no rewind asked for.
-                await send(0, 1, "c2", "old news")
-                await send(3, 4, "c3", "next")
-                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
-                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
-                # every delta counted, with its items, applied in full or not
-                assert (target.metrics.deltas_in, target.metrics.items_in) == (4, 4)
+        # (0, 1]: entirely before the cursor. Applying it again is harmless, but the
+        # node has still applied everything up to 3: a delta from 3 continues
+        # without a gap, and the cursor moves on to 4 with no rewind asked for.
+        await send(0, 1, "c2", "old news")
+        await send(3, 4, "c3", "next")
+        seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+        assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
+        # every delta counted, with its items, applied in full or not
+        assert (target.metrics.deltas_in, target.metrics.items_in) == (4, 4)
 
 
 async def test_values_stamped_in_the_future_are_counted_logged_once_and_asked_for_again(
@@ -86,18 +98,14 @@ async def test_values_stamped_in_the_future_are_counted_logged_once_and_asked_fo
     clock = HybridLogicalClock("mallory")
     now = clock.tick()
     ahead = Stamp(now.hlc + (3_600_000 << LOGICAL_BITS), "mallory")  # an hour ahead
-    async with node("target", SPEC, settings=ONE_SESSION) as (target, server):
-        assert server.url is not None
-        async with BasslineNetwork("mallory", SPEC, settings=ONE_SESSION) as mallory:
-            epoch = mallory.log.epoch
-            async with dial(server.url, max_bytes=1 << 22) as link:
-                await handshake(mallory, link, dialer=True)
-                items = [("c0", "later", ahead), ("c1", "later", ahead), ("c2", "now", now)]
-                await link.send(dump(encode_delta(epoch, 0, 2, items)))
-                await link.send(dump(encode_delta(epoch, 0, 2, items)))  # and once more
-                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
-                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (0, True)
-                await wait_until(lambda: target.metrics.deltas_in == 2, what="both deltas")
+    async with _linked(SPEC) as (target, mallory, link):
+        epoch = mallory.log.epoch
+        items = [("c0", "later", ahead), ("c1", "later", ahead), ("c2", "now", now)]
+        await link.send(dump(encode_delta(epoch, 0, 2, items)))
+        await link.send(dump(encode_delta(epoch, 0, 2, items)))  # and once more
+        seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
+        assert (seen[-1]["seq"], seen[-1]["rewind"]) == (0, True)
+        await wait_until(lambda: target.metrics.deltas_in == 2, what="both deltas")
     assert target.metrics.items_rejected == {"future-stamp": 4}
     assert target.values() == {"c2": "now"}  # the rest of the delta is applied
     logged = [r for r in caplog.records if "stamped in the future" in r.getMessage()]
@@ -118,21 +126,17 @@ async def test_values_of_the_wrong_kind_are_dropped_for_good_counted_and_logged_
 ) -> None:
     clock = HybridLogicalClock("mallory")
     spec = flat(2, sets=1)  # s0 is a grow-set: a number or an object is not a set
-    async with node("target", spec, settings=ONE_SESSION) as (target, server):
-        assert server.url is not None
-        async with BasslineNetwork("mallory", spec, settings=ONE_SESSION) as mallory:
-            epoch = mallory.log.epoch
-            async with dial(server.url, max_bytes=1 << 22) as link:
-                await handshake(mallory, link, dialer=True)
-                items = [("s0", 5, clock.tick()), ("c0", "fine", clock.tick())]
-                items.append(("s0", {"not": "a set"}, clock.tick()))
-                await link.send(dump(encode_delta(epoch, 0, 3, items)))
-                # refused for good, not asked for again: the cursor passes the whole delta
-                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
-                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, False)
-                await link.send(dump(encode_delta(epoch, 3, 4, [("s0", 7, clock.tick())])))
-                seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
-                assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
+    async with _linked(spec) as (target, mallory, link):
+        epoch = mallory.log.epoch
+        items = [("s0", 5, clock.tick()), ("c0", "fine", clock.tick())]
+        items.append(("s0", {"not": "a set"}, clock.tick()))
+        await link.send(dump(encode_delta(epoch, 0, 3, items)))
+        # refused for good, not asked for again: the cursor passes the whole delta
+        seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 0)
+        assert (seen[-1]["seq"], seen[-1]["rewind"]) == (3, False)
+        await link.send(dump(encode_delta(epoch, 3, 4, [("s0", 7, clock.tick())])))
+        seen = await _digests_until(link, lambda d: d["rewind"] or d["seq"] != 3)
+        assert (seen[-1]["seq"], seen[-1]["rewind"]) == (4, False)
     assert target.metrics.items_rejected == {"wrong-kind": 3}
     assert target.values() == {"c0": "fine"}  # the rest of the delta is applied
     assert not target.runtime.network.contradictions  # type: ignore[union-attr]
