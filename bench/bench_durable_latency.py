@@ -1,7 +1,7 @@
 """Durable latency of one writer: ``StorageBackedRuntime`` against the bare storage medium.
 
 Run: python bench/bench_durable_latency.py [--backends fs,postgres] [--updates 2000]
-     [--rounds 3] [--no-sync]
+     [--rounds 3] [--no-sync] [--fs-options inline_sync_ms=0]
      (postgres uses BASSLINE_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
       in a fresh schema that is dropped afterwards; fs a temporary directory, in
       BASSLINE_BENCH_DIR if set)
@@ -30,6 +30,9 @@ process, user and system; the runtime's background work between calls is not in 
 ``--no-sync`` (postgres only, a diagnostic, not the target): both sides run with
 ``synchronous_commit=off``, so neither waits for the WAL flush and what is left is the
 time each side spends around the commit: client, driver, round trips and server work.
+
+``--fs-options QUERY`` appends a query string to the fs storage URL: ``inline_sync_ms=0``
+sends every write through a worker thread, as before decision D52.
 """
 
 from __future__ import annotations
@@ -178,10 +181,14 @@ async def pg_raw(schema: str, name: str) -> AsyncIterator[tuple[RawWrite, dict[s
 # ------------------------------------------------------------------------------- fs
 
 
+FS_QUERY = {"query": ""}
+
+
 @asynccontextmanager
 async def fs_side() -> AsyncIterator[tuple[str, Callable[[], NetworkStorage]]]:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BASSLINE_BENCH_DIR")) as tmp:
-        yield tmp, lambda: open_storage(f"file://{tmp}")
+        query = f"?{FS_QUERY['query']}" if FS_QUERY["query"] else ""
+        yield tmp, lambda: open_storage(f"file://{tmp}{query}")
 
 
 async def fs_record(storage: NetworkStorage) -> bytes:
@@ -281,7 +288,14 @@ async def main() -> None:
         action="store_true",
         help="postgres with synchronous_commit=off on both sides (a diagnostic: not durable)",
     )
+    parser.add_argument(
+        "--fs-options",
+        default="",
+        help="a query string for the fs storage URL, e.g. inline_sync_ms=0 (every write "
+        "through a worker thread, as before decision D52)",
+    )
     args: Any = parser.parse_args()
+    FS_QUERY["query"] = args.fs_options
     if args.no_sync:
         SYNC["on"] = False
         print("synchronous_commit=off on both sides: NOT durable, the overhead only")

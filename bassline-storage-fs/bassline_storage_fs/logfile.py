@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import attrs
@@ -238,6 +239,8 @@ class LogFile:
         self.next_seq = next_seq
         self.broken: str | None = None
         """Set when a failed write could not be rolled back: no further appends."""
+        self.last_sync_seconds: float | None = None
+        """How long the last append's data sync took (None before the first append)."""
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
 
@@ -285,7 +288,11 @@ class LogFile:
         data = records + commit_frame(self.next_seq, count)
         try:
             write_all(self._fd, data)
-            sync_data(self._fd)
+            started = time.perf_counter()
+            try:
+                sync_data(self._fd)
+            finally:
+                self.last_sync_seconds = time.perf_counter() - started
             self.check_path()  # replaced meanwhile: the batch went where nobody reads it
         except OSError:
             self._roll_back()

@@ -1,11 +1,12 @@
 """``FileStorage``: the ``NetworkStorage`` protocol over a store directory.
 
 Reads are answered from the in-memory index. Writers take turns under one lock; each
-batch (already checked by the base class) is framed, appended and synced in a worker
-thread (one write, one data sync), and only then applied to the index. Blocking I/O
-always runs through ``anyio.to_thread.run_sync`` under the storage's
-``CapacityLimiter``, and is shielded from cancellation so the index and the log never
-disagree.
+batch (already checked by the base class) is framed, appended and synced (one write, one
+data sync), and only then applied to the index. Blocking I/O runs through
+``anyio.to_thread.run_sync`` under the storage's ``CapacityLimiter``, except a small
+content-only batch while data syncs are fast (``inline_sync_ms``), which is appended on
+the event loop thread: the hop would cost as much as the sync. Either way it is shielded
+from cancellation, so the index and the log never disagree.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ _CAPABILITIES = Capabilities(persistent=True, transactions=True, shared=False)
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+_INLINE_RECORDS = 256
+_INLINE_BYTES = 64 * 1024
+"""The largest batch appended on the event loop thread (records, encoded value bytes)."""
+
+
+def _mapped(doing: str, fn: Callable[..., T], *args: Any) -> T | StorageError:
+    """``fn(*args)``, with an OSError turned into a StorageError naming ``doing``."""
+    try:
+        return fn(*args)
+    except OSError as exc:
+        return from_os_error(exc, doing)
 
 
 def _result(value: Any) -> StorageResult[Any]:
@@ -129,15 +143,24 @@ class FileStorage(StorageBackend):
 
     async def _io(self, doing: str, fn: Callable[..., T], *args: Any) -> T | StorageError:
         """Run blocking ``fn(*args)`` in a worker thread, mapping OSError to a StorageError."""
-
-        def call() -> T | StorageError:
-            try:
-                return fn(*args)
-            except OSError as exc:
-                return from_os_error(exc, doing)
-
         assert self._limiter is not None
-        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(_mapped, doing, fn, *args, limiter=self._limiter)
+
+    def _inline(self, store: FsStore, batch: CheckedBatch) -> bool:
+        """Whether ``batch`` is appended on the event loop thread rather than in a worker.
+
+        A worker-thread hop costs about as much as a fast data sync (two cross-thread
+        wake-ups, ~0.1 ms here), so a small content-only batch is appended where it is,
+        blocking the loop for one sync, while the log's last sync was fast. After a slow
+        sync the next writes go through a worker again until one is fast (decision D52).
+        """
+        limit = self.options.inline_sync_ms
+        last = store.log.last_sync_seconds
+        if not limit or last is None or last * 1000 > limit:
+            return False
+        if batch.networks or batch.groups or batch.wires or len(batch.contents) > _INLINE_RECORDS:
+            return False
+        return sum(map(len, batch.encoded)) <= _INLINE_BYTES
 
     def _open_store(self) -> FsStore:
         """The open store (the base class calls a hook only while it is open)."""
@@ -363,9 +386,11 @@ class FileStorage(StorageBackend):
             if self._store is not store:
                 return Failure(not_open(self.url))
             with anyio.CancelScope(shield=True):
-                plan = await self._io(
-                    f"append to log {store.layout.log}", store.plan_and_commit, batch
-                )
+                doing = f"append to log {store.layout.log}"
+                if self._inline(store, batch):
+                    plan = _mapped(doing, store.plan_and_commit, batch)
+                else:
+                    plan = await self._io(doing, store.plan_and_commit, batch)
                 if isinstance(plan, StorageError):
                     return Failure(plan)
                 if plan.count:
@@ -469,7 +494,7 @@ def open_fs_storage(url: str, **options: Any) -> FileStorage:
     """A (not yet opened) storage for ``file:///path/to/dir[?option=value...]``.
 
     Options (URL query or keywords): ``compact_bytes`` (int, default 64 MiB),
-    ``threads`` (int, default 4), ``create`` (bool, default true), ``read_only`` (bool,
+    ``threads`` (int, default 4), ``inline_sync_ms`` (int 0..1000, default 2), ``create`` (bool, default true), ``read_only`` (bool,
     default false). Raises :class:`ValueError` for a malformed URL or option (and for the
     old ``repair`` option, naming the ``bassline storage repair`` command that replaced it).
     """

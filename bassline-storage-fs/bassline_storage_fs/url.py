@@ -30,6 +30,11 @@ class FsOptions:
     """Compact the log into state files once it grows beyond this many bytes."""
     threads: int = 4
     """Worker threads for blocking file I/O (the CapacityLimiter's size)."""
+    inline_sync_ms: int = 2
+    """A small content-only write runs on the event loop thread, with no worker-thread
+    hop, while the log's last data sync took at most this many milliseconds (0: every
+    write goes through a worker thread). See docs/storage-fs.md, "Writes on the event
+    loop thread"."""
     create: bool = True
     """Create the directory (and parents) if it does not exist."""
     read_only: bool = False
@@ -42,10 +47,15 @@ class FsOptions:
 _TYPES: dict[str, type] = {
     "compact_bytes": int,
     "threads": int,
+    "inline_sync_ms": int,
     "create": bool,
     "read_only": bool,
 }
-_RANGES: dict[str, tuple[int, int]] = {"compact_bytes": (1, 1 << 40), "threads": (1, 64)}
+_RANGES: dict[str, tuple[int, int]] = {
+    "compact_bytes": (1, 1 << 40),
+    "threads": (1, 64),
+    "inline_sync_ms": (0, 1000),
+}
 
 
 def _from_text(name: str, text: str, url: str) -> Any:
