@@ -27,7 +27,7 @@ from bassline.net import BasslineNetwork, NodeServer
 from bassline.runtime import StorageBackedRuntime
 from bassline.spec import Bassline
 from bassline.storage import ClaimsGroups, open_storage
-from tests.ownership_support import two_adders
+from tests.ownership_support import output_first_adder, two_adders
 
 pytestmark = pytest.mark.anyio
 
@@ -111,6 +111,23 @@ async def test_a_terminated_claim_session_hands_the_groups_over_with_catch_up(
         assert first.run_groups == frozenset() and second.run_groups == BOTH
         assert first.group_owners() == {"left": "second", "right": "second"}
         assert first.ownership is not None and first.ownership.losses == 1
+
+
+async def test_a_group_taken_over_is_caught_up_on_every_input_whatever_the_port_order(
+    store_url: str, admin: psycopg.Connection[Any]
+) -> None:
+    """The group's output port comes first (in the spec and by id): the process taking the
+    group over still reads every input port from storage. Neither follows the feed, so the
+    second knows the inputs only from its catch-up."""
+    spec = output_first_adder()
+    first_rt = runtime(store_url, "first", spec, claim_interval=1.0, follow=False)
+    async with first_rt as first, runtime(store_url, "second", spec, follow=False) as second:
+        await first.update_many({"x": 10, "y": 5})
+        assert first.value("total") == 15 and second.run_groups == frozenset()
+        assert terminate_claims(admin, "first") == 1
+        await wait_until(lambda: second.run_groups == frozenset({"g"}), "the second to take over")
+        assert second.value("g.x") == 10 and second.value("g.y") == 5
+        assert second.value("g.out") == 15 and second.value("total") == 15
 
 
 async def test_kill_9_of_the_owning_process_hands_its_groups_to_another(
