@@ -8,6 +8,7 @@ answer (:mod:`bassline.net.replies`) or a
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -134,8 +135,14 @@ class Calls:
         self, url: str | NodeURL, secret: bytes | None, timeout: float, max_reply_bytes: int
     ) -> None:
         self.base = url if isinstance(url, NodeURL) else parse_node_url(url)
-        if timeout <= 0 or max_reply_bytes <= 0:
-            raise ValueError("timeout and max_reply_bytes must be positive")
+        if type(timeout) not in (int, float):
+            raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+        if not 0 < timeout < math.inf:  # NaN included: no comparison would end a wait
+            raise ValueError(f"timeout must be positive and finite, got {timeout}")
+        if type(max_reply_bytes) is not int or max_reply_bytes < 1:
+            raise ValueError(
+                f"max_reply_bytes must be a whole number >= 1, got {max_reply_bytes!r}"
+            )
         self.timeout = timeout
         self.limit = max_reply_bytes
         self.secret = secret

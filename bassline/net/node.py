@@ -41,6 +41,7 @@ from bassline.net.settings import GossipSettings
 from bassline.net.transport import Transport
 from bassline.net.urls import parse_node_url
 from bassline.runtime import FollowsFeed, Runtime, RuntimeHealth, StorageBackedRuntime
+from bassline.runtime.policy import positive_seconds
 from bassline.spec import Bassline, Endpoint, load_spec
 from bassline.storage import FeedsChanges, NetworkStorage, open_storage
 
@@ -122,7 +123,7 @@ class BasslineNetwork:
         self.ssl_context = ssl_context
         self.durability = durability
         self.replace_spec = replace_spec
-        self.claim_interval = claim_interval
+        self.claim_interval = positive_seconds("claim_interval", claim_interval)
         self.advertise_url: str | None = None
         if advertise_url is not None:
             self.advertise_url = parse_node_url(advertise_url).ws
