@@ -22,7 +22,7 @@ from bassline.codec import parse_json, to_json
 from bassline.content import Content
 from bassline.engine.explanation import Explanation
 from bassline.net import routes
-from bassline.net.auth import api_token
+from bassline.net.auth import api_token, cluster_secret
 from bassline.net.client_errors import (
     BadReply,
     NodeAuthError,
@@ -132,7 +132,7 @@ class Calls:
     """What both clients share: the node's address, the headers, reading replies."""
 
     def __init__(
-        self, url: str | NodeURL, secret: bytes | None, timeout: float, max_reply_bytes: int
+        self, url: str | NodeURL, secret: bytes | str | None, timeout: float, max_reply_bytes: int
     ) -> None:
         self.base = url if isinstance(url, NodeURL) else parse_node_url(url)
         if type(timeout) not in (int, float):
@@ -145,8 +145,8 @@ class Calls:
             )
         self.timeout = timeout
         self.limit = max_reply_bytes
-        self.secret = secret
-        self.token = api_token(secret) if secret is not None else None
+        self.secret = cluster_secret(secret)  # what no node would accept, refused here too
+        self.token = api_token(self.secret) if self.secret is not None else None
 
     def headers(self, accept: str, body: bool) -> dict[str, str]:
         headers = {"accept": accept}
