@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
@@ -72,7 +73,12 @@ class Registry(Generic[T]):
         return iter(self.names())
 
     def get(self, name: str) -> T:
-        """The plug-in called ``name``; :class:`PluginNotFound` lists what exists."""
+        """The plug-in called ``name``; :class:`PluginNotFound` lists what exists, and a
+        ``name`` that is not a string is a :class:`TypeError` saying so."""
+        if not isinstance(name, str):
+            raise TypeError(
+                f"a {self.kind} is looked up by its name (a string), not by {reprlib.repr(name)}"
+            )
         if name in self._items:
             return self._items[name]
         ep = self._discover().get(name)

@@ -29,3 +29,27 @@ def two_adders(endpoints: dict[str, Any] | None = None) -> Bassline:
     if endpoints:
         spec["endpoints"] = endpoints
     return parse_spec(spec)
+
+
+def output_first_adder() -> Bassline:
+    """``x + y -> total`` through gadget group ``g``, whose output port ``g.out`` comes
+    first both in the spec's order and in id order (before ``g.x`` and ``g.y``)."""
+    return parse_spec(
+        {
+            "id": "output-first",
+            "groups": [{"id": "g", "gadget": "add"}],
+            "contacts": [
+                {"id": "g.out", "group": "g", "name": "sum", "boundary": "output"},
+                {"id": "g.x", "group": "g", "name": "a", "boundary": "input"},
+                {"id": "g.y", "group": "g", "name": "b", "boundary": "input"},
+                {"id": "x"},
+                {"id": "y"},
+                {"id": "total"},
+            ],
+            "wires": [
+                {"from": "x", "to": "g.x", "type": "directed"},
+                {"from": "y", "to": "g.y", "type": "directed"},
+                {"from": "g.out", "to": "total", "type": "directed"},
+            ],
+        }
+    )

@@ -1,14 +1,27 @@
-"""What every PostgreSQL test fixture shares: the server URL, and skip-or-fail when it is down."""
+"""What every PostgreSQL test fixture shares: the server URL, and skip-or-fail when it is
+down; ending a test's own sessions (never another test's on the same server)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
-__all__ = ["DEFAULT_URL", "require_postgres_url", "with_parts", "with_query"]
+from bassline.spec import Bassline
+
+__all__ = [
+    "DEFAULT_URL",
+    "end_claim_sessions",
+    "end_feed_sessions",
+    "require_postgres_url",
+    "with_parts",
+    "with_query",
+]
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -39,3 +52,46 @@ def require_postgres_url() -> str:
             pytest.fail(f"{reason}; BASSLINE_REQUIRE_POSTGRES=1 forbids skipping")
         pytest.skip(f"{reason}; set BASSLINE_TEST_POSTGRES_URL to a server to run these tests")
     return url
+
+
+def _end_sessions(admin: psycopg.Connection[Any], query: sql.Composable, params: Any) -> list[int]:
+    rows = admin.execute(query, params).fetchall()
+    return sorted(pid for pid, done in rows if done)
+
+
+def end_feed_sessions(
+    admin: psycopg.Connection[Any], schema: str, member: str, spared: Iterable[int] = ()
+) -> list[int]:
+    """``pg_terminate_backend`` on the live listening sessions ``schema``'s
+    ``bassline_members`` lists under ``member`` (on ``admin``'s database), except the pids
+    ``spared``; the pids ended. Only this test's own sessions: another test's session of
+    the same ``application_name`` (``bassline-feed:<member>``) on the same server, in
+    another schema or database, is never touched. Pass the pids ended before as ``spared``
+    to end a new session: a terminated backend lingers in ``pg_stat_activity`` briefly."""
+    query = sql.SQL(
+        "SELECT a.pid, pg_terminate_backend(a.pid) FROM {}.bassline_members AS m"
+        " JOIN pg_stat_activity AS a"
+        " ON a.pid = m.backend_pid AND a.backend_start = m.backend_start"
+        " WHERE m.member = %s AND a.datname = current_database() AND NOT a.pid = ANY(%s)"
+    ).format(sql.Identifier(schema))
+    return _end_sessions(admin, query, (member, list(spared)))
+
+
+def end_claim_sessions(
+    admin: psycopg.Connection[Any], schema: str, spec: Bassline, holder: str
+) -> list[int]:
+    """``pg_terminate_backend`` on ``holder``'s claim sessions that hold a gadget group of
+    ``spec`` in ``schema`` (on ``admin``'s database); the pids ended. Only this test's own
+    sessions: another test's claim session of the same holder name on the same server
+    holds other keys (the schema is part of each group's advisory lock key)."""
+    from bassline_storage_postgres.claims import APPLICATION_PREFIX, lock_key
+
+    keys = [lock_key(schema, spec.id, g.id) for g in spec.groups if g.gadget]
+    query = sql.SQL(
+        "SELECT a.pid, pg_terminate_backend(a.pid) FROM pg_stat_activity AS a"
+        " WHERE a.application_name = %s AND a.datname = current_database() AND EXISTS ("
+        "SELECT 1 FROM pg_locks AS l WHERE l.pid = a.pid AND l.locktype = 'advisory'"
+        " AND l.granted AND l.objsubid = 1"
+        " AND ((l.classid::bigint << 32) | l.objid::bigint) = ANY(%s))"
+    )
+    return _end_sessions(admin, query, (APPLICATION_PREFIX + holder, keys))

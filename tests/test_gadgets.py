@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bassline.gadgets import Gadget, UnusableInput, gadget, gadgets, get_gadget
 from bassline.gadgets.catalogue import BUILTIN_GADGETS
+from bassline.lattices import get_lattice
 from bassline.lattices.values import GrowSet, Interval
 
 INACTIVE = object()
@@ -739,3 +740,14 @@ def test_ports_given_as_a_string_are_refused_not_split_into_letters() -> None:
         Gadget(id="g", inputs="ab", outputs=("sum",), body=lambda ins: {})
     made = gadget(inputs=("a", "b"), outputs=["sum"], register=False)(lambda ins: {})
     assert (made.inputs, made.outputs) == (("a", "b"), ("sum",))
+
+
+@pytest.mark.parametrize("name", [None, 5, ["add"]])
+def test_a_gadget_looked_up_by_something_other_than_a_name_says_so(name: Any) -> None:
+    """``get_gadget(None)`` failed inside the spelling suggestion: "'NoneType' object is
+    not iterable". Every registry (gadgets, lattices, storage schemes) says the same."""
+    with pytest.raises(TypeError) as refused:
+        get_gadget(name)
+    assert str(refused.value) == f"a gadget is looked up by its name (a string), not by {name!r}"
+    with pytest.raises(TypeError, match=r"^a lattice is looked up by its name \(a string\)"):
+        get_lattice(name)

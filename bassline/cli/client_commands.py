@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -10,7 +12,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from bassline.cli.console import UserError, out
+from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
 from bassline.cli.render import bad_json, print_json
 from bassline.codec import from_json, parse_json, to_json
@@ -45,21 +47,50 @@ def get(
         out.print(f"{contact} has no content", style="dim")
 
 
+ValueFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--value-file",
+        help="Read the content (JSON) from this file instead of the command line; "
+        "'-' reads standard input. For values too long for a command line.",
+    ),
+]
+
+
 @commands.command(name="set")
 def set_(
     url: Annotated[str, typer.Argument(help="The node's URL.")],
     contact: ContactArg,
-    value: Annotated[str, typer.Argument(help="The content, as JSON (quote strings: '\"x\"').")],
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="The content, as JSON (quote strings: '\"x\"'); or give --value-file.",
+        ),
+    ] = None,
+    value_file: ValueFileOpt = None,
     secret_file: SecretOpt = None,
     ca_file: CaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a contact on a node; it replicates to every node."""
-    try:
-        parsed = parse_json(value)
-    except orjson.JSONDecodeError as exc:
-        quoted = f"bassline set URL {contact} '\"{value}\"'"
-        raise UserError(bad_json(value, exc, quoted)) from None
+    if value is not None and value_file is not None:
+        raise UsageError(
+            f"give the content of {contact!r} either as JSON after the contact or with "
+            "--value-file, not both"
+        )
+    if value is not None:
+        try:
+            parsed = parse_json(value)
+        except orjson.JSONDecodeError as exc:
+            quoted = f"bassline set URL {contact} '\"{value}\"'"
+            raise UserError(bad_json(value, exc, quoted)) from None
+    elif value_file is not None:
+        parsed = _read_value(value_file)
+    else:
+        raise UsageError(
+            f"give the content of {contact!r}: as JSON after the contact, or with "
+            "--value-file PATH ('-' reads standard input)"
+        )
     try:
         # what the request cannot carry (integers beyond 64 bits, too deep, a malformed
         # tagged value) is refused before any request
@@ -75,6 +106,25 @@ def set_(
     for c in result.contradictions:
         out.print(f"[yellow]contradiction[/yellow] {c['contact']}: {c['reason']}")
     out.print(f"{contact} written; {len(result.changed)} contacts changed")
+
+
+def _read_value(path: Path) -> Any:
+    """The JSON value in ``path`` (``--value-file``; ``-``: standard input)."""
+    where = "standard input" if str(path) == "-" else str(path)
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"--value-file {path}: file not found") from None
+    except OSError as exc:
+        raise UserError(f"--value-file {path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        return parse_json(data)
+    except orjson.JSONDecodeError as exc:
+        # the reason and the place, never the text: it may be megabytes
+        raise UserError(
+            f"--value-file {path}: {where} is not valid JSON ({exc.msg}, at line "
+            f"{exc.lineno} column {exc.colno})"
+        ) from None
 
 
 def _where(queried: str, advertised: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -167,7 +168,17 @@ class GrowMap(Mapping[str, Any]):
     __slots__ = ("_data",)
 
     def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
-        items = dict(data)
+        if isinstance(data, str | bytes):  # not its characters (the sets say the same)
+            raise TypeError(
+                f"GrowMap needs a mapping of string keys to values, not {reprlib.repr(data)}"
+            )
+        try:
+            items = dict(data)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                "GrowMap needs a mapping of string keys to values (or (key, value) pairs), "
+                f"not {reprlib.repr(data)}: {exc}"
+            ) from None
         for k in items:
             if not isinstance(k, str):
                 raise TypeError(f"GrowMap keys must be strings, got {k!r}")

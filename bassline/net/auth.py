@@ -19,6 +19,7 @@ from bassline.codec import encode
 __all__ = [
     "MIN_SECRET_BYTES",
     "api_token",
+    "cluster_secret",
     "load_secret",
     "new_nonce",
     "proof",
@@ -53,6 +54,25 @@ def verify(expected: str, received: str) -> bool:
 def api_token(secret: bytes) -> str:
     """The bearer token of the HTTP API, derived from the cluster secret."""
     return hmac.new(secret, b"bassline-api-token/1", hashlib.sha256).hexdigest()
+
+
+def cluster_secret(secret: bytes | str | None) -> bytes | None:
+    """``secret`` as bytes (text is UTF-8 encoded), None for none; a :class:`ValueError`
+    when it is shorter than :data:`MIN_SECRET_BYTES`, which no node accepts, so a node
+    (``BasslineNetwork``) and a client (``NodeClient``) refuse it alike."""
+    if secret is None:
+        return None
+    if isinstance(secret, str):
+        data = secret.encode()
+    elif isinstance(secret, bytes | bytearray | memoryview):
+        data = bytes(secret)
+    else:
+        raise TypeError(f"the cluster secret is bytes or text, not {secret!r}")
+    if len(data) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"the cluster secret must be at least {MIN_SECRET_BYTES} bytes, got {len(data)}"
+        )
+    return data
 
 
 def load_secret(path: str | Path) -> bytes:

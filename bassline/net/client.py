@@ -68,7 +68,7 @@ class _Client(Generic[H]):
         self,
         url: str | NodeURL,
         *,
-        secret: bytes | None = None,
+        secret: bytes | str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
@@ -91,7 +91,8 @@ class NodeClient(_Client[httpx.Client]):
     ``url`` is the node's address in any form a peer takes (``http://``, ``https://``,
     ``ws://``, ``wss://``, with the path it is mounted under); a bad one is a
     :class:`ValueError` at once. ``secret`` is the cluster secret of a node that has one
-    (the API token is derived from it). ``ssl_context`` decides which certificates an
+    (the API token is derived from it), bytes or text; one shorter than 16 bytes, which no
+    node accepts, is a :class:`ValueError` at once, worded as the node's. ``ssl_context`` decides which certificates an
     ``https`` node may present (default: the system's). ``timeout`` is in seconds, for
     connecting and for each part of an answer (a change stream waits for events as long as
     it takes). A reply larger than ``max_reply_bytes`` is refused unread.

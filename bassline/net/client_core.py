@@ -8,6 +8,7 @@ answer (:mod:`bassline.net.replies`) or a
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,7 +22,7 @@ from bassline.codec import parse_json, to_json
 from bassline.content import Content
 from bassline.engine.explanation import Explanation
 from bassline.net import routes
-from bassline.net.auth import api_token
+from bassline.net.auth import api_token, cluster_secret
 from bassline.net.client_errors import (
     BadReply,
     NodeAuthError,
@@ -131,15 +132,21 @@ class Calls:
     """What both clients share: the node's address, the headers, reading replies."""
 
     def __init__(
-        self, url: str | NodeURL, secret: bytes | None, timeout: float, max_reply_bytes: int
+        self, url: str | NodeURL, secret: bytes | str | None, timeout: float, max_reply_bytes: int
     ) -> None:
         self.base = url if isinstance(url, NodeURL) else parse_node_url(url)
-        if timeout <= 0 or max_reply_bytes <= 0:
-            raise ValueError("timeout and max_reply_bytes must be positive")
+        if type(timeout) not in (int, float):
+            raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+        if not 0 < timeout < math.inf:  # NaN included: no comparison would end a wait
+            raise ValueError(f"timeout must be positive and finite, got {timeout}")
+        if type(max_reply_bytes) is not int or max_reply_bytes < 1:
+            raise ValueError(
+                f"max_reply_bytes must be a whole number >= 1, got {max_reply_bytes!r}"
+            )
         self.timeout = timeout
         self.limit = max_reply_bytes
-        self.secret = secret
-        self.token = api_token(secret) if secret is not None else None
+        self.secret = cluster_secret(secret)  # what no node would accept, refused here too
+        self.token = api_token(self.secret) if self.secret is not None else None
 
     def headers(self, accept: str, body: bool) -> dict[str, str]:
         headers = {"accept": accept}

@@ -30,6 +30,7 @@ from bassline.engine.results import ContactState, PropagationResult
 from bassline.engine.stream import ChangeStream
 from bassline.errors import SpecError, SpecProblem
 from bassline.net.admission import PendingLink
+from bassline.net.auth import cluster_secret
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.group_roles import choose_groups, gadget_failures_text, group_owners, running_text
@@ -41,6 +42,7 @@ from bassline.net.settings import GossipSettings
 from bassline.net.transport import Transport
 from bassline.net.urls import parse_node_url
 from bassline.runtime import FollowsFeed, Runtime, RuntimeHealth, StorageBackedRuntime
+from bassline.runtime.policy import positive_seconds
 from bassline.spec import Bassline, Endpoint, load_spec
 from bassline.storage import FeedsChanges, NetworkStorage, open_storage
 
@@ -64,15 +66,6 @@ class NetworkHealth:
     def ok(self) -> bool:
         """True when nothing is wrong."""
         return self.status == "ok"
-
-
-def _as_secret(secret: bytes | str | None) -> bytes | None:
-    if secret is None:
-        return None
-    data = secret.encode() if isinstance(secret, str) else bytes(secret)
-    if len(data) < 16:
-        raise ValueError("the cluster secret must be at least 16 bytes")
-    return data
 
 
 class BasslineNetwork:
@@ -115,14 +108,14 @@ class BasslineNetwork:
         if not isinstance(node_id, str) or not node_id or len(node_id) > 200:
             raise ValueError("node_id must be a non-empty string of at most 200 characters")
         self.node_id = node_id
-        self.secret = _as_secret(secret)
+        self.secret = cluster_secret(secret)
         self.settings = settings or GossipSettings()
         self.metrics = NetMetrics()
         self.log = ChangeLog()
         self.ssl_context = ssl_context
         self.durability = durability
         self.replace_spec = replace_spec
-        self.claim_interval = claim_interval
+        self.claim_interval = positive_seconds("claim_interval", claim_interval)
         self.advertise_url: str | None = None
         if advertise_url is not None:
             self.advertise_url = parse_node_url(advertise_url).ws

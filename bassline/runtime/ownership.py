@@ -18,6 +18,7 @@ import anyio
 from anyio.abc import TaskStatus
 from returns.result import Failure
 
+from bassline.runtime.policy import positive_seconds
 from bassline.storage.abilities import GroupClaims
 from bassline.storage.errors import StorageError
 
@@ -36,10 +37,7 @@ class GroupOwnership:
         interval: float,
         on_change: Callable[[frozenset[str]], Awaitable[None]],
     ) -> None:
-        if not interval > 0:
-            raise ValueError(
-                f"claim_interval must be a positive number of seconds, got {interval!r}"
-            )
+        positive_seconds("claim_interval", interval)
         self.claims = claims
         self.groups = groups
         self.interval = interval

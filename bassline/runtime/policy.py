@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ["BreakerPolicy", "Durability", "RetryPolicy"]
+__all__ = ["BreakerPolicy", "Durability", "RetryPolicy", "positive_seconds"]
 
 
 class Durability(enum.StrEnum):
@@ -25,11 +25,20 @@ class Durability(enum.StrEnum):
         raise ValueError(f"durability must be 'durable' or 'buffered', not {value!r}")
 
 
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def positive_seconds(name: str, value: float) -> float:
+    """``value`` if it is a number of seconds above 0 and finite, else the error naming
+    the option ``name`` and the value: a :class:`TypeError` for what is not an ``int`` or
+    ``float``, a :class:`ValueError` for 0, a negative number, infinity or NaN (an
+    infinite interval stops what it paces, and no comparison with NaN ever ends a wait)."""
     if type(value) not in (int, float):
-        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
-    if not 0 < value < math.inf:  # NaN included: no comparison would ever end a wait
-        raise ValueError(f"{attribute.name} must be positive and finite, got {value}")
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not 0 < value < math.inf:  # NaN included
+        raise ValueError(f"{name} must be positive and finite, got {value}")
+    return value
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    positive_seconds(attribute.name, value)
 
 
 def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -21,6 +21,7 @@ from bassline.engine import Network
 from bassline.errors import ContentError, PersistenceError
 from bassline.runtime.follower import FeedStats, Follower
 from bassline.runtime.ownership import GroupOwnership
+from bassline.runtime.policy import positive_seconds
 from bassline.spec import Bassline, Boundary
 from bassline.storage import FeedsChanges, NetworkStorage
 from bassline.storage.abilities import ClaimsGroups, GroupClaims
@@ -74,8 +75,8 @@ class Sharing:
         feed_resync: float,
         flush: Callable[[], Awaitable[None]],
     ) -> None:
-        if not feed_resync > 0:
-            raise ValueError(f"feed_resync must be a positive number of seconds, got {feed_resync}")
+        positive_seconds("claim_interval", claim_interval)  # checked even with nothing to claim
+        positive_seconds("feed_resync", feed_resync)
         self.storage = storage
         self.network = network
         self.node_id = node_id

@@ -190,3 +190,33 @@ def test_demo_into_a_closed_pipe_ends_quietly(extra: list[str]) -> None:
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stderr
     assert stderr.decode() == ""
+
+
+def test_set_reads_the_value_from_a_file_or_standard_input_before_any_request(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Port 1 is never a node: each bad input is refused before the CLI tries to reach it."""
+    node = "http://127.0.0.1:1"
+    missing = tmp_path / "missing.json"
+    line = _one_error_line(cli("set", node, "input-a", "--value-file", str(missing)))
+    assert line == f"error: --value-file {missing}: file not found"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": [1, 2}\n')
+    line = _one_error_line(cli("set", node, "input-a", "--value-file", str(bad)))
+    assert line.startswith(f"error: --value-file {bad}: {bad} is not valid JSON ("), line
+    assert line.endswith("at line 1 column 12)"), line
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'"caf\xe9"')
+    line = _one_error_line(cli("set", node, "input-a", "--value-file", str(latin)))
+    assert f"{latin} is not valid JSON (" in line and "UTF-8" in line, line
+    line = _one_error_line(cli("set", node, "input-a", "--value-file", "-", input="{bad"))
+    assert line.startswith("error: --value-file -: standard input is not valid JSON ("), line
+    huge = "123456789012345678901234567890"  # beyond 64 bits: refused as an argument is
+    line = _one_error_line(cli("set", node, "input-a", "--value-file", "-", input=huge))
+    assert "contact 'input-a'" in line and "does not fit in 64 bits" in line
+    for args, message in (
+        (["5", "--value-file", "-"], "either as JSON after the contact or with --value-file"),
+        ([], "as JSON after the contact, or with --value-file PATH"),
+    ):
+        done = cli("set", node, "input-a", *args)
+        assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -18,7 +18,7 @@ from bassline.cli.app import app
 from bassline.cli.node_commands import QUIET_LOGGERS, configure_logging
 from bassline.net import api_token
 
-from .conftest import EXAMPLES, cli_env
+from .conftest import EXAMPLES, cli_env, run_cli
 
 CALC = str(EXAMPLES / "calculator.json")
 
@@ -173,3 +173,33 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
     assert not done.stdout.startswith("http"), done.stdout  # it never listened
     assert f"error: {flag} {float(value)}: give a positive, finite number of seconds" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_set_takes_a_one_megabyte_value_from_standard_input(tmp_path: Path) -> None:
+    """A value is one argument, and Linux caps one argument at 128 KiB: ``bassline set``
+    could not write a larger one. ``--value-file -`` reads it from standard input (a real
+    ``bassline set`` process, into a real node). A request body over 1 MiB is over the
+    node's own limit: the node says so."""
+    spec = tmp_path / "doc.json"
+    spec.write_text('{"id": "doc", "contacts": [{"id": "doc"}]}')
+    big = "x" * 1_000_000  # 1,000,002 bytes of JSON
+    seen: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def write_and_read(url: str) -> None:
+        seen["set"] = run_cli("set", url, "doc", "--value-file", "-", input=f'"{big}"')
+        seen["get"] = run_cli("get", url, "doc")
+        over = "y" * (1 << 20)
+        seen["over"] = run_cli("set", url, "doc", "--value-file", "-", input=f'"{over}"')
+
+    done = run_start(
+        str(spec), "--node-id", "n", "--listen", "127.0.0.1:0", while_running=write_and_read
+    )
+    assert done.returncode == 0, done.stderr
+    assert seen["set"].returncode == 0, seen["set"].stderr
+    assert seen["set"].stdout == "doc written; 1 contacts changed\n"
+    assert seen["get"].returncode == 0 and seen["get"].stdout == f'"{big}"\n'
+    assert seen["over"].returncode == 1
+    assert seen["over"].stderr == (
+        f"error: node at {done.stdout.strip()} refused PUT /api/contacts/doc: request body "
+        "of 1048600 bytes exceeds 1048576 (HTTP 413 too-large)\n"
+    )

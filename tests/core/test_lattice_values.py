@@ -37,6 +37,23 @@ from bassline.lattices.values import GrowMap, GrowSet, Interval, ShrinkSet
         (lambda: Interval("a", 1), ValueError, "lo must be a number or null, got 'a'"),
         (lambda: Interval(0, "b"), ValueError, "hi must be a number or null, got 'b'"),
         (lambda: GrowMap({1: 2}), TypeError, "GrowMap keys must be strings, got 1"),
+        (
+            lambda: GrowMap("ab"),
+            TypeError,
+            "GrowMap needs a mapping of string keys to values, not 'ab'",
+        ),
+        (
+            lambda: GrowMap([("a",)]),
+            TypeError,
+            "GrowMap needs a mapping of string keys to values (or (key, value) pairs), not "
+            "[('a',)]: dictionary update sequence element #0 has length 1; 2 is required",
+        ),
+        (
+            lambda: GrowMap(5),
+            TypeError,
+            "GrowMap needs a mapping of string keys to values (or (key, value) pairs), not 5: "
+            "'int' object is not iterable",
+        ),
         (lambda: GrowSet.from_json(5), ValueError, "expected a list of elements, got int"),
         (lambda: ShrinkSet.from_json({}), ValueError, "expected a list of elements, got dict"),
         (lambda: Interval.from_json([1]), ValueError, "expected [lo, hi], got [1]"),

@@ -3,6 +3,7 @@ that answer as no Bassline node does (a silent server, HTML, oversized replies).
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -316,3 +317,27 @@ def test_arguments_of_the_wrong_type_are_refused_before_any_request() -> None:
             client.explain(None)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=r"values must be a mapping \{contact: content\}"):
             client.write_many([("a", 1)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"timeout": float("inf")}, ValueError, "timeout must be positive and finite, got inf"),
+        ({"timeout": float("nan")}, ValueError, "timeout must be positive and finite, got nan"),
+        ({"timeout": 0}, ValueError, "timeout must be positive and finite, got 0"),
+        ({"timeout": "5"}, TypeError, "timeout must be a number of seconds, got '5'"),
+        ({"max_reply_bytes": 0}, ValueError, "max_reply_bytes must be a whole number >= 1, got 0"),
+        (
+            {"max_reply_bytes": 1.5},
+            ValueError,
+            "max_reply_bytes must be a whole number >= 1, got 1.5",
+        ),
+    ],
+)
+def test_a_timeout_or_reply_limit_that_makes_no_sense_is_refused_naming_it(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """A NaN or infinite timeout was accepted (one message named both options for 0)."""
+    for client in (NodeClient, AsyncNodeClient):
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            client("http://127.0.0.1:9", **options)  # type: ignore[arg-type]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bassline.errors import PeerError
-from bassline.net import BasslineNetwork, InsecureListen, NodeServer
+from bassline.net import BasslineNetwork, InsecureListen, NodeServer, api_token
+from bassline.net.client import AsyncNodeClient, NodeClient
 from bassline.spec import parse_spec
 
 from .conftest import FAST, SECRET, flat, node, wait_until
@@ -102,9 +103,29 @@ async def test_without_a_secret_a_node_only_listens_on_loopback() -> None:
             assert server.url is not None
 
 
-async def test_a_secret_must_be_long_enough() -> None:
-    with pytest.raises(ValueError, match="at least 16 bytes"):
-        BasslineNetwork("n", flat(1), secret=b"short")
+async def test_a_secret_must_be_long_enough_for_a_node_and_for_a_client() -> None:
+    """The node refused a short secret; a client took it, and every request it made was
+    refused as unauthorised (no node can hold that secret). Both refuse it alike, and
+    both take the secret as bytes or text."""
+    message = "the cluster secret must be at least 16 bytes, got 5"
+    for short in (b"short", "short"):
+        with pytest.raises(ValueError) as node_refused:
+            BasslineNetwork("n", flat(1), secret=short)
+        assert str(node_refused.value) == message
+        for client in (NodeClient, AsyncNodeClient):
+            with pytest.raises(ValueError) as client_refused:
+                client("http://127.0.0.1:9", secret=short)
+            assert str(client_refused.value) == message
+    with pytest.raises(TypeError, match=r"^the cluster secret is bytes or text, not 12345$"):
+        NodeClient("http://127.0.0.1:9", secret=12345)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^the cluster secret is bytes or text, not 16$"):
+        BasslineNetwork("n", flat(1), secret=16)  # type: ignore[arg-type]  # was 16 zero bytes
+    key = "sixteen-bytes-ok"
+    with (
+        NodeClient("http://127.0.0.1:9", secret=key) as text,
+        NodeClient("http://127.0.0.1:9", secret=key.encode()) as raw,
+    ):
+        assert text._calls.token == raw._calls.token == api_token(key.encode())
 
 
 @pytest.mark.parametrize("epoch", ["fresh", "copied"])

@@ -24,6 +24,7 @@ from bassline.storage import (
     open_storage,
 )
 from bassline.storage.abilities import ReadsOnWatch
+from tests.postgres_support import end_feed_sessions
 
 SPEC = parse_spec(
     {
@@ -213,17 +214,12 @@ async def test_a_watch_wakes_on_another_storages_commit_not_on_its_own(
 
 @pytest.mark.anyio
 async def test_a_terminated_listening_connection_reconnects_and_wakes_the_reader(
-    two: tuple[Any, Any], postgres_url: str
+    two: tuple[Any, Any], schema: str, admin: psycopg.Connection[Any]
 ) -> None:
     first, second = two
     async with second.watch_changes("feed", member="victim") as watch:
         position = (await second.feed_position("feed")).unwrap()
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            row = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'bassline-feed:victim'"
-            ).fetchone()
-            assert row is not None and row[0] is True
+        assert len(end_feed_sessions(admin, schema, "victim")) == 1
         # written while nobody listens: its notification reaches no one
         await first.write([_record("b", 7, 30)])
         with anyio.fail_after(30):
@@ -240,7 +236,7 @@ async def test_a_terminated_listening_connection_reconnects_and_wakes_the_reader
 
 @pytest.mark.anyio
 async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
-    two: tuple[Any, Any], postgres_url: str
+    two: tuple[Any, Any], schema: str, admin: psycopg.Connection[Any]
 ) -> None:
     """The follower's read after a wakeup (``ReadsOnWatch``): same records, stamps,
     justification and position as the pooled read; None once its connection is gone.
@@ -254,11 +250,7 @@ async def test_the_watch_reads_on_its_own_connection_what_the_storage_reads(
             direct = await watch.read_changes(after)
             assert direct == await second.read_changes("feed", after)
         assert (await watch.read_changes(0)).unwrap().records[0].stamp == Stamp(40, "n\u00e9")
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'bassline-feed:direct'"
-            )
+        assert len(end_feed_sessions(admin, schema, "direct")) == 1
         with anyio.fail_after(20):
             while await watch.read_changes(0) is not None:  # noqa: ASYNC110 - deadline poll
                 await anyio.sleep(0.01)
@@ -328,7 +320,9 @@ async def test_a_content_that_cannot_be_decoded_is_a_corruption_error_on_both_re
 
 
 @pytest.mark.anyio
-async def test_watchers_lists_live_watches_only(two: tuple[Any, Any], postgres_url: str) -> None:
+async def test_watchers_lists_live_watches_only(
+    two: tuple[Any, Any], schema: str, admin: psycopg.Connection[Any]
+) -> None:
     first, second = two
     assert (await first.watchers("feed")).unwrap() == []
     async with second.watch_changes("feed", member="one"):
@@ -337,11 +331,7 @@ async def test_watchers_lists_live_watches_only(two: tuple[Any, Any], postgres_u
             assert sorted(names) == ["one", "two"]
         assert [w.member for w in (await first.watchers("feed")).unwrap()] == ["one"]
         # a watcher whose session dies (its process killed) is no longer listed
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'bassline-feed:one'"
-            )
+        assert len(end_feed_sessions(admin, schema, "one")) == 1
         with anyio.fail_after(20):
             while (await first.watchers("feed")).unwrap():  # noqa: ASYNC110 - deadline poll
                 await anyio.sleep(0.01)

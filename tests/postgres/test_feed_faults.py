@@ -15,6 +15,7 @@ from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime import BreakerPolicy, RetryPolicy, SpecMismatch, StorageBackedRuntime
 from bassline.spec import parse_spec
 from bassline.storage import open_storage
+from tests.postgres_support import end_feed_sessions
 
 from .conftest import with_query
 
@@ -114,21 +115,11 @@ async def test_a_server_restart_mid_run_loses_nothing_and_every_runtime_catches_
         assert contact in rows and rows[contact] >= stamp.hlc, f"acknowledged {contact} lost"
 
 
-def _terminate(postgres_url: str, application_name: str) -> bool:
-    """Terminate the session with this application name; whether there was one."""
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = %s) AS t",
-            [application_name],
-        ).fetchone()
-    return bool(row and row[0])
-
-
 @pytest.mark.anyio
 async def test_with_the_listening_connection_terminated_no_write_is_missed(
-    store_url: str, postgres_url: str
+    store_url: str, schema: str, admin: psycopg.Connection[Any]
 ) -> None:
+    ended: list[int] = []  # a terminated session lingers briefly: each round ends a new one
     async with open_storage(store_url) as s1, open_storage(store_url) as s2:
         async with StorageBackedRuntime(SPEC, s1, node_id="writer") as writer:
             reader = StorageBackedRuntime(SPEC, s2, node_id="reader", feed_resync=3600)
@@ -136,8 +127,9 @@ async def test_with_the_listening_connection_terminated_no_write_is_missed(
                 for round_ in range(3):
                     # wait until the reader listens (again), then kill its connection
                     with anyio.fail_after(30):
-                        while not _terminate(postgres_url, "bassline-feed:reader"):  # noqa: ASYNC110
+                        while not (new := end_feed_sessions(admin, schema, "reader", ended)):  # noqa: ASYNC110
                             await anyio.sleep(0.02)  # a deadline poll on a server view
+                    ended += new
                     for i in range(round_ * 3, round_ * 3 + 3):
                         await writer.update_contact(f"c{i}", i)
                 caught = anyio.Event()

@@ -20,14 +20,14 @@ from typing import Any
 import anyio
 import psycopg
 import pytest
-from bassline_storage_postgres.claims import APPLICATION_PREFIX
 
 from bassline.cli.app import main
 from bassline.net import BasslineNetwork, NodeServer
 from bassline.runtime import StorageBackedRuntime
 from bassline.spec import Bassline
 from bassline.storage import ClaimsGroups, open_storage
-from tests.ownership_support import two_adders
+from tests.ownership_support import output_first_adder, two_adders
+from tests.postgres_support import end_claim_sessions
 
 pytestmark = pytest.mark.anyio
 
@@ -58,17 +58,6 @@ async def runtime(
             yield rt
 
 
-def terminate_claims(admin: psycopg.Connection[Any], holder: str) -> int:
-    """pg_terminate_backend on ``holder``'s claim session(s) on this test's database (the
-    server may hold other test runs' sessions of the same name); how many were ended."""
-    rows = admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = %s AND datname = current_database()",
-        (APPLICATION_PREFIX + holder,),
-    ).fetchall()
-    return sum(1 for (done,) in rows if done)
-
-
 async def test_two_runtimes_on_one_database_one_runs_each_group(store_url: str) -> None:
     async with runtime(store_url, "first") as first, runtime(store_url, "second") as second:
         assert first.run_groups == BOTH and second.run_groups == frozenset()
@@ -86,7 +75,7 @@ async def test_two_runtimes_on_one_database_one_runs_each_group(store_url: str) 
 
 
 async def test_a_terminated_claim_session_hands_the_groups_over_with_catch_up(
-    store_url: str, admin: psycopg.Connection[Any]
+    store_url: str, schema: str, admin: psycopg.Connection[Any]
 ) -> None:
     # the first waits 2 s before claiming again after a loss: the second (polling every
     # 0.05 s) is the one that takes over
@@ -94,7 +83,7 @@ async def test_a_terminated_claim_session_hands_the_groups_over_with_catch_up(
     async with first_rt as first, runtime(store_url, "second") as second:
         await first.update_many({"l-a": 10, "l-b": 5, "r-a": 1, "r-b": 1})
         assert first.value("l-sum") == 15 and second.run_groups == frozenset()
-        assert terminate_claims(admin, "first") == 1
+        assert len(end_claim_sessions(admin, schema, two_adders(), "first")) == 1
         # the holder stops at once (its session is gone), the other takes over
         await wait_until(lambda: first.run_groups == frozenset(), "the first to stop")
         await wait_until(lambda: second.run_groups == BOTH, "the second to take over")
@@ -111,6 +100,23 @@ async def test_a_terminated_claim_session_hands_the_groups_over_with_catch_up(
         assert first.run_groups == frozenset() and second.run_groups == BOTH
         assert first.group_owners() == {"left": "second", "right": "second"}
         assert first.ownership is not None and first.ownership.losses == 1
+
+
+async def test_a_group_taken_over_is_caught_up_on_every_input_whatever_the_port_order(
+    store_url: str, schema: str, admin: psycopg.Connection[Any]
+) -> None:
+    """The group's output port comes first (in the spec and by id): the process taking the
+    group over still reads every input port from storage. Neither follows the feed, so the
+    second knows the inputs only from its catch-up."""
+    spec = output_first_adder()
+    first_rt = runtime(store_url, "first", spec, claim_interval=1.0, follow=False)
+    async with first_rt as first, runtime(store_url, "second", spec, follow=False) as second:
+        await first.update_many({"x": 10, "y": 5})
+        assert first.value("total") == 15 and second.run_groups == frozenset()
+        assert len(end_claim_sessions(admin, schema, spec, "first")) == 1
+        await wait_until(lambda: second.run_groups == frozenset({"g"}), "the second to take over")
+        assert second.value("g.x") == 10 and second.value("g.y") == 5
+        assert second.value("g.out") == 15 and second.value("total") == 15
 
 
 async def test_kill_9_of_the_owning_process_hands_its_groups_to_another(

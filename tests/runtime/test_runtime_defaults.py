@@ -10,11 +10,14 @@ may grow, how often a claim or a re-read runs), the value it configured is read.
 
 from __future__ import annotations
 
+import math
+
 import anyio
 import pytest
 
 from bassline.clock import Stamp
 from bassline.errors import PersistenceError
+from bassline.net import BasslineNetwork
 from bassline.runtime import StorageBackedRuntime
 from bassline.storage import ContentRecord, open_storage
 
@@ -55,16 +58,33 @@ async def test_the_node_id_and_step_budget_given_reach_the_engine(memory_url: st
             assert rt.network.step_budget == 3
 
 
-async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
+@pytest.mark.parametrize("option", ["claim_interval", "feed_resync"])
+async def test_the_claim_interval_and_feed_resync_must_be_positive_and_finite(
+    memory_url: str, option: str
+) -> None:
+    """``claim_interval=inf`` was accepted (a process waiting for a group would never try
+    again), and on a store without claims even NaN was: the check ran only when claiming.
+    Both are refused at construction, on any store, naming the option and the value."""
     async with open_storage(memory_url) as storage:
-        for bad in (0, -1.0):
+        for bad in (0, -1.0, math.inf, math.nan):
             with pytest.raises(ValueError) as refused:
-                StorageBackedRuntime(flat_spec(1), storage, feed_resync=bad)
-            assert str(refused.value) == (
-                f"feed_resync must be a positive number of seconds, got {bad}"
-            )
-        async with StorageBackedRuntime(flat_spec(1), storage, feed_resync=0.5) as rt:
-            assert rt._follower is not None and rt._follower.resync == 0.5
+                StorageBackedRuntime(flat_spec(1), storage, **{option: bad})  # type: ignore[arg-type]
+            assert str(refused.value) == f"{option} must be positive and finite, got {bad}"
+        with pytest.raises(TypeError, match=f"^{option} must be a number of seconds, got '1'$"):
+            StorageBackedRuntime(flat_spec(1), storage, **{option: "1"})  # type: ignore[arg-type]
+        async with StorageBackedRuntime(flat_spec(1), storage, **{option: 0.5}) as rt:  # type: ignore[arg-type]
+            follower = rt._sharing.follower
+            assert follower is not None
+            given = rt._sharing.claim_interval if option == "claim_interval" else follower.resync
+            assert given == 0.5
+
+
+async def test_a_network_refuses_an_infinite_claim_interval_before_it_opens() -> None:
+    for bad in (math.inf, math.nan, 0):
+        with pytest.raises(
+            ValueError, match=f"^claim_interval must be positive and finite, got {bad}$"
+        ):
+            BasslineNetwork("n1", flat_spec(1), claim_interval=bad)
 
 
 @pytest.mark.parametrize(

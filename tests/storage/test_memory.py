@@ -83,6 +83,25 @@ async def test_store_names_are_case_sensitive_and_may_be_percent_encoded() -> No
         drop_store(name)
 
 
+async def test_a_name_written_raw_or_percent_encoded_is_one_store() -> None:
+    """``memory://a b`` and ``memory://a%20b`` (and ``%2F`` for a slash, which a raw name
+    cannot hold: it would be a path) open the same store: the name is percent-decoded."""
+    base = _fresh_name()
+    for raw, encoded, name in (
+        (f"memory://{base} b", f"memory://{base}%20b", f"{base} b"),
+        (f"memory://{base}-%41", f"memory://{base}-A", f"{base}-A"),
+    ):
+        async with open_storage(raw) as one, open_storage(encoded) as other:
+            assert isinstance(one, MemoryStorage) and isinstance(other, MemoryStorage)
+            assert one.store is other.store and one.store.name == name
+            assert_success(await one.save_network(sample_bassline()))
+            assert assert_success(await other.list_networks()) == ["calc"]
+        assert drop_store(name)
+    async with open_storage(f"memory://{base}%2Fslash") as slashed:
+        assert isinstance(slashed, MemoryStorage) and slashed.store.name == f"{base}/slash"
+    assert drop_store(f"{base}/slash")
+
+
 async def test_nothing_handed_out_is_the_stored_object() -> None:
     async with open_storage("memory://") as storage:
         spec = sample_bassline()
