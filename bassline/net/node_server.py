@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import socket
@@ -76,6 +77,21 @@ class TLSFilesError(ValueError):
     """The certificate or key file given for TLS cannot be read or used."""
 
 
+def _check_listen(host: object, port: object, graceful_timeout: object) -> None:
+    """TypeError or ValueError, naming the argument, for a host, port or grace period no
+    server can listen with (found here rather than as a socket error once serving)."""
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"NodeServer host must be a non-empty string, got {host!r}")
+    if type(port) is not int:
+        raise TypeError(f"NodeServer port must be an int (0 picks a free one), got {port!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"NodeServer port must be in 0..65535 (0 picks a free one), got {port}")
+    if type(graceful_timeout) not in (int, float):
+        raise TypeError(f"graceful_timeout must be a number of seconds, got {graceful_timeout!r}")
+    if not 0 <= graceful_timeout < math.inf:  # type: ignore[operator]  # NaN included
+        raise ValueError(f"graceful_timeout must be 0 or more and finite, got {graceful_timeout}")
+
+
 def is_gossip_path(path: str) -> bool:
     """Whether a request path is a node's gossip endpoint (``/gossip``, ``/mount/gossip``)."""
     return path == "/gossip" or path.endswith("/gossip")
@@ -91,7 +107,10 @@ class NodeServer:
 
     ``app`` replaces the node's own ASGI app (for instance one that mounts it); every
     WebSocket request for a path ending in ``/gossip`` is gossip for ``network`` and
-    never reaches ``app``.
+    never reaches ``app``. ``graceful_timeout`` is how many seconds open HTTP requests
+    get to finish at shutdown (0 or more, finite). A host that is not a non-empty
+    string, a port outside 0..65535 or a bad grace period is a TypeError or ValueError
+    naming it, raised here.
     """
 
     def __init__(
@@ -105,6 +124,7 @@ class NodeServer:
         app: ASGIApp | None = None,
         graceful_timeout: float = 2.0,
     ) -> None:
+        _check_listen(host, port, graceful_timeout)
         if host.startswith("[") and host.endswith("]"):  # an IPv6 address as a URL writes it
             host = host[1:-1]
         if network.secret is None and not is_loopback(host):

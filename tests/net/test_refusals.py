@@ -103,6 +103,33 @@ async def test_without_a_secret_a_node_only_listens_on_loopback() -> None:
             assert server.url is not None
 
 
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"host": 5}, TypeError, "host must be a non-empty string, got 5"),
+        ({"host": ""}, TypeError, "host must be a non-empty string, got ''"),
+        ({"port": -1}, ValueError, "port must be in 0..65535 .*got -1"),
+        ({"port": 65536}, ValueError, "port must be in 0..65535 .*got 65536"),
+        ({"port": "8455"}, TypeError, "port must be an int .*got '8455'"),
+        ({"port": True}, TypeError, "port must be an int .*got True"),
+        ({"graceful_timeout": -1}, ValueError, "graceful_timeout must be 0 or more .*got -1"),
+        ({"graceful_timeout": float("nan")}, ValueError, "finite, got nan"),
+        ({"graceful_timeout": float("inf")}, ValueError, "finite, got inf"),
+        ({"graceful_timeout": "2"}, TypeError, "graceful_timeout must be a number .*got '2'"),
+    ],
+)
+async def test_a_server_refuses_an_address_or_grace_period_it_cannot_use(
+    arguments: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """Found when the server is made, not as a socket error once it serves."""
+    given: dict[str, object] = {"host": "127.0.0.1", "port": 0, **arguments}
+    async with BasslineNetwork("n", flat(1), settings=FAST) as net:
+        with pytest.raises(error, match=message):
+            NodeServer(net, **given)  # type: ignore[arg-type]
+        async with NodeServer(net, "127.0.0.1", 0, graceful_timeout=0) as server:
+            assert server.url is not None  # 0: no grace, still a server
+
+
 async def test_a_secret_must_be_long_enough_for_a_node_and_for_a_client() -> None:
     """The node refused a short secret; a client took it, and every request it made was
     refused as unauthorised (no node can hold that secret). Both refuse it alike, and
