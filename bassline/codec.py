@@ -10,8 +10,10 @@ itself has a ``"$type"`` key is escaped as ``{"$type": "object", "value": {...}}
 can never be mistaken for a tagged value. No pickle anywhere.
 
 What does not encode (NaN and infinities, integers outside 64 bits, non-string keys,
-strings with lone surrogates, nesting deeper than :data:`MAX_DEPTH` levels, arbitrary
-objects) raises :class:`~bassline.errors.ContentError`.
+strings with lone surrogates, nesting deeper than :data:`MAX_DEPTH` levels, a tagged value
+whose ``to_json`` raises ValueError — an empty interval — and arbitrary objects) raises
+:class:`~bassline.errors.ContentError`. Decoding still rebuilds an empty interval, so what
+an earlier version stored can be read (and reported by ``bassline storage check``).
 """
 
 from __future__ import annotations
@@ -142,7 +144,11 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
         return out
     tag = getattr(value, "tag", None)
     if isinstance(tag, str) and _TAGGED.get(tag) is t:
-        return {TAG_KEY: tag, "value": _to_json(value.to_json(), f"{path}<{tag}>", inner)}
+        try:
+            payload = value.to_json()
+        except ValueError as exc:  # a value its own type says is no content (an empty interval)
+            raise ContentError(f"{exc}{_where(path)}") from None
+        return {TAG_KEY: tag, "value": _to_json(payload, f"{path}<{tag}>", inner)}
     if isinstance(value, bool | int | float | str):  # subclasses such as enums
         return _to_json(_plain(value), path, depth)
     raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")

@@ -42,7 +42,7 @@ def plainly_encodable(value: Any) -> bool:
                 continue
             if type(x) is not int or not -(2**63) <= x < 2**64:
                 return False
-        return True
+        return value.lo is None or value.hi is None or value.lo <= value.hi  # empty: no content
     if t is list and len(value) <= 16:
         for x in value:  # the scalar check inlined: this runs on every update
             t = type(x)
