@@ -108,7 +108,15 @@ def dump_export(
                 "stamp": r.stamp.to_json(),
                 "value": r.value,
             }
-            parts.append(b"," + encode(entry) if n else encode(entry))
+            try:
+                encoded = encode(entry)
+            except ContentError as exc:  # stored by an earlier version (an empty interval)
+                raise ContentError(
+                    f"{exc}: stored content this version cannot hold (`bassline storage "
+                    "check` lists every such content)",
+                    r.contact,
+                ) from None
+            parts.append(b"," + encoded if n else encoded)
             bar.advance()
         parts.append(b"]," + header[1:] + b"\n")
         return b"".join(parts)

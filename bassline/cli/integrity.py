@@ -96,7 +96,9 @@ def _content_problems(
             continue
         try:
             network.restore([(r.contact, r.value, r.stamp)])
-        except (ContentError, ValueError) as exc:
+        except ContentError as exc:
+            problems.append(str(exc) if exc.contact == r.contact else f"{where}: {exc}")
+        except ValueError as exc:
             problems.append(f"{where}: {exc}")
     return problems
 
