@@ -362,9 +362,15 @@ def parse_json(data: bytes | str) -> Any:
     Like ``orjson.loads`` (bad JSON raises ``orjson.JSONDecodeError``, a ValueError),
     except that an integer too big for 64 bits keeps its exact value instead of becoming a
     rounded float, so whoever checks the value refuses it by name rather than storing a
-    different number than the one written.
+    different number than the one written. Text that is not UTF-8 (a Latin-1 or UTF-16
+    file, a command-line argument in another encoding) is refused naming the first byte
+    that is not, and where it is.
     """
-    value = orjson.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        _refuse_non_utf8(data)
+        raise
     long = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
     if long.search(data) is None:  # type: ignore[arg-type]
         return value  # no literal long enough to lose precision
@@ -372,6 +378,34 @@ def parse_json(data: bytes | str) -> Any:
         return json.loads(data)  # exact integers; orjson already refused anything else
     except RecursionError:  # nested too deep for Python's parser: far too deep as content
         return value
+
+
+def _refuse_non_utf8(data: bytes | str) -> None:
+    """Raise a JSONDecodeError naming the first byte of ``data`` that is not UTF-8, if any
+    (orjson says "str is not valid UTF-8: surrogates not allowed" at char 0, whatever the
+    byte and wherever it is). In text, an undecodable byte is a surrogate escape."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+            return
+        except UnicodeEncodeError as exc:
+            start, char = exc.start, ord(data[exc.start])
+            prefix = data[:start]
+        what = (
+            f"byte 0x{char - 0xDC00:02x} is not UTF-8 text"
+            if 0xDC80 <= char <= 0xDCFF  # how Python keeps a byte it could not decode
+            else f"the lone surrogate U+{char:04X} is not valid Unicode text"
+        )
+    else:
+        raw = bytes(data)
+        try:
+            raw.decode("utf-8")
+            return
+        except UnicodeDecodeError as exc:
+            start = exc.start
+            prefix = raw[:start].decode("utf-8")
+        what = f"byte 0x{raw[start]:02x} at byte offset {start} is not UTF-8 text"
+    raise orjson.JSONDecodeError(f"{what}, which JSON text must be", prefix, len(prefix))
 
 
 def dumps(value: Any) -> str:
