@@ -191,7 +191,7 @@ def start(
         typer.Option(
             "--groups",
             envvar="BASSLINE_GROUPS",
-            help="Comma-separated groups whose gadgets this node runs "
+            help="Comma-separated groups whose gadgets this node runs; '' runs none "
             "(default: those the spec's endpoints give it, plus those they give no node).",
         ),
     ] = None,
@@ -365,7 +365,8 @@ def start(
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
+    # given empty (--groups ''), it runs no gadget group, as groups=[] does in Python
+    group_list = None if groups is None else [g.strip() for g in groups.split(",") if g.strip()]
     unknown = [g for g in group_list or [] if g not in loaded.group_by_id]
     if unknown:
         known = ", ".join(g.id for g in loaded.groups if g.gadget) or "none"

@@ -146,6 +146,23 @@ def test_start_takes_its_options_from_the_environment_and_flags_win(tmp_path: Pa
     assert "INFO bassline.net: node from-flag joined" in flags.stderr
 
 
+@pytest.mark.parametrize("groups", ["", ","])
+def test_groups_given_empty_runs_no_gadget_group(groups: str) -> None:
+    """docs/network.md starts a node with --groups '' to run no gadgets (as groups=[] does
+    in Python); it ran every unassigned gadget group, as if --groups were not given."""
+    seen: dict[str, Any] = {}
+
+    def status(url: str) -> None:
+        seen.update(httpx.get(f"{url}/api/status", timeout=10).json())
+
+    done = run_start(
+        CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--groups", groups,
+        while_running=status,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert seen["groups"] == [] and "running no gadget groups" in done.stderr
+
+
 def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
     env = cli_env(BASSLINE_NODE_ID="n", BASSLINE_HEARTBEAT="often")
     done = run_start(CALC, env=env)
