@@ -346,9 +346,16 @@ def start(
     for flag, seconds in (
         ("--shutdown-timeout", shutdown_timeout),
         ("--reconnect-max", reconnect_max),
+        ("--heartbeat", heartbeat),
+        ("--anti-entropy", anti_entropy),
     ):
         if not 0 < seconds < math.inf:
             raise UserError(f"{flag} {seconds}: give a positive, finite number of seconds")
+    if 3 * heartbeat == math.inf:  # the heartbeat timeout
+        raise UserError(
+            f"--heartbeat {heartbeat}: too large (links time out after 3 heartbeats, "
+            "which must be a finite number of seconds)"
+        )
     if "://" not in storage:
         raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
     store = open_unopened(storage)  # a bad URL or scheme is one clear error, before any work

@@ -178,6 +178,12 @@ def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
         ("--shutdown-timeout", "0"),
         ("--reconnect-max", "-1"),
         ("--reconnect-max", "inf"),
+        # were "heartbeat_interval must be positive, got 0.0", naming no flag, and for
+        # 1e308 "heartbeat_timeout must be positive, got inf", a setting not given at all
+        ("--heartbeat", "0"),
+        ("--heartbeat", "nan"),
+        ("--anti-entropy", "-2"),
+        ("--anti-entropy", "inf"),
     ],
 )
 def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
@@ -190,3 +196,12 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
     assert not done.stdout.startswith("http"), done.stdout  # it never listened
     assert f"error: {flag} {float(value)}: give a positive, finite number of seconds" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> None:
+    """It said "heartbeat_timeout must be positive, got inf", a setting nobody gave."""
+    done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--heartbeat", "1e308")
+    assert done.returncode == 1 and not done.stdout.startswith("http"), done.stderr
+    assert "error: --heartbeat 1e+308: too large (links time out after 3 heartbeats" in (
+        done.stderr
+    )
