@@ -19,6 +19,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.node_options import node_url, read_secret, ssl_context
 from bassline.cli.storage_access import open_unopened
+from bassline.clock import is_node_id
 from bassline.errors import SpecError
 from bassline.net import (
     DEFAULT_PORT,
@@ -341,8 +342,11 @@ def start(
     peers = [node_url(p, f"--peer {p!r}").ws for p in peer or []]
     if advertise is not None:
         node_url(advertise, f"--advertise {advertise!r}")
-    if not node_id or len(node_id) > 200:
-        raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
+    if not is_node_id(node_id):
+        raise UserError(
+            f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "
+            "without control characters"
+        )
     for flag, seconds in (
         ("--shutdown-timeout", shutdown_timeout),
         ("--reconnect-max", reconnect_max),

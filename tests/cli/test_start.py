@@ -198,6 +198,17 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
     assert "Traceback" not in done.stderr
 
 
+def test_a_node_id_peers_would_refuse_is_refused_before_starting() -> None:
+    """A tab in the id started the node, and every peer then refused its hello
+    ("hello.node must be a node id (1-200 characters, no control characters)") for ever."""
+    done = run_start(CALC, "--node-id", "bad\tid", "--listen", "127.0.0.1:0")
+    assert done.returncode == 1 and not done.stdout.startswith("http"), done.stderr
+    assert (
+        "error: --node-id 'bad\\tid': give a non-empty id of at most 200 characters "
+        "without control characters" in done.stderr
+    )
+
+
 def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> None:
     """It said "heartbeat_timeout must be positive, got inf", a setting nobody gave."""
     done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--heartbeat", "1e308")
