@@ -22,6 +22,7 @@ __all__ = [
     "HybridLogicalClock",
     "Stamp",
     "is_node_id",
+    "is_stamp_node",
 ]
 
 LOGICAL_BITS = 16
@@ -44,6 +45,12 @@ def is_node_id(node_id: object) -> bool:
         and 0 < len(node_id) <= MAX_NODE_ID
         and _CONTROL.search(node_id) is None
     )
+
+
+def is_stamp_node(node: object) -> bool:
+    """Whether ``node`` can be a stamp's node: a node id, or ``""`` (spec contents are
+    stamped ``(1, "")``). A delta carrying any other is refused whole by every peer."""
+    return node == "" or is_node_id(node)
 
 
 class Stamp(NamedTuple):

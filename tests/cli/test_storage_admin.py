@@ -156,22 +156,26 @@ def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
                     ContentRecord("calculator", "add-gadget", "input-b", 2, Stamp(6, "x")),
                     ContentRecord("calculator", "root", "result", 3, Stamp(future, "x")),
                     ContentRecord("meeting", "root", "day", "not a set", Stamp(now, "x")),
+                    ContentRecord("calculator", "root", "input-a", 4, Stamp(now, "a\tb")),
                 ]
             )
-            assert result.unwrap().contents == 4
+            assert result.unwrap().contents == 5
 
     anyio.run(damage)
     done = cli("storage", "check", store_a)
     assert done.returncode == 1
-    assert "4 integrity problems" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "5 integrity problems" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "calculator: contact 'ghost' is not in the spec" in done.stdout
     assert (
         "contact 'input-b' is stored under group 'add-gadget', but the spec puts it in 'root'"
         in done.stdout
     )
     assert "contact 'result': stamp" in done.stdout and "in the future" in done.stdout
+    assert (  # every peer refuses a delta that carries such a stamp
+        f"contact 'input-a': stamp {now} names node 'a\\tb', which is no node id" in done.stdout
+    )
     assert "meeting: contact 'day':" in done.stdout
-    assert "3 problems" in done.stdout and "1 problem " in done.stdout  # meeting: singular
+    assert "4 problems" in done.stdout and "1 problem " in done.stdout  # meeting: singular
     assert "1 problems" not in done.stdout
     report = json.loads(cli("storage", "check", store_a, "--json", "-n", "meeting").stdout)
     assert report["ok"] is False and len(report["networks"]) == 1
