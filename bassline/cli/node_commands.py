@@ -201,7 +201,7 @@ def start(
         typer.Option(
             "--listen",
             envvar="BASSLINE_LISTEN",
-            help="HOST:PORT to listen on (port 0: any free port).",
+            help="HOST:PORT to listen on (port 0: any free port; HOST alone: port 8455).",
         ),
     ] = f"127.0.0.1:{DEFAULT_PORT}",
     peer: Annotated[
