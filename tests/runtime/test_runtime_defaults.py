@@ -75,6 +75,8 @@ async def test_the_feed_resync_must_be_positive(memory_url: str) -> None:
         ({"claim_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
         ({"run_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
         ({"batch_size": 1.5}, TypeError, "batch_size must be a whole number, not 1.5"),
+        ({"queue_bound": 1.5}, TypeError, "queue_bound must be a whole number, not 1.5"),
+        ({"queue_bound": "10"}, TypeError, "queue_bound must be a whole number, not '10'"),
         ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
         ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
         ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
