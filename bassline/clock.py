@@ -8,14 +8,49 @@ the low bits) and the writing node's id as the tie-break. Stamps compare as tupl
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import NamedTuple
 
-__all__ = ["INITIAL_STAMP", "LOGICAL_BITS", "ZERO_STAMP", "HybridLogicalClock", "Stamp"]
+__all__ = [
+    "INITIAL_STAMP",
+    "LOGICAL_BITS",
+    "MAX_NODE_ID",
+    "NODE_ID_RULE",
+    "ZERO_STAMP",
+    "HybridLogicalClock",
+    "Stamp",
+    "is_node_id",
+    "is_stamp_node",
+]
 
 LOGICAL_BITS = 16
 _MAX_HLC = 2**63 - 1
+MAX_NODE_ID = 200
+"""The longest node id: what a gossip hello carries (a peer refuses a longer one)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NODE_ID_RULE = (
+    "node_id must be a non-empty string of at most 200 characters without control characters"
+)
+"""What :func:`is_node_id` checks, as the start of an error message."""
+
+
+def is_node_id(node_id: object) -> bool:
+    """Whether ``node_id`` can name a node: a string of 1 to :data:`MAX_NODE_ID` characters
+    without control characters (U+0000-U+001F, U+007F), as gossip carries it in the hello
+    and in the stamps of deltas; a peer refuses any other."""
+    return (
+        type(node_id) is str
+        and 0 < len(node_id) <= MAX_NODE_ID
+        and _CONTROL.search(node_id) is None
+    )
+
+
+def is_stamp_node(node: object) -> bool:
+    """Whether ``node`` can be a stamp's node: a node id, or ``""`` (spec contents are
+    stamped ``(1, "")``). A delta carrying any other is refused whole by every peer."""
+    return node == "" or is_node_id(node)
 
 
 class Stamp(NamedTuple):

@@ -10,8 +10,10 @@ itself has a ``"$type"`` key is escaped as ``{"$type": "object", "value": {...}}
 can never be mistaken for a tagged value. No pickle anywhere.
 
 What does not encode (NaN and infinities, integers outside 64 bits, non-string keys,
-strings with lone surrogates, nesting deeper than :data:`MAX_DEPTH` levels, arbitrary
-objects) raises :class:`~bassline.errors.ContentError`.
+strings with lone surrogates, nesting deeper than :data:`MAX_DEPTH` levels, a tagged value
+whose ``to_json`` raises ValueError — an empty interval — and arbitrary objects) raises
+:class:`~bassline.errors.ContentError`. Decoding still rebuilds an empty interval, so what
+an earlier version stored can be read (and reported by ``bassline storage check``).
 """
 
 from __future__ import annotations
@@ -142,7 +144,11 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
         return out
     tag = getattr(value, "tag", None)
     if isinstance(tag, str) and _TAGGED.get(tag) is t:
-        return {TAG_KEY: tag, "value": _to_json(value.to_json(), f"{path}<{tag}>", inner)}
+        try:
+            payload = value.to_json()
+        except ValueError as exc:  # a value its own type says is no content (an empty interval)
+            raise ContentError(f"{exc}{_where(path)}") from None
+        return {TAG_KEY: tag, "value": _to_json(payload, f"{path}<{tag}>", inner)}
     if isinstance(value, bool | int | float | str):  # subclasses such as enums
         return _to_json(_plain(value), path, depth)
     raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")
@@ -356,9 +362,15 @@ def parse_json(data: bytes | str) -> Any:
     Like ``orjson.loads`` (bad JSON raises ``orjson.JSONDecodeError``, a ValueError),
     except that an integer too big for 64 bits keeps its exact value instead of becoming a
     rounded float, so whoever checks the value refuses it by name rather than storing a
-    different number than the one written.
+    different number than the one written. Text that is not UTF-8 (a Latin-1 or UTF-16
+    file, a command-line argument in another encoding) is refused naming the first byte
+    that is not, and where it is.
     """
-    value = orjson.loads(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        _refuse_non_utf8(data)
+        raise
     long = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
     if long.search(data) is None:  # type: ignore[arg-type]
         return value  # no literal long enough to lose precision
@@ -366,6 +378,34 @@ def parse_json(data: bytes | str) -> Any:
         return json.loads(data)  # exact integers; orjson already refused anything else
     except RecursionError:  # nested too deep for Python's parser: far too deep as content
         return value
+
+
+def _refuse_non_utf8(data: bytes | str) -> None:
+    """Raise a JSONDecodeError naming the first byte of ``data`` that is not UTF-8, if any
+    (orjson says "str is not valid UTF-8: surrogates not allowed" at char 0, whatever the
+    byte and wherever it is). In text, an undecodable byte is a surrogate escape."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+            return
+        except UnicodeEncodeError as exc:
+            start, char = exc.start, ord(data[exc.start])
+            prefix = data[:start]
+        what = (
+            f"byte 0x{char - 0xDC00:02x} is not UTF-8 text"
+            if 0xDC80 <= char <= 0xDCFF  # how Python keeps a byte it could not decode
+            else f"the lone surrogate U+{char:04X} is not valid Unicode text"
+        )
+    else:
+        raw = bytes(data)
+        try:
+            raw.decode("utf-8")
+            return
+        except UnicodeDecodeError as exc:
+            start = exc.start
+            prefix = raw[:start].decode("utf-8")
+        what = f"byte 0x{raw[start]:02x} at byte offset {start} is not UTF-8 text"
+    raise orjson.JSONDecodeError(f"{what}, which JSON text must be", prefix, len(prefix))
 
 
 def dumps(value: Any) -> str:

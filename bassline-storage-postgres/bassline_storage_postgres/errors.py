@@ -9,6 +9,8 @@ failed and what to do, and never contains the password itself.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 import psycopg
 import sqlalchemy.exc
@@ -102,6 +104,31 @@ def _connect_sqlstate(text: str) -> str | None:
         if needle in lowered:
             return state
     return None
+
+
+_BAD_PARAMETER = re.compile(
+    r'invalid (?:\w+ value "[^"]*" for connection option "(\w+)"|(\w+) value)'
+)
+"""libpq refusing a connection parameter's value (``invalid sslmode value: "x"``,
+``invalid integer value "x" for connection option "keepalives"``) before it connects."""
+
+
+def _bad_parameter(
+    exc: BaseException, ctx: ErrorContext, action: str, text: str
+) -> StorageError | None:
+    """A permanent INVALID error for a libpq parameter value libpq refused, else None."""
+    found = _BAD_PARAMETER.search(text)
+    if found is None:
+        return None
+    option = found.group(1) or found.group(2)
+    detail = ctx.scrub(text[found.start() :])
+    return _error(
+        ErrorCode.INVALID,
+        f"{action} failed at {ctx.masked}: {detail}; fix the libpq connection parameter "
+        f"{option!r} in the URL",
+        False,
+        exc,
+    )
 
 
 def _connect_failure(exc: BaseException, ctx: ErrorContext, text: str) -> StorageError:
@@ -275,6 +302,10 @@ def map_exception(exc: BaseException, ctx: ErrorContext, action: str) -> Storage
             return _error(
                 ErrorCode.INVALID, f"{action} failed at {ctx.masked}: {ctx.scrub(text)}", False, exc
             )
+        if isinstance(orig, psycopg.OperationalError):
+            refused = _bad_parameter(exc, ctx, action, text)
+            if refused is not None:
+                return refused
         if isinstance(orig, psycopg.OperationalError) and text.startswith("connection failed"):
             return _connect_failure(exc, ctx, text)
         if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):

@@ -12,7 +12,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from bassline.cli.console import UsageError, UserError, out
+from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
 from bassline.cli.render import bad_json, print_json
 from bassline.codec import from_json, parse_json, to_json
@@ -43,8 +43,8 @@ def get(
         print_json(reading.raw)
     elif reading.present:
         print_json(to_json(reading.value), compact=True)
-    else:
-        out.print(f"{contact} has no content", style="dim")
+    else:  # nothing on stdout, where a script reads the value; a note for whoever looks
+        err.print(f"{contact} has no content", style="dim")
 
 
 ValueFileOpt = Annotated[

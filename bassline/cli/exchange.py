@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from bassline.cli.progress import Reporter, phase
-from bassline.clock import HybridLogicalClock, Stamp
+from bassline.clock import HybridLogicalClock, Stamp, is_stamp_node
 from bassline.codec import encode, from_json, parse_json, to_json
 from bassline.errors import BasslineError, ContentError
 from bassline.spec import Bassline, parse_spec
@@ -108,7 +108,15 @@ def dump_export(
                 "stamp": r.stamp.to_json(),
                 "value": r.value,
             }
-            parts.append(b"," + encode(entry) if n else encode(entry))
+            try:
+                encoded = encode(entry)
+            except ContentError as exc:  # stored by an earlier version (an empty interval)
+                raise ContentError(
+                    f"{exc}: stored content this version cannot hold (`bassline storage "
+                    "check` lists every such content)",
+                    r.contact,
+                ) from None
+            parts.append(b"," + encoded if n else encoded)
             bar.advance()
         parts.append(b"]," + header[1:] + b"\n")
         return b"".join(parts)
@@ -166,6 +174,11 @@ def _parse_entry(spec: Bassline, entry: Any, path: str, source: str) -> ContentR
         )
     try:
         stamp = Stamp.from_json(entry["stamp"])
+        if not is_stamp_node(stamp.node):  # a node could never gossip it
+            raise ValueError(
+                f"stamp node {stamp.node!r:.80} is no node id (at most 200 characters, no "
+                "control characters)"
+            )
         _DRIFT.observe(stamp)  # a runtime opened on the store would refuse to restore it
         value = from_json(entry["value"], f"{path}.value")
         to_json(value, f"{path}.value")  # storable (64-bit integers ...), checked before writing

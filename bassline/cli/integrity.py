@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from returns.result import Failure
 
-from bassline.clock import LOGICAL_BITS, Stamp
+from bassline.clock import LOGICAL_BITS, Stamp, is_stamp_node
 from bassline.codec import to_json
 from bassline.engine import Network
 from bassline.errors import BasslineError, ContentError
@@ -55,6 +55,12 @@ def _stamp_problem(stamp: object, now_hlc: int) -> str | None:
         and isinstance(stamp.node, str)
     ):
         return f"malformed stamp {stamp!r}"
+    if not is_stamp_node(stamp.node):
+        return (
+            f"stamp {stamp.hlc} names node {stamp.node!r:.80}, which is no node id (at most "
+            "200 characters, no control characters): every peer would refuse the deltas "
+            "that carry it"
+        )
     if stamp.hlc > now_hlc:
         ahead = (stamp.hlc >> LOGICAL_BITS) - (now_hlc >> LOGICAL_BITS) + MAX_FUTURE_MS
         return f"stamp {stamp.hlc} of node {stamp.node!r} is {ahead} ms in the future"
@@ -96,7 +102,9 @@ def _content_problems(
             continue
         try:
             network.restore([(r.contact, r.value, r.stamp)])
-        except (ContentError, ValueError) as exc:
+        except ContentError as exc:
+            problems.append(str(exc) if exc.contact == r.contact else f"{where}: {exc}")
+        except ValueError as exc:
             problems.append(f"{where}: {exc}")
     return problems
 

@@ -19,6 +19,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.node_options import node_url, read_secret, ssl_context
 from bassline.cli.storage_access import open_unopened
+from bassline.clock import is_node_id
 from bassline.errors import SpecError
 from bassline.net import (
     DEFAULT_PORT,
@@ -191,7 +192,7 @@ def start(
         typer.Option(
             "--groups",
             envvar="BASSLINE_GROUPS",
-            help="Comma-separated groups whose gadgets this node runs "
+            help="Comma-separated groups whose gadgets this node runs; '' runs none "
             "(default: those the spec's endpoints give it, plus those they give no node).",
         ),
     ] = None,
@@ -200,7 +201,7 @@ def start(
         typer.Option(
             "--listen",
             envvar="BASSLINE_LISTEN",
-            help="HOST:PORT to listen on (port 0: any free port).",
+            help="HOST:PORT to listen on (port 0: any free port; HOST alone: port 8455).",
         ),
     ] = f"127.0.0.1:{DEFAULT_PORT}",
     peer: Annotated[
@@ -341,14 +342,24 @@ def start(
     peers = [node_url(p, f"--peer {p!r}").ws for p in peer or []]
     if advertise is not None:
         node_url(advertise, f"--advertise {advertise!r}")
-    if not node_id or len(node_id) > 200:
-        raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
+    if not is_node_id(node_id):
+        raise UserError(
+            f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "
+            "without control characters"
+        )
     for flag, seconds in (
         ("--shutdown-timeout", shutdown_timeout),
         ("--reconnect-max", reconnect_max),
+        ("--heartbeat", heartbeat),
+        ("--anti-entropy", anti_entropy),
     ):
         if not 0 < seconds < math.inf:
             raise UserError(f"{flag} {seconds}: give a positive, finite number of seconds")
+    if 3 * heartbeat == math.inf:  # the heartbeat timeout
+        raise UserError(
+            f"--heartbeat {heartbeat}: too large (links time out after 3 heartbeats, "
+            "which must be a finite number of seconds)"
+        )
     if "://" not in storage:
         raise UserError(f"--storage {storage!r}: expected a URL such as memory:// or file:///dir")
     store = open_unopened(storage)  # a bad URL or scheme is one clear error, before any work
@@ -365,7 +376,8 @@ def start(
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    group_list = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
+    # given empty (--groups ''), it runs no gadget group, as groups=[] does in Python
+    group_list = None if groups is None else [g.strip() for g in groups.split(",") if g.strip()]
     unknown = [g for g in group_list or [] if g not in loaded.group_by_id]
     if unknown:
         known = ", ".join(g.id for g in loaded.groups if g.gadget) or "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -86,7 +87,7 @@ def init(
     say(f"created network {network!r} in {directory}:")
     for path in files:
         say(f"  {path}")
-    say(f"next: cd {directory} && bassline run network.json --set a=40")
+    say(f"next: cd {shlex.quote(str(directory))} && bassline run network.json --set a=40")
     say(f"tests: {TESTS_HINT}")
 
 

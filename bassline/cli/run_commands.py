@@ -14,6 +14,7 @@ from bassline.cli.console import UserError, err, out
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
+from bassline.clock import is_node_id
 from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, ContentError, PersistenceError
@@ -175,8 +176,11 @@ def run(
     from them). With --watch it runs again whenever the spec file changes (with --json,
     one JSON document per line).
     """
-    if not node_id or len(node_id) > 200:
-        raise UserError(f"--node-id {node_id!r}: give a non-empty id of at most 200 characters")
+    if not is_node_id(node_id):
+        raise UserError(
+            f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "
+            "without control characters"
+        )
     sets = [parse_set(item) for item in set_ or []]
 
     def once() -> None:

@@ -140,7 +140,8 @@ def storage_check(
 
     Every network's spec loads and is valid, every content decodes, belongs to a
     contact of the spec in that contact's group and has a valid stamp (not in the
-    future), merge contacts hold values of their lattice, and every snapshot loads.
+    future, naming a node id gossip can carry), merge contacts hold values of their
+    lattice, and every snapshot loads.
     The check never changes the storage: a file store is opened read-only, so damage
     (a torn tail of its log, say) is reported, not cut.
     """

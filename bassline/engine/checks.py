@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bassline.clock import Stamp
+from bassline.clock import NODE_ID_RULE, Stamp, is_node_id
 from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.lattices import Interval
@@ -42,7 +42,7 @@ def plainly_encodable(value: Any) -> bool:
                 continue
             if type(x) is not int or not -(2**63) <= x < 2**64:
                 return False
-        return True
+        return value.lo is None or value.hi is None or value.lo <= value.hi  # empty: no content
     if t is list and len(value) <= 16:
         for x in value:  # the scalar check inlined: this runs on every update
             t = type(x)
@@ -128,10 +128,11 @@ def checked_item(item: Any, least: int, most: int, shape: str) -> None:
 
 
 def check_engine_options(node_id: object, step_budget: object) -> None:
-    """:class:`ValueError` for a node id that is not a non-empty string, or a step budget
-    that is not a whole number from 1 (or None)."""
-    if type(node_id) is not str or not node_id:
-        raise ValueError(f"node_id must be a non-empty string, not {node_id!r}")
+    """:class:`ValueError` for a node id that is not a non-empty string of at most 200
+    characters without control characters (what gossip carries), or a step budget that is
+    not a whole number from 1 (or None)."""
+    if not is_node_id(node_id):
+        raise ValueError(f"{NODE_ID_RULE}, not {node_id!r:.80}")
     if step_budget is not None and (type(step_budget) is not int or step_budget < 1):
         raise ValueError(f"step_budget must be a whole number >= 1 or None, not {step_budget!r}")
 

@@ -30,6 +30,8 @@ class ChangeStream:
     """
 
     def __init__(self, max_buffer: int, on_close: Callable[[ChangeStream], None]) -> None:
+        if type(max_buffer) is not int:  # inf (or True) would make the buffer unbounded
+            raise TypeError(f"max_buffer must be a whole number, not {max_buffer!r}")
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
         send: MemoryObjectSendStream[PropagationResult]

@@ -149,7 +149,10 @@ class Interval:
         return f"Interval({self.lo!r}, {self.hi!r})"
 
     def to_json(self) -> list[Any]:
-        """``[lo, hi]``."""
+        """``[lo, hi]``; ValueError for an empty interval, which is no content (it holds no
+        number, and the gadgets would compute a non-empty interval from it)."""
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
+            raise ValueError(f"the interval [{self.lo}, {self.hi}] is empty (lo > hi)")
         return [self.lo, self.hi]
 
     @classmethod

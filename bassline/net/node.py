@@ -22,7 +22,7 @@ import anyio
 import attrs
 from returns.result import Failure
 
-from bassline.clock import Stamp
+from bassline.clock import NODE_ID_RULE, Stamp, is_node_id
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.explanation import Explanation
@@ -105,8 +105,8 @@ class BasslineNetwork:
         replace_spec: bool = False,
         claim_interval: float = 1.0,
     ) -> None:
-        if not isinstance(node_id, str) or not node_id or len(node_id) > 200:
-            raise ValueError("node_id must be a non-empty string of at most 200 characters")
+        if not is_node_id(node_id):  # peers refuse any other id in the hello
+            raise ValueError(f"{NODE_ID_RULE}, not {node_id!r:.80}")
         self.node_id = node_id
         self.secret = cluster_secret(secret)
         self.settings = settings or GossipSettings()

@@ -7,7 +7,7 @@ from returns.result import Failure, Success
 
 from bassline.clock import INITIAL_STAMP
 from bassline.engine import Network
-from bassline.errors import BasslineError, PersistenceError
+from bassline.errors import BasslineError, ContentError, PersistenceError
 from bassline.runtime.queue import StorageQueue
 from bassline.storage import ErrorCode, NetworkStorage, StorageError, stored_spec_hash
 
@@ -88,11 +88,15 @@ async def recover(
         contacts = [r.contact for r in records]
     try:
         network.restore((r.contact, r.value, r.stamp, r.justification) for r in records)
-    except ValueError as exc:  # a stamp beyond the clock drift (a ContentError is one too)
+    except ValueError as exc:  # a stamp beyond the clock drift, or content (a ContentError)
+        why = (
+            "`bassline storage check` lists every stored content this network cannot hold"
+            if isinstance(exc, ContentError)
+            else "a stamp that far ahead means this machine's clock runs behind the "
+            "writer's, or the stored stamp is wrong"
+        )
         raise PersistenceError(
-            f"cannot restore network {spec.id!r} from storage: {exc}; nothing was restored "
-            "(a stamp that far ahead means this machine's clock runs behind the writer's, "
-            "or the stored stamp is wrong)"
+            f"cannot restore network {spec.id!r} from storage: {exc}; nothing was restored ({why})"
         ) from exc
     network.settle()
     differing = network.differing(dict(zip(contacts, [r.stamp for r in records], strict=True)))

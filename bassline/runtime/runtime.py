@@ -114,6 +114,8 @@ class StorageBackedRuntime(EngineView):
             raise TypeError(f"batch_size must be a whole number, not {batch_size!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if type(queue_bound) is not int:  # 1.5 was taken (as 2), '10' failed comparing
+            raise TypeError(f"queue_bound must be a whole number, not {queue_bound!r}")
         if not 0 <= flush_interval < math.inf:
             raise ValueError(
                 f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"

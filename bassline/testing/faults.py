@@ -4,8 +4,8 @@ Each call of a faulted operation draws from ``random.Random(seed)``: with probab
 ``transient_rate`` it returns ``Failure(StorageError(CONNECTION, transient=True))``,
 with probability ``permanent_rate`` a permanent error (PERMISSION or CORRUPTION), and
 otherwise it is passed to the wrapped storage. A failed call never reaches the wrapped
-storage, so a failed write leaves nothing behind. ``latency`` (seconds, or a
-``(min, max)`` range) delays every faulted call before it fails or is delegated.
+storage, so a failed write leaves nothing behind. ``latency`` (finite seconds, or a
+``(min, max)`` range of them) delays every faulted call before it fails or is delegated.
 Which operations are faulted is configurable; by default all but ``open``.
 
 ``down()`` simulates an outage: until ``up()``, every call except ``close`` fails
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from math import inf
 from typing import Any, Self, TypeVar
 
 import anyio
@@ -145,8 +146,10 @@ def _check_latency(value: Latency) -> tuple[float, float]:
     else:
         low = high = value
     for bound in (low, high):
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not bound >= 0:
-            raise ValueError(f"latency must be seconds >= 0 or a (min, max) range, got {value!r}")
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or not 0 <= bound < inf:
+            raise ValueError(
+                f"latency must be finite seconds >= 0 or a (min, max) range of them, got {value!r}"
+            )
     if low > high:
         raise ValueError(f"latency range {value!r} has min > max")
     return float(low), float(high)

@@ -120,8 +120,18 @@ def test_import_refuses_bad_files_with_one_line(cli: Cli, store_a: str, tmp_path
     ahead_doc = dict(doc, contents=[*doc["contents"][:-1], {**doc["contents"][-1]}])
     ahead_doc["contents"][-1]["stamp"] = [2**62, "fast-clock"]
     ahead.write_text(json.dumps(ahead_doc))
+    empty = tmp_path / "empty.json"  # an empty interval: gadgets would compute from it
+    empty_doc = dict(doc, contents=[*doc["contents"][:-1], {**doc["contents"][-1]}])
+    empty_doc["contents"][-1]["value"] = {"$type": "interval", "value": [3, 1]}
+    empty.write_text(json.dumps(empty_doc))
+    tabbed = tmp_path / "tabbed.json"  # a node whose deltas every peer would refuse whole
+    tabbed_doc = dict(doc, contents=[*doc["contents"][:-1], {**doc["contents"][-1]}])
+    tabbed_doc["contents"][-1]["stamp"] = [5, "a\tb"]
+    tabbed.write_text(json.dumps(tabbed_doc))
     cases = [
+        (tabbed, "contents[5]: stamp node 'a\\tb' is no node id (at most 200 characters"),
         (ahead, "contents[5]: stamp from node 'fast-clock' is "),
+        (empty, "contents[5]: the interval [3, 1] is empty (lo > hi)"),
         (newer, "export format version 2 is not supported (this bassline reads version 1)"),
         (Path(CALC), "not a Bassline export"),
         (edited, "spec_hash does not match the spec"),

@@ -23,7 +23,9 @@ from bassline.storage import ContentRecord
 from bassline.testing import strategies as bst
 
 # readings up to 2**56 (a wall clock in 2004): import refuses stamps beyond the clock drift
-stamps = st.builds(Stamp, st.integers(0, 2**56), st.text(max_size=6))
+# and stamps whose node is no node id (a control character): no peer would take them
+nodes = st.text(st.characters(blacklist_categories=["Cc"]), max_size=6)
+stamps = st.builds(Stamp, st.integers(0, 2**56), nodes)
 
 
 @st.composite

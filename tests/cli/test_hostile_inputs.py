@@ -58,6 +58,17 @@ def test_set_json_errors_say_why_and_do_not_suggest_quoting_a_number(
     assert "quote strings" not in line
 
 
+def test_a_spec_file_that_is_not_utf8_is_refused_naming_the_byte(cli: Cli, tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"contacts": [{"id": "café"}]}'.encode("latin-1"))
+    done = cli("validate", str(latin1))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "  $: not valid JSON: byte 0xe9 at byte offset 25 is not UTF-8 text, which JSON text "
+        "must be: line 1 column 26 (char 25)"
+    ), done.stderr
+
+
 def test_a_bare_word_still_gets_the_quoting_hint(cli: Cli) -> None:
     line = _one_error_line(cli("run", CALC, "--set", "input-a=abc"))
     assert "quote strings, e.g. --set input-a='\"abc\"'" in line

@@ -81,3 +81,13 @@ def test_init_says_how_to_get_what_the_tests_need(cli: Cli, tmp_path: Path) -> N
     # the scaffolded README says it too (the extra itself covers every import of the test:
     # tests/packaging/test_dependencies.py)
     assert 'pip install "bassline[testing]"' in (tmp_path / "calc" / "README.md").read_text()
+
+
+def test_the_next_command_is_quoted_for_the_shell(cli: Cli, tmp_path: Path) -> None:
+    """A directory with a space printed `next: cd /tmp/.../my net && ...`, which fails."""
+    made = cli("init", str(tmp_path / "my net"))
+    assert made.returncode == 0, made.stderr
+    hint = made.stdout.splitlines()[-2]
+    assert hint == f"next: cd '{tmp_path / 'my net'}' && bassline run network.json --set a=40"
+    command = hint.removeprefix("next: ").replace("bassline run", "test -f")
+    assert subprocess.run(["sh", "-c", command.split(" --set")[0]]).returncode == 0

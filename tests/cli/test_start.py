@@ -146,6 +146,23 @@ def test_start_takes_its_options_from_the_environment_and_flags_win(tmp_path: Pa
     assert "INFO bassline.net: node from-flag joined" in flags.stderr
 
 
+@pytest.mark.parametrize("groups", ["", ","])
+def test_groups_given_empty_runs_no_gadget_group(groups: str) -> None:
+    """docs/network.md starts a node with --groups '' to run no gadgets (as groups=[] does
+    in Python); it ran every unassigned gadget group, as if --groups were not given."""
+    seen: dict[str, Any] = {}
+
+    def status(url: str) -> None:
+        seen.update(httpx.get(f"{url}/api/status", timeout=10).json())
+
+    done = run_start(
+        CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--groups", groups,
+        while_running=status,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert seen["groups"] == [] and "running no gadget groups" in done.stderr
+
+
 def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
     env = cli_env(BASSLINE_NODE_ID="n", BASSLINE_HEARTBEAT="often")
     done = run_start(CALC, env=env)
@@ -161,6 +178,12 @@ def test_a_bad_value_in_the_environment_is_named_like_a_flag() -> None:
         ("--shutdown-timeout", "0"),
         ("--reconnect-max", "-1"),
         ("--reconnect-max", "inf"),
+        # were "heartbeat_interval must be positive, got 0.0", naming no flag, and for
+        # 1e308 "heartbeat_timeout must be positive, got inf", a setting not given at all
+        ("--heartbeat", "0"),
+        ("--heartbeat", "nan"),
+        ("--anti-entropy", "-2"),
+        ("--anti-entropy", "inf"),
     ],
 )
 def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
@@ -202,4 +225,24 @@ def test_set_takes_a_one_megabyte_value_from_standard_input(tmp_path: Path) -> N
     assert seen["over"].stderr == (
         f"error: node at {done.stdout.strip()} refused PUT /api/contacts/doc: request body "
         "of 1048600 bytes exceeds 1048576 (HTTP 413 too-large)\n"
+    )
+
+
+def test_a_node_id_peers_would_refuse_is_refused_before_starting() -> None:
+    """A tab in the id started the node, and every peer then refused its hello
+    ("hello.node must be a node id (1-200 characters, no control characters)") for ever."""
+    done = run_start(CALC, "--node-id", "bad\tid", "--listen", "127.0.0.1:0")
+    assert done.returncode == 1 and not done.stdout.startswith("http"), done.stderr
+    assert (
+        "error: --node-id 'bad\\tid': give a non-empty id of at most 200 characters "
+        "without control characters" in done.stderr
+    )
+
+
+def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> None:
+    """It said "heartbeat_timeout must be positive, got inf", a setting nobody gave."""
+    done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--heartbeat", "1e308")
+    assert done.returncode == 1 and not done.stdout.startswith("http"), done.stderr
+    assert "error: --heartbeat 1e+308: too large (links time out after 3 heartbeats" in (
+        done.stderr
     )

@@ -156,26 +156,31 @@ def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
                     ContentRecord("calculator", "add-gadget", "input-b", 2, Stamp(6, "x")),
                     ContentRecord("calculator", "root", "result", 3, Stamp(future, "x")),
                     ContentRecord("meeting", "root", "day", "not a set", Stamp(now, "x")),
+                    ContentRecord("calculator", "root", "input-a", 4, Stamp(now, "a\tb")),
                 ]
             )
-            assert result.unwrap().contents == 4
+            assert result.unwrap().contents == 5
 
     anyio.run(damage)
     done = cli("storage", "check", store_a)
     assert done.returncode == 1
-    assert "4 integrity problems" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "5 integrity problems" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "calculator: contact 'ghost' is not in the spec" in done.stdout
     assert (
         "contact 'input-b' is stored under group 'add-gadget', but the spec puts it in 'root'"
         in done.stdout
     )
     assert "contact 'result': stamp" in done.stdout and "in the future" in done.stdout
+    assert (  # every peer refuses a delta that carries such a stamp
+        f"contact 'input-a': stamp {now} names node 'a\\tb', which is no node id" in done.stdout
+    )
     assert "meeting: contact 'day':" in done.stdout
-    assert "3 problems" in done.stdout and "1 problem " in done.stdout  # meeting: singular
+    assert "4 problems" in done.stdout and "1 problem " in done.stdout  # meeting: singular
     assert "1 problems" not in done.stdout
     report = json.loads(cli("storage", "check", store_a, "--json", "-n", "meeting").stdout)
     assert report["ok"] is False and len(report["networks"]) == 1
     assert report["networks"][0]["problems"][0].startswith("contact 'day'")
+    assert "contact 'day': contact 'day'" not in done.stdout  # named once
 
 
 @pytest.mark.postgres
@@ -203,6 +208,30 @@ def test_check_finds_undecodable_postgres_contents(
         "contents do not load" in p and "bogus" in p for p in networks["calculator"]["problems"]
     )
     assert any("alice" in p for p in networks["meeting"]["problems"])
+
+
+@pytest.mark.postgres
+def test_stored_content_this_version_refuses_is_named_by_check_export_and_run(
+    cli: Cli, pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]], pg_schema: str
+) -> None:
+    """An empty interval an earlier version stored on an accept-last contact: each command
+    names the contact once and points at `storage check` (none blames the clock)."""
+    _seed(cli, pg_url)
+    pg_admin.execute(
+        sql.SQL(
+            """UPDATE {}.bassline_contacts SET content = '{{"$type": "interval", "value": [3, 1]}}'
+            WHERE network_id = 'calculator' AND contact_id = 'input-a'"""
+        ).format(sql.Identifier(pg_schema))
+    )
+    empty = "contact 'input-a': the interval [3, 1] is empty (lo > hi)"
+    checked = cli("storage", "check", pg_url, "-n", "calculator")
+    assert checked.returncode == 1 and f"calculator: {empty}" in checked.stdout
+    exported = cli("export", pg_url, "calculator")
+    assert exported.returncode == 1 and exported.stderr.startswith(f"error: {empty}")
+    assert "storage check" in exported.stderr and "Traceback" not in exported.stderr
+    ran = cli("run", CALC, "--storage", pg_url)
+    assert ran.returncode == 1 and empty in ran.stderr and "storage check" in ran.stderr
+    assert "clock" not in ran.stderr
 
 
 # ---------------------------------------------------------------------------- damage

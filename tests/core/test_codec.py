@@ -196,6 +196,27 @@ def test_parse_json_refuses_what_orjson_refuses() -> None:
 
 
 @pytest.mark.parametrize(
+    ("data", "message", "where"),
+    [  # orjson said "str is not valid UTF-8: surrogates not allowed" at char 0 for each
+        (b'{"a": "caf\xe9"}', "byte 0xe9 at byte offset 10 is not UTF-8 text", (1, 11)),
+        (b'{"a":\n "\xc3\xa9\xff"}', "byte 0xff at byte offset 10 is not UTF-8 text", (2, 4)),
+        ("\ufeff".encode("utf-16"), "byte 0xff at byte offset 0 is not UTF-8 text", (1, 1)),
+        ('["x\udce9"]', "byte 0xe9 is not UTF-8 text", (1, 4)),  # argv's surrogate escape
+        ('["x\ud800"]', "the lone surrogate U+D800 is not valid Unicode text", (1, 4)),
+    ],
+)
+def test_parse_json_names_the_first_byte_that_is_not_utf8(
+    data: bytes | str, message: str, where: tuple[int, int]
+) -> None:
+    import orjson
+
+    with pytest.raises(orjson.JSONDecodeError) as refused:
+        codec.parse_json(data)
+    assert refused.value.msg == f"{message}, which JSON text must be"
+    assert (refused.value.lineno, refused.value.colno) == where
+
+
+@pytest.mark.parametrize(
     "value", ["\ud800", ["ok", "x\udfffy"], {"k": "\ud83d"}, {"\udc00": 1}, ("a", "\udbff")]
 )
 def test_lone_surrogates_are_refused_by_name_not_by_orjson_later(value: Any) -> None:

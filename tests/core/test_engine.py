@@ -716,6 +716,19 @@ async def test_a_slow_subscriber_is_cut_off_loudly_not_silently() -> None:
 
 
 @pytest.mark.parametrize(
+    ("max_buffer", "error"),
+    [(0, ValueError), (-1, ValueError), (math.inf, TypeError), (1.5, TypeError), ("5", TypeError)],
+)
+def test_a_change_stream_buffer_is_a_whole_number_from_one(
+    max_buffer: Any, error: type[Exception]
+) -> None:
+    """inf was taken (an unbounded buffer, where the docs promise a bounded one), 1.5 failed
+    with anyio's message and "5" with a bare comparison error."""
+    with pytest.raises(error, match="max_buffer must be"):
+        Network(chain(1)).changes(max_buffer)
+
+
+@pytest.mark.parametrize(
     "stamp",
     [Stamp(-5, "ghost"), Stamp(2**63, "n"), Stamp(1.5, "n"), Stamp(1, 7), (1,), "t1"],  # type: ignore[arg-type]
 )

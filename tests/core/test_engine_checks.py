@@ -42,6 +42,10 @@ REFUSED = [
     (Interval(0, TOO_BIG), "integer 18446744073709551616 does not fit in 64 bits at <interval>"),
     (Interval(TOO_SMALL, 0), "integer -9223372036854775809 does not fit in 64 bits at <interval>"),
     ([*range(16), TOO_BIG], "integer 18446744073709551616 does not fit in 64 bits at [16]"),
+    # an empty interval holds no number: the gadgets would compute a non-empty one from it
+    (Interval(21, 20), "the interval [21, 20] is empty (lo > hi)"),
+    (["a", Interval(0.5, -0.5)], "the interval [0.5, -0.5] is empty (lo > hi) at [1]"),
+    ({"k": [Interval(2, 1)]}, "the interval [2, 1] is empty (lo > hi) at .k[0]"),
 ]
 KEPT = [
     2**64 - 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bassline.clock import NODE_ID_RULE
 from bassline.engine import Network
 from tests.ownership_support import two_adders
 
@@ -65,15 +66,19 @@ def test_a_group_started_reports_what_its_outputs_contradict() -> None:
         ({"run_groups": "left"}, "groups must be a collection of group ids, not the string 'left'"),
         ({"step_budget": 0}, "step_budget must be a whole number >= 1 or None, not 0"),
         ({"step_budget": 2.5}, "step_budget must be a whole number >= 1 or None, not 2.5"),
-        ({"node_id": ""}, "node_id must be a non-empty string, not ''"),
-        ({"node_id": 7}, "node_id must be a non-empty string, not 7"),
+        ({"node_id": ""}, f"{NODE_ID_RULE}, not ''"),
+        ({"node_id": 7}, f"{NODE_ID_RULE}, not 7"),
+        # what a peer refuses in the hello and in a delta's stamps
+        ({"node_id": "a\tb"}, f"{NODE_ID_RULE}, not 'a\\tb'"),
+        ({"node_id": "n" * 201}, f"{NODE_ID_RULE}, not {'n' * 201!r:.80}"),
     ],
 )
 def test_a_network_refuses_options_it_would_silently_misuse(
     options: dict[str, object], message: str
 ) -> None:
     """Once, ``run_groups=["nope"]`` or ``"left"`` (its letters) ran no gadget at all, a step
-    budget below 1 stopped every run unsettled, and node id 7 failed only when stored."""
+    budget below 1 stopped every run unsettled, node id 7 failed only when stored, and a
+    node id with a tab or of 201 characters stamped values no peer would take."""
     with pytest.raises(ValueError) as caught:
         Network(two_adders(), **options)  # type: ignore[arg-type]
     assert str(caught.value) == message

@@ -149,6 +149,14 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
                     404,
                     "unknown-contact",
                 ),
+                (  # an empty interval holds no number (a gadget would make one that does)
+                    await http.post(
+                        "/api/contacts",
+                        json={"values": {"c0": {"$type": "interval", "value": [3, 1]}}},
+                    ),
+                    422,
+                    "bad-content",
+                ),
             ]
             for response, status, code in cases:
                 assert response.status_code == status, response.text
@@ -158,6 +166,7 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
                 or "c9" in cases[0][0].json()["error"]
             )
             assert "does not fit in 64 bits" in cases[5][0].json()["error"]
+            assert "the interval [3, 1] is empty (lo > hi)" in cases[7][0].json()["error"]
             metrics = (await http.get("/metrics")).text
         assert net.digest() == before
         assert net.metrics.api_rejected["unknown-contact"] == 2

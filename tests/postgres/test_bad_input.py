@@ -82,6 +82,26 @@ async def test_missing_schema(url_with: Callable[..., str], spare_schema: str) -
     assert "bassline storage migrate" in error.message
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "complaint"),
+    [
+        ("sslmode", "bogus", 'invalid sslmode value: "bogus"'),
+        ("target_session_attrs", "any-one", 'invalid target_session_attrs value: "any-one"'),
+        ("keepalives", "abc", 'invalid integer value "abc" for connection option "keepalives"'),
+    ],
+)
+async def test_a_bad_libpq_parameter_value_is_a_permanent_error_naming_it(
+    url_with: Callable[..., str], option: str, value: str, complaint: str
+) -> None:
+    """libpq refuses it before connecting; it was a transient CONNECTION error saying
+    "the connection was lost, retry", so a runtime would have retried it for ever."""
+    error = await _open_error(url_with(password=PW_SECRET, **{option: value}))
+    assert error.code is ErrorCode.INVALID and not error.transient
+    assert complaint in error.message
+    assert f"fix the libpq connection parameter {option!r} in the URL" in error.message
+    assert "retry" not in error.message and "connection is bad" not in error.message
+
+
 async def test_unknown_role_is_refused(url_with: Callable[..., str]) -> None:
     role = f"bt_nobody_{uuid.uuid4().hex[:8]}"
     error = await _open_error(url_with(username=role, password=PW_SECRET))

@@ -19,6 +19,7 @@ from bassline.clock import Stamp
 from bassline.errors import PersistenceError
 from bassline.net import BasslineNetwork
 from bassline.runtime import StorageBackedRuntime
+from bassline.spec import parse_spec
 from bassline.storage import ContentRecord, open_storage
 
 from .conftest import flat_spec
@@ -94,6 +95,8 @@ async def test_a_network_refuses_an_infinite_claim_interval_before_it_opens() ->
         ({"claim_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
         ({"run_groups": ["nope"]}, ValueError, "not gadget groups of network 'flat': 'nope'"),
         ({"batch_size": 1.5}, TypeError, "batch_size must be a whole number, not 1.5"),
+        ({"queue_bound": 1.5}, TypeError, "queue_bound must be a whole number, not 1.5"),
+        ({"queue_bound": "10"}, TypeError, "queue_bound must be a whole number, not '10'"),
         ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
         ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
         ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
@@ -155,3 +158,24 @@ async def test_stored_contents_stamped_far_ahead_refuse_the_open_clearly(memory_
         message = str(refused.value)
         assert message.startswith("cannot restore network 'flat' from storage: stamp from node")
         assert "nothing was restored" in message
+
+
+async def test_stored_contents_a_contact_cannot_hold_refuse_the_open_saying_why(
+    memory_url: str,
+) -> None:
+    """Stored content of the wrong kind (an edited store, a lattice changed by a plug-in)
+    is named with what to do, not explained as a stamp from a fast clock."""
+    spec = parse_spec({"id": "kinds", "contacts": [{"id": "m", "lattice": "max"}]})
+    async with open_storage(memory_url) as storage:
+        await storage.save_network(spec)
+        await storage.write([ContentRecord(spec.id, "root", "m", "high", Stamp(5, "n"))])
+        with pytest.raises(PersistenceError) as refused:
+            async with StorageBackedRuntime(spec, storage):
+                pass
+        message = str(refused.value)
+        assert message.startswith(
+            "cannot restore network 'kinds' from storage: contact 'm': stored value is not a "
+            "valid max: max needs a number, got 'high'"
+        )
+        assert "nothing was restored" in message and "bassline storage check" in message
+        assert "clock" not in message

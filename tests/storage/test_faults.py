@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import pytest
@@ -221,8 +222,11 @@ async def test_custom_error_codes() -> None:
         ({"transient_rate": 1.5}, "transient_rate must be a number between 0 and 1"),
         ({"permanent_rate": -0.1}, "permanent_rate must be a number between 0 and 1"),
         ({"transient_rate": 0.6, "permanent_rate": 0.6}, "must be at most 1"),
-        ({"latency": -1.0}, "latency must be seconds >= 0"),
+        ({"latency": -1.0}, "latency must be finite seconds >= 0"),
         ({"latency": (0.2, 0.1)}, "min > max"),
+        # an infinite latency hung every faulted call for ever (sleep(inf), uniform(0, inf))
+        ({"latency": math.inf}, "latency must be finite seconds >= 0"),
+        ({"latency": (0.0, math.inf)}, "latency must be finite seconds >= 0"),
         ({"operations": {"writ"}}, "unknown storage operation 'writ'; did you mean 'write'?"),
         ({"operations": "write"}, "collection of names"),
         ({"transient_codes": []}, "transient_codes must be a non-empty sequence"),
