@@ -32,19 +32,30 @@ MAX_NODE_ID = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NODE_ID_RULE = (
     "node_id must be a non-empty string of at most 200 characters without control characters"
+    " or lone surrogates"
 )
 """What :func:`is_node_id` checks, as the start of an error message."""
 
 
 def is_node_id(node_id: object) -> bool:
     """Whether ``node_id`` can name a node: a string of 1 to :data:`MAX_NODE_ID` characters
-    without control characters (U+0000-U+001F, U+007F), as gossip carries it in the hello
-    and in the stamps of deltas; a peer refuses any other."""
+    without control characters (U+0000-U+001F, U+007F) or lone surrogates, as gossip
+    carries it in the hello and in the stamps of deltas; a peer refuses any other."""
     return (
         type(node_id) is str
         and 0 < len(node_id) <= MAX_NODE_ID
         and _CONTROL.search(node_id) is None
+        and (node_id.isascii() or _is_text(node_id))
     )
+
+
+def _is_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate): what JSON can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_stamp_node(node: object) -> bool:

@@ -71,6 +71,8 @@ def test_a_group_started_reports_what_its_outputs_contradict() -> None:
         # what a peer refuses in the hello and in a delta's stamps
         ({"node_id": "a\tb"}, f"{NODE_ID_RULE}, not 'a\\tb'"),
         ({"node_id": "n" * 201}, f"{NODE_ID_RULE}, not {'n' * 201!r:.80}"),
+        # not text at all: no JSON (a hello, a delta, an export) can carry it
+        ({"node_id": "n\ud800"}, f"{NODE_ID_RULE}, not 'n\\ud800'"),
     ],
 )
 def test_a_network_refuses_options_it_would_silently_misuse(
