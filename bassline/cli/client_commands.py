@@ -42,7 +42,20 @@ def get(
     if as_json:
         print_json(reading.raw)
     elif reading.present:
-        print_json(to_json(reading.value), compact=True)
+        try:
+            shown = to_json(reading.value)
+        except ContentError as exc:
+            # what no write takes now (an empty interval, D54) but a node of an earlier
+            # version, or its store, can still hold: shown as the node sent it, with a note
+            shown = reading.raw["value"]
+            err.print(
+                f"{contact}: {exc}; that is no content (the node is of an earlier version, "
+                "or its store holds a value written before it was refused)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        print_json(shown, compact=True)
     else:  # nothing on stdout, where a script reads the value; a note for whoever looks
         err.print(f"{contact} has no content", style="dim")
 

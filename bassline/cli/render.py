@@ -68,7 +68,8 @@ def show(value: Any) -> str:
     if isinstance(value, Interval):
         lo = "-inf" if value.lo is None else show(value.lo)
         hi = "+inf" if value.hi is None else show(value.hi)
-        return f"[{lo}, {hi}]"
+        # an empty one is no content (D54), but an earlier node or store can hold one
+        return f"[{lo}, {hi}] (empty)" if value.empty else f"[{lo}, {hi}]"
     if isinstance(value, GrowMap):
         return "grow-map" + dumps(dict(value))
     return dumps(value)
