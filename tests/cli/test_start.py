@@ -18,7 +18,7 @@ from bassline.cli.app import app
 from bassline.cli.node_commands import QUIET_LOGGERS, configure_logging
 from bassline.net import api_token
 
-from .conftest import EXAMPLES, cli_env, run_cli
+from .conftest import EXAMPLES, Cli, cli_env, run_cli
 
 CALC = str(EXAMPLES / "calculator.json")
 
@@ -246,3 +246,18 @@ def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> Non
     assert "error: --heartbeat 1e+308: too large (links time out after 3 heartbeats" in (
         done.stderr
     )
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_the_backend_is_read_in_any_case_as_the_log_level_is(cli: Cli, how: str) -> None:
+    """BASSLINE_LOG_LEVEL=DEBUG was taken but BASSLINE_BACKEND=TRIO refused. Both get past
+    the options to the first check of the command's own (TLS needs a key too), which proves
+    the choices were read."""
+    env = {"BASSLINE_LOG_LEVEL": "DEBUG"}
+    args = ["start", CALC, "--node-id", "n", "--cert-file", CALC]
+    if how == "flag":
+        done = cli(*args, "--backend", "TRIO", env=cli_env(**env))
+    else:
+        done = cli(*args, env=cli_env(BASSLINE_BACKEND="AsyncIO", **env))
+    assert done.returncode == 2
+    assert done.stderr == "error: TLS needs both --cert-file and --key-file\n", done.stderr
