@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import anyio
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.exchange import dump_export, parse_export
@@ -243,8 +244,8 @@ def snapshot(
     table.add_column("contents", justify="right")
     for info in infos:
         table.add_row(
-            info.id,
-            info.label or "",
+            Text(info.id),  # text as stored, never Rich markup ('[/x]' was a MarkupError)
+            Text(info.label or ""),
             _utc(info.created_at),
             str(info.contents),
         )
