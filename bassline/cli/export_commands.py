@@ -237,7 +237,7 @@ def snapshot(
         say(f"snapshot {info.id} of network {network!r}{tag}: {info.contents} contents")
         return
     title = f"snapshots of {network} in {mask_url(storage_url)}"
-    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
+    table = Table(title=Text(title), title_justify="left", min_width=len(title))  # one line
     table.add_column("id", no_wrap=True, min_width=max((len(i.id) for i in infos), default=2))
     table.add_column("label")
     table.add_column("created (UTC)", no_wrap=True)

@@ -261,3 +261,21 @@ def test_the_backend_is_read_in_any_case_as_the_log_level_is(cli: Cli, how: str)
         done = cli(*args, env=cli_env(BASSLINE_BACKEND="AsyncIO", **env))
     assert done.returncode == 2
     assert done.stderr == "error: TLS needs both --cert-file and --key-file\n", done.stderr
+
+
+def test_set_and_get_say_a_contact_id_as_written_never_as_markup(tmp_path: Path) -> None:
+    """'[/x] written' was an internal error (Rich's MarkupError), in a real node."""
+    spec = tmp_path / "brackets.json"
+    spec.write_text('{"id": "b", "contacts": [{"id": "[/x]"}, {"id": "[bold]y"}]}')
+    seen: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def write_and_read(url: str) -> None:
+        seen["set"] = run_cli("set", url, "[/x]", "1")
+        seen["get"] = run_cli("get", url, "[bold]y")
+
+    done = run_start(
+        str(spec), "--node-id", "n", "--listen", "127.0.0.1:0", while_running=write_and_read
+    )
+    assert done.returncode == 0, done.stderr
+    assert (seen["set"].returncode, seen["set"].stdout) == (0, "[/x] written; 1 contacts changed\n")
+    assert (seen["get"].returncode, seen["get"].stderr) == (0, "[bold]y has no content\n")
