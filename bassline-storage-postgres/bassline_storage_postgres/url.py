@@ -9,8 +9,10 @@ A bad value is a :class:`ValueError` that names the option, the value and what i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import attrs
 from psycopg import pq
@@ -27,6 +29,12 @@ SCHEMES = ("postgresql", "postgresql+psycopg")
 SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
 _BOOLEAN_ALIASES = {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off", "0": "off"}
 _MAX_IDENTIFIER_BYTES = 63
+# where SQLAlchemy's make_url finds the query (a password may hold "?"; it ends at "@")
+_QUERY = re.compile(
+    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:(?:\[[^/?]+\]|[^/:?]+)?(?::[^/?]*)?)?"
+    r"(?:/[^?]*)?(?:\?(?P<query>.*))?",
+    re.S,
+)
 
 
 @attrs.frozen
@@ -142,6 +150,19 @@ def _unknown(name: str, masked: str, where: str) -> ValueError:
     )
 
 
+def _refuse_blank_options(url: str, masked: str) -> None:
+    """A query option with no value (``?schema=``, ``?sslmode``) is an error: make_url drops
+    it unseen, so ``?schema=$SCHEMA`` with the variable unset would mean ``public``."""
+    match = _QUERY.match(url)
+    query = match.group("query") if match else None
+    for key, value in parse_qsl(query or "", keep_blank_values=True):
+        if value == "":
+            raise ValueError(
+                f"option {key!r} has no value in PostgreSQL storage URL {masked}: give "
+                f"one ({key}=...), or leave the option out for its default"
+            )
+
+
 def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> PostgresConfig:
     """Parse ``url`` and ``options`` (which override the query); ValueError on anything bad."""
     if not isinstance(url, str):
@@ -156,6 +177,7 @@ def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> Po
             f"PostgreSQL storage URL {masked} has scheme {parsed.drivername!r}; this backend "
             f"uses psycopg 3 and opens {' and '.join(s + '://' for s in SCHEMES)} URLs"
         )
+    _refuse_blank_options(url, masked)
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise ValueError(f"PostgreSQL storage URL {masked} has an invalid port {parsed.port}")
     values: dict[str, Any] = {}

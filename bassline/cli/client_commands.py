@@ -11,6 +11,7 @@ import typer
 from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
@@ -42,9 +43,22 @@ def get(
     if as_json:
         print_json(reading.raw)
     elif reading.present:
-        print_json(to_json(reading.value), compact=True)
+        try:
+            shown = to_json(reading.value)
+        except ContentError as exc:
+            # what no write takes now (an empty interval, D54) but a node of an earlier
+            # version, or its store, can still hold: shown as the node sent it, with a note
+            shown = reading.raw["value"]
+            err.print(
+                f"{contact}: {exc}; that is no content (the node is of an earlier version, "
+                "or its store holds a value written before it was refused)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        print_json(shown, compact=True)
     else:  # nothing on stdout, where a script reads the value; a note for whoever looks
-        err.print(f"{contact} has no content", style="dim")
+        err.print(f"{escape(contact)} has no content", style="dim")
 
 
 ValueFileOpt = Annotated[
@@ -104,8 +118,9 @@ def set_(
         print_json(result.raw)
         return
     for c in result.contradictions:
-        out.print(f"[yellow]contradiction[/yellow] {c['contact']}: {c['reason']}")
-    out.print(f"{contact} written; {len(result.changed)} contacts changed")
+        said = escape(f"{c['contact']}: {c['reason']}")  # the node's words, not markup
+        out.print(f"[yellow]contradiction[/yellow] {said}")
+    out.print(f"{escape(contact)} written; {len(result.changed)} contacts changed")
 
 
 def _read_value(path: Path) -> Any:
@@ -208,9 +223,9 @@ def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:
     table = Table("peer", "dir", "url", "connected", "last seen", "queue", "behind", "lagging")
     for p in data["peers"]:
         table.add_row(
-            p["node"],
+            Text(str(p["node"])),  # as the node sent it, never Rich markup
             p["direction"],
-            p["url"] or "-",
+            Text(str(p["url"] or "-")),
             f"{p['connected_seconds']:.0f}s",
             f"{p['last_seen_seconds']:.1f}s ago",
             str(p["queue_depth"]),

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import anyio
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.exchange import dump_export, parse_export
@@ -236,15 +237,15 @@ def snapshot(
         say(f"snapshot {info.id} of network {network!r}{tag}: {info.contents} contents")
         return
     title = f"snapshots of {network} in {mask_url(storage_url)}"
-    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
+    table = Table(title=Text(title), title_justify="left", min_width=len(title))  # one line
     table.add_column("id", no_wrap=True, min_width=max((len(i.id) for i in infos), default=2))
     table.add_column("label")
     table.add_column("created (UTC)", no_wrap=True)
     table.add_column("contents", justify="right")
     for info in infos:
         table.add_row(
-            info.id,
-            info.label or "",
+            Text(info.id),  # text as stored, never Rich markup ('[/x]' was a MarkupError)
+            Text(info.label or ""),
             _utc(info.created_at),
             str(info.contents),
         )

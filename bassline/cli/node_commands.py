@@ -313,7 +313,12 @@ def start(
     ] = LogLevel.INFO,
     backend: Annotated[
         AsyncBackend,
-        typer.Option("--backend", envvar="BASSLINE_BACKEND", help="The async library to run on."),
+        typer.Option(
+            "--backend",
+            envvar="BASSLINE_BACKEND",
+            case_sensitive=False,  # as --log-level: BASSLINE_BACKEND=TRIO was refused
+            help="The async library to run on.",
+        ),
     ] = AsyncBackend.ASYNCIO,
 ) -> None:
     """Run a node: serve gossip and the JSON API, dial peers, persist contents.

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import orjson
 from rich.table import Table
+from rich.text import Text
 
 from bassline.codec import dumps, to_json
 from bassline.content import ABSENT, Absent, Content
@@ -68,7 +69,8 @@ def show(value: Any) -> str:
     if isinstance(value, Interval):
         lo = "-inf" if value.lo is None else show(value.lo)
         hi = "+inf" if value.hi is None else show(value.hi)
-        return f"[{lo}, {hi}]"
+        # an empty one is no content (D54), but an earlier node or store can hold one
+        return f"[{lo}, {hi}] (empty)" if value.empty else f"[{lo}, {hi}]"
     if isinstance(value, GrowMap):
         return "grow-map" + dumps(dict(value))
     return dumps(value)
@@ -79,7 +81,9 @@ def values_table(network: NetworkView, result: PropagationResult, *, show_all: b
 
     Gadget port contacts are listed with ``show_all``, and always when they hold a problem.
     """
-    table = Table(title=f"{network.spec.id} (v{network.spec.version})", title_justify="left")
+    # ids, versions and values are drawn as written, never as Rich markup ("[/x]")
+    title = Text(f"{network.spec.id} (v{network.spec.version})")
+    table = Table(title=title, title_justify="left")
     table.add_column("contact", style="bold")
     table.add_column("value")
     table.add_column("problem", style="red")
@@ -98,7 +102,7 @@ def values_table(network: NetworkView, result: PropagationResult, *, show_all: b
         elif cid in failures:
             f = failures[cid]
             problem = f"gadget {f.gadget} in {f.group} failed: {f.error}"
-        table.add_row(cid, show(network.value(cid)), problem)
+        table.add_row(Text(cid), Text(show(network.value(cid))), Text(problem))
     if not result.settled:
         table.caption = f"not settled after {result.steps} steps: {', '.join(result.unsettled)}"
     return table

@@ -10,7 +10,7 @@ import anyio
 import orjson
 import typer
 
-from bassline.cli.console import UserError, err, out
+from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
@@ -125,6 +125,7 @@ def _print(
 
 @commands.command()
 def run(
+    ctx: typer.Context,
     spec: SpecArg,
     set_: Annotated[
         list[str] | None,
@@ -176,6 +177,15 @@ def run(
     from them). With --watch it runs again whenever the spec file changes (with --json,
     one JSON document per line).
     """
+    if replace_spec and storage is None:
+        raise UsageError(
+            "--replace-spec needs --storage: a run in memory has no stored spec to replace"
+        )
+    source = ctx.get_parameter_source("interval")  # typer's own click: compare by name
+    if not watch and source is not None and source.name != "DEFAULT":
+        raise UsageError(
+            "--interval needs --watch: it is the seconds between checks of the spec file"
+        )
     if not is_node_id(node_id):
         raise UserError(
             f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "

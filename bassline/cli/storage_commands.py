@@ -8,6 +8,7 @@ import anyio
 import typer
 from returns.result import Failure
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UserError, out
 from bassline.cli.integrity import NetworkReport, check_network
@@ -112,7 +113,7 @@ def _stamp(url: str, revision: str, as_json: bool) -> None:
 
 def _report_table(url: str, reports: list[NetworkReport]) -> Table:
     title = f"integrity of {mask_url(url)}"
-    table = Table(title=title, title_justify="left", min_width=len(title))  # URL on one line
+    table = Table(title=Text(title), title_justify="left", min_width=len(title))  # one line
     table.add_column("network", style="bold")
     table.add_column("contents", justify="right")
     table.add_column("snapshots", justify="right")
@@ -123,7 +124,7 @@ def _report_table(url: str, reports: list[NetworkReport]) -> Table:
             if not r.problems
             else f"[red]{plural(len(r.problems), 'problem')}[/red]"
         )
-        table.add_row(r.network, str(r.contents), str(r.snapshots), status)
+        table.add_row(Text(r.network), str(r.contents), str(r.snapshots), status)
     return table
 
 

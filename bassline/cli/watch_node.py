@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UserError, out
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect
@@ -97,7 +98,7 @@ class _Screen:
             _line(text)
 
     def _table(self) -> Table:
-        table = Table(title=f"watching {self.where}", title_justify="left")
+        table = Table(title=Text(f"watching {self.where}"), title_justify="left")
         table.add_column("contact", style="bold")
         table.add_column("value")
         table.add_column("changed", justify="right")
@@ -105,7 +106,8 @@ class _Screen:
         table.add_column("last problem", style="red")
         for cid in sorted(self.rows):
             row = self.rows[cid]
-            table.add_row(cid, row.value, str(row.changes), row.when, row.problem)
+            # as the node sent them, never Rich markup: an id or value may hold "[/x]"
+            table.add_row(Text(cid), Text(row.value), str(row.changes), row.when, Text(row.problem))
         return table
 
 

@@ -8,7 +8,6 @@ answer (:mod:`bassline.net.replies`) or a
 
 from __future__ import annotations
 
-import math
 import os
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -47,6 +46,7 @@ from bassline.net.replies import (
     read_write,
 )
 from bassline.net.urls import NodeURL, parse_node_url
+from bassline.runtime.policy import positive_seconds
 
 __all__ = [
     "Ask",
@@ -135,10 +135,7 @@ class Calls:
         self, url: str | NodeURL, secret: bytes | str | None, timeout: float, max_reply_bytes: int
     ) -> None:
         self.base = url if isinstance(url, NodeURL) else parse_node_url(url)
-        if type(timeout) not in (int, float):
-            raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
-        if not 0 < timeout < math.inf:  # NaN included: no comparison would end a wait
-            raise ValueError(f"timeout must be positive and finite, got {timeout}")
+        positive_seconds("timeout", timeout)  # '5' and NaN refused: no comparison would end a wait
         if type(max_reply_bytes) is not int or max_reply_bytes < 1:
             raise ValueError(
                 f"max_reply_bytes must be a whole number >= 1, got {max_reply_bytes!r}"

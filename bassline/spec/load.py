@@ -106,7 +106,12 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
         version = int(version)  # JSON Schema's "integer" includes 2.0
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)
-    version = ck.string(version, "$.version", "1") or "1"
+    version = ck.string(version, "$.version", "1")
+    if not version:  # "" was taken as the default: a version the author never wrote
+        ck.add(
+            "$.version", 'must not be empty (leave it out, or null, for the default version "1")'
+        )
+        version = "1"
     metadata = ck.json_object(data.get("metadata"), "$.metadata")
     parts = parse_parts(ck, data)
     scope = parse_scope(ck, data, "$", parts, in_part=False)

@@ -164,6 +164,7 @@ def spec_json_schema() -> dict[str, Any]:
             "id": _id("The network's id."),
             "version": {
                 "type": ["string", "integer", "null"],
+                "minLength": 1,
                 "description": "The spec's version.",
             },
             "metadata": {

@@ -151,13 +151,17 @@ _MAX_LABEL = 4096
 
 
 def check_label(label: Any) -> StorageError | None:
-    """None if ``label`` is None or valid Unicode text of at most 4096 characters."""
+    """None if ``label`` is None or valid Unicode text of at most 4096 characters without
+    control characters (U+0000-U+001F, U+007F), as ids: a label names a snapshot on one
+    line of a listing, where a newline would split it and an escape drive the terminal."""
     if label is None:
         return None
     if not isinstance(label, str):
         return invalid(f"snapshot label must be a string or None, got {type(label).__name__}")
     if len(label) > _MAX_LABEL:
         return invalid(f"snapshot label is {len(label)} characters long (at most {_MAX_LABEL})")
+    if m := _FORBIDDEN.search(label):
+        return invalid(f"snapshot label {label!r:.100} contains control character {m.group()!r}")
     try:
         label.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -270,6 +270,23 @@ def test_snapshots_on_postgres(cli: Cli, pg_url: str) -> None:
     _snapshots(cli, pg_url)
 
 
+def test_snapshot_labels_are_one_line_of_plain_text(cli: Cli, store_a: str) -> None:
+    """A label is shown as written, never as Rich markup: '[/x]' made --list an internal
+    error (MarkupError) and '[bold]' vanished into styling. A control character (a newline
+    that split the listing's row, an escape for the terminal) is refused when taken."""
+    _seed(cli, store_a)
+    label = "[/x] [bold]kept[/bold] [red]"
+    assert cli("snapshot", store_a, "calculator", "--label", label).returncode == 0
+    table = cli("snapshot", store_a, "calculator", "--list")
+    assert table.returncode == 0, table.stderr
+    assert label in table.stdout
+    refused = cli("snapshot", store_a, "calculator", "--label", "two\nlines")
+    assert refused.returncode == 1
+    assert "snapshot label 'two\\nlines' contains control character '\\n'" in refused.stderr
+    listed = cli("snapshot", store_a, "calculator", "--list", "--json")
+    assert [s["label"] for s in json.loads(listed.stdout)] == [label]
+
+
 def test_a_snapshot_restores_through_export_and_import(
     cli: Cli, store_a: str, store_b: str
 ) -> None:

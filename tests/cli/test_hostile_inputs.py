@@ -43,6 +43,27 @@ def test_run_table_shows_a_gadget_failure_even_on_a_hidden_port_contact(cli: Cli
     assert "add-a" not in done.stdout  # ports without a problem stay hidden
 
 
+BRACKETS = {"id": "[/n]", "contacts": [{"id": "[/x]", "content": "[bold]v[/bold] [/y]"}]}
+
+
+def test_run_table_draws_ids_and_values_as_written_never_as_markup(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Ids and strings may hold brackets: '[/x]' was an internal error (Rich's MarkupError),
+    '[bold]' vanished into styling."""
+    spec = tmp_path / "brackets.json"
+    spec.write_text(json.dumps(BRACKETS))
+    done = cli("run", str(spec))
+    assert done.returncode == 0, done.stderr
+    assert "[/n] (v1)" in done.stdout and "[/x]" in done.stdout
+    assert '"[bold]v[/bold] [/y]"' in done.stdout
+    url = f"file://{tmp_path / 'store'}"
+    assert cli("run", str(spec), "--storage", url).returncode == 0
+    checked = cli("storage", "check", url)
+    assert checked.returncode == 0, checked.stderr
+    assert "[/n]" in checked.stdout
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     # the depth reason is orjson's: "depth limit exceeded" since 3.12, "array and object

@@ -71,6 +71,37 @@ def test_a_changed_spec_needs_replace_spec(cli: Cli, store_a: str, tmp_path: Pat
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--replace-spec"],
+            "--replace-spec needs --storage: a run in memory has no stored spec to replace",
+        ),
+        (
+            ["--interval", "1"],
+            "--interval needs --watch: it is the seconds between checks of the spec file",
+        ),
+        (
+            ["--interval", "0.5", "--json"],  # the default's value, given: still refused
+            "--interval needs --watch: it is the seconds between checks of the spec file",
+        ),
+    ],
+)
+def test_an_option_that_needs_another_is_a_usage_error_without_it(
+    cli: Cli, args: list[str], message: str
+) -> None:
+    """Both were accepted and did nothing: the run went on in memory, or ran once."""
+    done = cli("run", CALC, *args)
+    assert (done.returncode, done.stdout) == (2, ""), done.stdout
+    assert done.stderr == f"error: {message}\n"
+
+
+def test_the_options_are_taken_with_what_they_need(cli: Cli, store_a: str) -> None:
+    assert cli("run", CALC, "--storage", store_a, "--replace-spec").returncode == 0
+    assert cli("run", CALC).returncode == 0
+
+
 def test_postgres_errors_are_one_line_with_the_password_masked(cli: Cli, pg_fresh_url: str) -> None:
     unmigrated = cli("run", CALC, "--storage", pg_fresh_url)
     assert unmigrated.returncode == 1

@@ -18,7 +18,7 @@ from bassline.cli.app import app
 from bassline.cli.node_commands import QUIET_LOGGERS, configure_logging
 from bassline.net import api_token
 
-from .conftest import EXAMPLES, cli_env, run_cli
+from .conftest import EXAMPLES, Cli, cli_env, run_cli
 
 CALC = str(EXAMPLES / "calculator.json")
 
@@ -246,3 +246,36 @@ def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> Non
     assert "error: --heartbeat 1e+308: too large (links time out after 3 heartbeats" in (
         done.stderr
     )
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_the_backend_is_read_in_any_case_as_the_log_level_is(cli: Cli, how: str) -> None:
+    """BASSLINE_LOG_LEVEL=DEBUG was taken but BASSLINE_BACKEND=TRIO refused. Both get past
+    the options to the first check of the command's own (TLS needs a key too), which proves
+    the choices were read."""
+    env = {"BASSLINE_LOG_LEVEL": "DEBUG"}
+    args = ["start", CALC, "--node-id", "n", "--cert-file", CALC]
+    if how == "flag":
+        done = cli(*args, "--backend", "TRIO", env=cli_env(**env))
+    else:
+        done = cli(*args, env=cli_env(BASSLINE_BACKEND="AsyncIO", **env))
+    assert done.returncode == 2
+    assert done.stderr == "error: TLS needs both --cert-file and --key-file\n", done.stderr
+
+
+def test_set_and_get_say_a_contact_id_as_written_never_as_markup(tmp_path: Path) -> None:
+    """'[/x] written' was an internal error (Rich's MarkupError), in a real node."""
+    spec = tmp_path / "brackets.json"
+    spec.write_text('{"id": "b", "contacts": [{"id": "[/x]"}, {"id": "[bold]y"}]}')
+    seen: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def write_and_read(url: str) -> None:
+        seen["set"] = run_cli("set", url, "[/x]", "1")
+        seen["get"] = run_cli("get", url, "[bold]y")
+
+    done = run_start(
+        str(spec), "--node-id", "n", "--listen", "127.0.0.1:0", while_running=write_and_read
+    )
+    assert done.returncode == 0, done.stderr
+    assert (seen["set"].returncode, seen["set"].stdout) == (0, "[/x] written; 1 contacts changed\n")
+    assert (seen["get"].returncode, seen["get"].stderr) == (0, "[bold]y has no content\n")

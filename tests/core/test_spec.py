@@ -272,6 +272,14 @@ def test_an_integer_version_may_be_written_as_a_whole_number(version: Any, expec
     assert problems({"version": 2.5}) == ["$.version: expected a string, got number"]
 
 
+def test_an_empty_version_is_refused_not_taken_as_the_default() -> None:
+    """``"version": ""`` silently became version "1" (left out, or null, still does)."""
+    assert problems({"version": ""}) == [
+        '$.version: must not be empty (leave it out, or null, for the default version "1")'
+    ]
+    assert load_spec({}).version == load_spec({"version": None}).version == "1"
+
+
 def test_a_derived_wire_id_longer_than_an_id_round_trips_through_the_canonical_form() -> None:
     a, b = "a" * 200, "b" * 200
     spec = load_spec({"contacts": [{"id": a}, {"id": b}], "wires": [{"from": a, "to": b}]})

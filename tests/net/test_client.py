@@ -326,6 +326,17 @@ def test_arguments_of_the_wrong_type_are_refused_before_any_request() -> None:
         ({"timeout": float("nan")}, ValueError, "timeout must be positive and finite, got nan"),
         ({"timeout": 0}, ValueError, "timeout must be positive and finite, got 0"),
         ({"timeout": "5"}, TypeError, "timeout must be a number of seconds, got '5'"),
+        ({"timeout": True}, TypeError, "timeout must be a number of seconds, got True"),
+        (
+            {"max_reply_bytes": "5"},
+            ValueError,
+            "max_reply_bytes must be a whole number >= 1, got '5'",
+        ),
+        (
+            {"max_reply_bytes": True},
+            ValueError,
+            "max_reply_bytes must be a whole number >= 1, got True",
+        ),
         ({"max_reply_bytes": 0}, ValueError, "max_reply_bytes must be a whole number >= 1, got 0"),
         (
             {"max_reply_bytes": 1.5},

@@ -221,6 +221,13 @@ async def test_statement_timeout_is_a_transient_timeout(
         ("schema=" + "s" * 64, "at most 63 bytes"),
         ("pool_sise=3", "did you mean 'pool_size'"),
         ("pool_size=1&pool_size=2", "more than once"),
+        # a blank value was dropped unseen: ?schema= (an unset $SCHEMA) meant public
+        ("schema=", "option 'schema' has no value"),
+        ("schema", "option 'schema' has no value"),
+        ("pool_size=2&schema=&sslmode=require", "option 'schema' has no value"),
+        ("sslmode=", "option 'sslmode' has no value"),
+        ("pool_size=", "option 'pool_size' has no value"),
+        ("application_name=me@host&schema=", "option 'schema' has no value"),
     ],
 )
 def test_bad_url_options_are_value_errors(query: str, complaint: str) -> None:
@@ -229,6 +236,12 @@ def test_bad_url_options_are_value_errors(query: str, complaint: str) -> None:
         open_storage(url)
     assert complaint in str(raised.value)
     assert PW_SECRET not in str(raised.value) and "***" in str(raised.value)
+
+
+def test_a_password_holding_a_question_mark_is_not_read_as_a_blank_option() -> None:
+    """The check for blank options reads the query where SQLAlchemy does: after the host."""
+    storage: Any = open_storage("postgresql://u:a?b=@127.0.0.1/db?schema=s")
+    assert (storage.config.url.password, storage.config.schema) == ("a?b=", "s")
 
 
 def test_bad_keyword_options_are_value_errors() -> None:

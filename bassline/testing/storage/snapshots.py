@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 from returns.result import Failure
@@ -105,6 +106,20 @@ class SnapshotTests(StorageSuite):
         else:
             info = assert_success(result)
             assert assert_success(await storage.load_snapshot("calc", info.id)).info.label == label
+
+    async def test_a_label_with_a_control_character_is_invalid(
+        self, storage: NetworkStorage
+    ) -> None:
+        # as in ids: a newline would split a listing's line, an escape drive a terminal
+        await self._with_network(storage)
+        for label in ("two\nlines", "tab\there", "esc\x1b[31m", "nul\x00", "del\x7f"):
+            save = functools.partial(storage.save_snapshot, "calc", label)
+            result = await no_raise("save_snapshot", save)
+            assert_failure(result, ErrorCode.INVALID, f"save_snapshot(label {label!r})")
+            assert "control character" in result.failure().message
+        assert assert_success(await storage.list_snapshots("calc")) == []
+        info = assert_success(await storage.save_snapshot("calc", "spaces and ünïcode 🎉"))
+        assert info.label == "spaces and ünïcode 🎉"
 
     async def test_snapshot_not_found_codes_and_idempotent_delete(
         self, storage: NetworkStorage
