@@ -193,6 +193,15 @@ def summary(
     }
 
 
+def profiled(i: int) -> list[str]:
+    """Run node ``i`` under BENCH_PROFILE_WRAPPER (a script taking the output file, then
+    ``-m bassline``'s arguments) writing DIR/node-i.prof, when BENCH_PROFILE_DIR is set."""
+    where = os.environ.get("BENCH_PROFILE_DIR")
+    if not where:
+        return []
+    return [os.environ["BENCH_PROFILE_WRAPPER"], f"{where}/node-{i}.prof"]
+
+
 def run_processes(
     name: str, spec: Bassline, nodes: int, batches: list[dict[str, Any]], poll: float
 ) -> dict[str, Any]:
@@ -206,7 +215,9 @@ def run_processes(
         try:
             for i in range(nodes):
                 peers = [a for j in topology(i) for a in ("--peer", urls[j])]
-                args = [sys.executable, "-m", "bassline", "start", str(spec_file), "--node-id"]
+                wrap = profiled(i)
+                args = [sys.executable, *(wrap or ["-m", "bassline"]), "start", str(spec_file)]
+                args += ["--node-id"]
                 args += [
                     f"p{i}",
                     "--listen",
@@ -267,7 +278,14 @@ def run_processes(
                     f"{sum(g.get(k, 0) for g in final) / len(batches) / 100:.2f}"
                     for k in ("items_out", "items_in", "items_redundant")
                 )
-                + f"; deltas out {sum(g['deltas_out'] for g in final)}",
+                + "; announced out/in per update "
+                + "/".join(
+                    f"{sum(g.get(k, 0) for g in final) / len(batches) / 100:.2f}"
+                    for k in ("items_announced_out", "items_announced_in")
+                )
+                + f"; deltas out {sum(g['deltas_out'] for g in final)}"
+                + f"; grafts {sum(g.get('grafts', 0) for g in final)}"
+                + f"; prunes {sum(g['messages_out'].get('prune', 0) for g in final)}",
                 flush=True,
             )
             mem = sum(rss_kib(p.pid) for p in procs) / nodes
