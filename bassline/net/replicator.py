@@ -36,6 +36,8 @@ from bassline.spec import BlendMode
 
 __all__ = ["Replicator"]
 
+_DIGEST_MODULUS = 1 << 256
+
 log = logging.getLogger("bassline.net")
 
 _SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]], set[str]] | None] = (
@@ -76,10 +78,10 @@ class Replicator:
         the same store)."""
         self._digest: tuple[int, str] | None = None
         """The last digest, with the log head it was computed at."""
-        self._digest_lines: dict[str, bytes] = {}
+        self._digest_lines: dict[str, int] = {}
         """Per contact holding content: its line of the digest."""
-        self._digest_order: list[str] = []
-        """The contacts of ``_digest_lines``, sorted (the order the digest hashes them)."""
+        self._digest_sum = 0
+        """The sum of ``_digest_lines`` modulo 2**256."""
         self._merging: frozenset[str] = frozenset()
         """The merge contacts (never only announced: replicas may stamp them apart)."""
 
@@ -90,8 +92,7 @@ class Replicator:
             self._feed, self.store = runtime, runtime.feed_identity
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
-        self._digest, self._digest_lines = None, {}
-        self._digest_order = []
+        self._digest, self._digest_lines, self._digest_sum = None, {}, 0
         self._codec = CarryCodec(runtime.spec)
         self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self._merging = frozenset(c.id for c in runtime.spec.contacts if c.blend is BlendMode.MERGE)
@@ -128,44 +129,39 @@ class Replicator:
     def digest(self) -> str:
         """A hash of the runtime's contents: equal on two nodes exactly when they agree.
 
-        Accept-last contacts contribute value and stamp; merge contacts their value only
-        (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
-        lattice values may differ between replicas). Every change of a content is logged,
-        so the hash is computed again only after the log moved, and then only the
-        contents logged since are encoded again: the lines of the others are kept, in
-        contact order, and hashed as they are.
+        Each content has a line: the compact JSON ``[contact, value, stamp]`` (merge
+        contacts ``[contact, value]``: a join that adds nothing new keeps a replica's own
+        stamp, so stamps of equal lattice values may differ between replicas), and the
+        line's hash (BLAKE2b, 32 bytes, as a big-endian number); the digest is the sum of
+        those numbers modulo 2**256, as 64 hex digits. A sum is kept up to date: every
+        change of a content is logged, so only the contents logged since the last digest
+        are encoded and hashed again (their old hash taken out of the sum, the new one
+        added), and nothing is when the log did not move.
         """
         runtime = self._require()
         head = self.log.head
         if self._digest is not None and self._digest[0] == head:
             return self._digest[1]
-        merge = self._merging
-        lines, order = self._digest_lines, self._digest_order
+        merge, lines, total = self._merging, self._digest_lines, self._digest_sum
         if self._digest is None:  # the first: every content
             lines.clear()
-            order.clear()
+            total = 0
             changed: Iterable[str] = [cid for cid, _, _ in runtime.state()]
         else:
             changed, _ = self.log.since(self._digest[0], len(self.log))
-        added: list[str] = []
-        stamped = runtime.stamped
+        stamped, blake2b, from_bytes = runtime.stamped, hashlib.blake2b, int.from_bytes
         for cid in changed:
             value, stamp = stamped(cid)
+            old = lines.pop(cid, 0)
+            total -= old
             if value is ABSENT:
-                if lines.pop(cid, None) is not None:
-                    order.remove(cid)
                 continue
-            if cid in merge:
-                line = encode([cid, value]) + b"\n"
-            else:
-                line = encode([cid, value, stamp.to_json()]) + b"\n"
-            if cid not in lines:
-                added.append(cid)
-            lines[cid] = line
-        if added:  # a sorted run and the new ones: the sort merges them in linear time
-            order.extend(added)
-            order.sort()
-        digest = hashlib.sha256(b"".join(map(lines.__getitem__, order))).hexdigest()
+            line = encode([cid, value] if cid in merge else [cid, value, stamp.to_json()])
+            new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
+            total += new
+        total %= _DIGEST_MODULUS
+        self._digest_sum = total
+        digest = f"{total:064x}"
         self._digest = (head, digest)
         return digest
 
