@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
@@ -37,6 +39,22 @@ from bassline.spec import BlendMode
 __all__ = ["Replicator"]
 
 _DIGEST_MODULUS = 1 << 256
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def digest_line(contact: str, value: Any, stamp: Stamp | None) -> bytes:
+    """A content's line in the digest: the canonical JSON of ``[contact, value, stamp]``
+    (``[contact, value]`` without a stamp). A string, integer, boolean or null value is
+    its own canonical JSON, so orjson writes the line without the codec (what it refuses,
+    a lone surrogate or an integer beyond 64 bits, goes through the codec)."""
+    row = [contact, value] if stamp is None else [contact, value, [stamp.hlc, stamp.node]]
+    if type(value) in _SCALARS:
+        try:
+            return orjson.dumps(row)
+        except orjson.JSONEncodeError:
+            pass
+    return encode(row)
+
 
 log = logging.getLogger("bassline.net")
 
@@ -150,13 +168,14 @@ class Replicator:
         else:
             changed, _ = self.log.since(self._digest[0], len(self.log))
         stamped, blake2b, from_bytes = runtime.stamped, hashlib.blake2b, int.from_bytes
+        line_of = digest_line
         for cid in changed:
             value, stamp = stamped(cid)
             old = lines.pop(cid, 0)
             total -= old
             if value is ABSENT:
                 continue
-            line = encode([cid, value] if cid in merge else [cid, value, stamp.to_json()])
+            line = line_of(cid, value, None if cid in merge else stamp)
             new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
             total += new
         total %= _DIGEST_MODULUS
