@@ -86,12 +86,17 @@ class Replication(Protocol):
         """A delta of ``contacts``' contents (a graft's answer): (frame, items, covered)."""
         ...
 
-    async def apply_delta(self, session: LinkState, delta: Delta) -> set[str]:
-        """Apply a peer's delta; the origins of the contents it sent that were held."""
+    async def apply_delta(self, session: LinkState, delta: Delta) -> dict[str, set[str]]:
+        """Apply a peer's delta; the origins of the contents it sent that were held, each
+        with the peers that had sent them before."""
         ...
 
     def holds(self, contact: str, stamp: Stamp) -> bool:
         """Whether this node holds ``contact``'s change ``stamp``, or a newer one."""
+        ...
+
+    def arrived(self, origin: str) -> float:
+        """When a peer last sent a content of ``origin`` this node did not hold."""
         ...
 
 
@@ -175,6 +180,10 @@ class SessionHost(Protocol):
 
     def learn_peers(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Remember peers another node told this one about."""
+        ...
+
+    def prunes(self, peer: str, origin: str) -> bool:
+        """Whether this node asked ``peer`` (on its live link) to prune ``origin``."""
         ...
 
     async def handle_gossip(self, peer_id: str, message: Message) -> None:

@@ -48,6 +48,9 @@ contacts a peer's grafts may have waiting for an answer (beyond them, they are d
 the peer asks again)."""
 GRAFT_TRIES = 3
 """How many times an announced change this node lacks is asked for."""
+GRAFT_PATIENCE = 4
+"""How many ``graft_delay`` s a lacked change is waited for while other changes of its
+origin keep coming."""
 
 log = logging.getLogger("bassline.net")
 
@@ -112,9 +115,9 @@ class PeerSession:
         """Origins the peer pruned: their changes are announced to it, not sent."""
         self.pruned: set[str] = set()
         """Origins this node asked the peer to prune (not asked again until grafted)."""
-        self.wanted: dict[str, tuple[Stamp, float, int]] = {}
-        """Announced changes this node lacks: contact -> (stamp, when noted or last asked
-        for, times asked for)."""
+        self.wanted: dict[str, tuple[Stamp, float, float, int]] = {}
+        """Announced changes this node lacks: contact -> (stamp, when noted, when noted or
+        last asked for, times asked for)."""
         self.requested: dict[str, None] = {}
         """Contacts the peer grafted, in order, not sent yet."""
         self._wanting = anyio.Event()
@@ -314,31 +317,41 @@ class PeerSession:
         """Note an announced change this node lacks; :meth:`_grafter` asks for it."""
         noted = self.wanted.get(contact)
         if noted is None:
-            self.wanted[contact] = (stamp, anyio.current_time(), 0)
+            now = anyio.current_time()
+            self.wanted[contact] = (stamp, now, now, 0)
             self._wanting.set()
         elif noted[0] < stamp:  # a newer change of it
-            self.wanted[contact] = (stamp, noted[1], noted[2])
+            self.wanted[contact] = (stamp, *noted[1:])
 
     async def _grafter(self) -> None:
         """Ask the peer for announced changes that did not come over another link within
         ``graft_delay`` (``graft``: their contacts, and their origins sent eagerly again).
-        One still lacking is asked for again each ``graft_delay``, at most
-        ``GRAFT_TRIES`` times (the peer may have sent a value this node refused)."""
+
+        While other contents of a change's origin keep coming over some link since the
+        change was announced, that link is live and the change likely on its way behind
+        them (an announcement may outrun the values): it is asked for only after
+        ``GRAFT_PATIENCE`` times ``graft_delay``. One still lacking is asked for again each
+        ``graft_delay``, at most ``GRAFT_TRIES`` times (the peer may have sent a value
+        this node refused)."""
         delay = self.host.settings.graft_delay
-        holds = self.replication.holds
+        holds, arrived = self.replication.holds, self.replication.arrived
         while True:
             await self._wanting.wait()
             self._wanting = anyio.Event()
             await anyio.sleep(delay)
             now, origins, contacts = anyio.current_time(), set(), []
-            for cid, (stamp, noted, tries) in list(self.wanted.items()):
+            for cid, (stamp, first, noted, tries) in list(self.wanted.items()):
                 if holds(cid, stamp) or tries >= GRAFT_TRIES:
                     del self.wanted[cid]
                     continue
-                if now - noted >= delay:
-                    self.wanted[cid] = (stamp, now, tries + 1)
-                    origins.add(stamp.node)
-                    contacts.append(cid)
+                if now - noted < delay:
+                    continue
+                coming = not tries and arrived(stamp.node) > first
+                if coming and now - first < GRAFT_PATIENCE * delay:
+                    continue  # the origin's values are coming: this one likely too
+                self.wanted[cid] = (stamp, first, now, tries + 1)
+                origins.add(stamp.node)
+                contacts.append(cid)
             if self.wanted:
                 self._wanting.set()  # some are still wanted: looked at again
             self.pruned.difference_update(origins)
@@ -400,9 +413,18 @@ class PeerSession:
         elif isinstance(message, Auth):
             raise ProtocolViolation("unexpected-auth", "auth after the handshake")
 
-    def _prune(self, held: set[str]) -> None:
-        """Ask the peer to only announce changes of origins it sent this node held."""
-        origins = sorted(held - self.pruned)[:1000]
+    def _prune(self, held: dict[str, set[str]]) -> None:
+        """Ask the peer to only announce changes of origins it sent this node held.
+
+        Not when the content came first from peers this node has asked to prune that
+        origin (they sent it before the prune reached them): the peer may be the only
+        link the origin's values still come over."""
+        prunes = self.host.prunes
+        origins = sorted(
+            origin
+            for origin, before in held.items()
+            if origin not in self.pruned and not (before and all(prunes(p, origin) for p in before))
+        )[:1000]
         # not waited for (the reader must not wait on its own link's queue): when the
         # queue is full the prune is left out, and asked for at the next copy
         if origins and self.enqueue_nowait("prune", dump({"t": "prune", "origins": origins})):

@@ -11,13 +11,12 @@ through :class:`~bassline.net.host.Replication`, and it reads only the
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterable
+import math
 from contextvars import ContextVar
 from typing import Any
 
-import orjson
+import anyio
 
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
@@ -27,6 +26,7 @@ from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
+from bassline.net.content_digest import ContentDigest
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -37,24 +37,6 @@ from bassline.runtime import FollowsFeed, Runtime
 from bassline.spec import BlendMode
 
 __all__ = ["Replicator"]
-
-_DIGEST_MODULUS = 1 << 256
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def digest_line(contact: str, value: Any, stamp: Stamp | None) -> bytes:
-    """A content's line in the digest: the canonical JSON of ``[contact, value, stamp]``
-    (``[contact, value]`` without a stamp). A string, integer, boolean or null value is
-    its own canonical JSON, so orjson writes the line without the codec (what it refuses,
-    a lone surrogate or an integer beyond 64 bits, goes through the codec)."""
-    row = [contact, value] if stamp is None else [contact, value, [stamp.hlc, stamp.node]]
-    if type(value) in _SCALARS:
-        try:
-            return orjson.dumps(row)
-        except orjson.JSONEncodeError:
-            pass
-    return encode(row)
-
 
 log = logging.getLogger("bassline.net")
 
@@ -94,14 +76,11 @@ class Replicator:
         self._store_key: tuple[str, str] | None = None
         """How the change log marks what the store's feed brought (not sent to a peer on
         the same store)."""
-        self._digest: tuple[int, str] | None = None
-        """The last digest, with the log head it was computed at."""
-        self._digest_lines: dict[str, int] = {}
-        """Per contact holding content: its line of the digest."""
-        self._digest_sum = 0
-        """The sum of ``_digest_lines`` modulo 2**256."""
+        self._digest: ContentDigest | None = None
         self._merging: frozenset[str] = frozenset()
         """The merge contacts (never only announced: replicas may stamp them apart)."""
+        self._arrived: dict[str, float] = {}
+        """Per origin: when a peer last sent a content of it this node did not hold."""
 
     def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
@@ -110,10 +89,10 @@ class Replicator:
             self._feed, self.store = runtime, runtime.feed_identity
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
-        self._digest, self._digest_lines, self._digest_sum = None, {}, 0
         self._codec = CarryCodec(runtime.spec)
         self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self._merging = frozenset(c.id for c in runtime.spec.contacts if c.blend is BlendMode.MERGE)
+        self._digest = ContentDigest(self.log, self._merging)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -145,50 +124,18 @@ class Replicator:
             )
 
     def digest(self) -> str:
-        """A hash of the runtime's contents: equal on two nodes exactly when they agree.
-
-        Each content has a line: the compact JSON ``[contact, value, stamp]`` (merge
-        contacts ``[contact, value]``: a join that adds nothing new keeps a replica's own
-        stamp, so stamps of equal lattice values may differ between replicas), and the
-        line's hash (BLAKE2b, 32 bytes, as a big-endian number); the digest is the sum of
-        those numbers modulo 2**256, as 64 hex digits. A sum is kept up to date: every
-        change of a content is logged, so only the contents logged since the last digest
-        are encoded and hashed again (their old hash taken out of the sum, the new one
-        added), and nothing is when the log did not move.
-        """
+        """A hash of the runtime's contents: equal on two nodes exactly when they agree
+        (:mod:`bassline.net.content_digest`: a sum of line hashes, kept up to date)."""
         runtime = self._require()
-        head = self.log.head
-        if self._digest is not None and self._digest[0] == head:
-            return self._digest[1]
-        merge, lines, total = self._merging, self._digest_lines, self._digest_sum
-        if self._digest is None:  # the first: every content
-            lines.clear()
-            total = 0
-            changed: Iterable[str] = [cid for cid, _, _ in runtime.state()]
-        else:
-            changed, _ = self.log.since(self._digest[0], len(self.log))
-        stamped, blake2b, from_bytes = runtime.stamped, hashlib.blake2b, int.from_bytes
-        line_of = digest_line
-        for cid in changed:
-            value, stamp = stamped(cid)
-            old = lines.pop(cid, 0)
-            total -= old
-            if value is ABSENT:
-                continue
-            line = line_of(cid, value, None if cid in merge else stamp)
-            new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
-            total += new
-        total %= _DIGEST_MODULUS
-        self._digest_sum = total
-        digest = f"{total:064x}"
-        self._digest = (head, digest)
-        return digest
+        assert self._digest is not None
+        return self._digest.digest(runtime.state, runtime.stamped)
 
     @property
     def with_content(self) -> int:
         """How many contacts hold content (as of the last :meth:`digest`)."""
         self.digest()
-        return len(self._digest_lines)
+        assert self._digest is not None
+        return len(self._digest.lines)
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
@@ -229,11 +176,12 @@ class Replicator:
         epoch, seq = self._cursors.get(peer, (None, 0))
         return epoch, seq
 
-    async def apply_delta(self, session: LinkState, delta: Delta) -> set[str]:
+    async def apply_delta(self, session: LinkState, delta: Delta) -> dict[str, set[str]]:
         """Apply a peer's delta; advance the cursor on its log when nothing was missed.
 
         Returns the origins (stamps' nodes) of the contents it sent that this node held
-        already: the peer may stop sending their values (``prune``).
+        already, each with the peers that had sent that content before (none: this node
+        had it otherwise): the peer may stop sending their values (``prune``).
         """
         peer = session.peer
         epoch, seq = self.cursor(peer)
@@ -242,7 +190,7 @@ class Replicator:
         contiguous = delta.epoch == epoch and delta.start <= seq
         self.metrics.deltas_in += 1
         self.metrics.items_in += len(delta.items)
-        held: set[str] = set()
+        held: dict[str, set[str]] = {}
         complete = await self._apply_items(peer, self._carrying(delta), session.peer_epoch, held)
         if delta.have:
             self._announced(session, delta)
@@ -274,6 +222,11 @@ class Replicator:
     def holds(self, contact: str, stamp: Stamp) -> bool:
         """Whether this node holds ``contact``'s change stamped ``stamp``, or a newer one."""
         return self._require().stamped(contact)[1] >= stamp
+
+    def arrived(self, origin: str) -> float:
+        """When a peer last sent this node a content of ``origin`` it did not hold (event
+        loop time; -inf: never)."""
+        return self._arrived.get(origin, -math.inf)
 
     def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
         """The delta's items, each with its justification resolved against the spec
@@ -307,7 +260,7 @@ class Replicator:
         peer: str,
         items: list[tuple[str, Any, Stamp, Carried | None]],
         epoch: str,
-        held: set[str],
+        held: dict[str, set[str]],
     ) -> bool:
         runtime = self._require()
         in_time = False
@@ -319,6 +272,10 @@ class Replicator:
                 pass  # one at a time, below: the ones in time are applied
         holder = (peer, epoch)
         items = self._drop_held(runtime, items, holder, held)
+        if items:
+            now, arrived = anyio.current_time(), self._arrived
+            for origin in {item[2].node for item in items}:
+                arrived[origin] = now
         # in time: the engine checks every content as it applies, all or nothing, so the
         # items are checked one by one only once it refused one
         accepted, complete = (items, True) if in_time else self._admit(peer, items, in_time)
@@ -396,19 +353,24 @@ class Replicator:
         runtime: Runtime,
         items: list[tuple[str, Any, Stamp, Carried | None]],
         holder: tuple[str, str],
-        held: set[str],
+        held: dict[str, set[str]],
     ) -> list[tuple[str, Any, Stamp, Carried | None]]:
         """The items this node does not hold already. One it holds (the same value and
         stamp, come over another link first) would change nothing: it is not applied,
         its sender is marked as holding it (so it is not sent back), it is counted, and
-        its origin (its stamp's node) is added to ``held``."""
-        stamped, hold = runtime.stamped, self.log.hold
+        its origin (its stamp's node) is added to ``held`` with the peers that had sent
+        it before."""
+        stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
+        store = ("store", self.store)
         fresh = []
         for item in items:
             current, current_stamp = stamped(item[0])
             if current_stamp == item[2] and (current is item[1] or values_equal(current, item[1])):
+                before = held.setdefault(item[2].node, set())
+                for h in holders(item[0]):  # (peer, epoch) pairs, and the store's key
+                    if h != holder and h != store and type(h) is tuple:
+                        before.add(h[0])
                 hold(item[0], holder)
-                held.add(item[2].node)
             else:
                 fresh.append(item)
         self.metrics.items_redundant += len(items) - len(fresh)

@@ -9,7 +9,7 @@ import pytest
 
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
-from bassline.net import BasslineNetwork, replicator
+from bassline.net import BasslineNetwork, content_digest, replicator
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.spec import BlendMode
@@ -71,13 +71,13 @@ async def test_each_content_is_encoded_once_per_change_for_the_digest(
     """As the digest's docstring promises: after a change only the changed content is
     encoded again, and with no change nothing is."""
     encoded: list[str] = []
-    line = replicator.digest_line
+    line = content_digest.digest_line
 
     def counting(contact: str, value: object, stamp: Stamp | None) -> bytes:
         encoded.append(contact)
         return line(contact, value, stamp)
 
-    monkeypatch.setattr(replicator, "digest_line", counting)
+    monkeypatch.setattr(content_digest, "digest_line", counting)
     async with BasslineNetwork("d", flat(3, sets=1), settings=FAST) as net:
         await net.update_many({"c0": 1, "c1": 2, "s0": ["a"]})
         net.digest()
@@ -96,9 +96,9 @@ async def test_each_content_is_encoded_once_per_change_for_the_digest(
 )
 def test_a_digest_line_is_the_canonical_json_of_contact_value_and_stamp(value: object) -> None:
     stamp = Stamp(2**62, "n\u00e9")
-    line = replicator.digest_line("c0", value, stamp)
+    line = content_digest.digest_line("c0", value, stamp)
     assert line == encode(["c0", value, stamp.to_json()])
-    assert replicator.digest_line("c0", value, None) == encode(["c0", value])
+    assert content_digest.digest_line("c0", value, None) == encode(["c0", value])
 
 
 def test_a_replicator_that_has_not_joined_says_so() -> None:

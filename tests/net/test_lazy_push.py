@@ -100,6 +100,42 @@ async def test_a_peer_that_sends_what_the_node_holds_is_asked_to_prune_its_origi
             assert hub.metrics.messages_out["prune"] == 1
 
 
+async def test_a_copy_that_came_first_from_a_pruned_peer_prunes_no_other() -> None:
+    # m2 was asked to prune the origin, but a value it sent before the prune reached it
+    # arrives first; m1's copy of it is then redundant, yet m1 may be the only link the
+    # origin's values still come over: it is not asked to prune
+    clock = HybridLogicalClock("writer")
+    first, second = clock.tick(), clock.tick()
+    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m1", SPEC, settings=ONE_SESSION) as m1,
+            BasslineNetwork("m2", SPEC, settings=ONE_SESSION) as m2,
+            dial(server.url, max_bytes=1 << 22) as link1,
+            dial(server.url, max_bytes=1 << 22) as link2,
+        ):
+            await handshake(m1, link1, dialer=True)
+            await handshake(m2, link2, dialer=True)
+            item = [("c0", "a", first)]
+            await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, item)))
+            await wait_until(lambda: hub.value("c0") == "a", what="c0 applied")
+            await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, item)))
+            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
+            late = [("c1", "b", second)]  # sent by m2 before it read the prune
+            await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
+            await wait_until(lambda: hub.value("c1") == "b", what="c1 applied")
+            await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
+            await wait_until(lambda: hub.metrics.items_redundant == 2, what="m1's copy")
+            await hub.update_contact("c2", "own")
+            await link1.send(_start(m1.log.epoch))  # frames after the copy's: no prune
+            kinds = []
+            with anyio.fail_after(30):
+                while not kinds or kinds[-1] != "delta":
+                    kinds.append(orjson.loads(await link1.receive())["t"])
+            assert "prune" not in kinds
+            assert hub._membership.sessions["m1"].pruned == set()
+
+
 async def test_a_pruned_origin_is_announced_until_a_graft_asks_for_it() -> None:
     async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
         assert server.url is not None
@@ -155,6 +191,32 @@ async def test_a_node_grafts_an_announced_change_it_lacks_and_not_one_it_holds()
             await link.send(_start(m.log.epoch))
             items, _ = await _deltas_until(link, hub.log.head)
             assert "c0" not in [row[0] for row in items] and "c2" in [row[0] for row in items]
+
+
+async def test_an_announced_change_is_waited_for_while_its_origin_keeps_coming() -> None:
+    # m announces a change of "w" and one of "z"; values of "w" keep coming over e (a live
+    # link that carries them, the change likely behind them), none of "z": only the change
+    # of "z" is grafted after graft_delay
+    settings = attrs.evolve(ONE_SESSION, graft_delay=1.0)
+    w, z = HybridLogicalClock("w"), HybridLogicalClock("z")
+    announced = [("c1", w.tick()), ("c2", z.tick())]
+    async with node("hub", SPEC, settings=settings) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=settings) as m,
+            BasslineNetwork("e", SPEC, settings=settings) as e,
+            dial(server.url, max_bytes=1 << 22) as link,
+            dial(server.url, max_bytes=1 << 22) as eager,
+        ):
+            await handshake(m, link, dialer=True)
+            await handshake(e, eager, dialer=True)
+            await link.send(dump(encode_delta(m.log.epoch, 0, 2, [], None, announced)))
+            await wait_until(lambda: len(hub._membership.sessions["m"].wanted) == 2)
+            later = [("c5", "w's", w.tick())]
+            await eager.send(dump(encode_delta(e.log.epoch, 0, 1, later)))
+            graft = await _frame(link, "graft")
+            assert graft == {"t": "graft", "origins": ["z"], "contacts": ["c2"]}
+            assert "c1" in hub._membership.sessions["m"].wanted
 
 
 # ---------------------------------------------------------------- real nodes, faults
