@@ -21,7 +21,7 @@ import anyio
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
-from bassline.engine.carried import Carried
+from bassline.engine.carried import Carried, CarriedWrite
 from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
@@ -402,7 +402,10 @@ class Replicator:
         """The next delta frame for ``session``: (frame or None, items, log position).
 
         A change stamped by an origin the peer pruned (``session.lazy``) is announced
-        (contact and stamp), not sent, unless its contact merges.
+        (contact and stamp), not sent, when it is a write: a derived value (a wire's copy,
+        a gadget's output) may share its stamp with another value on another node, and a
+        merge contact's equal values may carry different stamps, so for those a stamp does
+        not say whether the peer holds the value.
         """
         store = self._store_key
         ids, scanned = self.log.since(
@@ -472,9 +475,11 @@ class Replicator:
             if value is ABSENT:
                 continue
             if lazy and stamp.node in lazy and cid not in merge:
-                have.append((cid, stamp))
-                order.append(True)
-                continue
+                carried = runtime.carried_justification(cid)
+                if type(carried) is CarriedWrite and carried.stamp is None:
+                    have.append((cid, stamp))
+                    order.append(True)
+                    continue
             seq = seq_of(cid)
             hit = cache.get(cid)
             # the same log entry (a justification that changed was logged as a change)

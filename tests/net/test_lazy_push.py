@@ -27,6 +27,7 @@ from bassline.net import BasslineNetwork, GossipSettings
 from bassline.net.handshake import handshake
 from bassline.net.protocol import dump, encode_delta
 from bassline.net.transport import Transport, dial
+from bassline.spec import parse_spec
 
 from .conftest import FAST, ONE_SESSION, converged, flat, node, wait_until
 from .proxy import TcpProxy
@@ -164,6 +165,33 @@ async def test_a_pruned_origin_is_announced_until_a_graft_asks_for_it() -> None:
             await hub.update_contact("c2", "eager")
             items, have = await _deltas_until(link, hub.log.head)
             assert [row[:2] for row in items] == [["c2", "eager"]] and have == []
+
+
+async def test_only_writes_are_announced_derived_values_and_merge_contacts_are_sent() -> None:
+    # a wire's copy carries its source's stamp: two nodes may hold different values at one
+    # stamp (and merge contacts equal values at different stamps), so for those a stamp
+    # cannot say whether the peer holds the value
+    spec = parse_spec(
+        {
+            "id": "wired",
+            "contacts": [{"id": "a"}, {"id": "b"}, {"id": "s", "lattice": "grow-set"}],
+            "wires": [{"from": "a", "to": "b", "type": "directed"}],
+        }
+    )
+    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", spec, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            await link.send(dump({"t": "prune", "origins": ["hub"]}))
+            await link.send(_start(m.log.epoch))
+            await hub.update_many({"a": "x", "s": ["y"]})
+            assert hub.contact("b").stamp == hub.contact("a").stamp  # the wire's copy
+            items, have = await _deltas_until(link, hub.log.head)
+            assert sorted(row[0] for row in items) == ["b", "s"]
+            assert [row[0] for row in have] == ["a"]
 
 
 async def test_a_node_grafts_an_announced_change_it_lacks_and_not_one_it_holds() -> None:
