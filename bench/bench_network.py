@@ -24,7 +24,12 @@ process RSS / nodes (in-process). *baseline* = the same updates written to one n
 no peers (StorageBackedRuntime on memory), updates/s. The process scenarios also print
 the CPU time the nodes (and this process) used while writing and while settling, and the
 contents sent, received and received redundantly (held already) per update, over all
-nodes: with ``nodes - 1`` per update no content crossed a link twice.
+nodes: with ``nodes - 1`` per update no content crossed a link twice; then the changes
+announced without their values (eager and lazy push), the grafts and the prunes.
+
+To profile the node processes, set ``BENCH_PROFILE_DIR`` (a directory) and
+``BENCH_PROFILE_WRAPPER`` (a script run as ``python WRAPPER DIR/node-<i>.prof start ...``
+that runs ``python -m bassline`` under a profiler and writes that file).
 """
 
 from __future__ import annotations
