@@ -24,7 +24,12 @@ process RSS / nodes (in-process). *baseline* = the same updates written to one n
 no peers (StorageBackedRuntime on memory), updates/s. The process scenarios also print
 the CPU time the nodes (and this process) used while writing and while settling, and the
 contents sent, received and received redundantly (held already) per update, over all
-nodes: with ``nodes - 1`` per update no content crossed a link twice.
+nodes: with ``nodes - 1`` per update no content crossed a link twice; then the changes
+announced without their values (eager and lazy push), the grafts and the prunes.
+
+To profile the node processes, set ``BENCH_PROFILE_DIR`` (a directory) and
+``BENCH_PROFILE_WRAPPER`` (a script run as ``python WRAPPER DIR/node-<i>.prof start ...``
+that runs ``python -m bassline`` under a profiler and writes that file).
 """
 
 from __future__ import annotations
@@ -193,6 +198,15 @@ def summary(
     }
 
 
+def profiled(i: int) -> list[str]:
+    """Run node ``i`` under BENCH_PROFILE_WRAPPER (a script taking the output file, then
+    ``-m bassline``'s arguments) writing DIR/node-i.prof, when BENCH_PROFILE_DIR is set."""
+    where = os.environ.get("BENCH_PROFILE_DIR")
+    if not where:
+        return []
+    return [os.environ["BENCH_PROFILE_WRAPPER"], f"{where}/node-{i}.prof"]
+
+
 def run_processes(
     name: str, spec: Bassline, nodes: int, batches: list[dict[str, Any]], poll: float
 ) -> dict[str, Any]:
@@ -206,7 +220,9 @@ def run_processes(
         try:
             for i in range(nodes):
                 peers = [a for j in topology(i) for a in ("--peer", urls[j])]
-                args = [sys.executable, "-m", "bassline", "start", str(spec_file), "--node-id"]
+                wrap = profiled(i)
+                args = [sys.executable, *(wrap or ["-m", "bassline"]), "start", str(spec_file)]
+                args += ["--node-id"]
                 args += [
                     f"p{i}",
                     "--listen",
@@ -267,7 +283,14 @@ def run_processes(
                     f"{sum(g.get(k, 0) for g in final) / len(batches) / 100:.2f}"
                     for k in ("items_out", "items_in", "items_redundant")
                 )
-                + f"; deltas out {sum(g['deltas_out'] for g in final)}",
+                + "; announced out/in per update "
+                + "/".join(
+                    f"{sum(g.get(k, 0) for g in final) / len(batches) / 100:.2f}"
+                    for k in ("items_announced_out", "items_announced_in")
+                )
+                + f"; deltas out {sum(g['deltas_out'] for g in final)}"
+                + f"; grafts {sum(g.get('grafts', 0) for g in final)}"
+                + f"; prunes {sum(g['messages_out'].get('prune', 0) for g in final)}",
                 flush=True,
             )
             mem = sum(rss_kib(p.pid) for p in procs) / nodes

@@ -71,6 +71,14 @@ class ChangeLog:
         elif held != holder:
             self._skip[contact] = _Holders((held, holder))
 
+    def holders(self, contact: str) -> Iterable[Hashable]:
+        """Who is known to hold ``contact``'s latest change (the peer it came from first,
+        then others that sent it too; empty when it was not received from a peer)."""
+        held = self._skip.get(contact)
+        if held is None:
+            return ()
+        return held if isinstance(held, _Holders) else (held,)
+
     def record_many(self, contacts: Iterable[str]) -> None:
         """Note changes of several contacts (no skip) and wake waiting pushers once."""
         for cid in contacts:

@@ -38,6 +38,12 @@ class NetMetrics:
         self.items_redundant = 0
         """Contents received that this node held already (the same value and stamp,
         come over another link): the cost of links that form cycles."""
+        self.items_announced_in = 0
+        """Changes peers only announced (contact and stamp, for origins this node pruned)."""
+        self.items_announced_out = 0
+        """Changes announced to peers instead of sent (counted when the delta is built)."""
+        self.grafts = 0
+        """Grafts sent: announced changes this node lacked, asked for."""
         self.anti_entropy_rounds = 0
         """Digests sent (each asks a peer for whatever this node lacks)."""
         self.refused: Counter[str] = Counter()
@@ -72,6 +78,9 @@ class NetMetrics:
             "items_in": self.items_in,
             "items_out": self.items_out,
             "items_redundant": self.items_redundant,
+            "items_announced_in": self.items_announced_in,
+            "items_announced_out": self.items_announced_out,
+            "grafts": self.grafts,
             "anti_entropy_rounds": self.anti_entropy_rounds,
             "refused": dict(self.refused),
             "refused_by_peer": dict(self.refused_by_peer),
@@ -122,6 +131,24 @@ class NetMetrics:
             "counter",
             "Contents received that this node held already.",
             [("", self.items_redundant)],
+        )
+        metric(
+            "items_announced_in_total",
+            "counter",
+            "Changes peers announced without their values.",
+            [("", self.items_announced_in)],
+        )
+        metric(
+            "items_announced_out_total",
+            "counter",
+            "Changes announced to peers without their values.",
+            [("", self.items_announced_out)],
+        )
+        metric(
+            "grafts_total",
+            "counter",
+            "Grafts sent (announced changes this node lacked).",
+            [("", self.grafts)],
         )
         metric(
             "anti_entropy_rounds_total",

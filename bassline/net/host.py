@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from bassline.clock import Stamp
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.protocol import Delta, Hello, Message
@@ -54,6 +55,16 @@ class LinkState(Protocol):
         """The feed identity the peer announced in its hello (None: it follows none)."""
         ...
 
+    @property
+    def lazy(self) -> set[str]:
+        """Origins the peer pruned: their changes are announced to it, not sent."""
+        ...
+
+    def want(self, contact: str, stamp: Stamp) -> None:
+        """The peer announced ``contact``'s change ``stamp``, which this node lacks: ask
+        the peer for it unless it comes over another link soon."""
+        ...
+
 
 class Replication(Protocol):
     """This node's replicated contents, as a peer session sends and receives them."""
@@ -71,8 +82,21 @@ class Replication(Protocol):
         """The next delta frame for ``session``: (frame or None, items, log position)."""
         ...
 
-    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
-        """Apply a peer's delta."""
+    def build_reply(self, session: LinkState, contacts: list[str]) -> tuple[bytes | None, int, int]:
+        """A delta of ``contacts``' contents (a graft's answer): (frame, items, covered)."""
+        ...
+
+    async def apply_delta(self, session: LinkState, delta: Delta) -> dict[str, set[str]]:
+        """Apply a peer's delta; the origins of the contents it sent that were held, each
+        with the peers that had sent them before."""
+        ...
+
+    def holds(self, contact: str, stamp: Stamp) -> bool:
+        """Whether this node holds ``contact``'s change ``stamp``, or a newer one."""
+        ...
+
+    def arrived(self, origin: str) -> float:
+        """When a peer last sent a content of ``origin`` this node did not hold."""
         ...
 
 
@@ -156,6 +180,10 @@ class SessionHost(Protocol):
 
     def learn_peers(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Remember peers another node told this one about."""
+        ...
+
+    def prunes(self, peer: str, origin: str) -> bool:
+        """Whether this node asked ``peer`` (on its live link) to prune ``origin``."""
         ...
 
     async def handle_gossip(self, peer_id: str, message: Message) -> None:

@@ -345,6 +345,11 @@ class Membership:
 
     # ---------------------------------------------------------------- known peers
 
+    def prunes(self, peer: str, origin: str) -> bool:
+        """Whether this node asked ``peer`` (on its live link) to prune ``origin``."""
+        session = self.sessions.get(peer)
+        return session is not None and origin in session.pruned
+
     def known_peers(self) -> list[tuple[str, str]]:
         """(node, URL) of every node this one knows an address for (itself included)."""
         known = dict(self.known)

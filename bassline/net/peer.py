@@ -14,19 +14,24 @@ import logging
 import anyio
 from anyio.abc import TaskGroup
 
+from bassline.clock import Stamp
 from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import RefusedByPeer, send_refusal
 from bassline.net.host import Replication, SessionHost
 from bassline.net.protocol import (
+    MAX_GRAFT,
+    MAX_ORIGINS,
     Auth,
     Bye,
     Delta,
     Digest,
+    Graft,
     Heartbeat,
     Hello,
     Message,
     Peers,
     ProtocolViolation,
+    Prune,
     Refuse,
     dump,
     encode_delta,
@@ -36,6 +41,16 @@ from bassline.net.protocol import (
 from bassline.net.transport import ConnectionClosed, Transport
 
 __all__ = ["PeerSession"]
+
+MAX_LAZY = 10_000
+"""Most origins a peer may prune on one link (beyond them, values are sent), and most
+contacts a peer's grafts may have waiting for an answer (beyond them, they are dropped:
+the peer asks again)."""
+GRAFT_TRIES = 3
+"""How many times an announced change this node lacks is asked for."""
+GRAFT_PATIENCE = 4
+"""How many ``graft_delay`` s a lacked change is waited for while other changes of its
+origin keep coming."""
 
 log = logging.getLogger("bassline.net")
 
@@ -95,6 +110,17 @@ class PeerSession:
         """The peer's cursor on our log, from its latest digest."""
         self.frames_in = 0
         self.frames_out = 0
+        # eager and lazy push (both ways, for this link only: a new link starts eager)
+        self.lazy: set[str] = set()
+        """Origins the peer pruned: their changes are announced to it, not sent."""
+        self.pruned: set[str] = set()
+        """Origins this node asked the peer to prune (not asked again until grafted)."""
+        self.wanted: dict[str, tuple[Stamp, float, float, int]] = {}
+        """Announced changes this node lacks: contact -> (stamp, when noted, when noted or
+        last asked for, times asked for)."""
+        self.requested: dict[str, None] = {}
+        """Contacts the peer grafted, in order, not sent yet."""
+        self._wanting = anyio.Event()
 
     @property
     def queue_depth(self) -> int:
@@ -121,6 +147,7 @@ class PeerSession:
                 tg.start_soon(self._guard, self._pusher, tg)
                 tg.start_soon(self._guard, self._ticker, tg)
                 tg.start_soon(self._guard, self._watchdog, tg)
+                tg.start_soon(self._guard, self._grafter, tg)
                 await self._send_digest()
                 await self._send_peers()
                 await self._guard(self._reader, tg)
@@ -237,10 +264,17 @@ class PeerSession:
         while True:
             # re-read on every wake-up: a digest asking for a rewind moves ``scan`` back
             # (and notifies) without the log growing
-            while self.scan >= changes.head:
+            while self.scan >= changes.head and not self.requested:
                 await changes.wait_notified()
             if delay:
                 await anyio.sleep(delay)  # let a burst of changes gather into one frame
+            while self.requested:
+                asked = list(self.requested)[: self.host.settings.max_delta_items]
+                frame, count, covered = replication.build_reply(self, asked)
+                for cid in asked[:covered]:
+                    del self.requested[cid]
+                if frame is not None:
+                    await self.enqueue("delta", frame, count)
             while self.scan < changes.head:
                 frame, count, scanned = replication.build_delta(self)
                 self.scan = scanned
@@ -279,6 +313,64 @@ class PeerSession:
             if silent > settings.heartbeat_timeout:
                 raise _Ended("heartbeat-timeout", f"no frame from {self.peer} for {silent:.1f}s")
 
+    def want(self, contact: str, stamp: Stamp) -> None:
+        """Note an announced change this node lacks; :meth:`_grafter` asks for it."""
+        noted = self.wanted.get(contact)
+        if noted is None:
+            now = anyio.current_time()
+            self.wanted[contact] = (stamp, now, now, 0)
+            self._wanting.set()
+        elif noted[0] < stamp:  # a newer change of it
+            self.wanted[contact] = (stamp, *noted[1:])
+
+    async def _grafter(self) -> None:
+        """Ask the peer for announced changes that did not come over another link within
+        ``graft_delay`` (``graft``: their contacts, and their origins sent eagerly again).
+
+        While other contents of a change's origin keep coming over some link since the
+        change was announced, that link is live and the change likely on its way behind
+        them (an announcement may outrun the values): it is asked for only after
+        ``GRAFT_PATIENCE`` times ``graft_delay``. One still lacking is asked for again each
+        ``graft_delay``, at most ``GRAFT_TRIES`` times (the peer may have sent a value
+        this node refused)."""
+        delay = self.host.settings.graft_delay
+        holds, arrived = self.replication.holds, self.replication.arrived
+        while True:
+            await self._wanting.wait()
+            self._wanting = anyio.Event()
+            await anyio.sleep(delay)
+            now, origins, contacts = anyio.current_time(), set(), []
+            for cid, (stamp, first, noted, tries) in list(self.wanted.items()):
+                if holds(cid, stamp) or tries >= GRAFT_TRIES:
+                    del self.wanted[cid]
+                    continue
+                if now - noted < delay:
+                    continue
+                coming = not tries and arrived(stamp.node) > first
+                if coming and now - first < GRAFT_PATIENCE * delay:
+                    continue  # the origin's values are coming: this one likely too
+                self.wanted[cid] = (stamp, first, now, tries + 1)
+                origins.add(stamp.node)
+                contacts.append(cid)
+            if self.wanted:
+                self._wanting.set()  # some are still wanted: looked at again
+            self.pruned.difference_update(origins)
+            for k in range(0, len(contacts), MAX_GRAFT):
+                self.host.metrics.grafts += 1
+                frame = {"t": "graft", "origins": sorted(origins)[:MAX_ORIGINS]}
+                frame["contacts"] = contacts[k : k + MAX_GRAFT]
+                await self.enqueue("graft", dump(frame))
+
+    def _on_prune(self, prune: Prune) -> None:
+        if len(self.lazy) + len(prune.origins) <= MAX_LAZY:
+            self.lazy.update(prune.origins)
+
+    def _on_graft(self, graft: Graft) -> None:
+        self.lazy.difference_update(graft.origins)
+        if len(self.requested) + len(graft.contacts) <= MAX_LAZY:
+            self.requested.update(dict.fromkeys(graft.contacts))
+            self.replication.log.notify()  # wakes the pusher
+
     # ---------------------------------------------------------------- receiving
 
     async def _reader(self) -> None:
@@ -297,7 +389,13 @@ class PeerSession:
         """Act on one validated message from this peer."""
         self.host.metrics.messages_in[kind_of(message)] += 1
         if isinstance(message, Delta):
-            await self.replication.apply_delta(self, message)
+            held = await self.replication.apply_delta(self, message)
+            if held and self.host.settings.lazy_push:
+                self._prune(held)
+        elif isinstance(message, Prune):
+            self._on_prune(message)
+        elif isinstance(message, Graft):
+            self._on_graft(message)
         elif isinstance(message, Digest):
             self._on_digest(message)
         elif isinstance(message, Heartbeat):
@@ -314,6 +412,23 @@ class PeerSession:
             )
         elif isinstance(message, Auth):
             raise ProtocolViolation("unexpected-auth", "auth after the handshake")
+
+    def _prune(self, held: dict[str, set[str]]) -> None:
+        """Ask the peer to only announce changes of origins it sent this node held.
+
+        Not when the content came first from peers this node has asked to prune that
+        origin (they sent it before the prune reached them): the peer may be the only
+        link the origin's values still come over."""
+        prunes = self.host.prunes
+        origins = sorted(
+            origin
+            for origin, before in held.items()
+            if origin not in self.pruned and not (before and all(prunes(p, origin) for p in before))
+        )[:1000]
+        # not waited for (the reader must not wait on its own link's queue): when the
+        # queue is full the prune is left out, and asked for at the next copy
+        if origins and self.enqueue_nowait("prune", dump({"t": "prune", "origins": origins})):
+            self.pruned.update(origins)
 
     def _on_digest(self, digest: Digest) -> None:
         changes = self.replication.log

@@ -1,4 +1,4 @@
-"""Gossip protocol version 2: message models, validation and frame encoding.
+"""Gossip protocol version 3: message models, validation and frame encoding.
 
 Every frame is one JSON object (UTF-8, in a binary or text WebSocket message) with a
 ``"t"`` key naming its type. :func:`parse_frame` validates a frame completely — size,
@@ -27,11 +27,13 @@ __all__ = [
     "Bye",
     "Delta",
     "Digest",
+    "Graft",
     "Heartbeat",
     "Hello",
     "Message",
     "Peers",
     "ProtocolViolation",
+    "Prune",
     "Refuse",
     "dump",
     "encode_delta",
@@ -40,13 +42,17 @@ __all__ = [
     "parse_message",
 ]
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_ID = 200
 MAX_URL = 2048
 MAX_STORE = 200
 """Longest feed identity in a hello."""
 MAX_REASON = 500
 MAX_PEERS = 1000
+MAX_ORIGINS = 1000
+"""Most node ids in one ``prune`` or ``graft``."""
+MAX_GRAFT = 2000
+"""Most contacts one ``graft`` asks for."""
 _MAX_HLC = 2**63 - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -130,6 +136,25 @@ class Delta:
     items: tuple[tuple[str, Any, Stamp], ...]
     whys: tuple[WhyRef | None, ...] = ()
     """Each item's justification (aligned with ``items``), or empty when none has one."""
+    have: tuple[tuple[str, Stamp], ...] = ()
+    """Contacts whose change in ``(start, end]`` is only announced: their stamps, without
+    the values (their origins were pruned by the receiver; it grafts one it lacks)."""
+
+
+@attrs.frozen
+class Prune:
+    """Stop sending me the values of changes stamped by ``origins``; announce them."""
+
+    origins: tuple[str, ...]
+
+
+@attrs.frozen
+class Graft:
+    """Send me the values of changes stamped by ``origins`` again, and now the current
+    contents of ``contacts`` (you announced changes of them that I lack)."""
+
+    origins: tuple[str, ...]
+    contacts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -139,7 +164,7 @@ class Peers:
     peers: tuple[tuple[str, str], ...]
 
 
-Message = Hello | Auth | Refuse | Bye | Heartbeat | Digest | Delta | Peers
+Message = Hello | Auth | Refuse | Bye | Heartbeat | Digest | Delta | Peers | Prune | Graft
 
 
 def dump(message: dict[str, Any]) -> bytes:
@@ -153,15 +178,22 @@ def encode_delta(
     end: int,
     items: list[tuple[str, Any, Stamp]],
     whys: list[WhyRef | None] | None = None,
+    have: list[tuple[str, Stamp]] | None = None,
 ) -> dict[str, Any]:
     """A delta message; ``items`` hold plain-JSON values (already through ``to_json``).
 
     Stamps are sent compactly: a list of node ids, a base clock reading, and per item the
     offset from the base and the node's index. ``whys`` (aligned with ``items``) are
     their justifications, sent as the ``whys`` table (:mod:`bassline.net.wire_whys`).
+    ``have`` are announced changes (contact and stamp, no value), sent as ``have`` rows
+    ``[contact, clock offset, node index]``.
     """
     nodes: dict[str, int] = {}
-    base = min((s.hlc for _, _, s in items), default=0)
+    base = min((s.hlc for _, _, s in items), default=_MAX_HLC)
+    if have:
+        base = min(base, min(s.hlc for _, s in have))
+    if base == _MAX_HLC:
+        base = 0
     rows = []
     for cid, value, stamp in items:
         ni = nodes.get(stamp.node)
@@ -187,6 +219,14 @@ def encode_delta(
 
         frame = {cid: stamp for cid, _, stamp in items}
         message["whys"] = encode_whys(whys, rows, frame, stamp_of)
+    if have:
+        announced = []
+        for cid, stamp in have:
+            ni = nodes.get(stamp.node)
+            if ni is None:
+                ni = nodes[stamp.node] = len(nodes)
+            announced.append([cid, stamp.hlc - base, ni])
+        message["have"] = announced
     message["nodes"] = list(nodes)
     return message
 
@@ -309,7 +349,11 @@ def _digest(d: dict[str, Any]) -> Digest:
 
 
 def _delta(d: dict[str, Any]) -> Delta:
-    _keys(d, frozenset({"t", "epoch", "from", "to", "base", "nodes", "items", "whys"}), "delta")
+    _keys(
+        d,
+        frozenset({"t", "epoch", "from", "to", "base", "nodes", "items", "whys", "have"}),
+        "delta",
+    )
     start = _int(d, "from", "delta")
     end = _int(d, "to", "delta")
     if end < start:
@@ -347,7 +391,52 @@ def _delta(d: dict[str, Any]) -> Delta:
         whys = parse_whys(d.get("whys"), indexes, base, node_ids)
     except WhyProblem as exc:
         raise ProtocolViolation("bad-justification", str(exc)) from None
-    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys)
+    have = _have(d.get("have", []), base, node_ids)
+    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys, have)
+
+
+def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp], ...]:
+    if not isinstance(rows, list):
+        raise _bad("delta.have must be a list")
+    out = []
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != 3:
+            raise _bad(f"delta.have[{k}] must be [contact, clock offset, node index]")
+        cid, offset, ni = row
+        if not isinstance(cid, str) or not cid or len(cid) > MAX_ID:
+            raise _bad(f"delta.have[{k}][0] must be a contact id")
+        if type(offset) is not int or not 0 <= offset <= _MAX_HLC - base:
+            raise _bad(f"delta.have[{k}][1] must be a clock offset in [0, {_MAX_HLC - base}]")
+        if type(ni) is not int or not 0 <= ni < len(node_ids):
+            raise _bad(f"delta.have[{k}][2] must index delta.nodes (0-{len(node_ids) - 1})")
+        out.append((cid, Stamp(base + offset, node_ids[ni])))
+    return tuple(out)
+
+
+def _origins(d: dict[str, Any], where: str) -> tuple[str, ...]:
+    rows = d.get("origins")
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_ORIGINS:
+        raise _bad(f"{where}.origins must be a list of 1-{MAX_ORIGINS} node ids")
+    for k, n in enumerate(rows):  # an origin is a stamp's node: it may be empty
+        if not isinstance(n, str) or len(n) > MAX_ID or _CONTROL.search(n):
+            raise _bad(f"{where}.origins[{k}] must be a node id (at most {MAX_ID} characters)")
+    return tuple(rows)
+
+
+def _prune(d: dict[str, Any]) -> Prune:
+    _keys(d, frozenset({"t", "origins"}), "prune")
+    return Prune(_origins(d, "prune"))
+
+
+def _graft(d: dict[str, Any]) -> Graft:
+    _keys(d, frozenset({"t", "origins", "contacts"}), "graft")
+    rows = d.get("contacts")
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_GRAFT:
+        raise _bad(f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids")
+    for k, cid in enumerate(rows):
+        if not isinstance(cid, str) or not cid or len(cid) > MAX_ID:
+            raise _bad(f"graft.contacts[{k}] must be a contact id")
+    return Graft(_origins(d, "graft"), tuple(rows))
 
 
 def _peers(d: dict[str, Any]) -> Peers:
@@ -374,6 +463,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "digest": _digest,
     "delta": _delta,
     "peers": _peers,
+    "prune": _prune,
+    "graft": _graft,
 }
 
 
@@ -386,6 +477,8 @@ _KINDS: dict[type, str] = {
     Digest: "digest",
     Delta: "delta",
     Peers: "peers",
+    Prune: "prune",
+    Graft: "graft",
 }
 
 

@@ -11,20 +11,22 @@ through :class:`~bassline.net.host.Replication`, and it reads only the
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterable
+import math
 from contextvars import ContextVar
 from typing import Any
+
+import anyio
 
 from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import ABSENT, values_equal
-from bassline.engine.carried import Carried
+from bassline.engine.carried import Carried, CarriedWrite
 from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
+from bassline.net.content_digest import ContentDigest
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -74,13 +76,11 @@ class Replicator:
         self._store_key: tuple[str, str] | None = None
         """How the change log marks what the store's feed brought (not sent to a peer on
         the same store)."""
-        self._digest: tuple[int, str] | None = None
-        """The last digest, with the log head it was computed at."""
-        self._digest_lines: dict[str, bytes] = {}
-        """Per contact holding content: its line of the digest."""
-        self._digest_order: list[str] = []
-        """The contacts of ``_digest_lines``, sorted (the order the digest hashes them)."""
-        self._merge_contacts: frozenset[str] | None = None
+        self._digest: ContentDigest | None = None
+        self._merging: frozenset[str] = frozenset()
+        """The merge contacts (never only announced: replicas may stamp them apart)."""
+        self._arrived: dict[str, float] = {}
+        """Per origin: when a peer last sent a content of it this node did not hold."""
 
     def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
@@ -89,10 +89,10 @@ class Replicator:
             self._feed, self.store = runtime, runtime.feed_identity
             if not self.settings.gossip_feed_values:
                 self._store_key = ("store", self.store)
-        self._digest, self._digest_lines, self._merge_contacts = None, {}, None
-        self._digest_order = []
         self._codec = CarryCodec(runtime.spec)
         self._contacts = frozenset(c.id for c in runtime.spec.contacts)
+        self._merging = frozenset(c.id for c in runtime.spec.contacts if c.blend is BlendMode.MERGE)
+        self._digest = ContentDigest(self.log, self._merging)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
 
@@ -124,58 +124,18 @@ class Replicator:
             )
 
     def digest(self) -> str:
-        """A hash of the runtime's contents: equal on two nodes exactly when they agree.
-
-        Accept-last contacts contribute value and stamp; merge contacts their value only
-        (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
-        lattice values may differ between replicas). Every change of a content is logged,
-        so the hash is computed again only after the log moved, and then only the
-        contents logged since are encoded again: the lines of the others are kept, in
-        contact order, and hashed as they are.
-        """
+        """A hash of the runtime's contents: equal on two nodes exactly when they agree
+        (:mod:`bassline.net.content_digest`: a sum of line hashes, kept up to date)."""
         runtime = self._require()
-        head = self.log.head
-        if self._digest is not None and self._digest[0] == head:
-            return self._digest[1]
-        merge = self._merge_contacts
-        if merge is None:
-            spec = runtime.spec
-            merge = self._merge_contacts = frozenset(
-                c.id for c in spec.contacts if c.blend is BlendMode.MERGE
-            )
-        lines = self._digest_lines
-        if self._digest is None:  # the first: every content
-            lines.clear()
-            changed: Iterable[str] = [cid for cid, _, _ in runtime.state()]
-        else:
-            changed, _ = self.log.since(self._digest[0], len(self.log))
-        order = self._digest_order
-        added = False
-        stamped = runtime.stamped
-        for cid in changed:
-            value, stamp = stamped(cid)
-            if value is ABSENT:
-                if lines.pop(cid, None) is not None:
-                    order.remove(cid)
-                continue
-            if cid in merge:
-                line = encode([cid, value]) + b"\n"
-            else:
-                line = encode([cid, value, stamp.to_json()]) + b"\n"
-            if cid not in lines:
-                added = True
-            lines[cid] = line
-        if added:
-            order[:] = sorted(lines)
-        digest = hashlib.sha256(b"".join(map(lines.__getitem__, order))).hexdigest()
-        self._digest = (head, digest)
-        return digest
+        assert self._digest is not None
+        return self._digest.digest(runtime.state, runtime.stamped)
 
     @property
     def with_content(self) -> int:
         """How many contacts hold content (as of the last :meth:`digest`)."""
         self.digest()
-        return len(self._digest_lines)
+        assert self._digest is not None
+        return len(self._digest.lines)
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
@@ -216,8 +176,13 @@ class Replicator:
         epoch, seq = self._cursors.get(peer, (None, 0))
         return epoch, seq
 
-    async def apply_delta(self, session: LinkState, delta: Delta) -> None:
-        """Apply a peer's delta; advance the cursor on its log when nothing was missed."""
+    async def apply_delta(self, session: LinkState, delta: Delta) -> dict[str, set[str]]:
+        """Apply a peer's delta; advance the cursor on its log when nothing was missed.
+
+        Returns the origins (stamps' nodes) of the contents it sent that this node held
+        already, each with the peers that had sent that content before (none: this node
+        had it otherwise): the peer may stop sending their values (``prune``).
+        """
         peer = session.peer
         epoch, seq = self.cursor(peer)
         if delta.epoch != epoch and delta.start == 0:
@@ -225,11 +190,43 @@ class Replicator:
         contiguous = delta.epoch == epoch and delta.start <= seq
         self.metrics.deltas_in += 1
         self.metrics.items_in += len(delta.items)
-        complete = await self._apply_items(peer, self._carrying(delta), session.peer_epoch)
+        held: dict[str, set[str]] = {}
+        complete = await self._apply_items(peer, self._carrying(delta), session.peer_epoch, held)
+        if delta.have:
+            self._announced(session, delta)
         if contiguous and complete and epoch is not None:
             self._cursors[peer] = (epoch, max(seq, delta.end))
         else:
             session.rewind = True
+        return held
+
+    def _announced(self, session: LinkState, delta: Delta) -> None:
+        """Note what a peer announced: a change this node holds marks the peer as holding
+        it too; one it lacks is wanted (grafted unless it comes over another link)."""
+        runtime = self._require()
+        self.metrics.items_announced_in += len(delta.have)
+        contacts, stamped, hold = self._contacts, runtime.stamped, self.log.hold
+        holder = (session.peer, session.peer_epoch)
+        for cid, stamp in delta.have:
+            if cid not in contacts:
+                raise ProtocolViolation(
+                    "unknown-contact",
+                    f"delta announces contact {cid[:80]!r}, which this Bassline does not have",
+                )
+            current = stamped(cid)[1]
+            if current == stamp:
+                hold(cid, holder)
+            elif current < stamp:
+                session.want(cid, stamp)
+
+    def holds(self, contact: str, stamp: Stamp) -> bool:
+        """Whether this node holds ``contact``'s change stamped ``stamp``, or a newer one."""
+        return self._require().stamped(contact)[1] >= stamp
+
+    def arrived(self, origin: str) -> float:
+        """When a peer last sent this node a content of ``origin`` it did not hold (event
+        loop time; -inf: never)."""
+        return self._arrived.get(origin, -math.inf)
 
     def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
         """The delta's items, each with its justification resolved against the spec
@@ -259,7 +256,11 @@ class Replicator:
         return out
 
     async def _apply_items(
-        self, peer: str, items: list[tuple[str, Any, Stamp, Carried | None]], epoch: str
+        self,
+        peer: str,
+        items: list[tuple[str, Any, Stamp, Carried | None]],
+        epoch: str,
+        held: dict[str, set[str]],
     ) -> bool:
         runtime = self._require()
         in_time = False
@@ -269,12 +270,17 @@ class Replicator:
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
+        holder = (peer, epoch)
+        items = self._drop_held(runtime, items, holder, held)
+        if items:
+            now, arrived = anyio.current_time(), self._arrived
+            for origin in {item[2].node for item in items}:
+                arrived[origin] = now
         # in time: the engine checks every content as it applies, all or nothing, so the
         # items are checked one by one only once it refused one
         accepted, complete = (items, True) if in_time else self._admit(peer, items, in_time)
         if not accepted:
             return complete
-        holder = (peer, epoch)
         logged: set[str] = set()
         token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
         try:
@@ -342,6 +348,34 @@ class Replicator:
             accepted.append(item)
         return accepted, complete
 
+    def _drop_held(
+        self,
+        runtime: Runtime,
+        items: list[tuple[str, Any, Stamp, Carried | None]],
+        holder: tuple[str, str],
+        held: dict[str, set[str]],
+    ) -> list[tuple[str, Any, Stamp, Carried | None]]:
+        """The items this node does not hold already. One it holds (the same value and
+        stamp, come over another link first) would change nothing: it is not applied,
+        its sender is marked as holding it (so it is not sent back), it is counted, and
+        its origin (its stamp's node) is added to ``held`` with the peers that had sent
+        it before."""
+        stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
+        store = ("store", self.store)
+        fresh = []
+        for item in items:
+            current, current_stamp = stamped(item[0])
+            if current_stamp == item[2] and (current is item[1] or values_equal(current, item[1])):
+                before = held.setdefault(item[2].node, set())
+                for h in holders(item[0]):  # (peer, epoch) pairs, and the store's key
+                    if h != holder and h != store and type(h) is tuple:
+                        before.add(h[0])
+                hold(item[0], holder)
+            else:
+                fresh.append(item)
+        self.metrics.items_redundant += len(items) - len(fresh)
+        return fresh
+
     def _note_held(
         self,
         runtime: Runtime,
@@ -365,7 +399,14 @@ class Replicator:
     # ---------------------------------------------------------------- to peers
 
     def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
-        """The next delta frame for ``session``: (frame or None, items, log position)."""
+        """The next delta frame for ``session``: (frame or None, items, log position).
+
+        A change stamped by an origin the peer pruned (``session.lazy``) is announced
+        (contact and stamp), not sent, when it is a write: a derived value (a wire's copy,
+        a gadget's output) may share its stamp with another value on another node, and a
+        merge contact's equal values may carry different stamps, so for those a stamp does
+        not say whether the peer holds the value.
+        """
         store = self._store_key
         ids, scanned = self.log.since(
             session.scan,
@@ -375,17 +416,70 @@ class Replicator:
         )
         if not ids:
             return None, 0, scanned
+        items, whys, have, order = self._entries(ids, session.lazy)
+        limit = self.settings.max_frame_bytes
+        epoch = self.log.epoch
+        while True:
+            frame = dump(encode_delta(epoch, session.announced, scanned, items, whys, have))
+            if len(frame) <= limit:
+                self.metrics.items_announced_out += len(have)
+                return frame, len(items), scanned
+            if len(order) == 1:
+                self._too_large(items[0][0], len(frame))
+                return None, 0, self.log.seq_of(items[0][0])
+            order = order[: len(order) // 2]  # the older half, in log order
+            kept = order.count(False)
+            items, whys, have = items[:kept], whys[:kept], have[: len(order) - kept]
+            last = have[-1] if order[-1] else items[-1]
+            scanned = self.log.seq_of(last[0])
+
+    def build_reply(self, session: LinkState, contacts: list[str]) -> tuple[bytes | None, int, int]:
+        """A delta of the current contents of ``contacts`` (what a graft asked for), at
+        the peer's position in the log (it moves no cursor): (frame or None, items, how
+        many of ``contacts`` it covers). ProtocolViolation for an unknown contact."""
+        for cid in contacts:
+            if cid not in self._contacts:
+                raise ProtocolViolation(
+                    "unknown-contact",
+                    f"graft names contact {cid[:80]!r}, which this Bassline does not have",
+                )
+        at, n = session.announced, len(contacts)
+        while True:
+            items, whys, _, _ = self._entries(contacts[:n], ())
+            frame = dump(encode_delta(self.log.epoch, at, at, items, whys))
+            if len(frame) <= self.settings.max_frame_bytes:
+                return (frame if items else None), len(items), n
+            if n == 1:
+                self._too_large(contacts[0], len(frame))
+                return None, 0, 1
+            n //= 2
+
+    def _entries(
+        self, ids: list[str], lazy: set[str] | tuple[()]
+    ) -> tuple[
+        list[tuple[str, Any, Stamp]], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]
+    ]:
+        """The delta entries for ``ids``: items (plain JSON values) with their whys, the
+        announced changes (origins in ``lazy``), and per entry in order whether it is
+        announced. Contacts without content are left out."""
         runtime = self._require()
         codec = self._codec
         assert codec is not None
-        cache = self._json_cache
-        seq_of = self.log.seq_of
+        cache, merge, seq_of = self._json_cache, self._merging, self.log.seq_of
         items = []
         whys: list[WhyRef | None] = []
+        have: list[tuple[str, Stamp]] = []
+        order: list[bool] = []
         for cid in ids:
             value, stamp = runtime.stamped(cid)
             if value is ABSENT:
                 continue
+            if lazy and stamp.node in lazy and cid not in merge:
+                carried = runtime.carried_justification(cid)
+                if type(carried) is CarriedWrite and carried.stamp is None:
+                    have.append((cid, stamp))
+                    order.append(True)
+                    continue
             seq = seq_of(cid)
             hit = cache.get(cid)
             # the same log entry (a justification that changed was logged as a change)
@@ -397,23 +491,16 @@ class Replicator:
                 cache[cid] = (value, stamp, plain, seq, why)
             items.append((cid, plain, stamp))
             whys.append(why)
-        limit = self.settings.max_frame_bytes
-        while True:
-            frame = dump(encode_delta(self.log.epoch, session.announced, scanned, items, whys))
-            if len(frame) <= limit:
-                return frame, len(items), scanned
-            if len(items) == 1:
-                cid = items[0][0]
-                if cid not in self._oversized:  # once per content, not per peer or attempt
-                    self._oversized.add(cid)
-                    self.metrics.oversized_values += 1
-                    log.error(
-                        "content of %r is too large to gossip (%d bytes, limit %d)",
-                        cid,
-                        len(frame),
-                        limit,
-                    )
-                return None, 0, self.log.seq_of(cid)
-            items = items[: len(items) // 2]
-            whys = whys[: len(items)]
-            scanned = self.log.seq_of(items[-1][0])
+            order.append(False)
+        return items, whys, have, order
+
+    def _too_large(self, cid: str, size: int) -> None:
+        if cid not in self._oversized:  # once per content, not per peer or attempt
+            self._oversized.add(cid)
+            self.metrics.oversized_values += 1
+            log.error(
+                "content of %r is too large to gossip (%d bytes, limit %d)",
+                cid,
+                size,
+                self.settings.max_frame_bytes,
+            )

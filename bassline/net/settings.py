@@ -77,6 +77,12 @@ class GossipSettings:
     """Frames queued per peer; a slow peer holds the pusher back (it never buffers more)."""
     push_delay: float = attrs.field(default=0.002, validator=_delay)
     """How long the pusher lets a burst of changes gather before sending them."""
+    lazy_push: bool = True
+    """Ask a peer that sends a content this node holds already to only announce further
+    changes of that content's origin (``prune``); off: every link carries every value."""
+    graft_delay: float = attrs.field(default=0.5, validator=_positive)
+    """How long an announced change this node lacks may take to come over another link
+    before the announcing peer is asked for it (``graft``)."""
     peer_exchange_interval: float = attrs.field(default=10.0, validator=_positive)
     """Seconds between ``peers`` messages (known node URLs)."""
     discover: bool = True

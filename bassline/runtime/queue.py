@@ -59,6 +59,9 @@ class StorageQueue:
         self._failures: dict[int, StorageError] = {}
         self._progress = Waiters()
         self._wake = anyio.Event()
+        self._arrived = anyio.Event()
+        """Set by the first write queued into an empty queue (and by :meth:`wake`): an
+        idle flusher waits for it without waking every ``flush_interval``."""
         self._space = anyio.Event()
 
     def __len__(self) -> int:
@@ -86,6 +89,8 @@ class StorageQueue:
         pending = self.pending
         at = pending.get(contact)
         if at is None:
+            if not pending:
+                self._arrived.set()
             pending[contact] = len(self._stamps)
             self._groups.append(group)
             self._values.append(value)
@@ -104,6 +109,7 @@ class StorageQueue:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
         pending = self.pending
         stamps = self._stamps
+        self._arrived.set()
         for w in writes:
             at = pending.get(w.contact)
             if at is None:
@@ -172,9 +178,15 @@ class StorageQueue:
     def wake(self) -> None:
         """Ask the flusher to write now."""
         self._wake.set()
+        self._arrived.set()
 
     async def wait_for_work(self, interval: float) -> None:
-        """Return when woken or after ``interval`` seconds (whichever is first)."""
+        """Return when woken or ``interval`` seconds after a write was queued (whichever is
+        first); an empty queue is waited on until a write comes (or a wake-up)."""
+        if not self.pending:
+            await self._arrived.wait()
+        if self._arrived.is_set():
+            self._arrived = anyio.Event()
         with anyio.move_on_after(interval):
             await self._wake.wait()
         if self._wake.is_set():

@@ -124,12 +124,14 @@ def test_a_sound_justification_from_the_same_peer_is_applied_and_explained(
     assert [(p.via, p.local, p.stamp.node) for p in why.premises()] == [("cli", False, "mallory")]
 
 
-def test_a_version_1_peer_is_refused_with_a_message_naming_both_versions(
-    harness: Harness,
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_peer_is_refused_with_a_message_naming_both_versions(
+    harness: Harness, version: int
 ) -> None:
+    # version 2 has no prune, graft or announced changes (protocol v3): no mixed links
     hello = {
         "t": "hello",
-        "v": 1,
+        "v": version,
         "node": "old-node",
         "bassline": SPEC.hash,
         "nonce": secrets.token_hex(16),
@@ -140,4 +142,5 @@ def test_a_version_1_peer_is_refused_with_a_message_naming_both_versions(
     }
     replies = harness.run([dump(hello)], authenticated=False)
     assert replies[-1]["code"] == "version"
-    assert "speaks gossip protocol v1; this node speaks v2" in replies[-1]["reason"]
+    expected = f"speaks gossip protocol v{version}; this node speaks v3"
+    assert expected in replies[-1]["reason"]

@@ -321,3 +321,28 @@ async def test_wait_for_work_returns_when_woken_and_rearms() -> None:
         assert returned == []  # the wake was used up: this one waits
         q.wake()
     assert returned == [True]
+
+
+@pytest.mark.anyio
+async def test_an_empty_queue_is_waited_on_until_a_write_comes() -> None:
+    # an idle flusher must not wake every interval (ten idle nodes spent a fifth of a
+    # core waking theirs every 5 ms): with nothing queued, even a zero interval waits
+    q = StorageQueue(bound=10)
+    returned: list[int] = []
+
+    async def flusher() -> None:
+        await q.wait_for_work(0)
+        returned.append(len(q))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(flusher)
+        for _ in range(10):  # turns enough for a timeout to be delivered
+            await anyio.wait_all_tasks_blocked()
+            await anyio.lowlevel.checkpoint()
+        assert returned == []  # nothing queued: still waiting
+        q.put("a", "g", 1, Stamp(1, "n"))
+    assert returned == [1]  # the first write woke it (then the interval passed)
+    q.take()
+    q.put("b", "g", 2, Stamp(2, "n"))  # queued while no one waits: not waited on
+    with anyio.fail_after(30):
+        await q.wait_for_work(0)

@@ -1,0 +1,88 @@
+"""A node's content digest: a sum of line hashes, kept up to date from the change log.
+
+Each content has a line: the compact canonical JSON ``[contact, value, stamp]`` (merge
+contacts ``[contact, value]``: a join that adds nothing new keeps a replica's own stamp,
+so stamps of equal lattice values may differ between replicas), and the line's hash
+(BLAKE2b, 32 bytes, as a big-endian number); the digest is the sum of those numbers
+modulo 2**256, as 64 hex digits. Two nodes' digests are equal exactly when they hold the
+same contents (but for hash collisions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from bassline.clock import Stamp
+from bassline.codec import encode
+from bassline.content import ABSENT
+from bassline.net.changelog import ChangeLog
+
+__all__ = ["ContentDigest", "digest_line"]
+
+_MODULUS = 1 << 256
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def digest_line(contact: str, value: Any, stamp: Stamp | None) -> bytes:
+    """A content's line: the canonical JSON of ``[contact, value, stamp]`` (``[contact,
+    value]`` without a stamp). A string, integer, boolean or null value is its own
+    canonical JSON, so orjson writes the line without the codec (what it refuses, a lone
+    surrogate or an integer beyond 64 bits, goes through the codec)."""
+    row = [contact, value] if stamp is None else [contact, value, [stamp.hlc, stamp.node]]
+    if type(value) in _SCALARS:
+        try:
+            return orjson.dumps(row)
+        except orjson.JSONEncodeError:
+            pass
+    return encode(row)
+
+
+class ContentDigest:
+    """The digest of one runtime's contents (see the module)."""
+
+    def __init__(self, log: ChangeLog, merging: frozenset[str]) -> None:
+        self.log = log
+        self.merging = merging
+        """The merge contacts (their lines have no stamp)."""
+        self.lines: dict[str, int] = {}
+        """Per contact holding content: its line's hash."""
+        self._sum = 0
+        self._at: tuple[int, str] | None = None
+        """The last digest, with the log head it was computed at."""
+
+    def digest(
+        self,
+        state: Callable[[], Iterable[tuple[str, Any, Any]]],
+        stamped: Callable[[str], tuple[Any, Stamp]],
+    ) -> str:
+        """The digest now. Every change of a content is logged, so only the contents
+        logged since the last digest are encoded and hashed again (their old hash taken
+        out of the sum, the new one added), and nothing is when the log did not move;
+        the first digest reads every content of ``state()``."""
+        head = self.log.head
+        if self._at is not None and self._at[0] == head:
+            return self._at[1]
+        merge, lines, total = self.merging, self.lines, self._sum
+        if self._at is None:
+            lines.clear()
+            total = 0
+            changed: Iterable[str] = [cid for cid, _, _ in state()]
+        else:
+            changed, _ = self.log.since(self._at[0], len(self.log))
+        blake2b, from_bytes, line_of = hashlib.blake2b, int.from_bytes, digest_line
+        for cid in changed:
+            value, stamp = stamped(cid)
+            total -= lines.pop(cid, 0)
+            if value is ABSENT:
+                continue
+            line = line_of(cid, value, None if cid in merge else stamp)
+            new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
+            total += new
+        self._sum = total = total % _MODULUS
+        digest = f"{total:064x}"
+        self._at = (head, digest)
+        return digest
