@@ -8,7 +8,7 @@ from typing import Any, Final, TypeAlias
 
 from bassline.codec import Tagged, encode, to_json
 
-__all__ = ["ABSENT", "Absent", "Content", "element_key", "values_equal"]
+__all__ = ["ABSENT", "Absent", "Content", "canonical_form", "element_key", "values_equal"]
 
 Content: TypeAlias = (
     bool | int | float | str | Sequence["Content"] | Mapping[str, "Content"] | Tagged | None
@@ -60,12 +60,18 @@ def _normalise_numbers(value: Any) -> Any:
     return value
 
 
-def element_key(value: Any) -> bytes:
-    """A canonical key for set membership: equal (per :func:`values_equal`) values share it."""
+def canonical_form(value: Any) -> Any:
+    """``value`` as plain JSON data with every integral float an integer (``1.0`` and
+    ``-0.0`` as ``1`` and ``0``): values equal per :func:`values_equal` have equal forms."""
     t = type(value)
     if t is str or t is int or value is None or t is bool:
-        return encode(value)
-    return encode(_normalise_numbers(to_json(value)))
+        return value
+    return _normalise_numbers(to_json(value))
+
+
+def element_key(value: Any) -> bytes:
+    """A canonical key for set membership: equal (per :func:`values_equal`) values share it."""
+    return encode(canonical_form(value))
 
 
 class _Nothing:

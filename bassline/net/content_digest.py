@@ -1,8 +1,9 @@
 """A node's content digest: a sum of line hashes, kept up to date from the change log.
 
 Each content has a line: the compact canonical JSON ``[contact, value, stamp]`` (merge
-contacts ``[contact, value]``: a join that adds nothing new keeps a replica's own stamp,
-so stamps of equal lattice values may differ between replicas), and the line's hash
+contacts ``[contact, value]`` with integral floats written as integers: a join that adds
+nothing new keeps a replica's own stamp and its own spelling of the value, so stamps and
+spellings of equal lattice values may differ between replicas), and the line's hash
 (BLAKE2b, 32 bytes, as a big-endian number); the digest is the sum of those numbers
 modulo 2**256, as 64 hex digits. Two nodes' digests are equal exactly when they hold the
 same contents (but for hash collisions).
@@ -18,7 +19,7 @@ import orjson
 
 from bassline.clock import Stamp
 from bassline.codec import encode
-from bassline.content import ABSENT
+from bassline.content import ABSENT, canonical_form
 from bassline.net.changelog import ChangeLog
 
 __all__ = ["ContentDigest", "digest_line"]
@@ -28,11 +29,17 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def digest_line(contact: str, value: Any, stamp: Stamp | None) -> bytes:
-    """A content's line: the canonical JSON of ``[contact, value, stamp]`` (``[contact,
-    value]`` without a stamp). A string, integer, boolean or null value is its own
+    """A content's line: the canonical JSON of ``[contact, value, stamp]``, or without a
+    stamp (a merge contact) of ``[contact, canonical_form(value)]``: a join keeps a
+    replica's own spelling of an equal value (``1`` where another holds ``1.0``, an
+    interval ``[-0.0, 0.0]`` where another holds ``[0, 0]``), so lines of merge contacts
+    compare values as the lattice does. A string, integer, boolean or null value is its own
     canonical JSON, so orjson writes the line without the codec (what it refuses, a lone
     surrogate or an integer beyond 64 bits, goes through the codec)."""
-    row = [contact, value] if stamp is None else [contact, value, [stamp.hlc, stamp.node]]
+    if stamp is None:  # a merge contact: equal lattice values, however written, match
+        row = [contact, canonical_form(value)]
+    else:
+        row = [contact, value, [stamp.hlc, stamp.node]]
     if type(value) in _SCALARS:
         try:
             return orjson.dumps(row)
