@@ -297,19 +297,24 @@ class Network(Propagator):
         """
         why = write_ref(via)
         pairs = items.items() if isinstance(items, Mapping) else items
-        checked = []
-        for pair in pairs:
+        index, lattices = self._index, self._lattice
+        indexes: list[int] = []
+        values: list[Any] = []
+        for pair in pairs:  # every item is checked before anything changes
             if type(pair) is not tuple or len(pair) != 2:
                 checked_item(pair, 2, 2, "a (contact, value) pair")
             cid, value = pair
-            i = self._idx(cid)
-            self._check_content(i, value)
-            self._check_kind(i, value)
-            checked.append((i, value))
-        offers: list[tuple[int, Any, Stamp, Reference]] = [
-            (i, value, self.clock.tick(), why) for i, value in checked
-        ]
-        return self._run_from(offers)
+            i = index.get(cid) if type(cid) is str else None
+            if i is None:
+                i = self._idx(cid)  # raises UnknownContact
+            # update_contact's checks: quick for plain data, the lattice's on merge contacts
+            if not (type(value) is str and value.isascii()) and not plainly_encodable(value):
+                self._check_content(i, value)
+            if lattices[i] is not None:
+                self._check_kind(i, value)
+            indexes.append(i)
+            values.append(value)
+        return self._run_writes(indexes, values, why)
 
     def apply(
         self,

@@ -187,6 +187,42 @@ class Propagator:
                     gadgets.extend(self._feeds[i])
         return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
 
+    def _run_writes(
+        self, indexes: list[int], values: list[Any], why: Reference
+    ) -> PropagationResult:
+        """Write ``values`` (checked already) to contacts ``indexes`` with fresh stamps and
+        run once to the fixpoint: :meth:`_run_from` for local writes, the accept-last offer
+        inlined (a fresh tick is newer than every stamp this node holds, so the contact
+        takes the value as it is; the full offer otherwise, as for a merge contact)."""
+        tick = self.clock.tick
+        own_values, own_stamps, whys, kind, feeds = (
+            self._values,
+            self._stamps,
+            self._why,
+            self._kind,
+            self._feeds,
+        )
+        accept_last = ACCEPT_LAST
+        offer = self._offer
+        changed: dict[int, Any] = {}
+        contradictions: list[ContradictionRecord] = []
+        queue: deque[int] = deque()
+        gadgets: list[int] = []
+        for i, value in zip(indexes, values, strict=True):
+            stamp = tick()
+            if kind[i] == accept_last and stamp > own_stamps[i]:
+                if i not in changed:
+                    changed[i] = own_values[i]
+                own_values[i] = value
+                own_stamps[i] = stamp
+                whys[i] = why
+            elif not offer(i, value, stamp, why, changed, contradictions):
+                continue
+            queue.append(i)
+            if feeds[i] and i in changed and differs(changed[i], own_values[i]):
+                gadgets.extend(feeds[i])
+        return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
+
     def _propagate(
         self,
         queue: deque[int],
