@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bassline import ABSENT, Network, Stamp, UnknownContact
+from bassline import ABSENT, ContentError, Network, Stamp, UnknownContact
 from bassline.engine import PropagationResult
 from bassline.lattices import GrowSet, Interval, ShrinkSet
 
@@ -236,3 +236,49 @@ def test_apply_refuses_an_item_of_the_wrong_shape(item: Any) -> None:
     assert net.values() == {}
     net.apply([["z", "v", Stamp(9, "p")], ("a", 1, Stamp(9, "p"), None)])  # lists do
     assert net.values() == {"z": "v", "a": 1}
+
+
+def _cyclic() -> list[Any]:
+    value: list[Any] = [1]
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (2**64, "64 bits"),
+        ("\ud800", "lone surrogate"),
+        (["ok", "x\udfff"], "lone surrogate"),
+        ({"k": object()}, "object"),
+        (_cyclic(), "nested more than"),
+        (ABSENT, "cannot write ABSENT"),
+        ("text", "not a value of the max lattice"),
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "big-int",
+        "surrogate",
+        "surrogate-in-list",
+        "object",
+        "cyclic",
+        "absent",
+        "wrong-kind",
+    ],
+)
+def test_update_many_refuses_what_update_contact_refuses_before_anything_changes(
+    value: Any, message: str
+) -> None:
+    """Every item is checked in full before any is written or stamped: the good item
+    before the bad one is not written, and the clock has not moved."""
+    net = Network(spec(), node_id="n1")
+    target = "m" if message.startswith("not a value") else "lone"
+    for write in (net.update_contact, lambda c, v: net.update_many({"z": "ok", c: v})):
+        last = net.clock.last
+        with pytest.raises(ContentError, match=message) as caught:
+            write(target, value)
+        assert caught.value.contact == target
+        assert net.values() == {} and net.clock.last == last
