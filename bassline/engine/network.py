@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
-from bassline.codec import to_json
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
@@ -18,7 +17,6 @@ from bassline.engine.checks import (
     checked_item,
     checked_stamp,
     gadget_groups,
-    kind_of,
     plainly_encodable,
 )
 from bassline.engine.compare import differs
@@ -35,9 +33,8 @@ from bassline.engine.results import (
 from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
-from bassline.errors import ContentError, UnknownContact
+from bassline.errors import ContentError
 from bassline.lattices import Changed, Contradiction
-from bassline.plugins import closest
 from bassline.spec import Bassline, load_spec
 
 __all__ = ["Network"]
@@ -104,13 +101,6 @@ class Network(Propagator):
     def contact_ids(self) -> list[str]:
         """Every contact id, sorted."""
         return list(self._ids)
-
-    def _idx(self, contact_id: str) -> int:
-        try:
-            return self._index[contact_id]
-        except (KeyError, TypeError):
-            hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
-            raise UnknownContact(str(contact_id), [hint] if hint else []) from None
 
     @overload
     def value(self, contact_id: str) -> Content | Absent: ...
@@ -212,30 +202,6 @@ class Network(Propagator):
         return stream
 
     # ------------------------------------------------------------------ writing
-
-    def _check_content(self, contact: int, value: Any) -> None:
-        if value is ABSENT:
-            raise ContentError(
-                "cannot write ABSENT; contacts only gain information", self._ids[contact]
-            )
-        try:
-            to_json(value)
-        except ContentError as exc:
-            raise ContentError(str(exc), self._ids[contact]) from None
-
-    def _check_kind(self, contact: int, value: Any) -> None:
-        """Raise ContentError unless ``value`` is an element of merge contact ``contact``'s
-        lattice (a value of the wrong kind is an input error, never a contradiction)."""
-        lattice = self._lattice[contact]
-        if lattice is None:
-            return
-        try:
-            lattice.coerce(value)
-        except (ValueError, TypeError) as exc:
-            raise ContentError(
-                f"this {kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
-                self._ids[contact],
-            ) from None
 
     def validate(self, contact_id: str, value: object) -> None:
         """Raise unless ``value`` could be written to ``contact_id``; change nothing.
