@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
@@ -156,6 +156,20 @@ class Network(Propagator):
         # runtime asks on every change it stores
         text = self._stored.known.get(self._why[i])  # type: ignore[arg-type]
         return text if text is not None else self._stored.text(i)
+
+    def stored_justifications(self, contact_ids: Sequence[str]) -> list[str | None]:
+        """:meth:`stored_justification` of each of ``contact_ids``, in order: what a
+        runtime stores with the contents a run changed, looked up together."""
+        try:
+            at = list(map(self._index.__getitem__, contact_ids))
+        except (KeyError, TypeError):
+            at = [self._idx(cid) for cid in contact_ids]  # raises UnknownContact
+        # the cached write and wire texts at C speed; StoredForms.text for the rest
+        texts = list(map(self._stored.known.get, map(self._why.__getitem__, at)))  # type: ignore[arg-type]
+        if None in texts:
+            text = self._stored.text
+            return [t if t is not None else text(i) for t, i in zip(texts, at, strict=True)]
+        return texts
 
     def carried_justification(self, contact_id: str) -> Carried | None:
         """What ``contact_id``'s current justification says to another node: a write,

@@ -146,6 +146,13 @@ def test_each_verb_names_where_its_writes_came_from_by_default() -> None:
     assert net.stored_justification("z") == '{"kind":"write","via":"python","local":true}'
     assert net.stored_justification("a") == '{"kind":"wire","from":"z"}'
     assert net.stored_justification("s") == '{"kind":"write","via":"peer-b","local":false}'
+    # together, as a runtime asks for a run's changes: the same texts, in order
+    every = net.contact_ids
+    assert net.stored_justifications(every) == [net.stored_justification(c) for c in every]
+    assert net.stored_justifications([]) == []
+    assert Network(spec()).stored_justifications(["z", "m"]) == [None, None]  # no values yet
+    with pytest.raises(UnknownContact):
+        net.stored_justifications(["z", "nope"])
 
 
 def _old_verbs_warnings() -> list[warnings.WarningMessage]:
