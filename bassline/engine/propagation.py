@@ -223,11 +223,11 @@ class Propagator:
     def _run_writes(
         self, indexes: list[int], values: list[Any], why: Reference
     ) -> PropagationResult:
-        """Write ``values`` (checked already) to contacts ``indexes`` with fresh stamps and
-        run once to the fixpoint: :meth:`_run_from` for local writes, the accept-last offer
+        """Write ``values`` (checked already) to contacts ``indexes`` with fresh stamps (one
+        clock reading, :meth:`~bassline.clock.HybridLogicalClock.ticks`) and run once to
+        the fixpoint: :meth:`_run_from` for local writes, the accept-last offer
         inlined (a fresh tick is newer than every stamp this node holds, so the contact
         takes the value as it is; the full offer otherwise, as for a merge contact)."""
-        tick = self.clock.tick
         own_values, own_stamps, whys, kind, feeds = (
             self._values,
             self._stamps,
@@ -241,8 +241,8 @@ class Propagator:
         contradictions: list[ContradictionRecord] = []
         queue: deque[int] = deque()
         gadgets: list[int] = []
-        for i, value in zip(indexes, values, strict=True):
-            stamp = tick()
+        stamps = self.clock.ticks(len(indexes))
+        for i, value, stamp in zip(indexes, values, stamps, strict=True):
             if kind[i] == accept_last and stamp > own_stamps[i]:
                 if i not in changed:
                     changed[i] = own_values[i]
