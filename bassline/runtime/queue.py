@@ -158,10 +158,13 @@ class StorageQueue:
         groups = self._groups
         if self.groups is not None and None in groups:
             group_of = self.groups.get
-            groups = [
-                g if g is not None else group_of(c)
-                for g, c in zip(groups, self.pending, strict=True)
-            ]
+            if groups.count(None) == len(groups):  # the runtime's: none given, at C speed
+                groups = list(map(group_of, self.pending))
+            else:
+                groups = [
+                    g if g is not None else group_of(c)
+                    for g, c in zip(groups, self.pending, strict=True)
+                ]
         return content_records(
             self.network,
             groups,  # type: ignore[arg-type]  # a None left is refused by storage

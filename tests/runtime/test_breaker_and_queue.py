@@ -257,6 +257,7 @@ def test_put_many_queues_what_put_one_at_a_time_would(
     the newest stamp, coalesced and counted as put would."""
     one, many = _queues_after(writes, batch)
     assert many.records() == one.records()
+    assert all(r.group == f"g{r.contact}" for r in many.records())  # from the queue's groups
     for q in (one, many):  # a later write lands on the batch's own place
         q.put("a", None, 42, Stamp(100, "n"))
     assert many.records() == one.records()
