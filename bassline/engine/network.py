@@ -13,6 +13,7 @@ from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
 from bassline.engine.checks import (
+    all_plainly_encodable,
     check_engine_options,
     checked_item,
     checked_stamp,
@@ -276,8 +277,18 @@ class Network(Propagator):
         before anything changes. ``via`` as for :meth:`update_contact`.
         """
         why = write_ref(via)
-        pairs = items.items() if isinstance(items, Mapping) else items
         index, lattices = self._index, self._lattice
+        if type(items) is dict and items:
+            # every check at C speed when all pass (known ids, plain values, no merge
+            # contact); else the loop below, which names the first item that fails
+            try:
+                at = list(map(index.__getitem__, items))
+            except (KeyError, TypeError):
+                at = []
+            new = list(items.values())
+            if at and all_plainly_encodable(new) and not any(map(self._kind.__getitem__, at)):
+                return self._run_writes(at, new, why)
+        pairs = items.items() if isinstance(items, Mapping) else items
         indexes: list[int] = []
         values: list[Any] = []
         for pair in pairs:  # every item is checked before anything changes

@@ -289,3 +289,28 @@ def test_update_many_refuses_what_update_contact_refuses_before_anything_changes
             write(target, value)
         assert caught.value.contact == target
         assert net.values() == {} and net.clock.last == last
+
+
+def test_update_many_takes_any_mapping_or_pairs_and_refuses_an_unknown_contact_first() -> None:
+    """A dict of known contacts and plain values is checked a column at a time; anything
+    else one item at a time: the same writes, the same first error."""
+    from types import MappingProxyType
+
+    plain: dict[str, Any] = {"lone": [1, "x"], "z": "v"}  # known, plain, accept-last
+    mixed: dict[str, Any] = {"z": "é", "m": 4, "lone": [1, "x"]}  # text, a merge contact
+    for writes in (plain, mixed):
+        for items in (writes, MappingProxyType(writes), list(writes.items())):
+            net = Network(spec(), node_id="n1")
+            result = net.update_many(items)
+            expected = {**writes, "a": writes["z"]}
+            assert net.values() == expected and result.changed == expected
+            stamps = [net.stamp(c) for c in writes]
+            assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # in order
+    net = Network(spec(), node_id="n1")
+    last = net.clock.last
+    for bad in ({"z": 1, "nope": 2}, {"z": 1, "nope": float("nan")}, {"z": 1, 5: 2}):
+        with pytest.raises(UnknownContact):
+            net.update_many(bad)  # type: ignore[arg-type]
+    with pytest.raises(ContentError, match="'z'"):
+        net.update_many({"z": float("nan"), "nope": 2})  # the first item's error
+    assert net.values() == {} and net.clock.last == last
