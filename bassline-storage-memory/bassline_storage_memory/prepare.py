@@ -16,8 +16,7 @@ from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.spec import Bassline, ContactSpec, GroupSpec, WireSpec
 from bassline.storage import ContentRecord, ErrorCode, StorageError
-from bassline.storage.fastpath import ContentColumns
-from bassline.storage.toolkit import CheckedBatch
+from bassline.storage.toolkit import CheckedBatch, ContentColumns
 
 __all__ = ["PreparedBatch", "copy_spec", "prepare_batch"]
 
