@@ -271,7 +271,9 @@ class Network(Propagator):
     def update_many(
         self, items: Mapping[str, Content] | Iterable[tuple[str, Content]], *, via: str = "python"
     ) -> PropagationResult:
-        """Write several values (each with its own fresh stamp) and run once to the fixpoint.
+        """Write several values (each with its own fresh stamp, in the items' order, from
+        one clock reading: :meth:`~bassline.clock.HybridLogicalClock.ticks`) and run once
+        to the fixpoint.
 
         All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
         before anything changes. ``via`` as for :meth:`update_contact`.
