@@ -12,7 +12,8 @@ step), and (c) updates on random contacts of 1,000 disjoint 10-chains (1,000 aga
 6,000: per update). ``memory-write`` is per record of a memory ``storage.write`` in
 1,000-record batches (bench_storage.py's records). ``runtime-buffered`` is a buffered
 runtime update on memory (bench_runtime.py's buffered run; ``-nofollow`` without following
-the change feed). ``engine-unwired`` and ``runtime-unwired`` are the two halves of
+the change feed). ``runtime-many-distinct`` is a durable ``update_many`` of 100 distinct
+contacts on memory (bench_network.py's baseline), per update. ``engine-unwired`` and ``runtime-unwired`` are the two halves of
 bench_runtime.py's ``--breakdown``: a bare engine update of an unwired contact and a
 buffered runtime update of one (nothing flushed), whose difference is the runtime's own
 work per update; with both, the ratio is printed. Counts are the same on a busy machine
@@ -146,6 +147,27 @@ def memory_write(batches: int) -> None:
     anyio.run(run)
 
 
+def runtime_many_distinct(batches: int) -> None:
+    """``batches`` durable ``update_many`` batches of 100 distinct contacts of a
+    10,000-contact network on memory storage, each value ~100 bytes of JSON text: the
+    baseline of bench_network.py's ``procs-10-distinct`` (one node, no peers)."""
+    from bench_network import flat_spec, workload
+
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.storage import open_storage
+
+    spec = flat_spec(10_000)
+    work = workload(spec, 10_000, 100, distinct=True)[:batches]
+
+    async def run() -> None:
+        async with open_storage("memory://") as storage:
+            async with StorageBackedRuntime(spec, storage, node_id="solo") as runtime:
+                for batch in work:
+                    await runtime.update_many(batch)
+
+    anyio.run(run)
+
+
 UNWIRED = 6_000
 """Contacts of the unwired spec of the runtime breakdown (whatever the number of updates,
 so building it cancels)."""
@@ -208,6 +230,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "memory-write": (memory_write, 10, 60, 1_000, "record"),
     "runtime-buffered": (runtime_buffered, 2_000, 12_000, 1, "update"),
     "runtime-buffered-nofollow": (runtime_buffered_nofollow, 2_000, 12_000, 1, "update"),
+    "runtime-many-distinct": (runtime_many_distinct, 20, 100, 100, "update"),
     "engine-unwired": (engine_unwired, 1_000, 6_000, 1, "update"),
     "runtime-unwired": (runtime_unwired, 1_000, 6_000, 1, "update"),
 }

@@ -16,7 +16,7 @@ from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.spec import Bassline, ContactSpec, GroupSpec, WireSpec
 from bassline.storage import ContentRecord, ErrorCode, StorageError
-from bassline.storage.toolkit import CheckedBatch
+from bassline.storage.toolkit import CheckedBatch, ContentColumns
 
 __all__ = ["PreparedBatch", "copy_spec", "prepare_batch"]
 
@@ -30,6 +30,8 @@ class PreparedBatch:
     wires: tuple[tuple[str, WireSpec], ...]
     contents: tuple[ContentRecord, ...]
     encoded: tuple[bytes, ...]
+    columns: ContentColumns | None = None
+    """The contents as columns, when the batch took the validation's fast path."""
 
 
 def _check_encodes(value: Any, what: str) -> StorageError | None:
@@ -109,4 +111,5 @@ def prepare_batch(batch: CheckedBatch) -> PreparedBatch | StorageError:
         wires=tuple((r.network, r.wire) for r in batch.wires),
         contents=batch.contents,
         encoded=batch.encoded,
+        columns=batch.columns,
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Mapping
-from typing import NamedTuple, TypeVar
+from collections.abc import Callable, Mapping
+from functools import partial
+from itertools import repeat
+from typing import NamedTuple, TypeVar, cast
 
 import attrs
 
@@ -41,6 +43,13 @@ __all__ = ["MemoryStore", "StoredContent", "StoredSnapshot", "records_of"]
 _Item = TypeVar("_Item", GroupSpec, WireSpec)
 
 
+def _networks_of(batch: PreparedBatch) -> set[str]:
+    """The networks a batch writes contents of."""
+    if batch.columns is not None:
+        return set(batch.columns.networks)
+    return {r.network for r in batch.contents}
+
+
 class StoredContent(NamedTuple):
     """One contact's content as stored: its group, canonical JSON bytes, stamp, the
     change sequence of the write that stored it and the justification text (an immutable
@@ -57,6 +66,13 @@ class StoredContent(NamedTuple):
         return ContentRecord(
             network, self.group, contact, decode(self.encoded), self.stamp, self.justification
         )
+
+
+_stored_content = cast(
+    "Callable[[tuple[str, bytes, Stamp, int, str | None]], StoredContent]",
+    partial(tuple.__new__, StoredContent),
+)
+"""``StoredContent(*fields)`` without a Python call (a C callable, for ``map``)."""
 
 
 def records_of(network: str, table: Mapping[str, StoredContent]) -> list[ContentRecord]:
@@ -172,7 +188,7 @@ class MemoryStore:
                 return err
             summary = self._apply(batch)
         if batch.contents:
-            self.feed.announce({r.network for r in batch.contents}, writer)
+            self.feed.announce(_networks_of(batch), writer)
         return summary
 
     def _group_ids(self, batch: PreparedBatch, network: str) -> set[str]:
@@ -192,8 +208,15 @@ class MemoryStore:
             for network, item in refs:
                 if network not in known:
                     return missing_network(kind, item, network)
+        columns = batch.columns
+        if columns is not None:  # a content-only batch: its ids a column at a time
+            networks = set(columns.networks)
+            if len(networks) == 1:
+                (network,) = networks
+                if network in known and self._group_ids(batch, network).issuperset(columns.groups):
+                    return None
         group_ids: dict[str, set[str]] = {}
-        for record in batch.contents:
+        for record in batch.contents:  # every record: the first bad one is named
             network = record.network
             if network not in known:
                 return missing_network("content", record.contact, network)
@@ -226,13 +249,38 @@ class MemoryStore:
             state.spec = spec
         stored = stale = 0
         feed: tuple[int, int] | None = None
-        if batch.contents:
-            self._last_seq += 1  # store-wide: a network deleted and made again goes on
-            written = {r.network for r in batch.contents}
-            if len(written) == 1:
-                feed = (self._networks[next(iter(written))].seq, self._last_seq)
-            for network in written:
-                self._networks[network].seq = self._last_seq
+        if not batch.contents:
+            return self._summary(batch, 0, 0, None)
+        self._last_seq += 1  # store-wide: a network deleted and made again goes on
+        written = _networks_of(batch)
+        if len(written) == 1:
+            feed = (self._networks[next(iter(written))].seq, self._last_seq)
+        for network in written:
+            self._networks[network].seq = self._last_seq
+        columns = batch.columns
+        if columns is not None and len(written) == 1:
+            state = self._networks[next(iter(written))]
+            table = state.contents
+            if table.keys().isdisjoint(columns.contacts):
+                # contacts new to the table, each once: stored in one C loop, in order
+                table.update(
+                    zip(
+                        columns.contacts,
+                        map(
+                            _stored_content,
+                            zip(
+                                columns.groups,
+                                batch.encoded,
+                                columns.stamps,
+                                repeat(state.seq, len(columns.contacts)),
+                                columns.justifications,
+                                strict=True,
+                            ),
+                        ),
+                        strict=True,
+                    )
+                )
+                return self._summary(batch, len(columns.contacts), 0, feed)
         for record, encoded in zip(batch.contents, batch.encoded, strict=True):
             state = self._networks[record.network]
             table = state.contents
@@ -242,10 +290,16 @@ class MemoryStore:
                 continue
             if current is not None:
                 del table[record.contact]  # to the end: the table stays in sequence order
-            table[record.contact] = StoredContent(
-                record.group, encoded, record.stamp, state.seq, record.justification
+            table[record.contact] = _stored_content(
+                (record.group, encoded, record.stamp, state.seq, record.justification)
             )
             stored += 1
+        return self._summary(batch, stored, stale, feed)
+
+    @staticmethod
+    def _summary(
+        batch: PreparedBatch, stored: int, stale: int, feed: tuple[int, int] | None
+    ) -> WriteSummary:
         return WriteSummary(
             networks=len(batch.networks),
             groups=len(batch.groups),

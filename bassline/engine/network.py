@@ -5,20 +5,19 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
-from bassline.codec import to_json
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
 from bassline.engine.checks import (
+    all_plainly_encodable,
     check_engine_options,
     checked_item,
     checked_stamp,
     gadget_groups,
-    kind_of,
     plainly_encodable,
 )
 from bassline.engine.compare import differs
@@ -35,9 +34,8 @@ from bassline.engine.results import (
 from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
-from bassline.errors import ContentError, UnknownContact
+from bassline.errors import ContentError
 from bassline.lattices import Changed, Contradiction
-from bassline.plugins import closest
 from bassline.spec import Bassline, load_spec
 
 __all__ = ["Network"]
@@ -105,13 +103,6 @@ class Network(Propagator):
         """Every contact id, sorted."""
         return list(self._ids)
 
-    def _idx(self, contact_id: str) -> int:
-        try:
-            return self._index[contact_id]
-        except (KeyError, TypeError):
-            hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
-            raise UnknownContact(str(contact_id), [hint] if hint else []) from None
-
     @overload
     def value(self, contact_id: str) -> Content | Absent: ...
     @overload
@@ -167,6 +158,20 @@ class Network(Propagator):
         text = self._stored.known.get(self._why[i])  # type: ignore[arg-type]
         return text if text is not None else self._stored.text(i)
 
+    def stored_justifications(self, contact_ids: Sequence[str]) -> list[str | None]:
+        """:meth:`stored_justification` of each of ``contact_ids``, in order: what a
+        runtime stores with the contents a run changed, looked up together."""
+        try:
+            at = list(map(self._index.__getitem__, contact_ids))
+        except (KeyError, TypeError):
+            at = [self._idx(cid) for cid in contact_ids]  # raises UnknownContact
+        # the cached write and wire texts at C speed; StoredForms.text for the rest
+        texts = list(map(self._stored.known.get, map(self._why.__getitem__, at)))  # type: ignore[arg-type]
+        if None in texts:
+            text = self._stored.text
+            return [t if t is not None else text(i) for t, i in zip(texts, at, strict=True)]
+        return texts
+
     def carried_justification(self, contact_id: str) -> Carried | None:
         """What ``contact_id``'s current justification says to another node: a write,
         a wire or a gadget run as a :mod:`bassline.engine.carried` reference (None when
@@ -212,30 +217,6 @@ class Network(Propagator):
         return stream
 
     # ------------------------------------------------------------------ writing
-
-    def _check_content(self, contact: int, value: Any) -> None:
-        if value is ABSENT:
-            raise ContentError(
-                "cannot write ABSENT; contacts only gain information", self._ids[contact]
-            )
-        try:
-            to_json(value)
-        except ContentError as exc:
-            raise ContentError(str(exc), self._ids[contact]) from None
-
-    def _check_kind(self, contact: int, value: Any) -> None:
-        """Raise ContentError unless ``value`` is an element of merge contact ``contact``'s
-        lattice (a value of the wrong kind is an input error, never a contradiction)."""
-        lattice = self._lattice[contact]
-        if lattice is None:
-            return
-        try:
-            lattice.coerce(value)
-        except (ValueError, TypeError) as exc:
-            raise ContentError(
-                f"this {kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
-                self._ids[contact],
-            ) from None
 
     def validate(self, contact_id: str, value: object) -> None:
         """Raise unless ``value`` could be written to ``contact_id``; change nothing.
@@ -290,26 +271,43 @@ class Network(Propagator):
     def update_many(
         self, items: Mapping[str, Content] | Iterable[tuple[str, Content]], *, via: str = "python"
     ) -> PropagationResult:
-        """Write several values (each with its own fresh stamp) and run once to the fixpoint.
+        """Write several values (each with its own fresh stamp, in the items' order, from
+        one clock reading: :meth:`~bassline.clock.HybridLogicalClock.ticks`) and run once
+        to the fixpoint.
 
         All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
         before anything changes. ``via`` as for :meth:`update_contact`.
         """
         why = write_ref(via)
+        index, lattices = self._index, self._lattice
+        if type(items) is dict and items:
+            # every check at C speed when all pass (known ids, plain values, no merge
+            # contact); else the loop below, which names the first item that fails
+            try:
+                at = list(map(index.__getitem__, items))
+            except (KeyError, TypeError):
+                at = []
+            new = list(items.values())
+            if at and all_plainly_encodable(new) and not any(map(self._kind.__getitem__, at)):
+                return self._run_writes(at, new, why)
         pairs = items.items() if isinstance(items, Mapping) else items
-        checked = []
-        for pair in pairs:
+        indexes: list[int] = []
+        values: list[Any] = []
+        for pair in pairs:  # every item is checked before anything changes
             if type(pair) is not tuple or len(pair) != 2:
                 checked_item(pair, 2, 2, "a (contact, value) pair")
             cid, value = pair
-            i = self._idx(cid)
-            self._check_content(i, value)
-            self._check_kind(i, value)
-            checked.append((i, value))
-        offers: list[tuple[int, Any, Stamp, Reference]] = [
-            (i, value, self.clock.tick(), why) for i, value in checked
-        ]
-        return self._run_from(offers)
+            i = index.get(cid) if type(cid) is str else None
+            if i is None:
+                i = self._idx(cid)  # raises UnknownContact
+            # update_contact's checks: quick for plain data, the lattice's on merge contacts
+            if not (type(value) is str and value.isascii()) and not plainly_encodable(value):
+                self._check_content(i, value)
+            if lattices[i] is not None:
+                self._check_kind(i, value)
+            indexes.append(i)
+            values.append(value)
+        return self._run_writes(indexes, values, why)
 
     def apply(
         self,

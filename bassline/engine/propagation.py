@@ -16,8 +16,10 @@ from bassline.engine.justify import Contributions, GadgetRun, Kept, Reference, s
 from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance, Wiring
+from bassline.errors import ContentError, UnknownContact
 from bassline.gadgets import PortInputs, UnusableInput
 from bassline.lattices import Changed, Contradiction
+from bassline.plugins import closest
 
 __all__ = ["Listener", "Propagator"]
 
@@ -57,6 +59,37 @@ class Propagator:
         """During a run: values that lost a stamp tie to a replica's value (by contact)."""
         self._listeners: tuple[Listener, ...] = ()
         self._streams: list[ChangeStream] = []
+
+    def _idx(self, contact_id: str) -> int:
+        try:
+            return self._index[contact_id]
+        except (KeyError, TypeError):
+            hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
+            raise UnknownContact(str(contact_id), [hint] if hint else []) from None
+
+    def _check_content(self, contact: int, value: Any) -> None:
+        if value is ABSENT:
+            raise ContentError(
+                "cannot write ABSENT; contacts only gain information", self._ids[contact]
+            )
+        try:
+            to_json(value)
+        except ContentError as exc:
+            raise ContentError(str(exc), self._ids[contact]) from None
+
+    def _check_kind(self, contact: int, value: Any) -> None:
+        """Raise ContentError unless ``value`` is an element of merge contact ``contact``'s
+        lattice (a value of the wrong kind is an input error, never a contradiction)."""
+        lattice = self._lattice[contact]
+        if lattice is None:
+            return
+        try:
+            lattice.coerce(value)
+        except (ValueError, TypeError) as exc:
+            raise ContentError(
+                f"this {kind_of(value)} is not a value of the {lattice.name} lattice ({exc})",
+                self._ids[contact],
+            ) from None
 
     def _notify(self, result: PropagationResult) -> None:
         if not result:
@@ -185,6 +218,42 @@ class Propagator:
                 queue.append(i)
                 if i in changed and differs(changed[i], self._values[i]):
                     gadgets.extend(self._feeds[i])
+        return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
+
+    def _run_writes(
+        self, indexes: list[int], values: list[Any], why: Reference
+    ) -> PropagationResult:
+        """Write ``values`` (checked already) to contacts ``indexes`` with fresh stamps (one
+        clock reading, :meth:`~bassline.clock.HybridLogicalClock.ticks`) and run once to
+        the fixpoint: :meth:`_run_from` for local writes, the accept-last offer
+        inlined (a fresh tick is newer than every stamp this node holds, so the contact
+        takes the value as it is; the full offer otherwise, as for a merge contact)."""
+        own_values, own_stamps, whys, kind, feeds = (
+            self._values,
+            self._stamps,
+            self._why,
+            self._kind,
+            self._feeds,
+        )
+        accept_last = ACCEPT_LAST
+        offer = self._offer
+        changed: dict[int, Any] = {}
+        contradictions: list[ContradictionRecord] = []
+        queue: deque[int] = deque()
+        gadgets: list[int] = []
+        stamps = self.clock.ticks(len(indexes))
+        for i, value, stamp in zip(indexes, values, stamps, strict=True):
+            if kind[i] == accept_last and stamp > own_stamps[i]:
+                if i not in changed:
+                    changed[i] = own_values[i]
+                own_values[i] = value
+                own_stamps[i] = stamp
+                whys[i] = why
+            elif not offer(i, value, stamp, why, changed, contradictions):
+                continue
+            queue.append(i)
+            if feeds[i] and i in changed and differs(changed[i], own_values[i]):
+                gadgets.extend(feeds[i])
         return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
 
     def _propagate(

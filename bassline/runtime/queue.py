@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -105,6 +105,41 @@ class StorageQueue:
         self._stamps[at] = stamp
         self._whys[at] = justification
 
+    def put_many(
+        self,
+        contacts: Sequence[str],
+        values: Sequence[Any],
+        stamps: Sequence[Stamp],
+        justifications: Sequence[str | None],
+    ) -> None:
+        """:meth:`put` each write in turn, without its group (the runtime's batch path).
+
+        Contacts none of which is pending, each named once (a run's changes), are
+        appended a column at a time; any other batch goes through :meth:`put` one write
+        at a time. :class:`ValueError` from a queue without ``groups``, or for columns
+        of different lengths (nothing is queued).
+        """
+        if self.groups is None:
+            raise ValueError("a write without its group needs a queue given the groups")
+        if not len(values) == len(stamps) == len(justifications) == len(contacts):
+            raise ValueError("put_many needs one value, stamp and justification per contact")
+        pending = self.pending
+        start = len(self._stamps)
+        places = dict(zip(contacts, range(start, start + len(contacts)), strict=False))
+        if len(places) != len(contacts) or not pending.keys().isdisjoint(places):
+            put = self.put
+            for contact, value, stamp, justification in zip(
+                contacts, values, stamps, justifications, strict=False
+            ):
+                put(contact, None, value, stamp, justification)
+            return
+        self.enqueued += len(contacts)
+        pending.update(places)
+        self._groups.extend([None] * len(contacts))
+        self._values.extend(values)
+        self._stamps.extend(stamps)
+        self._whys.extend(justifications)
+
     def requeue(self, writes: list[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
         pending = self.pending
@@ -129,10 +164,13 @@ class StorageQueue:
         groups = self._groups
         if self.groups is not None and None in groups:
             group_of = self.groups.get
-            groups = [
-                g if g is not None else group_of(c)
-                for g, c in zip(groups, self.pending, strict=True)
-            ]
+            if groups.count(None) == len(groups):  # the runtime's: none given, at C speed
+                groups = list(map(group_of, self.pending))
+            else:
+                groups = [
+                    g if g is not None else group_of(c)
+                    for g, c in zip(groups, self.pending, strict=True)
+                ]
         return content_records(
             self.network,
             groups,  # type: ignore[arg-type]  # a None left is refused by storage

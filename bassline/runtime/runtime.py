@@ -134,6 +134,7 @@ class StorageBackedRuntime(EngineView):
         )
         self._engine_update = self.network.update_contact
         self._why = self.network.stored_justification
+        self._whys = self.network.stored_justifications
         self._group_of = {c.id: c.group for c in self.spec.contacts}
         self._queue = StorageQueue(queue_bound, self.spec.id, self._group_of)
         self._flusher = Flusher(
@@ -267,10 +268,8 @@ class StorageBackedRuntime(EngineView):
         elif len(ids) == 1:  # the common single-contact run, without the loop
             cid = ids[0]
             queue.put(cid, None, values[0], stamps[0], why(cid))
-        else:
-            put = queue.put
-            for cid, value, stamp in zip(ids, values, stamps, strict=True):
-                put(cid, None, value, stamp, why(cid))
+        else:  # a run's contacts: together, each named once
+            queue.put_many(ids, values, stamps, self._whys(ids))
         # the depth gauges are set when the flusher takes a batch and when metrics are
         # read: between takes the queue only grows, so its largest depth is seen then
         if len(queue.pending) >= self.batch_size:

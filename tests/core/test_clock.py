@@ -80,6 +80,42 @@ def test_tick_never_goes_back_when_the_wall_clock_does(wall: Callable[[float], N
     assert clock.tick() == Stamp(first.hlc + 2, "n")
 
 
+def test_ticks_gives_what_as_many_ticks_give_within_one_millisecond(
+    wall: Callable[[float], None],
+) -> None:
+    wall(5_000.2)
+    clock, one_by_one = HybridLogicalClock("n"), HybridLogicalClock("n")
+    assert clock.ticks(0) == [] and clock.last == 0
+    assert (
+        clock.ticks(3)
+        == [one_by_one.tick() for _ in range(3)]
+        == [Stamp((5_000 << 16) + k, "n") for k in range(3)]
+    )
+    assert clock.last == one_by_one.last == (5_000 << 16) + 2
+    wall(1_000)  # the wall clock goes back: the counts go on
+    assert clock.ticks(2) == [Stamp((5_000 << 16) + 3, "n"), Stamp((5_000 << 16) + 4, "n")]
+    clock.observe(Stamp((5_000 << 16) + 50, "r"))
+    assert clock.ticks(1) == [Stamp((5_000 << 16) + 51, "n")]
+    wall(6_000)
+    assert clock.ticks(2) == [Stamp(6_000 << 16, "n"), Stamp((6_000 << 16) + 1, "n")]
+    assert clock.tick() == Stamp((6_000 << 16) + 2, "n")
+
+    class Counting(HybridLogicalClock):
+        calls = 0
+
+        def tick(self) -> Stamp:
+            self.calls += 1
+            return Stamp(self.calls, "c")
+
+    counting = Counting("c")  # a subclass's own tick is called, once a stamp
+    assert counting.ticks(3) == [Stamp(1, "c"), Stamp(2, "c"), Stamp(3, "c")]
+    assert counting.calls == 3
+    for bad in (-1, 1.5, True, "2", None):
+        with pytest.raises(ValueError, match="ticks takes a whole number >= 0, not "):
+            clock.ticks(bad)  # type: ignore[arg-type]
+    assert clock.last == (6_000 << 16) + 2
+
+
 def test_observe_moves_the_clock_past_a_newer_stamp_only(wall: Callable[[float], None]) -> None:
     wall(5_000)
     clock = HybridLogicalClock("n")

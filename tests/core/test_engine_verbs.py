@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bassline import ABSENT, Network, Stamp, UnknownContact
+from bassline import ABSENT, ContentError, Network, Stamp, UnknownContact
 from bassline.engine import PropagationResult
 from bassline.lattices import GrowSet, Interval, ShrinkSet
 
@@ -146,6 +146,13 @@ def test_each_verb_names_where_its_writes_came_from_by_default() -> None:
     assert net.stored_justification("z") == '{"kind":"write","via":"python","local":true}'
     assert net.stored_justification("a") == '{"kind":"wire","from":"z"}'
     assert net.stored_justification("s") == '{"kind":"write","via":"peer-b","local":false}'
+    # together, as a runtime asks for a run's changes: the same texts, in order
+    every = net.contact_ids
+    assert net.stored_justifications(every) == [net.stored_justification(c) for c in every]
+    assert net.stored_justifications([]) == []
+    assert Network(spec()).stored_justifications(["z", "m"]) == [None, None]  # no values yet
+    with pytest.raises(UnknownContact):
+        net.stored_justifications(["z", "nope"])
 
 
 def _old_verbs_warnings() -> list[warnings.WarningMessage]:
@@ -236,3 +243,74 @@ def test_apply_refuses_an_item_of_the_wrong_shape(item: Any) -> None:
     assert net.values() == {}
     net.apply([["z", "v", Stamp(9, "p")], ("a", 1, Stamp(9, "p"), None)])  # lists do
     assert net.values() == {"z": "v", "a": 1}
+
+
+def _cyclic() -> list[Any]:
+    value: list[Any] = [1]
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (2**64, "64 bits"),
+        ("\ud800", "lone surrogate"),
+        (["ok", "x\udfff"], "lone surrogate"),
+        ({"k": object()}, "object"),
+        (_cyclic(), "nested more than"),
+        (ABSENT, "cannot write ABSENT"),
+        ("text", "not a value of the max lattice"),
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "big-int",
+        "surrogate",
+        "surrogate-in-list",
+        "object",
+        "cyclic",
+        "absent",
+        "wrong-kind",
+    ],
+)
+def test_update_many_refuses_what_update_contact_refuses_before_anything_changes(
+    value: Any, message: str
+) -> None:
+    """Every item is checked in full before any is written or stamped: the good item
+    before the bad one is not written, and the clock has not moved."""
+    net = Network(spec(), node_id="n1")
+    target = "m" if message.startswith("not a value") else "lone"
+    for write in (net.update_contact, lambda c, v: net.update_many({"z": "ok", c: v})):
+        last = net.clock.last
+        with pytest.raises(ContentError, match=message) as caught:
+            write(target, value)
+        assert caught.value.contact == target
+        assert net.values() == {} and net.clock.last == last
+
+
+def test_update_many_takes_any_mapping_or_pairs_and_refuses_an_unknown_contact_first() -> None:
+    """A dict of known contacts and plain values is checked a column at a time; anything
+    else one item at a time: the same writes, the same first error."""
+    from types import MappingProxyType
+
+    plain: dict[str, Any] = {"lone": [1, "x"], "z": "v"}  # known, plain, accept-last
+    mixed: dict[str, Any] = {"z": "é", "m": 4, "lone": [1, "x"]}  # text, a merge contact
+    for writes in (plain, mixed):
+        for items in (writes, MappingProxyType(writes), list(writes.items())):
+            net = Network(spec(), node_id="n1")
+            result = net.update_many(items)
+            expected = {**writes, "a": writes["z"]}
+            assert net.values() == expected and result.changed == expected
+            stamps = [net.stamp(c) for c in writes]
+            assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # in order
+    net = Network(spec(), node_id="n1")
+    last = net.clock.last
+    for bad in ({"z": 1, "nope": 2}, {"z": 1, "nope": float("nan")}, {"z": 1, 5: 2}):
+        with pytest.raises(UnknownContact):
+            net.update_many(bad)  # type: ignore[arg-type]
+    with pytest.raises(ContentError, match="'z'"):
+        net.update_many({"z": float("nan"), "nope": 2})  # the first item's error
+    assert net.values() == {} and net.clock.last == last

@@ -37,12 +37,12 @@ class RecordingClock(HybridLogicalClock):
 
     def __init__(self, node: str) -> None:
         super().__init__(node)
-        self.ticks: list[Stamp] = []
+        self.handed_out: list[Stamp] = []
 
     def tick(self) -> Stamp:
         """A fresh stamp, recorded."""
         stamp = super().tick()
-        self.ticks.append(stamp)
+        self.handed_out.append(stamp)
         return stamp
 
 
@@ -166,13 +166,13 @@ def run(
                 writes[(cid, stamp)] = (value, "remote")
             net.apply(stamped)
             continue
-        before = len(clock.ticks)
+        before = len(clock.handed_out)
         if how == "update":
             ((cid, value),) = items
             net.update_contact(cid, value)
         else:
             net.update_many(items)
-        for (cid, value), stamp in zip(items, clock.ticks[before:], strict=True):
+        for (cid, value), stamp in zip(items, clock.handed_out[before:], strict=True):
             writes[(cid, stamp)] = (value, "python")
     return net, writes
 

@@ -218,6 +218,68 @@ async def test_a_write_queued_without_its_group_takes_it_from_the_queues_groups(
     assert len(bare) == 0 and bare.enqueued == 0
 
 
+def _queues_after(
+    writes: list[tuple[str, int, int]], batch: list[tuple[str, int, int]]
+) -> tuple[StorageQueue, StorageQueue]:
+    """Two queues given ``writes`` one at a time, then ``batch``: one write at a time, and
+    with put_many."""
+    groups = {c: f"g{c}" for c in "abcd"}
+    one, many = (StorageQueue(bound=10, network="net", groups=groups) for _ in range(2))
+    for q in (one, many):
+        for c, v, s in writes:
+            q.put(c, None, v, Stamp(s, "n"), f"w{v}")
+    for c, v, s in batch:
+        one.put(c, None, v, Stamp(s, "n"), f"w{v}")
+    many.put_many(
+        [c for c, _, _ in batch],
+        [v for _, v, _ in batch],
+        [Stamp(s, "n") for _, _, s in batch],
+        [f"w{v}" for _, v, _ in batch],
+    )
+    return one, many
+
+
+@pytest.mark.parametrize(
+    ("writes", "batch"),
+    [
+        ([], [("a", 1, 1), ("b", 2, 2), ("c", 3, 3)]),
+        ([("d", 0, 1)], [("a", 1, 2), ("b", 2, 3)]),
+        ([("b", 0, 1), ("c", 9, 9)], [("a", 1, 2), ("b", 2, 3), ("c", 3, 4)]),
+        ([], [("a", 1, 1), ("b", 2, 2), ("a", 3, 3), ("b", 4, 1)]),
+        ([], []),
+    ],
+    ids=["fresh", "beside-pending", "onto-pending", "named-twice", "empty"],
+)
+def test_put_many_queues_what_put_one_at_a_time_would(
+    writes: list[tuple[str, int, int]], batch: list[tuple[str, int, int]]
+) -> None:
+    """Fresh contacts a column at a time; a contact pending already or named twice keeps
+    the newest stamp, coalesced and counted as put would."""
+    one, many = _queues_after(writes, batch)
+    assert many.records() == one.records()
+    assert all(r.group == f"g{r.contact}" for r in many.records())  # from the queue's groups
+    for q in (one, many):  # a later write lands on the batch's own place
+        q.put("a", None, 42, Stamp(100, "n"))
+    assert many.records() == one.records()
+    assert (many.enqueued, many.coalesced, len(many)) == (one.enqueued, one.coalesced, len(one))
+    assert many.take()[1] == one.take()[1]
+    many.put("a", None, 7, Stamp(99, "n"))  # the columns stay aligned after a batch
+    one.put("a", None, 7, Stamp(99, "n"))
+    assert many.records() == one.records()
+
+
+def test_put_many_refuses_a_queue_without_groups_and_columns_of_different_lengths() -> None:
+    bare = StorageQueue(bound=10, network="net")
+    with pytest.raises(
+        ValueError, match="a write without its group needs a queue given the groups"
+    ):
+        bare.put_many(["a"], [1], [Stamp(1, "n")], [None])
+    q = StorageQueue(bound=10, network="net", groups={"a": "ga", "b": "gb"})
+    with pytest.raises(ValueError, match="one value, stamp and justification per contact"):
+        q.put_many(["a", "b"], [1, 2], [Stamp(1, "n")], [None, None])
+    assert len(bare) == len(q) == 0 and bare.enqueued == q.enqueued == 0
+
+
 @pytest.mark.anyio
 async def test_batches_are_numbered_and_take_everything_pending() -> None:
     q = StorageQueue(bound=10, network="net")

@@ -14,6 +14,7 @@ from returns.result import Failure
 from bassline.clock import Stamp
 from bassline.spec import parse_spec
 from bassline.storage import ContentRecord, ErrorCode, FeedsChanges, open_storage
+from bassline.storage.fastpath import MIN_RECORDS
 from bassline.testing.faults import FaultyStorage
 
 SPEC = parse_spec(
@@ -89,3 +90,62 @@ def test_fs_does_not_declare_the_feed(tmp_path: Path) -> None:
     from bassline_storage_fs import open_fs_storage
 
     assert not isinstance(open_fs_storage((tmp_path / "store").as_uri()), FeedsChanges)
+
+
+WIDE = parse_spec(
+    {
+        "id": "feed",
+        "groups": [{"id": "root"}],
+        "contacts": [{"id": f"k{i}", "group": "root"} for i in range(8)],
+    }
+)
+
+
+def _wide(contact: str, value: Any, hlc: int, group: str = "root") -> ContentRecord:
+    why = f'{{"kind":"write","via":"v{value}","local":true}}'
+    return ContentRecord("feed", group, contact, value, Stamp(hlc, "w"), why)
+
+
+@pytest.mark.anyio
+async def test_content_only_batches_are_checked_and_stored_as_record_by_record() -> None:
+    """Batches of MIN_RECORDS or more content records, each contact once, take the
+    validation's fast path; the store checks their groups and stores them a column at a
+    time when every contact is new to it. What it stores, refuses and reports is what the
+    one-record batches (the general path) give."""
+    assert MIN_RECORDS == 4
+    fresh = [_wide(f"k{i}", i, 10) for i in range(4)]
+    again = [_wide("k0", 20, 5), _wide("k1", 21, 11), _wide("k5", 25, 11), _wide("k2", 22, 10)]
+    async with open_storage("memory://") as fast, open_storage("memory://") as slow:
+        for storage in (fast, slow):
+            (await storage.save_network(WIDE)).unwrap()
+        summaries = [(await fast.write(fresh)).unwrap(), (await fast.write(again)).unwrap()]
+        one_by_one = [(await slow.write([r])).unwrap() for r in [*fresh, *again]]
+        assert [(s.contents, s.stale) for s in summaries] == [(4, 0), (3, 1)]
+        assert sum(s.contents for s in one_by_one) == 7
+        assert sum(s.stale for s in one_by_one) == 1
+        assert (await fast.load_contents("feed")).unwrap() == (
+            await slow.load_contents("feed")
+        ).unwrap()
+        changes = (await fast.read_changes("feed", 0)).unwrap().records
+        assert [(r.contact, r.value, r.justification) for r in changes] == [
+            (c, v, _wide(c, v, 0).justification)
+            for c, v in [
+                ("k0", 0),  # k0's newer stamp kept: stale in the second batch
+                ("k3", 3),
+                ("k1", 21),  # rewritten by the second batch (a change of its sequence)
+                ("k2", 22),  # an equal stamp: the later write wins
+                ("k5", 25),
+            ]
+        ]
+        before = (await fast.load_contents("feed")).unwrap()
+        bad_group = [_wide("k6", 6, 30), _wide("k7", 7, 30, "nope"), *fresh[:2]]
+        failed = await fast.write(bad_group)
+        assert isinstance(failed, Failure)
+        assert failed.failure().code is ErrorCode.GROUP_NOT_FOUND
+        assert "'k7'" in str(failed.failure()) and "'nope'" in str(failed.failure())
+        other = [ContentRecord("nowhere", "root", f"k{i}", i, Stamp(30, "w")) for i in range(4)]
+        failed = await fast.write(other)
+        assert isinstance(failed, Failure)
+        assert failed.failure().code is ErrorCode.NETWORK_NOT_FOUND
+        assert "'k0'" in str(failed.failure()) and "'nowhere'" in str(failed.failure())
+        assert (await fast.load_contents("feed")).unwrap() == before
