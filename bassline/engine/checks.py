@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bassline.clock import NODE_ID_RULE, Stamp, is_node_id
+from bassline.clock import NODE_ID_RULE, Stamp, is_node_id, is_stamp_node
 from bassline.codec import encode
 from bassline.content import ABSENT
 from bassline.lattices import Interval
@@ -97,9 +97,10 @@ def kind_of(value: Any) -> str:
     return kind
 
 
-def checked_stamp(contact: str, stamp: Any) -> Stamp:
+def checked_stamp(contact: str, stamp: Any, nodes: set[str]) -> Stamp:
     """``stamp`` as a Stamp, or ValueError naming the contact if it is not one storage and
-    peers would accept (a clock reading in [0, 2**63) and a node id)."""
+    peers would accept (a clock reading in [0, 2**63) and a node id, or ``""``). ``nodes``
+    holds the nodes found good so far (each distinct node is checked once per batch)."""
     if (
         isinstance(stamp, tuple)
         and len(stamp) == 2
@@ -107,9 +108,12 @@ def checked_stamp(contact: str, stamp: Any) -> Stamp:
         and 0 <= stamp[0] < 2**63
         and type(stamp[1]) is str
     ):
-        return stamp if type(stamp) is Stamp else Stamp(*stamp)
+        node = stamp[1]
+        if node in nodes or is_stamp_node(node):
+            nodes.add(node)
+            return stamp if type(stamp) is Stamp else Stamp(*stamp)
     raise ValueError(
-        f"contact {contact!r}: {stamp!r} is not a stamp (a clock reading in [0, 2**63) and "
+        f"contact {contact!r}: {stamp!r:.120} is not a stamp (a clock reading in [0, 2**63) and "
         "a node id)"
     )
 

@@ -336,6 +336,7 @@ class Network(Propagator):
         fallback = write_ref(source, local=False)
         checked = []
         carrying = False
+        nodes: set[str] = set()
         for item in items:
             if type(item) is not tuple or not 3 <= len(item) <= 4:
                 checked_item(item, 3, 4, _APPLY_ITEM)
@@ -346,7 +347,7 @@ class Network(Propagator):
             self._check_kind(i, value)
             carried = item[3] if len(item) > 3 else None
             carrying = carrying or carried is not None
-            checked.append((i, value, checked_stamp(cid, item[2]), carried))
+            checked.append((i, value, checked_stamp(cid, item[2], nodes), carried))
         whys: list[Reference | Kept] = [fallback] * len(checked)
         if carrying:  # every justification is checked before anything changes
             batch = {i: (value, stamp) for i, value, stamp, _ in checked}

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from bassline.clock import Stamp
+from bassline.clock import Stamp, is_stamp_node
 from bassline.codec import encode_plain
 from bassline.storage.justification import justifications_ok
 from bassline.storage.records import ContentRecord
@@ -101,8 +101,8 @@ def fast_contents(records: list[Any]) -> tuple[tuple[ContentRecord, ...], Conten
     nodes = tuple(map(_NODE, stamps))
     if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or max(hlcs) > _MAX_HLC:
         return None
-    if set(map(type, nodes)) != {str}:
-        return None
+    if set(map(type, nodes)) != {str} or not all(map(is_stamp_node, set(nodes))):
+        return None  # the general path names the bad node
     justifications = tuple(map(_JUSTIFICATION, records))
     if not justifications_ok(justifications):
         return None

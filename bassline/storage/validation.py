@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from bassline.clock import Stamp
+from bassline.clock import Stamp, is_stamp_node
 from bassline.codec import encode
 from bassline.errors import ContentError
 from bassline.spec import Bassline, GroupSpec, WireSpec
@@ -76,14 +76,23 @@ def invalid(message: str) -> StorageError:
 _MAX_HLC = 2**63 - 1
 
 
+_NODE_PROBLEM = (
+    "stamp node {!r:.80} is no node id (1 to 200 characters without control characters or "
+    "lone surrogates; '' for a spec's contents): no peer would take a value stamped so"
+)
+
+
 def check_stamp(stamp: Any, where: str) -> StorageError | None:
-    """None if ``stamp`` is a Stamp with an integer hlc in [0, 2**63) and a string node."""
+    """None if ``stamp`` is a Stamp with an integer hlc in [0, 2**63) and a node that can
+    stamp a value (:func:`~bassline.clock.is_stamp_node`: a node id, or ``""``)."""
     if not isinstance(stamp, Stamp):
         return invalid(f"{where}: stamp must be a Stamp(hlc, node), got {type(stamp).__name__}")
     if type(stamp.hlc) is not int or not 0 <= stamp.hlc <= _MAX_HLC:
         return invalid(f"{where}: stamp hlc must be an integer in [0, 2**63), got {stamp.hlc!r}")
     if not isinstance(stamp.node, str):
         return invalid(f"{where}: stamp node must be a string, got {type(stamp.node).__name__}")
+    if not is_stamp_node(stamp.node):
+        return invalid(f"{where}: {_NODE_PROBLEM.format(stamp.node)}")
     return None
 
 
@@ -178,6 +187,14 @@ def _shape_problem(record: Any) -> str | None:
     if isinstance(record, WireRecord) and not isinstance(record.wire, WireSpec):
         return "WireRecord.wire must be a WireSpec"
     if isinstance(record, ContentRecord) and check_stamp(record.stamp, "") is not None:
+        stamp = record.stamp
+        if (
+            type(stamp) is Stamp
+            and type(stamp.hlc) is int
+            and 0 <= stamp.hlc <= _MAX_HLC
+            and type(stamp.node) is str
+        ):
+            return f"ContentRecord.{_NODE_PROBLEM.format(stamp.node)}"
         return (
             "ContentRecord.stamp must be a Stamp(hlc in [0, 2**63), node: str), "
             f"got {record.stamp!r}"
@@ -194,7 +211,7 @@ def check_record(n: int, record: Any) -> StorageError | None:
             type(stamp) is Stamp
             and type(stamp.hlc) is int
             and 0 <= stamp.hlc <= _MAX_HLC
-            and type(stamp.node) is str
+            and is_stamp_node(stamp.node)
             and (record.justification is None or justifications_ok((record.justification,)))
         ):
             return None

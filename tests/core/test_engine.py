@@ -730,7 +730,18 @@ def test_a_change_stream_buffer_is_a_whole_number_from_one(
 
 @pytest.mark.parametrize(
     "stamp",
-    [Stamp(-5, "ghost"), Stamp(2**63, "n"), Stamp(1.5, "n"), Stamp(1, 7), (1,), "t1"],  # type: ignore[arg-type]
+    [
+        Stamp(-5, "ghost"),
+        Stamp(2**63, "n"),
+        Stamp(1.5, "n"),  # type: ignore[arg-type]
+        Stamp(1, 7),  # type: ignore[arg-type]
+        (1,),
+        "t1",
+        # nodes no peer takes: every later delta of this node was refused whole
+        Stamp(1, "a\tb"),
+        Stamp(1, "n" * 201),
+        Stamp(1, "n\ud800"),
+    ],
 )
 def test_apply_refuses_what_is_not_a_stamp_and_changes_nothing(stamp: Any) -> None:
     """Peers' stamps are checked by the protocol; a direct caller's must be checked too,
@@ -746,6 +757,16 @@ def test_apply_takes_a_plain_pair_as_a_stamp() -> None:
     net = Network({"contacts": [{"id": "c"}]})
     net.apply([("c", 1, (3, "n"))])  # type: ignore[list-item]
     assert net.contact("c").stamp == Stamp(3, "n") and type(net.contact("c").stamp) is Stamp
+
+
+def test_apply_checks_each_node_of_a_batch_once_and_takes_the_spec_node() -> None:
+    net = Network({"contacts": [{"id": f"c{i}"} for i in range(4)]})
+    good = [(f"c{i}", i, Stamp(3 + i, "n" if i % 2 else "")) for i in range(3)]
+    with pytest.raises(ValueError, match=r"contact 'c3': Stamp\(hlc=9, node='\\x7f'\)"):
+        net.apply([*good, ("c3", 3, Stamp(9, "\x7f"))])
+    assert all(net.value(f"c{i}", None) is None for i in range(4))
+    net.apply(good)
+    assert [net.contact(f"c{i}").stamp.node for i in range(3)] == ["", "n", ""]
 
 
 def test_the_old_engine_verbs_warn_and_still_work() -> None:

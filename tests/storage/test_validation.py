@@ -76,6 +76,26 @@ def test_stamps_must_be_in_range_with_a_string_node() -> None:
     assert check_stamp(Stamp(1, 5), "w") == refusal(  # type: ignore[arg-type]
         "w: stamp node must be a string, got int"
     )
+    for node in ("a\tb", "n" * 201, "n\ud800"):  # no peer would take a value so stamped
+        assert check_stamp(Stamp(1, node), "w") == refusal(
+            f"w: stamp node {node!r:.80} is no node id (1 to 200 characters without control "
+            "characters or lone surrogates; '' for a spec's contents): no peer would take a "
+            "value stamped so"
+        )
+
+
+@pytest.mark.parametrize("count", [1, 8])  # the general path, and the fast path's columns
+def test_a_batch_with_a_stamp_no_peer_would_take_is_refused(count: int) -> None:
+    records = [ContentRecord("n", "root", f"c{i}", i, Stamp(5, "ok")) for i in range(count)]
+    records[-1] = attrs.evolve(records[-1], stamp=Stamp(5, "bad\nnode"))
+    found = normalise_batch(records)
+    assert found == refusal(
+        f"record {count - 1}: ContentRecord.stamp node 'bad\\nnode' is no node id (1 to 200 "
+        "characters without control characters or lone surrogates; '' for a spec's "
+        "contents): no peer would take a value stamped so"
+    )
+    records[-1] = attrs.evolve(records[-1], stamp=Stamp(5, ""))
+    assert not isinstance(normalise_batch(records), StorageError)
 
 
 def test_groups_wires_and_specs_are_checked_id_by_id() -> None:
