@@ -198,6 +198,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_peer_info.py",
             "tests/net/test_session_ends.py",  # frame counters, a stop's deadline, close frames
             "tests/postgres/test_feed_gossip.py",  # the peer's store, from its hello
+            "tests/net/test_lazy_push.py",  # prune, announce, graft (protocol v3)
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
@@ -214,11 +215,20 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_wire_provenance.py",  # justifications carried with the values
             "tests/net/test_wire_provenance_hostile.py",  # and refused when they are bad
             "tests/postgres/test_feed_gossip.py",  # what a store's feed brought, not gossiped
+            "tests/net/test_lazy_push.py",  # held copies dropped, origins pruned, announced
         ],
+    ),
+    "gossip-digest": (  # the sum of line hashes, kept up to date from the change log
+        "bassline/net/content_digest.py",
+        ["tests/net/test_digest_cache.py"],
     ),
     "gossip-protocol": (
         "bassline/net/protocol.py",
-        ["tests/net/test_protocol.py", "tests/net/test_protocol_messages.py"],
+        [
+            "tests/net/test_protocol.py",
+            "tests/net/test_protocol_messages.py",
+            "tests/net/test_lazy_push_messages.py",  # have, prune and graft
+        ],
     ),
 }
 SKIP = [
