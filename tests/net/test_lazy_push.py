@@ -221,6 +221,64 @@ async def test_a_node_grafts_an_announced_change_it_lacks_and_not_one_it_holds()
             assert "c0" not in [row[0] for row in items] and "c2" in [row[0] for row in items]
 
 
+async def test_a_change_never_answered_is_asked_for_three_times_then_given_up() -> None:
+    """The peer may have sent a value this node refused: a lacked change is grafted again
+    each ``graft_delay``, ``GRAFT_TRIES`` (3) times in all, then forgotten."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=0.02)
+    lacked = HybridLogicalClock("writer").tick()
+    async with node("hub", SPEC, settings=settings) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=settings) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            sessions = hub._membership.sessions
+            await wait_until(lambda: "m" in sessions, what="the hub's session")
+            session = sessions["m"]
+            await link.send(dump(encode_delta(m.log.epoch, 0, 1, [], None, [("c1", lacked)])))
+            for _ in range(3):  # never answered
+                graft = await _frame(link, "graft")
+                assert graft == {"t": "graft", "origins": ["writer"], "contacts": ["c1"]}
+            await wait_until(lambda: not session.wanted, what="the lacked change given up")
+            assert hub.metrics.grafts == 3
+            assert hub.value("c1", None) is None
+
+
+async def test_a_newer_announcement_of_a_wanted_contact_is_the_one_grafted() -> None:
+    """Announced twice before the graft (two changes of one contact): the newer stamp is
+    wanted, so the older value alone does not end the wait."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=0.02)
+    clock = HybridLogicalClock("writer")
+    older, newer = clock.tick(), clock.tick()
+    async with node("hub", SPEC, settings=settings) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=settings) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            sessions = hub._membership.sessions
+            await wait_until(lambda: "m" in sessions, what="the hub's session")
+            session = sessions["m"]
+            epoch = m.log.epoch
+            await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", older)])))
+            await link.send(dump(encode_delta(epoch, 1, 2, [], None, [("c1", newer)])))
+            await wait_until(lambda: session.wanted.get("c1", (None,))[0] == newer, what="newer")
+            assert await _frame(link, "graft") == {
+                "t": "graft",
+                "origins": ["writer"],
+                "contacts": ["c1"],
+            }
+            await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "old", older)])))
+            await wait_until(lambda: hub.value("c1", None) == "old", what="the older value")
+            assert "c1" in session.wanted  # still lacking the newer change: asked again
+            await _frame(link, "graft")
+            await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "new", newer)])))
+            await wait_until(lambda: not session.wanted, what="the newer value ends the wait")
+            assert hub.value("c1") == "new"
+
+
 async def test_an_announced_change_is_waited_for_while_its_origin_keeps_coming() -> None:
     # m announces a change of "w" and one of "z"; values of "w" keep coming over e (a live
     # link that carries them, the change likely behind them), none of "z": only the change
