@@ -279,6 +279,66 @@ async def test_a_newer_announcement_of_a_wanted_contact_is_the_one_grafted() -> 
             assert hub.value("c1") == "new"
 
 
+async def test_a_graft_naming_a_contact_this_network_lacks_ends_the_link_refused() -> None:
+    """What a graft asks for is checked as a delta's contacts are (cut to 80 characters)."""
+    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            await link.send(_start(m.log.epoch))
+            graft = {"t": "graft", "origins": ["m"], "contacts": ["c0", "n" * 200]}
+            await link.send(dump(graft))
+            refusal = await _frame(link, "refuse")
+        assert refusal == {
+            "t": "refuse",
+            "code": "unknown-contact",
+            "reason": f"graft names contact {'n' * 80!r}, which this Bassline does not have",
+        }
+        assert hub.metrics.rejected == {"unknown-contact": 1}
+
+
+async def test_a_graft_reply_too_big_for_one_frame_is_split_and_carries_the_whys() -> None:
+    """The answer to a graft is halved until it fits ``max_frame_bytes``, and the
+    justifications go along."""
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=64 * 1024)
+    wired = parse_spec(
+        {
+            "id": "wired",
+            "contacts": [{"id": f"c{i}"} for i in range(8)] + [{"id": "copy"}],
+            "wires": [{"from": "c0", "to": "copy", "type": "directed"}],
+        }
+    )
+    async with node("hub", wired, settings=settings) as (hub, server):
+        assert server.url is not None
+        await hub.update_many({f"c{i}": "v" * 20_000 for i in range(1, 8)})
+        await hub.update_contact("c0", "w")  # copied to "copy" by the wire: a why
+        async with (
+            BasslineNetwork("m", wired, settings=settings) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            await link.send(_start(m.log.epoch))  # the node pushes its log, too
+            asked = ["copy", *(f"c{i}" for i in range(1, 8))]
+            await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": asked}))
+            got: list[Any] = []
+            whys: list[Any] = []
+            replies = 0
+            while len(got) < len(asked):
+                delta = await _frame(link, "delta")
+                if delta["from"] != delta["to"]:
+                    continue  # the log pushed; a reply sits at the peer's position
+                replies += 1
+                assert len(dump(delta)) <= settings.max_frame_bytes
+                got += [row[0] for row in delta["items"]]
+                whys += delta.get("whys", [])
+        assert sorted(got) == sorted(asked)
+        assert replies >= 3  # 8 contacts of ~20 KB in frames of 64 KiB: halved twice
+        assert any(whys)  # the copy's wire went along
+
+
 async def test_an_announced_change_is_waited_for_while_its_origin_keeps_coming() -> None:
     # m announces a change of "w" and one of "z"; values of "w" keep coming over e (a live
     # link that carries them, the change likely behind them), none of "z": only the change
