@@ -339,6 +339,31 @@ async def test_a_graft_reply_too_big_for_one_frame_is_split_and_carries_the_whys
         assert any(whys)  # the copy's wire went along
 
 
+async def test_a_peer_may_prune_at_most_ten_thousand_origins_on_a_link() -> None:
+    """A peer's prunes are kept per link; a peer naming ever more origins would grow that
+    set without end, so a prune that would take it past 10,000 is ignored (the origins
+    stay eager: more sent, nothing lost)."""
+    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            sessions = hub._membership.sessions
+            await wait_until(lambda: "m" in sessions, what="the hub's session")
+            lazy = sessions["m"].lazy
+            for k in range(10):  # 10 x 1,000 origins (the most one prune may name)
+                origins = [f"o{k * 1000 + i:05d}" for i in range(1000)]
+                await link.send(dump({"t": "prune", "origins": origins}))
+            await wait_until(lambda: len(lazy) == 10_000, what="ten thousand pruned")
+            await link.send(dump({"t": "prune", "origins": ["one-too-many"]}))
+            await wait_until(
+                lambda: hub.metrics.messages_in["prune"] == 11, what="the last prune read"
+            )
+            assert len(lazy) == 10_000 and "one-too-many" not in lazy
+
+
 async def test_an_announced_change_is_waited_for_while_its_origin_keeps_coming() -> None:
     # m announces a change of "w" and one of "z"; values of "w" keep coming over e (a live
     # link that carries them, the change likely behind them), none of "z": only the change
