@@ -300,6 +300,31 @@ async def test_a_graft_naming_a_contact_this_network_lacks_ends_the_link_refused
         assert hub.metrics.rejected == {"unknown-contact": 1}
 
 
+async def test_a_delta_announcing_a_contact_this_network_lacks_ends_the_link_refused() -> None:
+    """Announced rows are checked as items are; every announced row is counted."""
+    clock = HybridLogicalClock("writer")
+    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            epoch = m.log.epoch
+            good = [("c1", clock.tick()), ("c2", clock.tick())]
+            await link.send(dump(encode_delta(epoch, 0, 2, [], None, good)))
+            bad = [("c3", clock.tick()), ("n" * 200, clock.tick())]
+            await link.send(dump(encode_delta(epoch, 2, 4, [], None, bad)))
+            refusal = await _frame(link, "refuse")
+        assert refusal == {
+            "t": "refuse",
+            "code": "unknown-contact",
+            "reason": f"delta announces contact {'n' * 80!r}, which this Bassline does not have",
+        }
+        assert hub.metrics.rejected == {"unknown-contact": 1}
+        assert hub.metrics.items_announced_in == 4
+
+
 async def test_a_graft_reply_too_big_for_one_frame_is_split_and_carries_the_whys() -> None:
     """The answer to a graft is halved until it fits ``max_frame_bytes``, and the
     justifications go along."""
