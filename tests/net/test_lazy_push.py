@@ -59,6 +59,22 @@ async def _deltas_until(link: Transport, head: int) -> tuple[list[Any], list[Any
             return items, have
 
 
+@asynccontextmanager
+async def _hub_and_peer(
+    settings: GossipSettings,
+) -> AsyncIterator[tuple[BasslineNetwork, BasslineNetwork, Transport]]:
+    """A node ``hub`` served, and a fake peer ``m``: its own network, a link dialled to
+    the hub and the handshake passed (``m`` then sends hand-made frames on the link)."""
+    async with node("hub", SPEC, settings=settings) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", SPEC, settings=settings) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            yield hub, m, link
+
+
 def _start(link_epoch: str) -> bytes:
     """A fake peer's first digest: it holds nothing of the node's log (the node's pusher
     starts sending)."""
@@ -138,33 +154,27 @@ async def test_a_copy_that_came_first_from_a_pruned_peer_prunes_no_other() -> No
 
 
 async def test_a_pruned_origin_is_announced_until_a_graft_asks_for_it() -> None:
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            await link.send(dump({"t": "prune", "origins": ["hub"]}))
-            await link.send(_start(m.log.epoch))
-            await hub.update_contact("c0", "own")  # stamped by the hub: announced only
-            theirs = Stamp(hub.contact("c0").stamp.hlc + 1, "other")
-            await hub.apply([("c1", "theirs", theirs)])  # another origin: sent
-            items, have = await _deltas_until(link, hub.log.head)
-            own = hub.contact("c0").stamp
-            assert [row[0] for row in items] == ["c1"] and [row[1] for row in items] == ["theirs"]
-            assert [row[0] for row in have] == ["c0"]
-            assert hub.metrics.items_announced_out == 1
-            # the peer lacks c0: it grafts, and gets the value (its cursor does not move)
-            await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": ["c0"]}))
-            reply = await _frame(link, "delta")
-            assert reply["from"] == reply["to"] == hub.log.head
-            assert [row[:2] for row in reply["items"]] == [["c0", "own"]]
-            assert reply["base"] + reply["items"][0][2] == own.hlc
-            # and the hub's origin is eager on this link again
-            await hub.update_contact("c2", "eager")
-            items, have = await _deltas_until(link, hub.log.head)
-            assert [row[:2] for row in items] == [["c2", "eager"]] and have == []
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        await link.send(dump({"t": "prune", "origins": ["hub"]}))
+        await link.send(_start(m.log.epoch))
+        await hub.update_contact("c0", "own")  # stamped by the hub: announced only
+        theirs = Stamp(hub.contact("c0").stamp.hlc + 1, "other")
+        await hub.apply([("c1", "theirs", theirs)])  # another origin: sent
+        items, have = await _deltas_until(link, hub.log.head)
+        own = hub.contact("c0").stamp
+        assert [row[0] for row in items] == ["c1"] and [row[1] for row in items] == ["theirs"]
+        assert [row[0] for row in have] == ["c0"]
+        assert hub.metrics.items_announced_out == 1
+        # the peer lacks c0: it grafts, and gets the value (its cursor does not move)
+        await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": ["c0"]}))
+        reply = await _frame(link, "delta")
+        assert reply["from"] == reply["to"] == hub.log.head
+        assert [row[:2] for row in reply["items"]] == [["c0", "own"]]
+        assert reply["base"] + reply["items"][0][2] == own.hlc
+        # and the hub's origin is eager on this link again
+        await hub.update_contact("c2", "eager")
+        items, have = await _deltas_until(link, hub.log.head)
+        assert [row[:2] for row in items] == [["c2", "eager"]] and have == []
 
 
 async def test_only_writes_are_announced_derived_values_and_merge_contacts_are_sent() -> None:
@@ -198,27 +208,21 @@ async def test_a_node_grafts_an_announced_change_it_lacks_and_not_one_it_holds()
     settings = attrs.evolve(ONE_SESSION, graft_delay=0.05)
     clock = HybridLogicalClock("writer")
     held, lacked = clock.tick(), clock.tick()
-    async with node("hub", SPEC, settings=settings) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=settings) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            await hub.apply([("c0", "held", held)])
-            announced = encode_delta(m.log.epoch, 0, 2, [], None, [("c0", held), ("c1", lacked)])
-            await link.send(dump(announced))
-            graft = await _frame(link, "graft")
-            assert graft == {"t": "graft", "origins": ["writer"], "contacts": ["c1"]}
-            assert hub.metrics.items_announced_in == 2 and hub.metrics.grafts == 1
-            # the answer: a delta at the peer's position with the value
-            await link.send(dump(encode_delta(m.log.epoch, 2, 2, [("c1", "lacked", lacked)])))
-            await wait_until(lambda: hub.value("c1") == "lacked", what="the grafted value")
-            # c0 was announced by m, which holds it: it is not sent back to m
-            await hub.update_contact("c2", "own")
-            await link.send(_start(m.log.epoch))
-            items, _ = await _deltas_until(link, hub.log.head)
-            assert "c0" not in [row[0] for row in items] and "c2" in [row[0] for row in items]
+    async with _hub_and_peer(settings) as (hub, m, link):
+        await hub.apply([("c0", "held", held)])
+        announced = encode_delta(m.log.epoch, 0, 2, [], None, [("c0", held), ("c1", lacked)])
+        await link.send(dump(announced))
+        graft = await _frame(link, "graft")
+        assert graft == {"t": "graft", "origins": ["writer"], "contacts": ["c1"]}
+        assert hub.metrics.items_announced_in == 2 and hub.metrics.grafts == 1
+        # the answer: a delta at the peer's position with the value
+        await link.send(dump(encode_delta(m.log.epoch, 2, 2, [("c1", "lacked", lacked)])))
+        await wait_until(lambda: hub.value("c1") == "lacked", what="the grafted value")
+        # c0 was announced by m, which holds it: it is not sent back to m
+        await hub.update_contact("c2", "own")
+        await link.send(_start(m.log.epoch))
+        items, _ = await _deltas_until(link, hub.log.head)
+        assert "c0" not in [row[0] for row in items] and "c2" in [row[0] for row in items]
 
 
 async def test_a_change_never_answered_is_asked_for_three_times_then_given_up() -> None:
@@ -226,23 +230,17 @@ async def test_a_change_never_answered_is_asked_for_three_times_then_given_up() 
     each ``graft_delay``, ``GRAFT_TRIES`` (3) times in all, then forgotten."""
     settings = attrs.evolve(ONE_SESSION, graft_delay=0.02)
     lacked = HybridLogicalClock("writer").tick()
-    async with node("hub", SPEC, settings=settings) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=settings) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            sessions = hub._membership.sessions
-            await wait_until(lambda: "m" in sessions, what="the hub's session")
-            session = sessions["m"]
-            await link.send(dump(encode_delta(m.log.epoch, 0, 1, [], None, [("c1", lacked)])))
-            for _ in range(3):  # never answered
-                graft = await _frame(link, "graft")
-                assert graft == {"t": "graft", "origins": ["writer"], "contacts": ["c1"]}
-            await wait_until(lambda: not session.wanted, what="the lacked change given up")
-            assert hub.metrics.grafts == 3
-            assert hub.value("c1", None) is None
+    async with _hub_and_peer(settings) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        session = sessions["m"]
+        await link.send(dump(encode_delta(m.log.epoch, 0, 1, [], None, [("c1", lacked)])))
+        for _ in range(3):  # never answered
+            graft = await _frame(link, "graft")
+            assert graft == {"t": "graft", "origins": ["writer"], "contacts": ["c1"]}
+        await wait_until(lambda: not session.wanted, what="the lacked change given up")
+        assert hub.metrics.grafts == 3
+        assert hub.value("c1", None) is None
 
 
 async def test_a_newer_announcement_of_a_wanted_contact_is_the_one_grafted() -> None:
@@ -251,47 +249,35 @@ async def test_a_newer_announcement_of_a_wanted_contact_is_the_one_grafted() -> 
     settings = attrs.evolve(ONE_SESSION, graft_delay=0.02)
     clock = HybridLogicalClock("writer")
     older, newer = clock.tick(), clock.tick()
-    async with node("hub", SPEC, settings=settings) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=settings) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            sessions = hub._membership.sessions
-            await wait_until(lambda: "m" in sessions, what="the hub's session")
-            session = sessions["m"]
-            epoch = m.log.epoch
-            await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", older)])))
-            await link.send(dump(encode_delta(epoch, 1, 2, [], None, [("c1", newer)])))
-            await wait_until(lambda: session.wanted.get("c1", (None,))[0] == newer, what="newer")
-            assert await _frame(link, "graft") == {
-                "t": "graft",
-                "origins": ["writer"],
-                "contacts": ["c1"],
-            }
-            await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "old", older)])))
-            await wait_until(lambda: hub.value("c1", None) == "old", what="the older value")
-            assert "c1" in session.wanted  # still lacking the newer change: asked again
-            await _frame(link, "graft")
-            await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "new", newer)])))
-            await wait_until(lambda: not session.wanted, what="the newer value ends the wait")
-            assert hub.value("c1") == "new"
+    async with _hub_and_peer(settings) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        session = sessions["m"]
+        epoch = m.log.epoch
+        await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", older)])))
+        await link.send(dump(encode_delta(epoch, 1, 2, [], None, [("c1", newer)])))
+        await wait_until(lambda: session.wanted.get("c1", (None,))[0] == newer, what="newer")
+        assert await _frame(link, "graft") == {
+            "t": "graft",
+            "origins": ["writer"],
+            "contacts": ["c1"],
+        }
+        await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "old", older)])))
+        await wait_until(lambda: hub.value("c1", None) == "old", what="the older value")
+        assert "c1" in session.wanted  # still lacking the newer change: asked again
+        await _frame(link, "graft")
+        await link.send(dump(encode_delta(epoch, 2, 2, [("c1", "new", newer)])))
+        await wait_until(lambda: not session.wanted, what="the newer value ends the wait")
+        assert hub.value("c1") == "new"
 
 
 async def test_a_graft_naming_a_contact_this_network_lacks_ends_the_link_refused() -> None:
     """What a graft asks for is checked as a delta's contacts are (cut to 80 characters)."""
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            await link.send(_start(m.log.epoch))
-            graft = {"t": "graft", "origins": ["m"], "contacts": ["c0", "n" * 200]}
-            await link.send(dump(graft))
-            refusal = await _frame(link, "refuse")
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        await link.send(_start(m.log.epoch))
+        graft = {"t": "graft", "origins": ["m"], "contacts": ["c0", "n" * 200]}
+        await link.send(dump(graft))
+        refusal = await _frame(link, "refuse")
         assert refusal == {
             "t": "refuse",
             "code": "unknown-contact",
@@ -303,19 +289,13 @@ async def test_a_graft_naming_a_contact_this_network_lacks_ends_the_link_refused
 async def test_a_delta_announcing_a_contact_this_network_lacks_ends_the_link_refused() -> None:
     """Announced rows are checked as items are; every announced row is counted."""
     clock = HybridLogicalClock("writer")
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            epoch = m.log.epoch
-            good = [("c1", clock.tick()), ("c2", clock.tick())]
-            await link.send(dump(encode_delta(epoch, 0, 2, [], None, good)))
-            bad = [("c3", clock.tick()), ("n" * 200, clock.tick())]
-            await link.send(dump(encode_delta(epoch, 2, 4, [], None, bad)))
-            refusal = await _frame(link, "refuse")
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        epoch = m.log.epoch
+        good = [("c1", clock.tick()), ("c2", clock.tick())]
+        await link.send(dump(encode_delta(epoch, 0, 2, [], None, good)))
+        bad = [("c3", clock.tick()), ("n" * 200, clock.tick())]
+        await link.send(dump(encode_delta(epoch, 2, 4, [], None, bad)))
+        refusal = await _frame(link, "refuse")
         assert refusal == {
             "t": "refuse",
             "code": "unknown-contact",
@@ -368,25 +348,17 @@ async def test_a_peer_may_prune_at_most_ten_thousand_origins_on_a_link() -> None
     """A peer's prunes are kept per link; a peer naming ever more origins would grow that
     set without end, so a prune that would take it past 10,000 is ignored (the origins
     stay eager: more sent, nothing lost)."""
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", SPEC, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            sessions = hub._membership.sessions
-            await wait_until(lambda: "m" in sessions, what="the hub's session")
-            lazy = sessions["m"].lazy
-            for k in range(10):  # 10 x 1,000 origins (the most one prune may name)
-                origins = [f"o{k * 1000 + i:05d}" for i in range(1000)]
-                await link.send(dump({"t": "prune", "origins": origins}))
-            await wait_until(lambda: len(lazy) == 10_000, what="ten thousand pruned")
-            await link.send(dump({"t": "prune", "origins": ["one-too-many"]}))
-            await wait_until(
-                lambda: hub.metrics.messages_in["prune"] == 11, what="the last prune read"
-            )
-            assert len(lazy) == 10_000 and "one-too-many" not in lazy
+    async with _hub_and_peer(ONE_SESSION) as (hub, _, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        lazy = sessions["m"].lazy
+        for k in range(10):  # 10 x 1,000 origins (the most one prune may name)
+            origins = [f"o{k * 1000 + i:05d}" for i in range(1000)]
+            await link.send(dump({"t": "prune", "origins": origins}))
+        await wait_until(lambda: len(lazy) == 10_000, what="ten thousand pruned")
+        await link.send(dump({"t": "prune", "origins": ["one-too-many"]}))
+        await wait_until(lambda: hub.metrics.messages_in["prune"] == 11, what="the last prune read")
+        assert len(lazy) == 10_000 and "one-too-many" not in lazy
 
 
 async def test_an_announced_change_is_waited_for_while_its_origin_keeps_coming() -> None:
