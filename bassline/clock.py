@@ -13,6 +13,8 @@ import threading
 import time
 from typing import NamedTuple
 
+from bassline.codec import is_text
+
 __all__ = [
     "INITIAL_STAMP",
     "LOGICAL_BITS",
@@ -45,17 +47,8 @@ def is_node_id(node_id: object) -> bool:
         type(node_id) is str
         and 0 < len(node_id) <= MAX_NODE_ID
         and _CONTROL.search(node_id) is None
-        and (node_id.isascii() or _is_text(node_id))
+        and is_text(node_id)
     )
-
-
-def _is_text(text: str) -> bool:
-    """Whether ``text`` is valid Unicode (no lone surrogate): what JSON can carry."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def is_stamp_node(node: object) -> bool:

@@ -40,6 +40,7 @@ __all__ = [
     "encode_many",
     "encode_plain",
     "from_json",
+    "is_text",
     "loads",
     "parse_json",
     "register_tagged",
@@ -152,6 +153,17 @@ def _to_json(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, bool | int | float | str):  # subclasses such as enums
         return _to_json(_plain(value), path, depth)
     raise ContentError(f"cannot encode {t.__name__} value {value!r}{_where(path)}")
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text (no lone surrogate, which JSON cannot hold)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_text(value: str, path: str) -> None:

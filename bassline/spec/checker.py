@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bassline.codec import from_json, to_json
+from bassline.codec import from_json, is_text, to_json
 from bassline.errors import ContentError, SpecProblem
 from bassline.plugins import closest
 
@@ -43,17 +43,6 @@ URL_PATTERN = (
 """What an endpoint URL looks like (the JSON Schema uses the same pattern): a lower-case
 ws, wss, http or https scheme, a host, no spaces or control characters."""
 _URL = re.compile(URL_PATTERN)
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is valid Unicode text (no lone surrogates, which JSON cannot hold)."""
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def type_name(value: Any) -> str:
@@ -106,7 +95,7 @@ class Checker:
         if _CONTROL.search(value):
             self.add(path, "id must not contain control characters")
             return None
-        if not _is_text(value):
+        if not is_text(value):
             self.add(path, "id must be valid Unicode text (it contains a lone surrogate)")
             return None
         return value
@@ -118,7 +107,7 @@ class Checker:
         if not isinstance(value, str):
             self.add(path, f"expected a string, got {type_name(value)}")
             return default
-        if not _is_text(value):
+        if not is_text(value):
             self.add(path, "must be valid Unicode text (it contains a lone surrogate)")
             return default
         return value
