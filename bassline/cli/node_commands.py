@@ -17,6 +17,7 @@ import anyio
 import typer
 
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
+from bassline.cli.heap import settle_heap
 from bassline.cli.node_options import node_url, read_secret, ssl_context
 from bassline.cli.storage_access import open_unopened
 from bassline.clock import is_node_id
@@ -160,6 +161,8 @@ async def _run_node(
             ) as server,
         ):
             assert server.url is not None
+            frozen = settle_heap()  # before the URL is shown: a reader may write at once
+            log.info("serving; %d startup objects frozen out of garbage collection", frozen)
             try:
                 print(server.url.http, flush=True)
             except BrokenPipeError:  # nobody reads stdout (any more): keep serving
