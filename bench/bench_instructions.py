@@ -221,6 +221,93 @@ def runtime_unwired(updates: int) -> None:
     anyio.run(run)
 
 
+REPLICA = 4_000
+"""Contacts of the replica workloads' spec (whatever the number of items, so building it
+cancels)."""
+
+
+def _replica(items: int, kind: str) -> None:
+    """A node's gossip work on ``items`` distinct contents of 100 bytes written on a peer
+    (``update_many`` via ``http``, 100 at a time): ``send``, the peer building its delta
+    frames (``Replicator.build_delta``, 100 items a frame, values and ``["w", "http"]``
+    whys); ``receive``, those frames also decoded (``parse_frame``) and applied
+    (``Replicator.apply_delta``) by a durable runtime on memory storage, contents it does
+    not hold; ``redundant``, the same frames received and applied again from a second
+    peer (contents it holds: dropped before the engine). Each counts the steps before it
+    too; their differences are the receiving node's work."""
+    from bassline.net.changelog import ChangeLog
+    from bassline.net.gossip_metrics import NetMetrics
+    from bassline.net.protocol import Delta, parse_frame
+    from bassline.net.replicator import Replicator
+    from bassline.net.settings import GossipSettings
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.spec import parse_spec
+    from bassline.storage import open_storage
+
+    spec = parse_spec({"id": "r", "contacts": [{"id": f"c{i}"} for i in range(REPLICA)]})
+    settings = GossipSettings(max_delta_items=100)
+
+    class Link:
+        def __init__(self, peer: str, peer_epoch: str) -> None:
+            self.peer, self.peer_epoch, self.peer_store = peer, peer_epoch, None
+            self.scan = self.announced = 0
+            self.rewind = False
+            self.lazy: set[str] = set()
+
+    async def node(name: str, storage_name: str) -> tuple[StorageBackedRuntime, Replicator]:
+        storage = await stack.enter_async_context(open_storage(f"memory://{storage_name}"))
+        runtime = await stack.enter_async_context(
+            StorageBackedRuntime(spec, storage, node_id=name, durability="durable")
+        )
+        replicator = Replicator(name, settings, NetMetrics(), ChangeLog())
+        replicator.attach(runtime)
+        return runtime, replicator
+
+    from contextlib import AsyncExitStack
+
+    stack = AsyncExitStack()
+
+    async def run() -> None:
+        async with stack:
+            sender, out = await node("peer", "peer")
+            for start in range(0, items, 100):
+                batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
+                await sender.update_many(batch, via="http")
+            link = Link("node", "e" * 16)
+            frames = []
+            while link.scan < out.log.head:
+                frame, _, link.scan = out.build_delta(link)
+                if frame is not None:
+                    link.announced = link.scan
+                    frames.append(frame)
+            if kind == "send":
+                return
+            _, into = await node("node", "node")
+            for peer in ("peer", "other")[: 1 if kind == "receive" else 2]:
+                session = Link(peer, "f" * 16)
+                for frame in frames:
+                    delta = parse_frame(frame, settings.max_frame_bytes)
+                    assert isinstance(delta, Delta)
+                    await into.apply_delta(session, delta)  # type: ignore[arg-type]
+
+    anyio.run(run)
+
+
+def replica_send(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "send")
+
+
+def replica_receive(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "receive")
+
+
+def replica_redundant(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "redundant")
+
+
 WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     # name: (run, small size, large size, work per unit of size, unit)
     "engine-a": (engine_a, 1, 3, 20_000, "step"),
@@ -233,6 +320,9 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "runtime-many-distinct": (runtime_many_distinct, 20, 100, 100, "update"),
     "engine-unwired": (engine_unwired, 1_000, 6_000, 1, "update"),
     "runtime-unwired": (runtime_unwired, 1_000, 6_000, 1, "update"),
+    "replica-send": (replica_send, 1_000, 4_000, 1, "item"),
+    "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
+    "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
 }
 
 

@@ -348,6 +348,11 @@ def _digest(d: dict[str, Any]) -> Digest:
     )
 
 
+_new_stamp = tuple.__new__
+"""``Stamp(hlc, node)`` without the named tuple's Python-level ``__new__`` (a delta makes
+one per item; the fields are checked before)."""
+
+
 def _delta(d: dict[str, Any]) -> Delta:
     _keys(
         d,
@@ -386,7 +391,7 @@ def _delta(d: dict[str, Any]) -> Delta:
             content = from_json(value) if type(value) in (dict, list) else value
         except ContentError as exc:
             raise _bad(f"delta.items[{k}][1]: {exc}") from None
-        items.append((cid, content, Stamp(base + offset, node_ids[ni])))
+        items.append((cid, content, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
     try:
         whys = parse_whys(d.get("whys"), indexes, base, node_ids)
     except WhyProblem as exc:
@@ -409,7 +414,7 @@ def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp],
             raise _bad(f"delta.have[{k}][1] must be a clock offset in [0, {_MAX_HLC - base}]")
         if type(ni) is not int or not 0 <= ni < len(node_ids):
             raise _bad(f"delta.have[{k}][2] must index delta.nodes (0-{len(node_ids) - 1})")
-        out.append((cid, Stamp(base + offset, node_ids[ni])))
+        out.append((cid, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
     return tuple(out)
 
 

@@ -243,15 +243,23 @@ class Replicator:
             return [(cid, value, stamp, None) for cid, value, stamp in delta.items]
         codec = self._codec
         assert codec is not None
-        frame = {cid: (value, stamp) for cid, value, stamp in delta.items}
+        frame: dict[str, tuple[Any, Stamp]] = {}  # built for the first gadget entry
+        writes: dict[int, Carried] = {}  # a write's reference does not depend on its item
         out: list[tuple[str, Any, Stamp, Carried | None]] = []
         for (cid, value, stamp), why in zip(delta.items, delta.whys, strict=True):
             carried = None
             if why is not None:
-                try:
-                    carried = codec.from_wire(cid, why, frame)
-                except WhyProblem as exc:
-                    raise ProtocolViolation("bad-justification", str(exc)) from None
+                if why.kind == "w":
+                    carried = writes.get(id(why))
+                    if carried is None:
+                        carried = writes[id(why)] = codec.from_wire(cid, why, frame)
+                else:
+                    if why.kind == "g" and not frame:
+                        frame = {c: (v, s) for c, v, s in delta.items}
+                    try:
+                        carried = codec.from_wire(cid, why, frame)
+                    except WhyProblem as exc:
+                        raise ProtocolViolation("bad-justification", str(exc)) from None
             out.append((cid, value, stamp, carried))
         return out
 
