@@ -29,6 +29,7 @@ from bassline.errors import JustificationError
 
 if TYPE_CHECKING:
     from bassline.engine.propagation import Propagator
+    from bassline.engine.stored import StoredForms
 
 __all__ = ["Carrier"]
 
@@ -94,6 +95,43 @@ class Carrier:
         return self._last_carried
 
     # ---------------------------------------------------------------- receiving
+
+    def resolve_all(
+        self,
+        checked: list[tuple[int, Any, Stamp, Any]],
+        source: str,
+        fallback: Write,
+        stored: bool,
+        forms: StoredForms,
+    ) -> list[Reference | Kept]:
+        """The engine reference of each ``(contact, value, stamp, carried)`` of an applied
+        batch (see :meth:`resolve`); with ``stored``, a text ``carried`` is a stored form
+        (the change feed), read by ``forms``. A write's reference depends on its via
+        alone, and a peer's delta shares one :class:`CarriedWrite` among its items: it is
+        resolved (and checked) once per object."""
+        # what a gadget run's inputs may name (writes and wires never read it)
+        batch = (
+            {i: (value, stamp) for i, value, stamp, _ in checked}
+            if any(type(c[3]) is CarriedGadget for c in checked)
+            else {}
+        )
+        lattices = self.net._lattice
+        whys: list[Reference | Kept] = [fallback] * len(checked)
+        writes: dict[int, Reference | Kept] = {}
+        for n, (i, _, stamp, carried) in enumerate(checked):
+            if stored and type(carried) is str:  # a stored form (the change feed)
+                ref = forms.applied(carried, lattices[i], source)  # a wire's may be contact 0
+                whys[n] = fallback if ref is None else ref
+            elif type(carried) is CarriedWrite and carried.stamp is None:
+                known = writes.get(id(carried))
+                if known is None:
+                    known = writes[id(carried)] = self.resolve(
+                        i, stamp, carried, source, fallback, batch
+                    )
+                whys[n] = known
+            elif carried is not None:
+                whys[n] = self.resolve(i, stamp, carried, source, fallback, batch)
+        return whys
 
     def resolve(
         self,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
 from bassline.content import ABSENT, Absent, Content
-from bassline.engine.carried import Carried, CarriedGadget, CarriedWrite
+from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
 from bassline.engine.checks import (
     all_plainly_encodable,
@@ -350,33 +350,7 @@ class Network(Propagator):
             checked.append((i, value, checked_stamp(cid, item[2], nodes), carried))
         whys: list[Reference | Kept] = [fallback] * len(checked)
         if carrying:  # every justification is checked before anything changes
-            # what a gadget run's inputs may name (writes and wires never read it)
-            batch = (
-                {i: (value, stamp) for i, value, stamp, _ in checked}
-                if any(type(c[3]) is CarriedGadget for c in checked)
-                else {}
-            )
-            resolve, from_store, lattices = (
-                self._carrier.resolve,
-                self._stored.applied,
-                self._lattice,
-            )
-            # a write's reference depends on its via alone, and a peer's delta shares one
-            # CarriedWrite among its items: resolved (and checked) once per object
-            writes: dict[int, Reference | Kept] = {}
-            for n, (i, _, stamp, carried) in enumerate(checked):
-                if stored and type(carried) is str:  # a stored form (the change feed)
-                    ref = from_store(carried, lattices[i], source)  # a wire's may be contact 0
-                    whys[n] = fallback if ref is None else ref
-                elif type(carried) is CarriedWrite and carried.stamp is None:
-                    known = writes.get(id(carried))
-                    if known is None:
-                        known = writes[id(carried)] = resolve(
-                            i, stamp, carried, source, fallback, batch
-                        )
-                    whys[n] = known
-                elif carried is not None:
-                    whys[n] = resolve(i, stamp, carried, source, fallback, batch)
+            whys = self._carrier.resolve_all(checked, source, fallback, stored, self._stored)
         offers: list[tuple[int, Any, Stamp, Reference | Kept]] = [
             (i, value, stamp, why) for (i, value, stamp, _), why in zip(checked, whys, strict=True)
         ]

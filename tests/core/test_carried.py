@@ -65,6 +65,24 @@ def test_an_input_value_the_receiver_does_not_hold_falls_back_to_an_applied_writ
     assert (why.justification.via, why.justification.local) == ("remote", False)
 
 
+
+def test_an_input_value_that_comes_in_the_same_batch_explains_the_gadget_run() -> None:
+    a, b = pair()
+    # stamps only, as the wire gives them; b lacks port a's value before, and it comes
+    # with the output
+    stamp = a.stamp("net")
+    sent = CarriedGadget("total", (CarriedInput("a", stamp), CarriedInput("b", Stamp(1, ""))))
+    b.apply(
+        [
+            ("net", 10, stamp, CarriedWrite("http")),
+            ("total.a", 10, stamp, CarriedWire("net")),
+            ("total.sum", 12, a.stamp("total.sum"), sent),
+        ]
+    )
+    run = b.explain("total.sum").justification
+    assert run is not None and run.kind is Kind.GADGET and run.group == "total"
+    assert [(i.port, i.value) for i in run.inputs] == [("a", 10), ("b", 2)]
+
 BAD = [
     ("gross", "a justification", "not a justification: str"),
     ("gross", CarriedWire("net"), "no wire from 'net' reaches this contact"),
@@ -134,3 +152,27 @@ def test_a_merge_input_travels_with_its_value_and_an_accept_last_one_with_its_st
                 ("a", 10, False),  # carried; b's total.a holds nothing
                 ("b", 2, True),
             ]
+
+
+def test_a_batch_sharing_write_references_explains_each_item_by_its_own_via() -> None:
+    """A peer's delta shares one CarriedWrite per via among its items, and apply resolves
+    each shared object once: items with another via, or an equal one in another object,
+    keep theirs; a shared one that is refused is refused for its first item."""
+    net = Network({"id": "n", "contacts": [{"id": f"c{i}"} for i in range(5)]}, node_id="b")
+    http, cli = CarriedWrite("http"), CarriedWrite("cli")
+    stamps = [Stamp(10 + i, "a") for i in range(5)]
+    net.apply(
+        [
+            ("c0", 0, stamps[0], http),
+            ("c1", 1, stamps[1], cli),
+            ("c2", 2, stamps[2], http),
+            ("c3", 3, stamps[3], CarriedWrite("http")),
+            ("c4", 4, stamps[4], CarriedWrite("http", Stamp(9, "a"))),
+        ]
+    )
+    vias = [net.explain(f"c{i}").justification for i in range(5)]
+    assert [(j.via if j else None) for j in vias] == ["http", "cli", "http", "http", "http"]
+    bad = CarriedWrite("")
+    with pytest.raises(JustificationError, match="contact 'c1'"):
+        net.apply([("c1", 9, Stamp(20, "a"), bad), ("c2", 9, Stamp(21, "a"), bad)])
+    assert net.value("c1") == 1 and net.value("c2") == 2
