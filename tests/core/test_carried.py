@@ -65,7 +65,6 @@ def test_an_input_value_the_receiver_does_not_hold_falls_back_to_an_applied_writ
     assert (why.justification.via, why.justification.local) == ("remote", False)
 
 
-
 def test_an_input_value_that_comes_in_the_same_batch_explains_the_gadget_run() -> None:
     a, b = pair()
     # stamps only, as the wire gives them; b lacks port a's value before, and it comes
@@ -82,6 +81,7 @@ def test_an_input_value_that_comes_in_the_same_batch_explains_the_gadget_run() -
     run = b.explain("total.sum").justification
     assert run is not None and run.kind is Kind.GADGET and run.group == "total"
     assert [(i.port, i.value) for i in run.inputs] == [("a", 10), ("b", 2)]
+
 
 BAD = [
     ("gross", "a justification", "not a justification: str"),
