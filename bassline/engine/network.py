@@ -118,7 +118,10 @@ class Network(Propagator):
 
     def stamped(self, contact_id: str) -> tuple[Content | Absent, Stamp]:
         """A contact's content (ABSENT when it has none) and its stamp, in one lookup."""
-        i = self._idx(contact_id)
+        try:  # inline: a node reads what it gossips through here, several times per item
+            i = self._index[contact_id]
+        except (KeyError, TypeError):
+            i = self._idx(contact_id)  # raises UnknownContact
         return self._values[i], self._stamps[i]
 
     def contact(self, contact_id: str) -> ContactState:
