@@ -221,6 +221,26 @@ def runtime_unwired(updates: int) -> None:
     anyio.run(run)
 
 
+def engine_apply(items: int) -> None:
+    """``items`` remote contents applied by ``Network.apply`` in batches of 100 to distinct
+    unwired contacts, each with the write reference a peer's delta shares among its items
+    (the engine's part of receiving a delta)."""
+    from bassline import Network
+    from bassline.clock import Stamp
+    from bassline.engine.carried import CarriedWrite
+    from bassline.spec import parse_spec
+
+    net = Network(parse_spec({"id": "u", "contacts": [{"id": f"c{i}"} for i in range(UNWIRED)]}))
+    write = CarriedWrite("http")
+    for start in range(0, items, 100):
+        net.apply(
+            [
+                (f"c{i}", "x" * 88 + f"{i:012d}", Stamp(10**15 + i, "peer"), write)
+                for i in range(start, start + 100)
+            ]
+        )
+
+
 REPLICA = 4_000
 """Contacts of the replica workloads' spec (whatever the number of items, so building it
 cancels)."""
@@ -320,6 +340,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "runtime-many-distinct": (runtime_many_distinct, 20, 100, 100, "update"),
     "engine-unwired": (engine_unwired, 1_000, 6_000, 1, "update"),
     "runtime-unwired": (runtime_unwired, 1_000, 6_000, 1, "update"),
+    "engine-apply": (engine_apply, 1_000, 6_000, 1, "item"),
     "replica-send": (replica_send, 1_000, 4_000, 1, "item"),
     "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),

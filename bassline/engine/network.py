@@ -337,20 +337,25 @@ class Network(Propagator):
         stamp names the writing node); with one, as that write, wire or gadget run.
         """
         fallback = write_ref(source, local=False)
-        checked = []
+        checked: list[tuple[int, Any, Stamp, Any]] = []
         carrying = False
         nodes: set[str] = set()
+        index, lattices, append = self._index, self._lattice, checked.append
         for item in items:
             if type(item) is not tuple or not 3 <= len(item) <= 4:
                 checked_item(item, 3, 4, _APPLY_ITEM)
             cid, value = item[0], item[1]
-            i = self._idx(cid)
+            try:  # _idx inline: this loop runs for every item a peer sends
+                i = index[cid]
+            except (KeyError, TypeError):
+                i = self._idx(cid)
             if not plainly_encodable(value):
                 self._check_content(i, value)  # the full check, for anything but plain data
-            self._check_kind(i, value)
+            if lattices[i] is not None:
+                self._check_kind(i, value)
             carried = item[3] if len(item) > 3 else None
             carrying = carrying or carried is not None
-            checked.append((i, value, checked_stamp(cid, item[2], nodes), carried))
+            append((i, value, checked_stamp(cid, item[2], nodes), carried))
         whys: list[Reference | Kept] = [fallback] * len(checked)
         if carrying:  # every justification is checked before anything changes
             whys = self._carrier.resolve_all(checked, source, fallback, stored, self._stored)

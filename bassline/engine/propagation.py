@@ -213,11 +213,27 @@ class Propagator:
         contradictions: list[ContradictionRecord] = []
         queue: deque[int] = deque()
         gadgets: list[int] = self._all_gadget_seeds() if initial else []
+        values, stamps, whys, kind, feeds = (
+            self._values,
+            self._stamps,
+            self._why,
+            self._kind,
+            self._feeds,
+        )
+        accept_last, offer = ACCEPT_LAST, self._offer
         for i, value, stamp, why in offers:
-            if self._offer(i, value, stamp, why, changed, contradictions, remote):
-                queue.append(i)
-                if i in changed and differs(changed[i], self._values[i]):
-                    gadgets.extend(self._feeds[i])
+            # a strictly newer stamp on an accept-last contact: _offer's first case, inline
+            if kind[i] == accept_last and stamp > stamps[i]:
+                if i not in changed:
+                    changed[i] = values[i]
+                values[i] = value
+                stamps[i] = stamp
+                whys[i] = why
+            elif not offer(i, value, stamp, why, changed, contradictions, remote):
+                continue
+            queue.append(i)
+            if feeds[i] and i in changed and differs(changed[i], values[i]):
+                gadgets.extend(feeds[i])
         return self._propagate(queue, changed, contradictions, _touched_gadgets=gadgets)
 
     def _run_writes(
