@@ -145,6 +145,10 @@ def test_settings_refuse_a_heartbeat_timeout_under_three_intervals() -> None:
         ("anti_entropy_interval", float("nan"), ValueError, "must be positive, got nan"),
         ("push_delay", float("inf"), ValueError, "push_delay must be a finite number >= 0"),
         ("push_delay", -0.5, ValueError, "push_delay must be a finite number >= 0"),
+        ("lazy_push", "no", TypeError, "lazy_push must be True or False, got 'no'"),
+        ("lazy_push", 0, TypeError, "lazy_push must be True or False, got 0"),
+        ("discover", "false", TypeError, "discover must be True or False, got 'false'"),
+        ("gossip_feed_values", 1, TypeError, "gossip_feed_values must be True or False"),
     ],
 )
 def test_settings_refuse_values_of_the_wrong_type_or_infinite(
@@ -155,3 +159,4 @@ def test_settings_refuse_values_of_the_wrong_type_or_infinite(
     with pytest.raises(error, match=re.escape(message)):
         GossipSettings(**{field: value})  # type: ignore[arg-type]
     GossipSettings(heartbeat_interval=1, push_delay=0)  # a whole number of seconds, no delay
+    GossipSettings(lazy_push=False, discover=False, gossip_feed_values=True)
