@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ from bassline.codec import to_json
 from bassline.lattices import GrowSet, Interval
 from bassline.net import ChangeLog, GossipSettings, ProtocolViolation, parse_node_url
 from bassline.net.auth import api_token, new_nonce, proof, verify
-from bassline.net.protocol import Delta, dump, encode_delta, parse_frame
+from bassline.net.protocol import PROTOCOL_VERSION, Delta, dump, encode_delta, parse_frame
 from bassline.net.urls import is_loopback
 
 
@@ -160,3 +161,11 @@ def test_settings_refuse_values_of_the_wrong_type_or_infinite(
         GossipSettings(**{field: value})  # type: ignore[arg-type]
     GossipSettings(heartbeat_interval=1, push_delay=0)  # a whole number of seconds, no delay
     GossipSettings(lazy_push=False, discover=False, gossip_feed_values=True)
+
+
+def test_the_protocol_page_gives_the_version_a_hello_carries() -> None:
+    """docs/protocol.md's hello table said version 2 under its version-3 title."""
+    page = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    assert f"# Gossip protocol (version {PROTOCOL_VERSION})" in page
+    assert f"| `v` | protocol version ({PROTOCOL_VERSION}) |" in page
+    assert f"`v` is {PROTOCOL_VERSION}." in page
