@@ -13,7 +13,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
-from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
+from bassline.cli.watch import DEFAULT_INTERVAL, MAX_INTERVAL, watch_file
 from bassline.clock import is_node_id
 from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
@@ -160,7 +160,12 @@ def run(
     ] = False,
     interval: Annotated[
         float,
-        typer.Option("--interval", min=0.05, help="With --watch: seconds between checks."),
+        typer.Option(
+            "--interval",
+            min=0.05,
+            max=MAX_INTERVAL,  # beyond ~9.2e9 s time.sleep overflows: an internal error
+            help="With --watch: seconds between checks.",
+        ),
     ] = DEFAULT_INTERVAL,
     node_id: Annotated[
         str,
