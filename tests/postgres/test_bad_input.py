@@ -82,6 +82,30 @@ async def test_missing_schema(url_with: Callable[..., str], spare_schema: str) -
     assert "bassline storage migrate" in error.message
 
 
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\r", "\x0b", "\x0c"])
+async def test_a_schema_name_with_any_white_space_is_migrated_and_opened(
+    admin: Admin, url_with: Callable[..., str], space: str
+) -> None:
+    """Any name up to 63 bytes, as docs/postgres.md says: a schema named with a tab or a newline failed every
+    connection with a transient CONNECTION error ("invalid value for parameter
+    "search_path""; "check that the server is running"), so a runtime retried it for
+    ever: only spaces were escaped in the connection's startup options, and the server
+    splits them at any white space."""
+    name = f"bt ws{space}{uuid.uuid4().hex[:8]}"
+    url = url_with(schema=name)
+    try:
+        migrate(url)
+        async with open_storage(url) as storage:
+            (await storage.save_network(sample_bassline())).unwrap()
+            assert (await storage.list_networks()).unwrap() == ["calc"]
+        tables = admin.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", [name]
+        ).fetchone()
+        assert tables is not None and tables[0] > 0
+    finally:
+        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
 @pytest.mark.parametrize(
     ("option", "value", "complaint"),
     [
