@@ -126,6 +126,28 @@ async def test_a_bad_libpq_parameter_value_is_a_permanent_error_naming_it(
     assert "retry" not in error.message and "connection is bad" not in error.message
 
 
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ("-c statement_timeout=abc", 'invalid value for parameter "statement_timeout": "abc"'),
+        ("-c nosuch=1", 'unrecognized configuration parameter "nosuch"'),
+        ("-c x", "-c x requires a value"),
+        ("-c work_mem=1", 'outside the valid range for parameter "work_mem"'),
+        ("-c shared_buffers=1", 'parameter "shared_buffers" cannot be changed'),
+    ],
+)
+async def test_startup_options_the_server_refuses_are_a_permanent_error_naming_them(
+    url_with: Callable[..., str], options: str, complaint: str
+) -> None:
+    """The server ends such a connection at once (FATAL): it was a transient CONNECTION
+    error saying "check that the server is running", which a runtime retried for ever."""
+    error = await _open_error(url_with(password=PW_SECRET, options=options))
+    assert error.code is ErrorCode.INVALID and not error.transient, error
+    assert complaint in error.message
+    assert "fix the libpq connection parameter 'options' in the URL" in error.message
+    assert "server is running" not in error.message
+
+
 async def test_unknown_role_is_refused(url_with: Callable[..., str]) -> None:
     role = f"bt_nobody_{uuid.uuid4().hex[:8]}"
     error = await _open_error(url_with(username=role, password=PW_SECRET))
