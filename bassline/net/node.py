@@ -342,8 +342,10 @@ class BasslineNetwork:
         """Dial a peer and keep the link up (redialling with backoff when it drops).
 
         With ``wait=True``, return once the link is established (PeerError if it is not
-        within ``within`` seconds, with the last reason).
+        within ``within`` seconds, with the last reason). ``within`` must be a positive,
+        finite number of seconds, whether it is used or not.
         """
+        positive_seconds("within", within)
         self._require()
         url = endpoint.url if isinstance(endpoint, Endpoint) else endpoint
         await self._membership.dialer.connect_to_peer(url, wait=wait, within=within)

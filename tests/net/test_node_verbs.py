@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import anyio
 import attrs
 import pytest
@@ -89,6 +91,29 @@ async def test_peers_given_as_one_string_are_refused() -> None:
     """A string once became one peer URL per character ("node URL 'w' must start ...")."""
     with pytest.raises(TypeError, match="peers is a list of URLs, not the string 'ws://h:1'"):
         BasslineNetwork("n", flat(1), peers="ws://h:1")
+
+
+@pytest.mark.parametrize(
+    ("within", "error", "message"),
+    [
+        (0, ValueError, "within must be positive and finite, got 0"),
+        (-1, ValueError, "within must be positive and finite, got -1"),
+        (float("nan"), ValueError, "within must be positive and finite, got nan"),
+        (float("inf"), ValueError, "within must be positive and finite, got inf"),
+        ("5", TypeError, "within must be a number of seconds, got '5'"),
+        (True, TypeError, "within must be a number of seconds, got True"),
+    ],
+)
+async def test_connect_to_peer_checks_how_long_it_may_wait(
+    within: object, error: type[Exception], message: str
+) -> None:
+    """``within`` went unchecked: -1 gave up at once, NaN failed in anyio ("deadline must
+    not be NaN"), ``'5'`` with "unsupported operand type(s)", ``True`` waited a second
+    ("within Trues"), and ``inf`` waited for ever on a peer that never answers."""
+    async with line(flat(1), 1) as (net,):
+        with anyio.fail_after(10), pytest.raises(error, match=re.escape(message)):
+            await net.connect_to_peer("ws://127.0.0.1:9", wait=True, within=within)  # type: ignore[arg-type]
+        assert net.peers() == []
 
 
 async def test_a_closed_node_refuses_writes() -> None:
