@@ -124,6 +124,10 @@ def test_node_urls() -> None:
     for bad in ("", "ftp://x", "ws://", "ws://h:99999", "ws://u:p@h:1", "ws://h:1/?q=1"):
         with pytest.raises(ValueError):
             parse_node_url(bad)
+    # a URL that is no string was called "empty", whatever it was
+    for wrong in (5, None, b"ws://h:1"):
+        with pytest.raises(ValueError, match=re.escape(f"a node URL is a string, not {wrong!r}")):
+            parse_node_url(wrong)  # type: ignore[arg-type]
     assert is_loopback("localhost") and is_loopback("127.0.0.9") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 
