@@ -109,6 +109,11 @@ class BasslineNetwork:
             raise ValueError(f"{NODE_ID_RULE}, not {node_id!r:.80}")
         self.node_id = node_id
         self.secret = cluster_secret(secret)
+        if settings is not None and not isinstance(settings, GossipSettings):
+            raise TypeError(
+                f"settings must be a GossipSettings, not {settings!r:.80}: "
+                "GossipSettings(lazy_push=..., ...)"
+            )
         self.settings = settings or GossipSettings()
         self.metrics = NetMetrics()
         self.log = ChangeLog()

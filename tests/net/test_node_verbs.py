@@ -93,6 +93,15 @@ async def test_peers_given_as_one_string_are_refused() -> None:
         BasslineNetwork("n", flat(1), peers="ws://h:1")
 
 
+@pytest.mark.parametrize("settings", [{"lazy_push": False}, "fast", 5])
+async def test_settings_that_are_not_gossip_settings_are_refused(settings: object) -> None:
+    """A dict of settings (or anything else) failed with "'dict' object has no attribute
+    'max_pending_handshakes'", naming neither the argument nor what it takes."""
+    expected = f"settings must be a GossipSettings, not {settings!r}: GossipSettings(lazy_push=..."
+    with pytest.raises(TypeError, match=re.escape(expected)):
+        BasslineNetwork("n", flat(1), settings=settings)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("within", "error", "message"),
     [
