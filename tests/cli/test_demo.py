@@ -42,3 +42,13 @@ def test_demo_table_and_custom_steps_in_a_real_process() -> None:
     assert bad.returncode == 1 and "expected NODE:CONTACT=JSON" in bad.stderr
     bad_json = run_cli("demo", "--step", "node-1:a=oops")
     assert bad_json.returncode == 1 and "is not valid JSON" in bad_json.stderr
+
+
+def test_a_step_value_that_looks_like_markup_is_drawn_as_written(cli: Cli) -> None:
+    """A string holding ``[/x]`` ended the demo with an internal error (Rich's
+    ``MarkupError``), and ``[bold]`` vanished into styling, in the step's title and the
+    table's changed cells."""
+    done = cli("demo", "--step", 'node-1:a="[/x] [bold]b"', "--pause", "0")
+    assert done.returncode == 0, done.stderr
+    assert 'step 1/1: node-1 sets a = "[/x] [bold]b"' in done.stdout
+    assert done.stdout.count('"[/x] [bold]b"') == 4  # the title, and a on every node
