@@ -52,3 +52,21 @@ def test_a_step_value_that_looks_like_markup_is_drawn_as_written(cli: Cli) -> No
     assert done.returncode == 0, done.stderr
     assert 'step 1/1: node-1 sets a = "[/x] [bold]b"' in done.stdout
     assert done.stdout.count('"[/x] [bold]b"') == 4  # the title, and a on every node
+
+
+def test_a_step_takes_the_codec_form_as_run_set_does(cli: Cli) -> None:
+    """A tagged interval was written as a plain object (the adder failed on it and ``sum``
+    kept its value), and an empty interval was written at all."""
+    interval = '{"$type": "interval", "value": [20, 21]}'
+    done = cli("demo", "--step", f"node-1:a={interval}", "--json")
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout)["steps"][-1]
+    assert last["step"]["value"] == {"$type": "interval", "value": [20, 21]}
+    for node in ("node-1", "node-2", "node-3"):
+        assert last["values"][node]["sum"] == {"$type": "interval", "value": [23, 24]}
+    table = cli("demo", "--step", f"node-1:a={interval}", "--pause", "0")
+    assert table.returncode == 0, table.stderr
+    assert "node-1 sets a = [20, 21]" in table.stdout and "[23, 24]" in table.stdout
+    empty = cli("demo", "--step", 'node-1:a={"$type": "interval", "value": [3, 1]}')
+    assert (empty.returncode, empty.stdout) == (1, "")
+    assert "the interval [3, 1] is empty (lo > hi)" in empty.stderr
