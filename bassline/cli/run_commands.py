@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import typer
+from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
@@ -52,12 +53,13 @@ def parse_set(item: str) -> tuple[str, Any]:
 def validate(spec: SpecArg) -> None:
     """Check a spec and list every problem with its JSON path (exit 1 if any)."""
     loaded = load_spec(spec)
-    out.print(
-        f"[green]ok[/green] {spec}: network {loaded.id!r} v{loaded.version}, "
+    # the path, id and version are drawn as written, never as Rich markup ("[/x]")
+    line = Text("ok", style="green").append(
+        f" {spec}: network {loaded.id!r} v{loaded.version}, "
         f"{len(loaded.groups)} groups, {len(loaded.contacts)} contacts, {len(loaded.wires)} wires, "
-        f"hash {loaded.hash[:12]}",
-        soft_wrap=True,
+        f"hash {loaded.hash[:12]}"
     )
+    out.print(line, soft_wrap=True)
 
 
 def _run_in_memory(spec: Bassline, sets: Sets, node_id: str) -> tuple[Network, PropagationResult]:
