@@ -116,7 +116,12 @@ class Replicator:
             return
         if t is str and len(content) * 6 < limit:  # even fully escaped it fits
             return
-        size = len(encode(content))
+        try:
+            size = len(encode(content))
+        except ContentError as exc:  # named as the engine and the runtime name it
+            if exc.contact is not None:
+                raise
+            raise ContentError(str(exc), contact_id) from None
         if size > limit:
             raise ContentError(
                 f"content is {size} bytes; the gossip limit is {limit} (max_frame_bytes - 4096)",

@@ -12,6 +12,7 @@ from bassline import Network
 from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.errors import ContentError, UnknownContact
+from bassline.lattices import Interval
 from bassline.net import BasslineNetwork, replicator
 
 from .conftest import FAST, flat, line, wait_until
@@ -84,6 +85,19 @@ async def test_update_many_and_apply_refuse_items_of_the_wrong_shape() -> None:
             await net.update_many([("c0", 1)])  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\)"):
             await net.apply([("c0", 1)])  # type: ignore[list-item]
+        assert net.values() == {}
+
+
+async def test_a_write_of_content_no_codec_takes_names_its_contact() -> None:
+    """The engine and the runtime name the contact; the node's gossip-size check, which
+    encodes first, said only "the interval [3, 1] is empty (lo > hi)" (and over HTTP)."""
+    async with line(flat(2), 1) as (net,):
+        for bad in (Interval(3, 1), {1}, b"x", {1: 2}):
+            with pytest.raises(ContentError, match=r"^contact 'c1': ") as one:
+                await net.update_contact("c1", bad)
+            with pytest.raises(ContentError, match=r"^contact 'c1': ") as many:
+                await net.update_many({"c0": 1, "c1": bad})
+            assert one.value.contact == many.value.contact == "c1"
         assert net.values() == {}
 
 
