@@ -168,6 +168,13 @@ class Layout:
                 "this directory is not a Bassline filesystem store",
             )
         version = data.get("version")
+        if type(version) is not int or version < 1:
+            return StorageError(
+                ErrorCode.CORRUPTION,
+                f"store marker {self.marker} has no valid version ({version!r}; this "
+                f"bassline-storage-fs reads version {STORE_VERSION}): the marker was damaged "
+                "or edited; restore it from a backup",
+            )
         if version != STORE_VERSION:
             return StorageError(
                 ErrorCode.UNSUPPORTED,

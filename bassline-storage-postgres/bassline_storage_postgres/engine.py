@@ -44,8 +44,14 @@ def raw_json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+_SPLITS = frozenset(" \t\n\r\v\f")
+"""What the server splits a startup ``options`` string at (C's ``isspace``), unless escaped."""
+
+
 def _option_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+    """``value`` as one word of libpq's ``options``: a backslash before each backslash and
+    each white-space character (a schema may be named with a tab or a newline)."""
+    return "".join("\\" + c if c == "\\" or c in _SPLITS else c for c in value)
 
 
 def session_options(config: PostgresConfig, extra: str | None = None) -> str:

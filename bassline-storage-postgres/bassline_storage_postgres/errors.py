@@ -113,10 +113,30 @@ _BAD_PARAMETER = re.compile(
 ``invalid integer value "x" for connection option "keepalives"``) before it connects."""
 
 
+_STARTUP_REFUSED = re.compile(
+    r"FATAL:\s+(.*(?:invalid value for parameter|unrecognized configuration parameter"
+    r"|requires a value|outside the valid range for parameter|cannot be changed"
+    r"|invalid command-line argument|permission denied to set parameter).*)"
+)
+"""The server ending a new connection over its startup ``options`` (``-c nosuch=1``,
+``-c statement_timeout=abc``): a FATAL without a SQLSTATE that no retry can cure."""
+
+
 def _bad_parameter(
     exc: BaseException, ctx: ErrorContext, action: str, text: str
 ) -> StorageError | None:
-    """A permanent INVALID error for a libpq parameter value libpq refused, else None."""
+    """A permanent INVALID error for a libpq parameter value libpq refused, or startup
+    options the server refused, else None."""
+    refused = _STARTUP_REFUSED.search(text)
+    if refused is not None:
+        return _error(
+            ErrorCode.INVALID,
+            f"{action} failed at {ctx.masked}: the server refused the connection's startup "
+            f"options: {ctx.scrub(refused.group(1))}; fix the libpq connection parameter "
+            "'options' in the URL",
+            False,
+            exc,
+        )
     found = _BAD_PARAMETER.search(text)
     if found is None:
         return None

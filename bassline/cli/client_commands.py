@@ -187,8 +187,10 @@ def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:
     colour = "green" if health["status"] == "ok" else "yellow"
     where = escape(_where(url, data.get("url")))  # an IPv6 host is [..]: not markup
     shown.append(f"node [bold]{escape(str(data['node']))}[/bold] at {where}")
+    groups = escape(", ".join(map(str, data["groups"]))) or "-"  # the spec's words, not markup
     shown.append(
-        f"bassline {b['id']} v{b['version']} hash {b['hash'][:12]}; groups: {', '.join(data['groups']) or '-'}"
+        f"bassline {escape(str(b['id']))} v{escape(str(b['version']))} "
+        f"hash {escape(str(b['hash'])[:12])}; groups: {groups}"
     )
     owners = data.get("owners") or {}  # an older node has none
     if owners:

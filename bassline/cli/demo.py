@@ -21,8 +21,10 @@ import anyio
 import attrs
 import orjson
 
-from bassline.codec import parse_json
+from bassline.cli.render import show
+from bassline.codec import from_json, parse_json, to_json
 from bassline.content import ABSENT
+from bassline.errors import ContentError
 from bassline.net import BasslineNetwork, GossipSettings, NodeServer
 from bassline.spec import Bassline, parse_spec
 
@@ -55,7 +57,7 @@ class Step:
 
     def describe(self) -> str:
         """``node-3 sets a = 10``."""
-        return f"{self.node} sets {self.contact} = {orjson.dumps(self.value).decode()}"
+        return f"{self.node} sets {self.contact} = {show(self.value)}"
 
 
 DEFAULT_STEPS = (Step("node-3", "a", 10), Step("node-1", "c", 1))
@@ -79,12 +81,19 @@ class StepReport:
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {
-            "step": None if self.step is None else attrs.asdict(self.step),
+            "step": None if self.step is None else attrs.asdict(self.step, value_serializer=_json),
             "converged": self.converged,
             "converged_ms": round(self.converged_ms, 3),
             "arrived_ms": {n: round(ms, 3) for n, ms in self.arrived_ms.items()},
-            "values": self.values,
+            "values": {
+                n: {c: to_json(v) for c, v in row.items()} for n, row in self.values.items()
+            },
         }
+
+
+def _json(_inst: object, _field: object, value: Any) -> Any:
+    """A step's value in the codec's JSON form (a lattice value tagged)."""
+    return to_json(value)
 
 
 def demo_spec() -> Bassline:
@@ -209,9 +218,12 @@ def parse_steps(items: Sequence[str]) -> list[Step]:
                 f"--step {item!r}: expected NODE:CONTACT=JSON with NODE one of "
                 f"{', '.join(NODES)} and CONTACT one of {', '.join(SHOWN[:4])}, e.g. node-3:a=10"
             )
-        try:
-            value = parse_json(text)
+        try:  # the codec's form, as `bassline run --set` and `bassline set` take it
+            value = from_json(parse_json(text))
+            to_json(value)  # refuses what no write takes (an empty interval, D54) up front
         except orjson.JSONDecodeError:
             raise ValueError(f"--step {item!r}: {text!r} is not valid JSON") from None
+        except ContentError as exc:
+            raise ValueError(f"--step {item!r}: {exc}") from None
         steps.append(Step(node, contact, value))
     return steps

@@ -12,6 +12,7 @@ import anyio
 import typer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from bassline.cli.console import UserError, out
 from bassline.cli.demo import (
@@ -141,7 +142,7 @@ def graph(
 def _demo_table(
     cluster: DemoCluster, title: str, before: Values, report: StepReport | None
 ) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")  # values are text, not markup
     table.add_column("contact", style="bold")
     for name in NODES:
         groups = ", ".join(sorted(cluster.nodes[name].groups)) or "no gadgets"
@@ -153,7 +154,7 @@ def _demo_table(
             value = now[name][cid]
             text = "—" if value is None else show(value)
             changed = bool(before) and before[name][cid] != value
-            cells.append(f"[bold green]{text}[/bold green]" if changed else text)
+            cells.append(Text(text, style="bold green" if changed else ""))
         table.add_row(cid, *cells)
     if report is not None and report.step is not None:
         arrived = [

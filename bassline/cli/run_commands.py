@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import typer
+from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
-from bassline.cli.watch import DEFAULT_INTERVAL, watch_file
+from bassline.cli.watch import DEFAULT_INTERVAL, MAX_INTERVAL, watch_file
 from bassline.clock import is_node_id
 from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
@@ -52,12 +53,13 @@ def parse_set(item: str) -> tuple[str, Any]:
 def validate(spec: SpecArg) -> None:
     """Check a spec and list every problem with its JSON path (exit 1 if any)."""
     loaded = load_spec(spec)
-    out.print(
-        f"[green]ok[/green] {spec}: network {loaded.id!r} v{loaded.version}, "
+    # the path, id and version are drawn as written, never as Rich markup ("[/x]")
+    line = Text("ok", style="green").append(
+        f" {spec}: network {loaded.id!r} v{loaded.version}, "
         f"{len(loaded.groups)} groups, {len(loaded.contacts)} contacts, {len(loaded.wires)} wires, "
-        f"hash {loaded.hash[:12]}",
-        soft_wrap=True,
+        f"hash {loaded.hash[:12]}"
     )
+    out.print(line, soft_wrap=True)
 
 
 def _run_in_memory(spec: Bassline, sets: Sets, node_id: str) -> tuple[Network, PropagationResult]:
@@ -160,7 +162,12 @@ def run(
     ] = False,
     interval: Annotated[
         float,
-        typer.Option("--interval", min=0.05, help="With --watch: seconds between checks."),
+        typer.Option(
+            "--interval",
+            min=0.05,
+            max=MAX_INTERVAL,  # beyond ~9.2e9 s time.sleep overflows: an internal error
+            help="With --watch: seconds between checks.",
+        ),
     ] = DEFAULT_INTERVAL,
     node_id: Annotated[
         str,

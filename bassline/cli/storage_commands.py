@@ -28,6 +28,7 @@ from bassline.cli.transfer import (
     DEFAULT_BATCH_SIZE,
     load_network,
     prepare_target,
+    require_network,
     verify,
     write_network,
 )
@@ -158,6 +159,8 @@ def storage_check(
                 health_problem = health.unwrap().detail or "unhealthy"
             with progress.phase(f"listing the networks in {mask_url(url)}"):
                 names = network or unwrap(await storage.list_networks(), url, "listing networks")
+            for name in network or ():  # a name not stored is a typo, not damage
+                await require_network(storage, url, name, progress)
             reports = []
             with progress.phase("checking", len(names)) as bar:
                 for name in names:

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["DEFAULT_INTERVAL", "watch_file"]
+__all__ = ["DEFAULT_INTERVAL", "MAX_INTERVAL", "watch_file"]
 
 DEFAULT_INTERVAL = 0.5
 """Seconds between two looks at the file."""
+MAX_INTERVAL = 86400.0
+"""The longest ``--interval`` (a day): ``time.sleep`` fails past about 9.2e9 seconds."""
 
 Fingerprint = tuple[int, int, int] | None
 

@@ -109,6 +109,11 @@ class BasslineNetwork:
             raise ValueError(f"{NODE_ID_RULE}, not {node_id!r:.80}")
         self.node_id = node_id
         self.secret = cluster_secret(secret)
+        if settings is not None and not isinstance(settings, GossipSettings):
+            raise TypeError(
+                f"settings must be a GossipSettings, not {settings!r:.80}: "
+                "GossipSettings(lazy_push=..., ...)"
+            )
         self.settings = settings or GossipSettings()
         self.metrics = NetMetrics()
         self.log = ChangeLog()
@@ -342,8 +347,10 @@ class BasslineNetwork:
         """Dial a peer and keep the link up (redialling with backoff when it drops).
 
         With ``wait=True``, return once the link is established (PeerError if it is not
-        within ``within`` seconds, with the last reason).
+        within ``within`` seconds, with the last reason). ``within`` must be a positive,
+        finite number of seconds, whether it is used or not.
         """
+        positive_seconds("within", within)
         self._require()
         url = endpoint.url if isinstance(endpoint, Endpoint) else endpoint
         await self._membership.dialer.connect_to_peer(url, wait=wait, within=within)

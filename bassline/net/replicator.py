@@ -116,7 +116,12 @@ class Replicator:
             return
         if t is str and len(content) * 6 < limit:  # even fully escaped it fits
             return
-        size = len(encode(content))
+        try:
+            size = len(encode(content))
+        except ContentError as exc:  # named as the engine and the runtime name it
+            if exc.contact is not None:
+                raise
+            raise ContentError(str(exc), contact_id) from None
         if size > limit:
             raise ContentError(
                 f"content is {size} bytes; the gossip limit is {limit} (max_frame_bytes - 4096)",
@@ -191,6 +196,9 @@ class Replicator:
         self.metrics.deltas_in += 1
         self.metrics.items_in += len(delta.items)
         held: dict[str, set[str]] = {}
+        if delta.have:  # checked, as the items are, before anything of the delta is applied
+            self.metrics.items_announced_in += len(delta.have)
+            self._known_announced(delta)
         complete = await self._apply_items(peer, self._carrying(delta), session.peer_epoch, held)
         if delta.have:
             self._announced(session, delta)
@@ -204,20 +212,25 @@ class Replicator:
         """Note what a peer announced: a change this node holds marks the peer as holding
         it too; one it lacks is wanted (grafted unless it comes over another link)."""
         runtime = self._require()
-        self.metrics.items_announced_in += len(delta.have)
-        contacts, stamped, hold = self._contacts, runtime.stamped, self.log.hold
+        stamped, hold = runtime.stamped, self.log.hold
         holder = (session.peer, session.peer_epoch)
         for cid, stamp in delta.have:
-            if cid not in contacts:
-                raise ProtocolViolation(
-                    "unknown-contact",
-                    f"delta announces contact {cid[:80]!r}, which this Bassline does not have",
-                )
             current = stamped(cid)[1]
             if current == stamp:
                 hold(cid, holder)
             elif current < stamp:
                 session.want(cid, stamp)
+
+    def _known_announced(self, delta: Delta) -> None:
+        """ProtocolViolation if the delta announces a contact the Bassline lacks."""
+        self._require()
+        contacts = self._contacts
+        for cid, _ in delta.have:
+            if cid not in contacts:
+                raise ProtocolViolation(
+                    "unknown-contact",
+                    f"delta announces contact {cid[:80]!r}, which this Bassline does not have",
+                )
 
     def holds(self, contact: str, stamp: Stamp) -> bool:
         """Whether this node holds ``contact``'s change stamped ``stamp``, or a newer one."""

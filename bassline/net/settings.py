@@ -36,6 +36,12 @@ def _delay(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None
         raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
+def _flag(_inst: object, attribute: attrs.Attribute[Any], value: bool) -> None:
+    """On or off: ``True`` or ``False`` only (``"no"`` or ``0`` is no answer to take)."""
+    if type(value) is not bool:
+        raise TypeError(f"{attribute.name} must be True or False, got {value!r}")
+
+
 @attrs.frozen
 class GossipSettings:
     """Intervals, limits and queue bounds of one node's gossip.
@@ -77,7 +83,7 @@ class GossipSettings:
     """Frames queued per peer; a slow peer holds the pusher back (it never buffers more)."""
     push_delay: float = attrs.field(default=0.002, validator=_delay)
     """How long the pusher lets a burst of changes gather before sending them."""
-    lazy_push: bool = True
+    lazy_push: bool = attrs.field(default=True, validator=_flag)
     """Ask a peer that sends a content this node holds already to only announce further
     changes of that content's origin (``prune``); off: every link carries every value."""
     graft_delay: float = attrs.field(default=0.5, validator=_positive)
@@ -85,7 +91,7 @@ class GossipSettings:
     before the announcing peer is asked for it (``graft``)."""
     peer_exchange_interval: float = attrs.field(default=10.0, validator=_positive)
     """Seconds between ``peers`` messages (known node URLs)."""
-    discover: bool = True
+    discover: bool = attrs.field(default=True, validator=_flag)
     """Dial peers learned from peers, while fewer than ``target_peers`` are connected."""
     target_peers: int = attrs.field(default=3, validator=_count)
     """How many connections discovery aims for."""
@@ -93,7 +99,7 @@ class GossipSettings:
     """A learned (not configured) peer is forgotten after this many failed dials in a row."""
     shutdown_grace: float = attrs.field(default=1.0, validator=_positive)
     """How long closing waits for goodbyes to reach peers."""
-    gossip_feed_values: bool = False
+    gossip_feed_values: bool = attrs.field(default=False, validator=_flag)
     """Also send a peer on the same store (its hello names the same feed identity) the
     values this node's change feed brought it; off by default, because the store's feed
     carries them to that peer already (``docs/network.md``)."""

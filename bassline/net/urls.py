@@ -48,7 +48,9 @@ class NodeURL:
 
 def parse_node_url(url: str) -> NodeURL:
     """Parse ``ws://``, ``wss://``, ``http://`` or ``https://`` URLs; ValueError with the reason."""
-    if not isinstance(url, str) or not url:
+    if not isinstance(url, str):
+        raise ValueError(f"a node URL is a string, not {url!r:.80}")
+    if not url:
         raise ValueError("empty node URL")
     try:
         parts = urlsplit(url)

@@ -116,12 +116,20 @@ class StorageBackedRuntime(EngineView):
             raise ValueError("batch_size must be at least 1")
         if type(queue_bound) is not int:  # 1.5 was taken (as 2), '10' failed comparing
             raise TypeError(f"queue_bound must be a whole number, not {queue_bound!r}")
+        if type(flush_interval) not in (int, float):
+            raise TypeError(f"flush_interval must be a number of seconds, not {flush_interval!r}")
         if not 0 <= flush_interval < math.inf:
             raise ValueError(
                 f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"
             )
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        for name, policy, kind in (
+            ("retry", retry, RetryPolicy),
+            ("breaker", breaker, BreakerPolicy),
+        ):
+            if policy is not None and not isinstance(policy, kind):
+                raise TypeError(f"{name} must be a {kind.__name__} or None, not {policy!r:.80}")
         self.retry = retry or RetryPolicy()
         self.breaker = CircuitBreaker(breaker or BreakerPolicy())
         self.replace_spec = replace_spec

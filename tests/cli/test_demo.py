@@ -42,3 +42,31 @@ def test_demo_table_and_custom_steps_in_a_real_process() -> None:
     assert bad.returncode == 1 and "expected NODE:CONTACT=JSON" in bad.stderr
     bad_json = run_cli("demo", "--step", "node-1:a=oops")
     assert bad_json.returncode == 1 and "is not valid JSON" in bad_json.stderr
+
+
+def test_a_step_value_that_looks_like_markup_is_drawn_as_written(cli: Cli) -> None:
+    """A string holding ``[/x]`` ended the demo with an internal error (Rich's
+    ``MarkupError``), and ``[bold]`` vanished into styling, in the step's title and the
+    table's changed cells."""
+    done = cli("demo", "--step", 'node-1:a="[/x] [bold]b"', "--pause", "0")
+    assert done.returncode == 0, done.stderr
+    assert 'step 1/1: node-1 sets a = "[/x] [bold]b"' in done.stdout
+    assert done.stdout.count('"[/x] [bold]b"') == 4  # the title, and a on every node
+
+
+def test_a_step_takes_the_codec_form_as_run_set_does(cli: Cli) -> None:
+    """A tagged interval was written as a plain object (the adder failed on it and ``sum``
+    kept its value), and an empty interval was written at all."""
+    interval = '{"$type": "interval", "value": [20, 21]}'
+    done = cli("demo", "--step", f"node-1:a={interval}", "--json")
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout)["steps"][-1]
+    assert last["step"]["value"] == {"$type": "interval", "value": [20, 21]}
+    for node in ("node-1", "node-2", "node-3"):
+        assert last["values"][node]["sum"] == {"$type": "interval", "value": [23, 24]}
+    table = cli("demo", "--step", f"node-1:a={interval}", "--pause", "0")
+    assert table.returncode == 0, table.stderr
+    assert "node-1 sets a = [20, 21]" in table.stdout and "[23, 24]" in table.stdout
+    empty = cli("demo", "--step", 'node-1:a={"$type": "interval", "value": [3, 1]}')
+    assert (empty.returncode, empty.stdout) == (1, "")
+    assert "the interval [3, 1] is empty (lo > hi)" in empty.stderr

@@ -76,6 +76,16 @@ def test_validate_ok_and_every_problem_listed(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_validate_draws_the_path_id_and_version_as_written(tmp_path: Path) -> None:
+    """An id or a version holding ``[/x]`` made ``validate`` an internal error (Rich's
+    ``MarkupError``, exit status 70), and ``[bold]`` in the file's name vanished."""
+    spec = tmp_path / "[bold]spec.json"
+    spec.write_text(json.dumps({"id": "n[/x]", "version": "[/v]", "contacts": []}))
+    done = bassline("validate", str(spec))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout.startswith(f"ok {spec}: network 'n[/x]' v[/v], 1 groups, 0 contacts")
+
+
 def test_user_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     calc = str(EXAMPLES / "calculator.json")
     cases = [

@@ -145,6 +145,22 @@ def test_check_reports_a_healthy_store(cli: Cli, store_a: str) -> None:
     assert empty.returncode == 0 and "no networks stored" in empty.stdout
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_check_of_a_network_not_stored_says_what_is_stored(
+    cli: Cli, store_a: str, as_json: bool
+) -> None:
+    """``--network`` with a name the store does not hold (a typo) was reported as an
+    integrity problem ("spec does not load: network-not-found"), with the advice to
+    repair or restore the store from an export; export, copy and snapshot say what is
+    stored instead."""
+    _seed(cli, store_a)
+    done = cli("storage", "check", store_a, "--network", "calculatr", *(["--json"] * as_json))
+    assert (done.returncode, done.stdout) == (1, ""), done.stdout
+    assert done.stderr == (
+        f"error: no network 'calculatr' in {store_a}; stored networks: calculator, meeting\n"
+    )
+
+
 def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
     _seed(cli, store_a)
     now_ms = time.time_ns() // 1_000_000

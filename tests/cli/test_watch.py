@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .conftest import EXAMPLES, cli_env
+from .conftest import EXAMPLES, cli_env, run_in_process
 
 DEADLINE = 120.0
 """Seconds a step may take: generous, for a loaded machine (a passing run never waits it out:
@@ -102,3 +102,15 @@ def test_watch_reruns_on_change_and_stops_cleanly_on_sigint(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_an_interval_no_sleep_can_take_is_a_usage_error(tmp_path: Path) -> None:
+    """``--interval inf`` (or 1e10 s, past what ``time.sleep`` takes) ran once, then ended
+    with an internal error (``OverflowError: timestamp out of range``, exit status 70)."""
+    for interval in ("inf", "1e10", "86400.5"):
+        done = run_in_process(
+            "run", str(EXAMPLES / "calculator.json"), "--watch", "--interval", interval
+        )
+        assert (done.returncode, done.stdout) == (2, ""), (interval, done.stdout, done.stderr)
+        assert "--interval" in done.stderr and "86400" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr

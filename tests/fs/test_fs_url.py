@@ -88,6 +88,23 @@ async def test_a_marker_of_another_kind_or_version_is_refused(store_dir: Path) -
     assert error.code is ErrorCode.CORRUPTION
 
 
+@pytest.mark.parametrize("version", ["1", None, True, 0, -3])
+async def test_a_marker_whose_version_is_no_version_is_damage(
+    store_dir: Path, version: object
+) -> None:
+    """Only a newer version asks for a newer package: a marker saying ``"1"`` (or none)
+    was reported as "format version '1'; this bassline-storage-fs reads version 1
+    (upgrade the package to open it)", which no upgrade mends."""
+    async with open_storage(f"file://{store_dir}"):
+        pass
+    marker = store_dir / "bassline-store.json"
+    marker.write_text(json.dumps({"format": "bassline-fs", "version": version}))
+    error = await _open_error(f"file://{store_dir}")
+    assert error.code is ErrorCode.CORRUPTION, error
+    assert f"store marker {marker} has no valid version ({version!r}" in error.message
+    assert "upgrade" not in error.message
+
+
 async def test_a_file_or_a_missing_directory_without_create(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("x")
     error = await _open_error(f"file://{tmp_path / 'plain'}")

@@ -300,6 +300,34 @@ async def test_bassline_status_of_a_status_it_cannot_read_prints_one_error_and_n
     )
 
 
+async def test_bassline_status_draws_the_spec_id_version_and_groups_as_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A spec id, version or gadget group holding ``[/x]`` made ``bassline status`` an
+    internal error (Rich's ``MarkupError``, exit status 70): the line naming the Bassline
+    was printed as markup."""
+    from bassline.cli.app import main
+
+    spec = parse_spec(
+        {
+            "id": "m[/x]",
+            "version": "[/v]",
+            "groups": [{"id": "ad[/g]", "gadget": "add"}],
+            "contacts": [
+                {"id": f"ad[/g].{port}", "group": "ad[/g]", "name": port, "boundary": side}
+                for port, side in (("a", "input"), ("b", "input"), ("sum", "output"))
+            ],
+        }
+    )
+    async with node("n[/x]", spec) as (_, server):
+        assert server.url is not None
+        code = await anyio.to_thread.run_sync(main, ["status", str(server.url)])
+    shown = capsys.readouterr()
+    assert code == 0, shown.err
+    assert "bassline m[/x] v[/v] hash " in shown.out and "groups: ad[/g]" in shown.out
+    assert "node n[/x] at" in shown.out
+
+
 def test_arguments_of_the_wrong_type_are_refused_before_any_request() -> None:
     """``changes("result")`` once watched the contacts r, e, s, u, l and t; a contact id
     that is not a string failed inside ``quote``; ``write_many`` of a list failed on

@@ -305,6 +305,21 @@ async def test_a_delta_announcing_a_contact_this_network_lacks_ends_the_link_ref
         assert hub.metrics.items_announced_in == 4
 
 
+async def test_a_delta_announcing_an_unknown_contact_applies_none_of_its_items() -> None:
+    """protocol.md: a delta naming a contact the Bassline lacks is refused and nothing of
+    it is applied; its items were applied before its announced rows were checked."""
+    clock = HybridLogicalClock("writer")
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        item = [("c0", "applied?", clock.tick())]
+        announced = [("n" * 200, clock.tick())]
+        await link.send(dump(encode_delta(m.log.epoch, 0, 2, item, None, announced)))
+        refusal = await _frame(link, "refuse")
+        assert refusal["code"] == "unknown-contact"
+        assert hub.metrics.rejected == {"unknown-contact": 1}
+        assert hub.value("c0", None) is None
+        assert hub.metrics.items_announced_in == 1
+
+
 async def test_a_graft_reply_too_big_for_one_frame_is_split_and_carries_the_whys() -> None:
     """The answer to a graft is halved until it fits ``max_frame_bytes``, and the
     justifications go along."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import anyio
 import attrs
 import pytest
@@ -10,6 +12,7 @@ from bassline import Network
 from bassline.clock import Stamp
 from bassline.codec import encode
 from bassline.errors import ContentError, UnknownContact
+from bassline.lattices import Interval
 from bassline.net import BasslineNetwork, replicator
 
 from .conftest import FAST, flat, line, wait_until
@@ -85,10 +88,55 @@ async def test_update_many_and_apply_refuse_items_of_the_wrong_shape() -> None:
         assert net.values() == {}
 
 
+async def test_a_write_of_content_no_codec_takes_names_its_contact() -> None:
+    """The engine and the runtime name the contact; the node's gossip-size check, which
+    encodes first, said only "the interval [3, 1] is empty (lo > hi)" (and over HTTP)."""
+    async with line(flat(2), 1) as (net,):
+        for bad in (Interval(3, 1), {1}, b"x", {1: 2}):
+            with pytest.raises(ContentError, match=r"^contact 'c1': ") as one:
+                await net.update_contact("c1", bad)
+            with pytest.raises(ContentError, match=r"^contact 'c1': ") as many:
+                await net.update_many({"c0": 1, "c1": bad})
+            assert one.value.contact == many.value.contact == "c1"
+        assert net.values() == {}
+
+
 async def test_peers_given_as_one_string_are_refused() -> None:
     """A string once became one peer URL per character ("node URL 'w' must start ...")."""
     with pytest.raises(TypeError, match="peers is a list of URLs, not the string 'ws://h:1'"):
         BasslineNetwork("n", flat(1), peers="ws://h:1")
+
+
+@pytest.mark.parametrize("settings", [{"lazy_push": False}, "fast", 5])
+async def test_settings_that_are_not_gossip_settings_are_refused(settings: object) -> None:
+    """A dict of settings (or anything else) failed with "'dict' object has no attribute
+    'max_pending_handshakes'", naming neither the argument nor what it takes."""
+    expected = f"settings must be a GossipSettings, not {settings!r}: GossipSettings(lazy_push=..."
+    with pytest.raises(TypeError, match=re.escape(expected)):
+        BasslineNetwork("n", flat(1), settings=settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("within", "error", "message"),
+    [
+        (0, ValueError, "within must be positive and finite, got 0"),
+        (-1, ValueError, "within must be positive and finite, got -1"),
+        (float("nan"), ValueError, "within must be positive and finite, got nan"),
+        (float("inf"), ValueError, "within must be positive and finite, got inf"),
+        ("5", TypeError, "within must be a number of seconds, got '5'"),
+        (True, TypeError, "within must be a number of seconds, got True"),
+    ],
+)
+async def test_connect_to_peer_checks_how_long_it_may_wait(
+    within: object, error: type[Exception], message: str
+) -> None:
+    """``within`` went unchecked: -1 gave up at once, NaN failed in anyio ("deadline must
+    not be NaN"), ``'5'`` with "unsupported operand type(s)", ``True`` waited a second
+    ("within Trues"), and ``inf`` waited for ever on a peer that never answers."""
+    async with line(flat(1), 1) as (net,):
+        with anyio.fail_after(10), pytest.raises(error, match=re.escape(message)):
+            await net.connect_to_peer("ws://127.0.0.1:9", wait=True, within=within)  # type: ignore[arg-type]
+        assert net.peers() == []
 
 
 async def test_a_closed_node_refuses_writes() -> None:

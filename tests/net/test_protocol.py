@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ from bassline.codec import to_json
 from bassline.lattices import GrowSet, Interval
 from bassline.net import ChangeLog, GossipSettings, ProtocolViolation, parse_node_url
 from bassline.net.auth import api_token, new_nonce, proof, verify
-from bassline.net.protocol import Delta, dump, encode_delta, parse_frame
+from bassline.net.protocol import PROTOCOL_VERSION, Delta, dump, encode_delta, parse_frame
 from bassline.net.urls import is_loopback
 
 
@@ -123,6 +124,10 @@ def test_node_urls() -> None:
     for bad in ("", "ftp://x", "ws://", "ws://h:99999", "ws://u:p@h:1", "ws://h:1/?q=1"):
         with pytest.raises(ValueError):
             parse_node_url(bad)
+    # a URL that is no string was called "empty", whatever it was
+    for wrong in (5, None, b"ws://h:1"):
+        with pytest.raises(ValueError, match=re.escape(f"a node URL is a string, not {wrong!r}")):
+            parse_node_url(wrong)  # type: ignore[arg-type]
     assert is_loopback("localhost") and is_loopback("127.0.0.9") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 
@@ -145,6 +150,10 @@ def test_settings_refuse_a_heartbeat_timeout_under_three_intervals() -> None:
         ("anti_entropy_interval", float("nan"), ValueError, "must be positive, got nan"),
         ("push_delay", float("inf"), ValueError, "push_delay must be a finite number >= 0"),
         ("push_delay", -0.5, ValueError, "push_delay must be a finite number >= 0"),
+        ("lazy_push", "no", TypeError, "lazy_push must be True or False, got 'no'"),
+        ("lazy_push", 0, TypeError, "lazy_push must be True or False, got 0"),
+        ("discover", "false", TypeError, "discover must be True or False, got 'false'"),
+        ("gossip_feed_values", 1, TypeError, "gossip_feed_values must be True or False"),
     ],
 )
 def test_settings_refuse_values_of_the_wrong_type_or_infinite(
@@ -155,3 +164,12 @@ def test_settings_refuse_values_of_the_wrong_type_or_infinite(
     with pytest.raises(error, match=re.escape(message)):
         GossipSettings(**{field: value})  # type: ignore[arg-type]
     GossipSettings(heartbeat_interval=1, push_delay=0)  # a whole number of seconds, no delay
+    GossipSettings(lazy_push=False, discover=False, gossip_feed_values=True)
+
+
+def test_the_protocol_page_gives_the_version_a_hello_carries() -> None:
+    """docs/protocol.md's hello table said version 2 under its version-3 title."""
+    page = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    assert f"# Gossip protocol (version {PROTOCOL_VERSION})" in page
+    assert f"| `v` | protocol version ({PROTOCOL_VERSION}) |" in page
+    assert f"`v` is {PROTOCOL_VERSION}." in page

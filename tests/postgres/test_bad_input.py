@@ -82,6 +82,30 @@ async def test_missing_schema(url_with: Callable[..., str], spare_schema: str) -
     assert "bassline storage migrate" in error.message
 
 
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\r", "\x0b", "\x0c"])
+async def test_a_schema_name_with_any_white_space_is_migrated_and_opened(
+    admin: Admin, url_with: Callable[..., str], space: str
+) -> None:
+    """Any name up to 63 bytes, as docs/postgres.md says: a schema named with a tab or a newline failed every
+    connection with a transient CONNECTION error ("invalid value for parameter
+    "search_path""; "check that the server is running"), so a runtime retried it for
+    ever: only spaces were escaped in the connection's startup options, and the server
+    splits them at any white space."""
+    name = f"bt ws{space}{uuid.uuid4().hex[:8]}"
+    url = url_with(schema=name)
+    try:
+        migrate(url)
+        async with open_storage(url) as storage:
+            (await storage.save_network(sample_bassline())).unwrap()
+            assert (await storage.list_networks()).unwrap() == ["calc"]
+        tables = admin.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", [name]
+        ).fetchone()
+        assert tables is not None and tables[0] > 0
+    finally:
+        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
 @pytest.mark.parametrize(
     ("option", "value", "complaint"),
     [
@@ -100,6 +124,28 @@ async def test_a_bad_libpq_parameter_value_is_a_permanent_error_naming_it(
     assert complaint in error.message
     assert f"fix the libpq connection parameter {option!r} in the URL" in error.message
     assert "retry" not in error.message and "connection is bad" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ("-c statement_timeout=abc", 'invalid value for parameter "statement_timeout": "abc"'),
+        ("-c nosuch=1", 'unrecognized configuration parameter "nosuch"'),
+        ("-c x", "-c x requires a value"),
+        ("-c work_mem=1", 'outside the valid range for parameter "work_mem"'),
+        ("-c shared_buffers=1", 'parameter "shared_buffers" cannot be changed'),
+    ],
+)
+async def test_startup_options_the_server_refuses_are_a_permanent_error_naming_them(
+    url_with: Callable[..., str], options: str, complaint: str
+) -> None:
+    """The server ends such a connection at once (FATAL): it was a transient CONNECTION
+    error saying "check that the server is running", which a runtime retried for ever."""
+    error = await _open_error(url_with(password=PW_SECRET, options=options))
+    assert error.code is ErrorCode.INVALID and not error.transient, error
+    assert complaint in error.message
+    assert "fix the libpq connection parameter 'options' in the URL" in error.message
+    assert "server is running" not in error.message
 
 
 async def test_unknown_role_is_refused(url_with: Callable[..., str]) -> None:

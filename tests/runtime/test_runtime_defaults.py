@@ -100,6 +100,11 @@ async def test_a_network_refuses_an_infinite_claim_interval_before_it_opens() ->
         ({"flush_interval": float("nan")}, ValueError, "flush_interval must be a finite"),
         ({"flush_interval": -1}, ValueError, "flush_interval must be a finite"),
         ({"node_id": ""}, ValueError, "node_id must be a non-empty string"),
+        # a retry policy was first used at a transient storage error; a breaker's failed as
+        # "'int' object has no attribute 'clock'"; '5' seconds failed comparing
+        ({"retry": {"budget": 5}}, TypeError, "retry must be a RetryPolicy or None, not {"),
+        ({"breaker": 5}, TypeError, "breaker must be a BreakerPolicy or None, not 5"),
+        ({"flush_interval": "5"}, TypeError, "flush_interval must be a number of seconds"),
         (
             {"durability": "fast"},
             ValueError,
