@@ -362,9 +362,10 @@ def start(
         ("--anti-entropy", anti_entropy),
     ):
         if not 0 < seconds < math.inf:
-            raise UserError(f"{flag} {seconds}: give a positive, finite number of seconds")
+            # out of range: a usage error (status 2), as Click's own range checks are
+            raise UsageError(f"{flag} {seconds}: give a positive, finite number of seconds")
     if 3 * heartbeat == math.inf:  # the heartbeat timeout
-        raise UserError(
+        raise UsageError(
             f"--heartbeat {heartbeat}: too large (links time out after 3 heartbeats, "
             "which must be a finite number of seconds)"
         )

@@ -190,9 +190,10 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_before_starting(
     flag: str, value: str
 ) -> None:
     """A negative or NaN --shutdown-timeout once started the node and ended it with an
-    internal error (a traceback) on the first SIGTERM."""
+    internal error (a traceback) on the first SIGTERM. Out of range is a usage error
+    (status 2, as docs/cli.md says of a value of the wrong range; it was 1)."""
     done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", flag, value)
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert not done.stdout.startswith("http"), done.stdout  # it never listened
     assert f"error: {flag} {float(value)}: give a positive, finite number of seconds" in done.stderr
     assert "Traceback" not in done.stderr
@@ -242,7 +243,7 @@ def test_a_node_id_peers_would_refuse_is_refused_before_starting() -> None:
 def test_a_heartbeat_whose_timeout_overflows_is_refused_naming_the_flag() -> None:
     """It said "heartbeat_timeout must be positive, got inf", a setting nobody gave."""
     done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", "--heartbeat", "1e308")
-    assert done.returncode == 1 and not done.stdout.startswith("http"), done.stderr
+    assert done.returncode == 2 and not done.stdout.startswith("http"), done.stderr
     assert "error: --heartbeat 1e+308: too large (links time out after 3 heartbeats" in (
         done.stderr
     )
