@@ -21,7 +21,7 @@ equal (digests polled every ``poll`` seconds, so the figure is within one poll);
 all nodes (received, for processes) / (updates x (nodes - 1)), i.e. per delivered update,
 against *id+payload* (the contact id plus the JSON payload); *mem/node* = resident memory per process (procs) or
 process RSS / nodes (in-process). *baseline* = the same updates written to one node with
-no peers (StorageBackedRuntime on memory), updates/s. The process scenarios also print
+no peers (StorageBackedRuntime on memory), updates/s, the median of five runs. The process scenarios also print
 the CPU time the nodes (and this process) used while writing and while settling, and the
 contents sent, received and received redundantly (held already) per update, over all
 nodes: with ``nodes - 1`` per update no content crossed a link twice; then the changes
@@ -35,10 +35,12 @@ that runs ``python -m bassline`` under a profiler and writes that file).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,13 +110,20 @@ def topology(i: int) -> list[int]:
     return [i - 1] + ([i // 2] if i >= 2 and i // 2 != i - 1 else []) if i else []
 
 
-async def baseline(spec: Bassline, batches: list[dict[str, Any]]) -> float:
-    async with open_storage("memory://") as storage:
-        async with StorageBackedRuntime(spec, storage, node_id="solo") as runtime:
-            t0 = time.perf_counter()
-            for batch in batches:
-                await runtime.update_many(batch)
-            return len(batches) * 100 / (time.perf_counter() - t0)
+async def baseline(spec: Bassline, batches: list[dict[str, Any]], runs: int = 5) -> float:
+    """The median rate of ``runs`` runs, each on a fresh runtime after a full collection: one
+    run lasts 40-100 ms, and a full collection falling inside it decided a single figure
+    (bench_baseline.py shows each run)."""
+    rates = []
+    for _ in range(runs):
+        async with open_storage("memory://") as storage:
+            async with StorageBackedRuntime(spec, storage, node_id="solo") as runtime:
+                gc.collect()
+                t0 = time.perf_counter()
+                for batch in batches:
+                    await runtime.update_many(batch)
+                rates.append(len(batches) * 100 / (time.perf_counter() - t0))
+    return statistics.median(rates)
 
 
 def cpu_s(pid: int) -> float:
