@@ -1,0 +1,224 @@
+"""Eager and lazy push (protocol v3, decisions.md D56): what goes into the frames.
+
+A delta that mixes values and announcements and is too big for one frame is halved, each
+change still sent or announced exactly once; a graft's reply is halved to fit and leaves
+out contacts without content; a stale copy of a value is neither counted as redundant nor
+taken as the peer holding the newer change; a grafted value at exactly the announced stamp
+ends the wait. Fake peers on real links (see ``test_lazy_push``) make the order certain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from bassline.clock import HybridLogicalClock
+from bassline.net import BasslineNetwork
+from bassline.net.handshake import handshake
+from bassline.net.protocol import dump, encode_delta
+from bassline.net.transport import dial
+
+from .conftest import ONE_SESSION, flat, node, wait_until
+from .test_lazy_push import _deltas_until, _frame, _hub_and_peer, _start
+
+pytestmark = pytest.mark.anyio
+
+BIG = 20_000
+"""A value's size: three fit a frame of 64 KiB, four do not."""
+
+
+async def _replies(link: Any, wanted: int) -> list[dict[str, Any]]:
+    """The graft replies (deltas at the peer's position, ``from`` = ``to``) the node sends
+    until they carry ``wanted`` items (the log's own deltas are skipped)."""
+    replies: list[dict[str, Any]] = []
+    while sum(len(r["items"]) for r in replies) < wanted:
+        delta = await _frame(link, "delta")
+        if delta["from"] == delta["to"]:
+            replies.append(delta)
+    return replies
+
+
+async def test_a_delta_of_values_and_announcements_too_big_for_a_frame_is_halved_each_once() -> (
+    None
+):
+    """Values of another origin (sent) and the node's own writes (announced: the peer
+    pruned the node) alternate in the log; halved, each change is sent or announced exactly
+    once, none twice and none left out."""
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=64 * 1024)
+    other = HybridLogicalClock("other")
+    sent: list[str] = []
+    announced: list[str] = []
+    async with _hub_and_peer(settings) as (hub, m, link):
+        for k in range(4):  # the log: one value of "other", then three of the hub's own
+            cid = f"c{4 * k}"
+            await hub.apply([(cid, str(k) * BIG, other.tick())])
+            sent.append(cid)
+            for j in range(1, 4):
+                await hub.update_contact(f"c{4 * k + j}", j)
+                announced.append(f"c{4 * k + j}")
+        await link.send(dump({"t": "prune", "origins": ["hub"]}))
+        await link.send(_start(m.log.epoch))
+        items: list[Any] = []
+        have: list[Any] = []
+        deltas = 0
+        while True:
+            delta = await _frame(link, "delta")
+            assert len(dump(delta)) <= settings.max_frame_bytes
+            deltas += 1
+            items += delta["items"]
+            have += delta.get("have", [])
+            if delta["to"] >= hub.log.head:
+                break
+        assert deltas == 2  # sixteen changes, halved once: eight and eight
+        assert [row[0] for row in items] == sent
+        assert [row[0] for row in have] == announced
+        assert hub.metrics.items_announced_out == len(announced)
+
+
+async def test_a_graft_reply_is_halved_to_the_most_that_fits() -> None:
+    """Six values of 20 KB asked for in one graft, frames of 64 KiB: the reply is halved
+    once, to two frames of three (docs/protocol.md: halved until it fits)."""
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=64 * 1024)
+    asked = [f"c{i}" for i in range(1, 7)]
+    async with _hub_and_peer(settings) as (hub, m, link):
+        await hub.update_many({cid: cid * (BIG // 2) for cid in asked})
+        await link.send(_start(m.log.epoch))
+        await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": asked}))
+        replies = await _replies(link, len(asked))
+        assert [[row[0] for row in r["items"]] for r in replies] == [asked[:3], asked[3:]]
+        assert all(len(dump(r)) <= settings.max_frame_bytes for r in replies)
+
+
+async def test_a_graft_reply_leaves_out_contacts_without_content_and_sends_the_rest() -> None:
+    """A graft may name a contact the node holds nothing for (its value was refused, or
+    the peer asks again): no frame answers only such contacts, and one among others does
+    not stop the others from being sent."""
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        session = sessions["m"]
+        await hub.update_contact("c1", "own")
+        await link.send(_start(m.log.epoch))
+        await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": ["c5"]}))
+
+        def answered() -> bool:  # read by the link, and taken by its pusher
+            return hub.metrics.messages_in["graft"] == 1 and not session.requested
+
+        await wait_until(answered, what="the first graft answered")
+        graft = {"t": "graft", "origins": ["hub"], "contacts": ["c6", "c1", "c7"]}
+        await link.send(dump(graft))
+        replies = await _replies(link, 1)  # no empty reply before the one with c1
+        assert [[row[:2] for row in r["items"]] for r in replies] == [[["c1", "own"]]]
+
+
+async def test_a_stale_copy_is_not_redundant_and_the_newer_change_is_still_sent() -> None:
+    """The peer sends a contact's value with an older stamp than the node's (an equal
+    value written twice): it changes nothing, is not counted as redundant, and the peer
+    is not taken as holding the node's newer change, which it is still sent."""
+    writer = HybridLogicalClock("writer")
+    older = writer.tick()
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        epoch = m.log.epoch
+        copy = [("c0", "copy", writer.tick())]
+        await hub.apply(copy)
+        await link.send(dump(encode_delta(epoch, 0, 1, copy)))  # held already: redundant
+        await wait_until(lambda: hub.metrics.items_redundant == 1, what="the redundant copy")
+        await hub.update_contact("c1", "same")
+        newer = hub.contact("c1").stamp
+        assert older < newer
+        stale = [("c2", "fresh", writer.tick()), ("c1", "same", older)]
+        await link.send(dump(encode_delta(epoch, 1, 3, stale)))
+        await wait_until(lambda: hub.value("c2", None) == "fresh", what="the fresh value")
+        await link.send(_start(epoch))  # read after the stale delta was applied
+        items, _ = await _deltas_until(link, hub.log.head)
+        assert [row[:2] for row in items] == [["c1", "same"]]
+        assert hub.metrics.items_redundant == 1
+        assert hub.contact("c1").stamp == newer
+
+
+async def test_a_grafted_value_at_exactly_the_announced_stamp_ends_the_wait() -> None:
+    """The reply carries the announced change itself: it is held, so it is not asked for
+    again (a graft each ``graft_delay`` until ``GRAFT_TRIES`` would otherwise follow)."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=1.0)
+    lacked = HybridLogicalClock("writer").tick()
+    async with _hub_and_peer(settings) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        session = sessions["m"]
+        epoch = m.log.epoch
+        await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", lacked)])))
+        assert await _frame(link, "graft") == {
+            "t": "graft",
+            "origins": ["writer"],
+            "contacts": ["c1"],
+        }
+        # counted as a graft once written (after the peer may have read it)
+        await wait_until(lambda: hub.metrics.messages_out["graft"] == 1, what="graft counted")
+        await link.send(dump(encode_delta(epoch, 1, 1, [("c1", "lacked", lacked)])))
+        await wait_until(lambda: not session.wanted, within=30, what="the wait ended")
+        assert hub.value("c1") == "lacked" and hub.contact("c1").stamp == lacked
+        assert hub.metrics.grafts == 1
+
+
+async def test_values_applied_beside_a_refused_one_are_not_sent_back_to_their_sender() -> None:
+    """A delta with a value of the wrong kind for its contact: the engine refuses the whole
+    run, the items are checked one by one and the rest applied, still as the peer's (not
+    echoed back to it, and not counted as copies it held already)."""
+    spec = flat(4, sets=1)
+    writer = HybridLogicalClock("writer")
+    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", spec, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            sent = [("c0", "kept", writer.tick()), ("s0", "not a list", writer.tick())]
+            await link.send(dump(encode_delta(m.log.epoch, 0, 2, sent)))
+            await wait_until(lambda: hub.value("c0", None) == "kept", what="the kept value")
+            assert hub.value("s0", None) is None
+            assert hub.metrics.items_rejected["wrong-kind"] == 1
+            await hub.update_contact("c1", "own")
+            await link.send(_start(m.log.epoch))
+            items, _ = await _deltas_until(link, hub.log.head)
+            assert [row[:2] for row in items] == [["c1", "own"]]
+            assert hub.metrics.items_redundant == 0  # applied as the peer's, not found held
+
+
+async def test_a_prune_names_at_most_a_thousand_origins() -> None:
+    """Copies of 1,001 origins' values, all held already, in one delta: the prune names
+    1,000 of them (the most a peer accepts in one frame, ``MAX_ORIGINS``); the one left
+    is asked for at its next copy."""
+    spec = flat(1001)
+    copies = [(f"c{i}", i, HybridLogicalClock(f"o{i:04d}").tick()) for i in range(1001)]
+    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        await hub.apply(copies)
+        async with (
+            BasslineNetwork("m", spec, settings=ONE_SESSION) as m,
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            await link.send(dump(encode_delta(m.log.epoch, 0, 1001, copies)))
+            prune = await _frame(link, "prune")
+            assert prune["origins"] == sorted(f"o{i:04d}" for i in range(1001))[:1000]
+
+
+async def test_a_peer_may_have_at_most_ten_thousand_grafted_contacts_waiting() -> None:
+    """Contacts a peer grafts wait for the link's pusher (here never started: the peer
+    sends no digest); a graft that would take them past 10,000 is ignored (the peer asks
+    again)."""
+    async with _hub_and_peer(ONE_SESSION) as (hub, _, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        requested = sessions["m"].requested
+        for k in range(5):  # 5 x 2,000 contacts (the most one graft may name)
+            contacts = [f"x{k * 2000 + i:05d}" for i in range(2000)]
+            await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": contacts}))
+        await wait_until(lambda: hub.metrics.messages_in["graft"] == 5, what="five grafts")
+        assert len(requested) == 10_000
+        await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": ["one-too-many"]}))
+        await wait_until(lambda: hub.metrics.messages_in["graft"] == 6, what="the last graft")
+        assert len(requested) == 10_000 and "one-too-many" not in requested
