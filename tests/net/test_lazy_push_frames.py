@@ -9,6 +9,7 @@ ends the wait. Fake peers on real links (see ``test_lazy_push``) make the order 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -22,9 +23,11 @@ from bassline.net.transport import dial
 
 from .conftest import ONE_SESSION, flat, node, wait_until
 from .test_lazy_push import _deltas_until, _frame, _hub_and_peer, _start
+from .test_reports import _concat
 
 pytestmark = pytest.mark.anyio
 
+SPEC_SMALL = flat(4)
 BIG = 20_000
 """A value's size: three fit a frame of 64 KiB, four do not."""
 
@@ -222,3 +225,83 @@ async def test_a_peer_may_have_at_most_ten_thousand_grafted_contacts_waiting() -
         await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": ["one-too-many"]}))
         await wait_until(lambda: hub.metrics.messages_in["graft"] == 6, what="the last graft")
         assert len(requested) == 10_000 and "one-too-many" not in requested
+
+
+async def test_a_graft_reply_first_on_a_new_log_moves_no_cursor() -> None:
+    """A reply sits at the peer's position (``from`` = ``to``): the first frame of a
+    peer's log may be one at position 0, and this node then has applied none of that
+    log (were it counted as one change, the peer's first change would never be sent)."""
+    writer = HybridLogicalClock("writer")
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        epoch = m.log.epoch
+        await link.send(dump(encode_delta(epoch, 0, 0, [("c1", "grafted", writer.tick())])))
+        await wait_until(lambda: hub.value("c1", None) == "grafted", what="the reply applied")
+        assert hub.cursor("m") == (epoch, 0)
+        await link.send(dump(encode_delta(epoch, 0, 1, [("c2", "first", writer.tick())])))
+        await wait_until(lambda: hub.value("c2", None) == "first", what="the first change")
+        assert hub.cursor("m") == (epoch, 1)
+
+
+async def test_a_copy_sent_again_by_a_peer_that_was_not_first_prunes_it_no_more() -> None:
+    """m2 was pruned for an origin, yet a value it sent before the prune reached the node
+    came first; m1's copy of it is not met with a prune (m1 may carry that origin alone),
+    and neither is m1 sending the same copy again (a resent delta): m1 is not among the
+    peers that had it before."""
+    clock = HybridLogicalClock("writer")
+    first, second = clock.tick(), clock.tick()
+    async with node("hub", SPEC_SMALL, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m1", SPEC_SMALL, settings=ONE_SESSION) as m1,
+            BasslineNetwork("m2", SPEC_SMALL, settings=ONE_SESSION) as m2,
+            dial(server.url, max_bytes=1 << 22) as link1,
+            dial(server.url, max_bytes=1 << 22) as link2,
+        ):
+            await handshake(m1, link1, dialer=True)
+            await handshake(m2, link2, dialer=True)
+            await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, [("c0", "a", first)])))
+            await wait_until(lambda: hub.value("c0", None) == "a", what="c0 applied")
+            await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, [("c0", "a", first)])))
+            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
+            late = [("c1", "b", second)]  # sent by m2 before it read the prune
+            await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
+            await wait_until(lambda: hub.value("c1", None) == "b", what="c1 applied")
+            for _ in range(2):  # m1's copy, then the same again
+                await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
+            await wait_until(lambda: hub.metrics.items_redundant == 3, what="m1's copies")
+            assert hub._membership.sessions["m1"].pruned == set()
+
+
+async def test_a_grafted_content_too_large_for_a_frame_is_left_out_and_named_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A graft asks for a derived content too large to gossip (``out``, the concatenation
+    of two inputs that each fit) first: it is counted and logged by name, once, and the
+    other contacts the graft named are still sent."""
+    settings = attrs.evolve(ONE_SESSION, max_frame_bytes=10_000)
+    spec = _concat()
+    half = "x" * 5800
+    async with node("hub", spec, settings=settings) as (hub, server):  # type: ignore[arg-type]
+        assert server.url is not None
+        await hub.update_many({"a": half, "b": half})
+        await wait_until(lambda: hub.value("out", None) == half * 2, what="the large output")
+        async with (
+            BasslineNetwork("m", spec, settings=settings) as m,  # type: ignore[arg-type]
+            dial(server.url, max_bytes=1 << 22) as link,
+        ):
+            await handshake(m, link, dialer=True)
+            # the peer has the hub's whole log: only the graft's reply is sent
+            position = {"epoch": hub.log.epoch, "seq": hub.log.head}
+            head = {"head_epoch": m.log.epoch, "head": 0, "rewind": False}
+            await link.send(dump({"t": "digest", **position, **head}))
+            graft = {"t": "graft", "origins": ["hub"], "contacts": ["out", "a", "b"]}
+            await link.send(dump(graft))
+            replies = await _replies(link, 2)
+        assert sorted(row[0] for r in replies for row in r["items"]) == ["a", "b"]
+        assert hub.metrics.oversized_values == 1
+        logged = [
+            r.getMessage().partition(" is too large")[0]
+            for r in caplog.records
+            if r.name == "bassline.net" and r.levelno == logging.ERROR
+        ]
+        assert logged == ["content of 'out'"]
