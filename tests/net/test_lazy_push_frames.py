@@ -305,3 +305,24 @@ async def test_a_grafted_content_too_large_for_a_frame_is_left_out_and_named_onc
             if r.name == "bassline.net" and r.levelno == logging.ERROR
         ]
         assert logged == ["content of 'out'"]
+
+
+async def test_a_change_announced_again_while_wanted_is_still_asked_for_three_times_in_all() -> (
+    None
+):
+    """A newer announcement of a contact already wanted replaces the stamp wanted but not
+    the tries made: ``GRAFT_TRIES`` (3) grafts in all, never answered, then given up."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=0.3)
+    clock = HybridLogicalClock("writer")
+    older, newer = clock.tick(), clock.tick()
+    async with _hub_and_peer(settings) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        session = sessions["m"]
+        epoch = m.log.epoch
+        await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", older)])))
+        await _frame(link, "graft")
+        await link.send(dump(encode_delta(epoch, 1, 2, [], None, [("c1", newer)])))
+        await wait_until(lambda: session.wanted["c1"][0] == newer, what="the newer wanted")
+        await wait_until(lambda: not session.wanted, what="the change given up")
+        assert hub.metrics.grafts == 3
