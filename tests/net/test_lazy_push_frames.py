@@ -326,3 +326,51 @@ async def test_a_change_announced_again_while_wanted_is_still_asked_for_three_ti
         await wait_until(lambda: session.wanted["c1"][0] == newer, what="the newer wanted")
         await wait_until(lambda: not session.wanted, what="the change given up")
         assert hub.metrics.grafts == 3
+
+
+async def test_a_node_with_lazy_push_off_never_asks_a_peer_to_prune() -> None:
+    """``lazy_push=False``: a copy the node holds already is still dropped and counted,
+    but no prune is asked for."""
+    settings = attrs.evolve(ONE_SESSION, lazy_push=False)
+    copy = [("c0", "same", HybridLogicalClock("writer").tick())]
+    async with _hub_and_peer(settings) as (hub, m, link):
+        sessions = hub._membership.sessions
+        await wait_until(lambda: "m" in sessions, what="the hub's session")
+        await hub.apply(copy)
+        await link.send(dump(encode_delta(m.log.epoch, 0, 1, copy)))
+        await wait_until(lambda: hub.metrics.items_redundant == 1, what="the redundant copy")
+        assert sessions["m"].pruned == set()
+
+
+async def test_a_prune_that_finds_the_queue_full_is_not_taken_as_asked() -> None:
+    """The reader does not wait for room in its own link's queue: a prune that finds it
+    full is left out, and the origin is not noted as pruned (it is asked for at the next
+    copy). The peer here reads nothing while the node pushes 3 MB contents, one to a
+    frame, until its writer blocks (as in ``test_session_ends``)."""
+    settings = attrs.evolve(ONE_SESSION, send_queue_frames=1, max_frame_bytes=1 << 22)
+    spec = flat(17)
+    copy = [("c16", "same", HybridLogicalClock("writer").tick())]
+    async with node("hub", spec, settings=settings) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m", spec, settings=settings) as m,
+            dial(server.url, max_bytes=1 << 23) as link,
+        ):
+            await handshake(m, link, dialer=True)  # then reads nothing
+            await link.send(_start(m.log.epoch))
+            for i in range(16):
+                await hub.update_contact(f"c{i}", chr(ord("a") + i) * 3_000_000)
+            seen, still = [-1], [0]
+
+            def stuck() -> bool:  # the queue full and nothing written over several polls
+                [info] = hub.peers()
+                written = hub.metrics.bytes_out
+                still[0] = still[0] + 1 if written == seen[0] else 0
+                seen[0] = written
+                return info.queue_depth == 1 and still[0] >= 5
+
+            await wait_until(stuck, within=60, what="the writer blocked")
+            await hub.apply(copy)
+            await link.send(dump(encode_delta(m.log.epoch, 0, 1, copy)))
+            await wait_until(lambda: hub.metrics.items_redundant == 1, what="the copy")
+            assert hub._membership.sessions["m"].pruned == set()
