@@ -75,6 +75,12 @@ async def test_a_delta_of_values_and_announcements_too_big_for_a_frame_is_halved
             if delta["to"] >= hub.log.head:
                 break
         assert deltas == 2  # sixteen changes, halved once: eight and eight
+
+        def written() -> bool:  # once written, each counted as a delta, with its values
+            out = hub.metrics
+            return (out.messages_out["delta"], out.deltas_out, out.items_out) == (2, 2, 4)
+
+        await wait_until(written, what="the two deltas counted")
         assert [row[0] for row in items] == sent
         assert [row[0] for row in have] == announced
         assert hub.metrics.items_announced_out == len(announced)
