@@ -147,27 +147,32 @@ async def test_a_stale_copy_is_not_redundant_and_the_newer_change_is_still_sent(
         assert hub.contact("c1").stamp == newer
 
 
-async def test_a_grafted_value_at_exactly_the_announced_stamp_ends_the_wait() -> None:
-    """The reply carries the announced change itself: it is held, so it is not asked for
-    again (a graft each ``graft_delay`` until ``GRAFT_TRIES`` would otherwise follow)."""
+async def test_grafted_values_at_exactly_the_announced_stamps_end_the_wait() -> None:
+    """Two lacked changes are asked for in one graft frame; the reply carries the
+    announced changes themselves: they are held, so they are not asked for again (a graft
+    each ``graft_delay`` until ``GRAFT_TRIES`` would otherwise follow)."""
     settings = attrs.evolve(ONE_SESSION, graft_delay=1.0)
-    lacked = HybridLogicalClock("writer").tick()
+    clock = HybridLogicalClock("writer")
+    lacked = [("c1", clock.tick()), ("c2", clock.tick())]
     async with _hub_and_peer(settings) as (hub, m, link):
         sessions = hub._membership.sessions
         await wait_until(lambda: "m" in sessions, what="the hub's session")
         session = sessions["m"]
         epoch = m.log.epoch
-        await link.send(dump(encode_delta(epoch, 0, 1, [], None, [("c1", lacked)])))
+        await link.send(dump(encode_delta(epoch, 0, 1, [], None, lacked)))
         assert await _frame(link, "graft") == {
             "t": "graft",
             "origins": ["writer"],
-            "contacts": ["c1"],
+            "contacts": ["c1", "c2"],
         }
         # counted as a graft once written (after the peer may have read it)
         await wait_until(lambda: hub.metrics.messages_out["graft"] == 1, what="graft counted")
-        await link.send(dump(encode_delta(epoch, 1, 1, [("c1", "lacked", lacked)])))
+        reply = [(cid, f"lacked {cid}", stamp) for cid, stamp in lacked]
+        await link.send(dump(encode_delta(epoch, 1, 1, reply)))
         await wait_until(lambda: not session.wanted, within=30, what="the wait ended")
-        assert hub.value("c1") == "lacked" and hub.contact("c1").stamp == lacked
+        assert [(hub.value(cid), hub.contact(cid).stamp) for cid, _ in lacked] == [
+            (value, stamp) for _, value, stamp in reply
+        ]
         assert hub.metrics.grafts == 1
 
 
