@@ -81,6 +81,8 @@ def test_prune_and_graft_parse_into_their_models() -> None:
     ]
     most = {"t": "graft", "origins": ["o"] * MAX_ORIGINS, "contacts": ["c"] * MAX_GRAFT}
     assert parse_message(most) == Graft(("o",) * MAX_ORIGINS, ("c",) * MAX_GRAFT)
+    longest = {"t": "graft", "origins": ["o" * MAX_ID], "contacts": ["c" * MAX_ID]}
+    assert parse_message(longest) == Graft(("o" * MAX_ID,), ("c" * MAX_ID,))
 
 
 @pytest.mark.parametrize(
@@ -135,6 +137,14 @@ def test_a_bad_announcement_is_refused_by_field(change: dict[str, Any], message:
         ),
         (
             {"t": "graft", "origins": ["a"]},
+            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+        ),
+        (
+            {"t": "graft", "origins": ["a"], "contacts": []},
+            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+        ),
+        (
+            {"t": "graft", "origins": ["a"], "contacts": "c"},
             f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
         ),
         (
