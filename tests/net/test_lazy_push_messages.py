@@ -53,6 +53,9 @@ def test_announced_changes_parse_with_their_stamps_and_no_values() -> None:
         (),
         (("d", Stamp(15, "a")), ("e", Stamp(10, "b"))),
     )
+    # at their limits: the longest contact id, the largest clock reading
+    top = parse_message({**DELTA, "have": [["d" * MAX_ID, 2**63 - 11, 0]]})
+    assert isinstance(top, Delta) and top.have == (("d" * MAX_ID, Stamp(2**63 - 1, "a")),)
     assert parse_message({**DELTA, "have": []}) == parse_message(
         {k: v for k, v in DELTA.items() if k != "have"}
     )
@@ -100,6 +103,10 @@ def test_prune_and_graft_parse_into_their_models() -> None:
         ),
         (
             {"have": [["d", 1.0, 0]]},
+            "delta.have[0][1] must be a clock offset in [0, 9223372036854775797]",
+        ),
+        (
+            {"have": [["d", 2**63 - 10, 0]]},  # base 10: one past the largest clock reading
             "delta.have[0][1] must be a clock offset in [0, 9223372036854775797]",
         ),
         ({"have": [["d", 0, 2]]}, "delta.have[0][2] must index delta.nodes (0-1)"),

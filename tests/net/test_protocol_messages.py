@@ -424,3 +424,11 @@ def test_a_delta_carries_its_whys_as_a_table_indexed_by_the_items() -> None:
     bare = encode_delta(EPOCH, 0, 3, items, [None, None, None])
     assert "whys" not in bare and bare["items"][0] == ["a", "v", 0, 0]
     assert encode_delta(EPOCH, 0, 1, items[:1], [write])["whys"] == [["w", "http"]]
+
+
+def test_a_bad_whys_table_is_refused_as_a_bad_justification() -> None:
+    bad = {**DELTA, "items": [["c", 1, 0, 0, 0]], "whys": [["x"]]}
+    assert refused(bad) == (
+        "bad-justification",
+        'delta.whys[0] must be a list starting with "w", "c" or "g"',
+    )
