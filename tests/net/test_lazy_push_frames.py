@@ -246,11 +246,12 @@ async def test_a_graft_reply_first_on_a_new_log_moves_no_cursor() -> None:
     async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
         epoch = m.log.epoch
         await link.send(dump(encode_delta(epoch, 0, 0, [("c1", "grafted", writer.tick())])))
-        await wait_until(lambda: hub.value("c1", None) == "grafted", what="the reply applied")
-        assert hub.cursor("m") == (epoch, 0)
+        # the cursor takes the new epoch and its position at once, after the items
+        await wait_until(lambda: hub.cursor("m")[0] == epoch, what="the reply applied")
+        assert hub.cursor("m") == (epoch, 0) and hub.value("c1") == "grafted"
         await link.send(dump(encode_delta(epoch, 0, 1, [("c2", "first", writer.tick())])))
-        await wait_until(lambda: hub.value("c2", None) == "first", what="the first change")
-        assert hub.cursor("m") == (epoch, 1)
+        await wait_until(lambda: hub.cursor("m") == (epoch, 1), what="the first change")
+        assert hub.value("c2") == "first"
 
 
 async def test_a_copy_sent_again_by_a_peer_that_was_not_first_prunes_it_no_more() -> None:
