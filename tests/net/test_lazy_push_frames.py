@@ -121,6 +121,12 @@ async def test_a_graft_reply_leaves_out_contacts_without_content_and_sends_the_r
         replies = await _replies(link, 1)  # no empty reply before the one with c1
         assert [[row[:2] for row in r["items"]] for r in replies] == [[["c1", "own"]]]
 
+        def written() -> bool:  # the log's delta and the reply, each counted as a delta
+            out = hub.metrics
+            return (out.messages_out["delta"], out.deltas_out, out.items_out) == (2, 2, 2)
+
+        await wait_until(written, what="the log's delta and the reply counted")
+
 
 async def test_a_stale_copy_is_not_redundant_and_the_newer_change_is_still_sent() -> None:
     """The peer sends a contact's value with an older stamp than the node's (an equal
