@@ -1,10 +1,15 @@
-"""Eager and lazy push (protocol v3, decisions.md D56): what goes into the frames.
+"""Eager and lazy push (protocol v3, decisions.md D56): frames, counts and bounds.
 
-A delta that mixes values and announcements and is too big for one frame is halved, each
-change still sent or announced exactly once; a graft's reply is halved to fit and leaves
-out contacts without content; a stale copy of a value is neither counted as redundant nor
-taken as the peer holding the newer change; a grafted value at exactly the announced stamp
-ends the wait. Fake peers on real links (see ``test_lazy_push``) make the order certain.
+What goes into the frames: a delta that mixes values and announcements and is too big for
+one frame is halved, each change sent or announced exactly once; a graft's reply is halved
+to fit, leaves out contacts without content and a content too large for any frame, and is
+counted as a delta; a prune names at most 1,000 origins. What a node notes: a stale copy
+is neither redundant nor a sign the peer holds the newer change; values kept beside a
+refused one and copies sent again stay the peer's; a reply at position 0 moves no cursor;
+grafted values at the announced stamps end the wait, and a newer announcement does not
+reset the tries; with lazy push off, or a full queue, no prune is noted. Fake peers on
+real links (see ``test_lazy_push``) make the order certain. Written for the mutants that
+survived the gossip sets' runs on protocol v3 (docs/testing.md).
 """
 
 from __future__ import annotations
