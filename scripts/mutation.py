@@ -199,6 +199,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_session_ends.py",  # frame counters, a stop's deadline, close frames
             "tests/postgres/test_feed_gossip.py",  # the peer's store, from its hello
             "tests/net/test_lazy_push.py",  # prune, announce, graft (protocol v3)
+            "tests/net/test_lazy_push_frames.py",  # the prune's cut, grafts waiting, labels
         ],
     ),
     "gossip-replicator": (  # change log marks, cursors, deltas built and applied, digests
@@ -216,6 +217,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/net/test_wire_provenance_hostile.py",  # and refused when they are bad
             "tests/postgres/test_feed_gossip.py",  # what a store's feed brought, not gossiped
             "tests/net/test_lazy_push.py",  # held copies dropped, origins pruned, announced
+            "tests/net/test_lazy_push_frames.py",  # deltas and graft replies halved, stale copies
         ],
     ),
     "gossip-digest": (  # the sum of line hashes, kept up to date from the change log

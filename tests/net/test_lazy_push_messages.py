@@ -53,6 +53,9 @@ def test_announced_changes_parse_with_their_stamps_and_no_values() -> None:
         (),
         (("d", Stamp(15, "a")), ("e", Stamp(10, "b"))),
     )
+    # at their limits: the longest contact id, the largest clock reading
+    top = parse_message({**DELTA, "have": [["d" * MAX_ID, 2**63 - 11, 0]]})
+    assert isinstance(top, Delta) and top.have == (("d" * MAX_ID, Stamp(2**63 - 1, "a")),)
     assert parse_message({**DELTA, "have": []}) == parse_message(
         {k: v for k, v in DELTA.items() if k != "have"}
     )
@@ -81,6 +84,8 @@ def test_prune_and_graft_parse_into_their_models() -> None:
     ]
     most = {"t": "graft", "origins": ["o"] * MAX_ORIGINS, "contacts": ["c"] * MAX_GRAFT}
     assert parse_message(most) == Graft(("o",) * MAX_ORIGINS, ("c",) * MAX_GRAFT)
+    longest = {"t": "graft", "origins": ["o" * MAX_ID], "contacts": ["c" * MAX_ID]}
+    assert parse_message(longest) == Graft(("o" * MAX_ID,), ("c" * MAX_ID,))
 
 
 @pytest.mark.parametrize(
@@ -98,6 +103,10 @@ def test_prune_and_graft_parse_into_their_models() -> None:
         ),
         (
             {"have": [["d", 1.0, 0]]},
+            "delta.have[0][1] must be a clock offset in [0, 9223372036854775797]",
+        ),
+        (
+            {"have": [["d", 2**63 - 10, 0]]},  # base 10: one past the largest clock reading
             "delta.have[0][1] must be a clock offset in [0, 9223372036854775797]",
         ),
         ({"have": [["d", 0, 2]]}, "delta.have[0][2] must index delta.nodes (0-1)"),
@@ -135,6 +144,14 @@ def test_a_bad_announcement_is_refused_by_field(change: dict[str, Any], message:
         ),
         (
             {"t": "graft", "origins": ["a"]},
+            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+        ),
+        (
+            {"t": "graft", "origins": ["a"], "contacts": []},
+            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+        ),
+        (
+            {"t": "graft", "origins": ["a"], "contacts": "c"},
             f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
         ),
         (

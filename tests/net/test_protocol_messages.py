@@ -33,6 +33,7 @@ from bassline.net.protocol import (
     parse_frame,
     parse_message,
 )
+from bassline.net.wire_whys import WhyInput, WhyRef
 
 HEX64, HEX32, EPOCH = "a" * 64, "b" * 32, "c" * 16
 HELLO: dict[str, Any] = {
@@ -379,3 +380,55 @@ def test_each_field_is_named_in_its_refusal(data: Any, message: str) -> None:
 def test_a_type_that_is_not_a_string_is_an_unknown_type() -> None:
     assert refused({"t": [1]}) == ("unknown-type", "unknown message type [1]")
     assert refused({"t": {"a": 1}}) == ("unknown-type", "unknown message type {'a': 1}")
+
+
+def test_a_delta_carries_its_whys_as_a_table_indexed_by_the_items() -> None:
+    """``whys`` aligned with the items become the ``whys`` table: each item that has one
+    ends with its index; a stamp in an entry is written against the delta's base and
+    nodes (a node the items do not name is added, an older stamp has a negative offset)."""
+    a, b = Stamp(100, "x"), Stamp(105, "y")
+    write = WhyRef("w", via="http")
+    inputs = (
+        None,  # the port had no content
+        WhyInput(a, "v", "a"),  # at the stamp this delta carries for "a"
+        WhyInput(Stamp(90, "z"), contact="q"),  # at a stamp the receiver holds
+        WhyInput(Stamp(95, "z"), [1], "m"),  # a merge contact's value used
+    )
+    gadget = WhyRef("g", inputs=inputs, kept=Stamp(80, "k"))
+    items = [("a", "v", a), ("b", 1, b), ("o", "out", b)]
+    message = encode_delta(EPOCH, 0, 3, items, [write, None, gadget])
+    assert message == {
+        "t": "delta",
+        "epoch": EPOCH,
+        "from": 0,
+        "to": 3,
+        "base": 100,
+        "nodes": ["x", "y", "z", "k"],
+        "items": [["a", "v", 0, 0, 0], ["b", 1, 5, 1], ["o", "out", 5, 1, 1]],
+        "whys": [["w", "http"], ["g", [0, 1, [-10, 2], [-5, 2, [1]]], -20, 3]],
+    }
+    received = (
+        None,
+        WhyInput(None),
+        WhyInput(Stamp(90, "z")),
+        WhyInput(Stamp(95, "z"), [1]),
+    )
+    assert parse_frame(dump(message), 1 << 20) == Delta(
+        EPOCH,
+        0,
+        3,
+        tuple(items),
+        (write, None, WhyRef("g", inputs=received, kept=Stamp(80, "k"))),
+    )
+    # no justification at all: no table, and the items end with their node index
+    bare = encode_delta(EPOCH, 0, 3, items, [None, None, None])
+    assert "whys" not in bare and bare["items"][0] == ["a", "v", 0, 0]
+    assert encode_delta(EPOCH, 0, 1, items[:1], [write])["whys"] == [["w", "http"]]
+
+
+def test_a_bad_whys_table_is_refused_as_a_bad_justification() -> None:
+    bad = {**DELTA, "items": [["c", 1, 0, 0, 0]], "whys": [["x"]]}
+    assert refused(bad) == (
+        "bad-justification",
+        'delta.whys[0] must be a list starting with "w", "c" or "g"',
+    )
