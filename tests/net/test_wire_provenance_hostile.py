@@ -124,6 +124,27 @@ def test_a_sound_justification_from_the_same_peer_is_applied_and_explained(
     assert [(p.via, p.local, p.stamp.node) for p in why.premises()] == [("cli", False, "mallory")]
 
 
+def test_a_gadget_entry_first_in_its_delta_reads_its_inputs_from_the_delta(
+    harness: Harness,
+) -> None:
+    """The gadget's output comes before its inputs, and no wire entry comes before it:
+    the inputs it names "as in this delta" are found there all the same (the receiver
+    builds its table of the delta's contents for the first gadget entry, whatever came
+    before it)."""
+    items = [["total.sum", 12, 0, 0, 0], ["total.a", 5, 0, 0, 1], ["total.b", 7, 0, 0, 1]]
+    replies = harness.run(
+        [
+            _delta(items, whys=[["g", [1, 1]], ["w", "cli"]]),
+            dump({"t": "bye", "reason": "done"}),
+        ],
+        authenticated=True,
+    )
+    assert all(r["t"] != "refuse" for r in replies), replies
+    run = harness.target.explain("total.sum").justification
+    assert run is not None and run.group == "total"
+    assert [(i.port, i.value) for i in run.inputs] == [("a", 5), ("b", 7)]
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_an_older_peer_is_refused_with_a_message_naming_both_versions(
     harness: Harness, version: int
