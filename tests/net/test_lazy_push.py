@@ -27,7 +27,7 @@ from bassline.net import BasslineNetwork, GossipSettings
 from bassline.net.handshake import handshake
 from bassline.net.protocol import dump, encode_delta
 from bassline.net.transport import Transport, dial
-from bassline.spec import parse_spec
+from bassline.spec import Bassline, parse_spec
 
 from .conftest import FAST, ONE_SESSION, converged, flat, node, wait_until
 from .proxy import TcpProxy
@@ -75,6 +75,26 @@ async def _hub_and_peer(
             yield hub, m, link
 
 
+@asynccontextmanager
+async def _hub_and_two_peers(
+    spec: Bassline = SPEC,
+) -> AsyncIterator[tuple[BasslineNetwork, BasslineNetwork, Transport, BasslineNetwork, Transport]]:
+    """A node ``hub`` served, and two fake peers ``m1`` and ``m2``, each with its own
+    network and a link dialled to the hub, the handshakes passed: (hub, m1, link1, m2,
+    link2)."""
+    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
+        assert server.url is not None
+        async with (
+            BasslineNetwork("m1", spec, settings=ONE_SESSION) as m1,
+            BasslineNetwork("m2", spec, settings=ONE_SESSION) as m2,
+            dial(server.url, max_bytes=1 << 22) as link1,
+            dial(server.url, max_bytes=1 << 22) as link2,
+        ):
+            await handshake(m1, link1, dialer=True)
+            await handshake(m2, link2, dialer=True)
+            yield hub, m1, link1, m2, link2
+
+
 def _start(link_epoch: str) -> bytes:
     """A fake peer's first digest: it holds nothing of the node's log (the node's pusher
     starts sending)."""
@@ -84,37 +104,28 @@ def _start(link_epoch: str) -> bytes:
 
 async def test_a_peer_that_sends_what_the_node_holds_is_asked_to_prune_its_origin() -> None:
     stamp = HybridLogicalClock("writer").tick()
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m1", SPEC, settings=ONE_SESSION) as m1,
-            BasslineNetwork("m2", SPEC, settings=ONE_SESSION) as m2,
-            dial(server.url, max_bytes=1 << 22) as link1,
-            dial(server.url, max_bytes=1 << 22) as link2,
-        ):
-            await handshake(m1, link1, dialer=True)
-            await handshake(m2, link2, dialer=True)
-            item = [("c0", "same", stamp)]
-            await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, item)))
-            await wait_until(lambda: hub.value("c0") == "same", what="c0 applied")
-            await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, item)))  # a second copy
-            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
-            assert hub.metrics.items_redundant == 1
-            # m1's copy came first: it is not asked
-            await wait_until(lambda: hub.metrics.messages_out["prune"] == 1, what="one prune")
-            # the same origin again from m2: asked once per link, not per copy
-            item2 = [("c1", "again", HybridLogicalClock("writer").tick())]
-            await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, item2)))
-            await wait_until(lambda: hub.value("c1") == "again", what="c1 applied")
-            await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, item2)))
-            await hub.update_contact("c2", "own")
-            await link2.send(_start(m2.log.epoch))  # frames after the copy's: no prune
-            kinds = []
-            with anyio.fail_after(30):
-                while not kinds or kinds[-1] != "delta":
-                    kinds.append(orjson.loads(await link2.receive())["t"])
-            assert "prune" not in kinds and hub.metrics.items_redundant == 2
-            assert hub.metrics.messages_out["prune"] == 1
+    async with _hub_and_two_peers() as (hub, m1, link1, m2, link2):
+        item = [("c0", "same", stamp)]
+        await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, item)))
+        await wait_until(lambda: hub.value("c0") == "same", what="c0 applied")
+        await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, item)))  # a second copy
+        assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
+        assert hub.metrics.items_redundant == 1
+        # m1's copy came first: it is not asked
+        await wait_until(lambda: hub.metrics.messages_out["prune"] == 1, what="one prune")
+        # the same origin again from m2: asked once per link, not per copy
+        item2 = [("c1", "again", HybridLogicalClock("writer").tick())]
+        await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, item2)))
+        await wait_until(lambda: hub.value("c1") == "again", what="c1 applied")
+        await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, item2)))
+        await hub.update_contact("c2", "own")
+        await link2.send(_start(m2.log.epoch))  # frames after the copy's: no prune
+        kinds = []
+        with anyio.fail_after(30):
+            while not kinds or kinds[-1] != "delta":
+                kinds.append(orjson.loads(await link2.receive())["t"])
+        assert "prune" not in kinds and hub.metrics.items_redundant == 2
+        assert hub.metrics.messages_out["prune"] == 1
 
 
 async def test_a_copy_that_came_first_from_a_pruned_peer_prunes_no_other() -> None:
@@ -123,34 +134,25 @@ async def test_a_copy_that_came_first_from_a_pruned_peer_prunes_no_other() -> No
     # origin's values still come over: it is not asked to prune
     clock = HybridLogicalClock("writer")
     first, second = clock.tick(), clock.tick()
-    async with node("hub", SPEC, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m1", SPEC, settings=ONE_SESSION) as m1,
-            BasslineNetwork("m2", SPEC, settings=ONE_SESSION) as m2,
-            dial(server.url, max_bytes=1 << 22) as link1,
-            dial(server.url, max_bytes=1 << 22) as link2,
-        ):
-            await handshake(m1, link1, dialer=True)
-            await handshake(m2, link2, dialer=True)
-            item = [("c0", "a", first)]
-            await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, item)))
-            await wait_until(lambda: hub.value("c0") == "a", what="c0 applied")
-            await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, item)))
-            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
-            late = [("c1", "b", second)]  # sent by m2 before it read the prune
-            await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
-            await wait_until(lambda: hub.value("c1") == "b", what="c1 applied")
-            await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
-            await wait_until(lambda: hub.metrics.items_redundant == 2, what="m1's copy")
-            await hub.update_contact("c2", "own")
-            await link1.send(_start(m1.log.epoch))  # frames after the copy's: no prune
-            kinds = []
-            with anyio.fail_after(30):
-                while not kinds or kinds[-1] != "delta":
-                    kinds.append(orjson.loads(await link1.receive())["t"])
-            assert "prune" not in kinds
-            assert hub._membership.sessions["m1"].pruned == set()
+    async with _hub_and_two_peers() as (hub, m1, link1, m2, link2):
+        item = [("c0", "a", first)]
+        await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, item)))
+        await wait_until(lambda: hub.value("c0") == "a", what="c0 applied")
+        await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, item)))
+        assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
+        late = [("c1", "b", second)]  # sent by m2 before it read the prune
+        await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
+        await wait_until(lambda: hub.value("c1") == "b", what="c1 applied")
+        await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
+        await wait_until(lambda: hub.metrics.items_redundant == 2, what="m1's copy")
+        await hub.update_contact("c2", "own")
+        await link1.send(_start(m1.log.epoch))  # frames after the copy's: no prune
+        kinds = []
+        with anyio.fail_after(30):
+            while not kinds or kinds[-1] != "delta":
+                kinds.append(orjson.loads(await link1.receive())["t"])
+        assert "prune" not in kinds
+        assert hub._membership.sessions["m1"].pruned == set()
 
 
 async def test_a_pruned_origin_is_announced_until_a_graft_asks_for_it() -> None:

@@ -27,7 +27,7 @@ from bassline.net.protocol import dump, encode_delta
 from bassline.net.transport import dial
 
 from .conftest import ONE_SESSION, flat, node, wait_until
-from .test_lazy_push import _deltas_until, _frame, _hub_and_peer, _start
+from .test_lazy_push import _deltas_until, _frame, _hub_and_peer, _hub_and_two_peers, _start
 from .test_reports import _concat
 
 pytestmark = pytest.mark.anyio
@@ -272,27 +272,18 @@ async def test_a_copy_sent_again_by_a_peer_that_was_not_first_prunes_it_no_more(
     peers that had it before."""
     clock = HybridLogicalClock("writer")
     first, second = clock.tick(), clock.tick()
-    async with node("hub", SPEC_SMALL, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m1", SPEC_SMALL, settings=ONE_SESSION) as m1,
-            BasslineNetwork("m2", SPEC_SMALL, settings=ONE_SESSION) as m2,
-            dial(server.url, max_bytes=1 << 22) as link1,
-            dial(server.url, max_bytes=1 << 22) as link2,
-        ):
-            await handshake(m1, link1, dialer=True)
-            await handshake(m2, link2, dialer=True)
-            await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, [("c0", "a", first)])))
-            await wait_until(lambda: hub.value("c0", None) == "a", what="c0 applied")
-            await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, [("c0", "a", first)])))
-            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
-            late = [("c1", "b", second)]  # sent by m2 before it read the prune
-            await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
-            await wait_until(lambda: hub.value("c1", None) == "b", what="c1 applied")
-            for _ in range(2):  # m1's copy, then the same again
-                await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
-            await wait_until(lambda: hub.metrics.items_redundant == 3, what="m1's copies")
-            assert hub._membership.sessions["m1"].pruned == set()
+    async with _hub_and_two_peers(SPEC_SMALL) as (hub, m1, link1, m2, link2):
+        await link1.send(dump(encode_delta(m1.log.epoch, 0, 1, [("c0", "a", first)])))
+        await wait_until(lambda: hub.value("c0", None) == "a", what="c0 applied")
+        await link2.send(dump(encode_delta(m2.log.epoch, 0, 1, [("c0", "a", first)])))
+        assert await _frame(link2, "prune") == {"t": "prune", "origins": ["writer"]}
+        late = [("c1", "b", second)]  # sent by m2 before it read the prune
+        await link2.send(dump(encode_delta(m2.log.epoch, 1, 2, late)))
+        await wait_until(lambda: hub.value("c1", None) == "b", what="c1 applied")
+        for _ in range(2):  # m1's copy, then the same again
+            await link1.send(dump(encode_delta(m1.log.epoch, 1, 2, late)))
+        await wait_until(lambda: hub.metrics.items_redundant == 3, what="m1's copies")
+        assert hub._membership.sessions["m1"].pruned == set()
 
 
 async def test_a_grafted_content_too_large_for_a_frame_is_left_out_and_named_once(
