@@ -61,14 +61,14 @@ async def _deltas_until(link: Transport, head: int) -> tuple[list[Any], list[Any
 
 @asynccontextmanager
 async def _hub_and_peer(
-    settings: GossipSettings,
+    settings: GossipSettings, spec: Bassline = SPEC
 ) -> AsyncIterator[tuple[BasslineNetwork, BasslineNetwork, Transport]]:
     """A node ``hub`` served, and a fake peer ``m``: its own network, a link dialled to
     the hub and the handshake passed (``m`` then sends hand-made frames on the link)."""
-    async with node("hub", SPEC, settings=settings) as (hub, server):
+    async with node("hub", spec, settings=settings) as (hub, server):
         assert server.url is not None
         async with (
-            BasslineNetwork("m", SPEC, settings=settings) as m,
+            BasslineNetwork("m", spec, settings=settings) as m,
             dial(server.url, max_bytes=1 << 22) as link,
         ):
             await handshake(m, link, dialer=True)
@@ -190,20 +190,14 @@ async def test_only_writes_are_announced_derived_values_and_merge_contacts_are_s
             "wires": [{"from": "a", "to": "b", "type": "directed"}],
         }
     )
-    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", spec, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            await link.send(dump({"t": "prune", "origins": ["hub"]}))
-            await link.send(_start(m.log.epoch))
-            await hub.update_many({"a": "x", "s": ["y"]})
-            assert hub.contact("b").stamp == hub.contact("a").stamp  # the wire's copy
-            items, have = await _deltas_until(link, hub.log.head)
-            assert sorted(row[0] for row in items) == ["b", "s"]
-            assert [row[0] for row in have] == ["a"]
+    async with _hub_and_peer(ONE_SESSION, spec) as (hub, m, link):
+        await link.send(dump({"t": "prune", "origins": ["hub"]}))
+        await link.send(_start(m.log.epoch))
+        await hub.update_many({"a": "x", "s": ["y"]})
+        assert hub.contact("b").stamp == hub.contact("a").stamp  # the wire's copy
+        items, have = await _deltas_until(link, hub.log.head)
+        assert sorted(row[0] for row in items) == ["b", "s"]
+        assert [row[0] for row in have] == ["a"]
 
 
 async def test_a_node_grafts_an_announced_change_it_lacks_and_not_one_it_holds() -> None:

@@ -193,23 +193,17 @@ async def test_values_applied_beside_a_refused_one_are_not_sent_back_to_their_se
     echoed back to it, and not counted as copies it held already)."""
     spec = flat(4, sets=1)
     writer = HybridLogicalClock("writer")
-    async with node("hub", spec, settings=ONE_SESSION) as (hub, server):
-        assert server.url is not None
-        async with (
-            BasslineNetwork("m", spec, settings=ONE_SESSION) as m,
-            dial(server.url, max_bytes=1 << 22) as link,
-        ):
-            await handshake(m, link, dialer=True)
-            sent = [("c0", "kept", writer.tick()), ("s0", "not a list", writer.tick())]
-            await link.send(dump(encode_delta(m.log.epoch, 0, 2, sent)))
-            await wait_until(lambda: hub.value("c0", None) == "kept", what="the kept value")
-            assert hub.value("s0", None) is None
-            assert hub.metrics.items_rejected["wrong-kind"] == 1
-            await hub.update_contact("c1", "own")
-            await link.send(_start(m.log.epoch))
-            items, _ = await _deltas_until(link, hub.log.head)
-            assert [row[:2] for row in items] == [["c1", "own"]]
-            assert hub.metrics.items_redundant == 0  # applied as the peer's, not found held
+    async with _hub_and_peer(ONE_SESSION, spec) as (hub, m, link):
+        sent = [("c0", "kept", writer.tick()), ("s0", "not a list", writer.tick())]
+        await link.send(dump(encode_delta(m.log.epoch, 0, 2, sent)))
+        await wait_until(lambda: hub.value("c0", None) == "kept", what="the kept value")
+        assert hub.value("s0", None) is None
+        assert hub.metrics.items_rejected["wrong-kind"] == 1
+        await hub.update_contact("c1", "own")
+        await link.send(_start(m.log.epoch))
+        items, _ = await _deltas_until(link, hub.log.head)
+        assert [row[:2] for row in items] == [["c1", "own"]]
+        assert hub.metrics.items_redundant == 0  # applied as the peer's, not found held
 
 
 async def test_a_prune_names_at_most_a_thousand_origins() -> None:
