@@ -112,6 +112,11 @@ def _stamp(url: str, revision: str, as_json: bool) -> None:
 # ---------------------------------------------------------------------------- storage check
 
 
+def _once(names: list[str] | None) -> list[str] | None:
+    """The ``--network`` names in order, each once (naming one twice is no reason to fail)."""
+    return list(dict.fromkeys(names)) if names else names
+
+
 def _report_table(url: str, reports: list[NetworkReport]) -> Table:
     title = f"integrity of {mask_url(url)}"
     table = Table(title=Text(title), title_justify="left", min_width=len(title))  # one line
@@ -143,10 +148,11 @@ def storage_check(
     Every network's spec loads and is valid, every content decodes, belongs to a
     contact of the spec in that contact's group and has a valid stamp (not in the
     future, naming a node id gossip can carry), merge contacts hold values of their
-    lattice, and every snapshot loads.
+    lattice, and every snapshot loads. A network named twice is checked once.
     The check never changes the storage: a file store is opened read-only, so damage
     (a torn tail of its log, say) is reported, not cut.
     """
+    network = _once(network)
 
     async def main(progress: Reporter) -> tuple[list[NetworkReport], str]:
         async with opened_with(progress, url, read_only=True) as storage:
@@ -296,8 +302,9 @@ def storage_copy(
 
     Contents go in atomic batches; afterwards the destination is read back and compared
     with the source. Networks that already exist at the destination are refused unless
-    --overwrite. Snapshots are not copied.
+    --overwrite. Snapshots are not copied. A network named twice is copied once.
     """
+    network = _once(network)
     if src_url == dst_url:
         raise UserError(f"source and destination are the same storage ({mask_url(src_url)})")
 

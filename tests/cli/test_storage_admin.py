@@ -161,6 +161,29 @@ def test_check_of_a_network_not_stored_says_what_is_stored(
     )
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_check_and_copy_take_a_network_named_twice_once(
+    cli: Cli, store_a: str, store_b: str, as_json: bool
+) -> None:
+    """``--network X --network X`` listed X twice in the check's report, and made
+    ``storage copy`` copy X, then refuse it as already existing (exit 1 after writing)."""
+    _seed(cli, store_a)
+    twice = ("--network", "calculator", "-n", "calculator", *(["--json"] * as_json))
+    checked = cli("storage", "check", store_a, *twice)
+    assert checked.returncode == 0, checked.stderr
+    if as_json:
+        names = [n["network"] for n in json.loads(checked.stdout)["networks"]]
+        assert names == ["calculator"]
+    else:
+        assert checked.stdout.count("calculator") == 1, checked.stdout
+    copied = cli("storage", "copy", store_a, store_b, *twice)
+    assert (copied.returncode, copied.stderr) == (0, "")
+    if as_json:
+        assert [n["network"] for n in json.loads(copied.stdout)["networks"]] == ["calculator"]
+    else:
+        assert copied.stdout.count("copied network 'calculator'") == 1, copied.stdout
+
+
 def test_check_finds_every_kind_of_problem(cli: Cli, store_a: str) -> None:
     _seed(cli, store_a)
     now_ms = time.time_ns() // 1_000_000
