@@ -24,6 +24,7 @@ The same state always exports to the same bytes. A reader refuses a document of 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,7 @@ from bassline.codec import encode, from_json, parse_json, to_json
 from bassline.errors import BasslineError, ContentError
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord, SnapshotInfo
+from bassline.storage.validation import check_id, check_label
 
 __all__ = [
     "FORMAT",
@@ -53,6 +55,7 @@ FORMAT_VERSION = 1
 
 _TOP_KEYS = {"format", "format_version", "network", "spec_hash", "spec", "snapshot", "contents"}
 _CONTENT_KEYS = {"contact", "group", "stamp", "value"}
+_SNAPSHOT_KEYS = {"id", "label", "created_at"}
 
 
 class ExportFormatError(BasslineError, ValueError):
@@ -152,6 +155,34 @@ def _check_header(data: Any, source: str) -> None:
         raise _fail(source, f"malformed export: {', '.join(p for p in parts if p)}")
 
 
+def _check_snapshot(snapshot: Any, source: str) -> dict[str, Any] | None:
+    """The ``snapshot`` field, checked: null, or the snapshot an export was taken from."""
+    if snapshot is None:
+        return None
+    if not isinstance(snapshot, dict) or set(snapshot) != _SNAPSHOT_KEYS:
+        raise _fail(
+            source,
+            f"snapshot must be null or an object with exactly {sorted(_SNAPSHOT_KEYS)}, "
+            f"got {snapshot!r:.100}",
+        )
+    for field, problem in (
+        ("id", check_id("snapshot", snapshot["id"])),
+        ("label", check_label(snapshot["label"])),
+    ):
+        if problem is not None:
+            raise _fail(source, f"snapshot.{field}: {problem.message}")
+    created = snapshot["created_at"]
+    try:
+        if not isinstance(created, str):
+            raise ValueError
+        dt.datetime.fromisoformat(created)
+    except ValueError:
+        raise _fail(
+            source, f"snapshot.created_at must be an ISO 8601 time, got {created!r:.100}"
+        ) from None
+    return snapshot
+
+
 _IMPORTED = '{"kind":"write","via":"import","local":false}'
 """The stored justification of every imported content: a write that came in via
 ``import`` with its original stamp (``Network.stored_justification``'s form)."""
@@ -206,6 +237,7 @@ def parse_export(data: bytes, source: str, progress: Reporter | None = None) -> 
             raise _fail(
                 source, f"network {raw['network']!r} differs from the spec's id {spec.id!r}"
             )
+        snapshot = _check_snapshot(raw["snapshot"], source)
     entries = raw["contents"]
     if not isinstance(entries, list):
         raise _fail(source, "contents must be an array")
@@ -220,8 +252,5 @@ def parse_export(data: bytes, source: str, progress: Reporter | None = None) -> 
             records.append(record)
             bar.advance()
         contents = tuple(sorted(records, key=lambda r: r.contact))
-        snapshot = raw["snapshot"]
         del raw, entries, records  # freeing the parsed document takes a while too
-    if snapshot is not None and not isinstance(snapshot, dict):
-        raise _fail(source, "snapshot must be an object or null")
     return ExportDocument(spec, contents, snapshot)

@@ -146,6 +146,59 @@ def test_import_refuses_bad_files_with_one_line(cli: Cli, store_a: str, tmp_path
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("snapshot", "message"),
+    [
+        ("snap-1", "snapshot must be null or an object with exactly ['created_at', 'id', 'label']"),
+        ([], "snapshot must be null or an object with exactly"),
+        ({"id": "snap-1"}, "snapshot must be null or an object with exactly"),
+        (
+            {"id": "s", "label": None, "created_at": "2026-01-01T00:00:00+00:00", "x": 1},
+            "snapshot must be null or an object with exactly",
+        ),
+        (
+            {"id": 5, "label": None, "created_at": "2026-01-01T00:00:00+00:00"},
+            "snapshot.id: snapshot id must be a string, got int",
+        ),
+        (
+            {"id": "", "label": None, "created_at": "2026-01-01T00:00:00+00:00"},
+            "snapshot.id: snapshot id must not be empty",
+        ),
+        (
+            {"id": "s", "label": ["x"], "created_at": "2026-01-01T00:00:00+00:00"},
+            "snapshot.label: snapshot label must be a string or None, got list",
+        ),
+        (
+            {"id": "s", "label": "a\nb", "created_at": "2026-01-01T00:00:00+00:00"},
+            "snapshot.label: snapshot label 'a\\nb' contains control character '\\n'",
+        ),
+        (
+            {"id": "s", "label": None, "created_at": "yesterday"},
+            "snapshot.created_at must be an ISO 8601 time, got 'yesterday'",
+        ),
+        (
+            {"id": "s", "label": None, "created_at": 1700000000},
+            "snapshot.created_at must be an ISO 8601 time, got 1700000000",
+        ),
+    ],
+)
+def test_import_refuses_a_malformed_snapshot_field_naming_it(
+    cli: Cli, store_a: str, store_b: str, snapshot: object, message: str
+) -> None:
+    """The ``snapshot`` field was only checked to be an object: any object (no id, an id
+    that is a number, a created_at that is no time) was imported without a word."""
+    _seed(cli, store_a)
+    doc = json.loads(cli("export", store_a, "calculator").stdout)
+    done = cli("import", store_b, "-", input=json.dumps({**doc, "snapshot": snapshot}))
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.startswith("error: -: " + message), done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert not Path(store_b.removeprefix("file://")).exists()  # nothing written
+    fine = {"id": "snap-1", "label": None, "created_at": "2026-01-01T00:00:00+00:00"}
+    done = cli("import", store_b, "-", input=json.dumps({**doc, "snapshot": fine}))
+    assert done.returncode == 0, done.stderr
+
+
 def test_import_shows_a_progress_bar_on_a_terminal(cli: Cli, store_a: str, store_b: str) -> None:
     _seed(cli, store_a)
     exported = cli("export", store_a, "calculator").stdout
