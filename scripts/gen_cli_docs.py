@@ -31,8 +31,8 @@ hand: change the commands' help and run `python scripts/gen_cli_docs.py`. -->
 Every command below is part of the `bassline` program (`python -m bassline` works too).
 Exit status: 0 success, 1 a mistake in what was asked (printed as one `error:` line
 saying what and what to do), 2 a usage error (an unknown command or option, a missing
-argument, a value of the wrong type, range or choice, options that cannot go together),
-70 an internal error (a bug: the traceback is printed, please report it). The
+argument, a value of the wrong type, range or choice, an empty path, options that cannot
+go together), 70 an internal error (a bug: the traceback is printed, please report it). The
 [CLI guide](cli.md) shows the commands at work, and the
 [CLI tutorial](tutorial-cli.md) walks through them end to end.
 """

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
+from bassline.cli.paths import PATH, given_path
 from bassline.cli.render import bad_json, print_json
 from bassline.codec import from_json, parse_json, to_json
 from bassline.errors import ContentError
@@ -65,6 +66,8 @@ ValueFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--value-file",
+        parser=given_path,
+        metavar=PATH,
         help="Read the content (JSON) from this file instead of the command line; "
         "'-' reads standard input. For values too long for a command line.",
     ),

@@ -54,12 +54,19 @@ def _from_spec(path: Path, contact: str, depth: int | None, sets: list[str]) -> 
     return network.explain(contact, depth)
 
 
+def _not_empty(source: str) -> str:
+    if not source:
+        raise typer.BadParameter("empty: give a spec file or a node's URL")
+    return source
+
+
 @commands.command()
 def explain(
     source: Annotated[
         str,
         typer.Argument(
             metavar="SPEC_OR_NODE_URL",
+            callback=_not_empty,
             help="A spec file (run in memory, like `bassline run`), or a node's URL "
             "(http://, https://, ws://, wss://) to ask.",
         ),

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.exchange import dump_export, parse_export
+from bassline.cli.paths import PATH, given_path
 from bassline.cli.progress import Reporter, reporting
 from bassline.cli.render import plural, print_json, say
 from bassline.cli.storage_access import opened, opened_with, unwrap
@@ -58,7 +59,13 @@ def export(
     network: NetworkArg,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the export here (default: standard output)."),
+        typer.Option(
+            "--output",
+            "-o",
+            parser=given_path,
+            metavar=PATH,
+            help="Write the export here (default: standard output).",
+        ),
     ] = None,
     snapshot: Annotated[
         str | None,
@@ -122,7 +129,12 @@ def _read_input(file: Path) -> bytes:
 def import_(
     storage_url: UrlArg,
     file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="An export document ('-' reads standard input).")
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            parser=given_path,
+            help="An export document ('-' reads standard input).",
+        ),
     ],
     overwrite: OverwriteOpt = False,
     batch_size: BatchOpt = DEFAULT_BATCH_SIZE,

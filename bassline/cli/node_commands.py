@@ -19,6 +19,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.heap import settle_heap
 from bassline.cli.node_options import node_url, read_secret, ssl_context
+from bassline.cli.paths import PATH, given_path
 from bassline.cli.storage_access import open_unopened
 from bassline.clock import is_node_id
 from bassline.errors import SpecError
@@ -185,7 +186,10 @@ async def _run_node(
 @commands.command()
 def start(
     spec: Annotated[
-        Path, typer.Argument(envvar="BASSLINE_SPEC", help="The Bassline spec every node loads.")
+        Path,
+        typer.Argument(
+            envvar="BASSLINE_SPEC", parser=given_path, help="The Bassline spec every node loads."
+        ),
     ],
     node_id: Annotated[
         str, typer.Option("--node-id", envvar="BASSLINE_NODE_ID", help="This node's id (unique).")
@@ -225,6 +229,8 @@ def start(
         Path | None,
         typer.Option(
             "--secret-file",
+            parser=given_path,
+            metavar=PATH,
             envvar="BASSLINE_SECRET_FILE",
             help="File holding the cluster secret (at least 16 bytes).",
         ),
@@ -241,18 +247,28 @@ def start(
         Path | None,
         typer.Option(
             "--cert-file",
+            parser=given_path,
+            metavar=PATH,
             envvar="BASSLINE_CERT_FILE",
             help="TLS certificate (PEM); needs --key-file.",
         ),
     ] = None,
     key_file: Annotated[
         Path | None,
-        typer.Option("--key-file", envvar="BASSLINE_KEY_FILE", help="TLS private key (PEM)."),
+        typer.Option(
+            "--key-file",
+            parser=given_path,
+            metavar=PATH,
+            envvar="BASSLINE_KEY_FILE",
+            help="TLS private key (PEM).",
+        ),
     ] = None,
     ca_file: Annotated[
         Path | None,
         typer.Option(
             "--ca-file",
+            parser=given_path,
+            metavar=PATH,
             envvar="BASSLINE_CA_FILE",
             help="CA certificates to trust for https/wss nodes.",
         ),
@@ -261,6 +277,8 @@ def start(
         Path | None,
         typer.Option(
             "--ready-file",
+            parser=given_path,
+            metavar=PATH,
             envvar="BASSLINE_READY_FILE",
             help="Write the bound URL to this file once listening.",
         ),

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from bassline.cli.console import UserError
+from bassline.cli.paths import PATH, given_path
 from bassline.net import load_secret, parse_node_url
 from bassline.net.client import NodeClient
 from bassline.net.client_errors import NodeAuthError, NodeClientError
@@ -29,10 +30,21 @@ __all__ = [
 
 SecretOpt = Annotated[
     Path | None,
-    typer.Option("--secret-file", help="File holding the cluster secret (at least 16 bytes)."),
+    typer.Option(
+        "--secret-file",
+        parser=given_path,
+        metavar=PATH,
+        help="File holding the cluster secret (at least 16 bytes).",
+    ),
 ]
 CaOpt = Annotated[
-    Path | None, typer.Option("--ca-file", help="CA certificates to trust for https/wss nodes.")
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        parser=given_path,
+        metavar=PATH,
+        help="CA certificates to trust for https/wss nodes.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

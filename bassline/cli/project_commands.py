@@ -28,6 +28,7 @@ from bassline.cli.demo import (
     parse_steps,
 )
 from bassline.cli.dot import DOT_INSTALL_HINT, RENDERED_FORMATS, DotMissing, render_dot, to_dot
+from bassline.cli.paths import PATH, given_path
 from bassline.cli.render import print_json, say, show
 from bassline.cli.scaffold import network_id_for, plan, write
 from bassline.spec import load_spec
@@ -46,7 +47,10 @@ commands = typer.Typer()
 @commands.command()
 def init(
     directory: Annotated[
-        Path, typer.Argument(metavar="DIR", help="Where to create the project (default: here).")
+        Path,
+        typer.Argument(
+            metavar="DIR", parser=given_path, help="Where to create the project (default: here)."
+        ),
     ] = Path("."),
     name: Annotated[
         str | None,
@@ -95,13 +99,18 @@ def init(
 @commands.command()
 def graph(
     spec: Annotated[
-        Path, typer.Argument(metavar="SPEC", help="Spec file (native or prototype JSON format).")
+        Path,
+        typer.Argument(
+            metavar="SPEC", parser=given_path, help="Spec file (native or prototype JSON format)."
+        ),
     ],
     output: Annotated[
         Path | None,
         typer.Option(
             "--output",
             "-o",
+            parser=given_path,
+            metavar=PATH,
             help="Write here: .dot/.gv as DOT text, .svg/.png/.pdf rendered with Graphviz's "
             "dot (default: DOT on standard output).",
         ),

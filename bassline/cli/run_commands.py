@@ -12,6 +12,7 @@ import typer
 from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
+from bassline.cli.paths import given_path
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, MAX_INTERVAL, watch_file
@@ -24,7 +25,10 @@ from bassline.spec import Bassline, load_spec
 from bassline.storage import mask_url
 
 SpecArg = Annotated[
-    Path, typer.Argument(metavar="SPEC", help="Spec file (native or prototype JSON format).")
+    Path,
+    typer.Argument(
+        metavar="SPEC", parser=given_path, help="Spec file (native or prototype JSON format)."
+    ),
 ]
 
 Sets = list[tuple[str, Any]]

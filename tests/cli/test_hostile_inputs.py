@@ -252,3 +252,38 @@ def test_set_reads_the_value_from_a_file_or_standard_input_before_any_request(
     ):
         done = cli("set", node, "input-a", *args)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["set", "http://127.0.0.1:1", "input-a", "--value-file", ""], "'--value-file'"),
+        (["get", "http://127.0.0.1:1", "input-a", "--secret-file", ""], "'--secret-file'"),
+        (["status", "http://127.0.0.1:1", "--ca-file", ""], "'--ca-file'"),
+        (["validate", ""], "'SPEC'"),
+        (["run", ""], "'SPEC'"),
+        (["graph", ""], "'SPEC'"),
+        (["graph", CALC, "-o", ""], "'--output' / '-o'"),
+        (["explain", "", "result"], "'SPEC_OR_NODE_URL'"),
+        (["init", ""], "'DIR'"),
+        (["export", "memory://", "calculator", "-o", ""], "'--output' / '-o'"),
+        (["import", "memory://", ""], "'FILE'"),
+        (["start", "", "--node-id", "n1"], "'spec'"),
+        (["start", CALC, "--node-id", "n1", "--ready-file", ""], "'--ready-file'"),
+        (["start", CALC, "--node-id", "n1", "--secret-file", ""], "'--secret-file'"),
+        (["start", CALC, "--node-id", "n1", "--cert-file", ""], "'--cert-file'"),
+    ],
+)
+def test_an_empty_path_is_refused_as_empty_naming_the_option(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], option: str
+) -> None:
+    """``Path('')`` is ``.``: ``--value-file ''`` was reported as ``--value-file .: cannot read
+    it: Is a directory``, ``export -o ''`` and ``start --ready-file ''`` (once the node
+    served) were internal errors, and ``init ''`` scaffolded a project here."""
+    monkeypatch.chdir(tmp_path)
+    done = cli(*args)
+    assert (done.returncode, done.stdout) == (2, ""), (done.stdout, done.stderr)
+    text = " ".join(done.stderr.replace("│", " ").split())
+    assert f"Invalid value for {option}" in text and "empty" in text, done.stderr
+    assert "Traceback" not in done.stderr and " . " not in text
+    assert list(tmp_path.iterdir()) == []  # nothing scaffolded, nothing written
