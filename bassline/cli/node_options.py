@@ -65,8 +65,12 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
         return None
     try:
         return ssl.create_default_context(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise UserError(f"--ca-file {ca_file}: {exc}") from None
+    except ssl.SSLError as exc:  # before OSError: it is one
+        raise UserError(
+            f"--ca-file {ca_file}: holds no PEM CA certificate ({exc.reason or exc})"
+        ) from None
+    except OSError as exc:
+        raise UserError(f"--ca-file {ca_file}: cannot read it: {exc.strerror or exc}") from None
 
 
 def node_url(text: str, what: str) -> NodeURL:

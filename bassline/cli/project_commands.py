@@ -72,11 +72,16 @@ def init(
             f"--name {name!r}: use letters, digits, '.', '_' and '-', starting with a letter "
             "or digit"
         )
-    if directory.exists() and not directory.is_dir():
-        raise UserError(f"{directory} exists and is not a directory; choose another DIR")
-    network = name or network_id_for(directory)
-    files = plan(directory, network)
-    existing = [str(p) for p in files if p.exists()]
+    try:  # a directory we may not look into raises, not "does not exist" (Python 3.11)
+        if directory.exists() and not directory.is_dir():
+            raise UserError(f"{directory} exists and is not a directory; choose another DIR")
+        network = name or network_id_for(directory)
+        files = plan(directory, network)
+        existing = [str(p) for p in files if p.exists()]
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the project in {directory}: {exc.strerror or exc}"
+        ) from None
     if existing and not force:
         raise UserError(
             f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
@@ -85,7 +90,9 @@ def init(
     try:
         write(files)
     except OSError as exc:
-        raise UserError(f"cannot write the project in {directory}: {exc.strerror or exc}") from None
+        raise UserError(
+            f"cannot create the project in {directory}: {exc.strerror or exc}"
+        ) from None
     if as_json:
         print_json({"network": network, "files": [str(p) for p in files]})
         return

@@ -287,3 +287,19 @@ def test_an_empty_path_is_refused_as_empty_naming_the_option(
     assert f"Invalid value for {option}" in text and "empty" in text, done.stderr
     assert "Traceback" not in done.stderr and " . " not in text
     assert list(tmp_path.iterdir()) == []  # nothing scaffolded, nothing written
+
+
+def test_a_ca_file_that_cannot_be_read_or_holds_no_certificate_says_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """``--ca-file`` gave Python's exception text: ``[Errno 21] Is a directory``,
+    ``[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found (_ssl.c:4154)``."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for path, reason in (
+        (tmp_path / "missing.pem", "cannot read it: No such file or directory"),
+        (tmp_path, "cannot read it: Is a directory"),
+        (junk, "holds no PEM CA certificate (NO_CERTIFICATE_OR_CRL_FOUND)"),
+    ):
+        line = _one_error_line(cli("get", "http://127.0.0.1:1", "x", "--ca-file", str(path)))
+        assert line == f"error: --ca-file {path}: {reason}"

@@ -91,3 +91,14 @@ def test_the_next_command_is_quoted_for_the_shell(cli: Cli, tmp_path: Path) -> N
     assert hint == f"next: cd '{tmp_path / 'my net'}' && bassline run network.json --set a=40"
     command = hint.removeprefix("next: ").replace("bassline run", "test -f")
     assert subprocess.run(["sh", "-c", command.split(" --set")[0]]).returncode == 0
+
+
+def test_a_directory_that_cannot_be_looked_into_is_one_error_line(cli: Cli, tmp_path: Path) -> None:
+    """Looking for existing files raised from ``Path.exists`` (Python 3.11 raises on any
+    error but "not found": a directory without permission, a name too long) and was an
+    internal error, exit status 70. A name too long fails the same way for root too."""
+    directory = tmp_path / ("d" * 300)
+    done = cli("init", str(directory))
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr == f"error: cannot create the project in {directory}: File name too long\n"
+    assert list(tmp_path.iterdir()) == []
