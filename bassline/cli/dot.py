@@ -9,6 +9,7 @@ wires have arrowheads at both ends.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,13 +41,18 @@ class DotMissing(Exception):
     """Graphviz's ``dot`` program is not on the PATH."""
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _escape(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return " ".join(escaped.splitlines())
+    # only DOT's own line breaks: U+2028, U+0085 ... may be in ids ("a\u2028b" and "a b"
+    # are two contacts, and were drawn as one node when they became spaces)
+    return _LINE_BREAK.sub(" ", escaped)
 
 
 def quote(text: str) -> str:
-    """``text`` as a double-quoted DOT string (line breaks become spaces)."""
+    """``text`` as a double-quoted DOT string (line breaks, CR and LF, become spaces)."""
     return f'"{_escape(text)}"'
 
 

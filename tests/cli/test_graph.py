@@ -112,6 +112,32 @@ def test_awkward_ids_are_quoted_so_dot_parses_them(cli: Cli, tmp_path: Path) -> 
     assert 'say \\"hi\\"' in canon.stdout
 
 
+def test_ids_that_differ_in_a_unicode_line_separator_stay_two_nodes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Ids may hold U+2028, U+2029 and U+0085 (only C0 controls and DEL are refused):
+    they became spaces, so "a\u2028b" and "a b" were drawn as one node with a loop."""
+    ids = ["a b", "a\u2028b", "a\u2029b", "a\x85b"]
+    spec = _spec(
+        tmp_path,
+        {
+            "id": "t",
+            "contacts": [{"id": i} for i in ids],
+            "wires": [{"from": "a b", "to": i, "type": "directed"} for i in ids[1:]],
+        },
+    )
+    done = cli("graph", str(spec))
+    assert done.returncode == 0, done.stderr
+    nodes = [
+        line.split(" [label=")[0].strip()
+        for line in done.stdout.split("\n")  # not splitlines(): it breaks at U+2028 too
+        if "[label=" in line and "shape=" in line
+    ]
+    assert sorted(nodes) == sorted(f'"{i}"' for i in ids)  # four nodes, one each
+    for i in ids[1:]:
+        assert f'"a b" -> "{i}";' in done.stdout
+
+
 def test_each_instance_of_a_part_is_a_cluster_labelled_with_its_part(
     cli: Cli, tmp_path: Path
 ) -> None:
