@@ -99,9 +99,12 @@ async def recover(
             f"cannot restore network {spec.id!r} from storage: {exc}; nothing was restored ({why})"
         ) from exc
     network.settle()
-    differing = network.differing(dict(zip(contacts, [r.stamp for r in records], strict=True)))
+    group_of = {c.id: c.group for c in spec.contacts}
+    # a content stored under another group than the spec's (a contact moved by a replaced
+    # spec) is written again under its group, as one whose stamp differs
+    stored = {r.contact: r.stamp for r in records if r.group == group_of[r.contact]}
+    differing = network.differing(stored)
     if differing:
-        group_of = {c.id: c.group for c in spec.contacts}
         for cid in differing:
             queue.put(
                 cid,

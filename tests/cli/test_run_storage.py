@@ -70,6 +70,37 @@ def test_a_changed_spec_needs_replace_spec(cli: Cli, store_a: str, tmp_path: Pat
     assert contacts["result"] == 25 and contacts["note"] == "new"  # input-a=5 was kept
 
 
+def test_a_replaced_spec_that_moves_a_contact_stores_it_under_its_new_group(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    """A content stays stored under the group it was written in; a replaced spec that moved
+    its contact to another group left it there (its stamp had not changed), so `storage
+    check` reported damage and the network's export was refused by `import`."""
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps({"id": "mv", "contacts": [{"id": "x"}, {"id": "y"}]}))
+    after.write_text(
+        json.dumps(
+            {
+                "id": "mv",
+                "groups": [{"id": "g2"}],
+                "contacts": [{"id": "x", "group": "g2"}, {"id": "y"}],
+            }
+        )
+    )
+    assert cli("run", str(before), "--set", "x=1", "--storage", store_a).returncode == 0
+    replaced = cli("run", str(after), "--storage", store_a, "--replace-spec", "--json")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["contacts"]["x"] == 1
+    checked = cli("storage", "check", store_a)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    exported = cli("export", store_a, "mv")
+    assert [(c["contact"], c["group"]) for c in json.loads(exported.stdout)["contents"]] == [
+        ("x", "g2")
+    ]
+    imported = cli("import", store_a + "-copy", "-", input=exported.stdout)
+    assert imported.returncode == 0, imported.stderr
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("args", "message"),
