@@ -102,8 +102,8 @@ async def recover(
     group_of = {c.id: c.group for c in spec.contacts}
     # a content stored under another group than the spec's (a contact moved by a replaced
     # spec) is written again under its group, as one whose stamp differs
-    stored = {r.contact: r.stamp for r in records if r.group == group_of[r.contact]}
-    differing = network.differing(stored)
+    stamps = {r.contact: r.stamp for r in records if r.group == group_of[r.contact]}
+    differing = network.differing(stamps)
     if differing:
         for cid in differing:
             queue.put(
