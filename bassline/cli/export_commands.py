@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bassline.cli.console import UsageError, UserError, out
+from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.exchange import dump_export, parse_export
 from bassline.cli.paths import PATH, given_path
 from bassline.cli.progress import Reporter, reporting
@@ -92,10 +92,17 @@ def export(
                     loaded, storage_url, f"loading snapshot {snapshot!r} of network {network!r}"
                 )
                 spec, contents, info = snap.spec, list(snap.contents), snap.info
+        # contents of contacts a replaced spec no longer has: `import` refuses them
+        left_out.extend(
+            sorted({r.contact for r in contents if r.contact not in spec.contact_by_id})
+        )
+        if left_out:
+            contents = [r for r in contents if r.contact in spec.contact_by_id]
         count = len(contents)
         data = dump_export(spec, contents, info, progress)
         return data, count
 
+    left_out: list[str] = []
     with reporting() as progress:
         data, count = anyio.run(main, progress)
         if to_file:
@@ -103,6 +110,15 @@ def export(
                 _write_output(data, output)
     if not to_file:  # once the display is gone: the document is the only output
         _write_output(data, output)
+    if left_out:
+        shown = ", ".join(repr(c) for c in left_out[:10]) + (", ..." if len(left_out) > 10 else "")
+        err.print(
+            f"warning: left out the stored contents of {plural(len(left_out), 'contact')} "
+            f"the spec of {network!r} does not have ({shown}): a replaced spec leaves them "
+            "unused, and `bassline import` refuses them",
+            markup=False,
+            highlight=False,
+        )
     if to_file:
         what = f"snapshot {snapshot!r} of network" if snapshot else "network"
         say(

@@ -401,3 +401,32 @@ def test_imported_contents_are_explained_as_come_in_via_import(
         ("input-a", 5, "cli", True),
         ("input-b", 20, "spec", True),
     ]
+
+
+def test_export_leaves_out_contents_of_contacts_a_replaced_spec_dropped(
+    cli: Cli, store_a: str, store_b: str, tmp_path: Path
+) -> None:
+    """`run --replace-spec` keeps, unused, the contents of contacts the new spec does not
+    have; `export` exported them, and `import` refused the export (`contents[0].contact 'a'
+    is not a contact of the spec`): the network's backup could not be restored."""
+    before = {"id": "two", "contacts": [{"id": "a"}, {"id": "b"}]}
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(before))
+    second.write_text(json.dumps({"id": "two", "contacts": [{"id": "b"}]}))
+    assert (
+        cli("run", str(first), "--set", "a=1", "--set", "b=2", "--storage", store_a).returncode == 0
+    )
+    replaced = cli("run", str(second), "--storage", store_a, "--replace-spec")
+    assert replaced.returncode == 0 and "no longer has: a" in replaced.stderr, replaced.stderr
+    snap = json.loads(cli("snapshot", store_a, "two", "--json").stdout)["id"]
+    for extra in ([], ["--snapshot", snap]):
+        exported = cli("export", store_a, "two", *extra)
+        assert exported.returncode == 0, exported.stderr
+        assert exported.stderr == (
+            "warning: left out the stored contents of 1 contact the spec of 'two' does not "
+            "have ('a'): a replaced spec leaves them unused, and `bassline import` refuses them\n"
+        )
+        assert [c["contact"] for c in json.loads(exported.stdout)["contents"]] == ["b"]
+        imported = cli("import", store_b, "-", "--overwrite", input=exported.stdout)
+        assert imported.returncode == 0, imported.stderr
+    assert cli("storage", "check", store_b).returncode == 0
