@@ -6,7 +6,7 @@ from typing import Annotated, NoReturn
 
 import anyio
 import typer
-from returns.result import Failure
+from returns.result import Failure, Success
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +33,13 @@ from bassline.cli.transfer import (
     write_network,
 )
 from bassline.errors import BasslineError
-from bassline.storage import ErrorCode, StorageOpenError, mask_url
+from bassline.storage import (
+    ErrorCode,
+    FeedsChanges,
+    NetworkStorage,
+    StorageOpenError,
+    mask_url,
+)
 
 __all__ = ["storage_app"]
 
@@ -286,6 +292,22 @@ def storage_repair(
 # ---------------------------------------------------------------------------- storage copy
 
 
+async def _refuse_one_store(
+    src: NetworkStorage, dst: NetworkStorage, src_url: str, dst_url: str
+) -> None:
+    """Two URLs spelt differently can open one store (``localhost`` and ``127.0.0.1``):
+    copying it onto itself with --overwrite deleted its snapshots. Stores with a change
+    feed name themselves (``feed_identity``); a file store is locked by its first opener."""
+    if not (isinstance(src, FeedsChanges) and isinstance(dst, FeedsChanges)):
+        return
+    mine, theirs = await src.feed_identity(), await dst.feed_identity()
+    if isinstance(mine, Success) and isinstance(theirs, Success) and mine == theirs:
+        raise UserError(
+            f"source and destination are the same storage ({mask_url(src_url)} and "
+            f"{mask_url(dst_url)} open one store)"
+        )
+
+
 @storage_app.command("copy")
 def storage_copy(
     src_url: Annotated[str, typer.Argument(metavar="SRC_URL", help="Storage to copy from.")],
@@ -313,6 +335,7 @@ def storage_copy(
             opened_with(progress, src_url, existing=True) as src,
             opened_with(progress, dst_url) as dst,
         ):
+            await _refuse_one_store(src, dst, src_url, dst_url)
             with progress.phase(f"listing the networks in {mask_url(src_url)}"):
                 names = network or unwrap(await src.list_networks(), src_url, "listing networks")
             loaded = [await load_network(src, src_url, name, progress) for name in names]

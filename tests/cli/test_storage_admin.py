@@ -461,6 +461,31 @@ def test_copy_refuses_to_overwrite_and_the_same_store(cli: Cli, store_a: str, st
     assert missing.returncode == 1 and "no network 'nope'" in missing.stderr
 
 
+@pytest.mark.postgres
+def test_copy_refuses_one_store_under_two_urls(cli: Cli, pg_url: str) -> None:
+    """Only equal URL strings were refused: the same database reached as ``localhost``
+    and as ``127.0.0.1`` was copied onto itself, and ``--overwrite`` deleted its
+    snapshots."""
+    _seed(cli, pg_url)
+    assert cli("snapshot", pg_url, "calculator", "--label", "keep").returncode == 0
+    host = "localhost" if "127.0.0.1" in pg_url else "127.0.0.1"
+    other = pg_url.replace("@127.0.0.1", f"@{host}").replace("@localhost", f"@{host}")
+    assert other != pg_url
+    done = cli("storage", "copy", pg_url, other, "--overwrite")
+    assert (done.returncode, done.stdout) == (1, ""), done.stdout
+    assert done.stderr == (
+        f"error: source and destination are the same storage ({pg_url} and {other} open "
+        "one store)\n"
+    )
+    listed = json.loads(cli("snapshot", pg_url, "calculator", "--list", "--json").stdout)
+    assert [s["label"] for s in listed] == ["keep"]
+
+
+def test_copy_refuses_one_memory_store_under_two_names(cli: Cli) -> None:
+    done = cli("storage", "copy", "memory://two words", "memory://two%20words", "--overwrite")
+    assert done.returncode == 1 and "are the same storage" in done.stderr, done.stderr
+
+
 def test_storage_help_lists_its_commands(cli: Cli) -> None:
     done = cli("storage", "--help")
     assert done.returncode == 0
