@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.exchange import dump_export, parse_export
-from bassline.cli.paths import PATH, given_path
+from bassline.cli.paths import PATH, given_path, write_file
 from bassline.cli.progress import Reporter, reporting
 from bassline.cli.render import plural, print_json, say
 from bassline.cli.storage_access import opened, opened_with, unwrap
@@ -44,12 +43,9 @@ def _write_output(data: bytes, output: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, output)
+        write_file(output, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 

@@ -6,7 +6,6 @@ import enum
 import importlib
 import logging
 import math
-import os
 import signal
 import ssl
 import sys
@@ -19,7 +18,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.heap import settle_heap
 from bassline.cli.node_options import node_url, read_secret, ssl_context
-from bassline.cli.paths import PATH, given_path
+from bassline.cli.paths import PATH, given_path, write_file
 from bassline.cli.storage_access import open_unopened
 from bassline.clock import is_node_id
 from bassline.errors import SpecError
@@ -78,12 +77,9 @@ def _parse_listen(text: str) -> tuple[str, int]:
 
 
 def _write_ready(path: Path, url: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(url + "\n")
-        os.replace(tmp, path)
+        write_file(path, (url + "\n").encode())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"--ready-file {path}: cannot write it: {exc.strerror or exc}") from None
 
 

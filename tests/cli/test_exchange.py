@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import anyio
@@ -430,3 +432,33 @@ def test_export_leaves_out_contents_of_contacts_a_replaced_spec_dropped(
         imported = cli("import", store_b, "-", "--overwrite", input=exported.stdout)
         assert imported.returncode == 0, imported.stderr
     assert cli("storage", "check", store_b).returncode == 0
+
+
+def test_export_writes_into_a_fifo_or_device_and_through_a_link(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    """The export was written beside the output and renamed over it, whatever it was: a
+    FIFO (or ``/dev/stdout``) became a regular file, and as root ``-o /dev/null``
+    replaced the device itself. A symbolic link was replaced by a file, not written
+    through."""
+    _seed(cli, store_a)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that opening to write goes on
+    try:
+        done = cli("export", store_a, "calculator", "-o", str(fifo))
+        assert done.returncode == 0, done.stderr
+        received = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(received)["network"] == "calculator"
+    target = tmp_path / "backups" / "calculator.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    done = cli("export", store_a, "calculator", "-o", str(link))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and json.loads(target.read_text())["network"] == "calculator"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["calculator.json"]

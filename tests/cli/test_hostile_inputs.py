@@ -303,3 +303,22 @@ def test_a_ca_file_that_cannot_be_read_or_holds_no_certificate_says_so(
     ):
         line = _one_error_line(cli("get", "http://127.0.0.1:1", "x", "--ca-file", str(path)))
         assert line == f"error: --ca-file {path}: {reason}"
+
+
+def test_the_ready_file_may_be_a_fifo(tmp_path: Path) -> None:
+    """``--ready-file`` was written beside and renamed over: a FIFO a supervisor reads
+    (or ``/dev/stdout``) became a regular file, and as root ``/dev/null`` was replaced."""
+    import os
+    import stat
+
+    from bassline.cli.node_commands import _write_ready
+
+    fifo = tmp_path / "ready"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _write_ready(fifo, "http://127.0.0.1:8455")
+        assert os.read(reader, 100) == b"http://127.0.0.1:8455\n"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
