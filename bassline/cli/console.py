@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ __all__ = [
     "print_error",
     "quiet_stdout",
     "ungrouped",
+    "visible",
 ]
 
 out = Console()
@@ -32,10 +34,20 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 """Standard error, for errors and progress."""
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character but the line feed escaped (``\\x1b``): a
+    file name or URL the user typed, quoted back, cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def print_error(message: str) -> None:
-    """Print ``error: MESSAGE`` on standard error (the message is not read as markup)."""
+    """Print ``error: MESSAGE`` on standard error (the message is not read as markup, and
+    its control characters are escaped: see :func:`visible`)."""
     err.print("[red]error:[/red] ", end="")
-    err.print(message, markup=False)
+    err.print(visible(message), markup=False)
 
 
 EXIT_FAILURE = 1

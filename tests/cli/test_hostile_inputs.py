@@ -322,3 +322,27 @@ def test_the_ready_file_may_be_a_fifo(tmp_path: Path) -> None:
     finally:
         os.close(reader)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "{name}"],
+        ["import", "memory://", "{name}"],
+        ["set", "http://127.0.0.1:1", "x", "--value-file", "{name}"],
+        ["graph", CALC, "-o", "{name}"],
+        ["run", CALC, "--storage", "bogus{name}://x"],
+    ],
+)
+def test_an_error_quotes_control_characters_escaped(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """File names and URLs came back into the error line as typed: an escape sequence in
+    one (``\\x1b[2J``, clear the screen) drove the terminal."""
+    monkeypatch.chdir(tmp_path)
+    name = "x\x1b[2J\x07\x9b"
+    done = cli(*[a.replace("{name}", name) for a in args])
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: ")
+    assert "\\x1b[2J\\x07\\x9b" in done.stderr, done.stderr
+    assert not any(c in done.stderr for c in "\x1b\x07\x9b"), done.stderr
