@@ -74,8 +74,9 @@ def scrub(text: str, url: str) -> str:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    if password:
-        out = out.replace(password, "***")
+    if password:  # elsewhere in the text, but never inside the masked URL: a password
+        # "p" made it "***ostgresql://u:***@h/db"
+        out = masked.join(part.replace(password, "***") for part in out.split(masked))
     return out
 
 

@@ -152,6 +152,18 @@ def test_postgres_errors_are_one_line_with_the_password_masked(cli: Cli, pg_fres
         assert "Traceback" not in done.stderr
 
 
+def test_a_short_password_is_masked_without_mangling_the_masked_url() -> None:
+    """The password was masked wherever it appeared, the masked URL included: with the
+    password "p", ``postgresql://u:***@h/db`` read ``***ostgresql://u:***@h/db``."""
+    from bassline.cli.storage_access import scrub
+
+    url = "postgresql://u:p@h/db"
+    text = f"migration failed at {url}: password 'p' rejected"
+    assert scrub(text, url) == (
+        "migration failed at postgresql://u:***@h/db: ***assword '***' rejected"
+    )
+
+
 def test_a_storage_error_gets_the_generic_hint_only_when_it_gives_no_advice() -> None:
     from bassline.cli.storage_access import storage_error
     from bassline.storage import ErrorCode, StorageError
