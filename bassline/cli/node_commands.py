@@ -361,9 +361,9 @@ def start(
             f"refusing to listen on {host} without a cluster secret: pass --secret-file, "
             "or listen on 127.0.0.1"
         )
-    peers = [node_url(p, f"--peer {p!r}").ws for p in peer or []]
+    peers = [node_url(p, "--peer").ws for p in peer or []]
     if advertise is not None:
-        node_url(advertise, f"--advertise {advertise!r}")
+        node_url(advertise, "--advertise")
     if not is_node_id(node_id):
         raise UserError(
             f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "

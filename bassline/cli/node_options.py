@@ -74,7 +74,8 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
 
 
 def node_url(text: str, what: str) -> NodeURL:
-    """``text`` parsed as a node URL; ``what`` names it in the error (``--peer 'x'``)."""
+    """``text`` parsed as a node URL; ``what`` names it in the error (``--peer``: the
+    message quotes the URL, its password masked)."""
     try:
         return parse_node_url(text)
     except ValueError as exc:

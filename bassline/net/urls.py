@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 import attrs
@@ -46,27 +47,36 @@ class NodeURL:
         return f"{self.path}/gossip"
 
 
+_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+
+
+def _shown(url: str) -> str:
+    """``url`` quoted for an error, a password in it masked (``ws://u:***@host``)."""
+    return repr(_PASSWORD.sub(r"\1***@", url, count=1))
+
+
 def parse_node_url(url: str) -> NodeURL:
     """Parse ``ws://``, ``wss://``, ``http://`` or ``https://`` URLs; ValueError with the reason."""
     if not isinstance(url, str):
         raise ValueError(f"a node URL is a string, not {url!r:.80}")
     if not url:
         raise ValueError("empty node URL")
+    shown = _shown(url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"malformed node URL {url!r}: {exc}") from None
+        raise ValueError(f"malformed node URL {shown}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         raise ValueError(
-            f"node URL {url!r} must start with ws://, wss://, http:// or https:// "
+            f"node URL {shown} must start with ws://, wss://, http:// or https:// "
             "(e.g. ws://127.0.0.1:8455)"
         )
     if not parts.hostname:
-        raise ValueError(f"node URL {url!r} has no host")
+        raise ValueError(f"node URL {shown} has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"node URL {url!r} must not have a query, fragment or credentials")
+        raise ValueError(f"node URL {shown} must not have a query, fragment or credentials")
     secure = _SCHEMES[scheme]
     path = parts.path.rstrip("/")
     if path.endswith("/gossip"):

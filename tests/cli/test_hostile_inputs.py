@@ -346,3 +346,20 @@ def test_an_error_quotes_control_characters_escaped(
     assert done.stderr.startswith("error: ")
     assert "\\x1b[2J\\x07\\x9b" in done.stderr, done.stderr
     assert not any(c in done.stderr for c in "\x1b\x07\x9b"), done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "http://u:s3cret@127.0.0.1:1", "x"],
+        ["status", "http://u:s3cret@127.0.0.1:99999"],
+        ["get", "gopher://u:s3cret@127.0.0.1:1", "x"],
+        ["start", CALC, "--node-id", "n1", "--peer", "ws://u:s3cret@127.0.0.1:1"],
+    ],
+)
+def test_a_node_url_with_a_password_is_refused_without_showing_it(
+    args: list[str], cli: Cli
+) -> None:
+    """A node URL takes no credentials, and the error saying so quoted the password."""
+    line = _one_error_line(cli(*args))
+    assert "s3cret" not in line and "u:***@127.0.0.1" in line, line
