@@ -389,6 +389,8 @@ def start(
     tls = _check_tls(cert_file, key_file) if cert_file and key_file else None
     if ready_file is not None and not ready_file.parent.is_dir():
         raise UserError(f"--ready-file {ready_file}: directory {ready_file.parent} does not exist")
+    if ready_file is not None and ready_file.is_dir():  # found only once it served
+        raise UserError(f"--ready-file {ready_file}: is a directory; give a file name")
     try:
         settings = GossipSettings(
             heartbeat_interval=heartbeat,

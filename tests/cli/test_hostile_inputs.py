@@ -150,8 +150,19 @@ def test_import_overwrite_refuses_unstorable_content_before_deleting_anything(
         (["--cert-file", "/nonexistent/c.pem", "--key-file", CALC], "--cert-file /nonexistent"),
         (["--cert-file", CALC, "--key-file", CALC], "not a PEM certificate"),
         (["--ready-file", "/nonexistent/dir/ready"], "directory /nonexistent/dir does not exist"),
+        # a directory was found only once the node served and had printed its URL
+        (["--ready-file", "/tmp"], "--ready-file /tmp: is a directory; give a file name"),
     ],
-    ids=["relative-file-url", "scheme", "empty-node-id", "groups", "no-cert", "bad-cert", "ready"],
+    ids=[
+        "relative-file-url",
+        "scheme",
+        "empty-node-id",
+        "groups",
+        "no-cert",
+        "bad-cert",
+        "ready",
+        "ready-dir",
+    ],
 )
 def test_start_refuses_bad_options_with_one_line(extra: list[str], message: str) -> None:
     done = run_cli("start", CALC, "--node-id", "n1", "--listen", "127.0.0.1:0", *extra)
