@@ -30,8 +30,9 @@ from bassline.net import (
     NodeServer,
 )
 from bassline.net.urls import is_loopback
+from bassline.runtime import SpecMismatch
 from bassline.spec import Bassline, load_spec
-from bassline.storage import NetworkStorage
+from bassline.storage import NetworkStorage, mask_url
 
 log = logging.getLogger("bassline.node")
 
@@ -432,6 +433,13 @@ def start(
             )
     except InsecureListen as exc:
         raise UserError(str(exc)) from None
+    except SpecMismatch as exc:  # its advice is Python's (replace_spec=True): say the CLI's
+        raise UserError(
+            f"{mask_url(storage)} holds network {loaded.id!r} with another spec (hash "
+            f"{exc.stored_hash[:12]}, this file has {exc.given_hash[:12]}); to store this "
+            f"spec there, run `bassline run SPEC --storage URL --replace-spec` first "
+            "(contents of contacts it still has are kept), then start the node"
+        ) from None
     except OSError as exc:
         why = exc.strerror or str(exc)
         raise UserError(why if why.startswith("cannot listen") else f"{listen}: {why}") from None

@@ -374,3 +374,22 @@ def test_a_node_url_with_a_password_is_refused_without_showing_it(
     """A node URL takes no credentials, and the error saying so quoted the password."""
     line = _one_error_line(cli(*args))
     assert "s3cret" not in line and "u:***@127.0.0.1" in line, line
+
+
+def test_start_on_a_storage_holding_another_spec_says_what_to_run(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    """The refusal gave the Python API's advice, "open with replace_spec=True", which
+    `start` has no option for."""
+    spec = tmp_path / "calculator.json"  # the id comes from the file name
+    data = json.loads(Path(CALC).read_text())
+    data["contacts"]["input-a"]["content"] = 11
+    spec.write_text(json.dumps(data))
+    assert cli("run", CALC, "--storage", store_a).returncode == 0
+    done = run_cli(
+        "start", str(spec), "--node-id", "n1", "--listen", "127.0.0.1:0", "--storage", store_a
+    )
+    line = _one_error_line(done)
+    assert line.startswith(f"error: {store_a} holds network 'calculator' with another spec (hash ")
+    assert "run `bassline run SPEC --storage URL --replace-spec` first" in line
+    assert "replace_spec=True" not in line and done.stdout == ""
