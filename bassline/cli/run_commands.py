@@ -21,7 +21,7 @@ from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, ContentError, PersistenceError
 from bassline.runtime import SpecMismatch, StorageBackedRuntime
-from bassline.spec import Bassline, load_spec
+from bassline.spec import MAX_ID_LENGTH, Bassline, load_spec
 from bassline.storage import mask_url
 
 SpecArg = Annotated[
@@ -42,6 +42,13 @@ def parse_set(item: str) -> tuple[str, Any]:
     contact, sep, text = item.partition("=")
     if not sep or not contact:
         raise UserError(f"--set {item!r}: expected CONTACT=JSON, e.g. --set a=5")
+    if not _is_json(text):
+        # an id may hold '=' ("x=y"): then the first later '=' (within the 200 characters
+        # of an id) after which the text is JSON splits the item: 'x=y=5' sets 'x=y' to 5
+        for at in range(len(contact) + 1, min(len(item), MAX_ID_LENGTH + 1)):
+            if item[at] == "=" and _is_json(item[at + 1 :]):
+                contact, text = item[:at], item[at + 1 :]
+                break
     try:
         # the codec's JSON form, as `bassline set` and the HTTP API take it: tagged lattice
         # values ({"$type": "interval", "value": [20, 21]}) become lattice values
@@ -51,6 +58,14 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise UserError(f"--set {item!r}: {bad_json(text, exc, quoted)}") from None
     except ContentError as exc:
         raise UserError(f"--set {item!r}: {exc}") from None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        parse_json(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 @commands.command()

@@ -393,3 +393,18 @@ def test_start_on_a_storage_holding_another_spec_says_what_to_run(
     assert line.startswith(f"error: {store_a} holds network 'calculator' with another spec (hash ")
     assert "run `bassline run SPEC --storage URL --replace-spec` first" in line
     assert "replace_spec=True" not in line and done.stdout == ""
+
+
+def test_set_reaches_a_contact_whose_id_holds_an_equals_sign(cli: Cli, tmp_path: Path) -> None:
+    """Ids may hold '=': `--set 'x=y=5'` split at the first '=' only, so contact 'x=y'
+    could not be set (`'y=5' is not valid JSON ...; quote strings`)."""
+    spec = tmp_path / "eq.json"
+    spec.write_text(json.dumps({"id": "eq", "contacts": [{"id": "x=y"}, {"id": "p"}]}))
+    done = cli("run", str(spec), "--set", "x=y=5", "--set", 'p="a=b"', "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["contacts"] == {"x=y": 5, "p": "a=b"}
+    explained = cli("explain", str(spec), "x=y", "--set", "x=y=[1, 2]")
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.startswith("x=y = [1,2]  <- written (cli)")
+    bad = cli("run", str(spec), "--set", "p=foo=bar")  # no split gives JSON: as before
+    assert bad.returncode == 1 and "'foo=bar' is not valid JSON" in bad.stderr, bad.stderr
