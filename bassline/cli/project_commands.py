@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -75,6 +76,11 @@ def init(
     try:  # a directory we may not look into raises, not "does not exist" (Python 3.11)
         if directory.exists() and not directory.is_dir():
             raise UserError(f"{directory} exists and is not a directory; choose another DIR")
+        if directory.is_symlink() and not directory.exists():  # dangling, or a loop
+            raise UserError(
+                f"{directory} is a symbolic link to {os.readlink(directory)}, which does not "
+                "lead to a directory; choose another DIR"
+            )
         network = name or network_id_for(directory)
         files = plan(directory, network)
         existing = [str(p) for p in files if p.exists()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,8 @@ _NOT_ID = re.compile(r"[^a-z0-9]+")
 
 def network_id_for(directory: Path) -> str:
     """A network id from a directory name: lower case letters, digits and dashes."""
-    name = _NOT_ID.sub("-", directory.resolve().name.lower()).strip("-")
+    # realpath, not resolve(): a symlink loop raises RuntimeError from resolve()
+    name = _NOT_ID.sub("-", Path(os.path.realpath(directory)).name.lower()).strip("-")
     return name[:60] or "my-network"
 
 

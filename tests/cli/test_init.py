@@ -102,3 +102,22 @@ def test_a_directory_that_cannot_be_looked_into_is_one_error_line(cli: Cli, tmp_
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr == f"error: cannot create the project in {directory}: File name too long\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dir_that_is_a_symlink_loop_or_dangling_is_one_error_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A symlink loop was an internal error (``Path.resolve`` raises RuntimeError), and a
+    link to nowhere failed with "File exists"."""
+    loop_a, loop_b, dangling = tmp_path / "a", tmp_path / "b", tmp_path / "d"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    dangling.symlink_to(tmp_path / "nowhere")
+    for link, target in ((loop_a, loop_b), (dangling, tmp_path / "nowhere")):
+        done = cli("init", str(link))
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr == (
+            f"error: {link} is a symbolic link to {target}, which does not lead to a "
+            "directory; choose another DIR\n"
+        )
+    assert not (tmp_path / "nowhere").exists()
