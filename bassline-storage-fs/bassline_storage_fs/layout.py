@@ -113,6 +113,12 @@ class Layout:
         reads asked for that), and what to do.
         """
         root = self.root
+        if root.is_symlink() and not root.exists():  # mkdir would fail "File exists"
+            return StorageError(
+                ErrorCode.INVALID,
+                f"store directory {root} is a symbolic link to {os.readlink(root)}, which does "
+                "not lead to a directory: check the path, or create the directory it names",
+            )
         if not root.exists():
             if read_only or not create:
                 return StorageError(

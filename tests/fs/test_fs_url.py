@@ -114,6 +114,25 @@ async def test_a_file_or_a_missing_directory_without_create(tmp_path: Path) -> N
     assert not (tmp_path / "missing").exists()
 
 
+async def test_a_symlink_that_leads_nowhere_is_refused_saying_so(tmp_path: Path) -> None:
+    """A dangling link (or a loop) was "corruption: cannot open store directory ...: File
+    exists (EEXIST)", with the advice to run `bassline storage check`."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for link, target in (("dangling", tmp_path / "nowhere"), ("a", tmp_path / "b")):
+        error = await _open_error(f"file://{tmp_path / link}")
+        assert error.code is ErrorCode.INVALID, error
+        assert error.message == (
+            f"store directory {tmp_path / link} is a symbolic link to {target}, which does "
+            "not lead to a directory: check the path, or create the directory it names"
+        )
+    assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "nowhere").mkdir()  # a link to a directory is fine
+    async with open_storage(f"file://{tmp_path / 'dangling'}") as storage:
+        assert (await storage.list_networks()).unwrap() == []
+
+
 def _fs(url: str) -> FileStorage:
     storage = open_storage(url)
     assert isinstance(storage, FileStorage)
