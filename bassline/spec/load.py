@@ -100,7 +100,11 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     fmt = data.get("format")
     if fmt is not None and fmt != "bassline/1":
         ck.add("$.format", f"unsupported format {fmt!r} (this version reads 'bassline/1')")
-    spec_id = ck.ident(data.get("id", default_id), "$.id") or default_id
+    # without an "id" the network takes the file's name: say so when that name is no id
+    id_path = (
+        "$.id" if "id" in original else f"$.id (none given, so the file's name {default_id!r})"
+    )
+    spec_id = ck.ident(data.get("id", default_id), id_path) or default_id
     version = data.get("version", "1")
     if isinstance(version, float) and version.is_integer():
         version = int(version)  # JSON Schema's "integer" includes 2.0

@@ -408,3 +408,19 @@ def test_set_reaches_a_contact_whose_id_holds_an_equals_sign(cli: Cli, tmp_path:
     assert explained.stdout.startswith("x=y = [1,2]  <- written (cli)")
     bad = cli("run", str(spec), "--set", "p=foo=bar")  # no split gives JSON: as before
     assert bad.returncode == 1 and "'foo=bar' is not valid JSON" in bad.stderr, bad.stderr
+
+
+def test_a_file_name_that_is_no_id_is_named_as_the_id_s_source(cli: Cli, tmp_path: Path) -> None:
+    """A spec without an "id" takes its file's name; one that is no id was reported as
+    `$.id: id must not contain control characters` in a file that has no $.id."""
+    spec = tmp_path / "a\tb.json"
+    spec.write_text(json.dumps({"contacts": [{"id": "x"}]}))
+    done = cli("validate", str(spec))
+    assert done.returncode == 1
+    assert (
+        "  $.id (none given, so the file's name 'a\\tb'): id must not contain control "
+        "characters" in done.stderr
+    ), done.stderr
+    fine = tmp_path / "fine.json"
+    fine.write_text(json.dumps({"contacts": [{"id": "x"}]}))
+    assert "network 'fine' v1" in cli("validate", str(fine)).stdout
