@@ -6,6 +6,7 @@ import enum
 import importlib
 import logging
 import math
+import re
 import signal
 import ssl
 import sys
@@ -57,6 +58,9 @@ class AsyncBackend(enum.Enum):
     TRIO = "trio"
 
 
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
 def _require_trio() -> None:
     """Refuse ``--backend trio`` at once, with the install command, when trio is missing."""
     try:
@@ -68,11 +72,21 @@ def _require_trio() -> None:
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep:
+    """``--listen``: HOST:PORT or HOST alone (port 8455); an IPv6 host bare (``::1``, then
+    alone) or in brackets (``[::1]``, ``[::1]:8455``). The port is ASCII digits: ``isdigit``
+    took ``٣`` as 3 and ``²``, which int() refuses, made it an internal error."""
+    if text.startswith("[") and "]" in text:
+        close = text.index("]")
+        host, rest = text[1:close], text[close + 1 :]
+        port = str(DEFAULT_PORT) if rest == "" else rest[1:] if rest[:1] == ":" else "bad"
+    elif text.count(":") > 1:  # a bare IPv6 address: the host alone
         host, port = text, str(DEFAULT_PORT)
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    else:
+        host, sep, port = text.partition(":")
+        if not sep:
+            port = str(DEFAULT_PORT)
+    bad_host = not host or "[" in host or "]" in host
+    if bad_host or not _PORT.fullmatch(port) or int(port) > 65535:
         raise UserError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
     return host, int(port)
 
@@ -205,7 +219,8 @@ def start(
         typer.Option(
             "--listen",
             envvar="BASSLINE_LISTEN",
-            help="HOST:PORT to listen on (port 0: any free port; HOST alone: port 8455).",
+            help="HOST:PORT to listen on (port 0: any free port; HOST alone: port 8455; an "
+            "IPv6 host in brackets, [::1]:8455, or bare, ::1, alone).",
         ),
     ] = f"127.0.0.1:{DEFAULT_PORT}",
     peer: Annotated[

@@ -424,3 +424,37 @@ def test_a_file_name_that_is_no_id_is_named_as_the_id_s_source(cli: Cli, tmp_pat
     fine = tmp_path / "fine.json"
     fine.write_text(json.dumps({"contacts": [{"id": "x"}]}))
     assert "network 'fine' v1" in cli("validate", str(fine)).stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+        ("localhost", ("localhost", 8455)),
+        ("[::1]:0", ("::1", 0)),
+        ("[::1]", ("::1", 8455)),  # HOST alone, as the help says: it was refused
+        ("::1", ("::1", 8455)),  # was host ':' on port 1
+        ("h:\u0663", None),  # ARABIC-INDIC DIGIT THREE: isdigit() took it, as port 3
+        ("h:\u00b2", None),  # SUPERSCRIPT TWO: isdigit(), then int() raised (exit 70)
+        ("[::1", None),
+        ("[::1]x", None),
+        ("h:65536", None),
+        (":0", None),
+    ],
+)
+def test_listen_takes_host_alone_ipv6_and_ascii_ports_only(
+    text: str, parsed: tuple[str, int] | None
+) -> None:
+    from bassline.cli.console import UserError
+    from bassline.cli.node_commands import _parse_listen
+
+    if parsed is not None:
+        assert _parse_listen(text) == parsed
+    else:
+        with pytest.raises(UserError, match="expected HOST:PORT"):
+            _parse_listen(text)
+
+
+def test_listen_on_a_superscript_port_is_one_error_line() -> None:
+    done = run_cli("start", CALC, "--node-id", "n1", "--listen", "127.0.0.1:\u00b2")
+    assert "--listen '127.0.0.1:²': expected HOST:PORT" in _one_error_line(done)
