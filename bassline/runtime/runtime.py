@@ -168,6 +168,8 @@ class StorageBackedRuntime(EngineView):
         """Durable writers between queuing their changes and being told they are stored.
         Only a lone one writes its batch itself: with many, one batch carries them all."""
         self._task_group: TaskGroup | None = None
+        self._unlisten: Callable[[], None] = lambda: None
+        """Stops queuing the engine's runs (set while the runtime is open)."""
         self._sharing = Sharing(
             storage,
             self.network,
@@ -191,12 +193,17 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
+        if self._task_group is not None:  # a second flusher and listener would leak
+            raise RuntimeError(
+                "the runtime is already open: enter `async with` once (it may be opened "
+                "again after it closed)"
+            )
         await self._sharing.before_load()  # the feed position: nothing after it is missed
         restored = await recover(
             self.storage, self.network, self._queue, replace_spec=self.replace_spec
         )
         self.recovered, self.ignored_on_recovery = restored.count, restored.ignored
-        self.network.add_listener(self._enqueue_result)
+        self._unlisten = self.network.add_listener(self._enqueue_result)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._flusher.run)
@@ -208,6 +215,7 @@ class StorageBackedRuntime(EngineView):
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
+            self._unlisten()
             raise
         return self
 
@@ -217,7 +225,8 @@ class StorageBackedRuntime(EngineView):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._task_group is not None
+        if self._task_group is None:
+            raise RuntimeError("the runtime is not open: nothing to close")
         problem: BaseException | None = None
         try:
             # closing flushes: what is queued, and a failure no flush has reported yet
@@ -237,6 +246,7 @@ class StorageBackedRuntime(EngineView):
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
+            self._unlisten()  # reopened, it listens once again, not twice
         if problem is not None:
             raise problem
 
