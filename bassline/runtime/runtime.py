@@ -168,8 +168,6 @@ class StorageBackedRuntime(EngineView):
         """Durable writers between queuing their changes and being told they are stored.
         Only a lone one writes its batch itself: with many, one batch carries them all."""
         self._task_group: TaskGroup | None = None
-        self._unlisten: Callable[[], None] = lambda: None
-        """Stops queuing the engine's runs (set while the runtime is open)."""
         self._sharing = Sharing(
             storage,
             self.network,
@@ -185,6 +183,9 @@ class StorageBackedRuntime(EngineView):
         self._follower = self._sharing.follower
         if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
+        # the first listener, before any of the caller's: one that raises stops the
+        # engine's listeners after it, and a change must be queued all the same
+        self.network.add_listener(self._enqueue_result)
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
         self.ignored_on_recovery: list[str] = []
@@ -203,7 +204,6 @@ class StorageBackedRuntime(EngineView):
             self.storage, self.network, self._queue, replace_spec=self.replace_spec
         )
         self.recovered, self.ignored_on_recovery = restored.count, restored.ignored
-        self._unlisten = self.network.add_listener(self._enqueue_result)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._flusher.run)
@@ -215,7 +215,6 @@ class StorageBackedRuntime(EngineView):
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
-            self._unlisten()
             raise
         return self
 
@@ -246,7 +245,6 @@ class StorageBackedRuntime(EngineView):
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
-            self._unlisten()  # reopened, it listens once again, not twice
         if problem is not None:
             raise problem
 
@@ -271,6 +269,8 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- writing
 
     def _enqueue_result(self, result: PropagationResult) -> None:
+        if self._task_group is None:  # closed (or recovering): nothing would store it
+            return
         # each write is queued without its group: the queue looks the groups up (from
         # the spec) when the flusher takes the batch, not once per update
         ids, values, stamps = result.touched

@@ -50,3 +50,25 @@ async def test_a_reopened_runtime_queues_each_change_once(memory_url: str) -> No
         runtime.network.update_contact("c1", "closed")  # nothing stores it: not queued
         assert runtime.queue_depth == 0
         assert (await storage.load_contact_content("flat", "root", "c0")).unwrap().value == 2
+
+
+async def test_a_listener_that_raises_does_not_keep_a_change_from_storage(
+    memory_url: str,
+) -> None:
+    """A caller's listener added before the runtime opened ran before the runtime's own:
+    when it raised, the change stayed in memory and was never queued, so ``flush`` and
+    ``health`` said all was stored while storage kept the old value (and a restart
+    brought it back)."""
+    async with open_storage(memory_url) as storage:
+        runtime = StorageBackedRuntime(flat_spec(2), storage)
+
+        def fussy(result: object) -> None:
+            raise RuntimeError("a bug in the caller's listener")
+
+        runtime.add_listener(fussy)
+        async with runtime:
+            with pytest.raises(RuntimeError, match="a bug in the caller's listener"):
+                await runtime.update_contact("c0", "new")
+            await runtime.flush()
+        stored = (await storage.load_contact_content("flat", "root", "c0")).unwrap()
+        assert (stored.value, stored.stamp) == ("new", runtime.network.stamp("c0"))
