@@ -476,7 +476,13 @@ class StorageBackedRuntime(EngineView):
         await self._sharing.catch_up()
 
     def add_event_listener(self, listener: Callable[[RuntimeEvent], None]) -> Callable[[], None]:
-        """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe."""
+        """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe.
+
+        The listener runs in the runtime's background writer: one that raises is logged
+        on the ``bassline.runtime`` logger, and the writer carries on.
+        """
+        if not callable(listener):
+            raise TypeError(f"an event listener must be callable, not {listener!r:.80}")
         listeners = self._flusher.listeners
         listeners.append(listener)
         return lambda: listeners.remove(listener) if listener in listeners else None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bassline.runtime import StorageBackedRuntime
+from bassline import PersistenceError
+from bassline.runtime import BreakerPolicy, RuntimeEvent, StorageBackedRuntime
 from bassline.storage import open_storage
+from bassline.testing.faults import FaultyStorage
 
 from .conftest import flat_spec
 
@@ -72,3 +74,52 @@ async def test_a_listener_that_raises_does_not_keep_a_change_from_storage(
             await runtime.flush()
         stored = (await storage.load_contact_content("flat", "root", "c0")).unwrap()
         assert (stored.value, stored.stamp) == ("new", runtime.network.stamp("c0"))
+
+
+async def test_an_event_listener_that_raises_is_logged_and_the_writer_carries_on(
+    memory_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event listener runs in the background writer: one that raised ended the
+    writer's task, which tore the whole runtime down with an ``ExceptionGroup`` (the
+    batch's writers never told, what was queued never stored)."""
+    async with open_storage(memory_url) as inner:
+        faulty = FaultyStorage(inner, seed=1, operations={"write"})
+        runtime = StorageBackedRuntime(
+            flat_spec(2), faulty, breaker=BreakerPolicy(failure_threshold=5)
+        )
+        told: list[str] = []
+
+        def fussy(event: RuntimeEvent) -> None:
+            raise RuntimeError("a bug in the caller's event listener")
+
+        runtime.add_event_listener(fussy)
+        runtime.add_event_listener(lambda event: told.append(event.kind))
+        async with runtime:
+            faulty.configure(permanent_rate=1.0)
+            with pytest.raises(PersistenceError, match="injected permanent"):
+                await runtime.update_contact("c0", "lost")
+            faulty.configure(permanent_rate=0.0)
+            await runtime.update_contact("c1", "kept")
+        assert told == ["batch-failed", "records-dropped"]
+        assert (await inner.load_contact_content("flat", "root", "c1")).unwrap().value == "kept"
+        logged = [r.getMessage() for r in caplog.records if r.name == "bassline.runtime"]
+        assert logged == [
+            f"runtime event listener {fussy!r} raised on a {kind} event" for kind in told
+        ]
+
+
+async def test_an_event_listener_must_be_callable(memory_url: str) -> None:
+    async with open_storage(memory_url) as storage:
+        runtime = StorageBackedRuntime(flat_spec(2), storage)
+        with pytest.raises(TypeError, match="an event listener must be callable, not None"):
+            runtime.add_event_listener(None)  # type: ignore[arg-type]
+
+
+async def test_a_listener_must_be_callable(memory_url: str) -> None:
+    """``add_listener(None)`` was taken, and every later write failed on calling it."""
+    async with open_storage(memory_url) as storage:
+        runtime = StorageBackedRuntime(flat_spec(2), storage)
+        with pytest.raises(TypeError, match="a listener must be callable, not None"):
+            runtime.add_listener(None)  # type: ignore[arg-type]
+        async with runtime:
+            await runtime.update_contact("c0", 1)
