@@ -132,6 +132,9 @@ class StorageBackedRuntime(EngineView):
                 raise TypeError(f"{name} must be a {kind.__name__} or None, not {policy!r:.80}")
         self.retry = retry or RetryPolicy()
         self.breaker = CircuitBreaker(breaker or BreakerPolicy())
+        for flag, given in (("replace_spec", replace_spec), ("follow", follow)):
+            if type(given) is not bool:  # "no" is truthy: it would replace a stored spec
+                raise TypeError(f"{flag} must be True or False, not {given!r:.80}")
         self.replace_spec = replace_spec
         self.metrics_data = RuntimeMetrics()
         self._update_latency = self.metrics_data.window("update")

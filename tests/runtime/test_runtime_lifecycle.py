@@ -123,3 +123,14 @@ async def test_a_listener_must_be_callable(memory_url: str) -> None:
             runtime.add_listener(None)  # type: ignore[arg-type]
         async with runtime:
             await runtime.update_contact("c0", 1)
+
+
+@pytest.mark.parametrize("flag", ["replace_spec", "follow"])
+@pytest.mark.parametrize("given", ["no", 0, None])
+async def test_the_runtimes_switches_must_be_booleans(
+    memory_url: str, flag: str, given: object
+) -> None:
+    """``replace_spec="no"`` was truthy: it replaced a stored spec it was told not to."""
+    async with open_storage(memory_url) as storage:
+        with pytest.raises(TypeError, match=f"{flag} must be True or False, not {given!r}"):
+            StorageBackedRuntime(flat_spec(2), storage, **{flag: given})
