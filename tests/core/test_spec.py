@@ -411,3 +411,30 @@ def test_a_deep_chain_of_groups_is_checked_in_steps_linear_in_its_length() -> No
     ck = Checker()
     _check_tree(ck, chain)
     assert ck.problems == [] and chain.lookups <= 2 * n
+
+
+def test_did_you_mean_hints_compare_a_bounded_number_of_ids_in_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each hint compares the unknown id with every known one: 5,000 wires to unknown
+    contacts among 5,000 contacts took 67 s to report. The first hints are still given."""
+    from bassline.spec import checker
+
+    compared: list[int] = []
+    real = checker.closest
+
+    def counting(name: str, candidates: list[str]) -> str | None:
+        compared.append(len(candidates))
+        return real(name, candidates)
+
+    monkeypatch.setattr(checker, "closest", counting)
+    n = 1_000
+    spec = {
+        "contacts": [{"id": f"contact-{i}"} for i in range(n)],
+        "wires": [{"from": f"contact-{i}", "to": f"contakt-{i}"} for i in range(n)],
+    }
+    problems = validate_spec(spec)
+    assert len(problems) == n
+    assert problems[0].message == "unknown contact 'contakt-0'; did you mean 'contact-0'?"
+    assert problems[-1].message == f"unknown contact 'contakt-{n - 1}'"
+    assert sum(compared) <= checker.SUGGESTION_BUDGET
