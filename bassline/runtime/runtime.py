@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import time
@@ -25,7 +24,7 @@ from bassline.runtime.flusher import Flusher
 from bassline.runtime.follower import FeedStats
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.ownership import GroupOwnership
-from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
+from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy, check_options
 from bassline.runtime.queue import StorageQueue
 from bassline.runtime.recovery import SpecMismatch, persist_error, recover
 from bassline.runtime.sharing import Sharing, split_groups
@@ -110,31 +109,19 @@ class StorageBackedRuntime(EngineView):
         self.storage = storage
         self.durability = Durability(durability)
         self._buffered = self.durability is Durability.BUFFERED
-        if type(batch_size) is not int:
-            raise TypeError(f"batch_size must be a whole number, not {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if type(queue_bound) is not int:  # 1.5 was taken (as 2), '10' failed comparing
-            raise TypeError(f"queue_bound must be a whole number, not {queue_bound!r}")
-        if type(flush_interval) not in (int, float):
-            raise TypeError(f"flush_interval must be a number of seconds, not {flush_interval!r}")
-        if not 0 <= flush_interval < math.inf:
-            raise ValueError(
-                f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"
-            )
+        check_options(
+            batch_size=batch_size,
+            queue_bound=queue_bound,
+            flush_interval=flush_interval,
+            retry=retry,
+            breaker=breaker,
+            replace_spec=replace_spec,
+            follow=follow,
+        )
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        for name, policy, kind in (
-            ("retry", retry, RetryPolicy),
-            ("breaker", breaker, BreakerPolicy),
-        ):
-            if policy is not None and not isinstance(policy, kind):
-                raise TypeError(f"{name} must be a {kind.__name__} or None, not {policy!r:.80}")
         self.retry = retry or RetryPolicy()
         self.breaker = CircuitBreaker(breaker or BreakerPolicy())
-        for flag, given in (("replace_spec", replace_spec), ("follow", follow)):
-            if type(given) is not bool:  # "no" is truthy: it would replace a stored spec
-                raise TypeError(f"{flag} must be True or False, not {given!r:.80}")
         self.replace_spec = replace_spec
         self.metrics_data = RuntimeMetrics()
         self._update_latency = self.metrics_data.window("update")
