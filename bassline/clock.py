@@ -106,6 +106,10 @@ class HybridLogicalClock:
     """
 
     def __init__(self, node: str, *, max_drift_ms: int = 60_000) -> None:
+        if not is_node_id(node):  # its stamps name it: "" is the spec's, None no node at all
+            raise ValueError(f"{NODE_ID_RULE}, not {node!r:.80}")
+        if type(max_drift_ms) is not int or max_drift_ms < 0:
+            raise ValueError(f"max_drift_ms must be a whole number >= 0, not {max_drift_ms!r}")
         self.node = node
         self.max_drift_ms = max_drift_ms
         self._last = 0
@@ -151,15 +155,26 @@ class HybridLogicalClock:
         return [_new_stamp(Stamp, (hlc, node)) for hlc in range(first, first + n)]
 
     def observe(self, stamp: Stamp) -> None:
-        """Advance past a stamp seen from another node; ValueError if it is implausibly far ahead."""
+        """Advance past a stamp seen from another node; ValueError if it is implausibly far
+        ahead, or not a stamp (a float reading would make every later tick a float, which
+        storage and peers refuse)."""
+        try:
+            hlc = stamp.hlc
+        except AttributeError:
+            hlc = None
+        if type(hlc) is not int or hlc < 0:
+            raise ValueError(
+                f"not a stamp to observe (a Stamp with a clock reading in [0, 2**63)): "
+                f"{stamp!r:.120}"
+            )
         limit = self._physical() + (self.max_drift_ms << LOGICAL_BITS)
-        if stamp.hlc > limit:
+        if hlc > limit:
             raise ValueError(
                 f"stamp from node {stamp.node!r} is {(stamp.hlc - limit) >> LOGICAL_BITS} ms "
                 f"beyond the allowed clock drift of {self.max_drift_ms} ms"
             )
         with self._lock:
-            self._last = max(self._last, stamp.hlc)
+            self._last = max(self._last, hlc)
 
     @property
     def last(self) -> int:

@@ -43,7 +43,11 @@ class Registry(Generic[T]):
         self._entry_points: dict[str, EntryPoint] | None = None
 
     def register(self, name: str, item: T, *, replace: bool = False) -> None:
-        """Register ``item`` under ``name`` for this process."""
+        """Register ``item`` under ``name`` (a non-empty string) for this process."""
+        if not isinstance(name, str) or not name:
+            # another name would be listed among the names, and sorting them for an
+            # unknown name's message would fail on it: every later lookup's error
+            raise TypeError(f"a {self.kind} is registered under a non-empty string, not {name!r}")
         if name in self._items and not replace and self._items[name] is not item:
             raise ValueError(f"{self.kind} {name!r} is already registered; pass replace=True")
         self._items[name] = item

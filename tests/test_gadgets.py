@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bassline.gadgets import Gadget, UnusableInput, gadget, gadgets, get_gadget
+from bassline.errors import PluginNotFound
+from bassline.gadgets import (
+    Gadget,
+    UnusableInput,
+    gadget,
+    gadgets,
+    get_gadget,
+    register_gadget,
+)
 from bassline.gadgets.catalogue import BUILTIN_GADGETS
 from bassline.lattices import get_lattice
 from bassline.lattices.values import GrowSet, Interval
@@ -751,3 +759,19 @@ def test_a_gadget_looked_up_by_something_other_than_a_name_says_so(name: Any) ->
     assert str(refused.value) == f"a gadget is looked up by its name (a string), not by {name!r}"
     with pytest.raises(TypeError, match=r"^a lattice is looked up by its name \(a string\)"):
         get_lattice(name)
+
+
+@pytest.mark.parametrize("gadget_id", [None, 5, ""])
+def test_a_gadget_must_be_named_by_a_non_empty_string(gadget_id: Any) -> None:
+    """A gadget with ``id=None`` was registered, and every later lookup of an unknown
+    gadget (a spec naming one) failed sorting the names: ``TypeError``, not SpecError."""
+    odd = Gadget(id=gadget_id, inputs=("a",), outputs=("b",), body=lambda inputs: {"b": 1})
+    with pytest.raises(TypeError, match="a gadget is registered under a non-empty string"):
+        register_gadget(odd)
+    with pytest.raises(PluginNotFound, match="unknown gadget 'nope'"):
+        get_gadget("nope")
+
+
+def test_registering_what_is_no_gadget_says_so() -> None:
+    with pytest.raises(TypeError, match=r"None is not a bassline\.gadgets\.Gadget"):
+        register_gadget(None)  # type: ignore[arg-type]

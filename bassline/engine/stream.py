@@ -62,7 +62,8 @@ class ChangeStream:
             self._on_close(self)
 
     def close(self) -> None:
-        """Stop receiving results."""
+        """Stop receiving results: iteration ends, in a task waiting for the next result
+        too, and results not yet taken are dropped."""
         self._detach()
         self._receive.close()
 
@@ -72,6 +73,8 @@ class ChangeStream:
     async def __anext__(self) -> PropagationResult:
         try:
             return await self._receive.receive()
+        except anyio.ClosedResourceError:  # closed by the subscriber: iteration ends
+            raise StopAsyncIteration from None
         except anyio.EndOfStream:
             if self.overflowed:
                 raise ChangeStreamOverflow(

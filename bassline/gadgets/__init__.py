@@ -44,7 +44,8 @@ gadgets: Registry[Gadget] = Registry("gadget", "bassline.gadgets", _check)
 
 def register_gadget(g: Gadget, *, replace: bool = False) -> Gadget:
     """Make ``g`` available to specs under ``g.id`` in this process."""
-    gadgets.register(g.id, _check(g), replace=replace)
+    checked = _check(g)  # before its id is read: None has none
+    gadgets.register(checked.id, checked, replace=replace)
     return g
 
 

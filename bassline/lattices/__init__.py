@@ -48,7 +48,8 @@ for _lattice in BUILTIN_LATTICES:
 
 def register_lattice(lattice: Lattice, *, replace: bool = False) -> Lattice:
     """Make ``lattice`` available to specs under ``lattice.name`` in this process."""
-    lattices.register(lattice.name, _check(lattice), replace=replace)
+    checked = _check(lattice)  # a class is instantiated: its name may be a property
+    lattices.register(checked.name, checked, replace=replace)
     return lattice
 
 

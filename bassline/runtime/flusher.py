@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 
@@ -16,6 +17,8 @@ from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.storage import ErrorCode, NetworkStorage, StorageError
 
 __all__ = ["Flusher"]
+
+log = logging.getLogger("bassline.runtime")
 
 
 class Flusher:
@@ -77,9 +80,16 @@ class Flusher:
         this task writes, under its own generation."""
 
     def emit(self, event: RuntimeEvent) -> None:
-        """Tell every listener."""
+        """Tell every listener. One that raises is logged (with its traceback) and the
+        others are still told: the flusher runs on, since its batch and every writer
+        waiting on it have yet to be completed."""
         for listener in list(self.listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                log.exception(
+                    "runtime event listener %r raised on a %s event", listener, event.kind
+                )
 
     async def run(self) -> None:
         """Write batches until cancelled."""

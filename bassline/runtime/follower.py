@@ -13,6 +13,7 @@ where a join that adds to what a process holds may keep its stamp.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ from bassline.storage import ChangeBatch, ErrorCode, FeedsChanges, StorageError
 from bassline.storage.abilities import ReadsOnWatch
 
 __all__ = ["FeedStats", "Follower"]
+
+log = logging.getLogger("bassline.runtime")
 
 RETRY_AFTER = 0.5
 """Seconds before a failed feed read is tried again (doubling up to ``resync``)."""
@@ -207,10 +210,16 @@ class Follower:
         try:
             try:
                 result = network.apply(fresh, source=SOURCE, stored=True)
-                self.stats.applied += len(fresh)
-                return result
             except (BasslineError, ValueError):
                 return self._apply_one_by_one(fresh)
+            except Exception:  # raised by a listener (or a lattice of the caller's): logged,
+                # since the follower must go on following: nobody else would hear of it
+                log.exception(
+                    "a listener raised on changes applied from the feed of %r", network.spec.id
+                )
+                result = None
+            self.stats.applied += len(fresh)
+            return result
         finally:
             self._incoming = {}
             self.held = None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ["BreakerPolicy", "Durability", "RetryPolicy", "positive_seconds"]
+__all__ = ["BreakerPolicy", "Durability", "RetryPolicy", "check_options", "positive_seconds"]
 
 
 class Durability(enum.StrEnum):
@@ -74,3 +74,37 @@ class BreakerPolicy:
     """Where the breaker reads the time, in seconds (default: the event loop's clock,
     ``anyio.current_time``). A test passes a clock it moves itself, so the breaker stays
     open exactly until the test lets ``reset_timeout`` pass, however loaded the machine."""
+
+
+def check_options(
+    *,
+    batch_size: int,
+    queue_bound: int,
+    flush_interval: float,
+    retry: RetryPolicy | None,
+    breaker: BreakerPolicy | None,
+    replace_spec: bool,
+    follow: bool,
+) -> None:
+    """Raise unless the write path's options of a runtime are of their types and ranges."""
+    if type(batch_size) is not int:
+        raise TypeError(f"batch_size must be a whole number, not {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if type(queue_bound) is not int:  # 1.5 was taken (as 2), '10' failed comparing
+        raise TypeError(f"queue_bound must be a whole number, not {queue_bound!r}")
+    if type(flush_interval) not in (int, float):
+        raise TypeError(f"flush_interval must be a number of seconds, not {flush_interval!r}")
+    if not 0 <= flush_interval < math.inf:
+        raise ValueError(
+            f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"
+        )
+    for name, policy, kind in (
+        ("retry", retry, RetryPolicy),
+        ("breaker", breaker, BreakerPolicy),
+    ):
+        if policy is not None and not isinstance(policy, kind):
+            raise TypeError(f"{name} must be a {kind.__name__} or None, not {policy!r:.80}")
+    for flag, given in (("replace_spec", replace_spec), ("follow", follow)):
+        if type(given) is not bool:  # "no" is truthy: it would replace a stored spec
+            raise TypeError(f"{flag} must be True or False, not {given!r:.80}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import time
@@ -25,7 +24,7 @@ from bassline.runtime.flusher import Flusher
 from bassline.runtime.follower import FeedStats
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.ownership import GroupOwnership
-from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy
+from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy, check_options
 from bassline.runtime.queue import StorageQueue
 from bassline.runtime.recovery import SpecMismatch, persist_error, recover
 from bassline.runtime.sharing import Sharing, split_groups
@@ -110,26 +109,17 @@ class StorageBackedRuntime(EngineView):
         self.storage = storage
         self.durability = Durability(durability)
         self._buffered = self.durability is Durability.BUFFERED
-        if type(batch_size) is not int:
-            raise TypeError(f"batch_size must be a whole number, not {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if type(queue_bound) is not int:  # 1.5 was taken (as 2), '10' failed comparing
-            raise TypeError(f"queue_bound must be a whole number, not {queue_bound!r}")
-        if type(flush_interval) not in (int, float):
-            raise TypeError(f"flush_interval must be a number of seconds, not {flush_interval!r}")
-        if not 0 <= flush_interval < math.inf:
-            raise ValueError(
-                f"flush_interval must be a finite number of seconds >= 0, not {flush_interval!r}"
-            )
+        check_options(
+            batch_size=batch_size,
+            queue_bound=queue_bound,
+            flush_interval=flush_interval,
+            retry=retry,
+            breaker=breaker,
+            replace_spec=replace_spec,
+            follow=follow,
+        )
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        for name, policy, kind in (
-            ("retry", retry, RetryPolicy),
-            ("breaker", breaker, BreakerPolicy),
-        ):
-            if policy is not None and not isinstance(policy, kind):
-                raise TypeError(f"{name} must be a {kind.__name__} or None, not {policy!r:.80}")
         self.retry = retry or RetryPolicy()
         self.breaker = CircuitBreaker(breaker or BreakerPolicy())
         self.replace_spec = replace_spec
@@ -183,6 +173,9 @@ class StorageBackedRuntime(EngineView):
         self._follower = self._sharing.follower
         if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
+        # the first listener, before any of the caller's: one that raises stops the
+        # engine's listeners after it, and a change must be queued all the same
+        self.network.add_listener(self._enqueue_result)
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""
         self.ignored_on_recovery: list[str] = []
@@ -191,12 +184,16 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
+        if self._task_group is not None:  # a second flusher and listener would leak
+            raise RuntimeError(
+                "the runtime is already open: enter `async with` once (it may be opened "
+                "again after it closed)"
+            )
         await self._sharing.before_load()  # the feed position: nothing after it is missed
         restored = await recover(
             self.storage, self.network, self._queue, replace_spec=self.replace_spec
         )
         self.recovered, self.ignored_on_recovery = restored.count, restored.ignored
-        self.network.add_listener(self._enqueue_result)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._flusher.run)
@@ -217,7 +214,8 @@ class StorageBackedRuntime(EngineView):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._task_group is not None
+        if self._task_group is None:
+            raise RuntimeError("the runtime is not open: nothing to close")
         problem: BaseException | None = None
         try:
             # closing flushes: what is queued, and a failure no flush has reported yet
@@ -261,6 +259,8 @@ class StorageBackedRuntime(EngineView):
     # ---------------------------------------------------------------- writing
 
     def _enqueue_result(self, result: PropagationResult) -> None:
+        if self._task_group is None:  # closed (or recovering): nothing would store it
+            return
         # each write is queued without its group: the queue looks the groups up (from
         # the spec) when the flusher takes the batch, not once per update
         ids, values, stamps = result.touched
@@ -466,7 +466,13 @@ class StorageBackedRuntime(EngineView):
         await self._sharing.catch_up()
 
     def add_event_listener(self, listener: Callable[[RuntimeEvent], None]) -> Callable[[], None]:
-        """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe."""
+        """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe.
+
+        The listener runs in the runtime's background writer: one that raises is logged
+        on the ``bassline.runtime`` logger, and the writer carries on.
+        """
+        if not callable(listener):
+            raise TypeError(f"an event listener must be callable, not {listener!r:.80}")
         listeners = self._flusher.listeners
         listeners.append(listener)
         return lambda: listeners.remove(listener) if listener in listeners else None

@@ -135,18 +135,23 @@ class Sharing:
                 if isinstance(loaded, Success):
                     record = loaded.unwrap()
                     items.append((c.id, record.value, record.stamp))
+        named = ", ".join(sorted(gained))
         if items:
             try:
                 network.apply(items, source="storage")
             except (ContentError, ValueError) as exc:
-                log.warning("catching up gadget groups %s: %s", ", ".join(sorted(gained)), exc)
-        network.set_run_groups(self.fixed_groups | held)
+                log.warning("catching up gadget groups %s: %s", named, exc)
+            except Exception:  # a listener raised, after the run: the groups run all the same
+                log.exception("a listener raised catching up gadget groups %s", named)
+        try:
+            network.set_run_groups(self.fixed_groups | held)
+        except Exception:  # a listener raised on the groups' first run, which took place
+            # (and a raise here would end the claiming task and with it the runtime)
+            log.exception("a listener raised on the first run of gadget groups %s", named)
         try:
             await self._flush()
         except PersistenceError as exc:
-            log.warning(
-                "storing the outputs of gadget groups %s: %s", ", ".join(sorted(gained)), exc
-            )
+            log.warning("storing the outputs of gadget groups %s: %s", named, exc)
 
     # ---------------------------------------------------------------- observing
 

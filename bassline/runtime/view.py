@@ -107,6 +107,8 @@ class EngineView:
     def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
         """Call ``listener(result)`` after every run that changed something (a local
         write, a peer's values, recovery's settling); returns an unsubscribe."""
+        if not callable(listener):  # else the next write would fail on it, in every writer
+            raise TypeError(f"a listener must be callable, not {listener!r:.80}")
         return self.network.add_listener(listener)
 
     def changes(self, max_buffer: int = 1024) -> ChangeStream:

@@ -17,7 +17,6 @@ from bassline.spec.checker import (
     MAX_ID_LENGTH,
     MAX_WIRE_ID_LENGTH,
     Checker,
-    suggest,
     type_name,
 )
 from bassline.spec.items import (
@@ -118,11 +117,11 @@ def _parse_uses(
             if name is not None:
                 part = parts.get(name)
                 if part is None:
-                    ck.add(f"{path}.part", f"unknown part {name!r}" + suggest(name, parts))
+                    ck.add(f"{path}.part", f"unknown part {name!r}" + ck.suggest(name, parts))
         parent = item.get("parent")
         parent = ROOT_GROUP if parent is None else ck.ident(parent, f"{path}.parent")
         if parent is not None and parent not in groups:
-            ck.add(f"{path}.parent", f"unknown group {parent!r}" + suggest(parent, groups))
+            ck.add(f"{path}.parent", f"unknown group {parent!r}" + ck.suggest(parent, groups))
             parent = None
         elif parent is not None and groups[parent][1].gadget:
             ck.add(f"{path}.parent", f"group {parent!r} is a gadget and cannot contain groups")
@@ -220,7 +219,7 @@ def _bind_use(ck: Checker, use: _Use, scope: Scope) -> None:
             ck.add(
                 path,
                 f"part {part.name!r} has no port {port!r} (ports: {listed})"
-                + suggest(port, part.ports),
+                + ck.suggest(port, part.ports),
             )
             continue
         if target is None:
@@ -229,7 +228,7 @@ def _bind_use(ck: Checker, use: _Use, scope: Scope) -> None:
         if outer is None:
             continue
         if outer not in contacts:
-            ck.add(path, f"unknown contact {outer!r}" + suggest(outer, contacts))
+            ck.add(path, f"unknown contact {outer!r}" + ck.suggest(outer, contacts))
             continue
         if not use.expanded:
             continue

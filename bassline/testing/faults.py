@@ -311,6 +311,47 @@ class FaultyStorage:
         self._latency = new_latency
         self._operations = new_operations
 
+    # the settings, read and set by name (setting one is configure(name=value): a plain
+    # attribute of that name would be taken and never used)
+
+    @property
+    def transient_rate(self) -> float:
+        """The probability that a faulted call fails with a transient error."""
+        return self._transient_rate
+
+    @transient_rate.setter
+    def transient_rate(self, rate: float) -> None:
+        self.configure(transient_rate=rate)
+
+    @property
+    def permanent_rate(self) -> float:
+        """The probability that a faulted call fails with a permanent error."""
+        return self._permanent_rate
+
+    @permanent_rate.setter
+    def permanent_rate(self, rate: float) -> None:
+        self.configure(permanent_rate=rate)
+
+    @property
+    def latency(self) -> tuple[float, float]:
+        """The range of seconds each faulted call is delayed, ``(low, high)``."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, latency: Latency) -> None:
+        self.configure(latency=latency)
+
+    @property
+    def operations(self) -> frozenset[str]:
+        """The operations the rates and latency apply to."""
+        return self._operations
+
+    @operations.setter
+    def operations(self, operations: Iterable[str]) -> None:
+        if operations is None:  # configure's None means "as it is": say so instead
+            raise TypeError("operations must be an iterable of operation names, not None")
+        self.configure(operations=operations)
+
     def _count(self, **changes: Any) -> None:
         self._stats = attrs.evolve(
             self._stats, **{k: getattr(self._stats, k) + v for k, v in changes.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,39 @@ def test_the_default_drift_limit_is_sixty_seconds(wall: Callable[[float], None])
     clock.observe(Stamp(limit, "r"))
     with pytest.raises(ValueError, match="drift of 60000 ms"):
         clock.observe(Stamp(limit + 1, "r"))
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [Stamp(1.5, "peer"), Stamp(True, "peer"), Stamp(-1, "peer"), (5, "peer"), None],
+    ids=["float", "bool", "negative", "tuple", "none"],
+)
+def test_observing_what_is_no_stamp_is_refused_and_the_clock_stays_whole(stamp: Any) -> None:
+    """A float reading observed made every later tick a float: every write of the node
+    was then refused by storage (``INVALID``) and by its peers, until it restarted."""
+    clock = HybridLogicalClock("n")
+    before = clock.tick()
+    with pytest.raises(ValueError, match="not a stamp to observe"):
+        clock.observe(stamp)
+    after = clock.tick()
+    assert type(after.hlc) is int and after > before
+
+
+def test_observing_a_float_reading_near_now_is_refused() -> None:
+    clock = HybridLogicalClock("n")
+    with pytest.raises(ValueError, match="not a stamp to observe"):
+        clock.observe(Stamp(float(clock.tick().hlc + 10), "peer"))
+    assert type(clock.tick().hlc) is int
+
+
+@pytest.mark.parametrize("node", ["", None, 5, "a\nb", "x" * 201])
+def test_a_clock_is_named_by_a_node_id(node: Any) -> None:
+    """``HybridLogicalClock("")`` stamped local writes like a spec's own contents."""
+    with pytest.raises(ValueError, match="node_id must be a non-empty string"):
+        HybridLogicalClock(node)
+
+
+@pytest.mark.parametrize("drift", [-1, 1.5, None, True])
+def test_a_clocks_drift_is_a_whole_number_of_milliseconds(drift: Any) -> None:
+    with pytest.raises(ValueError, match="max_drift_ms must be a whole number >= 0"):
+        HybridLogicalClock("n", max_drift_ms=drift)

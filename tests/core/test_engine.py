@@ -715,6 +715,34 @@ async def test_a_slow_subscriber_is_cut_off_loudly_not_silently() -> None:
     assert stream.overflowed
 
 
+@pytest.mark.anyio
+async def test_closing_a_change_stream_ends_its_iteration() -> None:
+    """``close()`` made the subscriber's ``async for`` raise anyio's bare
+    ``ClosedResourceError``, in a task waiting for the next result and in a later loop."""
+    net = Network(chain(1))
+    stream = net.changes()
+    received: list[Any] = []
+    ended = anyio.Event()
+
+    async def consume() -> None:
+        async for result in stream:
+            received.append(result.changed["c0"])
+        ended.set()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.lowlevel.checkpoint()
+            net.update_contact("c0", 1)
+            while not received:
+                await anyio.lowlevel.checkpoint()
+            stream.close()  # while the consumer waits for the next result
+            await ended.wait()
+    assert received == [1]
+    net.update_contact("c0", 2)  # no longer delivered
+    assert [r async for r in stream] == []
+
+
 @pytest.mark.parametrize(
     ("max_buffer", "error"),
     [(0, ValueError), (-1, ValueError), (math.inf, TypeError), (1.5, TypeError), ("5", TypeError)],

@@ -189,3 +189,54 @@ def test_large_whole_floats_are_not_duplicates_of_their_integers() -> None:
     assert len(GrowSet([2**53 + 1, 2.0**53])) == 2
     lat = get_lattice("grow-set")
     assert lat.join(GrowSet([2**60]), GrowSet([2.0**60])) is UNCHANGED
+
+
+def test_a_lattice_class_whose_name_is_a_property_registers_under_that_name() -> None:
+    """``register_lattice`` read the name from what it was given before instantiating a
+    class: a class's ``name`` property (as the ``Lattice`` protocol declares it) is a
+    ``property`` object, which became a registered name, and every later lookup of an
+    unknown lattice then failed sorting the names (``TypeError``)."""
+
+    class AnyTrue:
+        @property
+        def name(self) -> str:
+            return "any-true-class"
+
+        description = "true once any writer said true"
+
+        def coerce(self, value: Any) -> bool:
+            return bool(value)
+
+        def join(self, current: bool, incoming: bool) -> Any:
+            return Changed(True) if incoming and not current else UNCHANGED
+
+    assert register_lattice(AnyTrue) is AnyTrue  # type: ignore[arg-type]
+    try:
+        assert isinstance(get_lattice("any-true-class"), AnyTrue)
+        with pytest.raises(PluginNotFound, match="unknown lattice 'nope'"):
+            get_lattice("nope")
+    finally:
+        lattices.unregister("any-true-class")
+
+
+@pytest.mark.parametrize("name", [None, 5, ""])
+def test_a_lattice_must_be_named_by_a_non_empty_string(name: Any) -> None:
+    class Nameless:
+        description = "named wrongly"
+
+        def coerce(self, value: Any) -> Any:
+            return value
+
+        def join(self, current: Any, incoming: Any) -> Any:
+            return UNCHANGED
+
+    Nameless.name = name  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="a lattice is registered under a non-empty string"):
+        register_lattice(Nameless())  # type: ignore[arg-type]
+    with pytest.raises(PluginNotFound, match="unknown lattice 'nope'"):
+        get_lattice("nope")  # the names still sort
+
+
+def test_registering_what_is_no_lattice_says_so() -> None:
+    with pytest.raises(TypeError, match="None is not a Lattice"):
+        register_lattice(None)  # type: ignore[arg-type]

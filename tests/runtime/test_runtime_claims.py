@@ -221,3 +221,46 @@ async def test_groups_gained_whose_catch_up_fails_still_run_and_say_why(
                     f"flush failed: queued changes were not all stored: {no}"
                 )
                 storage.refused = None
+
+
+async def test_a_listener_that_raises_on_a_gained_groups_first_run_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A listener raising on the run that catches a gained group up ended the claiming
+    task, and with it the whole runtime (an ``ExceptionGroup`` out of its ``async
+    with``); the group runs, its outputs are stored, and claiming goes on."""
+    nobody = Success(Claims(frozenset(), {"left": "other"}))
+    left = Success(Claims(frozenset({"left"}), {"left": "solo"}))
+    claims = _ScriptedClaims(nobody)
+    async with _ClaimingMemory(claims) as storage:
+        async with StorageBackedRuntime(
+            two_adders(),
+            storage,
+            node_id="solo",
+            run_groups=["right"],
+            claim_groups=["left"],
+            claim_interval=0.01,
+            follow=False,
+        ) as runtime:
+            await runtime.update_many({"l-a": 3, "l-b": 4})
+
+            def fussy(_: object) -> None:
+                raise RuntimeError("a bug in the caller's listener")
+
+            stop = runtime.add_listener(fussy)
+            claims.rounds = [left]
+            ownership = runtime.ownership
+            assert ownership is not None
+            with anyio.fail_after(10):
+                while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
+                    await anyio.sleep(0.01)
+                rounds = ownership.rounds
+                while ownership.rounds < rounds + 2:  # noqa: ASYNC110 - claiming goes on
+                    await anyio.sleep(0.01)
+            stop()
+            assert runtime.value("l-sum") == 7
+            await runtime.flush()
+            stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
+            assert stored["l-sum"] == 7
+    logged = [r.getMessage() for r in caplog.records if r.name == "bassline.runtime"]
+    assert "a listener raised on the first run of gadget groups left" in logged

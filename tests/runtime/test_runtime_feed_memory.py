@@ -203,3 +203,32 @@ async def test_values_from_the_feed_are_not_written_back_but_what_they_cause_is(
                 assert writer.run_groups == frozenset()  # l-sum reaches it only from the feed
     finally:
         drop_store(url.removeprefix("memory://"))
+
+
+@pytest.mark.anyio
+async def test_a_listener_that_raises_on_a_feed_change_is_logged_and_following_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A listener raising on what the feed brought ended the follower's task, and with it
+    the whole runtime (an ``ExceptionGroup`` out of its ``async with``)."""
+    url = f"memory://feed-{uuid.uuid4().hex}"
+    try:
+        async with open_storage(url) as s1, open_storage(url) as s2:
+            async with StorageBackedRuntime(CALCULATOR, s1, node_id="one") as one:
+                async with StorageBackedRuntime(CALCULATOR, s2, node_id="two") as two:
+
+                    def fussy(_: PropagationResult) -> None:
+                        raise RuntimeError("a bug in the caller's listener")
+
+                    stop = two.add_listener(fussy)
+                    await one.update_contact("input-a", 5)
+                    await two.catch_up()
+                    stop()
+                    await one.update_contact("input-a", 6)
+                    await two.catch_up()  # still following: the next change arrives too
+                    assert (two.value("input-a"), two.value("result")) == (6, 26)
+        assert [r.getMessage() for r in caplog.records if r.name == "bassline.runtime"] == [
+            "a listener raised on changes applied from the feed of 'calculator'"
+        ]
+    finally:
+        drop_store(url.removeprefix("memory://"))

@@ -293,3 +293,24 @@ async def test_wrapping_a_storage_never_changes_which_code_answers_the_spec_hash
         assert calls == direct == ["load_network_hash"]
         faulty.down()  # the hash is an operation like any other: faults reach it
         assert isinstance(await stored_spec_hash(faulty, "calc"), Failure)
+
+
+async def test_a_setting_assigned_by_name_takes_effect() -> None:
+    """``faulty.permanent_rate = 1.0`` made a plain attribute that nothing read: the
+    storage went on failing nothing, and a test of failures passed without any."""
+    faulty = FaultyStorage(
+        open_storage("memory://"), seed=3, permanent_codes=[ErrorCode.PERMISSION]
+    )
+    async with faulty:
+        faulty.permanent_rate = 1.0
+        assert faulty.permanent_rate == 1.0
+        assert_failure(await faulty.list_networks(), ErrorCode.PERMISSION)
+        faulty.permanent_rate = 0.0
+        faulty.latency = 0.001
+        faulty.operations = {"write"}
+        assert (faulty.latency, faulty.operations) == ((0.001, 0.001), frozenset({"write"}))
+        with pytest.raises(ValueError, match="transient_rate must be a number between 0 and 1"):
+            faulty.transient_rate = 2
+        with pytest.raises(TypeError, match="operations must be an iterable"):
+            faulty.operations = None  # type: ignore[assignment]
+        assert faulty.transient_rate == 0.0
