@@ -18,6 +18,7 @@ from bassline.engine.checks import (
     checked_item,
     checked_stamp,
     gadget_groups,
+    plain_applied,
     plainly_encodable,
 )
 from bassline.engine.compare import differs
@@ -337,11 +338,23 @@ class Network(Propagator):
         stamp names the writing node); with one, as that write, wire or gadget run.
         """
         fallback = write_ref(source, local=False)
+        batch: list[Any] = items if type(items) is list else list(items)
+        plain = plain_applied(batch, self._index, self._lattice)
+        if plain is not None:
+            at, values, stamps, carrying_plain = plain
+            whys: list[Reference | Kept] = [fallback] * len(at)
+            if carrying_plain is not None:  # each justification checked before anything changes
+                plain_items = list(zip(at, values, stamps, carrying_plain, strict=True))
+                whys = self._carrier.resolve_all(
+                    plain_items, source, fallback, stored, self._stored
+                )
+            self.clock.observe_all(stamps)
+            return self._run_from(list(zip(at, values, stamps, whys, strict=True)), remote=True)  # type: ignore[arg-type]
         checked: list[tuple[int, Any, Stamp, Any]] = []
         carrying = False
         nodes: set[str] = set()
         index, lattices, append = self._index, self._lattice, checked.append
-        for item in items:
+        for item in batch:
             if type(item) is not tuple or not 3 <= len(item) <= 4:
                 checked_item(item, 3, 4, _APPLY_ITEM)
             cid, value = item[0], item[1]
@@ -356,20 +369,14 @@ class Network(Propagator):
             carried = item[3] if len(item) > 3 else None
             carrying = carrying or carried is not None
             append((i, value, checked_stamp(cid, item[2], nodes), carried))
-        whys: list[Reference | Kept] = [fallback] * len(checked)
+        whys = [fallback] * len(checked)
         if carrying:  # every justification is checked before anything changes
             whys = self._carrier.resolve_all(checked, source, fallback, stored, self._stored)
         offers: list[tuple[int, Any, Stamp, Reference | Kept]] = [
             (i, value, stamp, why) for (i, value, stamp, _), why in zip(checked, whys, strict=True)
         ]
         if offers:
-            observe = self.clock.observe
-            try:  # the newest: the one that may be too far ahead
-                observe(max(offer[2] for offer in offers))
-            except ValueError:
-                for offer in offers:  # refused: observe in order, so the first one too far is named
-                    observe(offer[2])
-                raise
+            self.clock.observe_all([offer[2] for offer in offers])
         # a Kept only ever comes for an accept-last contact, which keeps it as it is
         return self._run_from(offers, remote=True)  # type: ignore[arg-type]
 

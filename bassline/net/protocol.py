@@ -19,6 +19,8 @@ import orjson
 from bassline.clock import Stamp
 from bassline.codec import from_json
 from bassline.errors import ContentError, PeerError
+from bassline.net.delta_rows import MAX_HLC as _MAX_HLC
+from bassline.net.delta_rows import MAX_ID, new_stamp, plain_have, plain_rows
 from bassline.net.wire_whys import WhyProblem, WhyRef, encode_whys, parse_whys
 
 __all__ = [
@@ -43,7 +45,6 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 3
-MAX_ID = 200
 MAX_URL = 2048
 MAX_STORE = 200
 """Longest feed identity in a hello."""
@@ -53,7 +54,6 @@ MAX_ORIGINS = 1000
 """Most node ids in one ``prune`` or ``graft``."""
 MAX_GRAFT = 2000
 """Most contacts one ``graft`` asks for."""
-_MAX_HLC = 2**63 - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _EPOCH = re.compile(r"[0-9a-f]{16}")
@@ -348,11 +348,6 @@ def _digest(d: dict[str, Any]) -> Digest:
     )
 
 
-_new_stamp = tuple.__new__
-"""``Stamp(hlc, node)`` without the named tuple's Python-level ``__new__`` (a delta makes
-one per item; the fields are checked before)."""
-
-
 def _delta(d: dict[str, Any]) -> Delta:
     _keys(
         d,
@@ -371,6 +366,20 @@ def _delta(d: dict[str, Any]) -> Delta:
     rows = d.get("items")
     if not isinstance(rows, list):
         raise _bad("delta.items must be a list")
+    fast = plain_rows(rows, base, node_ids)
+    items, indexes = fast if fast is not None else _rows(rows, base, node_ids)
+    try:
+        whys = parse_whys(d.get("whys"), indexes, base, node_ids)
+    except WhyProblem as exc:
+        raise ProtocolViolation("bad-justification", str(exc)) from None
+    have = _have(d.get("have", []), base, node_ids)
+    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys, have)
+
+
+def _rows(
+    rows: list[Any], base: int, node_ids: list[str]
+) -> tuple[list[tuple[str, Any, Stamp]], list[int | None]]:
+    """The items of ``rows`` checked one by one (ProtocolViolation naming the first bad one)."""
     items = []
     indexes: list[int | None] = []
     for k, row in enumerate(rows):
@@ -391,18 +400,18 @@ def _delta(d: dict[str, Any]) -> Delta:
             content = from_json(value) if type(value) in (dict, list) else value
         except ContentError as exc:
             raise _bad(f"delta.items[{k}][1]: {exc}") from None
-        items.append((cid, content, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
-    try:
-        whys = parse_whys(d.get("whys"), indexes, base, node_ids)
-    except WhyProblem as exc:
-        raise ProtocolViolation("bad-justification", str(exc)) from None
-    have = _have(d.get("have", []), base, node_ids)
-    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys, have)
+        items.append((cid, content, new_stamp(Stamp, (base + offset, node_ids[ni]))))
+    return items, indexes
 
 
 def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp], ...]:
     if not isinstance(rows, list):
         raise _bad("delta.have must be a list")
+    if not rows:
+        return ()
+    fast = plain_have(rows, base, node_ids)
+    if fast is not None:
+        return fast
     out = []
     for k, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != 3:
@@ -414,7 +423,7 @@ def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp],
             raise _bad(f"delta.have[{k}][1] must be a clock offset in [0, {_MAX_HLC - base}]")
         if type(ni) is not int or not 0 <= ni < len(node_ids):
             raise _bad(f"delta.have[{k}][2] must index delta.nodes (0-{len(node_ids) - 1})")
-        out.append((cid, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
+        out.append((cid, new_stamp(Stamp, (base + offset, node_ids[ni]))))
     return tuple(out)
 
 
