@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "all_plainly_encodable",
     "check_engine_options",
+    "checked_batch",
     "checked_item",
     "checked_stamp",
     "derived_stamp",
@@ -105,6 +106,29 @@ def plain_applied(
     if carried is not None and all(map(is_, carried, repeat(None))):
         carried = None  # (not count(None): that compares each with ==, a call for attrs)
     return at, values, stamps, carried
+
+
+def checked_batch(net: Any, batch: list[Any], shape: str) -> list[tuple[int, Any, Stamp, Any]]:
+    """``(index, value, stamp, carried)`` of each item of a batch the
+    :class:`~bassline.engine.Network` ``net`` applies, checked one by one (raising for the
+    first bad one; ``shape`` describes an item)."""
+    checked: list[tuple[int, Any, Stamp, Any]] = []
+    nodes: set[str] = set()
+    index, lattices, append = net._index, net._lattice, checked.append
+    for item in batch:
+        if type(item) is not tuple or not 3 <= len(item) <= 4:
+            checked_item(item, 3, 4, shape)
+        cid, value = item[0], item[1]
+        i = index.get(cid) if type(cid) is str else None
+        if i is None:
+            i = net._idx(cid)  # raises UnknownContact
+        if not plainly_encodable(value):
+            net._check_content(i, value)  # the full check, for anything but plain data
+        if lattices[i] is not None:
+            net._check_kind(i, value)
+        carried = item[3] if len(item) > 3 else None
+        append((i, value, checked_stamp(cid, item[2], nodes), carried))
+    return checked
 
 
 def tie_wins(incoming: Any, current: Any) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from contextvars import ContextVar
+from operator import eq, is_, itemgetter
 from typing import Any
 
 import anyio
@@ -27,6 +28,7 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
+from bassline.net.delta_items import sent_by_contact, shared_writes
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -156,10 +158,19 @@ class Replicator:
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 record(cid, store if held(cid, value, stamp) else None)
         elif source is None:
-            for cid in ids:
-                record(cid)
+            self.log.record_all(list(ids))
         else:
             holder, sent, logged = source  # (peer, its epoch), ...
+            sent_now = list(map(sent.get, ids))
+            if (  # all as the peer sent them (the common case): logged a column at a time
+                None not in sent_now
+                and list(map(itemgetter(1), sent_now)) == list(stamps)  # type: ignore[arg-type]
+                and all(map(is_, map(itemgetter(0), sent_now), values))  # type: ignore[arg-type]
+            ):
+                self.log.record_all(list(ids), holder)
+                logged.update(ids)
+                self.log.notify()
+                return
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 got = sent.get(cid)
                 same = (
@@ -246,16 +257,20 @@ class Replicator:
         (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
         self._require()
         contacts = self._contacts
-        for cid, _, _ in delta.items:
-            if cid not in contacts:
-                raise ProtocolViolation(
-                    "unknown-contact",
-                    f"delta names contact {cid[:80]!r}, which this Bassline does not have",
-                )
+        if not contacts.issuperset(map(itemgetter(0), delta.items)):
+            for cid, _, _ in delta.items:
+                if cid not in contacts:
+                    raise ProtocolViolation(
+                        "unknown-contact",
+                        f"delta names contact {cid[:80]!r}, which this Bassline does not have",
+                    )
         if not delta.whys:
             return [(cid, value, stamp, None) for cid, value, stamp in delta.items]
         codec = self._codec
         assert codec is not None
+        shared = shared_writes(codec, delta)
+        if shared is not None:
+            return shared
         frame: dict[str, tuple[Any, Stamp]] = {}  # built for the first gadget entry
         writes: dict[int, Carried] = {}  # a write's reference does not depend on its item
         out: list[tuple[str, Any, Stamp, Carried | None]] = []
@@ -287,7 +302,7 @@ class Replicator:
         in_time = False
         if items:
             try:  # the newest stamp first: when the clock takes it, it takes every one
-                runtime.observe(max(item[2] for item in items))
+                runtime.observe(max(map(itemgetter(2), items)))
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
@@ -295,7 +310,7 @@ class Replicator:
         items = self._drop_held(runtime, items, holder, held)
         if items:
             now, arrived = anyio.current_time(), self._arrived
-            for origin in {item[2].node for item in items}:
+            for origin in set(map(itemgetter(1), map(itemgetter(2), items))):
                 arrived[origin] = now
         # in time: the engine checks every content as it applies, all or nothing, so the
         # items are checked one by one only once it refused one
@@ -303,7 +318,7 @@ class Replicator:
         if not accepted:
             return complete
         logged: set[str] = set()
-        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+        token = _SOURCE.set((holder, sent_by_contact(accepted), logged))
         try:
             try:
                 await runtime.apply(accepted)
@@ -313,7 +328,7 @@ class Replicator:
                 accepted, complete = self._admit(peer, items, in_time)
                 if not accepted:
                     return complete
-                _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+                _SOURCE.set((holder, sent_by_contact(accepted), logged))
                 await runtime.apply(accepted)
         except JustificationError as exc:  # raised before anything changed
             raise ProtocolViolation("bad-justification", str(exc)) from None
@@ -381,6 +396,11 @@ class Replicator:
         its sender is marked as holding it (so it is not sent back), it is counted, and
         its origin (its stamp's node) is added to ``held`` with the peers that had sent
         it before."""
+        stamps_of = getattr(runtime, "stamps_of", None)  # not in the Runtime protocol
+        if stamps_of is not None and not any(
+            map(eq, stamps_of(list(map(itemgetter(0), items))), map(itemgetter(2), items))
+        ):
+            return items  # no item's stamp is the one held: none can be held already
         stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
         store = ("store", self.store)
         fresh = []

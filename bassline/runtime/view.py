@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from bassline.clock import Stamp
 from bassline.content import Absent, Content
@@ -53,6 +53,11 @@ class EngineView:
         counted in the cache metrics: it is how a node reads what it gossips.
         """
         return self.network.stamped(contact_id)
+
+    def stamps_of(self, contact_ids: Sequence[str]) -> list[Stamp]:
+        """The stamp of each of ``contact_ids``, in order, read together (see
+        :meth:`bassline.engine.Network.stamps_of`)."""
+        return self.network.stamps_of(contact_ids)
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""
