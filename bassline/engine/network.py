@@ -125,13 +125,15 @@ class Network(Propagator):
             i = self._idx(contact_id)  # raises UnknownContact
         return self._values[i], self._stamps[i]
 
-    def stamps_of(self, contact_ids: Sequence[str]) -> list[Stamp]:
-        """The stamp of each of ``contact_ids``, in order (read in C loops: a node reads
-        the stamps of every delta it receives); UnknownContact for an unknown id."""
+    def contents_of(self, contact_ids: Sequence[str]) -> tuple[list[Content | Absent], list[Stamp]]:
+        """The content (ABSENT when none) and stamp of each of ``contact_ids``, in order,
+        read in C loops (a node reads those of every delta it sends or receives);
+        UnknownContact for an unknown id."""
         try:
-            return list(map(self._stamps.__getitem__, map(self._index.__getitem__, contact_ids)))
+            at = list(map(self._index.__getitem__, contact_ids))
         except (KeyError, TypeError):
-            return [self._stamps[self._idx(cid)] for cid in contact_ids]
+            at = [self._idx(cid) for cid in contact_ids]
+        return list(map(self._values.__getitem__, at)), list(map(self._stamps.__getitem__, at))
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""

@@ -116,6 +116,10 @@ class ChangeLog:
         """The sequence number of a contact's latest change (0 if never changed)."""
         return self._latest.get(contact, 0)
 
+    def seqs_of(self, contacts: list[str]) -> list[int]:
+        """:meth:`seq_of` each of ``contacts``, in order (C loops)."""
+        return list(map(self._latest.get, contacts, repeat(0)))
+
     def since(
         self, seq: int, limit: int, peer: Hashable | None = None, also: Hashable | None = None
     ) -> tuple[list[str], int]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import repeat
+from operator import itemgetter, sub
 from typing import Any
 
 import attrs
@@ -188,18 +190,18 @@ def encode_delta(
     ``have`` are announced changes (contact and stamp, no value), sent as ``have`` rows
     ``[contact, clock offset, node index]``.
     """
-    nodes: dict[str, int] = {}
-    base = min((s.hlc for _, _, s in items), default=_MAX_HLC)
+    cids, values, stamps = zip(*items, strict=True) if items else ((), (), ())
+    hlcs = list(map(itemgetter(0), stamps))  # the rows are built in C loops
+    base = min(hlcs, default=_MAX_HLC)
     if have:
         base = min(base, min(s.hlc for _, s in have))
     if base == _MAX_HLC:
         base = 0
-    rows = []
-    for cid, value, stamp in items:
-        ni = nodes.get(stamp.node)
-        if ni is None:
-            ni = nodes[stamp.node] = len(nodes)
-        rows.append([cid, value, stamp.hlc - base, ni])
+    item_nodes = list(map(itemgetter(1), stamps))
+    nodes = {node: k for k, node in enumerate(dict.fromkeys(item_nodes))}
+    offsets = map(sub, hlcs, repeat(base))
+    indexes = map(nodes.__getitem__, item_nodes)
+    rows = list(map(list, zip(cids, values, offsets, indexes, strict=True)))
     message = {
         "t": "delta",
         "epoch": epoch,
@@ -217,7 +219,7 @@ def encode_delta(
                 ni = nodes[stamp.node] = len(nodes)
             return [stamp.hlc - base, ni]
 
-        frame = {cid: stamp for cid, _, stamp in items}
+        frame = dict(zip(cids, stamps, strict=True))
         message["whys"] = encode_whys(whys, rows, frame, stamp_of)
     if have:
         announced = []

@@ -20,14 +20,15 @@ from typing import Any
 import anyio
 
 from bassline.clock import Stamp
-from bassline.codec import encode, to_json
-from bassline.content import ABSENT, values_equal
-from bassline.engine.carried import Carried, CarriedWrite
+from bassline.codec import encode
+from bassline.content import values_equal
+from bassline.engine.carried import Carried
 from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
+from bassline.net.delta_entries import Entry, entries
 from bassline.net.delta_items import sent_by_contact, shared_writes
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
@@ -396,9 +397,9 @@ class Replicator:
         its sender is marked as holding it (so it is not sent back), it is counted, and
         its origin (its stamp's node) is added to ``held`` with the peers that had sent
         it before."""
-        stamps_of = getattr(runtime, "stamps_of", None)  # not in the Runtime protocol
-        if stamps_of is not None and not any(
-            map(eq, stamps_of(list(map(itemgetter(0), items))), map(itemgetter(2), items))
+        contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+        if contents_of is not None and not any(
+            map(eq, contents_of(list(map(itemgetter(0), items)))[1], map(itemgetter(2), items))
         ):
             return items  # no item's stamp is the one held: none can be held already
         stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
@@ -497,43 +498,11 @@ class Replicator:
 
     def _entries(
         self, ids: list[str], lazy: set[str] | tuple[()]
-    ) -> tuple[
-        list[tuple[str, Any, Stamp]], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]
-    ]:
-        """The delta entries for ``ids``: items (plain JSON values) with their whys, the
-        announced changes (origins in ``lazy``), and per entry in order whether it is
-        announced. Contacts without content are left out."""
-        runtime = self._require()
+    ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]]:
+        """The delta entries for ``ids`` (see :func:`~bassline.net.delta_entries.entries`)."""
         codec = self._codec
         assert codec is not None
-        cache, merge, seq_of = self._json_cache, self._merging, self.log.seq_of
-        items = []
-        whys: list[WhyRef | None] = []
-        have: list[tuple[str, Stamp]] = []
-        order: list[bool] = []
-        for cid in ids:
-            value, stamp = runtime.stamped(cid)
-            if value is ABSENT:
-                continue
-            if lazy and stamp.node in lazy and cid not in merge:
-                carried = runtime.carried_justification(cid)
-                if type(carried) is CarriedWrite and carried.stamp is None:
-                    have.append((cid, stamp))
-                    order.append(True)
-                    continue
-            seq = seq_of(cid)
-            hit = cache.get(cid)
-            # the same log entry (a justification that changed was logged as a change)
-            if hit is not None and hit[3] == seq and hit[0] is value and hit[1] == stamp:
-                plain, why = hit[2], hit[4]
-            else:
-                plain = to_json(value)
-                why = codec.to_wire(cid, runtime.carried_justification(cid))
-                cache[cid] = (value, stamp, plain, seq, why)
-            items.append((cid, plain, stamp))
-            whys.append(why)
-            order.append(False)
-        return items, whys, have, order
+        return entries(self._require(), codec, self._json_cache, self._merging, self.log, ids, lazy)
 
     def _too_large(self, cid: str, size: int) -> None:
         if cid not in self._oversized:  # once per content, not per peer or attempt

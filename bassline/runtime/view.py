@@ -54,10 +54,10 @@ class EngineView:
         """
         return self.network.stamped(contact_id)
 
-    def stamps_of(self, contact_ids: Sequence[str]) -> list[Stamp]:
-        """The stamp of each of ``contact_ids``, in order, read together (see
-        :meth:`bassline.engine.Network.stamps_of`)."""
-        return self.network.stamps_of(contact_ids)
+    def contents_of(self, contact_ids: Sequence[str]) -> tuple[list[Content | Absent], list[Stamp]]:
+        """The content and stamp of each of ``contact_ids``, read together (see
+        :meth:`bassline.engine.Network.contents_of`); a node reads those of every delta."""
+        return self.network.contents_of(contact_ids)
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""

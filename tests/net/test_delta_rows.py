@@ -26,7 +26,7 @@ plain_row = st.builds(
     st.text(min_size=1, max_size=5),
     st.one_of(
         st.text(max_size=5),
-        st.integers(),
+        st.integers(-(2**63), 2**64 - 1),  # what JSON on the wire holds
         st.booleans(),
         st.none(),
         st.floats(allow_nan=False, allow_infinity=False),
