@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from bassline.codec import is_text
@@ -175,6 +176,16 @@ class HybridLogicalClock:
             )
         with self._lock:
             self._last = max(self._last, hlc)
+
+    def observe_all(self, stamps: Sequence[Stamp]) -> None:
+        """:meth:`observe` the newest of ``stamps``; when it is too far ahead, observe them
+        in order, so the ValueError names the first one that is."""
+        try:
+            self.observe(max(stamps))
+        except ValueError:
+            for stamp in stamps:
+                self.observe(stamp)
+            raise
 
     @property
     def last(self) -> int:

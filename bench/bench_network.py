@@ -126,10 +126,11 @@ async def baseline(spec: Bassline, batches: list[dict[str, Any]], runs: int = 5)
     return statistics.median(rates)
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
+def cpu_s(pid: int, system_only: bool = False) -> float:
+    """User + system CPU seconds a process has used so far (``system_only``: system)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = int(fields[12]) + (0 if system_only else int(fields[11]))
+    return used / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int | None = None) -> int:
@@ -269,6 +270,7 @@ def run_processes(
                         ).raise_for_status()
 
             cpu0, own0 = [cpu_s(p.pid) for p in procs], time.process_time()
+            sys0 = sum(cpu_s(p.pid, system_only=True) for p in procs)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(nodes) as pool:
                 list(pool.map(writer, range(nodes)))
@@ -278,9 +280,11 @@ def run_processes(
                 time.sleep(poll)
             t_done = time.perf_counter()
             cpu2, own2 = [cpu_s(p.pid) for p in procs], time.process_time()
+            sys2 = sum(cpu_s(p.pid, system_only=True) for p in procs)
             print(
                 f"cpu: nodes write {sum(cpu1) - sum(cpu0):.2f}s settle {sum(cpu2) - sum(cpu1):.2f}s "
-                f"(per node {', '.join(f'{b - a:.2f}' for a, b in zip(cpu0, cpu2, strict=True))}); "
+                f"(per node {', '.join(f'{b - a:.2f}' for a, b in zip(cpu0, cpu2, strict=True))}; "
+                f"of all that, system {sys2 - sys0:.2f}s); "
                 f"bench process write {own1 - own0:.2f}s settle {own2 - own1:.2f}s",
                 flush=True,
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import repeat
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from bassline.clock import NODE_ID_RULE, Stamp, is_node_id, is_stamp_node
@@ -16,11 +18,13 @@ if TYPE_CHECKING:
 __all__ = [
     "all_plainly_encodable",
     "check_engine_options",
+    "checked_batch",
     "checked_item",
     "checked_stamp",
     "derived_stamp",
     "gadget_groups",
     "kind_of",
+    "plain_applied",
     "plainly_encodable",
     "tie_wins",
 ]
@@ -64,6 +68,67 @@ def all_plainly_encodable(values: list[Any]) -> bool:
     if set(map(type, values)) == {str}:
         return all(map(str.isascii, values))
     return all(map(plainly_encodable, values))
+
+
+def plain_applied(
+    items: list[Any], index: dict[str, int], lattices: list[Any]
+) -> tuple[list[int], tuple[Any, ...], tuple[Stamp, ...], tuple[Any, ...] | None] | None:
+    """The columns of a batch :meth:`~bassline.engine.Network.apply` takes when every item
+    is plainly good, checked a column at a time (C loops): contact indexes, values,
+    stamps, and justifications (None: no item has one). None when anything needs the
+    item-by-item checks (which name the first bad item): an item of another shape, an
+    unknown contact, a merge contact, a value that is not plain data, a stamp that is
+    not a :class:`~bassline.clock.Stamp` in range with a good node id."""
+    if not items or set(map(type, items)) != {tuple}:
+        return None
+    widths = set(map(len, items))
+    if widths != {3} and widths != {4}:
+        return None
+    columns = list(zip(*items, strict=True))
+    cids, values, stamps = columns[:3]
+    try:
+        at = list(map(index.__getitem__, cids))
+    except (KeyError, TypeError):
+        return None
+    if not all(map(is_, map(lattices.__getitem__, at), repeat(None))):
+        return None  # a merge contact: its lattice checks the value's kind
+    if not all_plainly_encodable(values):  # type: ignore[arg-type]
+        return None
+    if set(map(type, stamps)) != {Stamp}:
+        return None
+    hlcs = [s[0] for s in stamps]
+    if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or max(hlcs) >= 2**63:
+        return None
+    for node in {s[1] for s in stamps}:
+        if type(node) is not str or not is_stamp_node(node):
+            return None
+    carried = columns[3] if len(columns) == 4 else None
+    if carried is not None and all(map(is_, carried, repeat(None))):
+        carried = None  # (not count(None): that compares each with ==, a call for attrs)
+    return at, values, stamps, carried
+
+
+def checked_batch(net: Any, batch: list[Any], shape: str) -> list[tuple[int, Any, Stamp, Any]]:
+    """``(index, value, stamp, carried)`` of each item of a batch the
+    :class:`~bassline.engine.Network` ``net`` applies, checked one by one (raising for the
+    first bad one; ``shape`` describes an item)."""
+    checked: list[tuple[int, Any, Stamp, Any]] = []
+    nodes: set[str] = set()
+    index, lattices, append = net._index, net._lattice, checked.append
+    for item in batch:
+        if type(item) is not tuple or not 3 <= len(item) <= 4:
+            checked_item(item, 3, 4, shape)
+        cid, value = item[0], item[1]
+        i = index.get(cid) if type(cid) is str else None
+        if i is None:
+            i = net._idx(cid)  # raises UnknownContact
+        if not plainly_encodable(value):
+            net._check_content(i, value)  # the full check, for anything but plain data
+        if lattices[i] is not None:
+            net._check_kind(i, value)
+        carried = item[3] if len(item) > 3 else None
+        append((i, value, checked_stamp(cid, item[2], nodes), carried))
+    return checked
 
 
 def tie_wins(incoming: Any, current: Any) -> bool:

@@ -15,9 +15,10 @@ from bassline.engine.carrier import Carrier
 from bassline.engine.checks import (
     all_plainly_encodable,
     check_engine_options,
+    checked_batch,
     checked_item,
-    checked_stamp,
     gadget_groups,
+    plain_applied,
     plainly_encodable,
 )
 from bassline.engine.compare import differs
@@ -123,6 +124,16 @@ class Network(Propagator):
         except (KeyError, TypeError):
             i = self._idx(contact_id)  # raises UnknownContact
         return self._values[i], self._stamps[i]
+
+    def contents_of(self, contact_ids: Sequence[str]) -> tuple[list[Content | Absent], list[Stamp]]:
+        """The content (ABSENT when none) and stamp of each of ``contact_ids``, in order,
+        read in C loops (a node reads those of every delta it sends or receives);
+        UnknownContact for an unknown id."""
+        try:
+            at = list(map(self._index.__getitem__, contact_ids))
+        except (KeyError, TypeError):
+            at = [self._idx(cid) for cid in contact_ids]
+        return list(map(self._values.__getitem__, at)), list(map(self._stamps.__getitem__, at))
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""
@@ -327,49 +338,39 @@ class Network(Propagator):
         the last what :meth:`carried_justification` gave on the node the value came from
         (or None); with ``stored=True``, the stored form instead (:meth:`stored_justification`'s
         text, as another process stored it: the change feed), a write there explained as
-        applied here, a merge contact's contributions or unusable text as without one. All or nothing: an unknown contact, a bad stamp, content
-        :meth:`update_contact` would refuse (a value of the wrong kind for a merge
-        contact included), or a justification that cannot describe its content
-        (:class:`~bassline.errors.JustificationError`) raises before anything changes. A
-        node drops values of the wrong kind from a peer's delta one by one before
-        applying it (see :meth:`validate`). :meth:`explain` reports a value without a
-        justification as written elsewhere and come in via ``source``, at its stamp (the
-        stamp names the writing node); with one, as that write, wire or gadget run.
-        """
+        applied here, a merge contact's contributions or unusable text as without one.
+        All or nothing: an unknown contact, a bad stamp, content :meth:`update_contact`
+        would refuse (a value of the wrong kind for a merge contact included), or a
+        justification that cannot describe its content (:class:`~bassline.errors.JustificationError`)
+        raises before anything changes. A node drops values of the wrong kind from a
+        peer's delta one by one before applying it (see :meth:`validate`). :meth:`explain`
+        reports a value without a justification as written elsewhere and come in via
+        ``source``, at its stamp (the stamp names the writing node); with one, as that
+        write, wire or gadget run."""
         fallback = write_ref(source, local=False)
-        checked: list[tuple[int, Any, Stamp, Any]] = []
-        carrying = False
-        nodes: set[str] = set()
-        index, lattices, append = self._index, self._lattice, checked.append
-        for item in items:
-            if type(item) is not tuple or not 3 <= len(item) <= 4:
-                checked_item(item, 3, 4, _APPLY_ITEM)
-            cid, value = item[0], item[1]
-            try:  # _idx inline: this loop runs for every item a peer sends
-                i = index[cid]
-            except (KeyError, TypeError):
-                i = self._idx(cid)
-            if not plainly_encodable(value):
-                self._check_content(i, value)  # the full check, for anything but plain data
-            if lattices[i] is not None:
-                self._check_kind(i, value)
-            carried = item[3] if len(item) > 3 else None
-            carrying = carrying or carried is not None
-            append((i, value, checked_stamp(cid, item[2], nodes), carried))
-        whys: list[Reference | Kept] = [fallback] * len(checked)
-        if carrying:  # every justification is checked before anything changes
+        batch: list[Any] = items if type(items) is list else list(items)
+        plain = plain_applied(batch, self._index, self._lattice)
+        if plain is not None:
+            at, values, stamps, carrying_plain = plain
+            whys: list[Reference | Kept] = [fallback] * len(at)
+            if carrying_plain is not None:  # each justification checked before anything changes
+                plain_items = list(zip(at, values, stamps, carrying_plain, strict=True))
+                whys = self._carrier.resolve_all(
+                    plain_items, source, fallback, stored, self._stored
+                )
+            self.clock.observe_all(stamps)
+            return self._run_from(list(zip(at, values, stamps, whys, strict=True)), remote=True)  # type: ignore[arg-type]
+        checked = checked_batch(self, batch, _APPLY_ITEM)
+        whys = [fallback] * len(checked)
+        if any(
+            item[3] is not None for item in checked
+        ):  # every justification is checked before anything changes
             whys = self._carrier.resolve_all(checked, source, fallback, stored, self._stored)
         offers: list[tuple[int, Any, Stamp, Reference | Kept]] = [
             (i, value, stamp, why) for (i, value, stamp, _), why in zip(checked, whys, strict=True)
         ]
         if offers:
-            observe = self.clock.observe
-            try:  # the newest: the one that may be too far ahead
-                observe(max(offer[2] for offer in offers))
-            except ValueError:
-                for offer in offers:  # refused: observe in order, so the first one too far is named
-                    observe(offer[2])
-                raise
+            self.clock.observe_all([offer[2] for offer in offers])
         # a Kept only ever comes for an accept-last contact, which keeps it as it is
         return self._run_from(offers, remote=True)  # type: ignore[arg-type]
 

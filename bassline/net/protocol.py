@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import repeat
+from operator import itemgetter, sub
 from typing import Any
 
 import attrs
@@ -19,6 +21,8 @@ import orjson
 from bassline.clock import Stamp
 from bassline.codec import from_json
 from bassline.errors import ContentError, PeerError
+from bassline.net.delta_rows import MAX_HLC as _MAX_HLC
+from bassline.net.delta_rows import MAX_ID, new_stamp, plain_have, plain_rows
 from bassline.net.wire_whys import WhyProblem, WhyRef, encode_whys, parse_whys
 
 __all__ = [
@@ -43,7 +47,6 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 3
-MAX_ID = 200
 MAX_URL = 2048
 MAX_STORE = 200
 """Longest feed identity in a hello."""
@@ -53,7 +56,6 @@ MAX_ORIGINS = 1000
 """Most node ids in one ``prune`` or ``graft``."""
 MAX_GRAFT = 2000
 """Most contacts one ``graft`` asks for."""
-_MAX_HLC = 2**63 - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _EPOCH = re.compile(r"[0-9a-f]{16}")
@@ -188,18 +190,18 @@ def encode_delta(
     ``have`` are announced changes (contact and stamp, no value), sent as ``have`` rows
     ``[contact, clock offset, node index]``.
     """
-    nodes: dict[str, int] = {}
-    base = min((s.hlc for _, _, s in items), default=_MAX_HLC)
+    cids, values, stamps = zip(*items, strict=True) if items else ((), (), ())
+    hlcs = list(map(itemgetter(0), stamps))  # the rows are built in C loops
+    base = min(hlcs, default=_MAX_HLC)
     if have:
         base = min(base, min(s.hlc for _, s in have))
     if base == _MAX_HLC:
         base = 0
-    rows = []
-    for cid, value, stamp in items:
-        ni = nodes.get(stamp.node)
-        if ni is None:
-            ni = nodes[stamp.node] = len(nodes)
-        rows.append([cid, value, stamp.hlc - base, ni])
+    item_nodes = list(map(itemgetter(1), stamps))
+    nodes = {node: k for k, node in enumerate(dict.fromkeys(item_nodes))}
+    offsets = map(sub, hlcs, repeat(base))
+    indexes = map(nodes.__getitem__, item_nodes)
+    rows = list(map(list, zip(cids, values, offsets, indexes, strict=True)))
     message = {
         "t": "delta",
         "epoch": epoch,
@@ -217,7 +219,7 @@ def encode_delta(
                 ni = nodes[stamp.node] = len(nodes)
             return [stamp.hlc - base, ni]
 
-        frame = {cid: stamp for cid, _, stamp in items}
+        frame = dict(zip(cids, stamps, strict=True))
         message["whys"] = encode_whys(whys, rows, frame, stamp_of)
     if have:
         announced = []
@@ -348,11 +350,6 @@ def _digest(d: dict[str, Any]) -> Digest:
     )
 
 
-_new_stamp = tuple.__new__
-"""``Stamp(hlc, node)`` without the named tuple's Python-level ``__new__`` (a delta makes
-one per item; the fields are checked before)."""
-
-
 def _delta(d: dict[str, Any]) -> Delta:
     _keys(
         d,
@@ -371,6 +368,20 @@ def _delta(d: dict[str, Any]) -> Delta:
     rows = d.get("items")
     if not isinstance(rows, list):
         raise _bad("delta.items must be a list")
+    fast = plain_rows(rows, base, node_ids)
+    items, indexes = fast if fast is not None else _rows(rows, base, node_ids)
+    try:
+        whys = parse_whys(d.get("whys"), indexes, base, node_ids)
+    except WhyProblem as exc:
+        raise ProtocolViolation("bad-justification", str(exc)) from None
+    have = _have(d.get("have", []), base, node_ids)
+    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys, have)
+
+
+def _rows(
+    rows: list[Any], base: int, node_ids: list[str]
+) -> tuple[list[tuple[str, Any, Stamp]], list[int | None]]:
+    """The items of ``rows`` checked one by one (ProtocolViolation naming the first bad one)."""
     items = []
     indexes: list[int | None] = []
     for k, row in enumerate(rows):
@@ -391,18 +402,18 @@ def _delta(d: dict[str, Any]) -> Delta:
             content = from_json(value) if type(value) in (dict, list) else value
         except ContentError as exc:
             raise _bad(f"delta.items[{k}][1]: {exc}") from None
-        items.append((cid, content, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
-    try:
-        whys = parse_whys(d.get("whys"), indexes, base, node_ids)
-    except WhyProblem as exc:
-        raise ProtocolViolation("bad-justification", str(exc)) from None
-    have = _have(d.get("have", []), base, node_ids)
-    return Delta(_str(d, "epoch", "delta", 16, _EPOCH), start, end, tuple(items), whys, have)
+        items.append((cid, content, new_stamp(Stamp, (base + offset, node_ids[ni]))))
+    return items, indexes
 
 
 def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp], ...]:
     if not isinstance(rows, list):
         raise _bad("delta.have must be a list")
+    if not rows:
+        return ()
+    fast = plain_have(rows, base, node_ids)
+    if fast is not None:
+        return fast
     out = []
     for k, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != 3:
@@ -414,7 +425,7 @@ def _have(rows: Any, base: int, node_ids: list[str]) -> tuple[tuple[str, Stamp],
             raise _bad(f"delta.have[{k}][1] must be a clock offset in [0, {_MAX_HLC - base}]")
         if type(ni) is not int or not 0 <= ni < len(node_ids):
             raise _bad(f"delta.have[{k}][2] must index delta.nodes (0-{len(node_ids) - 1})")
-        out.append((cid, _new_stamp(Stamp, (base + offset, node_ids[ni]))))
+        out.append((cid, new_stamp(Stamp, (base + offset, node_ids[ni]))))
     return tuple(out)
 
 

@@ -14,19 +14,22 @@ from __future__ import annotations
 import logging
 import math
 from contextvars import ContextVar
+from operator import eq, is_, itemgetter
 from typing import Any
 
 import anyio
 
 from bassline.clock import Stamp
-from bassline.codec import encode, to_json
-from bassline.content import ABSENT, values_equal
-from bassline.engine.carried import Carried, CarriedWrite
+from bassline.codec import encode
+from bassline.content import values_equal
+from bassline.engine.carried import Carried
 from bassline.engine.results import PropagationResult
 from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
+from bassline.net.delta_entries import Entry, entries
+from bassline.net.delta_items import sent_by_contact, shared_writes
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -156,10 +159,19 @@ class Replicator:
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 record(cid, store if held(cid, value, stamp) else None)
         elif source is None:
-            for cid in ids:
-                record(cid)
+            self.log.record_all(list(ids))
         else:
             holder, sent, logged = source  # (peer, its epoch), ...
+            sent_now = list(map(sent.get, ids))
+            if (  # all as the peer sent them (the common case): logged a column at a time
+                None not in sent_now
+                and list(map(itemgetter(1), sent_now)) == list(stamps)  # type: ignore[arg-type]
+                and all(map(is_, map(itemgetter(0), sent_now), values))  # type: ignore[arg-type]
+            ):
+                self.log.record_all(list(ids), holder)
+                logged.update(ids)
+                self.log.notify()
+                return
             for cid, value, stamp in zip(ids, values, stamps, strict=True):
                 got = sent.get(cid)
                 same = (
@@ -246,16 +258,20 @@ class Replicator:
         (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
         self._require()
         contacts = self._contacts
-        for cid, _, _ in delta.items:
-            if cid not in contacts:
-                raise ProtocolViolation(
-                    "unknown-contact",
-                    f"delta names contact {cid[:80]!r}, which this Bassline does not have",
-                )
+        if not contacts.issuperset(map(itemgetter(0), delta.items)):
+            for cid, _, _ in delta.items:
+                if cid not in contacts:
+                    raise ProtocolViolation(
+                        "unknown-contact",
+                        f"delta names contact {cid[:80]!r}, which this Bassline does not have",
+                    )
         if not delta.whys:
             return [(cid, value, stamp, None) for cid, value, stamp in delta.items]
         codec = self._codec
         assert codec is not None
+        shared = shared_writes(codec, delta)
+        if shared is not None:
+            return shared
         frame: dict[str, tuple[Any, Stamp]] = {}  # built for the first gadget entry
         writes: dict[int, Carried] = {}  # a write's reference does not depend on its item
         out: list[tuple[str, Any, Stamp, Carried | None]] = []
@@ -287,7 +303,7 @@ class Replicator:
         in_time = False
         if items:
             try:  # the newest stamp first: when the clock takes it, it takes every one
-                runtime.observe(max(item[2] for item in items))
+                runtime.observe(max(map(itemgetter(2), items)))
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
@@ -295,7 +311,7 @@ class Replicator:
         items = self._drop_held(runtime, items, holder, held)
         if items:
             now, arrived = anyio.current_time(), self._arrived
-            for origin in {item[2].node for item in items}:
+            for origin in set(map(itemgetter(1), map(itemgetter(2), items))):
                 arrived[origin] = now
         # in time: the engine checks every content as it applies, all or nothing, so the
         # items are checked one by one only once it refused one
@@ -303,7 +319,7 @@ class Replicator:
         if not accepted:
             return complete
         logged: set[str] = set()
-        token = _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+        token = _SOURCE.set((holder, sent_by_contact(accepted), logged))
         try:
             try:
                 await runtime.apply(accepted)
@@ -313,7 +329,7 @@ class Replicator:
                 accepted, complete = self._admit(peer, items, in_time)
                 if not accepted:
                     return complete
-                _SOURCE.set((holder, {cid: (v, s) for cid, v, s, _ in accepted}, logged))
+                _SOURCE.set((holder, sent_by_contact(accepted), logged))
                 await runtime.apply(accepted)
         except JustificationError as exc:  # raised before anything changed
             raise ProtocolViolation("bad-justification", str(exc)) from None
@@ -381,6 +397,11 @@ class Replicator:
         its sender is marked as holding it (so it is not sent back), it is counted, and
         its origin (its stamp's node) is added to ``held`` with the peers that had sent
         it before."""
+        contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+        if contents_of is not None and not any(
+            map(eq, contents_of(list(map(itemgetter(0), items)))[1], map(itemgetter(2), items))
+        ):
+            return items  # no item's stamp is the one held: none can be held already
         stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
         store = ("store", self.store)
         fresh = []
@@ -477,43 +498,11 @@ class Replicator:
 
     def _entries(
         self, ids: list[str], lazy: set[str] | tuple[()]
-    ) -> tuple[
-        list[tuple[str, Any, Stamp]], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]
-    ]:
-        """The delta entries for ``ids``: items (plain JSON values) with their whys, the
-        announced changes (origins in ``lazy``), and per entry in order whether it is
-        announced. Contacts without content are left out."""
-        runtime = self._require()
+    ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]]:
+        """The delta entries for ``ids`` (see :func:`~bassline.net.delta_entries.entries`)."""
         codec = self._codec
         assert codec is not None
-        cache, merge, seq_of = self._json_cache, self._merging, self.log.seq_of
-        items = []
-        whys: list[WhyRef | None] = []
-        have: list[tuple[str, Stamp]] = []
-        order: list[bool] = []
-        for cid in ids:
-            value, stamp = runtime.stamped(cid)
-            if value is ABSENT:
-                continue
-            if lazy and stamp.node in lazy and cid not in merge:
-                carried = runtime.carried_justification(cid)
-                if type(carried) is CarriedWrite and carried.stamp is None:
-                    have.append((cid, stamp))
-                    order.append(True)
-                    continue
-            seq = seq_of(cid)
-            hit = cache.get(cid)
-            # the same log entry (a justification that changed was logged as a change)
-            if hit is not None and hit[3] == seq and hit[0] is value and hit[1] == stamp:
-                plain, why = hit[2], hit[4]
-            else:
-                plain = to_json(value)
-                why = codec.to_wire(cid, runtime.carried_justification(cid))
-                cache[cid] = (value, stamp, plain, seq, why)
-            items.append((cid, plain, stamp))
-            whys.append(why)
-            order.append(False)
-        return items, whys, have, order
+        return entries(self._require(), codec, self._json_cache, self._merging, self.log, ids, lazy)
 
     def _too_large(self, cid: str, size: int) -> None:
         if cid not in self._oversized:  # once per content, not per peer or attempt

@@ -31,6 +31,7 @@ turns into a refusal ``bad-justification``.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,6 +103,9 @@ def encode_whys(
     """Append each item's ``whys`` index to its row (``refs`` aligned with ``rows``) and
     return the table. ``frame``: the stamp each contact has in this delta; ``stamp``
     writes a stamp as ``[offset, node index]``."""
+    distinct = dict(zip(map(id, refs), refs, strict=True))
+    if all(ref is not None and ref.kind != "g" for ref in distinct.values()):
+        return _encode_shared(refs, rows, distinct, frame, stamp)
     table: dict[str, int] = {}
     entries: list[Any] = []
     seen: dict[int, int] = {}
@@ -125,6 +129,30 @@ def encode_whys(
         if shared:
             seen[id(ref)] = k
         row.append(k)
+    return entries
+
+
+def _encode_shared(
+    refs: Sequence[WhyRef | None],
+    rows: list[list[Any]],
+    distinct: dict[int, WhyRef | None],
+    frame: dict[str, Stamp],
+    stamp: Callable[[Stamp], list[Any]],
+) -> list[Any]:
+    """:func:`encode_whys` when every item has a write or wire reference (a few objects
+    shared by all the items): each object encoded once, in the order of the rows that
+    first name it, and the indexes appended to the rows in C loops."""
+    table: dict[str, int] = {}
+    entries: list[Any] = []
+    index: dict[int, int] = {}
+    for key, ref in distinct.items():
+        assert ref is not None
+        entry = _entry(ref, frame, stamp)
+        k = table.setdefault(repr(entry), len(entries))
+        if k == len(entries):
+            entries.append(entry)
+        index[key] = k
+    deque(map(list.append, rows, map(index.__getitem__, map(id, refs))), maxlen=0)
     return entries
 
 

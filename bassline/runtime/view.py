@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from bassline.clock import Stamp
 from bassline.content import Absent, Content
@@ -53,6 +53,11 @@ class EngineView:
         counted in the cache metrics: it is how a node reads what it gossips.
         """
         return self.network.stamped(contact_id)
+
+    def contents_of(self, contact_ids: Sequence[str]) -> tuple[list[Content | Absent], list[Stamp]]:
+        """The content and stamp of each of ``contact_ids``, read together (see
+        :meth:`bassline.engine.Network.contents_of`); a node reads those of every delta."""
+        return self.network.contents_of(contact_ids)
 
     def contact(self, contact_id: str) -> ContactState:
         """Value, stamp, last contradiction and gadget failure of one contact."""

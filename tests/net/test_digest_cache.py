@@ -11,7 +11,7 @@ from bassline.clock import Stamp
 from bassline.codec import encode, to_json
 from bassline.content import canonical_form
 from bassline.lattices import GrowSet, Interval
-from bassline.net import BasslineNetwork, content_digest, replicator
+from bassline.net import BasslineNetwork, content_digest, delta_entries, replicator
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.spec import BlendMode, parse_spec
@@ -121,7 +121,7 @@ async def test_a_change_sent_to_two_peers_is_converted_to_json_once(
         converted.append(value)
         return to_json(value)
 
-    monkeypatch.setattr(replicator, "to_json", counting)
+    monkeypatch.setattr(delta_entries, "to_json", counting)
     spec = flat(2)
     async with node("a", spec, settings=ONE_SESSION) as (a, server):
         assert server.url is not None

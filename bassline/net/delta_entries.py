@@ -1,0 +1,101 @@
+"""The entries of a delta a node sends: each contact's current content as plain JSON,
+its justification on the wire, or an announcement (contact and stamp) for an origin the
+peer pruned.
+
+Each change is made ready to send once and cached (``cache``: per contact, the value,
+stamp, JSON form, log position and justification on the wire); a delta whose every
+contact is cached for its current log entry (built for another peer already) is
+gathered in C loops.
+"""
+
+from __future__ import annotations
+
+from operator import is_, itemgetter
+from typing import Any
+
+from bassline.clock import Stamp
+from bassline.codec import to_json
+from bassline.content import ABSENT
+from bassline.engine.carried import CarriedWrite
+from bassline.net.carry import CarryCodec
+from bassline.net.changelog import ChangeLog
+from bassline.net.wire_whys import WhyRef
+from bassline.runtime import Runtime
+
+__all__ = ["Cached", "Entry", "entries"]
+
+Entry = tuple[str, Any, Stamp]
+"""A delta item: contact, value as plain JSON, stamp."""
+Cached = tuple[Any, Stamp, Any, int, WhyRef | None]
+"""A contact's change made ready to send: value, stamp, JSON form, log position, and its
+justification on the wire."""
+
+
+def entries(
+    runtime: Runtime,
+    codec: CarryCodec,
+    cache: dict[str, Cached],
+    merge: frozenset[str],
+    log: ChangeLog,
+    ids: list[str],
+    lazy: set[str] | tuple[()],
+) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]]:
+    """The delta entries for ``ids``: items (plain JSON values) with their whys, the
+    announced changes (origins in ``lazy``), and per entry in order whether it is
+    announced. Contacts without content are left out."""
+    cached = _all_cached(runtime, cache, log, ids, lazy)
+    if cached is not None:
+        return cached
+    seq_of = log.seq_of
+    items = []
+    whys: list[WhyRef | None] = []
+    have: list[tuple[str, Stamp]] = []
+    order: list[bool] = []
+    for cid in ids:
+        value, stamp = runtime.stamped(cid)
+        if value is ABSENT:
+            continue
+        if lazy and stamp.node in lazy and cid not in merge:
+            carried = runtime.carried_justification(cid)
+            if type(carried) is CarriedWrite and carried.stamp is None:
+                have.append((cid, stamp))
+                order.append(True)
+                continue
+        seq = seq_of(cid)
+        hit = cache.get(cid)
+        # the same log entry (a justification that changed was logged as a change)
+        if hit is not None and hit[3] == seq and hit[0] is value and hit[1] == stamp:
+            plain, why = hit[2], hit[4]
+        else:
+            plain = to_json(value)
+            why = codec.to_wire(cid, runtime.carried_justification(cid))
+            cache[cid] = (value, stamp, plain, seq, why)
+        items.append((cid, plain, stamp))
+        whys.append(why)
+        order.append(False)
+    return items, whys, have, order
+
+
+def _all_cached(
+    runtime: Runtime,
+    cache: dict[str, Cached],
+    log: ChangeLog,
+    ids: list[str],
+    lazy: set[str] | tuple[()],
+) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
+    """:func:`entries` when every contact's cache entry is for its current log entry,
+    value and stamp and none is announced, gathered in C loops; None otherwise."""
+    contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+    hits: list[Any] = list(map(cache.get, ids))
+    if contents_of is None or None in hits:
+        return None
+    values, stamps = contents_of(ids)
+    if (
+        list(map(itemgetter(3), hits)) != log.seqs_of(ids)
+        or list(map(itemgetter(1), hits)) != stamps
+        or not all(map(is_, map(itemgetter(0), hits), values))
+        or (lazy and not lazy.isdisjoint(map(itemgetter(1), stamps)))
+    ):
+        return None
+    items = list(zip(ids, map(itemgetter(2), hits), stamps, strict=True))
+    return items, list(map(itemgetter(4), hits)), [], [False] * len(ids)
