@@ -250,7 +250,8 @@ def _replica(items: int, kind: str) -> None:
     """A node's gossip work on ``items`` distinct contents of 100 bytes written on a peer
     (``update_many`` via ``http``, 100 at a time): ``send``, the peer building its delta
     frames (``Replicator.build_delta``, 100 items a frame, values and ``["w", "http"]``
-    whys); ``receive``, those frames also decoded (``parse_frame``) and applied
+    whys); ``send-second``, the same frames built again for a second peer (made ready
+    to send for the first: what a node does for each further link); ``receive``, those frames also decoded (``parse_frame``) and applied
     (``Replicator.apply_delta``) by a durable runtime on memory storage, contents it does
     not hold; ``redundant``, the same frames received and applied again from a second
     peer (contents it holds: dropped before the engine). Each counts the steps before it
@@ -293,14 +294,16 @@ def _replica(items: int, kind: str) -> None:
             for start in range(0, items, 100):
                 batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
                 await sender.update_many(batch, via="http")
-            link = Link("node", "e" * 16)
-            frames = []
-            while link.scan < out.log.head:
-                frame, _, link.scan = out.build_delta(link)
-                if frame is not None:
-                    link.announced = link.scan
-                    frames.append(frame)
-            if kind == "send":
+            frames: list[bytes] = []
+            for name in ("node", "second")[: 2 if kind == "send-second" else 1]:
+                link = Link(name, "e" * 16)
+                frames = []
+                while link.scan < out.log.head:
+                    frame, _, link.scan = out.build_delta(link)
+                    if frame is not None:
+                        link.announced = link.scan
+                        frames.append(frame)
+            if kind.startswith("send"):
                 return
             _, into = await node("node", "node")
             for peer in ("peer", "other")[: 1 if kind == "receive" else 2]:
@@ -316,6 +319,11 @@ def _replica(items: int, kind: str) -> None:
 def replica_send(items: int) -> None:
     """See :func:`_replica`."""
     _replica(items, "send")
+
+
+def replica_send_second(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "send-second")
 
 
 def replica_receive(items: int) -> None:
@@ -342,6 +350,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "runtime-unwired": (runtime_unwired, 1_000, 6_000, 1, "update"),
     "engine-apply": (engine_apply, 1_000, 6_000, 1, "item"),
     "replica-send": (replica_send, 1_000, 4_000, 1, "item"),
+    "replica-send-second": (replica_send_second, 1_000, 4_000, 1, "item"),
     "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
 }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from bassline.clock import Stamp
+from bassline.codec import to_json
 from bassline.content import ABSENT
 from bassline.engine.carried import (
     Carried,
@@ -17,6 +18,7 @@ from bassline.engine.carried import (
     CarriedWrite,
 )
 from bassline.engine.justify import (
+    MAX_VIA,
     RESTORED,
     Contributions,
     GadgetRun,
@@ -24,9 +26,10 @@ from bassline.engine.justify import (
     Reference,
     Write,
     applied_ref,
+    via_fits,
 )
 from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance
-from bassline.errors import JustificationError
+from bassline.errors import ContentError, JustificationError
 
 if TYPE_CHECKING:
     from bassline.engine.propagation import Propagator
@@ -187,8 +190,11 @@ class Carrier:
             )
         ref: Reference
         if type(carried) is CarriedWrite:
-            if type(carried.via) is not str or not carried.via:
-                raise JustificationError(f"{where}: a write's via must be a non-empty string")
+            if not via_fits(carried.via):
+                raise JustificationError(
+                    f"{where}: a write's via must be a label of 1 to {MAX_VIA} characters, none "
+                    f"of them a control character or a lone surrogate, not {carried.via!r:.60}"
+                )
             ref = applied_ref(carried.via, source)
         elif type(carried) is CarriedWire:
             j = net._index.get(carried.source) if type(carried.source) is str else None
@@ -237,6 +243,11 @@ class Carrier:
                     f"{where}: input {put.port!r} must carry a stamp no newer than the "
                     f"output's {tuple(stamp)}, not {put.stamp!r:.80}"
                 )
+            if put.value is not ABSENT:
+                try:  # what storage and gossip could not hold never reaches the engine
+                    to_json(put.value)
+                except ContentError as exc:
+                    raise JustificationError(f"{where}: input {put.port!r} carries {exc}") from None
             checked[put.port] = (ci, put.stamp, put.value)
         given: dict[str, tuple[Any, Stamp]] = {}
         unresolved = False

@@ -27,6 +27,7 @@ __all__ = [
     "Write",
     "applied_ref",
     "source_label",
+    "via_fits",
     "write_ref",
 ]
 
@@ -58,6 +59,12 @@ class Write:
 
 
 _WRITES: dict[tuple[str, bool], Write] = {}
+
+
+def via_fits(via: object) -> bool:
+    """Whether ``via`` is a label a write may carry: a string of 1 to :data:`MAX_VIA`
+    characters, none of them a control character or a lone surrogate."""
+    return type(via) is str and 0 < len(via) <= MAX_VIA and not _UNFIT_VIA.search(via)
 
 
 def write_ref(via: str, *, local: bool = True) -> Write:

@@ -43,6 +43,7 @@ __all__ = ["Network"]
 
 _PYTHON = write_ref("python")
 _APPLY_ITEM = "(contact, value, stamp) or (contact, value, stamp, justification)"
+_RESTORE_ITEM = "(contact, value, stamp) or (contact, value, stamp, stored justification)"
 _D = TypeVar("_D")
 
 
@@ -216,7 +217,10 @@ class Network(Propagator):
     # ------------------------------------------------------------------ listening
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(result)`` after every run that changed something; returns an unsubscribe."""
+        """Call ``listener(result)`` after every run that changed something; returns an
+        unsubscribe. TypeError for anything not callable."""
+        if not callable(listener):
+            raise TypeError(f"a listener is called with each run's result, not {listener!r:.80}")
         self._listeners = (*self._listeners, listener)
 
         def unsubscribe() -> None:
@@ -485,6 +489,8 @@ class Network(Propagator):
         texts: list[str | None] = []
         index, lattices = self._index, self._lattice
         for item in items:  # every row is checked before anything changes
+            if type(item) is not tuple or not 3 <= len(item) <= 4:
+                checked_item(item, 3, 4, _RESTORE_ITEM)
             cid, value, stamp = item[0], item[1], item[2]
             try:
                 i = index[cid]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -257,6 +257,10 @@ def parse_whys(
     if type(raw) is not list or len(raw) > len(indexes):
         raise _bad("delta.whys must be a list with at most one entry per item")
     table = [_ref(entry, base, nodes, f"delta.whys[{n}]") for n, entry in enumerate(raw)]
+    if indexes and set(map(type, indexes)) == {int}:
+        named = cast(list[int], indexes)
+        if min(named) >= 0 and max(named) < len(table):  # every row names an entry
+            return tuple(map(table.__getitem__, named))  # looked up in a C loop
     out: list[WhyRef | None] = []
     for n, k in enumerate(indexes):
         if k is None:

@@ -87,7 +87,26 @@ BAD = [
     ("gross", "a justification", "not a justification: str"),
     ("gross", CarriedWire("net"), "no wire from 'net' reaches this contact"),
     ("gross", CarriedWire("nowhere"), "no wire from 'nowhere' reaches this contact"),
-    ("gross", CarriedWrite(""), "a write's via must be a non-empty string"),
+    ("gross", CarriedWrite(""), "a write's via must be a label of 1 to 200 characters"),
+    ("gross", CarriedWrite("a\nb"), "none of them a control character"),
+    ("gross", CarriedWrite("x" * 201), "a write's via must be a label of 1 to 200 characters"),
+    ("gross", CarriedWrite("\ud800"), "or a lone surrogate"),
+    ("gross", CarriedWrite(5), "a write's via must be a label"),  # type: ignore[arg-type]
+    (
+        "total.sum",
+        CarriedGadget("total", (CarriedInput("a", Stamp(1, ""), float("nan")),)),
+        "input 'a' carries nan is not valid JSON",
+    ),
+    (
+        "total.sum",
+        CarriedGadget("total", (CarriedInput("a", Stamp(1, ""), {1, 2}),)),
+        "input 'a' carries",
+    ),
+    (
+        "total.sum",
+        CarriedGadget("total", (CarriedInput("a", Stamp(1, ""), 10**30),)),
+        "input 'a' carries integer",
+    ),
     ("gross", CarriedWrite("http", Stamp(2**62, "a")), "no newer than the content's"),
     ("gross", CarriedGadget("total", ()), "contact 'gross' is no output of a gadget group"),
     ("total.sum", CarriedGadget("nope", ()), "no output of a gadget group 'nope'"),

@@ -142,3 +142,20 @@ def test_the_same_value_at_the_same_stamp_again_touches_nothing() -> None:
     net.apply([("a", [5], Stamp(7, "n"))])
     r = net.apply([("a", [5], Stamp(7, "n"))])  # equal, not the same object
     assert (r.touched, r.steps, bool(r)) == (([], [], []), 0, False)
+
+
+@pytest.mark.parametrize("listener", [None, 5, "print"])
+def test_a_listener_that_is_not_callable_is_refused_when_added(listener: Any) -> None:
+    net = Network({"id": "l", "contacts": [{"id": "a"}]})
+    with pytest.raises(TypeError, match="a listener is called with each run's result, not"):
+        net.add_listener(listener)
+    net.update_contact("a", 1)  # nothing was subscribed: the next write runs as ever
+    assert net.value("a") == 1
+
+
+@pytest.mark.parametrize("item", [("a", 1), ("a",), "a", ("a", 1, Stamp(5, "n"), None, 0)])
+def test_a_restored_row_of_the_wrong_shape_is_named(item: Any) -> None:
+    net = Network({"id": "r", "contacts": [{"id": "a"}]})
+    with pytest.raises(TypeError, match=r"each item must be \(contact, value, stamp\) or"):
+        net.restore([item])
+    assert net.values() == {}
