@@ -19,7 +19,8 @@ from __future__ import annotations
 import secrets
 from bisect import bisect_right
 from collections.abc import Hashable, Iterable
-from itertools import repeat
+from itertools import compress, repeat
+from operator import eq, not_, or_
 
 import anyio
 
@@ -131,26 +132,51 @@ class ChangeLog:
         store the peer shares with this node, which carried them to it).
         """
         out: list[str] = []
-        seqs, ids, latest, skip = self._seqs, self._ids, self._latest, self._skip
-        scanned = seq
-        for k in range(bisect_right(seqs, seq), len(seqs)):
-            s = seqs[k]
-            cid = ids[k]
-            if latest.get(cid) != s:
-                continue  # superseded by a later change of the same contact
-            if len(out) >= limit:
-                break
-            scanned = s
-            if peer is not None and (held := skip.get(cid)) is not None:
-                if type(held) is not _Holders:
-                    if held in (peer, also):
-                        continue
-                elif peer in held or also in held:
-                    continue
-            out.append(cid)
-        else:
-            scanned = self.head  # the whole tail was read
-        return out, scanned
+        seqs, ids, latest = self._seqs, self._ids, self._latest
+        k, n = bisect_right(seqs, seq), len(seqs)
+        step = max(2 * limit, 256)
+        while k < n:  # a chunk at a time, each column in C loops
+            chunk_ids, chunk_seqs = ids[k : k + step], seqs[k : k + step]
+            k += step
+            live = list(map(eq, map(latest.get, chunk_ids), chunk_seqs))
+            if True not in live:
+                continue  # every entry superseded by a later change of the same contact
+            if limit < 1:
+                return out, seq  # a live entry, and room for none
+            live_ids = list(compress(chunk_ids, live))
+            kept = self._kept(live_ids, peer, also)
+            taken = list(compress(live_ids, kept)) if kept is not None else live_ids
+            need = limit - len(out)
+            if len(taken) < need:
+                out += taken
+                continue
+            out += taken[:need]
+            # scanned up to the last one taken; the log's last entry is always live, so
+            # when that is the last one taken this is the head
+            last = need - 1 if kept is None else list(compress(range(len(kept)), kept))[need - 1]
+            return out, list(compress(chunk_seqs, live))[last]
+        return out, self.head  # the whole tail was read
+
+    def _kept(
+        self, contacts: list[str], peer: Hashable | None, also: Hashable | None
+    ) -> list[bool] | None:
+        """Per contact, whether ``peer`` lacks its latest change (it holds it, or it is
+        marked ``also``: passed over); None when it lacks them all."""
+        if peer is None:
+            return None
+        held = list(map(self._skip.get, contacts))
+        if set(map(type, held)) == {type(None)}:
+            return None
+        if _Holders not in set(map(type, held)):
+            passed = map(eq, held, repeat(peer))  # no holder (None) is never passed over
+            if also is not None:
+                passed = map(or_, passed, map(eq, held, repeat(also)))
+            return list(map(not_, passed))
+        return [
+            h is None
+            or (h not in (peer, also) if type(h) is not _Holders else not (peer in h or also in h))
+            for h in held
+        ]
 
     async def wait_beyond(self, seq: int) -> None:
         """Return once the log's head is past ``seq``."""

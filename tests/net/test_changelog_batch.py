@@ -62,3 +62,73 @@ def test_many_batches_compact_the_log_as_records_do() -> None:
             single.record(cid, ("p", "e1"))
     assert _view(batched) == _view(single)
     assert len(batched._seqs) < 1100  # compacted (not 2,400 entries)
+
+
+def _since_one_by_one(
+    log: ChangeLog, seq: int, limit: int, peer: Any, also: Any
+) -> tuple[list[str], int]:
+    """``ChangeLog.since`` as its docstring defines it, entry by entry (the oracle)."""
+    out: list[str] = []
+    scanned = seq
+    live = [
+        (s, c) for s, c in zip(log._seqs, log._ids, strict=True) if s > seq and log.seq_of(c) == s
+    ]
+    for s, cid in live:
+        if len(out) >= limit:
+            return out, scanned
+        scanned = s
+        if peer is not None and any(h in (peer, also) for h in log.holders(cid)):
+            continue
+        out.append(cid)
+    return out, log.head
+
+
+@settings(max_examples=300)
+@given(
+    steps=st.lists(step, max_size=40),
+    limit=st.integers(0, 6),
+    peer=st.sampled_from([None, ("p", "e1"), ("q", "e2")]),
+    also=st.sampled_from([None, ("store", "s")]),
+)
+def test_since_reads_the_log_as_entry_by_entry_reading_does(
+    steps: list[Any], limit: int, peer: Any, also: Any
+) -> None:
+    log = ChangeLog("e" * 16)
+    for kind, what, who in steps:
+        if kind == "batch":
+            log.record_all(list(what), who)
+        elif kind == "one":
+            log.record(what, who)
+        else:
+            log.hold(what, who)
+    for seq in range(log.head + 1):
+        assert log.since(seq, limit, peer, also) == _since_one_by_one(log, seq, limit, peer, also)
+
+
+def test_since_reads_a_long_tail_in_chunks_as_entry_by_entry_reading_does() -> None:
+    log = ChangeLog("e" * 16)
+    for n in range(3000):  # beyond one chunk; some superseded, some held, some held by two
+        cid = f"c{n % 700}"
+        log.record(cid, ("p", "e1") if n % 3 == 0 else None)
+        if n % 11 == 0:
+            log.hold(cid, ("q", "e2"))
+    for seq in (0, 1, 1500, 2299, 2999):
+        for limit in (1, 2, 100, 699, 700, 5000):
+            for peer in (None, ("p", "e1"), ("q", "e2")):
+                expected = _since_one_by_one(log, seq, limit, peer, None)
+                assert log.since(seq, limit, peer) == expected
+
+
+def test_the_limit_reached_at_the_end_of_a_chunk_stops_the_reading_there() -> None:
+    """256 entries are read at a time: here the first 256 hold exactly the 100 a peer
+    lacks (the 156 before them came from it), and more follow."""
+    log = ChangeLog("e" * 16)
+    log.record_all([f"h{n}" for n in range(156)], ("p", "e1"))
+    log.record_all([f"a{n}" for n in range(100)])
+    log.record_all([f"b{n}" for n in range(100)])
+    expected = ([f"a{n}" for n in range(100)], 256)
+    assert (
+        log.since(0, 100, ("p", "e1"))
+        == expected
+        == _since_one_by_one(log, 0, 100, ("p", "e1"), None)
+    )
