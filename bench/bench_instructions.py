@@ -255,7 +255,10 @@ def _replica(items: int, kind: str) -> None:
     (``Replicator.apply_delta``) by a durable runtime on memory storage, contents it does
     not hold; ``redundant``, the same frames received and applied again from a second
     peer (contents it holds: dropped before the engine). Each counts the steps before it
-    too; their differences are the receiving node's work."""
+    too; their differences are the receiving node's work. Both nodes are built first, then
+    the collector is set as ``bassline start`` sets it (``settle_heap``: startup objects
+    frozen, the youngest generation 10,000 objects)."""
+    from bassline.cli.heap import settle_heap
     from bassline.net.changelog import ChangeLog
     from bassline.net.gossip_metrics import NetMetrics
     from bassline.net.protocol import Delta, parse_frame
@@ -291,6 +294,8 @@ def _replica(items: int, kind: str) -> None:
     async def run() -> None:
         async with stack:
             sender, out = await node("peer", "peer")
+            _, into = await node("node", "node")
+            settle_heap()  # the collector as a node runs it (bassline start does this)
             for start in range(0, items, 100):
                 batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
                 await sender.update_many(batch, via="http")
@@ -305,7 +310,6 @@ def _replica(items: int, kind: str) -> None:
                         frames.append(frame)
             if kind.startswith("send"):
                 return
-            _, into = await node("node", "node")
             for peer in ("peer", "other")[: 1 if kind == "receive" else 2]:
                 session = Link(peer, "f" * 16)
                 for frame in frames:

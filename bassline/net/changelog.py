@@ -134,7 +134,7 @@ class ChangeLog:
         out: list[str] = []
         seqs, ids, latest = self._seqs, self._ids, self._latest
         k, n = bisect_right(seqs, seq), len(seqs)
-        step = max(2 * limit, 256)
+        step = max(limit, 64)  # all taken, as is common: exactly the entries needed
         while k < n:  # a chunk at a time, each column in C loops
             chunk_ids, chunk_seqs = ids[k : k + step], seqs[k : k + step]
             k += step

@@ -398,16 +398,18 @@ class Replicator:
         its origin (its stamp's node) is added to ``held`` with the peers that had sent
         it before."""
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
-        if contents_of is not None and not any(
-            map(eq, contents_of(list(map(itemgetter(0), items)))[1], map(itemgetter(2), items))
-        ):
+        current: list[tuple[Any, Stamp]]
+        if contents_of is not None:  # read together, in C loops
+            current = list(zip(*contents_of(list(map(itemgetter(0), items))), strict=True))
+        else:
+            current = list(map(runtime.stamped, map(itemgetter(0), items)))
+        if not any(map(eq, map(itemgetter(1), current), map(itemgetter(2), items))):
             return items  # no item's stamp is the one held: none can be held already
-        stamped, hold, holders = runtime.stamped, self.log.hold, self.log.holders
+        hold, holders = self.log.hold, self.log.holders
         store = ("store", self.store)
         fresh = []
-        for item in items:
-            current, current_stamp = stamped(item[0])
-            if current_stamp == item[2] and (current is item[1] or values_equal(current, item[1])):
+        for item, (value, stamp) in zip(items, current, strict=True):
+            if stamp == item[2] and (value is item[1] or values_equal(value, item[1])):
                 before = held.setdefault(item[2].node, set())
                 for h in holders(item[0]):  # (peer, epoch) pairs, and the store's key
                     if h != holder and h != store and type(h) is tuple:

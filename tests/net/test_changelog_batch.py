@@ -120,15 +120,17 @@ def test_since_reads_a_long_tail_in_chunks_as_entry_by_entry_reading_does() -> N
 
 
 def test_the_limit_reached_at_the_end_of_a_chunk_stops_the_reading_there() -> None:
-    """256 entries are read at a time: here the first 256 hold exactly the 100 a peer
-    lacks (the 156 before them came from it), and more follow."""
+    """Entries are read ``limit`` (at least 64) at a time: the limit reached exactly at the
+    end of a chunk, with more entries after it, stops the reading there."""
     log = ChangeLog("e" * 16)
-    log.record_all([f"h{n}" for n in range(156)], ("p", "e1"))
-    log.record_all([f"a{n}" for n in range(100)])
-    log.record_all([f"b{n}" for n in range(100)])
-    expected = ([f"a{n}" for n in range(100)], 256)
-    assert (
-        log.since(0, 100, ("p", "e1"))
-        == expected
-        == _since_one_by_one(log, 0, 100, ("p", "e1"), None)
-    )
+    log.record_all([f"a{n}" for n in range(300)])
+    assert log.since(0, 100) == ([f"a{n}" for n in range(100)], 100)
+    held = ChangeLog("e" * 16)
+    held.record_all([f"h{n}" for n in range(36)], ("p", "e1"))
+    held.record_all([f"a{n}" for n in range(100)])  # the first 64: 36 held, 28 lacked
+    expected = ([f"a{n}" for n in range(28)], 64)
+    assert held.since(0, 28, ("p", "e1")) == expected
+    for each in (log, held):
+        for limit in (28, 64, 100, 128):
+            for peer in (None, ("p", "e1")):
+                assert each.since(0, limit, peer) == _since_one_by_one(each, 0, limit, peer, None)
