@@ -19,8 +19,10 @@ class _JSONSet:
     __slots__ = ("_items",)
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
-        if isinstance(values, str | bytes | Mapping):
-            raise TypeError(f"{type(self).__name__} needs an iterable of values, not {values!r}")
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"{type(self).__name__} needs an iterable of values, not {values!r:.80}"
+            )
         items: dict[bytes, Any] = {}
         for v in values:
             items.setdefault(element_key(v), v)
@@ -135,7 +137,7 @@ class Interval:
         return Interval(lo, hi)
 
     def __contains__(self, x: object) -> bool:
-        if type(x) not in (int, float):
+        if type(x) not in (int, float) or x != x:  # NaN is no number of any interval
             return False
         return (self.lo is None or self.lo <= x) and (self.hi is None or x <= self.hi)  # type: ignore[operator]
 

@@ -212,7 +212,10 @@ class _Scope:
         directed: bool = False,
         id: str | None = None,
     ) -> None:
-        """Connect two contacts (both ways, or only ``source`` -> ``target`` if ``directed``)."""
+        """Connect two contacts (both ways, or only ``source`` -> ``target`` if ``directed``,
+        True or False: anything else is a TypeError)."""
+        if type(directed) is not bool:
+            raise TypeError(f"directed is True or False, not {directed!r:.80}")
         path = f"{self._base}.wires[{len(self._wires)}]"
         item: dict[str, Any] = {
             "from": self._mine(source, f"{path}.from"),

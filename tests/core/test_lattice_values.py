@@ -98,3 +98,16 @@ def test_an_interval_holds_the_numbers_between_its_bounds_inclusive() -> None:
     everything = Interval(None, None)
     assert 5 in everything and -5.5 in everything
     assert "x" not in everything and True not in Interval(0, 2) and None not in everything
+
+
+@pytest.mark.parametrize("values", [None, 5, 1.5, True])
+@pytest.mark.parametrize("kind", [GrowSet, ShrinkSet])
+def test_a_set_of_what_is_not_iterable_is_refused_by_name(kind: Any, values: Any) -> None:
+    with pytest.raises(TypeError, match=rf"^{kind.__name__} needs an iterable of values, not "):
+        kind(values)
+
+
+@pytest.mark.parametrize("bounds", [(None, None), (None, 0), (0, None), (-1e300, 1e300)])
+def test_nan_is_inside_no_interval(bounds: tuple[Any, Any]) -> None:
+    assert math.nan not in Interval(*bounds)
+    assert 0 in Interval(None, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +235,13 @@ def test_a_gadget_lattice_the_builder_can_check_is_refused_at_the_call() -> None
     with pytest.raises(TypeError, match="expected a lattice name or a mapping"):
         spec.gadget("add", "g", a=x, b=x, sum=None, lattice=3)  # type: ignore[arg-type]
     assert "groups" not in spec.to_data()  # nothing of the refused calls was added
+
+
+@pytest.mark.parametrize("directed", ["yes", 1, None, "false"])
+def test_a_wire_is_directed_by_true_or_false_only(directed: Any) -> None:
+    builder = SpecBuilder("d")
+    a, b = builder.contact("a"), builder.contact("b")
+    with pytest.raises(TypeError, match=r"^directed is True or False, not "):
+        builder.wire(a, b, directed=directed)
+    builder.wire(a, b, directed=True)
+    assert builder.build().wires[0].type.value == "directed"
