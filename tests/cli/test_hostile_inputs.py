@@ -276,17 +276,22 @@ def test_set_reads_the_value_from_a_file_or_standard_input_before_any_request(
         (["graph", ""], "'SPEC'"),
         (["graph", CALC, "-o", ""], "'--output' / '-o'"),
         (["explain", "", "result"], "'SPEC_OR_NODE_URL'"),
-        (["init", ""], "'DIR'"),
+        (["init", ""], ("'DIR'", "'[DIR]'")),
         (["export", "memory://", "calculator", "-o", ""], "'--output' / '-o'"),
         (["import", "memory://", ""], "'FILE'"),
-        (["start", "", "--node-id", "n1"], "'spec'"),
+        # Click names an argument by its metavar, which its versions spell differently
+        (["start", "", "--node-id", "n1"], ("'spec'", "'SPEC'")),
         (["start", CALC, "--node-id", "n1", "--ready-file", ""], "'--ready-file'"),
         (["start", CALC, "--node-id", "n1", "--secret-file", ""], "'--secret-file'"),
         (["start", CALC, "--node-id", "n1", "--cert-file", ""], "'--cert-file'"),
     ],
 )
 def test_an_empty_path_is_refused_as_empty_naming_the_option(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], option: str
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    option: str | tuple[str, ...],
 ) -> None:
     """``Path('')`` is ``.``: ``--value-file ''`` was reported as ``--value-file .: cannot read
     it: Is a directory``, ``export -o ''`` and ``start --ready-file ''`` (once the node
@@ -295,7 +300,9 @@ def test_an_empty_path_is_refused_as_empty_naming_the_option(
     done = cli(*args)
     assert (done.returncode, done.stdout) == (2, ""), (done.stdout, done.stderr)
     text = " ".join(done.stderr.replace("│", " ").split())
-    assert f"Invalid value for {option}" in text and "empty" in text, done.stderr
+    names = option if isinstance(option, tuple) else (option,)
+    assert any(f"Invalid value for {name}" in text for name in names), done.stderr
+    assert "empty" in text, done.stderr
     assert "Traceback" not in done.stderr and " . " not in text
     assert list(tmp_path.iterdir()) == []  # nothing scaffolded, nothing written
 
