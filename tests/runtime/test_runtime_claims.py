@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -130,13 +132,12 @@ async def test_a_claim_round_that_fails_while_holding_groups_counts_one_loss() -
             assert runtime.run_groups == frozenset() and ownership.losses == 1
 
 
-async def test_a_group_gained_is_caught_up_from_storage_and_its_outputs_stored() -> None:
-    """Without the change feed, a group taken over runs on the inputs storage has (another
-    process wrote them) and its outputs are stored; a fixed group runs throughout, and
-    keeps running when the claimed one is lost again."""
-    nobody = Success(Claims(frozenset(), {"left": "other"}))
-    left = Success(Claims(frozenset({"left"}), {"left": "solo"}))
-    claims = _ScriptedClaims(nobody)
+@asynccontextmanager
+async def _claiming_left(
+    claims: _ScriptedClaims,
+) -> AsyncIterator[tuple[_ClaimingMemory, StorageBackedRuntime]]:
+    """A runtime of two_adders that runs ``right`` and claims ``left`` every 10 ms (the
+    claims ``claims`` scripts), without the change feed."""
     async with _ClaimingMemory(claims) as storage:
         async with StorageBackedRuntime(
             two_adders(),
@@ -147,32 +148,43 @@ async def test_a_group_gained_is_caught_up_from_storage_and_its_outputs_stored()
             claim_interval=0.01,
             follow=False,
         ) as runtime:
-            assert runtime.run_groups == frozenset({"right"})
-            other = [Stamp(runtime.network.clock.tick().hlc, "other") for _ in range(2)]
-            written = [
-                ContentRecord("adders", "left", "left.a", 3, other[0]),
-                ContentRecord("adders", "left", "left.b", 4, other[1]),
-            ]
-            (await storage.write(written)).unwrap()
-            claims.rounds = [left]
-            with anyio.fail_after(10):
-                while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
-                    await anyio.sleep(0.01)
-            assert runtime.value("left.sum") == 7 and runtime.value("l-sum") == 7
-            premises = runtime.explain("l-sum").premises()
-            assert {(p.contact, p.value, p.via, p.local) for p in premises} == {
-                ("left.a", 3, "storage", False),
-                ("left.b", 4, "storage", False),
-            }
-            await runtime.flush()
-            stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
-            assert stored["left.sum"] == 7 and stored["l-sum"] == 7
-            claims.rounds = [nobody]
-            with anyio.fail_after(10):
-                while runtime.run_groups != {"right"}:  # noqa: ASYNC110 - deadline poll
-                    await anyio.sleep(0.01)
-            await runtime.update_many({"r-a": 1, "r-b": 2})
-            assert runtime.value("r-sum") == 3
+            yield storage, runtime
+
+
+async def test_a_group_gained_is_caught_up_from_storage_and_its_outputs_stored() -> None:
+    """Without the change feed, a group taken over runs on the inputs storage has (another
+    process wrote them) and its outputs are stored; a fixed group runs throughout, and
+    keeps running when the claimed one is lost again."""
+    nobody = Success(Claims(frozenset(), {"left": "other"}))
+    left = Success(Claims(frozenset({"left"}), {"left": "solo"}))
+    claims = _ScriptedClaims(nobody)
+    async with _claiming_left(claims) as (storage, runtime):
+        assert runtime.run_groups == frozenset({"right"})
+        other = [Stamp(runtime.network.clock.tick().hlc, "other") for _ in range(2)]
+        written = [
+            ContentRecord("adders", "left", "left.a", 3, other[0]),
+            ContentRecord("adders", "left", "left.b", 4, other[1]),
+        ]
+        (await storage.write(written)).unwrap()
+        claims.rounds = [left]
+        with anyio.fail_after(10):
+            while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
+                await anyio.sleep(0.01)
+        assert runtime.value("left.sum") == 7 and runtime.value("l-sum") == 7
+        premises = runtime.explain("l-sum").premises()
+        assert {(p.contact, p.value, p.via, p.local) for p in premises} == {
+            ("left.a", 3, "storage", False),
+            ("left.b", 4, "storage", False),
+        }
+        await runtime.flush()
+        stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
+        assert stored["left.sum"] == 7 and stored["l-sum"] == 7
+        claims.rounds = [nobody]
+        with anyio.fail_after(10):
+            while runtime.run_groups != {"right"}:  # noqa: ASYNC110 - deadline poll
+                await anyio.sleep(0.01)
+        await runtime.update_many({"r-a": 1, "r-b": 2})
+        assert runtime.value("r-sum") == 3
 
 
 @pytest.mark.parametrize("failing", ["catch-up", "store"])
@@ -232,35 +244,26 @@ async def test_a_listener_that_raises_on_a_gained_groups_first_run_is_logged(
     nobody = Success(Claims(frozenset(), {"left": "other"}))
     left = Success(Claims(frozenset({"left"}), {"left": "solo"}))
     claims = _ScriptedClaims(nobody)
-    async with _ClaimingMemory(claims) as storage:
-        async with StorageBackedRuntime(
-            two_adders(),
-            storage,
-            node_id="solo",
-            run_groups=["right"],
-            claim_groups=["left"],
-            claim_interval=0.01,
-            follow=False,
-        ) as runtime:
-            await runtime.update_many({"l-a": 3, "l-b": 4})
+    async with _claiming_left(claims) as (storage, runtime):
+        await runtime.update_many({"l-a": 3, "l-b": 4})
 
-            def fussy(_: object) -> None:
-                raise RuntimeError("a bug in the caller's listener")
+        def fussy(_: object) -> None:
+            raise RuntimeError("a bug in the caller's listener")
 
-            stop = runtime.add_listener(fussy)
-            claims.rounds = [left]
-            ownership = runtime.ownership
-            assert ownership is not None
-            with anyio.fail_after(10):
-                while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
-                    await anyio.sleep(0.01)
-                rounds = ownership.rounds
-                while ownership.rounds < rounds + 2:  # noqa: ASYNC110 - claiming goes on
-                    await anyio.sleep(0.01)
-            stop()
-            assert runtime.value("l-sum") == 7
-            await runtime.flush()
-            stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
-            assert stored["l-sum"] == 7
+        stop = runtime.add_listener(fussy)
+        claims.rounds = [left]
+        ownership = runtime.ownership
+        assert ownership is not None
+        with anyio.fail_after(10):
+            while runtime.run_groups != {"left", "right"}:  # noqa: ASYNC110 - deadline poll
+                await anyio.sleep(0.01)
+            rounds = ownership.rounds
+            while ownership.rounds < rounds + 2:  # noqa: ASYNC110 - claiming goes on
+                await anyio.sleep(0.01)
+        stop()
+        assert runtime.value("l-sum") == 7
+        await runtime.flush()
+        stored = {r.contact: r.value for r in (await storage.load_contents("adders")).unwrap()}
+        assert stored["l-sum"] == 7
     logged = [r.getMessage() for r in caplog.records if r.name == "bassline.runtime"]
     assert "a listener raised on the first run of gadget groups left" in logged
