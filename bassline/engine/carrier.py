@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -87,6 +88,16 @@ class Carrier:
             carried = self._gadget(why)
             return carried if kept is None else attrs.evolve(carried, stamp=kept)
         return None
+
+    def carried_all(self, at: list[int]) -> list[Carried | None]:
+        """:meth:`carried` of each of contacts ``at``: plain writes (a node's own and its
+        peers' values) found in C loops, anything else one at a time."""
+        whys = list(map(self.net._why.__getitem__, at))
+        if set(map(type, whys)) == {Write}:  # RESTORED is never cached: carried() says None
+            found = list(map(self._writes.get, whys))
+            if not any(map(is_, found, repeat(None))):
+                return found  # type: ignore[return-value]
+        return list(map(self.carried, at))
 
     def _gadget(self, run: GadgetRun) -> CarriedGadget:
         if run is not self._last_run:  # one run is shared by all its outputs

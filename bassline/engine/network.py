@@ -130,10 +130,7 @@ class Network(Propagator):
         """The content (ABSENT when none) and stamp of each of ``contact_ids``, in order,
         read in C loops (a node reads those of every delta it sends or receives);
         UnknownContact for an unknown id."""
-        try:
-            at = list(map(self._index.__getitem__, contact_ids))
-        except (KeyError, TypeError):
-            at = [self._idx(cid) for cid in contact_ids]
+        at = self._indexes(contact_ids)
         return list(map(self._values.__getitem__, at)), list(map(self._stamps.__getitem__, at))
 
     def contact(self, contact_id: str) -> ContactState:
@@ -176,10 +173,7 @@ class Network(Propagator):
     def stored_justifications(self, contact_ids: Sequence[str]) -> list[str | None]:
         """:meth:`stored_justification` of each of ``contact_ids``, in order: what a
         runtime stores with the contents a run changed, looked up together."""
-        try:
-            at = list(map(self._index.__getitem__, contact_ids))
-        except (KeyError, TypeError):
-            at = [self._idx(cid) for cid in contact_ids]  # raises UnknownContact
+        at = self._indexes(contact_ids)
         # the cached write and wire texts at C speed; StoredForms.text for the rest
         texts = list(map(self._stored.known.get, map(self._why.__getitem__, at)))  # type: ignore[arg-type]
         if None in texts:
@@ -193,6 +187,11 @@ class Network(Propagator):
         it has none to send). A node gossips it with the content; the receiver passes it
         to :meth:`apply`."""
         return self._carrier.carried(self._idx(contact_id))
+
+    def carried_justifications(self, contact_ids: Sequence[str]) -> list[Carried | None]:
+        """:meth:`carried_justification` of each of ``contact_ids`` (a node reads those of
+        every delta it sends); UnknownContact for an unknown id."""
+        return self._carrier.carried_all(self._indexes(contact_ids))
 
     def values(self) -> dict[str, Content]:
         """Every contact that has content, by id."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -66,6 +66,14 @@ class Propagator:
         except (KeyError, TypeError):
             hint = closest(str(contact_id), self._ids) if len(self._ids) < 50_000 else None
             raise UnknownContact(str(contact_id), [hint] if hint else []) from None
+
+    def _indexes(self, contact_ids: Sequence[str]) -> list[int]:
+        """The index of each of ``contact_ids``, looked up in a C loop; UnknownContact
+        for an unknown id."""
+        try:
+            return list(map(self._index.__getitem__, contact_ids))
+        except (KeyError, TypeError):
+            return [self._idx(cid) for cid in contact_ids]
 
     def _check_content(self, contact: int, value: Any) -> None:
         if value is ABSENT:

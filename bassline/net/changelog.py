@@ -73,6 +73,16 @@ class ChangeLog:
         elif held != holder:
             self._skip[contact] = _Holders((held, holder))
 
+    def hold_all(self, contacts: list[str], holder: Hashable) -> None:
+        """:meth:`hold` each of ``contacts`` (a peer's announcements): the contacts no
+        holder was noted for yet a column at a time."""
+        skip, latest = self._skip, self._latest
+        if skip.keys().isdisjoint(contacts) and latest.keys() >= set(contacts):
+            skip.update(zip(contacts, repeat(holder)))
+            return
+        for cid in contacts:
+            self.hold(cid, holder)
+
     def holders(self, contact: str) -> Iterable[Hashable]:
         """Who is known to hold ``contact``'s latest change (the peer it came from first,
         then others that sent it too; empty when it was not received from a peer)."""

@@ -10,7 +10,8 @@ gathered in C loops.
 
 from __future__ import annotations
 
-from operator import is_, itemgetter
+from itertools import compress, repeat
+from operator import and_, attrgetter, is_, is_not, itemgetter, not_
 from typing import Any
 
 from bassline.clock import Stamp
@@ -23,6 +24,9 @@ from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
 
 __all__ = ["Cached", "Entry", "entries"]
+
+_WRITES = frozenset({CarriedWrite, type(None)})
+_KEPT, _NODE = attrgetter("stamp"), attrgetter("node")
 
 Entry = tuple[str, Any, Stamp]
 """A delta item: contact, value as plain JSON, stamp."""
@@ -44,6 +48,8 @@ def entries(
     announced changes (origins in ``lazy``), and per entry in order whether it is
     announced. Contacts without content are left out."""
     cached = _all_cached(runtime, cache, log, ids, lazy)
+    if cached is None:
+        cached = _plain_writes(runtime, codec, cache, merge, log, ids, lazy)
     if cached is not None:
         return cached
     seq_of = log.seq_of
@@ -99,3 +105,52 @@ def _all_cached(
         return None
     items = list(zip(ids, map(itemgetter(2), hits), stamps, strict=True))
     return items, list(map(itemgetter(4), hits)), [], [False] * len(ids)
+
+
+def _plain_writes(
+    runtime: Runtime,
+    codec: CarryCodec,
+    cache: dict[str, Cached],
+    merge: frozenset[str],
+    log: ChangeLog,
+    ids: list[str],
+    lazy: set[str] | tuple[()],
+) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
+    """:func:`entries` when every contact holds content justified by a write without a
+    kept stamp, or by nothing (a node's own writes, its peers' values), made ready in C
+    loops and cached; None otherwise."""
+    contents_of = getattr(runtime, "contents_of", None)  # neither is in the
+    carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
+    if contents_of is None or carried_of is None:
+        return None
+    values, stamps = contents_of(ids)
+    if any(map(is_, values, repeat(ABSENT))):
+        return None
+    carried: list[Any] = carried_of(ids)
+    if not set(map(type, carried)) <= _WRITES or any(
+        map(is_not, map(_KEPT, filter(None, carried)), repeat(None))
+    ):
+        return None
+    have: list[tuple[str, Stamp]] = []
+    order: list[bool] = []
+    if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
+        # announced: a write stamped by an origin the peer pruned, unless on a merge contact
+        order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), map(bool, carried)))
+        if merge:
+            order = list(map(and_, order, map(not_, map(merge.__contains__, ids))))
+        if any(order):
+            have = list(compress(zip(ids, stamps, strict=True), order))
+            sent = list(map(not_, order))
+            ids, values = list(compress(ids, sent)), list(compress(values, sent))
+            stamps, carried = list(compress(stamps, sent)), list(compress(carried, sent))
+    if set(map(type, values)) == {str} and all(map(str.isascii, values)):
+        plain: list[Any] = values  # its own plain JSON (what to_json returns for it)
+    else:
+        plain = list(map(to_json, values))
+    # one wire reference per distinct justification (a write's does not name its contact)
+    distinct = dict(zip(map(id, carried), zip(ids, carried, strict=True), strict=True))
+    wire = {key: codec.to_wire(cid, why) for key, (cid, why) in distinct.items()}
+    whys = list(map(wire.__getitem__, map(id, carried)))
+    ready = zip(values, stamps, plain, log.seqs_of(ids), whys, strict=True)
+    cache.update(zip(ids, ready, strict=True))
+    return list(zip(ids, plain, stamps, strict=True)), whys, have, order or [False] * len(ids)

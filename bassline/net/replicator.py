@@ -224,9 +224,17 @@ class Replicator:
         """Note what a peer announced: a change this node holds marks the peer as holding
         it too; one it lacks is wanted (grafted unless it comes over another link)."""
         runtime = self._require()
-        stamped, hold = runtime.stamped, self.log.hold
+        hold = self.log.hold
         holder = (session.peer, session.peer_epoch)
-        for cid, stamp in delta.have:
+        have = delta.have
+        contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+        if contents_of is not None:  # read together, in C loops
+            ids = list(map(itemgetter(0), have))
+            if contents_of(ids)[1] == list(map(itemgetter(1), have)):
+                self.log.hold_all(ids, holder)  # the usual case: held here already
+                return
+        stamped = runtime.stamped
+        for cid, stamp in have:
             current = stamped(cid)[1]
             if current == stamp:
                 hold(cid, holder)

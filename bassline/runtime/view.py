@@ -76,6 +76,11 @@ class EngineView:
         :meth:`bassline.engine.Network.carried_justification`."""
         return self.network.carried_justification(contact_id)
 
+    def carried_justifications(self, contact_ids: Sequence[str]) -> list[Carried | None]:
+        """:meth:`carried_justification` of each of ``contact_ids``, read together (see
+        :meth:`bassline.engine.Network.carried_justifications`)."""
+        return self.network.carried_justifications(contact_ids)
+
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value, back to the writes it rests on, ``depth``
         contacts deep (None: no limit). See :meth:`bassline.engine.Network.explain`."""

@@ -1,5 +1,6 @@
-"""``ChangeLog.record_all`` records a batch a column at a time: the log must end exactly as
-recording each contact in turn leaves it."""
+"""``ChangeLog.record_all`` records a batch (and ``hold_all`` notes a peer's announcements)
+a column at a time: the log must end exactly as recording (holding) each contact in turn
+leaves it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ step = st.one_of(
     st.tuples(st.just("batch"), st.lists(contacts, max_size=5), skip),
     st.tuples(st.just("one"), contacts, skip),
     st.tuples(st.just("hold"), contacts, skip.filter(lambda s: s is not None)),
+    st.tuples(  # a peer's announcements, "e" never recorded
+        st.just("hold_all"),
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=5),
+        skip.filter(lambda s: s is not None),
+    ),
 )
 
 
@@ -25,7 +31,7 @@ def _view(log: ChangeLog) -> Any:
         log.head,
         len(log),
         {c: log.seq_of(c) for c in "abcd"},
-        {c: sorted(map(repr, log.holders(c))) for c in "abcd"},
+        {c: sorted(map(repr, log.holders(c))) for c in "abcde"},
         [
             log.since(seq, limit, peer, also)
             for seq in range(log.head + 1)
@@ -45,6 +51,10 @@ def test_a_batch_recorded_at_once_leaves_the_log_as_one_recorded_in_turn(steps: 
             batched.record_all(list(what), who)
             for cid in what:
                 single.record(cid, who)
+        elif kind == "hold_all":
+            batched.hold_all(list(what), who)
+            for cid in what:
+                single.hold(cid, who)
         elif kind == "one":
             batched.record(what, who)
             single.record(what, who)
@@ -97,6 +107,8 @@ def test_since_reads_the_log_as_entry_by_entry_reading_does(
     for kind, what, who in steps:
         if kind == "batch":
             log.record_all(list(what), who)
+        elif kind == "hold_all":
+            log.hold_all(list(what), who)
         elif kind == "one":
             log.record(what, who)
         else:

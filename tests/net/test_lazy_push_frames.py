@@ -382,3 +382,16 @@ async def test_a_prune_that_finds_the_queue_full_is_not_taken_as_asked() -> None
             await link.send(dump(encode_delta(m.log.epoch, 0, 1, copy)))
             await wait_until(lambda: hub.metrics.items_redundant == 1, what="the copy")
             assert hub._membership.sessions["m"].pruned == set()
+
+
+async def test_changes_a_peer_announces_at_the_stamps_held_here_are_not_sent_to_it() -> None:
+    """The peer announces, without values, changes the node holds at those very stamps
+    (read together, as every announcement usually is): the peer holds them too, so the
+    node sends it only the change it announced nothing of."""
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        await hub.update_many({"c0": "a", "c1": "b", "c2": "c"})
+        have = [("c0", hub.contact("c0").stamp), ("c1", hub.contact("c1").stamp)]
+        await link.send(dump(encode_delta(m.log.epoch, 0, 0, [], None, have)))
+        await link.send(_start(m.log.epoch))  # read after the announcements were noted
+        items, announced = await _deltas_until(link, hub.log.head)
+        assert [row[:2] for row in items] == [["c2", "c"]] and announced == []
