@@ -111,8 +111,7 @@ class Network(Propagator):
     @overload
     def value(self, contact_id: str, default: _D) -> Content | _D: ...
     def value(self, contact_id: str, default: object = ABSENT) -> object:
-        """The content of a contact (a copy of a list or dict), or ``default`` (ABSENT) when
-        it has none."""
+        """A contact's content (lists and dicts copied), or ``default`` (ABSENT) if none."""
         v = self._values[self._idx(contact_id)]
         if type(v) in _SHARED:
             return copied(v)
@@ -282,8 +281,9 @@ class Network(Propagator):
         why = _PYTHON if via == "python" else write_ref(via)
         if not plainly_encodable(value):
             self._check_content(i, value)  # the full check, for anything but plain data
-        if type(value) in _SHARED:
             value = copied(value)
+        elif type(value) is list:
+            value = value[:]  # plain: scalars only, so a shallow copy is a full one
         if self._kind[i] != ACCEPT_LAST:
             self._check_kind(i, value)
             return self._run_from([(i, value, self.clock.tick(), why)])
@@ -298,7 +298,7 @@ class Network(Propagator):
             # a contact nothing reads from (no wires out, no gadget): the run is this one step
             result = PropagationResult._single(self._ids[i], old, value, stamp)
             if self._listeners or self._streams:
-                self._notify(result)
+                self._tell(result)
             return result
         gadgets = list(feeds) if feeds and differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
@@ -325,8 +325,8 @@ class Network(Propagator):
                 at = []
             new = list(items.values())
             if at and all_plainly_encodable(new) and not any(map(self._kind.__getitem__, at)):
-                if list in set(map(type, new)):
-                    new = list(map(copied, new))
+                if list in set(map(type, new)):  # plain: flat lists of scalars
+                    new = [v[:] if type(v) is list else v for v in new]
                 return self._run_writes(at, new, why)
         pairs = items.items() if isinstance(items, Mapping) else items
         indexes: list[int] = []
@@ -344,7 +344,7 @@ class Network(Propagator):
             if lattices[i] is not None:
                 self._check_kind(i, value)
             indexes.append(i)
-            values.append(copied(value) if type(value) in _SHARED else value)
+            values.append(copied(value))
         return self._run_writes(indexes, values, why)
 
     def apply(
