@@ -273,8 +273,7 @@ class Network(Propagator):
         ``"import"``, or any other non-empty label); :meth:`explain` reports it. Raises
         :class:`~bassline.errors.ContentError`, changing nothing, for content that cannot
         be stored or that is of the wrong kind for a merge contact's lattice. The network
-        keeps a copy of a list or dict: changing ``value`` afterwards changes nothing here.
-        """
+        keeps a copy of a list or dict: changing ``value`` afterwards changes nothing here."""
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
@@ -297,8 +296,11 @@ class Network(Propagator):
         if not feeds and not self._out[i]:
             # a contact nothing reads from (no wires out, no gadget): the run is this one step
             result = PropagationResult._single(self._ids[i], old, value, stamp)
-            if self._listeners or self._streams:
-                self._tell(result)
+            listeners = self._listeners
+            if self._streams or len(listeners) > 1:
+                self._notify(result)
+            elif listeners:  # one: no other listener for its exception to keep out
+                listeners[0](result)
             return result
         gadgets = list(feeds) if feeds and differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
@@ -311,8 +313,7 @@ class Network(Propagator):
         to the fixpoint.
 
         All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
-        before anything changes. ``via`` as for :meth:`update_contact`; lists and dicts are
-        copied, as there.
+        before anything changes. ``via`` and copies as for :meth:`update_contact`.
         """
         why = write_ref(via)
         index, lattices = self._index, self._lattice
@@ -425,8 +426,7 @@ class Network(Propagator):
 
         Content :meth:`update_contact` would refuse raises :class:`~bassline.errors.ContentError`
         here, and nothing is queued. Writes to a merge contact that coalesce are explained
-        as one write of their join, at the newest one's stamp and ``via``. Lists and dicts
-        are copied, as by :meth:`update_contact`.
+        as one write of their join, at the newest one's stamp and ``via``; copies as there.
         """
         why = write_ref(via)
         i = self._idx(contact_id)

@@ -96,12 +96,10 @@ class Propagator:
             ) from None
 
     def _notify(self, result: PropagationResult) -> None:
-        if result:
-            self._tell(result)
-
-    def _tell(self, result: PropagationResult) -> None:
         """Hand ``result`` to every listener and change stream, each whatever another
         raised; then raise the first listener's exception again (log any later one)."""
+        if not result:
+            return
         raised: Exception | None = None
         for listener in self._listeners:  # a tuple: (un)subscribing mid-loop is safe
             try:
