@@ -32,6 +32,7 @@ from bassline.errors import ContentError
 __all__ = [
     "MAX_DEPTH",
     "TAG_KEY",
+    "DuplicateKey",
     "Tagged",
     "decode",
     "decode_many",
@@ -376,7 +377,9 @@ def parse_json(data: bytes | str) -> Any:
     rounded float, so whoever checks the value refuses it by name rather than storing a
     different number than the one written. Text that is not UTF-8 (a Latin-1 or UTF-16
     file, a command-line argument in another encoding) is refused naming the first byte
-    that is not, and where it is.
+    that is not, and where it is. An object that names a key twice is refused
+    (:class:`DuplicateKey`, naming the key and the object's JSON path), where a JSON parser
+    would silently keep the last.
     """
     try:
         value = orjson.loads(data)
@@ -384,12 +387,75 @@ def parse_json(data: bytes | str) -> Any:
         _refuse_non_utf8(data)
         raise
     long = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
-    if long.search(data) is None:  # type: ignore[arg-type]
-        return value  # no literal long enough to lose precision
+    exact = long.search(data) is not None  # type: ignore[arg-type]
+    objects = (b"{" if isinstance(data, bytes) else "{") in data  # type: ignore[operator]
+    if not exact and not objects:
+        return value  # no literal long enough to lose precision, no key to repeat
     try:
-        return json.loads(data)  # exact integers; orjson already refused anything else
+        # exact integers, and each object's keys seen (orjson keeps the last of a
+        # repeated key); orjson already refused anything else
+        again = json.loads(data, object_pairs_hook=_unique_keys if objects else None)
     except RecursionError:  # nested too deep for Python's parser: far too deep as content
         return value
+    except _Repeated:
+        raise DuplicateKey(data) from None
+    return again if exact else value
+
+
+class DuplicateKey(orjson.JSONDecodeError):
+    """JSON text with an object that names a key twice: which key, and where (a JSON
+    path, ``$.contacts[2]``). An ``orjson.JSONDecodeError``, so whatever reports bad JSON
+    reports it too."""
+
+    def __init__(self, data: bytes | str) -> None:
+        key, path = _first_repeat(json.loads(data, object_pairs_hook=_Pairs), "$")
+        self.key, self.path = key or "", path or "$"
+        message = f"the object at {path} has the key {key!r} twice (say each key once)"
+        super().__init__(message, data if isinstance(data, str) else "", 0)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class _Repeated(Exception):
+    """An object of the text has a key twice (found by :func:`_unique_keys`)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Repeated
+    return obj
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """An object's pairs as written, kept to find a repeated key and where it is."""
+
+
+def _first_repeat(value: Any, path: str) -> tuple[str, str] | tuple[None, None]:
+    """The first repeated key (in document order) in ``value`` parsed with :class:`_Pairs`
+    objects, and the JSON path of its object."""
+    if type(value) is list:
+        for n, item in enumerate(value):
+            found = _first_repeat(item, f"{path}[{n}]")
+            if found[0] is not None:
+                return found
+    elif type(value) is _Pairs:
+        seen: set[str] = set()
+        for key, item in value:
+            if key in seen:
+                return key, path
+            seen.add(key)
+            found = _first_repeat(
+                item, f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{key!r}]"
+            )
+            if found[0] is not None:
+                return found
+    return None, None
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _refuse_non_utf8(data: bytes | str) -> None:

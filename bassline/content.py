@@ -8,7 +8,15 @@ from typing import Any, Final, TypeAlias
 
 from bassline.codec import Tagged, encode, to_json
 
-__all__ = ["ABSENT", "Absent", "Content", "canonical_form", "element_key", "values_equal"]
+__all__ = [
+    "ABSENT",
+    "Absent",
+    "Content",
+    "canonical_form",
+    "copied",
+    "element_key",
+    "values_equal",
+]
 
 Content: TypeAlias = (
     bool | int | float | str | Sequence["Content"] | Mapping[str, "Content"] | Tagged | None
@@ -45,6 +53,24 @@ def values_equal(a: Any, b: Any) -> bool:
     if ta is dict:
         return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     return bool(a == b)
+
+
+def copied(value: Any) -> Any:
+    """``value`` with every list and dict in it copied (to any depth), so that nothing the
+    caller holds is shared with the result; anything else (text, numbers, tuples of
+    scalars, lattice values, which are immutable) as it is. What a network does with
+    content written to it and with content it hands out (network.md, "Content is copied")."""
+    t = type(value)
+    if t is list:
+        return [x if type(x) in _ATOMS else copied(x) for x in value]
+    if t is dict:
+        return {k: x if type(x) in _ATOMS else copied(x) for k, x in value.items()}
+    if t is tuple and not all(type(x) in _ATOMS for x in value):
+        return tuple(copied(x) for x in value)
+    return value
+
+
+_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def _normalise_numbers(value: Any) -> Any:

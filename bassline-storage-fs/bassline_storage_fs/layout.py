@@ -198,10 +198,18 @@ class StoreLock:
         self._fd = -1
         self._noted = False
 
-    def acquire(self, note_pid: bool = True) -> StorageError | None:
+    def acquire(self, note_pid: bool = True, read_only: bool = False) -> StorageError | None:
         """Take the lock, or say who holds it (CONFLICT); ``note_pid`` writes this
-        process's id into the lock file for the message a second opener gets."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        process's id into the lock file for the message a second opener gets.
+        ``read_only``: a lock file this process may not write (or create) is locked
+        through a read-only descriptor (``flock`` needs no write access)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if not read_only or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            note_pid = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

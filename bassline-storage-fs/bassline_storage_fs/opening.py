@@ -93,11 +93,19 @@ def open_store(options: FsOptions) -> FsStore | StorageError:
         if err:
             return err
         lock = StoreLock(layout.lock)
-        err = lock.acquire(note_pid=not read_only)
+        err = lock.acquire(note_pid=not read_only, read_only=read_only)
         if err:
             return err
     except OSError as exc:
-        return from_os_error(exc, f"open store directory {options.path}")
+        err = from_os_error(exc, f"open store directory {options.path}")
+        if err.code is ErrorCode.PERMISSION and not read_only:
+            err = StorageError(
+                ErrorCode.PERMISSION,
+                f"{err.message}: opening it for writing needs write access to it; to read a "
+                "store you may not write, use read_only=true in its URL",
+                cause=exc,
+            )
+        return err
     try:
         return _load(layout, lock, options)
     except _OpenFailed as exc:

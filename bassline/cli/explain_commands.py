@@ -11,10 +11,10 @@ import typer
 from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.explain_tree import draw
 from bassline.cli.node_options import CaOpt, SecretOpt, connect
+from bassline.cli.paths import spec_argument
 from bassline.cli.render import print_json, show
 from bassline.cli.run_commands import parse_set
 from bassline.engine import Explanation, Network
-from bassline.spec import load_spec
 
 __all__ = ["commands"]
 
@@ -40,7 +40,7 @@ def parse_depth(text: str | None) -> int | None:
 
 def _from_spec(path: Path, contact: str, depth: int | None, sets: list[str]) -> Explanation:
     """Run the spec in memory (writing each ``--set``, via ``cli``) and explain ``contact``."""
-    network = Network(load_spec(path))
+    network = Network(spec_argument(path))
     result = network.initial_result
     for contact_id, value in (parse_set(item) for item in sets):
         result = network.update_contact(contact_id, value, via="cli")
@@ -67,7 +67,7 @@ def explain(
         typer.Argument(
             metavar="SPEC_OR_NODE_URL",
             callback=_not_empty,
-            help="A spec file (run in memory, like `bassline run`), or a node's URL "
+            help="A spec file (run in memory, like `bassline run`; - reads standard input), or a node's URL "
             "(http://, https://, ws://, wss://) to ask.",
         ),
     ],

@@ -14,7 +14,14 @@ from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
 from bassline.cli.exchange import dump_export, parse_export
-from bassline.cli.paths import PATH, given_path, write_file
+from bassline.cli.paths import (
+    MAX_INPUT_BYTES,
+    PATH,
+    given_path,
+    output_parser,
+    read_input,
+    write_file,
+)
 from bassline.cli.progress import Reporter, reporting
 from bassline.cli.render import plural, print_json, say
 from bassline.cli.storage_access import opened, opened_with, unwrap
@@ -58,7 +65,7 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            parser=given_path,
+            parser=output_parser("-o"),
             metavar=PATH,
             help="Write the export here (default: standard output).",
         ),
@@ -126,17 +133,6 @@ def export(
 # ---------------------------------------------------------------------------- import
 
 
-def _read_input(file: Path) -> bytes:
-    if str(file) == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return file.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"file not found: {file}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {file}: {exc.strerror or exc}") from None
-
-
 @commands.command("import")
 def import_(
     storage_url: UrlArg,
@@ -150,6 +146,16 @@ def import_(
     ],
     overwrite: OverwriteOpt = False,
     batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes",
+            min=1,
+            metavar="N",
+            help="Refuse a document of more than N bytes, before writing anything "
+            "(default: 1 GiB).",
+        ),
+    ] = MAX_INPUT_BYTES,
     as_json: JsonOpt = False,
 ) -> None:
     """Import an export document into a storage, in atomic batches, and verify the result.
@@ -173,7 +179,7 @@ def import_(
 
     with reporting() as progress:
         with progress.phase(f"reading {file}"):
-            data = _read_input(file)
+            data = read_input(file, max_bytes, "--max-bytes")
         document = parse_export(data, str(file), progress)
         spec, contents = document.spec, document.contents
         batches = anyio.run(main, progress)

@@ -19,7 +19,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.heap import settle_heap
 from bassline.cli.node_options import node_url, read_secret, ssl_context
-from bassline.cli.paths import PATH, given_path, write_file
+from bassline.cli.paths import PATH, given_path, spec_argument, write_file
 from bassline.cli.storage_access import open_unopened
 from bassline.clock import is_node_id
 from bassline.errors import SpecError
@@ -32,7 +32,7 @@ from bassline.net import (
 )
 from bassline.net.urls import is_loopback
 from bassline.runtime import SpecMismatch
-from bassline.spec import Bassline, load_spec
+from bassline.spec import Bassline
 from bassline.storage import NetworkStorage, mask_url
 
 log = logging.getLogger("bassline.node")
@@ -199,7 +199,9 @@ def start(
     spec: Annotated[
         Path,
         typer.Argument(
-            envvar="BASSLINE_SPEC", parser=given_path, help="The Bassline spec every node loads."
+            envvar="BASSLINE_SPEC",
+            parser=given_path,
+            help="The Bassline spec every node loads (- reads standard input).",
         ),
     ],
     node_id: Annotated[
@@ -369,7 +371,7 @@ def start(
     if backend is AsyncBackend.TRIO:
         _require_trio()
     configure_logging(getattr(logging, log_level.name))
-    loaded = load_spec(spec)
+    loaded = spec_argument(spec)
     host, port = _parse_listen(listen)
     secret = read_secret(secret_file)
     if secret is None and not is_loopback(host):

@@ -29,10 +29,9 @@ from bassline.cli.demo import (
     parse_steps,
 )
 from bassline.cli.dot import DOT_INSTALL_HINT, RENDERED_FORMATS, DotMissing, render_dot, to_dot
-from bassline.cli.paths import PATH, given_path
+from bassline.cli.paths import PATH, given_path, output_parser, spec_argument
 from bassline.cli.render import print_json, say, show
 from bassline.cli.scaffold import network_id_for, plan, write
-from bassline.spec import load_spec
 
 __all__ = ["commands"]
 
@@ -114,7 +113,9 @@ def graph(
     spec: Annotated[
         Path,
         typer.Argument(
-            metavar="SPEC", parser=given_path, help="Spec file (native or prototype JSON format)."
+            metavar="SPEC",
+            parser=given_path,
+            help="Spec file (native or prototype JSON format); - reads standard input.",
         ),
     ],
     output: Annotated[
@@ -122,7 +123,7 @@ def graph(
         typer.Option(
             "--output",
             "-o",
-            parser=given_path,
+            parser=output_parser("-o"),
             metavar=PATH,
             help="Write here: .dot/.gv as DOT text, .svg/.png/.pdf rendered with Graphviz's "
             "dot (default: DOT on standard output).",
@@ -134,7 +135,7 @@ def graph(
     Groups are clusters, gadgets are labelled and shaded, directed wires are arrows and
     bidirectional wires have arrowheads at both ends.
     """
-    text = to_dot(load_spec(spec))
+    text = to_dot(spec_argument(spec))
     if output is None or str(output) == "-":
         sys.stdout.write(text)
         return

@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
-from bassline.cli.paths import given_path
+from bassline.cli.paths import given_path, spec_argument
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, MAX_INTERVAL, watch_file
@@ -21,13 +21,15 @@ from bassline.codec import from_json, parse_json
 from bassline.engine import Network, PropagationResult
 from bassline.errors import BasslineError, ContentError, PersistenceError
 from bassline.runtime import SpecMismatch, StorageBackedRuntime
-from bassline.spec import MAX_ID_LENGTH, Bassline, load_spec
+from bassline.spec import MAX_ID_LENGTH, Bassline
 from bassline.storage import mask_url
 
 SpecArg = Annotated[
     Path,
     typer.Argument(
-        metavar="SPEC", parser=given_path, help="Spec file (native or prototype JSON format)."
+        metavar="SPEC",
+        parser=given_path,
+        help="Spec file (native or prototype JSON format); - reads standard input.",
     ),
 ]
 
@@ -71,7 +73,7 @@ def _is_json(text: str) -> bool:
 @commands.command()
 def validate(spec: SpecArg) -> None:
     """Check a spec and list every problem with its JSON path (exit 1 if any)."""
-    loaded = load_spec(spec)
+    loaded = spec_argument(spec)
     # the path, id and version are drawn as written, never as Rich markup ("[/x]")
     line = Text("ok", style="green").append(
         f" {spec}: network {loaded.id!r} v{loaded.version}, "
@@ -212,6 +214,8 @@ def run(
         raise UsageError(
             "--interval needs --watch: it is the seconds between checks of the spec file"
         )
+    if watch and str(spec) == "-":
+        raise UsageError("--watch needs a spec file: standard input (-) is read once")
     if not is_node_id(node_id):
         raise UserError(
             f"--node-id {node_id!r:.80}: give a non-empty id of at most 200 characters "
@@ -220,7 +224,7 @@ def run(
     sets = [parse_set(item) for item in set_ or []]
 
     def once() -> None:
-        loaded = load_spec(spec)
+        loaded = spec_argument(spec)
         network: NetworkView
         if storage is None:
             network, result = _run_in_memory(loaded, sets, node_id)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bassline.clock import NODE_ID_RULE, Stamp, is_node_id, is_stamp_node
 from bassline.codec import encode
 from bassline.content import ABSENT
+from bassline.errors import ContentError
 from bassline.lattices import Interval
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ __all__ = [
     "check_engine_options",
     "checked_batch",
     "checked_item",
+    "checked_restore",
     "checked_stamp",
     "derived_stamp",
     "gadget_groups",
@@ -129,6 +131,44 @@ def checked_batch(net: Any, batch: list[Any], shape: str) -> list[tuple[int, Any
         carried = item[3] if len(item) > 3 else None
         append((i, value, checked_stamp(cid, item[2], nodes), carried))
     return checked
+
+
+def checked_restore(
+    net: Any, items: Iterable[Any], shape: str
+) -> tuple[list[int], list[Any], list[Stamp], list[str | None]]:
+    """The columns of a :meth:`~bassline.engine.Network.restore` of ``items`` (contact
+    indexes, values coerced to their lattices, stamps, stored justifications), every row
+    checked before anything changes: :class:`TypeError` for a row not of ``shape``,
+    UnknownContact, or ContentError for content that cannot be stored."""
+    # flat columns, not a tuple per row: nothing here for the garbage collector to trace
+    indexes: list[int] = []
+    values: list[Any] = []
+    stamps: list[Stamp] = []
+    texts: list[str | None] = []
+    index, lattices = net._index, net._lattice
+    for item in items:
+        if type(item) is not tuple or not 3 <= len(item) <= 4:
+            checked_item(item, 3, 4, shape)
+        cid, value, stamp = item[0], item[1], item[2]
+        try:
+            i = index[cid]
+        except (KeyError, TypeError):
+            i = net._idx(cid)  # raises UnknownContact
+        if not plainly_encodable(value):
+            net._check_content(i, value)
+        lattice = lattices[i]
+        if lattice is not None:
+            try:
+                value = lattice.coerce(value)
+            except (ValueError, TypeError) as exc:
+                raise ContentError(
+                    f"stored value is not a valid {lattice.name}: {exc}", cid
+                ) from None
+        indexes.append(i)
+        values.append(value)
+        stamps.append(stamp)
+        texts.append(item[3] if len(item) > 3 else None)
+    return indexes, values, stamps, texts
 
 
 def tie_wins(incoming: Any, current: Any) -> bool:

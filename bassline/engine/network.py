@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
-from bassline.content import ABSENT, Absent, Content
+from bassline.content import ABSENT, Absent, Content, copied
 from bassline.engine.carried import Carried
 from bassline.engine.carrier import Carrier
 from bassline.engine.checks import (
@@ -17,6 +17,7 @@ from bassline.engine.checks import (
     check_engine_options,
     checked_batch,
     checked_item,
+    checked_restore,
     gadget_groups,
     plain_applied,
     plainly_encodable,
@@ -35,7 +36,6 @@ from bassline.engine.results import (
 from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
-from bassline.errors import ContentError
 from bassline.lattices import Changed, Contradiction
 from bassline.spec import Bassline, load_spec
 
@@ -45,6 +45,7 @@ _PYTHON = write_ref("python")
 _APPLY_ITEM = "(contact, value, stamp) or (contact, value, stamp, justification)"
 _RESTORE_ITEM = "(contact, value, stamp) or (contact, value, stamp, stored justification)"
 _D = TypeVar("_D")
+_SHARED = frozenset({list, dict, tuple})  # content copied() copies, on the way in and out
 
 
 class Network(Propagator):
@@ -110,8 +111,10 @@ class Network(Propagator):
     @overload
     def value(self, contact_id: str, default: _D) -> Content | _D: ...
     def value(self, contact_id: str, default: object = ABSENT) -> object:
-        """The content of a contact, or ``default`` (ABSENT) when it has none."""
+        """A contact's content (lists and dicts copied), or ``default`` (ABSENT) if none."""
         v = self._values[self._idx(contact_id)]
+        if type(v) in _SHARED:
+            return copied(v)
         return default if v is ABSENT else v
 
     def stamp(self, contact_id: str) -> Stamp:
@@ -119,7 +122,8 @@ class Network(Propagator):
         return self._stamps[self._idx(contact_id)]
 
     def stamped(self, contact_id: str) -> tuple[Content | Absent, Stamp]:
-        """A contact's content (ABSENT when it has none) and its stamp, in one lookup."""
+        """A contact's content (ABSENT when it has none) and its stamp, in one lookup: the
+        network's own object, not a copy (read it, never change it)."""
         try:  # inline: a node reads what it gossips through here, several times per item
             i = self._index[contact_id]
         except (KeyError, TypeError):
@@ -129,16 +133,18 @@ class Network(Propagator):
     def contents_of(self, contact_ids: Sequence[str]) -> tuple[list[Content | Absent], list[Stamp]]:
         """The content (ABSENT when none) and stamp of each of ``contact_ids``, in order,
         read in C loops (a node reads those of every delta it sends or receives);
-        UnknownContact for an unknown id."""
+        UnknownContact for an unknown id. The network's own objects, not copies (read them,
+        never change them)."""
         at = self._indexes(contact_ids)
         return list(map(self._values.__getitem__, at)), list(map(self._stamps.__getitem__, at))
 
     def contact(self, contact_id: str) -> ContactState:
-        """Value, stamp, last contradiction and gadget failure of one contact."""
+        """Value (a copy of a list or dict), stamp, last contradiction and gadget failure of
+        one contact."""
         i = self._idx(contact_id)
         return ContactState(
             id=contact_id,
-            value=self._values[i],
+            value=copied(self._values[i]),
             stamp=self._stamps[i],
             contradiction=self._contradictions.get(i),
             failure=self._failures.get(i),
@@ -194,14 +200,19 @@ class Network(Propagator):
         return self._carrier.carried_all(self._indexes(contact_ids))
 
     def values(self) -> dict[str, Content]:
-        """Every contact that has content, by id."""
-        return {cid: v for cid, v in zip(self._ids, self._values, strict=True) if v is not ABSENT}
+        """Every contact that has content, by id (lists and dicts copied)."""
+        return {
+            cid: copied(v)
+            for cid, v in zip(self._ids, self._values, strict=True)
+            if v is not ABSENT
+        }
 
     def state(self) -> Iterator[tuple[str, Content, Stamp]]:
-        """``(contact, value, stamp)`` for every contact that has content."""
+        """``(contact, value, stamp)`` for every contact that has content (lists and dicts
+        copied)."""
         for cid, v, s in zip(self._ids, self._values, self._stamps, strict=True):
             if v is not ABSENT:
-                yield cid, v, s
+                yield cid, copied(v), s
 
     @property
     def contradictions(self) -> dict[str, ContradictionRecord]:
@@ -217,7 +228,11 @@ class Network(Propagator):
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(result)`` after every run that changed something; returns an
-        unsubscribe. TypeError for anything not callable."""
+        unsubscribe. TypeError for anything not callable. A listener that raises keeps no
+        other listener or change stream from the result; the first exception raised is
+        raised again from the verb that ran, once all have it (any later one is logged on
+        ``bassline.engine``). The result's contents are the network's own: never change
+        them."""
         if not callable(listener):
             raise TypeError(f"a listener is called with each run's result, not {listener!r:.80}")
         self._listeners = (*self._listeners, listener)
@@ -254,15 +269,19 @@ class Network(Propagator):
         """Write ``value`` with a fresh stamp and run to the fixpoint.
 
         ``via`` says how the write came in (``"python"``, ``"http"``, ``"cli"``,
-        ``"import"``, or any other non-empty label); :meth:`explain` reports it. Raises :class:`~bassline.errors.ContentError`, changing nothing, for content that
-        cannot be stored or that is of the wrong kind for a merge contact's lattice.
-        """
+        ``"import"``, or any other non-empty label); :meth:`explain` reports it. Raises
+        :class:`~bassline.errors.ContentError`, changing nothing, for content that cannot
+        be stored or that is of the wrong kind for a merge contact's lattice. The network
+        keeps a copy of a list or dict: changing ``value`` afterwards changes nothing here."""
         i = self._index.get(contact_id) if type(contact_id) is str else None
         if i is None:
             i = self._idx(contact_id)
         why = _PYTHON if via == "python" else write_ref(via)
         if not plainly_encodable(value):
             self._check_content(i, value)  # the full check, for anything but plain data
+            value = copied(value)
+        elif type(value) is list:
+            value = value[:]  # plain: scalars only, so a shallow copy is a full one
         if self._kind[i] != ACCEPT_LAST:
             self._check_kind(i, value)
             return self._run_from([(i, value, self.clock.tick(), why)])
@@ -276,11 +295,11 @@ class Network(Propagator):
         if not feeds and not self._out[i]:
             # a contact nothing reads from (no wires out, no gadget): the run is this one step
             result = PropagationResult._single(self._ids[i], old, value, stamp)
-            if self._streams:
+            listeners = self._listeners
+            if self._streams or len(listeners) > 1:
                 self._notify(result)
-            else:
-                for listener in self._listeners:
-                    listener(result)
+            elif listeners:  # one: no other listener for its exception to keep out
+                listeners[0](result)
             return result
         gadgets = list(feeds) if feeds and differs(old, value) else []
         return self._propagate(deque((i,)), {i: old}, [], _touched_gadgets=gadgets)
@@ -293,7 +312,7 @@ class Network(Propagator):
         to the fixpoint.
 
         All or nothing: an unknown contact, or content :meth:`update_contact` would refuse, raises
-        before anything changes. ``via`` as for :meth:`update_contact`.
+        before anything changes. ``via`` and copies as for :meth:`update_contact`.
         """
         why = write_ref(via)
         index, lattices = self._index, self._lattice
@@ -306,6 +325,8 @@ class Network(Propagator):
                 at = []
             new = list(items.values())
             if at and all_plainly_encodable(new) and not any(map(self._kind.__getitem__, at)):
+                if list in set(map(type, new)):  # plain: flat lists of scalars
+                    new = [v[:] if type(v) is list else v for v in new]
                 return self._run_writes(at, new, why)
         pairs = items.items() if isinstance(items, Mapping) else items
         indexes: list[int] = []
@@ -323,7 +344,7 @@ class Network(Propagator):
             if lattices[i] is not None:
                 self._check_kind(i, value)
             indexes.append(i)
-            values.append(value)
+            values.append(copied(value))
         return self._run_writes(indexes, values, why)
 
     def apply(
@@ -349,7 +370,8 @@ class Network(Propagator):
         peer's delta one by one before applying it (see :meth:`validate`). :meth:`explain`
         reports a value without a justification as written elsewhere and come in via
         ``source``, at its stamp (the stamp names the writing node); with one, as that
-        write, wire or gadget run."""
+        write, wire or gadget run. The values are kept as they are, not copied (they come
+        decoded, from a peer or storage): change none of them afterwards."""
         fallback = write_ref(source, local=False)
         batch: list[Any] = items if type(items) is list else list(items)
         plain = plain_applied(batch, self._index, self._lattice)
@@ -403,12 +425,13 @@ class Network(Propagator):
 
         Content :meth:`update_contact` would refuse raises :class:`~bassline.errors.ContentError`
         here, and nothing is queued. Writes to a merge contact that coalesce are explained
-        as one write of their join, at the newest one's stamp and ``via``.
+        as one write of their join, at the newest one's stamp and ``via``; copies as there.
         """
         why = write_ref(via)
         i = self._idx(contact_id)
         self._check_content(i, value)
         self._check_kind(i, value)
+        value = copied(value)
         stamp = self.clock.tick()
         prev = self._pending.get(i)
         if prev is not None and self._kind[i] == MERGE:
@@ -442,9 +465,9 @@ class Network(Propagator):
         return self._run_from(offers)
 
     def settle(self) -> PropagationResult:
-        """Propagate from every contact that has content (after a restore, say)."""
-        seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
-        return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
+        """Propagate from every contact that has content (after a restore, say). A gadget
+        output that already holds what its gadget computes keeps its stamp."""
+        return self._settle()
 
     def set_run_groups(self, groups: Iterable[str]) -> PropagationResult:
         """Run exactly the gadget groups in ``groups`` from now on (ownership moved).
@@ -479,42 +502,21 @@ class Network(Propagator):
         explained as restored without its justification). All or nothing: a row with an
         unknown contact, content that cannot be stored or a stamp too far in the future
         raises before any contact changes. Call :meth:`settle` afterwards to bring the
-        network back to its fixpoint.
+        network back to its fixpoint. The values are kept as they are, not copied (as by
+        :meth:`apply`).
         """
-        # flat columns, not a tuple per row: nothing here for the garbage collector to trace
-        indexes: list[int] = []
-        values: list[Any] = []
-        stamps: list[Stamp] = []
-        texts: list[str | None] = []
-        index, lattices = self._index, self._lattice
-        for item in items:  # every row is checked before anything changes
-            if type(item) is not tuple or not 3 <= len(item) <= 4:
-                checked_item(item, 3, 4, _RESTORE_ITEM)
-            cid, value, stamp = item[0], item[1], item[2]
-            try:
-                i = index[cid]
-            except (KeyError, TypeError):
-                i = self._idx(cid)  # raises UnknownContact
-            if not plainly_encodable(value):
-                self._check_content(i, value)
-            lattice = lattices[i]
-            if lattice is not None:
-                try:
-                    value = lattice.coerce(value)
-                except (ValueError, TypeError) as exc:
-                    raise ContentError(
-                        f"stored value is not a valid {lattice.name}: {exc}", cid
-                    ) from None
-            indexes.append(i)
-            values.append(value)
-            stamps.append(stamp)
-            texts.append(item[3] if len(item) > 3 else None)
+        indexes, values, stamps, texts = checked_restore(self, items, _RESTORE_ITEM)
         if not indexes:
             return
         # the newest stamp is the only one the clock must see (and the one that could be
         # implausibly far ahead)
         self.clock.observe(max(stamps))
-        own_values, own_stamps, whys = self._values, self._stamps, self._why
+        own_values, own_stamps, whys, lattices = (
+            self._values,
+            self._stamps,
+            self._why,
+            self._lattice,
+        )
         why_of = self._stored.restorer()
         for i, value, stamp, text in zip(indexes, values, stamps, texts, strict=True):
             own_values[i] = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
@@ -24,6 +25,7 @@ from bassline.plugins import closest
 __all__ = ["Listener", "Propagator"]
 
 Listener = Callable[[PropagationResult], None]
+log = logging.getLogger("bassline.engine")
 
 
 class Propagator:
@@ -59,6 +61,8 @@ class Propagator:
         """During a run: values that lost a stamp tie to a replica's value (by contact)."""
         self._listeners: tuple[Listener, ...] = ()
         self._streams: list[ChangeStream] = []
+        self._settling = False
+        """During :meth:`_settle`: a gadget output equal to its computed value keeps its stamp."""
 
     def _idx(self, contact_id: str) -> int:
         try:
@@ -100,16 +104,38 @@ class Propagator:
             ) from None
 
     def _notify(self, result: PropagationResult) -> None:
+        """Hand ``result`` to every listener and change stream, each whatever another
+        raised; then raise the first listener's exception again (log any later one)."""
         if not result:
             return
+        raised: Exception | None = None
         for listener in self._listeners:  # a tuple: (un)subscribing mid-loop is safe
-            listener(result)
+            try:
+                listener(result)
+            except Exception as exc:
+                if raised is None:
+                    raised = exc
+                else:
+                    log.error("listener %r raised too", listener, exc_info=exc)
         if self._streams:
             for stream in tuple(self._streams):
                 stream.publish(result)
+        if raised is not None:
+            raise raised
 
     def _all_gadget_seeds(self) -> list[int]:
         return list(range(len(self._gadgets)))
+
+    def _settle(self) -> PropagationResult:
+        """Run from every contact with content and every gadget (after a restore): the
+        contents restored are a fixpoint already, unless the spec or some rows changed,
+        so a gadget output equal to what its gadget computes is left as it is."""
+        seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
+        self._settling = True
+        try:
+            return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
+        finally:
+            self._settling = False
 
     def _offer(
         self,
@@ -425,8 +451,20 @@ class Propagator:
         )
         premise = max((u[3] for u in used), default=INITIAL_STAMP)
         why = GadgetRun(inst, used)
+        kind = self._kind
         for port, value in outputs.items():
             ci = ports[port]
+            held = values[ci]
+            if (
+                kind[ci] == ACCEPT_LAST
+                and held is not ABSENT
+                and (premise <= stamps[ci] or self._settling)
+                and values_equal(held, value)
+            ):
+                # it holds this very value already, at least as new as every input used, or
+                # restored with it: a fresh stamp would only make it look changed (and a
+                # reopened store would write it again, each time)
+                continue
             stamp = derived_stamp(premise, stamps[ci])
             self.clock.observe(stamp)
             if self._offer(ci, value, stamp, why, changed, contradictions):

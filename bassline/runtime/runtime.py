@@ -173,8 +173,8 @@ class StorageBackedRuntime(EngineView):
         self._follower = self._sharing.follower
         if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
-        # the first listener, before any of the caller's: one that raises stops the
-        # engine's listeners after it, and a change must be queued all the same
+        # the first listener, before any of the caller's (each listener hears every
+        # change whatever another raises, but the queue comes first all the same)
         self.network.add_listener(self._enqueue_result)
         self.recovered = 0
         """How many stored contents were restored when the runtime opened."""

@@ -148,10 +148,21 @@ def _read(path: Path) -> Any:
         raise SpecError(
             [SpecProblem("$", f"cannot read file: {exc.strerror}")], str(path)
         ) from None
+    return _parsed(raw, str(path))
+
+
+def _parsed(raw: bytes, source: str) -> Any:
     try:
         return parse_json(raw)
     except orjson.JSONDecodeError as exc:
-        raise SpecError([SpecProblem("$", f"not valid JSON: {exc}")], str(path)) from None
+        raise SpecError([SpecProblem("$", f"not valid JSON: {exc}")], source) from None
+
+
+def load_spec_text(raw: bytes, source: str, *, default_id: str = "network") -> Bassline:
+    """Load and validate a spec from JSON text (UTF-8 bytes) read from ``source`` (what
+    problems name: standard input, say); :class:`~bassline.errors.SpecError` as
+    :func:`load_spec` raises it."""
+    return parse_spec(_parsed(raw, source), source, default_id=default_id)
 
 
 def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | Bassline) -> Bassline:

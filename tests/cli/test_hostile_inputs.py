@@ -465,3 +465,39 @@ def test_listen_takes_host_alone_ipv6_and_ascii_ports_only(
 def test_listen_on_a_superscript_port_is_one_error_line() -> None:
     done = run_cli("start", CALC, "--node-id", "n1", "--listen", "127.0.0.1:\u00b2")
     assert "--listen '127.0.0.1:²': expected HOST:PORT" in _one_error_line(done)
+
+
+# ------------------------------------------------------------------------ repeated keys
+
+
+def test_a_spec_with_a_repeated_key_is_refused_naming_it(cli: Cli, tmp_path: Path) -> None:
+    """JSON parsers keep the last of a repeated key: a spec naming a contact's id twice
+    silently lost the first."""
+    spec = tmp_path / "twice.json"
+    spec.write_text('{"id": "x", "contacts": [{"id": "a", "content": 1, "id": "b"}]}')
+    done = cli("validate", str(spec))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "  $: not valid JSON: the object at $.contacts[0] has the key 'id' twice (say each "
+        "key once)"
+    )
+
+
+def test_a_set_value_with_a_repeated_key_is_refused(cli: Cli) -> None:
+    line = _one_error_line(cli("run", CALC, "--set", 'input-a={"k": 1, "k": 2}'))
+    assert "the object at $ has the key 'k' twice" in line and "quote strings" not in line
+
+
+def test_an_import_with_a_repeated_key_is_refused_before_writing(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    assert cli("run", CALC, "--set", "input-a=5", "--storage", store_a).returncode == 0
+    before = cli("export", store_a, "calculator")
+    assert before.returncode == 0, before.stderr
+    text = before.stdout.replace('"value":5', '"value":5,"value":7', 1)
+    assert text != before.stdout
+    twice = tmp_path / "twice.json"
+    twice.write_text(text)
+    line = _one_error_line(cli("import", store_a, str(twice), "--overwrite"))
+    assert "the object at $.contents[0] has the key 'value' twice" in line, line
+    assert cli("export", store_a, "calculator").stdout == before.stdout

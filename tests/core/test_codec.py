@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bassline import codec
 from bassline.clock import HybridLogicalClock, Stamp
+from bassline.codec import DuplicateKey, parse_json
 from bassline.content import values_equal
 from bassline.errors import ContentError
 from bassline.lattices import GrowMap, GrowSet, Interval, ShrinkSet
@@ -230,3 +232,32 @@ def test_lone_surrogates_are_refused_by_name_not_by_orjson_later(value: Any) -> 
 def test_non_ascii_text_still_encodes() -> None:
     value = {"straße": ["ΟΔΟΣ", "😀", "\u0085"]}
     assert codec.decode(codec.encode(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "path"),
+    [
+        ('{"a": 1, "a": 2}', "a", "$"),
+        ('[0, {"x": {"b": [], "b": {}}}]', "b", "$[1].x"),
+        ('{"odd key": {"k": 1, "k": 1}}', "k", "$['odd key']"),
+        ('{"big": 123456789012345678901234567890, "big": 1}', "big", "$"),
+    ],
+)
+def test_parse_json_refuses_a_repeated_key_naming_it_and_where(
+    text: str, key: str, path: str
+) -> None:
+    for data in (text, text.encode()):
+        with pytest.raises(orjson.JSONDecodeError) as caught:
+            parse_json(data)
+        assert isinstance(caught.value, DuplicateKey)
+        assert (caught.value.key, caught.value.path) == (key, path)
+        assert str(caught.value) == (
+            f"the object at {path} has the key {key!r} twice (say each key once)"
+        )
+
+
+def test_parse_json_takes_the_same_key_in_different_objects() -> None:
+    assert parse_json('[{"a": 1}, {"a": 2, "b": {"a": 3}}]') == [{"a": 1}, {"a": 2, "b": {"a": 3}}]
+    assert parse_json(b'{"n": 123456789012345678901234567890}') == {
+        "n": 123456789012345678901234567890
+    }

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bassline import PersistenceError
 from bassline.runtime import SpecMismatch, StorageBackedRuntime
-from bassline.spec import parse_spec
+from bassline.spec import load_spec, parse_spec
 from bassline.storage import ErrorCode, StorageError, open_storage
 from bassline.testing.faults import FaultyStorage
 
 from .conftest import flat_spec
 
 pytestmark = pytest.mark.anyio
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 WITH_CONTENT = {"id": "init", "contacts": [{"id": "a", "content": 1}, {"id": "b"}, {"id": "c"}]}
 
@@ -120,3 +123,28 @@ async def test_a_first_flush_that_fails_at_open_raises_and_leaves_nothing_runnin
         assert faulty.stats.failures == 1  # one write, given up: nothing retries it
         with pytest.raises(RuntimeError, match="the runtime is not running"):
             await runtime.flush()
+
+
+@pytest.mark.parametrize(
+    ("example", "contact", "value"),
+    [("calculator", "input-a", 5), ("temperature", "fahrenheit", 212)],
+)
+async def test_reopening_a_network_with_gadgets_writes_nothing_back(
+    tmp_path: Path, example: str, contact: str, value: int
+) -> None:
+    """The settle after a restore gave each gadget output whose value did not change (and
+    what its wires feed) a stamp one past its own, so every opening wrote them again, and
+    a runtime could not open a read-only file store (the rewrite was refused)."""
+    spec = load_spec(EXAMPLES / f"{example}.json")
+    url = f"file://{tmp_path / 'store'}"
+    async with open_storage(url) as storage, StorageBackedRuntime(spec, storage) as first:
+        await first.update_contact(contact, value)
+        held = dict((cid, (v, s)) for cid, v, s in first.state())
+    for options in ({}, {}, {"read_only": True}):
+        async with (
+            open_storage(url, **options) as storage,
+            StorageBackedRuntime(spec, storage) as again,
+        ):
+            metrics = again.metrics
+            assert (metrics["flushed"], metrics["batches"], again.queue_depth) == (0, 0, 0)
+            assert dict((cid, (v, s)) for cid, v, s in again.state()) == held

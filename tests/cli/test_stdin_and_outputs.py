@@ -1,0 +1,103 @@
+"""Where commands read a spec or a document and write a file: ``-``, directories, limits.
+
+``import FILE`` and ``set --value-file`` read standard input for ``-``; every command that
+takes a spec file now does too (``validate -`` looked for a file named ``-``). An output
+file given as a directory (``graph -o out/``) is one ``error:`` line (it said "unknown
+format '(no suffix)'", and ``-o new.dot/`` wrote a file ``new.dot``). ``import`` read
+endless input (``/dev/zero``) until memory ran out; it reads at most ``--max-bytes``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bassline.cli.paths import MAX_INPUT_BYTES
+
+from .conftest import EXAMPLES, Cli, run_cli
+
+CALC = EXAMPLES / "calculator.json"
+SPEC = '{"id": "piped", "contacts": [{"id": "a", "content": 3}]}'
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    assert done.returncode == status, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+def test_every_command_that_takes_a_spec_reads_standard_input_for_a_dash(cli: Cli) -> None:
+    validated = cli("validate", "-", input=SPEC)
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.startswith("ok -: network 'piped' v1")
+    ran = cli("run", "-", "--json", input=SPEC)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["contacts"] == {"a": 3}
+    drawn = cli("graph", "-", input=SPEC)
+    assert drawn.returncode == 0 and drawn.stdout.startswith('digraph "piped"')
+    explained = cli("explain", "-", "a", input=SPEC)
+    assert explained.returncode == 0 and explained.stdout.startswith("a = 3")
+
+
+def test_a_spec_on_standard_input_with_problems_names_standard_input(cli: Cli) -> None:
+    done = cli("validate", "-", input='{"contacts": [{"id": "a", "id": "b"}]}')
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: invalid Bassline spec in standard input (1 problem):",
+        "  $: not valid JSON: the object at $.contacts[0] has the key 'id' twice (say each "
+        "key once)",
+    ]
+
+
+def test_watching_standard_input_is_a_usage_error(cli: Cli) -> None:
+    line = _one_error_line(cli("run", "-", "--watch", input=SPEC), status=2)
+    assert line == "error: --watch needs a spec file: standard input (-) is read once"
+
+
+@pytest.mark.parametrize("name", ["out/", "there", "new.dot/"])
+def test_an_output_that_is_a_directory_is_one_error_line(
+    cli: Cli, tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "there").mkdir()
+    target = f"{tmp_path}/{name}"
+    for command in (["graph", str(CALC)], ["export", "memory://", "calculator"]):
+        line = _one_error_line(cli(*command, "-o", target))
+        assert line == f"error: -o {target}: is a directory; give a file name"
+    assert not (tmp_path / "new.dot").exists()
+
+
+def test_import_reads_at_most_max_bytes_and_writes_nothing(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    assert cli("run", str(CALC), "--set", "input-a=5", "--storage", store_a).returncode == 0
+    before = cli("export", store_a, "calculator")
+    assert before.returncode == 0, before.stderr
+    document = tmp_path / "calculator.json"
+    document.write_text(before.stdout)
+    size = len(before.stdout.encode())
+    line = _one_error_line(
+        cli("import", store_a, str(document), "--overwrite", "--max-bytes", str(size - 1))
+    )
+    assert line == (
+        f"error: {document}: more than {size - 1:,} bytes, the most read (raise it with "
+        "--max-bytes)"
+    )
+    piped = cli("import", store_a, "-", "--overwrite", "--max-bytes", "100", input=before.stdout)
+    assert "error: standard input: more than 100 bytes" in _one_error_line(piped)
+    assert cli("export", store_a, "calculator").stdout == before.stdout
+    exact = cli("import", store_a, str(document), "--overwrite", "--max-bytes", str(size))
+    assert exact.returncode == 0, exact.stderr
+
+
+def test_import_of_endless_input_stops_at_the_limit() -> None:
+    done = run_cli("import", "memory://", "/dev/zero", "--max-bytes", "3000000")
+    line = _one_error_line(done)
+    assert line == (
+        "error: /dev/zero: more than 3,000,000 bytes, the most read (raise it with --max-bytes)"
+    )
+    assert MAX_INPUT_BYTES == 1 << 30  # the default, as cli.md says: 1 GiB

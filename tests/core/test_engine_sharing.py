@@ -1,0 +1,123 @@
+"""What the engine shares with its callers: content, and the runs its listeners hear.
+
+A network keeps its own copy of each list or dict written to it and hands out copies from
+its reads (``value``, ``values``, ``state``, ``contact``): a caller changing either changes
+nothing in the network, where a change would bypass propagation. A listener that raises
+keeps no other listener or change stream from a run; the first exception reaches the
+caller of the verb that ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from bassline import Network
+from bassline.content import copied
+
+SPEC: dict[str, Any] = {
+    "id": "shared",
+    "contacts": [{"id": "a"}, {"id": "b"}, {"id": "alone"}],
+    "wires": [{"from": "a", "to": "b"}],
+}
+
+
+def test_a_written_list_or_dict_is_copied() -> None:
+    net = Network(SPEC)
+    items = [1, 2]
+    net.update_contact("a", items)
+    items.append(3)  # the caller reuses its list
+    nested = {"k": [1]}
+    net.update_contact("alone", nested)
+    nested["k"].append(2)
+    assert net.value("a") == [1, 2] and net.value("b") == [1, 2]
+    assert net.value("alone") == {"k": [1]}
+    # written again after the change: news, which propagates
+    net.update_contact("a", items)
+    assert net.value("b") == [1, 2, 3]
+
+
+def test_update_many_and_submit_copy_too() -> None:
+    net = Network(SPEC)
+    flat, nested = [1], {"k": [1]}
+    net.update_many({"a": flat, "alone": nested})
+    flat.append(2)
+    nested["k"].append(2)
+    assert net.values() == {"a": [1], "b": [1], "alone": {"k": [1]}}
+    pairs = [("alone", [{"x": 1}])]
+    net.update_many(pairs)
+    pairs[0][1][0]["x"] = 2
+    queued = [5]
+    net.submit("a", queued)
+    queued.append(6)
+    net.flush()
+    assert net.value("alone") == [{"x": 1}] and net.value("b") == [5]
+
+
+def test_reads_hand_out_copies() -> None:
+    net = Network(SPEC)
+    net.update_contact("a", {"k": [1]})
+    read = net.value("a")
+    assert isinstance(read, dict)
+    read["k"].append(2)
+    read["new"] = 1
+    listed = net.values()["b"]
+    assert isinstance(listed, dict)
+    listed["k"].append(3)
+    state = dict((cid, v) for cid, v, _ in net.state())["a"]
+    assert isinstance(state, dict)
+    state.clear()
+    contact = net.contact("b").value
+    assert isinstance(contact, dict)
+    contact["k"].clear()
+    assert net.value("a") == {"k": [1]} and net.value("b") == {"k": [1]}
+
+
+def test_copied_keeps_scalars_and_copies_to_any_depth() -> None:
+    value: Any = {"a": [1, {"b": [2]}], "t": (1, [2])}
+    twin = copied(value)
+    assert twin == value
+    assert twin["a"][1]["b"] is not value["a"][1]["b"]
+    assert twin["t"][1] is not value["t"][1]
+    text = "x" * 100
+    assert copied(text) is text
+
+
+def _net_with_listeners(heard: list[str]) -> Network:
+    net = Network(SPEC)
+
+    def first(_: object) -> None:
+        heard.append("first")
+        raise RuntimeError("a bug in the first listener")
+
+    def second(_: object) -> None:
+        heard.append("second")
+        raise ValueError("a bug in the second listener")
+
+    net.add_listener(first)
+    net.add_listener(second)
+    net.add_listener(lambda _: heard.append("third"))
+    return net
+
+
+@pytest.mark.parametrize("contact", ["alone", "a"])  # the one-step fast path and a run
+def test_a_listener_that_raises_keeps_no_other_from_the_run(
+    contact: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[str] = []
+    net = _net_with_listeners(heard)
+
+    async def main() -> list[object]:
+        async with net.changes() as stream:
+            with pytest.raises(RuntimeError, match="a bug in the first listener"):
+                net.update_contact(contact, 1)
+            with anyio.fail_after(5):
+                return [await stream.__anext__()]
+
+    streamed = anyio.run(main)
+    assert heard == ["first", "second", "third"]
+    assert len(streamed) == 1 and net.value(contact) == 1
+    logged = [r for r in caplog.records if r.name == "bassline.engine"]
+    assert [r.exc_info[1].args for r in logged if r.exc_info] == [("a bug in the second listener",)]
