@@ -92,7 +92,7 @@ class Carrier:
     def carried_all(self, at: list[int]) -> list[Carried | None]:
         """:meth:`carried` of each of contacts ``at``: plain writes (a node's own and its
         peers' values) found in C loops, anything else one at a time."""
-        whys = list(map(self.net._why.__getitem__, at))
+        whys: list[Any] = list(map(self.net._why.__getitem__, at))
         if set(map(type, whys)) == {Write}:  # RESTORED is never cached: carried() says None
             found = list(map(self._writes.get, whys))
             if not any(map(is_, found, repeat(None))):

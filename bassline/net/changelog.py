@@ -21,6 +21,7 @@ from bisect import bisect_right
 from collections.abc import Hashable, Iterable
 from itertools import compress, repeat
 from operator import eq, not_, or_
+from typing import Any
 
 import anyio
 
@@ -74,12 +75,19 @@ class ChangeLog:
             self._skip[contact] = _Holders((held, holder))
 
     def hold_all(self, contacts: list[str], holder: Hashable) -> None:
-        """:meth:`hold` each of ``contacts`` (a peer's announcements): the contacts no
-        holder was noted for yet a column at a time."""
-        skip, latest = self._skip, self._latest
-        if skip.keys().isdisjoint(contacts) and latest.keys() >= set(contacts):
-            skip.update(zip(contacts, repeat(holder)))
-            return
+        """:meth:`hold` each of ``contacts`` (a peer's announcements), a column at a time
+        when none was noted yet or each has one other holder."""
+        skip = self._skip
+        if self._latest.keys() >= set(contacts):
+            held: list[Any] = list(map(skip.get, contacts))
+            kinds = set(map(type, held))
+            if kinds == {type(None)}:  # nobody noted yet
+                skip.update(zip(contacts, repeat(holder)))
+                return
+            if type(None) not in kinds and _Holders not in kinds:
+                # one other holder each (the peer each came from): now both
+                skip.update(zip(contacts, map(_Holders, zip(held, repeat(holder))), strict=True))
+                return
         for cid in contacts:
             self.hold(cid, holder)
 
