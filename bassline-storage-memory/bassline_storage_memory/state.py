@@ -28,9 +28,11 @@ from bassline.storage import (
     StorageError,
     WriteSummary,
 )
-from bassline.storage.joins import Joins, join_contents, merge_records
 from bassline.storage.toolkit import (
+    Joins,
     contact_not_found,
+    join_contents,
+    merge_records,
     missing_group,
     missing_network,
     network_not_found,

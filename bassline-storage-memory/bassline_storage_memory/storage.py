@@ -22,8 +22,7 @@ from bassline.storage import (
     Watcher,
     WriteSummary,
 )
-from bassline.storage.joins import Joins
-from bassline.storage.toolkit import CheckedBatch, StorageBackend
+from bassline.storage.toolkit import CheckedBatch, Joins, StorageBackend
 from bassline_storage_memory.feed import MemoryWatch
 from bassline_storage_memory.prepare import copy_spec, prepare_batch
 from bassline_storage_memory.state import MemoryStore, records_of

@@ -40,8 +40,7 @@ from bassline.storage import (
     Watcher,
     WriteSummary,
 )
-from bassline.storage.joins import Joins
-from bassline.storage.toolkit import CheckedBatch, StorageBackend
+from bassline.storage.toolkit import CheckedBatch, Joins, StorageBackend
 from bassline_storage_postgres import feed, queries, snapshots
 from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
 from bassline_storage_postgres.claims import AdvisoryClaims

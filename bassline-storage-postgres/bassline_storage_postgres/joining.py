@@ -30,8 +30,7 @@ import psycopg
 
 from bassline.errors import ContentError
 from bassline.storage import ContentRecord, StorageError, WriteSummary
-from bassline.storage.joins import Joins, join_batch, merge_records
-from bassline.storage.toolkit import CheckedBatch
+from bassline.storage.toolkit import CheckedBatch, Joins, join_batch, merge_records
 from bassline_storage_postgres.bulk import write_batch
 from bassline_storage_postgres.prepare import prepare_batch
 from bassline_storage_postgres.queries import content_record, corrupt

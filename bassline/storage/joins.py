@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 
 from bassline.content import values_equal
-from bassline.lattices import Changed, Contradiction, Lattice
+from bassline.lattices import Changed, Contradiction, Lattice, get_lattice
+from bassline.spec import Bassline, BlendMode
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.records import ContentRecord
 from bassline.storage.validation import NormalisedBatch, encode_content, invalid
@@ -35,11 +36,23 @@ __all__ = [
     "join_contents",
     "join_record",
     "merge_records",
+    "spec_joins",
 ]
 
 Joins = Mapping[tuple[str, str], Lattice]
 """The lattice of each merge contact, by (network, contact): what a runtime hands to
 :meth:`~bassline.storage.abilities.JoinsMerges.write_joining`."""
+
+
+def spec_joins(spec: Bassline) -> dict[tuple[str, str], Lattice]:
+    """The :data:`Joins` of ``spec``'s merge contacts (each one's lattice, ``defined`` when
+    it names none, as the engine looks it up); empty when it has none."""
+    merge = BlendMode.MERGE
+    return {
+        (spec.id, c.id): get_lattice(c.lattice or "defined")
+        for c in spec.contacts
+        if c.blend is merge
+    }
 
 
 def _conflict(record: ContentRecord, reason: str) -> StorageError:
