@@ -173,7 +173,7 @@ class StorageBackedRuntime(EngineView):
         self._follower = self._sharing.follower
         if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
-        self._flusher.join_merges(self.spec, self._sharing.joined)  # D61-mergejoin
+        self._sharing.join_merges(self._flusher, self.spec)  # D61-mergejoin
         # the first listener, before any of the caller's: one that raises stops the
         # engine's listeners after it, and a change must be queued all the same
         self.network.add_listener(self._enqueue_result)

@@ -19,6 +19,7 @@ from returns.result import Success
 
 from bassline.engine import Network
 from bassline.errors import BasslineError, ContentError, PersistenceError
+from bassline.runtime.flusher import Flusher
 from bassline.runtime.follower import SOURCE, FeedStats, Follower
 from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import positive_seconds
@@ -159,6 +160,14 @@ class Sharing:
     def feed(self) -> FeedStats:
         """The follower's state (``following`` False without one)."""
         return self.follower.stats if self.follower is not None else FeedStats()
+
+    def join_merges(self, flusher: Flusher, spec: Bassline) -> None:
+        """Have ``flusher`` write merge contacts through ``write_joining`` when storage
+        joins them (D61-mergejoin), telling :meth:`joined`; the follower then writes back
+        no merge contact the feed changed."""
+        flusher.join_merges(spec, self.joined)
+        if flusher.joins is not None and self.follower is not None:
+            self.follower.joined_by_storage = frozenset(c for _, c in flusher.joins)
 
     def joined(self, records: tuple[ContentRecord, ...]) -> None:
         """Records storage stored for this runtime's own writes to merge contacts that hold
