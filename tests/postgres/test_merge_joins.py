@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psycopg
 import pytest
+from bassline_storage_postgres import bulk, joining
 
 from bassline.clock import Stamp
 from bassline.lattices import GrowSet
@@ -158,3 +160,45 @@ def test_processes_adding_at_once_keep_every_element(store_url: str, tmp_path: P
 async def _save_spec(url: str) -> None:
     async with open_storage(url) as storage:
         (await storage.save_network(merge_spec())).unwrap()
+
+
+async def test_a_plain_write_sends_what_it_sent_before(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The durable one-row write of an accept-last contact is still the one statement
+    :data:`~bassline_storage_postgres.bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE`, without a
+    pipeline (one round trip), in a network that has merge contacts too; a write of the
+    merge contact pays one more round trip (the locked read) before its pipeline."""
+    sent: list[str] = []
+    pipelines: list[int] = []
+    execute, pipeline = psycopg.Cursor.execute, psycopg.Connection.pipeline
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    def spy_pipeline(self: Any) -> Any:
+        pipelines.append(1)
+        return pipeline(self)
+
+    spec = merge_spec()
+    async with open_storage(store_url) as storage:
+        (await storage.save_network(spec)).unwrap()
+        async with StorageBackedRuntime(spec, storage, follow=False) as runtime:
+            await runtime.update_contact("plain", 1)  # the network's first write
+            monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+            monkeypatch.setattr(psycopg.Connection, "pipeline", spy_pipeline)
+            await runtime.update_contact("plain", 2)
+            assert (sent, pipelines) == ([bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE], [])
+            sent.clear()
+            await runtime.update_contact("set", ["a"])
+            assert sent == [
+                "BEGIN",
+                joining.ENSURE_FEED,
+                joining.LOCK_FEEDS,
+                joining.STORED,
+                bulk.LOCK_FEED,
+                bulk.TAKE_ANNOUNCE_AND_UPSERT,
+                "COMMIT",
+            ]
+            assert len(pipelines) == 2
