@@ -86,7 +86,9 @@ class StorageBackend(StorageBase):
     ``do_list_networks``), ``do_load_contact_content`` (from ``do_load_contents``),
     ``do_query_groups`` (``GroupQuery.matches`` over ``do_load_network``),
     ``do_load_network_hash`` (the loaded spec's hash), :meth:`next_stamp` (this storage's
-    clock) and :meth:`refuse_writes` (never).
+    clock) and :meth:`refuse_writes` (never). A backend that joins merge contacts' writes
+    (:class:`~bassline.storage.abilities.JoinsMerges`) implements ``do_write_joining`` and
+    returns :meth:`joining_write` from its ``write_joining``.
     """
 
     def __init__(

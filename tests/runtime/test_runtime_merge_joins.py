@@ -14,7 +14,8 @@ from bassline_storage_memory import drop_store
 from returns.result import Success
 
 from bassline.clock import Stamp
-from bassline.lattices import GrowSet
+from bassline.errors import PersistenceError
+from bassline.lattices import GrowSet, Interval
 from bassline.runtime import StorageBackedRuntime
 from bassline.storage import (
     ContentRecord,
@@ -142,3 +143,26 @@ async def test_a_merge_contact_the_feed_changed_is_not_written_back(url: str) ->
             await runtime.catch_up()
             assert runtime.value("set") == GrowSet(["mine", "theirs"])
             assert runtime.queue_depth == 0
+
+
+async def test_a_contradiction_with_what_storage_holds_is_reported_not_lost(url: str) -> None:
+    """Another writer stored an interval this runtime's disjoint one contradicts: the
+    durable update raises (CONFLICT), the batch is given up and reported, and storage
+    keeps the value it had."""
+    spec = merge_spec()
+    events: list[str] = []
+    async with open_storage(url) as other, open_storage(url) as mine:
+        (await other.save_network(spec)).unwrap()
+        assert isinstance(other, JoinsMerges)
+        async with StorageBackedRuntime(spec, mine, node_id="mine", follow=False) as runtime:
+            # stored after the runtime opened, and not followed: the engine has not seen it
+            theirs = ContentRecord("joins", "g", "range", Interval(0, 5), Stamp(1, "other"))
+            (await other.write_joining([theirs], spec_joins(spec))).unwrap()
+            runtime.add_event_listener(lambda event: events.append(event.kind))
+            with pytest.raises(PersistenceError, match="conflict"):
+                await runtime.update_contact("range", [7, 9])
+            # given up as any permanent error is (the breaker opens for reset_timeout)
+            assert "records-dropped" in events
+            assert runtime.queue_depth == 0
+        stored = (await other.load_contents("joins")).unwrap()
+    assert [(r.contact, r.value) for r in stored] == [("range", Interval(0, 5))]
