@@ -412,11 +412,12 @@ def write_batch(
 
     With ``commit`` the caller has begun the transaction (``BEGIN``, then work of its
     own: :mod:`~bassline_storage_postgres.joining`): every statement goes on the pipeline,
-    the one-row write too, followed by ``COMMIT``.
+    the one-row statement too (unprepared, as everything on a pipeline), followed by
+    ``COMMIT``.
     """
-    one = None if commit else _one_row(batch, channel)
+    one = _one_row(batch, channel)
     try:
-        if one is not None:
+        if one is not None and not commit:
             # one statement is a transaction of its own in autocommit mode: no pipeline
             upserts, positions = [conn.execute(*one)], None
         else:
@@ -426,7 +427,10 @@ def write_batch(
             threshold, conn.prepare_threshold = conn.prepare_threshold, None
             try:
                 with conn.pipeline():
-                    upserts, positions = _send(conn, batch, chunk, channel)
+                    if one is not None:  # in the caller's transaction: then COMMIT
+                        upserts, positions = [conn.execute(*one)], None
+                    else:
+                        upserts, positions = _send(conn, batch, chunk, channel)
                     if commit:
                         conn.execute("COMMIT")
             finally:

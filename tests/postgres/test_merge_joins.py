@@ -197,8 +197,7 @@ async def test_a_plain_write_sends_what_it_sent_before(
                 joining.ENSURE_FEED,
                 joining.LOCK_FEEDS,
                 joining.STORED,
-                bulk.LOCK_FEED,
-                bulk.TAKE_ANNOUNCE_AND_UPSERT,
+                bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE,
                 "COMMIT",
             ]
             assert len(pipelines) == 2
