@@ -35,7 +35,7 @@ from bassline_storage_postgres.bulk import write_batch
 from bassline_storage_postgres.prepare import prepare_batch
 from bassline_storage_postgres.queries import content_record, corrupt
 
-__all__ = ["ENSURE_FEED", "LOCK_FEEDS", "STORED", "write_joined"]
+__all__ = ["ENSURE_FEED", "LOCK_FEEDS", "STORED", "read_stored", "write_joined"]
 
 ENSURE_FEED = """
 INSERT INTO bassline_feed AS f (network_id, seq)
@@ -69,7 +69,7 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
         conn.rollback()
 
 
-def _read_stored(
+def read_stored(
     conn: psycopg.Connection[Any], batch: CheckedBatch, joins: Joins
 ) -> dict[tuple[str, str], ContentRecord] | StorageError:
     """Begin, lock the feed rows, and read the merge contacts' stored records."""
@@ -99,7 +99,7 @@ def write_joined(
     """Write ``batch`` with its merge records joined with the stored ones, in one
     transaction of two round trips (see the module doc); ``conn`` is in autocommit mode."""
     try:
-        stored = _read_stored(conn, batch, joins)
+        stored = read_stored(conn, batch, joins)
         joined = stored if isinstance(stored, StorageError) else join_batch(batch, stored, joins)
         if isinstance(joined, StorageError):
             _roll_back(conn)
