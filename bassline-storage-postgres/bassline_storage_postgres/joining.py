@@ -75,11 +75,16 @@ def read_stored(
     """Begin, lock the feed rows, and read the merge contacts' stored records."""
     merges = merge_records(batch.contents, joins)
     networks = sorted({r.network for r in batch.contents})
-    with conn.pipeline():
-        conn.execute("BEGIN")
-        conn.execute(ENSURE_FEED, [networks])
-        conn.execute(LOCK_FEEDS, [networks])
-        rows = conn.execute(STORED, [[r.network for r in merges], [r.contact for r in merges]])
+    # unprepared, as everything on a pipeline (bulk.write_batch says why)
+    threshold, conn.prepare_threshold = conn.prepare_threshold, None
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            conn.execute(ENSURE_FEED, [networks])
+            conn.execute(LOCK_FEEDS, [networks])
+            rows = conn.execute(STORED, [[r.network for r in merges], [r.contact for r in merges]])
+    finally:
+        conn.prepare_threshold = threshold
     stored: dict[tuple[str, str], ContentRecord] = {}
     for network, *row in rows.fetchall():
         try:

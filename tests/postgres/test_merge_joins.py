@@ -18,13 +18,15 @@ import anyio
 import psycopg
 import pytest
 from bassline_storage_postgres import bulk, joining
+from returns.result import Failure
 
 from bassline.clock import Stamp
 from bassline.lattices import GrowSet
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import ContentRecord, JoinsMerges, NetworkStorage, open_storage
+from bassline.storage import ContentRecord, ErrorCode, JoinsMerges, NetworkStorage, open_storage
 from bassline.storage.joins import spec_joins
 from bassline.testing.storage import merge_spec
+from tests.postgres_support import with_query
 
 pytestmark = pytest.mark.anyio
 
@@ -201,3 +203,33 @@ async def test_a_plain_write_sends_what_it_sent_before(
                 "COMMIT",
             ]
             assert len(pipelines) == 2
+
+
+async def test_a_locked_read_that_times_out_leaves_the_storage_writing(
+    store_url: str, schema: str, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    """Another transaction holds the network's feed row past the statement timeout: the
+    write fails (TIMEOUT, transient, nothing stored) and its connection is rolled back;
+    once the row is free, writes succeed again, more than the driver's prepare threshold
+    of them (nothing of the failed pipeline was left half-prepared)."""
+    spec = merge_spec()
+    joins = spec_joins(spec)
+    async with open_storage(with_query(store_url, statement_timeout="200", pool_size="1")) as s:
+        assert isinstance(s, JoinsMerges)
+        (await s.save_network(spec)).unwrap()
+        for n in range(4):  # the driver prepares a statement on its fifth execution
+            (await s.write_joining([_element(n)], joins)).unwrap()
+        with psycopg.connect(admin.info.dsn) as holder:  # a transaction of its own
+            holder.execute(f'SET search_path TO "{schema}"')
+            holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'joins' FOR UPDATE")
+            failed = await s.write_joining([_element(4)], joins)
+            assert isinstance(failed, Failure)
+            assert failed.failure().code is ErrorCode.TIMEOUT and failed.failure().transient
+        for n in range(5, 12):
+            (await s.write_joining([_element(n)], joins)).unwrap()
+        stored = (await s.load_contact_content("joins", "g", "set")).unwrap()
+    assert stored.value == GrowSet([0, 1, 2, 3, *range(5, 12)])
+
+
+def _element(n: int) -> ContentRecord:
+    return ContentRecord("joins", "g", "set", GrowSet([n]), Stamp(n + 1, "w"))
