@@ -33,7 +33,7 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "gadgets": frozenset({FOUNDATION, "lattices"}),
     "spec": frozenset({FOUNDATION, "lattices", "gadgets"}),
     "engine": frozenset({FOUNDATION, "lattices", "gadgets", "spec"}),
-    "storage": frozenset({FOUNDATION, "spec"}),
+    "storage": frozenset({FOUNDATION, "lattices", "spec"}),
     "runtime": frozenset({FOUNDATION, "lattices", "gadgets", "spec", "engine", "storage"}),
     BACKEND: frozenset({FOUNDATION, "spec", "storage"}),
     "testing": CORE,

@@ -29,7 +29,10 @@ from bassline.storage import (
     WriteSummary,
 )
 from bassline.storage.toolkit import (
+    Joins,
     contact_not_found,
+    join_contents,
+    merge_records,
     missing_group,
     missing_network,
     network_not_found,
@@ -177,19 +180,50 @@ class MemoryStore:
 
     # batches
 
-    def apply(self, batch: PreparedBatch, writer: object = None) -> WriteSummary | StorageError:
+    def apply(
+        self, batch: PreparedBatch, writer: object = None, joins: Joins | None = None
+    ) -> WriteSummary | StorageError:
         """Apply a prepared batch atomically: every reference is checked before anything
         changes. The feed's watches are woken, but those ``writer`` made. (:attr:`clock`
         follows the written stamps through the storage's base class, which observes every
-        batch it writes.)"""
+        batch it writes.) With ``joins``, each record of a merge contact is first joined
+        with the stored one (:func:`~bassline.storage.joins.join_contents`), under the
+        same lock."""
+        joined = None
         with self._lock:
             err = self._check_references(batch)
             if err:
                 return err
+            if joins is not None:
+                found = join_contents(
+                    batch.contents, batch.encoded, self._stored(batch, joins), joins
+                )
+                if isinstance(found, StorageError):
+                    return found
+                contents, encoded, joined = found
+                batch = attrs.evolve(
+                    batch, contents=tuple(contents), encoded=tuple(encoded), columns=None
+                )
             summary = self._apply(batch)
         if batch.contents:
             self.feed.announce(_networks_of(batch), writer)
+        if joined is not None:
+            summary = attrs.evolve(
+                summary, stale=summary.stale + joined.unchanged, joined=joined.grown
+            )
         return summary
+
+    def _stored(self, batch: PreparedBatch, joins: Joins) -> dict[tuple[str, str], ContentRecord]:
+        """The stored record of each merge contact ``batch`` writes."""
+        out: dict[tuple[str, str], ContentRecord] = {}
+        for record in merge_records(batch.contents, joins):
+            state = self._networks.get(record.network)
+            stored = state.contents.get(record.contact) if state is not None else None
+            if stored is not None:
+                out[(record.network, record.contact)] = stored.record(
+                    record.network, record.contact
+                )
+        return out
 
     def _group_ids(self, batch: PreparedBatch, network: str) -> set[str]:
         spec = next((s for s in batch.networks if s.id == network), None)

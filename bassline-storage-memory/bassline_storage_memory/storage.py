@@ -10,6 +10,7 @@ from returns.result import Failure, Success
 
 from bassline.spec import Bassline
 from bassline.storage import (
+    Batch,
     Capabilities,
     ChangeBatch,
     ContentRecord,
@@ -21,7 +22,7 @@ from bassline.storage import (
     Watcher,
     WriteSummary,
 )
-from bassline.storage.toolkit import CheckedBatch, StorageBackend
+from bassline.storage.toolkit import CheckedBatch, Joins, StorageBackend
 from bassline_storage_memory.feed import MemoryWatch
 from bassline_storage_memory.prepare import copy_spec, prepare_batch
 from bassline_storage_memory.state import MemoryStore, records_of
@@ -114,6 +115,22 @@ class MemoryStorage(StorageBackend):
         if isinstance(prepared, StorageError):
             return Failure(prepared)
         return _result(self._store.apply(prepared, self))
+
+    # merge contacts (bassline.storage.JoinsMerges)
+
+    async def write_joining(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
+        """``write``, each record of a merge contact joined with the stored one under the
+        store's lock (so with every other storage of a named store)."""
+        return await self.joining_write(batch, joins)
+
+    async def do_write_joining(
+        self, batch: CheckedBatch, joins: Joins
+    ) -> StorageResult[WriteSummary]:
+        """Copy the batch, then join and apply it all or nothing under the store's lock."""
+        prepared = prepare_batch(batch)
+        if isinstance(prepared, StorageError):
+            return Failure(prepared)
+        return _result(self._store.apply(prepared, self, joins))
 
     # the change feed (bassline.storage.FeedsChanges): within this process
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage import (
+    Batch,
     Capabilities,
     ChangeBatch,
     ContentRecord,
@@ -39,12 +40,13 @@ from bassline.storage import (
     Watcher,
     WriteSummary,
 )
-from bassline.storage.toolkit import CheckedBatch, StorageBackend
+from bassline.storage.toolkit import CheckedBatch, Joins, StorageBackend
 from bassline_storage_postgres import feed, queries, snapshots
 from bassline_storage_postgres.bulk import CONTENT_CHUNK, write_batch
 from bassline_storage_postgres.claims import AdvisoryClaims
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
+from bassline_storage_postgres.joining import write_joined
 from bassline_storage_postgres.listen import PgChangeWatch
 from bassline_storage_postgres.migrate import (
     MigrationError,
@@ -59,6 +61,8 @@ from bassline_storage_postgres.url import PostgresConfig, parse_postgres_url
 __all__ = ["PostgresStorage"]
 
 T = TypeVar("T")
+B = TypeVar("B")
+_Channel = tuple[str, str] | None
 
 
 def _notify_queue_full(exc: Exception) -> bool:
@@ -281,16 +285,11 @@ class PostgresStorage(StorageBackend):
         """Lay out a checked batch and apply it in one transaction (in a worker thread)."""
         chunk = self.content_chunk
 
-        notify = (self.channel, self.writer)
-
-        def attempt(
-            engine: Engine, prepared: PreparedBatch, channel: tuple[str, str] | None
+        def send(
+            dbapi: psycopg.Connection[Any], prepared: PreparedBatch, channel: _Channel
         ) -> WriteSummary | StorageError:
             # autocommit: write_batch sends BEGIN ... COMMIT itself, in one round trip
-            with engine.connect().execution_options(**_AUTOCOMMIT) as conn:
-                dbapi = conn.connection.driver_connection
-                assert dbapi is not None
-                return write_batch(dbapi, prepared, chunk, channel)
+            return write_batch(dbapi, prepared, chunk, channel)
 
         def work(engine: Engine) -> WriteSummary | StorageError:
             prepared = prepare_batch(batch)
@@ -298,18 +297,52 @@ class PostgresStorage(StorageBackend):
                 return prepared
             if prepared.is_empty:
                 return WriteSummary()
-            try:
-                summary: WriteSummary | StorageError = attempt(engine, prepared, notify)
-            except Exception as exc:
-                if not _notify_queue_full(exc):
-                    raise
-                # the commit failed only because the NOTIFY queue is full (a listener is
-                # stuck): commit unannounced; readers find it by sequence on their next read
-                self.unannounced += 1
-                summary = attempt(engine, prepared, None)
-            return summary
+            return self._announced(engine, send, prepared)
 
         return await self._run("write", work)
+
+    async def write_joining(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
+        """``write``, each record of a merge contact joined with the stored one in the
+        same transaction, under the network's feed row lock (see
+        :mod:`~bassline_storage_postgres.joining`)."""
+        return await self.joining_write(batch, joins)
+
+    async def do_write_joining(
+        self, batch: CheckedBatch, joins: Joins
+    ) -> StorageResult[WriteSummary]:
+        """Read the merge contacts' rows under the feed lock, join, write; one transaction."""
+        chunk = self.content_chunk
+
+        def send(
+            dbapi: psycopg.Connection[Any], checked: CheckedBatch, channel: _Channel
+        ) -> WriteSummary | StorageError:
+            return write_joined(dbapi, checked, joins, chunk, channel)
+
+        return await self._run("write", lambda engine: self._announced(engine, send, batch))
+
+    def _announced(
+        self,
+        engine: Engine,
+        send: Callable[[psycopg.Connection[Any], B, _Channel], WriteSummary | StorageError],
+        batch: B,
+    ) -> WriteSummary | StorageError:
+        """``send`` the batch on a connection in autocommit mode, with the notification;
+        without it when the server's NOTIFY queue is full (a listener is stuck): then it
+        commits unannounced, and readers find it by sequence on their next read."""
+
+        def attempt(channel: _Channel) -> WriteSummary | StorageError:
+            with engine.connect().execution_options(**_AUTOCOMMIT) as conn:
+                dbapi = conn.connection.driver_connection
+                assert dbapi is not None
+                return send(dbapi, batch, channel)
+
+        try:
+            return attempt((self.channel, self.writer))
+        except Exception as exc:
+            if not _notify_queue_full(exc):
+                raise
+            self.unannounced += 1
+            return attempt(None)
 
     # -- the change feed (bassline.storage.FeedsChanges) ----------------------------------
 

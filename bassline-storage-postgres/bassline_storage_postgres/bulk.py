@@ -390,6 +390,8 @@ def write_batch(
     batch: PreparedBatch,
     chunk: int = CONTENT_CHUNK,
     channel: tuple[str, str] | None = None,
+    *,
+    commit: bool = False,
 ) -> WriteSummary | StorageError:
     """Apply ``batch`` in one transaction and commit it, in one round trip to the server.
 
@@ -405,11 +407,17 @@ def write_batch(
     Contents take their networks' next change sequence; with a ``channel`` (name, writer
     token) the commit notifies it with a :func:`notify_payload` per network. For contents
     of one network the summary's ``feed`` is the position before the write and the one it
-    took (:data:`LOCK_FEED`, or the one-row statement's own lock). Returns an error (nothing committed) for a missing network
-    or group.
+    took (:data:`LOCK_FEED`, or the one-row statement's own lock). Returns an error
+    (nothing committed) for a missing network or group.
+
+    With ``commit`` the caller has begun the transaction (``BEGIN``, then work of its
+    own: :mod:`~bassline_storage_postgres.joining`): every statement goes on the pipeline,
+    the one-row statement too (unprepared, as everything on a pipeline), followed by
+    ``COMMIT``.
     """
+    one = _one_row(batch, channel)
     try:
-        if (one := _one_row(batch, channel)) is not None:
+        if one is not None and not commit:
             # one statement is a transaction of its own in autocommit mode: no pipeline
             upserts, positions = [conn.execute(*one)], None
         else:
@@ -419,7 +427,12 @@ def write_batch(
             threshold, conn.prepare_threshold = conn.prepare_threshold, None
             try:
                 with conn.pipeline():
-                    upserts, positions = _send(conn, batch, chunk, channel)
+                    if one is not None:  # in the caller's transaction: then COMMIT
+                        upserts, positions = [conn.execute(*one)], None
+                    else:
+                        upserts, positions = _send(conn, batch, chunk, channel)
+                    if commit:
+                        conn.execute("COMMIT")
             finally:
                 conn.prepare_threshold = threshold
     except (psycopg.errors.ForeignKeyViolation, psycopg.errors.InvalidTextRepresentation):

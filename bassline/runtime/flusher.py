@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio
 from returns.result import Failure, Success
 
+from bassline.lattices import Lattice
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent
 from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.policy import RetryPolicy
 from bassline.runtime.queue import PendingWrite, StorageQueue
-from bassline.storage import ErrorCode, NetworkStorage, StorageError
+from bassline.spec import Bassline
+from bassline.storage import ContentRecord, ErrorCode, NetworkStorage, StorageError
+from bassline.storage.abilities import JoinsMerges
+from bassline.storage.joins import spec_joins
 
 __all__ = ["Flusher"]
 
@@ -65,6 +69,14 @@ class Flusher:
         """When the storage write now in flight started (None when none is)."""
         self.in_flight = 0
         """Writes taken from the queue whose batch has not completed yet."""
+        self.joins: Mapping[tuple[str, str], Lattice] | None = None
+        """The lattices of the network's merge contacts, when storage joins their writes
+        (:meth:`join_merges`); else None."""
+        self._merges: frozenset[str] = frozenset()
+        self._joining: JoinsMerges | None = None
+        self.on_joined: Callable[[tuple[ContentRecord, ...]], None] | None = None
+        """Told the records storage stored for merge contacts that hold more than was
+        written (``WriteSummary.joined``)."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
         self.inline_writes = 0
@@ -78,6 +90,18 @@ class Flusher:
         """A batch a writer began and handed over (generation, writes, attempts failed so
         far): its attempt failed transiently, or its writer was cancelled. The next batch
         this task writes, under its own generation."""
+
+    def join_merges(
+        self, spec: Bassline, on_joined: Callable[[tuple[ContentRecord, ...]], None]
+    ) -> None:
+        """When storage :class:`~bassline.storage.abilities.JoinsMerges` and ``spec`` has
+        merge contacts, write every batch holding one through ``write_joining`` (others
+        through ``write``, as before), and tell ``on_joined`` what storage joined."""
+        joins = spec_joins(spec)
+        storage = self.storage
+        if joins and isinstance(storage, JoinsMerges):
+            self.joins, self.on_joined, self._joining = joins, on_joined, storage
+            self._merges = frozenset(contact for _, contact in joins)
 
     def emit(self, event: RuntimeEvent) -> None:
         """Tell every listener. One that raises is logged (with its traceback) and the
@@ -224,8 +248,12 @@ class Flusher:
         """One storage write of ``chunk``, counted in the metrics; its error, if any."""
         metrics = self.metrics
         t0 = self.write_started = anyio.current_time()
+        joins, joining = self.joins, self._joining
         try:
-            result = await self.storage.write(chunk)
+            if joining and joins and not self._merges.isdisjoint([w.contact for w in chunk]):
+                result = await joining.write_joining(chunk, joins)
+            else:
+                result = await self.storage.write(chunk)
         except Exception as exc:  # a backend bug must not kill the flusher
             result = Failure(
                 StorageError(ErrorCode.CORRUPTION, f"storage raised {exc!r}", False, exc)
@@ -234,9 +262,11 @@ class Flusher:
             self.write_started = None
         metrics.observe("write", anyio.current_time() - t0)
         if isinstance(result, Success):
-            feed = result.unwrap().feed
-            if feed is not None and self.on_feed is not None:
-                self.on_feed(*feed)
+            summary = result.unwrap()
+            if summary.feed is not None and self.on_feed is not None:
+                self.on_feed(*summary.feed)
+            if summary.joined and self.on_joined is not None:
+                self.on_joined(summary.joined)
             metrics.batches += 1
             metrics.flushed += len(chunk)
             self.in_flight -= len(chunk)

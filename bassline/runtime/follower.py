@@ -95,6 +95,9 @@ class Follower:
         self.held: Callable[[str, Any, Stamp], bool] | None = None
         """While a feed batch is applied, :meth:`stored`'s test (an attribute: the
         runtime reads it on every change it queues); else None."""
+        self.joined_by_storage: frozenset[str] = frozenset()
+        """The merge contacts storage joins the writes of (:class:`~bassline.storage.
+        JoinsMerges`): one the feed changed is not written back, storage holding it."""
         self.caught_up = anyio.Event()
         """Set after every successful read (replaced by a fresh event at the next wakeup)."""
         self.identity: str | None = None
@@ -246,7 +249,11 @@ class Follower:
 
     def _held(self, cid: str, value: Any, stamp: Stamp) -> bool:
         came = self._incoming.get(cid)
-        return came is not None and came[0] == stamp and came[1] == value
+        if came is None:
+            return False
+        # storage that joins merge contacts holds the join of all the engine had (stored
+        # or queued already) and what came: nothing to write back (D62)
+        return (came[0] == stamp and came[1] == value) or cid in self.joined_by_storage
 
     # ---------------------------------------------------------------- errors
 

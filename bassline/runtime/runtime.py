@@ -173,6 +173,7 @@ class StorageBackedRuntime(EngineView):
         self._follower = self._sharing.follower
         if self._follower is not None:
             self._flusher.on_feed = self._follower.wrote  # its own writes are not read back
+        self._sharing.join_merges(self._flusher, self.spec)  # D62
         # the first listener, before any of the caller's (each listener hears every
         # change whatever another raises, but the queue comes first all the same)
         self.network.add_listener(self._enqueue_result)

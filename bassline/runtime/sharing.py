@@ -18,12 +18,13 @@ from anyio.abc import TaskGroup, TaskStatus
 from returns.result import Success
 
 from bassline.engine import Network
-from bassline.errors import ContentError, PersistenceError
-from bassline.runtime.follower import FeedStats, Follower
+from bassline.errors import BasslineError, ContentError, PersistenceError
+from bassline.runtime.flusher import Flusher
+from bassline.runtime.follower import SOURCE, FeedStats, Follower
 from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import positive_seconds
 from bassline.spec import Bassline, Boundary
-from bassline.storage import FeedsChanges, NetworkStorage
+from bassline.storage import ChangeBatch, ContentRecord, FeedsChanges, NetworkStorage
 from bassline.storage.abilities import ClaimsGroups, GroupClaims
 
 __all__ = ["Sharing", "split_groups"]
@@ -159,6 +160,28 @@ class Sharing:
     def feed(self) -> FeedStats:
         """The follower's state (``following`` False without one)."""
         return self.follower.stats if self.follower is not None else FeedStats()
+
+    def join_merges(self, flusher: Flusher, spec: Bassline) -> None:
+        """Have ``flusher`` write merge contacts through ``write_joining`` when storage
+        joins them (D62), telling :meth:`joined`; the follower then writes back
+        no merge contact the feed changed."""
+        flusher.join_merges(spec, self.joined)
+        if flusher.joins is not None and self.follower is not None:
+            self.follower.joined_by_storage = frozenset(c for _, c in flusher.joins)
+
+    def joined(self, records: tuple[ContentRecord, ...]) -> None:
+        """Records storage stored for this runtime's own writes to merge contacts that hold
+        more than it wrote (what another process had stored: the feed will not bring them
+        back, being this runtime's writes). Applied as the feed's records are, so nothing
+        is written back that storage holds."""
+        if self.follower is not None:
+            self.follower.apply(ChangeBatch(0, list(records)))
+            return
+        items = [(r.contact, r.value, r.stamp, r.justification) for r in records]
+        try:
+            self.network.apply(items, source=SOURCE, stored=True)
+        except (BasslineError, ValueError) as exc:  # a spec storage's joins do not fit
+            log.warning("joined records of %r not applied: %s", self.network.spec.id, exc)
 
     async def catch_up(self) -> None:
         """Read and apply what others committed up to now; nothing when not following.

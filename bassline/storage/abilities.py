@@ -19,6 +19,10 @@ wraps declares, so wrapping a storage never changes which code runs.
 - :class:`FeedsChanges`: a live change feed of every committed content write, for
   runtimes sharing one store (PostgreSQL across processes; memory within one process
   for a named ``memory://NAME`` store). fs does not declare it.
+- :class:`JoinsMerges`: a write to a merge contact stores the lattice join of the
+  stored value and the written one, atomically with every other writer of the store
+  (PostgreSQL, memory). Without it a runtime writes merge contacts as any other
+  (the newest stamp wins), which loses values when writers share the store.
 
 The abilities of an unopened storage (migrate, repair, the opening variants) are what
 the command line uses before or instead of opening it.
@@ -33,8 +37,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from bassline.storage.joins import Joins
 from bassline.storage.protocol import NetworkStorage, PooledStorage, StorageResult
-from bassline.storage.records import ContentRecord
+from bassline.storage.records import Batch, ContentRecord, WriteSummary
 
 __all__ = [
     "ChangeBatch",
@@ -45,6 +50,7 @@ __all__ = [
     "FeedsChanges",
     "GroupClaims",
     "HashesSpecs",
+    "JoinsMerges",
     "MigratesSchema",
     "OpensReadOnly",
     "PooledStorage",
@@ -234,3 +240,20 @@ class FeedsChanges(Protocol):
         store in one process), different for different stores. Two nodes whose storages
         give the same identity see each other's writes through the feed, so they do not
         gossip to each other what the feed brought them (``docs/network.md``)."""
+
+
+@runtime_checkable
+class JoinsMerges(Protocol):
+    """Stores a write to a merge contact as the join of what it holds and what arrives,
+    atomically with respect to every other writer of the store (``docs/storage.md``,
+    "Merge contacts"): PostgreSQL and memory. A runtime whose network has merge contacts
+    writes batches holding any through :meth:`write_joining`; without the ability, through
+    ``write``."""
+
+    async def write_joining(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
+        """``write(batch)``, except that each content record of a contact ``joins`` names
+        (by network and contact) is joined with the stored record by that lattice
+        (:func:`bassline.storage.joins.join_record`) in the same transaction: the join is
+        stored, at the newer stamp; a join that adds nothing stores nothing (counted
+        ``stale``); a contradiction fails the whole batch with CONFLICT, storing nothing.
+        The summary's ``joined`` holds the records stored that differ from those written."""

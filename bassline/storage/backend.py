@@ -23,6 +23,7 @@ from bassline.clock import HybridLogicalClock, Stamp
 from bassline.spec import Bassline, GroupSpec
 from bassline.storage.base import StorageBase
 from bassline.storage.errors import ErrorCode, StorageError
+from bassline.storage.joins import Joins, fold_duplicates, merge_records
 from bassline.storage.protocol import StorageResult
 from bassline.storage.records import (
     Batch,
@@ -37,6 +38,7 @@ from bassline.storage.records import (
 )
 from bassline.storage.validation import (
     NormalisedBatch,
+    as_record_list,
     check_id,
     check_label,
     invalid,
@@ -84,7 +86,9 @@ class StorageBackend(StorageBase):
     ``do_list_networks``), ``do_load_contact_content`` (from ``do_load_contents``),
     ``do_query_groups`` (``GroupQuery.matches`` over ``do_load_network``),
     ``do_load_network_hash`` (the loaded spec's hash), :meth:`next_stamp` (this storage's
-    clock) and :meth:`refuse_writes` (never).
+    clock) and :meth:`refuse_writes` (never). A backend that joins merge contacts' writes
+    (:class:`~bassline.storage.abilities.JoinsMerges`) implements ``do_write_joining`` and
+    returns :meth:`joining_write` from its ``write_joining``.
     """
 
     def __init__(
@@ -333,12 +337,59 @@ class StorageBackend(StorageBase):
         checked = normalise_batch(batch)
         if isinstance(checked, StorageError):
             return Failure(checked)
-        result = await self.do_write(checked)
+        return self._observed(checked, await self.do_write(checked))
+
+    def _observed(
+        self, checked: NormalisedBatch, result: StorageResult[WriteSummary]
+    ) -> StorageResult[WriteSummary]:
         if checked.contents and isinstance(result, Success):
             # a stamp far ahead is stored all the same; the clock just does not follow it
             with contextlib.suppress(ValueError):
                 self._clock.observe(_newest(checked))
         return result
+
+    async def joining_write(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
+        """What a backend declaring :class:`~bassline.storage.abilities.JoinsMerges`
+        returns from ``write_joining``: ``batch`` checked as by :meth:`write` (records of
+        one merge contact written twice joined into one), then applied through
+        :meth:`do_write_joining` when it holds a record of a merge contact, else through
+        ``do_write`` (the very path of :meth:`write`)."""
+        if err := await self._writable():
+            return Failure(err)
+        records = as_record_list(batch)
+        if isinstance(records, StorageError):
+            return Failure(records)
+        checked = normalise_batch(records)
+        if isinstance(checked, StorageError):
+            return Failure(checked)
+        if not merge_records(checked.contents, joins):
+            return self._observed(checked, await self.do_write(checked))
+        if len(checked.contents) < sum(type(r) is ContentRecord for r in records):
+            folded = fold_duplicates(records, joins)  # a contact twice: joined, not collapsed
+            if isinstance(folded, StorageError):
+                return Failure(folded)
+            checked = normalise_batch(folded)
+            if isinstance(checked, StorageError):
+                return Failure(checked)
+        return self._observed(checked, await self.do_write_joining(checked, joins))
+
+    async def do_write_joining(
+        self, batch: NormalisedBatch, joins: Joins
+    ) -> StorageResult[WriteSummary]:
+        """Apply a checked batch holding records of merge contacts all or nothing, each
+        joined with the stored record in the same transaction: read the stored records
+        of the batch's merge contacts while no other writer can write them, then write
+        :func:`~bassline.storage.joins.join_batch`'s batch and report its ``grown``
+        records in ``WriteSummary.joined`` and its ``unchanged`` ones as ``stale``. The
+        default refuses (UNSUPPORTED): only a backend that declares the ability has it."""
+        await checkpoint()
+        return Failure(
+            StorageError(
+                ErrorCode.UNSUPPORTED,
+                f"{type(self).__name__} cannot join merge contacts' writes",
+                transient=False,
+            )
+        )
 
     async def query_groups(self, network: str, query: GroupQuery) -> StorageResult[list[GroupSpec]]:
         """Groups of a network matching every criterion of ``query``, sorted by id."""

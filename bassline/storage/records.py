@@ -138,7 +138,8 @@ class WriteSummary:
     contents: int = 0
     """Content records stored (after collapsing duplicates within the batch)."""
     stale: int = 0
-    """Content records skipped because storage already held a newer stamp."""
+    """Content records skipped because storage already held a newer stamp (or, for a
+    merge contact written through ``write_joining``, everything the record adds)."""
     feed: tuple[int, int] | None = attrs.field(default=None, eq=False)
     """For a storage with a change feed, when the write stored contents of one network:
     that network's feed position just before the write and the position the write took
@@ -146,6 +147,11 @@ class WriteSummary:
     first may move its cursor to the second: the records in between are this write's.
     None when the storage does not say (any backend may leave it out; memory says). Not
     compared: two summaries are equal when the writes did the same."""
+    joined: tuple[ContentRecord, ...] = attrs.field(default=(), eq=False)
+    """For :meth:`~bassline.storage.abilities.JoinsMerges.write_joining`: the records
+    stored for merge contacts that are not the records written (the stored value added
+    to the written one, or had a newer stamp), as stored. The writer holds the rest
+    already; these it learns from here. Not compared."""
 
 
 def _tags(value: Any) -> tuple[str, ...]:

@@ -16,6 +16,9 @@ needs to agree with the other backends:
   :func:`contact_not_found`, :func:`snapshot_not_found`, :func:`missing_network`,
   :func:`missing_group`: the errors every backend gives, worded alike.
 - :func:`encode_content`: a content's canonical JSON (or a SERIALIZATION error).
+- for :class:`~bassline.storage.abilities.JoinsMerges`: :data:`Joins` (what
+  ``write_joining`` is given), :func:`merge_records`, :func:`join_batch` /
+  :func:`join_contents` (:mod:`bassline.storage.joins`: the join every backend stores).
 
 Contents are stored as canonical JSON and read back with :func:`bassline.codec.decode`
 (or :func:`bassline.codec.decode_many`); :data:`MAX_STORAGE_ID_LENGTH` is the longest id.
@@ -26,6 +29,7 @@ from __future__ import annotations
 from bassline.storage.backend import StorageBackend, not_open
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.fastpath import ContentColumns
+from bassline.storage.joins import JoinedBatch, Joins, join_batch, join_contents, merge_records
 from bassline.storage.validation import (
     MAX_STORAGE_ID_LENGTH,
     NormalisedBatch,
@@ -44,6 +48,8 @@ __all__ = [
     "MAX_STORAGE_ID_LENGTH",
     "CheckedBatch",
     "ContentColumns",
+    "JoinedBatch",
+    "Joins",
     "StorageBackend",
     "as_record_list",
     "check_batch",
@@ -55,6 +61,9 @@ __all__ = [
     "contact_not_found",
     "encode_content",
     "invalid",
+    "join_batch",
+    "join_contents",
+    "merge_records",
     "missing_group",
     "missing_network",
     "network_not_found",

@@ -19,6 +19,7 @@ from bassline.storage import (
     FeedsChanges,
     GroupClaims,
     HashesSpecs,
+    JoinsMerges,
     MigratesSchema,
     NetworkStorage,
     OpensReadOnly,
@@ -27,7 +28,10 @@ from bassline.storage import (
     RepairsStore,
     StorageResult,
     Watcher,
+    WriteSummary,
 )
+from bassline.storage.joins import Joins
+from bassline.storage.records import Batch
 
 __all__ = [
     "PASS_THROUGH",
@@ -35,6 +39,7 @@ __all__ = [
     "PassExisting",
     "PassFeed",
     "PassHash",
+    "PassJoins",
     "PassMigrate",
     "PassPool",
     "PassReadOnly",
@@ -169,6 +174,21 @@ class PassFeed:
         return result
 
 
+class PassJoins:
+    """Passes :class:`~bassline.storage.JoinsMerges` through, faulted as ``write`` (it is
+    a write: every fault that meets ``write`` meets it too)."""
+
+    _inner: Any
+    _call: Any
+
+    async def write_joining(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
+        """The wrapped storage's ``write_joining``, unless a fault is injected."""
+        result: StorageResult[WriteSummary] = await self._call(
+            "write", lambda: self._inner.write_joining(batch, joins)
+        )
+        return result
+
+
 PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (HashesSpecs, PassHash),
     (PooledStorage, PassPool),
@@ -178,5 +198,6 @@ PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (OpensReadOnly, PassReadOnly),
     (ClaimsGroups, PassClaims),
     (FeedsChanges, PassFeed),
+    (JoinsMerges, PassJoins),
 )
 """Each optional ability and the mixin that passes it through."""

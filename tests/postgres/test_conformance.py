@@ -6,6 +6,7 @@ import pytest
 
 from bassline.storage import open_storage
 from bassline.testing.storage import (
+    MergeJoinConformance,
     PersistentStorageConformance,
     SharedStorageConformance,
     StorageConformance,
@@ -14,7 +15,10 @@ from bassline.testing.storage import (
 
 
 class TestPostgresConformance(
-    StorageConformance, PersistentStorageConformance, SharedStorageConformance
+    StorageConformance,
+    PersistentStorageConformance,
+    SharedStorageConformance,
+    MergeJoinConformance,
 ):
     """Every conformance test on ``postgresql://`` storage."""
 

@@ -75,6 +75,13 @@ class _ClaimingMemory(MemoryStorage):
             return Failure(self.refused)
         return await super().write(batch)
 
+    async def write_joining(self, batch: Any, joins: Any) -> Any:
+        """Batches holding a merge contact come here (D62): refused alike."""
+        if self.refused is not None:
+            await anyio.lowlevel.checkpoint()
+            return Failure(self.refused)
+        return await super().write_joining(batch, joins)
+
 
 async def test_health_names_a_claim_round_that_failed() -> None:
     async with _ClaimingMemory(_ScriptedClaims(REFUSED)) as storage:

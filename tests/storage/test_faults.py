@@ -28,6 +28,7 @@ from bassline.storage import (
 )
 from bassline.testing.faults import ALL_OPERATIONS, DEFAULT_OPERATIONS, FaultStats, FaultyStorage
 from bassline.testing.storage import (
+    MergeJoinConformance,
     StorageConformance,
     StorageFactory,
     assert_failure,
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.anyio
 _names = itertools.count()
 
 
-class TestFaultyStorageConformance(StorageConformance):
+class TestFaultyStorageConformance(StorageConformance, MergeJoinConformance):
     """With no faults (but random latency to shuffle interleavings) it is a correct storage."""
 
     @pytest.fixture

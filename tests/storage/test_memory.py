@@ -13,6 +13,7 @@ from bassline.clock import HybridLogicalClock, Stamp
 from bassline.lattices import GrowMap
 from bassline.storage import Capabilities, ContentRecord, open_storage
 from bassline.testing.storage import (
+    MergeJoinConformance,
     StorageConformance,
     StorageFactory,
     assert_success,
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.anyio
 _names = itertools.count()
 
 
-class TestMemoryConformance(StorageConformance):
-    """``memory://NAME`` with a fresh name per test passes the whole suite."""
+class TestMemoryConformance(StorageConformance, MergeJoinConformance):
+    """``memory://NAME`` with a fresh name per test passes the whole suite (the merge
+    contacts' too: storages of one name are writers of one store)."""
 
     @pytest.fixture
     def storage_factory(self) -> StorageFactory:

@@ -33,7 +33,9 @@ The suite is a package with one module per area, as SQLAlchemy's ``testing/suite
 :mod:`~bassline.testing.storage.queries`, :mod:`~bassline.testing.storage.snapshots`,
 :mod:`~bassline.testing.storage.ids` and :mod:`~bassline.testing.storage.failures`, each
 a class of tests (``LifecycleTests``, ...) that :class:`StorageConformance` combines;
-:mod:`~bassline.testing.storage.persistence` holds the checks only some backends take,
+:mod:`~bassline.testing.storage.persistence` holds the checks only some backends take
+(and :mod:`~bassline.testing.storage.joins`, :class:`MergeJoinConformance`, those of a
+backend that joins merge contacts' writes: :class:`~bassline.storage.JoinsMerges`),
 and :mod:`~bassline.testing.storage.support` what they all share.
 """
 
@@ -45,6 +47,7 @@ from bassline.testing.storage.batches import BatchTests
 from bassline.testing.storage.contents import ContentTests
 from bassline.testing.storage.failures import FailureTests
 from bassline.testing.storage.ids import IdTests
+from bassline.testing.storage.joins import MergeJoinConformance, merge_spec
 from bassline.testing.storage.lifecycle import LifecycleTests
 from bassline.testing.storage.networks import NetworkTests
 from bassline.testing.storage.persistence import (
@@ -61,12 +64,14 @@ from bassline.testing.storage.support import (
 )
 
 __all__ = [
+    "MergeJoinConformance",
     "PersistentStorageConformance",
     "SharedStorageConformance",
     "StorageConformance",
     "StorageFactory",
     "assert_failure",
     "assert_success",
+    "merge_spec",
     "sample_bassline",
 ]
 
