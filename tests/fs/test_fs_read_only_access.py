@@ -5,8 +5,12 @@ created if missing), so even ``bassline storage check`` failed with "Permission 
 on a store the user may only read. Opened read-only, the lock file is locked through a
 read-only descriptor when it cannot be opened for writing. A command that opens the store
 for writing (``export`` cuts a torn tail, as recovery must) says how to read it instead.
-The tests run as root in CI, so the commands run in a child process as ``nobody`` (or,
-when not root, the store is made read-only with ``chmod``).
+The tests run as root in CI, where permissions do not stop root: there the store's files
+and directories are made immutable (``chattr +i``: even root may not write them, and
+opening one for writing fails with EPERM instead of EACCES); when not root, the store is
+made read-only with ``chmod``. (Running the commands as ``nobody`` instead needs every
+module and every installed package's metadata readable by ``nobody``, which a checkout in
+a private directory, as CI's is, is not.)
 """
 
 from __future__ import annotations
@@ -25,13 +29,12 @@ import pytest
 from bassline.runtime import StorageBackedRuntime
 from bassline.spec import load_spec
 from bassline.storage import open_storage
-from tests.root_support import IS_ROOT
+from tests.root_support import IS_ROOT, cannot_run
 
 pytestmark = pytest.mark.anyio
 
 HERE = Path(__file__).parent
 CALCULATOR = HERE.parents[1] / "examples" / "calculator.json"
-NOBODY = 65534
 
 
 @pytest.fixture
@@ -50,6 +53,8 @@ def store() -> Iterator[Path]:
     try:
         yield path
     finally:
+        if IS_ROOT:
+            subprocess.run(["chattr", "-R", "-i", str(top)], capture_output=True, check=False)
         for root, dirs, _files in os.walk(top):
             for name in [root, *(os.path.join(root, n) for n in dirs)]:
                 os.chmod(name, 0o755)
@@ -62,18 +67,26 @@ async def _fill(path: Path) -> None:
         StorageBackedRuntime(load_spec(CALCULATOR), storage) as runtime,
     ):
         await runtime.update_contact("input-a", 5)
-    if not IS_ROOT:  # as root the child runs as nobody, who may not write root's files
-        for root, dirs, files in os.walk(path):
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o444)
-            for name in [root, *(os.path.join(root, n) for n in dirs)]:
-                os.chmod(name, 0o555)
+    _forbid_writing(path)
+
+
+def _forbid_writing(path: Path) -> None:
+    """Make the store at ``path`` unwritable for the tests' user."""
+    if IS_ROOT:  # permissions do not stop root; immutable files and directories do
+        done = subprocess.run(["chattr", "-R", "+i", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            cannot_run(f"cannot make the store immutable here (chattr +i): {done.stderr}")
+        return
+    for root, dirs, files in os.walk(path):
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o444)
+        for name in [root, *(os.path.join(root, n) for n in dirs)]:
+            os.chmod(name, 0o555)
 
 
 def _bassline(*args: str) -> subprocess.CompletedProcess[str]:
-    drop = [f"--as-uid={NOBODY}"] if IS_ROOT else []
     return subprocess.run(
-        [sys.executable, str(HERE / "cli_child.py"), *drop, *args],
+        [sys.executable, "-m", "bassline", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -113,7 +126,8 @@ async def test_opening_for_writing_says_how_to_read_instead(store: Path) -> None
     assert exported.returncode == 1
     (line,) = exported.stderr.splitlines()
     assert line.startswith(f"error: opening storage in file://{store} failed: permission: ")
-    assert "Permission denied" in line
+    # the user's own (not root): Permission denied; root's, on an immutable store: EPERM
+    assert ("Operation not permitted" if IS_ROOT else "Permission denied") in line
     assert line.endswith(
         "opening it for writing needs write access to it; to read a store you may not "
         "write, use read_only=true in its URL"
