@@ -415,6 +415,51 @@ def test_a_long_chain_explains_without_recursion() -> None:
     assert len(data["steps"]) == n and data["steps"][0]["contact"] == f"c{n - 1}"
 
 
+def _chain(n: int, via: str = "python") -> Network:
+    spec = {
+        "id": "long",
+        "contacts": [{"id": f"c{i}"} for i in range(n)],
+        "wires": [{"from": f"c{i}", "to": f"c{i + 1}", "type": "directed"} for i in range(n - 1)],
+    }
+    net = Network(spec, node_id="n")
+    net.clock._physical = lambda: 1_700_000_000_000  # type: ignore[method-assign]
+    net.update_contact("c0", 1, via=via)
+    return net
+
+
+def test_a_long_chain_prints_compares_and_hashes_without_recursion() -> None:
+    net = _chain(3000)
+    e, again = net.explain("c2999"), net.explain("c2999")
+    assert e is not again and e == again and hash(e) == hash(again)
+    assert repr(e).count("Explanation(") == 1  # an input names the contact it explains
+    assert "explanation=<explanation of 'c2998'>" in repr(e)
+    # the same stamps, values and wires: only the write at the far end differs
+    other = _chain(3000, via="cli").explain("c2999")
+    assert e != other and e.to_json() != other.to_json()
+    assert e.justification != other.justification  # the difference is far below it
+
+
+def test_an_explanation_shared_at_every_level_prints_in_one_step() -> None:
+    """x(i+1) = x(i) + x(i): each input is explained once and shared; printing it drew
+    the shared tree again for every use, twice as long with every level."""
+    groups: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = [{"id": "x0"}]
+    wires: list[dict[str, Any]] = []
+    for i in range(12):
+        groups.append({"id": f"g{i}", "gadget": "add"})
+        contacts += [
+            {"id": f"g{i}.a", "group": f"g{i}", "name": "a", "boundary": "input"},
+            {"id": f"g{i}.b", "group": f"g{i}", "name": "b", "boundary": "input"},
+            {"id": f"x{i + 1}", "group": f"g{i}", "name": "sum", "boundary": "output"},
+        ]
+        wires += [{"from": f"x{i}", "to": f"g{i}.{p}", "type": "directed"} for p in "ab"]
+    net = Network({"id": "ladder", "groups": groups, "contacts": contacts, "wires": wires})
+    net.update_contact("x0", 1)
+    e = net.explain("x12")
+    assert e.value == 2**12 and len(repr(e)) < 2000
+    assert e == net.explain("x12")
+
+
 def test_restored_content_says_its_justification_was_not_kept() -> None:
     net = Network({"id": "w", "contacts": [{"id": "x"}]})
     net.restore([("x", 1, Stamp(5, "n"))])
