@@ -515,3 +515,69 @@ def test_apply_takes_a_stored_form_for_values_another_process_stored() -> None:
     reader.apply([("a", 2, writer.clock.tick(), "not json")], source="storage", stored=True)
     a = reader.explain("a").justification
     assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "storage", False)
+
+
+WIRED_ADDER = {
+    "id": "s",
+    "groups": [{"id": "g", "gadget": "add"}],
+    "contacts": [
+        {"id": "a"},
+        {"id": "b"},
+        {"id": "c"},
+        {"id": "g.a", "group": "g", "name": "a", "boundary": "input"},
+        {"id": "g.b", "group": "g", "name": "b", "boundary": "input"},
+        {"id": "g.sum", "group": "g", "name": "sum", "boundary": "output"},
+    ],
+    "wires": [{"from": "a", "to": "b", "type": "directed"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("contact", "text"),
+    [
+        ("b", '{"kind":"wire","from":"c"}'),  # c is wired to nothing (a spec replaced since)
+        ("b", '{"kind":"wire","from":"b"}'),
+        ("a", '{"kind":"wire","from":"b"}'),  # the wire goes the other way
+        ("a", '{"kind":"gadget","group":"g","inputs":[]}'),  # a is no output of g
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["a","c",1,[1,"w"]]]}'),
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["zz","g.a",1,[1,"w"]]]}'),
+        (
+            "g.sum",
+            '{"kind":"gadget","group":"g","inputs":[["a","g.a",1,[1,"w"]],["a","g.a",1,[1,"w"]]]}',
+        ),
+        ("a", '{"kind":"write","via":"http","stamp":[99999999999999999,"w"]}'),  # kept: newer
+    ],
+)
+def test_a_stored_form_that_does_not_fit_the_contact_is_no_justification(
+    contact: str, text: str
+) -> None:
+    """A wire or gadget run the spec does not have (any longer) is not shown as one."""
+    stamp = Stamp(1000 << 16, "w")
+    net = Network(WIRED_ADDER)
+    net.restore([(contact, 5, stamp, text)])
+    restored = net.explain(contact)
+    assert restored.justification is not None
+    assert restored.justification.kind is Kind.RESTORED and not restored.complete
+    net = Network(WIRED_ADDER)
+    net.apply([(contact, 5, stamp, text)], source="storage", stored=True)
+    applied = net.explain(contact).justification
+    assert applied is not None and (applied.kind, applied.via) == (Kind.WRITE, "storage")
+
+
+@pytest.mark.parametrize(
+    ("contact", "text", "kind"),
+    [
+        ("b", '{"kind":"wire","from":"a"}', Kind.WIRE),
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["a","g.a",1,[1,"w"]]]}', Kind.GADGET),
+        ("a", '{"kind":"write","via":"http","stamp":[1,"w"]}', Kind.WRITE),
+    ],
+)
+def test_a_stored_form_that_fits_is_kept(contact: str, text: str, kind: Kind) -> None:
+    for stored in (False, True):
+        net = Network(WIRED_ADDER)
+        if stored:
+            net.apply([(contact, 5, Stamp(1000 << 16, "w"), text)], stored=True)
+        else:
+            net.restore([(contact, 5, Stamp(1000 << 16, "w"), text)])
+        got = net.explain(contact).justification
+        assert got is not None and got.kind is kind
