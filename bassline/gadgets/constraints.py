@@ -15,7 +15,8 @@ written). When one of them changes, the gadget works out what follows for the ot
   imply (on a ``merge`` contact: a contradiction that says so).
 - **accept-last ports** (a write replaces the content) are premises, except the one written
   longest ago, which is recomputed from the others and replaced: after a user writes
-  Fahrenheit, Celsius follows, and after they write Celsius, Fahrenheit does.
+  Fahrenheit, Celsius follows, and after they write Celsius, Fahrenheit does. Its old
+  content is not used (beyond a root's side of 0): from plain numbers it is a plain number.
 
 ``linear``'s ``k`` and ``m`` are read-only parameters (constants of the spec, given as the
 content of their port contacts or wired from contacts that hold them).
@@ -131,9 +132,24 @@ def _run(rel: Relation, ins: Inputs) -> Outputs:
         target = next((p for p in order if p in replaced and p in rel.ports), None)
         if target is None:  # no order known: the last replaced port
             target = [p for p in rel.ports if p in replaced][-1]
-    if all(_plain(v) for v in values.values()):
+    if all(_plain(v) for p, v in values.items() if p != target):
+        if target is not None and not _plain(values[target]):
+            return _recompute_plain(rel, values, target)
         return _run_plain(rel, values, missing, target)
     return _run_intervals(rel, values, missing, target, replaced)
+
+
+def _recompute_plain(rel: Relation, values: dict[str, Any], target: str) -> Outputs:
+    """The accept-last port ``target``, which held an interval, recomputed from the others,
+    all plain numbers: a plain number, as when every port is one. Its old interval is
+    replaced, not used, except that a root keeps its side of 0 (as :func:`_same_side`)."""
+    given = {p: v for p, v in values.items() if p != target}
+    if rel is SQUARE and target == "x":
+        lo, hi = num.bounds(values["x"])
+        if lo >= 0 or hi <= 0:
+            given["x"] = 1 if lo >= 0 else -1
+    value = rel.solve[target](given)
+    return {} if value is None else {target: value}
 
 
 def _holds(rel: Relation, values: Mapping[str, Any]) -> bool:

@@ -249,6 +249,30 @@ def test_accept_last_contacts_recompute_the_side_written_longest_ago() -> None:
     assert not net.contradictions and not net.failures
 
 
+def test_a_port_recomputed_from_plain_numbers_is_a_plain_number_again() -> None:
+    """The interval the recomputed port held is replaced, not used: it made the result an
+    interval (Interval(212.0, 212.00000000000003) for 100 degrees Celsius)."""
+    net = Network(converter({}))
+    net.update_contact("celsius", Interval(20, 21))
+    net.update_contact("celsius", 100)
+    assert net.value("fahrenheit") == 212.0 and type(net.value("fahrenheit")) is float
+    square = {
+        "groups": [{"id": "s", "gadget": "square"}],
+        "contacts": [
+            {"id": "s.x", "group": "s", "name": "x", "boundary": "both"},
+            {"id": "s.y", "group": "s", "name": "y", "boundary": "both"},
+        ],
+    }
+    for x, root in [(Interval(1, 2), 3.0), (Interval(-2, -1), -3.0), (Interval(-1, 2), None)]:
+        net = Network(square)
+        net.update_contact("s.x", x)
+        net.update_contact("s.y", 9)  # the root keeps the side of 0 the interval was on
+        assert net.value("s.x") == (Interval(-3.0, 3.0) if root is None else root)
+    net.update_contact("s.x", 5)
+    assert net.value("s.y") == 25 and type(net.value("s.y")) is int
+    assert not net.contradictions and not net.failures
+
+
 def test_at_equal_stamps_the_later_port_is_the_one_recomputed() -> None:
     # a replica's write of both sides at one stamp: y (fahrenheit) comes after x in the
     # linear constraint's ports, so it counts as older and follows celsius, in either order
