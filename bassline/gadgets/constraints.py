@@ -34,13 +34,15 @@ import attrs
 from bassline.gadgets import numeric as num
 from bassline.gadgets.base import Gadget, Inputs, Kind, Outputs, PortInputs
 from bassline.gadgets.jsonish import compute_number
+from bassline.gadgets.rounding import MAX_FLOAT
 from bassline.lattices.values import Interval
 
 __all__ = ["CONSTRAINTS", "LOCAL_PASSES", "TOLERANCE", "Relation"]
 
 TOLERANCE = 2.0**-40
-"""Plain numbers agree with a relation when within this much, relative to the largest
-magnitude involved: ``0.1 + 0.2 = 0.3`` holds although the floats differ in the last bit."""
+"""Plain numbers agree with a relation when within this much, relative to the magnitude of
+its largest term (:attr:`Relation.largest_term`): ``0.1 + 0.2 = 0.3`` holds although the
+floats differ in the last bit."""
 
 LOCAL_PASSES = 64
 """At most this many projections per port in one run of a constraint (a safety net: a
@@ -76,6 +78,9 @@ class Relation:
     """Whether the others can still be narrowed while ``port`` knows nothing (given their
     bounds): a factor of exactly 0 pins a product to 0 whatever the other factor is. Then
     every port is projected, as when the relation is not total."""
+    largest_term: Callable[[Mapping[str, float]], float] = lambda m: max(m.values(), default=0.0)
+    """Given the largest magnitude of each port and parameter (0 when unknown), that of the
+    relation's largest term (``a·b`` or ``c`` for a product): float noise is relative to it."""
 
 
 def _plain(value: Any) -> bool:
@@ -95,14 +100,18 @@ def _no_solution(rel: Relation, port: str, values: Mapping[str, Any]) -> _NoSolu
     return _NoSolution(f"{rel.id}: no {port} satisfies {rel.text} when {given}")
 
 
-def _scale(values: Mapping[str, Any]) -> float:
-    """The largest finite magnitude among the values (for the relative tolerance)."""
-    biggest = 0.0
-    for v in values.values():
+def _scale(rel: Relation, values: Mapping[str, Any]) -> float:
+    """The largest magnitude of a term of the relation (for the relative tolerance): of
+    ``a``, ``b`` or ``c`` for a sum, but of ``a·b`` or ``c`` for a product, so that 5 is
+    not float noise beside ``1e300 · 1e-300``."""
+    magnitudes: dict[str, float] = dict.fromkeys((*rel.ports, *rel.params), 0.0)
+    for p, v in values.items():
+        biggest = 0.0
         for b in num.bounds(v):
             if b - b == 0 and abs(b) > biggest:
                 biggest = abs(b)
-    return float(biggest)
+        magnitudes[p] = float(biggest)
+    return min(rel.largest_term(magnitudes), MAX_FLOAT)
 
 
 def _within(x: Any, parts: list[num.Bounds], slack: float) -> bool:
@@ -160,7 +169,7 @@ def _holds(rel: Relation, values: Mapping[str, Any]) -> bool:
     """
     port = rel.ports[-1]
     parts = rel.project[port]({p: num.bounds(v) for p, v in values.items() if p != port})
-    return _within(values[port], parts, TOLERANCE * _scale(values))
+    return _within(values[port], parts, TOLERANCE * _scale(rel, values))
 
 
 def _run_plain(
@@ -253,7 +262,7 @@ def _run_intervals(
         if port in narrowable or port in replaced or port == target:
             continue
         if slack < 0:
-            slack = TOLERANCE * _scale(values)
+            slack = TOLERANCE * _scale(rel, values)
         others = {p: b for p, b in cur.items() if p != port}
         parts = rel.project[port](others)
         if not _within(values[port], parts, slack):
@@ -345,6 +354,7 @@ PRODUCT: Relation = Relation(
     },
     # a factor of exactly 0 makes c = 0 whatever the unknown other factor is
     pins=lambda port, b: port in ("a", "b") and b["b" if port == "a" else "a"] == (0, 0),
+    largest_term=lambda m: max(m["a"] * m["b"], m["c"]),
 )
 
 
@@ -376,6 +386,7 @@ SQUARE: Relation = Relation(
         "y": lambda v: _number("square", lambda: v["x"] * v["x"]),
     },
     total=False,
+    largest_term=lambda m: max(m["x"] * m["x"], m["y"]),
 )
 
 
@@ -394,6 +405,7 @@ LINEAR: Relation = Relation(
     },
     # k = 0 makes y = m whatever the unknown x is
     pins=lambda port, b: port == "x" and b["k"] == (0, 0),
+    largest_term=lambda m: max(m["k"] * m["x"], m["m"], m["y"]),
 )
 
 

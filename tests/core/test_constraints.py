@@ -294,6 +294,31 @@ def test_defined_contacts_compute_once_and_contradict_a_disagreement() -> None:
     assert net.value("fahrenheit") == 212.0  # the contact kept its value
 
 
+@pytest.mark.parametrize(
+    ("gadget_id", "ports", "port", "implied"),
+    [
+        ("product", {"a": 1e300, "b": 1e-300, "c": 5.0}, "c", 1.0),
+        ("product", {"a": 1e6, "b": 1e-6, "c": 1.0000005}, "c", 1.0),
+        ("square", {"x": 1e-150, "y": 3e-300}, "y", 1e-300),
+        ("linear", {"x": 1e-300, "k": 1e300, "m": 0, "y": 2.0}, "y", 1.0),
+    ],
+)
+def test_float_noise_is_relative_to_the_largest_term_not_the_largest_number(
+    gadget_id: str, ports: dict[str, Any], port: str, implied: float
+) -> None:
+    """5 is not float noise beside 1e300 * 1e-300 = 1: the check was relative to 1e300."""
+    out = run(gadget_id, **ports)
+    assert out.keys() == {port} and math.isclose(out[port], implied, rel_tol=1e-12)
+
+
+def test_float_noise_still_holds() -> None:
+    assert run("sum", a=0.1, b=0.2, c=0.3) == {}
+    assert run("sum", a=1e16 + 2, b=-1e16, c=0) == {}  # cancellation: relative to 1e16
+    assert run("product", a=0.1, b=3, c=0.3) == {}
+    assert run("square", x=0.1, y=0.01) == {}
+    assert run("linear", x=0.1, k=3, m=0.8, y=1.1) == {}
+
+
 def test_interval_contacts_narrow_each_other() -> None:
     net = Network(converter({"lattice": "interval"}))
     net.update_contact("celsius", Interval(20, 30))
