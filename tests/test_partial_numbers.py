@@ -340,6 +340,45 @@ def test_power_on_edge_cases(base: Any, exponent: Any, expected: Any) -> None:
         assert get_gadget("power").run({"base": base, "exponent": exponent}) == {"result": expected}
 
 
+big_ints = st.integers(2**53 + 1, 2**64 - 1)
+
+
+@given(
+    data=st.data(),
+    base=st.one_of(intervals(big_ints), big_ints),
+    exponent=st.one_of(st.floats(-18, 18, allow_nan=False), intervals(st.integers(-18, 18))),
+)
+def test_power_of_an_integer_beyond_2_53_bounds_every_real_power(
+    data: Any, base: Any, exponent: Any
+) -> None:
+    """pow rounds such a base to the nearest float: the bound must round it outward."""
+    assume(mixed(base, exponent) and num.bounds(base)[0] > 0)
+    result = interval_result(
+        dict(get_gadget("power").run({"base": base, "exponent": exponent})), "result"
+    )
+    for x in data.draw(points(base, 3)):
+        for y in data.draw(points(exponent, 3)):
+            true = true_power(x, y) if abs(y) <= 18 else None  # the exponents drawn
+            if true is not None:
+                assert power_holds(result, true), (x, y, result)
+
+
+@pytest.mark.parametrize(
+    ("base", "exponent"),
+    [
+        (Interval(2**54 + 2, 2**54 + 2), 15.5),  # the base is between floats: pow's is 2**54
+        (Interval(2**54 + 2, 2**54 + 2), -15.5),
+        (Interval(2**53 + 1, 2**53 + 1), 19),  # a whole power beyond the exact integers
+        (Interval(1 + 2**-52, 1 + 2**-52), 2**60 + 127),  # pow rounds the exponent to 2**60
+        (Interval(1 - 2**-53, 1 - 2**-53), 2**60 + 127),
+    ],
+)
+def test_power_rounds_an_integer_beyond_2_53_outward(base: Any, exponent: Any) -> None:
+    result = get_gadget("power").run({"base": base, "exponent": exponent})["result"]
+    true = decimal_context.power(decimal.Decimal(base.lo), decimal.Decimal(exponent))
+    assert power_holds(result, true), (result, true)
+
+
 def test_power_refuses_a_negative_base_with_a_range_of_exponents() -> None:
     with pytest.raises(ValueError, match="no interval of real results"):
         get_gadget("power").run({"base": Interval(-2, 2), "exponent": Interval(1, 2)})

@@ -139,7 +139,7 @@ class Carrier:
         writes: dict[int, Reference | Kept] = {}
         for n, (i, _, stamp, carried) in enumerate(checked):
             if stored and type(carried) is str:  # a stored form (the change feed)
-                ref = forms.applied(carried, lattices[i], source)  # a wire's may be contact 0
+                ref = forms.applied(carried, lattices[i], source, i, stamp)  # a wire's may be 0
                 whys[n] = fallback if ref is None else ref
             elif type(carried) is CarriedWrite and carried.stamp is None:
                 known = writes.get(id(carried))

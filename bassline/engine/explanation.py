@@ -3,12 +3,18 @@
 Plain attrs objects, each with a JSON form (:meth:`Explanation.to_json`). They are built
 on request from the compact references the engine keeps (:mod:`bassline.engine.justify`);
 building them is :mod:`bassline.engine.explain`'s job.
+
+A tree can be any depth, and shares an explanation wherever a contact is used twice, so
+nothing here recurses down it: ``==`` compares two trees with an explicit stack, a hash
+covers one step, and an input's ``repr`` names the contact it explains instead of
+drawing its explanation again (which, for a chain, overflowed the stack, and for shared
+explanations, doubled with every level).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -73,7 +79,12 @@ class Premise:
         }
 
 
-@attrs.frozen
+def _named(explanation: Explanation | None) -> str:
+    """An input's explanation in its ``repr``: which contact it explains, not the tree."""
+    return "None" if explanation is None else f"<explanation of {explanation.contact!r}>"
+
+
+@attrs.frozen(eq=False)
 class Input:
     """One value a justification used: a wire's source, a gadget's input port."""
 
@@ -86,9 +97,28 @@ class Input:
     """Whether the contact still holds the value used (equal content; the stamp may differ)."""
     port: str | None = None
     """The gadget port it fed (None for a wire)."""
-    explanation: Explanation | None = None
+    explanation: Explanation | None = attrs.field(default=None, repr=_named)
     """Why the contact holds its *current* value (None when cut by depth or a cycle)."""
     cut: Cut | None = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.contact,
+            self.value,
+            self.stamp,
+            self.holds,
+            self.port,
+            self.cut,
+            self.explanation is None,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Input:
+            return NotImplemented
+        return self._key() == other._key() and _same_trees([(self.explanation, other.explanation)])
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def to_json(self, steps: Mapping[int, int] | None = None) -> dict[str, Any]:
         """Plain JSON data; ``explained`` is the index of this input's explanation among
@@ -108,7 +138,7 @@ class Input:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Justification:
     """The immediate reason for a value: a write, a wire, a gadget run or a merge."""
 
@@ -133,6 +163,31 @@ class Justification:
     gaps: tuple[str, ...] = ()
     """Why this step alone cannot account for the value (empty when it can)."""
 
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.kind,
+            self.value,
+            self.stamp,
+            self.via,
+            self.local,
+            self.group,
+            self.gadget,
+            tuple(i._key() for i in self.inputs),
+            tuple(c._key() for c in self.contributions),
+            self.omitted,
+            self.gaps,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Justification:
+            return NotImplemented
+        return self._key() == other._key() and _same_trees(
+            zip(_children(self), _children(other), strict=True)
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def to_json(self, steps: Mapping[int, int] | None = None) -> dict[str, Any]:
         """Plain JSON data: ``kind``, ``value``, ``stamp`` and the fields the kind uses
         (``steps`` as for :meth:`Input.to_json`)."""
@@ -155,7 +210,7 @@ class Justification:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Refusal:
     """The value a contact refused in its standing contradiction, and why it came."""
 
@@ -171,6 +226,26 @@ class Refusal:
         """The writes the refused value rests on."""
         return _collect_premises(self.contact, self.justification)
 
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.contact,
+            self.reason,
+            self.value,
+            self.stamp,
+            self.source,
+            self.justification._key(),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Refusal:
+            return NotImplemented
+        return self._key() == other._key() and _same_trees(
+            zip(_children(self.justification), _children(other.justification), strict=True)
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def to_json(self, steps: Mapping[int, int] | None = None) -> dict[str, Any]:
         """Plain JSON data, with the refused side's premises (``steps`` as for
         :meth:`Input.to_json`)."""
@@ -184,7 +259,7 @@ class Refusal:
         }
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Explanation:
     """Why one contact holds its current value, back to the writes it rests on."""
 
@@ -204,6 +279,35 @@ class Explanation:
     def present(self) -> bool:
         """Whether the contact holds a value."""
         return self.value is not ABSENT
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.contact,
+            self.value,
+            self.stamp,
+            None if self.justification is None else self.justification._key(),
+            None if self.contradiction is None else self.contradiction._key(),
+            self.failure,
+        )
+
+    def _below(self) -> list[Explanation]:
+        """The explanations of the inputs, the kept side's then the refused side's."""
+        below: list[Explanation] = []
+        if self.justification is not None:
+            below.extend(_children(self.justification))
+        if self.contradiction is not None:
+            below.extend(_children(self.contradiction.justification))
+        return below
+
+    def __eq__(self, other: object) -> bool:
+        """The same tree: every step equal (compared without recursion, any depth)."""
+        if type(other) is not Explanation:
+            return NotImplemented
+        return _same_trees([(self, other)])
+
+    def __hash__(self) -> int:
+        """Of this step only (equal trees have equal steps)."""
+        return hash(self._key())
 
     def walk(self) -> Iterator[Explanation]:
         """This explanation and every one below it, each once, depth first."""
@@ -283,6 +387,28 @@ def _walk(roots: list[Explanation], *, refusals: bool = False) -> Iterator[Expla
         if refusals and node.contradiction is not None:
             children.extend(_children(node.contradiction.justification))
         stack.extend(reversed(children))
+
+
+def _same_trees(
+    pairs: Iterable[tuple[Explanation | None, Explanation | None]],
+) -> bool:
+    """Whether each pair of explanations is the same tree, walked with an explicit stack."""
+    stack = list(pairs)
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        a, b = stack.pop()
+        if a is b:
+            continue
+        if a is None or b is None:
+            return False
+        pair = (id(a), id(b))
+        if pair in seen:  # a shared explanation, already compared
+            continue
+        seen.add(pair)
+        if a._key() != b._key():
+            return False
+        stack.extend(zip(a._below(), b._below(), strict=True))  # the keys say as many
+    return True
 
 
 def _collect_premises(contact: str, j: Justification) -> tuple[Premise, ...]:

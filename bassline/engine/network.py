@@ -498,8 +498,8 @@ class Network(Propagator):
 
         Each item is ``(contact, value, stamp)`` or ``(contact, value, stamp,
         justification)``, the last the stored form :meth:`stored_justification` gave
-        (None, or text naming a contact or gadget group this spec lacks: the value is
-        explained as restored without its justification). All or nothing: a row with an
+        (None, or text naming a contact, gadget group or wire this spec lacks: the value
+        is explained as restored without its justification). All or nothing: a row with an
         unknown contact, content that cannot be stored or a stamp too far in the future
         raises before any contact changes. Call :meth:`settle` afterwards to bring the
         network back to its fixpoint. The values are kept as they are, not copied (as by
@@ -521,7 +521,7 @@ class Network(Propagator):
         for i, value, stamp, text in zip(indexes, values, stamps, texts, strict=True):
             own_values[i] = value
             own_stamps[i] = stamp
-            whys[i] = RESTORED if text is None else why_of(text, lattices[i])
+            whys[i] = RESTORED if text is None else why_of(text, lattices[i], i, stamp)
 
     def differing(self, stamps: Mapping[str, Stamp]) -> list[str]:
         """The contacts holding content whose stamp is not the one ``stamps`` gives them

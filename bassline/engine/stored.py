@@ -18,7 +18,8 @@ text is one JSON object, references by contact id rather than a tree:
 
 :class:`StoredForms` turns the engine's references into this text (cached: a write kind,
 a wire source and a gadget run each encode once) and back; text it cannot use (a contact
-or group the spec no longer has) restores as "restored without its justification".
+or group the spec no longer has, a wire or gadget run that does not reach the contact, a
+kept stamp newer than the content's) restores as "restored without its justification".
 """
 
 from __future__ import annotations
@@ -158,14 +159,41 @@ class StoredForms:
             return RESTORED
         return RESTORED if why is None else why
 
-    def applied(self, text: str, lattice: Lattice | None, source: str) -> Reference | Kept | None:
+    def fits(self, i: int, why: Why, stamp: Stamp) -> bool:
+        """Whether ``why`` can justify content at contact ``i`` stamped ``stamp`` in this
+        spec: each wire reaches ``i`` (a spec replaced since may have dropped it), each
+        gadget run has ``i`` among its outputs and names its input ports' own contacts,
+        and a kept stamp is no newer than the content's."""
+        if isinstance(why, Contributions):
+            return all(self._reaches(i, ref) for ref, _, _ in why.items)
+        if isinstance(why, Kept):
+            return why.stamp <= stamp and self._reaches(i, why.ref)
+        return self._reaches(i, why)
+
+    def _reaches(self, i: int, ref: Reference) -> bool:
+        if type(ref) is int:
+            return i in self.net._out[ref]
+        if type(ref) is GadgetRun:
+            inst = ref.instance
+            ports = dict(inst.inputs)
+            return (
+                any(ci == i for _, ci in inst.outputs)
+                and all(ports.get(port) == ci for port, ci, _, _ in ref.used)
+                and len({port for port, _, _, _ in ref.used}) == len(ref.used)
+            )
+        return True  # a write
+
+    def applied(
+        self, text: str, lattice: Lattice | None, source: str, i: int, stamp: Stamp
+    ) -> Reference | Kept | None:
         """The reference for a value another process stored with the stored form ``text``
-        and this network applies by ``source`` (the change feed): a write becomes a write
-        applied here (not local, its ``via`` kept), a wire or gadget run stays as it is.
-        None where the stored form cannot serve an applied offer: unusable text, a merge
-        contact's contributions, or a kept stamp on a merge contact."""
+        at contact ``i`` (stamped ``stamp``) and this network applies by ``source`` (the
+        change feed): a write becomes a write applied here (not local, its ``via`` kept),
+        a wire or gadget run stays as it is. None where the stored form cannot serve an
+        applied offer: unusable text, a reference that does not fit ``i`` (:meth:`fits`),
+        a merge contact's contributions, or a kept stamp on a merge contact."""
         why = self.restore(text, lattice)
-        if why is RESTORED or type(why) is Contributions:
+        if why is RESTORED or type(why) is Contributions or not self.fits(i, why, stamp):
             return None
         if type(why) is Kept:
             if lattice is not None:
@@ -178,19 +206,25 @@ class StoredForms:
             return applied_ref(why.via, source)
         return why  # type: ignore[return-value]  # a wire (contact index) or a gadget run
 
-    def restorer(self) -> Callable[[str, Lattice | None], Why]:
-        """:meth:`restore` for many rows at once: the same results, with the text of
-        writes and wires (immutable references) decoded once per distinct text."""
+    def restorer(self) -> Callable[[str, Lattice | None, int, Stamp], Why]:
+        """:meth:`restore` for many rows at once, each for its contact and stamp: RESTORED
+        where the reference does not fit them (:meth:`fits`). The text of writes and wires
+        (immutable references) is decoded once per distinct text."""
         shared: dict[str, Why] = {}
         restore = self.restore
+        fits = self.fits
 
-        def why_of(text: str, lattice: Lattice | None) -> Why:
+        def why_of(text: str, lattice: Lattice | None, i: int, stamp: Stamp) -> Why:
             why = shared.get(text)
             if why is None:
                 why = restore(text, lattice)
-                if type(why) is Write or type(why) is int:
+                if type(why) is Write:
+                    return shared.setdefault(text, why)
+                if type(why) is int:
                     shared[text] = why
-            return why
+            if type(why) is Write:  # fits any contact
+                return why
+            return why if fits(i, why, stamp) else RESTORED
 
         return why_of
 

@@ -15,7 +15,8 @@ written). When one of them changes, the gadget works out what follows for the ot
   imply (on a ``merge`` contact: a contradiction that says so).
 - **accept-last ports** (a write replaces the content) are premises, except the one written
   longest ago, which is recomputed from the others and replaced: after a user writes
-  Fahrenheit, Celsius follows, and after they write Celsius, Fahrenheit does.
+  Fahrenheit, Celsius follows, and after they write Celsius, Fahrenheit does. Its old
+  content is not used (beyond a root's side of 0): from plain numbers it is a plain number.
 
 ``linear``'s ``k`` and ``m`` are read-only parameters (constants of the spec, given as the
 content of their port contacts or wired from contacts that hold them).
@@ -33,13 +34,15 @@ import attrs
 from bassline.gadgets import numeric as num
 from bassline.gadgets.base import Gadget, Inputs, Kind, Outputs, PortInputs
 from bassline.gadgets.jsonish import compute_number
+from bassline.gadgets.rounding import MAX_FLOAT
 from bassline.lattices.values import Interval
 
 __all__ = ["CONSTRAINTS", "LOCAL_PASSES", "TOLERANCE", "Relation"]
 
 TOLERANCE = 2.0**-40
-"""Plain numbers agree with a relation when within this much, relative to the largest
-magnitude involved: ``0.1 + 0.2 = 0.3`` holds although the floats differ in the last bit."""
+"""Plain numbers agree with a relation when within this much, relative to the magnitude of
+its largest term (:attr:`Relation.largest_term`): ``0.1 + 0.2 = 0.3`` holds although the
+floats differ in the last bit."""
 
 LOCAL_PASSES = 64
 """At most this many projections per port in one run of a constraint (a safety net: a
@@ -75,6 +78,9 @@ class Relation:
     """Whether the others can still be narrowed while ``port`` knows nothing (given their
     bounds): a factor of exactly 0 pins a product to 0 whatever the other factor is. Then
     every port is projected, as when the relation is not total."""
+    largest_term: Callable[[Mapping[str, float]], float] = lambda m: max(m.values(), default=0.0)
+    """Given the largest magnitude of each port and parameter (0 when unknown), that of the
+    relation's largest term (``a·b`` or ``c`` for a product): float noise is relative to it."""
 
 
 def _plain(value: Any) -> bool:
@@ -94,14 +100,18 @@ def _no_solution(rel: Relation, port: str, values: Mapping[str, Any]) -> _NoSolu
     return _NoSolution(f"{rel.id}: no {port} satisfies {rel.text} when {given}")
 
 
-def _scale(values: Mapping[str, Any]) -> float:
-    """The largest finite magnitude among the values (for the relative tolerance)."""
-    biggest = 0.0
-    for v in values.values():
+def _scale(rel: Relation, values: Mapping[str, Any]) -> float:
+    """The largest magnitude of a term of the relation (for the relative tolerance): of
+    ``a``, ``b`` or ``c`` for a sum, but of ``a·b`` or ``c`` for a product, so that 5 is
+    not float noise beside ``1e300 · 1e-300``."""
+    magnitudes: dict[str, float] = dict.fromkeys((*rel.ports, *rel.params), 0.0)
+    for p, v in values.items():
+        biggest = 0.0
         for b in num.bounds(v):
             if b - b == 0 and abs(b) > biggest:
                 biggest = abs(b)
-    return float(biggest)
+        magnitudes[p] = float(biggest)
+    return min(rel.largest_term(magnitudes), MAX_FLOAT)
 
 
 def _within(x: Any, parts: list[num.Bounds], slack: float) -> bool:
@@ -131,9 +141,24 @@ def _run(rel: Relation, ins: Inputs) -> Outputs:
         target = next((p for p in order if p in replaced and p in rel.ports), None)
         if target is None:  # no order known: the last replaced port
             target = [p for p in rel.ports if p in replaced][-1]
-    if all(_plain(v) for v in values.values()):
+    if all(_plain(v) for p, v in values.items() if p != target):
+        if target is not None and not _plain(values[target]):
+            return _recompute_plain(rel, values, target)
         return _run_plain(rel, values, missing, target)
     return _run_intervals(rel, values, missing, target, replaced)
+
+
+def _recompute_plain(rel: Relation, values: dict[str, Any], target: str) -> Outputs:
+    """The accept-last port ``target``, which held an interval, recomputed from the others,
+    all plain numbers: a plain number, as when every port is one. Its old interval is
+    replaced, not used, except that a root keeps its side of 0 (as :func:`_same_side`)."""
+    given = {p: v for p, v in values.items() if p != target}
+    if rel is SQUARE and target == "x":
+        lo, hi = num.bounds(values["x"])
+        if lo >= 0 or hi <= 0:
+            given["x"] = 1 if lo >= 0 else -1
+    value = rel.solve[target](given)
+    return {} if value is None else {target: value}
 
 
 def _holds(rel: Relation, values: Mapping[str, Any]) -> bool:
@@ -144,7 +169,7 @@ def _holds(rel: Relation, values: Mapping[str, Any]) -> bool:
     """
     port = rel.ports[-1]
     parts = rel.project[port]({p: num.bounds(v) for p, v in values.items() if p != port})
-    return _within(values[port], parts, TOLERANCE * _scale(values))
+    return _within(values[port], parts, TOLERANCE * _scale(rel, values))
 
 
 def _run_plain(
@@ -237,7 +262,7 @@ def _run_intervals(
         if port in narrowable or port in replaced or port == target:
             continue
         if slack < 0:
-            slack = TOLERANCE * _scale(values)
+            slack = TOLERANCE * _scale(rel, values)
         others = {p: b for p, b in cur.items() if p != port}
         parts = rel.project[port](others)
         if not _within(values[port], parts, slack):
@@ -329,6 +354,7 @@ PRODUCT: Relation = Relation(
     },
     # a factor of exactly 0 makes c = 0 whatever the unknown other factor is
     pins=lambda port, b: port in ("a", "b") and b["b" if port == "a" else "a"] == (0, 0),
+    largest_term=lambda m: max(m["a"] * m["b"], m["c"]),
 )
 
 
@@ -360,6 +386,7 @@ SQUARE: Relation = Relation(
         "y": lambda v: _number("square", lambda: v["x"] * v["x"]),
     },
     total=False,
+    largest_term=lambda m: max(m["x"] * m["x"], m["y"]),
 )
 
 
@@ -378,6 +405,7 @@ LINEAR: Relation = Relation(
     },
     # k = 0 makes y = m whatever the unknown x is
     pins=lambda port, b: port == "x" and b["k"] == (0, 0),
+    largest_term=lambda m: max(m["k"] * m["x"], m["m"], m["y"]),
 )
 
 

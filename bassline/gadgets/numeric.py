@@ -10,8 +10,10 @@ every ``x`` in ``X`` and ``y`` in ``Y`` the true (real-number) result of ``op(x,
   when the rounding went inwards (the exact error is computed with error-free transformations,
   or with :class:`fractions.Fraction` outside their range), so exact results stay exact
   (:mod:`bassline.gadgets.rounding` rounds one bound at a time);
-- ``power`` with a non-integer exponent relies on the platform's ``pow``, which is not
-  correctly rounded: its bounds are stepped out by :data:`POW_ULPS` units in the last place.
+- ``power`` with a non-integer exponent (or a whole one above 64, or a large integer power)
+  relies on the platform's ``pow``, which is not correctly rounded: its bounds are stepped
+  out by :data:`POW_ULPS` units in the last place, after an integer beyond ``2**53`` is
+  rounded to the float on the outward side (``pow`` would round it to the nearest).
 
 A result beyond the largest float keeps a finite bound on its near side (``lo`` is the
 largest float) and is unbounded on its far side.
@@ -300,6 +302,13 @@ def _pow_bound(base: Bound, exponent: Bound, direction: int) -> Bound:
     small = type(base) is int and type(exponent) is int and exponent > 0
     if small and exponent * math.log2(base) <= 1000:
         return int(base**exponent)
+    # math.pow rounds an integer beyond 2**53 to the nearest float: round it the way that
+    # moves the power outward instead (a lower bound's base down when the power grows with
+    # the base, up when it shrinks), or the bound could miss the true power by many units
+    if type(base) is int and exact_float(base) is None:
+        base = to_float(base, direction if exponent > 0 else -direction)
+    if type(exponent) is int and exact_float(exponent) is None:
+        exponent = to_float(exponent, direction if base > 1 else -direction)
     try:
         f = math.pow(base, exponent)
     except OverflowError:

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from bassline.clock import Stamp
-from bassline.codec import from_json
+from bassline.codec import from_json, to_json
 from bassline.content import ABSENT
 from bassline.engine.explanation import Cut, Explanation, Input, Justification, Kind, Refusal
 from bassline.engine.results import GadgetFailure
+from bassline.errors import ContentError
 
 __all__ = ["read_explanation"]
 
@@ -34,6 +35,16 @@ def _field(data: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any
 
 def _optional(data: dict[str, Any], key: str, kind: type, what: str) -> Any:
     return _field(data, key, kind, what) if data.get(key) is not None else None
+
+
+def _content(data: Any, what: str) -> Any:
+    """The ``value`` of ``data``, decoded: content a node could hold (it encodes again)."""
+    value = from_json(_field(data, "value", object, what))
+    try:
+        to_json(value)
+    except ContentError as exc:
+        raise ValueError(f"{what}'s 'value' is no content: {exc}") from None
+    return value
 
 
 def _stamp(data: Any, what: str) -> Stamp:
@@ -79,7 +90,7 @@ def _justification(j: Any, built: list[Explanation | None], what: str) -> Justif
             inputs.append(
                 Input(
                     contact=contact,
-                    value=from_json(_field(i, "value", object, where)),
+                    value=_content(i, where),
                     stamp=_stamp(i, where),
                     holds=_field(i, "holds", bool, where),
                     port=_optional(i, "port", str, where),
@@ -95,12 +106,15 @@ def _justification(j: Any, built: list[Explanation | None], what: str) -> Justif
             _field(j, "contributions", list, what) if "contributions" in j else ()
         )
     ]
+    if kind is Kind.WRITE:  # a write is a premise: how it came in is part of it
+        _field(j, "via", str, what)
+        _field(j, "local", bool, what)
     gaps = _field(j, "gaps", list, what) if "gaps" in j else []
     if not all(isinstance(g, str) for g in gaps):
         raise ValueError(f"{what}'s 'gaps' are not all strings")
     return Justification(
         kind=kind,
-        value=from_json(_field(j, "value", object, what)),
+        value=_content(j, what),
         stamp=_stamp(j, what),
         via=_optional(j, "via", str, what),
         local=_optional(j, "local", bool, what),
@@ -137,7 +151,7 @@ def _explanation(step: Any, built: list[Explanation | None], what: str) -> Expla
         refusal = Refusal(
             contact=contact,
             reason=_field(r, "reason", str, where),
-            value=from_json(_field(r, "value", object, where)),
+            value=_content(r, where),
             stamp=_stamp(r, where),
             source=_field(r, "source", str, where),
             justification=_justification(r["justification"], built, f"{where}'s justification"),
@@ -145,7 +159,7 @@ def _explanation(step: Any, built: list[Explanation | None], what: str) -> Expla
     failure = step.get("failure")
     return Explanation(
         contact=contact,
-        value=from_json(_field(step, "value", object, what)) if present else ABSENT,
+        value=_content(step, what) if present else ABSENT,
         stamp=_stamp(step, what),
         justification=None if j is None else _justification(j, built, f"{what}'s justification"),
         contradiction=refusal,

@@ -236,6 +236,14 @@ def _bind_use(ck: Checker, use: _Use, scope: Scope) -> None:
         if outer == inner:
             ck.add(path, f"port {port!r} is bound to itself")
             continue
+        if _inside(contacts[outer][1].group, use.id, scope.groups):
+            ck.add(
+                path,
+                f"contact {outer!r} is inside this instance: bind a port to a contact of "
+                f"the level the use is written in (group {use.parent!r}, or another "
+                "instance's port)",
+            )
+            continue
         boundary = part.ports[port]
         source, target_id = (inner, outer) if boundary is Boundary.OUTPUT else (outer, inner)
         kind = WireType.BIDIRECTIONAL if boundary is Boundary.BOTH else WireType.DIRECTED
@@ -249,6 +257,19 @@ def _bind_use(ck: Checker, use: _Use, scope: Scope) -> None:
         wires[wid] = (path, WireSpec(id=wid, source=source, target=target_id, type=kind))
         if scope.derived is not None:
             scope.derived.add(wid)
+
+
+def _inside(group: str, instance: str, groups: Mapping[str, tuple[str, GroupSpec]]) -> bool:
+    """Whether ``group`` is the instance's group or one below it."""
+    seen: set[str] = set()
+    at: str | None = group
+    while at is not None and at not in seen:
+        if at == instance:
+            return True
+        seen.add(at)
+        entry = groups.get(at)
+        at = None if entry is None else entry[1].parent
+    return False
 
 
 def _part_order(

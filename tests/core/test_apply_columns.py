@@ -79,7 +79,7 @@ def _outcome(items: list[Any], stored: bool) -> object:
         result.contradictions,
         net.values(),
         [net.stamped(c) for c in "abcm"],
-        [str(net.explain(c)) for c in "abcm"],
+        [net.explain(c).to_json() for c in "abcm"],  # the whole tree (repr: one step)
     )
 
 

@@ -249,6 +249,30 @@ def test_accept_last_contacts_recompute_the_side_written_longest_ago() -> None:
     assert not net.contradictions and not net.failures
 
 
+def test_a_port_recomputed_from_plain_numbers_is_a_plain_number_again() -> None:
+    """The interval the recomputed port held is replaced, not used: it made the result an
+    interval (Interval(212.0, 212.00000000000003) for 100 degrees Celsius)."""
+    net = Network(converter({}))
+    net.update_contact("celsius", Interval(20, 21))
+    net.update_contact("celsius", 100)
+    assert net.value("fahrenheit") == 212.0 and type(net.value("fahrenheit")) is float
+    square = {
+        "groups": [{"id": "s", "gadget": "square"}],
+        "contacts": [
+            {"id": "s.x", "group": "s", "name": "x", "boundary": "both"},
+            {"id": "s.y", "group": "s", "name": "y", "boundary": "both"},
+        ],
+    }
+    for x, root in [(Interval(1, 2), 3.0), (Interval(-2, -1), -3.0), (Interval(-1, 2), None)]:
+        net = Network(square)
+        net.update_contact("s.x", x)
+        net.update_contact("s.y", 9)  # the root keeps the side of 0 the interval was on
+        assert net.value("s.x") == (Interval(-3.0, 3.0) if root is None else root)
+    net.update_contact("s.x", 5)
+    assert net.value("s.y") == 25 and type(net.value("s.y")) is int
+    assert not net.contradictions and not net.failures
+
+
 def test_at_equal_stamps_the_later_port_is_the_one_recomputed() -> None:
     # a replica's write of both sides at one stamp: y (fahrenheit) comes after x in the
     # linear constraint's ports, so it counts as older and follows celsius, in either order
@@ -268,6 +292,31 @@ def test_defined_contacts_compute_once_and_contradict_a_disagreement() -> None:
     r = net.update_contact("fahrenheit", 100)
     assert [c.contact for c in r.contradictions] == ["fahrenheit"]
     assert net.value("fahrenheit") == 212.0  # the contact kept its value
+
+
+@pytest.mark.parametrize(
+    ("gadget_id", "ports", "port", "implied"),
+    [
+        ("product", {"a": 1e300, "b": 1e-300, "c": 5.0}, "c", 1.0),
+        ("product", {"a": 1e6, "b": 1e-6, "c": 1.0000005}, "c", 1.0),
+        ("square", {"x": 1e-150, "y": 3e-300}, "y", 1e-300),
+        ("linear", {"x": 1e-300, "k": 1e300, "m": 0, "y": 2.0}, "y", 1.0),
+    ],
+)
+def test_float_noise_is_relative_to_the_largest_term_not_the_largest_number(
+    gadget_id: str, ports: dict[str, Any], port: str, implied: float
+) -> None:
+    """5 is not float noise beside 1e300 * 1e-300 = 1: the check was relative to 1e300."""
+    out = run(gadget_id, **ports)
+    assert out.keys() == {port} and math.isclose(out[port], implied, rel_tol=1e-12)
+
+
+def test_float_noise_still_holds() -> None:
+    assert run("sum", a=0.1, b=0.2, c=0.3) == {}
+    assert run("sum", a=1e16 + 2, b=-1e16, c=0) == {}  # cancellation: relative to 1e16
+    assert run("product", a=0.1, b=3, c=0.3) == {}
+    assert run("square", x=0.1, y=0.01) == {}
+    assert run("linear", x=0.1, k=3, m=0.8, y=1.1) == {}
 
 
 def test_interval_contacts_narrow_each_other() -> None:

@@ -568,6 +568,14 @@ def test_a_problem_inside_a_definition_is_reported_once_at_its_path() -> None:
             lambda d: d["parts"]["adder"]["wires"][2].update(id="w" * 400),
             "$.uses[0].id: wire ids inside this instance of part 'adder' would be up to 406",
         ),
+        (  # a port is bound at the use's level, never to a contact inside the instance
+            lambda d: d["uses"][0]["ports"].update(a="first/add.a"),
+            "$.uses[0].ports.a: contact 'first/add.a' is inside this instance",
+        ),
+        (
+            lambda d: d["uses"][0]["ports"].update(a="first/b"),
+            "$.uses[0].ports.a: contact 'first/b' is inside this instance",
+        ),
         (
             lambda d: d["uses"][0].update(id="i" * 195),
             "$.uses[0].id: ids inside this instance of part 'adder' would be up to 203 characters",

@@ -415,6 +415,51 @@ def test_a_long_chain_explains_without_recursion() -> None:
     assert len(data["steps"]) == n and data["steps"][0]["contact"] == f"c{n - 1}"
 
 
+def _chain(n: int, via: str = "python") -> Network:
+    spec = {
+        "id": "long",
+        "contacts": [{"id": f"c{i}"} for i in range(n)],
+        "wires": [{"from": f"c{i}", "to": f"c{i + 1}", "type": "directed"} for i in range(n - 1)],
+    }
+    net = Network(spec, node_id="n")
+    net.clock._physical = lambda: 1_700_000_000_000  # type: ignore[method-assign]
+    net.update_contact("c0", 1, via=via)
+    return net
+
+
+def test_a_long_chain_prints_compares_and_hashes_without_recursion() -> None:
+    net = _chain(3000)
+    e, again = net.explain("c2999"), net.explain("c2999")
+    assert e is not again and e == again and hash(e) == hash(again)
+    assert repr(e).count("Explanation(") == 1  # an input names the contact it explains
+    assert "explanation=<explanation of 'c2998'>" in repr(e)
+    # the same stamps, values and wires: only the write at the far end differs
+    other = _chain(3000, via="cli").explain("c2999")
+    assert e != other and e.to_json() != other.to_json()
+    assert e.justification != other.justification  # the difference is far below it
+
+
+def test_an_explanation_shared_at_every_level_prints_in_one_step() -> None:
+    """x(i+1) = x(i) + x(i): each input is explained once and shared; printing it drew
+    the shared tree again for every use, twice as long with every level."""
+    groups: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = [{"id": "x0"}]
+    wires: list[dict[str, Any]] = []
+    for i in range(12):
+        groups.append({"id": f"g{i}", "gadget": "add"})
+        contacts += [
+            {"id": f"g{i}.a", "group": f"g{i}", "name": "a", "boundary": "input"},
+            {"id": f"g{i}.b", "group": f"g{i}", "name": "b", "boundary": "input"},
+            {"id": f"x{i + 1}", "group": f"g{i}", "name": "sum", "boundary": "output"},
+        ]
+        wires += [{"from": f"x{i}", "to": f"g{i}.{p}", "type": "directed"} for p in "ab"]
+    net = Network({"id": "ladder", "groups": groups, "contacts": contacts, "wires": wires})
+    net.update_contact("x0", 1)
+    e = net.explain("x12")
+    assert e.value == 2**12 and len(repr(e)) < 2000
+    assert e == net.explain("x12")
+
+
 def test_restored_content_says_its_justification_was_not_kept() -> None:
     net = Network({"id": "w", "contacts": [{"id": "x"}]})
     net.restore([("x", 1, Stamp(5, "n"))])
@@ -470,3 +515,69 @@ def test_apply_takes_a_stored_form_for_values_another_process_stored() -> None:
     reader.apply([("a", 2, writer.clock.tick(), "not json")], source="storage", stored=True)
     a = reader.explain("a").justification
     assert a is not None and (a.kind, a.via, a.local) == (Kind.WRITE, "storage", False)
+
+
+WIRED_ADDER = {
+    "id": "s",
+    "groups": [{"id": "g", "gadget": "add"}],
+    "contacts": [
+        {"id": "a"},
+        {"id": "b"},
+        {"id": "c"},
+        {"id": "g.a", "group": "g", "name": "a", "boundary": "input"},
+        {"id": "g.b", "group": "g", "name": "b", "boundary": "input"},
+        {"id": "g.sum", "group": "g", "name": "sum", "boundary": "output"},
+    ],
+    "wires": [{"from": "a", "to": "b", "type": "directed"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("contact", "text"),
+    [
+        ("b", '{"kind":"wire","from":"c"}'),  # c is wired to nothing (a spec replaced since)
+        ("b", '{"kind":"wire","from":"b"}'),
+        ("a", '{"kind":"wire","from":"b"}'),  # the wire goes the other way
+        ("a", '{"kind":"gadget","group":"g","inputs":[]}'),  # a is no output of g
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["a","c",1,[1,"w"]]]}'),
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["zz","g.a",1,[1,"w"]]]}'),
+        (
+            "g.sum",
+            '{"kind":"gadget","group":"g","inputs":[["a","g.a",1,[1,"w"]],["a","g.a",1,[1,"w"]]]}',
+        ),
+        ("a", '{"kind":"write","via":"http","stamp":[99999999999999999,"w"]}'),  # kept: newer
+    ],
+)
+def test_a_stored_form_that_does_not_fit_the_contact_is_no_justification(
+    contact: str, text: str
+) -> None:
+    """A wire or gadget run the spec does not have (any longer) is not shown as one."""
+    stamp = Stamp(1000 << 16, "w")
+    net = Network(WIRED_ADDER)
+    net.restore([(contact, 5, stamp, text)])
+    restored = net.explain(contact)
+    assert restored.justification is not None
+    assert restored.justification.kind is Kind.RESTORED and not restored.complete
+    net = Network(WIRED_ADDER)
+    net.apply([(contact, 5, stamp, text)], source="storage", stored=True)
+    applied = net.explain(contact).justification
+    assert applied is not None and (applied.kind, applied.via) == (Kind.WRITE, "storage")
+
+
+@pytest.mark.parametrize(
+    ("contact", "text", "kind"),
+    [
+        ("b", '{"kind":"wire","from":"a"}', Kind.WIRE),
+        ("g.sum", '{"kind":"gadget","group":"g","inputs":[["a","g.a",1,[1,"w"]]]}', Kind.GADGET),
+        ("a", '{"kind":"write","via":"http","stamp":[1,"w"]}', Kind.WRITE),
+    ],
+)
+def test_a_stored_form_that_fits_is_kept(contact: str, text: str, kind: Kind) -> None:
+    for stored in (False, True):
+        net = Network(WIRED_ADDER)
+        if stored:
+            net.apply([(contact, 5, Stamp(1000 << 16, "w"), text)], stored=True)
+        else:
+            net.restore([(contact, 5, Stamp(1000 << 16, "w"), text)])
+        got = net.explain(contact).justification
+        assert got is not None and got.kind is kind

@@ -297,6 +297,30 @@ def test_an_explanation_reads_back_from_its_json_form_and_bad_shapes_are_refused
         read_explanation(wrong_index)
 
 
+def test_an_explanation_read_back_holds_only_content_and_writes_that_say_how() -> None:
+    """What read_explanation accepts works as an explanation: premises() and to_json()."""
+    from bassline.engine import Network
+
+    net = Network(slashed(), node_id="n")
+    net.update_contact("x/y", 5, via="cli")
+    data = net.explain("x/y").to_json()
+    step = data["steps"][0]
+    assert step["justification"]["kind"] == "write"
+    for drop in ("via", "local"):  # a write without them is no premise
+        write = {k: v for k, v in step["justification"].items() if k != drop}
+        with pytest.raises(ValueError, match=repr(drop)):
+            read_explanation(dict(data, steps=[dict(step, justification=write)]))
+    empty = {"$type": "interval", "value": [41, 0]}  # decodes, but is no content
+    for bad in (
+        dict(data, steps=[dict(step, value=empty)]),
+        dict(data, steps=[dict(step, justification=dict(step["justification"], value=empty))]),
+    ):
+        with pytest.raises(ValueError, match="no content"):
+            read_explanation(bad)
+    back = read_explanation(data)
+    assert back.to_json() == data and [p.via for p in back.premises()] == ["cli"]
+
+
 async def test_node_b_explains_over_http_a_value_written_on_node_a() -> None:
     spec = calculator()
     async with node("a", spec, ["adder"]) as (a, server_a):
