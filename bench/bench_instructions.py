@@ -251,7 +251,8 @@ def _replica(items: int, kind: str) -> None:
     (``update_many`` via ``http``, 100 at a time): ``send``, the peer building its delta
     frames (``Replicator.build_delta``, 100 items a frame, values and ``["w", "http"]``
     whys); ``send-second``, the same frames built again for a second peer (made ready
-    to send for the first: what a node does for each further link); ``receive``, those frames also decoded (``parse_frame``) and applied
+    to send for the first: what a node does for each further link); ``send-lazy``, the
+    frames built again for a second peer that pruned the writer (every change announced); ``receive``, those frames also decoded (``parse_frame``) and applied
     (``Replicator.apply_delta``) by a durable runtime on memory storage, contents it does
     not hold; ``redundant``, the same frames received and applied again from a second
     peer (contents it holds: dropped before the engine). Each counts the steps before it
@@ -300,8 +301,10 @@ def _replica(items: int, kind: str) -> None:
                 batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
                 await sender.update_many(batch, via="http")
             frames: list[bytes] = []
-            for name in ("node", "second")[: 2 if kind == "send-second" else 1]:
+            for name in ("node", "second")[: 1 if kind in ("send", "receive", "redundant") else 2]:
                 link = Link(name, "e" * 16)
+                if kind == "send-lazy" and name == "second":
+                    link.lazy = {"peer"}  # it pruned the writer: every change announced
                 frames = []
                 while link.scan < out.log.head:
                     frame, _, link.scan = out.build_delta(link)
@@ -330,6 +333,11 @@ def replica_send_second(items: int) -> None:
     _replica(items, "send-second")
 
 
+def replica_send_lazy(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "send-lazy")
+
+
 def replica_receive(items: int) -> None:
     """See :func:`_replica`."""
     _replica(items, "receive")
@@ -355,6 +363,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "engine-apply": (engine_apply, 1_000, 6_000, 1, "item"),
     "replica-send": (replica_send, 1_000, 4_000, 1, "item"),
     "replica-send-second": (replica_send_second, 1_000, 4_000, 1, "item"),
+    "replica-send-lazy": (replica_send_lazy, 1_000, 4_000, 1, "item"),
     "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
 }
