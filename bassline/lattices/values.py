@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from bassline.codec import register_tagged
-from bassline.content import element_key
+from bassline.content import copied, element_key, register_copier
 
 __all__ = ["GrowMap", "GrowSet", "Interval", "ShrinkSet"]
 
@@ -117,9 +117,21 @@ class Interval:
     tag: ClassVar[str] = "interval"
     __slots__ = ("hi", "lo")
 
+    lo: float | int | None
+    hi: float | int | None
+
     def __init__(self, lo: float | int | None, hi: float | int | None) -> None:
-        self.lo = _bound(lo, "lo")
-        self.hi = _bound(hi, "hi")
+        object.__setattr__(self, "lo", _bound(lo, "lo"))
+        object.__setattr__(self, "hi", _bound(hi, "hi"))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"an Interval is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"an Interval is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[Interval], tuple[Any, Any]]:
+        return Interval, (self.lo, self.hi)  # copy and pickle through __init__
 
     @property
     def empty(self) -> bool:
@@ -219,3 +231,31 @@ class GrowMap(Mapping[str, Any]):
         if not isinstance(payload, dict):
             raise ValueError(f"expected an object, got {type(payload).__name__}")
         return cls(payload)
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _copied_set(value: _JSONSet) -> _JSONSet:
+    """``value`` itself when its elements are scalars, else a set of their copies."""
+    items = value._items
+    if all(type(v) in _ATOMS for v in items.values()):
+        return value
+    return type(value)._from_items({k: copied(v) for k, v in items.items()})  # type: ignore[no-any-return]
+
+
+def _copied_map(value: GrowMap) -> GrowMap:
+    """``value`` itself when its entries are scalars, else a map of their copies."""
+    data = value._data
+    if all(type(v) in _ATOMS for v in data.values()):
+        return value
+    return GrowMap({k: copied(v) for k, v in data.items()})
+
+
+register_copier(GrowSet, _copied_set)
+register_copier(ShrinkSet, _copied_set)
+register_copier(GrowMap, _copied_map)
+
+COPIED_TYPES: frozenset[type[Any]] = frozenset({list, dict, tuple, GrowSet, ShrinkSet, GrowMap})
+"""The types of content :func:`~bassline.content.copied` may copy (those it hands back as
+they are, scalars and intervals, are immutable)."""
