@@ -166,3 +166,43 @@ async def test_a_contradiction_with_what_storage_holds_is_reported_not_lost(url:
             assert runtime.queue_depth == 0
         stored = (await other.load_contents("joins")).unwrap()
     assert [(r.contact, r.value) for r in stored] == [("range", Interval(0, 5))]
+
+
+@pytest.mark.parametrize("batch_size", [100, 1])  # one chunk, and a chunk per write
+async def test_a_contradiction_gives_up_only_the_contradicted_contacts_writes(
+    url: str, batch_size: int
+) -> None:
+    """A buffered batch holding a write the stored value contradicts, beside writes to
+    other contacts (plain and merge): those are stored, the contradicted write alone is
+    given up and reported, and the breaker stays closed (storage is healthy). The whole
+    batch was dropped, and the breaker opened, refusing durable writes for a while."""
+    spec = merge_spec()
+    events: list[str] = []
+    async with open_storage(url) as other, open_storage(url) as mine:
+        (await other.save_network(spec)).unwrap()
+        assert isinstance(other, JoinsMerges)
+        async with StorageBackedRuntime(
+            spec,
+            mine,
+            node_id="mine",
+            follow=False,
+            durability="buffered",
+            batch_size=batch_size,
+        ) as runtime:
+            theirs = ContentRecord("joins", "g", "range", Interval(0, 5), Stamp(1, "other"))
+            (await other.write_joining([theirs], spec_joins(spec))).unwrap()
+            runtime.add_event_listener(lambda event: events.append(event.kind))
+            await runtime.update_contact("plain", 42)
+            await runtime.update_contact("range", [7, 9])
+            await runtime.update_contact("set", ["a"])
+            with pytest.raises(PersistenceError, match="conflict"):
+                await runtime.flush()
+            assert runtime.metrics["dropped"] == 1
+            assert "records-dropped" in events and "breaker-opened" not in events
+            assert runtime.breaker.state.value == "closed"
+        stored = (await other.load_contents("joins")).unwrap()
+    assert [(r.contact, r.value) for r in stored] == [
+        ("plain", 42),
+        ("range", Interval(0, 5)),
+        ("set", GrowSet(["a"])),
+    ]
