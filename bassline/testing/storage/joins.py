@@ -28,7 +28,7 @@ from bassline.storage import (
     StorageResult,
     WriteSummary,
 )
-from bassline.storage.joins import spec_joins
+from bassline.storage.joins import JoinConflict, spec_joins
 from bassline.testing.storage.support import (
     StorageFactory,
     StorageSuite,
@@ -151,6 +151,9 @@ class MergeJoinConformance(StorageSuite):
             error = assert_failure(refused, ErrorCode.CONFLICT)
             assert not error.transient
             assert "'range'" in error.message
+            # the cause names the contact: a writer gives up its writes alone (D62)
+            assert isinstance(error.cause, JoinConflict)
+            assert (error.cause.network, error.cause.contact) == (network, "range")
             contents = assert_success(await a.load_contents(network))
             assert [(r.contact, r.value) for r in contents] == [("range", Interval(0, 5))]
 
