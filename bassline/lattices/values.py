@@ -16,7 +16,8 @@ class _JSONSet:
     """A set of JSON values; membership by :func:`~bassline.content.element_key`."""
 
     tag: ClassVar[str]
-    __slots__ = ("_items",)
+    __slots__ = ("_flat", "_items")
+    _flat: bool  # whether every element is a scalar (set by the copier when first asked)
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
         if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
@@ -182,7 +183,8 @@ class GrowMap(Mapping[str, Any]):
     """A map that only gains keys; a shared key's values are joined by their own lattice."""
 
     tag: ClassVar[str] = "grow-map"
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_flat")
+    _flat: bool  # whether every entry is a scalar (set by the copier when first asked)
 
     def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
         if isinstance(data, str | bytes):  # not its characters (the sets say the same)
@@ -236,10 +238,20 @@ class GrowMap(Mapping[str, Any]):
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
+def _flat(value: _JSONSet | GrowMap, inner: Iterable[Any]) -> bool:
+    """Whether ``inner`` (the value's elements or entries) are all scalars; found once per
+    value (it is immutable) and kept."""
+    try:
+        return value._flat
+    except AttributeError:
+        flat = value._flat = all(type(v) in _ATOMS for v in inner)
+        return flat
+
+
 def _copied_set(value: _JSONSet) -> _JSONSet:
     """``value`` itself when its elements are scalars, else a set of their copies."""
     items = value._items
-    if all(type(v) in _ATOMS for v in items.values()):
+    if _flat(value, items.values()):
         return value
     return type(value)._from_items({k: copied(v) for k, v in items.items()})  # type: ignore[no-any-return]
 
@@ -247,7 +259,7 @@ def _copied_set(value: _JSONSet) -> _JSONSet:
 def _copied_map(value: GrowMap) -> GrowMap:
     """``value`` itself when its entries are scalars, else a map of their copies."""
     data = value._data
-    if all(type(v) in _ATOMS for v in data.values()):
+    if _flat(value, data.values()):
         return value
     return GrowMap({k: copied(v) for k, v in data.items()})
 
