@@ -35,6 +35,7 @@ from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.group_roles import choose_groups, gadget_failures_text, group_owners, running_text
 from bassline.net.host import LinkState
+from bassline.net.listening import guarded
 from bassline.net.membership import Membership, PeerInfo
 from bassline.net.protocol import Delta, Hello, Message
 from bassline.net.replicator import Replicator
@@ -327,8 +328,9 @@ class BasslineNetwork:
         return self._require().changes(max_buffer)
 
     def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
-        """Call ``listener(result)`` after every run that changed something."""
-        return self._require().add_listener(listener)
+        """Call ``listener(result)`` after every run that changed something (what it
+        raises on contents from a peer is logged: :func:`~bassline.net.listening.guarded`)."""
+        return self._require().add_listener(guarded(listener))
 
     def digest(self) -> str:
         """A hash of this node's contents: equal on two nodes exactly when they agree.
