@@ -38,6 +38,6 @@ async def test_a_listener_raising_on_a_peers_contents_ends_no_link(
             await wait_until(lambda: converged([p, q]), what="convergence")
         assert len(raised) == len(heard) >= 2
         assert [p_.node for p_ in q.peers()] == ["p"]
-        assert "raised on contents from a peer" in caplog.text
+        assert "raised on a run no verb of this node started" in caplog.text
         with pytest.raises(RuntimeError, match="a bug in a listener"):
             await q.update_contact("c0", 5)  # a write made here: its caller hears it
