@@ -78,10 +78,11 @@ def _conflict(record: ContentRecord, reason: str) -> StorageError:
 
 
 def _coerced(lattice: Lattice, value: Any) -> tuple[bool, Any]:
+    """(True, the lattice's value) or (False, why it is none)."""
     try:
         return True, lattice.coerce(value)
-    except (ValueError, TypeError):
-        return False, None
+    except (ValueError, TypeError) as exc:
+        return False, exc
 
 
 def join_record(
@@ -104,7 +105,7 @@ def join_record(
     if not ok:
         return invalid(
             f"content of merge contact {incoming.contact!r} in network {incoming.network!r} "
-            f"is not a {lattice.name} value"
+            f"is not a {lattice.name} value: {new}"
         )
     if stored is None:
         return incoming
