@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from bassline.codec import register_tagged
@@ -122,8 +122,8 @@ class Interval:
     hi: float | int | None
 
     def __init__(self, lo: float | int | None, hi: float | int | None) -> None:
-        object.__setattr__(self, "lo", _bound(lo, "lo"))
-        object.__setattr__(self, "hi", _bound(hi, "hi"))
+        _set_lo(self, _bound(lo, "lo"))  # the slots' own setters: __setattr__ refuses
+        _set_hi(self, _bound(hi, "hi"))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"an Interval is immutable: cannot set {name!r}")
@@ -176,6 +176,10 @@ class Interval:
         if not isinstance(payload, list) or len(payload) != 2:
             raise ValueError(f"expected [lo, hi], got {payload!r}")
         return cls(payload[0], payload[1])
+
+
+_set_lo: Callable[[Interval, Any], None] = vars(Interval)["lo"].__set__
+_set_hi: Callable[[Interval, Any], None] = vars(Interval)["hi"].__set__
 
 
 @register_tagged
