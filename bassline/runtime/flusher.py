@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Mapping
 
 import anyio
+import attrs
 from returns.result import Failure, Success
 
 from bassline.lattices import Lattice
@@ -263,9 +264,12 @@ class Flusher:
         error = await self._attempt_once(chunk)
         first = error
         while error is not None and isinstance(conflict := error.cause, JoinConflict):
+            rest = [w for w in chunk if w.contact != conflict.contact]
+            if len(rest) == len(chunk):  # it names no write of the chunk: the chunk failed
+                self.refused = []
+                return attrs.evolve(error, cause=None)
             self.refused += [w for w in chunk if w.contact == conflict.contact]
-            chunk = [w for w in chunk if w.contact != conflict.contact]
-            if not chunk:
+            if not (chunk := rest):
                 return first
             error = await self._attempt_once(chunk)
         return first if error is None else error

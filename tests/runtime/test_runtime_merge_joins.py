@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from bassline_storage_memory import drop_store
-from returns.result import Success
+from returns.result import Failure, Success
 
 from bassline.clock import Stamp
 from bassline.errors import PersistenceError
@@ -19,13 +19,15 @@ from bassline.lattices import GrowSet, Interval
 from bassline.runtime import StorageBackedRuntime
 from bassline.storage import (
     ContentRecord,
+    ErrorCode,
     JoinsMerges,
     NetworkStorage,
+    StorageError,
     StorageResult,
     WriteSummary,
     open_storage,
 )
-from bassline.storage.joins import Joins, spec_joins
+from bassline.storage.joins import JoinConflict, Joins, spec_joins
 from bassline.testing.storage import merge_spec
 
 pytestmark = pytest.mark.anyio
@@ -206,3 +208,32 @@ async def test_a_contradiction_gives_up_only_the_contradicted_contacts_writes(
         ("range", Interval(0, 5)),
         ("set", GrowSet(["a"])),
     ]
+
+
+async def test_a_contradiction_naming_no_write_of_the_batch_fails_it(url: str) -> None:
+    """A storage whose CONFLICT names a contact the batch does not write (a third-party
+    backend's mistake): the batch fails as on any permanent error, without writing the
+    same batch again and again."""
+
+    class Confused(_Counting):
+        async def write_joining(self, batch: Any, joins: Joins) -> StorageResult[WriteSummary]:
+            self.joining.append([r.contact for r in batch])
+            return Failure(
+                StorageError(
+                    ErrorCode.CONFLICT,
+                    "contradiction",
+                    transient=False,
+                    cause=JoinConflict("joins", "elsewhere", "made up"),
+                )
+            )
+
+    spec = merge_spec()
+    async with open_storage(url) as inner:
+        (await inner.save_network(spec)).unwrap()
+        confused = Confused(inner)
+        storage: NetworkStorage = confused  # type: ignore[assignment]
+        async with StorageBackedRuntime(spec, storage, follow=False) as runtime:
+            with pytest.raises(PersistenceError, match="contradiction"):
+                await runtime.update_contact("set", ["a"])
+            assert runtime.metrics["dropped"] == 1
+        assert confused.joining == [["set"]]
