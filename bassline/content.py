@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 from bassline.codec import Tagged, encode, to_json
@@ -15,6 +15,7 @@ __all__ = [
     "canonical_form",
     "copied",
     "element_key",
+    "register_copier",
     "values_equal",
 ]
 
@@ -57,8 +58,9 @@ def values_equal(a: Any, b: Any) -> bool:
 
 def copied(value: Any) -> Any:
     """``value`` with every list and dict in it copied (to any depth), so that nothing the
-    caller holds is shared with the result; anything else (text, numbers, tuples of
-    scalars, lattice values, which are immutable) as it is. What a network does with
+    caller holds is shared with the result: inside a lattice value too (a grow-set's or
+    shrink-set's elements, a grow-map's entries, through :func:`register_copier`);
+    anything else (text, numbers, tuples of scalars, intervals) as it is. What a network does with
     content written to it and with content it hands out (network.md, "Content is copied")."""
     t = type(value)
     if t is list:
@@ -67,10 +69,19 @@ def copied(value: Any) -> Any:
         return {k: x if type(x) in _ATOMS else copied(x) for k, x in value.items()}
     if t is tuple and not all(type(x) in _ATOMS for x in value):
         return tuple(copied(x) for x in value)
-    return value
+    copier = _COPIERS.get(t)
+    return value if copier is None else copier(value)
 
 
 _ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+_COPIERS: Final[dict[type[Any], Callable[[Any], Any]]] = {}
+
+
+def register_copier(cls: type[Any], copier: Callable[[Any], Any]) -> None:
+    """Have :func:`copied` copy values of ``cls`` (a lattice value type that holds lists
+    or dicts: its elements' or entries' copies, in a new value) with ``copier``."""
+    _COPIERS[cls] = copier
 
 
 def _normalise_numbers(value: Any) -> Any:

@@ -5,7 +5,8 @@ Only a batch holding a record of a merge contact comes here (through
 written by :func:`~bassline_storage_postgres.bulk.write_batch` as before, in its one
 round trip. This one takes two, in one transaction:
 
-1. ``BEGIN``; lock the feed row of every network the batch writes contents of
+1. ``BEGIN``; take the networks' joining locks (:data:`LOCK_FIRST`: a batch that saves
+   a network along with its first contents has no row to lock yet); lock the feed row of every network the batch writes contents of
    (:data:`ENSURE_FEED` makes a missing one first, at sequence 0, so that a network's
    first writers serialise too; :data:`LOCK_FEEDS` locks them in id order, as every
    writer takes them); read the stored rows of the batch's merge contacts
@@ -35,7 +36,16 @@ from bassline_storage_postgres.bulk import write_batch
 from bassline_storage_postgres.prepare import prepare_batch
 from bassline_storage_postgres.queries import content_record, corrupt
 
-__all__ = ["ENSURE_FEED", "LOCK_FEEDS", "STORED", "read_stored", "write_joined"]
+__all__ = ["ENSURE_FEED", "LOCK_FEEDS", "LOCK_FIRST", "STORED", "read_stored", "write_joined"]
+
+LOCK_FIRST = """
+SELECT pg_advisory_xact_lock(hashtextextended('bassline_feed ' || n, 0))
+FROM unnest(%b::text[]) AS u(n)
+"""
+"""A transaction lock per network (the ids sorted: taken in that order), held by joining
+writers only: the feed row cannot serialise the writers of a network that is not stored
+yet (a batch that saves it too), which would each read no row and the older stamp's write
+would be lost; with this, the second reads after the first commits."""
 
 ENSURE_FEED = """
 INSERT INTO bassline_feed AS f (network_id, seq)
@@ -80,6 +90,7 @@ def read_stored(
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
+            conn.execute(LOCK_FIRST, [networks])
             conn.execute(ENSURE_FEED, [networks])
             conn.execute(LOCK_FEEDS, [networks])
             rows = conn.execute(STORED, [[r.network for r in merges], [r.contact for r in merges]])

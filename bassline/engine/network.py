@@ -37,6 +37,7 @@ from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
 from bassline.lattices import Changed, Contradiction
+from bassline.lattices.values import COPIED_TYPES
 from bassline.spec import Bassline, load_spec
 
 __all__ = ["Network"]
@@ -45,7 +46,7 @@ _PYTHON = write_ref("python")
 _APPLY_ITEM = "(contact, value, stamp) or (contact, value, stamp, justification)"
 _RESTORE_ITEM = "(contact, value, stamp) or (contact, value, stamp, stored justification)"
 _D = TypeVar("_D")
-_SHARED = frozenset({list, dict, tuple})  # content copied() copies, on the way in and out
+_SHARED = COPIED_TYPES  # content copied() copies, on the way in and out
 
 
 class Network(Propagator):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from bassline.codec import register_tagged
-from bassline.content import element_key
+from bassline.content import copied, element_key, register_copier
 
 __all__ = ["GrowMap", "GrowSet", "Interval", "ShrinkSet"]
 
@@ -16,7 +16,8 @@ class _JSONSet:
     """A set of JSON values; membership by :func:`~bassline.content.element_key`."""
 
     tag: ClassVar[str]
-    __slots__ = ("_items",)
+    __slots__ = ("_flat", "_items")
+    _flat: bool  # whether every element is a scalar (set by the copier when first asked)
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
         if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
@@ -117,9 +118,21 @@ class Interval:
     tag: ClassVar[str] = "interval"
     __slots__ = ("hi", "lo")
 
+    lo: float | int | None
+    hi: float | int | None
+
     def __init__(self, lo: float | int | None, hi: float | int | None) -> None:
-        self.lo = _bound(lo, "lo")
-        self.hi = _bound(hi, "hi")
+        _set_lo(self, _bound(lo, "lo"))  # the slots' own setters: __setattr__ refuses
+        _set_hi(self, _bound(hi, "hi"))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"an Interval is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"an Interval is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[Interval], tuple[Any, Any]]:
+        return Interval, (self.lo, self.hi)  # copy and pickle through __init__
 
     @property
     def empty(self) -> bool:
@@ -165,12 +178,17 @@ class Interval:
         return cls(payload[0], payload[1])
 
 
+_set_lo: Callable[[Interval, Any], None] = vars(Interval)["lo"].__set__
+_set_hi: Callable[[Interval, Any], None] = vars(Interval)["hi"].__set__
+
+
 @register_tagged
 class GrowMap(Mapping[str, Any]):
     """A map that only gains keys; a shared key's values are joined by their own lattice."""
 
     tag: ClassVar[str] = "grow-map"
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_flat")
+    _flat: bool  # whether every entry is a scalar (set by the copier when first asked)
 
     def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
         if isinstance(data, str | bytes):  # not its characters (the sets say the same)
@@ -219,3 +237,41 @@ class GrowMap(Mapping[str, Any]):
         if not isinstance(payload, dict):
             raise ValueError(f"expected an object, got {type(payload).__name__}")
         return cls(payload)
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(value: _JSONSet | GrowMap, inner: Iterable[Any]) -> bool:
+    """Whether ``inner`` (the value's elements or entries) are all scalars; found once per
+    value (it is immutable) and kept."""
+    try:
+        return value._flat
+    except AttributeError:
+        flat = value._flat = all(type(v) in _ATOMS for v in inner)
+        return flat
+
+
+def _copied_set(value: _JSONSet) -> _JSONSet:
+    """``value`` itself when its elements are scalars, else a set of their copies."""
+    items = value._items
+    if _flat(value, items.values()):
+        return value
+    return type(value)._from_items({k: copied(v) for k, v in items.items()})  # type: ignore[no-any-return]
+
+
+def _copied_map(value: GrowMap) -> GrowMap:
+    """``value`` itself when its entries are scalars, else a map of their copies."""
+    data = value._data
+    if _flat(value, data.values()):
+        return value
+    return GrowMap({k: copied(v) for k, v in data.items()})
+
+
+register_copier(GrowSet, _copied_set)
+register_copier(ShrinkSet, _copied_set)
+register_copier(GrowMap, _copied_map)
+
+COPIED_TYPES: frozenset[type[Any]] = frozenset({list, dict, tuple, GrowSet, ShrinkSet, GrowMap})
+"""The types of content :func:`~bassline.content.copied` may copy (those it hands back as
+they are, scalars and intervals, are immutable)."""

@@ -35,6 +35,7 @@ from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.group_roles import choose_groups, gadget_failures_text, group_owners, running_text
 from bassline.net.host import LinkState
+from bassline.net.listening import guarded, made_here
 from bassline.net.membership import Membership, PeerInfo
 from bassline.net.protocol import Delta, Hello, Message
 from bassline.net.replicator import Replicator
@@ -272,7 +273,8 @@ class BasslineNetwork:
         node's HTTP API passes it), ``"cli"``, ...; :meth:`explain` reports it.
         """
         self._replicator.check_size(contact_id, content)
-        return await self._writer().update_contact(contact_id, content, via=via)
+        with made_here():
+            return await self._writer().update_contact(contact_id, content, via=via)
 
     async def update_many(
         self, items: Mapping[str, Content], *, via: str = "python"
@@ -283,7 +285,8 @@ class BasslineNetwork:
             raise TypeError(f"items must be a mapping {{contact: content}}, got {items!r:.100}")
         for cid, content in items.items():
             self._replicator.check_size(cid, content)
-        return await self._writer().update_many(items, via=via)
+        with made_here():
+            return await self._writer().update_many(items, via=via)
 
     async def apply(
         self,
@@ -297,7 +300,8 @@ class BasslineNetwork:
         for item in batch:
             if isinstance(item, tuple | list) and len(item) > 1:  # the engine refuses the rest
                 self._replicator.check_size(item[0], item[1])
-        return await self._writer().apply(batch)
+        with made_here():
+            return await self._writer().apply(batch)
 
     def explain(self, contact_id: str, depth: int | None = None) -> Explanation:
         """Why a contact holds its value on this node: the derivation back to the writes
@@ -327,8 +331,9 @@ class BasslineNetwork:
         return self._require().changes(max_buffer)
 
     def add_listener(self, listener: Callable[[PropagationResult], None]) -> Callable[[], None]:
-        """Call ``listener(result)`` after every run that changed something."""
-        return self._require().add_listener(listener)
+        """Call ``listener(result)`` after every run that changed something (what it
+        raises on a peer's contents is logged: :func:`~bassline.net.listening.guarded`)."""
+        return self._require().add_listener(guarded(listener))
 
     def digest(self) -> str:
         """A hash of this node's contents: equal on two nodes exactly when they agree.

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Mapping
 
 import anyio
+import attrs
 from returns.result import Failure, Success
 
 from bassline.lattices import Lattice
@@ -18,7 +19,7 @@ from bassline.runtime.queue import PendingWrite, StorageQueue
 from bassline.spec import Bassline
 from bassline.storage import ContentRecord, ErrorCode, NetworkStorage, StorageError
 from bassline.storage.abilities import JoinsMerges
-from bassline.storage.joins import spec_joins
+from bassline.storage.joins import JoinConflict, spec_joins
 
 __all__ = ["Flusher"]
 
@@ -77,6 +78,8 @@ class Flusher:
         self.on_joined: Callable[[tuple[ContentRecord, ...]], None] | None = None
         """Told the records storage stored for merge contacts that hold more than was
         written (``WriteSummary.joined``)."""
+        self.refused: list[PendingWrite] = []
+        """The writes the last :meth:`_attempt` gave up: stored values contradict them."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
         self.inline_writes = 0
@@ -193,7 +196,10 @@ class Flusher:
                 failed = 1
             else:
                 self.inline_writes += 1
-                self._finish(generation, error, [] if error is None else writes)
+                refused = (
+                    self.refused if error and isinstance(error.cause, JoinConflict) else writes
+                )
+                self._finish(generation, error, [] if error is None else refused)
                 writes = []
         finally:
             if writes:  # not finished here: this task carries it on
@@ -207,7 +213,8 @@ class Flusher:
         self.unreported = error
         self.emit(RuntimeEvent("batch-failed", str(error), error))
         was = self.breaker.state
-        self.breaker.record_failure(str(error))
+        if not isinstance(error.cause, JoinConflict):  # a contradiction: storage is healthy
+            self.breaker.record_failure(str(error))
         if self.breaker.state is BreakerState.OPEN and was is not BreakerState.OPEN:
             self.emit(RuntimeEvent("breaker-opened", str(error), error))
         if error.transient:
@@ -232,19 +239,42 @@ class Flusher:
         if failed:
             self.metrics.retries += 1
             await anyio.sleep(self.retry.delay(failed, self.rng))
+        conflict: StorageError | None = None
+        refused: list[PendingWrite] = []
         for start in range(0, len(writes), self.batch_size):
             chunk = writes[start : start + self.batch_size]
             attempt, failed = failed, 0
             while (error := await self._attempt(chunk)) is not None:
+                if isinstance(error.cause, JoinConflict):  # the rest of the chunk is stored
+                    conflict, refused = conflict or error, refused + self.refused
+                    break
                 attempt += 1
                 delay = self.retry.delay(attempt, self.rng)
                 if not error.transient or anyio.current_time() + delay > deadline:
-                    return error, writes[start:]
+                    return error, refused + writes[start:]
                 self.metrics.retries += 1
                 await anyio.sleep(delay)
-        return None, []
+        return conflict, refused
 
     async def _attempt(self, chunk: list[PendingWrite]) -> StorageError | None:
+        """:meth:`_attempt_once`; when stored values contradict writes to merge contacts,
+        those writes are given up (:attr:`refused`) and the rest of ``chunk`` written: the
+        first contradiction's error is returned when the rest is stored."""
+        self.refused = []
+        error = await self._attempt_once(chunk)
+        first = error
+        while error is not None and isinstance(conflict := error.cause, JoinConflict):
+            rest = [w for w in chunk if w.contact != conflict.contact]
+            if len(rest) == len(chunk):  # it names no write of the chunk: the chunk failed
+                self.refused = []
+                return attrs.evolve(error, cause=None)
+            self.refused += [w for w in chunk if w.contact == conflict.contact]
+            if not (chunk := rest):
+                return first
+            error = await self._attempt_once(chunk)
+        return first if error is None else error
+
+    async def _attempt_once(self, chunk: list[PendingWrite]) -> StorageError | None:
         """One storage write of ``chunk``, counted in the metrics; its error, if any."""
         metrics = self.metrics
         t0 = self.write_started = anyio.current_time()

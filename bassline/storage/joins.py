@@ -29,6 +29,7 @@ from bassline.storage.records import ContentRecord
 from bassline.storage.validation import NormalisedBatch, encode_content, invalid
 
 __all__ = [
+    "JoinConflict",
     "JoinedBatch",
     "Joins",
     "fold_duplicates",
@@ -55,20 +56,33 @@ def spec_joins(spec: Bassline) -> dict[tuple[str, str], Lattice]:
     }
 
 
+class JoinConflict(Exception):
+    """The ``cause`` of a join's CONFLICT: which merge contact's write the stored value
+    contradicts (a writer may give up that contact's writes and write the rest)."""
+
+    def __init__(self, network: str, contact: str, reason: str) -> None:
+        super().__init__(f"merge contact {contact!r} of network {network!r}: {reason}")
+        self.network = network
+        self.contact = contact
+        self.reason = reason
+
+
 def _conflict(record: ContentRecord, reason: str) -> StorageError:
     return StorageError(
         ErrorCode.CONFLICT,
         f"merge contact {record.contact!r} of network {record.network!r}: the value written "
         f"contradicts the one stored ({reason}); nothing of the batch was stored",
         transient=False,
+        cause=JoinConflict(record.network, record.contact, reason),
     )
 
 
 def _coerced(lattice: Lattice, value: Any) -> tuple[bool, Any]:
+    """(True, the lattice's value) or (False, why it is none)."""
     try:
         return True, lattice.coerce(value)
-    except (ValueError, TypeError):
-        return False, None
+    except (ValueError, TypeError) as exc:
+        return False, exc
 
 
 def join_record(
@@ -91,7 +105,7 @@ def join_record(
     if not ok:
         return invalid(
             f"content of merge contact {incoming.contact!r} in network {incoming.network!r} "
-            f"is not a {lattice.name} value"
+            f"is not a {lattice.name} value: {new}"
         )
     if stored is None:
         return incoming

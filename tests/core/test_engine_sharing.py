@@ -9,6 +9,8 @@ caller of the verb that ran.
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import anyio
@@ -16,6 +18,7 @@ import pytest
 
 from bassline import Network
 from bassline.content import copied
+from bassline.lattices import GrowMap, GrowSet, Interval
 
 SPEC: dict[str, Any] = {
     "id": "shared",
@@ -83,6 +86,55 @@ def test_copied_keeps_scalars_and_copies_to_any_depth() -> None:
     assert twin["t"][1] is not value["t"][1]
     text = "x" * 100
     assert copied(text) is text
+
+
+LATTICES: dict[str, Any] = {
+    "id": "lattices",
+    "contacts": [
+        {"id": "m", "blend": "merge", "lattice": "grow-map"},
+        {"id": "m2", "blend": "merge", "lattice": "grow-map"},
+        {"id": "s", "blend": "merge", "lattice": "grow-set"},
+        {"id": "i", "blend": "merge", "lattice": "interval"},
+    ],
+    "wires": [{"from": "m", "to": "m2"}],
+}
+
+
+def test_lattice_values_share_no_list_or_dict_with_callers() -> None:
+    net = Network(LATTICES)
+    net.update_contact("m", {"k": [1]})
+    read = net.value("m")
+    assert isinstance(read, GrowMap)
+    read["k"].append(2)  # a grow-map's entry, read
+    net.values()["m2"]["k"].append(3)
+    entry = [1]
+    net.update_contact("m", GrowMap({"z": entry}))  # a grow-map the caller built
+    entry.append(2)
+    assert net.value("m") == GrowMap({"k": [1], "z": [1]})
+    assert net.value("m2") == GrowMap({"k": [1], "z": [1]})
+    element = [1]
+    net.update_contact("s", GrowSet([element]))
+    element.append(2)
+    held = net.contact("s").value
+    assert isinstance(held, GrowSet)
+    held.values[0].append(3)
+    assert net.value("s") == GrowSet([[1]])
+    assert copied(GrowSet([1, "x"])) == GrowSet([1, "x"])  # scalars only: the set itself
+    flat = GrowSet([1])
+    assert copied(flat) is flat
+
+
+def test_an_interval_is_immutable() -> None:
+    net = Network(LATTICES)
+    net.update_contact("i", [0, 10])
+    read = net.value("i")
+    assert isinstance(read, Interval)
+    with pytest.raises(AttributeError, match="immutable"):
+        read.lo = 5
+    with pytest.raises(AttributeError, match="immutable"):
+        del read.hi
+    assert net.value("i") == Interval(0, 10)
+    assert copy.deepcopy(read) == read and pickle.loads(pickle.dumps(read)) == read
 
 
 def _net_with_listeners(heard: list[str]) -> Network:

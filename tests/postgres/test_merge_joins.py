@@ -23,7 +23,14 @@ from returns.result import Failure
 from bassline.clock import Stamp
 from bassline.lattices import GrowSet
 from bassline.runtime import StorageBackedRuntime
-from bassline.storage import ContentRecord, ErrorCode, JoinsMerges, NetworkStorage, open_storage
+from bassline.storage import (
+    ContentRecord,
+    ErrorCode,
+    JoinsMerges,
+    NetworkRecord,
+    NetworkStorage,
+    open_storage,
+)
 from bassline.storage.joins import spec_joins
 from bassline.testing.storage import merge_spec
 from tests.postgres_support import with_query
@@ -67,6 +74,43 @@ async def test_concurrent_storages_keep_every_element(store_url: str) -> None:
         for storage in storages:
             await storage.__aexit__(None, None, None)
     assert await _stored_set(store_url) == GrowSet(range(80))
+
+
+async def test_writers_saving_the_network_in_their_batch_keep_every_element(
+    store_url: str,
+) -> None:
+    """Four storages each write the spec and one element in one batch, at once, to a
+    network not stored yet: there is no feed row to lock, yet every acknowledged element
+    is stored (each read nothing and the newest stamp's element alone was kept, in 30
+    rounds of 30)."""
+    storages: list[NetworkStorage] = [open_storage(store_url) for _ in range(4)]
+    for storage in storages:
+        await storage.__aenter__()
+    try:
+        for round_ in range(10):
+            spec = merge_spec(f"first{round_}")
+            joins = spec_joins(spec)
+            acknowledged: set[int] = set()
+
+            async def add(
+                n: int, spec: Any = spec, joins: Any = joins, acked: Any = acknowledged
+            ) -> None:
+                storage = storages[n]
+                assert isinstance(storage, JoinsMerges)
+                record = ContentRecord(spec.id, "g", "set", GrowSet([n]), Stamp(10 + n, f"w{n}"))
+                result = await storage.write_joining([NetworkRecord(spec), record], joins)
+                if not isinstance(result, Failure):
+                    acked.add(n)
+
+            async with anyio.create_task_group() as tg:
+                for n in range(4):
+                    tg.start_soon(add, n)
+            stored = (await storages[0].load_contact_content(spec.id, "g", "set")).unwrap()
+            assert set(stored.value.values) >= acknowledged
+            assert acknowledged == {0, 1, 2, 3}  # no deadlock either
+    finally:
+        for storage in storages:
+            await storage.__aexit__(None, None, None)
 
 
 @pytest.mark.parametrize("follow", [False, True])
@@ -196,6 +240,7 @@ async def test_a_plain_write_sends_what_it_sent_before(
             await runtime.update_contact("set", ["a"])
             assert sent == [
                 "BEGIN",
+                joining.LOCK_FIRST,
                 joining.ENSURE_FEED,
                 joining.LOCK_FEEDS,
                 joining.STORED,

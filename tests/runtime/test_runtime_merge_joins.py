@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from bassline_storage_memory import drop_store
-from returns.result import Success
+from returns.result import Failure, Success
 
 from bassline.clock import Stamp
 from bassline.errors import PersistenceError
@@ -19,13 +19,15 @@ from bassline.lattices import GrowSet, Interval
 from bassline.runtime import StorageBackedRuntime
 from bassline.storage import (
     ContentRecord,
+    ErrorCode,
     JoinsMerges,
     NetworkStorage,
+    StorageError,
     StorageResult,
     WriteSummary,
     open_storage,
 )
-from bassline.storage.joins import Joins, spec_joins
+from bassline.storage.joins import JoinConflict, Joins, spec_joins
 from bassline.testing.storage import merge_spec
 
 pytestmark = pytest.mark.anyio
@@ -166,3 +168,72 @@ async def test_a_contradiction_with_what_storage_holds_is_reported_not_lost(url:
             assert runtime.queue_depth == 0
         stored = (await other.load_contents("joins")).unwrap()
     assert [(r.contact, r.value) for r in stored] == [("range", Interval(0, 5))]
+
+
+@pytest.mark.parametrize("batch_size", [100, 1])  # one chunk, and a chunk per write
+async def test_a_contradiction_gives_up_only_the_contradicted_contacts_writes(
+    url: str, batch_size: int
+) -> None:
+    """A buffered batch holding a write the stored value contradicts, beside writes to
+    other contacts (plain and merge): those are stored, the contradicted write alone is
+    given up and reported, and the breaker stays closed (storage is healthy). The whole
+    batch was dropped, and the breaker opened, refusing durable writes for a while."""
+    spec = merge_spec()
+    events: list[str] = []
+    async with open_storage(url) as other, open_storage(url) as mine:
+        (await other.save_network(spec)).unwrap()
+        assert isinstance(other, JoinsMerges)
+        async with StorageBackedRuntime(
+            spec,
+            mine,
+            node_id="mine",
+            follow=False,
+            durability="buffered",
+            batch_size=batch_size,
+        ) as runtime:
+            theirs = ContentRecord("joins", "g", "range", Interval(0, 5), Stamp(1, "other"))
+            (await other.write_joining([theirs], spec_joins(spec))).unwrap()
+            runtime.add_event_listener(lambda event: events.append(event.kind))
+            await runtime.update_contact("plain", 42)
+            await runtime.update_contact("range", [7, 9])
+            await runtime.update_contact("set", ["a"])
+            with pytest.raises(PersistenceError, match="conflict"):
+                await runtime.flush()
+            assert runtime.metrics["dropped"] == 1
+            assert "records-dropped" in events and "breaker-opened" not in events
+            assert runtime.breaker.state.value == "closed"
+        stored = (await other.load_contents("joins")).unwrap()
+    assert [(r.contact, r.value) for r in stored] == [
+        ("plain", 42),
+        ("range", Interval(0, 5)),
+        ("set", GrowSet(["a"])),
+    ]
+
+
+async def test_a_contradiction_naming_no_write_of_the_batch_fails_it(url: str) -> None:
+    """A storage whose CONFLICT names a contact the batch does not write (a third-party
+    backend's mistake): the batch fails as on any permanent error, without writing the
+    same batch again and again."""
+
+    class Confused(_Counting):
+        async def write_joining(self, batch: Any, joins: Joins) -> StorageResult[WriteSummary]:
+            self.joining.append([r.contact for r in batch])
+            return Failure(
+                StorageError(
+                    ErrorCode.CONFLICT,
+                    "contradiction",
+                    transient=False,
+                    cause=JoinConflict("joins", "elsewhere", "made up"),
+                )
+            )
+
+    spec = merge_spec()
+    async with open_storage(url) as inner:
+        (await inner.save_network(spec)).unwrap()
+        confused = Confused(inner)
+        storage: NetworkStorage = confused  # type: ignore[assignment]
+        async with StorageBackedRuntime(spec, storage, follow=False) as runtime:
+            with pytest.raises(PersistenceError, match="contradiction"):
+                await runtime.update_contact("set", ["a"])
+            assert runtime.metrics["dropped"] == 1
+        assert confused.joining == [["set"]]

@@ -28,7 +28,7 @@ from bassline.storage import (
     StorageResult,
     WriteSummary,
 )
-from bassline.storage.joins import spec_joins
+from bassline.storage.joins import JoinConflict, spec_joins
 from bassline.testing.storage.support import (
     StorageFactory,
     StorageSuite,
@@ -151,8 +151,28 @@ class MergeJoinConformance(StorageSuite):
             error = assert_failure(refused, ErrorCode.CONFLICT)
             assert not error.transient
             assert "'range'" in error.message
+            # the cause names the contact: a writer gives up its writes alone (D62)
+            assert isinstance(error.cause, JoinConflict)
+            assert (error.cause.network, error.cause.contact) == (network, "range")
             contents = assert_success(await a.load_contents(network))
             assert [(r.contact, r.value) for r in contents] == [("range", Interval(0, 5))]
+
+    async def test_values_not_of_the_lattice(self, storage_factory: StorageFactory) -> None:
+        """A written value not of the lattice is INVALID, naming the contact and why; a
+        stored one (the contact was accept-last before) is replaced as accept-last: by a
+        write with an equal or newer stamp, an older one storing nothing."""
+        async with storage_factory() as a:
+            network = await self._network(a)
+            empty = ContentRecord(network, "g", "range", [9, 1], Stamp(10, "a"))
+            error = assert_failure(await _write(a, [empty]), ErrorCode.INVALID)
+            assert "'range'" in error.message and "[9, 1] is empty" in error.message
+            plain = ContentRecord(network, "g", "set", "text", Stamp(20, "a"))
+            assert_success(await a.write([plain]))  # written as accept-last, not joined
+            older = assert_success(await _write(a, [_set(network, ["x"], 10)]))
+            assert (older.contents, older.stale) == (0, 1)
+            assert (await _stored(a, network, "set")).value == "text"
+            assert_success(await _write(a, [_set(network, ["y"], 20)]))
+            assert (await _stored(a, network, "set")).value == GrowSet(["y"])
 
     async def test_plain_contacts_keep_the_newest_stamp(
         self, storage_factory: StorageFactory
