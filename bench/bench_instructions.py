@@ -278,6 +278,10 @@ def _replica(items: int, kind: str) -> None:
             self.scan = self.announced = 0
             self.rewind = False
             self.lazy: set[str] = set()
+            self.wanted: dict[str, Any] = {}
+
+        def want(self, contact: str, stamp: Any) -> None:
+            self.wanted[contact] = stamp  # as a session notes it (the grafter not run)
 
     async def node(name: str, storage_name: str) -> tuple[StorageBackedRuntime, Replicator]:
         storage = await stack.enter_async_context(open_storage(f"memory://{storage_name}"))
@@ -301,11 +305,13 @@ def _replica(items: int, kind: str) -> None:
                 batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
                 await sender.update_many(batch, via="http")
             frames: list[bytes] = []
+            built: dict[str, list[bytes]] = {}
+            lazy = kind == "send-lazy" or kind.startswith("announced")
             for name in ("node", "second")[: 1 if kind in ("send", "receive", "redundant") else 2]:
                 link = Link(name, "e" * 16)
-                if kind == "send-lazy" and name == "second":
+                if lazy and name == "second":
                     link.lazy = {"peer"}  # it pruned the writer: every change announced
-                frames = []
+                frames = built[name] = []
                 while link.scan < out.log.head:
                     frame, _, link.scan = out.build_delta(link)
                     if frame is not None:
@@ -313,9 +319,15 @@ def _replica(items: int, kind: str) -> None:
                         frames.append(frame)
             if kind.startswith("send"):
                 return
-            for peer in ("peer", "other")[: 1 if kind == "receive" else 2]:
+            if kind == "announced-lacking":  # only the announcements: every change wanted
+                links = [("other", built["second"])]
+            elif kind == "announced-held":  # the values, then their announcements
+                links = [("peer", built["node"]), ("other", built["second"])]
+            else:
+                links = [("peer", frames), ("other", frames)][: 1 if kind == "receive" else 2]
+            for peer, sent in links:
                 session = Link(peer, "f" * 16)
-                for frame in frames:
+                for frame in sent:
                     delta = parse_frame(frame, settings.max_frame_bytes)
                     assert isinstance(delta, Delta)
                     await into.apply_delta(session, delta)  # type: ignore[arg-type]
@@ -336,6 +348,16 @@ def replica_send_second(items: int) -> None:
 def replica_send_lazy(items: int) -> None:
     """See :func:`_replica`."""
     _replica(items, "send-lazy")
+
+
+def replica_announced_held(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "announced-held")
+
+
+def replica_announced_lacking(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "announced-lacking")
 
 
 def replica_receive(items: int) -> None:
@@ -365,6 +387,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "replica-send-second": (replica_send_second, 1_000, 4_000, 1, "item"),
     "replica-send-lazy": (replica_send_lazy, 1_000, 4_000, 1, "item"),
     "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
+    "replica-announced-held": (replica_announced_held, 1_000, 4_000, 1, "item"),
+    "replica-announced-lacking": (replica_announced_lacking, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
 }
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import math
 from contextvars import ContextVar
-from operator import eq, is_, itemgetter
+from itertools import compress
+from operator import eq, is_, itemgetter, not_
 from typing import Any
 
 import anyio
@@ -224,27 +225,44 @@ class Replicator:
         """Note what a peer announced: a change this node holds marks the peer as holding
         it too; one it lacks is wanted (grafted unless it comes over another link)."""
         runtime = self._require()
-        hold = self.log.hold
         holder = (session.peer, session.peer_epoch)
         have = delta.have
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
         if contents_of is not None:  # read together, in C loops
             ids = list(map(itemgetter(0), have))
-            if contents_of(ids)[1] == list(map(itemgetter(1), have)):
+            announced = list(map(itemgetter(1), have))
+            current = contents_of(ids)[1]
+            if current == announced:
                 self.log.hold_all(ids, holder)  # the usual case: held here already
                 return
-        stamped = runtime.stamped
+            same = list(map(eq, current, announced))
+            if any(same):  # those held here noted together
+                self.log.hold_all(list(compress(ids, same)), holder)
+            other = list(map(not_, same))
+            want = session.want
+            for cid, stamp, current_stamp in zip(
+                compress(ids, other),
+                compress(announced, other),
+                compress(current, other),
+                strict=True,
+            ):
+                if current_stamp < stamp:  # lacked here: grafted unless it comes otherwise
+                    want(cid, stamp)
+            return
+        hold, stamped = self.log.hold, runtime.stamped
         for cid, stamp in have:
-            current = stamped(cid)[1]
-            if current == stamp:
+            current_stamp = stamped(cid)[1]
+            if current_stamp == stamp:
                 hold(cid, holder)
-            elif current < stamp:
+            elif current_stamp < stamp:
                 session.want(cid, stamp)
 
     def _known_announced(self, delta: Delta) -> None:
         """ProtocolViolation if the delta announces a contact the Bassline lacks."""
         self._require()
         contacts = self._contacts
+        if contacts.issuperset(map(itemgetter(0), delta.have)):
+            return
         for cid, _ in delta.have:
             if cid not in contacts:
                 raise ProtocolViolation(

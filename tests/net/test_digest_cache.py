@@ -174,3 +174,27 @@ async def test_nodes_holding_equal_lattice_values_spelled_differently_have_equal
         )
         assert type(a.value("m")) is int and type(b.value("m")) is float  # each its own
         await wait_until(lambda: converged([a, b]), what="equal digests")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"c0": "text", "c1": 7, "c2": True},
+        {"c0": 'é\n"q"', "c1": None, "c2": -(2**63)},
+        {"c0": "a", "c1": 1, "s0": ["x"]},  # a merge contact
+        {"c0": 1.5, "c1": "a", "c2": 1},
+        {"c0": ["a", 1], "c1": "a", "c2": {"k": [1]}},
+    ],
+)
+async def test_the_digest_kept_over_changes_of_every_kind_equals_a_fresh_one(
+    values: dict[str, Any],
+) -> None:
+    """The digest kept up to date over changes of every kind of value equals the one
+    computed from scratch, and so does a later change of one of them."""
+    async with BasslineNetwork("d", flat(4, sets=1), settings=FAST) as net:
+        await net.update_contact("c3", "before")
+        net.digest()  # the next digest reads only what changed since
+        await net.update_many(values)
+        assert net.digest() == fresh_digest(net)
+        await net.update_contact("c1", "after")
+        assert net.digest() == fresh_digest(net)
