@@ -3,11 +3,13 @@
 
 A document with an object is parsed once, by Python's parser with a hook that refuses a
 key said twice as each object is built, and that parser is trusted only where it agrees
-with orjson (what ``orjson.loads`` refuses stays refused, with orjson's words): text that
-is not UTF-8, a lone surrogate escape, ``NaN``, a number too large for a double, and
-nesting deeper than orjson's 1,024 levels each send the text the old way (orjson, then
-Python's parser again for exact integers and keys), which is also how every error is
-reported. Anything else is parsed once.
+with orjson (what ``orjson.loads`` refuses stays refused, with orjson's words). Text that
+is not UTF-8, any surrogate escape (``\\ud83d``: orjson refuses a lone one; pairs go the
+same way), ``NaN`` or ``Infinity``, a float that overflows a double, a run of 309 digits
+or more (an integer that may), nesting deeper than orjson's 1,024 levels, and a key said
+twice each send the text the way it always went (orjson, then Python's parser again for
+exact integers and keys), which is also how every error is reported. Anything else is
+parsed once.
 """
 
 from __future__ import annotations
