@@ -18,8 +18,6 @@ an earlier version stored can be read (and reported by ``bassline storage check`
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from itertools import chain
 from math import isfinite
@@ -27,6 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
 
+from bassline._user_json import DuplicateKey, parse_json
 from bassline.errors import ContentError
 
 __all__ = [
@@ -363,127 +362,6 @@ def decode_many(encoded: Sequence[bytes]) -> list[Any]:
     if _TAG_BYTES in joined:
         return [from_json(v) for v in values]
     return values
-
-
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
-
-
-def parse_json(data: bytes | str) -> Any:
-    """Parse JSON text from outside — a file, a command line, a request body — exactly.
-
-    Like ``orjson.loads`` (bad JSON raises ``orjson.JSONDecodeError``, a ValueError),
-    except that an integer too big for 64 bits keeps its exact value instead of becoming a
-    rounded float, so whoever checks the value refuses it by name rather than storing a
-    different number than the one written. Text that is not UTF-8 (a Latin-1 or UTF-16
-    file, a command-line argument in another encoding) is refused naming the first byte
-    that is not, and where it is. An object that names a key twice is refused
-    (:class:`DuplicateKey`, naming the key and the object's JSON path), where a JSON parser
-    would silently keep the last.
-    """
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        _refuse_non_utf8(data)
-        raise
-    long = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
-    exact = long.search(data) is not None  # type: ignore[arg-type]
-    objects = (b"{" if isinstance(data, bytes) else "{") in data  # type: ignore[operator]
-    if not exact and not objects:
-        return value  # no literal long enough to lose precision, no key to repeat
-    try:
-        # exact integers, and each object's keys seen (orjson keeps the last of a
-        # repeated key); orjson already refused anything else
-        again = json.loads(data, object_pairs_hook=_unique_keys if objects else None)
-    except RecursionError:  # nested too deep for Python's parser: far too deep as content
-        return value
-    except _Repeated:
-        raise DuplicateKey(data) from None
-    return again if exact else value
-
-
-class DuplicateKey(orjson.JSONDecodeError):
-    """JSON text with an object that names a key twice: which key, and where (a JSON
-    path, ``$.contacts[2]``). An ``orjson.JSONDecodeError``, so whatever reports bad JSON
-    reports it too."""
-
-    def __init__(self, data: bytes | str) -> None:
-        key, path = _first_repeat(json.loads(data, object_pairs_hook=_Pairs), "$")
-        self.key, self.path = key or "", path or "$"
-        message = f"the object at {path} has the key {key!r} twice (say each key once)"
-        super().__init__(message, data if isinstance(data, str) else "", 0)
-        self.args = (message,)
-
-    def __str__(self) -> str:
-        return self.msg
-
-
-class _Repeated(Exception):
-    """An object of the text has a key twice (found by :func:`_unique_keys`)."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _Repeated
-    return obj
-
-
-class _Pairs(list):  # type: ignore[type-arg]
-    """An object's pairs as written, kept to find a repeated key and where it is."""
-
-
-def _first_repeat(value: Any, path: str) -> tuple[str, str] | tuple[None, None]:
-    """The first repeated key (in document order) in ``value`` parsed with :class:`_Pairs`
-    objects, and the JSON path of its object."""
-    if type(value) is list:
-        for n, item in enumerate(value):
-            found = _first_repeat(item, f"{path}[{n}]")
-            if found[0] is not None:
-                return found
-    elif type(value) is _Pairs:
-        seen: set[str] = set()
-        for key, item in value:
-            if key in seen:
-                return key, path
-            seen.add(key)
-            found = _first_repeat(
-                item, f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{key!r}]"
-            )
-            if found[0] is not None:
-                return found
-    return None, None
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def _refuse_non_utf8(data: bytes | str) -> None:
-    """Raise a JSONDecodeError naming the first byte of ``data`` that is not UTF-8, if any
-    (orjson says "str is not valid UTF-8: surrogates not allowed" at char 0, whatever the
-    byte and wherever it is). In text, an undecodable byte is a surrogate escape."""
-    if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-            return
-        except UnicodeEncodeError as exc:
-            start, char = exc.start, ord(data[exc.start])
-            prefix = data[:start]
-        what = (
-            f"byte 0x{char - 0xDC00:02x} is not UTF-8 text"
-            if 0xDC80 <= char <= 0xDCFF  # how Python keeps a byte it could not decode
-            else f"the lone surrogate U+{char:04X} is not valid Unicode text"
-        )
-    else:
-        raw = bytes(data)
-        try:
-            raw.decode("utf-8")
-            return
-        except UnicodeDecodeError as exc:
-            start = exc.start
-            prefix = raw[:start].decode("utf-8")
-        what = f"byte 0x{raw[start]:02x} at byte offset {start} is not UTF-8 text"
-    raise orjson.JSONDecodeError(f"{what}, which JSON text must be", prefix, len(prefix))
 
 
 def dumps(value: Any) -> str:

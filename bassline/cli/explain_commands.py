@@ -11,7 +11,7 @@ import typer
 from bassline.cli.console import UsageError, UserError, out
 from bassline.cli.explain_tree import draw
 from bassline.cli.node_options import CaOpt, SecretOpt, connect
-from bassline.cli.paths import spec_argument
+from bassline.cli.paths import MAX_SPEC_BYTES, MaxSpecBytesOpt, spec_argument
 from bassline.cli.render import print_json, show
 from bassline.cli.run_commands import parse_set
 from bassline.engine import Explanation, Network
@@ -38,9 +38,11 @@ def parse_depth(text: str | None) -> int | None:
     return int(text)
 
 
-def _from_spec(path: Path, contact: str, depth: int | None, sets: list[str]) -> Explanation:
+def _from_spec(
+    path: Path, contact: str, depth: int | None, sets: list[str], max_bytes: int
+) -> Explanation:
     """Run the spec in memory (writing each ``--set``, via ``cli``) and explain ``contact``."""
-    network = Network(spec_argument(path))
+    network = Network(spec_argument(path, max_bytes))
     result = network.initial_result
     for contact_id, value in (parse_set(item) for item in sets):
         result = network.update_contact(contact_id, value, via="cli")
@@ -94,6 +96,7 @@ def explain(
     ] = None,
     secret_file: SecretOpt = None,
     ca_file: CaOpt = None,
+    max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES,
 ) -> None:
     """Explain why a contact holds its value: the tree of wires, gadget runs and merges
     back to the writes it rests on, and both sides of a contradiction.
@@ -112,7 +115,7 @@ def explain(
         given = [o for o, v in (("--secret-file", secret_file), ("--ca-file", ca_file)) if v]
         if given:
             raise UsageError(f"{given[0]} is for a node's URL, not a spec file")
-        why = _from_spec(Path(source), contact, limit, set_ or [])
+        why = _from_spec(Path(source), contact, limit, set_ or [], max_spec_bytes)
     if not why.present:
         problem = ""
         if why.failure is not None:

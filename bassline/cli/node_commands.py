@@ -19,7 +19,14 @@ import typer
 from bassline.cli.console import UsageError, UserError, quiet_stdout, ungrouped
 from bassline.cli.heap import settle_heap
 from bassline.cli.node_options import node_url, read_secret, ssl_context
-from bassline.cli.paths import PATH, given_path, spec_argument, write_file
+from bassline.cli.paths import (
+    MAX_SPEC_BYTES,
+    PATH,
+    MaxSpecBytesOpt,
+    given_path,
+    spec_argument,
+    write_file,
+)
 from bassline.cli.storage_access import open_unopened
 from bassline.clock import is_node_id
 from bassline.errors import SpecError
@@ -355,6 +362,7 @@ def start(
             help="The async library to run on.",
         ),
     ] = AsyncBackend.ASYNCIO,
+    max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES,
 ) -> None:
     """Run a node: serve gossip and the JSON API, dial peers, persist contents.
 
@@ -371,7 +379,7 @@ def start(
     if backend is AsyncBackend.TRIO:
         _require_trio()
     configure_logging(getattr(logging, log_level.name))
-    loaded = spec_argument(spec)
+    loaded = spec_argument(spec, max_spec_bytes)
     host, port = _parse_listen(listen)
     secret = read_secret(secret_file)
     if secret is None and not is_loopback(host):

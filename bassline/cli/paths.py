@@ -14,17 +14,20 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Annotated
 
 import typer
 
 from bassline.cli.console import UserError
-from bassline.spec import Bassline, load_spec
-from bassline.spec.load import load_spec_text
+from bassline.spec import MAX_SPEC_BYTES, Bassline
+from bassline.spec.load import load_spec_text, read_at_most
 
 __all__ = [
     "MAX_INPUT_BYTES",
+    "MAX_SPEC_BYTES",
     "PATH",
+    "SPEC_LIMIT",
+    "MaxSpecBytesOpt",
     "given_path",
     "output_parser",
     "read_input",
@@ -33,11 +36,26 @@ __all__ = [
 ]
 
 MAX_INPUT_BYTES = 1 << 30
-"""The most the command line reads of a spec (a file or standard input) and, unless
-``import --max-bytes`` says otherwise, of an export document: 1 GiB. Reading stops there,
-so endless input (``/dev/zero``, a pipe that never ends) is refused, not held in memory."""
+"""The most the command line reads of an export document unless ``import --max-bytes``
+says otherwise: 1 GiB. Reading stops there, so endless input (``/dev/zero``, a pipe that
+never ends) is refused, not held in memory. A spec's limit is :data:`MAX_SPEC_BYTES`
+(also 1 GiB), set with ``--max-spec-bytes``."""
 
-_CHUNK = 1 << 20
+SPEC_LIMIT = "--max-spec-bytes N or BASSLINE_MAX_SPEC_BYTES"
+"""How a spec's size limit is raised, as a refusal says it."""
+
+MaxSpecBytesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-spec-bytes",
+        envvar="BASSLINE_MAX_SPEC_BYTES",
+        min=1,
+        metavar="N",
+        help="Refuse a spec file (or standard input) of more than N bytes, reading no "
+        "further (default: 1 GiB).",
+    ),
+]
+"""``--max-spec-bytes``: every command that takes a spec has it."""
 
 PATH = "<path>"
 """The metavar of a path option in ``--help`` (as Typer shows a plain ``Path`` option)."""
@@ -79,47 +97,45 @@ def write_file(path: Path, data: bytes) -> None:
         raise
 
 
-def read_input(path: Path, limit: int = MAX_INPUT_BYTES, option: str = "") -> bytes:
+def read_input(path: Path, limit: int = MAX_INPUT_BYTES, option: str = "", what: str = "") -> bytes:
     """The whole of file ``path``, or of standard input for ``-``, at most ``limit`` bytes.
 
     :class:`UserError` for a missing or unreadable file, and for more than ``limit``
-    bytes, saying so (``option`` names the option that sets the limit, if any) before
-    more than ``limit`` + 1 MiB are read.
+    bytes, saying so (``what`` was read, ``a spec``, if given; ``option`` names how the
+    limit is raised, if it can be) with at most ``limit`` + 1 bytes read (a regular file
+    larger than ``limit`` is refused unread): see
+    :func:`~bassline.spec.load.read_at_most`.
     """
     stdin = str(path) == "-"
     where = "standard input" if stdin else str(path)
     try:
         if stdin:
-            return _read_at_most(sys.stdin.buffer, limit, where, option)
-        with open(path, "rb") as f:
-            return _read_at_most(f, limit, where, option)
+            data = read_at_most(sys.stdin.buffer, limit)
+        else:
+            with open(path, "rb") as f:
+                data = read_at_most(f, limit)
     except FileNotFoundError:
         raise UserError(f"file not found: {path}") from None
     except OSError as exc:
         raise UserError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if data is None:
+        raise UserError(
+            f"{where}: more than {limit:,} bytes, the most read"
+            + (f" of {what}" if what else "")
+            + (f" (raise it with {option})" if option else "")
+        )
+    return data
 
 
-def _read_at_most(f: BinaryIO, limit: int, where: str, option: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := f.read(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise UserError(
-                f"{where}: more than {limit:,} bytes, the most read"
-                + (f" (raise it with {option})" if option else "")
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def spec_argument(path: Path) -> Bassline:
+def spec_argument(path: Path, max_bytes: int = MAX_SPEC_BYTES) -> Bassline:
     """The spec a command was given: the file ``path``, or standard input for ``-`` (as
-    ``import`` and ``--value-file`` read it); at most :data:`MAX_INPUT_BYTES` from
-    standard input. :class:`~bassline.errors.SpecError` for a spec with problems."""
-    if str(path) != "-":
-        return load_spec(path)
-    return load_spec_text(read_input(path), "standard input")
+    ``import`` and ``--value-file`` read it), at most ``max_bytes`` of it (one
+    ``error:`` line for more, or for a file that is missing or cannot be read).
+    :class:`~bassline.errors.SpecError` for a spec with problems."""
+    data = read_input(path, max_bytes, SPEC_LIMIT, "a spec")
+    if str(path) == "-":
+        return load_spec_text(data, "standard input")
+    return load_spec_text(data, str(path), default_id=path.stem or "network")
 
 
 def output_parser(option: str) -> Callable[[str | Path], Path]:

@@ -29,7 +29,14 @@ from bassline.cli.demo import (
     parse_steps,
 )
 from bassline.cli.dot import DOT_INSTALL_HINT, RENDERED_FORMATS, DotMissing, render_dot, to_dot
-from bassline.cli.paths import PATH, given_path, output_parser, spec_argument
+from bassline.cli.paths import (
+    MAX_SPEC_BYTES,
+    PATH,
+    MaxSpecBytesOpt,
+    given_path,
+    output_parser,
+    spec_argument,
+)
 from bassline.cli.render import print_json, say, show
 from bassline.cli.scaffold import network_id_for, plan, write
 
@@ -129,13 +136,14 @@ def graph(
             "dot (default: DOT on standard output).",
         ),
     ] = None,
+    max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES,
 ) -> None:
     """Draw the network as a Graphviz DOT graph (or SVG/PNG/PDF when `dot` is installed).
 
     Groups are clusters, gadgets are labelled and shaded, directed wires are arrows and
     bidirectional wires have arrowheads at both ends.
     """
-    text = to_dot(spec_argument(spec))
+    text = to_dot(spec_argument(spec, max_spec_bytes))
     if output is None or str(output) == "-":
         sys.stdout.write(text)
         return

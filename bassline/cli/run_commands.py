@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from bassline.cli.console import UsageError, UserError, err, out
-from bassline.cli.paths import given_path, spec_argument
+from bassline.cli.paths import MAX_SPEC_BYTES, MaxSpecBytesOpt, given_path, spec_argument
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
 from bassline.cli.watch import DEFAULT_INTERVAL, MAX_INTERVAL, watch_file
@@ -71,9 +71,9 @@ def _is_json(text: str) -> bool:
 
 
 @commands.command()
-def validate(spec: SpecArg) -> None:
+def validate(spec: SpecArg, max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES) -> None:
     """Check a spec and list every problem with its JSON path (exit 1 if any)."""
-    loaded = spec_argument(spec)
+    loaded = spec_argument(spec, max_spec_bytes)
     # the path, id and version are drawn as written, never as Rich markup ("[/x]")
     line = Text("ok", style="green").append(
         f" {spec}: network {loaded.id!r} v{loaded.version}, "
@@ -198,6 +198,7 @@ def run(
             "PostgreSQL database need different ids.",
         ),
     ] = "local",
+    max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES,
 ) -> None:
     """Run a network to its fixpoint and print every contact.
 
@@ -224,7 +225,7 @@ def run(
     sets = [parse_set(item) for item in set_ or []]
 
     def once() -> None:
-        loaded = spec_argument(spec)
+        loaded = spec_argument(spec, max_spec_bytes)
         network: NetworkView
         if storage is None:
             network, result = _run_in_memory(loaded, sets, node_id)
@@ -258,6 +259,7 @@ def run(
         spec,
         once,
         interval=interval,
+        limit=max_spec_bytes,
         on_error=report,
         expected=(UserError, BasslineError),
         on_wait=waiting,

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bassline.spec import MAX_SPEC_BYTES
+
 __all__ = ["DEFAULT_INTERVAL", "MAX_INTERVAL", "watch_file"]
 
 DEFAULT_INTERVAL = 0.5
@@ -30,11 +32,19 @@ def _fingerprint(path: Path) -> Fingerprint:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-def _digest(path: Path) -> str | None:
+def _digest(path: Path, limit: int) -> str | None:
+    """The SHA-256 of the file's first ``limit`` + 1 bytes (a larger file is refused when
+    it is read: what follows changes nothing), read a chunk at a time."""
+    digest = hashlib.sha256()
+    left = limit + 1
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as f:
+            while left > 0 and (chunk := f.read(min(1 << 20, left))):
+                digest.update(chunk)
+                left -= len(chunk)
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def watch_file(
@@ -42,6 +52,7 @@ def watch_file(
     action: Callable[[], None],
     *,
     interval: float = DEFAULT_INTERVAL,
+    limit: int = MAX_SPEC_BYTES,
     on_error: Callable[[Exception], None],
     expected: tuple[type[Exception], ...],
     on_wait: Callable[[], None] = lambda: None,
@@ -51,9 +62,11 @@ def watch_file(
     An exception of one of the ``expected`` types is passed to ``on_error`` and watching
     goes on (a half-saved spec must not end the session); any other propagates.
     ``on_wait`` is called each time the watcher starts waiting for the next change.
+    At most ``limit`` + 1 bytes of the file are read to see whether it changed (endless
+    input such as ``/dev/zero`` is not read forever).
     """
     fingerprint = _fingerprint(path)
-    digest = _digest(path)
+    digest = _digest(path, limit)
     try:
         while True:
             try:
@@ -67,7 +80,7 @@ def watch_file(
                 if now == fingerprint:
                     continue
                 fingerprint = now
-                new_digest = _digest(path)
+                new_digest = _digest(path, limit)
                 if new_digest != digest:
                     digest = new_digest
                     break

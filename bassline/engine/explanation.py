@@ -338,7 +338,9 @@ class Explanation:
 
         ``steps`` lists every explanation in the tree once, this one first, each as
         ``{contact, present, value, stamp, justification, contradiction?, failure?}``; an
-        input's ``explained`` is the index of its contact's step. Beside them:
+        input's ``explained`` is the index of its contact's step; a ``failure`` is
+        :meth:`GadgetFailure.describe <bassline.engine.GadgetFailure.describe>` with the
+        failed run's ``inputs`` (port -> value, in the codec's JSON form) beside it. Beside them:
         ``premises``, ``gaps`` and ``complete`` (of this explanation's value).
         """
         nodes = list(_walk([self], refusals=True))
@@ -365,8 +367,10 @@ class Explanation:
         }
         if self.contradiction is not None:
             out["contradiction"] = self.contradiction.to_json(steps)
-        if self.failure is not None:
-            out["failure"] = self.failure.describe()
+        failure = self.failure
+        if failure is not None:  # with its inputs: what the gadget was given, by port
+            out["failure"] = failure.describe()
+            out["failure"]["inputs"] = {port: to_json(v) for port, v in failure.inputs.items()}
         return out
 
 

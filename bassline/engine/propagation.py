@@ -212,7 +212,9 @@ class Propagator:
             self._contradictions.pop(i, None)
             return True
         if isinstance(outcome, Contradiction):
-            self._contradict(i, outcome.reason, value, why, stamp, contradictions)
+            # the refused value as the lattice holds it (the interval [6, 9], not the list
+            # [6,9] written), as the value kept is: results and explanations show both so
+            self._contradict(i, outcome.reason, incoming, why, stamp, contradictions)
         return False
 
     def _contradict(

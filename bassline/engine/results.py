@@ -31,6 +31,9 @@ class ContradictionRecord:
     current: Content | Absent
     """What the contact holds (ABSENT when a value it cannot take was its first offer)."""
     incoming: Content
+    """What was refused. On a merge contact, in its lattice's form when it is a value of
+    the lattice (the interval ``[6, 9]`` for a list ``[6, 9]`` written to an interval
+    contact), as :attr:`current` is; as offered when it is not one (the reason says why)."""
     source: str
     """Where ``incoming`` came from: a contact id, ``gadget:<group>``, or ``update``."""
     stamp: Stamp

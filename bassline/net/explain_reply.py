@@ -129,11 +129,17 @@ def _justification(j: Any, built: list[Explanation | None], what: str) -> Justif
 
 def _failure(f: Any, what: str) -> GadgetFailure:
     outputs = _field(f, "outputs", list, what)
+    # a node of an earlier version leaves the inputs out: read as none
+    given = _field(f, "inputs", dict, what) if "inputs" in f else {}
+    inputs = {
+        port: _content({"value": value}, f"{what}'s input {port!r}")
+        for port, value in given.items()
+    }
     return GadgetFailure(
         group=_field(f, "group", str, what),
         gadget=_field(f, "gadget", str, what),
         error=_field(f, "error", str, what),
-        inputs={},
+        inputs=inputs,
         outputs=tuple(str(o) for o in outputs),
         port=_optional(f, "port", str, what),
         kind=_optional(f, "kind", str, what),

@@ -63,7 +63,9 @@ def explanation_schemas() -> dict[str, Any]:
                 "contradiction": _ref("Refusal"),
                 "failure": {
                     "type": "object",
-                    "description": "The standing failure of the gadget that writes the contact.",
+                    "description": "The standing failure of the gadget that writes the "
+                    "contact: gadget, group, error, port, kind, outputs, and the failed run's "
+                    "inputs (port -> value).",
                 },
             },
         },

@@ -80,6 +80,8 @@ class Flusher:
         written (``WriteSummary.joined``)."""
         self.refused: list[PendingWrite] = []
         """The writes the last :meth:`_attempt` gave up: stored values contradict them."""
+        self.conflicts: dict[str, StorageError] = {}
+        """The contacts of :attr:`refused`, each to the CONFLICT that named it."""
         self.listeners: list[Callable[[RuntimeEvent], None]] = []
         """Called with every :class:`~bassline.runtime.RuntimeEvent`."""
         self.inline_writes = 0
@@ -148,13 +150,19 @@ class Flusher:
                 generation, writes = queue.take()
                 self.metrics.set_depth(len(queue))
             self.in_flight = len(writes)
-            error, unwritten = await self._write_batch(writes, failed)
-            self._finish(generation, error, unwritten)
+            error, unwritten, conflicts = await self._write_batch(writes, failed)
+            self._finish(generation, error, unwritten, conflicts)
 
     def _finish(
-        self, generation: int, error: StorageError | None, unwritten: list[PendingWrite]
+        self,
+        generation: int,
+        error: StorageError | None,
+        unwritten: list[PendingWrite],
+        conflicts: dict[str, StorageError] | None = None,
     ) -> None:
-        """Record a batch's outcome (breaker, events, requeue) and complete it."""
+        """Record a batch's outcome (breaker, events, requeue) and complete it;
+        ``conflicts``: when the batch failed only by contradictions, the contacts given up,
+        each to its CONFLICT (the rest of the batch is stored)."""
         if error is None:
             was = self.breaker.state
             self.breaker.record_success()
@@ -163,7 +171,7 @@ class Flusher:
         else:
             self._on_failure(error, unwritten)
         self.in_flight = 0
-        self.queue.complete(generation, error)
+        self.queue.complete(generation, error, conflicts)
 
     def can_write_inline(self) -> bool:
         """Whether a durable writer may write what is queued itself now: this task waits
@@ -196,10 +204,14 @@ class Flusher:
                 failed = 1
             else:
                 self.inline_writes += 1
-                refused = (
-                    self.refused if error and isinstance(error.cause, JoinConflict) else writes
+                conflict = error is not None and isinstance(error.cause, JoinConflict)
+                refused = self.refused if conflict else writes
+                self._finish(
+                    generation,
+                    error,
+                    [] if error is None else refused,
+                    self.conflicts if conflict else None,
                 )
-                self._finish(generation, error, [] if error is None else refused)
                 writes = []
         finally:
             if writes:  # not finished here: this task carries it on
@@ -232,43 +244,49 @@ class Flusher:
 
     async def _write_batch(
         self, writes: list[PendingWrite], failed: int = 0
-    ) -> tuple[StorageError | None, list[PendingWrite]]:
+    ) -> tuple[StorageError | None, list[PendingWrite], dict[str, StorageError] | None]:
         """Write ``writes`` in chunks, retrying transient errors; ``failed``: attempts at
-        the first chunk that failed already (a writer's, handed over)."""
+        the first chunk that failed already (a writer's, handed over). The error, the
+        writes not stored, and (when contradictions alone failed it) the contacts given
+        up, each to its CONFLICT."""
         deadline = anyio.current_time() + self.retry.budget
         if failed:
             self.metrics.retries += 1
             await anyio.sleep(self.retry.delay(failed, self.rng))
         conflict: StorageError | None = None
         refused: list[PendingWrite] = []
+        conflicts: dict[str, StorageError] = {}
         for start in range(0, len(writes), self.batch_size):
             chunk = writes[start : start + self.batch_size]
             attempt, failed = failed, 0
             while (error := await self._attempt(chunk)) is not None:
                 if isinstance(error.cause, JoinConflict):  # the rest of the chunk is stored
                     conflict, refused = conflict or error, refused + self.refused
+                    conflicts.update(self.conflicts)
                     break
                 attempt += 1
                 delay = self.retry.delay(attempt, self.rng)
                 if not error.transient or anyio.current_time() + delay > deadline:
-                    return error, refused + writes[start:]
+                    return error, refused + writes[start:], None
                 self.metrics.retries += 1
                 await anyio.sleep(delay)
-        return conflict, refused
+        return conflict, refused, conflicts if conflict is not None else None
 
     async def _attempt(self, chunk: list[PendingWrite]) -> StorageError | None:
         """:meth:`_attempt_once`; when stored values contradict writes to merge contacts,
         those writes are given up (:attr:`refused`) and the rest of ``chunk`` written: the
         first contradiction's error is returned when the rest is stored."""
         self.refused = []
+        self.conflicts = {}
         error = await self._attempt_once(chunk)
         first = error
         while error is not None and isinstance(conflict := error.cause, JoinConflict):
             rest = [w for w in chunk if w.contact != conflict.contact]
             if len(rest) == len(chunk):  # it names no write of the chunk: the chunk failed
-                self.refused = []
+                self.refused, self.conflicts = [], {}
                 return attrs.evolve(error, cause=None)
             self.refused += [w for w in chunk if w.contact == conflict.contact]
+            self.conflicts[conflict.contact] = error
             if not (chunk := rest):
                 return first
             error = await self._attempt_once(chunk)

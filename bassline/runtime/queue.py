@@ -57,6 +57,7 @@ class StorageQueue:
         self.enqueued = 0
         self.coalesced = 0
         self._failures: dict[int, StorageError] = {}
+        self._conflicts: dict[int, Mapping[str, StorageError]] = {}
         self._progress = Waiters()
         self._wake = anyio.Event()
         self._arrived = anyio.Event()
@@ -194,20 +195,44 @@ class StorageQueue:
         self._space = anyio.Event()
         return self.generation, writes
 
-    def complete(self, generation: int, error: StorageError | None) -> None:
-        """Record a batch's outcome and wake its waiters."""
+    def complete(
+        self,
+        generation: int,
+        error: StorageError | None,
+        conflicts: Mapping[str, StorageError] | None = None,
+    ) -> None:
+        """Record a batch's outcome and wake its waiters. ``conflicts``: the batch failed
+        only because stored values contradict writes to these contacts (each to its
+        CONFLICT); the rest of it is stored."""
         self.completed = generation
         if error is not None:
             self._failures[generation] = error
+            if conflicts is not None:
+                self._conflicts[generation] = conflicts
             for old in [g for g in self._failures if g < generation - 10_000]:
                 del self._failures[old]
+                self._conflicts.pop(old, None)
         self._progress.wake_all()
 
-    async def wait_for(self, generation: int) -> StorageError | None:
-        """Wait until batch ``generation`` finished; its error, if it failed."""
+    async def wait_for(
+        self, generation: int, contacts: Sequence[str] | None = None
+    ) -> StorageError | None:
+        """Wait until batch ``generation`` finished; its error, if it failed. Given the
+        ``contacts`` a writer's run queued: None when the batch failed only by
+        contradictions none of them is given up for (their writes are stored), else the
+        CONFLICT of the first of them that is (its own, not another contact's)."""
         while self.completed < generation:
             await self._progress.wait()
-        return self._failures.get(generation)
+        error = self._failures.get(generation)
+        if error is None or contacts is None:
+            return error
+        conflicts = self._conflicts.get(generation)
+        if conflicts is None:  # not a contradiction: nothing of the batch is stored
+            return error
+        mine = [conflicts[c] for c in contacts if c in conflicts]
+        if not mine:
+            return None
+        return error if any(e is error for e in mine) else mine[0]
 
     def failure_of(self, generation: int) -> StorageError | None:
         """The error of a finished batch, if it failed."""

@@ -370,7 +370,7 @@ class StorageBackedRuntime(EngineView):
                 else:
                     target = queue.generation + 1  # queue.target(), inlined
                     queue.wake()
-                error = await queue.wait_for(target)
+                error = await queue.wait_for(target, result.touched[0])
             finally:
                 self._durable_waiting -= 1
             if error is not None:

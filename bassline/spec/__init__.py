@@ -2,7 +2,14 @@
 prototype format."""
 
 from bassline.spec.builder import ContactRef, GroupRef, Part, SpecBuilder
-from bassline.spec.load import MAX_EXPANDED, MAX_ID_LENGTH, load_spec, parse_spec, validate_spec
+from bassline.spec.load import (
+    MAX_EXPANDED,
+    MAX_ID_LENGTH,
+    MAX_SPEC_BYTES,
+    load_spec,
+    parse_spec,
+    validate_spec,
+)
 from bassline.spec.model import (
     ROOT_GROUP,
     Bassline,
@@ -19,6 +26,7 @@ from bassline.spec.parts import PART_ATTRIBUTE, SEPARATOR
 __all__ = [
     "MAX_EXPANDED",
     "MAX_ID_LENGTH",
+    "MAX_SPEC_BYTES",
     "PART_ATTRIBUTE",
     "ROOT_GROUP",
     "SEPARATOR",

@@ -9,9 +9,10 @@ rules), :mod:`bassline.spec.items` (groups, contacts, wires, endpoints) and
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -39,13 +40,24 @@ __all__ = [
     "ID_PATTERN",
     "MAX_EXPANDED",
     "MAX_ID_LENGTH",
+    "MAX_SPEC_BYTES",
     "MAX_WIRE_ID_LENGTH",
     "URL_PATTERN",
     "gadget_port_boundaries",
     "load_spec",
     "parse_spec",
+    "read_at_most",
     "validate_spec",
 ]
+
+MAX_SPEC_BYTES = 1 << 30
+"""The most :func:`load_spec` reads of a spec file unless ``max_bytes`` says otherwise:
+1 GiB (1,073,741,824 bytes). A spec at :data:`MAX_EXPANDED` items written out in full
+(``spec.to_dict()``) is about 550 MB, so no spec the loader would accept is refused;
+endless input (``/dev/zero``, a FIFO whose writer never stops) is refused, not held in
+memory (decisions.md D64)."""
+
+_CHUNK = 1 << 20
 
 _TOP_KEYS = {
     "format",
@@ -139,15 +151,53 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     )
 
 
-def _read(path: Path) -> Any:
+def read_at_most(f: BinaryIO, limit: int) -> bytes | None:
+    """All of binary file ``f``, or None when it holds more than ``limit`` bytes.
+
+    A regular file larger than ``limit`` is refused by its size, unread; anything else
+    (standard input, a pipe, a FIFO, a device such as ``/dev/zero``) is read in chunks of
+    at most 1 MiB, and reading stops once ``limit`` + 1 bytes have come. ``limit`` below
+    0 is a ValueError.
+    """
+    if limit < 0:
+        raise ValueError(f"the most to read must be 0 or more bytes, not {limit}")
     try:
-        raw = path.read_bytes()
+        mode = os.fstat(f.fileno())
+    except (OSError, ValueError):  # no file descriptor (io.BytesIO): read it
+        mode = None
+    if mode is not None and stat.S_ISREG(mode.st_mode) and mode.st_size > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := f.read(min(_CHUNK, limit + 1 - size)):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read(path: Path, max_bytes: int) -> Any:
+    try:
+        with open(path, "rb") as f:
+            raw = read_at_most(f, max_bytes)
     except FileNotFoundError:
         raise SpecError([SpecProblem("$", "file not found")], str(path)) from None
     except OSError as exc:
         raise SpecError(
             [SpecProblem("$", f"cannot read file: {exc.strerror}")], str(path)
         ) from None
+    if raw is None:
+        raise SpecError(
+            [
+                SpecProblem(
+                    "$",
+                    f"more than {max_bytes:,} bytes, the most load_spec reads of a spec "
+                    "(raise it with max_bytes=N)",
+                )
+            ],
+            str(path),
+        )
     return _parsed(raw, str(path))
 
 
@@ -165,11 +215,18 @@ def load_spec_text(raw: bytes, source: str, *, default_id: str = "network") -> B
     return parse_spec(_parsed(raw, source), source, default_id=default_id)
 
 
-def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | Bassline) -> Bassline:
+def load_spec(
+    source: str | os.PathLike[str] | Mapping[str, Any] | Bassline,
+    *,
+    max_bytes: int = MAX_SPEC_BYTES,
+) -> Bassline:
     """Load and validate a spec from a JSON file path or from already-parsed data.
 
     Both the native format and the prototype's network JSON format are accepted.
-    Raises :class:`~bassline.errors.SpecError` with every problem found.
+    Raises :class:`~bassline.errors.SpecError` with every problem found. A file is read
+    up to ``max_bytes`` (default :data:`MAX_SPEC_BYTES`, 1 GiB): a larger one, or
+    endless input such as ``/dev/zero``, is a SpecError (``$: more than ... bytes``)
+    without more than ``max_bytes`` + 1 bytes read.
     """
     if isinstance(source, Bassline):
         return source
@@ -178,13 +235,16 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | Bassline) -> 
     if not isinstance(source, str | os.PathLike):
         return parse_spec(source)  # not a path: reported as data that is not an object
     path = Path(source)
-    return parse_spec(_read(path), str(path), default_id=path.stem or "network")
+    return parse_spec(_read(path, max_bytes), str(path), default_id=path.stem or "network")
 
 
-def validate_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[SpecProblem]:
-    """Every problem in a spec (an empty list when it is valid)."""
+def validate_spec(
+    source: str | os.PathLike[str] | Mapping[str, Any], *, max_bytes: int = MAX_SPEC_BYTES
+) -> list[SpecProblem]:
+    """Every problem in a spec (an empty list when it is valid); a file is read as
+    :func:`load_spec` reads it, up to ``max_bytes``."""
     try:
-        load_spec(source)
+        load_spec(source, max_bytes=max_bytes)
     except SpecError as exc:
         return list(exc.problems)
     return []

@@ -100,7 +100,7 @@ def test_every_start_option_and_the_spec_has_its_environment_variable() -> None:
     root = typer.main.get_command(app)
     start = root.commands["start"]  # type: ignore[attr-defined]
     params = [p for p in start.params if p.name != "help"]
-    assert len(params) == 19
+    assert len(params) == 20
     for param in params:
         assert param.envvar == f"BASSLINE_{param.name.upper()}", param.name
 

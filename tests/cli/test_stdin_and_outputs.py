@@ -9,13 +9,16 @@ endless input (``/dev/zero``) until memory ran out; it reads at most ``--max-byt
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
-from bassline.cli.paths import MAX_INPUT_BYTES
+from bassline.cli.paths import MAX_INPUT_BYTES, MAX_SPEC_BYTES
 
 from .conftest import EXAMPLES, Cli, run_cli
 
@@ -101,3 +104,70 @@ def test_import_of_endless_input_stops_at_the_limit() -> None:
         "error: /dev/zero: more than 3,000,000 bytes, the most read (raise it with --max-bytes)"
     )
     assert MAX_INPUT_BYTES == 1 << 30  # the default, as cli.md says: 1 GiB
+
+
+SPEC_COMMANDS = [
+    ["validate"],
+    ["run"],
+    ["graph"],
+    ["explain", "{spec}", "a"],
+    ["start", "{spec}", "--node-id", "n1", "--listen", "127.0.0.1:0"],
+]
+
+
+def _with_spec(command: list[str], spec: str) -> list[str]:
+    if "{spec}" in command:
+        return [spec if part == "{spec}" else part for part in command]
+    return [*command, spec]
+
+
+@pytest.mark.parametrize("command", SPEC_COMMANDS, ids=lambda c: c[0])
+def test_every_command_that_takes_a_spec_reads_at_most_max_spec_bytes(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    """A spec file was read whole, whatever it was: ``validate /dev/zero`` read until
+    memory ran out. Endless input, a FIFO and a file over the limit are one error line."""
+    hint = "(raise it with --max-spec-bytes N or BASSLINE_MAX_SPEC_BYTES)"
+    endless = _one_error_line(cli(*_with_spec(command, "/dev/zero"), "--max-spec-bytes", "3000000"))
+    assert endless == (
+        f"error: /dev/zero: more than 3,000,000 bytes, the most read of a spec {hint}"
+    )
+    size = len(SPEC.encode())
+    spec = tmp_path / "piped.json"
+    spec.write_text(SPEC)
+    small = str(size - 1)
+    too_big = _one_error_line(cli(*_with_spec(command, str(spec)), "--max-spec-bytes", small))
+    assert too_big == f"error: {spec}: more than {size - 1:,} bytes, the most read of a spec {hint}"
+    piped = cli(*_with_spec(command, "-"), "--max-spec-bytes", small, input=SPEC)
+    assert _one_error_line(piped) == (
+        f"error: standard input: more than {size - 1:,} bytes, the most read of a spec {hint}"
+    )
+    if command[0] != "start":  # it would serve: the exact size passes
+        exact = cli(*_with_spec(command, str(spec)), "--max-spec-bytes", str(size))
+        assert exact.returncode == 0, exact.stderr
+
+
+def test_the_spec_limit_comes_from_the_environment_too(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASSLINE_MAX_SPEC_BYTES", "100")
+    line = _one_error_line(cli("validate", str(CALC)))
+    assert line.startswith(f"error: {CALC}: more than 100 bytes, the most read of a spec")
+    assert cli("validate", str(CALC), "--max-spec-bytes", "100000").returncode == 0
+
+
+def test_a_fifo_is_read_up_to_the_limit(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "spec.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:
+            while True:  # endless, until the reader goes away
+                f.write(b" " * 65536)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    line = _one_error_line(cli("validate", str(fifo), "--max-spec-bytes", "1000000"))
+    assert line.startswith(f"error: {fifo}: more than 1,000,000 bytes, the most read of a spec")
+    writer.join()
+    assert MAX_SPEC_BYTES == 1 << 30  # the default, as cli.md says: 1 GiB

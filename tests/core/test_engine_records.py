@@ -47,7 +47,7 @@ def test_a_refused_value_is_recorded_with_where_it_came_from_and_its_stamp() -> 
         contact="s",
         reason="no value is in both sets",
         current=ShrinkSet([1, 2]),
-        incoming=[3],
+        incoming=ShrinkSet([3]),  # the shrink-set's form, as current is
         source="update",
         stamp=record.stamp,
     )
@@ -55,7 +55,12 @@ def test_a_refused_value_is_recorded_with_where_it_came_from_and_its_stamp() -> 
     remote = net.apply([("s", [4], Stamp(5, "peer"))], source="peer-x")
     assert remote.contradictions == (
         ContradictionRecord(
-            "s", "no value is in both sets", ShrinkSet([1, 2]), [4], "peer-x", Stamp(5, "peer")
+            "s",
+            "no value is in both sets",
+            ShrinkSet([1, 2]),
+            ShrinkSet([4]),
+            "peer-x",
+            Stamp(5, "peer"),
         ),
     )
     assert net.contradictions == {"s": remote.contradictions[0]}

@@ -102,7 +102,7 @@ def test_batched_writes_coalesce_per_contact_and_flush_in_one_run() -> None:
         "g": GrowSet([1, 2]),
         "s": ShrinkSet([1, 2]),
     }
-    assert [(c.contact, c.incoming) for c in r.contradictions] == [("s", [3])]
+    assert [(c.contact, c.incoming) for c in r.contradictions] == [("s", ShrinkSet([3]))]
     assert net.explain("z").premises()[0].via == "cli"
     assert net.flush().changes == ()  # nothing left to apply
 

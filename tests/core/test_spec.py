@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 from hypothesis import given
 
 from bassline import SpecError, load_spec, validate_spec
-from bassline.spec import Bassline, Boundary, WireType, parse_spec
+from bassline.spec import MAX_SPEC_BYTES, Bassline, Boundary, WireType, parse_spec
+from bassline.spec.load import read_at_most
 from bassline.testing import strategies as bst
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -185,6 +187,57 @@ def test_file_errors_are_spec_errors(tmp_path: Path) -> None:
     array.write_text("[]")
     with pytest.raises(SpecError, match="expected an object, got array"):
         load_spec(array)
+
+
+def test_a_spec_file_is_read_up_to_max_bytes(tmp_path: Path) -> None:
+    """``load_spec`` read a file whole, whatever it was: ``/dev/zero`` until memory ran
+    out. It reads at most ``max_bytes`` (default 1 GiB) and says so."""
+    hint = "the most load_spec reads of a spec (raise it with max_bytes=N)"
+    with pytest.raises(SpecError) as endless:
+        load_spec("/dev/zero", max_bytes=3_000_000)
+    assert [str(p) for p in endless.value.problems] == [f"$: more than 3,000,000 bytes, {hint}"]
+    assert endless.value.source == "/dev/zero"
+    spec = tmp_path / "n.json"
+    spec.write_text('{"contacts": [{"id": "a"}]}')
+    size = spec.stat().st_size
+    with pytest.raises(SpecError, match=f"more than {size - 1} bytes"):
+        load_spec(spec, max_bytes=size - 1)
+    assert load_spec(spec, max_bytes=size).id == "n"
+    assert [str(p) for p in validate_spec(spec, max_bytes=size - 1)] == [
+        f"$: more than {size - 1} bytes, {hint}"
+    ]
+    assert MAX_SPEC_BYTES == 1 << 30
+
+
+class _Counted(io.RawIOBase):
+    """Endless zeros, counting what is read (no file descriptor: read, not sized)."""
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = len(buffer)
+        buffer[:n] = bytes(n)
+        self.given += n
+        return n
+
+
+def test_read_at_most_reads_no_more_than_one_byte_past_the_limit(tmp_path: Path) -> None:
+    stream = _Counted()
+    assert read_at_most(stream, 3_000_000) is None  # type: ignore[arg-type]
+    assert stream.given == 3_000_001
+    assert read_at_most(io.BytesIO(b"12345"), 5) == b"12345"
+    assert read_at_most(io.BytesIO(b"12345"), 4) is None
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 100)
+    with open(big, "rb") as f:  # a regular file over the limit: refused by its size, unread
+        assert read_at_most(f, 99) is None
+        assert f.tell() == 0
+    with pytest.raises(ValueError, match="0 or more"):
+        read_at_most(io.BytesIO(b""), -1)
 
 
 def test_an_integer_beyond_64_bits_in_a_file_is_named_not_rounded(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ door are labelled — on real sockets, with ephemeral ports."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import attrs
 import httpx
 import jsonschema
 import pytest
@@ -295,6 +297,35 @@ def test_an_explanation_reads_back_from_its_json_form_and_bad_shapes_are_refused
     wrong_index = dict(data, steps=data["steps"][:1])
     with pytest.raises(ValueError, match="refers to step"):
         read_explanation(wrong_index)
+
+
+def test_an_explanation_with_a_gadget_failure_reads_back_equal() -> None:
+    """A step's failure was written without the run's inputs and read back with none, so
+    the explanation a node sent was not ``==`` to the node's own (``to_json`` agreed)."""
+    from bassline.engine import Network
+    from bassline.lattices import Interval
+
+    net = Network(calculator(), node_id="n")
+    net.update_contact("input-a", "ten")
+    net.update_contact("input-b", Interval(1, 2))
+    why = net.explain("adder.sum")
+    assert why.failure is not None
+    assert why.failure.inputs == {"a": "ten", "b": Interval(1, 2)}
+    data = json.loads(json.dumps(why.to_json()))  # as it crosses HTTP
+    assert data["steps"][0]["failure"]["inputs"] == {
+        "a": "ten",
+        "b": {"$type": "interval", "value": [1, 2]},
+    }
+    back = read_explanation(data)
+    assert back == why and back.failure == why.failure
+    assert back.to_json() == why.to_json()
+    older = json.loads(json.dumps(data))  # a node of an earlier version sent no inputs
+    del older["steps"][0]["failure"]["inputs"]
+    assert read_explanation(older).failure == attrs.evolve(why.failure, inputs={})
+    bad = json.loads(json.dumps(data))
+    bad["steps"][0]["failure"]["inputs"]["b"] = {"$type": "interval", "value": [2, 1]}
+    with pytest.raises(ValueError, match=r"input 'b'.*no content"):
+        read_explanation(bad)
 
 
 def test_an_explanation_read_back_holds_only_content_and_writes_that_say_how() -> None:

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from bassline_storage_memory import drop_store
 from returns.result import Failure, Success
@@ -237,3 +239,59 @@ async def test_a_contradiction_naming_no_write_of_the_batch_fails_it(url: str) -
                 await runtime.update_contact("set", ["a"])
             assert runtime.metrics["dropped"] == 1
         assert confused.joining == [["set"]]
+
+
+async def test_a_writer_whose_write_was_stored_is_not_told_of_anothers_contradiction(
+    url: str,
+) -> None:
+    """Two durable writers whose writes share a batch, one to a contact the stored value
+    contradicts and one to another: the other's record is stored and its writer returns;
+    the contradicted contact's writer alone raises, with its own contact's CONFLICT. Both
+    raised: every writer waiting on the batch was told of its first contradiction."""
+    spec = merge_spec()
+    gate = anyio.Event()
+
+    class Gated(_Counting):
+        async def write(self, batch: Any) -> StorageResult[WriteSummary]:
+            self.plain.append([r.contact for r in batch])
+            await gate.wait()  # the first batch waits: the next two writes share one
+            result: StorageResult[WriteSummary] = await self.inner.write(batch)
+            return result
+
+    outcomes: dict[str, str] = {}
+    async with open_storage(url) as other, open_storage(url) as inner:
+        (await other.save_network(spec)).unwrap()
+        assert isinstance(other, JoinsMerges)
+        gated = Gated(inner)
+        storage: NetworkStorage = gated  # type: ignore[assignment]
+        async with StorageBackedRuntime(spec, storage, node_id="mine", follow=False) as runtime:
+            theirs = ContentRecord("joins", "g", "range", Interval(0, 5), Stamp(1, "other"))
+            (await other.write_joining([theirs], spec_joins(spec))).unwrap()
+
+            async def write(contact: str, value: Any) -> None:
+                try:
+                    await runtime.update_contact(contact, value)
+                    outcomes[contact] = "stored"
+                except PersistenceError as exc:
+                    outcomes[contact] = str(exc)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(write, "plain", 1)
+                while not gated.plain:  # its batch is in storage's hands, held at the gate
+                    await anyio.lowlevel.checkpoint()
+                tasks.start_soon(write, "set", ["a"])
+                tasks.start_soon(write, "range", [7, 9])
+                while runtime.queue_depth < 2:
+                    await anyio.lowlevel.checkpoint()
+                gate.set()
+            assert gated.joining == [["set", "range"], ["set"]]  # one batch, then its rest
+            assert runtime.breaker.state.value == "closed"
+        stored = (await other.load_contents("joins")).unwrap()
+    assert outcomes["plain"] == outcomes["set"] == "stored"
+    assert "merge contact 'range'" in outcomes["range"]
+    assert "contradicts the one stored" in outcomes["range"]
+    assert [(r.contact, r.value) for r in stored] == [
+        ("plain", 1),
+        ("range", Interval(0, 5)),
+        ("set", GrowSet(["a"])),
+    ]
