@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 import attrs
+import httpx
 
 __all__ = ["NodeURL", "is_loopback", "parse_node_url"]
 
@@ -62,6 +63,9 @@ def parse_node_url(url: str) -> NodeURL:
     if not url:
         raise ValueError("empty node URL")
     shown = _shown(url)
+    unprintable = next((c for c in url if not c.isprintable()), None)
+    if unprintable is not None:  # a control character, which no request can carry
+        raise ValueError(f"node URL {shown} contains the control character {unprintable!r}")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -77,11 +81,35 @@ def parse_node_url(url: str) -> NodeURL:
         raise ValueError(f"node URL {shown} has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"node URL {shown} must not have a query, fragment or credentials")
+    _check_host(parts.hostname, shown)
     secure = _SCHEMES[scheme]
     path = parts.path.rstrip("/")
     if path.endswith("/gossip"):
         path = path[: -len("/gossip")]
     return NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+
+
+def _check_host(host: str, shown: str) -> None:
+    """Refuse a host no connection can be made to whatever the network says: an empty
+    or over-long label, spaces, a malformed international name."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    if any(c.isspace() for c in host):
+        raise ValueError(f"node URL {shown} has the host {host!r}, which holds a space")
+    name = host[:-1] if host.endswith(".") else host  # a trailing dot: a fully qualified name
+    try:
+        # labels of 1 to 63 characters, as a resolver takes them; then the IDNA rules the
+        # client's requests apply
+        if not name:
+            raise UnicodeError("label empty or too long")
+        name.encode("idna")
+        httpx.URL(f"http://{host}/").host  # noqa: B018
+    except (UnicodeError, httpx.InvalidURL) as exc:
+        reason = str(exc.__cause__ or exc)
+        raise ValueError(f"node URL {shown} has a malformed host {host!r}: {reason}") from None
 
 
 def is_loopback(host: str) -> bool:
