@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import attrs
 import httpx
 
+from bassline.spec.checker import host_problem
+
 __all__ = ["NodeURL", "is_loopback", "parse_node_url"]
 
 _SCHEMES = {"ws": False, "http": False, "wss": True, "https": True}
@@ -48,6 +50,7 @@ class NodeURL:
         return f"{self.path}/gossip"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
 
 
@@ -63,9 +66,9 @@ def parse_node_url(url: str) -> NodeURL:
     if not url:
         raise ValueError("empty node URL")
     shown = _shown(url)
-    unprintable = next((c for c in url if not c.isprintable()), None)
-    if unprintable is not None:  # a control character, which no request can carry
-        raise ValueError(f"node URL {shown} contains the control character {unprintable!r}")
+    control = _CONTROL.search(url)
+    if control is not None:  # which no request can carry
+        raise ValueError(f"node URL {shown} contains the control character {control[0]!r}")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -91,25 +94,20 @@ def parse_node_url(url: str) -> NodeURL:
 
 def _check_host(host: str, shown: str) -> None:
     """Refuse a host no connection can be made to whatever the network says: an empty
-    or over-long label, spaces, a malformed international name."""
+    or over-long label, a space, a malformed international name."""
     try:
         ipaddress.ip_address(host)
         return
     except ValueError:
         pass
-    if any(c.isspace() for c in host):
-        raise ValueError(f"node URL {shown} has the host {host!r}, which holds a space")
-    name = host[:-1] if host.endswith(".") else host  # a trailing dot: a fully qualified name
-    try:
-        # labels of 1 to 63 characters, as a resolver takes them; then the IDNA rules the
-        # client's requests apply
-        if not name:
-            raise UnicodeError("label empty or too long")
-        name.encode("idna")
-        httpx.URL(f"http://{host}/").host  # noqa: B018
-    except (UnicodeError, httpx.InvalidURL) as exc:
-        reason = str(exc.__cause__ or exc)
-        raise ValueError(f"node URL {shown} has a malformed host {host!r}: {reason}") from None
+    problem = host_problem(host)
+    if problem is None:
+        try:  # the IDNA rules the client's requests apply
+            httpx.URL(f"http://{host}/").host  # noqa: B018
+        except (UnicodeError, httpx.InvalidURL) as exc:
+            problem = f"is malformed: {exc}"
+    if problem is not None:
+        raise ValueError(f"node URL {shown} has the host {host!r}, which {problem}")
 
 
 def is_loopback(host: str) -> bool:

@@ -386,9 +386,9 @@ def test_a_timeout_or_reply_limit_that_makes_no_sense_is_refused_naming_it(
     [
         ("http://127.0.0.1:9/\x1b[31m", "contains the control character '\\x1b'"),
         ("http://127.0.0.1:9/\x7f", "contains the control character '\\x7f'"),
-        ("ws://xn--.example", "has a malformed host 'xn--.example': Malformed A-label"),
-        ("ws://a..b:1", "has a malformed host 'a..b': label empty or too long"),
-        ("ws://.:1", "has a malformed host '.': label empty or too long"),
+        ("ws://xn--.example", "has the host 'xn--.example', which is malformed: Malformed A-label"),
+        ("ws://a..b:1", "has the host 'a..b', which is malformed: label empty or too long"),
+        ("ws://.:1", "has the host '.', which is malformed: label empty or too long"),
         (f"http://{'a' * 64}.com", "label empty or too long"),
         ("http://a b:1", "has the host 'a b', which holds a space"),
     ],
