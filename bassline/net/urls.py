@@ -11,7 +11,7 @@ import httpx
 
 from bassline.spec.checker import host_problem
 
-__all__ = ["NodeURL", "is_loopback", "parse_node_url"]
+__all__ = ["MAX_URL_LENGTH", "NodeURL", "is_loopback", "parse_node_url"]
 
 _SCHEMES = {"ws": False, "http": False, "wss": True, "https": True}
 
@@ -49,6 +49,10 @@ class NodeURL:
         """The path of the gossip WebSocket endpoint."""
         return f"{self.path}/gossip"
 
+
+MAX_URL_LENGTH = 2048
+"""The longest node URL, in its ``ws://`` form: the most a gossip hello carries as the URL
+a node advertises (a longer one was refused by every peer, at every dial)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
@@ -89,7 +93,13 @@ def parse_node_url(url: str) -> NodeURL:
     path = parts.path.rstrip("/")
     if path.endswith("/gossip"):
         path = path[: -len("/gossip")]
-    return NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+    parsed = NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+    if len(parsed.ws) > MAX_URL_LENGTH:
+        raise ValueError(
+            f"node URL {_shown(url[:60] + '...')} is {len(parsed.ws)} characters long; a node "
+            f"URL is at most {MAX_URL_LENGTH} (in its ws:// form, as a gossip hello carries it)"
+        )
+    return parsed
 
 
 def _check_host(host: str, shown: str) -> None:

@@ -20,7 +20,7 @@ from bassline.cli.app import main
 from bassline.clock import Stamp
 from bassline.content import ABSENT
 from bassline.lattices import GrowSet
-from bassline.net import BasslineNetwork, NodeServer, parse_node_url, routes
+from bassline.net import BasslineNetwork, NodeServer, parse_node_url, protocol, routes
 from bassline.net.asgi_app import create_app
 from bassline.net.client import AsyncNodeClient, NodeClient
 from bassline.net.client_errors import (
@@ -33,6 +33,7 @@ from bassline.net.client_errors import (
 )
 from bassline.net.openapi import openapi_document
 from bassline.net.replies import EventReader
+from bassline.net.urls import MAX_URL_LENGTH
 from bassline.spec import parse_spec
 
 from .conftest import SECRET, calculator, flat, node
@@ -430,3 +431,15 @@ def test_an_unknown_host_is_named_as_such() -> None:
         "cannot reach node at http://nowhere.invalid:1 (GET /api/status): "
         "unknown host (name or service not known)"
     )
+
+
+def test_a_node_url_longer_than_a_hello_carries_is_refused() -> None:
+    """A node started with such an --advertise URL listened, and every peer refused its
+    hello ("hello.url must be ... at most 2048 characters") at every dial, for ever."""
+    assert MAX_URL_LENGTH == protocol.MAX_URL
+    longest = "ws://h:1/" + "a" * (MAX_URL_LENGTH - len("ws://h:1/"))
+    assert parse_node_url(longest).ws == longest
+    with pytest.raises(ValueError, match=r"is 2049 characters long; a node URL is at most 2048"):
+        parse_node_url(longest + "b")
+    with pytest.raises(ValueError, match="at most 2048"):
+        BasslineNetwork("n1", flat(1), groups=[], advertise_url=longest + "b")
