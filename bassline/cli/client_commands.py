@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bassline.cli.console import UsageError, UserError, err, out
+from bassline.cli.console import UsageError, UserError, err, out, visible
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
 from bassline.cli.paths import PATH, given_path
 from bassline.cli.render import bad_json, print_json
@@ -178,8 +178,8 @@ def status(
             f"node at {node.url.http} answered GET /api/status with a status the CLI cannot "
             f"read ({why}): is it a node of another version?"
         ) from None
-    for line in shown:
-        out.print(line)
+    for line in shown:  # what the node says, its control characters escaped
+        out.print(visible(line) if isinstance(line, str) else line)
 
 
 def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:

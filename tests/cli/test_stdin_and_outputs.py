@@ -101,3 +101,26 @@ def test_import_of_endless_input_stops_at_the_limit() -> None:
         "error: /dev/zero: more than 3,000,000 bytes, the most read (raise it with --max-bytes)"
     )
     assert MAX_INPUT_BYTES == 1 << 30  # the default, as cli.md says: 1 GiB
+
+
+def test_a_file_name_or_version_quoted_back_on_success_has_its_control_characters_escaped(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Errors escaped them, the lines that say it worked did not: `validate`'s ok line,
+    `graph -o`'s "wrote", `export -o`'s and the `run` table's title printed an escape
+    sequence in a file name (or a spec's version) as it was, which drove the terminal."""
+    monkeypatch.chdir(tmp_path)
+    name = "x\x1b[2J\x07\x9b"
+    spec = {"id": "esc", "version": f"1{name}", "contacts": [{"id": "a", "content": 1}]}
+    Path(f"{name}.json").write_text(json.dumps(spec))
+    store = f"file://{tmp_path / 'store'}"
+    for args in (
+        ["validate", f"{name}.json"],
+        ["graph", f"{name}.json", "-o", f"{name}.dot"],
+        ["run", f"{name}.json", "--storage", store],
+        ["export", store, "esc", "-o", f"{name}.export.json"],
+    ):
+        done = cli(*args)
+        assert done.returncode == 0, done.stderr
+        assert "x\\x1b[2J\\x07\\x9b" in done.stdout, (args, done.stdout)
+        assert not any(c in done.stdout for c in "\x1b\x07\x9b"), (args, done.stdout)
