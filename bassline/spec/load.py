@@ -139,9 +139,18 @@ def parse_spec(data: Any, source: str | None = None, *, default_id: str = "netwo
     )
 
 
+MAX_SPEC_FILE_BYTES = 1 << 30
+"""The most :func:`load_spec` reads of a spec file (1 GiB, as the CLI reads of standard
+input): a device such as ``/dev/zero`` given by mistake is refused, not read for ever."""
+
+
 def _read(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SPEC_FILE_BYTES + 1)
+        if len(raw) > MAX_SPEC_FILE_BYTES:
+            problem = f"more than {MAX_SPEC_FILE_BYTES:,} bytes, the most read of a spec file"
+            raise SpecError([SpecProblem("$", problem)], str(path))
     except FileNotFoundError:
         raise SpecError([SpecProblem("$", "file not found")], str(path)) from None
     except OSError as exc:

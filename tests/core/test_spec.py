@@ -446,3 +446,19 @@ def test_did_you_mean_hints_compare_a_bounded_number_of_ids_in_all(
     assert problems[0].message == "unknown contact 'contakt-0'; did you mean 'contact-0'?"
     assert problems[-1].message == f"unknown contact 'contakt-{n - 1}'"
     assert sum(compared) <= checker.SUGGESTION_BUDGET
+
+
+def test_a_spec_file_is_read_up_to_a_limit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``load_spec("/dev/zero")`` (``bassline validate /dev/zero``) read for ever."""
+    from bassline.spec import load
+
+    assert load.MAX_SPEC_FILE_BYTES == 1 << 30  # as the CLI reads of standard input
+    monkeypatch.setattr(load, "MAX_SPEC_FILE_BYTES", 100)
+    with pytest.raises(SpecError) as caught:
+        load_spec("/dev/zero")
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("$", "more than 100 bytes, the most read of a spec file")
+    ]
+    exactly = tmp_path / "exactly.json"
+    exactly.write_text(json.dumps({"id": "x"}).ljust(100))
+    assert load_spec(exactly).id == "x"
