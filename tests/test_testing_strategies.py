@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -126,3 +127,17 @@ def test_lattice_network_of_defined_contacts_mostly_agrees() -> None:
 
     draw()
     assert counts["contradicting"] < counts["examples"] / 2
+
+
+def test_a_lattice_no_strategy_knows_is_refused_when_the_strategy_is_made() -> None:
+    """``lattice_network("nope")`` was a strategy that raised, at its first draw,
+    "invalid Bassline spec (2 problems)"; and ``lattice_values``'s list of the lattices it
+    knows left out ``defined``, which it takes."""
+    known = "defined, grow-map, grow-set, interval, max, min, shrink-set"
+    for wrong in ("nope", "", 5):
+        with pytest.raises(ValueError, match=re.escape(f"lattice {wrong!r}; known: {known}")):
+            bst.lattice_network(wrong)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=re.escape(f"lattice {wrong!r}; known: {known}")):
+            bst.lattice_values(wrong)  # type: ignore[arg-type]
+    for name in (None, *known.split(", ")):
+        assert bst.lattice_network(name) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bassline.cli.console import UsageError, UserError, err, out
+from bassline.cli.console import UsageError, UserError, err, out, visible
 from bassline.cli.node_options import CaOpt, JsonOpt, SecretOpt, connect, node_url
-from bassline.cli.paths import PATH, given_path
+from bassline.cli.paths import MAX_INPUT_BYTES, PATH, given_path
 from bassline.cli.render import bad_json, print_json
 from bassline.codec import from_json, parse_json, to_json
 from bassline.errors import ContentError
@@ -126,11 +127,23 @@ def set_(
     out.print(f"{escape(contact)} written; {len(result.changed)} contacts changed")
 
 
+VALUE_FILE_LIMIT = MAX_INPUT_BYTES
+"""The most ``set --value-file`` reads, as every command reading standard input: 1 GiB."""
+
+
 def _read_value(path: Path) -> Any:
-    """The JSON value in ``path`` (``--value-file``; ``-``: standard input)."""
-    where = "standard input" if str(path) == "-" else str(path)
+    """The JSON value in ``path`` (``--value-file``; ``-``: standard input), of at most
+    :data:`VALUE_FILE_LIMIT` bytes (``/dev/zero`` was read until memory ran out)."""
+    stdin = str(path) == "-"
+    where = "standard input" if stdin else str(path)
     try:
-        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        with contextlib.nullcontext(sys.stdin.buffer) if stdin else open(path, "rb") as f:
+            data = f.read(VALUE_FILE_LIMIT + 1)
+        if len(data) > VALUE_FILE_LIMIT:
+            raise UserError(
+                f"--value-file {path}: {where} holds more than {VALUE_FILE_LIMIT:,} bytes, the "
+                "most read (a node takes a request body of at most its max_frame_bytes)"
+            )
     except FileNotFoundError:
         raise UserError(f"--value-file {path}: file not found") from None
     except OSError as exc:
@@ -178,8 +191,8 @@ def status(
             f"node at {node.url.http} answered GET /api/status with a status the CLI cannot "
             f"read ({why}): is it a node of another version?"
         ) from None
-    for line in shown:
-        out.print(line)
+    for line in shown:  # what the node says, its control characters escaped
+        out.print(visible(line) if isinstance(line, str) else line)
 
 
 def _status_lines(url: str, data: dict[str, Any]) -> list[RenderableType]:

@@ -105,13 +105,23 @@ def _write_ready(path: Path, url: str) -> None:
         raise UserError(f"--ready-file {path}: cannot write it: {exc.strerror or exc}") from None
 
 
+TLS_FILE_LIMIT = 1 << 20
+"""The most ``start`` reads of ``--cert-file`` and ``--key-file`` (PEM files are a few KiB)."""
+
+
 def _check_tls(cert_file: Path, key_file: Path) -> tuple[str, str]:
     """The certificate and key as paths, once they load: the server reads them only later."""
     for option, path in (("--cert-file", cert_file), ("--key-file", key_file)):
         try:
-            path.read_bytes()
+            with open(path, "rb") as f:  # at most a limit: /dev/zero was read for ever
+                size = len(f.read(TLS_FILE_LIMIT + 1))
         except OSError as exc:
             raise UserError(f"{option} {path}: cannot read it: {exc.strerror or exc}") from None
+        if size > TLS_FILE_LIMIT:
+            raise UserError(
+                f"{option} {path}: more than {TLS_FILE_LIMIT:,} bytes, the most read of a PEM "
+                "certificate or key"
+            )
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:

@@ -77,7 +77,7 @@ def init(
     if name is not None and not _NAME.fullmatch(name):
         raise UserError(
             f"--name {name!r}: use letters, digits, '.', '_' and '-', starting with a letter "
-            "or digit"
+            f"or digit{'' if len(name) <= 200 else f'; at most 200 characters, not {len(name)}'}"
         )
     try:  # a directory we may not look into raises, not "does not exist" (Python 3.11)
         if directory.exists() and not directory.is_dir():

@@ -82,7 +82,9 @@ def values_table(network: NetworkView, result: PropagationResult, *, show_all: b
     Gadget port contacts are listed with ``show_all``, and always when they hold a problem.
     """
     # ids, versions and values are drawn as written, never as Rich markup ("[/x]")
-    title = Text(f"{network.spec.id} (v{network.spec.version})")
+    from bassline.cli.console import visible
+
+    title = Text(visible(f"{network.spec.id} (v{network.spec.version})"))
     table = Table(title=title, title_justify="left")
     table.add_column("contact", style="bold")
     table.add_column("value")
@@ -161,10 +163,12 @@ def print_json(data: Any, *, compact: bool = False) -> None:
 
 
 def say(text: str) -> None:
-    """Print one plain line to stdout: no markup, no highlighting, never wrapped."""
-    from bassline.cli.console import out
+    """Print one plain line to stdout: no markup, no highlighting, never wrapped, and its
+    control characters escaped (a file name or URL the user typed, quoted back, cannot
+    drive the terminal: see :func:`~bassline.cli.console.visible`)."""
+    from bassline.cli.console import out, visible
 
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(visible(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def plural(count: int, noun: str) -> str:

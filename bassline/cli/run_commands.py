@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.text import Text
 
-from bassline.cli.console import UsageError, UserError, err, out
+from bassline.cli.console import UsageError, UserError, err, out, visible
 from bassline.cli.paths import MAX_SPEC_BYTES, MaxSpecBytesOpt, given_path, spec_argument
 from bassline.cli.render import NetworkView, bad_json, print_json, result_json, say, values_table
 from bassline.cli.storage_access import one_line, opened
@@ -76,9 +76,10 @@ def validate(spec: SpecArg, max_spec_bytes: MaxSpecBytesOpt = MAX_SPEC_BYTES) ->
     loaded = spec_argument(spec, max_spec_bytes)
     # the path, id and version are drawn as written, never as Rich markup ("[/x]")
     line = Text("ok", style="green").append(
-        f" {spec}: network {loaded.id!r} v{loaded.version}, "
-        f"{len(loaded.groups)} groups, {len(loaded.contacts)} contacts, {len(loaded.wires)} wires, "
-        f"hash {loaded.hash[:12]}"
+        visible(
+            f" {spec}: network {loaded.id!r} v{loaded.version}, {len(loaded.groups)} groups, "
+            f"{len(loaded.contacts)} contacts, {len(loaded.wires)} wires, hash {loaded.hash[:12]}"
+        )
     )
     out.print(line, soft_wrap=True)
 

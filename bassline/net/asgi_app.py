@@ -113,17 +113,13 @@ _DEPTH_DIGITS = 18
 
 
 def _depth(given: list[str]) -> int | None:
-    """The ``depth`` query parameter: None when absent, else a whole number >= 1."""
+    """The ``depth`` query parameter: None when absent, else a whole number >= 1. One of
+    more than 18 digits limits nothing (no branch is that deep): None, as when absent."""
     if not given:
         return None
     text = given[-1]
-    if (
-        len(given) > 1
-        or not text.isascii()
-        or not text.isdigit()
-        or len(text) > _DEPTH_DIGITS
-        or int(text) < 1
-    ):
+    digits = text.lstrip("0")
+    if len(given) > 1 or not text.isascii() or not text.isdigit() or not digits:
         shown = text if len(text) <= 40 else text[:40] + "..."
         why = "given more than once" if len(given) > 1 else f"not {shown!r}"
         raise _Refused(
@@ -132,7 +128,7 @@ def _depth(given: list[str]) -> int | None:
             "depth must be a whole number >= 1 (how many contacts deep to explain; leave it "
             f"out for no limit), {why}",
         )
-    return int(text)
+    return None if len(digits) > _DEPTH_DIGITS else int(digits)
 
 
 def create_app(network: BasslineNetwork) -> Starlette:

@@ -17,6 +17,7 @@ from pathlib import Path
 from bassline.codec import encode
 
 __all__ = [
+    "MAX_SECRET_FILE_BYTES",
     "MIN_SECRET_BYTES",
     "api_token",
     "cluster_secret",
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 MIN_SECRET_BYTES = 16
+
+MAX_SECRET_FILE_BYTES = 65536
+"""The most :func:`load_secret` reads of a secret file: a device such as ``/dev/zero``
+given by mistake is refused, not read until memory runs out."""
 
 
 def new_nonce() -> str:
@@ -79,9 +84,16 @@ def load_secret(path: str | Path) -> bytes:
     """Read a secret file (surrounding whitespace stripped); ValueError if unusable."""
     p = Path(path)
     try:
-        data = p.read_bytes().strip()
+        with open(p, "rb") as f:
+            data = f.read(MAX_SECRET_FILE_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"cannot read secret file {p}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ValueError(
+            f"secret file {p} holds more than {MAX_SECRET_FILE_BYTES:,} bytes, the most read: "
+            "is it the secret file? (e.g. 32 random bytes as hex)"
+        )
+    data = data.strip()
     if len(data) < MIN_SECRET_BYTES:
         raise ValueError(
             f"secret file {p} holds {len(data)} bytes; use at least {MIN_SECRET_BYTES}, e.g. "

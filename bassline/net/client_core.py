@@ -9,6 +9,7 @@ answer (:mod:`bassline.net.replies`) or a
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
@@ -283,6 +284,8 @@ def _why(exc: httpx.HTTPError) -> str:
         if isinstance(cause, ssl.SSLError):
             reason = getattr(cause, "verify_message", None) or cause.reason or cause
             return f"TLS failed: {reason}"
+        if isinstance(cause, socket.gaierror):  # its errno is the resolver's, not errno's
+            return f"unknown host ({(cause.strerror or str(cause)).lower()})"
         if isinstance(cause, OSError) and cause.errno:
             return os.strerror(cause.errno).lower()
         seen += [c for c in (cause.__cause__, cause.__context__) if c is not None]

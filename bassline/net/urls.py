@@ -7,8 +7,11 @@ import re
 from urllib.parse import urlsplit
 
 import attrs
+import httpx
 
-__all__ = ["NodeURL", "is_loopback", "parse_node_url"]
+from bassline.spec.checker import host_problem
+
+__all__ = ["MAX_URL_LENGTH", "NodeURL", "is_loopback", "parse_node_url"]
 
 _SCHEMES = {"ws": False, "http": False, "wss": True, "https": True}
 
@@ -47,6 +50,11 @@ class NodeURL:
         return f"{self.path}/gossip"
 
 
+MAX_URL_LENGTH = 2048
+"""The longest node URL, in its ``ws://`` form: the most a gossip hello carries as the URL
+a node advertises (a longer one was refused by every peer, at every dial)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
 
 
@@ -62,6 +70,9 @@ def parse_node_url(url: str) -> NodeURL:
     if not url:
         raise ValueError("empty node URL")
     shown = _shown(url)
+    control = _CONTROL.search(url)
+    if control is not None:  # which no request can carry
+        raise ValueError(f"node URL {shown} contains the control character {control[0]!r}")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -77,11 +88,36 @@ def parse_node_url(url: str) -> NodeURL:
         raise ValueError(f"node URL {shown} has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"node URL {shown} must not have a query, fragment or credentials")
+    _check_host(parts.hostname, shown)
     secure = _SCHEMES[scheme]
     path = parts.path.rstrip("/")
     if path.endswith("/gossip"):
         path = path[: -len("/gossip")]
-    return NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+    parsed = NodeURL(secure, parts.hostname, port or (443 if secure else 80), path)
+    if len(parsed.ws) > MAX_URL_LENGTH:
+        raise ValueError(
+            f"node URL {_shown(url[:60] + '...')} is {len(parsed.ws)} characters long; a node "
+            f"URL is at most {MAX_URL_LENGTH} (in its ws:// form, as a gossip hello carries it)"
+        )
+    return parsed
+
+
+def _check_host(host: str, shown: str) -> None:
+    """Refuse a host no connection can be made to whatever the network says: an empty
+    or over-long label, a space, a malformed international name."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    problem = host_problem(host)
+    if problem is None:
+        try:  # the IDNA rules the client's requests apply
+            httpx.URL(f"http://{host}/").host  # noqa: B018
+        except (UnicodeError, httpx.InvalidURL) as exc:
+            problem = f"is malformed: {exc}"
+    if problem is not None:
+        raise ValueError(f"node URL {shown} has the host {host!r}, which {problem}")
 
 
 def is_loopback(host: str) -> bool:

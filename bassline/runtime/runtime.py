@@ -101,9 +101,11 @@ class StorageBackedRuntime(EngineView):
         feed_resync: float = 30.0,
     ) -> None:
         self.spec = load_spec(spec)
-        if isinstance(storage, str | os.PathLike):
+        if not hasattr(storage, "load_network"):  # a URL, None: anything but a storage
+            url = isinstance(storage, str | os.PathLike)
+            given = f"the URL {str(storage)!r}" if url else f"{storage!r:.80}"
             raise TypeError(
-                f"storage must be an open storage, not the URL {str(storage)!r}: "
+                f"storage must be an open storage, not {given}: "
                 "async with bassline.storage.open_storage(url) as storage: ..."
             )
         self.storage = storage

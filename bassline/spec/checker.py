@@ -7,6 +7,7 @@ the JSON Schema (:mod:`bassline.spec.schema`) uses the same patterns.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "SUGGESTION_BUDGET",
     "URL_PATTERN",
     "Checker",
+    "host_problem",
     "suggest",
     "type_name",
     "url_problem",
@@ -39,11 +41,14 @@ _END = "(?![\\s\\S])"  # the end of the text in Python and ECMA-262 ('$' in Pyth
 ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+" + _END
 """What an id looks like (used by the JSON Schema; the loader says which rule is broken)."""
 URL_PATTERN = (
-    "^(wss?|https?)://[^\\u0000-\\u0020\\u007f/?#]+([/?#][^\\u0000-\\u0020\\u007f]*)?" + _END
+    "^(wss?|https?)://[^\\u0000-\\u0020\\u007f/?#@]+(/[^\\u0000-\\u0020\\u007f?#]*)?" + _END
 )
 """What an endpoint URL looks like (the JSON Schema uses the same pattern): a lower-case
-ws, wss, http or https scheme, a host, no spaces or control characters."""
-_URL = re.compile(URL_PATTERN)
+ws, wss, http or https scheme, a host, no credentials, query or fragment, no spaces or
+control characters."""
+_URL = re.compile(
+    "^(wss?|https?)://[^\\u0000-\\u0020\\u007f/?#]+([/?#][^\\u0000-\\u0020\\u007f]*)?" + _END
+)
 
 
 def type_name(value: Any) -> str:
@@ -192,4 +197,30 @@ def url_problem(url: str) -> str | None:
         return f"{expected}: {exc}"
     if not parts.hostname:
         return f"{expected}: no host"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"{expected}: a node's URL has no query, fragment or credentials"
+    problem = host_problem(parts.hostname)
+    if problem:
+        return f"{expected}: its host {parts.hostname!r} {problem}"
+    return None
+
+
+def host_problem(host: str) -> str | None:
+    """Why no connection can be made to ``host``, whatever the network says, or None: a
+    space, or a label (between dots) that is empty or longer than 63 characters, which no
+    resolver takes. An IP address is a host; a trailing dot is a fully qualified name."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if any(c.isspace() for c in host):
+        return "holds a space"
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        if not name:
+            raise UnicodeError("label empty or too long")
+        name.encode("idna")
+    except UnicodeError as exc:
+        return f"is malformed: {exc.__cause__ or exc}"
     return None

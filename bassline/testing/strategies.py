@@ -34,6 +34,9 @@ __all__ = [
 LATTICE_NAMES = ("grow-set", "shrink-set", "interval", "max", "min", "grow-map")
 """The built-in lattices that have their own value domain (``defined`` takes any value)."""
 
+_KNOWN = ", ".join(sorted((*LATTICE_NAMES, "defined")))
+"""The lattices :func:`lattice_values` and :func:`lattice_network` take, for messages."""
+
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 
@@ -95,7 +98,7 @@ def lattice_values(lattice: str) -> st.SearchStrategy[Any]:
         return st.one_of(maps, maps, maps, st.just({})).map(GrowMap)
     if lattice == "defined":
         return json_values(max_leaves=5)
-    raise ValueError(f"no strategy for lattice {lattice!r}; known: {', '.join(LATTICE_NAMES)}")
+    raise ValueError(f"no strategy for lattice {lattice!r}; known: {_KNOWN}")
 
 
 def contents() -> st.SearchStrategy[Any]:
@@ -241,10 +244,9 @@ def _witness(lattice: str) -> st.SearchStrategy[Any]:
     return st.none()
 
 
-@st.composite
 def lattice_network(
-    draw: st.DrawFn, lattice: str | None = None, max_contacts: int = 8, max_updates: int = 8
-) -> tuple[Bassline, list[tuple[str, Any]]]:
+    lattice: str | None = None, max_contacts: int = 8, max_updates: int = 8
+) -> st.SearchStrategy[tuple[Bassline, list[tuple[str, Any]]]]:
     """A network of merge contacts of one lattice with random wires, and updates to apply.
 
     Every contact joins with the same lattice, so any order of the updates must reach
@@ -254,7 +256,17 @@ def lattice_network(
     agree with one another: a contradiction ends the comparison of fixpoints, so only
     about one example in ten has one when the lattice is drawn (more for one lattice that
     can contradict, given by name: docs/testing.md). ``defined`` (not drawn) works too.
+    A lattice of another name is a ValueError here, not a SpecError at the first draw.
     """
+    if lattice is not None and (type(lattice) is not str or lattice not in _KNOWN.split(", ")):
+        raise ValueError(f"no strategy for lattice {lattice!r}; known: {_KNOWN} (or None)")
+    return _lattice_network(lattice, max_contacts, max_updates)
+
+
+@st.composite
+def _lattice_network(
+    draw: st.DrawFn, lattice: str | None, max_contacts: int, max_updates: int
+) -> tuple[Bassline, list[tuple[str, Any]]]:
     lat = lattice or draw(st.sampled_from(LATTICE_NAMES))
     n = draw(st.integers(min(2, max_contacts), max_contacts))
     contacts = [{"id": f"c{i}", "lattice": lat} for i in range(n)]

@@ -149,6 +149,11 @@ def test_import_overwrite_refuses_unstorable_content_before_deleting_anything(
         (["--groups", "nosuch"], "--groups: no group 'nosuch' in network 'calculator'"),
         (["--cert-file", "/nonexistent/c.pem", "--key-file", CALC], "--cert-file /nonexistent"),
         (["--cert-file", CALC, "--key-file", CALC], "not a PEM certificate"),
+        # read for ever, until memory ran out
+        (
+            ["--cert-file", "/dev/zero", "--key-file", CALC],
+            "--cert-file /dev/zero: more than 1,048,576 bytes, the most read",
+        ),
         (["--ready-file", "/nonexistent/dir/ready"], "directory /nonexistent/dir does not exist"),
         # a directory was found only once the node served and had printed its URL
         (["--ready-file", "/tmp"], "--ready-file /tmp: is a directory; give a file name"),
@@ -160,6 +165,7 @@ def test_import_overwrite_refuses_unstorable_content_before_deleting_anything(
         "groups",
         "no-cert",
         "bad-cert",
+        "endless-cert",
         "ready",
         "ready-dir",
     ],

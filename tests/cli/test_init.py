@@ -58,6 +58,10 @@ def test_init_rejects_a_bad_name_and_a_file_as_directory(cli: Cli, tmp_path: Pat
     bad = cli("init", str(tmp_path / "p"), "--name", 'no"quotes')
     assert bad.returncode == 1 and "--name" in bad.stderr
     assert not (tmp_path / "p").exists()
+    # a name of good characters but too long said only which characters to use
+    long = cli("init", str(tmp_path / "p"), "--name", "n" * 201)
+    assert long.returncode == 1 and "at most 200 characters, not 201" in long.stderr
+    assert cli("init", str(tmp_path / "p"), "--name", "n" * 200).returncode == 0
     a_file = tmp_path / "f"
     a_file.write_text("")
     clash = cli("init", str(a_file))

@@ -171,3 +171,50 @@ def test_a_fifo_is_read_up_to_the_limit(cli: Cli, tmp_path: Path) -> None:
     assert line.startswith(f"error: {fifo}: more than 1,000,000 bytes, the most read of a spec")
     writer.join()
     assert MAX_SPEC_BYTES == 1 << 30  # the default, as cli.md says: 1 GiB
+
+
+def test_a_file_name_or_version_quoted_back_on_success_has_its_control_characters_escaped(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Errors escaped them, the lines that say it worked did not: `validate`'s ok line,
+    `graph -o`'s "wrote", `export -o`'s and the `run` table's title printed an escape
+    sequence in a file name (or a spec's version) as it was, which drove the terminal."""
+    monkeypatch.chdir(tmp_path)
+    name = "x\x1b[2J\x07\x9b"
+    spec = {"id": "esc", "version": f"1{name}", "contacts": [{"id": "a", "content": 1}]}
+    Path(f"{name}.json").write_text(json.dumps(spec))
+    store = f"file://{tmp_path / 'store'}"
+    for args in (
+        ["validate", f"{name}.json"],
+        ["graph", f"{name}.json", "-o", f"{name}.dot"],
+        ["run", f"{name}.json", "--storage", store],
+        ["export", store, "esc", "-o", f"{name}.export.json"],
+    ):
+        done = cli(*args)
+        assert done.returncode == 0, done.stderr
+        assert "x\\x1b[2J\\x07\\x9b" in done.stdout, (args, done.stdout)
+        assert not any(c in done.stdout for c in "\x1b\x07\x9b"), (args, done.stdout)
+
+
+def test_set_reads_at_most_the_limit_of_a_value_file(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``set --value-file /dev/zero`` read until memory ran out (every other input stops
+    at 1 GiB). Port 1 is never a node: the refusal comes before any request."""
+    from bassline.cli import client_commands
+
+    assert client_commands.VALUE_FILE_LIMIT == MAX_INPUT_BYTES
+    monkeypatch.setattr(client_commands, "VALUE_FILE_LIMIT", 1000)
+    line = _one_error_line(cli("set", "http://127.0.0.1:1", "a", "--value-file", "/dev/zero"))
+    assert line == (
+        "error: --value-file /dev/zero: /dev/zero holds more than 1,000 bytes, the most read "
+        "(a node takes a request body of at most its max_frame_bytes)"
+    )
+    line = _one_error_line(
+        cli("set", "http://127.0.0.1:1", "a", "--value-file", "-", input="1" * 1001)
+    )
+    assert "standard input holds more than 1,000 bytes" in line
+    exactly = tmp_path / "exactly.json"
+    exactly.write_text("1" + " " * 999)  # the limit itself is read whole (then: no node there)
+    line = _one_error_line(cli("set", "http://127.0.0.1:1", "a", "--value-file", str(exactly)))
+    assert "cannot reach node at http://127.0.0.1:1" in line

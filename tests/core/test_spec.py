@@ -273,6 +273,12 @@ def test_endpoints_are_validated() -> None:
         ("ws://h\n", "expected a ws://"),
         ("ws://h/a b", "expected a ws://"),
         ("WS://h", "expected a ws://"),
+        # these passed, and the node refused to dial them (it logged an error and went on)
+        ("https://u@h", "a node's URL has no query, fragment or credentials"),
+        ("ws://h:1/?q=1", "a node's URL has no query, fragment or credentials"),
+        ("ws://h:1#top", "a node's URL has no query, fragment or credentials"),
+        ("ws://a..b:1", "its host 'a..b' is malformed: label empty or too long"),
+        (f"ws://{'x' * 64}.example", "is malformed: label empty or too long"),
     ],
 )
 def test_endpoint_urls_that_do_not_parse_are_spec_problems(url: str, why: str) -> None:
@@ -282,7 +288,9 @@ def test_endpoint_urls_that_do_not_parse_are_spec_problems(url: str, why: str) -
     assert why in found[0]
 
 
-@pytest.mark.parametrize("url", ["", "ws://h", "wss://h:8455/x", "http://[::1]:80", "https://u@h"])
+@pytest.mark.parametrize(
+    "url", ["", "ws://h", "wss://h:8455/x", "http://[::1]:80", "ws://h.example.:1", "ws://例え.jp"]
+)
 def test_endpoint_urls_that_are_fine(url: str) -> None:
     assert problems({"groups": [{"id": "g"}], "endpoints": {"g": {"node": "n", "url": url}}}) == []
 

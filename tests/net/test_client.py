@@ -4,6 +4,7 @@ that answer as no Bassline node does (a silent server, HTML, oversized replies).
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -11,13 +12,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from anyio.abc import SocketStream
 
+from bassline.cli.app import main
 from bassline.clock import Stamp
 from bassline.content import ABSENT
 from bassline.lattices import GrowSet
-from bassline.net import BasslineNetwork, NodeServer, routes
+from bassline.net import BasslineNetwork, NodeServer, parse_node_url, protocol, routes
 from bassline.net.asgi_app import create_app
 from bassline.net.client import AsyncNodeClient, NodeClient
 from bassline.net.client_errors import (
@@ -30,6 +33,7 @@ from bassline.net.client_errors import (
 )
 from bassline.net.openapi import openapi_document
 from bassline.net.replies import EventReader
+from bassline.net.urls import MAX_URL_LENGTH
 from bassline.spec import parse_spec
 
 from .conftest import SECRET, calculator, flat, node
@@ -287,8 +291,6 @@ async def test_an_https_node_is_trusted_through_ssl_context_and_refused_without(
 async def test_bassline_status_of_a_status_it_cannot_read_prints_one_error_and_nothing_else(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bassline.cli.app import main
-
     body = b'{"node": "x", "peers": [], "health": {"status": "ok", "reasons": []}}'
     async with answering(canned(reply("200 OK", "application/json", body))) as url:
         code = await anyio.to_thread.run_sync(main, ["status", url])
@@ -306,8 +308,6 @@ async def test_bassline_status_draws_the_spec_id_version_and_groups_as_written(
     """A spec id, version or gadget group holding ``[/x]`` made ``bassline status`` an
     internal error (Rich's ``MarkupError``, exit status 70): the line naming the Bassline
     was printed as markup."""
-    from bassline.cli.app import main
-
     spec = parse_spec(
         {
             "id": "m[/x]",
@@ -380,3 +380,66 @@ def test_a_timeout_or_reply_limit_that_makes_no_sense_is_refused_naming_it(
     for client in (NodeClient, AsyncNodeClient):
         with pytest.raises(error, match=f"^{re.escape(message)}$"):
             client("http://127.0.0.1:9", **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:9/\x1b[31m", "contains the control character '\\x1b'"),
+        ("http://127.0.0.1:9/\x7f", "contains the control character '\\x7f'"),
+        ("ws://xn--.example", "has the host 'xn--.example', which is malformed: Malformed A-label"),
+        ("ws://a..b:1", "has the host 'a..b', which is malformed: label empty or too long"),
+        ("ws://.:1", "has the host '.', which is malformed: label empty or too long"),
+        (f"http://{'a' * 64}.com", "label empty or too long"),
+        ("http://a b:1", "has the host 'a b', which holds a space"),
+    ],
+)
+def test_a_url_no_request_can_carry_is_refused_when_the_client_is_made(
+    url: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """These passed the URL check and failed inside the request instead: httpx's
+    InvalidURL, idna's IDNAError and the resolver's UnicodeError, which `bassline get`
+    reported as an internal error (exit 70, a traceback)."""
+    for client in (NodeClient, AsyncNodeClient):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            client(url)
+    assert main(["get", url, "x"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "internal error" not in err
+
+
+def test_urls_of_every_valid_kind_still_parse() -> None:
+    for url, base in [
+        ("ws://a.example.:8455", "ws://a.example.:8455"),
+        ("http://[::1]:9/base", "ws://[::1]:9/base"),
+        ("ws://例え.jp", "ws://例え.jp:80"),
+        ("ws://under_score:1", "ws://under_score:1"),
+        ("http://127.0.0.1:9/a b", "ws://127.0.0.1:9/a b"),
+    ]:
+        assert parse_node_url(url).ws == base
+
+
+def test_an_unknown_host_is_named_as_such() -> None:
+    """The resolver's error number (-2) went through os.strerror: 'unknown error -2'."""
+    calls = NodeClient("http://nowhere.invalid:1")._calls
+    lookup = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    failure = httpx.ConnectError("[Errno -2] Name or service not known")
+    failure.__cause__ = lookup
+    error = calls.failed("GET /api/status", failure)
+    assert isinstance(error, NodeUnreachable)
+    assert str(error) == (
+        "cannot reach node at http://nowhere.invalid:1 (GET /api/status): "
+        "unknown host (name or service not known)"
+    )
+
+
+def test_a_node_url_longer_than_a_hello_carries_is_refused() -> None:
+    """A node started with such an --advertise URL listened, and every peer refused its
+    hello ("hello.url must be ... at most 2048 characters") at every dial, for ever."""
+    assert MAX_URL_LENGTH == protocol.MAX_URL
+    longest = "ws://h:1/" + "a" * (MAX_URL_LENGTH - len("ws://h:1/"))
+    assert parse_node_url(longest).ws == longest
+    with pytest.raises(ValueError, match=r"is 2049 characters long; a node URL is at most 2048"):
+        parse_node_url(longest + "b")
+    with pytest.raises(ValueError, match="at most 2048"):
+        BasslineNetwork("n1", flat(1), groups=[], advertise_url=longest + "b")

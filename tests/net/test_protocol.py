@@ -13,7 +13,14 @@ from bassline.clock import Stamp
 from bassline.codec import to_json
 from bassline.lattices import GrowSet, Interval
 from bassline.net import ChangeLog, GossipSettings, ProtocolViolation, parse_node_url
-from bassline.net.auth import api_token, new_nonce, proof, verify
+from bassline.net.auth import (
+    MAX_SECRET_FILE_BYTES,
+    api_token,
+    load_secret,
+    new_nonce,
+    proof,
+    verify,
+)
 from bassline.net.protocol import PROTOCOL_VERSION, Delta, dump, encode_delta, parse_frame
 from bassline.net.urls import is_loopback
 
@@ -173,3 +180,15 @@ def test_the_protocol_page_gives_the_version_a_hello_carries() -> None:
     assert f"# Gossip protocol (version {PROTOCOL_VERSION})" in page
     assert f"| `v` | protocol version ({PROTOCOL_VERSION}) |" in page
     assert f"`v` is {PROTOCOL_VERSION}." in page
+
+
+def test_a_secret_file_is_read_up_to_a_limit(tmp_path: Path) -> None:
+    """``--secret-file /dev/zero`` (``load_secret``) read until memory ran out."""
+    with pytest.raises(ValueError, match="secret file /dev/zero holds more than 65,536 bytes"):
+        load_secret("/dev/zero")
+    largest = tmp_path / "large.key"
+    largest.write_bytes(b"k" * MAX_SECRET_FILE_BYTES)
+    assert load_secret(largest) == b"k" * MAX_SECRET_FILE_BYTES
+    largest.write_bytes(b"k" * (MAX_SECRET_FILE_BYTES + 1))
+    with pytest.raises(ValueError, match="holds more than"):
+        load_secret(largest)

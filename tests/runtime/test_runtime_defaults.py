@@ -11,6 +11,7 @@ may grow, how often a claim or a re-read runs), the value it configured is read.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import anyio
 import pytest
@@ -125,6 +126,10 @@ async def test_options_that_would_fail_later_are_refused_at_once(
 async def test_a_storage_url_in_place_of_a_storage_says_how_to_open_it() -> None:
     with pytest.raises(TypeError, match=r"not the URL 'memory://'.*open_storage\(url\)"):
         StorageBackedRuntime(flat_spec(1), "memory://")  # type: ignore[arg-type]
+    # None was "AttributeError: 'NoneType' object has no attribute 'load_network'"
+    for wrong in (None, 5, Path("/var/lib/bassline")):
+        with pytest.raises(TypeError, match=r"storage must be an open storage, not .*open_storage"):
+            StorageBackedRuntime(flat_spec(1), wrong)  # type: ignore[arg-type]
 
 
 async def test_writes_before_the_runtime_opens_or_after_it_closes_are_refused(
