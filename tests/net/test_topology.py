@@ -103,16 +103,16 @@ def test_the_parent_is_the_nearest_neighbour_and_the_smallest_id_of_a_tie(
 
 
 def test_an_edge_only_one_end_lists_is_not_taken() -> None:
-    # a -- b -- c, and d, gone, still listed as linked to a and c by its last row: the
-    # path a, d, c is shorter than a, b, c, but neither a nor c lists d any more
+    # a's neighbours are b and e; c is three hops behind b; e still lists c (e's row from
+    # before c dropped the link), c does not list e: e is no way to c
     me = Topology("a", clock=lambda: 0)
-    me.set_links(["b"], 1000)
-    me.merge([("b", 1, ("a", "c")), ("c", 1, ("b",)), ("d", 1, ("a", "c"))])
-    assert me.parents(["b"]) == {"b": "b", "c": "b"}
-    # through a live link to d (a lists it now) but d's row does not list c back
-    me.set_links(["b", "d"], 1000)
-    me.merge([("d", 2, ("a",)), ("c", 2, ("b", "d"))])
-    assert me.parents(["b", "d"]) == {"b": "b", "c": "b", "d": "d"}
+    me.set_links(["b", "e"], 1000)
+    rows = [("b", 1, ("a", "x")), ("x", 1, ("b", "y")), ("y", 1, ("c", "x"))]
+    me.merge([*rows, ("c", 1, ("y",)), ("e", 1, ("a", "c"))])
+    assert me.parents(["b", "e"]) == {"b": "b", "x": "b", "y": "b", "c": "b", "e": "e"}
+    # c lists e back: the edge holds, and e is one hop from c
+    me.merge([("c", 2, ("e", "y"))])
+    assert me.parents(["b", "e"])["c"] == "e"
 
 
 def test_versions_grow_and_newer_rows_win() -> None:
