@@ -186,6 +186,14 @@ class SessionHost(Protocol):
         """Whether this node asked ``peer`` (on its live link) to prune ``origin``."""
         ...
 
+    def learn_links(self, peer: str, rows: Iterable[tuple[str, int, tuple[str, ...]]]) -> None:
+        """Take the link-state rows ``peer`` sent that are newer than those held."""
+        ...
+
+    def links_frames(self, nodes: Iterable[str]) -> list[bytes]:
+        """``links`` frames of the link-state rows of ``nodes`` (those known)."""
+        ...
+
     async def handle_gossip(self, peer_id: str, message: Message) -> None:
         """Act on one message from a connected peer."""
         ...

@@ -30,8 +30,16 @@ from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.handshake import Refusal, RefusedByPeer, handshake, send_refusal
 from bassline.net.host import NodeIdentity, Replication
 from bassline.net.peer import PeerSession
-from bassline.net.protocol import PROTOCOL_VERSION, Hello, Message, ProtocolViolation, parse_message
+from bassline.net.protocol import (
+    MAX_PEERS,
+    PROTOCOL_VERSION,
+    Hello,
+    Message,
+    ProtocolViolation,
+    parse_message,
+)
 from bassline.net.settings import GossipSettings
+from bassline.net.topology import LinkView, Row, Topology, encode_links, plan
 from bassline.net.transport import ConnectionClosed, Transport
 from bassline.net.urls import parse_node_url
 from bassline.spec import Bassline
@@ -105,6 +113,8 @@ class Membership:
             settings.max_pending_handshakes, settings.max_pending_per_address
         )
         self._sessions_changed = anyio.Event()
+        self.topology = Topology(node.node_id)
+        """Which node links to which (``links`` frames), for the pre-prunes."""
 
     # ---------------------------------------------------------------- the node's identity
 
@@ -258,13 +268,59 @@ class Membership:
         if existing is not None:
             existing.stop("duplicate link")
         self.sessions[session.peer] = session
+        session.owed_rows.update(self.topology.rows)  # the whole table, first thing
+        self._links_changed()
         self.signal_sessions()
 
     def _unregister(self, session: PeerSession) -> None:
         if self.sessions.get(session.peer) is session:
             del self.sessions[session.peer]
+            self._links_changed()
         self.signal_sessions()
         self._discover()
+
+    # ---------------------------------------------------------------- link state
+
+    def _links_changed(self) -> None:
+        """The live links changed: this node's row (a new version) is due on every link,
+        and the pre-prunes are planned again."""
+        if self.topology.set_links(self.sessions, MAX_PEERS):
+            for session in self.sessions.values():
+                session.owed_rows.add(self.node_id)
+        self._replan()
+
+    def learn_links(self, peer: str, rows: Iterable[Row]) -> None:
+        """Take the rows ``peer`` sent that are newer than those held; they are due on
+        every other link (this node's own row, bumped above a stale one, on all)."""
+        changed = self.topology.merge(rows)
+        if not changed:
+            return
+        for session in self.sessions.values():
+            if session.peer != peer:
+                session.owed_rows.update(changed)
+            elif self.node_id in changed:
+                session.owed_rows.add(self.node_id)
+        self._replan()
+
+    def links_frames(self, nodes: Iterable[str]) -> list[bytes]:
+        """``links`` frames of the rows of ``nodes`` (those known), within the frame
+        limit."""
+        topology = self.topology
+        rows = [topology.row(n) for n in sorted(nodes) if n in topology.rows]
+        return encode_links(rows, self.settings.max_frame_bytes)
+
+    def _replan(self) -> None:
+        """Mark on each link the origins to pre-prune and to graft (``topology.plan``);
+        the links' pushers send them."""
+        if self.settings.link_state and self.settings.lazy_push:
+            sessions = self.sessions
+            topology, me = self.topology, self.node_id
+            parents = topology.parents(sessions)
+            views = {p: LinkView(s.pruned, s.prepruned, s.grafted) for p, s in sessions.items()}
+            confirmed = {p for p in sessions if topology.lists(p, me)}
+            for peer, (prunes, grafts) in plan(me, parents, views, confirmed).items():
+                sessions[peer].owe(prunes, grafts)
+        self.replication.log.notify()  # wakes the pushers
 
     def signal_sessions(self) -> None:
         """Wake every task waiting in :meth:`sessions_changed`."""

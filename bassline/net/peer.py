@@ -28,6 +28,7 @@ from bassline.net.protocol import (
     Graft,
     Heartbeat,
     Hello,
+    Links,
     Message,
     Peers,
     ProtocolViolation,
@@ -115,6 +116,19 @@ class PeerSession:
         """Origins the peer pruned: their changes are announced to it, not sent."""
         self.pruned: set[str] = set()
         """Origins this node asked the peer to prune (not asked again until grafted)."""
+        self.prepruned: set[str] = set()
+        """Of those, the ones pruned because the link-state view gives them another
+        neighbour as parent (``topology.plan``), not because the peer sent a copy."""
+        self.grafted: set[str] = set()
+        """Origins this node grafted here for changes it lacked: never pre-pruned again on
+        this link (the views disagreed; the reactive prunes rule)."""
+        # owed to the peer, marked by the membership (other links' readers never wait on
+        # this link's queue), sent by this link's pusher
+        self.owed_rows: set[str] = set()
+        """Nodes whose link-state rows are due to the peer."""
+        self.owed_prunes: set[str] = set()
+        self.owed_grafts: set[str] = set()
+        """Pre-prunes and origins-only grafts due to the peer (already in ``pruned``)."""
         self.wanted: dict[str, tuple[Stamp, float, float, int]] = {}
         """Announced changes this node lacks: contact -> (stamp, when noted, when noted or
         last asked for, times asked for)."""
@@ -148,6 +162,7 @@ class PeerSession:
                 tg.start_soon(self._guard, self._ticker, tg)
                 tg.start_soon(self._guard, self._watchdog, tg)
                 tg.start_soon(self._guard, self._grafter, tg)
+                await self._send_owed()  # the link-state table, pre-prunes: before deltas
                 await self._send_digest()
                 await self._send_peers()
                 await self._guard(self._reader, tg)
@@ -256,16 +271,54 @@ class PeerSession:
         peers = [[n, u] for n, u in self.host.known_peers() if n != self.peer]
         await self.enqueue("peers", dump({"t": "peers", "peers": peers[:1000]}))
 
+    @property
+    def owes(self) -> bool:
+        """Whether link-state rows, pre-prunes or origins-only grafts are due."""
+        return bool(self.owed_rows or self.owed_prunes or self.owed_grafts)
+
+    def owe(self, prunes: set[str], grafts: set[str]) -> None:
+        """Pre-prune ``prunes`` and graft ``grafts`` (origins only) on this link: taken as
+        asked at once, sent by the pusher (one still unsent is cancelled instead)."""
+        self.pruned -= grafts
+        self.prepruned -= grafts
+        unsent = grafts & self.owed_prunes
+        self.owed_prunes -= unsent
+        self.owed_grafts |= grafts - unsent
+        self.pruned |= prunes
+        self.prepruned |= prunes
+        unsent = prunes & self.owed_grafts
+        self.owed_grafts -= unsent
+        self.owed_prunes |= prunes - unsent
+
+    async def _send_owed(self) -> None:
+        rows, self.owed_rows = self.owed_rows, set()
+        grafts, self.owed_grafts = sorted(self.owed_grafts), set()
+        prunes, self.owed_prunes = sorted(self.owed_prunes), set()
+        for frame in self.host.links_frames(rows) if rows else ():
+            await self.enqueue("links", frame)
+        for k in range(0, len(grafts), MAX_ORIGINS):
+            graft = {"t": "graft", "origins": grafts[k : k + MAX_ORIGINS], "contacts": []}
+            await self.enqueue("graft", dump(graft))
+        for k in range(0, len(prunes), MAX_ORIGINS):
+            prune = {"t": "prune", "origins": prunes[k : k + MAX_ORIGINS]}
+            await self.enqueue("prune", dump(prune))
+
     async def _pusher(self) -> None:
         replication = self.replication
         changes = replication.log
-        await self.started.wait()
+        started = self.started
         delay = self.host.settings.push_delay
         while True:
             # re-read on every wake-up: a digest asking for a rewind moves ``scan`` back
-            # (and notifies) without the log growing
-            while self.scan >= changes.head and not self.requested:
+            # (and notifies) without the log growing; the first digest notifies too
+            while not self.owes and (
+                not started.is_set() or (self.scan >= changes.head and not self.requested)
+            ):
                 await changes.wait_notified()
+            if self.owes:  # link state: sent even before the peer's first digest
+                await self._send_owed()
+            if not started.is_set():
+                continue
             if delay:
                 await anyio.sleep(delay)  # let a burst of changes gather into one frame
             while self.requested:
@@ -355,6 +408,8 @@ class PeerSession:
             if self.wanted:
                 self._wanting.set()  # some are still wanted: looked at again
             self.pruned.difference_update(origins)
+            self.prepruned.difference_update(origins)
+            self.grafted.update(origins)
             for k in range(0, len(contacts), MAX_GRAFT):
                 self.host.metrics.grafts += 1
                 frame = {"t": "graft", "origins": sorted(origins)[:MAX_ORIGINS]}
@@ -402,6 +457,8 @@ class PeerSession:
             pass
         elif isinstance(message, Peers):
             self.host.learn_peers(message.peers)
+        elif isinstance(message, Links):
+            self.host.learn_links(self.peer, message.rows)
         elif isinstance(message, Bye):
             raise _Ended("peer-left", f"{self.peer} said goodbye: {message.reason}")
         elif isinstance(message, Refuse):
@@ -439,6 +496,7 @@ class PeerSession:
         if not self.started.is_set():
             self.scan = self.announced = position
             self.started.set()
+            changes.notify()  # wakes the pusher
         elif digest.rewind:
             self.scan = min(self.scan, position)
             self.announced = position

@@ -1,4 +1,4 @@
-"""Gossip protocol version 3: message models, validation and frame encoding.
+"""Gossip protocol version 4: message models, validation and frame encoding.
 
 Every frame is one JSON object (UTF-8, in a binary or text WebSocket message) with a
 ``"t"`` key naming its type. :func:`parse_frame` validates a frame completely — size,
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from itertools import repeat
-from operator import itemgetter, sub
 from typing import Any
 
 import attrs
@@ -21,9 +19,10 @@ import orjson
 from bassline.clock import Stamp
 from bassline.codec import from_json
 from bassline.errors import ContentError, PeerError
+from bassline.net.delta_encode import encode_delta
 from bassline.net.delta_rows import MAX_HLC as _MAX_HLC
 from bassline.net.delta_rows import MAX_ID, new_stamp, plain_have, plain_rows
-from bassline.net.wire_whys import WhyProblem, WhyRef, encode_whys, parse_whys
+from bassline.net.wire_whys import WhyProblem, WhyRef, parse_whys
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -34,6 +33,7 @@ __all__ = [
     "Graft",
     "Heartbeat",
     "Hello",
+    "Links",
     "Message",
     "Peers",
     "ProtocolViolation",
@@ -46,7 +46,7 @@ __all__ = [
     "parse_message",
 ]
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_URL = 2048
 MAX_STORE = 200
 """Longest feed identity in a hello."""
@@ -56,6 +56,8 @@ MAX_ORIGINS = 1000
 """Most node ids in one ``prune`` or ``graft``."""
 MAX_GRAFT = 2000
 """Most contacts one ``graft`` asks for."""
+MAX_TABLE = 10_000
+"""Most rows in one ``links`` frame (and in a node's link-state table)."""
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _EPOCH = re.compile(r"[0-9a-f]{16}")
@@ -153,10 +155,18 @@ class Prune:
 @attrs.frozen
 class Graft:
     """Send me the values of changes stamped by ``origins`` again, and now the current
-    contents of ``contacts`` (you announced changes of them that I lack)."""
+    contents of ``contacts`` (you announced changes of them that I lack; none when the
+    graft only makes the origins eager again, after a pre-prune)."""
 
     origins: tuple[str, ...]
     contacts: tuple[str, ...]
+
+
+@attrs.frozen
+class Links:
+    """Rows of my link-state table: (node, version, the node ids it lists as linked)."""
+
+    rows: tuple[tuple[str, int, tuple[str, ...]], ...]
 
 
 @attrs.frozen
@@ -166,71 +176,12 @@ class Peers:
     peers: tuple[tuple[str, str], ...]
 
 
-Message = Hello | Auth | Refuse | Bye | Heartbeat | Digest | Delta | Peers | Prune | Graft
+Message = Hello | Auth | Refuse | Bye | Heartbeat | Digest | Delta | Peers | Prune | Graft | Links
 
 
 def dump(message: dict[str, Any]) -> bytes:
     """Encode a message whose values are already plain JSON (sorted keys, compact)."""
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
-
-
-def encode_delta(
-    epoch: str,
-    start: int,
-    end: int,
-    items: list[tuple[str, Any, Stamp]],
-    whys: list[WhyRef | None] | None = None,
-    have: list[tuple[str, Stamp]] | None = None,
-) -> dict[str, Any]:
-    """A delta message; ``items`` hold plain-JSON values (already through ``to_json``).
-
-    Stamps are sent compactly: a list of node ids, a base clock reading, and per item the
-    offset from the base and the node's index. ``whys`` (aligned with ``items``) are
-    their justifications, sent as the ``whys`` table (:mod:`bassline.net.wire_whys`).
-    ``have`` are announced changes (contact and stamp, no value), sent as ``have`` rows
-    ``[contact, clock offset, node index]``.
-    """
-    cids, values, stamps = zip(*items, strict=True) if items else ((), (), ())
-    hlcs = list(map(itemgetter(0), stamps))  # the rows are built in C loops
-    base = min(hlcs, default=_MAX_HLC)
-    if have:
-        base = min(base, min(s.hlc for _, s in have))
-    if base == _MAX_HLC:
-        base = 0
-    item_nodes = list(map(itemgetter(1), stamps))
-    nodes = {node: k for k, node in enumerate(dict.fromkeys(item_nodes))}
-    offsets = map(sub, hlcs, repeat(base))
-    indexes = map(nodes.__getitem__, item_nodes)
-    rows = list(map(list, zip(cids, values, offsets, indexes, strict=True)))
-    message = {
-        "t": "delta",
-        "epoch": epoch,
-        "from": start,
-        "to": end,
-        "base": base,
-        "nodes": nodes,
-        "items": rows,
-    }
-    if whys is not None and any(why is not None for why in whys):
-
-        def stamp_of(stamp: Stamp) -> list[Any]:
-            ni = nodes.get(stamp.node)
-            if ni is None:
-                ni = nodes[stamp.node] = len(nodes)
-            return [stamp.hlc - base, ni]
-
-        frame = dict(zip(cids, stamps, strict=True))
-        message["whys"] = encode_whys(whys, rows, frame, stamp_of)
-    if have:
-        announced = []
-        for cid, stamp in have:
-            ni = nodes.get(stamp.node)
-            if ni is None:
-                ni = nodes[stamp.node] = len(nodes)
-            announced.append([cid, stamp.hlc - base, ni])
-        message["have"] = announced
-    message["nodes"] = list(nodes)
-    return message
 
 
 # ---------------------------------------------------------------- validation
@@ -447,12 +398,39 @@ def _prune(d: dict[str, Any]) -> Prune:
 def _graft(d: dict[str, Any]) -> Graft:
     _keys(d, frozenset({"t", "origins", "contacts"}), "graft")
     rows = d.get("contacts")
-    if not isinstance(rows, list) or not rows or len(rows) > MAX_GRAFT:
-        raise _bad(f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids")
+    if not isinstance(rows, list) or len(rows) > MAX_GRAFT:
+        raise _bad(f"graft.contacts must be a list of 0-{MAX_GRAFT} contact ids")
     for k, cid in enumerate(rows):
         if not isinstance(cid, str) or not cid or len(cid) > MAX_ID:
             raise _bad(f"graft.contacts[{k}] must be a contact id")
     return Graft(_origins(d, "graft"), tuple(rows))
+
+
+def _links(d: dict[str, Any]) -> Links:
+    _keys(d, frozenset({"t", "rows"}), "links")
+    rows = d.get("rows")
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_TABLE:
+        raise _bad(f"links.rows must be a list of 1-{MAX_TABLE} [node, version, peers] rows")
+    out = []
+    seen: set[str] = set()
+    for k, row in enumerate(rows):
+        where = f"links.rows[{k}]"
+        if not isinstance(row, list) or len(row) != 3:
+            raise _bad(f"{where} must be [node, version, peers]")
+        node = _node_id(row[0], f"{where}[0]")
+        if node in seen:
+            raise _bad(f"{where}[0] repeats node {node!r:.80}")
+        seen.add(node)
+        version, peers = row[1], row[2]
+        if type(version) is not int or not 0 <= version <= _MAX_HLC:
+            raise _bad(f"{where}[1] must be a version, an integer in [0, {_MAX_HLC}]")
+        if not isinstance(peers, list) or len(peers) > MAX_PEERS:
+            raise _bad(f"{where}[2] must be a list of at most {MAX_PEERS} node ids")
+        listed = tuple(_node_id(p, f"{where}[2][{j}]") for j, p in enumerate(peers))
+        if node in listed or len(set(listed)) != len(listed):
+            raise _bad(f"{where}[2] must name distinct nodes other than {node!r:.80}")
+        out.append((node, version, listed))
+    return Links(tuple(out))
 
 
 def _peers(d: dict[str, Any]) -> Peers:
@@ -481,6 +459,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "peers": _peers,
     "prune": _prune,
     "graft": _graft,
+    "links": _links,
 }
 
 
@@ -495,6 +474,7 @@ _KINDS: dict[type, str] = {
     Peers: "peers",
     Prune: "prune",
     Graft: "graft",
+    Links: "links",
 }
 
 

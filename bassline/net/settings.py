@@ -86,6 +86,11 @@ class GossipSettings:
     lazy_push: bool = attrs.field(default=True, validator=_flag)
     """Ask a peer that sends a content this node holds already to only announce further
     changes of that content's origin (``prune``); off: every link carries every value."""
+    link_state: bool = attrs.field(default=True, validator=_flag)
+    """Prune ahead (with ``lazy_push``): on each link, ask the peer to only announce the
+    changes of the origins whose values the link-state table says come over a shorter
+    path through another neighbour; off: prunes only follow copies received twice (the
+    table is still kept and sent)."""
     graft_delay: float = attrs.field(default=0.5, validator=_positive)
     """How long an announced change this node lacks may take to come over another link
     before the announcing peer is asked for it (``graft``)."""

@@ -1,4 +1,4 @@
-"""Eager and lazy push on the wire (protocol v3): announced changes in a delta (``have``),
+"""Eager and lazy push on the wire (protocol v3; v4 allows a graft without contacts): announced changes in a delta (``have``),
 ``prune`` and ``graft``, parsed and refused field by field (no sockets)."""
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def test_prune_and_graft_parse_into_their_models() -> None:
     assert parse_message(most) == Graft(("o",) * MAX_ORIGINS, ("c",) * MAX_GRAFT)
     longest = {"t": "graft", "origins": ["o" * MAX_ID], "contacts": ["c" * MAX_ID]}
     assert parse_message(longest) == Graft(("o" * MAX_ID,), ("c" * MAX_ID,))
+    # v4: no contacts, origins only (made eager again after a pre-prune)
+    assert parse_message({"t": "graft", "origins": ["a"], "contacts": []}) == Graft(("a",), ())
 
 
 @pytest.mark.parametrize(
@@ -144,19 +146,15 @@ def test_a_bad_announcement_is_refused_by_field(change: dict[str, Any], message:
         ),
         (
             {"t": "graft", "origins": ["a"]},
-            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
-        ),
-        (
-            {"t": "graft", "origins": ["a"], "contacts": []},
-            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+            f"graft.contacts must be a list of 0-{MAX_GRAFT} contact ids",
         ),
         (
             {"t": "graft", "origins": ["a"], "contacts": "c"},
-            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+            f"graft.contacts must be a list of 0-{MAX_GRAFT} contact ids",
         ),
         (
             {"t": "graft", "origins": ["a"], "contacts": ["c"] * (MAX_GRAFT + 1)},
-            f"graft.contacts must be a list of 1-{MAX_GRAFT} contact ids",
+            f"graft.contacts must be a list of 0-{MAX_GRAFT} contact ids",
         ),
         (
             {"t": "graft", "origins": ["a"], "contacts": ["c", ""]},

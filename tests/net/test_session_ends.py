@@ -61,18 +61,18 @@ async def test_each_side_counts_the_frames_of_the_link(caplog: pytest.LogCapture
                     tg.start_soon(_run_session, mallory, link, hello)
                     await mallory.update_contact("c0", "from mallory")
                     await wait_until(lambda: target.value("c0") == "from mallory", what="c0")
-                    # target: in, a digest, a peers list and the delta; out, its digest
-                    # and peers list (QUIET sends nothing more)
+                    # target: in, a links table, a digest, a peers list and the delta;
+                    # out, its links table, digest and peers list (QUIET sends nothing more)
                     nodes = (target, mallory)
                     await wait_until(
-                        lambda: all(sum(n.metrics.messages_in.values()) >= 2 for n in nodes),
+                        lambda: all(sum(n.metrics.messages_in.values()) >= 4 for n in nodes),
                         what="both opening exchanges read",
                     )
                     [theirs], [mine] = target.peers(), mallory.peers()
-                    assert (theirs.frames_in, theirs.frames_out) == (3, 2)
-                    assert (mine.frames_in, mine.frames_out) == (2, 3)
+                    assert (theirs.frames_in, theirs.frames_out) == (4, 3)
+                    assert (mine.frames_in, mine.frames_out) == (3, 4)
                     # each frame counted under its kind (the hello in the handshake)
-                    opening = {"hello": 1, "digest": 1, "peers": 1}
+                    opening = {"hello": 1, "links": 1, "digest": 1, "peers": 1}
                     assert target.metrics.messages_out == opening
                     assert mallory.metrics.messages_out == {**opening, "delta": 1}
                     assert target.metrics.messages_in == {**opening, "delta": 1}
@@ -209,9 +209,11 @@ async def test_a_quiet_link_carries_heartbeats_counted_as_such() -> None:
                 await wait_until(
                     lambda: target.metrics.messages_out["hb"] >= 3, what="the beats counted"
                 )
-                # nothing else: one digest and one peers list, at the start
-                assert set(target.metrics.messages_out) == {"hello", "digest", "peers", "hb"}
+                # nothing else: its links table, one digest and one peers list, at the start
+                kinds = {"hello", "links", "digest", "peers", "hb"}
+                assert set(target.metrics.messages_out) == kinds
                 assert target.metrics.messages_out["digest"] == 1
+                assert target.metrics.messages_out["links"] == 1
 
 
 async def test_the_peers_list_sent_is_cut_to_the_protocols_limit() -> None:
