@@ -16,7 +16,12 @@ the change feed). ``runtime-many-distinct`` is a durable ``update_many`` of 100 
 contacts on memory (bench_network.py's baseline), per update. ``engine-unwired`` and ``runtime-unwired`` are the two halves of
 bench_runtime.py's ``--breakdown``: a bare engine update of an unwired contact and a
 buffered runtime update of one (nothing flushed), whose difference is the runtime's own
-work per update; with both, the ratio is printed. Counts are the same on a busy machine
+work per update; with both, the ratio is printed. ``runtime-durable-fs`` and
+``runtime-durable-pg`` are durable single-writer updates (bench_durable_latency.py's
+runtime side), per update. ``restart-fill``, ``restart-start`` and ``restart-load`` store
+contents through a runtime on memory storage (bench_restart.py's fill), then nothing, a
+runtime's start over them, or ``load_contents`` alone; with all three, the start's and
+the load's instructions per content and their ratio are printed. Counts are the same on a busy machine
 as on a quiet one (to about 0.1%), so two versions can be compared while other work runs:
 ``--python`` names the other checkout's interpreter (this bench file is run with it).
 """
@@ -370,6 +375,93 @@ def replica_redundant(items: int) -> None:
     _replica(items, "redundant")
 
 
+def _durable(updates: int, url: str, **options: Any) -> None:
+    """``updates`` durable ``update_contact`` of distinct contacts by one writer through a
+    runtime on storage ``url`` (bench_durable_latency.py's runtime side), after 20 first
+    ones (the first write of a network makes its tables)."""
+    from bench_durable_latency import spec_of
+
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.storage import open_storage
+
+    async def run() -> None:
+        async with open_storage(url, **options) as storage:
+            async with StorageBackedRuntime(
+                spec_of(updates + 20, "d"), storage, durability="durable"
+            ) as runtime:
+                for i in range(updates + 20):
+                    await runtime.update_contact(f"c{i}", [i, "payload"])
+            (await storage.delete_network("d")).unwrap()
+
+    anyio.run(run)
+
+
+def runtime_durable_fs(updates: int) -> None:
+    """Durable single-writer updates on fs, each appended on the event loop thread (as
+    while syncs are fast: ``inline_sync_ms=1000`` keeps a slow sync under valgrind from
+    sending writes through a worker thread, which would make the count vary)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _durable(updates, f"file://{tmp}?inline_sync_ms=1000")
+
+
+def runtime_durable_pg(updates: int) -> None:
+    """Durable single-writer updates on PostgreSQL (``BASSLINE_TEST_POSTGRES_URL``, in a
+    fresh schema dropped afterwards)."""
+    import uuid
+
+    import psycopg
+
+    base = os.environ.get("BASSLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
+    schema = f"instr_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        _durable(updates, f"{base}{'&' if '?' in base else '?'}schema={schema}", migrate=True)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _restart(contents: int, then: str) -> None:
+    """Store ``contents`` contents through a runtime on memory storage (bench_restart.py's
+    fill), then open a fresh runtime over them (``then`` "start"), call ``load_contents``
+    alone ("load"), or nothing ("fill")."""
+    from bench_restart import fill, spec_of
+
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.storage import open_storage
+
+    spec = spec_of(contents)
+    anyio.run(fill, "memory://restart", spec)
+
+    async def run() -> None:
+        async with open_storage("memory://restart") as storage:
+            if then == "start":
+                async with StorageBackedRuntime(spec, storage, durability="buffered"):
+                    pass
+            elif then == "load":
+                (await storage.load_contents(spec.id)).unwrap()
+
+    anyio.run(run)
+
+
+def restart_start(contents: int) -> None:
+    """See :func:`_restart`: the fill and a start."""
+    _restart(contents, "start")
+
+
+def restart_load(contents: int) -> None:
+    """See :func:`_restart`: the fill and ``load_contents`` alone."""
+    _restart(contents, "load")
+
+
+def restart_fill(contents: int) -> None:
+    """See :func:`_restart`: the fill alone."""
+    _restart(contents, "fill")
+
+
 WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     # name: (run, small size, large size, work per unit of size, unit)
     "engine-a": (engine_a, 1, 3, 20_000, "step"),
@@ -390,6 +482,11 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "replica-announced-held": (replica_announced_held, 1_000, 4_000, 1, "item"),
     "replica-announced-lacking": (replica_announced_lacking, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
+    "runtime-durable-fs": (runtime_durable_fs, 200, 1_200, 1, "update"),
+    "runtime-durable-pg": (runtime_durable_pg, 100, 600, 1, "update"),
+    "restart-fill": (restart_fill, 5_000, 25_000, 1, "content"),
+    "restart-start": (restart_start, 5_000, 25_000, 1, "content"),
+    "restart-load": (restart_load, 5_000, 25_000, 1, "content"),
 }
 
 
@@ -436,6 +533,13 @@ def main() -> None:
         per = (count(args.python, workload, large) - count(args.python, workload, small)) / extra
         per_unit[workload] = per
         print(f"{workload:<25} {per:>10,.1f} instructions per {unit}  ({args.python})", flush=True)
+    if {"restart-fill", "restart-start", "restart-load"} <= per_unit.keys():
+        fill = per_unit["restart-fill"]
+        start, load = per_unit["restart-start"] - fill, per_unit["restart-load"] - fill
+        print(
+            f"restart: a start {start:,.0f} instructions per content, load_contents alone "
+            f"{load:,.0f}: load_contents / start {load / start:.2f} (issue 18 target >= 0.5)"
+        )
     if "engine-unwired" in per_unit and "runtime-unwired" in per_unit:
         engine = per_unit["engine-unwired"]
         own = per_unit["runtime-unwired"] - engine

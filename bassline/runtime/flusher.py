@@ -89,8 +89,11 @@ class Flusher:
         self._idle = False
         """Waiting for work or for a writer's own batch, with no batch in hand (a writer
         may write its own)."""
+        self._writing_inline = False
+        """A writer is writing a batch itself (:meth:`write_inline`)."""
         self._inline: anyio.Event | None = None
-        """Set when the batch a writer is writing itself is done (None: none is)."""
+        """Set when that batch is done; made only when this task waits for it (an event
+        per batch would cost more than the rest of the hand-back)."""
         self._carried: tuple[int, list[PendingWrite], int] | None = None
         """A batch a writer began and handed over (generation, writes, attempts failed so
         far): its attempt failed transiently, or its writer was cancelled. The next batch
@@ -130,8 +133,10 @@ class Flusher:
                     await queue.wait_for_work(self.flush_interval)
                     # a writer is writing a batch itself: idle until it is done (and the
                     # next one, if the writer starts another before this task runs again)
-                    while (inline := self._inline) is not None:
-                        await inline.wait()
+                    while self._writing_inline:
+                        if self._inline is None:
+                            self._inline = anyio.Event()
+                        await self._inline.wait()
                 finally:
                     self._idle = False
             failed = 0
@@ -178,7 +183,7 @@ class Flusher:
         for work with nothing in hand, the breaker is closed, and it is one chunk."""
         return (
             self._idle
-            and self._inline is None
+            and not self._writing_inline
             and self._carried is None
             and self.breaker.state is BreakerState.CLOSED
             and len(self.queue.pending) <= self.batch_size
@@ -193,7 +198,7 @@ class Flusher:
         Call only when :meth:`can_write_inline`, without a checkpoint in between.
         """
         queue = self.queue
-        done = self._inline = anyio.Event()
+        self._writing_inline = True
         self.metrics.set_depth(len(queue))
         generation, writes = queue.take()
         self.in_flight = len(writes)
@@ -217,8 +222,10 @@ class Flusher:
             if writes:  # not finished here: this task carries it on
                 self._carried = (generation, writes, failed)
                 queue.wake()
-            self._inline = None
-            done.set()
+            self._writing_inline = False
+            done, self._inline = self._inline, None
+            if done is not None:
+                done.set()
         return generation
 
     def _on_failure(self, error: StorageError, unwritten: list[PendingWrite]) -> None:

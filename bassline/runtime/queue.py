@@ -63,7 +63,9 @@ class StorageQueue:
         self._arrived = anyio.Event()
         """Set by the first write queued into an empty queue (and by :meth:`wake`): an
         idle flusher waits for it without waking every ``flush_interval``."""
-        self._space = anyio.Event()
+        self._space: anyio.Event | None = None
+        """Set by the next :meth:`take`; made by a writer that waits for space (none is
+        made per batch while no writer waits)."""
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -191,8 +193,9 @@ class StorageQueue:
         self.pending = {}
         self._groups, self._values, self._stamps, self._whys = [], [], [], []
         self.generation += 1
-        self._space.set()
-        self._space = anyio.Event()
+        space, self._space = self._space, None
+        if space is not None:
+            space.set()
         return self.generation, writes
 
     def complete(
@@ -259,6 +262,8 @@ class StorageQueue:
         """Hold a writer back while the queue is at its bound (backpressure)."""
         while len(self.pending) >= self.bound:
             self.wake()
+            if self._space is None:
+                self._space = anyio.Event()
             await self._space.wait()
 
     async def wait_for_progress(self) -> None:
