@@ -116,6 +116,12 @@ class BasslineNetwork:
                 "GossipSettings(lazy_push=..., ...)"
             )
         self.settings = settings or GossipSettings()
+        for name, given, kind in (
+            ("runtime", runtime, Runtime),
+            ("storage", storage, NetworkStorage),
+        ):
+            if given is not None and not isinstance(given, kind):
+                raise TypeError(f"{name} must be a {kind.__name__}, not {given!r:.80}")
         self.metrics = NetMetrics()
         self.log = ChangeLog()
         self.ssl_context = ssl_context

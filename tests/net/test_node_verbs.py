@@ -116,6 +116,17 @@ async def test_settings_that_are_not_gossip_settings_are_refused(settings: objec
         BasslineNetwork("n", flat(1), settings=settings)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("given", [5, "memory://", None.__class__])
+@pytest.mark.parametrize("name", ["runtime", "storage"])
+async def test_a_runtime_or_storage_that_is_not_one_is_refused(name: str, given: object) -> None:
+    """``runtime=5`` failed at join with "'int' object has no attribute 'spec'", naming
+    neither the argument nor what it takes; ``storage=5`` likewise."""
+    kind = "Runtime" if name == "runtime" else "NetworkStorage"
+    expected = f"{name} must be a {kind}, not {given!r}"
+    with pytest.raises(TypeError, match=re.escape(expected)):
+        BasslineNetwork("n", flat(1), **{name: given})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("within", "error", "message"),
     [
