@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bassline.clock import Stamp
 from bassline.net.protocol import (
@@ -172,3 +174,25 @@ def test_a_bad_announcement_is_refused_by_field(change: dict[str, Any], message:
 )
 def test_a_bad_prune_or_graft_is_refused_by_field(data: Any, message: str) -> None:
     assert refused(data) == ("invalid-message", message)
+
+
+_NODES = st.sampled_from(["a", "b", "c", ""])
+_STAMPS = st.builds(Stamp, st.integers(0, 2**62), _NODES)
+_IDS = st.text("xyz0123", min_size=1, max_size=4)
+
+
+@given(
+    items=st.dictionaries(_IDS, st.tuples(st.one_of(st.text(), st.integers(-5, 5)), _STAMPS)),
+    have=st.dictionaries(_IDS, _STAMPS),
+)
+def test_a_delta_of_values_and_announcements_reads_back_as_it_was_encoded(
+    items: dict[str, tuple[Any, Stamp]], have: dict[str, Stamp]
+) -> None:
+    """Whatever the stamps (nodes shared by values and announcements or not, any base),
+    the items and the announced changes parse back exactly, in order."""
+    sent = [(cid, value, stamp) for cid, (value, stamp) in items.items()]
+    announced = list(have.items())
+    delta = parse_frame(dump(encode_delta(EPOCH, 0, 1, sent, None, announced)), 1 << 20)
+    assert isinstance(delta, Delta)
+    assert list(delta.items) == sent
+    assert list(delta.have) == announced
