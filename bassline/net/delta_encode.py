@@ -33,10 +33,8 @@ def encode_delta(
     cids, values, stamps = zip(*items, strict=True) if items else ((), (), ())
     hlcs = list(map(itemgetter(0), stamps))  # the rows are built in C loops
     base = min(hlcs, default=_MAX_HLC)
-    if have:  # announced rows, built in C loops too
-        have_cids, have_stamps = zip(*have, strict=True)
-        have_hlcs = list(map(itemgetter(0), have_stamps))
-        base = min(base, min(have_hlcs))
+    if have:
+        base = min(base, min(s.hlc for _, s in have))
     if base == _MAX_HLC:
         base = 0
     item_nodes = list(map(itemgetter(1), stamps))
@@ -64,12 +62,12 @@ def encode_delta(
         frame = dict(zip(cids, stamps, strict=True))
         message["whys"] = encode_whys(whys, rows, frame, stamp_of)
     if have:
-        have_nodes = list(map(itemgetter(1), have_stamps))
-        for node in dict.fromkeys(have_nodes):  # indexed after the items' and the whys'
-            if node not in nodes:
-                nodes[node] = len(nodes)
-        have_offsets = map(sub, have_hlcs, repeat(base))
-        have_indexes = map(nodes.__getitem__, have_nodes)
-        message["have"] = list(map(list, zip(have_cids, have_offsets, have_indexes, strict=True)))
+        announced = []
+        for cid, stamp in have:
+            ni = nodes.get(stamp.node)
+            if ni is None:
+                ni = nodes[stamp.node] = len(nodes)
+            announced.append([cid, stamp.hlc - base, ni])
+        message["have"] = announced
     message["nodes"] = list(nodes)
     return message
