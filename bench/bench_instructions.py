@@ -283,6 +283,7 @@ def _replica(items: int, kind: str) -> None:
             self.scan = self.announced = 0
             self.rewind = False
             self.lazy: set[str] = set()
+            self.quiet: set[str] = set()
             self.wanted: dict[str, Any] = {}
 
         def want(self, contact: str, stamp: Any) -> None:

@@ -23,7 +23,7 @@ from bassline.net.changelog import ChangeLog
 from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
 
-__all__ = ["Cached", "Entry", "entries"]
+__all__ = ["Cached", "Entry", "entries", "leave_out"]
 
 _WRITES = frozenset({CarriedWrite, type(None)})
 _KEPT, _NODE = attrgetter("stamp"), attrgetter("node")
@@ -80,6 +80,18 @@ def entries(
         whys.append(why)
         order.append(False)
     return items, whys, have, order
+
+
+def leave_out(
+    have: list[tuple[str, Stamp]], order: list[bool], quiet: set[str]
+) -> tuple[list[tuple[str, Stamp]], list[bool]]:
+    """``have`` and ``order`` (as :func:`entries` returns them) without the announcements
+    of changes stamped by an origin in ``quiet`` (the peer pruned it quietly)."""
+    kept = [stamp.node not in quiet for _, stamp in have]
+    if all(kept):
+        return have, order
+    marks = iter(kept)  # an announced entry (True in order) is kept when its mark is
+    return list(compress(have, kept)), [o for o in order if not o or next(marks)]
 
 
 def _all_cached(

@@ -42,8 +42,14 @@ class NetMetrics:
         """Changes peers only announced (contact and stamp, for origins this node pruned)."""
         self.items_announced_out = 0
         """Changes announced to peers instead of sent (counted when the delta is built)."""
+        self.items_left_out = 0
+        """Changes neither sent nor announced to a peer that pruned their origin quietly
+        (counted when the delta is built)."""
         self.grafts = 0
         """Grafts sent: announced changes this node lacked, asked for."""
+        self.quiet_rewinds = 0
+        """Times this node asked a peer to resend from an earlier position, because an
+        origin it had pruned quietly there must now come over that link."""
         self.anti_entropy_rounds = 0
         """Digests sent (each asks a peer for whatever this node lacks)."""
         self.refused: Counter[str] = Counter()
@@ -80,7 +86,9 @@ class NetMetrics:
             "items_redundant": self.items_redundant,
             "items_announced_in": self.items_announced_in,
             "items_announced_out": self.items_announced_out,
+            "items_left_out": self.items_left_out,
             "grafts": self.grafts,
+            "quiet_rewinds": self.quiet_rewinds,
             "anti_entropy_rounds": self.anti_entropy_rounds,
             "refused": dict(self.refused),
             "refused_by_peer": dict(self.refused_by_peer),
@@ -145,10 +153,22 @@ class NetMetrics:
             [("", self.items_announced_out)],
         )
         metric(
+            "items_left_out_total",
+            "counter",
+            "Changes neither sent nor announced to peers that pruned their origin quietly.",
+            [("", self.items_left_out)],
+        )
+        metric(
             "grafts_total",
             "counter",
             "Grafts sent (announced changes this node lacked).",
             [("", self.grafts)],
+        )
+        metric(
+            "quiet_rewinds_total",
+            "counter",
+            "Peers asked to resend what they left out for an origin pruned quietly.",
+            [("", self.quiet_rewinds)],
         )
         metric(
             "anti_entropy_rounds_total",

@@ -19,6 +19,7 @@ from bassline.clock import Stamp
 from bassline.net.changelog import ChangeLog
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.protocol import Delta, Hello, Message
+from bassline.net.quiet_prunes import QuietPrunes
 from bassline.net.settings import GossipSettings
 
 __all__ = ["HandshakeHost", "LinkState", "NodeIdentity", "Replication", "SessionHost"]
@@ -60,6 +61,11 @@ class LinkState(Protocol):
         """Origins the peer pruned: their changes are announced to it, not sent."""
         ...
 
+    @property
+    def quiet(self) -> set[str]:
+        """Of those, the ones it pruned quietly: their changes are not even announced."""
+        ...
+
     def want(self, contact: str, stamp: Stamp) -> None:
         """The peer announced ``contact``'s change ``stamp``, which this node lacks: ask
         the peer for it unless it comes over another link soon."""
@@ -72,6 +78,11 @@ class Replication(Protocol):
     @property
     def log(self) -> ChangeLog:
         """This node's change log."""
+        ...
+
+    @property
+    def quiet(self) -> QuietPrunes:
+        """The origins this node pruned quietly on each peer's link, and where from."""
         ...
 
     def cursor(self, peer: str) -> tuple[str | None, int]:

@@ -318,8 +318,16 @@ class Membership:
             parents = topology.parents(sessions)
             views = {p: LinkView(s.pruned, s.prepruned, s.grafted) for p, s in sessions.items()}
             confirmed = {p for p in sessions if topology.lists(p, me)}
+            quiet = self.replication.quiet
             for peer, (prunes, grafts) in plan(me, parents, views, confirmed).items():
-                sessions[peer].owe(prunes, grafts)
+                session = sessions[peer]
+                session.owe(prunes, grafts)
+                # pruned quietly on an earlier link to the peer, to come over this one now
+                session.owed_rewinds.update(
+                    origin
+                    for origin in quiet.origins(peer)
+                    if origin not in session.pruned and parents.get(origin, peer) == peer
+                )
         self.replication.log.notify()  # wakes the pushers
 
     def signal_sessions(self) -> None:

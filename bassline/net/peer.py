@@ -114,6 +114,8 @@ class PeerSession:
         # eager and lazy push (both ways, for this link only: a new link starts eager)
         self.lazy: set[str] = set()
         """Origins the peer pruned: their changes are announced to it, not sent."""
+        self.quiet: set[str] = set()
+        """Of those, the ones it pruned quietly: their changes are not even announced."""
         self.pruned: set[str] = set()
         """Origins this node asked the peer to prune (not asked again until grafted)."""
         self.prepruned: set[str] = set()
@@ -129,6 +131,9 @@ class PeerSession:
         self.owed_prunes: set[str] = set()
         self.owed_grafts: set[str] = set()
         """Pre-prunes and origins-only grafts due to the peer (already in ``pruned``)."""
+        self.owed_rewinds: set[str] = set()
+        """Origins pruned quietly on an earlier link to the peer that this link must now
+        carry: the peer is asked to resend from where this node stood then."""
         self.wanted: dict[str, tuple[Stamp, float, float, int]] = {}
         """Announced changes this node lacks: contact -> (stamp, when noted, when noted or
         last asked for, times asked for)."""
@@ -274,7 +279,7 @@ class PeerSession:
     @property
     def owes(self) -> bool:
         """Whether link-state rows, pre-prunes or origins-only grafts are due."""
-        return bool(self.owed_rows or self.owed_prunes or self.owed_grafts)
+        return bool(self.owed_rows or self.owed_prunes or self.owed_grafts or self.owed_rewinds)
 
     def owe(self, prunes: set[str], grafts: set[str]) -> None:
         """Pre-prune ``prunes`` and graft ``grafts`` (origins only) on this link: taken as
@@ -294,14 +299,27 @@ class PeerSession:
         rows, self.owed_rows = self.owed_rows, set()
         grafts, self.owed_grafts = sorted(self.owed_grafts), set()
         prunes, self.owed_prunes = sorted(self.owed_prunes), set()
+        rewinds, self.owed_rewinds = self.owed_rewinds.union(grafts), set()
         for frame in self.host.links_frames(rows) if rows else ():
             await self.enqueue("links", frame)
         for k in range(0, len(grafts), MAX_ORIGINS):
             graft = {"t": "graft", "origins": grafts[k : k + MAX_ORIGINS], "contacts": []}
             await self.enqueue("graft", dump(graft))
+        await self._rewind_quiet(rewinds)  # after the grafts: resent with their values
+        self.replication.quiet.note(self.peer, prunes)
         for k in range(0, len(prunes), MAX_ORIGINS):
-            prune = {"t": "prune", "origins": prunes[k : k + MAX_ORIGINS]}
+            prune = {"t": "prune", "origins": prunes[k : k + MAX_ORIGINS], "quiet": True}
             await self.enqueue("prune", dump(prune))
+
+    async def _rewind_quiet(self, origins: set[str]) -> None:
+        """Ask the peer to resend what it left out of ``origins`` (pruned quietly here or
+        on an earlier link to it), now that this link must carry them: the cursor on its
+        log moves back to where this node stood when it first pruned them, and a digest
+        asks the peer to resend from there."""
+        if origins and self.replication.quiet.rewind(self.peer, origins):
+            self.host.metrics.quiet_rewinds += 1
+            self.rewind = True
+            await self._send_digest()
 
     async def _pusher(self) -> None:
         replication = self.replication
@@ -415,13 +433,19 @@ class PeerSession:
                 frame = {"t": "graft", "origins": sorted(origins)[:MAX_ORIGINS]}
                 frame["contacts"] = contacts[k : k + MAX_GRAFT]
                 await self.enqueue("graft", dump(frame))
+            await self._rewind_quiet(origins)
 
     def _on_prune(self, prune: Prune) -> None:
         if len(self.lazy) + len(prune.origins) <= MAX_LAZY:
             self.lazy.update(prune.origins)
+            if prune.quiet:
+                self.quiet.update(prune.origins)
+            else:
+                self.quiet.difference_update(prune.origins)
 
     def _on_graft(self, graft: Graft) -> None:
         self.lazy.difference_update(graft.origins)
+        self.quiet.difference_update(graft.origins)
         if len(self.requested) + len(graft.contacts) <= MAX_LAZY:
             self.requested.update(dict.fromkeys(graft.contacts))
             self.replication.log.notify()  # wakes the pusher

@@ -1,4 +1,4 @@
-"""Gossip protocol version 4: message models, validation and frame encoding.
+"""Gossip protocol version 5: message models, validation and frame encoding.
 
 Every frame is one JSON object (UTF-8, in a binary or text WebSocket message) with a
 ``"t"`` key naming its type. :func:`parse_frame` validates a frame completely — size,
@@ -46,7 +46,7 @@ __all__ = [
     "parse_message",
 ]
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAX_URL = 2048
 MAX_STORE = 200
 """Longest feed identity in a hello."""
@@ -147,9 +147,12 @@ class Delta:
 
 @attrs.frozen
 class Prune:
-    """Stop sending me the values of changes stamped by ``origins``; announce them."""
+    """Stop sending me the values of changes stamped by ``origins``; announce them, or
+    (``quiet``) leave them out: I take them from another link, and should one of the
+    origins come to need this link again, I ask you to resend from where I stood."""
 
     origins: tuple[str, ...]
+    quiet: bool = False
 
 
 @attrs.frozen
@@ -391,8 +394,11 @@ def _origins(d: dict[str, Any], where: str) -> tuple[str, ...]:
 
 
 def _prune(d: dict[str, Any]) -> Prune:
-    _keys(d, frozenset({"t", "origins"}), "prune")
-    return Prune(_origins(d, "prune"))
+    _keys(d, frozenset({"t", "origins", "quiet"}), "prune")
+    quiet = d.get("quiet", False)
+    if type(quiet) is not bool:
+        raise _bad("prune.quiet must be true or false")
+    return Prune(_origins(d, "prune"), quiet)
 
 
 def _graft(d: dict[str, Any]) -> Graft:

@@ -29,12 +29,13 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
-from bassline.net.delta_entries import Entry, entries
+from bassline.net.delta_entries import Entry, entries, leave_out
 from bassline.net.delta_items import sent_by_contact, shared_writes
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
 from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
+from bassline.net.quiet_prunes import QuietPrunes
 from bassline.net.settings import GossipSettings
 from bassline.net.wire_whys import WhyProblem, WhyRef
 from bassline.runtime import FollowsFeed, Runtime
@@ -63,28 +64,25 @@ class Replicator:
         self.metrics = metrics
         self.log = log
         """This node's change log (shared with the node, which exposes it as ``log``)."""
-        self.warned = LogOnce()
-        """Problems with a peer's contents already logged (later ones are only counted)."""
+        self.warned = LogOnce()  # a peer's content problems logged (later ones counted)
         self._runtime: Runtime | None = None
         self._codec: CarryCodec | None = None
         self._cursors: dict[str, tuple[str, int]] = {}
+        self.quiet = QuietPrunes(self._cursors)
+        """The origins this node pruned quietly on each peer's link, and where from."""
         self._json_cache: dict[str, tuple[Any, Stamp, Any, int, WhyRef | None]] = {}
         """Per contact: (value, stamp, its JSON form, log position, its justification on
         the wire), so each change is made ready to send once, not once per peer."""
         self._contacts: frozenset[str] = frozenset()
-        self._oversized: set[str] = set()
-        """Contacts whose current content is too large to gossip (until it changes)."""
+        self._oversized: set[str] = set()  # contents too large to gossip, until changed
         self._feed: FollowsFeed | None = None
-        self.store: str | None = None
-        """The feed identity of the store the runtime follows (None: it follows none)."""
+        self.store: str | None = None  # the feed identity of the store the runtime follows
         self._store_key: tuple[str, str] | None = None
-        """How the change log marks what the store's feed brought (not sent to a peer on
-        the same store)."""
+        """How the log marks what the store's feed brought (not sent to its other nodes)."""
         self._digest: ContentDigest | None = None
         self._merging: frozenset[str] = frozenset()
         """The merge contacts (never only announced: replicas may stamp them apart)."""
-        self._arrived: dict[str, float] = {}
-        """Per origin: when a peer last sent a content of it this node did not hold."""
+        self._arrived: dict[str, float] = {}  # per origin: see arrived()
 
     def attach(self, runtime: Runtime) -> None:
         """Replicate ``runtime``: log every content it holds now, then every change."""
@@ -275,8 +273,7 @@ class Replicator:
         return self._require().stamped(contact)[1] >= stamp
 
     def arrived(self, origin: str) -> float:
-        """When a peer last sent this node a content of ``origin`` it did not hold (event
-        loop time; -inf: never)."""
+        """When a peer last sent a content of ``origin`` not held here (loop time)."""
         return self._arrived.get(origin, -math.inf)
 
     def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
@@ -421,8 +418,8 @@ class Replicator:
         """The items this node does not hold already. One it holds (the same value and
         stamp, come over another link first) would change nothing: it is not applied,
         its sender is marked as holding it (so it is not sent back), it is counted, and
-        its origin (its stamp's node) is added to ``held`` with the peers that had sent
-        it before."""
+        unless that sender had sent or announced it before (a resend shows no second
+        path), its origin (its stamp's node) is added to ``held`` with the peers that had."""
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
         current: list[tuple[Any, Stamp]]
         if contents_of is not None:  # read together, in C loops
@@ -436,10 +433,12 @@ class Replicator:
         fresh = []
         for item, (value, stamp) in zip(items, current, strict=True):
             if stamp == item[2] and (value is item[1] or values_equal(value, item[1])):
-                before = held.setdefault(item[2].node, set())
-                for h in holders(item[0]):  # (peer, epoch) pairs, and the store's key
-                    if h != holder and h != store and type(h) is tuple:
-                        before.add(h[0])
+                had = holders(item[0])
+                if holder not in had:  # the peer again (a resend): no second path
+                    before = held.setdefault(item[2].node, set())
+                    for h in had:  # (peer, epoch) pairs, and the store's key
+                        if h != store and type(h) is tuple:
+                            before.add(h[0])
                 hold(item[0], holder)
             else:
                 fresh.append(item)
@@ -475,7 +474,8 @@ class Replicator:
         (contact and stamp), not sent, when it is a write: a derived value (a wire's copy,
         a gadget's output) may share its stamp with another value on another node, and a
         merge contact's equal values may carry different stamps, so for those a stamp does
-        not say whether the peer holds the value.
+        not say whether the peer holds the value. Of those, one whose origin the peer
+        pruned quietly (``session.quiet``) is not even announced.
         """
         store = self._store_key
         ids, scanned = self.log.since(
@@ -487,6 +487,12 @@ class Replicator:
         if not ids:
             return None, 0, scanned
         items, whys, have, order = self._entries(ids, session.lazy)
+        if have and session.quiet:
+            announced = len(have)
+            have, order = leave_out(have, order, session.quiet)
+            self.metrics.items_left_out += announced - len(have)
+            if not items and not have:
+                return None, 0, scanned  # the peer's cursor moves with the next delta
         limit = self.settings.max_frame_bytes
         epoch = self.log.epoch
         while True:

@@ -37,6 +37,7 @@ class Link:
         self.scan = self.announced = 0
         self.rewind = False
         self.lazy: set[str] = set()
+        self.quiet: set[str] = set()
         self.wanted: dict[str, Stamp] = {}
 
     def want(self, contact: str, stamp: Stamp) -> None:

@@ -462,7 +462,9 @@ async def _pruned(d: Diamond) -> int:
 
 
 async def test_a_node_whose_eager_link_fails_mid_stream_grafts_over_a_lazy_one() -> None:
-    settings = attrs.evolve(FAST, graft_delay=0.05)
+    # reactive prunes only: a pre-prune is quiet, and its link-state view, not an
+    # announcement, repairs it (test_quiet_prunes.py)
+    settings = attrs.evolve(FAST, graft_delay=0.05, link_state=False)
     async with _diamond(settings) as d:
         start = await _pruned(d)
         assert d.eager is not None

@@ -57,11 +57,15 @@ async def test_the_table_goes_first_to_a_new_link_and_newer_rows_on_to_the_other
             # m hears of the hub's new link (its row, a new version), not of its own rows;
             # and m2's values, which m2 brings itself, are pruned on m
             assert _rows(await _frame(link, "links")) == {"hub": ["m", "m2"]}
-            assert await _frame(link, "prune") == {"t": "prune", "origins": ["m2"]}
+            assert await _frame(link, "prune") == {"t": "prune", "origins": ["m2"], "quiet": True}
             # m2 lists the hub: the link is confirmed, and the origins m brings (m, x) are
             # pre-pruned on it
             await link2.send(dump({"t": "links", "rows": [["m2", 1, ["hub"]]]}))
-            assert await _frame(link2, "prune") == {"t": "prune", "origins": ["m", "x"]}
+            assert await _frame(link2, "prune") == {
+                "t": "prune",
+                "origins": ["m", "x"],
+                "quiet": True,
+            }
             assert _rows(await _frame(link, "links")) == {"m2": ["hub"]}  # passed on to m
             # m drops x: x is out of reach, and made eager again where it was pre-pruned
             await link.send(dump({"t": "links", "rows": [["m", 6, ["hub"]]]}))
@@ -71,7 +75,7 @@ async def test_the_table_goes_first_to_a_new_link_and_newer_rows_on_to_the_other
             await link2.send(
                 dump({"t": "links", "rows": [["m2", 2, ["hub", "x"]], ["x", 4, ["m2"]]]})
             )
-            assert await _frame(link, "prune") == {"t": "prune", "origins": ["x"]}
+            assert await _frame(link, "prune") == {"t": "prune", "origins": ["x"], "quiet": True}
             session = hub._membership.sessions
             assert session["m"].prepruned == {"m2", "x"} and session["m2"].prepruned == {"m"}
 
@@ -190,7 +194,9 @@ async def test_pre_prunes_leave_no_copy_twice_on_a_line_plus_a_tree_all_written(
     off, _ = await _redundant_after_bursts(BENCH_SHAPE, 7, link_state=False)
     on, nets = await _redundant_after_bursts(BENCH_SHAPE, 7, link_state=True)
     assert off >= 100 and on == 0, (off, on)
-    assert sum(n.metrics.items_announced_in for n in nets) > 0
+    # pre-prunes are quiet (protocol v5): the links off the trees carry nothing at all
+    assert sum(n.metrics.items_announced_in for n in nets) == 0
+    assert sum(n.metrics.items_left_out for n in nets) > 0
 
 
 @asynccontextmanager

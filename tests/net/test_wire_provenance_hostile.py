@@ -145,12 +145,13 @@ def test_a_gadget_entry_first_in_its_delta_reads_its_inputs_from_the_delta(
     assert [(i.port, i.value) for i in run.inputs] == [("a", 5), ("b", 7)]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_peer_is_refused_with_a_message_naming_both_versions(
     harness: Harness, version: int
 ) -> None:
     # version 2 has no prune, graft or announced changes (protocol v3), version 3 no
-    # links frame and no graft without contacts (v4): no mixed links
+    # links frame and no graft without contacts (v4), version 4 no quiet prune (v5):
+    # no mixed links
     hello = {
         "t": "hello",
         "v": version,
@@ -164,5 +165,5 @@ def test_an_older_peer_is_refused_with_a_message_naming_both_versions(
     }
     replies = harness.run([dump(hello)], authenticated=False)
     assert replies[-1]["code"] == "version"
-    expected = f"speaks gossip protocol v{version}; this node speaks v4"
+    expected = f"speaks gossip protocol v{version}; this node speaks v5"
     assert expected in replies[-1]["reason"]

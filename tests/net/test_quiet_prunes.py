@@ -1,0 +1,134 @@
+"""Quiet pre-prunes and the rewinds that stand in for their announcements (protocol v5,
+decisions.md D66).
+
+A pre-prune from the link-state table is quiet: the peer leaves that origin's changes out
+of its deltas altogether. When the link must carry the origin again (its peer became the
+origin's parent, or the origin is reachable no more), the node rewinds its cursor on the
+peer's log to where it stood when it first pruned the origin there, and asks the peer to
+resend from that position. Fake peers on real links make the order of frames certain;
+real nodes behind TCP proxies show nothing lost when a parent goes away with values in
+flight.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from bassline.net.protocol import ProtocolViolation, Prune, dump, parse_frame
+from bassline.net.quiet_prunes import QuietPrunes
+
+from .conftest import ONE_SESSION, converged, wait_until
+from .test_lazy_push import _deltas_until, _hub_and_peer, _start
+from .test_link_state import _square
+
+pytestmark = pytest.mark.anyio
+
+
+# ---------------------------------------------------------------- the bookkeeping
+
+
+def test_a_rewind_goes_back_to_the_first_quiet_prune_of_any_of_the_origins() -> None:
+    cursors = {"p": ("e1", 10)}
+    quiet = QuietPrunes(cursors)
+    quiet.note("p", {"a"})
+    cursors["p"] = ("e1", 25)
+    quiet.note("p", {"a", "b"})  # a keeps its earlier position
+    cursors["p"] = ("e1", 40)
+    assert quiet.rewind("p", {"b"}) and cursors["p"] == ("e1", 25)
+    cursors["p"] = ("e1", 40)
+    assert quiet.rewind("p", {"a", "c"}) and cursors["p"] == ("e1", 10)
+    assert list(quiet.origins("p")) == []
+    assert not quiet.rewind("p", {"a"})  # taken: nothing to resend
+    assert cursors["p"] == ("e1", 10)
+
+
+def test_a_quiet_prune_from_another_incarnation_of_the_peer_rewinds_to_its_log_start() -> None:
+    cursors = {"p": ("old", 10)}
+    quiet = QuietPrunes(cursors)
+    quiet.note("p", {"a"})
+    cursors["p"] = ("new", 7)  # the peer restarted: a new log
+    assert quiet.rewind("p", {"a"}) and cursors["p"] == ("new", 0)
+
+
+def test_a_quiet_prune_before_any_delta_rewinds_without_making_up_a_cursor() -> None:
+    cursors: dict[str, tuple[str, int]] = {}
+    quiet = QuietPrunes(cursors)
+    quiet.note("p", {"a"})
+    quiet.note("p", set())  # nothing pruned: nothing noted
+    assert quiet.rewind("p", {"a"})  # the peer is asked to resend all the same
+    assert cursors == {}
+    assert not quiet.rewind("q", {"a"})
+
+
+# ---------------------------------------------------------------- the frame
+
+
+def test_a_prune_may_be_quiet_and_says_so_with_a_boolean() -> None:
+    limit = ONE_SESSION.max_frame_bytes
+    assert parse_frame(dump({"t": "prune", "origins": ["a"]}), limit) == Prune(("a",))
+    quiet = parse_frame(dump({"t": "prune", "origins": ["a"], "quiet": True}), limit)
+    assert quiet == Prune(("a",), quiet=True)
+    for bad in (1, "yes", None):
+        with pytest.raises(ProtocolViolation, match=r"prune\.quiet must be true or false"):
+            parse_frame(dump({"t": "prune", "origins": ["a"], "quiet": bad}), limit)
+
+
+# ---------------------------------------------------------------- the sender
+
+
+async def test_changes_of_an_origin_pruned_quietly_are_left_out_and_resent_after_a_rewind() -> None:
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        await link.send(dump({"t": "prune", "origins": ["hub"], "quiet": True}))
+        await link.send(_start(m.log.epoch))
+        await hub.update_contact("c0", "left out")
+        await hub.update_contact("c1", "left out too")
+        sessions = hub._membership.sessions
+        await wait_until(lambda: sessions["m"].scan >= hub.log.head, what="the log read")
+        await wait_until(lambda: hub.metrics.items_left_out == 2, what="both left out")
+        assert hub.metrics.items_announced_out == 0
+        # the fake peer grafts the origin back and rewinds to the start of the log
+        await link.send(dump({"t": "graft", "origins": ["hub"], "contacts": []}))
+        digest = {"t": "digest", "epoch": hub.log.epoch, "seq": 0, "head_epoch": m.log.epoch}
+        await link.send(dump(digest | {"head": 0, "rewind": True}))
+        items, have = await _deltas_until(link, hub.log.head)
+        assert sorted(row[:2] for row in items) == [["c0", "left out"], ["c1", "left out too"]]
+        assert have == []
+
+
+async def test_a_reactive_prune_after_a_quiet_one_announces_again() -> None:
+    async with _hub_and_peer(ONE_SESSION) as (hub, m, link):
+        await link.send(dump({"t": "prune", "origins": ["hub"], "quiet": True}))
+        await link.send(dump({"t": "prune", "origins": ["hub"]}))
+        await link.send(_start(m.log.epoch))
+        await hub.update_contact("c0", "announced")
+        items, have = await _deltas_until(link, hub.log.head)
+        assert items == [] and [row[0] for row in have] == ["c0"]
+
+
+# ---------------------------------------------------------------- real nodes
+
+
+async def test_values_left_out_while_the_parent_link_stalled_are_resent_when_it_fails() -> None:
+    """n2 takes n0's values from n1 (through a proxy) and pruned n0 quietly on n3. The
+    proxy stalls, n0 writes (n3 leaves those values out for n2; n1's copies sit in the
+    stalled proxy), then the proxy fails: n3 becomes n0's parent for n2, which grafts n0
+    there and rewinds, and n3 resends what it left out. No announcement exists for a
+    graft to ask for, and none is waited for (``graft_delay`` 60 s)."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=60.0)
+    async with _square(settings) as (nets, proxy):
+        n0, n2, n3 = nets[0], nets[2], nets[3]
+        proxy.freeze()
+        for k in range(20):
+            await n0.update_contact(f"c{k}", k)
+        n3_side = n3._membership.sessions["n2"]
+        await wait_until(
+            lambda: n3.value("c19", None) == 19 and n3_side.scan >= n3.log.head,
+            what="n3 holding n0's values and done reading its log for n2",
+        )
+        assert n3.metrics.items_left_out >= 20 and n2.value("c19", None) is None
+        proxy.cut()
+        await wait_until(lambda: converged(nets), what="convergence")
+        assert all(n2.value(f"c{k}") == k for k in range(20))
+        assert n2.metrics.quiet_rewinds >= 1 and n2.metrics.grafts == 0
+        assert n2.metrics.items_announced_in == 0
