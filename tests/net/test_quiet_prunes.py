@@ -12,15 +12,18 @@ flight.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 import attrs
 import pytest
 
 from bassline.net.protocol import ProtocolViolation, Prune, dump, parse_frame
 from bassline.net.quiet_prunes import QuietPrunes
 
-from .conftest import ONE_SESSION, converged, wait_until
-from .test_lazy_push import _deltas_until, _hub_and_peer, _start
-from .test_link_state import _square
+from .conftest import ONE_SESSION, converged, node, wait_until
+from .proxy import TcpProxy
+from .test_lazy_push import SPEC, _deltas_until, _hub_and_peer, _start
+from .test_link_state import _settled, _square
 
 pytestmark = pytest.mark.anyio
 
@@ -132,3 +135,61 @@ async def test_values_left_out_while_the_parent_link_stalled_are_resent_when_it_
         assert all(n2.value(f"c{k}") == k for k in range(20))
         assert n2.metrics.quiet_rewinds >= 1 and n2.metrics.grafts == 0
         assert n2.metrics.items_announced_in == 0
+
+
+async def test_a_rewind_reaches_back_past_a_redial_of_the_quiet_link() -> None:
+    """As above, but n2's link to n3 (pruned quietly for n0) also goes through a proxy,
+    and is cut and redialled between two bursts of n0's values, both left out by n3 for
+    n2 while n2's parent link stalls: when that link fails, the rewind on n3 reaches back
+    to the first quiet prune, before the redial, and both bursts arrive."""
+    settings = attrs.evolve(ONE_SESSION, graft_delay=60.0)
+    async with AsyncExitStack() as stack:
+        n0, s0 = await stack.enter_async_context(node("n0", SPEC, settings=settings))
+        assert s0.url is not None
+        n1, s1 = await stack.enter_async_context(
+            node("n1", SPEC, peers=[s0.url.ws], settings=settings)
+        )
+        assert s1.url is not None
+        to_n1 = await stack.enter_async_context(TcpProxy(s1.url.port))
+        n2, s2 = await stack.enter_async_context(
+            node("n2", SPEC, peers=[to_n1.url], settings=settings)
+        )
+        assert s2.url is not None
+        to_n2 = await stack.enter_async_context(TcpProxy(s2.url.port))
+        n3, _ = await stack.enter_async_context(
+            node("n3", SPEC, peers=[to_n2.url, s0.url.ws], settings=settings)
+        )
+        nets = [n0, n1, n2, n3]
+        await wait_until(lambda: all(len(n.peers()) == 2 for n in nets), what="the square")
+        await wait_until(lambda: _settled(nets), what="the tables and the pre-prunes")
+        assert "n0" in n2._membership.sessions["n3"].prepruned
+        to_n1.freeze()  # n2's parent link for n0 stalls
+
+        async def burst(first: int) -> None:
+            for k in range(first, first + 10):
+                await n0.update_contact(f"c{k}", k)
+
+            def left_out() -> bool:
+                link = n3._membership.sessions.get("n2")
+                return (
+                    n3.value(f"c{first + 9}", None) == first + 9
+                    and link is not None
+                    and "n0" in link.quiet
+                    and link.scan >= n3.log.head
+                    # and n2's cursor on n3's log past it (an empty delta moves it)
+                    and n2._replicator.cursor("n3")[1] >= n3.log.head
+                )
+
+            await wait_until(left_out, what="n3 holding the burst, n2's cursor past it")
+
+        await burst(0)
+        to_n2.cut()
+        await wait_until(lambda: "n3" not in n2._membership.sessions, what="the quiet link cut")
+        to_n2.restore()  # n3 redials; n2, its parent link only stalled, prunes n0 again
+        await wait_until(lambda: "n3" in n2._membership.sessions, what="the redial")
+        await burst(10)
+        assert n2.value("c0", None) is None and n2.value("c19", None) is None
+        to_n1.cut()
+        await wait_until(lambda: converged(nets), what="convergence")
+        assert all(n2.value(f"c{k}") == k for k in range(20))
+        assert n2.metrics.grafts == 0 and n2.metrics.items_announced_in == 0
