@@ -257,7 +257,7 @@ def _replica(items: int, kind: str) -> None:
     frames (``Replicator.build_delta``, 100 items a frame, values and ``["w", "http"]``
     whys); ``send-second``, the same frames built again for a second peer (made ready
     to send for the first: what a node does for each further link); ``send-lazy``, the
-    frames built again for a second peer that pruned the writer (every change announced); ``receive``, those frames also decoded (``parse_frame``) and applied
+    frames built again for a second peer that pruned the writer (every change announced); ``send-quiet``, the same for a peer that pruned it quietly (every change left out); ``receive``, those frames also decoded (``parse_frame``) and applied
     (``Replicator.apply_delta``) by a durable runtime on memory storage, contents it does
     not hold; ``redundant``, the same frames received and applied again from a second
     peer (contents it holds: dropped before the engine). Each counts the steps before it
@@ -312,11 +312,13 @@ def _replica(items: int, kind: str) -> None:
                 await sender.update_many(batch, via="http")
             frames: list[bytes] = []
             built: dict[str, list[bytes]] = {}
-            lazy = kind == "send-lazy" or kind.startswith("announced")
+            lazy = kind in ("send-lazy", "send-quiet") or kind.startswith("announced")
             for name in ("node", "second")[: 1 if kind in ("send", "receive", "redundant") else 2]:
                 link = Link(name, "e" * 16)
                 if lazy and name == "second":
                     link.lazy = {"peer"}  # it pruned the writer: every change announced
+                    if kind == "send-quiet":
+                        link.quiet = {"peer"}  # quietly: every change left out
                 frames = built[name] = []
                 while link.scan < out.log.head:
                     frame, _, link.scan = out.build_delta(link)
@@ -354,6 +356,11 @@ def replica_send_second(items: int) -> None:
 def replica_send_lazy(items: int) -> None:
     """See :func:`_replica`."""
     _replica(items, "send-lazy")
+
+
+def replica_send_quiet(items: int) -> None:
+    """See :func:`_replica`."""
+    _replica(items, "send-quiet")
 
 
 def replica_announced_held(items: int) -> None:
@@ -480,6 +487,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "replica-send-second": (replica_send_second, 1_000, 4_000, 1, "item"),
     "replica-send-lazy": (replica_send_lazy, 1_000, 4_000, 1, "item"),
     "replica-receive": (replica_receive, 1_000, 4_000, 1, "item"),
+    "replica-send-quiet": (replica_send_quiet, 1_000, 4_000, 1, "item"),
     "replica-announced-held": (replica_announced_held, 1_000, 4_000, 1, "item"),
     "replica-announced-lacking": (replica_announced_lacking, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),

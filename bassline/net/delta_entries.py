@@ -23,7 +23,7 @@ from bassline.net.changelog import ChangeLog
 from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
 
-__all__ = ["Cached", "Entry", "entries", "leave_out"]
+__all__ = ["Cached", "Entry", "entries", "leave_out", "link_entries"]
 
 _WRITES = frozenset({CarriedWrite, type(None)})
 _KEPT, _NODE = attrgetter("stamp"), attrgetter("node")
@@ -90,8 +90,72 @@ def leave_out(
     kept = [stamp.node not in quiet for _, stamp in have]
     if all(kept):
         return have, order
+    if not any(kept):  # all of them left out
+        return [], [False] * order.count(False)
     marks = iter(kept)  # an announced entry (True in order) is kept when its mark is
     return list(compress(have, kept)), [o for o in order if not o or next(marks)]
+
+
+def link_entries(
+    runtime: Runtime,
+    codec: CarryCodec,
+    cache: dict[str, Cached],
+    merge: frozenset[str],
+    log: ChangeLog,
+    ids: list[str],
+    lazy: set[str] | tuple[()],
+    quiet: set[str] | tuple[()],
+) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool], int]:
+    """:func:`entries` for a link whose peer pruned ``lazy`` (``quiet``: of those, the
+    ones pruned quietly), and how many changes were left out: those that would be
+    announced, of origins in ``quiet``. Parted first where the runtime reads contents a
+    column at a time, so that the items alone are made ready (cached for another peer,
+    most often) and nothing is spent on what is left out."""
+    split = _split_lazy(runtime, merge, ids, lazy, quiet) if lazy else None
+    if split is None:
+        items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy)
+        if not (have and quiet):
+            return items, whys, have, order, 0
+        announced = len(have)
+        have, order = leave_out(have, order, quiet)
+        return items, whys, have, order, announced - len(have)
+    sent, have, order = split
+    items, whys, _, _ = entries(runtime, codec, cache, merge, log, sent, ())
+    return items, whys, have, order, len(ids) - len(order)
+
+
+def _split_lazy(
+    runtime: Runtime,
+    merge: frozenset[str],
+    ids: list[str],
+    lazy: set[str] | tuple[()],
+    quiet: set[str] | tuple[()],
+) -> tuple[list[str], list[tuple[str, Stamp]], list[bool]] | None:
+    """``ids`` parted, when some change is stamped by an origin in ``lazy``: the contacts
+    to send, the announced changes, and per entry in order whether it is announced; the
+    changes of origins in ``quiet`` that would be announced are left out. A change is
+    announced when it is a write (no kept stamp) to a contact that is not a merge
+    contact, as in :func:`entries`. None when no change is lazy, a contact has no
+    content, or the runtime does not read contents a column at a time."""
+    contents_of = getattr(runtime, "contents_of", None)  # neither is in the
+    carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
+    if contents_of is None or carried_of is None:
+        return None
+    values, stamps = contents_of(ids)
+    marks = list(map(lazy.__contains__, map(_NODE, stamps)))
+    if True not in marks or any(map(is_, values, repeat(ABSENT))):
+        return None
+    at = list(compress(range(len(ids)), marks))
+    codes = [_SEND] * len(ids)  # per entry: sent, announced or left out
+    for k, why in zip(at, carried_of(list(compress(ids, marks))), strict=True):
+        if type(why) is CarriedWrite and why.stamp is None and ids[k] not in merge:
+            codes[k] = _LEFT_OUT if stamps[k].node in quiet else _ANNOUNCED
+    sent = list(compress(ids, map(_SEND.__eq__, codes)))
+    have = list(compress(zip(ids, stamps, strict=True), map(_ANNOUNCED.__eq__, codes)))
+    return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
+
+
+_SEND, _ANNOUNCED, _LEFT_OUT = 0, 1, 2
 
 
 def _all_cached(

@@ -29,7 +29,7 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
-from bassline.net.delta_entries import Entry, entries, leave_out
+from bassline.net.delta_entries import entries, link_entries
 from bassline.net.delta_items import sent_by_contact, shared_writes
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
@@ -486,11 +486,13 @@ class Replicator:
         )
         if not ids:
             return None, 0, scanned
-        items, whys, have, order = self._entries(ids, session.lazy)
-        if have and session.quiet:
-            announced = len(have)
-            have, order = leave_out(have, order, session.quiet)
-            self.metrics.items_left_out += announced - len(have)
+        codec, runtime, cache = self._codec, self._require(), self._json_cache
+        assert codec is not None
+        items, whys, have, order, left_out = link_entries(
+            runtime, codec, cache, self._merging, self.log, ids, session.lazy, session.quiet
+        )
+        if left_out:
+            self.metrics.items_left_out += left_out
             if not items and not have:
                 return None, 0, scanned  # the peer's cursor moves with the next delta
         limit = self.settings.max_frame_bytes
@@ -520,8 +522,12 @@ class Replicator:
                     f"graft names contact {cid[:80]!r}, which this Bassline does not have",
                 )
         at, n = session.announced, len(contacts)
+        codec, runtime, cache = self._codec, self._require(), self._json_cache
+        assert codec is not None
         while True:
-            items, whys, _, _ = self._entries(contacts[:n], ())
+            items, whys, _, _ = entries(
+                runtime, codec, cache, self._merging, self.log, contacts[:n], ()
+            )
             frame = dump(encode_delta(self.log.epoch, at, at, items, whys))
             if len(frame) <= self.settings.max_frame_bytes:
                 return (frame if items else None), len(items), n
@@ -529,14 +535,6 @@ class Replicator:
                 self._too_large(contacts[0], len(frame))
                 return None, 0, 1
             n //= 2
-
-    def _entries(
-        self, ids: list[str], lazy: set[str] | tuple[()]
-    ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]]:
-        """The delta entries for ``ids`` (see :func:`~bassline.net.delta_entries.entries`)."""
-        codec = self._codec
-        assert codec is not None
-        return entries(self._require(), codec, self._json_cache, self._merging, self.log, ids, lazy)
 
     def _too_large(self, cid: str, size: int) -> None:
         if cid not in self._oversized:  # once per content, not per peer or attempt

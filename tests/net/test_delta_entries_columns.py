@@ -147,3 +147,36 @@ def test_an_unknown_contact_is_named() -> None:
     view = _state([])
     with pytest.raises(UnknownContact, match="'zz'"):
         view.carried_justifications(["a", "zz"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    steps=st.lists(step, max_size=12),
+    ids=st.lists(st.sampled_from(CONTACTS), min_size=1, max_size=5, unique=True),
+    lazy=st.sampled_from([(), {"p1"}, {"p2"}, {"p1", "p2", "n"}]),
+    quiet=st.sampled_from([(), {"p1"}, {"p2"}, {"p1", "p2", "n"}]),
+)
+def test_a_links_entries_parted_first_are_the_entries_less_what_is_left_out(
+    steps: list[Any], ids: list[str], lazy: Any, quiet: Any
+) -> None:
+    """``link_entries`` parts lazy changes from the items before making anything ready;
+    whatever the state, it gives what the contact-at-a-time path gives with the announced
+    changes of quiet origins taken out, and counts those."""
+    quiet = set(quiet) & set(lazy) if lazy else ()  # a quiet origin is pruned too
+    merging = frozenset({"m"})
+    view = _state(steps)
+    log = ChangeLog("e" * 16)
+    log.record_all(CONTACTS)
+    codec = CarryCodec(view.network.spec)
+    parted_cache: dict[str, Any] = {}
+    got = delta_entries.link_entries(view, codec, parted_cache, merging, log, ids, lazy, quiet)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _one_at_a_time(monkeypatch)
+        one_cache: dict[str, Any] = {}
+        items, whys, have, order = entries(view, codec, one_cache, merging, log, ids, lazy)
+    left_out = [row for row in have if row[1].node in quiet]
+    marks = iter(row[1].node not in quiet for row in have)
+    want_order = [o for o in order if not o or next(marks)]
+    kept = [row for row in have if row[1].node not in quiet]
+    assert got == (items, whys, kept, want_order, len(left_out))
+    assert parted_cache == one_cache
