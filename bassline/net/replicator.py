@@ -135,7 +135,9 @@ class Replicator:
         (:mod:`bassline.net.content_digest`: a sum of line hashes, kept up to date)."""
         runtime = self._require()
         assert self._digest is not None
-        return self._digest.digest(runtime.state, runtime.stamped)
+        return self._digest.digest(
+            runtime.state, runtime.stamped, getattr(runtime, "contents_of", None)
+        )
 
     @property
     def with_content(self) -> int:

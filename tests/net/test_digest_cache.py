@@ -80,7 +80,16 @@ async def test_each_content_is_encoded_once_per_change_for_the_digest(
         encoded.append(contact)
         return line(contact, value, stamp)
 
+    columns = content_digest._columns
+
+    def counting_columns(changed: list[str], *rest: Any) -> list[int] | None:
+        hashed = columns(changed, *rest)
+        if hashed is not None:  # encoded a column at a time
+            encoded.extend(changed)
+        return hashed
+
     monkeypatch.setattr(content_digest, "digest_line", counting)
+    monkeypatch.setattr(content_digest, "_columns", counting_columns)
     async with BasslineNetwork("d", flat(3, sets=1), settings=FAST) as net:
         await net.update_many({"c0": 1, "c1": 2, "s0": ["a"]})
         net.digest()
