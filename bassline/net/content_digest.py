@@ -84,7 +84,7 @@ class ContentDigest:
         if self._at is None:
             lines.clear()
             total = 0
-            changed: list[str] | tuple[()] = [cid for cid, _, _ in state()]
+            changed = [cid for cid, _, _ in state()]
         else:
             changed, _ = self.log.since(self._at[0], len(self.log))
         hashed = _columns(changed, contents_of, merge) if contents_of is not None else None
@@ -92,7 +92,7 @@ class ContentDigest:
             total -= sum(map(lines.pop, changed, repeat(0)))
             lines.update(zip(changed, hashed, strict=True))
             total += sum(hashed)
-            changed = ()
+            changed = []
         blake2b, from_bytes, line_of = hashlib.blake2b, int.from_bytes, digest_line
         for cid in changed:
             value, stamp = stamped(cid)
@@ -110,6 +110,7 @@ class ContentDigest:
 
 _HASH = partial(hashlib.blake2b, digest_size=32)
 _HLC, _NODE, _DIGEST = attrgetter("hlc"), attrgetter("node"), methodcaller("digest")
+_from_bytes: Callable[[bytes, str], int] = int.from_bytes  # type: ignore[assignment]
 
 
 def _columns(
@@ -133,6 +134,6 @@ def _columns(
     # next is written (10,000 lines alive at once cost more than the loop they replace)
     lines = map(orjson.dumps, rows)
     try:
-        return list(map(int.from_bytes, map(_DIGEST, map(_HASH, lines)), repeat("big")))
+        return list(map(_from_bytes, map(_DIGEST, map(_HASH, lines)), repeat("big")))
     except orjson.JSONEncodeError:
         return None
