@@ -132,15 +132,16 @@ class LoopWriter:
     def open_blocking(self) -> psycopg.Connection[Any] | None:
         """Open and prepare a connection (blocks: call in a worker thread); None when it
         failed (the next attempt waits :data:`RETRY_CONNECT` seconds)."""
+        # anything raised here would turn the write it follows, committed, into a failure
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True)
-        except psycopg.Error as exc:
+        except Exception as exc:
             self._next_connect = time.monotonic() + RETRY_CONNECT
             log.debug("the one-row writer's connection could not be opened: %s", exc)
             return None
         try:
             conn.execute(_PREPARE)
-        except psycopg.Error as exc:
+        except Exception as exc:
             self._next_connect = time.monotonic() + RETRY_CONNECT
             log.debug("the one-row writer's statement could not be prepared: %s", exc)
             conn.close()
@@ -201,6 +202,10 @@ class LoopWriter:
         except (psycopg.Error, OSError, anyio.ClosedResourceError) as exc:
             log.debug("the one-row writer's connection failed: %s", exc)
             self._drop()
+            return None
+        except NotImplementedError as exc:  # an event loop that cannot wait on a socket
+            log.warning("one-row writes go through the pool: %s", exc)
+            self.close()
             return None
         if result is None or result.status != pq.ExecStatus.TUPLES_OK:
             if (
