@@ -18,7 +18,8 @@ bench_runtime.py's ``--breakdown``: a bare engine update of an unwired contact a
 buffered runtime update of one (nothing flushed), whose difference is the runtime's own
 work per update; with both, the ratio is printed. ``runtime-durable-fs`` and
 ``runtime-durable-pg`` are durable single-writer updates (bench_durable_latency.py's
-runtime side), per update. ``restart-fill``, ``restart-start`` and ``restart-load`` store
+runtime side), per update; ``raw-durable-pg`` is that benchmark's raw side (a psycopg
+one-row upsert + ``COMMIT``), and with both the ratio is printed. ``restart-fill``, ``restart-start`` and ``restart-load`` store
 contents through a runtime on memory storage (bench_restart.py's fill), then nothing, a
 runtime's start over them, or ``load_contents`` alone; with all three, the start's and
 the load's instructions per content and their ratio are printed. Counts are the same on a busy machine
@@ -432,6 +433,23 @@ def runtime_durable_pg(updates: int) -> None:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def raw_durable_pg(updates: int) -> None:
+    """bench_durable_latency.py's raw side: a psycopg one-row upsert + ``COMMIT`` per
+    update (``BASSLINE_TEST_POSTGRES_URL``, in a fresh schema dropped afterwards), after
+    20 first ones."""
+    from bench_durable_latency import pg_raw, postgres_side
+
+    async def run() -> None:
+        async with postgres_side() as (schema, factory):
+            async with factory():  # makes the tables
+                pass
+            async with pg_raw(schema, "raw") as (write, _):
+                for i in range(updates + 20):
+                    write(i)
+
+    anyio.run(run)
+
+
 def _restart(contents: int, then: str) -> None:
     """Store ``contents`` contents through a runtime on memory storage (bench_restart.py's
     fill), then open a fresh runtime over them (``then`` "start"), call ``load_contents``
@@ -493,6 +511,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
     "runtime-durable-fs": (runtime_durable_fs, 200, 1_200, 1, "update"),
     "runtime-durable-pg": (runtime_durable_pg, 100, 600, 1, "update"),
+    "raw-durable-pg": (raw_durable_pg, 100, 600, 1, "update"),
     "restart-fill": (restart_fill, 5_000, 25_000, 1, "content"),
     "restart-start": (restart_start, 5_000, 25_000, 1, "content"),
     "restart-load": (restart_load, 5_000, 25_000, 1, "content"),
@@ -549,6 +568,9 @@ def main() -> None:
             f"restart: a start {start:,.0f} instructions per content, load_contents alone "
             f"{load:,.0f}: load_contents / start {load / start:.2f} (issue 18 target >= 0.5)"
         )
+    if "runtime-durable-pg" in per_unit and "raw-durable-pg" in per_unit:
+        runtime, raw = per_unit["runtime-durable-pg"], per_unit["raw-durable-pg"]
+        print(f"durable PostgreSQL update: runtime / raw upsert + commit {runtime / raw:.2f}x")
     if "engine-unwired" in per_unit and "runtime-unwired" in per_unit:
         engine = per_unit["engine-unwired"]
         own = per_unit["runtime-unwired"] - engine

@@ -47,7 +47,8 @@ from bassline_storage_postgres.claims import AdvisoryClaims
 from bassline_storage_postgres.engine import make_engine
 from bassline_storage_postgres.errors import ErrorContext, map_exception
 from bassline_storage_postgres.joining import write_joined
-from bassline_storage_postgres.listen import PgChangeWatch
+from bassline_storage_postgres.listen import PgChangeWatch, listen_conninfo
+from bassline_storage_postgres.loopwrite import LoopWriter, one_row_params
 from bassline_storage_postgres.migrate import (
     MigrationError,
     check_revision,
@@ -96,6 +97,9 @@ class PostgresStorage(StorageBackend):
         self._migrate = migrate
         self._engine: Engine | None = None
         self._gate: PoolGate | None = None
+        self.loop_writer: LoopWriter | None = None
+        """While open with ``loop_writes`` on: the connection one-row writes go out on
+        from the event loop (see :mod:`~bassline_storage_postgres.loopwrite`)."""
         self.content_chunk = CONTENT_CHUNK
         """Content rows per statement in ``write`` (tests lower it to split a batch)."""
         self.channel = feed.channel_for(config.schema)
@@ -220,11 +224,17 @@ class PostgresStorage(StorageBackend):
             await anyio.to_thread.run_sync(engine.dispose)
             return Success(None)
         self._engine, self._gate = engine, gate
+        if self._config.loop_writes:
+            conninfo = listen_conninfo(self._config, "bassline-write")
+            self.loop_writer = LoopWriter(f"{conninfo} client_encoding=UTF8")
         return Success(None)
 
     async def do_close(self) -> None:
-        """Close every pooled connection. Idempotent; never raises."""
+        """Close every pooled connection and the one-row writer's. Idempotent; never raises."""
         engine, self._engine, self._gate = self._engine, None, None
+        writer, self.loop_writer = self.loop_writer, None
+        if writer is not None:
+            writer.close()
         if engine is not None:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(engine.dispose)
@@ -282,8 +292,21 @@ class PostgresStorage(StorageBackend):
         return await self._read("load_contents", lambda c: queries.load_contents(c, network))
 
     async def do_write(self, batch: CheckedBatch) -> StorageResult[WriteSummary]:
-        """Lay out a checked batch and apply it in one transaction (in a worker thread)."""
+        """Lay out a checked batch and apply it in one transaction: a batch of one content
+        row from the event loop on the one-row writer's connection when it is free
+        (:mod:`~bassline_storage_postgres.loopwrite`), any other (or one that fails there)
+        in a worker thread on a pooled connection."""
+        writer = self.loop_writer
+        params = None
+        if writer is not None:
+            params = one_row_params(batch, self.channel, self.writer)
+            if params is not None and writer.ready:
+                summary = await writer.write(params)
+                if summary is not None:
+                    return Success(summary)
         chunk = self.content_chunk
+        connect = writer if params is not None and writer and writer.wants_connection() else None
+        opened: list[psycopg.Connection[Any]] = []
 
         def send(
             dbapi: psycopg.Connection[Any], prepared: PreparedBatch, channel: _Channel
@@ -297,9 +320,20 @@ class PostgresStorage(StorageBackend):
                 return prepared
             if prepared.is_empty:
                 return WriteSummary()
-            return self._announced(engine, send, prepared)
+            summary = self._announced(engine, send, prepared)
+            # the server took a one-row write: open the writer's connection for the next
+            if connect is not None and not isinstance(summary, StorageError):
+                conn = connect.open_blocking()
+                if conn is not None:
+                    opened.append(conn)
+            return summary
 
-        return await self._run("write", work)
+        try:
+            return await self._run("write", work)
+        finally:
+            for conn in opened:
+                if connect is None or not connect.install(conn):
+                    conn.close()
 
     async def write_joining(self, batch: Batch, joins: Joins) -> StorageResult[WriteSummary]:
         """``write``, each record of a merge contact joined with the stored one in the

@@ -171,7 +171,7 @@ SELECT r.n, nextval('bassline_change_seq')
 {reference}
   AND (SELECT count(*) FROM prev) >= 0
 ON CONFLICT (network_id) DO UPDATE SET seq = nextval('bassline_change_seq')
-RETURNING f.network_id, f.seq{announce}),
+RETURNING f.network_id, f.seq, f.xmax = 0 AS fresh{announce}),
 stored AS (
 INSERT INTO bassline_contacts AS t
     (network_id, contact_id, group_id, content, stamp_hlc, stamp_node, justification,
@@ -185,12 +185,18 @@ SET group_id = EXCLUDED.group_id, content = EXCLUDED.content,
     justification = EXCLUDED.justification, change_seq = EXCLUDED.change_seq
 WHERE (t.stamp_hlc, t.stamp_node) <= (EXCLUDED.stamp_hlc, EXCLUDED.stamp_node)
 RETURNING t.change_seq)
-SELECT (SELECT seq FROM prev), stored.change_seq FROM stored
+SELECT coalesce((SELECT seq FROM prev), CASE WHEN taken.fresh THEN 0 END), stored.change_seq
+FROM stored, taken
 """
 """A one-row write in one statement: ``prev`` locks the network's feed row first (as
 :data:`LOCK_FEED` does for a pipelined batch; the count makes it run before the insert),
 so the sequence it reads is the position just before this write. Returns (that position,
-the sequence taken) when the row was stored, nothing when it was stale."""
+the sequence taken) when the row was stored, nothing when it was stale. A write that
+made the network's feed row (``fresh``: the row was inserted, not updated on conflict)
+reports position 0: no content of the network was written with a sequence before it
+(each such write makes or updates the row, and a network's deletion deletes both), and
+a concurrent first write that had to wait for this insert updates the row after this
+transaction, with a later sequence."""
 
 TAKE_AND_UPSERT_ONE = _TAKEN_ONE.format(reference=_ONE_REFERENCE, announce="")
 """:data:`TAKE_AND_UPSERT` for a batch of one content row, with scalar parameters: the
@@ -336,7 +342,8 @@ def _feed_positions(
 
 def _one_row_feed(cursor: psycopg.Cursor[Any]) -> tuple[int, int] | None:
     """``WriteSummary.feed`` of a one-row write (:data:`TAKE_AND_UPSERT_ONE`): None for a
-    network's first write (no feed row to lock) and for a stale row."""
+    stale row and for a network's first write made concurrently with another (which then
+    found no feed row to lock, and did not make it)."""
     row = cursor.fetchone()
     if row is None or row[0] is None:
         return None

@@ -1,7 +1,7 @@
 """Reading ``postgresql://`` URLs and their options into a :class:`PostgresConfig`.
 
 Our own options (``pool_size``, ``max_overflow``, ``connect_timeout``,
-``statement_timeout``, ``synchronous_commit``, ``schema``) come from the URL's query
+``statement_timeout``, ``synchronous_commit``, ``schema``, ``loop_writes``) come from the URL's query
 string or from keyword arguments (which win). Every other query key must be a libpq
 connection parameter (``sslmode``, ``application_name``, ...) and is passed through.
 A bad value is a :class:`ValueError` that names the option, the value and what is allowed.
@@ -53,6 +53,9 @@ class PostgresConfig:
     """Milliseconds a statement may run before the server cancels it; 0 means no limit."""
     synchronous_commit: str = "on"
     schema: str = "public"
+    loop_writes: bool = True
+    """Whether a one-row write goes out from the event loop on the storage's own connection
+    (:mod:`~bassline_storage_postgres.loopwrite`); off: every write through the pool."""
 
     @property
     def capacity(self) -> int:
@@ -108,6 +111,18 @@ def _sync_commit(raw: Any, masked: str) -> str:
     return text
 
 
+def _switch(name: str, raw: Any, masked: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = _BOOLEAN_ALIASES.get(str(raw).strip().lower(), str(raw).strip().lower())
+    if text not in ("on", "off"):
+        raise ValueError(
+            f"invalid option {name}={raw!r} in PostgreSQL storage URL {masked}: "
+            "expected on or off (true/false, yes/no, 1/0)"
+        )
+    return text == "on"
+
+
 def _schema(raw: Any, masked: str) -> str:
     where = f"invalid option schema={raw!r} in PostgreSQL storage URL {masked}"
     if not isinstance(raw, str) or not raw:
@@ -135,6 +150,7 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     ),
     "synchronous_commit": _sync_commit,
     "schema": _schema,
+    "loop_writes": lambda raw, m: _switch("loop_writes", raw, m),
 }
 OPTION_NAMES = tuple(_PARSERS)
 """The options this backend reads from the URL query or from keyword arguments."""

@@ -264,6 +264,7 @@ async def test_statement_timeout_is_a_transient_timeout(
         ("connect_timeout=0", "connect_timeout"),
         ("statement_timeout=1.5", "statement_timeout"),
         ("synchronous_commit=sometimes", "synchronous_commit"),
+        ("loop_writes=sometimes", "loop_writes='sometimes'"),
         ("schema=" + "s" * 64, "at most 63 bytes"),
         ("pool_sise=3", "did you mean 'pool_size'"),
         ("pool_size=1&pool_size=2", "more than once"),
@@ -282,6 +283,14 @@ def test_bad_url_options_are_value_errors(query: str, complaint: str) -> None:
         open_storage(url)
     assert complaint in str(raised.value)
     assert PW_SECRET not in str(raised.value) and "***" in str(raised.value)
+
+
+def test_loop_writes_reads_on_and_off_in_every_spelling() -> None:
+    for text, expected in (("on", True), ("off", False), ("no", False), ("1", True)):
+        storage: Any = open_storage(f"postgresql://127.0.0.1/db?loop_writes={text}")
+        assert storage.config.loop_writes is expected
+    storage = open_storage("postgresql://127.0.0.1/db", loop_writes=False)
+    assert storage.config.loop_writes is False
 
 
 def test_a_password_holding_a_question_mark_is_not_read_as_a_blank_option() -> None:

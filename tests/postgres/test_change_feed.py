@@ -163,15 +163,44 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(
 
 
 @pytest.mark.anyio
+async def test_a_first_write_that_waited_for_another_first_write_reports_no_position(
+    two: tuple[Any, Any], postgres_url: str, schema: str
+) -> None:
+    """T1 makes the network's feed row and holds its transaction open; a one-row write
+    then finds no row to lock, waits on T1's insert and updates the row after T1 commits:
+    it did not make the row, so it must not report 0 as the position before it (T1's
+    write lies between). Planted: ``fresh`` always true -> it reports (0, ...)."""
+    first, _ = two
+    with psycopg.connect(postgres_url) as t1, psycopg.connect(postgres_url, autocommit=True) as a:
+        t1.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        t1.execute(TAKE_SEQUENCE, [["feed"]])
+        t1_pid = t1.info.backend_pid
+        summaries = []
+        async with anyio.create_task_group() as tg:
+
+            async def write_y() -> None:
+                summaries.append((await first.write([_record("y", 2, 21)])).unwrap())
+
+            tg.start_soon(write_y)
+            with anyio.fail_after(20):
+                while not _waiting_for_lock(a, t1_pid):  # noqa: ASYNC110 - a deadline poll
+                    await anyio.sleep(0.01)
+            t1.commit()
+    assert summaries[0].contents == 1 and summaries[0].feed is None
+    assert (await first.write([_record("y", 3, 22)])).unwrap().feed is not None
+
+
+@pytest.mark.anyio
 async def test_concurrent_writes_report_feed_positions_that_chain_without_gaps(
     two: tuple[Any, Any],
 ) -> None:
     """Each write of one network reports (position before it, position it took): sorted,
     they chain from the start to the end with nothing between (what lets a follower skip
-    its own writes); a first write of a network, with no feed row yet, reports none."""
+    its own writes); a network's first write, which makes its feed row, reports 0 before."""
     first, second = two
-    assert (await first.write([_record("a", 0, 1)])).unwrap().feed is None
+    made = (await first.write([_record("a", 0, 1)])).unwrap().feed
     start = (await second.feed_position("feed")).unwrap()
+    assert made == (0, start)
     reported: list[tuple[int, int]] = []
 
     async def writer(storage: Any, contact: str) -> None:

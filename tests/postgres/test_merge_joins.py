@@ -214,7 +214,9 @@ async def test_a_plain_write_sends_what_it_sent_before(
     """The durable one-row write of an accept-last contact is still the one statement
     :data:`~bassline_storage_postgres.bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE`, without a
     pipeline (one round trip), in a network that has merge contacts too; a write of the
-    merge contact pays one more round trip (the locked read) before its pipeline."""
+    merge contact pays one more round trip (the locked read) before its pipeline. (Through
+    the pool: ``loop_writes`` off; on, the one-row write goes out on the storage's own
+    connection, tests/postgres/test_loop_writes.py.)"""
     sent: list[str] = []
     pipelines: list[int] = []
     execute, pipeline = psycopg.Cursor.execute, psycopg.Connection.pipeline
@@ -228,7 +230,7 @@ async def test_a_plain_write_sends_what_it_sent_before(
         return pipeline(self)
 
     spec = merge_spec()
-    async with open_storage(store_url) as storage:
+    async with open_storage(store_url, loop_writes=False) as storage:
         (await storage.save_network(spec)).unwrap()
         async with StorageBackedRuntime(spec, storage, follow=False) as runtime:
             await runtime.update_contact("plain", 1)  # the network's first write

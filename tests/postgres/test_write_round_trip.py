@@ -106,8 +106,10 @@ async def test_a_one_row_write_is_one_statement_the_server_keeps_a_plan_of(
     """A durable write of one contact runs ``bulk.TAKE_ANNOUNCE_AND_UPSERT_ONE``, whose
     generic plan the server keeps, instead of planning the ``unnest`` statement anew on
     every write. Planted: ``_one_row`` returning None (every batch on the pipeline) -> the
-    pooled session holds only the array statement, with no generic plan."""
-    async with open_storage(store_url) as storage:
+    pooled session holds only the array statement, with no generic plan. (The pool's path:
+    ``loop_writes`` off; the storage's own connection prepares the same statement,
+    tests/postgres/test_loop_writes.py.)"""
+    async with open_storage(store_url, loop_writes=False) as storage:
         assert isinstance(storage, PostgresStorage)
         (await storage.save_network(sample_bassline("calc"))).unwrap()
         for i in range(20):  # psycopg prepares after 5 runs; the server keeps a plan after 5
