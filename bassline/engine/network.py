@@ -6,6 +6,8 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import compress, filterfalse, repeat
+from operator import and_, attrgetter, is_not, ne
 from typing import Any, TypeVar, overload
 
 from bassline.clock import INITIAL_STAMP, HybridLogicalClock, Stamp
@@ -17,7 +19,6 @@ from bassline.engine.checks import (
     check_engine_options,
     checked_batch,
     checked_item,
-    checked_restore,
     gadget_groups,
     plain_applied,
     plainly_encodable,
@@ -25,8 +26,9 @@ from bassline.engine.checks import (
 from bassline.engine.compare import differs
 from bassline.engine.explain import check_depth, explain
 from bassline.engine.explanation import Explanation
-from bassline.engine.justify import RESTORED, SPEC, Kept, Reference, write_ref
+from bassline.engine.justify import SPEC, Kept, Reference, write_ref
 from bassline.engine.propagation import Listener, Propagator
+from bassline.engine.restoring import Restored, restore_rows, restore_stored
 from bassline.engine.results import (
     ContactState,
     ContradictionRecord,
@@ -44,8 +46,8 @@ __all__ = ["Network"]
 
 _PYTHON = write_ref("python")
 _APPLY_ITEM = "(contact, value, stamp) or (contact, value, stamp, justification)"
-_RESTORE_ITEM = "(contact, value, stamp) or (contact, value, stamp, stored justification)"
 _D = TypeVar("_D")
+_CONTENT = attrgetter("content")
 _SHARED = COPIED_TYPES  # content copied() copies, on the way in and out
 
 
@@ -506,44 +508,42 @@ class Network(Propagator):
         network back to its fixpoint. The values are kept as they are, not copied (as by
         :meth:`apply`).
         """
-        indexes, values, stamps, texts = checked_restore(self, items, _RESTORE_ITEM)
-        if not indexes:
-            return
-        # the newest stamp is the only one the clock must see (and the one that could be
-        # implausibly far ahead)
-        self.clock.observe(max(stamps))
-        own_values, own_stamps, whys, lattices = (
-            self._values,
-            self._stamps,
-            self._why,
-            self._lattice,
-        )
-        why_of = self._stored.restorer()
-        for i, value, stamp, text in zip(indexes, values, stamps, texts, strict=True):
-            own_values[i] = value
-            own_stamps[i] = stamp
-            whys[i] = RESTORED if text is None else why_of(text, lattices[i], i, stamp)
+        restore_rows(self, items)
+
+    def restore_stored(
+        self,
+        contacts: Sequence[str],
+        values: Sequence[Content],
+        stamps: Sequence[Stamp],
+        justifications: Sequence[str | None],
+        groups: Sequence[str],
+    ) -> Restored:
+        """:meth:`restore` of the records storage loaded, as columns of one length
+        (``groups``: the group each is stored under), checked and set a column at a time
+        (:mod:`bassline.engine.restoring`), leaving out rows of contacts this network
+        lacks: what a runtime restores. The same checks and errors as :meth:`restore`.
+        Call :meth:`settle` next; then the result's ``differing()`` and ``ignored`` say
+        what :meth:`differing` and :meth:`missing` would."""
+        return restore_stored(self, contacts, values, stamps, justifications, groups)
 
     def differing(self, stamps: Mapping[str, Stamp]) -> list[str]:
         """The contacts holding content whose stamp is not the one ``stamps`` gives them
         (contacts ``stamps`` lacks included), in spec order."""
-        get = stamps.get
-        return [
-            cid
-            for cid, v, s in zip(self._ids, self._values, self._stamps, strict=True)
-            if v is not ABSENT and get(cid) != s
-        ]
+        ids = self._ids
+        held = map(is_not, self._values, repeat(ABSENT))
+        other = map(ne, map(stamps.get, ids), self._stamps)
+        return list(compress(ids, map(and_, held, other)))
 
     def missing(self, contact_ids: Iterable[str]) -> list[str]:
         """The ids in ``contact_ids`` this network has no contact for, in their order."""
-        index = self._index
-        return [cid for cid in contact_ids if cid not in index]
+        return list(filterfalse(self._index.__contains__, contact_ids))
 
     def _apply_initial(self) -> PropagationResult:
+        contacts = self.spec.contacts  # those with content found in C loops
+        contents = list(map(_CONTENT, contacts))
         offers: list[tuple[int, Any, Stamp, Reference]] = [
-            (self._index[c.id], c.content, INITIAL_STAMP, SPEC)
-            for c in self.spec.contacts
-            if c.has_content
+            (i, contents[i], INITIAL_STAMP, SPEC)
+            for i in compress(range(len(contents)), map(is_not, contents, repeat(ABSENT)))
         ]
         return self._run_from(offers, initial=True)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import Any
 
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
@@ -130,10 +131,22 @@ class Propagator:
         """Run from every contact with content and every gadget (after a restore): the
         contents restored are a fixpoint already, unless the spec or some rows changed,
         so a gadget output equal to what its gadget computes is left as it is."""
-        seeds = [i for i, v in enumerate(self._values) if v is not ABSENT]
+        values, n = self._values, len(self._values)
+        held = list(compress(range(n), map(is_not, values, repeat(ABSENT))))
+        # a seed without wires changes nothing when taken: those count as the step each
+        # would take (found in C loops), unless the budget could end the run among them
+        seeds = held
+        if len(held) < self.step_budget:
+            seeds = list(compress(held, map(self._out.__getitem__, held)))
         self._settling = True
         try:
-            return self._propagate(deque(seeds), {}, [], _touched_gadgets=self._all_gadget_seeds())
+            return self._propagate(
+                deque(seeds),
+                {},
+                [],
+                _touched_gadgets=self._all_gadget_seeds(),
+                _steps=len(held) - len(seeds),
+            )
         finally:
             self._settling = False
 
@@ -315,6 +328,7 @@ class Propagator:
         contradictions: list[ContradictionRecord],
         *,
         _touched_gadgets: list[int],
+        _steps: int = 0,
     ) -> PropagationResult:
         values, stamps, kind, out, feeds = (
             self._values,
@@ -330,7 +344,7 @@ class Propagator:
         pending_gadgets: dict[int, None] = dict.fromkeys(_touched_gadgets)
         failures: list[GadgetFailure] = []
         budget = self.step_budget
-        steps = 0
+        steps = _steps
         popleft, append = queue.popleft, queue.append
         while queue or pending_gadgets:
             while queue:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter, is_
 
 import attrs
 
@@ -24,6 +26,8 @@ ACCEPT_LAST = 0
 """A contact's kind: newest stamp wins."""
 MERGE = 1
 """A contact's kind: a lattice join of what arrives."""
+_ID = attrgetter("id")
+_BLEND = attrgetter("blend")
 
 
 @attrs.frozen
@@ -59,16 +63,17 @@ class Wiring:
 def compile_wiring(spec: Bassline, run_groups: Iterable[str] | None) -> Wiring:
     """Index ``spec``'s contacts, wires and the gadget groups in ``run_groups`` (default all)."""
     contacts = spec.contacts
-    ids = [c.id for c in contacts]
+    # columns read in C loops: a Python step per contact only for merge contacts
+    ids = list(map(_ID, contacts))
     index = dict(zip(ids, range(len(ids)), strict=True))
     n = len(contacts)
-    merge_mode = BlendMode.MERGE  # one enum attribute lookup, not one per contact
     kind = [ACCEPT_LAST] * n
     lattice: list[Lattice | None] = [None] * n
-    for i, c in enumerate(contacts):
-        if c.blend is merge_mode:
+    blends = list(map(_BLEND, contacts))
+    if BlendMode.MERGE in blends:
+        for i in compress(range(n), map(is_, blends, repeat(BlendMode.MERGE))):
             kind[i] = MERGE
-            lattice[i] = get_lattice(c.lattice or "defined")
+            lattice[i] = get_lattice(contacts[i].lattice or "defined")
     # most contacts have no wires: they share the empty tuple
     adjacency: dict[int, list[int]] = {}
     bidirectional = WireType.BIDIRECTIONAL

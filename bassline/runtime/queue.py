@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -35,14 +35,23 @@ class StorageQueue:
     """
 
     def __init__(
-        self, bound: int, network: str = "", groups: Mapping[str, str] | None = None
+        self,
+        bound: int,
+        network: str = "",
+        groups: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         if bound < 1:
             raise ValueError("queue bound must be at least 1")
         self.bound = bound
         self.network = network
-        self.groups = groups
-        """Each contact's group, for writes queued without one (see :meth:`put`)."""
+        lazy = callable(groups)
+        self.groups: Mapping[str, str] | None = None if lazy else groups  # type: ignore[assignment]
+        """Each contact's group, for writes queued without one (see :meth:`put`); given
+        as a function, it is called when first needed (the first batch taken), and
+        None until then."""
+        self._group_source = groups if lazy else None
+        self._groupless = groups is None
+        """Writes without a group are refused."""
         self.pending: dict[str, int] = {}
         """Each contact with a write waiting, to its place in the columns (in queueing
         order)."""
@@ -86,7 +95,7 @@ class StorageQueue:
         ``groups`` refuses it (:class:`ValueError`). A contact ``groups`` does not name is
         written with no group, which storage refuses (the batch fails, reported).
         """
-        if group is None and self.groups is None:
+        if group is None and self._groupless:
             raise ValueError("a write without its group needs a queue given the groups")
         self.enqueued += 1
         pending = self.pending
@@ -122,7 +131,7 @@ class StorageQueue:
         at a time. :class:`ValueError` from a queue without ``groups``, or for columns
         of different lengths (nothing is queued).
         """
-        if self.groups is None:
+        if self._groupless:
             raise ValueError("a write without its group needs a queue given the groups")
         if not len(values) == len(stamps) == len(justifications) == len(contacts):
             raise ValueError("put_many needs one value, stamp and justification per contact")
@@ -165,8 +174,9 @@ class StorageQueue:
     def records(self) -> list[PendingWrite]:
         """The pending writes as storage records, in queueing order (nothing is taken)."""
         groups = self._groups
-        if self.groups is not None and None in groups:
-            group_of = self.groups.get
+        group_map = self.group_map()
+        if group_map is not None and None in groups:
+            group_of = group_map.get
             if groups.count(None) == len(groups):  # the runtime's: none given, at C speed
                 groups = list(map(group_of, self.pending))
             else:
@@ -182,6 +192,12 @@ class StorageQueue:
             self._stamps,
             self._whys,
         )
+
+    def group_map(self) -> Mapping[str, str] | None:
+        """:attr:`groups`, made now if it was given as a function and not made yet."""
+        if self.groups is None and self._group_source is not None:
+            self.groups = self._group_source()  # type: ignore[operator]
+        return self.groups
 
     def target(self) -> int:
         """The batch that will carry what is pending now."""

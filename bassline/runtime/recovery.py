@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import attrs
 from returns.result import Failure, Success
 
@@ -9,9 +11,17 @@ from bassline.clock import INITIAL_STAMP
 from bassline.engine import Network
 from bassline.errors import BasslineError, ContentError, PersistenceError
 from bassline.runtime.queue import StorageQueue
+from bassline.spec import Bassline
 from bassline.storage import ErrorCode, NetworkStorage, StorageError, stored_spec_hash
 
-__all__ = ["Recovered", "SpecMismatch", "persist_error", "recover"]
+__all__ = ["Recovered", "SpecMismatch", "persist_error", "recover", "spec_groups"]
+
+_CONTACT = attrgetter("contact")
+_VALUE = attrgetter("value")
+_STAMP = attrgetter("stamp")
+_JUSTIFICATION = attrgetter("justification")
+_GROUP = attrgetter("group")
+_ID = attrgetter("id")
 
 
 class SpecMismatch(BasslineError):
@@ -80,14 +90,14 @@ async def recover(
         # values stamped as spec content (or derived from it) belong to the old spec;
         # the new spec's initial contents take their place
         records = [r for r in records if r.stamp > INITIAL_STAMP]
-    contacts = [r.contact for r in records]
-    ignored = sorted(network.missing(contacts))
-    if ignored:
-        skip = set(ignored)
-        records = [r for r in records if r.contact not in skip]
-        contacts = [r.contact for r in records]
-    try:
-        network.restore((r.contact, r.value, r.stamp, r.justification) for r in records)
+    try:  # each field a column, read in a C loop: the engine takes them as columns
+        restored = network.restore_stored(
+            list(map(_CONTACT, records)),
+            list(map(_VALUE, records)),
+            list(map(_STAMP, records)),
+            list(map(_JUSTIFICATION, records)),
+            list(map(_GROUP, records)),
+        )
     except ValueError as exc:  # a stamp beyond the clock drift, or content (a ContentError)
         why = (
             "`bassline storage check` lists every stored content this network cannot hold"
@@ -99,12 +109,11 @@ async def recover(
             f"cannot restore network {spec.id!r} from storage: {exc}; nothing was restored ({why})"
         ) from exc
     network.settle()
-    group_of = {c.id: c.group for c in spec.contacts}
-    # a content stored under another group than the spec's (a contact moved by a replaced
-    # spec) is written again under its group, as one whose stamp differs
-    stamps = {r.contact: r.stamp for r in records if r.group == group_of[r.contact]}
-    differing = network.differing(stamps)
+    # (a content stored under another group than the spec's, a contact moved by a
+    # replaced spec, is among them: written again under its group)
+    differing, ignored = restored.differing(), restored.ignored
     if differing:
+        group_of = queue.group_map() or spec_groups(spec)
         for cid in differing:
             queue.put(
                 cid,
@@ -113,7 +122,13 @@ async def recover(
                 network.stamp(cid),
                 network.stored_justification(cid),
             )
-    return Recovered(len(records), ignored)
+    return Recovered(len(records) - len(ignored), ignored)
+
+
+def spec_groups(spec: Bassline) -> dict[str, str]:
+    """Each contact's group, by contact id (built in C loops)."""
+    contacts = spec.contacts
+    return dict(zip(map(_ID, contacts), map(_GROUP, contacts), strict=True))
 
 
 async def _save_spec(storage: NetworkStorage, network: Network) -> None:

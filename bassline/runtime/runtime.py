@@ -7,6 +7,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -26,7 +27,7 @@ from bassline.runtime.metrics import RuntimeMetrics
 from bassline.runtime.ownership import GroupOwnership
 from bassline.runtime.policy import BreakerPolicy, Durability, RetryPolicy, check_options
 from bassline.runtime.queue import StorageQueue
-from bassline.runtime.recovery import SpecMismatch, persist_error, recover
+from bassline.runtime.recovery import SpecMismatch, persist_error, recover, spec_groups
 from bassline.runtime.sharing import Sharing, split_groups
 from bassline.runtime.view import EngineView
 from bassline.spec import Bassline, load_spec
@@ -135,8 +136,7 @@ class StorageBackedRuntime(EngineView):
         self._engine_update = self.network.update_contact
         self._why = self.network.stored_justification
         self._whys = self.network.stored_justifications
-        self._group_of = {c.id: c.group for c in self.spec.contacts}
-        self._queue = StorageQueue(queue_bound, self.spec.id, self._group_of)
+        self._queue = StorageQueue(queue_bound, self.spec.id, partial(spec_groups, self.spec))
         self._flusher = Flusher(
             storage,
             self._queue,

@@ -13,6 +13,7 @@ import attrs
 
 from bassline.codec import encode_many
 from bassline.content import ABSENT, Absent, Content
+from bassline.spec.canonical import fast_canonical_json
 
 __all__ = [
     "ROOT_GROUP",
@@ -285,7 +286,8 @@ class Bassline:
 
     def canonical_json(self) -> bytes:
         """Canonical JSON bytes (sorted keys, compact): what :attr:`hash` digests."""
-        return encode_many([self.to_dict()])[0]  # one orjson call for a plain spec
+        fast = fast_canonical_json(self)  # the same bytes, without the codec's walk
+        return fast if fast is not None else encode_many([self.to_dict()])[0]
 
     @cached_property
     def hash(self) -> str:
