@@ -113,7 +113,9 @@ def open_store(options: FsOptions) -> FsStore | StorageError:
         return exc.error
     except OSError as exc:
         lock.release()
-        return from_os_error(exc, f"open store {options.path}")
+        # the file refused, when the error names one (the log: EPERM if made immutable)
+        where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
+        return from_os_error(exc, f"open store {options.path}{where}")
     except BaseException:
         lock.release()
         raise

@@ -76,6 +76,10 @@ def _replace(path: Path, kind: str, releases: list[Callable[[], None]]) -> str:
     return "a directory"
 
 
+def _snapshots(store: Path) -> list[Path]:
+    return list(store.glob("networks/*/snapshots/*.snap"))
+
+
 async def _open_error(url: str) -> Any:
     with pytest.raises(StorageOpenError) as caught:
         async with open_storage(url):
@@ -114,8 +118,7 @@ async def test_a_marker_that_is_no_file_is_damage_named_and_never_read(
 
 async def test_a_marker_too_large_to_be_one_is_damage(store: Path) -> None:
     marker = store / "bassline-store.json"
-    with open(marker, "r+b") as f:
-        f.truncate(1 << 30)  # sparse: a gibibyte of zeros was read to find it is no JSON
+    os.truncate(marker, 1 << 30)  # sparse: a gibibyte of zeros was read to find it is no JSON
     error = await _open_error(f"file://{store}")
     assert error.code is ErrorCode.CORRUPTION, error
     assert error.message == (
@@ -128,7 +131,7 @@ async def test_a_marker_too_large_to_be_one_is_damage(store: Path) -> None:
 async def test_a_snapshot_that_is_no_file_is_left_alone_and_reported(
     store: Path, kind: str, releases: list[Callable[[], None]]
 ) -> None:
-    (snapshot,) = store.glob("networks/*/snapshots/*.snap")
+    (snapshot,) = _snapshots(store)
     _replace(snapshot, kind, releases)
     async with open_storage(f"file://{store}?read_only=true") as storage:
         assert (await storage.list_snapshots("kinds")).unwrap() == []
