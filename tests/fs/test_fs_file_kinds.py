@@ -138,3 +138,23 @@ async def test_a_snapshot_that_is_no_file_is_left_alone_and_reported(
         health = (await storage.health()).unwrap()
         assert f"1 unreadable snapshot files left in place: {snapshot}" in health.detail
         assert (await storage.load_contact_content("kinds", "root", "c")).unwrap().value == 7
+
+
+def _states(store: Path) -> list[Path]:
+    return list(store.glob("networks/*/state"))
+
+
+async def test_a_state_file_that_is_no_file_is_damage_named_and_never_read(
+    tmp_path: Path, releases: list[Callable[[], None]]
+) -> None:
+    root = tmp_path / "compacted"
+    async with open_storage(f"file://{root}?compact_bytes=1") as storage:  # every batch
+        (await storage.save_network(SPEC)).unwrap()
+        (await storage.write([ContentRecord("kinds", "root", "c", 7, Stamp(1, "n"))])).unwrap()
+    (state,) = _states(root)
+    _replace(state, "pipe", releases)
+    error = await _open_error(f"file://{root}?read_only=true")
+    assert error.code is ErrorCode.CORRUPTION, error
+    assert f"state file {state} is damaged ({state} is a named pipe, not a regular file)" in (
+        error.message
+    )
