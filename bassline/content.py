@@ -59,16 +59,15 @@ def values_equal(a: Any, b: Any) -> bool:
 def copied(value: Any) -> Any:
     """``value`` with every list and dict in it copied (to any depth), so that nothing the
     caller holds is shared with the result: inside a lattice value too (a grow-set's or
-    shrink-set's elements, a grow-map's entries, through :func:`register_copier`);
-    anything else (text, numbers, tuples of scalars, intervals) as it is. What a network does with
-    content written to it and with content it hands out (network.md, "Content is copied")."""
+    shrink-set's elements, a grow-map's entries, through :func:`register_copier`); every
+    tuple becomes a list, the JSON array it stands for (and is stored, sent and read back
+    as); anything else (text, numbers, intervals) as it is. What a network does with
+    content written to it and with content it hands out (concepts.md, "Content is copied")."""
     t = type(value)
-    if t is list:
+    if t is list or t is tuple:
         return [x if type(x) in _ATOMS else copied(x) for x in value]
     if t is dict:
         return {k: x if type(x) in _ATOMS else copied(x) for k, x in value.items()}
-    if t is tuple and not all(type(x) in _ATOMS for x in value):
-        return tuple(copied(x) for x in value)
     copier = _COPIERS.get(t)
     return value if copier is None else copier(value)
 

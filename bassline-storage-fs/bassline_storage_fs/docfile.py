@@ -34,7 +34,7 @@ from bassline_storage_fs.entries import (
     whys_frame,
 )
 from bassline_storage_fs.frames import HEADER_SIZE, Frame, FrameError, read_frame
-from bassline_storage_fs.fsutil import write_atomic
+from bassline_storage_fs.fsutil import NotRegularFile, open_regular, read_regular, write_atomic
 from bassline_storage_fs.table import Content, ContentTable
 
 __all__ = ["DOC_VERSION", "Doc", "DocError", "read_doc", "read_doc_header", "write_doc"]
@@ -114,7 +114,11 @@ def _check_header(found: Frame | FrameError, fmt: str) -> dict[str, Any]:
 
 def read_doc_header(path: Path, fmt: str) -> dict[str, Any]:
     """Just the header of a state or snapshot file (cheap: reads its first frame)."""
-    with path.open("rb") as f:
+    try:
+        f = open_regular(path)
+    except NotRegularFile as exc:  # a pipe was waited on, /dev/zero read, for ever
+        raise DocError(str(exc)) from None
+    with f:
         head = f.read(HEADER_SIZE)
         size = int.from_bytes(head[4:8], "little") if len(head) == HEADER_SIZE else 0
         data = head + f.read(min(size, 1 << 20))
@@ -126,7 +130,10 @@ def read_doc_header(path: Path, fmt: str) -> dict[str, Any]:
 
 def read_doc(path: Path, fmt: str) -> Doc:
     """A whole state or snapshot file, every checksum verified; DocError if damaged."""
-    data = path.read_bytes()
+    try:
+        data = read_regular(path)
+    except NotRegularFile as exc:
+        raise DocError(str(exc)) from None
     try:
         return _parse(data, fmt)
     except EntryError as exc:

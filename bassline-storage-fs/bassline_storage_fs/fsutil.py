@@ -5,14 +5,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "TEMP_SUFFIX",
+    "NotRegularFile",
     "StoreReplaced",
     "fsync_dir",
+    "open_regular",
+    "read_regular",
     "same_file",
     "sync_data",
     "write_all",
@@ -47,6 +52,52 @@ def same_file(path: Path, identity: tuple[int, int], what: str) -> None:
             f"{what} {path} {gone}: the store directory was removed or replaced while open, "
             "so nothing was written; reopen the storage on the store's directory"
         )
+
+
+class NotRegularFile(OSError):
+    """A file of the store is something else: a named pipe, a device, a directory, ...
+    (put there by hand or by an attacker: the backend only ever makes regular files)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}, not a regular file")
+        self.path = path
+        self.kind = kind
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of regular file ``path`` (at most ``limit`` + 1 of them if given).
+
+    Anything else is :class:`NotRegularFile`, found on the opened descriptor before a
+    byte is read: it is opened without waiting, so a named pipe's writer is never
+    waited for, and a device such as ``/dev/zero`` (a symbolic link to one) never read.
+    """
+    with open_regular(path) as f:
+        return f.read() if limit is None else f.read(limit + 1)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Regular file ``path`` open for reading; :class:`NotRegularFile` (and nothing
+    left open) for anything else, as :func:`read_regular` says."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((what for test, what in _KINDS if test(mode)), "a special file")
+        raise NotRegularFile(path, kind)
+    return open(fd, "rb", closefd=True)
 
 
 def sync_data(fd: int) -> None:

@@ -26,11 +26,17 @@ from pathlib import Path
 import orjson
 
 from bassline.storage import ErrorCode, StorageError
-from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir, write_atomic
+from bassline_storage_fs.fsutil import (
+    TEMP_SUFFIX,
+    NotRegularFile,
+    fsync_dir,
+    read_regular,
+    write_atomic,
+)
 from bassline_storage_fs.logfile import LogCorrupt, LogVersionUnsupported, scan_log
 from bassline_storage_fs.naming import network_dirname
 
-__all__ = ["MARKER", "STORE_FORMAT", "STORE_VERSION", "Layout", "StoreLock"]
+__all__ = ["MARKER", "MAX_MARKER_BYTES", "STORE_FORMAT", "STORE_VERSION", "Layout", "StoreLock"]
 
 STORE_FORMAT = "bassline-fs"
 STORE_VERSION = 1
@@ -38,6 +44,24 @@ MARKER = "bassline-store.json"
 _LOCK = "lock"
 _OWN_WHEN_EMPTY = {_LOCK, MARKER + TEMP_SUFFIX, "log" + TEMP_SUFFIX}
 _NEW_LOG_LIMIT = 4096
+MAX_MARKER_BYTES = 64 << 10
+"""The most read of a store marker (the one this backend writes is about 100 bytes)."""
+
+
+def _not_created(root: Path, exc: OSError) -> StorageError:
+    """Why ``root`` could not be created: a permission or limit error as such, anything
+    else INVALID (the path is no place for a store), never CORRUPTION: no store exists."""
+    reason = f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno or 0, '?')})"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        code, advice = ErrorCode.PERMISSION, "check the path and who may write there"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG):
+        code, advice = ErrorCode.LIMIT_EXCEEDED, "check the path and the space left there"
+    else:
+        code = ErrorCode.INVALID
+        advice = "a store is a directory on an ordinary file system (not /proc or /sys)"
+    return StorageError(
+        code, f"cannot create store directory {root}: {reason}: {advice}", cause=exc
+    )
 
 
 def _why_not_created(read_only: bool, explicit: frozenset[str]) -> str:
@@ -60,8 +84,7 @@ def _is_new_log(path: Path) -> bool:
     """Whether ``path`` is the empty log of a store whose creation was interrupted before
     its marker was written (a log with no batch in it; anything else is not ours)."""
     try:
-        with path.open("rb") as f:
-            data = f.read(_NEW_LOG_LIMIT + 1)
+        data = read_regular(path, _NEW_LOG_LIMIT)  # a pipe or device is not ours either
     except OSError:
         return False
     if len(data) > _NEW_LOG_LIMIT:
@@ -127,7 +150,10 @@ class Layout:
                     f"({_why_not_created(read_only, explicit)}): check the path"
                     + _remedy(read_only, explicit),
                 )
-            root.mkdir(parents=True, exist_ok=True)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # /proc/x: ENOENT, though the parent is a directory
+                return _not_created(root, exc)
             fsync_dir(root.parent)
             return None
         if not root.is_dir():
@@ -161,7 +187,17 @@ class Layout:
     def check_marker(self) -> StorageError | None:
         """None if the existing marker names a store this release reads; else why not."""
         try:
-            data = orjson.loads(self.marker.read_bytes())
+            raw = read_regular(self.marker, MAX_MARKER_BYTES)
+        except NotRegularFile as exc:  # a pipe was waited on, /dev/zero read, for ever
+            return StorageError(ErrorCode.CORRUPTION, f"store marker {exc}", cause=exc)
+        if len(raw) > MAX_MARKER_BYTES:
+            return StorageError(
+                ErrorCode.CORRUPTION,
+                f"store marker {self.marker} holds more than {MAX_MARKER_BYTES:,} bytes; "
+                "the marker this backend writes is about 100",
+            )
+        try:
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             return StorageError(
                 ErrorCode.CORRUPTION, f"store marker {self.marker} is not valid JSON: {exc}"

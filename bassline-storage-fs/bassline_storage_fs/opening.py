@@ -31,7 +31,7 @@ from bassline_storage_fs.entries import (
     decode_whys,
 )
 from bassline_storage_fs.frames import Frame
-from bassline_storage_fs.fsutil import TEMP_SUFFIX, fsync_dir
+from bassline_storage_fs.fsutil import TEMP_SUFFIX, NotRegularFile, fsync_dir, read_regular
 from bassline_storage_fs.index import Content, Index, NetworkState
 from bassline_storage_fs.layout import Layout, StoreLock
 from bassline_storage_fs.logfile import (
@@ -113,7 +113,9 @@ def open_store(options: FsOptions) -> FsStore | StorageError:
         return exc.error
     except OSError as exc:
         lock.release()
-        return from_os_error(exc, f"open store {options.path}")
+        # the file refused, when the error names one (the log: EPERM if made immutable)
+        where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
+        return from_os_error(exc, f"open store {options.path}{where}")
     except BaseException:
         lock.release()
         raise
@@ -237,7 +239,14 @@ def _replay(layout: Layout, index: Index, read_only: bool) -> tuple[LogFile, Log
             f"that loss and go on with the compacted state, run {repair_hint(layout)}, which "
             "starts a new, empty log"
         )
-    data = layout.log.read_bytes()
+    try:
+        data = read_regular(layout.log)
+    except NotRegularFile as exc:  # a pipe was waited on, /dev/zero read, for ever
+        raise _corrupt(
+            f"log {exc}: a store's log is a file this backend writes, so it was replaced. "
+            "Restore the log from a backup; or move it out of the store and run "
+            f"{repair_hint(layout)}, which starts a new, empty log"
+        ) from None
     try:
         scan = scan_log(data)
     except LogVersionUnsupported as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 
 from bassline.storage import ErrorCode, StorageError
-from bassline_storage_fs.fsutil import StoreReplaced
+from bassline_storage_fs.fsutil import NotRegularFile, StoreReplaced
 
 __all__ = ["from_os_error"]
 
@@ -43,9 +43,10 @@ def from_os_error(exc: OSError, doing: str) -> StorageError:
     transient TIMEOUTs; a vanished network file system is a transient CONNECTION error;
     a path of the wrong type is INVALID. Anything else (EIO above all) means the store's
     files cannot be trusted: CORRUPTION. So does a store directory removed or replaced
-    while open (:class:`StoreReplaced`).
+    while open (:class:`StoreReplaced`), and a file of it that is not a regular file
+    (:class:`NotRegularFile`).
     """
-    if isinstance(exc, StoreReplaced):
+    if isinstance(exc, StoreReplaced | NotRegularFile):
         return StorageError(
             ErrorCode.CORRUPTION, f"cannot {doing}: {exc}", transient=False, cause=exc
         )

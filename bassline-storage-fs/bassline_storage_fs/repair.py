@@ -21,7 +21,7 @@ import attrs
 import orjson
 
 from bassline.storage import ErrorCode, StorageError, StorageOpenError
-from bassline_storage_fs.fsutil import fsync_dir, write_atomic
+from bassline_storage_fs.fsutil import NotRegularFile, fsync_dir, read_regular, write_atomic
 from bassline_storage_fs.layout import MARKER, Layout, StoreLock
 from bassline_storage_fs.logfile import (
     LogCorrupt,
@@ -160,7 +160,16 @@ def _repair(layout: Layout, dry_run: bool, url: str) -> RepairReport:
         if not dry_run:
             LogFile.create(layout.log, 1).close()
         return report
-    data = layout.log.read_bytes()
+    try:
+        data = read_regular(layout.log)
+    except NotRegularFile as exc:  # a pipe was waited on, /dev/zero read, for ever
+        raise _fail(
+            ErrorCode.CORRUPTION,
+            f"log {exc}: repair sets aside only a log file it can read; move it out of the "
+            "store and run repair again to start a new, empty log (or restore the log from "
+            "a backup)",
+            url,
+        ) from None
     try:
         scan = scan_log(data)
     except LogVersionUnsupported as exc:

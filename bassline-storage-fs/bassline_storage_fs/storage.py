@@ -177,7 +177,8 @@ class FileStorage(StorageBackend):
         if self.options.read_only:
             return StorageError(
                 ErrorCode.PERMISSION,
-                f"storage {self.url} is open read-only (read_only=true): nothing is written",
+                f"storage {self.url} is open read-only (read_only=true): nothing is written; "
+                "use its URL without read_only=true to write",
                 transient=False,
             )
         return None

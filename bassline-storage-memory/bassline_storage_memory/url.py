@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from bassline.clock import MAX_NODE_ID, is_node_id
+
 __all__ = ["parse_memory_url"]
 
 _EXAMPLES = "expected memory:// (a private store) or memory://NAME (a store shared by name)"
+_STAMPS = "memory:"
+"""What the store's own stamps are made by: ``memory:NAME``, a node id."""
 
 
 def parse_memory_url(url: str) -> str | None:
@@ -38,4 +42,12 @@ def parse_memory_url(url: str) -> str | None:
             f"take; {_EXAMPLES}"
         )
     name = unquote(parts.netloc)
+    if name and not is_node_id(_STAMPS + name):  # was a ValueError about a node_id
+        most = MAX_NODE_ID - len(_STAMPS)
+        found = f"{len(name)} characters" if len(name) > most else "a control character"
+        raise ValueError(
+            f"memory storage URL {url[:80]!r}: a store name is 1 to {most} characters without "
+            f"control characters (the store stamps writes as {_STAMPS}NAME, a node id); this "
+            f"one has {found}"
+        )
     return name or None

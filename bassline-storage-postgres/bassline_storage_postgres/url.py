@@ -205,6 +205,11 @@ def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> Po
             values[key] = raw
         elif key in _LIBPQ and key not in _RESERVED:
             passthrough[key] = raw
+        elif key in _RESERVED:  # libpq knows it, so "unknown option" sent users astray
+            raise ValueError(
+                f"option {key!r} in PostgreSQL storage URL {masked}: the URL itself gives "
+                "it (postgresql://user:password@host:port/dbname), not its query"
+            )
         else:
             raise _unknown(key, masked, "in PostgreSQL storage URL")
     for key, raw in (options or {}).items():

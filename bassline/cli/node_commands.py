@@ -37,6 +37,7 @@ from bassline.net import (
     InsecureListen,
     NodeServer,
 )
+from bassline.net.node_server import tls_file_problem
 from bassline.net.urls import is_loopback
 from bassline.runtime import SpecMismatch
 from bassline.spec import Bassline
@@ -105,23 +106,12 @@ def _write_ready(path: Path, url: str) -> None:
         raise UserError(f"--ready-file {path}: cannot write it: {exc.strerror or exc}") from None
 
 
-TLS_FILE_LIMIT = 1 << 20
-"""The most ``start`` reads of ``--cert-file`` and ``--key-file`` (PEM files are a few KiB)."""
-
-
 def _check_tls(cert_file: Path, key_file: Path) -> tuple[str, str]:
     """The certificate and key as paths, once they load: the server reads them only later."""
     for option, path in (("--cert-file", cert_file), ("--key-file", key_file)):
-        try:
-            with open(path, "rb") as f:  # at most a limit: /dev/zero was read for ever
-                size = len(f.read(TLS_FILE_LIMIT + 1))
-        except OSError as exc:
-            raise UserError(f"{option} {path}: cannot read it: {exc.strerror or exc}") from None
-        if size > TLS_FILE_LIMIT:
-            raise UserError(
-                f"{option} {path}: more than {TLS_FILE_LIMIT:,} bytes, the most read of a PEM "
-                "certificate or key"
-            )
+        problem = tls_file_problem(path)  # a device or a pipe was read (or waited on) for ever
+        if problem is not None:
+            raise UserError(f"{option} {path}: {problem}")
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:
@@ -190,8 +180,13 @@ async def _run_node(
             ) as server,
         ):
             assert server.url is not None
+            s = network.settings  # what the node runs, as the flags made it
             frozen = settle_heap()  # before the URL is shown: a reader may write at once
             log.info("serving; %d startup objects frozen out of garbage collection", frozen)
+            log.info(
+                "gossip: lazy push %s, link state %s, discovery %s",
+                *("on" if on else "off" for on in (s.lazy_push, s.link_state, s.discover)),
+            )
             try:
                 print(server.url.http, flush=True)
             except BrokenPipeError:  # nobody reads stdout (any more): keep serving
@@ -346,6 +341,22 @@ def start(
             help="Dial only configured peers, never learned ones.",
         ),
     ] = False,
+    no_lazy_push: Annotated[
+        bool,
+        typer.Option(
+            "--no-lazy-push",
+            envvar="BASSLINE_NO_LAZY_PUSH",
+            help="Send every value on every link: never ask a peer to only announce (prune).",
+        ),
+    ] = False,
+    no_link_state: Annotated[
+        bool,
+        typer.Option(
+            "--no-link-state",
+            envvar="BASSLINE_NO_LINK_STATE",
+            help="Prune only after a value came twice, never ahead from the link-state table.",
+        ),
+    ] = False,
     shutdown_timeout: Annotated[
         float,
         typer.Option(
@@ -382,7 +393,8 @@ def start(
     Every option (and SPEC) can come from an environment variable instead, named as shown
     (BASSLINE_ and the option's name: --node-id is BASSLINE_NODE_ID); a flag given on the
     command line wins. BASSLINE_PEER holds several URLs separated by spaces;
-    BASSLINE_NO_DISCOVER is true/false (1/0, yes/no).
+    BASSLINE_NO_DISCOVER, BASSLINE_NO_LAZY_PUSH and BASSLINE_NO_LINK_STATE are true/false
+    (1/0, yes/no).
     """
     if (cert_file is None) != (key_file is None):
         raise UsageError("TLS needs both --cert-file and --key-file")
@@ -434,6 +446,8 @@ def start(
             anti_entropy_interval=anti_entropy,
             reconnect_max=max(reconnect_max, 0.1),
             discover=not no_discover,
+            lazy_push=not no_lazy_push,
+            link_state=not no_link_state,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -16,6 +16,7 @@ from bassline.cli.paths import PATH, given_path
 from bassline.net import load_secret, parse_node_url
 from bassline.net.client import NodeClient
 from bassline.net.client_errors import NodeAuthError, NodeClientError
+from bassline.net.node_server import tls_file_problem
 from bassline.net.urls import NodeURL
 
 __all__ = [
@@ -59,10 +60,17 @@ def read_secret(path: Path | None) -> bytes | None:
         raise UserError(str(exc)) from None
 
 
+MAX_CA_FILE_BYTES = 16 << 20
+"""The largest ``--ca-file`` taken (a bundle of every public CA is about 200 KiB)."""
+
+
 def ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
     """A TLS context trusting ``ca_file`` (``--ca-file``), or None to use the defaults."""
     if ca_file is None:
         return None
+    problem = tls_file_problem(ca_file, MAX_CA_FILE_BYTES)  # OpenSSL waited on a pipe for ever
+    if problem is not None:
+        raise UserError(f"--ca-file {ca_file}: {problem}")
     try:
         return ssl.create_default_context(cafile=str(ca_file))
     except ssl.SSLError as exc:  # before OSError: it is one

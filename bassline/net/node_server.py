@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import ssl
+import stat
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
@@ -43,7 +44,14 @@ from bassline.net.node import BasslineNetwork
 from bassline.net.transport import ServerTransport
 from bassline.net.urls import NodeURL, is_loopback
 
-__all__ = ["MAX_REQUEST_HEAD", "InsecureListen", "NodeServer", "TLSFilesError"]
+__all__ = [
+    "MAX_REQUEST_HEAD",
+    "MAX_TLS_FILE_BYTES",
+    "InsecureListen",
+    "NodeServer",
+    "TLSFilesError",
+    "tls_file_problem",
+]
 
 log = logging.getLogger("bassline.net")
 
@@ -77,6 +85,35 @@ class TLSFilesError(ValueError):
     """The certificate or key file given for TLS cannot be read or used."""
 
 
+MAX_TLS_FILE_BYTES = 1 << 20
+"""The largest certificate or key file a node takes (PEM files are a few KiB)."""
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def tls_file_problem(path: str | os.PathLike[str], limit: int = MAX_TLS_FILE_BYTES) -> str | None:
+    """Why ``path`` is no PEM file to hand to :mod:`ssl`, or None: it cannot be looked at,
+    is not a regular file (OpenSSL reads a device such as ``/dev/zero`` or a pipe with no
+    end, or waits for a pipe's writer, for ever) or holds more than ``limit`` bytes.
+    Nothing is opened, so a pipe is never waited on."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        return f"cannot read it: {exc.strerror if isinstance(exc, OSError) else exc}"
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "a special file")
+        return f"not a regular file ({kind}): give a PEM file"
+    if info.st_size > limit:
+        return f"{info.st_size:,} bytes, more than the {limit:,} taken of a PEM file"
+    return None
+
+
 def _check_listen(host: object, port: object, graceful_timeout: object) -> None:
     """TypeError or ValueError, naming the argument, for a host, port or grace period no
     server can listen with (found here rather than as a socket error once serving)."""
@@ -100,7 +137,9 @@ def is_gossip_path(path: str) -> bool:
 class NodeServer:
     """Serve ``network`` (its gossip endpoint and API) on ``host:port`` (port 0: any free).
 
-    ``certfile`` + ``keyfile`` turn on TLS (peers then dial ``wss://``). Without a
+    ``certfile`` + ``keyfile`` turn on TLS (peers then dial ``wss://``): PEM files, each
+    a regular file of at most :data:`MAX_TLS_FILE_BYTES`, else entering raises
+    :class:`TLSFilesError` naming the file and why, before anything is read. Without a
     cluster secret only a loopback host is allowed. Once entered, :attr:`url` is the
     bound address, and the network advertises it to peers unless it has its own
     ``advertise_url``. Use as ``async with NodeServer(net, "127.0.0.1", 0) as server``.
@@ -151,6 +190,11 @@ class NodeServer:
         self._backend: tuple[str, int] | str = ""
 
     def _tls_context(self) -> ssl.SSLContext:
+        for what, path in (("certificate", self.certfile), ("key", self.keyfile)):
+            assert path is not None
+            problem = tls_file_problem(path)
+            if problem is not None:  # found before OpenSSL reads it
+                raise TLSFilesError(f"cannot use TLS {what} file {path!r}: {problem}")
         try:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.minimum_version = ssl.TLSVersion.TLSv1_2

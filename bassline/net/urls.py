@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx
 
-from bassline.spec.checker import host_problem
+from bassline.spec.checker import MAX_URL_LENGTH, host_problem
 
 __all__ = ["MAX_URL_LENGTH", "NodeURL", "is_loopback", "parse_node_url"]
 
@@ -49,10 +49,6 @@ class NodeURL:
         """The path of the gossip WebSocket endpoint."""
         return f"{self.path}/gossip"
 
-
-MAX_URL_LENGTH = 2048
-"""The longest node URL, in its ``ws://`` form: the most a gossip hello carries as the URL
-a node advertises (a longer one was refused by every peer, at every dial)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")

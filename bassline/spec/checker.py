@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bassline.codec import from_json, is_text, to_json
 from bassline.errors import ContentError, SpecProblem
@@ -20,6 +20,7 @@ from bassline.plugins import closest
 __all__ = [
     "ID_PATTERN",
     "MAX_ID_LENGTH",
+    "MAX_URL_LENGTH",
     "MAX_WIRE_ID_LENGTH",
     "SUGGESTION_BUDGET",
     "URL_PATTERN",
@@ -28,6 +29,7 @@ __all__ = [
     "suggest",
     "type_name",
     "url_problem",
+    "ws_form",
 ]
 
 MAX_ID_LENGTH = 200
@@ -185,6 +187,25 @@ def suggest(name: str, known: Mapping[str, Any]) -> str:
     return f"; did you mean {hint!r}?" if hint else ""
 
 
+MAX_URL_LENGTH = 2048
+"""The longest node URL, in its ``ws://`` form (:func:`ws_form`): the most a gossip hello
+carries as the URL a node advertises (a longer one was refused by every peer)."""
+
+
+def ws_form(parts: SplitResult) -> str:
+    """The ``ws://`` (``wss://``) form of the node URL ``parts``, as a node dials and
+    advertises it: the scheme's port written out when the URL gives none (80, or 443 for
+    ``wss``/``https``), an IPv6 host in brackets, the path without trailing slashes or
+    a final ``/gossip``."""
+    secure = parts.scheme.lower() in ("wss", "https")
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    path = parts.path.rstrip("/")
+    if path.endswith("/gossip"):
+        path = path[: -len("/gossip")]
+    return f"{'wss' if secure else 'ws'}://{netloc}:{parts.port or (443 if secure else 80)}{path}"
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a usable endpoint URL, or None."""
     expected = f"expected a ws://, wss://, http:// or https:// URL, got {url!r}"
@@ -202,6 +223,12 @@ def url_problem(url: str) -> str | None:
     problem = host_problem(parts.hostname)
     if problem:
         return f"{expected}: its host {parts.hostname!r} {problem}"
+    length = len(ws_form(parts))
+    if length > MAX_URL_LENGTH:  # what the node refuses: a gossip hello carries this form
+        return (
+            f"a node URL is at most {MAX_URL_LENGTH} characters in its ws:// form, with the "
+            f"port written out, as a node dials it; this one is {length}"
+        )
     return None
 
 

@@ -71,7 +71,8 @@ def _conflict(record: ContentRecord, reason: str) -> StorageError:
     return StorageError(
         ErrorCode.CONFLICT,
         f"merge contact {record.contact!r} of network {record.network!r}: the value written "
-        f"contradicts the one stored ({reason}); nothing of the batch was stored",
+        f"contradicts the one stored ({reason}); the stored value stays and this write of "
+        "the contact is refused",
         transient=False,
         cause=JoinConflict(record.network, record.contact, reason),
     )

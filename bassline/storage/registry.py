@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,12 +44,17 @@ def available_schemes() -> list[str]:
     return backends.names()
 
 
+_CREDENTIALS = re.compile(r"(//[^/?#@:]*:).*@", re.DOTALL)
+"""``//user:`` up to the last ``@``: all a password can be in a URL that does not parse."""
+
+
 def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    """``url`` with any password replaced by ``***`` (for messages and logs). A URL that
+    does not parse is shown with everything from ``//user:`` to its last ``@`` masked."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "<malformed URL>"
+        return _CREDENTIALS.sub(r"\1***@", url, count=1)
     if parts.password is None:
         return url
     user = parts.username or ""

@@ -9,6 +9,7 @@ crashing when its reader went away.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -149,10 +150,10 @@ def test_import_overwrite_refuses_unstorable_content_before_deleting_anything(
         (["--groups", "nosuch"], "--groups: no group 'nosuch' in network 'calculator'"),
         (["--cert-file", "/nonexistent/c.pem", "--key-file", CALC], "--cert-file /nonexistent"),
         (["--cert-file", CALC, "--key-file", CALC], "not a PEM certificate"),
-        # read for ever, until memory ran out
+        # read for ever, until memory ran out; now never opened
         (
             ["--cert-file", "/dev/zero", "--key-file", CALC],
-            "--cert-file /dev/zero: more than 1,048,576 bytes, the most read",
+            "--cert-file /dev/zero: not a regular file (a character device): give a PEM file",
         ),
         (["--ready-file", "/nonexistent/dir/ready"], "directory /nonexistent/dir does not exist"),
         # a directory was found only once the node served and had printed its URL
@@ -320,9 +321,13 @@ def test_a_ca_file_that_cannot_be_read_or_holds_no_certificate_says_so(
     ``[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found (_ssl.c:4154)``."""
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")
+    pipe = tmp_path / "pipe.pem"  # OpenSSL waited for its writer for ever
+    os.mkfifo(pipe)
     for path, reason in (
         (tmp_path / "missing.pem", "cannot read it: No such file or directory"),
-        (tmp_path, "cannot read it: Is a directory"),
+        (tmp_path, "not a regular file (a directory): give a PEM file"),
+        (pipe, "not a regular file (a named pipe): give a PEM file"),
+        (Path("/dev/zero"), "not a regular file (a character device): give a PEM file"),
         (junk, "holds no PEM CA certificate (NO_CERTIFICATE_OR_CRL_FOUND)"),
     ):
         line = _one_error_line(cli("get", "http://127.0.0.1:1", "x", "--ca-file", str(path)))

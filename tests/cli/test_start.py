@@ -100,7 +100,7 @@ def test_every_start_option_and_the_spec_has_its_environment_variable() -> None:
     root = typer.main.get_command(app)
     start = root.commands["start"]  # type: ignore[attr-defined]
     params = [p for p in start.params if p.name != "help"]
-    assert len(params) == 20
+    assert len(params) == 22
     for param in params:
         assert param.envvar == f"BASSLINE_{param.name.upper()}", param.name
 
@@ -144,6 +144,30 @@ def test_start_takes_its_options_from_the_environment_and_flags_win(tmp_path: Pa
     assert flags.returncode == 0, flags.stderr
     assert seen["node"] == "from-flag"
     assert "INFO bassline.net: node from-flag joined" in flags.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "said"),
+    [
+        ([], {}, "lazy push on, link state on, discovery on"),
+        (["--no-lazy-push"], {}, "lazy push off, link state on, discovery on"),
+        (["--no-link-state", "--no-discover"], {}, "lazy push on, link state off, discovery off"),
+        (
+            [],
+            {"BASSLINE_NO_LAZY_PUSH": "1", "BASSLINE_NO_LINK_STATE": "yes"},
+            "lazy push off, link state off, discovery on",
+        ),
+    ],
+    ids=["defaults", "no-lazy-push", "no-link-state", "environment"],
+)
+def test_lazy_push_and_link_state_can_be_turned_off(
+    flags: list[str], env: dict[str, str], said: str
+) -> None:
+    """GossipSettings.lazy_push and link_state had no flag: a node started on the command
+    line always pruned. The node says which gossip it runs when it starts."""
+    done = run_start(CALC, "--node-id", "n", "--listen", "127.0.0.1:0", *flags, env=cli_env(**env))
+    assert done.returncode == 0, done.stderr
+    assert f"INFO bassline.node: gossip: {said}\n" in done.stderr
 
 
 @pytest.mark.parametrize("groups", ["", ","])

@@ -128,6 +128,23 @@ def test_commands_that_only_read_never_create_a_store(
     assert not missing.exists()
 
 
+def test_a_write_to_a_store_opened_read_only_says_why_not_what_to_check(
+    cli: Cli, store_a: str
+) -> None:
+    """The generic advice for a PERMISSION error was added: "...: nothing is written;
+    check the credentials and the permissions on the store", where read_only=true in the
+    URL was the reason."""
+    _seed(cli, store_a)
+    url = f"{store_a}?read_only=true"
+    done = cli("snapshot", url, "calculator")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: taking a snapshot of 'calculator' in {url} failed: permission: storage "
+        f"{url} is open read-only (read_only=true): nothing is written; use its URL without "
+        "read_only=true to write"
+    )
+
+
 def test_check_reports_a_healthy_store(cli: Cli, store_a: str) -> None:
     _seed(cli, store_a)
     assert cli("snapshot", store_a, "calculator").returncode == 0

@@ -273,9 +273,8 @@ def test_a_value_brought_again_and_again_keeps_the_stamp_it_first_came_with() ->
 
 def test_a_value_equal_only_to_python_is_a_new_value_across_a_wire() -> None:
     # True == 1 in Python but not as content: b takes a's 1 over the wire and is
-    # explained by the wire, not by the write of True it held. A tuple and a list with the
-    # same items are equal content, but the wire step compares with ``!=`` first: b now
-    # holds a's tuple, explained by the wire (the object it holds came that way)
+    # explained by the wire, not by the write of True it held. A tuple written is held as
+    # the list it stands for (D61), so it is b's own value: b keeps its write
     spec = {"id": "eq", "contacts": [{"id": "a"}, {"id": "b"}], "wires": [{"from": "a", "to": "b"}]}
     net = Network(spec)
     net.update_contact("b", True)
@@ -286,8 +285,8 @@ def test_a_value_equal_only_to_python_is_a_new_value_across_a_wire() -> None:
     net.update_contact("b", [1, 2])
     net.update_contact("a", (1, 2))
     e = net.explain("b")
-    assert e.justification is not None and e.justification.kind is Kind.WIRE
-    assert premises(e) == [("a", (1, 2), "python")]
+    assert e.justification is not None and e.justification.kind is Kind.WRITE
+    assert premises(e) == [("b", [1, 2], "python")] and net.value("a") == [1, 2]
 
 
 def test_a_cycle_of_justifications_is_cut_and_reported() -> None:

@@ -279,6 +279,10 @@ def test_endpoints_are_validated() -> None:
         ("ws://h:1#top", "a node's URL has no query, fragment or credentials"),
         ("ws://a..b:1", "its host 'a..b' is malformed: label empty or too long"),
         (f"ws://{'x' * 64}.example", "is malformed: label empty or too long"),
+        # 2048 characters as written, 2051 with the port the node writes out: it validated,
+        # and the node refused to dial it (every peer refuses a hello carrying it)
+        ("ws://h/" + "a" * 2041, "at most 2048 characters in its ws:// form, with the port"),
+        ("https://h/" + "a" * 2038, "as a node dials it; this one is 2050"),
     ],
 )
 def test_endpoint_urls_that_do_not_parse_are_spec_problems(url: str, why: str) -> None:
@@ -289,7 +293,17 @@ def test_endpoint_urls_that_do_not_parse_are_spec_problems(url: str, why: str) -
 
 
 @pytest.mark.parametrize(
-    "url", ["", "ws://h", "wss://h:8455/x", "http://[::1]:80", "ws://h.example.:1", "ws://例え.jp"]
+    "url",
+    [
+        "",
+        "ws://h",
+        "wss://h:8455/x",
+        "http://[::1]:80",
+        "ws://h.example.:1",
+        "ws://例え.jp",
+        "ws://h:1/" + "a" * 2039,  # 2048 characters with its port
+        "ws://h/" + "a" * 2038 + "/gossip/",  # the node dials ws://h:80/aaa...
+    ],
 )
 def test_endpoint_urls_that_are_fine(url: str) -> None:
     assert problems({"groups": [{"id": "g"}], "endpoints": {"g": {"node": "n", "url": url}}}) == []

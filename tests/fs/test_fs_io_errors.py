@@ -198,3 +198,26 @@ async def test_a_deleted_networks_directory_that_cannot_go_is_reported_and_retri
     async with open_storage(store_url) as storage:
         assert (await storage.list_networks()).unwrap() == ["net"]
         assert (await storage.list_snapshots("net")).unwrap() == []
+
+
+async def test_a_log_that_may_not_be_written_is_named_in_the_open_error(
+    store_url: str, store_dir: Path
+) -> None:
+    """An immutable log (``chattr +i``) was "cannot open store DIR: Operation not
+    permitted (EPERM)", leaving the user to find which of its files."""
+    async with open_storage(store_url):
+        pass
+    log = store_dir / "log"
+    if not _chattr("+i", log):
+        cannot_run("this file system or user cannot set the immutable attribute")
+    try:
+        storage = open_storage(store_url)
+        error = (await storage.open()).failure()
+        assert error.code is ErrorCode.PERMISSION, error
+        assert error.message.startswith(
+            f"cannot open store {store_dir} ({log}): Operation not permitted (EPERM)"
+        ), error.message
+        async with open_storage(f"{store_url}?read_only=true") as reader:  # reading is fine
+            assert (await reader.list_networks()).unwrap() == []
+    finally:
+        _chattr("-i", log)

@@ -114,6 +114,21 @@ async def test_a_file_or_a_missing_directory_without_create(tmp_path: Path) -> N
     assert not (tmp_path / "missing").exists()
 
 
+async def test_a_place_where_no_directory_can_be_made_is_not_corruption() -> None:
+    """``file:///proc/x``: making the directory fails (ENOENT, though /proc is one), and
+    that was "corruption: cannot open store directory /proc/x", with the advice to run
+    `bassline storage check`, when no store exists to be damaged."""
+    error = await _open_error("file:///proc/bassline-no-store")
+    # root may write to /proc but the kernel makes nothing there; anyone else may not
+    assert error.code is (ErrorCode.INVALID if os.geteuid() == 0 else ErrorCode.PERMISSION)
+    assert error.message.startswith("cannot create store directory /proc/bassline-no-store: ")
+    if error.code is ErrorCode.INVALID:
+        assert error.message.endswith(
+            "No such file or directory (ENOENT): a store is a directory on an ordinary file "
+            "system (not /proc or /sys)"
+        )
+
+
 async def test_a_symlink_that_leads_nowhere_is_refused_saying_so(tmp_path: Path) -> None:
     """A dangling link (or a loop) was "corruption: cannot open store directory ...: File
     exists (EEXIST)", with the advice to run `bassline storage check`."""

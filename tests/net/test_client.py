@@ -15,6 +15,8 @@ import anyio
 import httpx
 import pytest
 from anyio.abc import SocketStream
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bassline.cli.app import main
 from bassline.clock import Stamp
@@ -35,6 +37,7 @@ from bassline.net.openapi import openapi_document
 from bassline.net.replies import EventReader
 from bassline.net.urls import MAX_URL_LENGTH
 from bassline.spec import parse_spec
+from bassline.spec.checker import url_problem
 
 from .conftest import SECRET, calculator, flat, node
 
@@ -431,6 +434,30 @@ def test_an_unknown_host_is_named_as_such() -> None:
         "cannot reach node at http://nowhere.invalid:1 (GET /api/status): "
         "unknown host (name or service not known)"
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["ws", "wss", "http", "https"]),
+    host=st.sampled_from(["h", "[::1]", "10.0.0.2", "例え.jp", "node.example."]),
+    port=st.sampled_from(["", ":1", ":80", ":443", ":65535"]),
+    length=st.integers(2000, 2060),
+    tail=st.sampled_from(["", "/", "/gossip", "/gossip/", "//"]),
+)
+def test_the_spec_checker_and_the_node_agree_on_endpoint_urls(
+    scheme: str, host: str, port: str, length: int, tail: str
+) -> None:
+    """A spec's endpoint URL passes ``validate`` exactly when the node can dial it: one of
+    2045 to 2048 characters passed, and the node, writing out the default port, found it
+    longer than a hello carries."""
+    head = f"{scheme}://{host}{port}/"
+    url = head + "a" * max(0, length - len(head) - len(tail)) + tail
+    try:
+        parse_node_url(url)
+        dialled = True
+    except ValueError:
+        dialled = False
+    assert (url_problem(url) is None) == dialled, url_problem(url)
 
 
 def test_a_node_url_longer_than_a_hello_carries_is_refused() -> None:

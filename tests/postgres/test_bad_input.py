@@ -275,6 +275,11 @@ async def test_statement_timeout_is_a_transient_timeout(
         ("sslmode=", "option 'sslmode' has no value"),
         ("pool_size=", "option 'pool_size' has no value"),
         ("application_name=me@host&schema=", "option 'schema' has no value"),
+        # libpq parameters the URL itself gives: "unknown option 'host'; did you mean
+        # 'hostaddr'?", though libpq knows it
+        ("host=/var/run/postgresql", "/db?host=/var/run/postgresql: the URL itself gives it"),
+        ("dbname=other", "the URL itself gives it (postgresql://user:password@host:port"),
+        ("password=x", "/db?password=x: the URL itself gives it"),
     ],
 )
 def test_bad_url_options_are_value_errors(query: str, complaint: str) -> None:

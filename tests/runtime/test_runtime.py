@@ -337,3 +337,20 @@ async def test_closing_with_unstorable_changes_raises(memory_url: str) -> None:
         assert (
             await inner.load_contact_content("flat", "root", "c0")
         ).failure().code == ErrorCode.CONTACT_NOT_FOUND
+
+
+async def test_a_tuple_written_is_held_stored_and_restored_as_a_list(memory_url: str) -> None:
+    """``update_contact("c0", (1, 2))`` kept the tuple: the runtime held ``(1, 2)`` while
+    storage, peers and a restart gave ``[1, 2]``, which ``!=`` it."""
+    spec = flat_spec(2)
+    async with open_storage(memory_url) as storage:
+        async with StorageBackedRuntime(spec, storage) as rt:
+            result = await rt.update_contact("c0", (1, 2))
+            await rt.update_many({"c1": {"k": (3, (4,))}})
+            held = rt.network.values()
+            assert [type(change.value) for change in result.changes] == [list]
+        stored = {r.contact: r.value for r in (await storage.load_contents("flat")).unwrap()}
+        async with StorageBackedRuntime(spec, storage) as again:
+            restored = again.network.values()
+    assert held == stored == restored == {"c0": [1, 2], "c1": {"k": [3, [4]]}}
+    assert type(held["c0"]) is list and type(held["c1"]["k"][1]) is list

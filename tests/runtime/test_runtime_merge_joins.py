@@ -292,6 +292,10 @@ async def test_a_writer_whose_write_was_stored_is_not_told_of_anothers_contradic
     assert outcomes["plain"] == outcomes["set"] == "stored"
     assert "merge contact 'range'" in outcomes["range"]
     assert "contradicts the one stored" in outcomes["range"]
+    # and says what happened: it said "nothing of the batch was stored", and 'set' was
+    assert outcomes["range"].endswith(
+        "the stored value stays and this write of the contact is refused"
+    )
     assert [(r.contact, r.value) for r in stored] == [
         ("plain", 1),
         ("range", Interval(0, 5)),

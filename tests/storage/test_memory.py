@@ -195,6 +195,21 @@ def test_malformed_memory_urls_are_value_errors(url: str, message: str) -> None:
     assert "memory://NAME" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [("a" * 194, "194 characters"), ("%00", "a control character"), ("a%0Ab", "a control")],
+)
+def test_a_store_name_that_cannot_stamp_is_refused_saying_why(name: str, found: str) -> None:
+    """The store stamps writes as ``memory:NAME``; a name making that no node id was
+    "bad storage URL memory://...: node_id must be a non-empty string of at most 200
+    characters ..., not 'memory:...'", about a node id nobody gave."""
+    with pytest.raises(ValueError) as caught:
+        open_storage(f"memory://{name}")
+    assert "a store name is 1 to 193 characters without control characters" in str(caught.value)
+    assert f"this one has {found}" in str(caught.value) and "node_id" not in str(caught.value)
+    open_storage("memory://" + "a" * 193)  # the longest name
+
+
 def test_memory_takes_no_options() -> None:
     with pytest.raises(ValueError, match="memory storage takes no options, got pool_size"):
         open_storage("memory://", pool_size=3)

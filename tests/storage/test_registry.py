@@ -64,6 +64,23 @@ def test_errors_never_show_a_password() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://[::1/x", "postgresql://[::1/x"),
+        ("postgresql://u:hunter2@[::1/x", "postgresql://u:***@[::1/x"),
+        ("postgresql://u:hun@ter@[::1", "postgresql://u:***@[::1"),
+    ],
+)
+def test_a_url_that_does_not_parse_is_shown_without_its_password(url: str, shown: str) -> None:
+    """It was shown as '<malformed URL>', whatever it was: ``malformed storage URL
+    '<malformed URL>': Invalid IPv6 URL`` left the user to guess which."""
+    assert mask_url(url) == shown
+    with pytest.raises(ValueError) as caught:
+        open_storage(url)
+    assert str(caught.value) == f"malformed storage URL {shown!r}: Invalid IPv6 URL"
+
+
+@pytest.mark.parametrize(
     ("url", "message"),
     [
         ("", "expected scheme://"),
