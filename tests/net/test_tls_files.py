@@ -26,8 +26,13 @@ def fifo(tmp_path: Path) -> Iterator[Path]:
     writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
     writer.start()
     yield path
-    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))  # release the helper if unused
-    writer.join()
+    # release the helper if unused: its open returns only while a reader is open, so the
+    # read end stays open until it has (closed at once, the helper could miss it and wait)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        writer.join()
+    finally:
+        os.close(reader)
 
 
 def _huge(tmp_path: Path) -> Path:
