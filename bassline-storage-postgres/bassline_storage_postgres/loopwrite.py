@@ -66,7 +66,7 @@ def _numbered(query: str) -> str:
 
 _PREPARE = f"PREPARE {STATEMENT} AS {_numbered(TAKE_ANNOUNCE_AND_UPSERT_ONE)}"
 _INT8 = struct.Struct(">q")
-_BINARY = (1,) * 11
+_BINARY = [1] * 11  # a list: psycopg 3.2 takes no tuple here
 
 
 def one_row_params(batch: CheckedBatch, channel: str, writer: str) -> list[bytes | None] | None:
