@@ -280,20 +280,24 @@ class LogFile:
 
         One write and one data sync. If either fails, the file is cut back to the last
         committed batch so nothing half-written stays behind; if even that fails, the log
-        is marked broken and refuses further appends until the store is reopened.
+        is marked broken and refuses further appends until the store is reopened. The
+        log's path is checked once, after the sync: a log replaced before or during the
+        append raises :class:`StoreReplaced`, and the batch is cut back off the file it
+        reached (which nobody reads), so neither file keeps it (decision D70).
         """
         if self.broken is not None:
             raise OSError(0, self.broken)
-        self.check_path()
         data = records + commit_frame(self.next_seq, count)
         try:
-            write_all(self._fd, data)
+            written = os.write(self._fd, data)
+            if written < len(data):
+                write_all(self._fd, memoryview(data)[written:])
             started = time.perf_counter()
             try:
                 sync_data(self._fd)
             finally:
                 self.last_sync_seconds = time.perf_counter() - started
-            self.check_path()  # replaced meanwhile: the batch went where nobody reads it
+            self.check_path()  # replaced: the batch went where nobody reads it
         except OSError:
             self._roll_back()
             raise

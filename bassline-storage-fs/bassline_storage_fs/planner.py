@@ -200,7 +200,7 @@ def plan_batch(
         plan = _plan_columns(nb.columns, index, whys)
         if plan is not None:
             return plan
-    specs = _plan_specs(nb, index)
+    specs = _plan_specs(nb, index) if nb.networks or nb.groups or nb.wires else {}
     if isinstance(specs, StorageError):
         return specs
     for network, (spec, _) in specs.items():

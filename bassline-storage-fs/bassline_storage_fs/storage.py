@@ -5,8 +5,10 @@ batch (already checked by the base class) is framed, appended and synced (one wr
 data sync), and only then applied to the index. Blocking I/O runs through
 ``anyio.to_thread.run_sync`` under the storage's ``CapacityLimiter``, except a small
 content-only batch while data syncs are fast (``inline_sync_ms``), which is appended on
-the event loop thread: the hop would cost as much as the sync. Either way it is shielded
-from cancellation, so the index and the log never disagree.
+the event loop thread: the hop would cost as much as the sync (and, since it never
+awaits, without taking the lock unless another writer holds it). Either way nothing can
+cancel it between the append and the index update, so the index and the log never
+disagree.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from bassline_storage_fs.index import NetworkState
 from bassline_storage_fs.naming import SNAPSHOT_ID_PATTERN
 from bassline_storage_fs.opening import open_store
 from bassline_storage_fs.oserrors import from_os_error
+from bassline_storage_fs.planner import Plan
 from bassline_storage_fs.reading import read_snapshot, records, undecodable
 from bassline_storage_fs.recovery import RecoveryReport
 from bassline_storage_fs.repair import RepairReport, repair
@@ -383,26 +386,44 @@ class FileStorage(StorageBackend):
         """Plan and append a checked batch: one log append and one data sync."""
         store = self._open_store()
         assert self._lock is not None and self._limiter is not None
+        if not self._lock.locked() and self._inline(store, batch):
+            # no writer holds the lock and nothing from here to the index update awaits,
+            # so it could not be contended: it is not taken (decision D70)
+            plan = self._commit_inline(store, batch)
+            if isinstance(plan, StorageError):
+                return Failure(plan)
+            if plan.count and store.log.size > self.options.compact_bytes:
+                async with self._lock:
+                    if self._store is store:
+                        with anyio.CancelScope(shield=True):
+                            await self._maybe_compact(store)
+            return Success(plan.summary)
         async with self._lock:
             if self._store is not store:
                 return Failure(not_open(self.url))
-            doing = f"append to log {store.layout.log}"
             if self._inline(store, batch):
-                # no checkpoint from the append to the index: nothing can cancel between
-                # them, so no shield is needed (it costs as much as the rest of the call)
-                plan = _mapped(doing, store.plan_and_commit, batch)
+                plan = self._commit_inline(store, batch)
             else:
                 with anyio.CancelScope(shield=True):
-                    plan = await self._io(doing, store.plan_and_commit, batch)
+                    plan = await self._io(store.appending, store.plan_and_commit, batch)
+                    if not isinstance(plan, StorageError) and plan.count:
+                        store.apply(plan)
             if isinstance(plan, StorageError):
                 return Failure(plan)
-            if plan.count:
-                store.apply(plan)
-                if store.log.size > self.options.compact_bytes:
-                    with anyio.CancelScope(shield=True):
-                        await self._maybe_compact(store)
+            if plan.count and store.log.size > self.options.compact_bytes:
+                with anyio.CancelScope(shield=True):
+                    await self._maybe_compact(store)
             summary = plan.summary
         return Success(summary)
+
+    def _commit_inline(self, store: FsStore, batch: CheckedBatch) -> Plan | StorageError:
+        """Plan, append and index ``batch`` on the event loop thread. Nothing here awaits,
+        so nothing can cancel between the append and the index update (no shield is
+        needed: it would cost as much as the rest of the call)."""
+        plan = _mapped(store.appending, store.plan_and_commit, batch)
+        if not isinstance(plan, StorageError) and plan.count:
+            store.apply(plan)
+        return plan
 
     # snapshots
 

@@ -56,6 +56,8 @@ class FsStore:
         self.options = options
         self.index = index
         self.log = log
+        self.appending = f"append to log {layout.log}"
+        """What a failed append was doing, for its error (made once: every write names it)."""
         self.snapshots: dict[str, dict[str, SnapshotInfo]] = {}
         self.snapshot_clock = SnapshotClock()
         self.recovery = RecoveryReport()
@@ -80,7 +82,7 @@ class FsStore:
 
     def commit(self, frames: bytes, count: int) -> None:
         """Append one batch durably (one write, one data sync)."""
-        self._verify_root()  # the append checks the log's own path, before and after
+        self._verify_root()  # the append checks the log's own path after its sync
         self.log.append(frames, count)
 
     def plan_and_commit(self, batch: CheckedBatch) -> Plan | StorageError:
@@ -90,8 +92,8 @@ class FsStore:
             batch, self.index, columns=self.log.version >= 2, whys=self.log.version >= 3
         )
         if isinstance(plan, Plan) and plan.count:
-            self._verify_root()  # the append checks the log's own path, before and after
-            if any(
+            self._verify_root()  # the append checks the log's own path after its sync
+            if plan.specs and any(
                 n not in self.index.networks and self.layout.network_dir(n) in self.leftovers
                 for n in plan.specs
             ):

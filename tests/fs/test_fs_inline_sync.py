@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
-from bassline_storage_fs import logfile, open_fs_storage
+from bassline_storage_fs import FileStorage, logfile, open_fs_storage
 from returns.result import Failure
 
 from bassline.clock import Stamp
@@ -142,6 +143,53 @@ async def test_a_failed_sync_on_the_loop_is_a_storage_error_and_loses_nothing(
     async with open_fs_storage(store_url) as again:
         stored = {c.contact for c in (await again.load_contents("calc")).unwrap()}
         assert {"c0", "c1", "c8"} <= stored and "c7" not in stored
+
+
+async def test_a_small_write_waits_while_a_write_in_a_worker_holds_the_lock(
+    store_url: str, spec: Bassline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small write skips the writers' lock only when nobody holds it (D70): while a
+    spec change is being synced in a worker, a small write does not append meanwhile."""
+    loop_thread = threading.get_ident()
+    entered, release = threading.Event(), threading.Event()
+    armed: list[bool] = []
+    order: list[str] = []
+
+    def gated(fd: int) -> None:
+        if armed and threading.get_ident() != loop_thread:
+            order.append("worker")
+            entered.set()
+            release.wait(30)  # a gate the test opens, not a synchronisation by time
+        else:
+            order.append("small" if armed else "setup")
+        real_sync(fd)
+
+    monkeypatch.setattr(logfile, "sync_data", gated)
+    async with open_fs_storage(store_url, inline_sync_ms=FOREVER) as storage:
+        (await storage.write([NetworkRecord(spec)])).unwrap()
+        await _write_each(storage, 0, 1)  # a fast sync: small writes go inline from now on
+        armed.append(True)
+
+        async def change_spec() -> None:
+            (await storage.write([GroupRecord("calc", GroupSpec("k"))])).unwrap()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(change_spec)
+            deadline = time.monotonic() + 30
+            while not entered.is_set():
+                assert time.monotonic() < deadline, "the spec change never reached its sync"
+                await anyio.sleep(0.001)
+            tg.start_soon(_write_each, storage, 1, 1)
+            await anyio.wait_all_tasks_blocked()
+            assert order == ["setup", "setup", "worker"], "a small write went past the lock"
+            release.set()
+        assert order == ["setup", "setup", "worker", "small"]
+    async with open_fs_storage(store_url) as again:
+        assert isinstance(again, FileStorage)
+        assert again.recovery is not None and again.recovery.cut is None
+        stored = {c.contact for c in (await again.load_contents("calc")).unwrap()}
+        assert stored >= {"c0", "c1"}
+        assert "k" in {g.id for g in (await again.load_network("calc")).unwrap().groups}
 
 
 @pytest.mark.parametrize(

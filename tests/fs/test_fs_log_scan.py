@@ -228,11 +228,17 @@ def test_a_replaced_log_file_is_named_as_the_log(tmp_path: Path) -> None:
     path = tmp_path / "log"
     log = LogFile.create(path, 1)
     try:
+        size = log.size
         path.unlink()
         path.write_bytes(HEAD)
         with pytest.raises(StoreReplaced) as refused:
             log.append(CONTENT, 1)
         assert str(refused.value).startswith(f"log {path} is no longer the one this storage")
+        # checked after the sync (D70): the batch reached the replaced file only, and was
+        # cut back off it; the file now at the path is untouched
+        assert path.read_bytes() == HEAD
+        assert os.fstat(log._fd).st_size == size and log.size == size
+        assert log.broken is None
     finally:
         log.close()
 
