@@ -78,7 +78,7 @@ def listen_conninfo(config: PostgresConfig, application_name: str) -> str:
     url = config.url
     params: dict[str, Any] = {k: v for k, v in url.query.items() if isinstance(v, str)}
     params.update(
-        host=url.host,
+        host=url.host or params.get("host"),  # the query's: a Unix-domain socket's directory
         port=url.port,
         user=url.username,
         password=url.password if isinstance(url.password, str) else None,

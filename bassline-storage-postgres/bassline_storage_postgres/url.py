@@ -203,12 +203,18 @@ def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> Po
             raise ValueError(f"option {key!r} is given more than once in {masked}")
         if key in _PARSERS:
             values[key] = raw
-        elif key in _LIBPQ and key not in _RESERVED:
-            passthrough[key] = raw
+        elif (key in _LIBPQ and key not in _RESERVED) or (key == "host" and not parsed.host):
+            passthrough[key] = raw  # (a host in the query: libpq's way to a Unix socket)
         elif key in _RESERVED:  # libpq knows it, so "unknown option" sent users astray
+            socket = (
+                "; a Unix-domain socket's directory goes in the query of a URL without a "
+                "host: postgresql://user@/dbname?host=/var/run/postgresql"
+                if key == "host"
+                else ""
+            )
             raise ValueError(
                 f"option {key!r} in PostgreSQL storage URL {masked}: the URL itself gives "
-                "it (postgresql://user:password@host:port/dbname), not its query"
+                f"it (postgresql://user:password@host:port/dbname), not its query{socket}"
             )
         else:
             raise _unknown(key, masked, "in PostgreSQL storage URL")
