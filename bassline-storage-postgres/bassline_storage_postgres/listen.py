@@ -35,6 +35,7 @@ from bassline.errors import NodeIdInUse
 from bassline.storage import ChangeBatch, StorageError, StorageResult
 from bassline_storage_postgres import feed
 from bassline_storage_postgres.engine import session_options
+from bassline_storage_postgres.pqwait import last_result
 from bassline_storage_postgres.url import PostgresConfig
 
 __all__ = ["PgChangeWatch", "listen_conninfo", "member_key"]
@@ -124,17 +125,7 @@ async def _query(pgconn: psycopg.pq.abc.PGconn, query: bytes, params: list[bytes
     """Run one parameterised query on a non-blocking connection, waiting on its socket in
     the event loop; its rows as text (None for NULL). Raises ``psycopg.Error``."""
     pgconn.send_query_params(query, params)
-    socket = pgconn.socket
-    while pgconn.flush():
-        await anyio.wait_writable(socket)
-    while True:
-        pgconn.consume_input()
-        if not pgconn.is_busy():
-            break
-        await anyio.wait_readable(socket)
-    result = None
-    while (got := pgconn.get_result()) is not None:
-        result = got
+    result = await last_result(pgconn)
     if result is None or result.status != psycopg.pq.ExecStatus.TUPLES_OK:
         message = (
             pgconn.error_message.decode("utf-8", "replace")

@@ -38,6 +38,7 @@ from psycopg import pq
 from bassline.storage import WriteSummary
 from bassline.storage.toolkit import CheckedBatch
 from bassline_storage_postgres.bulk import TAKE_ANNOUNCE_AND_UPSERT_ONE
+from bassline_storage_postgres.pqwait import last_result
 
 __all__ = ["STATEMENT", "LoopWriter", "one_row_params"]
 
@@ -188,17 +189,7 @@ class LoopWriter:
         unless the server just refused the statement)."""
         try:
             pgconn.send_query_prepared(STATEMENT.encode(), params, _BINARY)
-            socket = pgconn.socket
-            while pgconn.flush():
-                await anyio.wait_writable(socket)
-            while True:
-                pgconn.consume_input()
-                if not pgconn.is_busy():
-                    break
-                await anyio.wait_readable(socket)
-            result = None
-            while (got := pgconn.get_result()) is not None:
-                result = got
+            result = await last_result(pgconn)
         except (psycopg.Error, OSError, anyio.ClosedResourceError) as exc:
             log.debug("the one-row writer's connection failed: %s", exc)
             self._drop()
