@@ -157,6 +157,14 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
                     422,
                     "bad-content",
                 ),
+                (  # an unknown id is named before any content is looked at
+                    await http.post(
+                        "/api/contacts",
+                        json={"values": {"c0": {"$type": "interval", "value": [3, 1]}, "zz": 1}},
+                    ),
+                    404,
+                    "unknown-contact",
+                ),
             ]
             for response, status, code in cases:
                 assert response.status_code == status, response.text
@@ -169,7 +177,7 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
             assert "the interval [3, 1] is empty (lo > hi)" in cases[7][0].json()["error"]
             metrics = (await http.get("/metrics")).text
         assert net.digest() == before
-        assert net.metrics.api_rejected["unknown-contact"] == 2
+        assert net.metrics.api_rejected["unknown-contact"] == 3
         assert 'bassline_net_api_rejected_total{reason="malformed-json"} 1' in metrics
 
 
