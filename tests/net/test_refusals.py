@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from bassline.errors import PeerError
@@ -167,10 +168,13 @@ async def test_a_secret_holder_claiming_a_linked_nodes_id_is_refused_as_duplicat
     from bassline.net.transport import dial
 
     spec = flat(2)
+    # the genuine link must survive the test: under load a 0.8 s heartbeat timeout could
+    # drop it on its own (seen once in a loaded -n 2 run), which is no impostor's doing
+    steady = attrs.evolve(FAST, heartbeat_interval=2.0, heartbeat_timeout=30.0)
     # "a-genuine" < "t-target": a link dialled by the genuine node would win a tie-break
     async with (
-        node("t-target", spec, secret=SECRET) as (target, ts),
-        node("a-genuine", spec, secret=SECRET) as (genuine, gs),
+        node("t-target", spec, secret=SECRET, settings=steady) as (target, ts),
+        node("a-genuine", spec, secret=SECRET, settings=steady) as (genuine, gs),
     ):
         assert ts.url is not None and gs.url is not None
         if direction == "genuine-dialled":
