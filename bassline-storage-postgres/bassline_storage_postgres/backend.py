@@ -302,6 +302,10 @@ class PostgresStorage(StorageBackend):
             params = one_row_params(batch, self.channel, self.writer)
             if params is not None and writer.ready:
                 summary = await writer.write(params)
+                if isinstance(summary, psycopg.Error):  # cancelled: reported as the pool would
+                    error = map_exception(summary, self._ctx, "write")
+                    assert error is not None  # a SQLSTATE always maps
+                    return Failure(error)
                 if summary is not None:
                     return Success(summary)
         chunk = self.content_chunk

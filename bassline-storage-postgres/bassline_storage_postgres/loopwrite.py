@@ -18,7 +18,10 @@ absent, goes through the pool as before. A write that fails here in any way is n
 reported from here: the connection is dropped when it may be unusable, and the batch goes
 through the pool, whose path reports every error as before (a statement the server
 refused was rolled back, so nothing of it is stored; one whose connection was lost may
-have committed, and writing it again is idempotent under the stamp guard). Durability is
+have committed, and writing it again is idempotent under the stamp guard) — except a
+statement the server cancelled (``statement_timeout``, SQLSTATE 57014): its error is
+reported from here, as the pool's path reports it, since through the pool the statement
+would run, and time out, once more (twice ``statement_timeout`` in all). Durability is
 the same: the statement is its own transaction, committed before the server answers.
 """
 
@@ -68,6 +71,8 @@ def _numbered(query: str) -> str:
 _PREPARE = f"PREPARE {STATEMENT} AS {_numbered(TAKE_ANNOUNCE_AND_UPSERT_ONE)}"
 _INT8 = struct.Struct(">q")
 _BINARY = [1] * 11  # a list: psycopg 3.2 takes no tuple here
+_SQLSTATE = pq.DiagnosticField.SQLSTATE
+_QUERY_CANCELED = b"57014"
 
 
 def one_row_params(batch: CheckedBatch, channel: str, writer: str) -> list[bytes | None] | None:
@@ -111,6 +116,8 @@ class LoopWriter:
         """One-row writes committed on this connection."""
         self.handed_back = 0
         """Writes that failed here and went through the pool instead."""
+        self.cancelled = 0
+        """Writes whose statement the server cancelled (reported from here, not retried)."""
         self.connects = 0
         """Times the connection was opened."""
 
@@ -158,10 +165,13 @@ class LoopWriter:
         self.connects += 1
         return True
 
-    async def write(self, params: list[bytes | None]) -> WriteSummary | None:
+    async def write(self, params: list[bytes | None]) -> WriteSummary | psycopg.Error | None:
         """Send the one-row statement and await its answer in the event loop; the
-        summary, or None when it did not succeed here (the caller writes the batch through
-        the pool). Call only when :attr:`ready`."""
+        summary; the server's error when it cancelled the statement (``statement_timeout``
+        or a cancel request: the pool's path would report that error too, after running the
+        statement, and waiting, once more); or None when it did not succeed here for any
+        other reason (the caller writes the batch through the pool). Call only when
+        :attr:`ready`."""
         conn = self._conn
         assert conn is not None and not self._busy
         self._busy = True
@@ -172,6 +182,9 @@ class LoopWriter:
             raise
         finally:
             self._busy = False
+        if isinstance(rows, psycopg.Error):
+            self.cancelled += 1
+            return rows
         if rows is None:
             self.handed_back += 1
             return None
@@ -184,9 +197,10 @@ class LoopWriter:
 
     async def _execute(
         self, pgconn: pq.abc.PGconn, params: list[bytes | None]
-    ) -> list[tuple[bytes | None, bytes | None]] | None:
-        """The statement's rows, or None after any failure (the connection dropped
-        unless the server just refused the statement)."""
+    ) -> list[tuple[bytes | None, bytes | None]] | psycopg.Error | None:
+        """The statement's rows; the error of a statement the server cancelled; or None
+        after any other failure (the connection dropped unless the server just refused
+        the statement)."""
         try:
             pgconn.send_query_prepared(STATEMENT.encode(), params, _BINARY)
             result = await last_result(pgconn)
@@ -204,6 +218,8 @@ class LoopWriter:
                 or pgconn.transaction_status != pq.TransactionStatus.IDLE
             ):
                 self._drop()
+            elif result is not None and result.error_field(_SQLSTATE) == _QUERY_CANCELED:
+                return psycopg.errors.error_from_result(result, encoding="utf-8")
             return None
         return [(result.get_value(r, 0), result.get_value(r, 1)) for r in range(result.ntuples)]
 

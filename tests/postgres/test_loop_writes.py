@@ -25,6 +25,7 @@ from bassline.runtime import StorageBackedRuntime
 from bassline.spec import parse_spec
 from bassline.storage import ContentRecord, ErrorCode, open_storage
 from bassline.testing.storage import sample_bassline
+from tests.postgres_support import with_query
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +205,32 @@ async def test_a_durable_runtime_writes_through_the_writers_connection(
     assert writer.writes == 29 and writer.handed_back == 0
     stored = (await storage.load_contents("d")).unwrap()
     assert [r.value for r in stored if r.contact == "c29"] == [[29, "payload"]]
+
+
+async def test_a_statement_timeout_on_the_writers_connection_is_reported_not_retried(
+    store_url: str, admin: psycopg.Connection[Any], postgres_url: str, schema: str
+) -> None:
+    """A one-row write that outlives ``statement_timeout`` fails as a transient timeout at
+    once; it is not run through the pool again (which would wait a second timeout), and
+    the session is kept. Planted: the cancelled statement handed to the pool (as every
+    refusal was) -> ``handed_back`` is 1."""
+    async with open_storage(with_query(store_url, statement_timeout="200")) as storage:
+        assert isinstance(storage, PostgresStorage)
+        (await storage.save_network(sample_bassline("calc"))).unwrap()
+        writer = _writer(storage)
+        (await storage.write([_record("c0", 0, 1)])).unwrap()
+        pid = writer.backend_pid
+        assert pid is not None
+        with psycopg.connect(postgres_url) as holder:
+            holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'calc' FOR UPDATE")
+            failed = await storage.write([_record("c1", 1, 2)])
+            holder.rollback()
+        assert isinstance(failed, Failure), failed
+        error = failed.failure()
+        assert error.code is ErrorCode.TIMEOUT and error.transient
+        assert "statement_timeout" in error.message
+        assert (writer.cancelled, writer.handed_back) == (1, 0)
+        assert writer.backend_pid == pid  # the session is good: kept
+        (await storage.write([_record("c1", 1, 3)])).unwrap()
+        assert writer.writes == 1 and await _value(storage, "c1") == 1
