@@ -94,6 +94,7 @@ def _holds_tuple(value: Any) -> bool:
         return any(_holds_tuple(x) for x in value.values() if type(x) not in _ATOMS)
     return False
 
+
 _COPIERS: Final[dict[type[Any], Callable[[Any], Any]]] = {}
 
 
