@@ -111,6 +111,9 @@ def _names_explain(request: Request) -> bool:
 
 _DEPTH_DIGITS = 18
 
+_QUERY_PARAMETERS = {"explain": ("depth",), "changes": ("contact",)}
+"""The query parameters each API route takes; any other is refused (400 ``bad-query``)."""
+
 
 def _depth(given: list[str]) -> int | None:
     """The ``depth`` query parameter: None when absent, else a whole number >= 1. One of
@@ -176,9 +179,20 @@ def create_app(network: BasslineNetwork) -> Starlette:
         if network.runtime is None:
             return refuse(503, "not-ready", f"node {network.node_id!r} has not joined a network")
         method = "GET" if request.method == "HEAD" else request.method
-        handler = _HANDLERS.get((request.scope["route_name"], method))
+        route = request.scope["route_name"]
+        handler = _HANDLERS.get((route, method))
         if handler is None:  # a method the route lists that no handler answers
             return refuse(405, "method-not-allowed", f"{request.method} is not served here")
+        allowed = _QUERY_PARAMETERS.get(route, ())
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:  # a misspelt ?contakt= watched every contact, unnoticed
+            takes = f"it takes only {', '.join(allowed)}" if allowed else "it takes none"
+            return refuse(
+                400,
+                "bad-query",
+                f"unknown query parameter {unknown[0][:40]!r} for {request.method} "
+                f"{request.url.path[:200]}: {takes}",
+            )
         try:
             return await handler(request)
         except _Refused as refused:
