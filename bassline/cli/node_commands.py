@@ -99,8 +99,7 @@ def _parse_listen(text: str) -> tuple[str, int]:
     if host == text and host.isascii() and host.isdigit():  # "8461": inet_aton's 0.0.33.13
         port = text if _PORT.fullmatch(text) and int(text) <= 65535 else str(DEFAULT_PORT)
         raise UserError(
-            f"--listen {text!r}: a port alone is no host; expected HOST:PORT, e.g. "
-            f"127.0.0.1:{port}"
+            f"--listen {text!r}: a port alone is no host; expected HOST:PORT, e.g. 127.0.0.1:{port}"
         )
     return host, int(port)
 
