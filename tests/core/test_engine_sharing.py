@@ -21,6 +21,7 @@ from bassline.clock import Stamp
 from bassline.content import copied
 from bassline.gadgets import Inputs, Outputs, gadget
 from bassline.lattices import GrowMap, GrowSet, Interval
+from bassline.spec import parse_spec
 
 SPEC: dict[str, Any] = {
     "id": "shared",
@@ -130,6 +131,18 @@ def test_tuples_a_gadget_returns_or_apply_and_restore_take_are_held_as_lists() -
     assert net.stamped("z")[0] == {"k": [[1]]} and _tuple_free(net.stamped("z")[0])
     net.restore_stored(["x", "z"], [(5,), ("a",)], [later, later], [None, None], ["", ""])
     assert _tuple_free(net.contents_of(["x", "z"])[0])
+
+
+def test_a_tuple_in_a_spec_s_content_is_the_list_it_stands_for() -> None:
+    """A spec given as a Python dict held ``(1, (2,))`` as it was, in the spec and in the
+    network; the same spec read from JSON holds ``[1, [2]]``."""
+    given = {"id": "t", "contacts": [{"id": "a", "content": (1, (2,))}, {"id": "b"}]}
+    net = Network({**given, "wires": [{"from": "a", "to": "b"}]})
+    assert _tuple_free(net.stamped("a")[0]) and _tuple_free(net.stamped("b")[0])
+    assert net.stamped("b")[0] == [1, [2]]
+    assert _tuple_free(net.spec.contacts[0].content)
+    from_json = parse_spec({"id": "t", "contacts": [{"id": "a", "content": [1, [2]]}, {"id": "b"}]})
+    assert parse_spec(given) == from_json
 
 
 def test_reads_hand_out_copies() -> None:
