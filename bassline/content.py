@@ -15,6 +15,7 @@ __all__ = [
     "canonical_form",
     "copied",
     "element_key",
+    "lists_for_tuples",
     "register_copier",
     "values_equal",
 ]
@@ -73,6 +74,26 @@ def copied(value: Any) -> Any:
 
 
 _ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def lists_for_tuples(value: Any) -> Any:
+    """``value`` itself, or, when a tuple is in it (in lists and dicts, to any depth), a
+    :func:`copied` ``value``: every tuple the JSON array it stands for. What a network
+    does with content it keeps without copying (a gadget's outputs, :meth:`apply` and
+    :meth:`restore` rows), so that it holds what storage and peers give back (D69)."""
+    return copied(value) if _holds_tuple(value) else value
+
+
+def _holds_tuple(value: Any) -> bool:
+    t = type(value)
+    if t is tuple:
+        return True
+    if t is list:
+        return any(_holds_tuple(x) for x in value if type(x) not in _ATOMS)
+    if t is dict:
+        return any(_holds_tuple(x) for x in value.values() if type(x) not in _ATOMS)
+    return False
+
 
 _COPIERS: Final[dict[type[Any], Callable[[Any], Any]]] = {}
 

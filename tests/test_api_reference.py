@@ -7,11 +7,15 @@ that the Sphinx-style docstrings read as Markdown.
 
 from __future__ import annotations
 
+import inspect
 import pkgutil
 import re
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import bassline
+import bassline.engine
 from scripts.griffe_sphinx_roles import plain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +62,25 @@ def test_sphinx_roles_and_literal_blocks_read_as_markdown() -> None:
         "Use as:\n\n    async with x:\n        ...\n\n"
         "See `Network`, `open_storage` and `a.b`; a::b stays."
     )
+
+
+def _types_in(hint: object) -> Iterator[object]:
+    yield hint
+    for arg in typing.get_args(hint):
+        yield from _types_in(arg)
+
+
+def test_every_engine_type_a_network_method_takes_or_returns_is_exported() -> None:
+    # Network.restore_stored returned a Restored that only bassline.engine.restoring named
+    exported = {getattr(bassline.engine, name) for name in bassline.engine.__all__}
+    unexported: set[str] = set()
+    for name, method in inspect.getmembers(bassline.engine.Network, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        for hint in typing.get_type_hints(method).values():
+            for kind in _types_in(hint):
+                module = getattr(kind, "__module__", "")
+                engine_type = isinstance(kind, type) and module.startswith("bassline.engine")
+                if engine_type and kind not in exported:
+                    unexported.add(f"{name}: {module}.{kind.__name__}")
+    assert not unexported, f"export these from bassline.engine: {sorted(unexported)}"

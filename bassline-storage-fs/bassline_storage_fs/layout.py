@@ -158,7 +158,7 @@ class Layout:
             return None
         if not root.is_dir():
             return StorageError(ErrorCode.INVALID, f"{root} exists but is not a directory")
-        if self.marker.exists():
+        if self.has_marker():
             return None
         if read_only:
             return StorageError(
@@ -178,6 +178,11 @@ class Layout:
             )
         return None
 
+    def has_marker(self) -> bool:
+        """Whether anything is where the marker goes (a pipe, a directory or a symbolic
+        link leading nowhere too: damage :meth:`check_marker` names, not a missing marker)."""
+        return os.path.lexists(self.marker)
+
     def write_marker(self) -> None:
         """Write the marker of a new store (its log must exist already)."""
         created = dt.datetime.now(dt.UTC).isoformat()
@@ -189,7 +194,14 @@ class Layout:
         try:
             raw = read_regular(self.marker, MAX_MARKER_BYTES)
         except NotRegularFile as exc:  # a pipe was waited on, /dev/zero read, for ever
-            return StorageError(ErrorCode.CORRUPTION, f"store marker {exc}", cause=exc)
+            return StorageError(ErrorCode.CORRUPTION, f"store marker {exc}{_REPLACED}", cause=exc)
+        except FileNotFoundError as exc:  # has_marker: a symbolic link leading nowhere
+            return StorageError(
+                ErrorCode.CORRUPTION,
+                f"store marker {self.marker} is a symbolic link to {os.readlink(self.marker)}, "
+                f"which does not exist, not a regular file{_REPLACED}",
+                cause=exc,
+            )
         if len(raw) > MAX_MARKER_BYTES:
             return StorageError(
                 ErrorCode.CORRUPTION,
@@ -224,6 +236,11 @@ class Layout:
                 f"reads version {STORE_VERSION} (upgrade the package to open it)",
             )
         return None
+
+
+_REPLACED = (
+    ": a store's marker is a file this backend writes, so it was replaced. Restore it from a backup"
+)
 
 
 class StoreLock:

@@ -134,7 +134,7 @@ def _create(layout: Layout) -> None:
 
 def _load(layout: Layout, lock: StoreLock, options: FsOptions) -> FsStore:
     read_only = options.read_only
-    if not layout.marker.exists() and not read_only:  # read-only: check_root refused
+    if not layout.has_marker() and not read_only:  # read-only: check_root refused
         _create(layout)
     err = layout.check_marker()
     if err:

@@ -122,13 +122,18 @@ def repair(url: str, *, dry_run: bool = False) -> RepairReport:
     """
     options = parse_fs_url(url, {})
     layout = Layout(options.path)
-    if not layout.marker.is_file():
+    if not layout.has_marker():  # a pipe or a directory there is damage, named below
         raise _fail(
             ErrorCode.INVALID,
             f"{layout.root} is not a Bassline store (it has no {MARKER} marker): nothing to repair",
             url,
         )
     err = layout.check_marker()
+    if err is not None and err.code is ErrorCode.CORRUPTION:
+        err = attrs.evolve(
+            err,
+            message=f"{err.message} (repair mends only the log: nothing was changed)",
+        )
     if err is not None:
         raise StorageOpenError(url, err)
     lock = StoreLock(layout.lock)

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -137,6 +138,11 @@ class FileStorage(StorageBackend):
         if "read_only" in self.options.explicit:
             return self
         return FileStorage(self.url, attrs.evolve(self.options, read_only=True))
+
+    def store_location(self) -> str:
+        """The store directory with every symlink, ``.`` and ``..`` resolved: one text for
+        every URL that opens this store (``bassline storage copy`` refuses a copy onto it)."""
+        return os.path.realpath(self.options.path)
 
     def repair_store(self, *, dry_run: bool = False) -> RepairReport:
         """:func:`~bassline_storage_fs.repair` this storage's directory (not open)."""

@@ -52,13 +52,15 @@ class ErrorContext:
         """The context for a parsed configuration."""
         url = config.url
         port = f":{url.port}" if url.port else ""
+        socket = url.query.get("host")  # a URL without a host: the socket's directory
+        local = f"the socket in {socket}" if isinstance(socket, str) else "the local socket"
         return cls(
             masked=config.masked,
             password=config.password,
             schema=config.schema,
             database=url.database or url.username or "(default)",
             user=url.username or "(default)",
-            host=f"{url.host or 'the local socket'}{port}",
+            host=f"{url.host or local}{port}",
         )
 
     def scrub(self, text: str) -> str:

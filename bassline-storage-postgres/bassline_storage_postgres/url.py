@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import attrs
 from psycopg import pq
@@ -179,6 +179,24 @@ def _refuse_blank_options(url: str, masked: str) -> None:
             )
 
 
+def _socket_host(parsed: URL, masked: str) -> URL:
+    """``parsed`` with a percent-encoded host decoded, as libpq decodes it; a host that
+    decodes to a directory (``%2Fvar%2Frun%2Fpostgresql``) moves to the query's ``host``,
+    the form every connection this backend opens reads a Unix-domain socket from."""
+    host = parsed.host
+    if not host or "%" not in host:
+        return parsed
+    decoded = unquote(host, errors="strict")
+    if not decoded.startswith("/"):
+        return parsed.set(host=decoded)
+    if "host" in parsed.query:
+        raise ValueError(
+            f"PostgreSQL storage URL {masked} names a socket directory twice, in its host "
+            f"({decoded}) and in its query's host: give one"
+        )
+    return parsed._replace(host=None).update_query_dict({"host": decoded})  # set() keeps a None
+
+
 def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> PostgresConfig:
     """Parse ``url`` and ``options`` (which override the query); ValueError on anything bad."""
     if not isinstance(url, str):
@@ -194,6 +212,12 @@ def parse_postgres_url(url: str, options: Mapping[str, Any] | None = None) -> Po
             f"uses psycopg 3 and opens {' and '.join(s + '://' for s in SCHEMES)} URLs"
         )
     _refuse_blank_options(url, masked)
+    try:
+        parsed = _socket_host(parsed, masked)
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"malformed PostgreSQL storage URL {masked}: its host is not percent-encoded UTF-8"
+        ) from None
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise ValueError(f"PostgreSQL storage URL {masked} has an invalid port {parsed.port}")
     values: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -133,6 +134,10 @@ def export(
 # ---------------------------------------------------------------------------- import
 
 
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+"""A storage URL as a path keeps it (``file:///d`` is the path ``file:/d``)."""
+
+
 @commands.command("import")
 def import_(
     storage_url: UrlArg,
@@ -177,6 +182,11 @@ def import_(
             await verify(storage, storage_url, spec, contents, progress)
             return batches
 
+    if _URL_LIKE.match(str(file)) and not file.exists():
+        raise UserError(
+            f"FILE {str(file)!r} is no file but looks like a storage URL: the arguments are "
+            "STORAGE_URL, then FILE (bassline import STORAGE_URL FILE)"
+        )
     with reporting() as progress:
         with progress.phase(f"reading {file}"):
             data = read_input(file, max_bytes, "--max-bytes")

@@ -96,6 +96,11 @@ def _parse_listen(text: str) -> tuple[str, int]:
     bad_host = not host or "[" in host or "]" in host
     if bad_host or not _PORT.fullmatch(port) or int(port) > 65535:
         raise UserError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
+    if host == text and host.isascii() and host.isdigit():  # "8461": inet_aton's 0.0.33.13
+        port = text if _PORT.fullmatch(text) and int(text) <= 65535 else str(DEFAULT_PORT)
+        raise UserError(
+            f"--listen {text!r}: a port alone is no host; expected HOST:PORT, e.g. 127.0.0.1:{port}"
+        )
     return host, int(port)
 
 

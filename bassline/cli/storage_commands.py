@@ -19,6 +19,7 @@ from bassline.cli.storage_access import (
     backend_function,
     migrator_for,
     one_line,
+    open_unopened,
     opened_with,
     scrub,
     unwrap,
@@ -36,6 +37,7 @@ from bassline.errors import BasslineError
 from bassline.storage import (
     ErrorCode,
     FeedsChanges,
+    LocatesStore,
     NetworkStorage,
     StorageOpenError,
     mask_url,
@@ -308,6 +310,19 @@ async def _refuse_one_store(
         )
 
 
+def _refuse_one_location(src_url: str, dst_url: str) -> None:
+    """A file store under two spellings (``file:///x`` and ``file:///x/``, a symlink,
+    ``..``) is one store: say so before opening, where the second open said "locked"."""
+    src, dst = open_unopened(src_url), open_unopened(dst_url)
+    if not (isinstance(src, LocatesStore) and isinstance(dst, LocatesStore)):
+        return
+    if type(src) is type(dst) and src.store_location() == dst.store_location():
+        raise UserError(
+            f"source and destination are the same storage ({mask_url(src_url)} and "
+            f"{mask_url(dst_url)} open one store, {src.store_location()})"
+        )
+
+
 @storage_app.command("copy")
 def storage_copy(
     src_url: Annotated[str, typer.Argument(metavar="SRC_URL", help="Storage to copy from.")],
@@ -329,6 +344,7 @@ def storage_copy(
     network = _once(network)
     if src_url == dst_url:
         raise UserError(f"source and destination are the same storage ({mask_url(src_url)})")
+    _refuse_one_location(src_url, dst_url)
 
     async def main(progress: Reporter) -> list[tuple[str, int]]:
         async with (

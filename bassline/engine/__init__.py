@@ -18,6 +18,7 @@ from bassline.engine.explanation import (
 )
 from bassline.engine.justify import CONTRIBUTION_LIMIT
 from bassline.engine.network import Network
+from bassline.engine.restoring import Restored
 from bassline.engine.results import (
     Change,
     ContactState,
@@ -49,4 +50,5 @@ __all__ = [
     "Premise",
     "PropagationResult",
     "Refusal",
+    "Restored",
 ]

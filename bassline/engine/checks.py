@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bassline.clock import NODE_ID_RULE, Stamp, is_node_id, is_stamp_node
 from bassline.codec import encode
-from bassline.content import ABSENT
+from bassline.content import ABSENT, lists_for_tuples
 from bassline.errors import ContentError
 from bassline.lattices import Interval
 
@@ -126,6 +126,7 @@ def checked_batch(net: Any, batch: list[Any], shape: str) -> list[tuple[int, Any
             i = net._idx(cid)  # raises UnknownContact
         if not plainly_encodable(value):
             net._check_content(i, value)  # the full check, for anything but plain data
+            value = lists_for_tuples(value)  # held as the lists they stand for (D69)
         if lattices[i] is not None:
             net._check_kind(i, value)
         carried = item[3] if len(item) > 3 else None
@@ -156,6 +157,7 @@ def checked_restore(
             i = net._idx(cid)  # raises UnknownContact
         if not plainly_encodable(value):
             net._check_content(i, value)
+            value = lists_for_tuples(value)
         lattice = lattices[i]
         if lattice is not None:
             try:

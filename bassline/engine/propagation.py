@@ -11,7 +11,7 @@ from typing import Any
 
 from bassline.clock import INITIAL_STAMP, ZERO_STAMP, HybridLogicalClock, Stamp
 from bassline.codec import to_json
-from bassline.content import ABSENT, values_equal
+from bassline.content import ABSENT, lists_for_tuples, values_equal
 from bassline.engine.checks import derived_stamp, kind_of, plainly_encodable, tie_wins
 from bassline.engine.compare import differs
 from bassline.engine.justify import Contributions, GadgetRun, Kept, Reference, source_label
@@ -437,6 +437,8 @@ class Propagator:
             for port, value in outputs.items():
                 if not plainly_encodable(value):
                     to_json(value, f"<{port}>")
+                    if lists_for_tuples(value) is not value:  # held as the lists (D69)
+                        outputs = {p: lists_for_tuples(v) for p, v in outputs.items()}
         except Exception as exc:  # a gadget's bug is reported, never propagated
             unusable = exc if isinstance(exc, UnusableInput) else None
             failure = GadgetFailure(

@@ -14,7 +14,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Match, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bassline.codec import from_json, parse_json, to_json
@@ -111,6 +111,11 @@ def _names_explain(request: Request) -> bool:
 
 _DEPTH_DIGITS = 18
 
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+_QUERY_PARAMETERS = {"explain": ("depth",), "changes": ("contact",)}
+"""The query parameters each API route takes; any other is refused (400 ``bad-query``)."""
+
 
 def _depth(given: list[str]) -> int | None:
     """The ``depth`` query parameter: None when absent, else a whole number >= 1. One of
@@ -173,12 +178,34 @@ def create_app(network: BasslineNetwork) -> Starlette:
             return refuse(
                 401, "unauthorized", "missing or wrong API token (use the cluster's secret)"
             )
+        route = request.scope["route_name"]
+        if route == "other":  # no API route answers this path and method
+            path = request.url.path[:200]
+            matching = [r for r in api_routes if r.matches(request.scope)[0] is Match.PARTIAL]
+            if not matching:
+                return refuse(404, "unknown-path", f"no API path {path} (see /openapi.json)")
+            methods = sorted(set().union(*(r.methods or () for r in matching)) - {"HEAD"})
+            return refuse(
+                405,
+                "method-not-allowed",
+                f"{request.method} is not served at {path} (it takes {', '.join(methods)})",
+            )
         if network.runtime is None:
             return refuse(503, "not-ready", f"node {network.node_id!r} has not joined a network")
         method = "GET" if request.method == "HEAD" else request.method
-        handler = _HANDLERS.get((request.scope["route_name"], method))
+        handler = _HANDLERS.get((route, method))
         if handler is None:  # a method the route lists that no handler answers
             return refuse(405, "method-not-allowed", f"{request.method} is not served here")
+        allowed = _QUERY_PARAMETERS.get(route, ())
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:  # a misspelt ?contakt= watched every contact, unnoticed
+            takes = f"it takes only {', '.join(allowed)}" if allowed else "it takes none"
+            return refuse(
+                400,
+                "bad-query",
+                f"unknown query parameter {unknown[0][:40]!r} for {request.method} "
+                f"{request.url.path[:200]}: {takes}",
+            )
         try:
             return await handler(request)
         except _Refused as refused:
@@ -303,20 +330,26 @@ def create_app(network: BasslineNetwork) -> Starlette:
         await websocket.accept()
         await network.accept(ASGITransport(websocket, network.settings.max_frame_bytes))
 
+    api_routes = [
+        api_route(routes.SPEC, "spec", ["GET"]),
+        api_route(routes.STATUS, "status", ["GET"]),
+        api_route(routes.CONTACTS, "contacts", ["GET", "POST"]),
+        api_route(routes.CHANGES, "changes", ["GET"]),
+        # an id may hold "/": the path convertor takes the rest of the path. A GET
+        # whose last segment is ".../explain" matches the explain route first (which
+        # hands a path ending in an encoded "%2Fexplain" back to the contact's read)
+        api_route(routes.EXPLAIN.replace("}", ":path}"), "explain", ["GET"]),
+        api_route(routes.CONTACT.replace("}", ":path}"), "contact", ["GET", "PUT"]),
+    ]
     return Starlette(
         routes=[
             WebSocketRoute(routes.GOSSIP, gossip),
             Route(routes.HEALTH, healthz),
             Route(routes.METRICS, metrics),
             Route(routes.OPENAPI, openapi),
-            api_route(routes.SPEC, "spec", ["GET"]),
-            api_route(routes.STATUS, "status", ["GET"]),
-            api_route(routes.CONTACTS, "contacts", ["GET", "POST"]),
-            api_route(routes.CHANGES, "changes", ["GET"]),
-            # an id may hold "/": the path convertor takes the rest of the path. A GET
-            # whose last segment is ".../explain" matches the explain route first (which
-            # hands a path ending in an encoded "%2Fexplain" back to the contact's read)
-            api_route(routes.EXPLAIN.replace("}", ":path}"), "explain", ["GET"]),
-            api_route(routes.CONTACT.replace("}", ":path}"), "contact", ["GET", "PUT"]),
+            *api_routes,
+            # what no route above answers under /api: a JSON 404 or 405, counted (last, so
+            # that a method one route lacks still reaches another route of the path)
+            api_route("/api/{rest:path}", "other", _ALL_METHODS),
         ]
     )

@@ -284,6 +284,7 @@ class Membership:
     def _links_changed(self) -> None:
         """The live links changed: this node's row (a new version) is due on every link,
         and the pre-prunes are planned again."""
+        self.replication.quiet.linked(self.sessions.keys())
         if self.topology.set_links(self.sessions, MAX_PEERS):
             for session in self.sessions.values():
                 session.owed_rows.add(self.node_id)

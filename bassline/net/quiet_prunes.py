@@ -8,14 +8,21 @@ more), this node rewinds its cursor on the peer's log to where it stood when it 
 pruned the origin there, so the peer sends again everything it left out.
 
 The positions outlive the link: a change left out before a redial stays left out, so the
-rewind reaches back to the first quiet prune of the origin on any link to that peer.
+rewind reaches back to the first quiet prune of the origin on any link to that peer. They
+are kept for at most :data:`MAX_DEPARTED` peers with no live link: beyond that, the notes
+of the peer that left first go, with the cursor on its log, so that a redial of that peer
+starts from the beginning of its log as a new peer's link does (nothing left out stays
+out; the peer resends all it holds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-__all__ = ["QuietPrunes"]
+__all__ = ["MAX_DEPARTED", "QuietPrunes"]
+
+MAX_DEPARTED = 64
+"""Most peers without a live link whose quiet prunes are kept (see the module docs)."""
 
 Position = tuple[str | None, int]
 """A position in a peer's log: (its epoch, a sequence number)."""
@@ -29,6 +36,8 @@ class QuietPrunes:
     def __init__(self, cursors: dict[str, tuple[str, int]]) -> None:
         self._cursors = cursors
         self._since: dict[str, dict[str, Position]] = {}
+        self._departed: dict[str, None] = {}
+        """The noted peers with no live link, those that left first first."""
 
     def note(self, peer: str, origins: Collection[str]) -> None:
         """``origins`` are pruned quietly on ``peer``'s link now (an origin noted already
@@ -39,6 +48,20 @@ class QuietPrunes:
         since = self._since.setdefault(peer, {})
         for origin in origins:
             since.setdefault(origin, cursor)
+
+    def linked(self, peers: Collection[str]) -> None:
+        """``peers`` are the peers linked now: the others with notes have departed; the
+        notes of those beyond :data:`MAX_DEPARTED` that left first are dropped, with the
+        cursor on their logs."""
+        departed = self._departed
+        for peer in peers:
+            departed.pop(peer, None)
+        for peer in self._since.keys() - departed.keys() - set(peers):
+            departed[peer] = None
+        while len(departed) > MAX_DEPARTED:
+            peer = next(iter(departed))
+            del departed[peer], self._since[peer]
+            self._cursors.pop(peer, None)
 
     def origins(self, peer: str) -> Iterable[str]:
         """The origins noted for ``peer``."""
@@ -63,6 +86,7 @@ class QuietPrunes:
                 seq = min(seq, noted[1]) if noted[0] == epoch else 0
         if not since:
             del self._since[peer]
+            self._departed.pop(peer, None)
         if taken and epoch is not None:
             self._cursors[peer] = (epoch, seq)
         return taken

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bassline.codec import from_json, to_json
-from bassline.content import ABSENT
+from bassline.content import ABSENT, lists_for_tuples
 from bassline.errors import ContentError, PluginNotFound
 from bassline.gadgets import Gadget, get_gadget
 from bassline.lattices import GrowSet, Interval, ShrinkSet, get_lattice
@@ -196,6 +196,7 @@ def _check_content(ck: Checker, content: Any, lattice: str | None, path: str) ->
     except ContentError as exc:
         ck.add(path, str(exc))
         return ABSENT
+    content = lists_for_tuples(content)  # held as a JSON spec gives it (D69)
     empty = _empty_interval(content)
     if empty is not None:
         ck.add(path, empty)

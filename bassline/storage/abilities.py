@@ -13,6 +13,8 @@ wraps declares, so wrapping a storage never changes which code runs.
 - :class:`RepairsStore`: damage discarded by ``bassline storage repair`` (fs).
 - :class:`CreatesOnOpen`: opening creates a missing store unless told otherwise (fs).
 - :class:`OpensReadOnly`: can be opened so that opening changes nothing (fs).
+- :class:`LocatesStore`: says, unopened, where its store is, one answer however the URL
+  spells it (fs: the resolved directory).
 - :class:`ClaimsGroups`: processes sharing the store take turns running each gadget
   group, one at a time (PostgreSQL: session advisory locks). Without it a process runs
   every group it is given.
@@ -51,6 +53,7 @@ __all__ = [
     "GroupClaims",
     "HashesSpecs",
     "JoinsMerges",
+    "LocatesStore",
     "MigratesSchema",
     "OpensReadOnly",
     "PooledStorage",
@@ -104,6 +107,16 @@ class OpensReadOnly(Protocol):
     def read_only(self) -> NetworkStorage:
         """An unopened copy that changes nothing when opened and refuses every write; the
         storage itself when the user set the read-only option explicitly."""
+
+
+@runtime_checkable
+class LocatesStore(Protocol):
+    """Tells, unopened, where its store is (fs: the resolved directory)."""
+
+    def store_location(self) -> str:
+        """Where the store this storage opens is: the same text for two URLs that open
+        one store however they spell it (``file:///x`` and ``file:///x/``, a symlink,
+        ``..``), different for different stores. Touches nothing on disk but to read."""
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from bassline.storage import (
     GroupClaims,
     HashesSpecs,
     JoinsMerges,
+    LocatesStore,
     MigratesSchema,
     NetworkStorage,
     OpensReadOnly,
@@ -40,6 +41,7 @@ __all__ = [
     "PassFeed",
     "PassHash",
     "PassJoins",
+    "PassLocate",
     "PassMigrate",
     "PassPool",
     "PassReadOnly",
@@ -116,6 +118,16 @@ class PassReadOnly:
     def read_only(self) -> NetworkStorage:
         """The wrapped storage's ``read_only()`` copy, wrapped with the same faults."""
         return self._wrap(self._inner.read_only())
+
+
+class PassLocate:
+    """Passes :class:`~bassline.storage.LocatesStore` through (never faulted)."""
+
+    _inner: Any
+
+    def store_location(self) -> str:
+        """The wrapped storage's ``store_location()``."""
+        return str(self._inner.store_location())
 
 
 class PassClaims:
@@ -196,6 +208,7 @@ PASS_THROUGH: tuple[tuple[type, type], ...] = (
     (RepairsStore, PassRepair),
     (CreatesOnOpen, PassExisting),
     (OpensReadOnly, PassReadOnly),
+    (LocatesStore, PassLocate),
     (ClaimsGroups, PassClaims),
     (FeedsChanges, PassFeed),
     (JoinsMerges, PassJoins),

@@ -20,7 +20,7 @@ A ``FaultyStorage`` declares exactly the optional abilities
 (:mod:`bassline.storage.abilities`) of the storage it wraps, and passes them through:
 ``load_network_hash`` (faulted like any operation), ``pool_stats``, and the
 abilities of an unopened storage (``migrate_schema``, ``stamp_schema``,
-``repair_store``; ``existing_only`` and ``read_only`` wrap the copy they return with
+``repair_store``, ``store_location``; ``existing_only`` and ``read_only`` wrap the copy they return with
 the same faults). Wrapping a storage never changes which of its code runs.
 """
 

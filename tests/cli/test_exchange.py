@@ -108,6 +108,24 @@ def test_import_refuses_existing_networks_unless_overwrite(
     assert cli("export", store_b, "meeting").stdout == exported
 
 
+def test_import_with_its_arguments_swapped_says_so(
+    cli: Cli, store_a: str, store_b: str, tmp_path: Path
+) -> None:
+    """``export URL NETWORK`` then ``import FILE URL``: the URL was read as a file and
+    refused as "file not found: file:/..." (the path of the URL, a slash lost)."""
+    _seed(cli, store_a)
+    document = tmp_path / "calculator.json"
+    document.write_text(cli("export", store_a, "calculator").stdout)
+    done = cli("import", str(document), store_b)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"error: FILE {store_b.replace('file://', 'file:')!r} is no file but looks like a "
+        "storage URL: the arguments are STORAGE_URL, then FILE (bassline import STORAGE_URL "
+        "FILE)\n"
+    )
+    assert cli("import", store_b, str(document)).returncode == 0
+
+
 def test_import_refuses_bad_files_with_one_line(cli: Cli, store_a: str, tmp_path: Path) -> None:
     _seed(cli, store_a)
     doc = json.loads(cli("export", store_a, "calculator").stdout)

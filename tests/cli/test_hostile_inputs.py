@@ -458,6 +458,8 @@ def test_a_file_name_that_is_no_id_is_named_as_the_id_s_source(cli: Cli, tmp_pat
         ("[::1]x", None),
         ("h:65536", None),
         (":0", None),
+        ("8461", None),  # a port alone: was host 8461, which inet_aton reads as 0.0.33.13
+        ("999999", None),
     ],
 )
 def test_listen_takes_host_alone_ipv6_and_ascii_ports_only(

@@ -498,6 +498,30 @@ def test_copy_refuses_one_store_under_two_urls(cli: Cli, pg_url: str) -> None:
     assert [s["label"] for s in listed] == ["keep"]
 
 
+def test_copy_refuses_one_file_store_under_other_spellings(
+    cli: Cli, store_a: str, tmp_path: Path
+) -> None:
+    """A file store under another spelling was opened a second time and refused as
+    "locked" (by this very process): it is the same store, and the message says so."""
+    _seed(cli, store_a)
+    (tmp_path / "link").symlink_to(tmp_path / "store-a")
+    (tmp_path / "sub").mkdir()
+    for other in (
+        f"{store_a}/",
+        (tmp_path / "link").as_uri(),
+        (tmp_path / "sub").as_uri() + "/../store-a",
+        store_a.replace("file://", "file://localhost"),
+    ):
+        done = cli("storage", "copy", store_a, other, "--overwrite")
+        assert (done.returncode, done.stdout) == (1, ""), (other, done.stdout)
+        assert done.stderr == (
+            f"error: source and destination are the same storage ({store_a} and {other} "
+            f"open one store, {tmp_path.resolve() / 'store-a'})\n"
+        ), other
+    listed = json.loads(cli("storage", "check", store_a, "--json").stdout)
+    assert [n["network"] for n in listed["networks"]] == ["calculator", "meeting"]
+
+
 def test_copy_refuses_one_memory_store_under_two_names(cli: Cli) -> None:
     done = cli("storage", "copy", "memory://two words", "memory://two%20words", "--overwrite")
     assert done.returncode == 1 and "are the same storage" in done.stderr, done.stderr

@@ -16,9 +16,12 @@ from typing import Any
 import anyio
 import pytest
 
-from bassline import Network
+from bassline import Network, register_gadget
+from bassline.clock import Stamp
 from bassline.content import copied
+from bassline.gadgets import Inputs, Outputs, gadget
 from bassline.lattices import GrowMap, GrowSet, Interval
+from bassline.spec import parse_spec
 
 SPEC: dict[str, Any] = {
     "id": "shared",
@@ -73,6 +76,73 @@ def test_a_written_tuple_is_held_as_the_list_it_stands_for() -> None:
     net.flush()
     for cid, (value, _) in {c: net.stamped(c) for c in ("a", "b", "alone")}.items():
         assert value in ([3], ["queued"]) and type(value) is list, (cid, value)
+
+
+@gadget(inputs=["x"], outputs=["y"], id="test-sharing-pair", register=False)
+def _pair(inputs: Inputs) -> Outputs:
+    return {"y": (inputs["x"], {"k": (inputs["x"],)})}
+
+
+PAIRED: dict[str, Any] = {
+    "id": "paired",
+    "groups": [{"id": "g", "gadget": "test-sharing-pair"}],
+    "contacts": [
+        {"id": "x"},
+        {"id": "y"},
+        {"id": "z"},
+        {"id": "g.x", "group": "g", "name": "x", "boundary": "input"},
+        {"id": "g.y", "group": "g", "name": "y", "boundary": "output"},
+    ],
+    "wires": [
+        {"from": "x", "to": "g.x", "type": "directed"},
+        {"from": "g.y", "to": "y", "type": "directed"},
+    ],
+}
+
+
+def _tuple_free(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return False
+    if isinstance(value, list):
+        return all(map(_tuple_free, value))
+    if isinstance(value, dict):
+        return all(map(_tuple_free, value.values()))
+    return True
+
+
+def test_tuples_a_gadget_returns_or_apply_and_restore_take_are_held_as_lists() -> None:
+    """D69 for the paths that keep values uncopied (D61): a gadget's outputs, the rows
+    of ``apply``, ``restore`` and ``restore_stored`` are held (``stamped``, what a node
+    gossips and a runtime stores) and heard (a run's changes) as the lists they stand for."""
+    register_gadget(_pair, replace=True)
+    net = Network(PAIRED)
+    result = net.update_contact("x", 1)
+    heard = {change.contact: change.value for change in result.changes}
+    assert heard["g.y"] == heard["y"] == [1, {"k": [1]}]
+    assert _tuple_free(heard["g.y"]) and _tuple_free(heard["y"])
+    assert _tuple_free(net.stamped("g.y")[0]) and _tuple_free(net.stamped("y")[0])
+    stamp = Stamp(10**15, "n2")
+    result = net.apply([("z", (1, (2,)), stamp), ("x", {"k": (3,)}, stamp, None)])
+    assert all(_tuple_free(change.value) for change in result.changes)
+    assert net.stamped("z")[0] == [1, [2]] and _tuple_free(net.stamped("z")[0])
+    assert _tuple_free(net.contents_of(["x", "g.y", "y"])[0])
+    later = Stamp(10**15 + 1, "n2")
+    net.restore([("z", {"k": ((1,),)}, later)])
+    assert net.stamped("z")[0] == {"k": [[1]]} and _tuple_free(net.stamped("z")[0])
+    net.restore_stored(["x", "z"], [(5,), ("a",)], [later, later], [None, None], ["", ""])
+    assert _tuple_free(net.contents_of(["x", "z"])[0])
+
+
+def test_a_tuple_in_a_spec_s_content_is_the_list_it_stands_for() -> None:
+    """A spec given as a Python dict held ``(1, (2,))`` as it was, in the spec and in the
+    network; the same spec read from JSON holds ``[1, [2]]``."""
+    given = {"id": "t", "contacts": [{"id": "a", "content": (1, (2,))}, {"id": "b"}]}
+    net = Network({**given, "wires": [{"from": "a", "to": "b"}]})
+    assert _tuple_free(net.stamped("a")[0]) and _tuple_free(net.stamped("b")[0])
+    assert net.stamped("b")[0] == [1, [2]]
+    assert _tuple_free(net.spec.contacts[0].content)
+    from_json = parse_spec({"id": "t", "contacts": [{"id": "a", "content": [1, [2]]}, {"id": "b"}]})
+    assert parse_spec(given) == from_json
 
 
 def test_reads_hand_out_copies() -> None:

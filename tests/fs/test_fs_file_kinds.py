@@ -113,7 +113,38 @@ async def test_a_marker_that_is_no_file_is_damage_named_and_never_read(
     what = _replace(marker, kind, releases)
     error = await _open_error(f"file://{store}")
     assert error.code is ErrorCode.CORRUPTION, error
-    assert error.message == f"store marker {marker} is {what}, not a regular file"
+    named = (
+        f"store marker {marker} is {what}, not a regular file: a store's marker is a file "
+        "this backend writes, so it was replaced. Restore it from a backup"
+    )
+    assert error.message == named
+    # repair named the damage too, not "is not a Bassline store (it has no marker)"
+    with pytest.raises(StorageOpenError) as caught:
+        repair(f"file://{store}", dry_run=False)
+    assert caught.value.error.code is ErrorCode.CORRUPTION
+    assert caught.value.error.message == (
+        f"{named} (repair mends only the log: nothing was changed)"
+    )
+
+
+async def test_a_marker_that_is_a_link_leading_nowhere_is_damage_named(store: Path) -> None:
+    """Taken for no marker, it made the store "not a Bassline store ... (it holds
+    bassline-store.json, ...)" and repair "nothing to repair"."""
+    marker = store / "bassline-store.json"
+    marker.unlink()
+    marker.symlink_to(store / "gone.json")
+    named = (
+        f"store marker {marker} is a symbolic link to {store / 'gone.json'}, which does not "
+        "exist, not a regular file: a store's marker is a file this backend writes, so it "
+        "was replaced. Restore it from a backup"
+    )
+    for url in (f"file://{store}", f"file://{store}?read_only=true"):
+        error = await _open_error(url)
+        assert (error.code, error.message) == (ErrorCode.CORRUPTION, named)
+    with pytest.raises(StorageOpenError) as caught:
+        repair(f"file://{store}")
+    assert caught.value.error.message.startswith(named)
+    assert os.readlink(marker) == str(store / "gone.json")  # left as it was
 
 
 async def test_a_marker_too_large_to_be_one_is_damage(store: Path) -> None:

@@ -181,6 +181,76 @@ async def test_bad_requests_are_refused_counted_and_change_nothing() -> None:
         assert 'bassline_net_api_rejected_total{reason="malformed-json"} 1' in metrics
 
 
+async def test_an_unknown_query_parameter_is_refused_not_ignored() -> None:
+    """``/api/changes?contakt=c0`` (misspelt) watched every contact, and ``?dept=1`` on
+    explain explained without a limit: a parameter a route does not take is a 400."""
+    async with node("strict", flat(2, sets=1), settings=_small()) as (net, server):
+        assert server.url is not None
+        before = net.digest()
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            cases = [
+                (
+                    # (a regression streams: the read timeout ends it, failing)
+                    await http.get("/api/changes?contakt=c0", timeout=10),
+                    "unknown query parameter 'contakt' for GET /api/changes: it takes only contact",
+                ),
+                (
+                    await http.get("/api/contacts/c0/explain?dept=1"),
+                    "unknown query parameter 'dept' for GET /api/contacts/c0/explain: it "
+                    "takes only depth",
+                ),
+                (
+                    await http.put("/api/contacts/c0?via=cli", json={"value": 1}),
+                    "unknown query parameter 'via' for PUT /api/contacts/c0: it takes none",
+                ),
+                (
+                    await http.get("/api/contacts?b=1&a=2"),
+                    "unknown query parameter 'a' for GET /api/contacts: it takes none",
+                ),
+            ]
+            for response, message in cases:
+                assert response.status_code == 400, response.text
+                assert response.json() == {"code": "bad-query", "error": message}
+            assert (await http.get("/api/contacts/c0/explain?depth=1")).status_code == 200
+        assert net.digest() == before
+        assert net.metrics.api_rejected["bad-query"] == 4
+
+
+async def test_an_unknown_api_path_or_method_is_a_json_error_counted() -> None:
+    """Starlette's plain-text "Not Found" and "Method Not Allowed" answered these, with no
+    code and uncounted; a method one route of a path lacks still reaches another."""
+    async with node("strict", flat(2, sets=1), settings=_small()) as (net, server):
+        assert server.url is not None
+        before = net.digest()
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            cases = [
+                (await http.get("/api/nothing"), 404, "unknown-path", "no API path /api/nothing"),
+                (
+                    await http.patch("/api/contacts/c0", json={"value": 1}),
+                    405,
+                    "method-not-allowed",
+                    "PATCH is not served at /api/contacts/c0 (it takes GET, PUT)",
+                ),
+                (
+                    await http.delete("/api/contacts"),
+                    405,
+                    "method-not-allowed",
+                    "DELETE is not served at /api/contacts (it takes GET, POST)",
+                ),
+            ]
+            for response, status, code, message in cases:
+                assert response.status_code == status, response.text
+                assert response.json()["code"] == code
+                assert response.json()["error"].startswith(message), response.json()
+            # PUT on ".../explain" is still the write of a contact of that id (none here)
+            put = await http.put("/api/contacts/c0/explain", json={"value": 1})
+            assert (put.status_code, put.json()["code"]) == (404, "unknown-contact")
+            assert (await http.head("/api/contacts/c0")).status_code == 200
+        assert net.digest() == before
+        assert net.metrics.api_rejected["unknown-path"] == 1
+        assert net.metrics.api_rejected["method-not-allowed"] == 2
+
+
 async def test_with_a_secret_the_api_needs_the_derived_token() -> None:
     async with node("locked", flat(1), secret=SECRET) as (net, server):
         assert server.url is not None

@@ -18,7 +18,7 @@ import attrs
 import pytest
 
 from bassline.net.protocol import ProtocolViolation, Prune, dump, parse_frame
-from bassline.net.quiet_prunes import QuietPrunes
+from bassline.net.quiet_prunes import MAX_DEPARTED, QuietPrunes
 
 from .conftest import ONE_SESSION, converged, node, wait_until
 from .proxy import TcpProxy
@@ -62,6 +62,48 @@ def test_a_quiet_prune_before_any_delta_rewinds_without_making_up_a_cursor() -> 
     assert quiet.rewind("p", {"a"})  # the peer is asked to resend all the same
     assert cursors == {}
     assert not quiet.rewind("q", {"a"})
+
+
+def test_the_notes_of_departed_peers_are_bounded_first_gone_first_dropped() -> None:
+    """Notes of peers that went away were kept for ever (a node seeing peers come and go
+    grew without bound): beyond MAX_DEPARTED peers without a live link, the notes of the
+    peer that left first go, with the cursor on its log, so that its redial starts from
+    the beginning of its log (a rewind without notes would leave its changes out)."""
+    cursors = {f"p{k}": ("e", 10 + k) for k in range(MAX_DEPARTED + 2)}
+    cursors["live"] = ("e", 5)
+    peers = list(cursors)
+    quiet = QuietPrunes(cursors)
+    for peer in peers:
+        quiet.note(peer, {"a"})
+    quiet.linked(peers)  # all linked: nothing departed
+    quiet.linked(["live", "p0", "p1"])  # MAX_DEPARTED departed: all kept
+    assert all(list(quiet.origins(peer)) == ["a"] for peer in peers)
+    quiet.linked(["live"])  # p0 and p1 leave after the others: two of those go
+    kept = {peer for peer in peers if list(quiet.origins(peer))}
+    dropped = set(peers) - kept
+    assert len(dropped) == 2 and dropped.isdisjoint({"live", "p0", "p1"})
+    assert all(peer not in cursors for peer in dropped)  # a redial starts afresh
+    assert all(cursors[peer] == ("e", 10 + int(peer[1:])) for peer in kept - {"live"})
+    # a departed peer that comes back is live again: never dropped while linked
+    quiet.linked(["live", "p0"])
+    for k in range(MAX_DEPARTED + 1):
+        quiet.note(f"new{k}", {"b"})
+    quiet.linked(["live", "p0"])
+    assert list(quiet.origins("p0")) == ["a"] and cursors["p0"] == ("e", 10)
+    assert list(quiet.origins("live")) == ["a"] and cursors["live"] == ("e", 5)
+
+
+def test_a_departed_peer_whose_notes_a_rewind_took_is_not_dropped_later() -> None:
+    cursors = {"gone": ("e", 3)} | {f"p{k}": ("e", 1) for k in range(MAX_DEPARTED)}
+    quiet = QuietPrunes(cursors)
+    quiet.note("gone", {"a"})
+    quiet.linked([])
+    assert quiet.rewind("gone", {"a"}) and cursors["gone"] == ("e", 3)
+    for k in range(MAX_DEPARTED):
+        quiet.note(f"p{k}", {"a"})
+    quiet.linked([])  # MAX_DEPARTED with notes: "gone" has none, and keeps its cursor
+    assert cursors["gone"] == ("e", 3)
+    assert all(list(quiet.origins(f"p{k}")) == ["a"] for k in range(MAX_DEPARTED))
 
 
 # ---------------------------------------------------------------- the frame
@@ -137,11 +179,18 @@ async def test_values_left_out_while_the_parent_link_stalled_are_resent_when_it_
         assert n2.metrics.items_announced_in == 0
 
 
-async def test_a_rewind_reaches_back_past_a_redial_of_the_quiet_link() -> None:
+@pytest.mark.parametrize("max_departed", [MAX_DEPARTED, 0])
+async def test_a_rewind_reaches_back_past_a_redial_of_the_quiet_link(
+    max_departed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """As above, but n2's link to n3 (pruned quietly for n0) also goes through a proxy,
     and is cut and redialled between two bursts of n0's values, both left out by n3 for
     n2 while n2's parent link stalls: when that link fails, the rewind on n3 reaches back
-    to the first quiet prune, before the redial, and both bursts arrive."""
+    to the first quiet prune, before the redial, and both bursts arrive. With no notes
+    kept for departed peers (``max_departed`` 0), n2 drops its notes on n3 and its cursor
+    on n3's log when the link is cut: the redial starts from the start of n3's log, and
+    both bursts arrive all the same."""
+    monkeypatch.setattr("bassline.net.quiet_prunes.MAX_DEPARTED", max_departed)
     settings = attrs.evolve(ONE_SESSION, graft_delay=60.0)
     async with AsyncExitStack() as stack:
         n0, s0 = await stack.enter_async_context(node("n0", SPEC, settings=settings))
@@ -185,10 +234,17 @@ async def test_a_rewind_reaches_back_past_a_redial_of_the_quiet_link() -> None:
         await burst(0)
         to_n2.cut()
         await wait_until(lambda: "n3" not in n2._membership.sessions, what="the quiet link cut")
+        noted = list(n2._replicator.quiet.origins("n3"))
+        if max_departed:
+            assert "n0" in noted
+        else:  # forgotten with the cursor: nothing left to rewind to, all to be resent
+            assert noted == [] and n2._replicator.cursor("n3") == (None, 0)
         to_n2.restore()  # n3 redials; n2, its parent link only stalled, prunes n0 again
         await wait_until(lambda: "n3" in n2._membership.sessions, what="the redial")
         await burst(10)
-        assert n2.value("c0", None) is None and n2.value("c19", None) is None
+        assert n2.value("c19", None) is None
+        if max_departed:  # (else n3 may have resent the first burst before the prune)
+            assert n2.value("c0", None) is None
         to_n1.cut()
         await wait_until(lambda: converged(nets), what="convergence")
         assert all(n2.value(f"c{k}") == k for k in range(20))

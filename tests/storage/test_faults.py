@@ -16,6 +16,7 @@ from bassline.storage import (
     CreatesOnOpen,
     ErrorCode,
     HashesSpecs,
+    LocatesStore,
     MigratesSchema,
     NetworkStorage,
     OpensReadOnly,
@@ -247,6 +248,7 @@ _ABILITIES = (
     RepairsStore,
     CreatesOnOpen,
     OpensReadOnly,
+    LocatesStore,
     ClaimsGroups,
 )
 
@@ -261,6 +263,9 @@ def test_a_wrapper_declares_exactly_the_abilities_of_what_it_wraps(url: str) -> 
     for ability in _ABILITIES:
         assert isinstance(faulty, ability) == isinstance(inner, ability), ability.__name__
     assert isinstance(faulty, FaultyStorage) and isinstance(faulty, NetworkStorage)
+    if isinstance(inner, LocatesStore):
+        assert isinstance(faulty, LocatesStore)
+        assert faulty.store_location() == inner.store_location()
 
 
 def test_a_wrapped_copy_keeps_its_faults(tmp_path: Any) -> None:
