@@ -12,15 +12,19 @@ it is not echoed back. The node keys it by the peer's incarnation (node id and l
 epoch): a peer that restarts may have lost the value, and is sent it again. Another peer
 that sends the same value later holds it too (:meth:`ChangeLog.hold`): where links form
 cycles, a change reaches a node over several of them, and is not sent back over any.
+
+An entry may also be noted as a write stamped by an origin (:meth:`ChangeLog.note_writes`,
+by whoever first makes it ready to send): a link whose peer pruned that origin quietly
+leaves it out as the log is read, without reading the contact (protocol v5, D66).
 """
 
 from __future__ import annotations
 
 import secrets
 from bisect import bisect_right
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from itertools import compress, repeat
-from operator import eq, not_, or_
+from operator import and_, eq, not_, or_
 from typing import Any
 
 import anyio
@@ -44,6 +48,8 @@ class ChangeLog:
         self._skip: dict[str, Hashable | _Holders] = {}
         self._seqs: list[int] = []
         self._ids: list[str] = []
+        self._writes: dict[int, str] = {}
+        """Per sequence number of an entry noted as a write: its origin (see since)."""
         self._changed = anyio.Event()
 
     def __len__(self) -> int:
@@ -130,6 +136,16 @@ class ChangeLog:
         order = sorted(self._latest.items(), key=lambda kv: kv[1])
         self._ids = [cid for cid, _ in order]
         self._seqs = [seq for _, seq in order]
+        writes = self._writes  # the notes of live entries only
+        self._writes = {seq: writes[seq] for seq in self._seqs if seq in writes}
+
+    def note_writes(self, seqs: Iterable[int], origins: Iterable[str]) -> None:
+        """Note that the entries at ``seqs`` are writes stamped by ``origins`` (in turn):
+        changes a peer that pruned the origin is announced, not sent (not a merge
+        contact's, not a derived value, no kept stamp). :meth:`since` leaves out those of
+        origins its peer pruned quietly. A note belongs to its entry: a later change of
+        the contact is a new entry, not noted until noted itself."""
+        self._writes.update(zip(seqs, origins, strict=True))
 
     def seq_of(self, contact: str) -> int:
         """The sequence number of a contact's latest change (0 if never changed)."""
@@ -149,8 +165,25 @@ class ChangeLog:
         ``peer`` already holds are passed over, and so are those marked ``also`` (the
         store the peer shares with this node, which carried them to it).
         """
+        ids, scanned, _ = self.since_quiet(seq, limit, peer, also, ())
+        return ids, scanned
+
+    def since_quiet(
+        self,
+        seq: int,
+        limit: int,
+        peer: Hashable | None,
+        also: Hashable | None,
+        quiet: Collection[str],
+    ) -> tuple[list[str], int, int]:
+        """:meth:`since`, leaving out too the entries noted as writes stamped by an origin
+        in ``quiet`` (:meth:`note_writes`; the peer pruned them quietly), and how many it
+        left out of what ``peer`` lacks in ``(seq, scanned]``. Entries not noted are
+        taken (whoever makes them ready decides)."""
         out: list[str] = []
+        left_out = 0
         seqs, ids, latest = self._seqs, self._ids, self._latest
+        writes = self._writes if quiet else None
         k, n = bisect_right(seqs, seq), len(seqs)
         step = max(limit, 64)  # all taken, as is common: exactly the entries needed
         while k < n:  # a chunk at a time, each column in C loops
@@ -160,20 +193,32 @@ class ChangeLog:
             if True not in live:
                 continue  # every entry superseded by a later change of the same contact
             if limit < 1:
-                return out, seq  # a live entry, and room for none
+                return out, seq, left_out  # a live entry, and room for none
             live_ids = list(compress(chunk_ids, live))
             kept = self._kept(live_ids, peer, also)
+            dropped, drop = 0, []  # of those the peer lacks, left out here
+            if writes:
+                live_seqs = list(compress(chunk_seqs, live))
+                quiet_at = list(map(quiet.__contains__, map(writes.get, live_seqs)))
+                if True in quiet_at:
+                    lacks = kept if kept is not None else repeat(True)
+                    drop = list(map(and_, lacks, quiet_at))
+                    dropped = drop.count(True)
+                    kept = list(map(and_, lacks, map(not_, quiet_at)))
             taken = list(compress(live_ids, kept)) if kept is not None else live_ids
             need = limit - len(out)
             if len(taken) < need:
                 out += taken
+                left_out += dropped
                 continue
             out += taken[:need]
             # scanned up to the last one taken; the log's last entry is always live, so
             # when that is the last one taken this is the head
             last = need - 1 if kept is None else list(compress(range(len(kept)), kept))[need - 1]
-            return out, list(compress(chunk_seqs, live))[last]
-        return out, self.head  # the whole tail was read
+            if dropped:
+                left_out += drop[:last].count(True)
+            return out, list(compress(chunk_seqs, live))[last], left_out
+        return out, self.head, left_out  # the whole tail was read
 
     def _kept(
         self, contacts: list[str], peer: Hashable | None, also: Hashable | None

@@ -111,7 +111,7 @@ def link_entries(
     announced, of origins in ``quiet``. Parted first where the runtime reads contents a
     column at a time, so that the items alone are made ready (cached for another peer,
     most often) and nothing is spent on what is left out."""
-    split = _split_lazy(runtime, merge, ids, lazy, quiet) if lazy else None
+    split = _split_lazy(runtime, merge, log, ids, lazy, quiet) if lazy else None
     if split is None:
         items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy)
         if not (have and quiet):
@@ -127,6 +127,7 @@ def link_entries(
 def _split_lazy(
     runtime: Runtime,
     merge: frozenset[str],
+    log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
     quiet: set[str] | tuple[()],
@@ -136,7 +137,8 @@ def _split_lazy(
     changes of origins in ``quiet`` that would be announced are left out. A change is
     announced when it is a write (no kept stamp) to a contact that is not a merge
     contact, as in :func:`entries`. None when no change is lazy, a contact has no
-    content, or the runtime does not read contents a column at a time."""
+    content, or the runtime does not read contents a column at a time. The announced
+    and left-out changes are noted in ``log`` as writes (:meth:`ChangeLog.note_writes`)."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -150,6 +152,9 @@ def _split_lazy(
     for k, why in zip(at, carried_of(list(compress(ids, marks))), strict=True):
         if type(why) is CarriedWrite and why.stamp is None and ids[k] not in merge:
             codes[k] = _LEFT_OUT if stamps[k].node in quiet else _ANNOUNCED
+    writes = list(map(_SEND.__ne__, codes))
+    noted = list(compress(ids, writes))
+    log.note_writes(log.seqs_of(noted), map(_NODE, compress(stamps, writes)))
     sent = list(compress(ids, map(_SEND.__eq__, codes)))
     have = list(compress(zip(ids, stamps, strict=True), map(_ANNOUNCED.__eq__, codes)))
     return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
@@ -194,7 +199,8 @@ def _plain_writes(
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
     """:func:`entries` when every contact holds content justified by a write without a
     kept stamp, or by nothing (a node's own writes, its peers' values), made ready in C
-    loops and cached; None otherwise."""
+    loops and cached, the writes noted in ``log`` (:meth:`ChangeLog.note_writes`); None
+    otherwise."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -209,16 +215,21 @@ def _plain_writes(
         return None
     have: list[tuple[str, Stamp]] = []
     order: list[bool] = []
+    seqs = log.seqs_of(ids)
+    # a write, announced to a peer that pruned its origin (unless on a merge contact)
+    writes = list(map(bool, carried))
+    if merge:
+        writes = list(map(and_, writes, map(not_, map(merge.__contains__, ids))))
+    if True in writes:
+        log.note_writes(compress(seqs, writes), map(_NODE, compress(stamps, writes)))
     if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
-        # announced: a write stamped by an origin the peer pruned, unless on a merge contact
-        order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), map(bool, carried)))
-        if merge:
-            order = list(map(and_, order, map(not_, map(merge.__contains__, ids))))
-        if any(order):
+        order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), writes))
+        if True in order:
             have = list(compress(zip(ids, stamps, strict=True), order))
             sent = list(map(not_, order))
             ids, values = list(compress(ids, sent)), list(compress(values, sent))
             stamps, carried = list(compress(stamps, sent)), list(compress(carried, sent))
+            seqs = list(compress(seqs, sent))
     if set(map(type, values)) == {str} and all(map(str.isascii, values)):
         plain: list[Any] = values  # its own plain JSON (what to_json returns for it)
     else:
@@ -227,6 +238,6 @@ def _plain_writes(
     distinct = dict(zip(map(id, carried), zip(ids, carried, strict=True), strict=True))
     wire = {key: codec.to_wire(cid, why) for key, (cid, why) in distinct.items()}
     whys = list(map(wire.__getitem__, map(id, carried)))
-    ready = zip(values, stamps, plain, log.seqs_of(ids), whys, strict=True)
+    ready = zip(values, stamps, plain, seqs, whys, strict=True)
     cache.update(zip(ids, ready, strict=True))
     return list(zip(ids, plain, stamps, strict=True)), whys, have, order or [False] * len(ids)
