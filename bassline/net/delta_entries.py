@@ -47,7 +47,7 @@ def entries(
     """The delta entries for ``ids``: items (plain JSON values) with their whys, the
     announced changes (origins in ``lazy``), and per entry in order whether it is
     announced. Contacts without content are left out."""
-    cached = _all_cached(runtime, cache, log, ids, lazy)
+    cached = _all_cached(cache, log, ids, lazy)
     if cached is None:
         cached = _plain_writes(runtime, codec, cache, merge, log, ids, lazy)
     if cached is not None:
@@ -164,25 +164,21 @@ _SEND, _ANNOUNCED, _LEFT_OUT = 0, 1, 2
 
 
 def _all_cached(
-    runtime: Runtime,
     cache: dict[str, Cached],
     log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
-    """:func:`entries` when every contact's cache entry is for its current log entry,
-    value and stamp and none is announced, gathered in C loops; None otherwise."""
-    contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+    """:func:`entries` when every contact's cache entry is for its current log entry and
+    none is announced, gathered in C loops; None otherwise. The runtime is not read: a
+    contact's content changes only with a new log entry (every change is logged as it
+    is made, the content digest counts on it too), so an entry made ready for the
+    contact's current log entry holds its current content."""
     hits: list[Any] = list(map(cache.get, ids))
-    if contents_of is None or None in hits:
+    if None in hits or list(map(itemgetter(3), hits)) != log.seqs_of(ids):
         return None
-    values, stamps = contents_of(ids)
-    if (
-        list(map(itemgetter(3), hits)) != log.seqs_of(ids)
-        or list(map(itemgetter(1), hits)) != stamps
-        or not all(map(is_, map(itemgetter(0), hits), values))
-        or (lazy and not lazy.isdisjoint(map(itemgetter(1), stamps)))
-    ):
+    stamps = list(map(itemgetter(1), hits))
+    if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
         return None
     items = list(zip(ids, map(itemgetter(2), hits), stamps, strict=True))
     return items, list(map(itemgetter(4), hits)), [], [False] * len(ids)
