@@ -13,9 +13,11 @@ epoch): a peer that restarts may have lost the value, and is sent it again. Anot
 that sends the same value later holds it too (:meth:`ChangeLog.hold`): where links form
 cycles, a change reaches a node over several of them, and is not sent back over any.
 
-An entry may also be noted as a write stamped by an origin (:meth:`ChangeLog.note_writes`,
-by whoever first makes it ready to send): a link whose peer pruned that origin quietly
-leaves it out as the log is read, without reading the contact (protocol v5, D66).
+An entry may also be noted, by whoever first makes it ready to send, as a write stamped
+by an origin or as a change always sent (:meth:`ChangeLog.note_writes`): a link whose
+peer pruned that origin quietly leaves it out as the log is read, without reading the
+contact (protocol v5, D66), and one whose peer pruned it otherwise parts its deltas
+from the notes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,18 @@ from typing import Any
 
 import anyio
 
-__all__ = ["ChangeLog"]
+__all__ = ["UNNOTED", "ChangeLog", "Unnoted"]
+
+
+class Unnoted:
+    """The type of :data:`UNNOTED`."""
+
+    def __repr__(self) -> str:
+        return "UNNOTED"
+
+
+UNNOTED = Unnoted()
+"""An entry not noted as a write nor as a change always sent (:meth:`ChangeLog.notes_of`)."""
 
 
 class _Holders(set[Hashable]):
@@ -48,8 +61,9 @@ class ChangeLog:
         self._skip: dict[str, Hashable | _Holders] = {}
         self._seqs: list[int] = []
         self._ids: list[str] = []
-        self._writes: dict[int, str] = {}
-        """Per sequence number of an entry noted as a write: its origin (see since)."""
+        self._writes: dict[int, str | None] = {}
+        """Per sequence number of an entry noted: a write's origin, or None (see
+        note_writes)."""
         self._changed = anyio.Event()
 
     def __len__(self) -> int:
@@ -139,13 +153,19 @@ class ChangeLog:
         writes = self._writes  # the notes of live entries only
         self._writes = {seq: writes[seq] for seq in self._seqs if seq in writes}
 
-    def note_writes(self, seqs: Iterable[int], origins: Iterable[str]) -> None:
-        """Note that the entries at ``seqs`` are writes stamped by ``origins`` (in turn):
-        changes a peer that pruned the origin is announced, not sent (not a merge
-        contact's, not a derived value, no kept stamp). :meth:`since` leaves out those of
-        origins its peer pruned quietly. A note belongs to its entry: a later change of
-        the contact is a new entry, not noted until noted itself."""
+    def note_writes(self, seqs: Iterable[int], origins: Iterable[str | None]) -> None:
+        """Note what the entries at ``seqs`` are: a write stamped by the origin given
+        (in turn), a change that a peer which pruned the origin is announced, not sent
+        (not a merge contact's, not a derived value, no kept stamp); or, for None, a
+        change always sent. :meth:`since_quiet` leaves out the writes of origins its peer
+        pruned quietly; :meth:`notes_of` reads the notes. A note belongs to its entry: a
+        later change of the contact is a new entry, not noted until noted itself."""
         self._writes.update(zip(seqs, origins, strict=True))
+
+    def notes_of(self, contacts: list[str]) -> list[str | Unnoted | None]:
+        """What the latest entry of each of ``contacts`` was noted as (:meth:`note_writes`:
+        an origin or None), or :data:`UNNOTED`."""
+        return list(map(self._writes.get, self.seqs_of(contacts), repeat(UNNOTED)))
 
     def seq_of(self, contact: str) -> int:
         """The sequence number of a contact's latest change (0 if never changed)."""

@@ -11,7 +11,7 @@ gathered in C loops.
 from __future__ import annotations
 
 from itertools import compress, repeat
-from operator import and_, attrgetter, is_, is_not, itemgetter, not_
+from operator import add, and_, attrgetter, is_, is_not, itemgetter, not_
 from typing import Any
 
 from bassline.clock import Stamp
@@ -19,7 +19,7 @@ from bassline.codec import to_json
 from bassline.content import ABSENT
 from bassline.engine.carried import CarriedWrite
 from bassline.net.carry import CarryCodec
-from bassline.net.changelog import ChangeLog
+from bassline.net.changelog import UNNOTED, ChangeLog
 from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
 
@@ -111,7 +111,15 @@ def link_entries(
     announced, of origins in ``quiet``. Parted first where the runtime reads contents a
     column at a time, so that the items alone are made ready (cached for another peer,
     most often) and nothing is spent on what is left out."""
-    split = _split_lazy(runtime, merge, log, ids, lazy, quiet) if lazy else None
+    split = None
+    if lazy:
+        notes = log.notes_of(ids)
+        if UNNOTED in notes:
+            split = _split_lazy(runtime, merge, log, ids, lazy, quiet)
+        elif True in (marks := list(map(lazy.__contains__, notes))):
+            split = _split_noted(runtime, ids, notes, marks, quiet)
+        else:  # every change noted, none of an origin the peer pruned: all sent
+            lazy = ()
     if split is None:
         items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy)
         if not (have and quiet):
@@ -152,15 +160,36 @@ def _split_lazy(
     for k, why in zip(at, carried_of(list(compress(ids, marks))), strict=True):
         if type(why) is CarriedWrite and why.stamp is None and ids[k] not in merge:
             codes[k] = _LEFT_OUT if stamps[k].node in quiet else _ANNOUNCED
-    writes = list(map(_SEND.__ne__, codes))
-    noted = list(compress(ids, writes))
-    log.note_writes(log.seqs_of(noted), map(_NODE, compress(stamps, writes)))
+    noted = [ids[k] for k in at]  # what the changes the peer may not be sent are
+    log.note_writes(log.seqs_of(noted), [stamps[k].node if codes[k] else None for k in at])
     sent = list(compress(ids, map(_SEND.__eq__, codes)))
     have = list(compress(zip(ids, stamps, strict=True), map(_ANNOUNCED.__eq__, codes)))
     return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
 
 
 _SEND, _ANNOUNCED, _LEFT_OUT = 0, 1, 2
+
+
+def _split_noted(
+    runtime: Runtime,
+    ids: list[str],
+    notes: list[Any],
+    marks: list[bool],
+    quiet: set[str] | tuple[()],
+) -> tuple[list[str], list[tuple[str, Stamp]], list[bool]] | None:
+    """:func:`_split_lazy` for changes all noted in the log (``notes``: each one's
+    origin when it is a write, else None; ``marks``: whether that origin is one the peer
+    pruned), the contents read only for the stamps of the announced changes. None when
+    the runtime does not read contents a column at a time."""
+    contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+    if contents_of is None:
+        return None
+    # per entry: sent (0), announced (1) or left out (2)
+    codes = list(map(add, marks, map(and_, marks, map(quiet.__contains__, notes))))
+    sent = list(compress(ids, map(_SEND.__eq__, codes)))
+    announced = list(compress(ids, map(_ANNOUNCED.__eq__, codes)))
+    have = list(zip(announced, contents_of(announced)[1], strict=True)) if announced else []
+    return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
 
 
 def _all_cached(
@@ -216,6 +245,8 @@ def _plain_writes(
     writes = list(map(bool, carried))
     if merge:
         writes = list(map(and_, writes, map(not_, map(merge.__contains__, ids))))
+    if False in writes:  # always sent
+        log.note_writes(compress(seqs, map(not_, writes)), repeat(None, writes.count(False)))
     if True in writes:
         log.note_writes(compress(seqs, writes), map(_NODE, compress(stamps, writes)))
     if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
