@@ -26,7 +26,7 @@ import secrets
 from bisect import bisect_right
 from collections.abc import Collection, Hashable, Iterable
 from itertools import compress, repeat
-from operator import and_, eq, not_, or_
+from operator import and_, eq, ne, not_
 from typing import Any
 
 import anyio
@@ -216,15 +216,19 @@ class ChangeLog:
                 return out, seq, left_out  # a live entry, and room for none
             live_ids = list(compress(chunk_ids, live))
             kept = self._kept(live_ids, peer, also)
-            dropped, drop = 0, []  # of those the peer lacks, left out here
+            dropped, lacks = 0, kept  # of those the peer lacks, left out here
             if writes:
-                live_seqs = list(compress(chunk_seqs, live))
-                quiet_at = list(map(quiet.__contains__, map(writes.get, live_seqs)))
+                quiet_at = list(
+                    map(quiet.__contains__, map(writes.get, compress(chunk_seqs, live)))
+                )
                 if True in quiet_at:
-                    lacks = kept if kept is not None else repeat(True)
-                    drop = list(map(and_, lacks, quiet_at))
-                    dropped = drop.count(True)
-                    kept = list(map(and_, lacks, map(not_, quiet_at)))
+                    if kept is None:
+                        kept = list(map(not_, quiet_at))
+                        dropped = quiet_at.count(True)
+                    else:
+                        before = kept.count(True)
+                        kept = list(map(and_, kept, map(not_, quiet_at)))
+                        dropped = before - kept.count(True)
             taken = list(compress(live_ids, kept)) if kept is not None else live_ids
             need = limit - len(out)
             if len(taken) < need:
@@ -235,8 +239,9 @@ class ChangeLog:
             # scanned up to the last one taken; the log's last entry is always live, so
             # when that is the last one taken this is the head
             last = need - 1 if kept is None else list(compress(range(len(kept)), kept))[need - 1]
-            if dropped:
-                left_out += drop[:last].count(True)
+            if dropped:  # those before the last one taken
+                lacked = lacks[:last] if lacks is not None else repeat(True)
+                left_out += list(map(and_, lacked, quiet_at[:last])).count(True)
             return out, list(compress(chunk_seqs, live))[last], left_out
         return out, self.head, left_out  # the whole tail was read
 
@@ -248,13 +253,13 @@ class ChangeLog:
         if peer is None:
             return None
         held = list(map(self._skip.get, contacts))
-        if set(map(type, held)) == {type(None)}:
+        kinds = set(map(type, held))
+        if kinds == {type(None)}:
             return None
-        if _Holders not in set(map(type, held)):
-            passed = map(eq, held, repeat(peer))  # no holder (None) is never passed over
-            if also is not None:
-                passed = map(or_, passed, map(eq, held, repeat(also)))
-            return list(map(not_, passed))
+        if _Holders not in kinds:  # no holder (None) is never passed over
+            if also is None:
+                return list(map(ne, held, repeat(peer)))
+            return list(map(and_, map(ne, held, repeat(peer)), map(ne, held, repeat(also))))
         return [
             h is None
             or (h not in (peer, also) if type(h) is not _Holders else not (peer in h or also in h))
