@@ -5,7 +5,10 @@ peer pruned.
 Each change is made ready to send once and cached (``cache``: per contact, the value,
 stamp, JSON form, log position and justification on the wire); a delta whose every
 contact is cached for its current log entry (built for another peer already) is
-gathered in C loops.
+gathered in C loops. What each change is (a write stamped by an origin, or a change
+always sent) is noted in the change log as it is made ready, so that other links part
+their deltas from the notes, and those whose peer pruned the origin quietly leave it out
+as they read the log (:meth:`ChangeLog.since_quiet`).
 """
 
 from __future__ import annotations
@@ -145,8 +148,9 @@ def _split_lazy(
     changes of origins in ``quiet`` that would be announced are left out. A change is
     announced when it is a write (no kept stamp) to a contact that is not a merge
     contact, as in :func:`entries`. None when no change is lazy, a contact has no
-    content, or the runtime does not read contents a column at a time. The announced
-    and left-out changes are noted in ``log`` as writes (:meth:`ChangeLog.note_writes`)."""
+    content, or the runtime does not read contents a column at a time. What each change
+    stamped by an origin in ``lazy`` is gets noted in ``log`` (a write's origin, or None:
+    :meth:`ChangeLog.note_writes`)."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -160,7 +164,7 @@ def _split_lazy(
     for k, why in zip(at, carried_of(list(compress(ids, marks))), strict=True):
         if type(why) is CarriedWrite and why.stamp is None and ids[k] not in merge:
             codes[k] = _LEFT_OUT if stamps[k].node in quiet else _ANNOUNCED
-    noted = [ids[k] for k in at]  # what the changes the peer may not be sent are
+    noted = [ids[k] for k in at]  # the lazy origins' changes: writes or always sent
     log.note_writes(log.seqs_of(noted), [stamps[k].node if codes[k] else None for k in at])
     sent = list(compress(ids, map(_SEND.__eq__, codes)))
     have = list(compress(zip(ids, stamps, strict=True), map(_ANNOUNCED.__eq__, codes)))
@@ -224,8 +228,8 @@ def _plain_writes(
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
     """:func:`entries` when every contact holds content justified by a write without a
     kept stamp, or by nothing (a node's own writes, its peers' values), made ready in C
-    loops and cached, the writes noted in ``log`` (:meth:`ChangeLog.note_writes`); None
-    otherwise."""
+    loops and cached, what each change is noted in ``log`` (a write's origin, or None:
+    :meth:`ChangeLog.note_writes`); None otherwise."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
