@@ -94,7 +94,7 @@ class ASGITransport:
         self.remote = f"{client.host}:{client.port}" if client else "unknown"
         self.address = client.host if client else None
         self.max_bytes = max_bytes
-        self._lock = anyio.Lock(fast_acquire=True)  # no extra trip through the event loop
+        self._lock = anyio.Lock()
         self._closed = False
 
     async def send(self, data: bytes) -> int:
@@ -173,7 +173,7 @@ class _WSProtoTransport:
         self.remote = remote
         self.address = address
         self._masked = masked
-        self._lock = anyio.Lock(fast_acquire=True)  # no extra trip through the event loop
+        self._lock = anyio.Lock()
         self._ready: deque[bytes | str] = deque()
         self._parts: list[bytes | str] = []
         self._size = 0
