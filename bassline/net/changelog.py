@@ -12,20 +12,37 @@ it is not echoed back. The node keys it by the peer's incarnation (node id and l
 epoch): a peer that restarts may have lost the value, and is sent it again. Another peer
 that sends the same value later holds it too (:meth:`ChangeLog.hold`): where links form
 cycles, a change reaches a node over several of them, and is not sent back over any.
+
+An entry may also be noted, by whoever first makes it ready to send, as a write stamped
+by an origin or as a change always sent (:meth:`ChangeLog.note_writes`): a link whose
+peer pruned that origin quietly leaves it out as the log is read, without reading the
+contact (protocol v5, D66), and one whose peer pruned it otherwise parts its deltas
+from the notes.
 """
 
 from __future__ import annotations
 
 import secrets
 from bisect import bisect_right
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from itertools import compress, repeat
-from operator import eq, not_, or_
+from operator import and_, eq, ne, not_
 from typing import Any
 
 import anyio
 
-__all__ = ["ChangeLog"]
+__all__ = ["UNNOTED", "ChangeLog", "Unnoted"]
+
+
+class Unnoted:
+    """The type of :data:`UNNOTED`."""
+
+    def __repr__(self) -> str:
+        return "UNNOTED"
+
+
+UNNOTED = Unnoted()
+"""An entry not noted as a write nor as a change always sent (:meth:`ChangeLog.notes_of`)."""
 
 
 class _Holders(set[Hashable]):
@@ -44,6 +61,9 @@ class ChangeLog:
         self._skip: dict[str, Hashable | _Holders] = {}
         self._seqs: list[int] = []
         self._ids: list[str] = []
+        self._writes: dict[int, str | None] = {}
+        """Per sequence number of an entry noted: a write's origin, or None (see
+        note_writes)."""
         self._changed = anyio.Event()
 
     def __len__(self) -> int:
@@ -130,6 +150,22 @@ class ChangeLog:
         order = sorted(self._latest.items(), key=lambda kv: kv[1])
         self._ids = [cid for cid, _ in order]
         self._seqs = [seq for _, seq in order]
+        writes = self._writes  # the notes of live entries only
+        self._writes = {seq: writes[seq] for seq in self._seqs if seq in writes}
+
+    def note_writes(self, seqs: Iterable[int], origins: Iterable[str | None]) -> None:
+        """Note what the entries at ``seqs`` are: a write stamped by the origin given
+        (in turn), a change that a peer which pruned the origin is announced, not sent
+        (not a merge contact's, not a derived value, no kept stamp); or, for None, a
+        change always sent. :meth:`since_quiet` leaves out the writes of origins its peer
+        pruned quietly; :meth:`notes_of` reads the notes. A note belongs to its entry: a
+        later change of the contact is a new entry, not noted until noted itself."""
+        self._writes.update(zip(seqs, origins, strict=True))
+
+    def notes_of(self, contacts: list[str]) -> list[str | Unnoted | None]:
+        """What the latest entry of each of ``contacts`` was noted as (:meth:`note_writes`:
+        an origin or None), or :data:`UNNOTED`."""
+        return list(map(self._writes.get, self.seqs_of(contacts), repeat(UNNOTED)))
 
     def seq_of(self, contact: str) -> int:
         """The sequence number of a contact's latest change (0 if never changed)."""
@@ -149,8 +185,25 @@ class ChangeLog:
         ``peer`` already holds are passed over, and so are those marked ``also`` (the
         store the peer shares with this node, which carried them to it).
         """
+        ids, scanned, _ = self.since_quiet(seq, limit, peer, also, ())
+        return ids, scanned
+
+    def since_quiet(
+        self,
+        seq: int,
+        limit: int,
+        peer: Hashable | None,
+        also: Hashable | None,
+        quiet: Collection[str],
+    ) -> tuple[list[str], int, int]:
+        """:meth:`since`, leaving out too the entries noted as writes stamped by an origin
+        in ``quiet`` (:meth:`note_writes`; the peer pruned them quietly), and how many it
+        left out of what ``peer`` lacks in ``(seq, scanned]``. Entries not noted are
+        taken (whoever makes them ready decides)."""
         out: list[str] = []
+        left_out = 0
         seqs, ids, latest = self._seqs, self._ids, self._latest
+        writes = self._writes if quiet else None
         k, n = bisect_right(seqs, seq), len(seqs)
         step = max(limit, 64)  # all taken, as is common: exactly the entries needed
         while k < n:  # a chunk at a time, each column in C loops
@@ -160,20 +213,37 @@ class ChangeLog:
             if True not in live:
                 continue  # every entry superseded by a later change of the same contact
             if limit < 1:
-                return out, seq  # a live entry, and room for none
+                return out, seq, left_out  # a live entry, and room for none
             live_ids = list(compress(chunk_ids, live))
             kept = self._kept(live_ids, peer, also)
+            dropped, lacks = 0, kept  # of those the peer lacks, left out here
+            if writes:
+                quiet_at = list(
+                    map(quiet.__contains__, map(writes.get, compress(chunk_seqs, live)))
+                )
+                if True in quiet_at:
+                    if kept is None:
+                        kept = list(map(not_, quiet_at))
+                        dropped = quiet_at.count(True)
+                    else:
+                        before = kept.count(True)
+                        kept = list(map(and_, kept, map(not_, quiet_at)))
+                        dropped = before - kept.count(True)
             taken = list(compress(live_ids, kept)) if kept is not None else live_ids
             need = limit - len(out)
             if len(taken) < need:
                 out += taken
+                left_out += dropped
                 continue
             out += taken[:need]
             # scanned up to the last one taken; the log's last entry is always live, so
             # when that is the last one taken this is the head
             last = need - 1 if kept is None else list(compress(range(len(kept)), kept))[need - 1]
-            return out, list(compress(chunk_seqs, live))[last]
-        return out, self.head  # the whole tail was read
+            if dropped:  # those before the last one taken
+                lacked = lacks[:last] if lacks is not None else repeat(True)
+                left_out += list(map(and_, lacked, quiet_at[:last])).count(True)
+            return out, list(compress(chunk_seqs, live))[last], left_out
+        return out, self.head, left_out  # the whole tail was read
 
     def _kept(
         self, contacts: list[str], peer: Hashable | None, also: Hashable | None
@@ -183,13 +253,13 @@ class ChangeLog:
         if peer is None:
             return None
         held = list(map(self._skip.get, contacts))
-        if set(map(type, held)) == {type(None)}:
+        kinds = set(map(type, held))
+        if kinds == {type(None)}:
             return None
-        if _Holders not in set(map(type, held)):
-            passed = map(eq, held, repeat(peer))  # no holder (None) is never passed over
-            if also is not None:
-                passed = map(or_, passed, map(eq, held, repeat(also)))
-            return list(map(not_, passed))
+        if _Holders not in kinds:  # no holder (None) is never passed over
+            if also is None:
+                return list(map(ne, held, repeat(peer)))
+            return list(map(and_, map(ne, held, repeat(peer)), map(ne, held, repeat(also))))
         return [
             h is None
             or (h not in (peer, also) if type(h) is not _Holders else not (peer in h or also in h))

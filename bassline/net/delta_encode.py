@@ -4,7 +4,7 @@ indexed node ids, the ``whys`` table and the announced ``have`` rows."""
 from __future__ import annotations
 
 from itertools import repeat
-from operator import itemgetter, sub
+from operator import is_, itemgetter, sub
 from typing import Any
 
 from bassline.clock import Stamp
@@ -39,9 +39,28 @@ def encode_delta(
         base = 0
     item_nodes = list(map(itemgetter(1), stamps))
     nodes = {node: k for k, node in enumerate(dict.fromkeys(item_nodes))}
+
+    def stamp_of(stamp: Stamp) -> list[Any]:
+        ni = nodes.get(stamp.node)
+        if ni is None:
+            ni = nodes[stamp.node] = len(nodes)
+        return [stamp.hlc - base, ni]
+
     offsets = map(sub, hlcs, repeat(base))
     indexes = map(nodes.__getitem__, item_nodes)
-    rows = list(map(list, zip(cids, values, offsets, indexes, strict=True)))
+    table: list[Any] | None = None
+    one = whys[0] if whys else None
+    if whys and one is not None and one.kind != "g" and all(map(is_, whys, repeat(one))):
+        # one write's or wire's reference for every item (the common frame): one entry
+        table = encode_whys([one], [[]], {}, stamp_of)
+        rows = list(
+            map(list, zip(cids, values, offsets, indexes, repeat(0, len(cids)), strict=True))
+        )
+    else:
+        rows = list(map(list, zip(cids, values, offsets, indexes, strict=True)))
+        if whys is not None and any(why is not None for why in whys):
+            frame = dict(zip(cids, stamps, strict=True))
+            table = encode_whys(whys, rows, frame, stamp_of)
     message = {
         "t": "delta",
         "epoch": epoch,
@@ -51,16 +70,8 @@ def encode_delta(
         "nodes": nodes,
         "items": rows,
     }
-    if whys is not None and any(why is not None for why in whys):
-
-        def stamp_of(stamp: Stamp) -> list[Any]:
-            ni = nodes.get(stamp.node)
-            if ni is None:
-                ni = nodes[stamp.node] = len(nodes)
-            return [stamp.hlc - base, ni]
-
-        frame = dict(zip(cids, stamps, strict=True))
-        message["whys"] = encode_whys(whys, rows, frame, stamp_of)
+    if table is not None:
+        message["whys"] = table
     if have:
         announced = []
         for cid, stamp in have:

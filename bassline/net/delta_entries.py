@@ -5,13 +5,16 @@ peer pruned.
 Each change is made ready to send once and cached (``cache``: per contact, the value,
 stamp, JSON form, log position and justification on the wire); a delta whose every
 contact is cached for its current log entry (built for another peer already) is
-gathered in C loops.
+gathered in C loops. What each change is (a write stamped by an origin, or a change
+always sent) is noted in the change log as it is made ready, so that other links part
+their deltas from the notes, and those whose peer pruned the origin quietly leave it out
+as they read the log (:meth:`ChangeLog.since_quiet`).
 """
 
 from __future__ import annotations
 
 from itertools import compress, repeat
-from operator import and_, attrgetter, is_, is_not, itemgetter, not_
+from operator import add, and_, attrgetter, is_, is_not, itemgetter, not_
 from typing import Any
 
 from bassline.clock import Stamp
@@ -19,7 +22,7 @@ from bassline.codec import to_json
 from bassline.content import ABSENT
 from bassline.engine.carried import CarriedWrite
 from bassline.net.carry import CarryCodec
-from bassline.net.changelog import ChangeLog
+from bassline.net.changelog import UNNOTED, ChangeLog
 from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
 
@@ -47,7 +50,7 @@ def entries(
     """The delta entries for ``ids``: items (plain JSON values) with their whys, the
     announced changes (origins in ``lazy``), and per entry in order whether it is
     announced. Contacts without content are left out."""
-    cached = _all_cached(runtime, cache, log, ids, lazy)
+    cached = _all_cached(cache, log, ids, lazy)
     if cached is None:
         cached = _plain_writes(runtime, codec, cache, merge, log, ids, lazy)
     if cached is not None:
@@ -111,7 +114,15 @@ def link_entries(
     announced, of origins in ``quiet``. Parted first where the runtime reads contents a
     column at a time, so that the items alone are made ready (cached for another peer,
     most often) and nothing is spent on what is left out."""
-    split = _split_lazy(runtime, merge, ids, lazy, quiet) if lazy else None
+    split = None
+    if lazy:
+        notes = log.notes_of(ids)
+        if UNNOTED in notes:
+            split = _split_lazy(runtime, merge, log, ids, lazy, quiet)
+        elif True in (marks := list(map(lazy.__contains__, notes))):
+            split = _split_noted(runtime, ids, notes, marks, quiet)
+        else:  # every change noted, none of an origin the peer pruned: all sent
+            lazy = ()
     if split is None:
         items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy)
         if not (have and quiet):
@@ -127,6 +138,7 @@ def link_entries(
 def _split_lazy(
     runtime: Runtime,
     merge: frozenset[str],
+    log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
     quiet: set[str] | tuple[()],
@@ -136,7 +148,9 @@ def _split_lazy(
     changes of origins in ``quiet`` that would be announced are left out. A change is
     announced when it is a write (no kept stamp) to a contact that is not a merge
     contact, as in :func:`entries`. None when no change is lazy, a contact has no
-    content, or the runtime does not read contents a column at a time."""
+    content, or the runtime does not read contents a column at a time. What each change
+    stamped by an origin in ``lazy`` is gets noted in ``log`` (a write's origin, or None:
+    :meth:`ChangeLog.note_writes`)."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -150,6 +164,8 @@ def _split_lazy(
     for k, why in zip(at, carried_of(list(compress(ids, marks))), strict=True):
         if type(why) is CarriedWrite and why.stamp is None and ids[k] not in merge:
             codes[k] = _LEFT_OUT if stamps[k].node in quiet else _ANNOUNCED
+    noted = [ids[k] for k in at]  # the lazy origins' changes: writes or always sent
+    log.note_writes(log.seqs_of(noted), [stamps[k].node if codes[k] else None for k in at])
     sent = list(compress(ids, map(_SEND.__eq__, codes)))
     have = list(compress(zip(ids, stamps, strict=True), map(_ANNOUNCED.__eq__, codes)))
     return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
@@ -158,26 +174,44 @@ def _split_lazy(
 _SEND, _ANNOUNCED, _LEFT_OUT = 0, 1, 2
 
 
-def _all_cached(
+def _split_noted(
     runtime: Runtime,
+    ids: list[str],
+    notes: list[Any],
+    marks: list[bool],
+    quiet: set[str] | tuple[()],
+) -> tuple[list[str], list[tuple[str, Stamp]], list[bool]] | None:
+    """:func:`_split_lazy` for changes all noted in the log (``notes``: each one's
+    origin when it is a write, else None; ``marks``: whether that origin is one the peer
+    pruned), the contents read only for the stamps of the announced changes. None when
+    the runtime does not read contents a column at a time."""
+    contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+    if contents_of is None:
+        return None
+    # per entry: sent (0), announced (1) or left out (2)
+    codes = list(map(add, marks, map(and_, marks, map(quiet.__contains__, notes))))
+    sent = list(compress(ids, map(_SEND.__eq__, codes)))
+    announced = list(compress(ids, map(_ANNOUNCED.__eq__, codes)))
+    have = list(zip(announced, contents_of(announced)[1], strict=True)) if announced else []
+    return sent, have, list(map(_ANNOUNCED.__eq__, filter(_LEFT_OUT.__ne__, codes)))
+
+
+def _all_cached(
     cache: dict[str, Cached],
     log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
-    """:func:`entries` when every contact's cache entry is for its current log entry,
-    value and stamp and none is announced, gathered in C loops; None otherwise."""
-    contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+    """:func:`entries` when every contact's cache entry is for its current log entry and
+    none is announced, gathered in C loops; None otherwise. The runtime is not read: a
+    contact's content changes only with a new log entry (every change is logged as it
+    is made, the content digest counts on it too), so an entry made ready for the
+    contact's current log entry holds its current content."""
     hits: list[Any] = list(map(cache.get, ids))
-    if contents_of is None or None in hits:
+    if None in hits or list(map(itemgetter(3), hits)) != log.seqs_of(ids):
         return None
-    values, stamps = contents_of(ids)
-    if (
-        list(map(itemgetter(3), hits)) != log.seqs_of(ids)
-        or list(map(itemgetter(1), hits)) != stamps
-        or not all(map(is_, map(itemgetter(0), hits), values))
-        or (lazy and not lazy.isdisjoint(map(itemgetter(1), stamps)))
-    ):
+    stamps = list(map(itemgetter(1), hits))
+    if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
         return None
     items = list(zip(ids, map(itemgetter(2), hits), stamps, strict=True))
     return items, list(map(itemgetter(4), hits)), [], [False] * len(ids)
@@ -194,7 +228,8 @@ def _plain_writes(
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
     """:func:`entries` when every contact holds content justified by a write without a
     kept stamp, or by nothing (a node's own writes, its peers' values), made ready in C
-    loops and cached; None otherwise."""
+    loops and cached, what each change is noted in ``log`` (a write's origin, or None:
+    :meth:`ChangeLog.note_writes`); None otherwise."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -209,16 +244,23 @@ def _plain_writes(
         return None
     have: list[tuple[str, Stamp]] = []
     order: list[bool] = []
+    seqs = log.seqs_of(ids)
+    # a write, announced to a peer that pruned its origin (unless on a merge contact)
+    writes = list(map(bool, carried))
+    if merge:
+        writes = list(map(and_, writes, map(not_, map(merge.__contains__, ids))))
+    if False in writes:  # always sent
+        log.note_writes(compress(seqs, map(not_, writes)), repeat(None, writes.count(False)))
+    if True in writes:
+        log.note_writes(compress(seqs, writes), map(_NODE, compress(stamps, writes)))
     if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
-        # announced: a write stamped by an origin the peer pruned, unless on a merge contact
-        order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), map(bool, carried)))
-        if merge:
-            order = list(map(and_, order, map(not_, map(merge.__contains__, ids))))
-        if any(order):
+        order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), writes))
+        if True in order:
             have = list(compress(zip(ids, stamps, strict=True), order))
             sent = list(map(not_, order))
             ids, values = list(compress(ids, sent)), list(compress(values, sent))
             stamps, carried = list(compress(stamps, sent)), list(compress(carried, sent))
+            seqs = list(compress(seqs, sent))
     if set(map(type, values)) == {str} and all(map(str.isascii, values)):
         plain: list[Any] = values  # its own plain JSON (what to_json returns for it)
     else:
@@ -227,6 +269,6 @@ def _plain_writes(
     distinct = dict(zip(map(id, carried), zip(ids, carried, strict=True), strict=True))
     wire = {key: codec.to_wire(cid, why) for key, (cid, why) in distinct.items()}
     whys = list(map(wire.__getitem__, map(id, carried)))
-    ready = zip(values, stamps, plain, log.seqs_of(ids), whys, strict=True)
+    ready = zip(values, stamps, plain, seqs, whys, strict=True)
     cache.update(zip(ids, ready, strict=True))
     return list(zip(ids, plain, stamps, strict=True)), whys, have, order or [False] * len(ids)

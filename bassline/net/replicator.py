@@ -476,27 +476,27 @@ class Replicator:
         (contact and stamp), not sent, when it is a write: a derived value (a wire's copy,
         a gadget's output) may share its stamp with another value on another node, and a
         merge contact's equal values may carry different stamps, so for those a stamp does
-        not say whether the peer holds the value. Of those, one whose origin the peer
-        pruned quietly (``session.quiet``) is not even announced.
-        """
+        not say whether the peer holds the value. Those of origins the peer pruned quietly
+        (``session.quiet``) are left out, as the log is read once noted as writes."""
         store = self._store_key
-        ids, scanned = self.log.since(
+        ids, scanned, left_out = self.log.since_quiet(
             session.scan,
             self.settings.max_delta_items,
             (session.peer, session.peer_epoch),
             store if store is not None and session.peer_store == self.store else None,
+            session.quiet,
         )
         if not ids:
-            return None, 0, scanned
+            self.metrics.items_left_out += left_out
+            return None, 0, scanned  # the peer's cursor moves with the next delta
         codec, runtime, cache = self._codec, self._require(), self._json_cache
         assert codec is not None
-        items, whys, have, order, left_out = link_entries(
+        items, whys, have, order, dropped = link_entries(
             runtime, codec, cache, self._merging, self.log, ids, session.lazy, session.quiet
         )
-        if left_out:
-            self.metrics.items_left_out += left_out
-            if not items and not have:
-                return None, 0, scanned  # the peer's cursor moves with the next delta
+        self.metrics.items_left_out += left_out + dropped
+        if dropped and not items and not have:
+            return None, 0, scanned
         limit = self.settings.max_frame_bytes
         epoch = self.log.epoch
         while True:
