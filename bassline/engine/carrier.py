@@ -195,14 +195,17 @@ class Carrier:
     ) -> list[Reference | Kept] | None:
         """:meth:`_shared_writes` of a batch given as columns (contact indexes, stamps,
         justifications): what :meth:`~bassline.engine.Network.apply` has of a plain batch."""
+        first = carried[0] if carried else None
+        # the usual delta: one write object shared by every item, found without an id each
+        if type(first) is CarriedWrite and all(map(is_, carried, repeat(first))):
+            if first.stamp is not None:  # a kept stamp: each item's own stamp checks it
+                return None
+            return [self.resolve(at[0], stamps[0], first, source, fallback, {})] * len(at)
         if set(map(type, carried)) != {CarriedWrite}:
             return None
         distinct = dict(zip(map(id, carried), carried, strict=True))
         if len(distinct) > 8 or any(c.stamp is not None for c in distinct.values()):
             return None
-        if len(distinct) == 1:  # the usual delta: one write shared by every item
-            (write,) = distinct.values()
-            return [self.resolve(at[0], stamps[0], write, source, fallback, {})] * len(at)
         keys = list(map(id, carried))
         resolved = {}
         for key, write in distinct.items():

@@ -380,11 +380,12 @@ class Network(Propagator):
         batch: list[Any] = items if type(items) is list else list(items)
         plain = plain_applied(batch, self._index, self._lattice)
         if plain is not None:  # each justification checked before anything changes
-            at, values, stamps, _ = plain
-            whys: list[Reference | Kept] = self._carrier.resolve_columns(
-                plain, source, fallback, stored, self._stored
-            )
-            self.clock.observe_all(stamps)
+            at, values, stamps, _, newest = plain
+            whys = self._carrier.resolve_columns(plain[:4], source, fallback, stored, self._stored)
+            try:  # the newest first: when the clock takes it, it takes every one
+                self.clock.observe(newest)
+            except ValueError:
+                self.clock.observe_all(stamps)  # in order: raises for the first too new
             lone = run_lone(self, at, values, stamps, whys, remote=True)
             if lone is not None:  # no step can follow any of these offers
                 return lone

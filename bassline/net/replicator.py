@@ -323,8 +323,10 @@ class Replicator:
         runtime = self._require()
         in_time = False
         if items:
+            stamps = list(map(itemgetter(2), items))
+            hlcs = list(map(itemgetter(0), stamps))  # ints compared, not the stamps (tuples)
             try:  # the newest stamp first: when the clock takes it, it takes every one
-                runtime.observe(max(map(itemgetter(2), items)))
+                runtime.observe(stamps[hlcs.index(max(hlcs))])
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
