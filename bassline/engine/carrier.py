@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
-from operator import is_, itemgetter
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -152,13 +153,54 @@ class Carrier:
                 whys[n] = self.resolve(i, stamp, carried, source, fallback, batch)
         return whys
 
+    def resolve_columns(
+        self,
+        columns: tuple[list[int], Sequence[Any], Sequence[Stamp], Sequence[Any] | None],
+        source: str,
+        fallback: Write,
+        stored: bool,
+        forms: StoredForms,
+    ) -> list[Reference | Kept]:
+        """:meth:`resolve_all` of a batch given as columns (contact indexes, values, stamps,
+        justifications, None when no item has one): what
+        :meth:`~bassline.engine.Network.apply` has of a plainly good batch."""
+        at, values, stamps, carried = columns
+        if carried is None:
+            return [fallback] * len(at)
+        if not stored:
+            shared = self.shared_writes(at, stamps, carried, source, fallback)
+            if shared is not None:
+                return shared
+        items = list(zip(at, values, stamps, carried, strict=True))
+        return self.resolve_all(items, source, fallback, stored, forms)
+
     def _shared_writes(
         self, checked: list[tuple[int, Any, Stamp, Any]], source: str, fallback: Write
     ) -> list[Reference | Kept] | None:
         """:meth:`resolve_all` for a batch whose every justification is a write without a
         kept stamp (a peer's delta: a few such objects shared by all its items), each
         object resolved once and the column filled in C loops; None for any other batch."""
-        carried = list(map(itemgetter(3), checked))
+        if not checked:
+            return None
+        at, _, stamps, carried = zip(*checked, strict=True)
+        return self.shared_writes(list(at), stamps, carried, source, fallback)
+
+    def shared_writes(
+        self,
+        at: list[int],
+        stamps: Sequence[Stamp],
+        carried: Sequence[Any],
+        source: str,
+        fallback: Write,
+    ) -> list[Reference | Kept] | None:
+        """:meth:`_shared_writes` of a batch given as columns (contact indexes, stamps,
+        justifications): what :meth:`~bassline.engine.Network.apply` has of a plain batch."""
+        first = carried[0] if carried else None
+        # the usual delta: one write object shared by every item, found without an id each
+        if type(first) is CarriedWrite and all(map(is_, carried, repeat(first))):
+            if first.stamp is not None:  # a kept stamp: each item's own stamp checks it
+                return None
+            return [self.resolve(at[0], stamps[0], first, source, fallback, {})] * len(at)
         if set(map(type, carried)) != {CarriedWrite}:
             return None
         distinct = dict(zip(map(id, carried), carried, strict=True))
@@ -167,8 +209,8 @@ class Carrier:
         keys = list(map(id, carried))
         resolved = {}
         for key, write in distinct.items():
-            i, _, stamp, _ = checked[keys.index(key)]  # the first item carrying it
-            resolved[key] = self.resolve(i, stamp, write, source, fallback, {})
+            first = keys.index(key)  # the first item carrying it
+            resolved[key] = self.resolve(at[first], stamps[first], write, source, fallback, {})
         return list(map(resolved.__getitem__, keys))
 
     def resolve(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import repeat
-from operator import is_
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from bassline.clock import NODE_ID_RULE, Stamp, is_node_id, is_stamp_node
@@ -74,10 +74,11 @@ def all_plainly_encodable(values: list[Any]) -> bool:
 
 def plain_applied(
     items: list[Any], index: dict[str, int], lattices: list[Any]
-) -> tuple[list[int], tuple[Any, ...], tuple[Stamp, ...], tuple[Any, ...] | None] | None:
+) -> tuple[list[int], tuple[Any, ...], tuple[Stamp, ...], tuple[Any, ...] | None, Stamp] | None:
     """The columns of a batch :meth:`~bassline.engine.Network.apply` takes when every item
     is plainly good, checked a column at a time (C loops): contact indexes, values,
-    stamps, and justifications (None: no item has one). None when anything needs the
+    stamps, and justifications (None: no item has one); then a stamp with the newest
+    clock reading (what the clock observes). None when anything needs the
     item-by-item checks (which name the first bad item): an item of another shape, an
     unknown contact, a merge contact, a value that is not plain data, a stamp that is
     not a :class:`~bassline.clock.Stamp` in range with a good node id."""
@@ -98,16 +99,17 @@ def plain_applied(
         return None
     if set(map(type, stamps)) != {Stamp}:
         return None
-    hlcs = [s[0] for s in stamps]
-    if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or max(hlcs) >= 2**63:
+    hlcs = list(map(itemgetter(0), stamps))
+    newest = max(hlcs)  # ints compared: not the stamps, tuples (a call per element)
+    if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or newest >= 2**63:
         return None
-    for node in {s[1] for s in stamps}:
+    for node in set(map(itemgetter(1), stamps)):
         if type(node) is not str or not is_stamp_node(node):
             return None
     carried = columns[3] if len(columns) == 4 else None
     if carried is not None and all(map(is_, carried, repeat(None))):
         carried = None  # (not count(None): that compares each with ==, a call for attrs)
-    return at, values, stamps, carried
+    return at, values, stamps, carried, stamps[hlcs.index(newest)]
 
 
 def checked_batch(net: Any, batch: list[Any], shape: str) -> list[tuple[int, Any, Stamp, Any]]:

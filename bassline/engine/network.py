@@ -37,6 +37,7 @@ from bassline.engine.results import (
 )
 from bassline.engine.stored import StoredForms
 from bassline.engine.stream import ChangeStream
+from bassline.engine.unwired import run_lone
 from bassline.engine.wiring import ACCEPT_LAST, MERGE, compile_gadgets, compile_wiring
 from bassline.lattices import Changed, Contradiction
 from bassline.lattices.values import COPIED_TYPES
@@ -378,21 +379,20 @@ class Network(Propagator):
         fallback = write_ref(source, local=False)
         batch: list[Any] = items if type(items) is list else list(items)
         plain = plain_applied(batch, self._index, self._lattice)
-        if plain is not None:
-            at, values, stamps, carrying_plain = plain
-            whys: list[Reference | Kept] = [fallback] * len(at)
-            if carrying_plain is not None:  # each justification checked before anything changes
-                plain_items = list(zip(at, values, stamps, carrying_plain, strict=True))
-                whys = self._carrier.resolve_all(
-                    plain_items, source, fallback, stored, self._stored
-                )
-            self.clock.observe_all(stamps)
+        if plain is not None:  # each justification checked before anything changes
+            at, values, stamps, _, newest = plain
+            whys = self._carrier.resolve_columns(plain[:4], source, fallback, stored, self._stored)
+            try:  # the newest first: when the clock takes it, it takes every one
+                self.clock.observe(newest)
+            except ValueError:
+                self.clock.observe_all(stamps)  # in order: raises for the first too new
+            lone = run_lone(self, at, values, stamps, whys, remote=True)
+            if lone is not None:  # no step can follow any of these offers
+                return lone
             return self._run_from(list(zip(at, values, stamps, whys, strict=True)), remote=True)  # type: ignore[arg-type]
         checked = checked_batch(self, batch, _APPLY_ITEM)
         whys = [fallback] * len(checked)
-        if any(
-            item[3] is not None for item in checked
-        ):  # every justification is checked before anything changes
+        if any(item[3] is not None for item in checked):  # each checked before anything changes
             whys = self._carrier.resolve_all(checked, source, fallback, stored, self._stored)
         offers: list[tuple[int, Any, Stamp, Reference | Kept]] = [
             (i, value, stamp, why) for (i, value, stamp, _), why in zip(checked, whys, strict=True)

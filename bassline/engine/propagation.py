@@ -17,6 +17,7 @@ from bassline.engine.compare import differs
 from bassline.engine.justify import Contributions, GadgetRun, Kept, Reference, source_label
 from bassline.engine.results import ContradictionRecord, GadgetFailure, PropagationResult
 from bassline.engine.stream import ChangeStream
+from bassline.engine.unwired import run_lone
 from bassline.engine.wiring import ACCEPT_LAST, GadgetInstance, Wiring
 from bassline.errors import ContentError, UnknownContact
 from bassline.gadgets import PortInputs, UnusableInput
@@ -64,6 +65,7 @@ class Propagator:
         self._streams: list[ChangeStream] = []
         self._settling = False
         """During :meth:`_settle`: a gadget output equal to its computed value keeps its stamp."""
+        self._lone: tuple[list[tuple[int, ...]], list[bool]] | None = None  # unwired.py
 
     def _idx(self, contact_id: str) -> int:
         try:
@@ -307,6 +309,9 @@ class Propagator:
         queue: deque[int] = deque()
         gadgets: list[int] = []
         stamps = self.clock.ticks(len(indexes))
+        lone = run_lone(self, indexes, values, stamps, [why] * len(indexes), remote=False)
+        if lone is not None:  # no step can follow any of these offers
+            return lone
         for i, value, stamp in zip(indexes, values, stamps, strict=True):
             if kind[i] == accept_last and stamp > own_stamps[i]:
                 if i not in changed:

@@ -15,7 +15,7 @@ import logging
 import math
 from contextvars import ContextVar
 from itertools import compress
-from operator import eq, is_, itemgetter, not_
+from operator import eq, itemgetter, not_
 from typing import Any
 
 import anyio
@@ -30,7 +30,7 @@ from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
 from bassline.net.delta_entries import entries, link_entries
-from bassline.net.delta_items import sent_by_contact, shared_writes
+from bassline.net.delta_items import Item, shared_writes, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -45,8 +45,8 @@ __all__ = ["Replicator"]
 
 log = logging.getLogger("bassline.net")
 
-_SOURCE: ContextVar[tuple[tuple[str, str], dict[str, tuple[Any, Stamp]], set[str]] | None] = (
-    ContextVar("bassline_gossip_source", default=None)
+_SOURCE: ContextVar[tuple[tuple[str, str], list[Item], set[str]] | None] = ContextVar(
+    "bassline_gossip_source", default=None
 )
 """While a peer's delta is applied: ((peer, its epoch), what it sent, the contacts logged
 as holding what it sent), so the log does not echo it back to that incarnation of the
@@ -162,13 +162,9 @@ class Replicator:
         elif source is None:
             self.log.record_all(list(ids))
         else:
-            holder, sent, logged = source  # (peer, its epoch), ...
-            sent_now = list(map(sent.get, ids))
-            if (  # all as the peer sent them (the common case): logged a column at a time
-                None not in sent_now
-                and list(map(itemgetter(1), sent_now)) == list(stamps)  # type: ignore[arg-type]
-                and all(map(is_, map(itemgetter(0), sent_now), values))  # type: ignore[arg-type]
-            ):
+            holder, items, logged = source  # (peer, its epoch), ...
+            sent = unlike_sent(items, ids, values, stamps)
+            if sent is None:  # all as the peer sent them (the common case): logged together
                 self.log.record_all(list(ids), holder)
                 logged.update(ids)
                 self.log.notify()
@@ -327,8 +323,10 @@ class Replicator:
         runtime = self._require()
         in_time = False
         if items:
+            stamps = list(map(itemgetter(2), items))
+            hlcs = list(map(itemgetter(0), stamps))  # ints compared, not the stamps (tuples)
             try:  # the newest stamp first: when the clock takes it, it takes every one
-                runtime.observe(max(map(itemgetter(2), items)))
+                runtime.observe(stamps[hlcs.index(max(hlcs))])
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
@@ -344,7 +342,7 @@ class Replicator:
         if not accepted:
             return complete
         logged: set[str] = set()
-        token = _SOURCE.set((holder, sent_by_contact(accepted), logged))
+        token = _SOURCE.set((holder, accepted, logged))
         try:
             try:
                 await runtime.apply(accepted)
@@ -354,7 +352,7 @@ class Replicator:
                 accepted, complete = self._admit(peer, items, in_time)
                 if not accepted:
                     return complete
-                _SOURCE.set((holder, sent_by_contact(accepted), logged))
+                _SOURCE.set((holder, accepted, logged))
                 await runtime.apply(accepted)
         except JustificationError as exc:  # raised before anything changed
             raise ProtocolViolation("bad-justification", str(exc)) from None
@@ -423,17 +421,18 @@ class Replicator:
         unless that sender had sent or announced it before (a resend shows no second
         path), its origin (its stamp's node) is added to ``held`` with the peers that had."""
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
-        current: list[tuple[Any, Stamp]]
-        if contents_of is not None:  # read together, in C loops
-            current = list(zip(*contents_of(list(map(itemgetter(0), items))), strict=True))
+        cids = list(map(itemgetter(0), items))
+        if contents_of is not None:  # read together, in C loops (as columns: no pairs made)
+            values, stamps = contents_of(cids)
         else:
-            current = list(map(runtime.stamped, map(itemgetter(0), items)))
-        if not any(map(eq, map(itemgetter(1), current), map(itemgetter(2), items))):
+            current = list(map(runtime.stamped, cids))
+            values, stamps = list(map(itemgetter(0), current)), list(map(itemgetter(1), current))
+        if not any(map(eq, stamps, map(itemgetter(2), items))):
             return items  # no item's stamp is the one held: none can be held already
         hold, holders = self.log.hold, self.log.holders
         store = ("store", self.store)
         fresh = []
-        for item, (value, stamp) in zip(items, current, strict=True):
+        for item, value, stamp in zip(items, values, stamps, strict=True):
             if stamp == item[2] and (value is item[1] or values_equal(value, item[1])):
                 had = holders(item[0])
                 if holder not in had:  # the peer again (a resend): no second path

@@ -121,12 +121,13 @@ def test_a_plain_batch_with_shared_writes_ends_as_one_checked_item_by_item(
 def test_a_plain_batch_takes_the_column_path() -> None:
     net = Network(parse_spec(SPEC))
     items = [("a", "x", Stamp(5, "n1")), ("b", 2, Stamp(6, "n2"))]
-    at, values, stamps, carried = checks.plain_applied(items, net._index, net._lattice)  # type: ignore[misc]
-    assert (at, values, stamps, carried) == (
+    at, values, stamps, carried, newest = checks.plain_applied(items, net._index, net._lattice)  # type: ignore[misc]
+    assert (at, values, stamps, carried, newest) == (
         [0, 1],
         ("x", 2),
         (Stamp(5, "n1"), Stamp(6, "n2")),
         None,
+        Stamp(6, "n2"),
     )
     both = [(*items[0], CarriedWrite("http")), (*items[1], None)]
     assert checks.plain_applied(both, net._index, net._lattice)[3] == (CarriedWrite("http"), None)  # type: ignore[index]
