@@ -140,8 +140,17 @@ def _known(ids: Collection[Any], known: set[str], ok: Callable[[Collection[Any]]
 
 
 def _id_ok(value: Any) -> bool:
-    """Whether one id is valid (:func:`_ids_ok`), remembered or checked now."""
-    return type(value) is str and (value in _VALID_IDS or _known((value,), _VALID_IDS, _ids_ok))
+    """Whether one id is valid (what :func:`_ids_ok` accepts), remembered or checked now."""
+    if type(value) is not str:
+        return False
+    if value in _VALID_IDS:
+        return True
+    if not 0 < len(value) <= _MAX_ID or not (value.isprintable() or _CONTROL.search(value) is None):
+        return False
+    if len(_VALID_IDS) >= 8192:
+        _VALID_IDS.clear()
+    _VALID_IDS.add(value)
+    return True
 
 
 def _nodes_ok(nodes: Collection[Any]) -> bool:
