@@ -248,3 +248,28 @@ def test_columns_go_only_where_write_is_the_base_classes() -> None:
     assert columns_writer(patched) is None
     assert columns_writer(object()) is None
     assert isinstance(plain, StorageBackend)
+
+
+@pytest.mark.anyio
+async def test_write_columns_to_a_moved_fs_store_writes_nothing_into_either(
+    tmp_path: Path,
+) -> None:
+    """The fs store moved aside and an empty directory put back: the columns' append
+    fails (CORRUPTION, as ``write``'s does) and neither directory keeps the batch; the
+    store put back takes writes again. Planted: ``do_write_columns`` not reporting the
+    append's error -> a Success for a batch nobody stored."""
+    store, moved = tmp_path / "store", tmp_path / "moved"
+    async with open_storage(f"file://{store}") as storage:
+        (await storage.save_network(_spec("r"))).unwrap()
+        (await storage.write_columns(_write("r", [("g", "c0", 1, 10, None)])[1])).unwrap()
+        store.rename(moved)
+        store.mkdir()
+        failed = await storage.write_columns(_write("r", [("g", "c1", 2, 11, WHY)])[1])
+        assert isinstance(failed, Failure) and failed.failure().code is ErrorCode.CORRUPTION
+        assert list(store.iterdir()) == []
+        store.rmdir()
+        moved.rename(store)
+        (await storage.write_columns(_write("r", [("g", "c2", 3, 12, None)])[1])).unwrap()
+    async with open_storage(f"file://{store}") as again:
+        assert [r.contact for r in (await again.load_contents("r")).unwrap()] == ["c0", "c2"]
+        assert again.recovery is not None and again.recovery.cut is None
