@@ -38,7 +38,7 @@ class StoreReplaced(OSError):
     """
 
 
-def same_file(path: Path, identity: tuple[int, int], what: str) -> None:
+def same_file(path: Path | str, identity: tuple[int, int], what: str) -> None:
     """Raise :class:`StoreReplaced` unless ``path`` is still ``identity`` (device, inode)."""
     try:
         st = os.stat(path)

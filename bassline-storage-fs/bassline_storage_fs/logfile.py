@@ -231,6 +231,7 @@ class LogFile:
 
     def __init__(self, path: Path, fd: int, size: int, next_seq: int, version: int) -> None:
         self.path = path
+        self._fspath = os.fspath(path)  # checked after every append: no Path to convert
         self._fd = fd
         self.version = version
         """The log's format version: what kinds of records it may hold."""
@@ -310,7 +311,7 @@ class LogFile:
         A deleted or replaced store directory does not stop appends through the open
         descriptor: without this check they would succeed into a file nobody reads again.
         """
-        same_file(self.path, self._identity, "log")
+        same_file(self._fspath, self._identity, "log")
 
     def _roll_back(self) -> None:
         try:

@@ -36,7 +36,7 @@ from bassline_storage_fs.specs import (
     spec_to_bytes,
 )
 
-__all__ = ["MAX_RECORD_BYTES", "Plan", "Rows", "plan_batch"]
+__all__ = ["MAX_RECORD_BYTES", "Plan", "Rows", "plan_batch", "plan_columns"]
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 """The largest content value (or spec) one record may hold, in canonical JSON bytes."""
@@ -144,7 +144,7 @@ def _plan_specs(
     return out
 
 
-def _plan_columns(columns: ContentColumns, index: Index, whys: bool) -> Plan | None:
+def plan_columns(columns: ContentColumns, index: Index, *, whys: bool) -> Plan | None:
     """Plan a simple batch (the contents of one stored network) as one CONTENTS record,
     a column at a time; None when the per-record path must decide (or report) instead."""
     network = columns.networks[0]
@@ -197,7 +197,7 @@ def plan_batch(
     WHYS record per network; without, they are not stored.
     """
     if columns and nb.columns is not None:
-        plan = _plan_columns(nb.columns, index, whys)
+        plan = plan_columns(nb.columns, index, whys=whys)
         if plan is not None:
             return plan
     specs = _plan_specs(nb, index) if nb.networks or nb.groups or nb.wires else {}

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -42,7 +42,9 @@ from bassline.storage import (
 )
 from bassline.storage.toolkit import (
     CheckedBatch,
+    ContentColumns,
     StorageBackend,
+    columns_batch,
     contact_not_found,
     network_not_found,
     not_open,
@@ -85,10 +87,6 @@ def _mapped(doing: str, fn: Callable[..., T], *args: Any) -> T | StorageError:
         return from_os_error(exc, doing)
 
 
-def _result(value: Any) -> StorageResult[Any]:
-    return Failure(value) if isinstance(value, StorageError) else Success(value)
-
-
 class FileStorage(StorageBackend):
     """Networks, contents and snapshots in a directory, durable and crash-safe.
 
@@ -126,22 +124,19 @@ class FileStorage(StorageBackend):
     # declared abilities (bassline.storage.abilities)
 
     def existing_only(self) -> FileStorage:
-        """An unopened copy that refuses to create a missing store (``create=false``);
-        this storage itself if ``create`` was given explicitly."""
+        """An unopened copy refusing to create a store (this one if ``create`` was given)."""
         if "create" in self.options.explicit:
             return self
         return FileStorage(self.url, attrs.evolve(self.options, create=False))
 
     def read_only(self) -> FileStorage:
-        """An unopened copy opened ``read_only=true`` (nothing on disk changes); this
-        storage itself if ``read_only`` was given explicitly."""
+        """An unopened ``read_only=true`` copy (this one if ``read_only`` was given)."""
         if "read_only" in self.options.explicit:
             return self
         return FileStorage(self.url, attrs.evolve(self.options, read_only=True))
 
     def store_location(self) -> str:
-        """The store directory with every symlink, ``.`` and ``..`` resolved: one text for
-        every URL that opens this store (``bassline storage copy`` refuses a copy onto it)."""
+        """The store directory, symlinks, ``.`` and ``..`` resolved (one text per store)."""
         return os.path.realpath(self.options.path)
 
     def repair_store(self, *, dry_run: bool = False) -> RepairReport:
@@ -156,20 +151,22 @@ class FileStorage(StorageBackend):
         return await anyio.to_thread.run_sync(_mapped, doing, fn, *args, limiter=self._limiter)
 
     def _inline(self, store: FsStore, batch: CheckedBatch) -> bool:
-        """Whether ``batch`` is appended on the event loop thread rather than in a worker.
-
-        A worker-thread hop costs about as much as a fast data sync (two cross-thread
+        """Whether ``batch`` is appended on the event loop thread rather than in a worker:
+        a worker-thread hop costs about as much as a fast data sync (two cross-thread
         wake-ups, ~0.1 ms here), so a small content-only batch is appended where it is,
         blocking the loop for one sync, while the log's last sync was fast. After a slow
-        sync the next writes go through a worker again until one is fast (decision D52).
-        """
+        sync the next writes go through a worker again until one is fast (decision D52)."""
+        if batch.networks or batch.groups or batch.wires:
+            return False
+        return self._small(store, batch.encoded)
+
+    def _small(self, store: FsStore, encoded: Sequence[bytes]) -> bool:
+        """Whether contents so encoded are few and small enough for :meth:`_inline`."""
         limit = self.options.inline_sync_ms
         last = store.log.last_sync_seconds
-        if not limit or last is None or last * 1000 > limit:
+        if not limit or last is None or last * 1000 > limit or len(encoded) > _INLINE_RECORDS:
             return False
-        if batch.networks or batch.groups or batch.wires or len(batch.contents) > _INLINE_RECORDS:
-            return False
-        return sum(map(len, batch.encoded)) <= _INLINE_BYTES
+        return sum(map(len, encoded)) <= _INLINE_BYTES
 
     def _open_store(self) -> FsStore:
         """The open store (the base class calls a hook only while it is open)."""
@@ -398,11 +395,7 @@ class FileStorage(StorageBackend):
             plan = self._commit_inline(store, batch)
             if isinstance(plan, StorageError):
                 return Failure(plan)
-            if plan.count and store.log.size > self.options.compact_bytes:
-                async with self._lock:
-                    if self._store is store:
-                        with anyio.CancelScope(shield=True):
-                            await self._maybe_compact(store)
+            await self._compact_after(store, plan)
             return Success(plan.summary)
         async with self._lock:
             if self._store is not store:
@@ -421,6 +414,30 @@ class FileStorage(StorageBackend):
                     await self._maybe_compact(store)
             summary = plan.summary
         return Success(summary)
+
+    async def do_write_columns(self, columns: ContentColumns) -> StorageResult[WriteSummary]:
+        """The runtime's checked columns: while no writer holds the lock and the batch is
+        appended on the event loop thread (:meth:`_inline`), planned straight from the
+        columns as one CONTENTS record; any other batch (and one the columns cannot plan:
+        a missing network or group, to be named) through ``do_write``."""
+        store = self._open_store()
+        assert self._lock is not None
+        if not self._lock.locked() and self._small(store, columns.encoded):
+            plan = _mapped(store.appending, store.commit_columns, columns)
+            if isinstance(plan, StorageError):
+                return Failure(plan)
+            if plan is not None:
+                await self._compact_after(store, plan)
+                return Success(plan.summary)
+        return await self.do_write(columns_batch(columns))
+
+    async def _compact_after(self, store: FsStore, plan: Plan) -> None:
+        """After an append without the lock: compact, under it, past ``compact_bytes``."""
+        if plan.count and store.log.size > self.options.compact_bytes:
+            async with self._lock:  # type: ignore[union-attr]  # open: set by do_open
+                if self._store is store:
+                    with anyio.CancelScope(shield=True):
+                        await self._maybe_compact(store)
 
     def _commit_inline(self, store: FsStore, batch: CheckedBatch) -> Plan | StorageError:
         """Plan, append and index ``batch`` on the event loop thread. Nothing here awaits,

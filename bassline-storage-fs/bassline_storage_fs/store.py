@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from bassline.storage import SnapshotInfo, StorageError
-from bassline.storage.toolkit import CheckedBatch
+from bassline.storage.toolkit import CheckedBatch, ContentColumns
 from bassline_storage_fs.docfile import Doc, read_doc, write_doc
 from bassline_storage_fs.fsutil import fsync_dir, same_file
 from bassline_storage_fs.index import Content, Index
@@ -26,7 +26,7 @@ from bassline_storage_fs.logfile import (
 from bassline_storage_fs.naming import (
     SnapshotClock,
 )
-from bassline_storage_fs.planner import Plan, plan_batch
+from bassline_storage_fs.planner import Plan, plan_batch, plan_columns
 from bassline_storage_fs.recovery import RecoveryReport
 from bassline_storage_fs.url import FsOptions
 
@@ -66,7 +66,8 @@ class FsStore:
         self.compaction_error: StorageError | None = None
         """Why the compaction that opening started failed (the store is whole without it)."""
         self._lock = lock
-        st = os.stat(layout.root)
+        self._root = os.fspath(layout.root)  # checked before every append: a str
+        st = os.stat(self._root)
         self._root_identity = (st.st_dev, st.st_ino)
 
     def verify(self) -> None:
@@ -76,7 +77,7 @@ class FsStore:
         self.log.check_path()
 
     def _verify_root(self) -> None:
-        same_file(self.layout.root, self._root_identity, "store directory")
+        same_file(self._root, self._root_identity, "store directory")
 
     # writing
 
@@ -101,6 +102,23 @@ class FsStore:
                 # or a later cleanup would remove the new network's files
                 self._remove_leftovers()
             self.log.append(plan.frames, plan.count)
+        return plan
+
+    def commit_columns(self, columns: ContentColumns) -> Plan | None:
+        """Plan checked columns of one network's contents against the index as one
+        CONTENTS record (:func:`~bassline_storage_fs.planner.plan_columns`), append it
+        durably and :meth:`apply` it: on the event loop thread, like every index change.
+        None, with nothing written, when they cannot be planned so (a log before version
+        2, a missing network or group, a record too big): ``plan_and_commit`` decides
+        those."""
+        version = self.log.version
+        if version < 2:
+            return None
+        plan = plan_columns(columns, self.index, whys=version >= 3)
+        if plan is not None and plan.count:
+            self._verify_root()  # the append checks the log's own path after its sync
+            self.log.append(plan.frames, plan.count)
+            self.apply(plan)
         return plan
 
     def apply(self, plan: Plan) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from itertools import repeat
 from typing import NamedTuple, TypeVar, cast
@@ -29,6 +29,7 @@ from bassline.storage import (
     WriteSummary,
 )
 from bassline.storage.toolkit import (
+    ContentColumns,
     Joins,
     contact_not_found,
     join_contents,
@@ -99,6 +100,44 @@ class StoredSnapshot:
     contents: Mapping[str, StoredContent]
 
 
+def _store_columns(
+    state: _Network, columns: ContentColumns, encoded: Sequence[bytes]
+) -> tuple[int, int]:
+    """Store the contents ``columns`` hold (each contact once, ``encoded`` their values)
+    in ``state`` under its newest change sequence; how many were stored and how many
+    were stale (a newer stamp stored)."""
+    table = state.contents
+    contacts = columns.contacts
+    whys = columns.justifications or repeat(None)
+    if table.keys().isdisjoint(contacts):
+        # contacts new to the table, each once: stored in one C loop, in order
+        table.update(
+            zip(
+                contacts,
+                map(
+                    _stored_content,
+                    zip(columns.groups, encoded, columns.stamps, repeat(state.seq), whys),
+                ),
+                strict=False,
+            )
+        )
+        return len(contacts), 0
+    stored = stale = 0
+    seq = state.seq
+    for contact, group, value, stamp, why in zip(
+        contacts, columns.groups, encoded, columns.stamps, whys, strict=False
+    ):
+        current = table.get(contact)
+        if current is not None:
+            if stamp < current.stamp:
+                stale += 1
+                continue
+            del table[contact]  # to the end: the table stays in sequence order
+        table[contact] = _stored_content((group, value, stamp, seq, why))
+        stored += 1
+    return stored, stale
+
+
 @attrs.define
 class _Network:
     spec: Bassline
@@ -109,6 +148,14 @@ class _Network:
     """In creation order."""
     seq: int = 0
     """The newest change sequence (each batch that stores contents takes the next)."""
+    _groups: tuple[Bassline, frozenset[str]] | None = None
+
+    def group_ids(self) -> frozenset[str]:
+        """The ids of the groups of :attr:`spec` (remembered with the spec they are of)."""
+        cached = self._groups
+        if cached is None or cached[0] is not self.spec:
+            cached = self._groups = (self.spec, frozenset(g.id for g in self.spec.groups))
+        return cached[1]
 
 
 def _merge_by_id(items: tuple[_Item, ...], updates: list[_Item]) -> tuple[_Item, ...]:
@@ -213,6 +260,22 @@ class MemoryStore:
             )
         return summary
 
+    def apply_columns(self, columns: ContentColumns, writer: object = None) -> WriteSummary | None:
+        """Store the contents of one network given as checked columns (a storage's
+        ``write_columns``) under the lock, all or nothing; None, with nothing changed, when
+        the network or a group is missing (the records' ``apply`` names which)."""
+        network = columns.networks[0]
+        with self._lock:
+            state = self._networks.get(network)
+            if state is None or not state.group_ids().issuperset(columns.groups):
+                return None
+            self._last_seq += 1
+            feed = (state.seq, self._last_seq)
+            state.seq = self._last_seq
+            stored, stale = _store_columns(state, columns, columns.encoded)
+        self.feed.announce((network,), writer)
+        return WriteSummary(contents=stored, stale=stale, feed=feed)
+
     def _stored(self, batch: PreparedBatch, joins: Joins) -> dict[tuple[str, str], ContentRecord]:
         """The stored record of each merge contact ``batch`` writes."""
         out: dict[tuple[str, str], ContentRecord] = {}
@@ -294,27 +357,8 @@ class MemoryStore:
         columns = batch.columns
         if columns is not None and len(written) == 1:
             state = self._networks[next(iter(written))]
-            table = state.contents
-            if table.keys().isdisjoint(columns.contacts):
-                # contacts new to the table, each once: stored in one C loop, in order
-                table.update(
-                    zip(
-                        columns.contacts,
-                        map(
-                            _stored_content,
-                            zip(
-                                columns.groups,
-                                batch.encoded,
-                                columns.stamps,
-                                repeat(state.seq, len(columns.contacts)),
-                                columns.justifications,
-                                strict=True,
-                            ),
-                        ),
-                        strict=True,
-                    )
-                )
-                return self._summary(batch, len(columns.contacts), 0, feed)
+            stored, stale = _store_columns(state, columns, batch.encoded)
+            return self._summary(batch, stored, stale, feed)
         for record, encoded in zip(batch.contents, batch.encoded, strict=True):
             state = self._networks[record.network]
             table = state.contents

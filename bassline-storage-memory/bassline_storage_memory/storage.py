@@ -22,7 +22,13 @@ from bassline.storage import (
     Watcher,
     WriteSummary,
 )
-from bassline.storage.toolkit import CheckedBatch, Joins, StorageBackend
+from bassline.storage.toolkit import (
+    CheckedBatch,
+    ContentColumns,
+    Joins,
+    StorageBackend,
+    columns_batch,
+)
 from bassline_storage_memory.feed import MemoryWatch
 from bassline_storage_memory.prepare import copy_spec, prepare_batch
 from bassline_storage_memory.state import MemoryStore, records_of
@@ -115,6 +121,15 @@ class MemoryStorage(StorageBackend):
         if isinstance(prepared, StorageError):
             return Failure(prepared)
         return _result(self._store.apply(prepared, self))
+
+    async def do_write_columns(self, columns: ContentColumns) -> StorageResult[WriteSummary]:
+        """Store checked columns (the runtime's batches) as they are: their values are
+        encoded bytes and their justifications immutable text, so nothing is copied; a
+        missing network or group goes to ``do_write``, which names it."""
+        summary = self._store.apply_columns(columns, self)
+        if summary is None:
+            return await self.do_write(columns_batch(columns))
+        return Success(summary)
 
     # merge contacts (bassline.storage.JoinsMerges)
 

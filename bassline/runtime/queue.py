@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -10,13 +10,78 @@ import anyio
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
 from bassline.storage import ContentRecord, StorageError
+from bassline.storage.fastpath import ContentColumns, queued_columns
 from bassline.storage.records import content_records
 
-__all__ = ["PendingWrite", "StorageQueue"]
+__all__ = ["PendingWrite", "QueuedBatch", "StorageQueue"]
 
 
 PendingWrite = ContentRecord
 """A write taken from the queue: the very record storage will get."""
+
+
+class QueuedBatch:
+    """Writes taken from the queue, as the queue kept them: parallel columns, each contact
+    once, in queueing order. :meth:`records` makes the storage records (once);
+    :meth:`columns` the checked columns a storage's lean write takes instead (decision
+    D-store19), so that a batch written that way never becomes records at all."""
+
+    __slots__ = ("_records", "contacts", "groups", "justifications", "network", "stamps", "values")
+
+    def __init__(
+        self,
+        network: str,
+        groups: list[str | None],
+        contacts: list[str],
+        values: list[Any],
+        stamps: list[Stamp],
+        justifications: list[str | None],
+    ) -> None:
+        self.network = network
+        self.groups = groups
+        """Each write's group (None: the contact has none, which storage refuses)."""
+        self.contacts = contacts
+        self.values = values
+        self.stamps = stamps
+        self.justifications = justifications
+        self._records: list[PendingWrite] | None = None
+
+    def __len__(self) -> int:
+        return len(self.contacts)
+
+    def records(self) -> list[PendingWrite]:
+        """The writes as storage records, in order (made on the first call)."""
+        if self._records is None:
+            self._records = content_records(
+                self.network,
+                self.groups,  # type: ignore[arg-type]  # a None left is refused by storage
+                self.contacts,
+                self.values,
+                self.stamps,
+                self.justifications,
+            )
+        return self._records
+
+    def columns(self) -> ContentColumns | None:
+        """The writes as checked, encoded columns (:func:`~bassline.storage.fastpath.
+        queued_columns`); None when a check fails (the records, written, name it)."""
+        return queued_columns(
+            self.network, self.groups, self.contacts, self.values, self.stamps, self.justifications
+        )
+
+    def part(self, start: int, stop: int | None = None) -> QueuedBatch:
+        """The writes ``start:stop`` (this batch itself when that is all of it)."""
+        if start == 0 and (stop is None or stop >= len(self.contacts)):
+            return self
+        cut = slice(start, stop)
+        return QueuedBatch(
+            self.network,
+            self.groups[cut],
+            self.contacts[cut],
+            self.values[cut],
+            self.stamps[cut],
+            self.justifications[cut],
+        )
 
 
 class StorageQueue:
@@ -152,7 +217,7 @@ class StorageQueue:
         self._stamps.extend(stamps)
         self._whys.extend(justifications)
 
-    def requeue(self, writes: list[PendingWrite]) -> None:
+    def requeue(self, writes: Iterable[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
         pending = self.pending
         stamps = self._stamps
@@ -173,6 +238,10 @@ class StorageQueue:
 
     def records(self) -> list[PendingWrite]:
         """The pending writes as storage records, in queueing order (nothing is taken)."""
+        return self._batch().records()
+
+    def _batch(self) -> QueuedBatch:
+        """The pending writes as a :class:`QueuedBatch` (sharing this queue's columns)."""
         groups = self._groups
         group_map = self.group_map()
         if group_map is not None and None in groups:
@@ -184,13 +253,8 @@ class StorageQueue:
                     g if g is not None else group_of(c)
                     for g, c in zip(groups, self.pending, strict=True)
                 ]
-        return content_records(
-            self.network,
-            groups,  # type: ignore[arg-type]  # a None left is refused by storage
-            self.pending,
-            self._values,
-            self._stamps,
-            self._whys,
+        return QueuedBatch(
+            self.network, groups, list(self.pending), self._values, self._stamps, self._whys
         )
 
     def group_map(self) -> Mapping[str, str] | None:
@@ -205,7 +269,12 @@ class StorageQueue:
 
     def take(self) -> tuple[int, list[PendingWrite]]:
         """Everything pending, as the next batch of storage records."""
-        writes = self.records()
+        generation, batch = self.take_batch()
+        return generation, batch.records()
+
+    def take_batch(self) -> tuple[int, QueuedBatch]:
+        """Everything pending, as the next batch (the flusher's :meth:`take`)."""
+        writes = self._batch()
         self.pending = {}
         self._groups, self._values, self._stamps, self._whys = [], [], [], []
         self.generation += 1

@@ -14,18 +14,19 @@ which gives the right result or the right error message.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
 import attrs
 
 from bassline.clock import Stamp, is_stamp_node
-from bassline.codec import encode_plain
+from bassline.codec import encode, encode_plain
+from bassline.errors import ContentError
 from bassline.storage.justification import justifications_ok
 from bassline.storage.records import ContentRecord
 
-__all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents"]
+__all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents", "queued_columns"]
 
 _MAX_ID = 512  # MAX_STORAGE_ID_LENGTH (validation imports this module)
 _MAX_HLC = 2**63 - 1
@@ -51,6 +52,9 @@ class ContentColumns:
     """Canonical JSON of each value."""
     justifications: tuple[str | None, ...] = ()
     """Each record's justification text (or None), checked."""
+    values: Sequence[Any] = ()
+    """Each record's value (what ``encoded`` encodes), when the columns were made from
+    parallel columns (:func:`queued_columns`) rather than from records."""
 
 
 def _ids_ok(ids: Collection[Any]) -> bool:
@@ -113,3 +117,121 @@ def fast_contents(records: list[Any]) -> tuple[tuple[ContentRecord, ...], Conten
         networks, groups, contacts, stamps, hlcs, nodes, encoded, justifications
     )
     return tuple(records), columns
+
+
+_VALID_IDS: set[str] = set()
+"""Ids found valid by :func:`queued_columns` (a runtime's ids are its spec's)."""
+_VALID_NODES: set[str] = set()
+"""Stamp nodes found valid by :func:`queued_columns` (a runtime's stamps have few)."""
+
+
+def _known(ids: Collection[Any], known: set[str], ok: Callable[[Collection[Any]], bool]) -> bool:
+    """Whether every one of ``ids`` is in ``known`` or passes ``ok`` (then remembered
+    there; a few thousand at most). Raises TypeError for an unhashable one."""
+    if known.issuperset(ids):
+        return True
+    fresh = set(ids).difference(known)
+    if not ok(fresh):
+        return False
+    if len(known) + len(fresh) > 8192:
+        known.clear()
+    known.update(fresh)
+    return True
+
+
+def _id_ok(value: Any) -> bool:
+    """Whether one id is valid (what :func:`_ids_ok` accepts), remembered or checked now."""
+    if type(value) is not str:
+        return False
+    if value in _VALID_IDS:
+        return True
+    if not 0 < len(value) <= _MAX_ID or not (value.isprintable() or _CONTROL.search(value) is None):
+        return False
+    if len(_VALID_IDS) >= 8192:
+        _VALID_IDS.clear()
+    _VALID_IDS.add(value)
+    return True
+
+
+def _nodes_ok(nodes: Collection[Any]) -> bool:
+    return set(map(type, nodes)) == {str} and all(map(is_stamp_node, nodes))
+
+
+def queued_columns(
+    network: str,
+    groups: Sequence[str | None],
+    contacts: Sequence[str],
+    values: Sequence[Any],
+    stamps: Sequence[Stamp],
+    justifications: Sequence[str | None],
+) -> ContentColumns | None:
+    """The columns of a content-only batch of one network given as parallel columns (a
+    runtime's queue), checked as :func:`fast_contents` checks records: every id, stamp,
+    justification and value, each contact once. None at the first thing not certain to
+    pass, for the caller to write the records through ``write``, which names the error.
+
+    Nothing is skipped that :func:`fast_contents` checks; what is not done is building a
+    record per content and taking its columns apart again. Any number of contents; ids
+    and stamp nodes found valid once are remembered (a runtime writes its spec's ids
+    again and again), and a single content is checked without the column machinery.
+    """
+    count = len(contacts)
+    if not (count and len(groups) == len(values) == len(stamps) == len(justifications) == count):
+        return None
+    if count == 1:
+        stamp = stamps[0]
+        if type(stamp) is not Stamp:
+            return None
+        hlc, node = stamp
+        if not (
+            _id_ok(network)
+            and _id_ok(groups[0])
+            and _id_ok(contacts[0])
+            and type(hlc) is int
+            and 0 <= hlc <= _MAX_HLC
+            and type(node) is str
+            and (node in _VALID_NODES or _known((node,), _VALID_NODES, _nodes_ok))
+        ):
+            return None
+        hlcs: tuple[int, ...] = (hlc,)
+        nodes: tuple[str, ...] = (node,)
+    else:
+        if set(map(type, stamps)) != {Stamp}:
+            return None
+        try:
+            if not (
+                _known((network,), _VALID_IDS, _ids_ok)
+                and _known(groups, _VALID_IDS, _ids_ok)  # None (no group) is no str
+                and _known(contacts, _VALID_IDS, _ids_ok)
+                and len(set(contacts)) == count
+                and _known(nodes := tuple(map(_NODE, stamps)), _VALID_NODES, _nodes_ok)
+            ):
+                return None
+        except TypeError:  # an unhashable id or node
+            return None
+        hlcs = tuple(map(_HLC, stamps))
+        if set(map(type, hlcs)) != {int} or min(hlcs) < 0 or max(hlcs) > _MAX_HLC:
+            return None
+    justifications = tuple(justifications)
+    if not justifications_ok(justifications):
+        return None
+    if count == 1:
+        try:
+            encoded: list[bytes] | None = [encode(values[0])]
+        except ContentError:
+            return None
+    else:
+        encoded = encode_plain(values if type(values) is list else list(values))
+        if encoded is None:
+            return None
+    return ContentColumns(
+        (network,) * count,
+        tuple(groups),  # type: ignore[arg-type]  # every one a str: checked above
+        tuple(contacts),
+        tuple(stamps),
+        hlcs,
+        nodes,
+        encoded,  # type: ignore[arg-type]
+        justifications,
+        values,
+    )

@@ -16,6 +16,8 @@ needs to agree with the other backends:
   :func:`contact_not_found`, :func:`snapshot_not_found`, :func:`missing_network`,
   :func:`missing_group`: the errors every backend gives, worded alike.
 - :func:`encode_content`: a content's canonical JSON (or a SERIALIZATION error).
+- :func:`columns_batch`: the checked batch a runtime's columns stand for, for a
+  backend's ``do_write_columns`` (the lean write; the default hands it to ``do_write``).
 - for :class:`~bassline.storage.abilities.JoinsMerges`: :data:`Joins` (what
   ``write_joining`` is given), :func:`merge_records`, :func:`join_batch` /
   :func:`join_contents` (:mod:`bassline.storage.joins`: the join every backend stores).
@@ -26,7 +28,7 @@ Contents are stored as canonical JSON and read back with :func:`bassline.codec.d
 
 from __future__ import annotations
 
-from bassline.storage.backend import StorageBackend, not_open
+from bassline.storage.backend import StorageBackend, columns_batch, not_open
 from bassline.storage.errors import ErrorCode, StorageError
 from bassline.storage.fastpath import ContentColumns
 from bassline.storage.joins import JoinedBatch, Joins, join_batch, join_contents, merge_records
@@ -58,6 +60,7 @@ __all__ = [
     "check_record",
     "check_spec",
     "check_stamp",
+    "columns_batch",
     "contact_not_found",
     "encode_content",
     "invalid",
