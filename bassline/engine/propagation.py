@@ -166,10 +166,9 @@ class Propagator:
 
         ``why`` is the offer's justification, kept (accept-last) or added to the
         contact's contributions (merge) when the offer changes it. Accept-last: a strictly
-        newer stamp wins. Values from other replicas (``remote``)
-        with an equal stamp but a different value are ordered by their canonical JSON, so
-        every replica keeps the same one whatever the delivery order.
-        """
+        newer stamp wins. Values from other replicas (``remote``) with an equal stamp but a
+        different value are ordered by their canonical JSON, so every replica keeps the
+        same one whatever the delivery order."""
         if self._kind[i] == ACCEPT_LAST:
             cur = self._stamps[i]
             if stamp > cur or (remote and stamp == cur and tie_wins(value, self._values[i])):
@@ -399,12 +398,10 @@ class Propagator:
         return self._finish(changed, contradictions, failures, steps, queue, pending_gadgets)
 
     def _tie_follows(self, src: int, dst: int) -> bool:
-        """Whether ``dst``, holding ``src``'s stamp, should take ``src``'s value across a wire.
-
-        Only when ``src`` lost a value to a replica's equal-stamp value in this run and
+        """Whether ``dst``, holding ``src``'s stamp, should take ``src``'s value across a
+        wire: only when ``src`` lost a value to a replica's equal-stamp value in this run and
         ``dst`` holds that lost value: ``dst`` is a wired copy of it. Any other value at
-        an equal stamp stays (a derived value never overwrites the write it came from).
-        """
+        an equal stamp stays (a derived value never overwrites the write it came from)."""
         replaced = self._ties.get(src)
         if replaced is None:
             return False

@@ -310,7 +310,7 @@ class Flusher:
 
         A batch as the queue kept it goes to a storage whose ``write`` is the base class's
         through its lean ``write_columns`` (the same checks, made on the columns: decision
-        D-store19), unless it holds a merge contact or a check fails (then its records go
+        D76), unless it holds a merge contact or a check fails (then its records go
         through ``write``, which names the error)."""
         metrics = self.metrics
         self.write_started = anyio.current_time()

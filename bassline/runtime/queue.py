@@ -24,7 +24,7 @@ class QueuedBatch:
     """Writes taken from the queue, as the queue kept them: parallel columns, each contact
     once, in queueing order. :meth:`records` makes the storage records (once);
     :meth:`columns` the checked columns a storage's lean write takes instead (decision
-    D-store19), so that a batch written that way never becomes records at all."""
+    D76), so that a batch written that way never becomes records at all."""
 
     __slots__ = ("_records", "contacts", "groups", "justifications", "network", "stamps", "values")
 

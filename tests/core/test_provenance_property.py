@@ -204,6 +204,12 @@ def test_premises_are_writes_that_happened_and_reproduce_the_value(data: st.Data
         # refuses their join keeps is the one that came first
         fresh.apply(sorted(((p.contact, p.value, p.stamp) for p in premises), key=_stamp))
         event(f"replay reaches the same value: {values_equal(fresh.value(cid), net.value(cid))}")
+        # two values refused each other's join at this contact (a standing contradiction):
+        # which one is kept depends on what the contact held before, so a replay may keep
+        # the refused one instead (docs/provenance.md)
+        refused = net.contact(cid).contradiction
+        if refused is not None and values_equal(fresh.value(cid), refused.incoming):
+            continue
         assert _reproduces(spec, cid, fresh.value(cid), net.value(cid)), (
             cid,
             fresh.value(cid),

@@ -1,4 +1,4 @@
-"""The flusher hands storage its queue's columns (``write_columns``, decision D-store19)
+"""The flusher hands storage its queue's columns (``write_columns``, decision D76)
 when the storage's ``write`` is the base class's, and records through ``write`` otherwise
 or when a check refuses the columns (``write`` then names the error)."""
 

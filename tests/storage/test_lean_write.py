@@ -1,4 +1,4 @@
-"""The runtime's lean write (decision D-store19): :func:`queued_columns` never accepts what
+"""The runtime's lean write (decision D76): :func:`queued_columns` never accepts what
 ``write`` refuses, and ``write_columns`` of its columns does on every backend what
 ``write`` of the same records does (the summary, what is stored, the errors)."""
 
