@@ -29,7 +29,10 @@ announced without their values (eager and lazy push), the grafts and the prunes.
 
 To profile the node processes, set ``BENCH_PROFILE_DIR`` (a directory) and
 ``BENCH_PROFILE_WRAPPER`` (a script run as ``python WRAPPER DIR/node-<i>.prof start ...``
-that runs ``python -m bassline`` under a profiler and writes that file).
+that runs ``python -m bassline`` under a profiler and writes that file), e.g.
+``bench/profile_node.py``: each node is sent SIGUSR1 as the writes start (that wrapper
+starts its profiler then, on process time; a wrapper must handle the signal, whose
+default action ends the process).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import json
 import os
 import random
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -269,6 +273,9 @@ def run_processes(
                             f"{urls[k]}/api/contacts", json={"values": batches[b]}
                         ).raise_for_status()
 
+            if os.environ.get("BENCH_PROFILE_DIR"):  # profile the writes, not start-up
+                for p in procs:
+                    p.send_signal(signal.SIGUSR1)
             cpu0, own0 = [cpu_s(p.pid) for p in procs], time.process_time()
             sys0 = sum(cpu_s(p.pid, system_only=True) for p in procs)
             t0 = time.perf_counter()
