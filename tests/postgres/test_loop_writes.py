@@ -9,7 +9,8 @@ own to keep a write waiting, and read what was stored back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -61,6 +62,19 @@ def _end_session(admin: psycopg.Connection[Any], pid: int) -> None:
             return
         admin.execute("SELECT pg_sleep(0.01)")  # polling the server's own state
     raise AssertionError(f"backend {pid} did not end")
+
+
+@contextlib.contextmanager
+def _feed_row_held(postgres_url: str, schema: str) -> Iterator[None]:
+    """Network ``calc``'s feed row locked by a transaction of another connection (a
+    write waits behind it) until the block ends; rolled back then."""
+    with psycopg.connect(postgres_url) as holder:
+        holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'calc' FOR UPDATE")
+        try:
+            yield
+        finally:
+            holder.rollback()
 
 
 def _waiting_for_lock(conn: psycopg.Connection[Any], pid: int) -> bool:
@@ -139,9 +153,7 @@ async def test_a_write_cancelled_while_the_server_works_drops_the_connection(
     (await storage.write([_record("c0", 0, 1)])).unwrap()
     pid = writer.backend_pid
     assert pid is not None
-    with psycopg.connect(postgres_url) as holder:
-        holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'calc' FOR UPDATE")
+    with _feed_row_held(postgres_url, schema):
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(storage.write, [_record("c1", 1, 2)])
@@ -150,7 +162,6 @@ async def test_a_write_cancelled_while_the_server_works_drops_the_connection(
                         await anyio.sleep(0.01)
                 scope.cancel()
         assert writer.backend_pid is None and not writer.ready
-        holder.rollback()
     (await storage.write([_record("c2", 2, 3)])).unwrap()
     (await storage.write([_record("c3", 3, 4)])).unwrap()
     assert writer.connects == 2 and writer.writes == 1
@@ -165,9 +176,7 @@ async def test_closing_the_storage_fails_a_write_in_flight_as_not_open(
     pid = writer.backend_pid
     assert pid is not None
     results: list[Any] = []
-    with psycopg.connect(postgres_url) as holder:
-        holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'calc' FOR UPDATE")
+    with _feed_row_held(postgres_url, schema):
         async with anyio.create_task_group() as tg:
 
             async def write() -> None:
@@ -178,7 +187,6 @@ async def test_closing_the_storage_fails_a_write_in_flight_as_not_open(
                 while not _waiting_for_lock(admin, pid):  # noqa: ASYNC110 - a deadline poll
                     await anyio.sleep(0.01)
             await storage.close()
-        holder.rollback()
     (failed,) = results
     assert isinstance(failed, Failure) and failed.failure().code is ErrorCode.CONNECTION
     assert "not open" in failed.failure().message
@@ -221,12 +229,9 @@ async def test_a_statement_timeout_on_the_writers_connection_is_reported_not_ret
         (await storage.write([_record("c0", 0, 1)])).unwrap()
         pid = writer.backend_pid
         assert pid is not None
-        with psycopg.connect(postgres_url) as holder:
-            holder.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            holder.execute("SELECT seq FROM bassline_feed WHERE network_id = 'calc' FOR UPDATE")
+        with _feed_row_held(postgres_url, schema):
             failed = await storage.write([_record("c1", 1, 2)])
-            holder.rollback()
-        assert isinstance(failed, Failure), failed
+            assert isinstance(failed, Failure), failed
         error = failed.failure()
         assert error.code is ErrorCode.TIMEOUT and error.transient
         assert "statement_timeout" in error.message
