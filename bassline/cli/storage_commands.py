@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, NoReturn
 
 import anyio
@@ -34,7 +35,10 @@ from bassline.cli.transfer import (
     write_network,
 )
 from bassline.errors import BasslineError
+from bassline.spec import Bassline
 from bassline.storage import (
+    ContentRecord,
+    CreatesOnOpen,
     ErrorCode,
     FeedsChanges,
     LocatesStore,
@@ -323,6 +327,15 @@ def _refuse_one_location(src_url: str, dst_url: str) -> None:
         )
 
 
+def _not_there(url: str) -> bool:
+    """Whether ``url`` names a store that opening would create (a file store's directory
+    that does not exist): it cannot be the source's store, and need not be made."""
+    storage = open_unopened(url)
+    if not (isinstance(storage, CreatesOnOpen) and isinstance(storage, LocatesStore)):
+        return False
+    return not os.path.lexists(storage.store_location())
+
+
 @storage_app.command("copy")
 def storage_copy(
     src_url: Annotated[str, typer.Argument(metavar="SRC_URL", help="Storage to copy from.")],
@@ -347,31 +360,34 @@ def storage_copy(
     _refuse_one_location(src_url, dst_url)
 
     async def main(progress: Reporter) -> list[tuple[str, int]]:
-        async with (
-            opened_with(progress, src_url, existing=True) as src,
-            opened_with(progress, dst_url) as dst,
-        ):
-            await _refuse_one_store(src, dst, src_url, dst_url)
+        # the source is read first: a copy that fails there, or has nothing to copy,
+        # leaves a destination that is not there yet uncreated
+        async with opened_with(progress, src_url, existing=True) as src:
             with progress.phase(f"listing the networks in {mask_url(src_url)}"):
                 names = network or unwrap(await src.list_networks(), src_url, "listing networks")
             loaded = [await load_network(src, src_url, name, progress) for name in names]
-            if not overwrite:  # refuse before writing anything
-                for spec, _ in loaded:
-                    await prepare_target(dst, dst_url, spec.id, overwrite=False, progress=progress)
-            total = sum(len(c) for _, c in loaded)
-            copied = []
-            with progress.phase("copying", total) as bar:
-                for spec, contents in loaded:
-                    bar.describe(f"copying {spec.id}")
-                    await prepare_target(
-                        dst, dst_url, spec.id, overwrite=overwrite, progress=progress
-                    )
-                    await write_network(
-                        dst, dst_url, spec, contents, batch_size=batch_size, bar=bar
-                    )
-                    await verify(dst, dst_url, spec, contents, progress)
-                    copied.append((spec.id, len(contents)))
-            return copied
+            if not loaded and _not_there(dst_url):
+                return []
+            async with opened_with(progress, dst_url) as dst:
+                await _refuse_one_store(src, dst, src_url, dst_url)
+                return await copy_all(dst, loaded, progress)
+
+    async def copy_all(
+        dst: NetworkStorage, loaded: list[tuple[Bassline, list[ContentRecord]]], progress: Reporter
+    ) -> list[tuple[str, int]]:
+        if not overwrite:  # refuse before writing anything
+            for spec, _ in loaded:
+                await prepare_target(dst, dst_url, spec.id, overwrite=False, progress=progress)
+        total = sum(len(c) for _, c in loaded)
+        copied = []
+        with progress.phase("copying", total) as bar:
+            for spec, contents in loaded:
+                bar.describe(f"copying {spec.id}")
+                await prepare_target(dst, dst_url, spec.id, overwrite=overwrite, progress=progress)
+                await write_network(dst, dst_url, spec, contents, batch_size=batch_size, bar=bar)
+                await verify(dst, dst_url, spec, contents, progress)
+                copied.append((spec.id, len(contents)))
+        return copied
 
     with reporting() as progress:
         copied = anyio.run(main, progress)
@@ -387,4 +403,6 @@ def storage_copy(
     for name, count in copied:
         say(f"copied network {name!r} ({count} contents) to {mask_url(dst_url)}; verified")
     if not copied:
-        say(f"no networks in {mask_url(src_url)}; nothing copied")
+        private = " (memory:// is private to one process: empty when a command starts)"
+        empty = private if src_url.startswith("memory:") else ""
+        say(f"no networks in {mask_url(src_url)}{empty}; nothing copied")

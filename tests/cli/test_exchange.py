@@ -288,10 +288,10 @@ def test_every_phase_of_long_work_is_announced(
     copied = _phases(cli, "storage", "copy", store_a, store_b, "-n", "calculator", "--overwrite")
     assert copied == [
         (f"opening {store_a}", None),
-        (f"opening {store_b}", None),
         (f"listing the networks in {store_a}", None),
         ("reading the spec of calculator", None),
         ("reading the contents of calculator", None),
+        (f"opening {store_b}", None),
         ("copying", n),
         (f"looking for calculator in {store_b}", None),
         ("deleting the old calculator", None),

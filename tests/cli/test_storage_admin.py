@@ -527,6 +527,24 @@ def test_copy_refuses_one_memory_store_under_two_names(cli: Cli) -> None:
     assert done.returncode == 1 and "are the same storage" in done.stderr, done.stderr
 
 
+def test_copy_from_an_empty_source_creates_no_destination(cli: Cli, tmp_path: Path) -> None:
+    """A copy from ``memory://`` (empty whenever a command starts) made an empty file store
+    at the destination while saying nothing was copied."""
+    dst = tmp_path / "never"
+    done = cli("storage", "copy", "memory://", dst.as_uri())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "no networks in memory:// (memory:// is private to one process: empty when a "
+        "command starts); nothing copied\n"
+    )
+    assert not dst.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("run", CALC, "--storage", empty.as_uri()).returncode == 0
+    assert cli("storage", "copy", empty.as_uri(), dst.as_uri(), "-n", "x").returncode == 1
+    assert not dst.exists()
+
+
 def test_storage_help_lists_its_commands(cli: Cli) -> None:
     done = cli("storage", "--help")
     assert done.returncode == 0
