@@ -36,8 +36,13 @@ def _fifo(path: Path) -> Callable[[], None]:
     writer.start()
 
     def release() -> None:
-        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
-        writer.join()
+        # the read end stays open until the helper has opened its end: a helper thread
+        # that starts late (a loaded machine) would otherwise wait for a reader forever
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            writer.join()
+        finally:
+            os.close(reader)
 
     return release
 
