@@ -25,7 +25,9 @@ no peers (StorageBackedRuntime on memory), updates/s, the median of five runs. T
 the CPU time the nodes (and this process) used while writing and while settling, and the
 contents sent, received and received redundantly (held already) per update, over all
 nodes: with ``nodes - 1`` per update no content crossed a link twice; then the changes
-announced without their values (eager and lazy push), the grafts and the prunes.
+announced without their values (eager and lazy push), the grafts and the prunes. With
+``--trace-settle`` they print each convergence poll round too: when it started after the
+last write, and how long each node's ``GET /api/status`` took (what is measured is the same).
 
 To profile the node processes, set ``BENCH_PROFILE_DIR`` (a directory) and
 ``BENCH_PROFILE_WRAPPER`` (a script run as ``python WRAPPER DIR/node-<i>.prof start ...``
@@ -222,7 +224,12 @@ def profiled(i: int) -> list[str]:
 
 
 def run_processes(
-    name: str, spec: Bassline, nodes: int, batches: list[dict[str, Any]], poll: float
+    name: str,
+    spec: Bassline,
+    nodes: int,
+    batches: list[dict[str, Any]],
+    poll: float,
+    trace: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "spec.json"
@@ -283,7 +290,20 @@ def run_processes(
                 list(pool.map(writer, range(nodes)))
             t_last = time.perf_counter()
             cpu1, own1 = [cpu_s(p.pid) for p in procs], time.process_time()
-            while len({status(u)["digest"] for u in urls}) != 1:
+            rounds: list[tuple[float, list[float]]] = []
+
+            def digests() -> set[str]:
+                if not trace:  # as the bench has always polled
+                    return {status(u)["digest"] for u in urls}
+                start, took, seen = time.perf_counter(), [], set()
+                for u in urls:
+                    a = time.perf_counter()
+                    seen.add(status(u)["digest"])
+                    took.append(time.perf_counter() - a)
+                rounds.append((start, took))
+                return seen
+
+            while len(digests()) != 1:
                 time.sleep(poll)
             t_done = time.perf_counter()
             cpu2, own2 = [cpu_s(p.pid) for p in procs], time.process_time()
@@ -295,6 +315,13 @@ def run_processes(
                 f"bench process write {own1 - own0:.2f}s settle {own2 - own1:.2f}s",
                 flush=True,
             )
+            for k, (start, took) in enumerate(rounds, 1):
+                print(
+                    f"settle round {k}: starts {(start - t_last) * 1000:.1f} ms after the last "
+                    f"write, {sum(took) * 1000:.1f} ms; status ms "
+                    + " ".join(f"{t * 1000:.1f}" for t in took),
+                    flush=True,
+                )
             final = [status(u)["gossip"] for u in urls]
             wire = sum(g["bytes_in"] for g in final) - base_bytes
             print(
@@ -338,6 +365,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--payload", type=int, default=100, help="bytes of JSON per value")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument(
+        "--trace-settle",
+        action="store_true",
+        help="process scenarios: print each convergence poll round's start (after the last "
+        "write) and each status call's duration",
+    )
     args = parser.parse_args()
     q = args.quick
     flat = flat_spec(1000)
@@ -358,7 +391,7 @@ def main() -> None:
         batches = workload(spec, updates, args.payload, distinct=name.endswith("distinct"))
         base = anyio.run(baseline, spec, batches)
         if kind == "p":
-            row = run_processes(name, spec, nodes, batches, poll)
+            row = run_processes(name, spec, nodes, batches, poll, args.trace_settle)
         else:
             row = anyio.run(run_inprocess, name, spec, nodes, batches, poll)
         show(row, base)

@@ -52,60 +52,88 @@ def digest_line(contact: str, value: Any, stamp: Stamp | None) -> bytes:
 
 
 class ContentDigest:
-    """The digest of one runtime's contents (see the module)."""
+    """The digest of one runtime's contents (see the module), read through ``state``
+    (every content), ``stamped`` (one contact's content and stamp) and ``contents_of``
+    (several contacts' contents and stamps at once, when the runtime has it)."""
 
-    def __init__(self, log: ChangeLog, merging: frozenset[str]) -> None:
+    def __init__(
+        self,
+        log: ChangeLog,
+        merging: frozenset[str],
+        state: Callable[[], Iterable[tuple[str, Any, Any]]],
+        stamped: Callable[[str], tuple[Any, Stamp]],
+        contents_of: Callable[[list[str]], tuple[list[Any], list[Stamp]]] | None = None,
+    ) -> None:
         self.log = log
         self.merging = merging
         """The merge contacts (their lines have no stamp)."""
         self.lines: dict[str, int] = {}
         """Per contact holding content: its line's hash."""
+        self.folded = -1
+        """The log position folded into the sum (-1: nothing yet, the first fold reads
+        every content)."""
+        self.on_demand = 0
+        """How many contents :meth:`digest` itself folded in (on the request path: what
+        no fold had before the call)."""
+        self._read = (state, stamped, contents_of)
         self._sum = 0
-        self._at: tuple[int, str] | None = None
-        """The last digest, with the log head it was computed at."""
+        self._text: tuple[int, str] = (-1, "")
 
-    def digest(
-        self,
-        state: Callable[[], Iterable[tuple[str, Any, Any]]],
-        stamped: Callable[[str], tuple[Any, Stamp]],
-        contents_of: Callable[[list[str]], tuple[list[Any], list[Stamp]]] | None = None,
-    ) -> str:
-        """The digest now. Every change of a content is logged, so only the contents
-        logged since the last digest are encoded and hashed again (their old hash taken
-        out of the sum, the new one added), and nothing is when the log did not move;
-        the first digest reads every content of ``state()``. With ``contents_of`` (the
-        contents and stamps of several contacts at once), contents that are all strings,
-        integers, booleans or null and none a merge contact's are read, written and
-        hashed a column at a time: the same lines, the same hashes."""
-        head = self.log.head
-        if self._at is not None and self._at[0] == head:
-            return self._at[1]
-        merge, lines, total = self.merging, self.lines, self._sum
-        if self._at is None:
-            lines.clear()
-            total = 0
-            changed = [cid for cid, _, _ in state()]
-        else:
-            changed, _ = self.log.since(self._at[0], len(self.log))
-        hashed = _columns(changed, contents_of, merge) if contents_of is not None else None
-        if hashed is not None:
-            total -= sum(map(lines.pop, changed, repeat(0)))
-            lines.update(zip(changed, hashed, strict=True))
-            total += sum(hashed)
-            changed = []
-        blake2b, from_bytes, line_of = hashlib.blake2b, int.from_bytes, digest_line
-        for cid in changed:
-            value, stamp = stamped(cid)
-            total -= lines.pop(cid, 0)
-            if value is ABSENT:
-                continue
-            line = line_of(cid, value, None if cid in merge else stamp)
-            new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
-            total += new
-        self._sum = total = total % _MODULUS
-        digest = f"{total:064x}"
-        self._at = (head, digest)
-        return digest
+    @property
+    def behind(self) -> bool:
+        """True when the log has moved past what is folded."""
+        return self.folded != self.log.head
+
+    def digest(self) -> str:
+        """The digest now: the log's changes not folded yet are folded first (see
+        :meth:`fold`), so it covers every change logged before the call."""
+        if self.folded != self.log.head:
+            self.on_demand += self.fold()
+        folded, text = self._text
+        if folded != self.folded:
+            text = f"{self._sum:064x}"
+            self._text = (self.folded, text)
+        return text
+
+    def fold(self, limit: int | None = None) -> int:
+        """Fold into the sum the contents logged since the last fold, up to ``limit`` of
+        them (None: all), oldest first; returns how many were read. Only those are
+        encoded and hashed again (their old hash taken out of the sum, the new one
+        added); the first fold reads every content of ``state()``. With ``contents_of``,
+        contents that are all strings, integers, booleans or null and none a merge
+        contact's are read, written and hashed a column at a time: the same lines, the
+        same hashes. If reading a content fails, the next fold starts again from every
+        content (the sum is never left half folded)."""
+        state, stamped, contents_of = self._read
+        merge, lines, total, log = self.merging, self.lines, self._sum, self.log
+        try:
+            if self.folded < 0:
+                lines.clear()
+                total, at = 0, log.head
+                changed = [cid for cid, _, _ in state()]
+            else:
+                changed, at = log.since(self.folded, len(log) if limit is None else limit)
+            hashed = _columns(changed, contents_of, merge) if contents_of is not None else None
+            if hashed is not None:
+                total -= sum(map(lines.pop, changed, repeat(0)))
+                lines.update(zip(changed, hashed, strict=True))
+                total += sum(hashed)
+            else:
+                blake2b, from_bytes, line_of = hashlib.blake2b, int.from_bytes, digest_line
+                for cid in changed:
+                    value, stamp = stamped(cid)
+                    total -= lines.pop(cid, 0)
+                    if value is ABSENT:
+                        continue
+                    line = line_of(cid, value, None if cid in merge else stamp)
+                    new = lines[cid] = from_bytes(blake2b(line, digest_size=32).digest(), "big")
+                    total += new
+        except BaseException:
+            self.folded = -1
+            raise
+        self._sum = total % _MODULUS
+        self.folded = at
+        return len(changed)
 
 
 _HASH = partial(hashlib.blake2b, digest_size=32)

@@ -32,6 +32,7 @@ from bassline.errors import SpecError, SpecProblem
 from bassline.net.admission import PendingLink
 from bassline.net.auth import cluster_secret
 from bassline.net.changelog import ChangeLog
+from bassline.net.digest_keeper import DigestKeeper
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.group_roles import choose_groups, gadget_failures_text, group_owners, running_text
 from bassline.net.host import LinkState
@@ -145,6 +146,7 @@ class BasslineNetwork:
         self._initial_peers = list(peers)
         self._stack = AsyncExitStack()
         self._closing = False
+        self._keeper: DigestKeeper | None = None  # folds the digest ahead of status calls
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -221,7 +223,8 @@ class BasslineNetwork:
         self.runtime = runtime
         self.groups = frozenset(run)
         self._membership.start(await self._stack.enter_async_context(anyio.create_task_group()))
-        self._replicator.attach(runtime)
+        self._keeper = DigestKeeper(self._replicator.attach(runtime))
+        await self._stack.enter_async_context(self._keeper)
         log.info(
             "node %s joined %s v%s (hash %s), running %s; %d contents recovered",
             self.node_id,
@@ -342,12 +345,9 @@ class BasslineNetwork:
         return self._require().add_listener(guarded(listener))
 
     def digest(self) -> str:
-        """A hash of this node's contents: equal on two nodes exactly when they agree.
-
-        Accept-last contacts contribute value and stamp; merge contacts their value only
-        (a join that adds nothing new keeps a replica's own stamp, so stamps of equal
-        lattice values may differ between replicas).
-        """
+        """A hash of this node's contents, equal on two nodes exactly when they agree
+        (:mod:`bassline.net.content_digest`; kept current by a
+        :mod:`~bassline.net.digest_keeper`)."""
         return self._replicator.digest()
 
     # ---------------------------------------------------------------- peers

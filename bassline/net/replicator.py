@@ -79,13 +79,14 @@ class Replicator:
         self.store: str | None = None  # the feed identity of the store the runtime follows
         self._store_key: tuple[str, str] | None = None
         """How the log marks what the store's feed brought (not sent to its other nodes)."""
-        self._digest: ContentDigest | None = None
+        self.contents: ContentDigest | None = None  # the digest, once attached
         self._merging: frozenset[str] = frozenset()
         """The merge contacts (never only announced: replicas may stamp them apart)."""
         self._arrived: dict[str, float] = {}  # per origin: see arrived()
 
-    def attach(self, runtime: Runtime) -> None:
-        """Replicate ``runtime``: log every content it holds now, then every change."""
+    def attach(self, runtime: Runtime) -> ContentDigest:
+        """Replicate ``runtime``: log every content it holds now, then every change;
+        returns the digest of its contents (:attr:`contents`)."""
         self._runtime = runtime
         if isinstance(runtime, FollowsFeed) and runtime.feed_identity is not None:
             self._feed, self.store = runtime, runtime.feed_identity
@@ -94,9 +95,13 @@ class Replicator:
         self._codec = CarryCodec(runtime.spec)
         self._contacts = frozenset(c.id for c in runtime.spec.contacts)
         self._merging = frozenset(c.id for c in runtime.spec.contacts if c.blend is BlendMode.MERGE)
-        self._digest = ContentDigest(self.log, self._merging)
+        contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
+        self.contents = ContentDigest(
+            self.log, self._merging, runtime.state, runtime.stamped, contents_of
+        )
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
+        return self.contents
 
     def _require(self) -> Runtime:
         if self._runtime is None:
@@ -133,18 +138,14 @@ class Replicator:
     def digest(self) -> str:
         """A hash of the runtime's contents: equal on two nodes exactly when they agree
         (:mod:`bassline.net.content_digest`: a sum of line hashes, kept up to date)."""
-        runtime = self._require()
-        assert self._digest is not None
-        return self._digest.digest(
-            runtime.state, runtime.stamped, getattr(runtime, "contents_of", None)
-        )
+        self._require()
+        return self.contents.digest()  # type: ignore[union-attr]  # attached
 
     @property
     def with_content(self) -> int:
         """How many contacts hold content (as of the last :meth:`digest`)."""
         self.digest()
-        assert self._digest is not None
-        return len(self._digest.lines)
+        return len(self.contents.lines)  # type: ignore[union-attr]  # attached
 
     def _on_result(self, result: PropagationResult) -> None:
         ids, values, stamps = result.touched
