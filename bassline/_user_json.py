@@ -46,7 +46,8 @@ def parse_json(data: bytes | str) -> Any:
     (:class:`DuplicateKey`, naming the key and the object's JSON path), where a JSON parser
     would silently keep the last. A document holding an object is parsed once (Python's
     parser, checking keys as it builds each object); one without is parsed by orjson
-    (and once more only when it has an integer of 20 digits or more, to keep it exact).
+    (and once more only when it has an integer of 19 digits or more, to keep it exact:
+    orjson reads one below -2**63 as a float).
     """
     if isinstance(data, bytes) and b": " not in data[:64] and b", " not in data[:64]:
         value = _canonical(data)  # compact, by its start
@@ -152,7 +153,7 @@ def _parse_checked(data: bytes | str, objects: bool) -> Any:
     except orjson.JSONDecodeError:
         _refuse_non_utf8(data)
         raise
-    exact = _digit_run(data, 20)
+    exact = _digit_run(data, 19)  # -9223372036854775809 has 19: orjson reads a float
     if not exact and not objects:
         return value  # no literal long enough to lose precision, no key to repeat
     try:

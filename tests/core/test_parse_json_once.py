@@ -252,3 +252,14 @@ def test_any_compact_document_parses_as_before(value: Any, repeat: int) -> None:
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
         return
     assert _outcome(parse_json, written) == _outcome(_before, written)
+
+
+@pytest.mark.parametrize(
+    "text", ["[-9223372036854775809]", "-9999999999999999999", '{"a": -9223372036854775809}']
+)
+def test_an_integer_of_19_digits_below_64_bits_keeps_its_exact_value(text: str) -> None:
+    """orjson reads an integer below -2**63 as a float: one of 19 digits kept its rounded
+    value in a document without an object (only 20 digits or more were read again)."""
+    for data in (text, text.encode()):
+        assert parse_json(data) == json.loads(text)
+        assert "9223372036854776" not in repr(parse_json(data))
