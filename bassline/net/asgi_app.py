@@ -69,9 +69,19 @@ def _contact_json(state: ContactState) -> dict[str, Any]:
     return out
 
 
+def _out(value: Any) -> Any:
+    """``to_json(value)``; an ASCII string, the usual content, is its own JSON."""
+    return value if type(value) is str and value.isascii() else to_json(value)
+
+
+def _content(data: Any) -> Any:
+    """``from_json(data)``; a scalar, the usual content, is its own content."""
+    return from_json(data) if type(data) is dict or type(data) is list else data
+
+
 def _result_json(result: PropagationResult) -> dict[str, Any]:
     return {
-        "changed": {c.contact: to_json(c.value) for c in result.changes},
+        "changed": {c.contact: _out(c.value) for c in result.changes},
         "contradictions": [
             {"contact": c.contact, "reason": c.reason, "rejected": to_json(c.incoming)}
             for c in result.contradictions
@@ -250,7 +260,7 @@ def create_app(network: BasslineNetwork) -> Starlette:
         if not network.spec.contact_by_id.keys() >= values.keys():
             for cid in values:  # the first unknown id, named as a read names it: 404
                 network.contact(cid)
-        items = {cid: from_json(v) for cid, v in values.items()}
+        items = {cid: _content(v) for cid, v in values.items()}
         return _json(_result_json(await network.update_many(items, via=via)))
 
     async def explain_contact(request: Request) -> Response:

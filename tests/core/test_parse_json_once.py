@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bassline._user_json import _parse_checked
+from bassline._user_json import _UNSURE, _parse_checked, _parse_once
 from bassline.codec import DuplicateKey, parse_json
 
 
@@ -178,3 +178,88 @@ def test_nesting_past_orjsons_limit_is_refused_whatever_the_recursion_limit() ->
         assert _outcome(parse_json, shallow) == _outcome(_twice, shallow)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _before(data: bytes | str) -> Any:
+    """What parse_json did before compact bytes went to orjson alone."""
+    objects = (b"{" if isinstance(data, bytes) else "{") in data  # type: ignore[operator]
+    value = _parse_once(data) if objects else _UNSURE
+    return _parse_checked(data, objects) if value is _UNSURE else value
+
+
+COMPACT_EDGES = [
+    b'{"a":1,"a":2}',
+    b'{"values":{"c1":"x","c1":"y"}}',
+    b'[0,{"x":{"b":[],"b":{}}}]',
+    b'{"a":-0}',
+    b'{"a":-0.0}',
+    b'{"a":1E5}',
+    b'{"a":1e16}',
+    b'{"a":10000000000000000.0}',
+    b'{"a":18446744073709551615}',
+    b'{"a":18446744073709551616}',
+    b'{"a":-9223372036854775809}',
+    b'{"a":"\\ud83d\\ude00"}',
+    b'{"a":"\\ud800"}',
+    b'{"a":"\\/"}',
+    b'{"a":"\\u0061"}',
+    b'{"a":NaN}',
+    b'{"a":1e999}',
+    b'{"a":"caf\xc3\xa9"}',
+    b'{"a":"caf\xe9"}',
+    b'{"a":1,}',
+    b"[" * 300 + b"]" * 300,  # deeper than orjson writes (254): Python's parser reads it
+    b'{"a":' + b"[" * 1100 + b"]" * 1100 + b"}",
+]
+
+
+@pytest.mark.parametrize("data", COMPACT_EDGES, ids=range(len(COMPACT_EDGES)))
+def test_compact_bytes_say_what_they_said_before(data: bytes) -> None:
+    """Compact bytes, as a client sends a body, go to orjson alone only when orjson
+    writes them back byte for byte; whatever it parses otherwise goes the checked way."""
+    assert _outcome(parse_json, data) == _outcome(_before, data)
+
+
+def test_compact_bytes_orjson_writes_back_are_parsed_by_orjson_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    loads = json.loads
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("json")
+        return loads(*args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counted)
+    batch = {"values": {f"c{i}": "x" * 90 + f"{i:03d}" for i in range(100)}, "via": "cli"}
+    assert parse_json(orjson.dumps(batch)) == batch
+    assert calls == []
+    with pytest.raises(DuplicateKey):  # a key twice is read by Python's parser, as before
+        parse_json(b'{"values":{"c1":"x","c1":"y"}}')
+    assert calls
+
+
+@settings(max_examples=300)
+@given(json_values, st.integers(min_value=0, max_value=2))
+def test_any_compact_document_parses_as_before(value: Any, repeat: int) -> None:
+    text = json.dumps({"v": value}, separators=(",", ":"), ensure_ascii=False)
+    if repeat:  # say a key twice, somewhere
+        text = text[:-1] + ',"v":1}' if repeat == 1 else text.replace("{", '{"k":1,"k":2,', 1)
+    data = text.encode("utf-8", "surrogatepass")
+    assert _outcome(parse_json, data) == _outcome(_before, data)
+    try:
+        written = orjson.dumps({"v": value, **({"v": 1} if repeat else {})})
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return
+    assert _outcome(parse_json, written) == _outcome(_before, written)
+
+
+@pytest.mark.parametrize(
+    "text", ["[-9223372036854775809]", "-9999999999999999999", '{"a": -9223372036854775809}']
+)
+def test_an_integer_of_19_digits_below_64_bits_keeps_its_exact_value(text: str) -> None:
+    """orjson reads an integer below -2**63 as a float: one of 19 digits kept its rounded
+    value in a document without an object (only 20 digits or more were read again)."""
+    for data in (text, text.encode()):
+        assert parse_json(data) == json.loads(text)
+        assert "9223372036854776" not in repr(parse_json(data))

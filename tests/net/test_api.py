@@ -357,3 +357,25 @@ async def test_a_value_of_the_wrong_kind_is_refused_and_every_read_still_answers
             assert read.json()["contradiction"]["current"] is None
             assert "not a value of the max lattice" in read.json()["contradiction"]["reason"]
             assert net.value("mx") == 3
+
+
+async def test_a_compact_batch_naming_a_contact_twice_is_refused_as_before() -> None:
+    """A body sent compact, as httpx and Bassline's client send it, is parsed by orjson
+    alone only when orjson writes it back byte for byte: one naming a contact twice (which
+    orjson would read as its last value) is still refused, naming the key and where."""
+    async with node("twice", flat(2)) as (net, server):
+        assert server.url is not None
+        before = net.digest()
+        async with httpx.AsyncClient(base_url=server.url.http) as http:
+            twice = await http.post("/api/contacts", content=b'{"values":{"c0":1,"c0":2}}')
+            assert twice.status_code == 400, twice.text
+            assert twice.json() == {
+                "code": "malformed-json",
+                "error": "request body is not valid JSON: the object at $.values has the key "
+                "'c0' twice (say each key once)",
+            }
+            assert net.digest() == before
+            ok = await http.post("/api/contacts", content=b'{"values":{"c0":1,"c1":[2]}}')
+            assert ok.status_code == 200, ok.text
+            assert ok.json()["changed"] == {"c0": 1, "c1": [2]}
+        assert net.metrics.api_rejected["malformed-json"] == 1
