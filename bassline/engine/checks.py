@@ -84,10 +84,12 @@ def plain_applied(
     not a :class:`~bassline.clock.Stamp` in range with a good node id."""
     if not items or set(map(type, items)) != {tuple}:
         return None
-    widths = set(map(len, items))
-    if widths != {3} and widths != {4}:
+    try:
+        columns = list(zip(*items, strict=True))  # ValueError: widths differ
+    except ValueError:
         return None
-    columns = list(zip(*items, strict=True))
+    if len(columns) != 3 and len(columns) != 4:
+        return None
     cids, values, stamps = columns[:3]
     try:
         at = list(map(index.__getitem__, cids))

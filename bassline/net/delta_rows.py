@@ -10,6 +10,7 @@ protocol checks the rows one by one, naming the first bad one.
 from __future__ import annotations
 
 from itertools import repeat
+from operator import add
 from typing import Any
 
 from bassline.clock import Stamp
@@ -25,13 +26,12 @@ new_stamp = tuple.__new__
 """``Stamp(hlc, node)`` without the named tuple's Python-level ``__new__`` (a delta makes
 one per item; the fields are checked before)."""
 
-_ROW_WIDTHS = ({4}, {5})
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _stamps(offsets: tuple[Any, ...], nis: tuple[Any, ...], base: int, node_ids: list[str]) -> Any:
     """The stamps of checked offset and node-index columns (an iterator)."""
-    readings = zip(map(base.__add__, offsets), map(node_ids.__getitem__, nis), strict=True)
+    readings = zip(map(add, repeat(base), offsets), map(node_ids.__getitem__, nis), strict=True)
     return map(new_stamp, repeat(Stamp), readings)
 
 
@@ -39,10 +39,12 @@ def _good(
     cids: tuple[Any, ...], offsets: tuple[Any, ...], nis: tuple[Any, ...], base: int, nodes: int
 ) -> bool:
     """Contact ids, clock offsets and node indexes all in range."""
+    if set(map(type, cids)) != {str}:
+        return False
+    lengths = list(map(len, cids))  # once, for both bounds
     return (
-        set(map(type, cids)) == {str}
-        and min(map(len, cids)) > 0
-        and max(map(len, cids)) <= MAX_ID
+        min(lengths) > 0
+        and max(lengths) <= MAX_ID
         and set(map(type, offsets)) == {int}
         and min(offsets) >= 0
         and max(offsets) <= MAX_HLC - base
@@ -59,9 +61,14 @@ def plain_rows(
     indexes (None each for 4-element rows), or None unless every row is plainly good."""
     if not rows:
         return [], []
-    if set(map(type, rows)) != {list} or set(map(len, rows)) not in _ROW_WIDTHS:
+    if set(map(type, rows)) != {list}:
         return None
-    columns = list(zip(*rows, strict=True))
+    try:
+        columns = list(zip(*rows, strict=True))  # ValueError: widths differ
+    except ValueError:
+        return None
+    if len(columns) != 4 and len(columns) != 5:
+        return None
     cids, values, offsets, nis = columns[:4]
     if not _good(cids, offsets, nis, base, len(node_ids)):
         return None

@@ -10,7 +10,7 @@ import anyio
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
 from bassline.storage import ContentRecord, StorageError
-from bassline.storage.fastpath import ContentColumns, queued_columns
+from bassline.storage.fastpath import ContentColumns, queued_columns, valid_ids
 from bassline.storage.records import content_records
 
 __all__ = ["PendingWrite", "QueuedBatch", "StorageQueue"]
@@ -26,7 +26,16 @@ class QueuedBatch:
     :meth:`columns` the checked columns a storage's lean write takes instead (decision
     D76), so that a batch written that way never becomes records at all."""
 
-    __slots__ = ("_records", "contacts", "groups", "justifications", "network", "stamps", "values")
+    __slots__ = (
+        "_records",
+        "contacts",
+        "groups",
+        "justifications",
+        "network",
+        "stamps",
+        "valid",
+        "values",
+    )
 
     def __init__(
         self,
@@ -36,6 +45,7 @@ class QueuedBatch:
         values: list[Any],
         stamps: list[Stamp],
         justifications: list[str | None],
+        valid: frozenset[str] = frozenset(),
     ) -> None:
         self.network = network
         self.groups = groups
@@ -44,6 +54,8 @@ class QueuedBatch:
         self.values = values
         self.stamps = stamps
         self.justifications = justifications
+        self.valid = valid
+        """Ids known valid (the queue's :attr:`StorageQueue.valid_ids`)."""
         self._records: list[PendingWrite] | None = None
 
     def __len__(self) -> int:
@@ -66,7 +78,13 @@ class QueuedBatch:
         """The writes as checked, encoded columns (:func:`~bassline.storage.fastpath.
         queued_columns`); None when a check fails (the records, written, name it)."""
         return queued_columns(
-            self.network, self.groups, self.contacts, self.values, self.stamps, self.justifications
+            self.network,
+            self.groups,
+            self.contacts,
+            self.values,
+            self.stamps,
+            self.justifications,
+            self.valid,
         )
 
     def part(self, start: int, stop: int | None = None) -> QueuedBatch:
@@ -81,6 +99,7 @@ class QueuedBatch:
             self.values[cut],
             self.stamps[cut],
             self.justifications[cut],
+            self.valid,
         )
 
 
@@ -117,6 +136,10 @@ class StorageQueue:
         self._group_source = groups if lazy else None
         self._groupless = groups is None
         """Writes without a group are refused."""
+        self.valid_ids: frozenset[str] = frozenset()
+        """The ids of the network, its contacts and groups that are valid storage ids
+        (checked once, when the groups are made: :func:`~bassline.storage.fastpath.
+        valid_ids`), so that a batch's columns are not checked again (decision D76)."""
         self.pending: dict[str, int] = {}
         """Each contact with a write waiting, to its place in the columns (in queueing
         order)."""
@@ -254,13 +277,20 @@ class StorageQueue:
                     for g, c in zip(groups, self.pending, strict=True)
                 ]
         return QueuedBatch(
-            self.network, groups, list(self.pending), self._values, self._stamps, self._whys
+            self.network,
+            groups,
+            list(self.pending),
+            self._values,
+            self._stamps,
+            self._whys,
+            self.valid_ids,
         )
 
     def group_map(self) -> Mapping[str, str] | None:
         """:attr:`groups`, made now if it was given as a function and not made yet."""
         if self.groups is None and self._group_source is not None:
             self.groups = self._group_source()  # type: ignore[operator]
+            self.valid_ids = valid_ids({self.network, *self.groups, *self.groups.values()})
         return self.groups
 
     def target(self) -> int:

@@ -26,7 +26,7 @@ from bassline.errors import ContentError
 from bassline.storage.justification import justifications_ok
 from bassline.storage.records import ContentRecord
 
-__all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents", "queued_columns"]
+__all__ = ["MIN_RECORDS", "ContentColumns", "fast_contents", "queued_columns", "valid_ids"]
 
 _MAX_ID = 512  # MAX_STORAGE_ID_LENGTH (validation imports this module)
 _MAX_HLC = 2**63 - 1
@@ -153,6 +153,17 @@ def _id_ok(value: Any) -> bool:
     return True
 
 
+def valid_ids(ids: Collection[Any]) -> frozenset[str]:
+    """Those of ``ids`` that are valid ids (what :func:`_ids_ok` accepts), checked now: a
+    runtime's spec ids, for :func:`queued_columns` to find there (any number of them,
+    unlike the bounded memory of ids found valid)."""
+    if not ids:
+        return frozenset()
+    if _ids_ok(ids):
+        return frozenset(ids)
+    return frozenset(i for i in ids if _ids_ok((i,)))
+
+
 def _nodes_ok(nodes: Collection[Any]) -> bool:
     return set(map(type, nodes)) == {str} and all(map(is_stamp_node, nodes))
 
@@ -164,6 +175,7 @@ def queued_columns(
     values: Sequence[Any],
     stamps: Sequence[Stamp],
     justifications: Sequence[str | None],
+    valid: frozenset[str] = frozenset(),
 ) -> ContentColumns | None:
     """The columns of a content-only batch of one network given as parallel columns (a
     runtime's queue), checked as :func:`fast_contents` checks records: every id, stamp,
@@ -172,8 +184,10 @@ def queued_columns(
 
     Nothing is skipped that :func:`fast_contents` checks; what is not done is building a
     record per content and taking its columns apart again. Any number of contents; ids
-    and stamp nodes found valid once are remembered (a runtime writes its spec's ids
-    again and again), and a single content is checked without the column machinery.
+    in ``valid`` (:func:`valid_ids` of the runtime's spec: checked once) are valid, and
+    other ids and stamp nodes found valid once are remembered (a runtime writes its
+    spec's ids again and again), and a single content is checked without the column
+    machinery.
     """
     count = len(contacts)
     if not (count and len(groups) == len(values) == len(stamps) == len(justifications) == count):
@@ -200,9 +214,9 @@ def queued_columns(
             return None
         try:
             if not (
-                _known((network,), _VALID_IDS, _ids_ok)
-                and _known(groups, _VALID_IDS, _ids_ok)  # None (no group) is no str
-                and _known(contacts, _VALID_IDS, _ids_ok)
+                (network in valid or _known((network,), _VALID_IDS, _ids_ok))
+                and (valid.issuperset(groups) or _known(groups, _VALID_IDS, _ids_ok))
+                and (valid.issuperset(contacts) or _known(contacts, _VALID_IDS, _ids_ok))
                 and len(set(contacts)) == count
                 and _known(nodes := tuple(map(_NODE, stamps)), _VALID_NODES, _nodes_ok)
             ):

@@ -57,7 +57,9 @@ why = st.sampled_from([None, CarriedWrite("http"), CarriedWrite("http", Stamp(NO
 item = st.one_of(
     st.tuples(contact, value, stamp),
     st.tuples(contact, value, stamp, why),
-    st.sampled_from([("a", 1), ["a", 1, Stamp(NOW, "n1")], "a"]),
+    st.sampled_from(
+        [("a", 1), ["a", 1, Stamp(NOW, "n1")], "a", ("a", 1, Stamp(NOW, "n1"), None, None), ()]
+    ),
 )
 
 

@@ -22,7 +22,7 @@ from bassline.codec import encode
 from bassline.spec import Bassline, parse_spec
 from bassline.storage import ContentRecord, ErrorCode, StorageError, open_storage
 from bassline.storage.backend import StorageBackend, columns_writer
-from bassline.storage.fastpath import ContentColumns, queued_columns
+from bassline.storage.fastpath import ContentColumns, queued_columns, valid_ids
 from bassline.storage.records import content_records
 from bassline.storage.validation import normalise_batch
 from bassline.testing.strategies import json_values
@@ -73,6 +73,41 @@ def test_queued_columns_accept_only_what_write_accepts(args: tuple[Any, ...]) ->
     assert columns.nodes == tuple(r.stamp.node for r in checked.contents)
     assert columns.justifications == tuple(r.justification for r in checked.contents)
     assert columns.networks == (network,) * len(contacts)
+
+
+@st.composite
+def _good_but_ids(draw: st.DrawFn) -> tuple[Any, ...]:
+    """Columns whose every stamp, value and justification passes, the ids anything."""
+    count = draw(st.integers(1, 5))
+    contacts = draw(
+        st.lists(_IDS | st.sampled_from(["c1", "c2", "c3"]), min_size=count, max_size=count)
+    )
+    groups = draw(st.lists(_IDS | st.none(), min_size=count, max_size=count))
+    stamps = [Stamp(i + 1, "n1") for i in range(count)]
+    return draw(_IDS), groups, contacts, list(range(count)), stamps, [WHY] * count
+
+
+@given(_columns() | _good_but_ids(), st.lists(_IDS, max_size=4))
+def test_ids_known_valid_change_nothing(args: tuple[Any, ...], others: list[Any]) -> None:
+    """Ids given as known valid (:func:`valid_ids` of a runtime's spec ids, valid or not)
+    give exactly the columns, or the refusal, the checks give without them."""
+    network, groups, contacts, values, stamps, whys = args
+    ids = {i for i in [network, *groups, *contacts, *others] if isinstance(i, str)}
+    plain = queued_columns(network, groups, contacts, values, stamps, whys)
+    known = queued_columns(network, groups, contacts, values, stamps, whys, valid_ids(ids))
+    assert known == plain
+
+
+def test_valid_ids_leaves_out_the_invalid() -> None:
+    """Only ids storage accepts are known valid: the others are checked (and refused)."""
+    assert valid_ids(["c", "é", "x" * 512]) == {"c", "é", "x" * 512}
+    assert valid_ids(["c", "", "x" * 513, "a\x00", "b\n", 7]) == {"c"}
+    assert valid_ids([]) == frozenset()
+    valid = valid_ids(["n", "g", "c", "x" * 513])
+    stamps = [Stamp(3, "a")] * 2
+    assert (
+        queued_columns("n", ["g", "g"], ["c", "x" * 513], [1, 2], stamps, [None] * 2, valid) is None
+    )
 
 
 def test_queued_columns_of_a_runtime_batch() -> None:
