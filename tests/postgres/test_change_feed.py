@@ -112,8 +112,10 @@ async def test_bad_cursor_and_unknown_network_are_clear_errors(two: tuple[Any, A
 
 
 def _waiting_for_lock(conn: psycopg.Connection[Any], pid: int) -> bool:
+    """Whether a backend waits for a lock that backend ``pid`` holds (not just any lock on
+    the server: other tests' and other databases' waits made the tests go on too soon)."""
     row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+        "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
         [pid],
     ).fetchone()
     return bool(row and row[0])
