@@ -96,10 +96,10 @@ class PeerSession:
         self.last_seen = self.connected_at
         self.last_sent = self.connected_at
         settings = host.settings
-        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](
-            settings.send_queue_frames
-        )
+        frames = settings.send_queue_frames
+        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](frames)
         self._idle = False  # the writer waits and none was queued since (see enqueue)
+        self._direct = self._queued = 0
         self._scope: anyio.CancelScope | None = None
         self._stop_reason: str | None = None
         self.end_reason = ""
@@ -146,8 +146,8 @@ class PeerSession:
 
     @property
     def queue_depth(self) -> int:
-        """Frames waiting to be written to this peer."""
-        return self._queue.statistics().current_buffer_used
+        """Frames waiting to be written to this peer (one its sender writes itself too)."""
+        return self._queue.statistics().current_buffer_used + self._direct
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -221,14 +221,18 @@ class PeerSession:
     # ---------------------------------------------------------------- sending
 
     async def enqueue(self, kind: str, frame: bytes, items: int = 0) -> None:
-        """Send a frame (a delta of ``items`` contents): written at once while the writer
-        idles (nothing queued or in hand: the order holds), else queued for it; waits
-        while the peer is slow either way, holding no more than this one frame."""
+        """Send a frame (a delta of ``items`` contents): written here while the writer
+        idles (nothing queued or in hand: the order holds; others queue behind it), else
+        queued; waits while the peer is slow either way, holding only this frame."""
         if self._idle:
+            self._idle, self._direct, queued = False, 1, self._queued
             await self._write(kind, frame, items)
+            self._direct = 0  # (left at 1 when the write failed: the link ends)
+            self._idle = self._queued == queued  # none queued since: the writer waits
         else:
             await self._send.send((kind, frame, items))
             self._idle = False  # (it may have been handed to the writer as it went idle)
+            self._queued += 1
 
     def enqueue_nowait(self, kind: str, frame: bytes) -> bool:
         """Queue a frame unless the queue is full (heartbeats: traffic proves liveness)."""
@@ -237,16 +241,16 @@ class PeerSession:
         except anyio.WouldBlock:
             return False
         self._idle = False
+        self._queued += 1
         return True
 
     async def _writer(self) -> None:
-        queue = self._queue
         while True:
             try:
-                kind, frame, items = queue.receive_nowait()  # busy: no wait, no wake-up
+                kind, frame, items = self._queue.receive_nowait()  # no wait, no wake-up
             except anyio.WouldBlock:
                 self._idle = True
-                kind, frame, items = await queue.receive()
+                kind, frame, items = await self._queue.receive()
             self._idle = False
             await self._write(kind, frame, items)
 
