@@ -7,6 +7,7 @@ are the functions they end in, found once: the same clock, the same cancellable 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -25,8 +26,7 @@ def loop_clock() -> LoopClock:
         import asyncio
 
         return asyncio.get_running_loop().time, asyncio.sleep
-    if library == "trio":
-        import trio
-
+    if library == "trio":  # running, so loaded (and not a dependency of bassline)
+        trio = sys.modules["trio"]
         return trio.current_time, trio.sleep
     return anyio.current_time, anyio.sleep  # another backend: anyio finds it each time
