@@ -18,6 +18,7 @@ from bassline.clock import Stamp
 from bassline.net.gossip_metrics import frame_overhead
 from bassline.net.handshake import RefusedByPeer, send_refusal
 from bassline.net.host import Replication, SessionHost
+from bassline.net.loop_clock import loop_clock
 from bassline.net.protocol import (
     MAX_GRAFT,
     MAX_ORIGINS,
@@ -88,15 +89,17 @@ class PeerSession:
         self.peer_groups = hello.groups
         self.peer_store = hello.store
         self.dialer = dialer
-        self.connected_at = anyio.current_time()
+        self._now, self._sleep = loop_clock()  # read per frame: found once
+        self.connected_at = self._now()
         self.opened = self.connected_at if opened is None else opened
         """When the link's handshake began (before :attr:`connected_at`)."""
         self.last_seen = self.connected_at
         self.last_sent = self.connected_at
         settings = host.settings
-        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](
-            settings.send_queue_frames
-        )
+        frames = settings.send_queue_frames
+        self._send, self._queue = anyio.create_memory_object_stream[tuple[str, bytes, int]](frames)
+        self._idle = False  # the writer waits and none was queued since (see enqueue)
+        self._direct = self._queued = 0
         self._scope: anyio.CancelScope | None = None
         self._stop_reason: str | None = None
         self.end_reason = ""
@@ -143,8 +146,8 @@ class PeerSession:
 
     @property
     def queue_depth(self) -> int:
-        """Frames waiting to be written to this peer."""
-        return self._queue.statistics().current_buffer_used
+        """Frames waiting to be written to this peer (one its sender writes itself too)."""
+        return self._queue.statistics().current_buffer_used + self._direct
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -218,8 +221,18 @@ class PeerSession:
     # ---------------------------------------------------------------- sending
 
     async def enqueue(self, kind: str, frame: bytes, items: int = 0) -> None:
-        """Queue a frame (a delta of ``items`` contents) for the writer; waits while full."""
-        await self._send.send((kind, frame, items))
+        """Send a frame (a delta of ``items`` contents): written here while the writer
+        idles (nothing queued or in hand: the order holds; others queue behind it), else
+        queued; waits while the peer is slow either way, holding only this frame."""
+        if self._idle:
+            self._idle, self._direct, queued = False, 1, self._queued
+            await self._write(kind, frame, items)
+            self._direct = 0  # (left at 1 when the write failed: the link ends)
+            self._idle = self._queued == queued  # none queued since: the writer waits
+        else:
+            await self._send.send((kind, frame, items))
+            self._idle = False  # (it may have been handed to the writer as it went idle)
+            self._queued += 1
 
     def enqueue_nowait(self, kind: str, frame: bytes) -> bool:
         """Queue a frame unless the queue is full (heartbeats: traffic proves liveness)."""
@@ -227,21 +240,30 @@ class PeerSession:
             self._send.send_nowait((kind, frame, 0))
         except anyio.WouldBlock:
             return False
+        self._idle = False
+        self._queued += 1
         return True
 
     async def _writer(self) -> None:
+        while True:
+            try:
+                kind, frame, items = self._queue.receive_nowait()  # no wait, no wake-up
+            except anyio.WouldBlock:
+                self._idle = True
+                kind, frame, items = await self._queue.receive()
+            self._idle = False
+            await self._write(kind, frame, items)
+
+    async def _write(self, kind: str, frame: bytes, items: int) -> None:
+        sent = await self.transport.send(frame)  # not `+= await`: other links add meanwhile
         metrics = self.host.metrics
-        async for kind, frame, items in self._queue:
-            # not `bytes_out += await ...`: that reads the counter before the send and
-            # loses what other links added while this one waited
-            sent = await self.transport.send(frame)
-            metrics.bytes_out += sent
-            metrics.messages_out[kind] += 1
-            if kind == "delta":  # counted when written, like every other frame
-                metrics.deltas_out += 1
-                metrics.items_out += items
-            self.frames_out += 1
-            self.last_sent = anyio.current_time()
+        metrics.bytes_out += sent
+        metrics.messages_out[kind] += 1
+        if kind == "delta":  # counted when written, like every other frame
+            metrics.deltas_out += 1
+            metrics.items_out += items
+        self.frames_out += 1
+        self.last_sent = self._now()
 
     async def _send_digest(self) -> None:
         replication = self.replication
@@ -338,7 +360,7 @@ class PeerSession:
             if not started.is_set():
                 continue
             if delay:
-                await anyio.sleep(delay)  # let a burst of changes gather into one frame
+                await self._sleep(delay)  # let a burst of changes gather into one frame
             while self.requested:
                 asked = list(self.requested)[: self.host.settings.max_delta_items]
                 frame, count, covered = replication.build_reply(self, asked)
@@ -355,13 +377,13 @@ class PeerSession:
 
     async def _ticker(self) -> None:
         settings = self.host.settings
-        now = anyio.current_time()
+        now = self._now()
         next_digest = now + settings.anti_entropy_interval
         next_peers = now + settings.peer_exchange_interval
         step = min(settings.heartbeat_interval, settings.anti_entropy_interval) / 2
         while True:
-            await anyio.sleep(step)
-            now = anyio.current_time()
+            await self._sleep(step)
+            now = self._now()
             if now - self.last_sent >= settings.heartbeat_interval:
                 self.enqueue_nowait("hb", b'{"t":"hb"}')
             if now >= next_digest:
@@ -379,8 +401,8 @@ class PeerSession:
         (a peer that stopped reading), and that must not keep a dead link open."""
         settings = self.host.settings
         while True:
-            await anyio.sleep(settings.heartbeat_interval / 2)
-            silent = anyio.current_time() - self.last_seen
+            await self._sleep(settings.heartbeat_interval / 2)
+            silent = self._now() - self.last_seen
             if silent > settings.heartbeat_timeout:
                 raise _Ended("heartbeat-timeout", f"no frame from {self.peer} for {silent:.1f}s")
 
@@ -388,7 +410,7 @@ class PeerSession:
         """Note an announced change this node lacks; :meth:`_grafter` asks for it."""
         noted = self.wanted.get(contact)
         if noted is None:
-            now = anyio.current_time()
+            now = self._now()
             self.wanted[contact] = (stamp, now, now, 0)
             self._wanting.set()
         elif noted[0] < stamp:  # a newer change of it
@@ -409,8 +431,8 @@ class PeerSession:
         while True:
             await self._wanting.wait()
             self._wanting = anyio.Event()
-            await anyio.sleep(delay)
-            now, origins, contacts = anyio.current_time(), set(), []
+            await self._sleep(delay)
+            now, origins, contacts = self._now(), set(), []
             for cid, (stamp, first, noted, tries) in list(self.wanted.items()):
                 if holds(cid, stamp) or tries >= GRAFT_TRIES:
                     del self.wanted[cid]
@@ -458,7 +480,7 @@ class PeerSession:
         metrics = host.metrics
         while True:
             data = await self.transport.receive()
-            self.last_seen = anyio.current_time()
+            self.last_seen = self._now()
             self.frames_in += 1
             metrics.bytes_in += len(data) + frame_overhead(len(data), masked=not self.dialer)
             message = parse_frame(data, limit)

@@ -173,8 +173,12 @@ class _WSProtoTransport:
         self.remote = remote
         self.address = address
         self._masked = masked
-        self._lock = anyio.Lock()
+        # no extra turn of the loop to take it: the socket's send yields once anyway
+        self._lock = anyio.Lock(fast_acquire=True)
         self._ready: deque[bytes | str] = deque()
+        self._reading = False
+        self._read: anyio.Event | None = None
+        """Set when the reader leaves :meth:`receive` (a sender waits for it, below)."""
         self._parts: list[bytes | str] = []
         self._size = 0
         self._closed = False
@@ -191,6 +195,9 @@ class _WSProtoTransport:
     async def send(self, data: bytes) -> int:
         """Send a binary message."""
         if self._closed:
+            if self._reading and self._ready:  # the reader is answering the peer's close:
+                self._read = self._read or anyio.Event()  # what the peer said before it
+                await self._read.wait()  # (a goodbye) is read before a sender fails
             raise ConnectionClosed(None, "closed locally")
         try:
             frame = self.ws.send(BytesMessage(data=data))
@@ -202,6 +209,15 @@ class _WSProtoTransport:
 
     async def receive(self) -> bytes | str:
         """The next whole message."""
+        self._reading = True
+        try:
+            return await self._receive()
+        finally:
+            self._reading = False
+            if self._read is not None:
+                self._read.set()
+
+    async def _receive(self) -> bytes | str:
         await self._drain_events()  # what arrived with the upgrade, or after the last one
         while not self._ready:
             if self._closed:

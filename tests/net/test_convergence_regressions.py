@@ -6,7 +6,7 @@ import anyio
 import anyio.abc
 import pytest
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Request
+from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Request
 
 from bassline.net.transport import ClientTransport, ConnectionClosed
 
@@ -90,6 +90,43 @@ async def test_a_delta_sent_while_the_peers_close_is_answered_ends_the_link_not_
         with pytest.raises(ConnectionClosed):
             await transport.send(b'{"t":"hb"}')
         stream.gate.set()
+
+
+async def test_a_sender_fails_only_once_the_reader_took_what_the_peer_said_before_closing() -> None:
+    """A goodbye and the close after it arrive in one read: the reader queues the bye and
+    waits to write its answer to the close. A sender that ran then saw the link closed
+    and ended the session as ``connection-lost`` before the reader had the bye (seen as a
+    goodbye lost in 2 of 10 runs of test_goodbye.py). The sender fails after the reader
+    has taken it, so the session ends as the peer said."""
+    client = WSConnection(ConnectionType.CLIENT)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="peer", target="/gossip")))
+    assert [type(e) for e in server.events()] == [Request]
+    client.receive_data(server.send(AcceptConnection()))
+    assert [type(e) for e in client.events()] == [AcceptConnection]
+    bye = b'{"t":"bye","reason":"maintenance"}'
+    said = server.send(BytesMessage(bye)) + server.send(CloseConnection(1000, "stopped"))
+    stream = _GatedStream(said)
+    transport = ClientTransport(stream, client, 1 << 20, "ws://peer")
+    seen: list[object] = []
+
+    async def read() -> None:
+        seen.append(await transport.receive())
+
+    async def send() -> None:
+        with pytest.raises(ConnectionClosed):
+            await transport.send(b'{"t":"hb"}')
+        seen.append("send failed")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await stream.writing.wait()  # the reader answers the close, the bye still queued
+        tg.start_soon(send)
+        await anyio.wait_all_tasks_blocked()
+        stream.gate.set()
+    assert seen == [bye, "send failed"]
+    with pytest.raises(ConnectionClosed, match="stopped"):
+        await transport.receive()
 
 
 async def test_a_peer_that_restarts_empty_gets_back_the_values_it_had_sent() -> None:

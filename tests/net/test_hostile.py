@@ -496,7 +496,7 @@ def test_a_silent_peer_that_never_reads_is_dropped_at_the_heartbeat_timeout() ->
                         for i in range(40):
                             await target.update_contact(f"c{i}", "x" * 500_000)
                         await wait_until(  # the writer is stuck: the queue fills and stays full
-                            lambda: not target.peers() or target.peers()[0].queue_depth == 2,
+                            lambda: not target.peers() or target.peers()[0].queue_depth >= 2,
                             10,
                             "a full send queue",
                         )
