@@ -22,7 +22,9 @@ runtime side), per update; ``raw-durable-pg`` is that benchmark's raw side (a ps
 one-row upsert + ``COMMIT``), and with both the ratio is printed. ``restart-fill``, ``restart-start`` and ``restart-load`` store
 contents through a runtime on memory storage (bench_restart.py's fill), then nothing, a
 runtime's start over them, or ``load_contents`` alone; with all three, the start's and
-the load's instructions per content and their ratio are printed. Counts are the same on a busy machine
+the load's instructions per content and their ratio are printed. ``replica-hub-receive`` and
+``replica-hub-send`` are a hub node of four links receiving its peers' deltas, and also
+building its own (see ``_hub``); with both, the building per content is printed. Counts are the same on a busy machine
 as on a quiet one (to about 0.1%), so two versions can be compared while other work runs:
 ``--python`` names the other checkout's interpreter (this bench file is run with it).
 """
@@ -403,7 +405,7 @@ def _hub(items: int, send: bool) -> None:
             settle_heap()
             via = {o: HUB_PEERS[k % 4] for k, o in enumerate(HUB_ORIGINS[1:])}
             on = {o: HUB_PEERS[(k + 1) % 4] for k, o in enumerate(HUB_ORIGINS[1:])}
-            links = [Link(p, "e" * 16) for p in HUB_PEERS]
+            links = [Link(p, "f" * 16) for p in HUB_PEERS]  # the peers that send
             for link in links:
                 link.lazy = {o for o in via if link.peer not in (via[o], on[o])}
                 link.quiet = set(link.lazy)
@@ -427,8 +429,6 @@ def _hub(items: int, send: bool) -> None:
                     for link in links[b % 4 :] + links[: b % 4]:
                         while link.scan < out.log.head:
                             _, _, link.scan = out.build_delta(link)  # type: ignore[arg-type]
-            if os.environ.get("BENCH_HUB_METRICS"):
-                print(vars(out.metrics))
 
     anyio.run(run)
 
