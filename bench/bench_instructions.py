@@ -22,7 +22,9 @@ runtime side), per update; ``raw-durable-pg`` is that benchmark's raw side (a ps
 one-row upsert + ``COMMIT``), and with both the ratio is printed. ``restart-fill``, ``restart-start`` and ``restart-load`` store
 contents through a runtime on memory storage (bench_restart.py's fill), then nothing, a
 runtime's start over them, or ``load_contents`` alone; with all three, the start's and
-the load's instructions per content and their ratio are printed. Counts are the same on a busy machine
+the load's instructions per content and their ratio are printed. ``replica-hub-receive`` and
+``replica-hub-send`` are a hub node of four links receiving its peers' deltas, and also
+building its own (see ``_hub``); with both, the building per content is printed. Counts are the same on a busy machine
 as on a quiet one (to about 0.1%), so two versions can be compared while other work runs:
 ``--python`` names the other checkout's interpreter (this bench file is run with it).
 """
@@ -344,6 +346,103 @@ def _replica(items: int, kind: str) -> None:
     anyio.run(run)
 
 
+HUB_PEERS = ("p1", "p2", "p3", "p4")
+HUB_ORIGINS = ("hub", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8")
+
+
+def _hub(items: int, send: bool) -> None:
+    """A hub node of a ten-node run: its peers' deltas applied and, with ``send``, its
+    own deltas built for its four links (``Replicator.build_delta``, the run's settings:
+    up to 2,000 items a frame). ``items`` contents of 100 bytes in batches of 100, the
+    batches' origins in turn the hub itself (``update_many`` via ``http``) and eight
+    others, each of those come over one of the links (``p1``-``p4``, two each, sent on
+    to the next link and pruned quietly by the other two, as the link-state table
+    prunes a tree); after every fourth batch each link builds until it is caught up,
+    the first a different link each time (a quiet link reads a change first half of
+    the time). ``replica-hub-send`` minus ``replica-hub-receive``: the hub's sending work
+    per content it holds."""
+    from contextlib import AsyncExitStack
+
+    from bassline.cli.heap import settle_heap
+    from bassline.net.changelog import ChangeLog
+    from bassline.net.gossip_metrics import NetMetrics
+    from bassline.net.protocol import Delta, parse_frame
+    from bassline.net.replicator import Replicator
+    from bassline.net.settings import GossipSettings
+    from bassline.runtime import StorageBackedRuntime
+    from bassline.spec import parse_spec
+    from bassline.storage import open_storage
+
+    spec = parse_spec({"id": "r", "contacts": [{"id": f"c{i}"} for i in range(REPLICA)]})
+    settings = GossipSettings(max_delta_items=2000)
+
+    class Link:
+        def __init__(self, peer: str, peer_epoch: str) -> None:
+            self.peer, self.peer_epoch, self.peer_store = peer, peer_epoch, None
+            self.scan = self.announced = 0
+            self.rewind = False
+            self.lazy: set[str] = set()
+            self.quiet: set[str] = set()
+
+        def want(self, contact: str, stamp: Any) -> None:
+            raise AssertionError(contact)
+
+    stack = AsyncExitStack()
+
+    async def node(name: str) -> tuple[StorageBackedRuntime, Replicator]:
+        storage = await stack.enter_async_context(open_storage(f"memory://{name}"))
+        runtime = await stack.enter_async_context(
+            StorageBackedRuntime(spec, storage, node_id=name, durability="durable")
+        )
+        replicator = Replicator(name, settings, NetMetrics(), ChangeLog())
+        replicator.attach(runtime)
+        return runtime, replicator
+
+    async def run() -> None:
+        async with stack:
+            hub, out = await node("hub")
+            senders = {origin: await node(origin) for origin in HUB_ORIGINS[1:]}
+            settle_heap()
+            via = {o: HUB_PEERS[k % 4] for k, o in enumerate(HUB_ORIGINS[1:])}
+            on = {o: HUB_PEERS[(k + 1) % 4] for k, o in enumerate(HUB_ORIGINS[1:])}
+            links = [Link(p, "f" * 16) for p in HUB_PEERS]  # the peers that send
+            for link in links:
+                link.lazy = {o for o in via if link.peer not in (via[o], on[o])}
+                link.quiet = set(link.lazy)
+            sessions = {p: Link(p, "f" * 16) for p in HUB_PEERS}
+            for b, start in enumerate(range(0, items, 100)):
+                batch = {f"c{i}": "x" * 88 + f"{i:012d}" for i in range(start, start + 100)}
+                origin = HUB_ORIGINS[b % len(HUB_ORIGINS)]
+                if origin == "hub":
+                    await hub.update_many(batch, via="http")
+                else:
+                    runtime, sender = senders[origin]
+                    await runtime.update_many(batch, via="http")
+                    source = Link("hub", "h" * 16)
+                    source.scan = sender.log.head - 100
+                    frame, _, _ = sender.build_delta(source)
+                    assert frame is not None
+                    delta = parse_frame(frame, settings.max_frame_bytes)
+                    assert isinstance(delta, Delta)
+                    await out.apply_delta(sessions[via[origin]], delta)  # type: ignore[arg-type]
+                if send and (b % 4 == 3 or start + 100 >= items):
+                    for link in links[b % 4 :] + links[: b % 4]:
+                        while link.scan < out.log.head:
+                            _, _, link.scan = out.build_delta(link)  # type: ignore[arg-type]
+
+    anyio.run(run)
+
+
+def replica_hub_receive(items: int) -> None:
+    """See :func:`_hub`."""
+    _hub(items, False)
+
+
+def replica_hub_send(items: int) -> None:
+    """See :func:`_hub`."""
+    _hub(items, True)
+
+
 def replica_send(items: int) -> None:
     """See :func:`_replica`."""
     _replica(items, "send")
@@ -509,6 +608,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], None], int, int, int, str]] = {
     "replica-announced-held": (replica_announced_held, 1_000, 4_000, 1, "item"),
     "replica-announced-lacking": (replica_announced_lacking, 1_000, 4_000, 1, "item"),
     "replica-redundant": (replica_redundant, 1_000, 4_000, 1, "item"),
+    "replica-hub-receive": (replica_hub_receive, 1_800, 3_600, 1, "item"),
+    "replica-hub-send": (replica_hub_send, 1_800, 3_600, 1, "item"),
     "runtime-durable-fs": (runtime_durable_fs, 200, 1_200, 1, "update"),
     "runtime-durable-pg": (runtime_durable_pg, 100, 600, 1, "update"),
     "raw-durable-pg": (raw_durable_pg, 100, 600, 1, "update"),
@@ -571,6 +672,9 @@ def main() -> None:
     if "runtime-durable-pg" in per_unit and "raw-durable-pg" in per_unit:
         runtime, raw = per_unit["runtime-durable-pg"], per_unit["raw-durable-pg"]
         print(f"durable PostgreSQL update: runtime / raw upsert + commit {runtime / raw:.2f}x")
+    if "replica-hub-receive" in per_unit and "replica-hub-send" in per_unit:
+        hub = per_unit["replica-hub-send"] - per_unit["replica-hub-receive"]
+        print(f"hub: building the deltas of four links {hub:,.0f} instructions per content")
     if "engine-unwired" in per_unit and "runtime-unwired" in per_unit:
         engine = per_unit["engine-unwired"]
         own = per_unit["runtime-unwired"] - engine

@@ -26,7 +26,7 @@ import secrets
 from bisect import bisect_right
 from collections.abc import Collection, Hashable, Iterable
 from itertools import compress, repeat
-from operator import and_, eq, ne, not_
+from operator import and_, eq, gt, ne, not_
 from typing import Any
 
 import anyio
@@ -46,7 +46,21 @@ UNNOTED = Unnoted()
 
 
 class _Holders(set[Hashable]):
-    """Several peers that hold a contact's latest change (a set, told apart from a key)."""
+    """Several peers that hold a contact's latest change (a set, told apart from a key).
+
+    Compared with a key (not a set), it is equal when it holds that key: the log's read
+    compares each entry's holder with the peer's key in one C loop (``operator.ne``),
+    whether one peer or several hold it."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (set, frozenset)):
+            return set.__eq__(self, other)
+        return other in self
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None
 
 
 class ChangeLog:
@@ -64,6 +78,8 @@ class ChangeLog:
         self._writes: dict[int, str | None] = {}
         """Per sequence number of an entry noted: a write's origin, or None (see
         note_writes)."""
+        self._dead = 0
+        """Every entry after this sequence number is live (its contact's latest)."""
         self._changed = anyio.Event()
 
     def __len__(self) -> int:
@@ -72,6 +88,9 @@ class ChangeLog:
     def record(self, contact: str, skip: Hashable | None = None) -> None:
         """Note a change of ``contact``; ``skip`` names a peer that already has the value."""
         self.head += 1
+        before = self._latest.get(contact, 0)
+        if before > self._dead:
+            self._dead = before
         self._latest[contact] = self.head
         if skip is None:
             self._skip.pop(contact, None)
@@ -124,13 +143,25 @@ class ChangeLog:
         self.record_all(list(contacts))
         self.notify()
 
-    def record_all(self, contacts: list[str], skip: Hashable | None = None) -> None:
+    def record_all(
+        self,
+        contacts: list[str],
+        skip: Hashable | None = None,
+        notes: Iterable[str | None] | None = None,
+    ) -> None:
         """:meth:`record` each of ``contacts`` in order, all with the same ``skip``, a
-        column at a time (C loops: a node records every content a peer sends)."""
+        column at a time (C loops: a node records every content a peer sends); with
+        ``notes``, each new entry noted in turn as :meth:`note_writes` notes it."""
         first = self.head + 1
         self.head += len(contacts)
-        seqs = range(first, self.head + 1)
-        self._latest.update(zip(contacts, seqs, strict=True))
+        seqs = list(range(first, self.head + 1))  # one int object per entry, shared
+        latest = self._latest
+        before = len(latest)
+        latest.update(zip(contacts, seqs, strict=True))
+        if len(latest) - before != len(contacts):  # an entry superseded: at most the head
+            self._dead = self.head
+        if notes is not None:
+            self._writes.update(zip(seqs, notes, strict=True))
         if skip is not None:
             self._skip.update(zip(contacts, repeat(skip)))
         elif not self._skip.keys().isdisjoint(contacts):
@@ -152,6 +183,7 @@ class ChangeLog:
         self._seqs = [seq for _, seq in order]
         writes = self._writes  # the notes of live entries only
         self._writes = {seq: writes[seq] for seq in self._seqs if seq in writes}
+        self._dead = 0
 
     def note_writes(self, seqs: Iterable[int], origins: Iterable[str | None]) -> None:
         """Note what the entries at ``seqs`` are: a write stamped by the origin given
@@ -200,71 +232,85 @@ class ChangeLog:
         in ``quiet`` (:meth:`note_writes`; the peer pruned them quietly), and how many it
         left out of what ``peer`` lacks in ``(seq, scanned]``. Entries not noted are
         taken (whoever makes them ready decides)."""
+        ids, scanned, left_out, _ = self.since_noted(seq, limit, peer, also, quiet)
+        return ids, scanned, left_out
+
+    def since_noted(
+        self,
+        seq: int,
+        limit: int,
+        peer: Hashable | None,
+        also: Hashable | None,
+        quiet: Collection[str],
+    ) -> tuple[list[str], int, int, list[Any] | None]:
+        """:meth:`since_quiet`, and when ``quiet`` is not empty what each contact taken
+        was noted as (:meth:`notes_of`, read as the log was; None otherwise)."""
         out: list[str] = []
+        notes: list[Any] | None = [] if quiet else None
         left_out = 0
         seqs, ids, latest = self._seqs, self._ids, self._latest
-        writes = self._writes if quiet else None
         k, n = bisect_right(seqs, seq), len(seqs)
         step = max(limit, 64)  # all taken, as is common: exactly the entries needed
         while k < n:  # a chunk at a time, each column in C loops
             chunk_ids, chunk_seqs = ids[k : k + step], seqs[k : k + step]
             k += step
-            live = list(map(eq, map(latest.get, chunk_ids), chunk_seqs))
-            if True not in live:
-                continue  # every entry superseded by a later change of the same contact
+            if chunk_seqs[0] <= self._dead:  # some may be superseded
+                live = list(map(eq, map(latest.get, chunk_ids), chunk_seqs))
+                if True not in live:
+                    continue  # every entry superseded by a later change of the same contact
+                if False in live:
+                    chunk_ids = list(compress(chunk_ids, live))
+                    chunk_seqs = list(compress(chunk_seqs, live))
             if limit < 1:
-                return out, seq, left_out  # a live entry, and room for none
-            live_ids = list(compress(chunk_ids, live))
-            kept = self._kept(live_ids, peer, also)
-            dropped, lacks = 0, kept  # of those the peer lacks, left out here
-            if writes:
-                quiet_at = list(
-                    map(quiet.__contains__, map(writes.get, compress(chunk_seqs, live)))
+                return out, seq, left_out, notes  # a live entry, and room for none
+            lacks = self._lacks(chunk_ids, peer, also)
+            sends, chunk_notes, dropped = lacks, None, 0
+            if notes is not None:  # quiet: an entry the peer lacks, not a quiet write
+                chunk_notes = list(map(self._writes.get, chunk_seqs, repeat(UNNOTED)))
+                at = map(quiet.__contains__, chunk_notes)
+                sends = list(map(gt, lacks, at) if lacks is not None else map(not_, at))
+                dropped = (len(chunk_ids) if lacks is None else lacks.count(True)) - sends.count(
+                    True
                 )
-                if True in quiet_at:
-                    if kept is None:
-                        kept = list(map(not_, quiet_at))
-                        dropped = quiet_at.count(True)
-                    else:
-                        before = kept.count(True)
-                        kept = list(map(and_, kept, map(not_, quiet_at)))
-                        dropped = before - kept.count(True)
-            taken = list(compress(live_ids, kept)) if kept is not None else live_ids
+            if sends is None:
+                taken = chunk_ids
+            else:
+                taken = list(compress(chunk_ids, sends))
+                if chunk_notes is not None and notes is not None:
+                    chunk_notes = list(compress(chunk_notes, sends))
             need = limit - len(out)
             if len(taken) < need:
                 out += taken
+                if notes is not None and chunk_notes is not None:
+                    notes += chunk_notes
                 left_out += dropped
                 continue
             out += taken[:need]
+            if notes is not None and chunk_notes is not None:
+                notes += chunk_notes[:need]
             # scanned up to the last one taken; the log's last entry is always live, so
             # when that is the last one taken this is the head
-            last = need - 1 if kept is None else list(compress(range(len(kept)), kept))[need - 1]
-            if dropped:  # those before the last one taken
-                lacked = lacks[:last] if lacks is not None else repeat(True)
-                left_out += list(map(and_, lacked, quiet_at[:last])).count(True)
-            return out, list(compress(chunk_seqs, live))[last], left_out
-        return out, self.head, left_out  # the whole tail was read
+            last = need - 1 if sends is None else list(compress(range(len(sends)), sends))[need - 1]
+            if dropped and sends is not None:  # those before the last one taken
+                lacked = last if lacks is None else lacks[:last].count(True)
+                left_out += lacked - sends[:last].count(True)
+            return out, chunk_seqs[last], left_out, notes
+        return out, self.head, left_out, notes  # the whole tail was read
 
-    def _kept(
+    def _lacks(
         self, contacts: list[str], peer: Hashable | None, also: Hashable | None
     ) -> list[bool] | None:
         """Per contact, whether ``peer`` lacks its latest change (it holds it, or it is
-        marked ``also``: passed over); None when it lacks them all."""
+        marked ``also``: passed over); None when it lacks them all (no peer named). One
+        C loop a key: a holder is compared with it (several holders: equal when one is
+        it, see :class:`_Holders`)."""
         if peer is None:
             return None
-        held = list(map(self._skip.get, contacts))
-        kinds = set(map(type, held))
-        if kinds == {type(None)}:
-            return None
-        if _Holders not in kinds:  # no holder (None) is never passed over
-            if also is None:
-                return list(map(ne, held, repeat(peer)))
-            return list(map(and_, map(ne, held, repeat(peer)), map(ne, held, repeat(also))))
-        return [
-            h is None
-            or (h not in (peer, also) if type(h) is not _Holders else not (peer in h or also in h))
-            for h in held
-        ]
+        held = map(self._skip.get, contacts)
+        if also is None:
+            return list(map(ne, held, repeat(peer)))
+        both = list(held)
+        return list(map(and_, map(ne, both, repeat(peer)), map(ne, both, repeat(also))))
 
     async def wait_beyond(self, seq: int) -> None:
         """Return once the log's head is past ``seq``."""

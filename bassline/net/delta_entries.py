@@ -13,6 +13,7 @@ as they read the log (:meth:`ChangeLog.since_quiet`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from operator import add, and_, attrgetter, is_, is_not, itemgetter, not_
 from typing import Any
@@ -25,11 +26,21 @@ from bassline.net.carry import CarryCodec
 from bassline.net.changelog import UNNOTED, ChangeLog
 from bassline.net.wire_whys import WhyRef
 from bassline.runtime import Runtime
+from bassline.spec import Bassline, WireType
 
-__all__ = ["Cached", "Entry", "entries", "leave_out", "link_entries"]
+__all__ = [
+    "Cached",
+    "Entry",
+    "applied_notes",
+    "derivable",
+    "entries",
+    "leave_out",
+    "link_entries",
+]
 
 _WRITES = frozenset({CarriedWrite, type(None)})
 _KEPT, _NODE = attrgetter("stamp"), attrgetter("node")
+_CARRIED = itemgetter(3)
 
 Entry = tuple[str, Any, Stamp]
 """A delta item: contact, value as plain JSON, stamp."""
@@ -46,13 +57,15 @@ def entries(
     log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
+    noted: bool = False,
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]]:
     """The delta entries for ``ids``: items (plain JSON values) with their whys, the
     announced changes (origins in ``lazy``), and per entry in order whether it is
-    announced. Contacts without content are left out."""
+    announced. Contacts without content are left out. ``noted``: each of ``ids`` is
+    noted in ``log`` already (:meth:`ChangeLog.note_writes`), not noted again."""
     cached = _all_cached(cache, log, ids, lazy)
     if cached is None:
-        cached = _plain_writes(runtime, codec, cache, merge, log, ids, lazy)
+        cached = _plain_writes(runtime, codec, cache, merge, log, ids, lazy, noted)
     if cached is not None:
         return cached
     seq_of = log.seq_of
@@ -85,6 +98,41 @@ def entries(
     return items, whys, have, order
 
 
+def applied_notes(
+    ids: Sequence[str],
+    stamps: Sequence[Stamp],
+    items: list[tuple[str, Any, Stamp, Any]],
+    merge: frozenset[str],
+    derived: frozenset[str],
+) -> Iterable[str | None] | None:
+    """What each change ``ids`` (stamped ``stamps``) is (:meth:`ChangeLog.note_writes`),
+    made by a run that took a peer's ``items`` as they were sent, when every item's
+    justification is one write without a kept stamp (a peer's usual delta) and no
+    contact changed may take a value from a wire or a gadget (``derived``): each a
+    write stamped by its origin, or on a merge contact always sent. The contacts hold
+    the items' justification then, so this is what reading it back notes. None for
+    anything else (noted when first made ready, as before)."""
+    first = items[0][3] if items else None
+    if type(first) is not CarriedWrite or first.stamp is not None:
+        return None
+    if not all(map(is_, map(_CARRIED, items), repeat(first))):
+        return None
+    if derived and not derived.isdisjoint(ids):
+        return None
+    if merge and not merge.isdisjoint(ids):
+        return [None if cid in merge else s.node for cid, s in zip(ids, stamps, strict=True)]
+    return map(_NODE, stamps)
+
+
+def derivable(spec: Bassline) -> frozenset[str]:
+    """The contacts of ``spec`` that may take a value from a wire or a gadget: every
+    wire's target (and a two-way wire's source), every contact of a gadget group."""
+    gadgets = {g.id for g in spec.groups if g.gadget is not None}
+    ends = {w.target for w in spec.wires}
+    ends.update(w.source for w in spec.wires if w.type is WireType.BIDIRECTIONAL)
+    return frozenset(ends.union(c.id for c in spec.contacts if c.group in gadgets))
+
+
 def leave_out(
     have: list[tuple[str, Stamp]], order: list[bool], quiet: set[str]
 ) -> tuple[list[tuple[str, Stamp]], list[bool]]:
@@ -108,30 +156,34 @@ def link_entries(
     ids: list[str],
     lazy: set[str] | tuple[()],
     quiet: set[str] | tuple[()],
+    notes: list[Any] | None = None,
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool], int]:
     """:func:`entries` for a link whose peer pruned ``lazy`` (``quiet``: of those, the
     ones pruned quietly), and how many changes were left out: those that would be
     announced, of origins in ``quiet``. Parted first where the runtime reads contents a
     column at a time, so that the items alone are made ready (cached for another peer,
-    most often) and nothing is spent on what is left out."""
+    most often) and nothing is spent on what is left out. ``notes``: what each of
+    ``ids`` was noted as, when read with them (:meth:`ChangeLog.since_noted`)."""
     split = None
+    noted = False
     if lazy:
-        notes = log.notes_of(ids)
+        if notes is None:
+            notes = log.notes_of(ids)
         if UNNOTED in notes:
             split = _split_lazy(runtime, merge, log, ids, lazy, quiet)
         elif True in (marks := list(map(lazy.__contains__, notes))):
             split = _split_noted(runtime, ids, notes, marks, quiet)
         else:  # every change noted, none of an origin the peer pruned: all sent
-            lazy = ()
+            lazy, noted = (), True
     if split is None:
-        items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy)
+        items, whys, have, order = entries(runtime, codec, cache, merge, log, ids, lazy, noted)
         if not (have and quiet):
             return items, whys, have, order, 0
         announced = len(have)
         have, order = leave_out(have, order, quiet)
         return items, whys, have, order, announced - len(have)
     sent, have, order = split
-    items, whys, _, _ = entries(runtime, codec, cache, merge, log, sent, ())
+    items, whys, _, _ = entries(runtime, codec, cache, merge, log, sent, (), True)
     return items, whys, have, order, len(ids) - len(order)
 
 
@@ -225,11 +277,12 @@ def _plain_writes(
     log: ChangeLog,
     ids: list[str],
     lazy: set[str] | tuple[()],
+    noted: bool,
 ) -> tuple[list[Entry], list[WhyRef | None], list[tuple[str, Stamp]], list[bool]] | None:
     """:func:`entries` when every contact holds content justified by a write without a
     kept stamp, or by nothing (a node's own writes, its peers' values), made ready in C
-    loops and cached, what each change is noted in ``log`` (a write's origin, or None:
-    :meth:`ChangeLog.note_writes`); None otherwise."""
+    loops and cached, what each change is noted in ``log`` unless ``noted`` (a write's
+    origin, or None: :meth:`ChangeLog.note_writes`); None otherwise."""
     contents_of = getattr(runtime, "contents_of", None)  # neither is in the
     carried_of = getattr(runtime, "carried_justifications", None)  # Runtime protocol
     if contents_of is None or carried_of is None:
@@ -238,7 +291,12 @@ def _plain_writes(
     if any(map(is_, values, repeat(ABSENT))):
         return None
     carried: list[Any] = carried_of(ids)
-    if not set(map(type, carried)) <= _WRITES or any(
+    one = carried[0] if carried else None
+    shared = all(map(is_, carried, repeat(one)))  # one write's (a batch's), or none
+    if shared:
+        if one is not None and (type(one) is not CarriedWrite or one.stamp is not None):
+            return None
+    elif not set(map(type, carried)) <= _WRITES or any(
         map(is_not, map(_KEPT, filter(None, carried)), repeat(None))
     ):
         return None
@@ -246,12 +304,12 @@ def _plain_writes(
     order: list[bool] = []
     seqs = log.seqs_of(ids)
     # a write, announced to a peer that pruned its origin (unless on a merge contact)
-    writes = list(map(bool, carried))
+    writes = [one is not None] * len(ids) if shared else list(map(bool, carried))
     if merge:
         writes = list(map(and_, writes, map(not_, map(merge.__contains__, ids))))
-    if False in writes:  # always sent
+    if not noted and False in writes:  # always sent
         log.note_writes(compress(seqs, map(not_, writes)), repeat(None, writes.count(False)))
-    if True in writes:
+    if not noted and True in writes:
         log.note_writes(compress(seqs, writes), map(_NODE, compress(stamps, writes)))
     if lazy and not lazy.isdisjoint(map(_NODE, stamps)):
         order = list(map(and_, map(lazy.__contains__, map(_NODE, stamps)), writes))
@@ -266,9 +324,12 @@ def _plain_writes(
     else:
         plain = list(map(to_json, values))
     # one wire reference per distinct justification (a write's does not name its contact)
-    distinct = dict(zip(map(id, carried), zip(ids, carried, strict=True), strict=True))
-    wire = {key: codec.to_wire(cid, why) for key, (cid, why) in distinct.items()}
-    whys = list(map(wire.__getitem__, map(id, carried)))
+    if shared:
+        whys = [codec.to_wire(ids[0], one) if ids else None] * len(ids)
+    else:
+        distinct = dict(zip(map(id, carried), zip(ids, carried, strict=True), strict=True))
+        wire = {key: codec.to_wire(cid, why) for key, (cid, why) in distinct.items()}
+        whys = list(map(wire.__getitem__, map(id, carried)))
     ready = zip(values, stamps, plain, seqs, whys, strict=True)
     cache.update(zip(ids, ready, strict=True))
     return list(zip(ids, plain, stamps, strict=True)), whys, have, order or [False] * len(ids)

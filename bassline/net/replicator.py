@@ -29,7 +29,7 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
-from bassline.net.delta_entries import entries, link_entries
+from bassline.net.delta_entries import applied_notes, derivable, entries, link_entries
 from bassline.net.delta_items import Item, shared_writes, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
@@ -82,6 +82,7 @@ class Replicator:
         self.contents: ContentDigest | None = None  # the digest, once attached
         self._merging: frozenset[str] = frozenset()
         """The merge contacts (never only announced: replicas may stamp them apart)."""
+        self._derived: frozenset[str] = frozenset()  # contacts a wire or a gadget may set
         self._arrived: dict[str, float] = {}  # per origin: see arrived()
 
     def attach(self, runtime: Runtime) -> ContentDigest:
@@ -99,6 +100,7 @@ class Replicator:
         self.contents = ContentDigest(
             self.log, self._merging, runtime.state, runtime.stamped, contents_of
         )
+        self._derived = derivable(runtime.spec)
         self.log.record_many(cid for cid, _, _ in runtime.state())
         runtime.add_listener(self._on_result)
         return self.contents
@@ -166,7 +168,8 @@ class Replicator:
             holder, items, logged = source  # (peer, its epoch), ...
             sent = unlike_sent(items, ids, values, stamps)
             if sent is None:  # all as the peer sent them (the common case): logged together
-                self.log.record_all(list(ids), holder)
+                notes = applied_notes(ids, stamps, items, self._merging, self._derived)
+                self.log.record_all(list(ids), holder, notes)
                 logged.update(ids)
                 self.log.notify()
                 return
@@ -471,15 +474,11 @@ class Replicator:
 
     def build_delta(self, session: LinkState) -> tuple[bytes | None, int, int]:
         """The next delta frame for ``session``: (frame or None, items, log position).
-
-        A change stamped by an origin the peer pruned (``session.lazy``) is announced
-        (contact and stamp), not sent, when it is a write: a derived value (a wire's copy,
-        a gadget's output) may share its stamp with another value on another node, and a
-        merge contact's equal values may carry different stamps, so for those a stamp does
-        not say whether the peer holds the value. Those of origins the peer pruned quietly
-        (``session.quiet``) are left out, as the log is read once noted as writes."""
+        A change stamped by an origin the peer pruned (``session.lazy``) is announced, not
+        sent, when it is a write (for a derived value or a merge contact's a stamp does not
+        say whether the peer holds it); those of origins pruned quietly are left out."""
         store = self._store_key
-        ids, scanned, left_out = self.log.since_quiet(
+        ids, scanned, left_out, notes = self.log.since_noted(
             session.scan,
             self.settings.max_delta_items,
             (session.peer, session.peer_epoch),
@@ -492,7 +491,7 @@ class Replicator:
         codec, runtime, cache = self._codec, self._require(), self._json_cache
         assert codec is not None
         items, whys, have, order, dropped = link_entries(
-            runtime, codec, cache, self._merging, self.log, ids, session.lazy, session.quiet
+            runtime, codec, cache, self._merging, self.log, ids, session.lazy, session.quiet, notes
         )
         self.metrics.items_left_out += left_out + dropped
         if dropped and not items and not have:

@@ -143,6 +143,27 @@ def test_plain_writes_once_seen_are_read_without_a_call_per_contact() -> None:
     assert order == [False, True] and whys == [codec.to_wire("a", CarriedWrite("http"))]
 
 
+def test_one_write_shared_by_every_contact_is_a_plain_write_only_without_a_kept_stamp() -> None:
+    """The column path checks a justification shared by every contact once: a write
+    without a kept stamp is made ready there, one with a kept stamp (even one contact's,
+    which is shared by itself) is left to the contact-at-a-time path."""
+    kept = CarriedWrite("cli", Stamp(NOW - 5, "p1"))
+    view = _state([("apply", "b", "y", "p1", kept), ("apply", "d", "z", "p1", kept)])
+    log = ChangeLog("e" * 16)
+    log.record_all(CONTACTS)
+    codec = CarryCodec(view.network.spec)
+    for ids in (["b"], ["d"]):
+        assert (
+            delta_entries._plain_writes(view, codec, {}, frozenset(), log, ids, (), False) is None
+        )
+    view = _state([("update", "b", "y", "http"), ("update", "d", "z", "http")])
+    assert view.carried_justification("b") is view.carried_justification("d")  # one object
+    cache: dict[str, Any] = {}
+    got = delta_entries._plain_writes(view, codec, cache, frozenset(), log, ["b", "d"], (), False)
+    assert got is not None and got[1] == [codec.to_wire("b", CarriedWrite("http"))] * 2
+    assert log.notes_of(["b", "d"]) == [view.network.stamp("b").node] * 2  # this node
+
+
 def test_an_unknown_contact_is_named() -> None:
     view = _state([])
     with pytest.raises(UnknownContact, match="'zz'"):

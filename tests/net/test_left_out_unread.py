@@ -36,19 +36,22 @@ def _read(
     link: tuple[Any, Any, Any, int],
     cache: dict[str, Any],
 ) -> Any:
-    """A link's whole read of ``log`` (``since_quiet`` then ``link_entries``, as
-    ``Replicator.build_delta`` reads it, ``cache`` shared by the node's links), its
-    frames' entries joined."""
+    """A link's whole read of ``log`` (``since_noted`` then ``link_entries`` with the
+    notes read, as ``Replicator.build_delta`` reads it, ``cache`` shared by the node's
+    links), its frames' entries joined."""
     codec, merging = CarryCodec(view.network.spec), frozenset({"m"})
     peer, lazy, quiet, limit = link
     items: list[Any] = []
     have: list[Any] = []
     left, seq = 0, 0
     while seq < log.head:
-        ids, seq, dropped = log.since_quiet(seq, limit or 100, peer, None, quiet if limit else ())
+        ids, seq, dropped, notes = log.since_noted(
+            seq, limit or 100, peer, None, quiet if limit else ()
+        )
+        assert notes is None or notes == log.notes_of(ids)  # as they are noted now
         left += dropped
         if ids:
-            got = link_entries(view, codec, cache, merging, log, ids, lazy, quiet)
+            got = link_entries(view, codec, cache, merging, log, ids, lazy, quiet, notes)
             items += got[0]
             have += got[2]
             left += got[4]
