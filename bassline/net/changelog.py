@@ -189,7 +189,7 @@ class ChangeLog:
         """Note what the entries at ``seqs`` are: a write stamped by the origin given
         (in turn), a change that a peer which pruned the origin is announced, not sent
         (not a merge contact's, not a derived value, no kept stamp); or, for None, a
-        change always sent. :meth:`since_quiet` leaves out the writes of origins its peer
+        change always sent. :meth:`since_noted` leaves out the writes of origins its peer
         pruned quietly; :meth:`notes_of` reads the notes. A note belongs to its entry: a
         later change of the contact is a new entry, not noted until noted itself."""
         self._writes.update(zip(seqs, origins, strict=True))
@@ -217,23 +217,8 @@ class ChangeLog:
         ``peer`` already holds are passed over, and so are those marked ``also`` (the
         store the peer shares with this node, which carried them to it).
         """
-        ids, scanned, _ = self.since_quiet(seq, limit, peer, also, ())
+        ids, scanned, _, _ = self.since_noted(seq, limit, peer, also, ())
         return ids, scanned
-
-    def since_quiet(
-        self,
-        seq: int,
-        limit: int,
-        peer: Hashable | None,
-        also: Hashable | None,
-        quiet: Collection[str],
-    ) -> tuple[list[str], int, int]:
-        """:meth:`since`, leaving out too the entries noted as writes stamped by an origin
-        in ``quiet`` (:meth:`note_writes`; the peer pruned them quietly), and how many it
-        left out of what ``peer`` lacks in ``(seq, scanned]``. Entries not noted are
-        taken (whoever makes them ready decides)."""
-        ids, scanned, left_out, _ = self.since_noted(seq, limit, peer, also, quiet)
-        return ids, scanned, left_out
 
     def since_noted(
         self,
@@ -243,8 +228,12 @@ class ChangeLog:
         also: Hashable | None,
         quiet: Collection[str],
     ) -> tuple[list[str], int, int, list[Any] | None]:
-        """:meth:`since_quiet`, and when ``quiet`` is not empty what each contact taken
-        was noted as (:meth:`notes_of`, read as the log was; None otherwise)."""
+        """:meth:`since`, leaving out too the entries noted as writes stamped by an origin
+        in ``quiet`` (:meth:`note_writes`; the peer pruned them quietly); also how many it
+        left out of what ``peer`` lacks in ``(seq, scanned]`` and, when ``quiet`` is not
+        empty, what each contact taken was noted as (:meth:`notes_of`, read as the log
+        was; None otherwise). Entries not noted are taken (whoever makes them ready
+        decides)."""
         out: list[str] = []
         notes: list[Any] | None = [] if quiet else None
         left_out = 0

@@ -8,7 +8,7 @@ contact is cached for its current log entry (built for another peer already) is
 gathered in C loops. What each change is (a write stamped by an origin, or a change
 always sent) is noted in the change log as it is made ready, so that other links part
 their deltas from the notes, and those whose peer pruned the origin quietly leave it out
-as they read the log (:meth:`ChangeLog.since_quiet`).
+as they read the log (:meth:`ChangeLog.since_noted`).
 """
 
 from __future__ import annotations

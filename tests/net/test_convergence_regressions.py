@@ -64,6 +64,17 @@ class _GatedStream(anyio.abc.ByteStream):
         pass
 
 
+def _upgraded() -> tuple[WSConnection, WSConnection]:
+    """A dialling and an accepting wsproto connection past the upgrade."""
+    client = WSConnection(ConnectionType.CLIENT)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="peer", target="/gossip")))
+    assert [type(e) for e in server.events()] == [Request]
+    client.receive_data(server.send(AcceptConnection()))
+    assert [type(e) for e in client.events()] == [AcceptConnection]
+    return client, server
+
+
 async def test_a_delta_sent_while_the_peers_close_is_answered_ends_the_link_not_the_node() -> None:
     """Seen as a crash of a dialling node when a peer restarted (seed 368, one run in
     six): the reader answered the peer's close frame (wsproto is then CLOSED) and, while
@@ -71,12 +82,7 @@ async def test_a_delta_sent_while_the_peers_close_is_answered_ends_the_link_not_
     raised LocalProtocolError, which no one expects: it escaped the session and the
     dial loop and took the whole node down. It must be the ConnectionClosed that ends
     the link (and is redialled)."""
-    client = WSConnection(ConnectionType.CLIENT)
-    server = WSConnection(ConnectionType.SERVER)
-    server.receive_data(client.send(Request(host="peer", target="/gossip")))
-    assert [type(e) for e in server.events()] == [Request]
-    client.receive_data(server.send(AcceptConnection()))
-    assert [type(e) for e in client.events()] == [AcceptConnection]
+    client, server = _upgraded()
     stream = _GatedStream(server.send(CloseConnection(1001, "restarting")))
     transport = ClientTransport(stream, client, 1 << 20, "ws://peer")
 
@@ -98,12 +104,7 @@ async def test_a_sender_fails_only_once_the_reader_took_what_the_peer_said_befor
     and ended the session as ``connection-lost`` before the reader had the bye (seen as a
     goodbye lost in 2 of 10 runs of test_goodbye.py). The sender fails after the reader
     has taken it, so the session ends as the peer said."""
-    client = WSConnection(ConnectionType.CLIENT)
-    server = WSConnection(ConnectionType.SERVER)
-    server.receive_data(client.send(Request(host="peer", target="/gossip")))
-    assert [type(e) for e in server.events()] == [Request]
-    client.receive_data(server.send(AcceptConnection()))
-    assert [type(e) for e in client.events()] == [AcceptConnection]
+    client, server = _upgraded()
     bye = b'{"t":"bye","reason":"maintenance"}'
     said = server.send(BytesMessage(bye)) + server.send(CloseConnection(1000, "stopped"))
     stream = _GatedStream(said)

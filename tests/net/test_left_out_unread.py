@@ -148,7 +148,7 @@ def test_noted_changes_are_parted_without_reading_their_justifications() -> None
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(delta_entries, "entries", lambda *a: pytest.fail("read"))
         monkeypatch.setattr(delta_entries, "_split_lazy", lambda *a: pytest.fail("read"))
-        assert log.since_quiet(0, 100, PEER, None, {"p1", "p2"}) == ([], 2, 2)
+        assert log.since_noted(0, 100, PEER, None, {"p1", "p2"}) == ([], 2, 2, [])
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(delta_entries, "_split_lazy", lambda *a: pytest.fail("read"))
         for limit in (0, 1):  # left out by link_entries, or as the log is read
@@ -162,6 +162,6 @@ def test_notes_of_live_entries_outlive_the_logs_compaction() -> None:
     log.note_writes([1, 2], ["p1", "p2"])
     for _ in range(1100):  # "b" again and again: the log compacts its superseded entries
         log.record("b")
-    assert log.since_quiet(0, 100, None, None, {"p1"}) == (["b"], log.head, 1)
+    assert log.since_noted(0, 100, None, None, {"p1"}) == (["b"], log.head, 1, [UNNOTED])
     log.note_writes([log.head], ["p1"])
-    assert log.since_quiet(0, 100, None, None, {"p1"}) == ([], log.head, 2)
+    assert log.since_noted(0, 100, None, None, {"p1"}) == ([], log.head, 2, [])
