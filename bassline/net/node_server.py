@@ -1,14 +1,16 @@
-"""Serving a node: its gossip WebSockets itself, its ASGI app on Hypercorn, on asyncio or trio.
+"""Serving a node: its gossip WebSockets and HTTP/1.1 API itself, on asyncio or trio.
 
 Every connection is accepted here and is *pending* (``admission.py``) until its first
 request is read. A request for a path ending in ``/gossip`` is a gossip WebSocket: the
 node upgrades it and reads its frames itself, so the frame limits hold while bytes
 arrive (``max_handshake_frame_bytes`` until the peer has authenticated, then
-``max_frame_bytes``) and no compression is negotiated. Anything else is passed on, bytes
-as they come, to Hypercorn serving the ASGI app on a private Unix socket — Hypercorn
-reads whole WebSocket messages before checking their size, and keeps buffering a message
-after refusing it, so it never sees a gossip frame (a WebSocket request for a ``/gossip``
-path that reaches it anyway, later on a kept-alive connection, is refused).
+``max_frame_bytes``) and no compression is negotiated. Plain HTTP/1.1 requests are
+answered by the ASGI app in the node (``http11.py``). Anything else (another WebSocket,
+``h2c``, HTTP/2) is passed on, bytes as they come, to Hypercorn serving the app on a
+private Unix socket — Hypercorn reads whole WebSocket messages before checking their
+size, and keeps buffering a message after refusing it, so it never sees a gossip frame (a
+WebSocket request for a ``/gossip`` path that reaches it anyway, later on a kept-alive
+connection, is refused).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from wsproto.utilities import RemoteProtocolError
 
 from bassline.net.admission import PendingLink
 from bassline.net.asgi_app import create_app
+from bassline.net.http11 import InNodeHTTP
 from bassline.net.node import BasslineNetwork
 from bassline.net.transport import ServerTransport
 from bassline.net.urls import NodeURL, is_loopback
@@ -152,6 +155,10 @@ class NodeServer:
     naming it, raised here.
     """
 
+    _in_node_http = True
+    """Whether plain HTTP/1.1 is answered in the node (False: all of it through Hypercorn,
+    as before; for benchmarks comparing the two)."""
+
     def __init__(
         self,
         network: BasslineNetwork,
@@ -188,6 +195,7 @@ class NodeServer:
         self._stopped = anyio.Event()
         self._backend_dir: str | None = None
         self._backend: tuple[str, int] | str = ""
+        self._http = InNodeHTTP(self.app)
 
     def _tls_context(self) -> ssl.SSLContext:
         for what, path in (("certificate", self.certfile), ("key", self.keyfile)):
@@ -272,7 +280,8 @@ class NodeServer:
         config.accesslog = None
         sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
         try:
-            app = wrap_app(_without_gossip(self.app), config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
+            watched = self._http.watch(_without_gossip(self.app))
+            app = wrap_app(watched, config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
             if sniffio.current_async_library() == "trio":
                 from hypercorn.trio.run import worker_serve as trio_serve
 
@@ -308,6 +317,7 @@ class NodeServer:
 
     async def _connection(self, stream: anyio.abc.ByteStream) -> None:
         remote = stream.extra(SocketAttribute.remote_address, None)
+        local = stream.extra(SocketAttribute.local_address, None)
         host, port = (str(remote[0]), remote[1]) if isinstance(remote, tuple) else (None, None)
         pending = self.network.admit(host)
         try:
@@ -333,6 +343,14 @@ class NodeServer:
                 await self._gossip(stream, head, pending, f"{host}:{port}", host)
             else:
                 pending.release()
+                if self._in_node_http:
+                    client = (host, port) if isinstance(remote, tuple) else None
+                    server = (str(local[0]), local[1]) if isinstance(local, tuple) else None
+                    tls = self._ssl is not None
+                    rest = await self._http.serve(stream, head, tls, client, server)  # type: ignore[arg-type]
+                    if rest is None:
+                        return
+                    head = rest  # a request Hypercorn takes, from its first byte
                 await self._proxy(stream, head)
         except _STREAM_ERRORS:
             pass
@@ -404,6 +422,7 @@ class NodeServer:
             self._accepting.cancel()
             await self.network.close_inbound("server stopping")
             self._shutdown.set()
+            await self._http.stop(self.graceful_timeout)
             with anyio.move_on_after(self.graceful_timeout + 2) as scope:
                 await self._stopped.wait()
             if scope.cancelled_caught:
