@@ -10,10 +10,11 @@ request (client sends -> response read) and the node's CPU µs per request (utim
 from /proc), each with its ratio to the *baseline* measured in the same run: a bare
 Hypercorn serving a constant JSON body of a status's size (an ASGI app of a dozen lines),
 run in its own process, called the same way. A ratio of 1 would be an API costing no more
-than Hypercorn's own HTTP/1.1 handling. Two more references, run the same way: *proxied*,
-that app behind :class:`NodeServer` (what the node's Unix-socket hop to Hypercorn costs),
-and *h11*, that body answered by a bare h11 loop on anyio (what an HTTP/1.1 server can
-cost in Python: the floor for serving the API without Hypercorn).
+than Hypercorn's own HTTP/1.1 handling. Three more references, run the same way: *proxied*,
+that app behind :class:`NodeServer` (since session 17 answered by the node's own HTTP/1.1
+server), *hop*, the same with ``NodeServer._in_node_http = False`` (every request through
+the Unix-socket hop to Hypercorn, as before), and *h11*, that body answered by a bare h11
+loop on anyio (what an HTTP/1.1 server can cost in Python: the floor).
 
 ``--node PYTHON:DIR`` (repeatable) runs the node as ``PYTHON -m bassline`` from ``DIR``
 (default: this interpreter from this checkout), so two checkouts are measured
@@ -56,6 +57,8 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 async def proxied():
     from bassline.net import BasslineNetwork, NodeServer
+    if sys.argv[3] == "hop":  # every request through the hop to Hypercorn, as before
+        NodeServer._in_node_http = False
     async with BasslineNetwork("b") as net, NodeServer(net, port=int(sys.argv[2]), app=app):
         print("http://127.0.0.1:" + sys.argv[2], flush=True)
         await anyio.sleep_forever()
@@ -82,7 +85,7 @@ async def h11_serve():
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=int(sys.argv[2]))
     print("http://127.0.0.1:" + sys.argv[2], flush=True)
     await listener.serve(one)
-if sys.argv[3] == "proxied":
+if sys.argv[3] in ("proxied", "hop"):
     anyio.run(proxied)
 if sys.argv[3] == "h11":
     anyio.run(h11_serve)
@@ -186,8 +189,9 @@ def main() -> None:
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=30)
-            # bare Hypercorn; the same behind NodeServer; a bare h11 loop on anyio (the floor)
-            for kind in ("baseline", "proxied", "h11"):
+            # bare Hypercorn; the same behind NodeServer, in the node and through the hop;
+            # a bare h11 loop on anyio (the floor)
+            for kind in ("baseline", "proxied", "hop", "h11"):
                 port = free_port()
                 base = subprocess.Popen(
                     [sys.executable, "-c", BASELINE_APP, str(max(sizes) - 12), str(port), kind],
