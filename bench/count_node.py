@@ -1,0 +1,191 @@
+"""Count what a node's event loop, collector and kernel do in the ten-node benchmark.
+
+A ``BENCH_PROFILE_WRAPPER`` for ``bench/bench_network.py`` (run as
+``python bench/count_node.py OUT start SPEC ...``): from SIGUSR1 (sent as the writes
+start) until the node exits it counts the asyncio loop's iterations and the callbacks
+(handles) they run, timers scheduled, selector waits (and their wall time), tasks
+created, garbage collections per generation with their process time, the process's CPU
+and its context switches (``/proc/self/status``), and writes them as JSON to ``OUT``
+(``.json`` replacing ``.prof``). Counting costs a little CPU of its own (a Python
+wrapper per loop iteration and per callback), so compare counts, not this run's CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.base_events
+import asyncio.events
+import asyncio.unix_events
+import atexit
+import gc
+import json
+import os
+import runpy
+import selectors
+import signal
+import sys
+import time
+from collections import Counter
+from types import FrameType
+from typing import Any
+
+
+def _switches() -> tuple[int, int]:
+    found = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if "ctxt_switches" in line:
+                key, value = line.split(":")
+                found[key.strip()] = int(value)
+    return found["voluntary_ctxt_switches"], found["nonvoluntary_ctxt_switches"]
+
+
+def _cpu() -> tuple[float, float]:
+    t = os.times()
+    return t.user, t.system
+
+
+def main() -> None:
+    young = int(os.environ.get("COUNT_NODE_YOUNG", "0"))
+    if young:  # settle_heap keeps the larger threshold
+        gc.set_threshold(young, *gc.get_threshold()[1:])
+    out = sys.argv[1].replace(".prof", ".json")
+    sys.argv = ["bassline", *sys.argv[2:]]
+    counts: Counter[str] = Counter()
+    gc_time: Counter[str] = Counter()
+    on = [False]
+    start: dict[str, Any] = {}
+    gc_started = [0.0, 0.0]
+    callbacks: Counter[str] = Counter()
+
+    run_once = asyncio.base_events.BaseEventLoop._run_once
+
+    def counted_run_once(self: Any) -> None:
+        if on[0]:
+            counts["loop_iterations"] += 1
+            counts["ready_at_start"] += len(self._ready)
+        run_once(self)
+
+    asyncio.base_events.BaseEventLoop._run_once = counted_run_once  # type: ignore[method-assign]
+
+    handle_run = asyncio.events.Handle._run
+
+    def counted_handle_run(self: Any) -> None:
+        if on[0]:
+            counts["handles_run"] += 1
+            cb = getattr(self, "_callback", None)
+            owner = getattr(cb, "__self__", None)
+            if owner is not None and isinstance(owner, asyncio.Task):
+                coro = owner.get_coro()
+                name = getattr(coro, "__qualname__", type(coro).__name__)
+                callbacks[f"task {name}"] += 1
+            else:
+                callbacks[getattr(cb, "__qualname__", repr(cb))[:80]] += 1
+        handle_run(self)
+
+    asyncio.events.Handle._run = counted_handle_run  # type: ignore[method-assign]
+
+    call_at = asyncio.base_events.BaseEventLoop.call_at
+
+    def counted_call_at(self: Any, when: float, callback: Any, *args: Any, **kw: Any) -> Any:
+        if on[0]:
+            counts["timers"] += 1
+            now = self.time()
+            if when - now <= 0:
+                counts["timers_due_now"] += 1
+            callbacks["timer " + getattr(callback, "__qualname__", repr(callback))[:60]] += 0
+        return call_at(self, when, callback, *args, **kw)
+
+    asyncio.base_events.BaseEventLoop.call_at = counted_call_at  # type: ignore[method-assign]
+
+    select = selectors.EpollSelector.select
+
+    def counted_select(self: Any, timeout: float | None = None) -> Any:
+        if not on[0]:
+            return select(self, timeout)
+        a, c = time.perf_counter(), time.process_time()
+        events = select(self, timeout)
+        counts["selects"] += 1
+        if timeout == 0:
+            counts["selects_nowait"] += 1
+        counts["select_events"] += len(events)
+        gc_time["select_wall"] += time.perf_counter() - a
+        gc_time["select_cpu"] += time.process_time() - c
+        return events
+
+    selectors.EpollSelector.select = counted_select  # type: ignore[method-assign]
+
+    create_task = asyncio.base_events.BaseEventLoop.create_task
+
+    def counted_create_task(self: Any, coro: Any, **kw: Any) -> Any:
+        if on[0]:
+            counts["tasks_created"] += 1
+            callbacks["created " + getattr(coro, "__qualname__", "?")] += 1
+        return create_task(self, coro, **kw)
+
+    asyncio.base_events.BaseEventLoop.create_task = counted_create_task  # type: ignore[method-assign]
+
+    def gc_callback(phase: str, info: dict[str, Any]) -> None:
+        if not on[0]:
+            return
+        if phase == "start":
+            gc_started[0], gc_started[1] = time.perf_counter(), time.process_time()
+        else:
+            g = info["generation"]
+            counts[f"gc_gen{g}"] += 1
+            counts[f"gc_gen{g}_collected"] += info["collected"]
+            gc_time[f"gc_gen{g}_wall"] += time.perf_counter() - gc_started[0]
+            gc_time[f"gc_gen{g}_cpu"] += time.process_time() - gc_started[1]
+
+    gc.callbacks.append(gc_callback)
+
+    def begin(_signum: int, _frame: FrameType | None) -> None:
+        start["switches"] = _switches()
+        start["cpu"] = _cpu()
+        start["wall"] = time.perf_counter()
+        start["gc"] = gc.get_count()
+        on[0] = True
+
+    def dump() -> None:
+        if not on[0]:
+            return
+        on[0] = False
+        v, n = _switches()
+        user, system = _cpu()
+        result = {
+            "wall": time.perf_counter() - start["wall"],
+            "user": user - start["cpu"][0],
+            "system": system - start["cpu"][1],
+            "voluntary_switches": v - start["switches"][0],
+            "nonvoluntary_switches": n - start["switches"][1],
+            "gc_threshold": gc.get_threshold(),
+            "gc_frozen": gc.get_freeze_count(),
+            **counts,
+            **{k: round(t, 6) for k, t in gc_time.items()},
+            "callbacks": dict(callbacks.most_common(60)),
+        }
+        with open(out, "w") as f:
+            json.dump(result, f, indent=1)
+
+    loop_class = asyncio.unix_events._UnixSelectorEventLoop
+    add_signal_handler = loop_class.add_signal_handler
+
+    def dumping_add_signal_handler(self: Any, sig: int, callback: Any, *args: Any) -> None:
+        def first_dump(*a: Any) -> None:
+            if sig == signal.SIGTERM:  # the bench is done: shutdown is not counted
+                dump()
+            callback(*a)
+
+        add_signal_handler(self, sig, first_dump, *args)
+
+    loop_class.add_signal_handler = dumping_add_signal_handler  # type: ignore[method-assign]
+    signal.signal(signal.SIGUSR1, begin)
+    atexit.register(dump)
+    try:
+        runpy.run_module("bassline", run_name="__main__")
+    finally:
+        dump()
+
+
+if __name__ == "__main__":
+    main()
