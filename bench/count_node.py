@@ -45,7 +45,90 @@ def _cpu() -> tuple[float, float]:
     return t.user, t.system
 
 
+class _Timed:
+    """Awaits ``coro``, adding the process time of each of its steps to ``spent[key]``
+    (time while it is suspended is other tasks', not counted)."""
+
+    def __init__(self, coro: Any, key: str, spent: Counter[str]) -> None:
+        self.coro, self.key, self.spent = coro, key, spent
+
+    def __await__(self) -> Any:
+        coro, value, error = self.coro, None, None
+        while True:
+            began = time.process_time()
+            try:
+                step = coro.throw(error) if error is not None else coro.send(value)
+            except StopIteration as stop:
+                self.spent[self.key] += time.process_time() - began
+                return stop.value
+            except BaseException:
+                self.spent[self.key] += time.process_time() - began
+                raise
+            self.spent[self.key] += time.process_time() - began
+            try:
+                value, error = (yield step), None
+            except BaseException as exc:  # thrown in (a cancellation): passed on
+                value, error = None, exc
+
+
+TIMED = [
+    ("bassline.net.content_digest", "ContentDigest.fold"),
+    ("bassline.net.content_digest", "_columns"),
+    ("bassline.net.replicator", "Replicator.build_delta"),
+    ("bassline.net.replicator", "Replicator.apply_delta"),
+    ("bassline.net.peer", "parse_frame"),
+    ("bassline.net.membership", "Membership.handle_gossip"),
+    ("bassline.net.transport", "_WSProtoTransport.receive"),
+    ("bassline.net.transport", "_WSProtoTransport.send"),
+    ("bassline.net.node", "BasslineNetwork.update_many"),
+    ("anyio._backends._asyncio", "SocketStream.receive"),
+    ("anyio._backends._asyncio", "SocketStream.send"),
+    ("wsproto", "WSConnection.receive_data"),
+    ("wsproto", "WSConnection.send"),
+    ("bassline.net.transport", "_WSProtoTransport._drain_events"),
+]
+"""(module, name) of functions whose own process time (inclusive) is summed."""
+
+
+def _time_functions(spent: Counter[str], calls: Counter[str]) -> None:
+    import functools
+    import importlib
+    import inspect
+
+    for module_name, name in TIMED:
+        module = importlib.import_module(module_name)
+        owner: Any = module
+        *path, attr = name.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        if not hasattr(owner, attr):
+            continue
+        original = getattr(owner, attr)
+        if inspect.iscoroutinefunction(original):
+
+            def wrapped(*a: Any, _f: Any = original, _k: str = name, **kw: Any) -> Any:
+                calls[_k] += 1
+                return _Timed(_f(*a, **kw), _k, spent)
+
+        else:
+
+            def wrapped(*a: Any, _f: Any = original, _k: str = name, **kw: Any) -> Any:
+                calls[_k] += 1
+                began = time.process_time()
+                try:
+                    return _f(*a, **kw)
+                finally:
+                    spent[_k] += time.process_time() - began
+
+        setattr(owner, attr, functools.wraps(original)(wrapped))
+
+
 def main() -> None:
+    rest = os.environ.get("COUNT_NODE_REST")
+    if rest is not None:  # the digest keeper's rest (an experiment)
+        import bassline.net.digest_keeper as keeper
+
+        keeper.DigestKeeper.__init__.__defaults__ = (float(rest), keeper.CHUNK)
     young = int(os.environ.get("COUNT_NODE_YOUNG", "0"))
     if young:  # settle_heap keeps the larger threshold
         gc.set_threshold(young, *gc.get_threshold()[1:])
@@ -57,6 +140,8 @@ def main() -> None:
     start: dict[str, Any] = {}
     gc_started = [0.0, 0.0]
     callbacks: Counter[str] = Counter()
+    spent: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
 
     run_once = asyncio.base_events.BaseEventLoop._run_once
 
@@ -144,6 +229,7 @@ def main() -> None:
         start["cpu"] = _cpu()
         start["wall"] = time.perf_counter()
         start["gc"] = gc.get_count()
+        _time_functions(spent, calls)
         on[0] = True
 
     def dump() -> None:
@@ -152,6 +238,7 @@ def main() -> None:
         on[0] = False
         v, n = _switches()
         user, system = _cpu()
+        survivors = Counter(type(o).__name__ for o in gc.get_objects(generation=1))
         result = {
             "wall": time.perf_counter() - start["wall"],
             "user": user - start["cpu"][0],
@@ -162,6 +249,9 @@ def main() -> None:
             "gc_frozen": gc.get_freeze_count(),
             **counts,
             **{k: round(t, 6) for k, t in gc_time.items()},
+            "cpu_in": {k: round(t, 6) for k, t in spent.items()},
+            "calls": dict(calls),
+            "gen1_types": dict(survivors.most_common(15)),
             "callbacks": dict(callbacks.most_common(60)),
         }
         with open(out, "w") as f:
