@@ -2,12 +2,19 @@
 
 A ``BENCH_PROFILE_WRAPPER`` for ``bench/bench_network.py`` (run as
 ``python bench/count_node.py OUT start SPEC ...``): from SIGUSR1 (sent as the writes
-start) until the node exits it counts the asyncio loop's iterations and the callbacks
-(handles) they run, timers scheduled, selector waits (and their wall time), tasks
-created, garbage collections per generation with their process time, the process's CPU
-and its context switches (``/proc/self/status``), and writes them as JSON to ``OUT``
-(``.json`` replacing ``.prof``). Counting costs a little CPU of its own (a Python
-wrapper per loop iteration and per callback), so compare counts, not this run's CPU.
+start) until SIGTERM (the bench is done) it counts the asyncio loop's iterations and the
+callbacks (handles) they run, timers scheduled, selector waits (their wall and process
+time), tasks created, garbage collections per generation with their process time, the
+process's CPU and its context switches (``/proc/self/status``), the process time spent
+inside the functions of :data:`TIMED` (inclusive; an async function's only while it
+runs) and the types of the objects the young collections kept, and writes them as JSON
+to ``OUT`` (``.json`` replacing ``.prof``). Counting costs CPU of its own (a Python
+wrapper per loop iteration, callback and timed call), so compare counts and shares, not
+this run's total. Experiments: ``COUNT_NODE_YOUNG=N`` sets the youngest generation's
+threshold before the node starts, ``COUNT_NODE_REST=S`` the digest keeper's rest::
+
+    BENCH_PROFILE_DIR=/tmp/c BENCH_PROFILE_WRAPPER=bench/count_node.py \
+        python bench/bench_network.py --only procs-10-distinct
 """
 
 from __future__ import annotations
@@ -178,7 +185,7 @@ def main() -> None:
             now = self.time()
             if when - now <= 0:
                 counts["timers_due_now"] += 1
-            callbacks["timer " + getattr(callback, "__qualname__", repr(callback))[:60]] += 0
+            callbacks["timer " + getattr(callback, "__qualname__", repr(callback))[:60]] += 1
         return call_at(self, when, callback, *args, **kw)
 
     asyncio.base_events.BaseEventLoop.call_at = counted_call_at  # type: ignore[method-assign]
