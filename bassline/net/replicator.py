@@ -401,11 +401,12 @@ class Replicator:
         held: dict[str, set[str]],
         columns: Columns | None,
     ) -> list[tuple[str, Any, Stamp, Carried | None]]:
-        """The items this node does not hold already (``items`` itself when that is all). One it holds (the same value and
-        stamp, come over another link first) would change nothing: it is not applied,
-        its sender is marked as holding it (so it is not sent back), it is counted, and
-        unless that sender had sent or announced it before (a resend shows no second
-        path), its origin (its stamp's node) is added to ``held`` with the peers that had."""
+        """The items this node does not hold already (``items`` itself when that is all;
+        ``columns``, when given, are theirs). One it holds (the same value and stamp, come
+        over another link first) would change nothing: it is not applied, its sender is
+        marked as holding it (so it is not sent back), it is counted, and unless that
+        sender had sent or announced it before (a resend shows no second path), its
+        origin (its stamp's node) is added to ``held`` with the peers that had."""
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
         cids = columns[0] if columns is not None else list(map(itemgetter(0), items))
         sent = columns[2] if columns is not None else list(map(itemgetter(2), items))
