@@ -13,15 +13,21 @@ than the step budget) is left to the general run (it returns None).
 
 from __future__ import annotations
 
-from itertools import compress
-from operator import eq, gt
+from collections.abc import Sequence
+from itertools import compress, repeat
+from operator import eq, gt, is_
 from typing import Any
 
 from bassline.clock import Stamp
+from bassline.engine.carried import CarriedWrite
+from bassline.engine.checks import all_plainly_encodable
+from bassline.engine.justify import write_ref
 from bassline.engine.results import PropagationResult
 from bassline.engine.wiring import ACCEPT_LAST
 
-__all__ = ["lone_contacts", "run_lone"]
+__all__ = ["apply_columns", "lone_contacts", "run_lone"]
+
+_REMOTE = write_ref("remote", local=False)  # Network.apply's fallback for source="remote"
 
 
 def lone_contacts(net: Any) -> list[bool]:
@@ -88,3 +94,47 @@ def run_lone(
     if net._listeners or net._streams:
         net._notify(result)
     return result
+
+
+def apply_columns(
+    net: Any,
+    cids: Sequence[str],
+    values: Sequence[Any],
+    stamps: Sequence[Stamp],
+    carried: Any,
+    newest: Stamp,
+) -> PropagationResult:
+    """``net.apply(list(zip(cids, values, stamps, repeat(carried))))`` for a peer's delta
+    given as columns whose stamps the protocol made (every one a
+    :class:`~bassline.clock.Stamp` with a clock reading in range and a good node id),
+    ``carried`` the one justification all its items share (or None), ``newest`` the stamp
+    with the newest clock reading: the same result, listeners, contents and errors,
+    without checking each stamp again or zipping the items into tuples and back. The
+    ids, values and justification are checked as there; any batch not plainly good goes
+    to :meth:`~bassline.engine.Network.apply` itself (which names what is wrong)."""
+    index = net._index
+    try:
+        at = list(map(index.__getitem__, cids))
+    except (KeyError, TypeError):
+        at = None
+    # plain_applied's checks that do not depend on how the stamps were made
+    plain = (
+        at  # (an empty batch too: apply's general run)
+        and all_plainly_encodable(values)  # type: ignore[arg-type]
+        and (carried is None or (type(carried) is CarriedWrite and carried.stamp is None))
+    )
+    if not plain or not all(map(is_, map(net._lattice.__getitem__, at), repeat(None))):  # type: ignore[arg-type]
+        return net.apply(list(zip(cids, values, stamps, repeat(carried), strict=False)))  # type: ignore[no-any-return]
+    assert at is not None
+    why = _REMOTE
+    if carried is not None:  # Carrier.shared_writes: the shared write resolved once
+        why = net._carrier.resolve(at[0], stamps[0], carried, "remote", _REMOTE, {})
+    whys = [why] * len(at)
+    try:  # the newest first: when the clock takes it, it takes every one
+        net.clock.observe(newest)
+    except ValueError:
+        net.clock.observe_all(stamps)  # in order: raises for the first too new
+    lone = run_lone(net, at, values, stamps, whys, remote=True)
+    if lone is not None:
+        return lone
+    return net._run_from(list(zip(at, values, stamps, whys, strict=True)), remote=True)  # type: ignore[no-any-return]

@@ -7,18 +7,31 @@ common case allows: every justification a write shared by all the items (or none
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from operator import is_, itemgetter
 from typing import Any
 
 from bassline.clock import Stamp
 from bassline.engine.carried import Carried
 from bassline.net.carry import CarryCodec
-from bassline.net.protocol import Delta
+from bassline.net.protocol import Delta, ProtocolViolation
+from bassline.net.wire_whys import WhyProblem
 
-__all__ = ["Item", "sent_by_contact", "shared_writes", "unlike_sent"]
+__all__ = [
+    "Columns",
+    "Item",
+    "carried_items",
+    "sent_by_contact",
+    "shared_columns",
+    "shared_writes",
+    "unlike_sent",
+]
 
 Item = tuple[str, Any, Stamp, Carried | None]
 """A delta's item as a node applies it: contact, value, stamp, justification."""
+Columns = tuple[Sequence[str], Sequence[Any], Sequence[Stamp], Carried | None]
+"""A delta's items as columns (contacts, values, stamps) and the one justification every
+item has (None: none has one)."""
 
 
 def sent_by_contact(items: list[Item]) -> dict[str, tuple[Any, Stamp]]:
@@ -56,6 +69,27 @@ def unlike_sent(
     return sent
 
 
+def shared_columns(codec: CarryCodec, delta: Delta) -> Columns | None:
+    """A delta's items as :data:`Columns`, when they all have one write's justification
+    (one object on the wire, decoded once) or none has one; None for any other delta
+    (several entries, a gadget's or a wire's) and for an empty one."""
+    items, whys = delta.items, delta.whys
+    if not items:
+        return None
+    carried = None
+    if whys:
+        first = whys[0]
+        if not all(map(is_, whys, repeat(first))):
+            return None
+        if first is not None:
+            if first.kind != "w":
+                return None
+            # decoded as for the first item (a write does not depend on its item)
+            carried = codec.from_wire(items[0][0], first, {})
+    cids, values, stamps = zip(*items, strict=True)
+    return cids, values, stamps, carried
+
+
 def shared_writes(
     codec: CarryCodec, delta: Delta
 ) -> list[tuple[str, Any, Stamp, Carried | None]] | None:
@@ -74,3 +108,46 @@ def shared_writes(
         )
     cids, values, stamps = zip(*delta.items, strict=True)
     return list(zip(cids, values, stamps, map(carried.__getitem__, keys), strict=True))
+
+
+def carried_items(
+    codec: CarryCodec, contacts: frozenset[str], delta: Delta
+) -> tuple[list[Item], Columns | None]:
+    """The delta's items, each with its justification resolved against the spec
+    (ProtocolViolation for an unknown contact or a justification the spec refutes),
+    and as columns when every item has one write's justification or none has one."""
+    if not contacts.issuperset(map(itemgetter(0), delta.items)):
+        for cid, _, _ in delta.items:
+            if cid not in contacts:
+                raise ProtocolViolation(
+                    "unknown-contact",
+                    f"delta names contact {cid[:80]!r}, which this Bassline does not have",
+                )
+    columns = shared_columns(codec, delta)
+    if columns is not None:  # the usual delta: one write shared by all, or none
+        cids, values, stamps, carried = columns
+        return list(zip(cids, values, stamps, repeat(carried), strict=False)), columns
+    if not delta.whys:
+        return [(cid, value, stamp, None) for cid, value, stamp in delta.items], None
+    shared = shared_writes(codec, delta)
+    if shared is not None:
+        return shared, None
+    frame: dict[str, tuple[Any, Stamp]] = {}  # built for the first gadget entry
+    writes: dict[int, Carried] = {}  # a write's reference does not depend on its item
+    out: list[tuple[str, Any, Stamp, Carried | None]] = []
+    for (cid, value, stamp), why in zip(delta.items, delta.whys, strict=True):
+        carried = None
+        if why is not None:
+            if why.kind == "w":
+                carried = writes.get(id(why))
+                if carried is None:
+                    carried = writes[id(why)] = codec.from_wire(cid, why, frame)
+            else:
+                if why.kind == "g" and not frame:
+                    frame = {c: (v, s) for c, v, s in delta.items}
+                try:
+                    carried = codec.from_wire(cid, why, frame)
+                except WhyProblem as exc:
+                    raise ProtocolViolation("bad-justification", str(exc)) from None
+        out.append((cid, value, stamp, carried))
+    return out, None

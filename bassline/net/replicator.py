@@ -30,14 +30,14 @@ from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
 from bassline.net.delta_entries import applied_notes, derivable, entries, link_entries
-from bassline.net.delta_items import Item, shared_writes, unlike_sent
+from bassline.net.delta_items import Columns, Item, carried_items, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
 from bassline.net.protocol import Delta, ProtocolViolation, dump, encode_delta
 from bassline.net.quiet_prunes import QuietPrunes
 from bassline.net.settings import GossipSettings
-from bassline.net.wire_whys import WhyProblem, WhyRef
+from bassline.net.wire_whys import WhyRef
 from bassline.runtime import FollowsFeed, Runtime
 from bassline.spec import BlendMode
 
@@ -278,78 +278,59 @@ class Replicator:
         """When a peer last sent a content of ``origin`` not held here (loop time)."""
         return self._arrived.get(origin, -math.inf)
 
-    def _carrying(self, delta: Delta) -> list[tuple[str, Any, Stamp, Carried | None]]:
-        """The delta's items, each with its justification resolved against the spec
-        (ProtocolViolation for an unknown contact or a justification the spec refutes)."""
+    def _carrying(self, delta: Delta) -> tuple[list[Item], Columns | None]:
+        """The delta's items made ready to apply (:func:`~.delta_items.carried_items`)."""
         self._require()
-        contacts = self._contacts
-        if not contacts.issuperset(map(itemgetter(0), delta.items)):
-            for cid, _, _ in delta.items:
-                if cid not in contacts:
-                    raise ProtocolViolation(
-                        "unknown-contact",
-                        f"delta names contact {cid[:80]!r}, which this Bassline does not have",
-                    )
-        if not delta.whys:
-            return [(cid, value, stamp, None) for cid, value, stamp in delta.items]
-        codec = self._codec
-        assert codec is not None
-        shared = shared_writes(codec, delta)
-        if shared is not None:
-            return shared
-        frame: dict[str, tuple[Any, Stamp]] = {}  # built for the first gadget entry
-        writes: dict[int, Carried] = {}  # a write's reference does not depend on its item
-        out: list[tuple[str, Any, Stamp, Carried | None]] = []
-        for (cid, value, stamp), why in zip(delta.items, delta.whys, strict=True):
-            carried = None
-            if why is not None:
-                if why.kind == "w":
-                    carried = writes.get(id(why))
-                    if carried is None:
-                        carried = writes[id(why)] = codec.from_wire(cid, why, frame)
-                else:
-                    if why.kind == "g" and not frame:
-                        frame = {c: (v, s) for c, v, s in delta.items}
-                    try:
-                        carried = codec.from_wire(cid, why, frame)
-                    except WhyProblem as exc:
-                        raise ProtocolViolation("bad-justification", str(exc)) from None
-            out.append((cid, value, stamp, carried))
-        return out
+        assert self._codec is not None
+        return carried_items(self._codec, self._contacts, delta)
 
     async def _apply_items(
         self,
         peer: str,
-        items: list[tuple[str, Any, Stamp, Carried | None]],
+        carrying: tuple[list[Item], Columns | None],
         epoch: str,
         held: dict[str, set[str]],
     ) -> bool:
         runtime = self._require()
+        items, columns = carrying
         in_time = False
+        newest = None
         if items:
-            stamps = list(map(itemgetter(2), items))
+            stamps = columns[2] if columns is not None else list(map(itemgetter(2), items))
             hlcs = list(map(itemgetter(0), stamps))  # ints compared, not the stamps (tuples)
+            newest = stamps[hlcs.index(max(hlcs))]
             try:  # the newest stamp first: when the clock takes it, it takes every one
-                runtime.observe(stamps[hlcs.index(max(hlcs))])
+                runtime.observe(newest)
                 in_time = True
             except ValueError:
                 pass  # one at a time, below: the ones in time are applied
         holder = (peer, epoch)
-        items = self._drop_held(runtime, items, holder, held)
+        fresh = self._drop_held(runtime, items, holder, held, columns)
+        if fresh is not items:
+            items, columns = fresh, None  # those held here left out: applied item by item
         if items:
             now, arrived = anyio.current_time(), self._arrived
-            for origin in set(map(itemgetter(1), map(itemgetter(2), items))):
+            stamps = columns[2] if columns is not None else list(map(itemgetter(2), items))
+            for origin in set(map(itemgetter(1), stamps)):
                 arrived[origin] = now
         # in time: the engine checks every content as it applies, all or nothing, so the
         # items are checked one by one only once it refused one
         accepted, complete = (items, True) if in_time else self._admit(peer, items, in_time)
         if not accepted:
             return complete
+        # columns: every item in time and none held here (the usual delta), handed to
+        # the runtime as they are when it takes them so (its own apply checks the rest)
+        apply_columns = None
+        if columns is not None and accepted is items:
+            apply_columns = getattr(runtime, "apply_columns", None)
         logged: set[str] = set()
         token = _SOURCE.set((holder, accepted, logged))
         try:
             try:
-                await runtime.apply(accepted)
+                if apply_columns is not None:
+                    await apply_columns(*columns, newest)  # type: ignore[misc]
+                else:
+                    await runtime.apply(accepted)
             except ContentError:  # raised before anything changed: drop what it refuses
                 if accepted is not items:
                     raise
@@ -418,20 +399,23 @@ class Replicator:
         items: list[tuple[str, Any, Stamp, Carried | None]],
         holder: tuple[str, str],
         held: dict[str, set[str]],
+        columns: Columns | None,
     ) -> list[tuple[str, Any, Stamp, Carried | None]]:
-        """The items this node does not hold already. One it holds (the same value and
-        stamp, come over another link first) would change nothing: it is not applied,
-        its sender is marked as holding it (so it is not sent back), it is counted, and
-        unless that sender had sent or announced it before (a resend shows no second
-        path), its origin (its stamp's node) is added to ``held`` with the peers that had."""
+        """The items this node does not hold already (``items`` itself when that is all;
+        ``columns``, when given, are theirs). One it holds (the same value and stamp, come
+        over another link first) would change nothing: it is not applied, its sender is
+        marked as holding it (so it is not sent back), it is counted, and unless that
+        sender had sent or announced it before (a resend shows no second path), its
+        origin (its stamp's node) is added to ``held`` with the peers that had."""
         contents_of = getattr(runtime, "contents_of", None)  # not in the Runtime protocol
-        cids = list(map(itemgetter(0), items))
+        cids = columns[0] if columns is not None else list(map(itemgetter(0), items))
+        sent = columns[2] if columns is not None else list(map(itemgetter(2), items))
         if contents_of is not None:  # read together, in C loops (as columns: no pairs made)
             values, stamps = contents_of(cids)
         else:
             current = list(map(runtime.stamped, cids))
             values, stamps = list(map(itemgetter(0), current)), list(map(itemgetter(1), current))
-        if not any(map(eq, stamps, map(itemgetter(2), items))):
+        if not any(map(eq, stamps, sent)):
             return items  # no item's stamp is the one held: none can be held already
         hold, holders = self.log.hold, self.log.holders
         store = ("store", self.store)

@@ -18,6 +18,7 @@ from bassline.clock import Stamp
 from bassline.content import ABSENT, Absent, Content
 from bassline.engine import Network, PropagationResult
 from bassline.engine.carried import Carried
+from bassline.engine.unwired import apply_columns
 from bassline.errors import PersistenceError, StorageUnavailable
 from bassline.runtime.breaker import BreakerState, CircuitBreaker
 from bassline.runtime.events import RuntimeEvent, RuntimeHealth
@@ -248,10 +249,8 @@ class StorageBackedRuntime(EngineView):
     @overload
     def value(self, contact_id: str, default: _D) -> Content | _D: ...
     def value(self, contact_id: str, default: object = ABSENT) -> object:
-        """A contact's content, from memory (storage is never read after recovery).
-
-        Counted in the cache metrics (a hit, or a miss when the contact has no content).
-        """
+        """A contact's content, from memory (storage is never read after recovery),
+        counted in the cache metrics (a hit, or a miss when the contact has no content)."""
         v = self.network.value(contact_id)
         if v is ABSENT:
             self.metrics_data.cache_misses += 1
@@ -328,6 +327,11 @@ class StorageBackedRuntime(EngineView):
         """Apply stamped values written elsewhere (a peer), each optionally with the
         justification it came with, persisting what changes."""
         return await self._write(self.network.apply, list(items))
+
+    def apply_columns(self, *columns: Any) -> Coroutine[Any, Any, PropagationResult]:
+        """:meth:`apply` of a peer's delta as the replicator holds it (internal; see
+        :func:`bassline.engine.unwired.apply_columns`)."""
+        return self._write(apply_columns, self.network, *columns)
 
     async def _write(self, run: Callable[..., PropagationResult], *args: Any) -> PropagationResult:
         """Admit one write, run it on the engine, and (durable) wait until it is stored.
@@ -406,23 +410,19 @@ class StorageBackedRuntime(EngineView):
         await anyio.lowlevel.checkpoint()
 
     async def _yield_to_flusher(self) -> None:
-        """A buffered writer has a full batch queued: let the flusher take it.
-
-        While the flusher is busy writing (it has taken nothing since the last yield),
-        the writer yields again only every tenth of a batch: often enough for the
-        flusher to see its write finish, without an event-loop round trip per update.
-        """
+        """A buffered writer has a full batch queued: let the flusher take it. While the
+        flusher is busy writing (it has taken nothing since the last yield), the writer
+        yields again only every tenth of a batch: often enough for the flusher to see its
+        write finish, without an event-loop round trip per update."""
         self._unyielded = 0
         await anyio.lowlevel.checkpoint()
         self._yielded_at = self._queue.generation
         self._next_yield = len(self._queue.pending) + self._yield_step
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is stored; raise if any of it failed.
-
-        Also raises (once) a failure of an earlier batch that no durable writer or
-        ``flush`` has reported yet.
-        """
+        """Wait until everything queued so far is stored; raise if any of it failed. Also
+        raises (once) a failure of an earlier batch that no durable writer or ``flush``
+        has reported yet."""
         if self._task_group is None:
             raise RuntimeError("the runtime is not running; use 'async with'")
         target = self._queue.target() if self._queue.pending else self._queue.generation
@@ -470,10 +470,8 @@ class StorageBackedRuntime(EngineView):
 
     def add_event_listener(self, listener: Callable[[RuntimeEvent], None]) -> Callable[[], None]:
         """Call ``listener(event)`` on every failure and recovery; returns an unsubscribe.
-
         The listener runs in the runtime's background writer: one that raises is logged
-        on the ``bassline.runtime`` logger, and the writer carries on.
-        """
+        on the ``bassline.runtime`` logger, and the writer carries on."""
         if not callable(listener):
             raise TypeError(f"an event listener must be callable, not {listener!r:.80}")
         listeners = self._flusher.listeners
