@@ -81,6 +81,8 @@ class ChangeLog:
         self._dead = 0
         """Every entry after this sequence number is live (its contact's latest)."""
         self._changed = anyio.Event()
+        self._waiting = 0
+        """Tasks inside :meth:`wait_beyond` or :meth:`wait_notified` (see notify)."""
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -174,8 +176,9 @@ class ChangeLog:
 
     def notify(self) -> None:
         """Wake every task waiting in :meth:`wait_beyond` or :meth:`wait_notified`."""
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._waiting:  # no Event is made and set per applied batch when none waits
+            self._changed.set()
+            self._changed = anyio.Event()
 
     def _compact(self) -> None:
         order = sorted(self._latest.items(), key=lambda kv: kv[1])
@@ -304,8 +307,12 @@ class ChangeLog:
     async def wait_beyond(self, seq: int) -> None:
         """Return once the log's head is past ``seq``."""
         while self.head <= seq:
-            await self._changed.wait()
+            await self.wait_notified()
 
     async def wait_notified(self) -> None:
         """Return at the next :meth:`notify` (every change notifies, so does a rewind)."""
-        await self._changed.wait()
+        self._waiting += 1
+        try:
+            await self._changed.wait()
+        finally:
+            self._waiting -= 1

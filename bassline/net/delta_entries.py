@@ -21,7 +21,7 @@ from typing import Any
 from bassline.clock import Stamp
 from bassline.codec import to_json
 from bassline.content import ABSENT
-from bassline.engine.carried import CarriedWrite
+from bassline.engine.carried import Carried, CarriedWrite
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import UNNOTED, ChangeLog
 from bassline.net.wire_whys import WhyRef
@@ -36,6 +36,7 @@ __all__ = [
     "entries",
     "leave_out",
     "link_entries",
+    "ready_applied",
 ]
 
 _WRITES = frozenset({CarriedWrite, type(None)})
@@ -122,6 +123,32 @@ def applied_notes(
     if merge and not merge.isdisjoint(ids):
         return [None if cid in merge else s.node for cid, s in zip(ids, stamps, strict=True)]
     return map(_NODE, stamps)
+
+
+def ready_applied(
+    codec: CarryCodec,
+    cache: dict[str, Cached],
+    ids: Sequence[str],
+    values: Sequence[Any],
+    stamps: Sequence[Stamp],
+    carried: Carried | None,
+    first: int,
+) -> None:
+    """Cache the changes a run just logged from ``first`` on, in order, as made ready to
+    send (as :func:`entries` caches them): a run that took a peer's items as they were
+    sent, every contact now holding its item's value and ``carried``, their one write
+    without a kept stamp (when :func:`applied_notes` notes them). A link that forwards
+    them reads neither the contents nor the justifications back from the runtime."""
+    if not ids:
+        return
+    why = codec.to_wire(ids[0], carried)  # a write's reference names no contact
+    if set(map(type, values)) == {str} and all(map(str.isascii, values)):
+        plain: Sequence[Any] = values  # its own plain JSON (what to_json returns for it)
+    else:
+        plain = list(map(to_json, values))
+    n = len(ids)
+    ready = zip(values, stamps, plain, range(first, first + n), repeat(why, n), strict=True)
+    cache.update(zip(ids, ready, strict=True))
 
 
 def derivable(spec: Bassline) -> frozenset[str]:

@@ -29,7 +29,13 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
-from bassline.net.delta_entries import applied_notes, derivable, entries, link_entries
+from bassline.net.delta_entries import (
+    applied_notes,
+    derivable,
+    entries,
+    link_entries,
+    ready_applied,
+)
 from bassline.net.delta_items import Item, shared_writes, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
@@ -169,7 +175,11 @@ class Replicator:
             sent = unlike_sent(items, ids, values, stamps)
             if sent is None:  # all as the peer sent them (the common case): logged together
                 notes = applied_notes(ids, stamps, items, self._merging, self._derived)
+                first = self.log.head + 1
                 self.log.record_all(list(ids), holder, notes)
+                if notes is not None and self._codec is not None:  # ready to forward
+                    why = items[0][3]  # the write every item carried (applied_notes)
+                    ready_applied(self._codec, self._json_cache, ids, values, stamps, why, first)
                 logged.update(ids)
                 self.log.notify()
                 return
