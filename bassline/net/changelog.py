@@ -157,10 +157,11 @@ class ChangeLog:
         contacts: list[str],
         skip: Hashable | None = None,
         notes: Iterable[str | None] | None = None,
-    ) -> None:
+    ) -> int:
         """:meth:`record` each of ``contacts`` in order, all with the same ``skip``, a
         column at a time (C loops: a node records every content a peer sends); with
-        ``notes``, each new entry noted in turn as :meth:`note_writes` notes it."""
+        ``notes``, each new entry noted in turn as :meth:`note_writes` notes it. Returns
+        the first new entry's sequence number (the others follow it)."""
         first = self.head + 1
         self.head += len(contacts)
         seqs = list(range(first, self.head + 1))  # one int object per entry, shared
@@ -176,6 +177,7 @@ class ChangeLog:
         self._held.extend(repeat(skip, len(contacts)))
         if len(self._seqs) > 2 * len(self._latest) + 1024:
             self._compact()
+        return first
 
     def notify(self) -> None:
         """Wake every task waiting in :meth:`wait_beyond` or :meth:`wait_notified`."""

@@ -21,7 +21,7 @@ from typing import Any
 from bassline.clock import Stamp
 from bassline.codec import to_json
 from bassline.content import ABSENT
-from bassline.engine.carried import Carried, CarriedWrite
+from bassline.engine.carried import CarriedWrite
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import UNNOTED, ChangeLog
 from bassline.net.wire_whys import WhyRef
@@ -32,11 +32,11 @@ __all__ = [
     "Cached",
     "Entry",
     "applied_notes",
+    "cache_sent",
     "derivable",
     "entries",
     "leave_out",
     "link_entries",
-    "ready_applied",
 ]
 
 _WRITES = frozenset({CarriedWrite, type(None)})
@@ -125,23 +125,23 @@ def applied_notes(
     return map(_NODE, stamps)
 
 
-def ready_applied(
-    codec: CarryCodec,
+def cache_sent(
+    codec: CarryCodec | None,
     cache: dict[str, Cached],
     ids: Sequence[str],
     values: Sequence[Any],
     stamps: Sequence[Stamp],
-    carried: Carried | None,
+    items: list[tuple[str, Any, Stamp, Any]],
     first: int,
 ) -> None:
     """Cache the changes a run just logged from ``first`` on, in order, as made ready to
     send (as :func:`entries` caches them): a run that took a peer's items as they were
-    sent, every contact now holding its item's value and ``carried``, their one write
-    without a kept stamp (when :func:`applied_notes` notes them). A link that forwards
-    them reads neither the contents nor the justifications back from the runtime."""
-    if not ids:
+    sent, every contact now holding its item's value and justification, one write
+    without a kept stamp shared by ``items`` (when :func:`applied_notes` notes them). A
+    link that forwards them reads neither the contents nor the justifications back."""
+    if not ids or codec is None:
         return
-    why = codec.to_wire(ids[0], carried)  # a write's reference names no contact
+    why = codec.to_wire(ids[0], items[0][3])  # a write's reference names no contact
     if set(map(type, values)) == {str} and all(map(str.isascii, values)):
         plain: Sequence[Any] = values  # its own plain JSON (what to_json returns for it)
     else:

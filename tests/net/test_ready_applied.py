@@ -1,5 +1,5 @@
 """A peer's delta applied as it was sent is cached as made ready to send as it is
-recorded (``delta_entries.ready_applied``): a link forwarding it takes each change from
+recorded (``delta_entries.cache_sent``): a link forwarding it takes each change from
 the cache (``_all_cached``) without reading the runtime, so the cache must hold what
 making the change ready from the runtime gives (value, stamp, JSON form, log position,
 justification on the wire), and the frames built must be the ones built without it."""
