@@ -141,13 +141,13 @@ def cache_sent(
     link that forwards them reads neither the contents nor the justifications back."""
     if not ids or codec is None:
         return
+    # only ASCII strings, their own plain JSON (what to_json returns for them): others are
+    # converted when a link first sends them, not on every node that receives them
+    if set(map(type, values)) != {str} or not all(map(str.isascii, values)):
+        return
     why = codec.to_wire(ids[0], items[0][3])  # a write's reference names no contact
-    if set(map(type, values)) == {str} and all(map(str.isascii, values)):
-        plain: Sequence[Any] = values  # its own plain JSON (what to_json returns for it)
-    else:
-        plain = list(map(to_json, values))
     n = len(ids)
-    ready = zip(values, stamps, plain, range(first, first + n), repeat(why, n), strict=True)
+    ready = zip(values, stamps, values, range(first, first + n), repeat(why, n), strict=True)
     cache.update(zip(ids, ready, strict=True))
 
 

@@ -114,9 +114,10 @@ def test_a_change_made_ready_as_recorded_is_what_the_runtime_holds(
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_peers_plain_write_is_made_ready_as_recorded_and_others_are_not(backend: str) -> None:
-    """A shared plain write on contacts no wire or gadget sets is made ready for its log
-    entry as it is recorded; a delta of kept stamps, one touching a wired contact, and a
-    local write are not (made ready when a link first reads them, as before)."""
+    """A shared plain write of ASCII strings on contacts no wire or gadget sets is made
+    ready for its log entry as it is recorded; other values (converted to JSON only when
+    a link sends them), a delta of kept stamps, one touching a wired contact, and a local
+    write are not (made ready when a link first reads them, as before)."""
 
     async def current(rows: list[Any], how: str = "write") -> list[bool]:
         async with AsyncExitStack() as stack:
@@ -137,9 +138,10 @@ def test_a_peers_plain_write_is_made_ready_as_recorded_and_others_are_not(backen
     def run(rows: list[Any], how: str = "write") -> list[bool]:
         return anyio.run(current, rows, how, backend=backend)
 
-    assert run([("b", "é", "p1"), ("m", 2, "p2"), ("d", {"$type": 1}, "p2")]) == [True] * 3 + [
-        False
-    ]
+    assert run([("b", "u", "p1"), ("d", "w", "p2")]) == [True, True, False]
+    assert run([("b", "u", "p1"), ("d", "é", "p2")]) == [False] * 3  # converted when sent
+    assert run([("b", "u", "p1"), ("d", {"$type": 1}, "p2")]) == [False] * 3
+    assert run([("b", "u", "p1"), ("d", 2, "p2")]) == [False] * 3
     assert run([("b", 1, "p1"), ("a", 2, "p1")]) == [False] * 3  # a is wired to c
     assert run([("b", 1, "p1")], "kept") == [False] * 2
     assert run([("b", 1, "p1")], "none") == [False] * 2
