@@ -23,7 +23,7 @@ from the notes.
 from __future__ import annotations
 
 import secrets
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Hashable, Iterable
 from itertools import compress, repeat
 from operator import and_, eq, gt, ne, not_
@@ -72,7 +72,9 @@ class ChangeLog:
         self.head = 0
         """The sequence number of the latest change."""
         self._latest: dict[str, int] = {}
-        self._skip: dict[str, Hashable | _Holders] = {}
+        self._held: list[Any] = []
+        """Per entry (aligned with ``_seqs`` and ``_ids``): who holds that change (a key,
+        several as :class:`_Holders`), or None. Read as slices with the log."""
         self._seqs: list[int] = []
         self._ids: list[str] = []
         self._writes: dict[int, str | None] = {}
@@ -81,6 +83,8 @@ class ChangeLog:
         self._dead = 0
         """Every entry after this sequence number is live (its contact's latest)."""
         self._changed = anyio.Event()
+        self._waiting = 0
+        """Tasks inside :meth:`wait_beyond` or :meth:`wait_notified` (see notify)."""
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -92,40 +96,42 @@ class ChangeLog:
         if before > self._dead:
             self._dead = before
         self._latest[contact] = self.head
-        if skip is None:
-            self._skip.pop(contact, None)
-        else:
-            self._skip[contact] = skip
         self._seqs.append(self.head)
         self._ids.append(contact)
+        self._held.append(skip)
         if len(self._seqs) > 2 * len(self._latest) + 1024:
             self._compact()
 
     def hold(self, contact: str, holder: Hashable) -> None:
         """Note that ``holder`` has ``contact``'s latest change too, so it is not sent it."""
-        if contact not in self._latest:
+        seq = self._latest.get(contact)
+        if seq is None:
             return
-        held = self._skip.get(contact)
+        at = bisect_left(self._seqs, seq)  # its latest entry
+        held = self._held[at]
         if held is None:
-            self._skip[contact] = holder
+            self._held[at] = holder
         elif isinstance(held, _Holders):
             held.add(holder)
         elif held != holder:
-            self._skip[contact] = _Holders((held, holder))
+            self._held[at] = _Holders((held, holder))
 
     def hold_all(self, contacts: list[str], holder: Hashable) -> None:
         """:meth:`hold` each of ``contacts`` (a peer's announcements), a column at a time
         when none was noted yet or each has one other holder."""
-        skip = self._skip
-        if self._latest.keys() >= set(contacts):
-            held: list[Any] = list(map(skip.get, contacts))
+        latest = self._latest
+        if latest.keys() >= set(contacts):
+            # each one's latest entry, found by bisection in C loops
+            at = list(map(bisect_left, repeat(self._seqs), map(latest.__getitem__, contacts)))
+            held: list[Any] = list(map(self._held.__getitem__, at))
             kinds = set(map(type, held))
             if kinds == {type(None)}:  # nobody noted yet
-                skip.update(zip(contacts, repeat(holder)))
+                list(map(self._held.__setitem__, at, repeat(holder)))
                 return
             if type(None) not in kinds and _Holders not in kinds:
                 # one other holder each (the peer each came from): now both
-                skip.update(zip(contacts, map(_Holders, zip(held, repeat(holder))), strict=True))
+                both = map(_Holders, zip(held, repeat(holder)))
+                list(map(self._held.__setitem__, at, both))
                 return
         for cid in contacts:
             self.hold(cid, holder)
@@ -133,7 +139,10 @@ class ChangeLog:
     def holders(self, contact: str) -> Iterable[Hashable]:
         """Who is known to hold ``contact``'s latest change (the peer it came from first,
         then others that sent it too; empty when it was not received from a peer)."""
-        held = self._skip.get(contact)
+        seq = self._latest.get(contact)
+        if seq is None:
+            return ()
+        held = self._held[bisect_left(self._seqs, seq)]
         if held is None:
             return ()
         return held if isinstance(held, _Holders) else (held,)
@@ -148,10 +157,11 @@ class ChangeLog:
         contacts: list[str],
         skip: Hashable | None = None,
         notes: Iterable[str | None] | None = None,
-    ) -> None:
+    ) -> int:
         """:meth:`record` each of ``contacts`` in order, all with the same ``skip``, a
         column at a time (C loops: a node records every content a peer sends); with
-        ``notes``, each new entry noted in turn as :meth:`note_writes` notes it."""
+        ``notes``, each new entry noted in turn as :meth:`note_writes` notes it. Returns
+        the first new entry's sequence number (the others follow it)."""
         first = self.head + 1
         self.head += len(contacts)
         seqs = list(range(first, self.head + 1))  # one int object per entry, shared
@@ -162,25 +172,24 @@ class ChangeLog:
             self._dead = self.head
         if notes is not None:
             self._writes.update(zip(seqs, notes, strict=True))
-        if skip is not None:
-            self._skip.update(zip(contacts, repeat(skip)))
-        elif not self._skip.keys().isdisjoint(contacts):
-            for cid in contacts:
-                self._skip.pop(cid, None)
         self._seqs.extend(seqs)
         self._ids.extend(contacts)
+        self._held.extend(repeat(skip, len(contacts)))
         if len(self._seqs) > 2 * len(self._latest) + 1024:
             self._compact()
+        return first
 
     def notify(self) -> None:
         """Wake every task waiting in :meth:`wait_beyond` or :meth:`wait_notified`."""
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._waiting:  # no Event is made and set per applied batch when none waits
+            self._changed.set()
+            self._changed = anyio.Event()
 
     def _compact(self) -> None:
-        order = sorted(self._latest.items(), key=lambda kv: kv[1])
-        self._ids = [cid for cid, _ in order]
-        self._seqs = [seq for _, seq in order]
+        live = list(map(eq, map(self._latest.__getitem__, self._ids), self._seqs))
+        self._ids = list(compress(self._ids, live))  # in log order still
+        self._seqs = list(compress(self._seqs, live))
+        self._held = list(compress(self._held, live))
         writes = self._writes  # the notes of live entries only
         self._writes = {seq: writes[seq] for seq in self._seqs if seq in writes}
         self._dead = 0
@@ -237,11 +246,12 @@ class ChangeLog:
         out: list[str] = []
         notes: list[Any] | None = [] if quiet else None
         left_out = 0
-        seqs, ids, latest = self._seqs, self._ids, self._latest
+        seqs, ids, latest, holders = self._seqs, self._ids, self._latest, self._held
         k, n = bisect_right(seqs, seq), len(seqs)
         step = max(limit, 64)  # all taken, as is common: exactly the entries needed
         while k < n:  # a chunk at a time, each column in C loops
             chunk_ids, chunk_seqs = ids[k : k + step], seqs[k : k + step]
+            chunk_held = holders[k : k + step] if peer is not None else None
             k += step
             if chunk_seqs[0] <= self._dead:  # some may be superseded
                 live = list(map(eq, map(latest.get, chunk_ids), chunk_seqs))
@@ -250,9 +260,11 @@ class ChangeLog:
                 if False in live:
                     chunk_ids = list(compress(chunk_ids, live))
                     chunk_seqs = list(compress(chunk_seqs, live))
+                    if chunk_held is not None:
+                        chunk_held = list(compress(chunk_held, live))
             if limit < 1:
                 return out, seq, left_out, notes  # a live entry, and room for none
-            lacks = self._lacks(chunk_ids, peer, also)
+            lacks = _lacks(chunk_held, peer, also)
             sends, chunk_notes, dropped = lacks, None, 0
             if notes is not None:  # quiet: an entry the peer lacks, not a quiet write
                 chunk_notes = list(map(self._writes.get, chunk_seqs, repeat(UNNOTED)))
@@ -286,26 +298,29 @@ class ChangeLog:
             return out, chunk_seqs[last], left_out, notes
         return out, self.head, left_out, notes  # the whole tail was read
 
-    def _lacks(
-        self, contacts: list[str], peer: Hashable | None, also: Hashable | None
-    ) -> list[bool] | None:
-        """Per contact, whether ``peer`` lacks its latest change (it holds it, or it is
-        marked ``also``: passed over); None when it lacks them all (no peer named). One
-        C loop a key: a holder is compared with it (several holders: equal when one is
-        it, see :class:`_Holders`)."""
-        if peer is None:
-            return None
-        held = map(self._skip.get, contacts)
-        if also is None:
-            return list(map(ne, held, repeat(peer)))
-        both = list(held)
-        return list(map(and_, map(ne, both, repeat(peer)), map(ne, both, repeat(also))))
-
     async def wait_beyond(self, seq: int) -> None:
         """Return once the log's head is past ``seq``."""
         while self.head <= seq:
-            await self._changed.wait()
+            await self.wait_notified()
 
     async def wait_notified(self) -> None:
         """Return at the next :meth:`notify` (every change notifies, so does a rewind)."""
-        await self._changed.wait()
+        self._waiting += 1
+        try:
+            await self._changed.wait()
+        finally:
+            self._waiting -= 1
+
+
+def _lacks(
+    held: list[Any] | None, peer: Hashable | None, also: Hashable | None
+) -> list[bool] | None:
+    """Per entry (``held``: its holders, as the log keeps them), whether ``peer`` lacks
+    its change (it holds it, or it is marked ``also``: passed over); None when it lacks
+    them all (no peer named). One C loop a key: a holder is compared with it (several
+    holders: equal when one is it, see :class:`_Holders`)."""
+    if peer is None or held is None:
+        return None
+    if also is None:
+        return list(map(ne, held, repeat(peer)))
+    return list(map(and_, map(ne, held, repeat(peer)), map(ne, held, repeat(also))))

@@ -32,6 +32,7 @@ __all__ = [
     "Cached",
     "Entry",
     "applied_notes",
+    "cache_sent",
     "derivable",
     "entries",
     "leave_out",
@@ -122,6 +123,32 @@ def applied_notes(
     if merge and not merge.isdisjoint(ids):
         return [None if cid in merge else s.node for cid, s in zip(ids, stamps, strict=True)]
     return map(_NODE, stamps)
+
+
+def cache_sent(
+    codec: CarryCodec | None,
+    cache: dict[str, Cached],
+    ids: Sequence[str],
+    values: Sequence[Any],
+    stamps: Sequence[Stamp],
+    items: list[tuple[str, Any, Stamp, Any]],
+    first: int,
+) -> None:
+    """Cache the changes a run just logged from ``first`` on, in order, as made ready to
+    send (as :func:`entries` caches them): a run that took a peer's items as they were
+    sent, every contact now holding its item's value and justification, one write
+    without a kept stamp shared by ``items`` (when :func:`applied_notes` notes them). A
+    link that forwards them reads neither the contents nor the justifications back."""
+    if not ids or codec is None:
+        return
+    # only ASCII strings, their own plain JSON (what to_json returns for them): others are
+    # converted when a link first sends them, not on every node that receives them
+    if set(map(type, values)) != {str} or not all(map(str.isascii, values)):
+        return
+    why = codec.to_wire(ids[0], items[0][3])  # a write's reference names no contact
+    n = len(ids)
+    ready = zip(values, stamps, values, range(first, first + n), repeat(why, n), strict=True)
+    cache.update(zip(ids, ready, strict=True))
 
 
 def derivable(spec: Bassline) -> frozenset[str]:

@@ -29,8 +29,8 @@ from bassline.errors import ContentError, JustificationError, PersistenceError
 from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
-from bassline.net.delta_entries import applied_notes, derivable, entries, link_entries
-from bassline.net.delta_items import Columns, Item, carried_items, unlike_sent
+from bassline.net.delta_entries import applied_notes, cache_sent, derivable, entries, link_entries
+from bassline.net.delta_items import Columns, Item, carried_items, shared_writes, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
@@ -71,8 +71,7 @@ class Replicator:
         self.quiet = QuietPrunes(self._cursors)
         """The origins this node pruned quietly on each peer's link, and where from."""
         self._json_cache: dict[str, tuple[Any, Stamp, Any, int, WhyRef | None]] = {}
-        """Per contact: (value, stamp, its JSON form, log position, its justification on
-        the wire), so each change is made ready to send once, not once per peer."""
+        """Per contact: its change made ready to send once for all peers (``Cached``)."""
         self._contacts: frozenset[str] = frozenset()
         self._oversized: set[str] = set()  # contents too large to gossip, until changed
         self._feed: FollowsFeed | None = None
@@ -169,7 +168,9 @@ class Replicator:
             sent = unlike_sent(items, ids, values, stamps)
             if sent is None:  # all as the peer sent them (the common case): logged together
                 notes = applied_notes(ids, stamps, items, self._merging, self._derived)
-                self.log.record_all(list(ids), holder, notes)
+                first = self.log.record_all(list(ids), holder, notes)
+                if notes is not None:  # each holds its item's write: ready to forward
+                    cache_sent(self._codec, self._json_cache, ids, values, stamps, items, first)
                 logged.update(ids)
                 self.log.notify()
                 return
