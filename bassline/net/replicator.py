@@ -30,7 +30,7 @@ from bassline.net.carry import CarryCodec
 from bassline.net.changelog import ChangeLog
 from bassline.net.content_digest import ContentDigest
 from bassline.net.delta_entries import applied_notes, cache_sent, derivable, entries, link_entries
-from bassline.net.delta_items import Columns, Item, carried_items, shared_writes, unlike_sent
+from bassline.net.delta_items import Columns, Item, carried_items, unlike_sent
 from bassline.net.gossip_metrics import NetMetrics
 from bassline.net.host import LinkState
 from bassline.net.log_once import LogOnce
