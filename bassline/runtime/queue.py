@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
+from anyio.lowlevel import checkpoint
 
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
@@ -85,6 +86,7 @@ class QueuedBatch:
             self.stamps,
             self.justifications,
             self.valid,
+            distinct=True,  # the keys of the queue's pending dict (or a slice of them)
         )
 
     def part(self, start: int, stop: int | None = None) -> QueuedBatch:
@@ -368,8 +370,13 @@ class StorageQueue:
             await self._arrived.wait()
         if self._arrived.is_set():
             self._arrived = anyio.Event()
-        with anyio.move_on_after(interval):
-            await self._wake.wait()
+        if self._wake.is_set():
+            # woken already (a durable writer, a full batch): the one checkpoint the wait
+            # would pass, without a cancel scope and its timer for a deadline never reached
+            await checkpoint()
+        else:
+            with anyio.move_on_after(interval):
+                await self._wake.wait()
         if self._wake.is_set():
             self._wake = anyio.Event()
 
