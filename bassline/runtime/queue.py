@@ -236,6 +236,8 @@ class StorageQueue:
                 put(contact, None, value, stamp, justification)
             return
         self.enqueued += len(contacts)
+        if not pending:
+            self._arrived.set()  # as put does: a buffered batch is flushed within the interval
         pending.update(places)
         self._groups.extend([None] * len(contacts))
         self._values.extend(values)
@@ -366,8 +368,10 @@ class StorageQueue:
     async def wait_for_work(self, interval: float) -> None:
         """Return when woken or ``interval`` seconds after a write was queued (whichever is
         first); an empty queue is waited on until a write comes (or a wake-up)."""
-        if not self.pending:
+        while not self.pending and not self._wake.is_set():
             await self._arrived.wait()
+            # a durable writer may have taken what arrived itself: then wait on
+            self._arrived = anyio.Event()
         if self._arrived.is_set():
             self._arrived = anyio.Event()
         if self._wake.is_set():
