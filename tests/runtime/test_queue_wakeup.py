@@ -107,3 +107,48 @@ def test_contacts_named_twice_are_refused_unless_the_caller_vouches_for_them() -
     args = ("n", ["g", "g"], ["c", "c"], [1, 2], [Stamp(3, "a")] * 2, [None] * 2)
     assert queued_columns(*args) is None
     assert queued_columns(*args, distinct=False) is None
+
+
+@pytest.mark.anyio
+async def test_writes_queued_together_wake_an_idle_flusher() -> None:
+    """``put_many`` into an empty queue wakes a flusher waiting for work, as ``put`` does
+    (a buffered runtime's batch is written within ``flush_interval``)."""
+    queue = _queue()
+    done: list[int] = []
+
+    async def flusher() -> None:
+        await queue.wait_for_work(0)
+        done.append(1)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flusher)
+            await anyio.wait_all_tasks_blocked()
+            assert done == []
+            queue.put_many(["a", "b"], [1, 2], [Stamp(1, "x"), Stamp(2, "x")], [None, None])
+            while not done:  # not woken: fail_after fails the test
+                await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.anyio
+async def test_a_wait_woken_by_writes_taken_meanwhile_waits_on() -> None:
+    """What arrived was taken before the flusher ran (a durable writer wrote it itself):
+    the flusher waits on, for the next write or wake-up, and then returns."""
+    queue = _queue()
+    done: list[int] = []
+
+    async def flusher() -> None:
+        await queue.wait_for_work(0)
+        done.append(1)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flusher)
+            await anyio.wait_all_tasks_blocked()
+            queue.put_many(["a", "b"], [1, 2], [Stamp(1, "x"), Stamp(2, "x")], [None, None])
+            queue.take_batch()
+            await anyio.wait_all_tasks_blocked()
+            assert done == []
+            queue.put("c", None, 3, Stamp(3, "x"))
+            while not done:
+                await anyio.lowlevel.checkpoint()
