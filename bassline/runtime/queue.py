@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -159,6 +160,9 @@ class StorageQueue:
         self._conflicts: dict[int, Mapping[str, StorageError]] = {}
         self._progress = Waiters()
         self._wake = anyio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The asyncio loop :meth:`put_many` announces arrivals on (found on first use;
+        a runtime opened again in another loop finds its own)."""
         self._arrived = anyio.Event()
         """Set by the first write queued into an empty queue (and by :meth:`wake`): an
         idle flusher waits for it without waking every ``flush_interval``."""
@@ -237,12 +241,30 @@ class StorageQueue:
             return
         self.enqueued += len(contacts)
         if not pending:
-            self._arrived.set()  # as put does: a buffered batch is flushed within the interval
+            self._arrive_soon()
         pending.update(places)
         self._groups.extend([None] * len(contacts))
         self._values.extend(values)
         self._stamps.extend(stamps)
         self._whys.extend(justifications)
+
+    def _arrive_soon(self) -> None:
+        """Wake an idle flusher for writes just queued, as :meth:`put` does, but on asyncio
+        only once the writer lets the loop run, and only if they are still pending then:
+        a durable writer (the runtime's batches) mostly writes its batch itself first,
+        and a flusher woken for nothing costs a task switch and an event per batch."""
+        loop = self._loop
+        if loop is None or loop.is_closed():  # looked up once per loop: it costs a syscall
+            try:
+                loop = self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on asyncio (trio, or no loop): at once
+                self._arrived.set()
+                return
+        loop.call_soon(self._arrive_if_pending)
+
+    def _arrive_if_pending(self) -> None:
+        if self.pending:
+            self._arrived.set()
 
     def requeue(self, writes: Iterable[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""

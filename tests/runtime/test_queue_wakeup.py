@@ -152,3 +152,19 @@ async def test_a_wait_woken_by_writes_taken_meanwhile_waits_on() -> None:
             queue.put("c", None, 3, Stamp(3, "x"))
             while not done:
                 await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.anyio
+async def test_writes_queued_together_and_taken_at_once_wake_nobody(anyio_backend: str) -> None:
+    """On asyncio the arrival of a run's writes is announced once the writer lets the
+    loop run, and only if they are still pending: a durable writer that took them
+    meanwhile (writing its batch itself) wakes no flusher."""
+    queue = _queue()
+    queue.put_many(["a", "b"], [1, 2], [Stamp(1, "x"), Stamp(2, "x")], [None, None])
+    queue.take_batch()
+    await anyio.lowlevel.checkpoint()
+    if anyio_backend == "asyncio":
+        assert not queue._arrived.is_set()
+    queue.put_many(["a", "b"], [1, 2], [Stamp(1, "x"), Stamp(2, "x")], [None, None])
+    with anyio.fail_after(10):
+        await queue.wait_for_work(0)  # still pending: announced (the wait ends)
