@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from itertools import repeat
-from typing import NamedTuple, TypeVar, cast
+from typing import Final, NamedTuple, TypeVar
 
 import attrs
 
@@ -42,7 +41,7 @@ from bassline.storage.toolkit import (
 from bassline_storage_memory.feed import MemoryFeed
 from bassline_storage_memory.prepare import PreparedBatch
 
-__all__ = ["MemoryStore", "StoredContent", "StoredSnapshot", "records_of"]
+__all__ = ["MemoryStore", "Row", "StoredContent", "StoredSnapshot", "records_of"]
 
 _Item = TypeVar("_Item", GroupSpec, WireSpec)
 
@@ -72,21 +71,26 @@ class StoredContent(NamedTuple):
         )
 
 
-_stored_content = cast(
-    "Callable[[tuple[str, bytes, Stamp, int, str | None]], StoredContent]",
-    partial(tuple.__new__, StoredContent),
-)
-"""``StoredContent(*fields)`` without a Python call (a C callable, for ``map``)."""
+Row = tuple[str, bytes, Stamp, int, str | None]
+"""A content as a store's table keeps it: :class:`StoredContent`'s fields as a plain tuple
+(made by ``zip`` in one C loop; a tuple subclass instance costs a second allocation and a
+copy per content). Read by index; handed out as a :class:`StoredContent`."""
+
+_GROUP: Final = 0
+_ENCODED: Final = 1
+_STAMP: Final = 2
+_SEQ: Final = 3
+_WHY: Final = 4
 
 
-def records_of(network: str, table: Mapping[str, StoredContent]) -> list[ContentRecord]:
+def records_of(network: str, table: Mapping[str, Row]) -> list[ContentRecord]:
     """Fresh records of every content in ``table``, sorted by contact id (values decoded
     anew, all in one call)."""
     contacts = sorted(table)
     stored = [table[c] for c in contacts]
-    values = decode_many([s.encoded for s in stored])
+    values = decode_many([s[_ENCODED] for s in stored])
     return [
-        ContentRecord(network, s.group, c, v, s.stamp, s.justification)
+        ContentRecord(network, s[_GROUP], c, v, s[_STAMP], s[_WHY])
         for c, s, v in zip(contacts, stored, values, strict=True)
     ]
 
@@ -114,10 +118,7 @@ def _store_columns(
         table.update(
             zip(
                 contacts,
-                map(
-                    _stored_content,
-                    zip(columns.groups, encoded, columns.stamps, repeat(state.seq), whys),
-                ),
+                zip(columns.groups, encoded, columns.stamps, repeat(state.seq), whys),
                 strict=False,
             )
         )
@@ -129,11 +130,11 @@ def _store_columns(
     ):
         current = table.get(contact)
         if current is not None:
-            if stamp < current.stamp:
+            if stamp < current[_STAMP]:
                 stale += 1
                 continue
             del table[contact]  # to the end: the table stays in sequence order
-        table[contact] = _stored_content((group, value, stamp, seq, why))
+        table[contact] = (group, value, stamp, seq, why)
         stored += 1
     return stored, stale
 
@@ -141,7 +142,7 @@ def _store_columns(
 @attrs.define
 class _Network:
     spec: Bassline
-    contents: dict[str, StoredContent] = attrs.field(factory=dict)
+    contents: dict[str, Row] = attrs.field(factory=dict)
     """By contact id, in the order they were last stored: ascending change sequence, so the
     feed reads what changed since a position from the end without scanning the rest."""
     snapshots: dict[str, StoredSnapshot] = attrs.field(factory=dict)
@@ -210,12 +211,20 @@ class MemoryStore:
             if state is None:
                 return network_not_found(network)
             found = state.contents.get(contact)
-        if found is None or found.group != group:
+        if found is None or found[_GROUP] != group:
             return contact_not_found(network, group, contact)
-        return found
+        return StoredContent._make(found)
 
     def contents(self, network: str) -> dict[str, StoredContent] | StorageError:
         """Every stored content of a network by contact id (a copy of the table)."""
+        table = self.rows(network)
+        if isinstance(table, StorageError):
+            return table
+        return dict(zip(table, map(StoredContent._make, table.values()), strict=True))
+
+    def rows(self, network: str) -> dict[str, Row] | StorageError:
+        """:meth:`contents` as the table keeps them (:data:`Row`: plain tuples, read by
+        index), copied without making a :class:`StoredContent` each."""
         with self._lock:
             state = self._networks.get(network)
             return dict(state.contents) if state else network_not_found(network)
@@ -283,7 +292,7 @@ class MemoryStore:
             state = self._networks.get(record.network)
             stored = state.contents.get(record.contact) if state is not None else None
             if stored is not None:
-                out[(record.network, record.contact)] = stored.record(
+                out[(record.network, record.contact)] = StoredContent._make(stored).record(
                     record.network, record.contact
                 )
         return out
@@ -363,13 +372,17 @@ class MemoryStore:
             state = self._networks[record.network]
             table = state.contents
             current = table.get(record.contact)
-            if current is not None and record.stamp < current.stamp:
+            if current is not None and record.stamp < current[_STAMP]:
                 stale += 1
                 continue
             if current is not None:
                 del table[record.contact]  # to the end: the table stays in sequence order
-            table[record.contact] = _stored_content(
-                (record.group, encoded, record.stamp, state.seq, record.justification)
+            table[record.contact] = (
+                record.group,
+                encoded,
+                record.stamp,
+                state.seq,
+                record.justification,
             )
             stored += 1
         return self._summary(batch, stored, stale, feed)
@@ -401,17 +414,18 @@ class MemoryStore:
             state = self._networks.get(network)
             if state is None:
                 return network_not_found(network)
-            fresh: dict[str, StoredContent] = {}
+            fresh: dict[str, Row] = {}
             for contact, stored in reversed(state.contents.items()):
-                if stored.seq <= after:
+                if stored[_SEQ] <= after:
                     break  # everything before it is older still
                 fresh[contact] = stored
             position = max(after, state.seq)
-        order = sorted(fresh, key=lambda c: (fresh[c].seq, c))
-        values = decode_many([fresh[c].encoded for c in order])
+        order = sorted(fresh, key=lambda c: (fresh[c][_SEQ], c))
+        rows = [fresh[c] for c in order]
+        values = decode_many([r[_ENCODED] for r in rows])
         records = [
-            ContentRecord(network, fresh[c].group, c, v, fresh[c].stamp, fresh[c].justification)
-            for c, v in zip(order, values, strict=True)
+            ContentRecord(network, r[_GROUP], c, v, r[_STAMP], r[_WHY])
+            for c, r, v in zip(order, rows, values, strict=True)
         ]
         return ChangeBatch(position, records)
 
@@ -430,7 +444,9 @@ class MemoryStore:
                 created_at=dt.datetime.now(dt.UTC),
                 contents=len(state.contents),
             )
-            snapshot = StoredSnapshot(info, state.spec, dict(state.contents))
+            contents = state.contents
+            frozen = dict(zip(contents, map(StoredContent._make, contents.values()), strict=True))
+            snapshot = StoredSnapshot(info, state.spec, frozen)
             state.snapshots[info.id] = snapshot
             return snapshot
 

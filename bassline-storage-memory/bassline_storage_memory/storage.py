@@ -112,7 +112,7 @@ class MemoryStorage(StorageBackend):
 
     async def do_load_contents(self, network: str) -> StorageResult[list[ContentRecord]]:
         """Every stored content of a network with its stamp, sorted by contact id."""
-        table = self._store.contents(network)
+        table = self._store.rows(network)
         return _result(table if isinstance(table, StorageError) else records_of(network, table))
 
     async def do_write(self, batch: CheckedBatch) -> StorageResult[WriteSummary]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
+from anyio.lowlevel import checkpoint
 
 from bassline.clock import Stamp
 from bassline.runtime.waiters import Waiters
@@ -85,6 +87,7 @@ class QueuedBatch:
             self.stamps,
             self.justifications,
             self.valid,
+            distinct=True,  # the keys of the queue's pending dict (or a slice of them)
         )
 
     def part(self, start: int, stop: int | None = None) -> QueuedBatch:
@@ -157,6 +160,9 @@ class StorageQueue:
         self._conflicts: dict[int, Mapping[str, StorageError]] = {}
         self._progress = Waiters()
         self._wake = anyio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The asyncio loop :meth:`put_many` announces arrivals on (found on first use;
+        a runtime opened again in another loop finds its own)."""
         self._arrived = anyio.Event()
         """Set by the first write queued into an empty queue (and by :meth:`wake`): an
         idle flusher waits for it without waking every ``flush_interval``."""
@@ -234,11 +240,31 @@ class StorageQueue:
                 put(contact, None, value, stamp, justification)
             return
         self.enqueued += len(contacts)
+        if not pending:
+            self._arrive_soon()
         pending.update(places)
         self._groups.extend([None] * len(contacts))
         self._values.extend(values)
         self._stamps.extend(stamps)
         self._whys.extend(justifications)
+
+    def _arrive_soon(self) -> None:
+        """Wake an idle flusher for writes just queued, as :meth:`put` does, but on asyncio
+        only once the writer lets the loop run, and only if they are still pending then:
+        a durable writer (the runtime's batches) mostly writes its batch itself first,
+        and a flusher woken for nothing costs a task switch and an event per batch."""
+        loop = self._loop
+        if loop is None or loop.is_closed():  # looked up once per loop: it costs a syscall
+            try:
+                loop = self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on asyncio (trio, or no loop): at once
+                self._arrived.set()
+                return
+        loop.call_soon(self._arrive_if_pending)
+
+    def _arrive_if_pending(self) -> None:
+        if self.pending:
+            self._arrived.set()
 
     def requeue(self, writes: Iterable[PendingWrite]) -> None:
         """Put back writes whose batch failed transiently (never over newer pending ones)."""
@@ -364,12 +390,19 @@ class StorageQueue:
     async def wait_for_work(self, interval: float) -> None:
         """Return when woken or ``interval`` seconds after a write was queued (whichever is
         first); an empty queue is waited on until a write comes (or a wake-up)."""
-        if not self.pending:
+        while not self.pending and not self._wake.is_set():
             await self._arrived.wait()
+            # a durable writer may have taken what arrived itself: then wait on
+            self._arrived = anyio.Event()
         if self._arrived.is_set():
             self._arrived = anyio.Event()
-        with anyio.move_on_after(interval):
-            await self._wake.wait()
+        if self._wake.is_set():
+            # woken already (a durable writer, a full batch): the one checkpoint the wait
+            # would pass, without a cancel scope and its timer for a deadline never reached
+            await checkpoint()
+        else:
+            with anyio.move_on_after(interval):
+                await self._wake.wait()
         if self._wake.is_set():
             self._wake = anyio.Event()
 

@@ -176,6 +176,8 @@ def queued_columns(
     stamps: Sequence[Stamp],
     justifications: Sequence[str | None],
     valid: frozenset[str] = frozenset(),
+    *,
+    distinct: bool = False,
 ) -> ContentColumns | None:
     """The columns of a content-only batch of one network given as parallel columns (a
     runtime's queue), checked as :func:`fast_contents` checks records: every id, stamp,
@@ -187,7 +189,8 @@ def queued_columns(
     in ``valid`` (:func:`valid_ids` of the runtime's spec: checked once) are valid, and
     other ids and stamp nodes found valid once are remembered (a runtime writes its
     spec's ids again and again), and a single content is checked without the column
-    machinery.
+    machinery. ``distinct``: the caller guarantees each contact is named once (a
+    runtime's queue, whose contacts are the keys of a dict), so that is not checked again.
     """
     count = len(contacts)
     if not (count and len(groups) == len(values) == len(stamps) == len(justifications) == count):
@@ -217,7 +220,7 @@ def queued_columns(
                 (network in valid or _known((network,), _VALID_IDS, _ids_ok))
                 and (valid.issuperset(groups) or _known(groups, _VALID_IDS, _ids_ok))
                 and (valid.issuperset(contacts) or _known(contacts, _VALID_IDS, _ids_ok))
-                and len(set(contacts)) == count
+                and (distinct or len(set(contacts)) == count)
                 and _known(nodes := tuple(map(_NODE, stamps)), _VALID_NODES, _nodes_ok)
             ):
                 return None
