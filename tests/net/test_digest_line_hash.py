@@ -1,4 +1,4 @@
-"""A line's hash is BLAKE2b with a 32-byte digest, however it is computed (D-probe21:
+"""A line's hash is BLAKE2b with a 32-byte digest, however it is computed (D83:
 a copy of an empty hasher made once, fed the line, instead of a new hasher per line)."""
 
 from __future__ import annotations
