@@ -112,6 +112,11 @@ def apply_columns(
     without checking each stamp again or zipping the items into tuples and back. The
     ids, values and justification are checked as there; any batch not plainly good goes
     to :meth:`~bassline.engine.Network.apply` itself (which names what is wrong)."""
+    if not len(cids) == len(values) == len(stamps):  # never zipped short: named here
+        raise ValueError(
+            f"columns of unequal length: {len(cids)} contacts, {len(values)} values, "
+            f"{len(stamps)} stamps"
+        )
     index = net._index
     try:
         at = list(map(index.__getitem__, cids))
@@ -124,7 +129,7 @@ def apply_columns(
         and (carried is None or (type(carried) is CarriedWrite and carried.stamp is None))
     )
     if not plain or not all(map(is_, map(net._lattice.__getitem__, at), repeat(None))):  # type: ignore[arg-type]
-        return net.apply(list(zip(cids, values, stamps, repeat(carried), strict=False)))  # type: ignore[no-any-return]
+        return net.apply(list(zip(cids, values, stamps, repeat(carried))))  # type: ignore[no-any-return]
     assert at is not None
     why = _REMOTE
     if carried is not None:  # Carrier.shared_writes: the shared write resolved once

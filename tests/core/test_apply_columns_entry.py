@@ -155,3 +155,23 @@ def test_an_empty_batch_ends_as_apply_ends() -> None:
     net = Network(parse_spec(SPEC))
     result = unwired.apply_columns(net, (), (), (), CarriedWrite("http"), Stamp(1, "n1"))
     assert result.touched == net.apply([]).touched == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("cids", "values", "stamps"),
+    [
+        (["a", "b"], [1], 2),  # plainly good contacts: the lone run's path
+        (["m", "b"], [1, 2], 1),  # a merge contact: Network.apply's path
+        (["a"], [1, 2], 1),
+    ],
+)
+def test_columns_of_unequal_length_are_refused_whole(
+    cids: list[str], values: list[Any], stamps: int
+) -> None:
+    """Columns that do not line up are refused by name, nothing applied (a short zip
+    would have applied some items and dropped the rest without a word)."""
+    net = Network(parse_spec(SPEC))
+    column = [Stamp(NOW + k, "peer") for k in range(stamps)]
+    with pytest.raises(ValueError, match="unequal length"):
+        unwired.apply_columns(net, cids, values, column, None, max(column))
+    assert net.values() == {}
